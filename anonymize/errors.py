@@ -1,0 +1,15 @@
+"""Errors of the anonymization package, under the common tree of :mod:`policies.errors`."""
+
+from __future__ import annotations
+
+from policies.errors import InvalidRequest, SandboxError
+
+
+class AnonymizationError(SandboxError):
+    """De-identification could not be done as asked."""
+
+    status_code = 422
+    code = "anonymization_error"
+
+
+__all__ = ["AnonymizationError", "InvalidRequest", "SandboxError"]

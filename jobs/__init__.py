@@ -1,0 +1,41 @@
+"""What runs: job specifications, their evaluation, and the Ray runner.
+
+Map of the package:
+
+- :mod:`jobs.spec` — pydantic job specs (discriminated by ``kind``),
+  :func:`parse_job_spec`, :func:`validate_against_schema`.
+- :mod:`jobs.aggregate` — :func:`evaluate`: exact clamped aggregates, vetted
+  noise (diffprivlib geometric and snapping mechanisms), small-cell suppression.
+- :mod:`jobs.runner` — :class:`RayRunner` and the :class:`Task` / :class:`Outcome`
+  it exchanges with the service.
+
+``import jobs`` stays light: Ray and diffprivlib load when first used.
+"""
+
+from typing import Any
+
+from jobs.errors import InvalidJobSpec, JobFailed
+from jobs.runner import Outcome, RayRunner, Task, execute
+from jobs.spec import AggregateSpec, JobSpec, parse_job_spec, validate_against_schema
+
+__all__ = [
+    "AggregateSpec",
+    "InvalidJobSpec",
+    "JobFailed",
+    "JobSpec",
+    "Outcome",
+    "RayRunner",
+    "Task",
+    "evaluate",
+    "execute",
+    "parse_job_spec",
+    "validate_against_schema",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "evaluate":
+        from jobs.aggregate import evaluate
+
+        return evaluate
+    raise AttributeError(f"module 'jobs' has no attribute {name!r}")

@@ -1,0 +1,184 @@
+"""Run jobs on Ray, beside the data.
+
+The service hands a :class:`Task` to :meth:`RayRunner.run`; a Ray task reads
+the dataset's Parquet (the caller never does), evaluates the spec, writes
+the result into the quarantine folder and returns only metadata. Ray is the
+engine, never a door: a local Ray starts with its dashboard off and bound to
+loopback, and nothing here exposes its job API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from jobs.errors import InternalError, JobFailed
+from jobs.spec import parse_job_spec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """Everything a Ray task needs; plain values only (it crosses process boundaries)."""
+
+    job_id: int
+    spec: dict[str, Any]
+    inputs: dict[str, str]  # dataset name -> Parquet path
+    row_counts: dict[str, int]  # dataset name -> catalogued rows (public)
+    output_path: str
+    min_cell: int
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a finished task reports; no data values."""
+
+    output_path: str
+    output_sha256: str
+    rows: int
+    epsilon: float
+    delta: float
+    cells: int
+    suppressed_cells: int
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def execute(task: Task) -> Outcome:
+    """Evaluate a task in this process; the body of the Ray task.
+
+    Raises:
+        JobFailed: With a message that carries no data value.
+    """
+    import polars as pl
+
+    from jobs.aggregate import evaluate
+
+    spec = parse_job_spec(task.spec)
+    try:
+        frame = pl.scan_parquet(task.inputs[spec.dataset])
+        result = evaluate(
+            frame,
+            spec,
+            min_cell=task.min_cell,
+            max_rows=task.row_counts[spec.dataset],
+            seed=task.seed,
+        )
+    except pl.exceptions.PolarsError as err:
+        # Polars messages can quote values; keep only the error class.
+        raise JobFailed(
+            f"the query failed while evaluating ({type(err).__name__}); "
+            "check the filter values' types against the schema"
+        ) from None
+    out = Path(task.output_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".partial")
+    result.table.write_parquet(tmp)
+    os.replace(tmp, out)
+    return Outcome(
+        output_path=str(out),
+        output_sha256=sha256_file(out),
+        rows=result.table.height,
+        epsilon=result.epsilon,
+        delta=result.delta,
+        cells=result.cells,
+        suppressed_cells=result.suppressed_cells,
+    )
+
+
+def _remote_execute(task: dict[str, Any]) -> dict[str, Any]:
+    """Ray entry point: dicts in and out, so nothing is pickled across versions."""
+    return asdict(execute(Task(**task)))
+
+
+class RayRunner:
+    """Submits tasks to Ray and waits for them.
+
+    Args:
+        address: ``None`` starts a local Ray (dashboard off, loopback only);
+            otherwise the address of an existing cluster (``SANDBOX_RAY_ADDRESS``).
+        num_cpus: CPUs a local Ray may use.
+        timeout_s: Wall-clock limit of one task; it is cancelled after.
+    """
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None,
+                 timeout_s: float = 600.0) -> None:
+        self.address = address
+        self.num_cpus = num_cpus
+        self.timeout_s = timeout_s
+        self._remote: Any = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Connect to or start Ray once per process; later calls do nothing (thread-safe)."""
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            options: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": False,
+                "configure_logging": False,
+                "namespace": "data-sandbox",
+            }
+            if self.address is None:
+                options |= {"num_cpus": self.num_cpus, "_node_ip_address": "127.0.0.1"}
+                ray.init(**options)
+            else:
+                ray.init(address=self.address, **options)
+        if self._remote is None:
+            self._remote = ray.remote(max_retries=0)(_remote_execute)
+
+    def run(self, task: Task) -> Outcome:
+        """Run ``task`` on Ray and block until it finishes.
+
+        Raises:
+            JobFailed: The task failed or ran out of time; the message is safe to show.
+        """
+        import ray
+        from ray.exceptions import GetTimeoutError, RayError, RayTaskError
+
+        self.start()
+        ref = self._remote.remote(asdict(task))
+        try:
+            return Outcome(**ray.get(ref, timeout=self.timeout_s))
+        except GetTimeoutError:
+            ray.cancel(ref, force=True)
+            raise JobFailed(f"the job ran longer than {self.timeout_s:g} s and was stopped") from None
+        except RayTaskError as err:
+            cause = err.cause
+            if isinstance(cause, JobFailed):
+                raise JobFailed(str(cause)) from None
+            # The server log stays inside the boundary; the operator sees no detail.
+            log.error("job %s failed in Ray", task.job_id, exc_info=cause)
+            raise JobFailed(
+                f"the job failed inside the sandbox ({type(cause).__name__}); "
+                "the data bureau can see the server log"
+            ) from None
+        except RayError as err:
+            raise InternalError("the compute engine is unavailable; try again later") from err
+
+    def stop(self) -> None:
+        """Disconnect from Ray (a local Ray shuts down)."""
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+        self._remote = None

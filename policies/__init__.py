@@ -1,0 +1,85 @@
+"""What is allowed: pure rules, no I/O.
+
+Map of the package:
+
+- :mod:`policies.errors` — the one error tree (:class:`SandboxError` and its children).
+- :mod:`policies.catalog` — open attribute (art. 34), grade (art. 62), column tags and
+  which uses each tag admits (art. 37).
+- :mod:`policies.roles` — roles and organisation kinds (art. 63).
+- :mod:`policies.grants` — grant states and transitions (art. 76), who may be granted
+  what (art. 34) and when a job may be submitted.
+- :mod:`policies.budget` — :class:`PrivacyBudget` and the spending rule.
+- :mod:`policies.airlock` — job states, review and download rules, small-cell limits.
+
+Rules come in pairs: ``check_can_x`` raises a precise error, ``can_x`` returns a bool.
+"""
+
+from policies.airlock import (
+    Decision,
+    JobStatus,
+    can_download,
+    can_review,
+    check_can_download,
+    check_can_review,
+    check_can_see_job,
+    min_cell_size,
+)
+from policies.budget import PrivacyBudget, can_spend, check_can_spend
+from policies.catalog import ColumnTag, ColumnUse, Grade, OpenAttribute, check_column_use
+from policies.errors import (
+    BudgetExhausted,
+    Conflict,
+    InternalError,
+    InvalidJobSpec,
+    InvalidRequest,
+    JobFailed,
+    NotFound,
+    PolicyViolation,
+    SandboxError,
+    Unauthenticated,
+)
+from policies.grants import (
+    GrantState,
+    can_grant,
+    can_submit,
+    check_can_grant,
+    check_can_submit,
+)
+from policies.roles import OrgKind, Role, check_role
+
+__all__ = [
+    "BudgetExhausted",
+    "ColumnTag",
+    "ColumnUse",
+    "Conflict",
+    "Decision",
+    "Grade",
+    "GrantState",
+    "InternalError",
+    "InvalidJobSpec",
+    "InvalidRequest",
+    "JobFailed",
+    "JobStatus",
+    "NotFound",
+    "OpenAttribute",
+    "OrgKind",
+    "PolicyViolation",
+    "PrivacyBudget",
+    "Role",
+    "SandboxError",
+    "Unauthenticated",
+    "can_download",
+    "can_grant",
+    "can_review",
+    "can_spend",
+    "can_submit",
+    "check_can_download",
+    "check_can_grant",
+    "check_can_review",
+    "check_can_see_job",
+    "check_can_spend",
+    "check_can_submit",
+    "check_column_use",
+    "check_role",
+    "min_cell_size",
+]

@@ -1,0 +1,86 @@
+"""Classification of datasets and columns (art. 20, 34, 62).
+
+Pure values: the open attribute a dataset is published under, its security
+grade, and the tag of each column that decides how jobs may use it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from policies.errors import InvalidJobSpec
+
+
+class OpenAttribute(StrEnum):
+    """Art. 34: public data is open unconditionally, conditionally, or not at all."""
+
+    UNCONDITIONAL = "unconditional"  # 无条件开放
+    CONDITIONAL = "conditional"  # 有条件开放
+    CLOSED = "closed"  # 不予开放
+
+
+class Grade(StrEnum):
+    """Art. 62: data security grade (一般 / 重要 / 核心数据)."""
+
+    GENERAL = "general"
+    IMPORTANT = "important"
+    CORE = "core"
+
+
+class ColumnTag(StrEnum):
+    """How a column may be used by a job."""
+
+    #: Identifies a person on its own (name, resident ID, phone). Never leaves; art. 37.
+    DIRECT_IDENTIFIER = "direct_identifier"
+    #: Identifies a person in combination (age, district, sex).
+    QUASI_IDENTIFIER = "quasi_identifier"
+    #: Sensitive personal information (income, health).
+    SENSITIVE = "sensitive"
+    #: Neither.
+    PLAIN = "plain"
+
+
+class ColumnUse(StrEnum):
+    """The roles a column can play in an aggregate query."""
+
+    FILTER = "filter"
+    GROUP_BY = "group_by"
+    MEASURE = "measure"
+
+
+# Which tags each use admits. art. 37: direct identifiers never enter a query,
+# not even as a filter (a filter on an ID singles out one person).
+_ALLOWED_USES: dict[ColumnTag, frozenset[ColumnUse]] = {
+    ColumnTag.DIRECT_IDENTIFIER: frozenset(),
+    ColumnTag.QUASI_IDENTIFIER: frozenset({ColumnUse.FILTER, ColumnUse.GROUP_BY}),
+    ColumnTag.SENSITIVE: frozenset({ColumnUse.MEASURE, ColumnUse.FILTER}),
+    ColumnTag.PLAIN: frozenset(ColumnUse),
+}
+
+
+def check_column_use(column: str, tag: ColumnTag, use: ColumnUse) -> None:
+    """Raise unless a column with ``tag`` may be used as ``use`` in a query.
+
+    Args:
+        column: The column name (a schema name, safe to show).
+        tag: The column's catalog tag.
+        use: How the query wants to use it.
+
+    Raises:
+        InvalidJobSpec: The tag forbids the use.
+
+    >>> check_column_use("age", ColumnTag.QUASI_IDENTIFIER, ColumnUse.GROUP_BY)
+    >>> can_use_column(ColumnTag.DIRECT_IDENTIFIER, ColumnUse.FILTER)
+    False
+    """
+    if use not in _ALLOWED_USES[tag]:
+        allowed = sorted(u.value for u in _ALLOWED_USES[tag]) or ["nothing"]
+        raise InvalidJobSpec(
+            f"column '{column}' is tagged {tag.value} and cannot be used as {use.value} "
+            f"(art. 37); a {tag.value} column may be used for: {', '.join(allowed)}"
+        )
+
+
+def can_use_column(tag: ColumnTag, use: ColumnUse) -> bool:
+    """Whether a column with ``tag`` may be used as ``use``; see :func:`check_column_use`."""
+    return use in _ALLOWED_USES[tag]

@@ -1,0 +1,80 @@
+"""The one error tree of Data Sandbox.
+
+Every package raises subclasses of :class:`SandboxError`; the service maps
+the tree to HTTP status codes in a single handler, so domain code never
+raises ``HTTPException``. Messages say what to do next and never carry a
+data value (a cell, a row, an identifier): they may reach an operator.
+"""
+
+from __future__ import annotations
+
+
+class SandboxError(Exception):
+    """Base of every error a caller of Data Sandbox is expected to handle."""
+
+    #: HTTP status the service answers with; subclasses override it.
+    status_code: int = 500
+    #: Stable machine-readable code for clients.
+    code: str = "internal_error"
+
+
+class Unauthenticated(SandboxError):
+    """No valid credentials were presented."""
+
+    status_code = 401
+    code = "unauthenticated"
+
+
+class PolicyViolation(SandboxError):
+    """The action is forbidden by a rule in :mod:`policies` (the message names the article)."""
+
+    status_code = 403
+    code = "policy_violation"
+
+
+class NotFound(SandboxError):
+    """The object does not exist, or the caller may not know that it exists."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(SandboxError):
+    """The object is in a state that does not allow the action."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class BudgetExhausted(Conflict):
+    """The privacy budget left on a grant cannot pay for the job."""
+
+    code = "budget_exhausted"
+
+
+class InvalidJobSpec(SandboxError):
+    """A job specification is malformed or refers to what the catalog does not allow."""
+
+    status_code = 422
+    code = "invalid_job_spec"
+
+
+class InvalidRequest(SandboxError):
+    """A request other than a job spec is malformed (bad file, bad tag, bad value)."""
+
+    status_code = 422
+    code = "invalid_request"
+
+
+class JobFailed(SandboxError):
+    """A job failed while running; the message is safe to show to its operator."""
+
+    status_code = 500
+    code = "job_failed"
+
+
+class InternalError(SandboxError):
+    """A fault of the service itself; details go to the server log, not the caller."""
+
+    status_code = 500
+    code = "internal_error"

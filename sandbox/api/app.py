@@ -1,0 +1,65 @@
+"""The FastAPI application: routes under ``/v1``, one handler for the error tree."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from policies.errors import SandboxError
+from sandbox.api import routes_admin, routes_audit, routes_catalog, routes_grants, routes_jobs
+from sandbox.service import Sandbox
+
+log = logging.getLogger(__name__)
+
+
+def create_app(sandbox: Sandbox) -> FastAPI:
+    """Build the app around a service object (started and closed with the app)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sandbox.start()
+        try:
+            yield
+        finally:
+            sandbox.close()
+
+    app = FastAPI(
+        title="Data Sandbox",
+        version="0.1.0",
+        description="Privacy-preserving operation sandbox for public data. Only approved "
+        "derived products leave.",
+        lifespan=lifespan,
+    )
+    app.state.sandbox = sandbox
+
+    @app.exception_handler(SandboxError)
+    async def sandbox_error(request: Request, err: SandboxError) -> JSONResponse:
+        if err.status_code >= 500:
+            log.error("request failed: %s", type(err).__name__, exc_info=err)
+        return JSONResponse({"error": err.code, "message": str(err)}, status_code=err.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        # FastAPI's default body echoes the input; ours names locations only.
+        problems = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "")}
+            for e in err.errors()
+        ]
+        return JSONResponse(
+            {"error": "invalid_request", "message": "the request is malformed",
+             "problems": problems},
+            status_code=422,
+        )
+
+    @app.get("/healthz", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in (routes_admin, routes_catalog, routes_grants, routes_jobs, routes_audit):
+        app.include_router(module.router, prefix="/v1")
+    return app

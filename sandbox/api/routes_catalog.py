@@ -1,0 +1,62 @@
+"""Dataset catalog: stewards ingest, everyone reads metadata; no route returns a row."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile, status
+from pydantic import ValidationError
+
+from policies.errors import InvalidRequest
+from policies.roles import Role, check_role
+from sandbox import catalog
+from sandbox.api.deps import Caller, SandboxDep
+from sandbox.api.schemas import DatasetCreate, DatasetPublic
+
+router = APIRouter(tags=["catalog"])
+
+
+@router.post("/datasets", status_code=status.HTTP_201_CREATED)
+def ingest(
+    who: Caller,
+    sandbox: SandboxDep,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8, header row) or Parquet")],
+    metadata: Annotated[str, Form(description="JSON object of DatasetCreate")],
+) -> DatasetPublic:
+    """Ingest a dataset (steward)."""
+    check_role(who.role, Role.STEWARD)
+    try:
+        body = DatasetCreate.model_validate(json.loads(metadata))
+    except (json.JSONDecodeError, ValidationError) as err:
+        raise InvalidRequest(
+            "metadata must be a JSON object with name, source, open_attribute, grade and "
+            "tags (column -> direct_identifier | quasi_identifier | sensitive | plain)"
+        ) from err
+    upload = sandbox.settings.data_dir / "uploads" / f"{uuid.uuid4().hex}.upload"
+    try:
+        catalog.copy_upload(file.file, upload, sandbox.settings.max_upload_bytes)
+        dataset = catalog.ingest(
+            sandbox.db, sandbox.settings, who.actor, who.user_id, upload,
+            catalog.IngestRequest(name=body.name, source=body.source,
+                                  open_attribute=body.open_attribute, grade=body.grade,
+                                  tags=body.tags, description=body.description),
+        )
+    finally:
+        upload.unlink(missing_ok=True)
+    return DatasetPublic.of(dataset)
+
+
+@router.get("/datasets")
+def list_datasets(who: Caller, sandbox: SandboxDep) -> list[DatasetPublic]:
+    """The catalog: schema, tags, row counts."""
+    with sandbox.db.session() as session:
+        return [DatasetPublic.of(d) for d in catalog.list_all(session)]
+
+
+@router.get("/datasets/{name}")
+def get_dataset(name: str, who: Caller, sandbox: SandboxDep) -> DatasetPublic:
+    """One dataset's metadata."""
+    with sandbox.db.session() as session:
+        return DatasetPublic.of(catalog.get(session, name))

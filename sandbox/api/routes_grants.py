@@ -1,0 +1,74 @@
+"""Grants (stewards create and change them; operators read their own)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from policies.budget import PrivacyBudget
+from policies.errors import NotFound
+from policies.grants import GrantState
+from policies.roles import Role, check_role
+from sandbox import grants
+from sandbox.api.deps import Caller, SandboxDep
+from sandbox.api.schemas import GrantAction, GrantCreate, GrantPublic
+
+router = APIRouter(tags=["grants"])
+
+
+@router.post("/grants", status_code=status.HTTP_201_CREATED)
+def create_grant(body: GrantCreate, who: Caller, sandbox: SandboxDep) -> GrantPublic:
+    """Grant an operator organisation datasets, kinds and a budget (steward)."""
+    check_role(who.role, Role.STEWARD)
+    with sandbox.db.session() as session:
+        grant = grants.create(
+            sandbox.db, session, who.actor, who.user_id, org_id=body.org_id,
+            datasets=body.datasets, purpose=body.purpose, kinds=body.kinds,
+            budget=PrivacyBudget(body.epsilon, body.delta), expires_at=body.expires_at,
+            commitment_accepted=body.commitment_accepted,
+        )
+        return GrantPublic.of(grant)
+
+
+@router.get("/grants")
+def list_grants(who: Caller, sandbox: SandboxDep) -> list[GrantPublic]:
+    """Grants: an operator sees its organisation's; stewards, auditors and admins all."""
+    org = who.org_id if who.role is Role.OPERATOR else None
+    with sandbox.db.session() as session:
+        return [GrantPublic.of(g) for g in grants.list_for(session, org)]
+
+
+@router.get("/grants/{grant_id}")
+def get_grant(grant_id: int, who: Caller, sandbox: SandboxDep) -> GrantPublic:
+    """One grant, with its budget."""
+    with sandbox.db.session() as session:
+        grant = grants.get(session, grant_id)
+        if who.role is Role.OPERATOR and grant.org_id != who.org_id:
+            raise NotFound("no such grant")
+        return GrantPublic.of(grant)
+
+
+def _transition(grant_id: int, target: GrantState, body: GrantAction, who: Caller,
+                sandbox: SandboxDep) -> GrantPublic:
+    check_role(who.role, Role.STEWARD)
+    with sandbox.db.session() as session:
+        return GrantPublic.of(
+            grants.transition(sandbox.db, session, who.actor, grant_id, target, body.reason)
+        )
+
+
+@router.post("/grants/{grant_id}/suspend")
+def suspend(grant_id: int, body: GrantAction, who: Caller, sandbox: SandboxDep) -> GrantPublic:
+    """Suspend a grant: it accepts no new jobs (art. 76)."""
+    return _transition(grant_id, GrantState.SUSPENDED, body, who, sandbox)
+
+
+@router.post("/grants/{grant_id}/reinstate")
+def reinstate(grant_id: int, body: GrantAction, who: Caller, sandbox: SandboxDep) -> GrantPublic:
+    """Reinstate a suspended grant."""
+    return _transition(grant_id, GrantState.ACTIVE, body, who, sandbox)
+
+
+@router.post("/grants/{grant_id}/terminate")
+def terminate(grant_id: int, body: GrantAction, who: Caller, sandbox: SandboxDep) -> GrantPublic:
+    """End a grant for good (art. 76)."""
+    return _transition(grant_id, GrantState.TERMINATED, body, who, sandbox)

@@ -1,0 +1,86 @@
+"""Jobs: submission, status, review, release and download."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+
+from policies.airlock import JobStatus
+from policies.errors import NotFound, PolicyViolation
+from policies.roles import Role
+from sandbox import airlock
+from sandbox.api.deps import Caller, SandboxDep
+from sandbox.api.schemas import JobCreate, JobPublic, ReleasePublic, ReviewCreate
+from sandbox.job_service import visible_job
+from sandbox.store.models import Job, Release
+
+router = APIRouter(tags=["jobs"])
+
+
+def _public(job: Job, role: Role) -> JobPublic:
+    # Operators see the run report only once the output is released.
+    with_report = role is not Role.OPERATOR or job.status == JobStatus.RELEASED.value
+    return JobPublic.of(job, with_report=with_report)
+
+
+@router.post("/jobs", status_code=status.HTTP_202_ACCEPTED)
+def submit(body: JobCreate, who: Caller, sandbox: SandboxDep) -> JobPublic:
+    """Submit a job under a grant; ε is reserved before it runs (409 when it does not fit)."""
+    job = sandbox.jobs.submit(who, body.grant_id, body.spec, body.purpose)
+    return _public(job, who.role)
+
+
+@router.get("/jobs")
+def list_jobs(
+    who: Caller,
+    sandbox: SandboxDep,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[JobPublic]:
+    """Jobs: an operator sees its organisation's; stewards and auditors all."""
+    stmt = select(Job).order_by(Job.id.desc()).limit(limit)
+    if who.role is Role.OPERATOR:
+        stmt = stmt.where(Job.org_id == who.org_id)
+    if status_ is not None:
+        stmt = stmt.where(Job.status == status_.value)
+    with sandbox.db.session() as session:
+        return [_public(j, who.role) for j in session.scalars(stmt)]
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: int, who: Caller, sandbox: SandboxDep) -> JobPublic:
+    """One job (another organisation's job is 404 to an operator)."""
+    with sandbox.db.session() as session:
+        return _public(visible_job(session, who, job_id), who.role)
+
+
+@router.post("/jobs/{job_id}/review")
+def review(job_id: int, body: ReviewCreate, who: Caller, sandbox: SandboxDep) -> JobPublic:
+    """Approve or reject a quarantined output (steward of another organisation)."""
+    job = airlock.review(sandbox.db, sandbox.settings, who, job_id, body.decision, body.reason)
+    return _public(job, who.role)
+
+
+@router.get("/jobs/{job_id}/output", response_class=FileResponse)
+def download(job_id: int, who: Caller, sandbox: SandboxDep) -> FileResponse:
+    """The output file: released products for the grantee; quarantined ones for stewards."""
+    d = airlock.download(sandbox.db, who, job_id)
+    return FileResponse(d.path, media_type="application/vnd.apache.parquet",
+                        filename=d.filename, headers={"X-Content-SHA256": d.sha256})
+
+
+@router.get("/jobs/{job_id}/manifest")
+def manifest(job_id: int, who: Caller, sandbox: SandboxDep) -> ReleasePublic:
+    """The signed manifest of a released product."""
+    with sandbox.db.session() as session:
+        job = visible_job(session, who, job_id)
+        if who.role is Role.OPERATOR and job.status != JobStatus.RELEASED.value:
+            raise PolicyViolation("only released products have a manifest")
+        release = session.scalar(select(Release).where(Release.job_id == job.id))
+        if release is None:
+            raise NotFound("the job has no release")
+        return ReleasePublic(job_id=job.id, manifest=release.manifest,
+                             signature=release.signature)

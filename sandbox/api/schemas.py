@@ -1,0 +1,202 @@
+"""HTTP schemas: what a caller may set (``*Create``) and may see (``*Public``) are separate."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.airlock import Decision
+from policies.budget import PrivacyBudget
+from policies.catalog import ColumnTag, Grade, OpenAttribute
+from policies.roles import OrgKind, Role
+from sandbox.store.models import Dataset, Grant, Job
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrgCreate(_In):
+    name: str = Field(min_length=1, max_length=200)
+    kind: OrgKind
+
+
+class OrgPublic(BaseModel):
+    id: int
+    name: str
+    kind: OrgKind
+
+
+class UserCreate(_In):
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[\w.@-]+$")
+    role: Role
+    org_id: int
+
+
+class UserPublic(BaseModel):
+    id: int
+    name: str
+    role: Role
+    org_id: int
+    org_name: str
+
+
+class TokenPublic(BaseModel):
+    """A token is shown once, here; the service keeps only its hash."""
+
+    user: UserPublic
+    token: str
+
+
+class ColumnPublic(BaseModel):
+    name: str
+    dtype: str
+    tag: ColumnTag
+
+
+class DatasetCreate(_In):
+    name: str
+    source: str = Field(min_length=1, max_length=2000)
+    description: str = Field(default="", max_length=4000)
+    open_attribute: OpenAttribute
+    grade: Grade
+    tags: dict[str, ColumnTag]
+
+
+class DatasetPublic(BaseModel):
+    """Catalog metadata; never a row."""
+
+    name: str
+    description: str
+    source: str
+    open_attribute: OpenAttribute
+    grade: Grade
+    row_count: int
+    sha256: str
+    created_at: dt.datetime
+    columns: list[ColumnPublic]
+
+    @classmethod
+    def of(cls, d: Dataset) -> DatasetPublic:
+        return cls(
+            name=d.name, description=d.description, source=d.source,
+            open_attribute=OpenAttribute(d.open_attribute), grade=Grade(d.grade),
+            row_count=d.row_count, sha256=d.sha256, created_at=d.created_at,
+            columns=[ColumnPublic(name=c.name, dtype=c.dtype, tag=ColumnTag(c.tag))
+                     for c in d.columns],
+        )
+
+
+class GrantCreate(_In):
+    org_id: int
+    datasets: list[str] = Field(min_length=1)
+    purpose: str = Field(max_length=4000)
+    kinds: list[Literal["aggregate"]] = Field(min_length=1)
+    epsilon: float = Field(gt=0, le=1000)
+    delta: float = Field(default=0.0, ge=0, lt=1)
+    expires_at: dt.datetime
+    commitment_accepted: bool = False
+
+
+class GrantAction(_In):
+    reason: str = Field(min_length=5, max_length=2000)
+
+
+class GrantPublic(BaseModel):
+    id: int
+    org_id: int
+    org_name: str
+    datasets: list[str]
+    purpose: str
+    kinds: list[str]
+    state: str
+    state_reason: str
+    epsilon_total: float
+    epsilon_spent: float
+    epsilon_left: float
+    delta_total: float
+    delta_spent: float
+    expires_at: dt.datetime
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, g: Grant) -> GrantPublic:
+        total = PrivacyBudget.from_units(g.epsilon_total, g.delta_total)
+        spent = PrivacyBudget.from_units(g.epsilon_spent, g.delta_spent)
+        return cls(
+            id=g.id, org_id=g.org_id, org_name=g.org.name,
+            datasets=[d.name for d in g.datasets], purpose=g.purpose, kinds=list(g.kinds),
+            state=g.state, state_reason=g.state_reason, epsilon_total=total.epsilon,
+            epsilon_spent=spent.epsilon,
+            epsilon_left=PrivacyBudget.from_units(g.epsilon_total - g.epsilon_spent, 0).epsilon,
+            delta_total=total.delta, delta_spent=spent.delta, expires_at=g.expires_at,
+            created_at=g.created_at,
+        )
+
+
+class JobCreate(_In):
+    grant_id: int
+    spec: dict[str, Any]
+    purpose: str = Field(default="", max_length=2000)
+
+
+class JobPublic(BaseModel):
+    """A job as its operator sees it; the run report is only for stewards until release."""
+
+    id: int
+    grant_id: int
+    org_id: int
+    kind: str
+    status: str
+    spec: dict[str, Any]
+    purpose: str
+    epsilon: float
+    delta: float
+    error: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    report: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, j: Job, *, with_report: bool) -> JobPublic:
+        cost = PrivacyBudget.from_units(j.epsilon, j.delta)
+        return cls(
+            id=j.id, grant_id=j.grant_id, org_id=j.org_id, kind=j.kind, status=j.status,
+            spec=j.spec, purpose=j.purpose, epsilon=cost.epsilon, delta=cost.delta,
+            error=j.error, created_at=j.created_at, started_at=j.started_at,
+            finished_at=j.finished_at, report=j.report if with_report else None,
+        )
+
+
+class ReviewCreate(_In):
+    decision: Decision
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class ReleasePublic(BaseModel):
+    job_id: int
+    manifest: dict[str, Any]
+    signature: str
+    algorithm: Literal["ed25519"] = "ed25519"
+
+
+class AuditEntryPublic(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditVerifyPublic(BaseModel):
+    ok: bool
+    entries: int
+    broken_at: int | None
+    reason: str
+    head: str

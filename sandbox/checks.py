@@ -1,0 +1,78 @@
+"""Automatic disclosure checks run on every output before a steward sees it.
+
+Each check yields a verdict (``pass``, ``warn`` or ``fail``) and a reason a
+reviewer can read; a ``fail`` blocks approval. Reasons carry counts and
+column names, never values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from anonymize.scan import scan_frame
+
+Verdict = Literal["pass", "warn", "fail"]
+#: Largest table an aggregate output may be; more rows is no longer an aggregate.
+MAX_OUTPUT_ROWS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One automatic check's verdict."""
+
+    name: str
+    verdict: Verdict
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_checks(path: Path, count_columns: list[str], min_cell: int) -> list[Check]:
+    """Check a quarantined Parquet output.
+
+    Args:
+        path: The output file.
+        count_columns: Columns holding (noisy) counts.
+        min_cell: The smallest count a released cell may show.
+    """
+    try:
+        table = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError):
+        return [Check("file_type", "fail", "the output is not a readable Parquet table")]
+    checks = [Check("file_type", "pass", "Parquet table")]
+    if table.height > MAX_OUTPUT_ROWS:
+        checks.append(Check("size", "fail",
+                            f"{table.height} rows exceed the cap of {MAX_OUTPUT_ROWS}"))
+    else:
+        checks.append(Check("size", "pass", f"{table.height} rows, {table.width} columns"))
+
+    findings = scan_frame(table)
+    if findings:
+        columns = sorted({f.column for f in findings})
+        entities = sorted({f.entity for f in findings})
+        checks.append(Check("pii_scan", "fail",
+                            f"{len(findings)} findings ({', '.join(entities)}) in columns "
+                            f"{', '.join(columns)}"))
+    else:
+        checks.append(Check("pii_scan", "pass", "no resident ID or mobile number found"))
+
+    small = 0
+    for column in count_columns:
+        if column in table.columns:
+            small += table.filter(pl.col(column) < min_cell).height
+    if small:
+        checks.append(Check("small_cells", "fail",
+                            f"{small} cells show a count below {min_cell}"))
+    else:
+        checks.append(Check("small_cells", "pass", f"every count is at least {min_cell}"))
+    return checks
+
+
+def blocking(checks: list[dict[str, Any]]) -> list[str]:
+    """Names of the checks that block approval."""
+    return [c["name"] for c in checks if c["verdict"] == "fail"]

@@ -1,0 +1,122 @@
+"""The ``sandbox`` command: serve, bootstrap, verify the audit chain, run the demo."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from policies.errors import SandboxError
+
+app = typer.Typer(help="Data Sandbox: a privacy-preserving operation sandbox for public data.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")
+err = Console(stderr=True)
+
+
+def _fail(error: SandboxError) -> None:
+    err.print(f"[red]error:[/red] {error}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default SANDBOX_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default SANDBOX_PORT)")] = None,
+) -> None:
+    """Run the API service (Ray starts inside it unless SANDBOX_RAY_ADDRESS is set)."""
+    import uvicorn
+
+    from sandbox.api.app import create_app
+    from sandbox.service import Sandbox
+    from sandbox.settings import Settings
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        settings = Settings.load(**overrides)
+    except SandboxError as error:
+        _fail(error)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(create_app(Sandbox(settings)), host=settings.host, port=settings.port,
+                log_level="info")
+
+
+@admin_app.command("bootstrap")
+def bootstrap(
+    name: Annotated[str, typer.Option(help="The first admin's user name")] = "admin",
+    org: Annotated[str, typer.Option(help="The platform organisation's name")] = "platform",
+) -> None:
+    """Create the first admin and print its token (once; it is stored hashed)."""
+    from sandbox.auth import bootstrap as do_bootstrap
+    from sandbox.store.db import Database
+
+    try:
+        settings = _settings()
+        db = Database(settings.db_url)
+        db.migrate()
+        token = do_bootstrap(db, name, org)
+    except SandboxError as error:
+        _fail(error)
+    err.print(f"admin '{name}' created; its token is shown once:")
+    typer.echo(token)
+
+
+@audit_app.command("verify")
+def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """Walk the hash chain; exit 1 and name the first broken entry if it does not hold."""
+    from sandbox.audit import verify as do_verify
+    from sandbox.store.db import Database
+
+    settings = _settings()
+    db = Database(settings.db_url)
+    db.migrate()
+    with db.session() as session:
+        result = do_verify(session)
+    if as_json:
+        typer.echo(json.dumps({"ok": result.ok, "entries": result.entries,
+                               "broken_at": result.broken_at, "reason": result.reason,
+                               "head": result.head}))
+    elif result.ok:
+        typer.echo(f"audit chain holds: {result.entries} entries, head {result.head[:16]}…")
+    else:
+        typer.echo(f"audit chain BROKEN at entry {result.broken_at}: {result.reason} "
+                   f"({result.entries} entries verified before it)")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
+def demo(
+    rows: Annotated[int, typer.Option(help="Synthetic residents to generate")] = 5000,
+) -> None:
+    """Run the whole flow on embedded defaults in a fresh demo folder."""
+    from sandbox.demo import run
+
+    try:
+        run(rows=rows)
+    except SandboxError as error:
+        _fail(error)
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from sandbox.settings import Settings
+
+    try:
+        return Settings.load()
+    except SandboxError as error:
+        _fail(error)
+
+
+def main() -> None:
+    """Entry point of the ``sandbox`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Grants service: create, suspend, reinstate, terminate (art. 34, 35, 76)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from policies.budget import PrivacyBudget
+from policies.catalog import OpenAttribute
+from policies.errors import InvalidRequest, NotFound
+from policies.grants import GrantState, check_can_grant, check_can_transition, check_grant_terms
+from policies.roles import OrgKind
+from sandbox import audit
+from sandbox.catalog import get as get_dataset
+from sandbox.store.db import Database
+from sandbox.store.models import Grant, Organisation, utcnow
+
+JOB_KINDS = frozenset({"aggregate"})
+
+
+def create(
+    db: Database,
+    session: Session,
+    actor: str,
+    user_id: int,
+    *,
+    org_id: int,
+    datasets: Sequence[str],
+    purpose: str,
+    kinds: Sequence[str],
+    budget: PrivacyBudget,
+    expires_at: dt.datetime,
+    commitment_accepted: bool,
+) -> Grant:
+    """Grant an operator organisation access to datasets.
+
+    Raises:
+        NotFound: No such organisation or dataset.
+        InvalidRequest: Not an operator organisation, unknown kind, bad expiry.
+        PolicyViolation: A closed dataset, or conditions of art. 34 unmet.
+    """
+    org = session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("no such organisation")
+    if org.kind != OrgKind.OPERATOR.value:
+        raise InvalidRequest("grants go to operator organisations (art. 35)")
+    unknown = sorted(set(kinds) - JOB_KINDS)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown job kinds: {', '.join(unknown)}; known: {', '.join(sorted(JOB_KINDS))}"
+        )
+    if not datasets:
+        raise InvalidRequest("a grant names at least one dataset")
+    check_grant_terms(expires_at, utcnow(), kinds)
+    rows = [get_dataset(session, name) for name in dict.fromkeys(datasets)]
+    for d in rows:
+        check_can_grant(d.name, OpenAttribute(d.open_attribute), purpose, commitment_accepted)
+    eps, delta = budget.units
+    grant = Grant(
+        org_id=org.id, purpose=purpose, commitment_accepted=commitment_accepted,
+        kinds=sorted(set(kinds)), epsilon_total=eps, delta_total=delta,
+        expires_at=expires_at, created_by=user_id, datasets=rows,
+    )
+    session.add(grant)
+    session.flush()
+    audit.append(db, session, actor, "grant.create", f"grant:{grant.id}", org=org.name,
+                 datasets=[d.name for d in rows], kinds=grant.kinds, epsilon=budget.epsilon,
+                 delta=budget.delta, expires_at=expires_at.isoformat())
+    return grant
+
+
+def get(session: Session, grant_id: int, *, for_update: bool = False) -> Grant:
+    """A grant by id.
+
+    Raises:
+        NotFound: No such grant.
+    """
+    stmt = select(Grant).where(Grant.id == grant_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    grant = session.scalar(stmt)
+    if grant is None:
+        raise NotFound("no such grant")
+    return grant
+
+
+def transition(db: Database, session: Session, actor: str, grant_id: int, target: GrantState,
+               reason: str) -> Grant:
+    """Suspend, reinstate or terminate a grant (art. 76); idempotent.
+
+    Raises:
+        NotFound: No such grant.
+        Conflict: The transition is not allowed.
+        InvalidRequest: No reason given.
+    """
+    if len(reason.strip()) < 5:
+        raise InvalidRequest("give a reason of at least 5 characters (it is audited)")
+    grant = get(session, grant_id, for_update=True)
+    current = GrantState(grant.state)
+    check_can_transition(current, target)
+    if current != target:
+        grant.state, grant.state_reason = target.value, reason
+        audit.append(db, session, actor, f"grant.{target.value}", f"grant:{grant.id}",
+                     reason=reason, previous=current.value)
+    return grant
+
+
+def list_for(session: Session, org_id: int | None) -> list[Grant]:
+    """Grants of one organisation, or all when ``org_id`` is None."""
+    stmt = select(Grant).order_by(Grant.id)
+    if org_id is not None:
+        stmt = stmt.where(Grant.org_id == org_id)
+    return list(session.scalars(stmt))

@@ -1,0 +1,58 @@
+"""The service object: settings, store, runner and job service, built once."""
+
+from __future__ import annotations
+
+import logging
+
+from jobs.runner import RayRunner
+from sandbox.job_service import JobService, Runner
+from sandbox.settings import Settings
+from sandbox.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class Sandbox:
+    """Everything a request handler needs.
+
+    Args:
+        settings: Loaded settings.
+        runner: Executes tasks; default a :class:`RayRunner` from the settings.
+    """
+
+    def __init__(self, settings: Settings, runner: Runner | None = None) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.db_url)
+        self.runner = runner or RayRunner(settings.ray_address, settings.ray_num_cpus,
+                                          settings.job_timeout_s)
+        self.jobs = JobService(self.db, settings, self.runner)
+        self._started = False
+
+    def start(self) -> None:
+        """Migrate, make folders, fail stale jobs and start (or join) Ray."""
+        if self._started:
+            return
+        self.settings.check_secure()
+        self.settings.secret()  # generated now (mode 0600), not on the first release
+        for folder in (self.settings.datasets_dir, self.settings.quarantine_dir,
+                       self.settings.releases_dir, self.settings.data_dir / "uploads"):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.db.migrate()
+        stale = self.jobs.recover()
+        if stale:
+            log.warning("%d jobs interrupted by the last shutdown were failed", stale)
+        # Ray starts here, in a thread that lives as long as the service: Ray
+        # ties its daemons to the starting thread (PR_SET_PDEATHSIG), so a
+        # short-lived warm-up thread would take them down when it ends.
+        start = getattr(self.runner, "start", None)
+        if start is not None:
+            start()
+        self._started = True
+
+    def close(self) -> None:
+        """Wait for running jobs, then release the database."""
+        self.jobs.shutdown(wait=True)
+        self.db.dispose()
+        self._started = False
+

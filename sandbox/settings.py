@@ -1,0 +1,127 @@
+"""Configuration: one :class:`Settings`, built once and passed in.
+
+Every value comes from ``SANDBOX_*`` environment variables (or a ``.env``
+file) when :meth:`Settings.load` is called, never at import time. Embedded
+defaults need no set-up: a data folder, a SQLite file inside it and a local
+Ray. Production sets ``SANDBOX_ENVIRONMENT=production`` and then weak or
+generated-on-the-fly secrets are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from policies.errors import InvalidRequest
+
+#: Secrets that appear in templates and tutorials; never accepted outside development.
+_WEAK_SECRETS = frozenset({"changethis", "secret", "password", "changeme", "dev", "test"})
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Data Sandbox settings (environment prefix ``SANDBOX_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SANDBOX_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".sandbox")
+    #: SQLAlchemy URL; default a SQLite file in the data folder.
+    database_url: str | None = None
+    #: Address of an existing Ray cluster; unset starts a local Ray (dashboard off).
+    ray_address: str | None = None
+    ray_num_cpus: int | None = Field(default=None, ge=1)
+    #: Signs manifests and keys pseudonyms; default generated into the data folder.
+    secret_key: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    job_timeout_s: float = Field(default=600.0, gt=0)
+    #: Largest file a steward may upload for ingest.
+    max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
+
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        """Read the environment now and check the result.
+
+        Raises:
+            InvalidRequest: An insecure setting outside development.
+        """
+        settings = cls(**overrides)  # type: ignore[arg-type]
+        settings.check_secure()
+        return settings
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in force."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'sandbox.db').resolve()}"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.data_dir / "datasets"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def releases_dir(self) -> Path:
+        return self.data_dir / "releases"
+
+    def check_secure(self) -> None:
+        """Refuse insecure settings outside development.
+
+        Raises:
+            InvalidRequest: What to change.
+        """
+        if self.environment == "development":
+            return
+        if self.secret_key is None:
+            raise InvalidRequest(
+                "SANDBOX_SECRET_KEY must be set in production (e.g. from a Kubernetes secret); "
+                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        _check_strong(self.secret_key.get_secret_value())
+        if self.host not in ("127.0.0.1", "::1", "localhost") and self.db_url.startswith("sqlite"):
+            raise InvalidRequest(
+                "a service reachable from other hosts must use PostgreSQL: set SANDBOX_DATABASE_URL"
+            )
+
+    def secret(self) -> bytes:
+        """The deployment secret: the configured one, or one generated into the data folder.
+
+        The generated file is created with mode 0600 on first use and reused after.
+        """
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            if self.environment != "development":
+                _check_strong(value)
+            return value.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process created it first
+                pass
+            else:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_urlsafe(48))
+        if path.stat().st_mode & 0o077:
+            raise InvalidRequest(f"{path} is readable by other users; run: chmod 600 {path}")
+        value = path.read_text().strip()
+        _check_strong(value)
+        return value.encode()
+
+
+def _check_strong(value: str) -> None:
+    if value.lower() in _WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH:
+        raise InvalidRequest(
+            f"the secret key is weak: use at least {MIN_SECRET_LENGTH} random characters"
+        )

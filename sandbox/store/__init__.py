@@ -1,0 +1,31 @@
+"""Metadata store: SQLAlchemy models, engine and migrations."""
+
+from sandbox.store.db import Database
+from sandbox.store.models import (
+    ApiToken,
+    AuditEntry,
+    Base,
+    Dataset,
+    DatasetColumn,
+    Grant,
+    Job,
+    Organisation,
+    Release,
+    Review,
+    User,
+)
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "Database",
+    "Dataset",
+    "DatasetColumn",
+    "Grant",
+    "Job",
+    "Organisation",
+    "Release",
+    "Review",
+    "User",
+]

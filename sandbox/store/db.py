@@ -1,0 +1,83 @@
+"""Engine, sessions and migrations.
+
+SQLite (embedded default) runs every transaction as ``BEGIN IMMEDIATE``:
+writers queue on the database lock instead of failing half-way, which is
+what keeps the audit chain linear and the ledger exact without a server.
+PostgreSQL (production) serializes audit appends with an advisory lock and
+reserves budget with a conditional ``UPDATE``; see :mod:`sandbox.ledger`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+#: Key of the PostgreSQL advisory lock that serializes audit appends.
+AUDIT_LOCK_KEY = 0x5A4E_D0C5
+
+
+def _sqlite_immediate(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """One engine and its session factory.
+
+    Args:
+        url: SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs |= {"pool_size": 10, "max_overflow": 20}
+        self.engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            _sqlite_immediate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def migrate(self) -> None:
+        """Apply Alembic migrations up to head (idempotent)."""
+        script_location = str(resources.files("sandbox") / "migrations")
+        config = Config()
+        config.set_main_option("script_location", script_location)
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def lock_audit(self, session: Session) -> None:
+        """Serialize audit appends until the transaction ends."""
+        if not self.is_sqlite:  # SQLite: BEGIN IMMEDIATE already holds the write lock
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
