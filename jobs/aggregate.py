@@ -125,14 +125,15 @@ def evaluate(
 
     counts = noisy[_COUNT]
     columns: dict[str, pl.Series] = {c: exact[c] for c in spec.group_by}
-    for a in spec.aggregates:
-        if isinstance(a, Count):
-            columns[a.name] = pl.Series(a.name, np.maximum(counts, 0))
-        elif isinstance(a, Sum):
-            columns[a.output_name] = pl.Series(a.output_name, noisy[_sum_key(a)])
+    for agg in spec.aggregates:
+        if isinstance(agg, Count):
+            columns[agg.name] = pl.Series(agg.name, np.maximum(counts, 0))
+            continue
+        if isinstance(agg, Sum):
+            columns[agg.output_name] = pl.Series(agg.output_name, noisy[_sum_key(agg)])
         else:
-            mean = np.clip(noisy[_sum_key(a)] / np.maximum(counts, 1), a.lower, a.upper)
-            columns[a.output_name] = pl.Series(a.output_name, mean)
+            mean = np.clip(noisy[_sum_key(agg)] / np.maximum(counts, 1), agg.lower, agg.upper)
+            columns[agg.output_name] = pl.Series(agg.output_name, mean)
     keep = counts >= min_cell
     table = pl.DataFrame(columns).filter(pl.Series(keep))
     return AggregateResult(

@@ -115,8 +115,9 @@ class RayRunner:
         timeout_s: Wall-clock limit of one task; it is cancelled after.
     """
 
-    def __init__(self, address: str | None = None, num_cpus: int | None = None,
-                 timeout_s: float = 600.0) -> None:
+    def __init__(
+        self, address: str | None = None, num_cpus: int | None = None, timeout_s: float = 600.0
+    ) -> None:
         self.address = address
         self.num_cpus = num_cpus
         self.timeout_s = timeout_s
@@ -161,7 +162,9 @@ class RayRunner:
             return Outcome(**ray.get(ref, timeout=self.timeout_s))
         except GetTimeoutError:
             ray.cancel(ref, force=True)
-            raise JobFailed(f"the job ran longer than {self.timeout_s:g} s and was stopped") from None
+            raise JobFailed(
+                f"the job ran longer than {self.timeout_s:g} s and was stopped"
+            ) from None
         except RayTaskError as err:
             cause = err.cause
             if isinstance(cause, JobFailed):

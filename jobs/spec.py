@@ -146,8 +146,9 @@ def parse_job_spec(data: object) -> AggregateSpec:
         raise InvalidJobSpec(f"invalid job spec: {problems}") from err
 
 
-NUMERIC_DTYPES = frozenset({"Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32",
-                            "UInt64", "Float32", "Float64"})
+NUMERIC_DTYPES = frozenset(
+    {"Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64", "Float32", "Float64"}
+)
 
 
 def validate_against_schema(
@@ -181,4 +182,6 @@ def validate_against_schema(
             continue
         check_column_use(a.column, known(a.column), ColumnUse.MEASURE)
         if dtypes[a.column] not in NUMERIC_DTYPES:
-            raise InvalidJobSpec(f"column '{a.column}' is not numeric and cannot be aggregated with {a.op}")
+            raise InvalidJobSpec(
+                f"column '{a.column}' is not numeric and cannot be aggregated with {a.op}"
+            )

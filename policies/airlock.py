@@ -98,9 +98,7 @@ def check_can_review(
     if status is not JobStatus.AWAITING_REVIEW:
         raise Conflict(f"the job is {status.value}, not awaiting review")
     if len(reason.strip()) < MIN_REASON_LENGTH:
-        raise InvalidRequest(
-            f"a review needs a reason of at least {MIN_REASON_LENGTH} characters"
-        )
+        raise InvalidRequest(f"a review needs a reason of at least {MIN_REASON_LENGTH} characters")
 
 
 def can_review(role: Role, reviewer_org: int, job_org: int, status: JobStatus, reason: str) -> bool:

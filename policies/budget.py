@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 
 from policies.errors import BudgetExhausted, InvalidRequest
 
@@ -28,14 +29,25 @@ DELTA_UNIT = 10**18
 MAX_EPSILON = 1000.0
 
 
+def _units(value: float, unit: int) -> int:
+    # The float's shortest decimal form is what the caller wrote (0.1, not
+    # 0.1000000000000000055...), so units are exact for such inputs and
+    # units(from_units(u)) == u; anything finer rounds up: never under-charge.
+    return math.ceil(Decimal(repr(float(value))) * unit)
+
+
 def epsilon_units(epsilon: float) -> int:
-    """ε as ledger units (rounded up, so the ledger never under-charges)."""
-    return math.ceil(round(epsilon * EPSILON_UNIT, 3))
+    """ε as ledger units (rounded up, so the ledger never under-charges).
+
+    >>> epsilon_units(0.1) * 10 == epsilon_units(1.0)
+    True
+    """
+    return _units(epsilon, EPSILON_UNIT)
 
 
 def delta_units(delta: float) -> int:
     """δ as ledger units (rounded up)."""
-    return math.ceil(round(delta * DELTA_UNIT, 3))
+    return _units(delta, DELTA_UNIT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,8 +160,7 @@ def check_can_submit(
     """
     if state is not GrantState.ACTIVE:
         raise PolicyViolation(
-            f"the grant is {state.value} and accepts no new jobs (art. 76); "
-            "contact the data bureau"
+            f"the grant is {state.value} and accepts no new jobs (art. 76); contact the data bureau"
         )
     if now >= expires_at:
         raise PolicyViolation("the grant has expired; ask the data bureau to renew it")
@@ -172,9 +171,7 @@ def check_can_submit(
         )
     outside = sorted(set(datasets) - set(granted_datasets))
     if outside:
-        raise PolicyViolation(
-            f"datasets outside the grant's scope: {', '.join(outside)} (art. 76)"
-        )
+        raise PolicyViolation(f"datasets outside the grant's scope: {', '.join(outside)} (art. 76)")
 
 
 def can_submit(

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.runner import sha256_file
 from policies.airlock import Decision, JobStatus, check_can_download, check_can_review
 from policies.budget import PrivacyBudget
 from policies.errors import Conflict, InternalError
@@ -22,14 +23,14 @@ from sandbox.auth import Principal
 from sandbox.catalog import get as get_dataset
 from sandbox.checks import blocking
 from sandbox.job_service import visible_job
-from jobs.runner import sha256_file
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 from sandbox.store.models import Job, Release, Review, utcnow
 
 
-def review(db: Database, settings: Settings, who: Principal, job_id: int, decision: Decision,
-           reason: str) -> Job:
+def review(
+    db: Database, settings: Settings, who: Principal, job_id: int, decision: Decision, reason: str
+) -> Job:
     """Approve or reject a quarantined output.
 
     Raises:
@@ -40,10 +41,11 @@ def review(db: Database, settings: Settings, who: Principal, job_id: int, decisi
     """
     with db.session() as session:
         job = visible_job(session, who, job_id)
-        session.refresh(job, with_for_update=True)
+        session.refresh(job, with_for_update={"of": Job})
         check_can_review(who.role, who.org_id, job.org_id, JobStatus(job.status), reason)
-        session.add(Review(job_id=job.id, reviewer_id=who.user_id, decision=decision.value,
-                           reason=reason))
+        session.add(
+            Review(job_id=job.id, reviewer_id=who.user_id, decision=decision.value, reason=reason)
+        )
         if decision is Decision.REJECT:
             job.status = JobStatus.REJECTED.value
             audit.append(db, session, who.actor, "review.reject", f"job:{job.id}", reason=reason)
@@ -74,10 +76,16 @@ def review(db: Database, settings: Settings, who: Principal, job_id: int, decisi
             "purpose": job.purpose,
             "grant_id": job.grant_id,
             "organisation": job.grant.org.name,
-            "datasets": [{"name": d.name, "sha256": d.sha256, "rows": d.row_count,
-                          "grade": d.grade} for d in datasets],
-            "privacy": {"epsilon": cost.epsilon, "delta": cost.delta,
-                        "unit": "row", "composition": "basic"},
+            "datasets": [
+                {"name": d.name, "sha256": d.sha256, "rows": d.row_count, "grade": d.grade}
+                for d in datasets
+            ],
+            "privacy": {
+                "epsilon": cost.epsilon,
+                "delta": cost.delta,
+                "unit": "row",
+                "composition": "basic",
+            },
             "checks": job.report.get("checks", []),
             "approver": who.name,
             "approval_reason": reason,
@@ -88,8 +96,15 @@ def review(db: Database, settings: Settings, who: Principal, job_id: int, decisi
         session.add(Release(job_id=job.id, manifest=manifest, signature=signature))
         job.status = JobStatus.RELEASED.value
         job.output_path = str(released.resolve())
-        audit.append(db, session, who.actor, "review.approve", f"job:{job.id}", reason=reason,
-                     output_sha256=job.output_sha256)
+        audit.append(
+            db,
+            session,
+            who.actor,
+            "review.approve",
+            f"job:{job.id}",
+            reason=reason,
+            output_sha256=job.output_sha256,
+        )
         return job
 
 
@@ -115,6 +130,13 @@ def download(db: Database, who: Principal, job_id: int) -> Download:
         path = Path(job.output_path)
         if sha256_file(path) != job.output_sha256:
             raise InternalError("the stored output does not match its recorded hash")
-        audit.append(db, session, who.actor, "output.download", f"job:{job.id}",
-                     status=job.status, sha256=job.output_sha256)
+        audit.append(
+            db,
+            session,
+            who.actor,
+            "output.download",
+            f"job:{job.id}",
+            status=job.status,
+            sha256=job.output_sha256,
+        )
         return Download(path, job.output_sha256, f"job-{job.id}{path.suffix}")

@@ -39,16 +39,31 @@ def canonical_json(value: Any) -> bytes:
     ).encode()
 
 
-def entry_hash(seq: int, at: str, actor: str, action: str, subject: str,
-               details: dict[str, Any], prev_hash: str) -> str:
+def entry_hash(
+    seq: int,
+    at: str,
+    actor: str,
+    action: str,
+    subject: str,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
     """The hash an entry with these fields must carry."""
-    body = {"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject,
-            "details": details, "prev_hash": prev_hash}
+    body = {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "details": details,
+        "prev_hash": prev_hash,
+    }
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
-def append(db: Database, session: Session, actor: str, action: str, subject: str,
-           **details: Any) -> AuditEntry:
+def append(
+    db: Database, session: Session, actor: str, action: str, subject: str, **details: Any
+) -> AuditEntry:
     """Append an entry inside the caller's transaction.
 
     Args:
@@ -67,8 +82,14 @@ def append(db: Database, session: Session, actor: str, action: str, subject: str
     at = utcnow().isoformat(timespec="microseconds")
     details = json.loads(canonical_json(details))  # the stored form is the hashed form
     entry = AuditEntry(
-        seq=seq, at=at, actor=actor, action=action, subject=subject, details=details,
-        prev_hash=prev, hash=entry_hash(seq, at, actor, action, subject, details, prev),
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=subject,
+        details=details,
+        prev_hash=prev,
+        hash=entry_hash(seq, at, actor, action, subject, details, prev),
     )
     session.add(entry)
     session.flush()
@@ -93,22 +114,28 @@ def verify(session: Session, batch: int = 5000) -> Verification:
     last_seq = 0
     while True:
         rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.seq > last_seq)
-            .order_by(AuditEntry.seq).limit(batch)
+            select(AuditEntry)
+            .where(AuditEntry.seq > last_seq)
+            .order_by(AuditEntry.seq)
+            .limit(batch)
         ).all()
         if not rows:
             return Verification(True, count, head=prev)
         for e in rows:
             if e.seq != expected_seq:
-                return Verification(False, count, expected_seq,
-                                    f"entry {expected_seq} is missing", prev)
+                return Verification(
+                    False, count, expected_seq, f"entry {expected_seq} is missing", prev
+                )
             if e.prev_hash != prev:
-                return Verification(False, count, e.seq,
-                                    "prev_hash does not match the previous entry", prev)
-            recomputed = entry_hash(e.seq, e.at, e.actor, e.action, e.subject, e.details,
-                                    e.prev_hash)
+                return Verification(
+                    False, count, e.seq, "prev_hash does not match the previous entry", prev
+                )
+            recomputed = entry_hash(
+                e.seq, e.at, e.actor, e.action, e.subject, e.details, e.prev_hash
+            )
             if recomputed != e.hash:
-                return Verification(False, count, e.seq,
-                                    "the entry's content does not match its hash", prev)
+                return Verification(
+                    False, count, e.seq, "the entry's content does not match its hash", prev
+                )
             prev, expected_seq, count = e.hash, expected_seq + 1, count + 1
         last_seq = rows[-1].seq

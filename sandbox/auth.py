@@ -21,7 +21,7 @@ from sandbox import audit
 from sandbox.store.db import Database
 from sandbox.store.models import ApiToken, Organisation, User, utcnow
 
-TOKEN_PREFIX = "sbx_"
+TOKEN_PREFIX = "sbx_"  # noqa: S105 (a prefix, not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +71,13 @@ def authenticate(db: Database, token: str | None) -> Principal:
                 u = row.user
                 return Principal(u.id, u.name, Role(u.role), u.org_id, u.org.name)
     with db.session() as session:
-        audit.append(db, session, "anonymous", "auth.failure", "token",
-                     presented=bool(token))
+        audit.append(db, session, "anonymous", "auth.failure", "token", presented=bool(token))
     raise Unauthenticated("missing, unknown or revoked token: pass 'Authorization: Bearer <token>'")
 
 
-def create_org(db: Database, session: Session, actor: str, name: str, kind: OrgKind) -> Organisation:
+def create_org(
+    db: Database, session: Session, actor: str, name: str, kind: OrgKind
+) -> Organisation:
     """Create an organisation.
 
     Raises:
@@ -91,8 +92,9 @@ def create_org(db: Database, session: Session, actor: str, name: str, kind: OrgK
     return org
 
 
-def create_user(db: Database, session: Session, actor: str, name: str, role: Role,
-                org_id: int) -> tuple[User, str]:
+def create_user(
+    db: Database, session: Session, actor: str, name: str, role: Role, org_id: int
+) -> tuple[User, str]:
     """Create a user and their first token; the token is returned once, never stored.
 
     Raises:
@@ -110,8 +112,16 @@ def create_user(db: Database, session: Session, actor: str, name: str, role: Rol
     session.add(user)
     session.flush()
     token = issue_token(session, user, "initial")
-    audit.append(db, session, actor, "user.create", f"user:{user.id}", name=name,
-                 role=role.value, org=org.name)
+    audit.append(
+        db,
+        session,
+        actor,
+        "user.create",
+        f"user:{user.id}",
+        name=name,
+        role=role.value,
+        org=org.name,
+    )
     return user, token
 
 

@@ -62,8 +62,9 @@ def read_table(path: Path) -> pl.DataFrame:
         ) from None
 
 
-def ingest(db: Database, settings: Settings, actor: str, user_id: int, upload: Path,
-           request: IngestRequest) -> Dataset:
+def ingest(
+    db: Database, settings: Settings, actor: str, user_id: int, upload: Path, request: IngestRequest
+) -> Dataset:
     """Store ``upload`` as a catalogued dataset.
 
     Raises:
@@ -105,21 +106,36 @@ def ingest(db: Database, settings: Settings, actor: str, user_id: int, upload: P
     try:
         with db.session() as session:
             dataset = Dataset(
-                name=request.name, description=request.description, source=request.source,
-                open_attribute=request.open_attribute.value, grade=request.grade.value,
-                path=str(final.resolve()), sha256=digest, row_count=frame.height,
+                name=request.name,
+                description=request.description,
+                source=request.source,
+                open_attribute=request.open_attribute.value,
+                grade=request.grade.value,
+                path=str(final.resolve()),
+                sha256=digest,
+                row_count=frame.height,
                 created_by=user_id,
                 columns=[
-                    DatasetColumn(position=i, name=c, dtype=str(frame.schema[c]),
-                                  tag=request.tags[c].value)
+                    DatasetColumn(
+                        position=i, name=c, dtype=str(frame.schema[c]), tag=request.tags[c].value
+                    )
                     for i, c in enumerate(frame.columns)
                 ],
             )
             session.add(dataset)
             session.flush()
-            audit.append(db, session, actor, "dataset.ingest", f"dataset:{dataset.id}",
-                         name=request.name, sha256=digest, rows=frame.height,
-                         grade=request.grade.value, open_attribute=request.open_attribute.value)
+            audit.append(
+                db,
+                session,
+                actor,
+                "dataset.ingest",
+                f"dataset:{dataset.id}",
+                name=request.name,
+                sha256=digest,
+                rows=frame.height,
+                grade=request.grade.value,
+                open_attribute=request.open_attribute.value,
+            )
             return dataset
     except Exception:
         final.unlink(missing_ok=True)

@@ -46,8 +46,9 @@ def run_checks(path: Path, count_columns: list[str], min_cell: int) -> list[Chec
         return [Check("file_type", "fail", "the output is not a readable Parquet table")]
     checks = [Check("file_type", "pass", "Parquet table")]
     if table.height > MAX_OUTPUT_ROWS:
-        checks.append(Check("size", "fail",
-                            f"{table.height} rows exceed the cap of {MAX_OUTPUT_ROWS}"))
+        checks.append(
+            Check("size", "fail", f"{table.height} rows exceed the cap of {MAX_OUTPUT_ROWS}")
+        )
     else:
         checks.append(Check("size", "pass", f"{table.height} rows, {table.width} columns"))
 
@@ -55,9 +56,13 @@ def run_checks(path: Path, count_columns: list[str], min_cell: int) -> list[Chec
     if findings:
         columns = sorted({f.column for f in findings})
         entities = sorted({f.entity for f in findings})
-        checks.append(Check("pii_scan", "fail",
-                            f"{len(findings)} findings ({', '.join(entities)}) in columns "
-                            f"{', '.join(columns)}"))
+        checks.append(
+            Check(
+                "pii_scan",
+                "fail",
+                f"{len(findings)} findings ({', '.join(entities)}) in columns {', '.join(columns)}",
+            )
+        )
     else:
         checks.append(Check("pii_scan", "pass", "no resident ID or mobile number found"))
 
@@ -66,8 +71,7 @@ def run_checks(path: Path, count_columns: list[str], min_cell: int) -> list[Chec
         if column in table.columns:
             small += table.filter(pl.col(column) < min_cell).height
     if small:
-        checks.append(Check("small_cells", "fail",
-                            f"{small} cells show a count below {min_cell}"))
+        checks.append(Check("small_cells", "fail", f"{small} cells show a count below {min_cell}"))
     else:
         checks.append(Check("small_cells", "pass", f"every count is at least {min_cell}"))
     return checks

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from policies.errors import SandboxError
 
-app = typer.Typer(help="Data Sandbox: a privacy-preserving operation sandbox for public data.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+if TYPE_CHECKING:
+    from sandbox.settings import Settings
+
+app = typer.Typer(
+    help="Data Sandbox: a privacy-preserving operation sandbox for public data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
@@ -21,7 +26,7 @@ app.add_typer(audit_app, name="audit")
 err = Console(stderr=True)
 
 
-def _fail(error: SandboxError) -> None:
+def _fail(error: SandboxError) -> NoReturn:
     err.print(f"[red]error:[/red] {error}")
     raise typer.Exit(2)
 
@@ -44,8 +49,9 @@ def serve(
     except SandboxError as error:
         _fail(error)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(create_app(Sandbox(settings)), host=settings.host, port=settings.port,
-                log_level="info")
+    uvicorn.run(
+        create_app(Sandbox(settings)), host=settings.host, port=settings.port, log_level="info"
+    )
 
 
 @admin_app.command("bootstrap")
@@ -80,14 +86,24 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] =
     with db.session() as session:
         result = do_verify(session)
     if as_json:
-        typer.echo(json.dumps({"ok": result.ok, "entries": result.entries,
-                               "broken_at": result.broken_at, "reason": result.reason,
-                               "head": result.head}))
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "entries": result.entries,
+                    "broken_at": result.broken_at,
+                    "reason": result.reason,
+                    "head": result.head,
+                }
+            )
+        )
     elif result.ok:
         typer.echo(f"audit chain holds: {result.entries} entries, head {result.head[:16]}…")
     else:
-        typer.echo(f"audit chain BROKEN at entry {result.broken_at}: {result.reason} "
-                   f"({result.entries} entries verified before it)")
+        typer.echo(
+            f"audit chain BROKEN at entry {result.broken_at}: {result.reason} "
+            f"({result.entries} entries verified before it)"
+        )
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -104,7 +120,7 @@ def demo(
         _fail(error)
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from sandbox.settings import Settings
 
     try:
@@ -119,4 +135,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -28,13 +28,25 @@ import polars as pl
 from policies import errors as E
 
 _BY_STATUS: dict[int, type[E.SandboxError]] = {
-    401: E.Unauthenticated, 403: E.PolicyViolation, 404: E.NotFound, 409: E.Conflict,
+    401: E.Unauthenticated,
+    403: E.PolicyViolation,
+    404: E.NotFound,
+    409: E.Conflict,
     422: E.InvalidRequest,
 }
 _BY_CODE: dict[str, type[E.SandboxError]] = {
-    cls.code: cls for cls in (E.Unauthenticated, E.PolicyViolation, E.NotFound, E.Conflict,
-                              E.BudgetExhausted, E.InvalidJobSpec, E.InvalidRequest,
-                              E.JobFailed, E.InternalError)
+    cls.code: cls
+    for cls in (
+        E.Unauthenticated,
+        E.PolicyViolation,
+        E.NotFound,
+        E.Conflict,
+        E.BudgetExhausted,
+        E.InvalidJobSpec,
+        E.InvalidRequest,
+        E.JobFailed,
+        E.InternalError,
+    )
 }
 _FINAL = frozenset({"awaiting_review", "released", "rejected", "failed"})
 
@@ -67,17 +79,17 @@ class Client:
         InvalidRequest: No URL or token given or set in the environment.
     """
 
-    def __init__(self, url: str | None = None, token: str | None = None,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str | None = None, token: str | None = None, timeout: float = 60.0
+    ) -> None:
         url = url or os.environ.get("SANDBOX_URL")
         token = token or os.environ.get("SANDBOX_TOKEN")
         if not url or not token:
-            raise E.InvalidRequest(
-                "pass Client(url, token) or set SANDBOX_URL and SANDBOX_TOKEN"
-            )
+            raise E.InvalidRequest("pass Client(url, token) or set SANDBOX_URL and SANDBOX_TOKEN")
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url + "/v1", timeout=timeout,
-                                  headers={"Authorization": f"Bearer {token}"})
+        self._http = httpx.Client(
+            base_url=self.url + "/v1", timeout=timeout, headers={"Authorization": f"Bearer {token}"}
+        )
 
     def __enter__(self) -> Client:
         return self
@@ -110,8 +122,16 @@ class Client:
     def budget(self, grant_id: int) -> dict[str, float]:
         """ε and δ total, spent and left on a grant."""
         g = self._call("GET", f"/grants/{grant_id}")
-        return {k: g[k] for k in ("epsilon_total", "epsilon_spent", "epsilon_left",
-                                  "delta_total", "delta_spent")}
+        return {
+            k: g[k]
+            for k in (
+                "epsilon_total",
+                "epsilon_spent",
+                "epsilon_left",
+                "delta_total",
+                "delta_spent",
+            )
+        }
 
     # -- operators --------------------------------------------------------
     def submit(self, grant_id: int, spec: Mapping[str, Any], purpose: str = "") -> Job:
@@ -122,8 +142,9 @@ class Client:
             InvalidJobSpec: The spec is malformed or uses a forbidden column.
             PolicyViolation: The grant is suspended, expired or out of scope.
         """
-        data = self._call("POST", "/jobs",
-                          json={"grant_id": grant_id, "spec": dict(spec), "purpose": purpose})
+        data = self._call(
+            "POST", "/jobs", json={"grant_id": grant_id, "spec": dict(spec), "purpose": purpose}
+        )
         return Job(self, data)
 
     def job(self, job_id: int) -> Job:
@@ -136,14 +157,35 @@ class Client:
         return [Job(self, j) for j in self._call("GET", "/jobs", params=params)]
 
     # -- stewards and admins -----------------------------------------------
-    def ingest(self, path: str | Path, *, name: str, source: str, open_attribute: str,
-               grade: str, tags: Mapping[str, str], description: str = "") -> dict[str, Any]:
+    def ingest(
+        self,
+        path: str | Path,
+        *,
+        name: str,
+        source: str,
+        open_attribute: str,
+        grade: str,
+        tags: Mapping[str, str],
+        description: str = "",
+    ) -> dict[str, Any]:
         """Upload a CSV or Parquet file into the catalog (steward)."""
-        metadata = {"name": name, "source": source, "open_attribute": open_attribute,
-                    "grade": grade, "tags": dict(tags), "description": description}
+        metadata = {
+            "name": name,
+            "source": source,
+            "open_attribute": open_attribute,
+            "grade": grade,
+            "tags": dict(tags),
+            "description": description,
+        }
         with Path(path).open("rb") as handle:
-            return dict(self._call("POST", "/datasets", data={"metadata": json.dumps(metadata)},
-                                   files={"file": (Path(path).name, handle)}))
+            return dict(
+                self._call(
+                    "POST",
+                    "/datasets",
+                    data={"metadata": json.dumps(metadata)},
+                    files={"file": (Path(path).name, handle)},
+                )
+            )
 
     def create_grant(self, **fields: Any) -> dict[str, Any]:
         """Create a grant (steward); fields as in the API's ``GrantCreate``."""
@@ -157,8 +199,12 @@ class Client:
 
     def review(self, job_id: int, decision: str, reason: str) -> Job:
         """``approve`` or ``reject`` a quarantined output (steward)."""
-        return Job(self, self._call("POST", f"/jobs/{job_id}/review",
-                                    json={"decision": decision, "reason": reason}))
+        return Job(
+            self,
+            self._call(
+                "POST", f"/jobs/{job_id}/review", json={"decision": decision, "reason": reason}
+            ),
+        )
 
     def create_org(self, name: str, kind: str) -> dict[str, Any]:
         """Create an organisation (admin)."""
@@ -166,8 +212,9 @@ class Client:
 
     def create_user(self, name: str, role: str, org_id: int) -> dict[str, Any]:
         """Create a user (admin); the answer holds their token, shown once."""
-        return dict(self._call("POST", "/users",
-                               json={"name": name, "role": role, "org_id": org_id}))
+        return dict(
+            self._call("POST", "/users", json={"name": name, "role": role, "org_id": org_id})
+        )
 
     def audit_verify(self) -> dict[str, Any]:
         """Walk the audit hash chain (auditor, admin, steward)."""

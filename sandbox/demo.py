@@ -46,8 +46,11 @@ def free_port() -> int:
 @contextmanager
 def serving(sandbox: Sandbox, port: int, timeout: float = 60.0) -> Iterator[str]:
     """Run the API on ``127.0.0.1:port`` in a thread; yield its URL; stop it after."""
-    server = uvicorn.Server(uvicorn.Config(create_app(sandbox), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(sandbox), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True, name="uvicorn")
     thread.start()
     deadline = time.monotonic() + timeout
@@ -90,36 +93,60 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
         operator_tok = admin.create_user("analyst", "operator", firm["id"])["token"]
         console.print(f"service at {url}; organisations {bureau['id']}, {firm['id']}")
 
-        with Client(url, steward_tok) as steward, Client(url, operator_tok) as analyst, \
-                Client(url, auditor_tok) as auditor:
+        with (
+            Client(url, steward_tok) as steward,
+            Client(url, operator_tok) as analyst,
+            Client(url, auditor_tok) as auditor,
+        ):
             _step("steward: ingest synthetic Jiangsu residents")
             csv = write_demo_csv(folder / "residents.csv", n=rows)
-            ds = steward.ingest(csv, name="jiangsu_residents", source="synthetic (Faker zh_CN, "
-                                "seeded); demo of the provincial population register",
-                                open_attribute="conditional", grade="general", tags=DEMO_TAGS,
-                                description="Residents of Jiangsu's 13 cities")
+            ds = steward.ingest(
+                csv,
+                name="jiangsu_residents",
+                source="synthetic (Faker zh_CN, "
+                "seeded); demo of the provincial population register",
+                open_attribute="conditional",
+                grade="general",
+                tags=DEMO_TAGS,
+                description="Residents of Jiangsu's 13 cities",
+            )
             csv.unlink()
-            console.print(f"ingested {ds['row_count']} rows, sha256 {ds['sha256'][:16]}…, "
-                          f"{len(ds['columns'])} tagged columns")
+            console.print(
+                f"ingested {ds['row_count']} rows, sha256 {ds['sha256'][:16]}…, "
+                f"{len(ds['columns'])} tagged columns"
+            )
 
             _step("steward: grant the operator (art. 34, 35)")
             grant = steward.create_grant(
-                org_id=firm["id"], datasets=["jiangsu_residents"],
+                org_id=firm["id"],
+                datasets=["jiangsu_residents"],
                 purpose="Regional income statistics for a public-service planning report",
-                kinds=["aggregate"], epsilon=3.0, delta=0.0, commitment_accepted=True,
+                kinds=["aggregate"],
+                epsilon=3.0,
+                delta=0.0,
+                commitment_accepted=True,
                 expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=90),
             )
-            console.print(f"grant {grant['id']}: ε={grant['epsilon_total']}, "
-                          f"expires {grant['expires_at'][:10]}")
+            console.print(
+                f"grant {grant['id']}: ε={grant['epsilon_total']}, "
+                f"expires {grant['expires_at'][:10]}"
+            )
 
             _step("operator: submit a DP aggregate through the client")
             spec = {
-                "kind": "aggregate", "dataset": "jiangsu_residents", "group_by": ["city"],
+                "kind": "aggregate",
+                "dataset": "jiangsu_residents",
+                "group_by": ["city"],
                 "filters": [{"column": "age", "op": "ge", "value": 18}],
                 "aggregates": [
                     {"op": "count", "name": "residents"},
-                    {"op": "mean", "column": "income", "lower": 0, "upper": 500_000,
-                     "name": "mean_income"},
+                    {
+                        "op": "mean",
+                        "column": "income",
+                        "lower": 0,
+                        "upper": 500_000,
+                        "name": "mean_income",
+                    },
                 ],
                 "epsilon": 1.0,
             }
@@ -135,7 +162,9 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
             checks = steward.job(job.id).data["report"]["checks"]
             for c in checks:
                 console.print(f"  check {c['name']}: {c['verdict']} ({c['reason']})")
-            steward.review(job.id, "approve", "aggregates only; checks pass; small cells suppressed")
+            steward.review(
+                job.id, "approve", "aggregates only; checks pass; small cells suppressed"
+            )
 
             _step("operator: download the released product")
             table = analyst.job(job.id).result()
@@ -149,8 +178,9 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
             key = signing.public_key_pem(settings.secret())
             if not signing.verify(key, release["manifest"], release["signature"]):
                 raise InternalError("the manifest signature does not verify")
-            console.print(f"audit chain holds ({verdict['entries']} entries); "
-                          "manifest signature verifies")
+            console.print(
+                f"audit chain holds ({verdict['entries']} entries); manifest signature verifies"
+            )
     sandbox.close()
     console.print(f"[green]demo finished[/green]; its data folder is {Path(folder).resolve()}")
     return table

@@ -128,10 +128,10 @@ def _resident_ids(
 ) -> list[str]:
     """Unique 18-character IDs; odd order code for men, as GB 11643 requires."""
     order = rng.integers(0, 500, len(codes)) * 2 + male.astype(np.int64)
-    ymd = np.char.replace(np.datetime_as_string(births, unit="D"), "-", "")
+    ymd = [day.replace("-", "") for day in np.datetime_as_string(births, unit="D").tolist()]
     seen: set[str] = set()
     ids: list[str] = []
-    for code, day, seq in zip(codes.tolist(), ymd.tolist(), order.tolist(), strict=True):
+    for code, day, seq in zip(codes.tolist(), ymd, order.tolist(), strict=True):
         body = f"{code}{day}{seq:03d}"
         while body in seen:  # same place and birthday: take the next order code
             seq = (seq + 2) % 1000

@@ -60,15 +60,31 @@ def create(
         check_can_grant(d.name, OpenAttribute(d.open_attribute), purpose, commitment_accepted)
     eps, delta = budget.units
     grant = Grant(
-        org_id=org.id, purpose=purpose, commitment_accepted=commitment_accepted,
-        kinds=sorted(set(kinds)), epsilon_total=eps, delta_total=delta,
-        expires_at=expires_at, created_by=user_id, datasets=rows,
+        org_id=org.id,
+        purpose=purpose,
+        commitment_accepted=commitment_accepted,
+        kinds=sorted(set(kinds)),
+        epsilon_total=eps,
+        delta_total=delta,
+        expires_at=expires_at,
+        created_by=user_id,
+        datasets=rows,
     )
     session.add(grant)
     session.flush()
-    audit.append(db, session, actor, "grant.create", f"grant:{grant.id}", org=org.name,
-                 datasets=[d.name for d in rows], kinds=grant.kinds, epsilon=budget.epsilon,
-                 delta=budget.delta, expires_at=expires_at.isoformat())
+    audit.append(
+        db,
+        session,
+        actor,
+        "grant.create",
+        f"grant:{grant.id}",
+        org=org.name,
+        datasets=[d.name for d in rows],
+        kinds=grant.kinds,
+        epsilon=budget.epsilon,
+        delta=budget.delta,
+        expires_at=expires_at.isoformat(),
+    )
     return grant
 
 
@@ -80,15 +96,16 @@ def get(session: Session, grant_id: int, *, for_update: bool = False) -> Grant:
     """
     stmt = select(Grant).where(Grant.id == grant_id)
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=Grant)
     grant = session.scalar(stmt)
     if grant is None:
         raise NotFound("no such grant")
     return grant
 
 
-def transition(db: Database, session: Session, actor: str, grant_id: int, target: GrantState,
-               reason: str) -> Grant:
+def transition(
+    db: Database, session: Session, actor: str, grant_id: int, target: GrantState, reason: str
+) -> Grant:
     """Suspend, reinstate or terminate a grant (art. 76); idempotent.
 
     Raises:
@@ -103,8 +120,15 @@ def transition(db: Database, session: Session, actor: str, grant_id: int, target
     check_can_transition(current, target)
     if current != target:
         grant.state, grant.state_reason = target.value, reason
-        audit.append(db, session, actor, f"grant.{target.value}", f"grant:{grant.id}",
-                     reason=reason, previous=current.value)
+        audit.append(
+            db,
+            session,
+            actor,
+            f"grant.{target.value}",
+            f"grant:{grant.id}",
+            reason=reason,
+            previous=current.value,
+        )
     return grant
 
 

@@ -16,7 +16,6 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jobs.errors import JobFailed
 from jobs.runner import Outcome, Task
 from jobs.spec import AggregateSpec, Count, parse_job_spec, validate_against_schema
 from policies.airlock import JobStatus, check_can_see_job, check_can_transition, min_cell_size
@@ -63,8 +62,14 @@ class JobService:
         self.runner = runner
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
 
-    def submit(self, who: Principal, grant_id: int, spec_data: Any, purpose: str = "",
-               seed: int | None = None) -> Job:
+    def submit(
+        self,
+        who: Principal,
+        grant_id: int,
+        spec_data: Any,
+        purpose: str = "",
+        seed: int | None = None,
+    ) -> Job:
         """Check, reserve and queue a job.
 
         Args:
@@ -86,8 +91,15 @@ class JobService:
             grant = get_grant(session, grant_id, for_update=True)
             if grant.org_id != who.org_id:
                 raise NotFound("no such grant")
-            check_can_submit(GrantState(grant.state), grant.expires_at, utcnow(), spec.kind,
-                             grant.kinds, spec.datasets, [d.name for d in grant.datasets])
+            check_can_submit(
+                GrantState(grant.state),
+                grant.expires_at,
+                utcnow(),
+                spec.kind,
+                grant.kinds,
+                spec.datasets,
+                [d.name for d in grant.datasets],
+            )
             dataset = get_dataset(session, spec.dataset)
             _min_cell(dataset.grade)  # core data: refused before any budget is spent
             validate_against_schema(
@@ -98,15 +110,32 @@ class JobService:
             cost = PrivacyBudget(spec.epsilon, spec.delta)
             ledger.reserve(session, grant, cost)
             eps, delta = cost.units
-            job = Job(grant_id=grant.id, org_id=who.org_id, submitted_by=who.user_id,
-                      kind=spec.kind, spec=spec.model_dump(mode="json"), purpose=purpose,
-                      epsilon=eps, delta=delta, status=JobStatus.QUEUED.value)
+            job = Job(
+                grant_id=grant.id,
+                org_id=who.org_id,
+                submitted_by=who.user_id,
+                kind=spec.kind,
+                spec=spec.model_dump(mode="json"),
+                purpose=purpose,
+                epsilon=eps,
+                delta=delta,
+                status=JobStatus.QUEUED.value,
+            )
             session.add(job)
             session.flush()
-            audit.append(self.db, session, who.actor, "job.submit", f"job:{job.id}",
-                         grant=grant.id, kind=spec.kind, datasets=spec.datasets,
-                         epsilon=cost.epsilon, delta=cost.delta,
-                         epsilon_left=ledger.remaining(grant).epsilon)
+            audit.append(
+                self.db,
+                session,
+                who.actor,
+                "job.submit",
+                f"job:{job.id}",
+                grant=grant.id,
+                kind=spec.kind,
+                datasets=spec.datasets,
+                epsilon=cost.epsilon,
+                delta=cost.delta,
+                epsilon_left=ledger.remaining(grant).epsilon,
+            )
         self._pool.submit(self._run, job.id, seed).add_done_callback(_log_crash)
         return job
 
@@ -117,10 +146,13 @@ class JobService:
             spec = parse_job_spec(job.spec)
             dataset = get_dataset(session, spec.dataset)
             task = Task(
-                job_id=job.id, spec=job.spec, inputs={dataset.name: dataset.path},
+                job_id=job.id,
+                spec=job.spec,
+                inputs={dataset.name: dataset.path},
                 row_counts={dataset.name: dataset.row_count},
                 output_path=str((self.settings.quarantine_dir / f"job-{job.id}.parquet").resolve()),
-                min_cell=_min_cell(dataset.grade), seed=seed,
+                min_cell=_min_cell(dataset.grade),
+                seed=seed,
             )
             audit.append(self.db, session, "system", "job.run", f"job:{job.id}")
         try:
@@ -138,26 +170,38 @@ class JobService:
             job.finished_at = utcnow()
             job.output_path, job.output_sha256 = outcome.output_path, outcome.output_sha256
             job.report = {
-                "rows": outcome.rows, "cells": outcome.cells,
+                "rows": outcome.rows,
+                "cells": outcome.cells,
                 "suppressed_cells": outcome.suppressed_cells,
-                "epsilon_spent": outcome.epsilon, "delta_spent": outcome.delta,
+                "epsilon_spent": outcome.epsilon,
+                "delta_spent": outcome.delta,
                 "checks": [c.as_dict() for c in checks],
             }
-            audit.append(self.db, session, "system", "job.finish", f"job:{job_id}",
-                         status=job.status, output_sha256=outcome.output_sha256,
-                         rows=outcome.rows, epsilon_spent=outcome.epsilon,
-                         checks={c.name: c.verdict for c in checks})
+            audit.append(
+                self.db,
+                session,
+                "system",
+                "job.finish",
+                f"job:{job_id}",
+                status=job.status,
+                output_sha256=outcome.output_sha256,
+                rows=outcome.rows,
+                epsilon_spent=outcome.epsilon,
+                checks={c.name: c.verdict for c in checks},
+            )
 
     def _fail(self, job_id: int, message: str) -> None:
         with self.db.session() as session:
             job = self._transition(session, job_id, JobStatus.FAILED)
+            if job.error:  # failed already (by a restart's recovery): keep the first reason
+                return
             job.error, job.finished_at = message, utcnow()
             # The reservation stays charged: the job may have touched the data.
             audit.append(self.db, session, "system", "job.fail", f"job:{job_id}", error=message)
 
     @staticmethod
     def _transition(session: Session, job_id: int, target: JobStatus) -> Job:
-        job = session.get(Job, job_id, with_for_update=True)
+        job = session.get(Job, job_id, with_for_update={"of": Job})
         if job is None:
             raise NotFound("no such job")
         check_can_transition(JobStatus(job.status), target)
@@ -172,14 +216,14 @@ class JobService:
         """
         with self.db.session() as session:
             stale = session.scalars(
-                select(Job).where(Job.status.in_([JobStatus.QUEUED.value,
-                                                  JobStatus.RUNNING.value]))
+                select(Job).where(Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
             ).all()
             for job in stale:
                 job.status, job.error = JobStatus.FAILED.value, "interrupted by a service restart"
                 job.finished_at = utcnow()
-                audit.append(self.db, session, "system", "job.fail", f"job:{job.id}",
-                             error=job.error)
+                audit.append(
+                    self.db, session, "system", "job.fail", f"job:{job.id}", error=job.error
+                )
             return len(stale)
 
     def shutdown(self, wait: bool = True) -> None:

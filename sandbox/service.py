@@ -24,8 +24,9 @@ class Sandbox:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.db_url)
-        self.runner = runner or RayRunner(settings.ray_address, settings.ray_num_cpus,
-                                          settings.job_timeout_s)
+        self.runner = runner or RayRunner(
+            settings.ray_address, settings.ray_num_cpus, settings.job_timeout_s
+        )
         self.jobs = JobService(self.db, settings, self.runner)
         self._started = False
 
@@ -35,8 +36,12 @@ class Sandbox:
             return
         self.settings.check_secure()
         self.settings.secret()  # generated now (mode 0600), not on the first release
-        for folder in (self.settings.datasets_dir, self.settings.quarantine_dir,
-                       self.settings.releases_dir, self.settings.data_dir / "uploads"):
+        for folder in (
+            self.settings.datasets_dir,
+            self.settings.quarantine_dir,
+            self.settings.releases_dir,
+            self.settings.data_dir / "uploads",
+        ):
             folder.mkdir(parents=True, exist_ok=True)
         self.db.migrate()
         stale = self.jobs.recover()
@@ -55,4 +60,3 @@ class Sandbox:
         self.jobs.shutdown(wait=True)
         self.db.dispose()
         self._started = False
-

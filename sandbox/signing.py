@@ -21,16 +21,20 @@ from sandbox.audit import canonical_json
 
 def signing_key(secret: bytes) -> Ed25519PrivateKey:
     """The manifest signing key of a deployment."""
-    seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"data-sandbox manifest signing v1").derive(secret)
+    seed = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"data-sandbox manifest signing v1"
+    ).derive(secret)
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
 def public_key_pem(secret: bytes) -> str:
     """The verification key, PEM (SubjectPublicKeyInfo)."""
-    return signing_key(secret).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        signing_key(secret)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def sign(secret: bytes, manifest: dict[str, Any]) -> str:

@@ -51,8 +51,11 @@ def create_app(sandbox: Sandbox) -> FastAPI:
             for e in err.errors()
         ]
         return JSONResponse(
-            {"error": "invalid_request", "message": "the request is malformed",
-             "problems": problems},
+            {
+                "error": "invalid_request",
+                "message": "the request is malformed",
+                "problems": problems,
+            },
             status_code=422,
         )
 

@@ -16,15 +16,15 @@ router = APIRouter(tags=["admin"])
 
 
 def _user(u: User) -> UserPublic:
-    return UserPublic(id=u.id, name=u.name, role=Role(u.role), org_id=u.org_id,
-                      org_name=u.org.name)
+    return UserPublic(id=u.id, name=u.name, role=Role(u.role), org_id=u.org_id, org_name=u.org.name)
 
 
 @router.get("/me")
 def me(who: Caller) -> UserPublic:
     """The caller."""
-    return UserPublic(id=who.user_id, name=who.name, role=who.role, org_id=who.org_id,
-                      org_name=who.org_name)
+    return UserPublic(
+        id=who.user_id, name=who.name, role=who.role, org_id=who.org_id, org_name=who.org_name
+    )
 
 
 @router.post("/orgs", status_code=status.HTTP_201_CREATED)
@@ -50,8 +50,9 @@ def create_user(body: UserCreate, who: Caller, sandbox: SandboxDep) -> TokenPubl
     """Create a user; the answer holds their token, shown this once."""
     check_role(who.role, Role.ADMIN)
     with sandbox.db.session() as session:
-        user, token = auth.create_user(sandbox.db, session, who.actor, body.name, body.role,
-                                       body.org_id)
+        user, token = auth.create_user(
+            sandbox.db, session, who.actor, body.name, body.role, body.org_id
+        )
         return TokenPublic(user=_user(user), token=token)
 
 

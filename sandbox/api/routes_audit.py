@@ -40,8 +40,13 @@ def verify(who: Caller, sandbox: SandboxDep) -> AuditVerifyPublic:
     check_role(who.role, *_READERS)
     with sandbox.db.session() as session:
         result = audit.verify(session)
-    return AuditVerifyPublic(ok=result.ok, entries=result.entries, broken_at=result.broken_at,
-                             reason=result.reason, head=result.head)
+    return AuditVerifyPublic(
+        ok=result.ok,
+        entries=result.entries,
+        broken_at=result.broken_at,
+        reason=result.reason,
+        head=result.head,
+    )
 
 
 @router.get("/manifests/public-key", response_class=PlainTextResponse)

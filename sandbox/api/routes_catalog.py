@@ -38,10 +38,19 @@ def ingest(
     try:
         catalog.copy_upload(file.file, upload, sandbox.settings.max_upload_bytes)
         dataset = catalog.ingest(
-            sandbox.db, sandbox.settings, who.actor, who.user_id, upload,
-            catalog.IngestRequest(name=body.name, source=body.source,
-                                  open_attribute=body.open_attribute, grade=body.grade,
-                                  tags=body.tags, description=body.description),
+            sandbox.db,
+            sandbox.settings,
+            who.actor,
+            who.user_id,
+            upload,
+            catalog.IngestRequest(
+                name=body.name,
+                source=body.source,
+                open_attribute=body.open_attribute,
+                grade=body.grade,
+                tags=body.tags,
+                description=body.description,
+            ),
         )
     finally:
         upload.unlink(missing_ok=True)

@@ -21,9 +21,16 @@ def create_grant(body: GrantCreate, who: Caller, sandbox: SandboxDep) -> GrantPu
     check_role(who.role, Role.STEWARD)
     with sandbox.db.session() as session:
         grant = grants.create(
-            sandbox.db, session, who.actor, who.user_id, org_id=body.org_id,
-            datasets=body.datasets, purpose=body.purpose, kinds=body.kinds,
-            budget=PrivacyBudget(body.epsilon, body.delta), expires_at=body.expires_at,
+            sandbox.db,
+            session,
+            who.actor,
+            who.user_id,
+            org_id=body.org_id,
+            datasets=body.datasets,
+            purpose=body.purpose,
+            kinds=body.kinds,
+            budget=PrivacyBudget(body.epsilon, body.delta),
+            expires_at=body.expires_at,
             commitment_accepted=body.commitment_accepted,
         )
         return GrantPublic.of(grant)
@@ -47,8 +54,9 @@ def get_grant(grant_id: int, who: Caller, sandbox: SandboxDep) -> GrantPublic:
         return GrantPublic.of(grant)
 
 
-def _transition(grant_id: int, target: GrantState, body: GrantAction, who: Caller,
-                sandbox: SandboxDep) -> GrantPublic:
+def _transition(
+    grant_id: int, target: GrantState, body: GrantAction, who: Caller, sandbox: SandboxDep
+) -> GrantPublic:
     check_role(who.role, Role.STEWARD)
     with sandbox.db.session() as session:
         return GrantPublic.of(

@@ -68,8 +68,12 @@ def review(job_id: int, body: ReviewCreate, who: Caller, sandbox: SandboxDep) ->
 def download(job_id: int, who: Caller, sandbox: SandboxDep) -> FileResponse:
     """The output file: released products for the grantee; quarantined ones for stewards."""
     d = airlock.download(sandbox.db, who, job_id)
-    return FileResponse(d.path, media_type="application/vnd.apache.parquet",
-                        filename=d.filename, headers={"X-Content-SHA256": d.sha256})
+    return FileResponse(
+        d.path,
+        media_type="application/vnd.apache.parquet",
+        filename=d.filename,
+        headers={"X-Content-SHA256": d.sha256},
+    )
 
 
 @router.get("/jobs/{job_id}/manifest")
@@ -82,5 +86,4 @@ def manifest(job_id: int, who: Caller, sandbox: SandboxDep) -> ReleasePublic:
         release = session.scalar(select(Release).where(Release.job_id == job.id))
         if release is None:
             raise NotFound("the job has no release")
-        return ReleasePublic(job_id=job.id, manifest=release.manifest,
-                             signature=release.signature)
+        return ReleasePublic(job_id=job.id, manifest=release.manifest, signature=release.signature)

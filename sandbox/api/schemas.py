@@ -81,11 +81,17 @@ class DatasetPublic(BaseModel):
     @classmethod
     def of(cls, d: Dataset) -> DatasetPublic:
         return cls(
-            name=d.name, description=d.description, source=d.source,
-            open_attribute=OpenAttribute(d.open_attribute), grade=Grade(d.grade),
-            row_count=d.row_count, sha256=d.sha256, created_at=d.created_at,
-            columns=[ColumnPublic(name=c.name, dtype=c.dtype, tag=ColumnTag(c.tag))
-                     for c in d.columns],
+            name=d.name,
+            description=d.description,
+            source=d.source,
+            open_attribute=OpenAttribute(d.open_attribute),
+            grade=Grade(d.grade),
+            row_count=d.row_count,
+            sha256=d.sha256,
+            created_at=d.created_at,
+            columns=[
+                ColumnPublic(name=c.name, dtype=c.dtype, tag=ColumnTag(c.tag)) for c in d.columns
+            ],
         )
 
 
@@ -126,12 +132,20 @@ class GrantPublic(BaseModel):
         total = PrivacyBudget.from_units(g.epsilon_total, g.delta_total)
         spent = PrivacyBudget.from_units(g.epsilon_spent, g.delta_spent)
         return cls(
-            id=g.id, org_id=g.org_id, org_name=g.org.name,
-            datasets=[d.name for d in g.datasets], purpose=g.purpose, kinds=list(g.kinds),
-            state=g.state, state_reason=g.state_reason, epsilon_total=total.epsilon,
+            id=g.id,
+            org_id=g.org_id,
+            org_name=g.org.name,
+            datasets=[d.name for d in g.datasets],
+            purpose=g.purpose,
+            kinds=list(g.kinds),
+            state=g.state,
+            state_reason=g.state_reason,
+            epsilon_total=total.epsilon,
             epsilon_spent=spent.epsilon,
             epsilon_left=PrivacyBudget.from_units(g.epsilon_total - g.epsilon_spent, 0).epsilon,
-            delta_total=total.delta, delta_spent=spent.delta, expires_at=g.expires_at,
+            delta_total=total.delta,
+            delta_spent=spent.delta,
+            expires_at=g.expires_at,
             created_at=g.created_at,
         )
 
@@ -164,10 +178,20 @@ class JobPublic(BaseModel):
     def of(cls, j: Job, *, with_report: bool) -> JobPublic:
         cost = PrivacyBudget.from_units(j.epsilon, j.delta)
         return cls(
-            id=j.id, grant_id=j.grant_id, org_id=j.org_id, kind=j.kind, status=j.status,
-            spec=j.spec, purpose=j.purpose, epsilon=cost.epsilon, delta=cost.delta,
-            error=j.error, created_at=j.created_at, started_at=j.started_at,
-            finished_at=j.finished_at, report=j.report if with_report else None,
+            id=j.id,
+            grant_id=j.grant_id,
+            org_id=j.org_id,
+            kind=j.kind,
+            status=j.status,
+            spec=j.spec,
+            purpose=j.purpose,
+            epsilon=cost.epsilon,
+            delta=cost.delta,
+            error=j.error,
+            created_at=j.created_at,
+            started_at=j.started_at,
+            finished_at=j.finished_at,
+            report=j.report if with_report else None,
         )
 
 

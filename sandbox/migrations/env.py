@@ -12,8 +12,7 @@ connection = config.attributes.get("connection")
 if connection is None:  # `alembic` command line with -x url=...
     url = context.get_x_argument(as_dictionary=True)["url"]
     with create_engine(url).connect() as conn:
-        context.configure(connection=conn, target_metadata=Base.metadata,
-                          render_as_batch=True)
+        context.configure(connection=conn, target_metadata=Base.metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
 else:

@@ -137,6 +137,12 @@ def test_generate_residents_when_n_negative_then_value_error() -> None:
         generate_residents(-1)
 
 
+def test_generate_residents_when_n_zero_then_empty_frame_with_same_schema() -> None:
+    empty = generate_residents(0)
+    assert empty.height == 0
+    assert empty.schema == generate_residents(5).schema
+
+
 def test_write_demo_csv_when_written_then_round_trips(tmp_path: Path) -> None:
     target = write_demo_csv(tmp_path / "nested" / "residents.csv", n=50, seed=3)
     assert target.exists()

@@ -1,0 +1,185 @@
+"""Factories with defaults: a populated service reached over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from fastapi.testclient import TestClient
+
+from sandbox.auth import bootstrap
+from sandbox.service import Sandbox
+
+TAGS = {
+    "resident_id": "direct_identifier",
+    "phone": "direct_identifier",
+    "city": "quasi_identifier",
+    "age": "quasi_identifier",
+    "income": "sensitive",
+    "household_size": "plain",
+}
+CITIES = ["南京市", "苏州市", "无锡市"]
+
+
+def residents(n: int = 600) -> pl.DataFrame:
+    """A small table with identifiers in it (fixed values, no randomness)."""
+    return pl.DataFrame(
+        {
+            "resident_id": [f"32010219{80 + i % 20:02d}0101{i % 1000:03d}X" for i in range(n)],
+            "phone": [f"139{i:08d}" for i in range(n)],
+            "city": [CITIES[i % 3] for i in range(n)],
+            "age": [18 + i % 60 for i in range(n)],
+            "income": [30_000.0 + 100.0 * (i % 50) for i in range(n)],
+            "household_size": [1 + i % 5 for i in range(n)],
+        }
+    )
+
+
+def aggregate_spec(**overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "kind": "aggregate",
+        "dataset": "residents",
+        "group_by": ["city"],
+        "aggregates": [
+            {"op": "count"},
+            {"op": "mean", "column": "income", "lower": 0, "upper": 100_000},
+        ],
+        "epsilon": 1.0,
+    }
+    return spec | overrides
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class World:
+    """A bureau with a steward and an auditor, two operator firms, one dataset, one grant."""
+
+    http: TestClient
+    sandbox: Sandbox
+    admin: str
+    steward: str
+    auditor: str
+    operator: str
+    other_operator: str
+    firm_id: int
+    other_firm_id: int
+    grant_id: int
+    frame: pl.DataFrame = field(repr=False)
+
+    def as_(self, who: str) -> dict[str, str]:
+        return auth(getattr(self, who))
+
+    def submit(self, who: str = "operator", grant_id: int | None = None, **spec: Any) -> Any:
+        return self.http.post(
+            "/v1/jobs",
+            headers=self.as_(who),
+            json={
+                "grant_id": grant_id or self.grant_id,
+                "spec": aggregate_spec(**spec),
+                "purpose": "test job",
+            },
+        )
+
+    def grant(self) -> dict[str, Any]:
+        response = self.http.get(f"/v1/grants/{self.grant_id}", headers=self.as_("steward"))
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+def build_world(
+    http: TestClient,
+    sandbox: Sandbox,
+    *,
+    epsilon: float = 3.0,
+    open_attribute: str = "unconditional",
+    grade: str = "general",
+) -> World:
+    """Create organisations, users, a dataset and a grant through the API."""
+    admin = bootstrap(sandbox.db)
+
+    def post(path: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = http.post(path, headers=auth(token), json=body)
+        assert response.status_code in (200, 201), response.text
+        return dict(response.json())
+
+    bureau = post("/v1/orgs", admin, {"name": "bureau", "kind": "bureau"})
+    firm = post("/v1/orgs", admin, {"name": "firm", "kind": "operator"})
+    other = post("/v1/orgs", admin, {"name": "other firm", "kind": "operator"})
+    tokens = {
+        name: post("/v1/users", admin, {"name": name, "role": role, "org_id": org})["token"]
+        for name, role, org in [
+            ("steward", "steward", bureau["id"]),
+            ("auditor", "auditor", bureau["id"]),
+            ("operator", "operator", firm["id"]),
+            ("other_operator", "operator", other["id"]),
+        ]
+    }
+    frame = residents()
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    import json
+
+    response = http.post(
+        "/v1/datasets",
+        headers=auth(tokens["steward"]),
+        files={"file": ("residents.parquet", buffer.getvalue())},
+        data={
+            "metadata": json.dumps(
+                {
+                    "name": "residents",
+                    "source": "test factory",
+                    "open_attribute": open_attribute,
+                    "grade": grade,
+                    "tags": TAGS,
+                }
+            )
+        },
+    )
+    assert response.status_code == 201, response.text
+    grant = post(
+        "/v1/grants",
+        tokens["steward"],
+        {
+            "org_id": firm["id"],
+            "datasets": ["residents"],
+            "purpose": "statistics for a report",
+            "kinds": ["aggregate"],
+            "epsilon": epsilon,
+            "commitment_accepted": True,
+            "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
+        },
+    )
+    return World(
+        http=http,
+        sandbox=sandbox,
+        admin=admin,
+        steward=tokens["steward"],
+        auditor=tokens["auditor"],
+        operator=tokens["operator"],
+        other_operator=tokens["other_operator"],
+        firm_id=firm["id"],
+        other_firm_id=other["id"],
+        grant_id=grant["id"],
+        frame=frame,
+    )
+
+
+def wait_status(
+    world: World, job_id: int, statuses: set[str], timeout: float = 60.0
+) -> dict[str, Any]:
+    """Poll a job with a deadline until it reaches one of ``statuses``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("steward")).json()
+        if job["status"] in statuses:
+            return dict(job)
+        assert time.monotonic() < deadline, f"job {job_id} stuck in {job['status']}"
+        time.sleep(0.05)

@@ -1,0 +1,32 @@
+"""Fixtures for service tests: a real app on a real store with the session's Ray."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sandbox.api.app import create_app
+from sandbox.service import Sandbox
+from sandbox.settings import Settings
+from tests.factories import World, build_world
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=db_url)
+
+
+@pytest.fixture
+def service(settings: Settings, ray_runner: object) -> Iterator[tuple[TestClient, Sandbox]]:
+    sandbox = Sandbox(settings, runner=ray_runner)  # type: ignore[arg-type]
+    with TestClient(create_app(sandbox)) as http:
+        yield http, sandbox
+
+
+@pytest.fixture
+def world(service: tuple[TestClient, Sandbox]) -> World:
+    http, sandbox = service
+    return build_world(http, sandbox)

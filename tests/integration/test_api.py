@@ -1,0 +1,265 @@
+"""The acceptance points of the walking skeleton, over HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select, update
+
+from sandbox.store.models import AuditEntry, Job
+from tests.factories import World, wait_status
+
+pytestmark = pytest.mark.ray
+
+
+def _released_job(world: World) -> int:
+    response = world.submit()
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    wait_status(world, job_id, {"awaiting_review"})
+    review = world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=world.as_("steward"),
+        json={"decision": "approve", "reason": "aggregates, checks pass"},
+    )
+    assert review.status_code == 200, review.text
+    return int(job_id)
+
+
+def test_api_when_operator_calls_every_get_route_then_no_raw_value_comes_back(world: World):
+    released = _released_job(world)
+    pending = world.submit().json()["id"]
+    wait_status(world, pending, {"awaiting_review"})
+    params = {"job_id": released, "grant_id": world.grant_id, "name": "residents", "user_id": 1}
+    identifiers = set(world.frame["resident_id"]) | set(world.frame["phone"])
+    paths = [p for p, ops in world.http.app.openapi()["paths"].items() if "get" in ops]
+    assert len(paths) >= 10  # the route list is real, not empty
+    seen = 0
+    for template in paths:
+        for job_id in (released, pending):
+            values = {**params, "job_id": job_id}
+            path = re.sub(r"\{(\w+)\}", lambda m, v=values: str(v[m[1]]), template)
+            response = world.http.get(path, headers=world.as_("operator"))
+            body = response.content.decode("utf-8", errors="replace")
+            leaked = [v for v in identifiers if v in body]
+            assert not leaked, f"{path} returned identifiers"
+            seen += response.status_code == 200
+    assert seen >= 8
+    # The one table an operator receives is the released aggregate, with no identifier column.
+    table = world.http.get(f"/v1/jobs/{released}/output", headers=world.as_("operator"))
+    assert table.status_code == 200
+    import io
+
+    import polars as pl
+
+    released_table = pl.read_parquet(io.BytesIO(table.content))
+    assert set(released_table.columns) == {"city", "count", "mean_income"}
+
+
+def test_output_when_not_approved_then_403_for_all_but_stewards(world: World):
+    job_id = world.submit().json()["id"]
+    wait_status(world, job_id, {"awaiting_review"})
+    for who in ("operator", "auditor", "admin"):
+        response = world.http.get(f"/v1/jobs/{job_id}/output", headers=world.as_(who))
+        assert response.status_code == 403, who
+        assert "approved" in response.json()["message"]
+    assert (
+        world.http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("steward")).status_code == 200
+    )
+
+
+def test_output_when_rejected_then_nobody_downloads_it(world: World):
+    job_id = world.submit().json()["id"]
+    wait_status(world, job_id, {"awaiting_review"})
+    response = world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=world.as_("steward"),
+        json={"decision": "reject", "reason": "too fine-grained"},
+    )
+    assert response.json()["status"] == "rejected"
+    for who in ("operator", "steward"):
+        assert (
+            world.http.get(f"/v1/jobs/{job_id}/output", headers=world.as_(who)).status_code == 403
+        )
+
+
+def test_job_when_other_org_operator_asks_then_404_everywhere(world: World):
+    job_id = _released_job(world)
+    for suffix in ("", "/output", "/manifest"):
+        response = world.http.get(f"/v1/jobs/{job_id}{suffix}", headers=world.as_("other_operator"))
+        assert response.status_code == 404, suffix
+    listed = world.http.get("/v1/jobs", headers=world.as_("other_operator")).json()
+    assert listed == []
+    assert (
+        world.http.get(
+            f"/v1/grants/{world.grant_id}", headers=world.as_("other_operator")
+        ).status_code
+        == 404
+    )
+    # and the other firm cannot submit under the first firm's grant
+    assert world.submit("other_operator").status_code == 404
+
+
+def test_submit_when_overspending_then_409_and_ledger_unchanged(world: World):
+    first = world.submit(epsilon=2.0)
+    assert first.status_code == 202
+    before = world.grant()
+    ids_before = [j["id"] for j in world.http.get("/v1/jobs", headers=world.as_("steward")).json()]
+    response = world.submit(epsilon=1.5)  # 2.0 + 1.5 > 3.0
+    assert response.status_code == 409
+    assert response.json()["error"] == "budget_exhausted"
+    assert "left" in response.json()["message"]
+    after = world.grant()
+    assert after["epsilon_spent"] == before["epsilon_spent"] == 2.0
+    ids_after = [j["id"] for j in world.http.get("/v1/jobs", headers=world.as_("steward")).json()]
+    assert ids_after == ids_before  # no job row for the refused submission
+    assert world.submit(epsilon=1.0).status_code == 202  # exactly what is left still fits
+
+
+def test_submit_when_grant_suspended_then_refused_until_reinstated(world: World):
+    path = f"/v1/grants/{world.grant_id}"
+    suspended = world.http.post(
+        f"{path}/suspend", headers=world.as_("steward"), json={"reason": "exceeded declared scope"}
+    )
+    assert suspended.json()["state"] == "suspended"
+    response = world.submit()
+    assert response.status_code == 403
+    assert "art. 76" in response.json()["message"]
+    assert world.grant()["epsilon_spent"] == 0
+    world.http.post(
+        f"{path}/reinstate",
+        headers=world.as_("steward"),
+        json={"reason": "remedied after inspection"},
+    )
+    assert world.submit().status_code == 202
+    terminated = world.http.post(
+        f"{path}/terminate", headers=world.as_("steward"), json={"reason": "contract ended"}
+    )
+    assert terminated.json()["state"] == "terminated"
+    again = world.http.post(
+        f"{path}/reinstate", headers=world.as_("steward"), json={"reason": "try to revive"}
+    )
+    assert again.status_code == 409
+
+
+def test_grant_when_operator_tries_to_suspend_then_403(world: World):
+    response = world.http.post(
+        f"/v1/grants/{world.grant_id}/suspend",
+        headers=world.as_("operator"),
+        json={"reason": "not allowed"},
+    )
+    assert response.status_code == 403
+
+
+def test_spec_when_direct_identifier_used_then_422_and_no_budget_spent(world: World):
+    response = world.submit(group_by=["phone"])
+    assert response.status_code == 422
+    assert "art. 37" in response.json()["message"]
+    response = world.submit(
+        filters=[{"column": "resident_id", "op": "eq", "value": "320102198001010010"}]
+    )
+    assert response.status_code == 422
+    assert "320102198001010010" not in response.text
+    assert world.grant()["epsilon_spent"] == 0
+
+
+def test_review_when_decided_then_manifest_is_signed_and_complete(world: World):
+    from sandbox import signing
+
+    job_id = _released_job(world)
+    release = world.http.get(f"/v1/jobs/{job_id}/manifest", headers=world.as_("operator")).json()
+    manifest = release["manifest"]
+    key = world.http.get("/v1/manifests/public-key").text
+    assert signing.verify(key, manifest, release["signature"])
+    assert not signing.verify(key, {**manifest, "approver": "someone else"}, release["signature"])
+    output = world.http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
+    import hashlib
+
+    assert manifest["output"]["sha256"] == hashlib.sha256(output.content).hexdigest()
+    assert (
+        manifest["datasets"][0]["sha256"]
+        == world.http.get("/v1/datasets/residents", headers=world.as_("operator")).json()["sha256"]
+    )
+    assert manifest["privacy"]["epsilon"] == 1.0
+    assert manifest["approver"] == "steward"
+    assert {c["name"] for c in manifest["checks"]} >= {"pii_scan", "small_cells"}
+    # a second decision on the same job is refused
+    again = world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=world.as_("steward"),
+        json={"decision": "reject", "reason": "changed my mind"},
+    )
+    assert again.status_code == 409
+
+
+def test_review_when_operator_or_auditor_tries_then_403(world: World):
+    job_id = world.submit().json()["id"]
+    wait_status(world, job_id, {"awaiting_review"})
+    for who in ("operator", "auditor"):
+        response = world.http.post(
+            f"/v1/jobs/{job_id}/review",
+            headers=world.as_(who),
+            json={"decision": "approve", "reason": "looks fine"},
+        )
+        assert response.status_code == 403, who
+
+
+def test_audit_when_one_row_edited_then_verify_fails_at_that_row(world: World):
+    job_id = _released_job(world)
+    world.http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
+    ok = world.http.get("/v1/audit/verify", headers=world.as_("auditor")).json()
+    assert ok["ok"] and ok["entries"] > 10
+    actions = {
+        e["action"]
+        for e in world.http.get("/v1/audit?limit=1000", headers=world.as_("auditor")).json()
+    }
+    assert {
+        "dataset.ingest",
+        "grant.create",
+        "job.submit",
+        "job.run",
+        "job.finish",
+        "review.approve",
+        "output.download",
+        "user.create",
+    } <= actions
+    target = ok["entries"] // 2
+    with world.sandbox.db.session() as session:
+        session.execute(
+            update(AuditEntry).where(AuditEntry.seq == target).values(actor="user:mallory")
+        )
+    broken = world.http.get("/v1/audit/verify", headers=world.as_("auditor")).json()
+    assert broken == {**broken, "ok": False, "broken_at": target}
+
+
+def test_auth_when_token_is_bad_then_401_and_failure_audited(world: World):
+    response = world.http.get("/v1/datasets", headers={"Authorization": "Bearer sbx_wrong"})
+    assert response.status_code == 401
+    assert world.http.get("/v1/datasets").status_code == 401
+    entries = world.http.get("/v1/audit?limit=1000", headers=world.as_("auditor")).json()
+    failures = [e for e in entries if e["action"] == "auth.failure"]
+    assert len(failures) == 2
+    assert "sbx_wrong" not in str(failures)
+
+
+def test_job_when_finished_then_status_and_budget_are_recorded(world: World):
+    job_id = world.submit(epsilon=0.5).json()["id"]
+    job = wait_status(world, job_id, {"awaiting_review"})
+    assert job["report"]["epsilon_spent"] == 0.5
+    assert job["report"]["suppressed_cells"] == 0
+    assert world.grant()["epsilon_spent"] == 0.5
+    operator_view = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("operator")).json()
+    assert operator_view["report"] is None  # nothing of the output before release
+    with world.sandbox.db.session() as session:
+        row = session.scalar(select(Job).where(Job.id == job_id))
+        assert row is not None and row.output_sha256
+
+
+def test_job_when_query_fails_in_ray_then_failed_without_values(world: World):
+    response = world.submit(filters=[{"column": "city", "op": "gt", "value": 7}])
+    assert response.status_code == 202
+    job = wait_status(world, response.json()["id"], {"failed", "awaiting_review"})
+    assert job["status"] == "failed"
+    assert "南京市" not in job["error"] and "苏州市" not in job["error"]
+    assert world.grant()["epsilon_spent"] == 1.0  # a failed job's budget is not handed back

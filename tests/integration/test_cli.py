@@ -1,0 +1,68 @@
+"""The ``sandbox`` command, run as a user would."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _sandbox(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
+    env["SANDBOX_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_when_bootstrapping_twice_then_second_is_refused(tmp_path: Path):
+    first = _sandbox(tmp_path, "admin", "bootstrap")
+    assert first.returncode == 0, first.stderr
+    token = first.stdout.strip()
+    assert token.startswith("sbx_") and len(token) > 40
+    second = _sandbox(tmp_path, "admin", "bootstrap")
+    assert second.returncode == 2
+    assert "bootstrapped already" in second.stderr
+    # the token is stored hashed, never in clear
+    with sqlite3.connect(tmp_path / "sandbox.db") as conn:
+        stored = [r[0] for r in conn.execute("SELECT token_hash FROM api_tokens")]
+    assert token not in stored and len(stored) == 1
+
+
+def test_cli_when_audit_row_edited_then_verify_exits_1_naming_it(tmp_path: Path):
+    assert _sandbox(tmp_path, "admin", "bootstrap").returncode == 0
+    ok = _sandbox(tmp_path, "audit", "verify")
+    assert ok.returncode == 0 and "holds" in ok.stdout
+    with sqlite3.connect(tmp_path / "sandbox.db") as conn:
+        conn.execute("UPDATE audit_log SET subject = 'org:999' WHERE seq = 2")
+    broken = _sandbox(tmp_path, "audit", "verify")
+    assert broken.returncode == 1
+    assert "BROKEN at entry 2" in broken.stdout
+
+
+def test_cli_when_production_has_weak_secret_then_serve_refuses(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
+    env |= {
+        "SANDBOX_DATA_DIR": str(tmp_path),
+        "SANDBOX_ENVIRONMENT": "production",
+        "SANDBOX_SECRET_KEY": "changethis",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "weak" in result.stderr

@@ -1,0 +1,248 @@
+"""Metadata store, audit chain and ledger on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, update
+
+from jobs.runner import Outcome, Task, execute
+from policies.budget import PrivacyBudget
+from policies.catalog import ColumnTag, Grade, OpenAttribute
+from policies.errors import BudgetExhausted
+from policies.roles import OrgKind, Role
+from sandbox import audit, auth, catalog, grants
+from sandbox.auth import Principal
+from sandbox.job_service import JobService
+from sandbox.settings import Settings
+from sandbox.store.db import Database
+from sandbox.store.models import AuditEntry, Base, Grant, Job
+from tests.factories import TAGS, aggregate_spec, residents
+
+
+class InProcessRunner:
+    """Runs tasks with the real executor, without Ray; records what it ran."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.ran: list[int] = []
+        self._lock = threading.Lock()
+
+    def run(self, task: Task) -> Outcome:
+        with self._lock:
+            self.ran.append(task.job_id)
+        if self.fail:
+            raise MemoryError("worker died")  # a crash, not a SandboxError
+        return execute(task)
+
+
+@pytest.fixture
+def db(db_url: str) -> Database:
+    database = Database(db_url)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+def _world(db: Database, tmp_path: Path, epsilon: float) -> tuple[Settings, Principal, int]:
+    settings = Settings(data_dir=tmp_path / "data", database_url=db.url)
+    with db.session() as s:
+        bureau = auth.create_org(db, s, "test", "bureau", OrgKind.BUREAU)
+        firm = auth.create_org(db, s, "test", "firm", OrgKind.OPERATOR)
+        steward, _ = auth.create_user(db, s, "test", "steward", Role.STEWARD, bureau.id)
+        analyst, _ = auth.create_user(db, s, "test", "analyst", Role.OPERATOR, firm.id)
+        steward_id, analyst_id, firm_id = steward.id, analyst.id, firm.id
+    upload = tmp_path / "residents.parquet"
+    residents().write_parquet(upload)
+    catalog.ingest(
+        db,
+        settings,
+        "test",
+        steward_id,
+        upload,
+        catalog.IngestRequest(
+            name="residents",
+            source="test",
+            open_attribute=OpenAttribute.UNCONDITIONAL,
+            grade=Grade.GENERAL,
+            tags={k: ColumnTag(v) for k, v in TAGS.items()},
+        ),
+    )
+    with db.session() as s:
+        grant = grants.create(
+            db,
+            s,
+            "test",
+            steward_id,
+            org_id=firm_id,
+            datasets=["residents"],
+            purpose="",
+            kinds=["aggregate"],
+            budget=PrivacyBudget(epsilon),
+            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+            commitment_accepted=False,
+        )
+        grant_id = grant.id
+    who = Principal(analyst_id, "analyst", Role.OPERATOR, firm_id, "firm")
+    return settings, who, grant_id
+
+
+def test_migrations_when_applied_then_match_the_models(db: Database):
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    db.migrate()  # idempotent
+
+
+def test_audit_when_appended_then_chain_verifies_and_edits_are_located(db: Database):
+    with db.session() as s:
+        for i in range(12):
+            audit.append(db, s, "user:a", "test.event", f"thing:{i}", n=i, city="南京市")
+    with db.session() as s:
+        result = audit.verify(s)
+    assert result.ok and result.entries == 12
+    with db.session() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 7).values(details={"n": 99}))
+    with db.session() as s:
+        broken = audit.verify(s)
+    assert (broken.ok, broken.broken_at, broken.entries) == (False, 7, 6)
+
+
+def test_audit_when_an_entry_is_deleted_then_verify_names_the_gap(db: Database):
+    with db.session() as s:
+        for i in range(5):
+            audit.append(db, s, "user:a", "test.event", f"thing:{i}")
+    with db.session() as s:
+        s.delete(s.get(AuditEntry, 3))
+    with db.session() as s:
+        broken = audit.verify(s)
+    assert (broken.ok, broken.broken_at) == (False, 3)
+
+
+def test_audit_when_appended_from_many_threads_then_chain_stays_linear(db: Database):
+    def work(i: int) -> None:
+        for j in range(5):
+            with db.session() as s:
+                audit.append(db, s, f"user:{i}", "test.event", f"thing:{j}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with db.session() as s:
+        result = audit.verify(s)
+    assert result.ok and result.entries == 40
+
+
+@pytest.mark.slow
+def test_ledger_when_50_concurrent_submissions_exceed_budget_then_never_overspends(
+    db: Database, tmp_path: Path
+):
+    settings, who, grant_id = _world(db, tmp_path, epsilon=1.0)
+    runner = InProcessRunner()
+    service = JobService(db, settings, runner, workers=2)
+    barrier = threading.Barrier(50)
+    accepted: list[int] = []
+    refused: list[BaseException] = []
+    lock = threading.Lock()
+
+    def submit() -> None:
+        barrier.wait()
+        try:
+            job = service.submit(who, grant_id, aggregate_spec(epsilon=0.1))
+            with lock:
+                accepted.append(job.id)
+        except BudgetExhausted as err:
+            with lock:
+                refused.append(err)
+
+    threads = [threading.Thread(target=submit) for _ in range(50)]  # 50 × 0.1 = 5 > 1
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    service.shutdown(wait=True)
+    assert len(accepted) == 10 and len(refused) == 40
+    with db.session() as s:
+        grant = s.get(Grant, grant_id)
+        assert grant is not None
+        assert grant.epsilon_spent == grant.epsilon_total == PrivacyBudget(1.0).units[0]
+        jobs = s.scalars(select(Job)).all()
+        assert sorted(j.id for j in jobs) == sorted(accepted)
+        assert sum(j.epsilon for j in jobs) == grant.epsilon_spent
+    assert sorted(runner.ran) == sorted(accepted)
+
+
+def test_ledger_when_job_crashes_after_reservation_then_budget_stays_spent(
+    db: Database, tmp_path: Path
+):
+    settings, who, grant_id = _world(db, tmp_path, epsilon=1.0)
+    service = JobService(db, settings, InProcessRunner(fail=True), workers=1)
+    job = service.submit(who, grant_id, aggregate_spec(epsilon=0.4))
+    service.shutdown(wait=True)
+    with db.session() as s:
+        row = s.get(Job, job.id)
+        grant = s.get(Grant, grant_id)
+        assert row is not None and grant is not None
+        assert row.status == "failed"
+        assert "worker died" not in row.error
+        assert grant.epsilon_spent == PrivacyBudget(0.4).units[0]
+
+
+def test_ledger_when_service_restarts_with_queued_jobs_then_they_fail_and_stay_charged(
+    db: Database, tmp_path: Path
+):
+    settings, who, grant_id = _world(db, tmp_path, epsilon=1.0)
+    blocked = threading.Event()
+
+    class Stuck(InProcessRunner):
+        def run(self, task: Task) -> Outcome:
+            blocked.wait(30)
+            raise MemoryError("never finishes before the restart")
+
+    first = JobService(db, settings, Stuck(), workers=1)
+    job = first.submit(who, grant_id, aggregate_spec(epsilon=0.3))
+    restarted = JobService(db, settings, InProcessRunner(), workers=1)
+    assert restarted.recover() == 1
+    blocked.set()
+    first.shutdown(wait=True)
+    with db.session() as s:
+        row = s.get(Job, job.id)
+        grant = s.get(Grant, grant_id)
+        assert row is not None and grant is not None
+        assert row.status == "failed" and "restart" in row.error
+        assert grant.epsilon_spent == PrivacyBudget(0.3).units[0]
+    restarted.shutdown()
+
+
+def test_ingest_when_tags_do_not_cover_columns_then_refused_naming_columns(
+    db: Database, tmp_path: Path
+):
+    from policies.errors import InvalidRequest
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=db.url)
+    upload = tmp_path / "t.csv"
+    residents(20).write_csv(upload)
+    tags = {k: ColumnTag(v) for k, v in TAGS.items() if k != "phone"}
+    with pytest.raises(InvalidRequest, match="untagged columns: phone"):
+        catalog.ingest(
+            db,
+            settings,
+            "test",
+            1,
+            upload,
+            catalog.IngestRequest(
+                name="residents",
+                source="test",
+                open_attribute=OpenAttribute.UNCONDITIONAL,
+                grade=Grade.GENERAL,
+                tags=tags,
+            ),
+        )
+    assert not list((tmp_path / "data").rglob("*.parquet"))
