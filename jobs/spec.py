@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
@@ -95,7 +95,7 @@ class AggregateSpec(_Spec):
     (parallel composition).
     """
 
-    kind: Literal["aggregate"] = "aggregate"
+    kind: Literal["aggregate"]
     dataset: Identifier
     filters: list[Filter] = Field(default_factory=list, max_length=20)
     group_by: list[Identifier] = Field(default_factory=list, max_length=4)
@@ -140,10 +140,28 @@ def parse_job_spec(data: object) -> AggregateSpec:
         return _ADAPTER.validate_python(data)
     except ValidationError as err:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}"
-            for e in err.errors(include_input=False, include_url=False)
+            _describe(e) for e in err.errors(include_input=False, include_url=False)
         )
-        raise InvalidJobSpec(f"invalid job spec: {problems}") from err
+        raise InvalidJobSpec(f"invalid job spec: {problems}") from None
+
+
+def _describe(error: Any) -> str:
+    """One validation problem, without echoing what was sent.
+
+    Pydantic quotes the input in a few messages (a wrong tag, an unknown
+    key); those are rewritten from the error's context.
+    """
+    loc = [str(p) for p in error["loc"]]
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "union_tag_invalid":
+        message = f"unknown {ctx.get('discriminator', '')}; expected {ctx.get('expected_tags')}"
+    elif kind == "union_tag_not_found":
+        message = f"{ctx.get('discriminator', '')} is required"
+    elif kind == "extra_forbidden":
+        loc, message = loc[:-1], "a field that is not allowed here (see the spec's schema)"
+    else:
+        message = error["msg"]
+    return f"{'.'.join(loc) or 'spec'}: {message}"
 
 
 NUMERIC_DTYPES = frozenset(

@@ -105,18 +105,27 @@ def check_can_spend(total: PrivacyBudget, spent: PrivacyBudget, cost: PrivacyBud
     >>> can_spend(PrivacyBudget(1.0), PrivacyBudget(0.7), PrivacyBudget(0.4))
     False
     """
-    te, td = total.units
-    se, sd = spent.units
-    ce, cd = cost.units
+    check_can_spend_units(total.units, spent.units, cost.units)
+
+
+def check_can_spend_units(
+    total: tuple[int, int], spent: tuple[int, int], cost: tuple[int, int]
+) -> None:
+    """:func:`check_can_spend` on ledger units (exact integers, as the ledger stores them).
+
+    Raises:
+        BudgetExhausted: ε or δ would be overspent.
+    """
+    (te, td), (se, sd), (ce, cd) = total, spent, cost
     if se + ce > te:
         raise BudgetExhausted(
-            f"this job costs epsilon={cost.epsilon:g} but the grant has "
+            f"this job costs epsilon={ce / EPSILON_UNIT:g} but the grant has "
             f"epsilon={(te - se) / EPSILON_UNIT:g} left; lower the job's epsilon "
             "or ask the data bureau for more budget"
         )
     if sd + cd > td:
         raise BudgetExhausted(
-            f"this job costs delta={cost.delta:g} but the grant has "
+            f"this job costs delta={cd / DELTA_UNIT:g} but the grant has "
             f"delta={(td - sd) / DELTA_UNIT:g} left"
         )
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from policies.budget import PrivacyBudget, check_can_spend
+from policies.budget import PrivacyBudget, check_can_spend_units
+from policies.errors import InternalError
 from sandbox.store.models import Grant
 
 
@@ -42,10 +43,12 @@ def reserve(session: Session, grant: Grant, cost: PrivacyBudget) -> None:
         .values(epsilon_spent=Grant.epsilon_spent + eps, delta_spent=Grant.delta_spent + delta)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.refresh(grant)
-        total = PrivacyBudget.from_units(grant.epsilon_total, grant.delta_total)
-        spent = PrivacyBudget.from_units(grant.epsilon_spent, grant.delta_spent)
-        check_can_spend(total, spent, cost)  # raises with the figures
-        raise AssertionError("the reservation failed although the budget suffices")
     session.refresh(grant)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        # Raises with the figures; the rule is the UPDATE's, on the same integers.
+        check_can_spend_units(
+            (grant.epsilon_total, grant.delta_total),
+            (grant.epsilon_spent, grant.delta_spent),
+            (eps, delta),
+        )
+        raise InternalError("the budget reservation failed; try again")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -44,11 +44,12 @@ def sign(secret: bytes, manifest: dict[str, Any]) -> str:
 
 def verify(public_pem: str, manifest: dict[str, Any], signature: str) -> bool:
     """Whether ``signature`` is a valid signature of ``manifest`` under the key."""
-    key = serialization.load_pem_public_key(public_pem.encode())
-    if not isinstance(key, Ed25519PublicKey):
-        return False
     try:
-        key.verify(base64.b64decode(signature), canonical_json(manifest))
-    except (InvalidSignature, ValueError):
+        key = serialization.load_pem_public_key(public_pem.encode())
+        raw = base64.b64decode(signature, validate=True)
+        if not isinstance(key, Ed25519PublicKey):
+            return False
+        key.verify(raw, canonical_json(manifest))
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
     return True

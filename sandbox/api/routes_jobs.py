@@ -21,9 +21,9 @@ router = APIRouter(tags=["jobs"])
 
 
 def _public(job: Job, role: Role) -> JobPublic:
-    # Operators see the run report only once the output is released.
-    with_report = role is not Role.OPERATOR or job.status == JobStatus.RELEASED.value
-    return JobPublic.of(job, with_report=with_report)
+    # The run report holds exact facts (how many groups existed) that are not
+    # differentially private: stewards and auditors see it, operators never do.
+    return JobPublic.of(job, with_report=role is not Role.OPERATOR)
 
 
 @router.post("/jobs", status_code=status.HTTP_202_ACCEPTED)

@@ -157,7 +157,7 @@ class JobCreate(_In):
 
 
 class JobPublic(BaseModel):
-    """A job as its operator sees it; the run report is only for stewards until release."""
+    """A job; the run report (exact, not DP) is shown to stewards and auditors only."""
 
     id: int
     grant_id: int

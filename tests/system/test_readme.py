@@ -35,7 +35,7 @@ def test_readme_when_python_blocks_run_then_they_work(
         with contextlib.redirect_stdout(out):
             try:
                 for block in blocks:
-                    exec(compile(block, str(README), "exec"), namespace)  # noqa: S102
+                    exec(compile(block, str(README), "exec"), namespace)
             finally:
                 if "client" in namespace:
                     namespace["client"].close()  # type: ignore[attr-defined]

@@ -1,0 +1,157 @@
+"""Settings: the generated secret file, insecure-default refusal, and the default database."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policies.errors import InvalidRequest
+from sandbox.settings import MIN_SECRET_LENGTH, Settings
+
+STRONG = "q7V-3xYt_9LmZ2pRk8sWf4HbNc6JdAe1Uo0GiTyE"  # 40 random-looking characters
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No SANDBOX_* variable and no .env file of the caller may leak into a test."""
+    for key in list(os.environ):
+        if key.startswith("SANDBOX_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+def _settings(data_dir: Path, **kwargs: Any) -> Settings:
+    return Settings(data_dir=data_dir, _env_file=None, **kwargs)  # type: ignore[call-arg]
+
+
+def test_secret_when_first_used_then_file_created_with_mode_0600(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"  # does not exist yet
+    value = _settings(data_dir).secret()
+    path = data_dir / "secret_key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text().strip().encode() == value
+    assert len(value) >= MIN_SECRET_LENGTH
+
+
+def test_secret_when_called_twice_then_same_value(tmp_path: Path) -> None:
+    first = _settings(tmp_path).secret()
+    assert _settings(tmp_path).secret() == first  # a new Settings reads the same file
+    assert _settings(tmp_path / "elsewhere").secret() != first  # another deployment, another
+
+
+@pytest.mark.parametrize("mode", [
+    0o644,  # world-readable
+    0o604,  # world-readable, not group-readable
+    0o640,  # group-readable
+    0o660,  # group-writable
+])
+def test_secret_when_file_readable_by_others_then_refused(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "secret_key"
+    path.write_text(STRONG)
+    path.chmod(mode)
+    with pytest.raises(InvalidRequest, match="chmod 600"):
+        _settings(tmp_path).secret()
+
+
+def test_secret_when_file_holds_weak_value_then_refused(tmp_path: Path) -> None:
+    path = tmp_path / "secret_key"
+    path.write_text("changethis\n")
+    path.chmod(0o600)
+    with pytest.raises(InvalidRequest, match="weak"):
+        _settings(tmp_path).secret()
+
+
+def test_secret_when_configured_then_used_and_no_file_written(tmp_path: Path) -> None:
+    assert _settings(tmp_path, secret_key=STRONG).secret() == STRONG.encode()
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_secret_when_weak_in_production_then_refused_but_allowed_in_development(
+    tmp_path: Path,
+) -> None:
+    assert _settings(tmp_path, secret_key="dev").secret() == b"dev"
+    with pytest.raises(InvalidRequest, match="weak"):
+        _settings(tmp_path, secret_key="dev", environment="production").secret()
+
+
+def test_check_secure_when_production_without_secret_then_refused(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, environment="production")
+    with pytest.raises(InvalidRequest, match="SANDBOX_SECRET_KEY must be set"):
+        settings.check_secure()
+    with pytest.raises(InvalidRequest):
+        Settings.load(data_dir=tmp_path, environment="production", _env_file=None)
+
+
+@pytest.mark.parametrize("secret", [
+    "changethis",  # the template's placeholder
+    "CHANGETHIS",  # in any case
+    "password",  # a tutorial favourite
+    "x" * (MIN_SECRET_LENGTH - 1),  # one character short
+    "",  # empty
+])
+def test_check_secure_when_weak_secret_in_production_then_refused(
+    tmp_path: Path, secret: str
+) -> None:
+    settings = _settings(tmp_path, environment="production", secret_key=secret)
+    with pytest.raises(InvalidRequest, match=f"at least {MIN_SECRET_LENGTH}"):
+        settings.check_secure()
+
+
+@pytest.mark.parametrize("secret", [
+    STRONG,  # random characters
+    "x" * MIN_SECRET_LENGTH,  # exactly the minimum length
+])
+def test_check_secure_when_strong_secret_in_production_then_accepted(
+    tmp_path: Path, secret: str
+) -> None:
+    _settings(tmp_path, environment="production", secret_key=secret).check_secure()
+    loaded = Settings.load(data_dir=tmp_path, environment="production", secret_key=secret,
+                           _env_file=None)
+    assert loaded.secret() == secret.encode()
+
+
+def test_check_secure_when_development_then_anything_goes(tmp_path: Path) -> None:
+    _settings(tmp_path).check_secure()
+    _settings(tmp_path, secret_key="changethis", host="0.0.0.0").check_secure()
+
+
+@pytest.mark.parametrize(("host", "database_url", "ok"), [
+    ("127.0.0.1", None, True),  # loopback with SQLite: one machine
+    ("0.0.0.0", None, False),  # reachable from other hosts with SQLite
+    ("0.0.0.0", "postgresql+psycopg://db/sandbox", True),  # reachable with PostgreSQL
+])
+def test_check_secure_when_production_host_then_sqlite_only_on_loopback(
+    tmp_path: Path, host: str, database_url: str | None, ok: bool
+) -> None:
+    settings = _settings(tmp_path, environment="production", secret_key=STRONG, host=host,
+                         database_url=database_url)
+    if ok:
+        settings.check_secure()
+    else:
+        with pytest.raises(InvalidRequest, match="PostgreSQL"):
+            settings.check_secure()
+
+
+def test_db_url_when_not_set_then_sqlite_file_in_data_dir(tmp_path: Path) -> None:
+    settings = _settings(tmp_path / "data")
+    assert settings.db_url == f"sqlite:///{(tmp_path / 'data' / 'sandbox.db').resolve()}"
+    url = "postgresql+psycopg://db/sandbox"
+    assert _settings(tmp_path, database_url=url).db_url == url
+
+
+def test_settings_when_relative_data_dir_then_db_url_is_absolute(tmp_path: Path) -> None:
+    assert _settings(Path("rel")).db_url == f"sqlite:///{tmp_path.resolve() / 'rel' / 'sandbox.db'}"
+
+
+def test_settings_when_environment_variable_set_then_read_with_prefix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SANDBOX_ENVIRONMENT", "production")
+    monkeypatch.setenv("PORT", "1234")  # no prefix: ignored
+    settings = _settings(tmp_path)
+    assert settings.environment == "production"
+    assert settings.port == 8000

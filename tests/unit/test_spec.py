@@ -1,0 +1,219 @@
+"""Job specs: parse_job_spec at the edge, validate_against_schema against the catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from jobs.errors import InvalidJobSpec
+from jobs.spec import AggregateSpec, parse_job_spec, validate_against_schema
+from policies.catalog import ColumnTag
+
+SECRET = "SECRET-VALUE"
+PHONE = "13912345678"
+
+
+def _spec(**overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "kind": "aggregate",
+        "dataset": "residents",
+        "filters": [{"column": "age", "op": "ge", "value": 18}],
+        "group_by": ["city"],
+        "aggregates": [{"op": "count"},
+                       {"op": "mean", "column": "income", "lower": 0, "upper": 100_000}],
+        "epsilon": 1.0,
+    }
+    return spec | overrides
+
+
+def _invalid(data: object) -> str:
+    with pytest.raises(InvalidJobSpec) as info:
+        parse_job_spec(data)
+    return str(info.value)
+
+
+def test_parse_job_spec_when_valid_then_round_trips_through_json() -> None:
+    spec = parse_job_spec(_spec(filters=[
+        {"column": "age", "op": "lt", "value": 65},
+        {"column": "city", "op": "in", "value": ["南京市", "苏州市"]},
+        {"column": "income", "op": "ne", "value": 0.5},
+    ], aggregates=[
+        {"op": "count", "name": "n"},
+        {"op": "sum", "column": "income", "lower": -10, "upper": 10},
+        {"op": "mean", "column": "income", "lower": 0, "upper": 1, "name": "avg"},
+    ]))
+    dumped = spec.model_dump(mode="json")
+    assert parse_job_spec(dumped) == spec
+    assert dumped["filters"][1]["value"] == ["南京市", "苏州市"]
+    assert [type(f.value) for f in spec.filters] == [int, list, float]  # scalars keep their type
+    assert spec.datasets == ["residents"] and spec.delta == 0.0
+    assert [getattr(a, "output_name", None) for a in spec.aggregates[1:]] == ["sum_income", "avg"]
+
+
+@pytest.mark.parametrize("data", [
+    _spec(owner="me"),  # unknown top-level field
+    _spec(filters=[{"column": "age", "op": "eq", "value": 1, "negate": True}]),  # in a filter
+    _spec(aggregates=[{"op": "count", "column": "age"}]),  # a count takes no column
+    _spec(aggregates=[{"op": "sum", "column": "x", "lower": 0, "upper": 1, "clip": False}]),
+])
+def test_parse_job_spec_when_extra_field_then_rejected(data: dict[str, Any]) -> None:
+    assert "a field that is not allowed here" in _invalid(data)
+
+
+@pytest.mark.parametrize(("lower", "upper"), [
+    (1, 1),  # empty range
+    (10, 0),  # reversed
+    (float("-inf"), 0),  # unbounded below: infinite sensitivity
+    (0, float("inf")),  # unbounded above
+    (float("nan"), 1),  # NaN compares false with everything
+])
+def test_parse_job_spec_when_bad_bounds_then_rejected(lower: float, upper: float) -> None:
+    for op in ("sum", "mean"):
+        message = _invalid(_spec(aggregates=[
+            {"op": op, "column": "income", "lower": lower, "upper": upper}]))
+        assert f"aggregates.0.{op}" in message
+
+
+@pytest.mark.parametrize(("op", "value", "needle"), [
+    ("in", "南京市", "'in' takes a list"),  # 'in' with one value
+    ("eq", ["南京市"], "'in' takes a list"),  # a list for any other op
+    ("in", [], "between 1 and 1000"),  # empty list
+    ("in", list(range(1001)), "between 1 and 1000"),  # too long a list
+])
+def test_parse_job_spec_when_value_does_not_fit_op_then_rejected(
+    op: str, value: Any, needle: str
+) -> None:
+    assert needle in _invalid(_spec(filters=[{"column": "city", "op": op, "value": value}]))
+
+
+def test_parse_job_spec_when_in_has_list_then_accepted() -> None:
+    spec = parse_job_spec(_spec(filters=[{"column": "city", "op": "in", "value": ["a"]}]))
+    assert spec.filters[0].value == ["a"]
+
+
+@pytest.mark.parametrize(("aggregates", "group_by", "duplicate"), [
+    ([{"op": "count"}, {"op": "count"}], [], "count"),  # two default-named counts
+    ([{"op": "count", "name": "city"}], ["city"], "city"),  # output clashes with a group key
+    ([{"op": "sum", "column": "x", "lower": 0, "upper": 1},
+      {"op": "sum", "column": "x", "lower": 0, "upper": 2}], [], "sum_x"),  # same default name
+    ([{"op": "count"}, {"op": "mean", "column": "x", "lower": 0, "upper": 1, "name": "count"}],
+     [], "count"),  # an explicit name reusing another's
+])
+def test_parse_job_spec_when_duplicate_output_names_then_rejected(
+    aggregates: list[dict[str, Any]], group_by: list[str], duplicate: str
+) -> None:
+    message = _invalid(_spec(aggregates=aggregates, group_by=group_by))
+    assert f"output names must be distinct: {duplicate}" in message
+
+
+@pytest.mark.parametrize("data", [
+    _spec(kind="extract"),  # a kind this version does not have
+    {key: value for key, value in _spec().items() if key != "kind"},  # no kind at all
+    _spec(aggregates=[{"op": "median", "column": "income"}]),  # unknown aggregation
+])
+def test_parse_job_spec_when_unknown_kind_then_rejected(data: dict[str, Any]) -> None:
+    message = _invalid(data)
+    assert "'kind'" in message or "'op'" in message
+
+
+@pytest.mark.parametrize("data", [
+    _spec(epsilon=0),  # free queries are not a thing
+    _spec(epsilon=-1),
+    _spec(epsilon=10.5),  # above MAX_EPSILON_PER_JOB
+    _spec(epsilon=float("nan")),
+    _spec(aggregates=[]),  # nothing to compute
+    _spec(group_by=["a", "b", "c", "d", "e"]),  # more than 4 keys
+    _spec(dataset=""),  # empty identifier
+    _spec(group_by=["city\n"]),  # control character in an identifier
+    _spec(dataset="x" * 65),  # identifier too long
+    [_spec()],  # not an object
+])
+def test_parse_job_spec_when_field_out_of_range_then_rejected(data: object) -> None:
+    assert _invalid(data).startswith("invalid job spec: ")
+
+
+@pytest.mark.parametrize("data", [
+    _spec(filters=[{"column": "phone", "op": "in", "value": PHONE}]),  # 'in' without a list
+    _spec(filters=[{"column": "phone", "op": "eq", "value": [PHONE]}]),  # list for 'eq'
+    _spec(filters=[{"column": "phone", "op": "eq", "value": {"v": PHONE}}]),  # not a scalar
+    _spec(filters=[{"column": "name", "op": "eq", "value": SECRET, "x": SECRET}]),  # extra
+    _spec(epsilon=SECRET),  # not a number
+    _spec(epsilon=13912345678),  # a number out of range
+    _spec(aggregates=[{"op": "sum", "column": "income", "lower": SECRET, "upper": 1}]),
+    _spec(aggregates=[{"op": "sum", "column": "income", "lower": 13912345678, "upper": 1}]),
+    _spec(dataset=SECRET * 10),  # too long an identifier
+    _spec(group_by=[SECRET + "\x00"]),  # control character
+    _spec(filters=[{"column": "phone", "op": "in", "value": [PHONE] * 1001}]),  # list too long
+    SECRET,  # not an object at all
+])
+def test_parse_job_spec_when_invalid_then_message_carries_no_input_value(data: object) -> None:
+    message = _invalid(data)
+    assert SECRET not in message
+    assert PHONE not in message
+
+
+# --- validate_against_schema --------------------------------------------------------------
+
+DTYPES = {"resident_id": "String", "city": "String", "age": "Int64", "income": "Float64",
+          "occupation": "String", "household_size": "UInt8"}
+TAGS = {"resident_id": ColumnTag.DIRECT_IDENTIFIER, "city": ColumnTag.QUASI_IDENTIFIER,
+        "age": ColumnTag.QUASI_IDENTIFIER, "income": ColumnTag.SENSITIVE,
+        "occupation": ColumnTag.PLAIN, "household_size": ColumnTag.PLAIN}
+
+
+def _validated(**overrides: Any) -> AggregateSpec:
+    spec = parse_job_spec(_spec(**overrides))
+    validate_against_schema(spec, DTYPES, TAGS)
+    return spec
+
+
+def test_validate_against_schema_when_uses_are_allowed_then_passes() -> None:
+    _validated(filters=[{"column": "income", "op": "gt", "value": 0},  # sensitive filter
+                        {"column": "occupation", "op": "eq", "value": "教师"}],
+               group_by=["city", "age"],  # quasi-identifiers
+               aggregates=[{"op": "sum", "column": "household_size", "lower": 0, "upper": 9},
+                           {"op": "mean", "column": "income", "lower": 0, "upper": 1}])
+
+
+def _count() -> list[dict[str, Any]]:
+    return [{"op": "count"}]
+
+
+def _sum(column: str) -> list[dict[str, Any]]:
+    return [{"op": "sum", "column": column, "lower": 0, "upper": 1}]
+
+
+@pytest.mark.parametrize(("overrides", "needles"), [
+    # a filter on a column the dataset does not have
+    ({"filters": [{"column": "salary", "op": "gt", "value": 1}]}, ["no column 'salary'"]),
+    # grouping by an unknown column
+    ({"group_by": ["county"], "aggregates": _count()}, ["no column 'county'"]),
+    # measuring an unknown column
+    ({"group_by": [], "aggregates": _sum("wage")}, ["no column 'wage'"]),
+    # art. 37: a filter on a direct identifier singles out a person
+    ({"filters": [{"column": "resident_id", "op": "eq", "value": "x"}]},
+     ["'resident_id'", "direct_identifier", "art. 37"]),
+    # ... grouping by one releases per-person cells
+    ({"group_by": ["resident_id"]}, ["'resident_id'", "group_by", "art. 37"]),
+    # ... and it is never a measure
+    ({"group_by": [], "aggregates": _sum("resident_id")}, ["'resident_id'", "measure"]),
+    # a sensitive column never labels a released cell
+    ({"group_by": ["income"], "aggregates": _count()}, ["'income'", "sensitive", "art. 37"]),
+    # a quasi-identifier is not a measure
+    ({"group_by": [], "aggregates": _sum("age")}, ["'age'", "quasi_identifier"]),
+    # a plain but non-numeric column cannot be summed
+    ({"group_by": [], "aggregates": _sum("occupation")}, ["'occupation'", "not numeric"]),
+])
+def test_validate_against_schema_when_forbidden_use_then_rejected(
+    overrides: dict[str, Any], needles: list[str]
+) -> None:
+    with pytest.raises(InvalidJobSpec) as info:
+        _validated(**overrides)
+    for needle in needles:
+        assert needle in str(info.value)
+
+
+def test_validate_against_schema_when_count_only_then_no_column_checked() -> None:
+    spec = parse_job_spec(_spec(filters=[], group_by=[], aggregates=_count()))
+    validate_against_schema(spec, {}, {})
