@@ -2,15 +2,68 @@
 
 Map of the package:
 
-- :mod:`anonymize.scan` — find resident IDs and mobile numbers in a table
-  (:func:`scan_frame`), used by the airlock's automatic checks.
+Detection (two paths, one set of rules):
+
+- :mod:`anonymize.entities` — :class:`Entity` (what a finding is), :class:`Span`
+  and the findings schema shared by both detection paths.
+- :mod:`anonymize.patterns` — the single source of truth of detection: regexes,
+  boundaries and scalar validators (python-stdnum: GB 11643, GB 32100, Luhn).
+- :mod:`anonymize.context` — context words (身份证, 手机, 订单号 …) and how the
+  nearest one moves a score.
+- :mod:`anonymize.analyzer` — the Presidio path: :func:`analyze_text` runs an
+  ``AnalyzerEngine`` with the recognizers of :mod:`anonymize.recognizers` (one
+  per file) on one text. Presidio, spaCy and jieba load on first use only.
+- :mod:`anonymize.vector` — the polars path: :func:`scan_table` finds the same
+  spans in whole tables, checksums and dates checked as expressions.
+- :mod:`anonymize.scan` — the output scanner of the airlock: :func:`scan_frame`
+  (a table) and :func:`scan_file` (CSV, Parquet, JSON, text).
+- :mod:`anonymize.classify` — proposes a column tag from a sample's findings.
+
+Transformation and privacy models:
+
+- :mod:`anonymize.transforms` — per-column operators (drop, mask, pseudonym,
+  generalize, redact …) declared in a spec and applied with polars.
+- :mod:`anonymize.hierarchies` — generalization hierarchies for quasi-identifiers.
+- :mod:`anonymize.privacy_models` — k-anonymity, l-diversity, t-closeness and
+  information loss, measured.
+- :mod:`anonymize.kanon` — enforcement with the least information loss.
 - :mod:`anonymize.errors` — :class:`AnonymizationError`.
 
-The full engine (Presidio recognizers for Chinese PII, transforms,
-k-anonymity) grows here; see the design page.
+Only the detection API is re-exported here; ``import anonymize`` stays light
+(polars and python-stdnum, no Presidio, spaCy or jieba).
 """
 
-from anonymize.errors import AnonymizationError
-from anonymize.scan import Finding, is_resident_id, scan_frame
+from collections.abc import Iterable
 
-__all__ = ["AnonymizationError", "Finding", "is_resident_id", "scan_frame"]
+from anonymize.entities import FINDINGS_SCHEMA, Entity, Span
+from anonymize.errors import AnonymizationError
+from anonymize.patterns import is_resident_id
+from anonymize.scan import Finding, scan_file, scan_frame
+from anonymize.vector import scan_table
+
+
+def analyze_text(
+    text: str, entities: Iterable[Entity | str] | None = None, threshold: float = 0.5
+) -> list[Span]:
+    """Find personal information in one text with Presidio.
+
+    See :func:`anonymize.analyzer.analyze_text`; defined here so that
+    ``import anonymize`` does not import Presidio, spaCy or jieba.
+    """
+    from anonymize.analyzer import analyze_text as analyze
+
+    return analyze(text, entities, threshold)
+
+
+__all__ = [
+    "FINDINGS_SCHEMA",
+    "AnonymizationError",
+    "Entity",
+    "Finding",
+    "Span",
+    "analyze_text",
+    "is_resident_id",
+    "scan_file",
+    "scan_frame",
+    "scan_table",
+]

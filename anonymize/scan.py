@@ -1,102 +1,155 @@
-"""Scan a table for personal identifiers that must not leave the sandbox.
+"""Scan outputs for personal information that must not leave the sandbox.
 
-The airlock runs this over every output before a steward sees it. This is
-the thin first version: resident IDs (GB 11643) and mainland mobile numbers,
-found by a vectorized polars regex and then validated candidate by candidate
-(check digit and birth date for IDs). Findings name the column, the row and
-the entity type, never the value.
+The airlock runs :func:`scan_frame` over every output table before a steward
+sees it, and :func:`scan_file` reads an output of any type (CSV, Parquet,
+JSON, JSON lines, plain text). Both run the vectorized path
+(:func:`anonymize.vector.scan_table`) for every entity of
+:class:`~anonymize.entities.Entity`. Findings name the column, the row and the
+entity type, never the value.
 
-References:
-    GB 11643-1999, Citizen identification number (公民身份号码): ISO 7064
-    MOD 11-2 check character, computed with :mod:`stdnum.cn.ric`.
+One difference from the cell-level scan: a bare name-shaped cell (a surname
+and one or two characters, no context word) is weak evidence. Aggregate
+outputs are full of labels like 连云港, 宿迁 or 钟山 that jieba's dictionary
+itself tags as names; such findings count only where at least half of a
+column's cells are names, as in a leaked name column. Names with context
+(姓名, 联系人, 先生 …) always count.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
-from stdnum.cn import ric
 
-#: 18 characters: 17 digits and a check character, not inside a longer number.
-_RESIDENT_ID = r"(?:^|[^0-9A-Za-z.])([1-9]\d{16}[\dXx])(?:$|[^0-9A-Za-z.])"
-#: Mainland mobile numbers: 1, then 3-9, then nine digits, not inside a longer number.
-_MOBILE = r"(?:^|[^0-9.])(1[3-9]\d{9})(?:$|[^0-9.])"
+from anonymize.entities import FINDINGS_SCHEMA
+from anonymize.patterns import is_resident_id
+from anonymize.vector import scan_table
+
+__all__ = ["Finding", "is_resident_id", "scan_file", "scan_frame", "without_stray_names"]
+
+_CSV = {".csv": ",", ".tsv": "\t"}
+#: Below this score a PERSON finding is a bare name-shaped cell, without context.
+WEAK_PERSON_SCORE = 0.7
+#: Share of a column's non-empty cells that must be names for weak findings to count.
+MIN_NAME_SHARE = 0.5
+_PARQUET = {".parquet", ".pq"}
+_JSON_LINES = {".jsonl", ".ndjson"}
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """A personal identifier found in a table; carries no value."""
+    """A cell holding personal information of one kind; carries no value."""
 
     column: str
     row: int
     entity: str
 
 
-def is_resident_id(candidate: str) -> bool:
-    """Whether ``candidate`` is an 18-character ID with a valid check character and a real date.
-
-    The region code is not checked against a list: real codes change and
-    synthetic data uses retired ones, and a false negative here would let an
-    ID leave.
-
-    >>> is_resident_id("11010519491231002X")
-    True
-    >>> is_resident_id("110105194912310021")
-    False
-    """
-    number = candidate.upper()
-    if len(number) != 18 or not number[:17].isdigit():
-        return False
-    if ric.calc_check_digit(number) != number[17]:
-        return False
-    try:
-        born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return False
-    return dt.date(1900, 1, 1) <= born <= dt.date.today()
-
-
-def _candidates(frame: pl.DataFrame, column: str, pattern: str) -> pl.DataFrame:
-    """Rows of ``column`` with every capture of ``pattern``, one row per capture."""
-    value = pl.col(column)
-    dtype = frame.schema[column]
-    if dtype.is_float():
-        # A float holds an identifier only as a whole number (13912345678.0);
-        # its decimals are not text to scan.
-        value = pl.when(value == value.floor()).then(value.cast(pl.Int64, strict=False))
-    text = value.cast(pl.String)
-    return (
-        frame.lazy()
-        .select(pl.int_range(pl.len()).alias("row"), text.alias("text"))
-        .filter(pl.col("text").str.contains(pattern))
-        .select("row", pl.col("text").str.extract_all(pattern).alias("hit"))
-        .explode("hit")
-        .with_columns(pl.col("hit").str.replace_all(r"[^0-9Xx]", ""))
-        .collect()
-    )
-
-
 def scan_frame(frame: pl.DataFrame, max_findings: int = 1000) -> list[Finding]:
-    """Find resident IDs and mobile numbers in every column of ``frame``.
+    """Find personal information in every column of ``frame``.
+
+    A cell with several matches of one entity yields one finding.
 
     Args:
-        frame: Any table; every column is scanned as text.
+        frame: Any table (see :func:`anonymize.vector.scan_table` for the types scanned).
         max_findings: Stop after this many findings (the verdict is already "fail").
 
     Returns:
-        Findings in column order, then row order.
+        Findings in column order, then row order, then the position of the
+        first match in the cell; weak names only where they fill a column
+        (see the module docstring).
     """
-    findings: list[Finding] = []
-    for column in frame.columns:
-        if frame.schema[column] in (pl.Boolean, pl.Null):
-            continue
-        for row, hit in _candidates(frame, column, _RESIDENT_ID).iter_rows():
-            if is_resident_id(hit):
-                findings.append(Finding(column, row, "CN_RESIDENT_ID"))
-        for (row,) in _candidates(frame, column, _MOBILE).select("row").unique().iter_rows():
-            findings.append(Finding(column, row, "PHONE_NUMBER"))
-        if len(findings) >= max_findings:
-            return findings[:max_findings]
-    return findings
+    found = without_stray_names(scan_table(frame), frame)
+    found = found.unique(subset=["column", "row", "entity"], keep="first", maintain_order=True)
+    return [
+        Finding(column, row, entity)
+        for column, row, entity in found.head(max_findings)
+        .select("column", "row", "entity")
+        .iter_rows()
+    ]
+
+
+def without_stray_names(findings: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
+    """Drop weak PERSON findings in columns where names are the exception, not the rule.
+
+    Args:
+        findings: What :func:`anonymize.vector.scan_table` found in ``frame``.
+        frame: The table scanned.
+    """
+    weak = (pl.col("entity") == "PERSON") & (pl.col("score") < WEAK_PERSON_SCORE)
+    cells = {c: frame.height - frame[c].null_count() for c in frame.columns}
+    named = findings.filter(weak).group_by("column").agg(pl.col("row").n_unique().alias("n"))
+    full = [c for c, n in named.iter_rows() if n >= MIN_NAME_SHARE * max(cells.get(c, 0), 1)]
+    return findings.filter(~weak | pl.col("column").is_in(full))
+
+
+def _lines(path: Path) -> pl.DataFrame:
+    """A text file as rows of one column ``text``, one row per line."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    return pl.DataFrame({"text": text.splitlines()}, schema={"text": pl.String})
+
+
+def _json(path: Path) -> pl.DataFrame:
+    """A JSON document as a table: an array of records, one record, or else its text."""
+    try:
+        document = json.loads(path.read_bytes().decode("utf-8", errors="replace"))
+    except json.JSONDecodeError:
+        return _lines(path)
+    if isinstance(document, dict):
+        document = [document]
+    if isinstance(document, list) and document and all(isinstance(d, dict) for d in document):
+        try:
+            return pl.from_dicts(document, infer_schema_length=None)
+        except (pl.exceptions.PolarsError, TypeError, ValueError):
+            pass
+    # Anything else (a list of strings, nested arrays …): scan each element's JSON text.
+    items = document if isinstance(document, list) else [document]
+    rendered = [i if isinstance(i, str) else json.dumps(i, ensure_ascii=False) for i in items]
+    return pl.DataFrame({"text": rendered}, schema={"text": pl.String})
+
+
+def read_output(path: Path) -> pl.DataFrame:
+    """Read an output file as a table to scan; what is not a table is read as text lines.
+
+    CSV and TSV are read with every column as text, so that a number keeps
+    its digits as written (no float rounding of a 19-digit card).
+    """
+    suffix = path.suffix.lower()
+    try:
+        if suffix in _CSV:
+            return pl.read_csv(path, separator=_CSV[suffix], infer_schema=False,
+                               encoding="utf8-lossy", truncate_ragged_lines=True)
+        if suffix in _PARQUET:
+            return pl.read_parquet(path)
+        if suffix in _JSON_LINES:
+            return pl.read_ndjson(path, infer_schema_length=None)
+    except pl.exceptions.PolarsError:
+        return _lines(path)
+    if suffix == ".json":
+        return _json(path)
+    return _lines(path)
+
+
+def scan_file(path: str | Path) -> pl.DataFrame:
+    """Find personal information in an output file of any type.
+
+    Args:
+        path: A CSV / TSV, Parquet, JSON, JSON lines or any other file; the
+            last is scanned as UTF-8 text, one row per line, in one column
+            named ``text``. A file that fails to parse as its suffix says is
+            scanned as text too.
+
+    Returns:
+        Findings with :data:`~anonymize.entities.FINDINGS_SCHEMA`; ``row`` is
+        the record (or line) number from 0 and offsets point into the cell.
+        Weak names count only where they fill a column, as in :func:`scan_frame`.
+
+    Raises:
+        OSError: The file cannot be read.
+    """
+    table = read_output(Path(path))
+    if not table.width:
+        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    return without_stray_names(scan_table(table), table)

@@ -4,12 +4,16 @@ Map of the package:
 
 - :mod:`jobs.spec` — pydantic job specs (discriminated by ``kind``),
   :func:`parse_job_spec`, :func:`validate_against_schema`.
-- :mod:`jobs.aggregate` — :func:`evaluate`: exact clamped aggregates, vetted
-  noise (diffprivlib geometric and snapping mechanisms), small-cell suppression.
+- :mod:`jobs.aggregate` — the DP engine's entry points: :func:`evaluate`,
+  :func:`estimate`, :func:`exact_partials` / :func:`combine_partials` /
+  :func:`release` (partitioned runs), :func:`charge` for the ledger.
+- :mod:`jobs.dp` — its core: exact discrete samplers (vectorized), accounting
+  (pure ε, zCDP), contribution bounding, partition selection, error bars.
 - :mod:`jobs.runner` — :class:`RayRunner` and the :class:`Task` / :class:`Outcome`
-  it exchanges with the service.
+  it exchanges with the service; :mod:`jobs.distributed` — one Ray task per
+  partition, noise once.
 
-``import jobs`` stays light: Ray and diffprivlib load when first used.
+``import jobs`` stays light: Ray and the engine load when first used.
 """
 
 from typing import Any

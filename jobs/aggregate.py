@@ -1,145 +1,168 @@
-"""Evaluate an aggregate job: exact clamped aggregates, then vetted noise, then suppression.
+"""The differentially private aggregate engine: the API the runner and the service call.
 
-The privacy unit is one row (add/remove-one-row neighbours). Counts get
-two-sided geometric noise, the discrete Laplace (Ghosh et al. 2009); sums get
-Mironov's snapping mechanism, which closes the floating-point attack on
-the textbook Laplace mechanism (Mironov 2012). Both come from diffprivlib.
-A mean is post-processing of a noisy sum and the group's noisy count.
+One job = filters → public-key domains → contribution bounding → exact
+integer measurements per group → noise once → partition selection →
+small-cell suppression → answers with 95 % intervals. The privacy unit is a
+person (the dataset's privacy-unit column, or a row when there is none);
+neighbouring tables differ by all of one person's rows.
 
-References:
-    Ghosh, Roughgarden, Sundararajan (2009). Universally utility-maximizing
-    privacy mechanisms. STOC.
-    Mironov (2012). On significance of the least significant bits for
-    differential privacy. CCS.
+Single process::
+
+    result = evaluate(frame, spec, context)
+
+Partitioned (the Ray runner; partitions split people, all of a person's rows
+in one partition)::
+
+    parts = [exact_partials(p, spec, context) for p in partitions]   # in parallel
+    result = release(combine_partials(parts, spec), spec, context)  # noise once
+
+Both give the same exact measurements, so the same answer for the same seed.
+The pieces live in :mod:`jobs.dp`; see :mod:`jobs.dp.plan` for mechanisms,
+sensitivities and the budget split.
+
+>>> import polars as pl
+>>> from jobs.spec import parse_job_spec
+>>> spec = parse_job_spec({"kind": "aggregate", "dataset": "d", "epsilon": 1.0,
+...                        "aggregates": [{"op": "count"}]})
+>>> evaluate(pl.DataFrame({"x": range(50)}), spec, seed=1).table.columns
+['count', 'count_ci_low', 'count_ci_high']
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
-import numpy as np
 import polars as pl
-from diffprivlib.mechanisms import Geometric, Snapping
 
-from jobs.spec import AggregateSpec, Count, Filter, Mean, Sum
+from jobs.dp import exact as _exact
+from jobs.dp.accounting import Charge, cost
+from jobs.dp.estimate import DEFAULT_GROUP_SIZE, AggregateEstimate, Estimate, estimate_plan
+from jobs.dp.mechanisms import make_rng
+from jobs.dp.plan import DatasetContext, Plan, make_plan
+from jobs.dp.release import AggregateResult
+from jobs.dp.release import release as _release
+from jobs.spec import AggregateSpec
 
-_COMPARE: dict[str, Callable[[pl.Expr, Any], pl.Expr]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "lt": operator.lt,
-    "le": operator.le,
-    "gt": operator.gt,
-    "ge": operator.ge,
-    "in": lambda column, values: column.is_in(values),
-}
-_COUNT = "__count"
-
-
-@dataclass(frozen=True, slots=True)
-class AggregateResult:
-    """A noisy table and what it cost."""
-
-    table: pl.DataFrame
-    epsilon: float
-    delta: float
-    cells: int
-    suppressed_cells: int
-
-
-def _filter_expr(f: Filter) -> pl.Expr:
-    return _COMPARE[f.op](pl.col(f.column), f.value)
+__all__ = [
+    "AggregateEstimate",
+    "AggregateResult",
+    "DatasetContext",
+    "Estimate",
+    "charge",
+    "combine_partials",
+    "cost",
+    "estimate",
+    "evaluate",
+    "exact_partials",
+    "plan",
+    "release",
+]
 
 
-def _sum_key(a: Sum | Mean) -> str:
-    return f"__sum:{a.column}:{a.lower!r}:{a.upper!r}"
+def plan(spec: AggregateSpec, context: DatasetContext | None = None) -> Plan:
+    """The calibrated plan of ``spec`` on a dataset described by ``context``.
 
-
-def exact_aggregates(frame: pl.LazyFrame, spec: AggregateSpec) -> pl.DataFrame:
-    """Per group: the exact row count and each distinct clamped sum; no noise.
-
-    This is the sensitive intermediate. It never leaves the Ray task.
+    Raises:
+        InvalidJobSpec: The spec cannot run on this dataset as written.
     """
-    if spec.filters:
-        frame = frame.filter(pl.all_horizontal(_filter_expr(f) for f in spec.filters))
-    sums: dict[str, pl.Expr] = {}
-    for a in spec.aggregates:
-        if isinstance(a, Sum | Mean):
-            clamped = pl.col(a.column).cast(pl.Float64).clip(a.lower, a.upper).fill_null(0.0)
-            sums[_sum_key(a)] = clamped.sum()
-    aggs = [pl.len().alias(_COUNT), *(expr.alias(key) for key, expr in sums.items())]
-    if spec.group_by:
-        return frame.group_by(spec.group_by).agg(aggs).sort(spec.group_by).collect()
-    return frame.select(aggs).collect()
+    return make_plan(spec, context or DatasetContext())
 
 
-def _random_state(seed: int | None) -> np.random.RandomState | None:
-    # None: diffprivlib draws from secrets.SystemRandom (OS randomness).
-    return None if seed is None else np.random.RandomState(seed)
+def exact_partials(
+    frame: pl.LazyFrame | pl.DataFrame, spec: AggregateSpec, context: DatasetContext | None = None
+) -> pl.DataFrame:
+    """Exact clamped, contribution-bounded integer measurements of one partition; no noise.
+
+    Sensitive: keep it inside the worker. Mergeable with :func:`combine_partials`.
+
+    Raises:
+        InvalidJobSpec: See :func:`plan`.
+    """
+    return _exact.exact(frame.lazy(), plan(spec, context))
+
+
+def combine_partials(parts: Sequence[pl.DataFrame], spec: AggregateSpec) -> pl.DataFrame:
+    """Merge the partial tables of partitions that split people (exact integer sums).
+
+    Raises:
+        ValueError: ``parts`` is empty.
+    """
+    return _exact.combine(parts, spec)
+
+
+def release(
+    exact: pl.DataFrame,
+    spec: AggregateSpec,
+    context: DatasetContext | None = None,
+    *,
+    seed: int | None = None,
+) -> AggregateResult:
+    """Noise once, partition selection, suppression and intervals over exact measurements.
+
+    Args:
+        exact: From :func:`exact_partials` (or :func:`combine_partials`).
+        spec: The job spec; carries ε and δ.
+        context: The dataset's public facts; ``None``: one row per person, no
+            public keys, no suppression.
+        seed: Tests only; ``None`` draws fresh OS randomness.
+
+    Raises:
+        InvalidJobSpec: See :func:`plan`.
+        JobFailed: The data contradict the catalog (more rows than catalogued,
+            declared keys of the wrong type); the message carries no value.
+    """
+    return _release(exact, plan(spec, context), make_rng(seed))
 
 
 def evaluate(
     frame: pl.LazyFrame | pl.DataFrame,
     spec: AggregateSpec,
+    context: DatasetContext | None = None,
     *,
-    min_cell: int,
-    max_rows: int,
     seed: int | None = None,
 ) -> AggregateResult:
-    """Run an aggregate spec on a table and return the noisy, suppressed result.
+    """Run ``spec`` on one table in this process.
 
     Args:
-        frame: The dataset (lazy is faster: the group-by runs in the streaming engine).
-        spec: The validated job spec; carries ε.
-        min_cell: Cells whose noisy count is below this are suppressed.
-        max_rows: Public bound on the dataset's size (its catalogued row count);
-            bounds a sum for the snapping mechanism.
-        seed: For tests only; ``None`` uses OS randomness.
+        frame: The dataset (lazy is faster: the group-by streams).
+        spec: The validated job spec; carries ε and δ.
+        context: The dataset's public facts; see :func:`release`.
+        seed: Tests only; ``None`` draws fresh OS randomness.
 
     Returns:
-        The result table (group keys, then one column per aggregate) and its cost.
+        The noisy table with intervals, and what it cost.
+
+    Raises:
+        InvalidJobSpec: See :func:`plan`.
+        JobFailed: See :func:`release`.
     """
-    exact = exact_aggregates(frame.lazy(), spec)
-    sum_keys = [c for c in exact.columns if c.startswith("__sum:")]
-    share = spec.epsilon / (1 + len(sum_keys))
-    rng = _random_state(seed)
+    job = plan(spec, context)
+    return _release(_exact.exact(frame.lazy(), job), job, make_rng(seed))
 
-    count_mech = Geometric(epsilon=share, sensitivity=1, random_state=rng)
-    noisy: dict[str, np.ndarray] = {
-        _COUNT: np.array([count_mech.randomise(int(v)) for v in exact[_COUNT]], dtype=np.int64)
-    }
-    bounds = {_sum_key(a): a for a in spec.aggregates if isinstance(a, Sum | Mean)}
-    for key in sum_keys:
-        a = bounds[key]
-        span = max(abs(a.lower), abs(a.upper))
-        mech = Snapping(
-            epsilon=share,
-            sensitivity=span,
-            lower=max_rows * min(a.lower, 0.0) - span,
-            upper=max_rows * max(a.upper, 0.0) + span,
-            random_state=rng,
-        )
-        noisy[key] = np.array([mech.randomise(float(v)) for v in exact[key]], dtype=np.float64)
 
-    counts = noisy[_COUNT]
-    columns: dict[str, pl.Series] = {c: exact[c] for c in spec.group_by}
-    for agg in spec.aggregates:
-        if isinstance(agg, Count):
-            columns[agg.name] = pl.Series(agg.name, np.maximum(counts, 0))
-            continue
-        if isinstance(agg, Sum):
-            columns[agg.output_name] = pl.Series(agg.output_name, noisy[_sum_key(agg)])
-        else:
-            mean = np.clip(noisy[_sum_key(agg)] / np.maximum(counts, 1), agg.lower, agg.upper)
-            columns[agg.output_name] = pl.Series(agg.output_name, mean)
-    keep = counts >= min_cell
-    table = pl.DataFrame(columns).filter(pl.Series(keep))
-    return AggregateResult(
-        table=table,
-        epsilon=spec.epsilon,
-        delta=spec.delta,
-        cells=len(exact),
-        suppressed_cells=int((~keep).sum()),
-    )
+def estimate(
+    spec: AggregateSpec,
+    context: DatasetContext | None = None,
+    *,
+    group_size: int = DEFAULT_GROUP_SIZE,
+) -> Estimate:
+    """Cost and expected accuracy of ``spec``, without touching data.
+
+    Args:
+        spec: The job spec.
+        context: The dataset's public facts.
+        group_size: Group size assumed for means, variances and quantiles.
+
+    Raises:
+        InvalidJobSpec: See :func:`plan`.
+    """
+    return estimate_plan(plan(spec, context), group_size)
+
+
+def charge(spec: AggregateSpec, context: DatasetContext | None = None) -> Charge:
+    """The job's spend in the accountant's terms (pure ε, ρ, δ); see :mod:`jobs.dp.accounting`.
+
+    Raises:
+        InvalidJobSpec: See :func:`plan`.
+    """
+    return plan(spec, context).charge

@@ -13,12 +13,17 @@ import hashlib
 import logging
 import os
 import threading
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobs.errors import InternalError, JobFailed
+from jobs.errors import InternalError, InvalidJobSpec, JobFailed
 from jobs.spec import parse_job_spec
+
+if TYPE_CHECKING:
+    from jobs.aggregate import DatasetContext
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,14 @@ class Task:
     output_path: str
     min_cell: int
     seed: int | None = None
+    #: Dataset name -> its privacy-unit column (absent or ``None``: one row per person).
+    privacy_units: dict[str, str | None] = field(default_factory=dict)
+    #: Dataset name -> {column: declared key domain} ({} when none is declared). A dataset
+    #: missing here gets the legacy contract of a caller that predates key domains
+    #: (see :func:`execute`).
+    public_keys: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    #: Dataset name -> columns the catalog declares free of nulls.
+    non_null_columns: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,7 @@ class Outcome:
     delta: float
     cells: int
     suppressed_cells: int
+    rho: float | None = None
 
 
 def sha256_file(path: Path) -> str:
@@ -58,32 +72,65 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def dataset_context(task: Task, dataset: str) -> DatasetContext:
+    """The public facts the engine needs about ``dataset``, from a task that carries them.
+
+    Raises:
+        InternalError: The task carries no key domains for ``dataset``.
+    """
+    from jobs.aggregate import DatasetContext
+
+    if dataset not in task.public_keys:
+        raise InternalError("the task carries no catalog context for its dataset")
+    return DatasetContext(
+        privacy_unit=task.privacy_units.get(dataset),
+        public_keys=task.public_keys[dataset],
+        min_cell=task.min_cell,
+        max_rows=task.row_counts[dataset],
+        non_null_columns=frozenset(task.non_null_columns.get(dataset, ())),
+    )
+
+
 def execute(task: Task) -> Outcome:
-    """Evaluate a task in this process; the body of the Ray task.
+    """Evaluate a task in this process (tests, and the in-process runner).
+
+    Ray runs the same evaluation partition by partition (:mod:`jobs.distributed`);
+    both give the same result before noise.
 
     Raises:
         JobFailed: With a message that carries no data value.
+        InternalError: The task carries no catalog context for its dataset.
     """
     import polars as pl
 
     from jobs.aggregate import evaluate
 
     spec = parse_job_spec(task.spec)
+    context = dataset_context(task, spec.dataset)
+    with evaluation_errors():
+        result = evaluate(pl.scan_parquet(task.inputs[spec.dataset]), spec, context, seed=task.seed)
+    return write_result(task, result)
+
+
+@contextmanager
+def evaluation_errors() -> Iterator[None]:
+    """Turn engine and polars errors into :class:`JobFailed` without their messages."""
+    import polars as pl
+
     try:
-        frame = pl.scan_parquet(task.inputs[spec.dataset])
-        result = evaluate(
-            frame,
-            spec,
-            min_cell=task.min_cell,
-            max_rows=task.row_counts[spec.dataset],
-            seed=task.seed,
-        )
+        yield
+    except InvalidJobSpec as err:
+        raise JobFailed(str(err)) from None
     except pl.exceptions.PolarsError as err:
         # Polars messages can quote values; keep only the error class.
         raise JobFailed(
             f"the query failed while evaluating ({type(err).__name__}); "
             "check the filter values' types against the schema"
         ) from None
+
+
+def write_result(task: Task, result: Any) -> Outcome:
+    """Write a released table into quarantine (atomically) and describe it."""
     out = Path(task.output_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".partial")
@@ -97,12 +144,8 @@ def execute(task: Task) -> Outcome:
         delta=result.delta,
         cells=result.cells,
         suppressed_cells=result.suppressed_cells,
+        rho=result.rho,
     )
-
-
-def _remote_execute(task: dict[str, Any]) -> dict[str, Any]:
-    """Ray entry point: dicts in and out, so nothing is pickled across versions."""
-    return asdict(execute(Task(**task)))
 
 
 class RayRunner:
@@ -121,7 +164,8 @@ class RayRunner:
         self.address = address
         self.num_cpus = num_cpus
         self.timeout_s = timeout_s
-        self._remote: Any = None
+        self._partial: Any = None
+        self._finish: Any = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -144,8 +188,11 @@ class RayRunner:
                 ray.init(**options)
             else:
                 ray.init(address=self.address, **options)
-        if self._remote is None:
-            self._remote = ray.remote(max_retries=0)(_remote_execute)
+        if self._partial is None:
+            from jobs.distributed import finish, partial
+
+            self._partial = ray.remote(max_retries=0)(partial)
+            self._finish = ray.remote(max_retries=0)(finish)
 
     def run(self, task: Task) -> Outcome:
         """Run ``task`` on Ray and block until it finishes.
@@ -156,12 +203,23 @@ class RayRunner:
         import ray
         from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 
+        from jobs.distributed import partition_files
+
         self.start()
-        ref = self._remote.remote(asdict(task))
+        payload = asdict(task)
+        spec = parse_job_spec(task.spec)
+        # One task per partition computes exact partials; one more adds noise once.
+        parts = [
+            self._partial.remote(payload, f) for f in partition_files(task.inputs[spec.dataset])
+        ]
+        if not parts:
+            raise InternalError("the dataset has no stored partitions")
+        ref = self._finish.remote(payload, *parts)
         try:
             return Outcome(**ray.get(ref, timeout=self.timeout_s))
         except GetTimeoutError:
-            ray.cancel(ref, force=True)
+            for pending in (ref, *parts):
+                ray.cancel(pending, force=True)
             raise JobFailed(
                 f"the job ran longer than {self.timeout_s:g} s and was stopped"
             ) from None
@@ -184,4 +242,4 @@ class RayRunner:
 
         if ray.is_initialized():
             ray.shutdown()
-        self._remote = None
+        self._partial = self._finish = None

@@ -22,6 +22,15 @@ from policies.catalog import ColumnTag, ColumnUse, check_column_use
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 Scalar = str | int | float | bool
 MAX_EPSILON_PER_JOB = 10.0
+#: Below this ε the noise swamps any answer; it also keeps noise parameters in range.
+MIN_EPSILON_PER_JOB = 0.001
+#: δ should be far below 1/n; a job may not spend more than this.
+MAX_DELTA_PER_JOB = 1e-4
+MAX_ROWS_PER_UNIT = 1000
+MAX_GROUPS_PER_UNIT = 100
+MAX_BINS = 1000
+#: Clamping bounds beyond this lose all precision in float64 sums.
+MAX_ABS_BOUND = 1e15
 
 
 class _Spec(BaseModel):
@@ -45,10 +54,27 @@ class Filter(_Spec):
 
 
 class Count(_Spec):
-    """Number of rows in each group."""
+    """Number of rows in each group (after contribution bounding)."""
 
     op: Literal["count"]
     name: Identifier = "count"
+
+    @property
+    def output_name(self) -> str:
+        """Column name in the result."""
+        return self.name
+
+
+class CountDistinct(_Spec):
+    """Number of distinct people (privacy units) in each group."""
+
+    op: Literal["count_distinct"]
+    name: Identifier = "count_distinct"
+
+    @property
+    def output_name(self) -> str:
+        """Column name in the result."""
+        return self.name
 
 
 class _Bounded(_Spec):
@@ -63,6 +89,8 @@ class _Bounded(_Spec):
             raise ValueError("bounds must be finite numbers")
         if not self.lower < self.upper:
             raise ValueError("lower must be smaller than upper")
+        if max(abs(self.lower), abs(self.upper)) > MAX_ABS_BOUND:
+            raise ValueError(f"bounds must lie within ±{MAX_ABS_BOUND:g}")
         return self
 
     @property
@@ -72,27 +100,104 @@ class _Bounded(_Spec):
 
 
 class Sum(_Bounded):
-    """Sum of a numeric column, each value clamped to [lower, upper]."""
+    """Sum of a numeric column, each value clamped to [lower, upper]; a null adds 0."""
 
     op: Literal["sum"]
 
 
 class Mean(_Bounded):
-    """Mean of a numeric column, each value clamped to [lower, upper]."""
+    """Mean of a numeric column's non-null values, each clamped to [lower, upper]."""
 
     op: Literal["mean"]
 
 
-Aggregation = Annotated[Count | Sum | Mean, Field(discriminator="op")]
+class Variance(_Bounded):
+    """Population variance of a numeric column's non-null values, clamped to [lower, upper]."""
+
+    op: Literal["variance"]
+
+
+class Quantile(_Bounded):
+    """The ``q``-quantile of a numeric column's non-null values within [lower, upper]."""
+
+    op: Literal["quantile"]
+    q: float = Field(ge=0.0, le=1.0)
+
+    @property
+    def output_name(self) -> str:
+        """Column name in the result."""
+        return self.name or f"quantile_{self.column}_{self.q:g}"
+
+
+class Median(_Bounded):
+    """The median (0.5-quantile) of a numeric column's non-null values within [lower, upper]."""
+
+    op: Literal["median"]
+
+    @property
+    def q(self) -> float:
+        """The quantile a median is."""
+        return 0.5
+
+
+class Histogram(_Spec):
+    """Counts of a numeric column's values in declared bins ``[edges[i], edges[i+1])``.
+
+    Values below the first edge count in the first bin and values at or
+    above the last edge in the last bin (clamping, as for the bounded
+    aggregates); nulls are not counted.
+    """
+
+    op: Literal["histogram"]
+    column: Identifier
+    bins: list[float] = Field(min_length=2, max_length=MAX_BINS + 1)
+    name: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _edges(self) -> Self:
+        if not all(math.isfinite(e) for e in self.bins):
+            raise ValueError("bin edges must be finite numbers")
+        if any(b <= a for a, b in zip(self.bins, self.bins[1:], strict=False)):
+            raise ValueError("bin edges must increase strictly")
+        return self
+
+    @property
+    def output_name(self) -> str:
+        """Column name in the result."""
+        return self.name or f"histogram_{self.column}"
+
+
+AnyAggregate = Count | CountDistinct | Sum | Mean | Variance | Quantile | Median | Histogram
+Aggregation = Annotated[AnyAggregate, Field(discriminator="op")]
+#: Aggregations that measure a column (all but the counts).
+MEASURES = (Sum, Mean, Variance, Quantile, Median, Histogram)
 
 
 class AggregateSpec(_Spec):
     """A differentially private aggregate query over one dataset.
 
-    ε is split evenly between one noisy count per group (always computed, as
-    small-cell suppression needs it) and one noisy sum per distinct bounded
-    column; groups are disjoint, so each group's cells use the full share
-    (parallel composition).
+    The spec states its whole privacy cost: ``epsilon`` and ``delta`` are
+    what the ledger charges (:func:`jobs.dp.accounting.cost`). Inside the
+    job the engine splits them evenly between the distinct noisy
+    measurements it needs (see :mod:`jobs.dp.plan`); groups are disjoint, so
+    each group's cells use the full share (parallel composition), and a
+    person's rows are bounded first so the sensitivity holds when one person
+    has many rows.
+
+    Attributes:
+        group_by: Keys whose domain the catalog declares are public: every
+            declared key appears in the result, also when empty. Other keys are
+            discovered: a group appears only if its noisy count of people clears
+            a DP partition-selection threshold, which needs ``delta`` > 0.
+        noise: ``laplace`` adds discrete Laplace (two-sided geometric) noise,
+            pure ε-DP; ``gaussian`` adds discrete Gaussian noise, accounted in
+            zCDP and converted to (ε, δ), which needs ``delta`` > 0.
+        delta: Pays for Gaussian noise and for discovering group keys by DP
+            partition selection (keys the catalog does not declare public).
+        max_rows_per_unit: At most this many of one person's rows enter the
+            query (a seeded random choice); ignored when every row is a person.
+        max_groups_per_unit: At most this many groups one person's rows may fall in
+            (binding only when below ``max_rows_per_unit``).
     """
 
     kind: Literal["aggregate"]
@@ -100,29 +205,31 @@ class AggregateSpec(_Spec):
     filters: list[Filter] = Field(default_factory=list, max_length=20)
     group_by: list[Identifier] = Field(default_factory=list, max_length=4)
     aggregates: list[Aggregation] = Field(min_length=1, max_length=20)
-    epsilon: float = Field(gt=0, le=MAX_EPSILON_PER_JOB)
+    epsilon: float = Field(ge=MIN_EPSILON_PER_JOB, le=MAX_EPSILON_PER_JOB)
+    delta: float = Field(default=0.0, ge=0.0, le=MAX_DELTA_PER_JOB)
+    noise: Literal["laplace", "gaussian"] = "laplace"
+    max_rows_per_unit: int = Field(default=1, ge=1, le=MAX_ROWS_PER_UNIT)
+    max_groups_per_unit: int = Field(default=1, ge=1, le=MAX_GROUPS_PER_UNIT)
 
     @model_validator(mode="after")
-    def _distinct_names(self) -> Self:
-        names = [_output_name(a) for a in self.aggregates] + list(self.group_by)
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+    def _consistent(self) -> Self:
+        if len(set(self.group_by)) != len(self.group_by):
+            raise ValueError("group_by lists a column twice")
+        names = [a.output_name for a in self.aggregates] + list(self.group_by)
+        columns = names + [
+            f"{a.output_name}_ci_{end}" for a in self.aggregates for end in ("low", "high")
+        ]
+        duplicates = sorted({n for n in names if columns.count(n) > 1})
         if duplicates:
             raise ValueError(f"output names must be distinct: {', '.join(duplicates)}")
+        if self.noise == "gaussian" and self.delta <= 0.0:
+            raise ValueError("gaussian noise needs delta > 0; give delta or use laplace noise")
         return self
 
     @property
     def datasets(self) -> list[str]:
         """The datasets the job reads."""
         return [self.dataset]
-
-    @property
-    def delta(self) -> float:
-        """δ the job spends (pure ε-DP mechanisms: none)."""
-        return 0.0
-
-
-def _output_name(aggregate: Count | Sum | Mean) -> str:
-    return aggregate.name if isinstance(aggregate, Count) else aggregate.output_name
 
 
 # One member today; `extract`, `train` and `custom` join this union.
@@ -196,7 +303,7 @@ def validate_against_schema(
     for column in spec.group_by:
         check_column_use(column, known(column), ColumnUse.GROUP_BY)
     for a in spec.aggregates:
-        if isinstance(a, Count):
+        if not isinstance(a, MEASURES):
             continue
         check_column_use(a.column, known(a.column), ColumnUse.MEASURE)
         if dtypes[a.column] not in NUMERIC_DTYPES:

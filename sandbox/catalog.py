@@ -1,26 +1,36 @@
 """Dataset catalog: ingest, classification and what operators may see (art. 20, 62, 63).
 
-Ingest reads CSV or Parquet, writes the data folder's own Parquet copy,
-and records the schema, the row count, the SHA-256 of the stored file and
-its provenance. Every column must carry a tag: an untagged column is
-refused rather than guessed, since a wrong guess would let an identifier
-into a query.
+Ingest streams CSV or Parquet into the data folder's own Parquet copy,
+partitioned by a hash of the privacy-unit column so that all of a person's
+rows share one partition (Ray evaluates partitions in parallel and bounds
+each person's contribution locally). It records the schema, the row count,
+the SHA-256 of the stored files, provenance, the privacy unit and the
+declared public key domains.
+
+Every column gets a tag. The detectors propose one from a sample
+(:func:`anonymize.classify.propose_tags`); the steward's declared tag
+wins, except that a tag *less* protective than the proposal needs an
+explicit override with a reason, which is audited.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 import re
+import shutil
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jobs.runner import sha256_file
+from anonymize.classify import Proposal, less_protective, propose_tags
 from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.errors import Conflict, InvalidRequest, NotFound
 from sandbox import audit
@@ -29,11 +39,19 @@ from sandbox.store.db import Database
 from sandbox.store.models import Dataset, DatasetColumn
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+_PART = "__partition"
+#: Largest declared public domain of one column.
+MAX_PUBLIC_KEYS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
 class IngestRequest:
-    """What a steward declares about a dataset."""
+    """What a steward declares about a dataset.
+
+    ``tags`` may leave columns out: they take the proposed tag. ``overrides``
+    maps a column to the reason for declaring a tag less protective than
+    the proposal.
+    """
 
     name: str
     source: str
@@ -41,10 +59,13 @@ class IngestRequest:
     grade: Grade
     tags: Mapping[str, ColumnTag]
     description: str = ""
+    privacy_unit: str | None = None
+    public_keys: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    overrides: Mapping[str, str] = field(default_factory=dict)
 
 
-def read_table(path: Path) -> pl.DataFrame:
-    """Read a CSV or Parquet file by its content, not its name.
+def scan_upload(path: Path) -> pl.LazyFrame:
+    """A lazy view of a CSV or Parquet file, chosen by its content, not its name.
 
     Raises:
         InvalidRequest: Neither format, or unreadable.
@@ -53,13 +74,120 @@ def read_table(path: Path) -> pl.DataFrame:
         magic = handle.read(4)
     try:
         if magic == b"PAR1":
-            return pl.read_parquet(path)
-        return pl.read_csv(path, infer_schema_length=10_000, try_parse_dates=False)
+            frame = pl.scan_parquet(path)
+        else:
+            frame = pl.scan_csv(path, infer_schema_length=10_000, try_parse_dates=False)
+        frame.collect_schema()
     except (pl.exceptions.PolarsError, UnicodeDecodeError, OSError) as err:
         raise InvalidRequest(
             f"the file could not be read as CSV (UTF-8, header row) or Parquet "
             f"({type(err).__name__})"
         ) from None
+    return frame
+
+
+def dataset_files(path: str | Path) -> list[Path]:
+    """The Parquet files of a stored dataset, in partition order."""
+    return sorted(Path(path).glob("part-*.parquet"))
+
+
+def scan_dataset(path: str | Path) -> pl.LazyFrame:
+    """A lazy view of a stored dataset (all partitions)."""
+    return pl.scan_parquet(dataset_files(path), hive_partitioning=False)
+
+
+def _resolve_tags(
+    columns: list[str], proposals: Mapping[str, Proposal], request: IngestRequest
+) -> dict[str, tuple[ColumnTag, str]]:
+    unknown = sorted(set(request.tags) - set(columns))
+    if unknown:
+        raise InvalidRequest(
+            f"tags for columns the file lacks: {', '.join(unknown)} (tag every column once)"
+        )
+    resolved: dict[str, tuple[ColumnTag, str]] = {}
+    refused: list[str] = []
+    for column in columns:
+        proposal = proposals[column]
+        declared = request.tags.get(column)
+        if declared is None:
+            resolved[column] = (proposal.tag, "proposal")
+        elif less_protective(declared, proposal.tag):
+            if column not in request.overrides or len(request.overrides[column].strip()) < 5:
+                refused.append(
+                    f"{column} (declared {declared.value}, proposed "
+                    f"{proposal.tag.value}: {proposal.rule})"
+                )
+                continue
+            resolved[column] = (declared, "override")
+        else:
+            resolved[column] = (declared, "steward")
+    if refused:
+        raise InvalidRequest(
+            "declared tags protect less than the detectors propose for: "
+            + "; ".join(refused)
+            + ". Declare the proposed tag, or pass an override with a reason for the column"
+        )
+    return resolved
+
+
+def _check_keys(
+    request: IngestRequest, schema: pl.Schema, tags: Mapping[str, tuple[ColumnTag, str]]
+) -> dict[str, list[Any]]:
+    if request.privacy_unit is not None and request.privacy_unit not in schema:
+        raise InvalidRequest("the privacy unit must be a column of the file")
+    keys: dict[str, list[Any]] = {}
+    for column, values in request.public_keys.items():
+        if column not in schema:
+            raise InvalidRequest(f"public keys declared for a column the file lacks: {column}")
+        if tags[column][0] is ColumnTag.DIRECT_IDENTIFIER:
+            raise InvalidRequest(f"column '{column}' is a direct identifier: it has no public keys")
+        distinct = list(dict.fromkeys(values))
+        if not 1 <= len(distinct) <= MAX_PUBLIC_KEYS:
+            raise InvalidRequest(f"declare between 1 and {MAX_PUBLIC_KEYS} public keys per column")
+        try:
+            pl.Series(distinct, strict=False).cast(schema[column], strict=True)
+        except (pl.exceptions.PolarsError, TypeError):
+            raise InvalidRequest(
+                f"public keys of '{column}' do not fit its type {schema[column]}"
+            ) from None
+        keys[column] = distinct
+    return keys
+
+
+def _write_partitions(
+    frame: pl.LazyFrame, unit: str | None, rows: int, folder: Path, rows_per_partition: int
+) -> int:
+    """Write ``frame`` as ``part-NNNNN.parquet`` files; return how many."""
+    count = max(1, math.ceil(rows / rows_per_partition))
+    staging = folder / "staging"
+    if unit is None:
+        key = pl.int_range(pl.len(), dtype=pl.UInt64) % count
+    else:
+        key = pl.col(unit).hash(seed=0x5A4E) % count
+    frame.with_columns(key.alias(_PART)).sink_parquet(
+        pl.PartitionBy(staging, key=_PART, include_key=False), mkdir=True, statistics=True
+    )
+    for i in range(count):
+        files = sorted((staging / f"{_PART}={i}").glob("*.parquet"))
+        if not files:  # an empty partition still exists, so partition i is file i
+            frame.head(0).sink_parquet(folder / f"part-{i:05d}.parquet")
+            continue
+        if len(files) == 1:
+            os.replace(files[0], folder / f"part-{i:05d}.parquet")
+        else:
+            pl.scan_parquet(files).sink_parquet(folder / f"part-{i:05d}.parquet")
+    shutil.rmtree(staging)
+    return count
+
+
+def content_sha256(path: str | Path) -> str:
+    """SHA-256 over the bytes of a dataset's files, in partition order."""
+    digest = hashlib.sha256()
+    for file in dataset_files(path):
+        with file.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def ingest(
@@ -68,8 +196,8 @@ def ingest(
     """Store ``upload`` as a catalogued dataset.
 
     Raises:
-        InvalidRequest: Bad name, unreadable file, empty table, tags that do
-            not cover the columns exactly.
+        InvalidRequest: Bad name, unreadable file, empty table, unknown
+            columns in tags or keys, a less protective tag without override.
         Conflict: The name is taken.
     """
     if not _NAME.match(request.name):
@@ -78,32 +206,33 @@ def ingest(
         )
     if not request.source.strip():
         raise InvalidRequest("record the dataset's source (provenance, art. 63)")
-    frame = read_table(upload)
-    if frame.height == 0:
-        raise InvalidRequest("the table has no rows")
-    missing = [c for c in frame.columns if c not in request.tags]
-    extra = sorted(set(request.tags) - set(frame.columns))
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"untagged columns: {', '.join(missing)}")
-        if extra:
-            parts.append(f"tags for columns the file lacks: {', '.join(extra)}")
-        raise InvalidRequest("; ".join(parts) + " (tag every column exactly once)")
-
+    frame = scan_upload(upload)
+    schema = frame.collect_schema()
+    if _PART in schema:
+        raise InvalidRequest(f"the column name '{_PART}' is reserved")
     with db.session() as session:
         if session.scalar(select(Dataset).where(Dataset.name == request.name)) is not None:
             raise Conflict(f"a dataset named '{request.name}' exists already")
-    settings.datasets_dir.mkdir(parents=True, exist_ok=True)
-    # A unique file per ingest: a concurrent ingest of the same name that
-    # loses the race removes its own file, never the winner's.
-    final = settings.datasets_dir / f"{request.name}-{uuid.uuid4().hex}.parquet"
-    tmp = final.with_suffix(".partial")
-    frame.write_parquet(tmp, statistics=True)
-    digest = sha256_file(tmp)
-    os.replace(tmp, final)
-    os.chmod(final, 0o440)
+    # one pass: the row count and each column's nulls (schema facts, not values)
+    counts = frame.select(pl.all().null_count(), pl.len().alias(_PART)).collect().row(0, named=True)
+    rows = int(counts.pop(_PART))
+    if rows == 0:
+        raise InvalidRequest("the table has no rows")
+    proposals = propose_tags(frame)
+    tags = _resolve_tags(list(schema), proposals, request)
+    keys = _check_keys(request, schema, tags)
+
+    # A unique folder per ingest: a concurrent ingest of the same name that
+    # loses the race removes its own files, never the winner's.
+    folder = settings.datasets_dir / f"{request.name}-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
     try:
+        partitions = _write_partitions(
+            frame, request.privacy_unit, rows, folder, settings.rows_per_partition
+        )
+        digest = content_sha256(folder)
+        for file in dataset_files(folder):
+            os.chmod(file, 0o440)
         with db.session() as session:
             dataset = Dataset(
                 name=request.name,
@@ -111,19 +240,32 @@ def ingest(
                 source=request.source,
                 open_attribute=request.open_attribute.value,
                 grade=request.grade.value,
-                path=str(final.resolve()),
+                path=str(folder.resolve()),
                 sha256=digest,
-                row_count=frame.height,
+                row_count=rows,
+                partitions=partitions,
+                privacy_unit=request.privacy_unit,
+                public_keys=keys,
                 created_by=user_id,
                 columns=[
                     DatasetColumn(
-                        position=i, name=c, dtype=str(frame.schema[c]), tag=request.tags[c].value
+                        nullable=counts[c] > 0,
+                        position=i,
+                        name=c,
+                        dtype=str(schema[c]),
+                        tag=tags[c][0].value,
+                        tag_source=tags[c][1],
+                        proposed_tag=proposals[c].tag.value,
+                        evidence={"rule": proposals[c].rule, **proposals[c].evidence},
                     )
-                    for i, c in enumerate(frame.columns)
+                    for i, c in enumerate(schema)
                 ],
             )
             session.add(dataset)
             session.flush()
+            overridden = {
+                c: request.overrides[c] for c, (_, src) in tags.items() if src == "override"
+            }
             audit.append(
                 db,
                 session,
@@ -132,14 +274,22 @@ def ingest(
                 f"dataset:{dataset.id}",
                 name=request.name,
                 sha256=digest,
-                rows=frame.height,
+                rows=rows,
+                partitions=partitions,
                 grade=request.grade.value,
                 open_attribute=request.open_attribute.value,
+                privacy_unit=request.privacy_unit,
+                tag_overrides=overridden,
             )
             return dataset
-    except Exception:
-        final.unlink(missing_ok=True)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def propose(upload: Path) -> dict[str, Proposal]:
+    """Proposed tags for a file, without storing anything."""
+    return propose_tags(scan_upload(upload))
 
 
 def get(session: Session, name: str) -> Dataset:
@@ -159,7 +309,7 @@ def list_all(session: Session) -> list[Dataset]:
     return list(session.scalars(select(Dataset).order_by(Dataset.name)))
 
 
-def copy_upload(stream: object, dest: Path, limit: int) -> int:
+def copy_upload(stream: Any, dest: Path, limit: int) -> int:
     """Copy a file-like upload to ``dest`` with a size limit; return bytes written.
 
     Raises:
@@ -167,12 +317,9 @@ def copy_upload(stream: object, dest: Path, limit: int) -> int:
     """
     written = 0
     with dest.open("wb") as out:
-        while chunk := stream.read(1 << 20):  # type: ignore[attr-defined]
+        while chunk := stream.read(1 << 20):
             written += len(chunk)
             if written > limit:
                 raise InvalidRequest(f"the upload is larger than {limit} bytes")
             out.write(chunk)
     return written
-
-
-__all__ = ["IngestRequest", "copy_upload", "get", "ingest", "list_all", "read_table"]

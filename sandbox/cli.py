@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -23,6 +24,8 @@ admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
+pii_app = typer.Typer(help="Personal information in files.", no_args_is_help=True)
+app.add_typer(pii_app, name="pii")
 err = Console(stderr=True)
 
 
@@ -105,6 +108,28 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] =
             f"({result.entries} entries verified before it)"
         )
     raise typer.Exit(0 if result.ok else 1)
+
+
+@pii_app.command("scan")
+def pii_scan(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file", exists=True, dir_okay=False)],
+    columns: Annotated[
+        str | None, typer.Option(help="Comma-separated columns to scan (default: all)")
+    ] = None,
+    batch_rows: Annotated[int, typer.Option(help="Rows scanned per batch", min=1)] = 100_000,
+) -> None:
+    """Write one JSON line per finding: row, column, entity, start, end (code points), score.
+
+    Findings carry positions, never the values; a progress bar goes to stderr.
+    """
+    from sandbox.pii import scan_file_lines
+
+    selected = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    try:
+        for line in scan_file_lines(file, selected, batch_rows, progress=err):
+            typer.echo(line)
+    except SandboxError as error:
+        _fail(error)
 
 
 @app.command()

@@ -147,6 +147,18 @@ class Client:
         )
         return Job(self, data)
 
+    def estimate(self, grant_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Cost and expected accuracy of a job before running it; spends nothing.
+
+        Returns:
+            ``epsilon``, ``delta``, per aggregate ``expected_abs_error`` and
+            ``ci_half_width`` (95 %), ``fits`` (the grant can pay for it) and
+            ``cached_job_id`` (an identical earlier query, answered at no cost).
+        """
+        return dict(
+            self._call("POST", "/jobs/estimate", json={"grant_id": grant_id, "spec": dict(spec)})
+        )
+
     def job(self, job_id: int) -> Job:
         """A job by id."""
         return Job(self, self._call("GET", f"/jobs/{job_id}"))
@@ -165,17 +177,27 @@ class Client:
         source: str,
         open_attribute: str,
         grade: str,
-        tags: Mapping[str, str],
+        tags: Mapping[str, str] | None = None,
         description: str = "",
+        privacy_unit: str | None = None,
+        public_keys: Mapping[str, list[Any]] | None = None,
+        overrides: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Upload a CSV or Parquet file into the catalog (steward)."""
+        """Upload a CSV or Parquet file into the catalog (steward).
+
+        Columns left out of ``tags`` take the detectors' proposed tag; a tag
+        less protective than the proposal needs ``overrides[column] = reason``.
+        """
         metadata = {
             "name": name,
             "source": source,
             "open_attribute": open_attribute,
             "grade": grade,
-            "tags": dict(tags),
+            "tags": dict(tags or {}),
             "description": description,
+            "privacy_unit": privacy_unit,
+            "public_keys": dict(public_keys or {}),
+            "overrides": dict(overrides or {}),
         }
         with Path(path).open("rb") as handle:
             return dict(
@@ -185,6 +207,13 @@ class Client:
                     data={"metadata": json.dumps(metadata)},
                     files={"file": (Path(path).name, handle)},
                 )
+            )
+
+    def propose_tags(self, path: str | Path) -> dict[str, Any]:
+        """Proposed tags for a file's columns, with evidence; nothing is stored (steward)."""
+        with Path(path).open("rb") as handle:
+            return dict(
+                self._call("POST", "/datasets/propose", files={"file": (Path(path).name, handle)})
             )
 
     def create_grant(self, **fields: Any) -> dict[str, Any]:

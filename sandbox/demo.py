@@ -29,7 +29,7 @@ from sandbox import signing
 from sandbox.api.app import create_app
 from sandbox.auth import bootstrap
 from sandbox.client import Client
-from sandbox.demo_data import DEMO_TAGS, write_demo_csv
+from sandbox.demo_data import DEMO_TAGS, JIANGSU_CITIES, write_demo_csv
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 
@@ -108,6 +108,8 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
                 open_attribute="conditional",
                 grade="general",
                 tags=DEMO_TAGS,
+                privacy_unit="resident_id",
+                public_keys={"city": list(JIANGSU_CITIES)},
                 description="Residents of Jiangsu's 13 cities",
             )
             csv.unlink()

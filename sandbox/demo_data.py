@@ -38,7 +38,7 @@ DEMO_TAGS: dict[str, str] = {
     "district": "quasi_identifier",
     "address": "direct_identifier",
     "education": "quasi_identifier",
-    "occupation": "plain",
+    "occupation": "quasi_identifier",
     "income": "sensitive",
     "household_size": "plain",
 }

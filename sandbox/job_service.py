@@ -8,14 +8,21 @@ automatic checks. Job status and errors shown to operators carry no data.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jobs.aggregate import DatasetContext
+from jobs.aggregate import charge as aggregate_charge
+from jobs.aggregate import cost as declared_cost
+from jobs.aggregate import estimate as aggregate_estimate
+from jobs.dp.accounting import Charge
 from jobs.runner import Outcome, Task
 from jobs.spec import AggregateSpec, Count, parse_job_spec, validate_against_schema
 from policies.airlock import JobStatus, check_can_see_job, check_can_transition, min_cell_size
@@ -31,9 +38,14 @@ from sandbox.checks import run_checks
 from sandbox.grants import get as get_grant
 from sandbox.settings import Settings
 from sandbox.store.db import Database
-from sandbox.store.models import Job, utcnow
+from sandbox.store.models import Dataset, Grant, Job, utcnow
 
 log = logging.getLogger(__name__)
+#: Jobs whose answer an identical query reuses (a rejected or failed job was never released).
+_CACHEABLE = [
+    s.value
+    for s in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.AWAITING_REVIEW, JobStatus.RELEASED)
+]
 
 
 class Runner(Protocol):
@@ -42,8 +54,31 @@ class Runner(Protocol):
     def run(self, task: Task) -> Outcome: ...
 
 
-def _min_cell(grade: str) -> int:
-    return min_cell_size(Grade(grade))
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    spec: AggregateSpec
+    grant: Grant
+    dataset: Dataset
+    context: DatasetContext
+    charge: Charge
+    spec_json: dict[str, Any]
+    spec_hash: str
+    cached: Job | None
+
+
+def context_for(dataset: Dataset) -> DatasetContext:
+    """The public facts the DP engine needs about a catalogued dataset.
+
+    Raises:
+        PolicyViolation: ``core`` data admits no aggregate output (art. 62).
+    """
+    return DatasetContext(
+        privacy_unit=dataset.privacy_unit,
+        public_keys=dataset.public_keys,
+        min_cell=min_cell_size(Grade(dataset.grade)),
+        max_rows=dataset.row_count,
+        non_null_columns=frozenset(c.name for c in dataset.columns if not c.nullable),
+    )
 
 
 class JobService:
@@ -61,6 +96,70 @@ class JobService:
         self.settings = settings
         self.runner = runner
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
+
+    def _prepare(
+        self, session: Session, who: Principal, grant_id: int, spec_data: Any, *, lock: bool
+    ) -> _Prepared:
+        """Every check a submission and an estimate share; no budget is touched."""
+        check_role(who.role, Role.OPERATOR)
+        spec = parse_job_spec(spec_data)
+        grant = get_grant(session, grant_id, for_update=lock)
+        if grant.org_id != who.org_id:
+            raise NotFound("no such grant")
+        check_can_submit(
+            GrantState(grant.state),
+            grant.expires_at,
+            utcnow(),
+            spec.kind,
+            grant.kinds,
+            spec.datasets,
+            [d.name for d in grant.datasets],
+        )
+        dataset = get_dataset(session, spec.dataset)
+        validate_against_schema(
+            spec,
+            {c.name: c.dtype for c in dataset.columns},
+            {c.name: ColumnTag(c.tag) for c in dataset.columns},
+        )
+        # core data is refused here, and a spec the engine cannot run on this
+        # dataset is refused before any budget is spent
+        context = context_for(dataset)
+        charge = aggregate_charge(spec, context)
+        spec_json = spec.model_dump(mode="json")
+        spec_hash = hashlib.sha256(audit.canonical_json(spec_json)).hexdigest()
+        cached = session.scalar(
+            select(Job)
+            .where(Job.grant_id == grant.id, Job.spec_hash == spec_hash, Job.status.in_(_CACHEABLE))
+            .order_by(Job.id)
+            .limit(1)
+        )
+        return _Prepared(spec, grant, dataset, context, charge, spec_json, spec_hash, cached)
+
+    def estimate(self, who: Principal, grant_id: int, spec_data: Any) -> dict[str, Any]:
+        """What a job would cost and how accurate it would be, without running it.
+
+        Returns:
+            The engine's estimate (ε, δ, per aggregate expected absolute error
+            and 95 % interval half-width), whether it fits the budget left, and
+            the cached job an identical query would return at no cost.
+
+        Raises:
+            The same errors as :meth:`submit`, except ``BudgetExhausted``.
+        """
+        with self.db.session() as session:
+            p = self._prepare(session, who, grant_id, spec_data, lock=False)
+            result = aggregate_estimate(p.spec, p.context).as_dict()
+            fits = p.cached is not None or ledger.accountant(
+                session, p.grant, p.dataset.id
+            ).can_charge(p.charge)
+            left = ledger.spent(session, p.grant, p.dataset.id)
+            total = PrivacyBudget.from_units(p.grant.epsilon_total, p.grant.delta_total)
+            return result | {
+                "fits": fits,
+                "cached_job_id": p.cached.id if p.cached is not None else None,
+                "dataset_spent": {"epsilon": left.epsilon, "delta": left.delta},
+                "grant_total": {"epsilon": total.epsilon, "delta": total.delta},
+            }
 
     def submit(
         self,
@@ -85,37 +184,32 @@ class JobService:
             InvalidJobSpec: Malformed spec or forbidden column use.
             BudgetExhausted: Not enough ε left; the ledger is unchanged.
         """
-        check_role(who.role, Role.OPERATOR)
-        spec = parse_job_spec(spec_data)
         with self.db.session() as session:
-            grant = get_grant(session, grant_id, for_update=True)
-            if grant.org_id != who.org_id:
-                raise NotFound("no such grant")
-            check_can_submit(
-                GrantState(grant.state),
-                grant.expires_at,
-                utcnow(),
-                spec.kind,
-                grant.kinds,
-                spec.datasets,
-                [d.name for d in grant.datasets],
-            )
-            dataset = get_dataset(session, spec.dataset)
-            _min_cell(dataset.grade)  # core data: refused before any budget is spent
-            validate_against_schema(
-                spec,
-                {c.name: c.dtype for c in dataset.columns},
-                {c.name: ColumnTag(c.tag) for c in dataset.columns},
-            )
-            cost = PrivacyBudget(spec.epsilon, spec.delta)
-            ledger.reserve(session, grant, cost)
+            p = self._prepare(session, who, grant_id, spec_data, lock=True)
+            spec, grant, dataset, charge = p.spec, p.grant, p.dataset, p.charge
+            spec_json, spec_hash = p.spec_json, p.spec_hash
+            if p.cached is not None:
+                # An identical query gets the same noisy answer at no new cost:
+                # answering it afresh would let an operator average the noise away.
+                audit.append(
+                    self.db,
+                    session,
+                    who.actor,
+                    "job.cache_hit",
+                    f"job:{p.cached.id}",
+                    grant=grant.id,
+                )
+                return p.cached
+            cost = PrivacyBudget(*declared_cost(spec))
+            entry = ledger.reserve(session, grant, dataset.id, charge)
             eps, delta = cost.units
             job = Job(
                 grant_id=grant.id,
                 org_id=who.org_id,
                 submitted_by=who.user_id,
                 kind=spec.kind,
-                spec=spec.model_dump(mode="json"),
+                spec=spec_json,
+                spec_hash=spec_hash,
                 purpose=purpose,
                 epsilon=eps,
                 delta=delta,
@@ -123,6 +217,7 @@ class JobService:
             )
             session.add(job)
             session.flush()
+            entry.job_id = job.id
             audit.append(
                 self.db,
                 session,
@@ -145,19 +240,28 @@ class JobService:
             job.started_at = utcnow()
             spec = parse_job_spec(job.spec)
             dataset = get_dataset(session, spec.dataset)
+            context = context_for(dataset)
             task = Task(
                 job_id=job.id,
                 spec=job.spec,
-                inputs={dataset.name: dataset.path},
+                inputs={dataset.name: str(Path(dataset.path) / "part-*.parquet")},
                 row_counts={dataset.name: dataset.row_count},
                 output_path=str((self.settings.quarantine_dir / f"job-{job.id}.parquet").resolve()),
-                min_cell=_min_cell(dataset.grade),
+                min_cell=context.min_cell,
                 seed=seed,
+                privacy_units={dataset.name: context.privacy_unit},
+                public_keys={dataset.name: {k: list(v) for k, v in context.public_keys.items()}},
+                non_null_columns={dataset.name: sorted(context.non_null_columns)},
             )
             audit.append(self.db, session, "system", "job.run", f"job:{job.id}")
         try:
             outcome = self.runner.run(task)
-            checks = run_checks(Path(outcome.output_path), _count_columns(spec), task.min_cell)
+            checks = run_checks(
+                Path(outcome.output_path),
+                _count_columns(spec),
+                task.min_cell,
+                public_columns=frozenset(task.public_keys[spec.dataset]),
+            )
         except SandboxError as err:
             self._fail(job_id, str(err))
             return
@@ -175,6 +279,7 @@ class JobService:
                 "suppressed_cells": outcome.suppressed_cells,
                 "epsilon_spent": outcome.epsilon,
                 "delta_spent": outcome.delta,
+                "rho_spent": outcome.rho,
                 "checks": [c.as_dict() for c in checks],
             }
             audit.append(

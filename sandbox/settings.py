@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     job_timeout_s: float = Field(default=600.0, gt=0)
+    #: Rows per stored partition; Ray evaluates partitions in parallel.
+    rows_per_partition: int = Field(default=1_000_000, ge=1)
     #: Largest file a steward may upload for ingest.
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
 

@@ -22,6 +22,8 @@ TAGS = {
     "household_size": "plain",
 }
 CITIES = ["南京市", "苏州市", "无锡市"]
+#: Declared public group-key domains (catalog metadata, not drawn from the data).
+PUBLIC_KEYS = {"city": CITIES, "age": list(range(18, 78))}
 
 
 def residents(n: int = 600) -> pl.DataFrame:
@@ -137,6 +139,8 @@ def build_world(
                     "open_attribute": open_attribute,
                     "grade": grade,
                     "tags": TAGS,
+                    "privacy_unit": "resident_id",
+                    "public_keys": PUBLIC_KEYS,
                 }
             )
         },

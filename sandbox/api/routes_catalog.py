@@ -13,7 +13,7 @@ from policies.errors import InvalidRequest
 from policies.roles import Role, check_role
 from sandbox import catalog
 from sandbox.api.deps import Caller, SandboxDep
-from sandbox.api.schemas import DatasetCreate, DatasetPublic
+from sandbox.api.schemas import DatasetCreate, DatasetPublic, ProposalPublic
 
 router = APIRouter(tags=["catalog"])
 
@@ -31,8 +31,8 @@ def ingest(
         body = DatasetCreate.model_validate(json.loads(metadata))
     except (json.JSONDecodeError, ValidationError) as err:
         raise InvalidRequest(
-            "metadata must be a JSON object with name, source, open_attribute, grade and "
-            "tags (column -> direct_identifier | quasi_identifier | sensitive | plain)"
+            "metadata must be a JSON object with name, source, open_attribute, grade, and "
+            "optionally tags, overrides (column -> reason), privacy_unit and public_keys"
         ) from err
     upload = sandbox.settings.data_dir / "uploads" / f"{uuid.uuid4().hex}.upload"
     try:
@@ -50,11 +50,33 @@ def ingest(
                 grade=body.grade,
                 tags=body.tags,
                 description=body.description,
+                privacy_unit=body.privacy_unit,
+                public_keys=body.public_keys,
+                overrides=body.overrides,
             ),
         )
     finally:
         upload.unlink(missing_ok=True)
     return DatasetPublic.of(dataset)
+
+
+@router.post("/datasets/propose")
+def propose(
+    who: Caller,
+    sandbox: SandboxDep,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8, header row) or Parquet")],
+) -> dict[str, ProposalPublic]:
+    """Proposed column tags for a file, with evidence; nothing is stored (steward)."""
+    check_role(who.role, Role.STEWARD)
+    upload = sandbox.settings.data_dir / "uploads" / f"{uuid.uuid4().hex}.upload"
+    try:
+        catalog.copy_upload(file.file, upload, sandbox.settings.max_upload_bytes)
+        proposals = catalog.propose(upload)
+    finally:
+        upload.unlink(missing_ok=True)
+    return {
+        c: ProposalPublic(tag=p.tag, rule=p.rule, evidence=p.evidence) for c, p in proposals.items()
+    }
 
 
 @router.get("/datasets")

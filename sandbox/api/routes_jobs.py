@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import FileResponse
@@ -31,6 +31,12 @@ def submit(body: JobCreate, who: Caller, sandbox: SandboxDep) -> JobPublic:
     """Submit a job under a grant; ε is reserved before it runs (409 when it does not fit)."""
     job = sandbox.jobs.submit(who, body.grant_id, body.spec, body.purpose)
     return _public(job, who.role)
+
+
+@router.post("/jobs/estimate")
+def estimate(body: JobCreate, who: Caller, sandbox: SandboxDep) -> dict[str, Any]:
+    """Cost (ε, δ) and expected accuracy of a job, without running it or spending budget."""
+    return sandbox.jobs.estimate(who, body.grant_id, body.spec)
 
 
 @router.get("/jobs")

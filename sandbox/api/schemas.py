@@ -54,6 +54,18 @@ class ColumnPublic(BaseModel):
     name: str
     dtype: str
     tag: ColumnTag
+    #: steward, proposal or override (a less protective tag than proposed, with a reason)
+    tag_source: str
+    proposed_tag: str
+    evidence: dict[str, Any]
+
+
+class ProposalPublic(BaseModel):
+    """A proposed tag for a column and the evidence (counts, entity names; no values)."""
+
+    tag: ColumnTag
+    rule: str
+    evidence: dict[str, Any]
 
 
 class DatasetCreate(_In):
@@ -62,7 +74,14 @@ class DatasetCreate(_In):
     description: str = Field(default="", max_length=4000)
     open_attribute: OpenAttribute
     grade: Grade
-    tags: dict[str, ColumnTag]
+    #: Columns left out take the detectors' proposal.
+    tags: dict[str, ColumnTag] = Field(default_factory=dict)
+    #: column -> reason, for a declared tag less protective than the proposal.
+    overrides: dict[str, str] = Field(default_factory=dict)
+    #: Column identifying a person (contribution bounding); None: one row per person.
+    privacy_unit: str | None = None
+    #: Declared public group-key domains (e.g. the 13 cities of Jiangsu).
+    public_keys: dict[str, list[str | int | float | bool]] = Field(default_factory=dict)
 
 
 class DatasetPublic(BaseModel):
@@ -74,7 +93,10 @@ class DatasetPublic(BaseModel):
     open_attribute: OpenAttribute
     grade: Grade
     row_count: int
+    partitions: int
     sha256: str
+    privacy_unit: str | None
+    public_keys: dict[str, list[Any]]
     created_at: dt.datetime
     columns: list[ColumnPublic]
 
@@ -87,10 +109,21 @@ class DatasetPublic(BaseModel):
             open_attribute=OpenAttribute(d.open_attribute),
             grade=Grade(d.grade),
             row_count=d.row_count,
+            partitions=d.partitions,
             sha256=d.sha256,
+            privacy_unit=d.privacy_unit,
+            public_keys=d.public_keys,
             created_at=d.created_at,
             columns=[
-                ColumnPublic(name=c.name, dtype=c.dtype, tag=ColumnTag(c.tag)) for c in d.columns
+                ColumnPublic(
+                    name=c.name,
+                    dtype=c.dtype,
+                    tag=ColumnTag(c.tag),
+                    tag_source=c.tag_source,
+                    proposed_tag=c.proposed_tag,
+                    evidence=c.evidence,
+                )
+                for c in d.columns
             ],
         )
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -110,6 +111,11 @@ class Dataset(Base):
     path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     row_count: Mapped[int] = mapped_column(BigInteger)
+    partitions: Mapped[int] = mapped_column(Integer, default=1)
+    #: Column identifying a person; None: one row per person.
+    privacy_unit: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Declared public group-key domains, column -> values.
+    public_keys: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -128,6 +134,13 @@ class DatasetColumn(Base):
     name: Mapped[str] = mapped_column(String(64))
     dtype: Mapped[str] = mapped_column(String(40))
     tag: Mapped[str] = mapped_column(String(20))
+    #: Whether the column holds nulls (schema metadata; a mean of a null-free column is cheaper).
+    nullable: Mapped[bool] = mapped_column(default=True)
+    #: steward (declared), proposal (taken from the detectors) or override (less protective).
+    tag_source: Mapped[str] = mapped_column(String(20), default="steward")
+    proposed_tag: Mapped[str] = mapped_column(String(20), default="")
+    #: Why the detectors proposed their tag: counts and entity names, no values.
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 grant_datasets = Table(
@@ -175,6 +188,8 @@ class Job(Base):
     submitted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(20))
     spec: Mapped[dict[str, Any]] = mapped_column()
+    #: SHA-256 of the spec's canonical JSON: an identical query returns the cached answer.
+    spec_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
     purpose: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     epsilon: Mapped[int] = mapped_column(BigInteger)
@@ -190,6 +205,26 @@ class Job(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     grant: Mapped[Grant] = relationship(lazy="joined")
+
+
+class LedgerEntry(Base):
+    """One job's privacy charge against one grant × dataset (the ledger's source of truth).
+
+    The parts are kept separately so that the accountant can compose them
+    tightly (zCDP for Gaussian noise) instead of summing each job's (ε, δ).
+    """
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), default=None)
+    epsilon: Mapped[float] = mapped_column(Float)  # pure ε part
+    rho: Mapped[float] = mapped_column(Float)  # zCDP part
+    delta: Mapped[float] = mapped_column(Float)  # approximate parts
+    conversion_delta: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Review(Base):

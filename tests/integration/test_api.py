@@ -29,7 +29,7 @@ def _released_job(world: World) -> int:
 
 def test_api_when_operator_calls_every_get_route_then_no_raw_value_comes_back(world: World):
     released = _released_job(world)
-    pending = world.submit().json()["id"]
+    pending = world.submit(epsilon=0.5).json()["id"]
     wait_status(world, pending, {"awaiting_review"})
     params = {"job_id": released, "grant_id": world.grant_id, "name": "residents", "user_id": 1}
     identifiers = set(world.frame["resident_id"]) | set(world.frame["phone"])
@@ -54,7 +54,11 @@ def test_api_when_operator_calls_every_get_route_then_no_raw_value_comes_back(wo
     import polars as pl
 
     released_table = pl.read_parquet(io.BytesIO(table.content))
-    assert set(released_table.columns) == {"city", "count", "mean_income"}
+    assert set(released_table.columns) == {
+        "city", "count", "count_ci_low", "count_ci_high",
+        "mean_income", "mean_income_ci_low", "mean_income_ci_high",
+    }
+    assert released_table["city"].to_list() == ["南京市", "苏州市", "无锡市"]  # declared keys
 
 
 def test_output_when_not_approved_then_403_for_all_but_stewards(world: World):
@@ -191,6 +195,27 @@ def test_review_when_decided_then_manifest_is_signed_and_complete(world: World):
         json={"decision": "reject", "reason": "changed my mind"},
     )
     assert again.status_code == 409
+
+
+def test_submit_when_identical_query_repeats_then_cached_answer_at_no_cost(world: World):
+    first = world.submit(epsilon=0.5).json()
+    again = world.submit(epsilon=0.5)
+    assert again.status_code == 202
+    assert again.json()["id"] == first["id"]
+    assert world.grant()["epsilon_spent"] == 0.5
+    different = world.submit(epsilon=0.5, group_by=["age"]).json()
+    assert different["id"] != first["id"]
+    assert world.grant()["epsilon_spent"] == 1.0
+    # a rejected answer was never released: asking again runs (and costs) again
+    wait_status(world, first["id"], {"awaiting_review"})
+    world.http.post(
+        f"/v1/jobs/{first['id']}/review",
+        headers=world.as_("steward"),
+        json={"decision": "reject", "reason": "not needed after all"},
+    )
+    rerun = world.submit(epsilon=0.5).json()
+    assert rerun["id"] not in (first["id"], different["id"])
+    assert world.grant()["epsilon_spent"] == 1.5
 
 
 def test_review_when_operator_or_auditor_tries_then_403(world: World):

@@ -21,8 +21,8 @@ from sandbox.auth import Principal
 from sandbox.job_service import JobService
 from sandbox.settings import Settings
 from sandbox.store.db import Database
-from sandbox.store.models import AuditEntry, Base, Grant, Job
-from tests.factories import TAGS, aggregate_spec, residents
+from sandbox.store.models import AuditEntry, Base, Grant, Job, User
+from tests.factories import PUBLIC_KEYS, TAGS, aggregate_spec, residents
 
 
 class InProcessRunner:
@@ -71,6 +71,8 @@ def _world(db: Database, tmp_path: Path, epsilon: float) -> tuple[Settings, Prin
             open_attribute=OpenAttribute.UNCONDITIONAL,
             grade=Grade.GENERAL,
             tags={k: ColumnTag(v) for k, v in TAGS.items()},
+            privacy_unit="resident_id",
+            public_keys=PUBLIC_KEYS,
         ),
     )
     with db.session() as s:
@@ -152,17 +154,19 @@ def test_ledger_when_50_concurrent_submissions_exceed_budget_then_never_overspen
     refused: list[BaseException] = []
     lock = threading.Lock()
 
-    def submit() -> None:
+    def submit(i: int) -> None:
         barrier.wait()
         try:
-            job = service.submit(who, grant_id, aggregate_spec(epsilon=0.1))
+            # distinct queries: an identical one would be a cache hit at no cost
+            spec = aggregate_spec(epsilon=0.1, filters=[{"column": "age", "op": "ge", "value": i}])
+            job = service.submit(who, grant_id, spec)
             with lock:
                 accepted.append(job.id)
         except BudgetExhausted as err:
             with lock:
                 refused.append(err)
 
-    threads = [threading.Thread(target=submit) for _ in range(50)]  # 50 × 0.1 = 5 > 1
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(50)]  # 50 × 0.1 = 5 > 1
     for t in threads:
         t.start()
     for t in threads:
@@ -221,28 +225,61 @@ def test_ledger_when_service_restarts_with_queued_jobs_then_they_fail_and_stay_c
     restarted.shutdown()
 
 
-def test_ingest_when_tags_do_not_cover_columns_then_refused_naming_columns(
+def _ingest(db: Database, tmp_path: Path, tags: dict[str, str], **extra: object):
+    settings = Settings(data_dir=tmp_path / "data", database_url=db.url, rows_per_partition=150)
+    upload = tmp_path / "t.csv"
+    residents(600).write_csv(upload)
+    with db.session() as s:
+        bootstrapped = s.get(User, 1) is not None
+    if not bootstrapped:
+        auth.bootstrap(db)  # user 1 records the ingest
+    request = catalog.IngestRequest(
+        name="residents", source="test", open_attribute=OpenAttribute.UNCONDITIONAL,
+        grade=Grade.GENERAL, tags={k: ColumnTag(v) for k, v in tags.items()}, **extra)
+    return settings, catalog.ingest(db, settings, "test", 1, upload, request)
+
+
+def test_ingest_when_a_column_is_untagged_then_it_takes_the_proposal(
+    db: Database, tmp_path: Path
+):
+    tags = {k: v for k, v in TAGS.items() if k != "phone"}
+    _, dataset = _ingest(db, tmp_path, tags)
+    phone = next(c for c in dataset.columns if c.name == "phone")
+    assert (phone.tag, phone.tag_source) == ("direct_identifier", "proposal")
+    assert phone.evidence["entities"] == {"PHONE_NUMBER": phone.evidence["sampled"]}
+
+
+def test_ingest_when_declared_tag_protects_less_than_proposal_then_override_needed(
     db: Database, tmp_path: Path
 ):
     from policies.errors import InvalidRequest
 
-    settings = Settings(data_dir=tmp_path / "data", database_url=db.url)
-    upload = tmp_path / "t.csv"
-    residents(20).write_csv(upload)
-    tags = {k: ColumnTag(v) for k, v in TAGS.items() if k != "phone"}
-    with pytest.raises(InvalidRequest, match="untagged columns: phone"):
-        catalog.ingest(
-            db,
-            settings,
-            "test",
-            1,
-            upload,
-            catalog.IngestRequest(
-                name="residents",
-                source="test",
-                open_attribute=OpenAttribute.UNCONDITIONAL,
-                grade=Grade.GENERAL,
-                tags=tags,
-            ),
-        )
-    assert not list((tmp_path / "data").rglob("*.parquet"))
+    tags = TAGS | {"phone": "plain"}
+    with pytest.raises(InvalidRequest, match=r"phone \(declared plain, proposed direct_identifier"):
+        _ingest(db, tmp_path, tags)
+    assert not list((tmp_path / "data").rglob("*.parquet"))  # nothing stored
+    _, dataset = _ingest(db, tmp_path, tags, overrides={"phone": "numbers are synthetic"})
+    phone = next(c for c in dataset.columns if c.name == "phone")
+    assert (phone.tag, phone.tag_source, phone.proposed_tag) == (
+        "plain", "override", "direct_identifier")
+    with db.session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "dataset.ingest")).one()
+        assert entry.details["tag_overrides"] == {"phone": "numbers are synthetic"}
+
+
+def test_ingest_when_privacy_unit_given_then_each_person_lives_in_one_partition(
+    db: Database, tmp_path: Path
+):
+    import polars as pl
+
+    _, dataset = _ingest(db, tmp_path, TAGS, privacy_unit="resident_id",
+                         public_keys={"city": ["南京市", "苏州市", "无锡市", "常州市"]})
+    files = catalog.dataset_files(dataset.path)
+    assert dataset.partitions == len(files) == 4  # 600 rows / 150 per partition
+    seen: dict[str, int] = {}
+    for i, f in enumerate(files):
+        for unit in pl.read_parquet(f)["resident_id"].unique():
+            assert seen.setdefault(unit, i) == i
+    assert catalog.scan_dataset(dataset.path).select(pl.len()).collect().item() == 600
+    assert dataset.sha256 == catalog.content_sha256(dataset.path)
+    assert dataset.public_keys == {"city": ["南京市", "苏州市", "无锡市", "常州市"]}

@@ -20,52 +20,64 @@ from policies.budget import (
 from policies.errors import BudgetExhausted, InvalidRequest
 
 
-@pytest.mark.parametrize(("epsilon", "delta"), [
-    (math.nan, 0.0),  # NaN ε compares false with every bound
-    (math.inf, 0.0),  # infinite ε is no guarantee
-    (-math.inf, 0.0),
-    (-0.1, 0.0),  # negative ε
-    (1000.5, 0.0),  # beyond MAX_EPSILON
-    (1.0, math.nan),  # NaN δ
-    (1.0, math.inf),  # infinite δ
-    (1.0, -1e-9),  # negative δ
-    (1.0, 1.0),  # δ = 1 allows total failure
-    (1.0, 1.5),  # δ > 1 is not a probability
-])
+@pytest.mark.parametrize(
+    ("epsilon", "delta"),
+    [
+        (math.nan, 0.0),  # NaN ε compares false with every bound
+        (math.inf, 0.0),  # infinite ε is no guarantee
+        (-math.inf, 0.0),
+        (-0.1, 0.0),  # negative ε
+        (1000.5, 0.0),  # beyond MAX_EPSILON
+        (1.0, math.nan),  # NaN δ
+        (1.0, math.inf),  # infinite δ
+        (1.0, -1e-9),  # negative δ
+        (1.0, 1.0),  # δ = 1 allows total failure
+        (1.0, 1.5),  # δ > 1 is not a probability
+    ],
+)
 def test_privacy_budget_when_invalid_then_invalid_request(epsilon: float, delta: float) -> None:
     with pytest.raises(InvalidRequest):
         PrivacyBudget(epsilon, delta)
 
 
-@pytest.mark.parametrize(("epsilon", "delta"), [
-    (0.0, 0.0),  # an empty budget is valid
-    (1000.0, 0.0),  # the largest ε
-    (1.0, 0.999),  # δ just under 1
-])
+@pytest.mark.parametrize(
+    ("epsilon", "delta"),
+    [
+        (0.0, 0.0),  # an empty budget is valid
+        (1000.0, 0.0),  # the largest ε
+        (1.0, 0.999),  # δ just under 1
+    ],
+)
 def test_privacy_budget_when_at_bounds_then_accepted(epsilon: float, delta: float) -> None:
     assert PrivacyBudget(epsilon, delta).epsilon == epsilon
 
 
-@pytest.mark.parametrize(("epsilon", "units"), [
-    (1.0, EPSILON_UNIT),  # whole ε
-    (0.1, 10**8),  # 0.1 is not exact in binary, but is exact in units
-    (0.3, 3 * 10**8),  # 0.3 as written, not its binary expansion
-    (1e-10, 1),  # a tenth of a unit costs a whole unit
-    (1.5e-9, 2),  # a unit and a half costs two
-    (2.000000001, 2 * EPSILON_UNIT + 1),  # one unit above 2
-    (0.0, 0),  # free
-])
+@pytest.mark.parametrize(
+    ("epsilon", "units"),
+    [
+        (1.0, EPSILON_UNIT),  # whole ε
+        (0.1, 10**8),  # 0.1 is not exact in binary, but is exact in units
+        (0.3, 3 * 10**8),  # 0.3 as written, not its binary expansion
+        (1e-10, 1),  # a tenth of a unit costs a whole unit
+        (1.5e-9, 2),  # a unit and a half costs two
+        (2.000000001, 2 * EPSILON_UNIT + 1),  # one unit above 2
+        (0.0, 0),  # free
+    ],
+)
 def test_epsilon_units_when_fractional_then_rounded_up(epsilon: float, units: int) -> None:
     assert epsilon_units(epsilon) == units
     assert PrivacyBudget(epsilon).units[0] == units
 
 
-@pytest.mark.parametrize(("delta", "units"), [
-    (1e-6, 10**12),  # a usual δ
-    (5e-19, 1),  # half a unit costs a whole unit
-    (1.5e-18, 2),
-    (0.0, 0),
-])
+@pytest.mark.parametrize(
+    ("delta", "units"),
+    [
+        (1e-6, 10**12),  # a usual δ
+        (5e-19, 1),  # half a unit costs a whole unit
+        (1.5e-18, 2),
+        (0.0, 0),
+    ],
+)
 def test_delta_units_when_fractional_then_rounded_up(delta: float, units: int) -> None:
     assert delta_units(delta) == units
     assert PrivacyBudget(1.0, delta).units[1] == units
@@ -108,8 +120,10 @@ _PROPERTY = settings(max_examples=300, deadline=None, database=None)
 
 
 @_PROPERTY
-@given(total_epsilon=st.floats(min_value=0.0, max_value=10.0, allow_nan=False),
-       costs=st.lists(_EPSILONS, max_size=40))
+@given(
+    total_epsilon=st.floats(min_value=0.0, max_value=10.0, allow_nan=False),
+    costs=st.lists(_EPSILONS, max_size=40),
+)
 def test_check_can_spend_when_reserving_epsilons_in_sequence_then_refuses_exactly_overspending(
     total_epsilon: float, costs: list[float]
 ) -> None:
@@ -130,9 +144,11 @@ def test_check_can_spend_when_reserving_epsilons_in_sequence_then_refuses_exactl
 
 
 @_PROPERTY
-@given(total_epsilon=st.floats(min_value=0.0, max_value=10.0, allow_nan=False),
-       total_delta=st.floats(min_value=0.0, max_value=1e-4, allow_nan=False),
-       costs=st.lists(st.tuples(_EPSILONS, _DELTAS), max_size=40))
+@given(
+    total_epsilon=st.floats(min_value=0.0, max_value=10.0, allow_nan=False),
+    total_delta=st.floats(min_value=0.0, max_value=1e-4, allow_nan=False),
+    costs=st.lists(st.tuples(_EPSILONS, _DELTAS), max_size=40),
+)
 def test_check_can_spend_when_reserving_in_sequence_then_ledger_never_exceeds_total(
     total_epsilon: float, total_delta: float, costs: list[tuple[float, float]]
 ) -> None:
@@ -159,7 +175,9 @@ def test_epsilon_units_when_any_epsilon_then_never_under_charge(epsilon: float) 
 
 
 @_PROPERTY
-@given(units=st.integers(min_value=0, max_value=1000 * EPSILON_UNIT),
-       delta=st.integers(min_value=0, max_value=10**15 - 1))  # δ < 1e-3: any realistic δ
+@given(
+    units=st.integers(min_value=0, max_value=1000 * EPSILON_UNIT),
+    delta=st.integers(min_value=0, max_value=10**15 - 1),
+)  # δ < 1e-3: any realistic δ
 def test_privacy_budget_from_units_when_round_trip_then_same_units(units: int, delta: int) -> None:
     assert PrivacyBudget.from_units(units, delta).units == (units, delta)

@@ -28,8 +28,13 @@ NOW = datetime(2026, 1, 1, 12, 0)
 LATER = NOW + timedelta(days=30)
 
 
-def _assert_rule(check: Callable[..., object], can: Callable[..., bool] | None,
-                 args: tuple[Any, ...], error: type[Exception] | None, article: str | None) -> None:
+def _assert_rule(
+    check: Callable[..., object],
+    can: Callable[..., bool] | None,
+    args: tuple[Any, ...],
+    error: type[Exception] | None,
+    article: str | None,
+) -> None:
     """``check(*args)`` raises exactly ``error`` (naming ``article``) or nothing; ``can`` agrees."""
     if error is None:
         check(*args)
@@ -48,66 +53,83 @@ def _assert_rule(check: Callable[..., object], can: Callable[..., bool] | None,
 T, U = ColumnTag, ColumnUse
 
 
-@pytest.mark.parametrize(("tag", "use", "allowed"), [
-    (T.DIRECT_IDENTIFIER, U.FILTER, False),  # a filter on an ID singles out one person
-    (T.DIRECT_IDENTIFIER, U.GROUP_BY, False),  # grouping by ID releases per-person cells
-    (T.DIRECT_IDENTIFIER, U.MEASURE, False),  # an ID is never aggregated either
-    (T.QUASI_IDENTIFIER, U.FILTER, True),  # age, district: filter is fine
-    (T.QUASI_IDENTIFIER, U.GROUP_BY, True),  # and grouping too
-    (T.QUASI_IDENTIFIER, U.MEASURE, False),  # but not a measure
-    (T.SENSITIVE, U.FILTER, True),  # income may restrict rows
-    (T.SENSITIVE, U.GROUP_BY, False),  # but never labels a released cell
-    (T.SENSITIVE, U.MEASURE, True),  # and may be summed with noise
-    (T.PLAIN, U.FILTER, True),  # plain columns: any use
-    (T.PLAIN, U.GROUP_BY, True),
-    (T.PLAIN, U.MEASURE, True),
-])
+@pytest.mark.parametrize(
+    ("tag", "use", "allowed"),
+    [
+        (T.DIRECT_IDENTIFIER, U.FILTER, False),  # a filter on an ID singles out one person
+        (T.DIRECT_IDENTIFIER, U.GROUP_BY, False),  # grouping by ID releases per-person cells
+        (T.DIRECT_IDENTIFIER, U.MEASURE, False),  # an ID is never aggregated either
+        (T.QUASI_IDENTIFIER, U.FILTER, True),  # age, district: filter is fine
+        (T.QUASI_IDENTIFIER, U.GROUP_BY, True),  # and grouping too
+        (T.QUASI_IDENTIFIER, U.MEASURE, False),  # but not a measure
+        (T.SENSITIVE, U.FILTER, True),  # income may restrict rows
+        (T.SENSITIVE, U.GROUP_BY, False),  # but never labels a released cell
+        (T.SENSITIVE, U.MEASURE, True),  # and may be summed with noise
+        (T.PLAIN, U.FILTER, True),  # plain columns: any use
+        (T.PLAIN, U.GROUP_BY, True),
+        (T.PLAIN, U.MEASURE, True),
+    ],
+)
 def test_check_column_use_when_tag_and_use_then_allowed_per_art_37(
     tag: ColumnTag, use: ColumnUse, allowed: bool
 ) -> None:
     _assert_rule(
-        lambda t, u: catalog.check_column_use("col_x", t, u), catalog.can_use_column,
-        (tag, use), None if allowed else InvalidJobSpec, "art. 37",
+        lambda t, u: catalog.check_column_use("col_x", t, u),
+        catalog.can_use_column,
+        (tag, use),
+        None if allowed else InvalidJobSpec,
+        "art. 37",
     )
 
 
 # --- roles --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("actual", "allowed", "ok"), [
-    (Role.STEWARD, (Role.STEWARD,), True),  # the one role asked for
-    (Role.ADMIN, (Role.STEWARD, Role.ADMIN), True),  # one of several
-    (Role.OPERATOR, (Role.STEWARD,), False),  # an operator cannot act as steward
-    (Role.AUDITOR, (Role.STEWARD, Role.ADMIN), False),  # none of several
-    (Role.ADMIN, (), False),  # nothing allowed: nobody passes
-])
+
+@pytest.mark.parametrize(
+    ("actual", "allowed", "ok"),
+    [
+        (Role.STEWARD, (Role.STEWARD,), True),  # the one role asked for
+        (Role.ADMIN, (Role.STEWARD, Role.ADMIN), True),  # one of several
+        (Role.OPERATOR, (Role.STEWARD,), False),  # an operator cannot act as steward
+        (Role.AUDITOR, (Role.STEWARD, Role.ADMIN), False),  # none of several
+        (Role.ADMIN, (), False),  # nothing allowed: nobody passes
+    ],
+)
 def test_check_role_when_role_given_then_allowed_only_if_listed(
     actual: Role, allowed: tuple[Role, ...], ok: bool
 ) -> None:
     _assert_rule(
-        lambda a: roles.check_role(a, *allowed), lambda a: roles.has_role(a, *allowed),
-        (actual,), None if ok else PolicyViolation, "art. 63",
+        lambda a: roles.check_role(a, *allowed),
+        lambda a: roles.has_role(a, *allowed),
+        (actual,),
+        None if ok else PolicyViolation,
+        "art. 63",
     )
 
 
-@pytest.mark.parametrize(("role", "org_kind", "ok"), [
-    (Role.ADMIN, OrgKind.PLATFORM, True),  # admins run the platform
-    (Role.ADMIN, OrgKind.BUREAU, False),  # not the bureau
-    (Role.ADMIN, OrgKind.OPERATOR, False),  # nor a firm
-    (Role.STEWARD, OrgKind.BUREAU, True),  # stewards are the bureau
-    (Role.STEWARD, OrgKind.OPERATOR, False),  # a firm's steward would review its own jobs
-    (Role.STEWARD, OrgKind.PLATFORM, False),
-    (Role.OPERATOR, OrgKind.OPERATOR, True),  # analysts belong to authorized firms
-    (Role.OPERATOR, OrgKind.BUREAU, False),
-    (Role.OPERATOR, OrgKind.PLATFORM, False),
-    (Role.AUDITOR, OrgKind.BUREAU, True),  # auditors: bureau ...
-    (Role.AUDITOR, OrgKind.PLATFORM, True),  # ... or platform
-    (Role.AUDITOR, OrgKind.OPERATOR, False),  # never the audited firm
-])
+@pytest.mark.parametrize(
+    ("role", "org_kind", "ok"),
+    [
+        (Role.ADMIN, OrgKind.PLATFORM, True),  # admins run the platform
+        (Role.ADMIN, OrgKind.BUREAU, False),  # not the bureau
+        (Role.ADMIN, OrgKind.OPERATOR, False),  # nor a firm
+        (Role.STEWARD, OrgKind.BUREAU, True),  # stewards are the bureau
+        (Role.STEWARD, OrgKind.OPERATOR, False),  # a firm's steward would review its own jobs
+        (Role.STEWARD, OrgKind.PLATFORM, False),
+        (Role.OPERATOR, OrgKind.OPERATOR, True),  # analysts belong to authorized firms
+        (Role.OPERATOR, OrgKind.BUREAU, False),
+        (Role.OPERATOR, OrgKind.PLATFORM, False),
+        (Role.AUDITOR, OrgKind.BUREAU, True),  # auditors: bureau ...
+        (Role.AUDITOR, OrgKind.PLATFORM, True),  # ... or platform
+        (Role.AUDITOR, OrgKind.OPERATOR, False),  # never the audited firm
+    ],
+)
 def test_check_role_fits_org_when_role_and_org_kind_then_allowed_per_table(
     role: Role, org_kind: OrgKind, ok: bool
 ) -> None:
-    _assert_rule(roles.check_role_fits_org, None, (role, org_kind),
-                 None if ok else PolicyViolation, None)
+    _assert_rule(
+        roles.check_role_fits_org, None, (role, org_kind), None if ok else PolicyViolation, None
+    )
 
 
 # --- grants -------------------------------------------------------------------------------
@@ -115,22 +137,30 @@ def test_check_role_fits_org_when_role_and_org_kind_then_allowed_per_table(
 G = GrantState
 
 
-@pytest.mark.parametrize(("current", "target", "ok"), [
-    (G.ACTIVE, G.ACTIVE, True),  # idempotent
-    (G.ACTIVE, G.SUSPENDED, True),  # art. 76: suspend an operator exceeding its scope
-    (G.ACTIVE, G.TERMINATED, True),  # or terminate it
-    (G.SUSPENDED, G.SUSPENDED, True),  # idempotent
-    (G.SUSPENDED, G.ACTIVE, True),  # reinstated once remedied
-    (G.SUSPENDED, G.TERMINATED, True),
-    (G.TERMINATED, G.TERMINATED, True),  # idempotent even when final
-    (G.TERMINATED, G.ACTIVE, False),  # terminated is final
-    (G.TERMINATED, G.SUSPENDED, False),
-])
+@pytest.mark.parametrize(
+    ("current", "target", "ok"),
+    [
+        (G.ACTIVE, G.ACTIVE, True),  # idempotent
+        (G.ACTIVE, G.SUSPENDED, True),  # art. 76: suspend an operator exceeding its scope
+        (G.ACTIVE, G.TERMINATED, True),  # or terminate it
+        (G.SUSPENDED, G.SUSPENDED, True),  # idempotent
+        (G.SUSPENDED, G.ACTIVE, True),  # reinstated once remedied
+        (G.SUSPENDED, G.TERMINATED, True),
+        (G.TERMINATED, G.TERMINATED, True),  # idempotent even when final
+        (G.TERMINATED, G.ACTIVE, False),  # terminated is final
+        (G.TERMINATED, G.SUSPENDED, False),
+    ],
+)
 def test_grant_check_can_transition_when_pair_then_allowed_per_art_76(
     current: GrantState, target: GrantState, ok: bool
 ) -> None:
-    _assert_rule(grants.check_can_transition, grants.can_transition, (current, target),
-                 None if ok else Conflict, "art. 76")
+    _assert_rule(
+        grants.check_can_transition,
+        grants.can_transition,
+        (current, target),
+        None if ok else Conflict,
+        "art. 76",
+    )
 
 
 def test_grant_state_is_terminal_when_state_then_only_terminated() -> None:
@@ -140,56 +170,81 @@ def test_grant_state_is_terminal_when_state_then_only_terminated() -> None:
 PURPOSE = "statistics for the annual report"
 
 
-@pytest.mark.parametrize(("open_attribute", "purpose", "commitment", "ok"), [
-    (OpenAttribute.UNCONDITIONAL, "", False, True),  # unconditional: no conditions at all
-    (OpenAttribute.CLOSED, PURPOSE, True, False),  # closed (不予开放) is never granted
-    (OpenAttribute.CONDITIONAL, PURPOSE, True, True),  # purpose and commitment: granted
-    (OpenAttribute.CONDITIONAL, "", True, False),  # no purpose
-    (OpenAttribute.CONDITIONAL, "123456789", True, False),  # 9 characters: too short
-    (OpenAttribute.CONDITIONAL, "1234567890", True, True),  # 10 characters: just enough
-    (OpenAttribute.CONDITIONAL, "   short      ", True, False),  # padding does not count
-    (OpenAttribute.CONDITIONAL, PURPOSE, False, False),  # commitment not accepted
-])
+@pytest.mark.parametrize(
+    ("open_attribute", "purpose", "commitment", "ok"),
+    [
+        (OpenAttribute.UNCONDITIONAL, "", False, True),  # unconditional: no conditions at all
+        (OpenAttribute.CLOSED, PURPOSE, True, False),  # closed (不予开放) is never granted
+        (OpenAttribute.CONDITIONAL, PURPOSE, True, True),  # purpose and commitment: granted
+        (OpenAttribute.CONDITIONAL, "", True, False),  # no purpose
+        (OpenAttribute.CONDITIONAL, "123456789", True, False),  # 9 characters: too short
+        (OpenAttribute.CONDITIONAL, "1234567890", True, True),  # 10 characters: just enough
+        (OpenAttribute.CONDITIONAL, "   short      ", True, False),  # padding does not count
+        (OpenAttribute.CONDITIONAL, PURPOSE, False, False),  # commitment not accepted
+    ],
+)
 def test_check_can_grant_when_open_attribute_and_conditions_then_per_art_34(
     open_attribute: OpenAttribute, purpose: str, commitment: bool, ok: bool
 ) -> None:
-    _assert_rule(grants.check_can_grant, grants.can_grant,
-                 ("residents", open_attribute, purpose, commitment),
-                 None if ok else PolicyViolation, "art. 34")
+    _assert_rule(
+        grants.check_can_grant,
+        grants.can_grant,
+        ("residents", open_attribute, purpose, commitment),
+        None if ok else PolicyViolation,
+        "art. 34",
+    )
 
 
-@pytest.mark.parametrize(("expires_at", "kinds", "ok"), [
-    (LATER, ["aggregate"], True),  # future expiry, one kind
-    (NOW, ["aggregate"], False),  # expires now: already over
-    (NOW - timedelta(days=1), ["aggregate"], False),  # expired yesterday
-    (LATER, [], False),  # a grant that allows nothing
-    (LATER, iter(["aggregate"]), True),  # any iterable of kinds
-])
+@pytest.mark.parametrize(
+    ("expires_at", "kinds", "ok"),
+    [
+        (LATER, ["aggregate"], True),  # future expiry, one kind
+        (NOW, ["aggregate"], False),  # expires now: already over
+        (NOW - timedelta(days=1), ["aggregate"], False),  # expired yesterday
+        (LATER, [], False),  # a grant that allows nothing
+        (LATER, iter(["aggregate"]), True),  # any iterable of kinds
+    ],
+)
 def test_check_grant_terms_when_expiry_and_kinds_then_valid_only_if_sensible(
     expires_at: datetime, kinds: Any, ok: bool
 ) -> None:
-    _assert_rule(grants.check_grant_terms, None, (expires_at, NOW, kinds),
-                 None if ok else InvalidRequest, None)
+    _assert_rule(
+        grants.check_grant_terms,
+        None,
+        (expires_at, NOW, kinds),
+        None if ok else InvalidRequest,
+        None,
+    )
 
 
-@pytest.mark.parametrize(("state", "expires_at", "kind", "datasets", "ok", "article"), [
-    (G.ACTIVE, LATER, "aggregate", ["residents"], True, None),  # in scope
-    (G.SUSPENDED, LATER, "aggregate", ["residents"], False, "art. 76"),  # suspended
-    (G.TERMINATED, LATER, "aggregate", ["residents"], False, "art. 76"),  # terminated
-    (G.ACTIVE, NOW, "aggregate", ["residents"], False, None),  # expires at this instant
-    (G.ACTIVE, NOW - timedelta(seconds=1), "aggregate", ["residents"], False, None),  # expired
-    (G.ACTIVE, LATER, "custom", ["residents"], False, None),  # kind not granted
-    (G.ACTIVE, LATER, "aggregate", ["residents", "tax"], False, "art. 76"),  # one outside
-    (G.ACTIVE, LATER, "aggregate", [], True, None),  # no dataset: nothing outside
-])
+@pytest.mark.parametrize(
+    ("state", "expires_at", "kind", "datasets", "ok", "article"),
+    [
+        (G.ACTIVE, LATER, "aggregate", ["residents"], True, None),  # in scope
+        (G.SUSPENDED, LATER, "aggregate", ["residents"], False, "art. 76"),  # suspended
+        (G.TERMINATED, LATER, "aggregate", ["residents"], False, "art. 76"),  # terminated
+        (G.ACTIVE, NOW, "aggregate", ["residents"], False, None),  # expires at this instant
+        (G.ACTIVE, NOW - timedelta(seconds=1), "aggregate", ["residents"], False, None),  # expired
+        (G.ACTIVE, LATER, "custom", ["residents"], False, None),  # kind not granted
+        (G.ACTIVE, LATER, "aggregate", ["residents", "tax"], False, "art. 76"),  # one outside
+        (G.ACTIVE, LATER, "aggregate", [], True, None),  # no dataset: nothing outside
+    ],
+)
 def test_check_can_submit_when_grant_and_job_then_allowed_only_in_scope(
-    state: GrantState, expires_at: datetime, kind: str, datasets: list[str], ok: bool,
+    state: GrantState,
+    expires_at: datetime,
+    kind: str,
+    datasets: list[str],
+    ok: bool,
     article: str | None,
 ) -> None:
-    _assert_rule(grants.check_can_submit, grants.can_submit,
-                 (state, expires_at, NOW, kind, ["aggregate", "extract"], datasets,
-                  ["residents", "firms"]),
-                 None if ok else PolicyViolation, article)
+    _assert_rule(
+        grants.check_can_submit,
+        grants.can_submit,
+        (state, expires_at, NOW, kind, ["aggregate", "extract"], datasets, ["residents", "firms"]),
+        None if ok else PolicyViolation,
+        article,
+    )
 
 
 # --- airlock ------------------------------------------------------------------------------
@@ -197,94 +252,132 @@ def test_check_can_submit_when_grant_and_job_then_allowed_only_in_scope(
 J = JobStatus
 
 
-@pytest.mark.parametrize(("current", "target", "ok"), [
-    (J.QUEUED, J.QUEUED, True),  # same state: idempotent no-op
-    (J.QUEUED, J.RUNNING, True),  # picked up
-    (J.QUEUED, J.FAILED, True),  # failed before starting
-    (J.RUNNING, J.AWAITING_REVIEW, True),  # output quarantined
-    (J.RUNNING, J.FAILED, True),  # crashed
-    (J.AWAITING_REVIEW, J.RELEASED, True),  # approved
-    (J.AWAITING_REVIEW, J.REJECTED, True),  # rejected
-    (J.RELEASED, J.RELEASED, True),  # idempotent in a terminal state
-    (J.QUEUED, J.AWAITING_REVIEW, False),  # cannot skip running
-    (J.RUNNING, J.RELEASED, False),  # cannot skip review
-    (J.AWAITING_REVIEW, J.RUNNING, False),  # no way back
-    (J.AWAITING_REVIEW, J.FAILED, False),  # review ends in a decision
-    (J.RELEASED, J.REJECTED, False),  # a release is final
-    (J.REJECTED, J.RELEASED, False),  # so is a rejection
-    (J.FAILED, J.QUEUED, False),  # a failed job is not retried in place
-])
+@pytest.mark.parametrize(
+    ("current", "target", "ok"),
+    [
+        (J.QUEUED, J.QUEUED, True),  # same state: idempotent no-op
+        (J.QUEUED, J.RUNNING, True),  # picked up
+        (J.QUEUED, J.FAILED, True),  # failed before starting
+        (J.RUNNING, J.AWAITING_REVIEW, True),  # output quarantined
+        (J.RUNNING, J.FAILED, True),  # crashed
+        (J.AWAITING_REVIEW, J.RELEASED, True),  # approved
+        (J.AWAITING_REVIEW, J.REJECTED, True),  # rejected
+        (J.RELEASED, J.RELEASED, True),  # idempotent in a terminal state
+        (J.QUEUED, J.AWAITING_REVIEW, False),  # cannot skip running
+        (J.RUNNING, J.RELEASED, False),  # cannot skip review
+        (J.AWAITING_REVIEW, J.RUNNING, False),  # no way back
+        (J.AWAITING_REVIEW, J.FAILED, False),  # review ends in a decision
+        (J.RELEASED, J.REJECTED, False),  # a release is final
+        (J.REJECTED, J.RELEASED, False),  # so is a rejection
+        (J.FAILED, J.QUEUED, False),  # a failed job is not retried in place
+    ],
+)
 def test_job_check_can_transition_when_pair_then_allowed_per_table(
     current: JobStatus, target: JobStatus, ok: bool
 ) -> None:
-    _assert_rule(airlock.check_can_transition, airlock.can_transition, (current, target),
-                 None if ok else Conflict, None)
+    _assert_rule(
+        airlock.check_can_transition,
+        airlock.can_transition,
+        (current, target),
+        None if ok else Conflict,
+        None,
+    )
 
 
 def test_job_status_is_terminal_when_state_then_released_rejected_failed() -> None:
     assert {s for s in JobStatus if s.is_terminal()} == {J.RELEASED, J.REJECTED, J.FAILED}
 
 
-@pytest.mark.parametrize(("role", "reviewer_org", "status", "reason", "error", "article"), [
-    (Role.STEWARD, 1, J.AWAITING_REVIEW, "checked, fine", None, None),  # allowed
-    (Role.STEWARD, 1, J.AWAITING_REVIEW, "12345", None, None),  # 5 characters: enough
-    (Role.OPERATOR, 1, J.AWAITING_REVIEW, "checked", PolicyViolation, "art. 63"),  # not steward
-    (Role.ADMIN, 1, J.AWAITING_REVIEW, "checked", PolicyViolation, "art. 63"),
-    (Role.AUDITOR, 1, J.AWAITING_REVIEW, "checked", PolicyViolation, "art. 63"),
-    (Role.STEWARD, 2, J.AWAITING_REVIEW, "checked", PolicyViolation, None),  # own organisation
-    (Role.STEWARD, 1, J.RUNNING, "checked", Conflict, None),  # nothing to review yet
-    (Role.STEWARD, 1, J.RELEASED, "checked", Conflict, None),  # already decided
-    (Role.STEWARD, 1, J.AWAITING_REVIEW, "", InvalidRequest, None),  # no reason
-    (Role.STEWARD, 1, J.AWAITING_REVIEW, "  1234   ", InvalidRequest, None),  # padded 4 chars
-])
+@pytest.mark.parametrize(
+    ("role", "reviewer_org", "status", "reason", "error", "article"),
+    [
+        (Role.STEWARD, 1, J.AWAITING_REVIEW, "checked, fine", None, None),  # allowed
+        (Role.STEWARD, 1, J.AWAITING_REVIEW, "12345", None, None),  # 5 characters: enough
+        (Role.OPERATOR, 1, J.AWAITING_REVIEW, "checked", PolicyViolation, "art. 63"),  # not steward
+        (Role.ADMIN, 1, J.AWAITING_REVIEW, "checked", PolicyViolation, "art. 63"),
+        (Role.AUDITOR, 1, J.AWAITING_REVIEW, "checked", PolicyViolation, "art. 63"),
+        (Role.STEWARD, 2, J.AWAITING_REVIEW, "checked", PolicyViolation, None),  # own organisation
+        (Role.STEWARD, 1, J.RUNNING, "checked", Conflict, None),  # nothing to review yet
+        (Role.STEWARD, 1, J.RELEASED, "checked", Conflict, None),  # already decided
+        (Role.STEWARD, 1, J.AWAITING_REVIEW, "", InvalidRequest, None),  # no reason
+        (Role.STEWARD, 1, J.AWAITING_REVIEW, "  1234   ", InvalidRequest, None),  # padded 4 chars
+    ],
+)
 def test_check_can_review_when_reviewer_and_job_then_per_table(
-    role: Role, reviewer_org: int, status: JobStatus, reason: str,
-    error: type[Exception] | None, article: str | None,
+    role: Role,
+    reviewer_org: int,
+    status: JobStatus,
+    reason: str,
+    error: type[Exception] | None,
+    article: str | None,
 ) -> None:
-    _assert_rule(airlock.check_can_review, airlock.can_review,
-                 (role, reviewer_org, 2, status, reason), error, article)
+    _assert_rule(
+        airlock.check_can_review,
+        airlock.can_review,
+        (role, reviewer_org, 2, status, reason),
+        error,
+        article,
+    )
 
 
-@pytest.mark.parametrize(("role", "caller_org", "ok"), [
-    (Role.OPERATOR, 2, True),  # own organisation's job
-    (Role.OPERATOR, 3, False),  # another firm's job does not exist for them
-    (Role.STEWARD, 1, True),  # stewards see every job
-    (Role.AUDITOR, 1, True),
-    (Role.ADMIN, 9, True),
-])
+@pytest.mark.parametrize(
+    ("role", "caller_org", "ok"),
+    [
+        (Role.OPERATOR, 2, True),  # own organisation's job
+        (Role.OPERATOR, 3, False),  # another firm's job does not exist for them
+        (Role.STEWARD, 1, True),  # stewards see every job
+        (Role.AUDITOR, 1, True),
+        (Role.ADMIN, 9, True),
+    ],
+)
 def test_check_can_see_job_when_caller_then_other_firms_jobs_not_found(
     role: Role, caller_org: int, ok: bool
 ) -> None:
-    _assert_rule(airlock.check_can_see_job, None, (role, caller_org, 2),
-                 None if ok else NotFound, None)
+    _assert_rule(
+        airlock.check_can_see_job, None, (role, caller_org, 2), None if ok else NotFound, None
+    )
 
 
-@pytest.mark.parametrize(("role", "caller_org", "status", "error", "article"), [
-    (Role.OPERATOR, 2, J.RELEASED, None, None),  # the grantee gets its released product
-    (Role.OPERATOR, 3, J.RELEASED, NotFound, None),  # another firm: existence does not leak
-    (Role.OPERATOR, 2, J.AWAITING_REVIEW, PolicyViolation, "art. 37"),  # still quarantined
-    (Role.OPERATOR, 2, J.REJECTED, PolicyViolation, "art. 37"),  # rejected never leaves
-    (Role.OPERATOR, 2, J.QUEUED, PolicyViolation, "art. 37"),
-    (Role.STEWARD, 1, J.AWAITING_REVIEW, None, None),  # steward reads it to review
-    (Role.STEWARD, 1, J.RELEASED, None, None),
-    (Role.STEWARD, 1, J.RUNNING, PolicyViolation, None),  # no output yet
-    (Role.STEWARD, 1, J.FAILED, PolicyViolation, None),  # no output at all
-    (Role.AUDITOR, 1, J.RELEASED, PolicyViolation, None),  # only the grantee downloads
-    (Role.ADMIN, 1, J.RELEASED, PolicyViolation, None),
-    (Role.AUDITOR, 1, J.AWAITING_REVIEW, PolicyViolation, "art. 37"),  # not released
-])
+@pytest.mark.parametrize(
+    ("role", "caller_org", "status", "error", "article"),
+    [
+        (Role.OPERATOR, 2, J.RELEASED, None, None),  # the grantee gets its released product
+        (Role.OPERATOR, 3, J.RELEASED, NotFound, None),  # another firm: existence does not leak
+        (Role.OPERATOR, 2, J.AWAITING_REVIEW, PolicyViolation, "art. 37"),  # still quarantined
+        (Role.OPERATOR, 2, J.REJECTED, PolicyViolation, "art. 37"),  # rejected never leaves
+        (Role.OPERATOR, 2, J.QUEUED, PolicyViolation, "art. 37"),
+        (Role.STEWARD, 1, J.AWAITING_REVIEW, None, None),  # steward reads it to review
+        (Role.STEWARD, 1, J.RELEASED, None, None),
+        (Role.STEWARD, 1, J.RUNNING, PolicyViolation, None),  # no output yet
+        (Role.STEWARD, 1, J.FAILED, PolicyViolation, None),  # no output at all
+        (Role.AUDITOR, 1, J.RELEASED, PolicyViolation, None),  # only the grantee downloads
+        (Role.ADMIN, 1, J.RELEASED, PolicyViolation, None),
+        (Role.AUDITOR, 1, J.AWAITING_REVIEW, PolicyViolation, "art. 37"),  # not released
+    ],
+)
 def test_check_can_download_when_caller_and_status_then_per_table(
-    role: Role, caller_org: int, status: JobStatus, error: type[Exception] | None,
+    role: Role,
+    caller_org: int,
+    status: JobStatus,
+    error: type[Exception] | None,
     article: str | None,
 ) -> None:
-    _assert_rule(airlock.check_can_download, airlock.can_download,
-                 (role, caller_org, 2, status), error, article)
+    _assert_rule(
+        airlock.check_can_download,
+        airlock.can_download,
+        (role, caller_org, 2, status),
+        error,
+        article,
+    )
 
 
-@pytest.mark.parametrize(("grade", "expected"), [
-    (Grade.GENERAL, 10),  # general data: cells of 10
-    (Grade.IMPORTANT, 20),  # art. 62: stricter for important data
-])
+@pytest.mark.parametrize(
+    ("grade", "expected"),
+    [
+        (Grade.GENERAL, 10),  # general data: cells of 10
+        (Grade.IMPORTANT, 20),  # art. 62: stricter for important data
+    ],
+)
 def test_min_cell_size_when_grade_then_threshold(grade: Grade, expected: int) -> None:
     assert airlock.min_cell_size(grade) == expected
 
@@ -298,38 +391,67 @@ def test_min_cell_size_when_core_then_policy_violation_naming_art_62() -> None:
 B = PrivacyBudget
 
 
-@pytest.mark.parametrize(("total", "spent", "cost", "ok"), [
-    (B(1.0), B(0.7), B(0.3), True),  # exactly fills the budget
-    (B(1.0), B(0.0), B(0.0), True),  # a free job
-    (B(1.0), B(0.7), B(0.4), False),  # ε overspent
-    (B(1.0), B(1.0), B(1e-9), False),  # exhausted: one ledger unit is too much
-    (B(1.0, 1e-6), B(0.0, 5e-7), B(0.1, 5e-7), True),  # δ exactly filled
-    (B(1.0, 1e-6), B(0.0, 5e-7), B(0.1, 6e-7), False),  # δ overspent, ε fine
-    (B(1.0, 0.0), B(0.0), B(0.1, 1e-18), False),  # no δ granted at all
-])
+@pytest.mark.parametrize(
+    ("total", "spent", "cost", "ok"),
+    [
+        (B(1.0), B(0.7), B(0.3), True),  # exactly fills the budget
+        (B(1.0), B(0.0), B(0.0), True),  # a free job
+        (B(1.0), B(0.7), B(0.4), False),  # ε overspent
+        (B(1.0), B(1.0), B(1e-9), False),  # exhausted: one ledger unit is too much
+        (B(1.0, 1e-6), B(0.0, 5e-7), B(0.1, 5e-7), True),  # δ exactly filled
+        (B(1.0, 1e-6), B(0.0, 5e-7), B(0.1, 6e-7), False),  # δ overspent, ε fine
+        (B(1.0, 0.0), B(0.0), B(0.1, 1e-18), False),  # no δ granted at all
+    ],
+)
 def test_check_can_spend_when_cost_then_fits_only_within_total(
     total: PrivacyBudget, spent: PrivacyBudget, cost: PrivacyBudget, ok: bool
 ) -> None:
-    _assert_rule(budget.check_can_spend, budget.can_spend, (total, spent, cost),
-                 None if ok else BudgetExhausted, None)
+    _assert_rule(
+        budget.check_can_spend,
+        budget.can_spend,
+        (total, spent, cost),
+        None if ok else BudgetExhausted,
+        None,
+    )
 
 
-@pytest.mark.parametrize(("check", "args", "needle"), [
-    (catalog.check_column_use, ("income", T.SENSITIVE, U.GROUP_BY),
-     "'income' is tagged sensitive"),  # a refused column names itself ...
-    (catalog.check_column_use, ("income", T.SENSITIVE, U.GROUP_BY),
-     "used for: filter, measure"),  # ... and what its tag allows
-    (catalog.check_column_use, ("resident_id", T.DIRECT_IDENTIFIER, U.FILTER),
-     "for: nothing"),  # a direct identifier allows nothing
-    (roles.check_role, (Role.OPERATOR, Role.STEWARD, Role.ADMIN),
-     "steward or admin role"),  # a refused role names the roles needed
-    (grants.check_can_submit, (G.ACTIVE, LATER, NOW, "custom", ["extract", "aggregate"], ["d"],
-                               ["d"]), "allows: aggregate, extract"),  # kinds it allows, sorted
-    (grants.check_can_submit, (G.ACTIVE, LATER, NOW, "aggregate", ["aggregate"], ["d", "tax"],
-                               ["d"]), "scope: tax"),  # datasets outside the grant are named
-    (budget.check_can_spend, (B(1.0), B(0.7), B(0.4)), "epsilon=0.3 left"),  # ε left
-    (budget.check_can_spend, (B(1.0), B(0.7), B(0.1, 1e-6)), "delta=0 left"),  # δ left
-])
+@pytest.mark.parametrize(
+    ("check", "args", "needle"),
+    [
+        (
+            catalog.check_column_use,
+            ("income", T.SENSITIVE, U.GROUP_BY),
+            "'income' is tagged sensitive",
+        ),  # a refused column names itself ...
+        (
+            catalog.check_column_use,
+            ("income", T.SENSITIVE, U.GROUP_BY),
+            "used for: filter, measure",
+        ),  # ... and what its tag allows
+        (
+            catalog.check_column_use,
+            ("resident_id", T.DIRECT_IDENTIFIER, U.FILTER),
+            "for: nothing",
+        ),  # a direct identifier allows nothing
+        (
+            roles.check_role,
+            (Role.OPERATOR, Role.STEWARD, Role.ADMIN),
+            "steward or admin role",
+        ),  # a refused role names the roles needed
+        (
+            grants.check_can_submit,
+            (G.ACTIVE, LATER, NOW, "custom", ["extract", "aggregate"], ["d"], ["d"]),
+            "allows: aggregate, extract",
+        ),  # kinds it allows, sorted
+        (
+            grants.check_can_submit,
+            (G.ACTIVE, LATER, NOW, "aggregate", ["aggregate"], ["d", "tax"], ["d"]),
+            "scope: tax",
+        ),  # datasets outside the grant are named
+        (budget.check_can_spend, (B(1.0), B(0.7), B(0.4)), "epsilon=0.3 left"),  # ε left
+        (budget.check_can_spend, (B(1.0), B(0.7), B(0.1, 1e-6)), "delta=0 left"),  # δ left
+    ],
+)
 def test_policy_message_when_refused_then_says_what_to_fix(
     check: Callable[..., object], args: tuple[Any, ...], needle: str
 ) -> None:

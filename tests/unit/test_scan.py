@@ -26,17 +26,20 @@ def test_with_check_when_known_ids_then_matches_fixtures() -> None:
     assert _with_check(ID_DIGIT[:17]) == ID_DIGIT
 
 
-@pytest.mark.parametrize(("candidate", "expected"), [
-    (ID_X, True),  # check character X
-    (ID_X.lower(), True),  # lower-case x is the same ID
-    (ID_DIGIT, True),  # numeric check digit
-    (ID_DIGIT[:17] + "8", False),  # wrong check digit
-    (_with_check("11010519991332001"), False),  # 1999-13-32: check digit fine, date impossible
-    (_with_check("11010520991231001"), False),  # born in 2099
-    (_with_check("11010518991231001"), False),  # born before 1900
-    (ID_X[:17], False),  # 17 characters
-    ("A" + ID_X[1:], False),  # a letter in the body
-])
+@pytest.mark.parametrize(
+    ("candidate", "expected"),
+    [
+        (ID_X, True),  # check character X
+        (ID_X.lower(), True),  # lower-case x is the same ID
+        (ID_DIGIT, True),  # numeric check digit
+        (ID_DIGIT[:17] + "8", False),  # wrong check digit
+        (_with_check("11010519991332001"), False),  # 1999-13-32: check digit fine, date impossible
+        (_with_check("11010520991231001"), False),  # born in 2099
+        (_with_check("11010518991231001"), False),  # born before 1900
+        (ID_X[:17], False),  # 17 characters
+        ("A" + ID_X[1:], False),  # a letter in the body
+    ],
+)
 def test_is_resident_id_when_candidate_then_checksum_and_date_decide(
     candidate: str, expected: bool
 ) -> None:
@@ -47,42 +50,48 @@ ID = "CN_RESIDENT_ID"
 MOBILE = "PHONE_NUMBER"
 
 
-@pytest.mark.parametrize(("values", "entity"), [
-    ([ID_X], ID),  # an ID alone, check character X
-    ([ID_X.lower()], ID),  # lower-case x
-    ([ID_DIGIT], ID),  # numeric check digit
-    ([f"公民身份号码{ID_X}已核验"], ID),  # inside Chinese text, no spaces
-    ([f"id: {ID_DIGIT}, ok"], ID),  # inside English text
-    ([f"({ID_X})"], ID),  # between brackets
-    ([PHONE], MOBILE),  # a mobile number alone
-    ([f"联系电话{PHONE}，谢谢"], MOBILE),  # inside Chinese text
-    ([f"call {PHONE} now"], MOBILE),  # inside English text
-    (["19987654321"], MOBILE),  # 199 prefix
-    ([13912345678], MOBILE),  # integer column
-    ([13912345678.0], MOBILE),  # whole-number float column
-    ([int(ID_DIGIT)], ID),  # an ID stored as an integer
-])
+@pytest.mark.parametrize(
+    ("values", "entity"),
+    [
+        ([ID_X], ID),  # an ID alone, check character X
+        ([ID_X.lower()], ID),  # lower-case x
+        ([ID_DIGIT], ID),  # numeric check digit
+        ([f"公民身份号码{ID_X}已核验"], ID),  # inside Chinese text, no spaces
+        ([f"id: {ID_DIGIT}, ok"], ID),  # inside English text
+        ([f"({ID_X})"], ID),  # between brackets
+        ([PHONE], MOBILE),  # a mobile number alone
+        ([f"联系电话{PHONE}，谢谢"], MOBILE),  # inside Chinese text
+        ([f"call {PHONE} now"], MOBILE),  # inside English text
+        (["19987654321"], MOBILE),  # 199 prefix
+        ([13912345678], MOBILE),  # integer column
+        ([13912345678.0], MOBILE),  # whole-number float column
+        ([int(ID_DIGIT)], ID),  # an ID stored as an integer
+    ],
+)
 def test_scan_frame_when_identifier_present_then_found(values: list[Any], entity: str) -> None:
     frame = pl.DataFrame({"other": [1] * len(values), "col": values})
     assert scan_frame(frame) == [Finding("col", 0, entity)]
 
 
-@pytest.mark.parametrize("values", [
-    [ID_DIGIT[:17] + "8"],  # 18 digits, wrong check digit
-    [_with_check("11010519991332001")],  # impossible date 1999-13-32
-    [ID_DIGIT + "1"],  # 19 digits: longer than an ID
-    ["1" + ID_DIGIT + "23"],  # 21 digits
-    ["1.13912345678"],  # a decimal whose fraction looks like a phone
-    [1.13912345678],  # the same as a float
-    [13912345678.5],  # not a whole number
-    ["12912345678"],  # 11 digits starting 12: no such mobile prefix
-    ["1391234567"],  # 10 digits
-    ["139123456789"],  # 12 digits
-    ["订单号2025011391234567801"],  # order number with a phone-like run inside
-    ["ORDER-20250101-000123"],  # order number with dashes
-    ["2025-01-01 13:45:12"],  # a timestamp
-    [None, "n/a"],  # missing value in a text column
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [ID_DIGIT[:17] + "8"],  # 18 digits, wrong check digit
+        [_with_check("11010519991332001")],  # impossible date 1999-13-32
+        [ID_DIGIT + "1"],  # 19 digits: longer than an ID
+        ["1" + ID_DIGIT + "23"],  # 21 digits
+        ["1.13912345678"],  # a decimal whose fraction looks like a phone
+        [1.13912345678],  # the same as a float
+        [13912345678.5],  # not a whole number
+        ["12912345678"],  # 11 digits starting 12: no such mobile prefix
+        ["1391234567"],  # 10 digits
+        ["139123456789"],  # 12 digits
+        ["订单号2025011391234567801"],  # order number with a phone-like run inside
+        ["ORDER-20250101-000123"],  # order number with dashes
+        ["2025-01-01 13:45:12"],  # a timestamp
+        [None, "n/a"],  # missing value in a text column
+    ],
+)
 def test_scan_frame_when_no_identifier_then_no_finding(values: list[Any]) -> None:
     assert scan_frame(pl.DataFrame({"col": values})) == []
 
@@ -93,14 +102,16 @@ def test_scan_frame_when_boolean_or_null_columns_then_skipped() -> None:
 
 
 def test_scan_frame_when_many_cells_then_column_then_row_order_and_each_row_once() -> None:
-    frame = pl.DataFrame({
-        "note": ["nothing", f"{PHONE} or {PHONE[:-1]}9", f"ID {ID_X}", "x"],
-        "count": [1, 2, 3, 4],
-        "contact": [None, None, None, PHONE],
-    })
+    frame = pl.DataFrame(
+        {
+            "note": ["nothing", f"{PHONE} or {PHONE[:-1]}9", f"ID {ID_X}", "x"],
+            "count": [1, 2, 3, 4],
+            "contact": [None, None, None, PHONE],
+        }
+    )
     assert scan_frame(frame) == [
-        Finding("note", 2, ID),  # IDs of a column come before its phones
         Finding("note", 1, MOBILE),  # two phones in one cell: one finding
+        Finding("note", 2, ID),  # row order within a column, whatever the entity
         Finding("contact", 3, MOBILE),
     ]
 

@@ -43,12 +43,15 @@ def test_secret_when_called_twice_then_same_value(tmp_path: Path) -> None:
     assert _settings(tmp_path / "elsewhere").secret() != first  # another deployment, another
 
 
-@pytest.mark.parametrize("mode", [
-    0o644,  # world-readable
-    0o604,  # world-readable, not group-readable
-    0o640,  # group-readable
-    0o660,  # group-writable
-])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        0o644,  # world-readable
+        0o604,  # world-readable, not group-readable
+        0o640,  # group-readable
+        0o660,  # group-writable
+    ],
+)
 def test_secret_when_file_readable_by_others_then_refused(tmp_path: Path, mode: int) -> None:
     path = tmp_path / "secret_key"
     path.write_text(STRONG)
@@ -86,13 +89,16 @@ def test_check_secure_when_production_without_secret_then_refused(tmp_path: Path
         Settings.load(data_dir=tmp_path, environment="production", _env_file=None)
 
 
-@pytest.mark.parametrize("secret", [
-    "changethis",  # the template's placeholder
-    "CHANGETHIS",  # in any case
-    "password",  # a tutorial favourite
-    "x" * (MIN_SECRET_LENGTH - 1),  # one character short
-    "",  # empty
-])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "changethis",  # the template's placeholder
+        "CHANGETHIS",  # in any case
+        "password",  # a tutorial favourite
+        "x" * (MIN_SECRET_LENGTH - 1),  # one character short
+        "",  # empty
+    ],
+)
 def test_check_secure_when_weak_secret_in_production_then_refused(
     tmp_path: Path, secret: str
 ) -> None:
@@ -101,16 +107,20 @@ def test_check_secure_when_weak_secret_in_production_then_refused(
         settings.check_secure()
 
 
-@pytest.mark.parametrize("secret", [
-    STRONG,  # random characters
-    "x" * MIN_SECRET_LENGTH,  # exactly the minimum length
-])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        STRONG,  # random characters
+        "x" * MIN_SECRET_LENGTH,  # exactly the minimum length
+    ],
+)
 def test_check_secure_when_strong_secret_in_production_then_accepted(
     tmp_path: Path, secret: str
 ) -> None:
     _settings(tmp_path, environment="production", secret_key=secret).check_secure()
-    loaded = Settings.load(data_dir=tmp_path, environment="production", secret_key=secret,
-                           _env_file=None)
+    loaded = Settings.load(
+        data_dir=tmp_path, environment="production", secret_key=secret, _env_file=None
+    )
     assert loaded.secret() == secret.encode()
 
 
@@ -119,16 +129,20 @@ def test_check_secure_when_development_then_anything_goes(tmp_path: Path) -> Non
     _settings(tmp_path, secret_key="changethis", host="0.0.0.0").check_secure()
 
 
-@pytest.mark.parametrize(("host", "database_url", "ok"), [
-    ("127.0.0.1", None, True),  # loopback with SQLite: one machine
-    ("0.0.0.0", None, False),  # reachable from other hosts with SQLite
-    ("0.0.0.0", "postgresql+psycopg://db/sandbox", True),  # reachable with PostgreSQL
-])
+@pytest.mark.parametrize(
+    ("host", "database_url", "ok"),
+    [
+        ("127.0.0.1", None, True),  # loopback with SQLite: one machine
+        ("0.0.0.0", None, False),  # reachable from other hosts with SQLite
+        ("0.0.0.0", "postgresql+psycopg://db/sandbox", True),  # reachable with PostgreSQL
+    ],
+)
 def test_check_secure_when_production_host_then_sqlite_only_on_loopback(
     tmp_path: Path, host: str, database_url: str | None, ok: bool
 ) -> None:
-    settings = _settings(tmp_path, environment="production", secret_key=STRONG, host=host,
-                         database_url=database_url)
+    settings = _settings(
+        tmp_path, environment="production", secret_key=STRONG, host=host, database_url=database_url
+    )
     if ok:
         settings.check_secure()
     else:

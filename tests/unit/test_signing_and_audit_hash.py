@@ -47,17 +47,20 @@ def test_signing_key_when_same_secret_then_same_key_and_other_secret_other_key()
     assert base64.b64encode(raw).decode() == sign(SECRET, MANIFEST)
 
 
-@pytest.mark.parametrize(("path", "value"), [
-    (("job_id",), 13),  # another job
-    (("dataset",), "residents2"),  # another dataset
-    (("epsilon",), 0.5000001),  # a sliver more ε
-    (("sha256",), "ab" * 31 + "ac"),  # one byte of the product's hash
-    (("reviewer",), "someone"),
-    (("released_at",), "2026-01-01T00:00:01+00:00"),
-    (("columns",), ["count", "city"]),  # list order matters
-    (("checks", "pii"), "fail"),  # a nested field
-    (("checks", "min_cell"), 9),
-])
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("job_id",), 13),  # another job
+        (("dataset",), "residents2"),  # another dataset
+        (("epsilon",), 0.5000001),  # a sliver more ε
+        (("sha256",), "ab" * 31 + "ac"),  # one byte of the product's hash
+        (("reviewer",), "someone"),
+        (("released_at",), "2026-01-01T00:00:01+00:00"),
+        (("columns",), ["count", "city"]),  # list order matters
+        (("checks", "pii"), "fail"),  # a nested field
+        (("checks", "min_cell"), 9),
+    ],
+)
 def test_verify_when_manifest_field_changed_then_invalid(path: tuple[str, ...], value: Any) -> None:
     signature = sign(SECRET, MANIFEST)
     changed = copy.deepcopy(MANIFEST)
@@ -68,10 +71,13 @@ def test_verify_when_manifest_field_changed_then_invalid(path: tuple[str, ...], 
     assert not verify(public_key_pem(SECRET), changed, signature)
 
 
-@pytest.mark.parametrize("change", [
-    lambda m: m | {"extra": 1},  # a field added
-    lambda m: {k: v for k, v in m.items() if k != "epsilon"},  # a field removed
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m | {"extra": 1},  # a field added
+        lambda m: {k: v for k, v in m.items() if k != "epsilon"},  # a field removed
+    ],
+)
 def test_verify_when_fields_added_or_removed_then_invalid(change: Any) -> None:
     assert not verify(public_key_pem(SECRET), change(MANIFEST), sign(SECRET, MANIFEST))
 
@@ -91,11 +97,13 @@ def test_verify_when_signature_corrupted_then_invalid() -> None:
 
 
 def test_verify_when_manifest_has_nan_then_invalid_not_raised() -> None:
-    assert not verify(public_key_pem(SECRET), MANIFEST | {"epsilon": math.nan},
-                      sign(SECRET, MANIFEST))
+    assert not verify(
+        public_key_pem(SECRET), MANIFEST | {"epsilon": math.nan}, sign(SECRET, MANIFEST)
+    )
 
 
 # --- canonical_json -----------------------------------------------------------------------
+
 
 def test_canonical_json_when_keys_in_any_order_then_same_bytes() -> None:
     a = {"b": 1, "a": {"y": [1, 2], "x": None}, "c": "城"}
@@ -104,13 +112,16 @@ def test_canonical_json_when_keys_in_any_order_then_same_bytes() -> None:
     assert canonical_json(a) == '{"a":{"x":null,"y":[1,2]},"b":1,"c":"城"}'.encode()
 
 
-@pytest.mark.parametrize("value", [
-    math.nan,  # NaN has no JSON form
-    math.inf,  # nor has infinity
-    -math.inf,
-    {"epsilon": math.nan},  # nested
-    [1.0, math.inf],
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        math.nan,  # NaN has no JSON form
+        math.inf,  # nor has infinity
+        -math.inf,
+        {"epsilon": math.nan},  # nested
+        [1.0, math.inf],
+    ],
+)
 def test_canonical_json_when_not_finite_then_value_error(value: Any) -> None:
     with pytest.raises(ValueError, match="JSON compliant"):
         canonical_json(value)
@@ -137,16 +148,19 @@ def test_entry_hash_when_same_fields_then_same_sha256_hex() -> None:
     assert entry_hash(**ENTRY | {"details": {"reason": "checked", "epsilon": 0.5}}) == digest
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("seq", 8),  # a renumbered entry
-    ("at", "2026-01-01T00:00:00.000001+00:00"),  # a microsecond later
-    ("actor", "user:operator"),  # someone else
-    ("action", "job.reject"),  # another action
-    ("subject", "job:13"),  # another object
-    ("details", {"epsilon": 0.5, "reason": "checkeD"}),  # one character of the details
-    ("details", {"epsilon": 0.5}),  # a detail removed
-    ("prev_hash", "0" * 63 + "1"),  # chained to another predecessor
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("seq", 8),  # a renumbered entry
+        ("at", "2026-01-01T00:00:00.000001+00:00"),  # a microsecond later
+        ("actor", "user:operator"),  # someone else
+        ("action", "job.reject"),  # another action
+        ("subject", "job:13"),  # another object
+        ("details", {"epsilon": 0.5, "reason": "checkeD"}),  # one character of the details
+        ("details", {"epsilon": 0.5}),  # a detail removed
+        ("prev_hash", "0" * 63 + "1"),  # chained to another predecessor
+    ],
+)
 def test_entry_hash_when_any_field_changes_then_hash_changes(field: str, value: Any) -> None:
     assert entry_hash(**ENTRY | {field: value}) != entry_hash(**ENTRY)
 

@@ -1,0 +1,96 @@
+"""Word lists behind PERSON detection: surnames, name stop characters, common words.
+
+Not API: :mod:`anonymize.patterns` builds its PERSON regexes from these lists and
+both detection paths share them.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+
+#: Single-character surnames, most frequent first (the common 百家姓 list, ~400 names).
+SURNAMES = (
+    "王李张刘陈杨黄吴赵周徐孙马朱胡林郭何高罗郑梁谢宋唐许邓冯韩曹曾彭萧肖蔡潘田董袁余叶蒋杜"
+    "苏魏程吕丁沈任姚卢傅付钟姜崔谭廖范汪陆金石戴贾韦夏邱方侯邹熊孟秦白江阎闫薛尹段雷鞠黎史"
+    "龙陶贺顾毛郝龚邵万钱严赖覃洪武莫孔汤向常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷"
+    "詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管"
+    "柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席"
+    "卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+    "官封谈匡惠荆乐冀郁胥南班储原栗燕楚鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强帅屠豆"
+    "朴盖练廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来扈晁芮都普阙浦戈伏鹿薄邸雍辜羊阿乌"
+    "母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕危玉银亢嵇公哈湛宾戎勾茅利于呼居揭干但尉冶斯元束檀"
+    "衣信展阴昝智幸奉植衡富尧闭由"
+)
+
+#: Two-character surnames; tried before the single ones.
+COMPOUND_SURNAMES = (
+    "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
+    "宇文", "司徒", "夏侯", "令狐", "端木", "独孤", "南宫", "西门", "呼延", "轩辕",
+    "澹台", "申屠", "钟离", "宗政", "濮阳", "淳于", "赫连", "万俟", "闻人", "东郭",
+)
+
+#: Surnames that are rarely anything else in running text. The honorific rule
+#: (王小明先生) has no anchor on its left, so a surname that is also a common
+#: word (和, 向, 常, 时 …) would pull the preceding character into the name.
+SAFE_SURNAMES = (
+    "王李张刘陈杨黄吴赵周徐孙马朱胡林郭何罗郑梁谢宋唐许邓冯韩曹曾彭萧肖蔡潘董袁余叶蒋杜苏魏"
+    "程吕沈任姚卢傅钟姜崔谭廖范汪陆戴贾韦夏邱侯邹熊孟秦薛尹段雷黎史陶贺顾毛郝龚邵钱严赖覃洪"
+    "莫孔汤温康施樊葛邢乔伍庞颜倪庄聂章鲁岳翟殷詹耿焦俞柳祝阮柯纪梅童凌毕季裴霍涂苗盛翁冉骆"
+)
+
+#: Characters that end a name rather than continue it: particles, pronouns,
+#: gender, titles' first characters and the first characters of the context
+#: words that usually follow a name (电话, 手机, 身份证, 地址, 先生, 女士).
+NAME_STOP = (
+    "的了在是和与及等说讲来去住男女电手身先于已年月日岁号省市区县路街镇村乡称也就还又很把被给"
+    "从到对为以而或着过吗呢吧啊呀我你他她它们这那哪谁个位名姓址话机证卡码今昨请将要地址身份"
+    "反持办委表投咨申签拨报看"
+)
+
+
+def _jieba_dictionary() -> Path | None:
+    """Where jieba's main dictionary lies, found without importing jieba (its import is slow)."""
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "dict.txt"
+    return path if path.is_file() else None
+
+
+#: jieba tags many everyday words as names (谢谢, 明白, 阳光 …); above this
+#: frequency an ``nr`` entry is taken for the word it usually is.
+NAME_TAG_MAX_FREQUENCY = 1000
+
+
+@functools.cache
+def common_words() -> frozenset[str]:
+    """Dictionary words of 2-4 characters that begin like a name but are read as words.
+
+    Taken from jieba's dictionary: every entry that starts with a surname and
+    is either not tagged as a person name (``nr*``), such as 高中, 文化, 江苏,
+    金融, or tagged so but too frequent to be one (谢谢, 明白). A cell or a
+    captured name equal to one of these is a word, not a person. Without
+    jieba installed the set is empty (more false positives, never fewer
+    findings).
+
+    Returns:
+        The words, read once per process.
+    """
+    path = _jieba_dictionary()
+    if path is None:
+        return frozenset()
+    starts = set(SURNAMES)
+    words: set[str] = set()
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) < 3 or not 2 <= len(parts[0]) <= 4:
+                continue
+            word, frequency, tag = parts[0], parts[1], parts[2]
+            if tag.startswith("nr") and int(frequency) < NAME_TAG_MAX_FREQUENCY:
+                continue
+            if word[0] in starts or word[:2] in COMPOUND_SURNAMES:
+                words.add(word)
+    return frozenset(words)

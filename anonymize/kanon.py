@@ -1,0 +1,406 @@
+"""Enforce k-anonymity, l-diversity and t-closeness with the least information loss.
+
+Method: full-domain generalization over the lattice of hierarchy levels plus
+bounded record suppression, searched in the spirit of ARX's Flash
+(Kohlmayer et al. 2012). A node is one level per quasi-identifier; it is
+*anonymous* when the records of classes that fail the privacy models number
+at most ``max_suppression`` of the table (those records are removed).
+
+Why a lattice and not Mondrian (LeFevre et al. 2006):
+
+- Full-domain recoding releases each quasi-identifier at one documented
+  granularity (age in 10-year bands, address to city): ordinary columns a
+  steward can review and an operator can analyse. Mondrian's multidimensional
+  local recoding cuts different ranges in different partitions (``[20, 34]``
+  beside ``[25, 29]``), which is hard to review and to aggregate over.
+- Hierarchies given as data (administrative divisions, income brackets) are
+  used as they are, and every released label is one of their levels;
+  Mondrian's data-dependent cuts produce ranges no hierarchy names.
+- The search is exact: it returns the node of least loss among all
+  full-domain solutions, where Mondrian's greedy cuts carry no optimality
+  guarantee. With 4-5 quasi-identifiers the lattice has hundreds to a few
+  thousand nodes, and a node costs one polars ``group_by`` over
+  precomputed integer level codes (about ten milliseconds on 100,000 rows).
+
+Search. Anonymity with suppression is monotone for k-anonymity and distinct
+l-diversity (a record's class only grows as levels rise, so the records to
+suppress only shrink), so Flash's predictive tagging applies: an anonymous
+node tags all its generalizations anonymous, a non-anonymous one all its
+specializations not. Paths are walked upward from the lowest untagged node
+and binary-searched. Entropy l-diversity and t-closeness are monotone only
+without suppression (entropy is concave and EMD convex under merging); with
+suppression they are checked exactly on the candidates the monotone part
+admits. Loss is not monotone once suppression is allowed, so the candidates
+are scored by branch and bound: the loss without suppression is a lower bound
+known from per-level sums; candidates are evaluated in that order until the
+bound exceeds the best exact loss.
+
+Loss metric: normalized certainty penalty, NCP (Xu et al. 2006), mean over
+quasi-identifier cells, a suppressed record costing 1 per cell (as if fully
+generalized); see :mod:`anonymize.privacy_models`. The report adds the
+generalization height and the discernibility metric.
+
+References:
+    F. Kohlmayer, F. Prasser, C. Eckert, A. Kemper, K. Kuhn. Flash: efficient,
+    stable and optimal k-anonymity. IEEE PASSAT / SocialCom 2012.
+    K. LeFevre, D. DeWitt, R. Ramakrishnan. Mondrian multidimensional
+    k-anonymity. ICDE 2006.
+    K. El Emam et al. A globally optimal k-anonymity method for the
+    de-identification of health data. JAMIA 16(5), 2009.
+    J. Xu et al. Utility-based anonymization using local recoding. KDD 2006.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from anonymize import privacy_models as pm
+from anonymize.errors import AnonymizationError
+from anonymize.hierarchies import Hierarchy
+from policies.errors import InternalError
+
+Node = tuple[int, ...]
+_MAX_NODES = 100_000
+_EPS = 1e-9
+_S = "__s"
+
+
+class KAnonymitySpec(BaseModel):
+    """Targets of an anonymized release, validated at the edge.
+
+    Attributes:
+        quasi_identifiers: The generalization hierarchy of each quasi-identifier.
+        k: Minimum equivalence-class size.
+        sensitive: The sensitive column, needed for l and t.
+        l_diversity: Minimum l, distinct or entropy per ``l_kind``.
+        t_closeness: Maximum earth mover's distance to the table's distribution.
+        ordered: Ordered distance for t; by default for numbers and dates.
+        max_suppression: Largest share of records that may be removed.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quasi_identifiers: dict[str, Hierarchy] = Field(min_length=1)
+    k: int = Field(ge=1)
+    sensitive: str | None = None
+    l_diversity: int | None = Field(default=None, ge=2)
+    l_kind: Literal["distinct", "entropy"] = "distinct"
+    t_closeness: float | None = Field(default=None, gt=0, le=1)
+    ordered: bool | None = None
+    max_suppression: float = Field(default=0.05, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sensitive_when_needed(self) -> KAnonymitySpec:
+        needs = self.l_diversity is not None or self.t_closeness is not None
+        if needs and self.sensitive is None:
+            raise ValueError("l-diversity and t-closeness need a sensitive column")
+        if self.sensitive in self.quasi_identifiers:
+            raise ValueError("the sensitive column cannot also be a quasi-identifier")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class KAnonymityReport:
+    """What :func:`enforce_k_anonymity` achieved; counts and measures only, no data values."""
+
+    k_target: int
+    k_achieved: int
+    l_target: int | None
+    l_kind: str
+    l_achieved: float | None
+    t_target: float | None
+    t_achieved: float | None
+    rows_in: int
+    rows_suppressed: int
+    suppression_limit: int
+    levels: dict[str, int]
+    heights: dict[str, int]
+    information_loss: float
+    generalization_height: float
+    discernibility: int
+    nodes_total: int
+    nodes_checked: int
+    seconds: float
+    metric: str = "normalized certainty penalty (Xu et al. 2006), suppressed cells = 1"
+
+
+@dataclass(frozen=True, slots=True)
+class _Evaluation:
+    node: Node
+    anonymous: bool
+    suppressed: int
+    loss: float
+
+
+class _Lattice:
+    """Level codes, per-cell penalties and the node checks of one table."""
+
+    def __init__(self, frame: pl.DataFrame, spec: KAnonymitySpec) -> None:
+        self.spec = spec
+        self.rows = frame.height
+        self.qis = list(spec.quasi_identifiers)
+        self.heights = [spec.quasi_identifiers[q].height for q in self.qis]
+        self.limit = math.floor(spec.max_suppression * frame.height)
+        self.checked = 0
+        self._seen: dict[tuple[Node, bool], _Evaluation] = {}
+        # Every level once (lazy, so a hierarchy's shared parsing is computed once) ...
+        levels = [
+            expr.alias(f"g{i}_{level}")
+            for i, q in enumerate(self.qis)
+            for level, expr in enumerate(spec.quasi_identifiers[q].expressions(q))
+        ]
+        generalized = frame.lazy().with_columns(levels)
+        # ... then as integer codes for group_by, and the per-cell penalty of each level.
+        exprs: list[pl.Expr] = []
+        for i, q in enumerate(self.qis):
+            numeric = pm.is_numeric(frame.schema[q])
+            for level in range(self.heights[i] + 1):
+                g = pl.col(f"g{i}_{level}")
+                exprs.append(g.rank("dense").fill_null(0).alias(f"c{i}_{level}"))
+                exprs.append(
+                    pm.certainty_penalty(pl.col(q), g, numeric=numeric).alias(f"p{i}_{level}")
+                )
+        self.domain: pm.SensitiveDomain | None = None
+        if spec.sensitive is not None:
+            self.domain = pm.SensitiveDomain.of(frame[spec.sensitive], ordered=spec.ordered)
+            exprs.append(self.domain.codes(spec.sensitive).alias(_S))
+        self.data = generalized.select(exprs).collect()
+        sums = self.data.select(pl.col(r"^p\d+_\d+$").sum()).row(0, named=True)
+        self.penalty = [
+            [float(sums[f"p{i}_{lv}"]) for lv in range(h + 1)] for i, h in enumerate(self.heights)
+        ]
+        # The full check is monotone when only k and distinct l apply, or nothing is suppressed.
+        self.monotone = self.limit == 0 or (
+            spec.t_closeness is None and (spec.l_diversity is None or spec.l_kind == "distinct")
+        )
+
+    def bound(self, node: Node) -> float:
+        """Loss without suppression: a lower bound of the node's loss, and its loss at 0."""
+        total = sum(self.penalty[i][lv] for i, lv in enumerate(node))
+        return total / (self.rows * len(node))
+
+    def classes(self, node: Node, *, full: bool) -> pl.DataFrame:
+        """The node's classes with ``ok`` (passes the models) and penalty sums."""
+        spec = self.spec
+        keys = [f"c{i}_{lv}" for i, lv in enumerate(node)]
+        penalty = pl.sum_horizontal([pl.col(f"p{i}_{lv}") for i, lv in enumerate(node)])
+        table = pm.class_statistics(
+            self.data,
+            keys,
+            _S if spec.l_diversity is not None or (full and spec.t_closeness is not None) else None,
+            entropy=full and spec.l_diversity is not None and spec.l_kind == "entropy",
+            domain=self.domain if full and spec.t_closeness is not None else None,
+            sums={"penalty": penalty},
+        )
+        ok = pl.col("size") >= spec.k
+        if spec.l_diversity is not None:
+            if spec.l_kind == "distinct" or not full:
+                ok &= pl.col("distinct") >= spec.l_diversity
+            else:
+                ok &= pl.col("entropy") >= math.log(spec.l_diversity) - _EPS
+        if full and spec.t_closeness is not None:
+            ok &= pl.col("emd") <= spec.t_closeness + _EPS
+        return table.with_columns(ok.alias("ok"))
+
+    def evaluate(self, node: Node, *, full: bool) -> _Evaluation:
+        """Suppression and exact loss of ``node``; ``full`` adds the non-monotone models."""
+        full = full or self.monotone  # when monotone, the partial check is the full one
+        if (node, full) in self._seen:
+            return self._seen[(node, full)]
+        self.checked += 1
+        failed = self.classes(node, full=full).filter(~pl.col("ok"))
+        suppressed = int(failed["size"].sum())
+        lost = float(failed["penalty"].sum())
+        width = len(node)
+        total = self.bound(node) * self.rows * width
+        loss = (total - lost + suppressed * width) / (self.rows * width)
+        result = _Evaluation(node, suppressed <= self.limit, suppressed, loss)
+        self._seen[(node, full)] = result
+        return result
+
+
+def _neighbours(node: Node, heights: list[int], step: int) -> list[Node]:
+    """The nodes one level up (``step=1``) or down (``step=-1``) in one quasi-identifier."""
+    return [
+        (*node[:i], level + step, *node[i + 1 :])
+        for i, level in enumerate(node)
+        if 0 <= level + step <= heights[i]
+    ]
+
+
+def _tag(status: dict[Node, bool], node: Node, value: bool, heights: list[int]) -> None:
+    """Predictive tagging: anonymity goes up the lattice, its absence down."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current in status:
+            continue
+        status[current] = value
+        stack.extend(_neighbours(current, heights, 1 if value else -1))
+
+
+def _flash(lattice: _Lattice) -> dict[Node, bool]:
+    """Tag every node anonymous or not, checking as few as Flash's path search needs."""
+    status: dict[Node, bool] = {}
+    heights = lattice.heights
+    nodes = itertools.product(*(range(h + 1) for h in heights))
+    for start in sorted(nodes, key=lambda n: (sum(n), lattice.bound(n), n)):
+        if start in status:
+            continue
+        path = [start]
+        while ups := [n for n in _neighbours(path[-1], heights, 1) if n not in status]:
+            path.append(min(ups, key=lambda n: (lattice.bound(n), n)))
+        low, high = 0, len(path) - 1
+        while low <= high:
+            mid = (low + high) // 2
+            node = path[mid]
+            anonymous = status.get(node)
+            if anonymous is None:
+                anonymous = lattice.evaluate(node, full=lattice.monotone).anonymous
+                _tag(status, node, anonymous, heights)
+            if anonymous:
+                high = mid - 1
+            else:
+                low = mid + 1
+    return status
+
+
+def _best(lattice: _Lattice, status: dict[Node, bool]) -> _Evaluation | None:
+    """Branch and bound over the anonymous nodes, cheapest lower bound first."""
+    best: _Evaluation | None = None
+    candidates = sorted(
+        (n for n, ok in status.items() if ok), key=lambda n: (lattice.bound(n), sum(n), n)
+    )
+    for node in candidates:
+        if best is not None and lattice.bound(node) > best.loss + _EPS:
+            break
+        result = lattice.evaluate(node, full=True)
+        if result.anonymous and (best is None or result.loss < best.loss - _EPS):
+            best = result
+    return best
+
+
+def _unreachable(spec: KAnonymitySpec, limit: int) -> AnonymizationError:
+    targets = [f"k={spec.k}"]
+    if spec.l_diversity is not None:
+        targets.append(f"{spec.l_kind} l={spec.l_diversity}")
+    if spec.t_closeness is not None:
+        targets.append(f"t={spec.t_closeness}")
+    return AnonymizationError(
+        f"no generalization of the quasi-identifiers reaches {', '.join(targets)} with at most "
+        f"{limit} suppressed records ({spec.max_suppression:.0%}): lower the targets, allow "
+        "more suppression, add coarser hierarchy levels, or release fewer quasi-identifiers"
+    )
+
+
+def _check(frame: pl.DataFrame, spec: KAnonymitySpec) -> None:
+    if frame.height == 0:
+        raise AnonymizationError("the table is empty: there is nothing to anonymize")
+    for column, hierarchy in spec.quasi_identifiers.items():
+        hierarchy.check_column(frame, column)
+    if spec.sensitive is not None and spec.sensitive not in frame.columns:
+        raise AnonymizationError(
+            f"sensitive column '{spec.sensitive}' is not in the table: check the spec"
+        )
+    if spec.l_diversity is not None and spec.sensitive is not None:
+        if frame[spec.sensitive].drop_nulls().n_unique() < spec.l_diversity:
+            raise AnonymizationError(
+                f"column '{spec.sensitive}' has fewer distinct values than l={spec.l_diversity} "
+                "in the whole table, so no release can be l-diverse: lower l"
+            )
+    nodes = math.prod(h.height + 1 for h in spec.quasi_identifiers.values())
+    if nodes > _MAX_NODES:
+        raise AnonymizationError(
+            f"the hierarchies span {nodes} level combinations (limit {_MAX_NODES}): "
+            "use fewer levels or fewer quasi-identifiers"
+        )
+
+
+def enforce_k_anonymity(
+    frame: pl.DataFrame, spec: KAnonymitySpec
+) -> tuple[pl.DataFrame, KAnonymityReport]:
+    """Generalize and suppress ``frame`` to meet ``spec`` with the least NCP.
+
+    Args:
+        frame: The table; columns other than the quasi-identifiers pass through
+            (remove or transform direct identifiers first, see
+            :func:`anonymize.transforms.apply`).
+        spec: Hierarchies, targets and the suppression limit.
+
+    Returns:
+        The released table (quasi-identifiers at their chosen levels, strings
+        above level 0; suppressed records removed; row order kept) and the report.
+
+    Raises:
+        AnonymizationError: A column is missing or of the wrong type, or no
+            node meets the targets within the suppression limit.
+    """
+    started = time.perf_counter()
+    _check(frame, spec)
+    lattice = _Lattice(frame, spec)
+    best = _best(lattice, _flash(lattice))
+    if best is None:
+        raise _unreachable(spec, lattice.limit)
+    keys = [f"c{i}_{lv}" for i, lv in enumerate(best.node)]
+    passing = lattice.classes(best.node, full=True).select(*keys, "ok")
+    keep = lattice.data.select(keys).join(passing, on=keys, how="left", maintain_order="left")
+    released = frame.with_columns(
+        spec.quasi_identifiers[q].expr(q, lv) for q, lv in zip(lattice.qis, best.node, strict=True)
+    ).filter(keep["ok"])
+    report = _report(frame, released, spec, lattice, best, time.perf_counter() - started)
+    return released, report
+
+
+def _report(
+    frame: pl.DataFrame,
+    released: pl.DataFrame,
+    spec: KAnonymitySpec,
+    lattice: _Lattice,
+    best: _Evaluation,
+    seconds: float,
+) -> KAnonymityReport:
+    reference = frame[spec.sensitive] if spec.sensitive is not None else None
+    measured = pm.measure(
+        released, lattice.qis, spec.sensitive, ordered=spec.ordered, reference=reference
+    )
+    l_achieved = measured.l_distinct if spec.l_kind == "distinct" else measured.l_entropy
+    short = (
+        measured.k < spec.k
+        or (spec.l_diversity is not None and (l_achieved or 0) < spec.l_diversity - 1e-6)
+        or (spec.t_closeness is not None and (measured.t or 0) > spec.t_closeness + 1e-6)
+        or best.suppressed > lattice.limit
+    )
+    if short:  # the search and the independent measure disagree: never release
+        raise InternalError("k-anonymity enforcement produced a table that misses its targets")
+    levels = dict(zip(lattice.qis, best.node, strict=True))
+    heights = dict(zip(lattice.qis, lattice.heights, strict=True))
+    return KAnonymityReport(
+        k_target=spec.k,
+        k_achieved=measured.k,
+        l_target=spec.l_diversity,
+        l_kind=spec.l_kind,
+        l_achieved=None if l_achieved is None else round(float(l_achieved), 9),
+        t_target=spec.t_closeness,
+        t_achieved=None if measured.t is None else round(measured.t, 9),
+        rows_in=frame.height,
+        rows_suppressed=best.suppressed,
+        suppression_limit=lattice.limit,
+        levels=levels,
+        heights=heights,
+        information_loss=best.loss,
+        generalization_height=pm.generalization_height(levels, heights),
+        discernibility=pm.discernibility(released, lattice.qis, suppressed=best.suppressed),
+        nodes_total=math.prod(h + 1 for h in lattice.heights),
+        nodes_checked=lattice.checked,
+        seconds=round(seconds, 4),
+    )
+
+
+__all__ = ["KAnonymityReport", "KAnonymitySpec", "enforce_k_anonymity"]

@@ -1,0 +1,424 @@
+"""Regexes, boundaries and validators: the one source of truth of both detection paths.
+
+:mod:`anonymize.recognizers` (Presidio, one text at a time) and
+:mod:`anonymize.vector` (polars, whole columns) read every rule from here, so
+they cannot drift apart (context words live in :mod:`anonymize.context`).
+Each regex is written in the common subset of Python's :mod:`re` and Rust's
+``regex`` crate (which polars uses): explicit character classes (``\\d``,
+``\\w``, ``\\s`` differ between the two under Unicode), no look-around,
+scoped flags only.
+
+A rule matches in a *prepared* text: full-width ASCII folded to half-width one
+code point for one (so offsets still point into the original), then padded
+with :data:`PAD_BEFORE` and :data:`PAD_AFTER` so that every match has a
+character before and after it. Boundaries are fields of the rule, not part of
+its pattern: the Presidio path turns them into look-around, the vector path
+consumes them and steps back (see :mod:`anonymize.vector`).
+
+Boundary decision for numbers: an identifier stands alone. A letter, a digit or
+``@`` right before or after it makes it part of a longer code (``SF...``
+tracking numbers, invoice codes, e-mail local parts); a digit and a dot before
+it, or a dot and a letter or digit after it, make it part of a decimal amount
+(``13912345678.50`` 元 is an amount, not a phone) or a domain. A full stop that
+ends a sentence (``…13912345678.``) is no part of the number.
+
+References:
+    GB 11643-1999 (citizen identification number, ISO 7064 MOD 11-2 check
+    character); GB 32100-2015 (unified social credit code, MOD 31 check
+    character); ISO/IEC 7812 Luhn check digit for bank cards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from stdnum import luhn
+from stdnum.cn import ric, uscc
+
+from anonymize._names import (
+    COMPOUND_SURNAMES,
+    NAME_STOP,
+    SAFE_SURNAMES,
+    SURNAMES,
+    common_words,
+)
+from anonymize.entities import Entity
+from anonymize.errors import AnonymizationError
+
+# --- preparing a text -----------------------------------------------------------------
+
+#: Full-width ASCII (U+FF01-U+FF5E) and the ideographic space, folded one for one.
+FULLWIDTH = (*(chr(c) for c in range(0xFF01, 0xFF5F)), "\u3000")
+HALFWIDTH = (*(chr(c) for c in range(0x21, 0x7F)), " ")
+_FOLD = str.maketrans(dict(zip(FULLWIDTH, HALFWIDTH, strict=True)))
+#: Padding that gives every match a character on each side (two for look-behind).
+PAD_BEFORE = "\n\n"
+PAD_AFTER = "\n"
+
+
+def normalize(text: str) -> str:
+    """Fold full-width digits, letters and punctuation to ASCII; length is unchanged.
+
+    >>> normalize("１３９　Ｅ")
+    '139 E'
+    """
+    return text.translate(_FOLD)
+
+
+# --- character classes ------------------------------------------------------------------
+
+
+def _han_except(excluded: str) -> str:
+    """A class body for CJK unified ideographs (U+4E00-U+9FFF) minus ``excluded``."""
+    parts: list[str] = []
+    low = 0x4E00
+    for code in sorted({ord(c) for c in excluded}):
+        if low <= code - 1:
+            parts.append(f"\\u{low:04x}-\\u{code - 1:04x}")
+        low = code + 1
+    parts.append(f"\\u{low:04x}-\\u9fff")
+    return "".join(parts)
+
+
+HAN = "\\u4e00-\\u9fff"
+_GIVEN = f"[{_han_except(NAME_STOP)}]"
+_PLACE_BODY = _han_except("在住于是的了到往从至址为与及向我你他她您们请把由回看今昨说过送寄")
+_SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
+_SAFE_SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SAFE_SURNAMES}])"
+
+#: Before a number: not a letter, digit, ``@`` or ``.``; or a dot not after a digit.
+ALONE_BEFORE = r"(?:(?s:.)[^0-9A-Za-z@.]|[^0-9]\.)"
+#: After a number: not a letter, digit, ``@`` or ``.``; or a dot not before a letter or digit.
+ALONE_AFTER = r"(?:[^0-9A-Za-z@.]|\.[^0-9A-Za-z])"
+_ANY2 = r"(?s:..)"
+_ANY1 = r"(?s:.)"
+#: What may follow a name: no Chinese, or a stop character that is no place suffix
+#: (江苏 before 省 is a province, 中山 before 路 a road).
+_PLACE_SUFFIXES = "省市区县州镇乡村路街号"
+_NAME_END = f"(?:[^{HAN}]|[{''.join(c for c in NAME_STOP if c not in _PLACE_SUFFIXES)}])"
+#: A name that opens a run of Chinese: a whole cell, a field between separators, or
+#: the subject of a clause (李军反映…, 马莉的…), ended by a non-name character. Not
+#: right after a digit: 4单元 is a building unit, 3号 a number.
+_RUN_START = f"(?:(?s:.)[^{HAN}0-9])"
+
+# --- patterns ---------------------------------------------------------------------------------
+
+RESIDENT_ID = r"[1-9][0-9]{5}(?: ?[0-9]{8} ?[0-9]{3}[0-9Xx]| ?[0-9]{6} ?[0-9]{3})"
+_AREA = r"0(?:10|2[0-9]|[3-9][0-9]{2})"
+PHONE = (
+    r"(?:(?:\+|00)86[ -]?)?1[3-9][0-9](?:[0-9]{8}|-[0-9]{4}-[0-9]{4}| [0-9]{4} [0-9]{4})"
+    rf"|(?:\({_AREA}\) ?|{_AREA}[ -]?)[2-8][0-9]{{6,7}}"
+)
+EMAIL = r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}"
+BANK_CARD = r"[3-69][0-9]{3}(?:[ -]?[0-9]{4}){3}(?:[ -]?[0-9]{1,3})?"
+PASSPORT = r"[EG][0-9]{8}|E[A-HJ-NP-Z][0-9]{7}"
+_PLATE_ALNUM = "[A-HJ-NP-Z0-9]"
+LICENSE_PLATE = (
+    "[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z][·・ -]?"
+    f"(?:[DF]{_PLATE_ALNUM}[0-9]{{4}}|[0-9]{{5}}[DF]|{_PLATE_ALNUM}{{4}}[{_PLATE_ALNUM[1:-1]}学警港澳挂领])"
+)
+#: GB 32100: registration authority 1-9, entity type 1-5 or 9, a region code (11-82 first),
+#: the organisation code and the check character (stdnum accepts digits only in the first 8).
+USCC = r"[1-9][1-59][1-8][0-9]{5}[0-9A-HJ-NP-RTUW-Y]{10}"
+
+# An address is read as one run: it starts where a run of place characters starts
+# (after a stop character such as 在, 住, 址 or a non-Chinese one), spans at most
+# 60 place characters, digits and letters, and ends at the last character that
+# can end an address (a level, road, number, building or room). Every part is
+# linear in both engines: nested optional parts (province? city? district? …)
+# made Python backtrack for minutes on 市市市… and Rust's automaton 50x slower.
+# Whether the run is an address is then decided by :func:`is_address`.
+_ADDRESS_CHAR = f"[{_PLACE_BODY}0-9A-Za-z-]"
+_ADDRESS_END = (
+    "(?:(?:楼|座|栋|幢|单元|层)(?:[0-9]{1,5}室?)?"
+    "|[省市区县州盟旗镇乡路街巷弄道号室园苑城村庄里厦寓场])"
+)
+ADDRESS = f"[{_PLACE_BODY}]{_ADDRESS_CHAR}{{0,60}}{_ADDRESS_END}"
+_ADDRESS_START = f"(?:(?s:.)[^{_PLACE_BODY}])"
+#: An address has a road and either two administrative levels or a house number on the road.
+ADDRESS_ROAD = "路|街|巷|弄|胡同|大道"
+ADDRESS_LEVELS = "[省市区县州盟旗镇乡].*[省市区县州盟旗镇乡]"
+ADDRESS_NUMBER = "(?:路|街|巷|弄|胡同|大道|段)[0-9]{1,5}(?:号|弄)"
+
+PERSON_CONTEXT_LEAD = (
+    "(?:姓名|名字|联系人|收件人|收货人|寄件人|患者|申请人|户主|持卡人|负责人|经办人|客户|乘客"
+    "|签收人|法定代表人|代表人|监护人|投保人|被保险人|借款人|当事人|委托人|车主|业主|住户|司机"
+    "|户名|取件人|用户|委托|联系|我是|我叫|本人)[: ]{0,2}(?:是|为)?"
+)
+PERSON_NAME = f"{_SURNAME}{_GIVEN}{{1,2}}"
+_HONORIFIC = "(?:先生|女士|小姐|同志|老师|医生|护士|律师|经理|师傅|阿姨)"
+
+# --- rules ----------------------------------------------------------------------------------------
+
+Kind = Literal["behind", "anchored"]
+Check = Literal["resident_id", "bank_card", "uscc", "person", "address"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """How one entity is found: the span's pattern, what must surround it, its score.
+
+    Attributes:
+        entity: What a match is.
+        pattern: The span itself.
+        lead: What precedes the span. ``behind``: exactly two characters
+            (a look-behind); ``anchored``: a context phrase consumed before the
+            span.
+        tail: What follows the span (not part of it).
+        kind: How ``lead`` is read, see above.
+        score: Base score of a valid match before context.
+        forms: ``(regex, score)`` pairs; the first whose regex matches the whole
+            span overrides ``score``.
+        check: The validator a match must pass, if any.
+        requires: A cheap regex every cell with a valid match contains (a pre-filter).
+        greedy: Whether the pattern prefers its longest match (no lazy quantifier), so
+            that a cell matching it from end to end is one match (a fast path).
+        tail_width: How many characters ``tail`` consumes (:data:`ALONE_AFTER`: one,
+            or two after a dot, read off the match).
+    """
+
+    entity: Entity
+    pattern: str
+    lead: str
+    tail: str
+    kind: Kind = "behind"
+    score: float = 0.5
+    forms: tuple[tuple[str, float], ...] = ()
+    check: Check | None = None
+    requires: str = "(?s:.)"
+    greedy: bool = True
+    tail_width: int = 1
+
+    @property
+    def whole_cell(self) -> bool:
+        """Whether a cell that is one match from end to end may skip extraction."""
+        return self.kind == "behind" and self.greedy
+
+    def python_regex(self) -> re.Pattern[str]:
+        """The rule for :mod:`re`: boundaries as look-around, the span as group 1."""
+        lead = f"(?<={self.lead})" if self.kind == "behind" else f"(?:{self.lead})"
+        return re.compile(f"{lead}({self.pattern})(?={self.tail})")
+
+    def vector_regex(self) -> str:
+        """The rule for polars (no look-around): boundaries consumed as groups.
+
+        Groups: ``lead`` (the boundary or context before) and ``hit`` (the span).
+        """
+        return f"(?P<lead>{self.lead})(?P<hit>{self.pattern})(?:{self.tail})"
+
+    @property
+    def step_back(self) -> int:
+        """Characters a look-behind reads before the span: where the next search resumes."""
+        return 2 if self.kind == "behind" else 0
+
+
+_ID_FORMS = ((r"[0-9]{6} ?[0-9]{6} ?[0-9]{3}", 0.5),)  # 15-digit first generation
+_PHONE_FORMS = ((rf"\(?{_AREA}.*", 0.6),)  # landline
+
+#: Cheap regexes every match needs somewhere in its cell: one pass each per column
+#: decides which rules can match at all (a column of names skips the number rules).
+_FOUR_DIGITS = "[0-9]{4}"
+_HAN_CHAR = f"[{HAN}]"
+_UPPER = "[A-HJ-NP-Z]"  # a plate's office letter: an ASCII class is far cheaper than Han
+
+#: PERSON rules come in decreasing score order: where two find one span, the first wins
+#: (context moves both scores alike, so the order holds after context too).
+RULES: tuple[Rule, ...] = (
+    Rule(Entity.CN_RESIDENT_ID, RESIDENT_ID, ALONE_BEFORE, ALONE_AFTER, score=0.9,
+         forms=_ID_FORMS, check="resident_id", requires=_FOUR_DIGITS),
+    Rule(Entity.PHONE_NUMBER, PHONE, ALONE_BEFORE, ALONE_AFTER, score=0.75, forms=_PHONE_FORMS,
+         requires=_FOUR_DIGITS),
+    Rule(Entity.EMAIL_ADDRESS, EMAIL, r"(?:(?s:.)[^A-Za-z0-9._%+-])", "[^A-Za-z0-9_-]",
+         score=0.9, requires="@"),
+    Rule(Entity.BANK_CARD, BANK_CARD, ALONE_BEFORE, ALONE_AFTER, score=0.8, check="bank_card",
+         requires=_FOUR_DIGITS),
+    Rule(Entity.CN_PASSPORT, PASSPORT, ALONE_BEFORE, ALONE_AFTER, score=0.5,
+         requires=_FOUR_DIGITS),
+    Rule(Entity.CN_LICENSE_PLATE, LICENSE_PLATE, _ANY2, ALONE_AFTER, score=0.6,
+         requires=_UPPER),
+    Rule(Entity.CN_ADDRESS, ADDRESS, _ADDRESS_START, _ANY1, score=0.6, check="address",
+         requires=ADDRESS_ROAD),
+    Rule(Entity.CN_USCC, USCC, ALONE_BEFORE, ALONE_AFTER, score=0.85, check="uscc",
+         requires=_FOUR_DIGITS),
+    Rule(Entity.PERSON, PERSON_NAME, PERSON_CONTEXT_LEAD, _NAME_END, kind="anchored",
+         score=0.85, check="person", requires=PERSON_CONTEXT_LEAD),
+    Rule(Entity.PERSON, f"{_SAFE_SURNAME}{_GIVEN}{{1,2}}?", _ANY2, _HONORIFIC, score=0.7,
+         check="person", requires=_HONORIFIC, greedy=False, tail_width=2),
+    Rule(Entity.PERSON, PERSON_NAME, _RUN_START, _NAME_END, score=0.6, check="person",
+         requires=_HAN_CHAR),
+)
+
+# --- scalar validators (python-stdnum) --------------------------------------------------------
+
+#: Provinces that issued first-generation (15-digit) IDs; the two-digit prefix.
+PROVINCES_1985 = (
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65"
+).split()
+EARLIEST_BIRTH = dt.date(1900, 1, 1)
+
+
+def _birth_date(yyyymmdd: str) -> dt.date | None:
+    try:
+        return dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    except ValueError:
+        return None
+
+
+def _real_birth(yyyymmdd: str) -> bool:
+    born = _birth_date(yyyymmdd)
+    return born is not None and EARLIEST_BIRTH <= born <= dt.date.today()
+
+
+def compact(candidate: str) -> str:
+    """The candidate without spaces and dashes, upper-case."""
+    return candidate.replace(" ", "").replace("-", "").upper()
+
+
+def is_resident_id(candidate: str) -> bool:
+    """A GB 11643 citizen ID: 18 characters or a 15-digit first-generation ID.
+
+    18 characters need the ISO 7064 MOD 11-2 check character (computed by
+    :func:`stdnum.cn.ric.calc_check_digit`) and a real birth date between
+    1900-01-01 and today. The region code is not checked against a list: codes
+    change and synthetic data uses retired ones, and a false negative lets an
+    ID leave. 15 digits have no check digit: they need a province that issued
+    them and a real ``19yymmdd`` birth date.
+
+    >>> is_resident_id("11010519491231002x")
+    True
+    >>> is_resident_id("110105491231002")
+    True
+    >>> is_resident_id("110105194912310021")
+    False
+    """
+    number = compact(candidate)
+    if len(number) == 15 and number.isdigit():
+        return number[:2] in PROVINCES_1985 and _real_birth("19" + number[6:12])
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    return ric.calc_check_digit(number) == number[17] and _real_birth(number[6:14])
+
+
+#: Years that make 18 characters read as an ID (valid or not): 18xx, 19xx, 20xx.
+ID_LIKE_YEARS = (1800, 2099)
+
+
+def reads_as_resident_id(candidate: str) -> bool:
+    """18 characters, 17 digits first and a year 1800-2099 where an ID has its birth date.
+
+    Such a number is a resident ID (or one with a typo, a wrong date) far more
+    often than a company code or a card: one in ten broken IDs passes Luhn and
+    one in 31 the USCC check by chance. It is reported as neither.
+    """
+    number = compact(candidate)
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    return ID_LIKE_YEARS[0] <= int(number[6:10]) <= ID_LIKE_YEARS[1]
+
+
+def is_uscc(candidate: str) -> bool:
+    """A GB 32100 unified social credit code with its MOD 31 check character (stdnum)."""
+    number = compact(candidate)
+    return uscc.is_valid(number) and not reads_as_resident_id(number)
+
+
+def is_bank_card(candidate: str) -> bool:
+    """16-19 digits with a Luhn check digit (stdnum) that read as no ID and are no USCC.
+
+    An 18-digit number that :func:`reads_as_resident_id` is taken for a resident
+    ID (valid or mistyped), never for a card: one in ten mistyped IDs passes
+    Luhn by chance.
+    """
+    number = compact(candidate)
+    if not 16 <= len(number) <= 19 or not luhn.is_valid(number):
+        return False
+    return not (len(number) == 18 and (reads_as_resident_id(number) or is_uscc(number)))
+
+
+def is_person_name(candidate: str) -> bool:
+    """A captured name that is no common word (高中, 江苏 …) and does not open with one.
+
+    ``信用代`` (of 信用代码) or ``车牌云`` open with a word and are no names; a
+    compound surname (欧阳) is exempt from the opening check.
+    """
+    words = common_words()
+    opening = candidate[:2]
+    return candidate not in words and (opening in COMPOUND_SURNAMES or opening not in words)
+
+
+_ADDRESS_CHECKS = tuple(re.compile(p) for p in (ADDRESS_ROAD, ADDRESS_LEVELS, ADDRESS_NUMBER))
+
+
+def is_address(candidate: str) -> bool:
+    """A road, and two administrative levels (省, 市, 区 …) or a house number on the road.
+
+    A bare 江苏省南京市 is a generalized location, not an address; 城市道路 has
+    a road word and a single level.
+    """
+    road, levels, number = _ADDRESS_CHECKS
+    return bool(road.search(candidate)) and bool(
+        levels.search(candidate) or number.search(candidate)
+    )
+
+
+VALIDATORS: dict[Check, Callable[[str], bool]] = {
+    "resident_id": is_resident_id,
+    "bank_card": is_bank_card,
+    "uscc": is_uscc,
+    "person": is_person_name,
+    "address": is_address,
+}
+
+def entity_set(entities: Iterable[Entity | str] | None) -> frozenset[Entity]:
+    """The entities asked for (all when None).
+
+    Raises:
+        AnonymizationError: A name is not one of :class:`~anonymize.entities.Entity`.
+    """
+    if entities is None:
+        return frozenset(Entity)
+    names = [str(e) for e in entities]
+    unknown = sorted(n for n in names if n not in Entity.__members__)
+    if unknown:
+        raise AnonymizationError(
+            f"unknown entity name(s) {', '.join(unknown)}; use the names of anonymize.Entity"
+        )
+    return frozenset(Entity(n) for n in names)
+
+
+# --- one text ----------------------------------------------------------------------------------
+
+_COMPILED: dict[Rule, tuple[re.Pattern[str], tuple[tuple[re.Pattern[str], float], ...]]] = {
+    rule: (rule.python_regex(), tuple((re.compile(f), s) for f, s in rule.forms))
+    for rule in RULES
+}
+
+
+def base_score(rule: Rule, span: str) -> float:
+    """The rule's score for ``span``: the first matching form's, else the rule's."""
+    for form, score in _COMPILED[rule][1]:
+        if form.fullmatch(span):
+            return score
+    return rule.score
+
+
+def find_spans(rule: Rule, text: str) -> list[tuple[int, int, float]]:
+    """Valid matches of ``rule`` in ``text`` as ``(start, end, base score)``, code points.
+
+    Args:
+        rule: One of :data:`RULES`.
+        text: Already normalized with :func:`normalize`.
+    """
+    regex = _COMPILED[rule][0]
+    shift = len(PAD_BEFORE)
+    spans = []
+    for match in regex.finditer(PAD_BEFORE + text + PAD_AFTER):
+        span = match.group(1)
+        if rule.check is None or VALIDATORS[rule.check](span):
+            start = match.start(1) - shift
+            spans.append((start, start + len(span), base_score(rule, span)))
+    return spans

@@ -1,0 +1,213 @@
+"""Noise once, select partitions, suppress small cells, derive the answers with intervals.
+
+Everything here is post-processing of the noisy integer measurements
+except the noise itself, which is added once per measurement to all cells
+in one vectorized draw.
+
+Cells. Without group-by there is one cell. With public keys the cells are
+the product of the declared domains, all of them, in the catalog's order,
+whether or not the data has rows there. With discovered keys the cells are
+the groups present in the data, and only those whose noisy count of people
+clears the partition-selection threshold are kept (:mod:`jobs.dp.partition`).
+
+Small cells. A cell whose noisy count of people is below ``min_cell`` is
+suppressed. A public-key or ungrouped cell stays in the table with null
+values (its key is public, and hiding the row would make the table's shape
+depend on the data); a discovered cell is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from jobs.dp import error_bars
+from jobs.dp.error_bars import FloatArray
+from jobs.dp.mechanisms import IntArray
+from jobs.dp.plan import Plan, Use
+from jobs.dp.quantiles import tree_nodes, tree_quantiles
+from jobs.errors import JobFailed
+from jobs.spec import Count, CountDistinct, Histogram, Mean, Median, Quantile, Sum, Variance
+
+_SUPPRESSED = "__suppressed"
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateResult:
+    """A noisy table and what it cost.
+
+    Attributes:
+        table: Group keys, then for each aggregate its value and the bounds of
+            its 95 % interval (``<name>_ci_low``, ``<name>_ci_high``).
+        epsilon: ε charged (as the spec declared).
+        delta: δ charged (as the spec declared).
+        rho: zCDP ρ of the Gaussian measurements, ``None`` under Laplace noise.
+        cells: Cells in the table, suppressed ones included.
+        suppressed_cells: Cells whose noisy count of people was below ``min_cell``.
+        threshold: Partition-selection threshold τ, when keys were discovered.
+        noise: ``laplace`` or ``gaussian``.
+    """
+
+    table: pl.DataFrame
+    epsilon: float
+    delta: float
+    rho: float | None
+    cells: int
+    suppressed_cells: int
+    threshold: int | None = None
+    noise: str = "laplace"
+
+
+def cells(exact: pl.DataFrame, plan: Plan) -> pl.DataFrame:
+    """The cells to release with their exact measurements (over the public domain if any)."""
+    keys = list(plan.spec.group_by)
+    names = [c for m in plan.measurements for c in m.columns]
+    if plan.key_mode == "none":
+        if exact.height == 0:
+            return pl.DataFrame({c: [0] for c in names}, schema=dict.fromkeys(names, pl.Int64))
+        return exact.select(names)
+    if plan.key_mode == "discovered":
+        # Keys outside a public column's declared domain never appear.
+        declared = [pl.col(c).is_in(list(plan.context.public_keys[c])) for c in plan.public_columns]
+        return (
+            exact.filter(*declared).select(*keys, *names)
+            if declared
+            else exact.select(*keys, *names)
+        )
+    domain: pl.DataFrame | None = None
+    for column in keys:
+        values = list(plan.context.public_keys[column])
+        try:
+            frame = pl.DataFrame({column: pl.Series(values).cast(exact.schema[column])})
+        except pl.exceptions.PolarsError:
+            raise JobFailed(
+                f"the catalog's declared keys for '{column}' do not match the column's type; "
+                "the data bureau must correct the catalog"
+            ) from None
+        domain = frame if domain is None else domain.join(frame, how="cross")
+    assert domain is not None
+    joined = domain.join(exact, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    return joined.with_columns(pl.col(names).fill_null(0).cast(pl.Int64))
+
+
+def add_noise(table: pl.DataFrame, plan: Plan, rng: np.random.Generator) -> list[IntArray]:
+    """One noisy (cells × nodes) integer matrix per measurement, in plan order."""
+    noisy: list[IntArray] = []
+    n = table.height
+    for m in plan.measurements:
+        values = table.select(m.columns).to_numpy().astype(np.int64, copy=False).reshape(n, -1)
+        if m.request.kind == "tree":
+            values = tree_nodes(values)
+        noise = m.law.sample(rng, n * m.nodes).reshape(n, m.nodes)
+        noisy.append(values + noise)
+    return noisy
+
+
+def release(exact: pl.DataFrame, plan: Plan, rng: np.random.Generator) -> AggregateResult:
+    """Add noise to ``exact`` once, select, suppress and derive the answers."""
+    _check_size(exact, plan)
+    table = cells(exact, plan)
+    noisy = add_noise(table, plan, rng)
+    units = noisy[plan.units][:, 0]
+    if plan.threshold is not None:
+        keep = units >= plan.threshold
+        table = table.filter(pl.Series(keep))
+        noisy = [values[keep] for values in noisy]
+        units = units[keep]
+    suppressed = (units < plan.context.min_cell) & (plan.context.min_cell > 0)
+    columns: dict[str, pl.Series] = {c: table[c] for c in plan.spec.group_by}
+    for use in plan.uses:
+        columns.update(_derive(use, plan, noisy))
+    out = pl.DataFrame(columns).with_columns(pl.Series(_SUPPRESSED, suppressed))
+    outputs = [c for c in out.columns if c not in plan.spec.group_by and c != _SUPPRESSED]
+    out = out.with_columns(
+        pl.when(~pl.col(_SUPPRESSED)).then(pl.col(c)).otherwise(None).alias(c) for c in outputs
+    )
+    if plan.key_mode == "discovered":
+        out = out.filter(~pl.col(_SUPPRESSED))
+    return AggregateResult(
+        table=out.drop(_SUPPRESSED),
+        epsilon=plan.spec.epsilon,
+        delta=plan.spec.delta,
+        rho=plan.rho,
+        cells=len(units),
+        suppressed_cells=int(suppressed.sum()),
+        threshold=plan.threshold,
+        noise=plan.spec.noise,
+    )
+
+
+def _check_size(exact: pl.DataFrame, plan: Plan) -> None:
+    # The integer grids leave room for max_rows rows in a cell; more could overflow a sum.
+    units = plan.measurements[plan.units].columns[0]
+    largest = exact.select(pl.col(units).max()).item() if exact.height else 0
+    if int(largest or 0) > plan.context.max_rows:
+        raise JobFailed(
+            "the dataset holds more rows than its catalogue entry says; "
+            "the data bureau must refresh the entry before jobs can run"
+        )
+
+
+def _columns(
+    name: str, value: npt.NDArray[Any], low: npt.NDArray[Any], high: npt.NDArray[Any]
+) -> dict[str, pl.Series]:
+    return {
+        name: pl.Series(name, value),
+        f"{name}_ci_low": pl.Series(f"{name}_ci_low", low),
+        f"{name}_ci_high": pl.Series(f"{name}_ci_high", high),
+    }
+
+
+def _interval(
+    name: str, value: FloatArray, half: FloatArray | float, low: float, high: float
+) -> dict[str, pl.Series]:
+    v = np.clip(value, low, high).astype(np.float64)
+    return _columns(name, v, np.clip(v - half, low, high), np.clip(v + half, low, high))
+
+
+def _real(values: IntArray, grid: float) -> FloatArray:
+    """A one-integer measurement in value units."""
+    return values[:, 0].astype(np.float64) * grid
+
+
+def _derive(use: Use, plan: Plan, noisy: list[IntArray]) -> dict[str, pl.Series]:
+    a = use.aggregate
+    name = a.output_name
+    m = plan.measurements[use.value]
+    values = noisy[use.value]
+    if isinstance(a, Count | CountDistinct | Histogram):
+        hw = error_bars.half_width(m.law)
+        shown = np.maximum(values, 0)
+        low, high = np.maximum(values - hw, 0), np.maximum(values + hw, 0)
+        if isinstance(a, Histogram):
+            return _columns(name, shown, low, high)
+        return _columns(name, shown[:, 0], low[:, 0], high[:, 0])
+    if isinstance(a, Sum):
+        total = _real(values, m.grid)
+        return _interval(name, total, error_bars.half_width(m.law) * m.grid, -np.inf, np.inf)
+    if isinstance(a, Quantile | Median):
+        return _columns(name, *tree_quantiles(values, a.q, a.lower, a.upper, m.law))
+    assert use.denominator is not None
+    d = plan.measurements[use.denominator]
+    count = noisy[use.denominator][:, 0].astype(np.float64)
+    n = np.maximum(count, 1.0)
+    var_n = error_bars.variance(d.law)
+    numerator = _real(values, m.grid)
+    var_num = error_bars.variance(m.law) * m.grid**2
+    if isinstance(a, Mean):
+        base = 0.0 if m.request.kind == "sum" else m.offset
+        half = error_bars.ratio_half_width(numerator, var_num, count, var_n)
+        return _interval(name, base + numerator / n, half, a.lower, a.upper)
+    assert isinstance(a, Variance) and use.squares is not None
+    s = plan.measurements[use.squares]
+    squares = _real(noisy[use.squares], s.grid)
+    spread = (a.upper - a.lower) / 2
+    value = squares / n + spread * spread / 2 - (numerator / n) ** 2
+    half = error_bars.variance_half_width(
+        squares, error_bars.variance(s.law) * s.grid**2, numerator, var_num, count, var_n
+    )
+    return _interval(name, value, half, 0.0, spread * spread)

@@ -1,0 +1,641 @@
+"""Seeded ground truth for the PII detectors: Chinese texts with labelled spans.
+
+Each text is a form line, a receipt, a note, a company record, a log line or a
+bare cell. Positives are built here, independently of the detectors' patterns:
+resident IDs carry GB 11643 check characters (:mod:`stdnum.cn.ric`) and real
+birth dates, bank cards pass Luhn (:mod:`stdnum.luhn`), USCCs carry the
+GB 32100 check character (:mod:`stdnum.cn.uscc`). Hard negatives (order,
+tracking and invoice numbers, amounts, dates, IDs with a wrong check character
+or an impossible date, 62-prefixed numbers failing Luhn, hotlines, 11-digit
+numbers with no mobile prefix, versions, IP addresses) are inserted unlabelled
+and recorded in :attr:`LabelledText.negatives` so a test can say which kind
+fooled a detector. A negative is redrawn whenever it would also read as a
+positive (for instance an order number that happens to pass Luhn), so every
+label is unambiguous.
+
+Text ``i`` depends only on ``(seed, i)``: ``make_corpus(800, s)`` is the prefix
+of ``make_corpus(3000, s)``. Offsets are code points (Python ``str`` indices).
+
+References:
+    GB 11643-1999, citizen identification number; GB 32100-2015, unified
+    social credit code; ISO/IEC 7812-1 (Luhn) for payment cards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import polars as pl
+from faker import Faker
+from stdnum import luhn
+from stdnum.cn import ric, uscc
+
+from anonymize.entities import Entity
+
+__all__ = ["NEGATIVE_KINDS", "LabelledText", "make_corpus", "table"]
+
+E = Entity
+_T = TypeVar("_T")
+FULL_WIDTH = str.maketrans("0123456789+", "０１２３４５６７８９＋")
+TO_ASCII = str.maketrans("０１２３４５６７８９＋（）", "0123456789+()")
+
+NEGATIVE_KINDS = (
+    "order_number", "tracking_number", "invoice_number", "amount", "date", "wrong_check_id",
+    "impossible_date_id", "luhn_fail_card", "hotline", "no_mobile_prefix", "version", "ip",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledText:
+    """One text and its ground truth, as ``(start, end, entity)`` code-point spans.
+
+    ``negatives`` holds ``(start, end, kind)`` for the hard negatives placed in
+    the text; they are not PII and no detector should report them.
+    """
+
+    text: str
+    spans: list[tuple[int, int, str]]
+    negatives: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+class _Builder:
+    """Concatenates pieces and records the code-point span of labelled ones."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.pos = 0
+        self.spans: list[tuple[int, int, str]] = []
+        self.negatives: list[tuple[int, int, str]] = []
+
+    def add(self, piece: str) -> _Builder:
+        self.parts.append(piece)
+        self.pos += len(piece)
+        return self
+
+    def pii(self, entity: Entity, value: str) -> _Builder:
+        self.spans.append((self.pos, self.pos + len(value), str(entity)))
+        return self.add(value)
+
+    def neg(self, kind: str, value: str) -> _Builder:
+        self.negatives.append((self.pos, self.pos + len(value), kind))
+        return self.add(value)
+
+    def build(self) -> LabelledText:
+        return LabelledText("".join(self.parts), self.spans, self.negatives)
+
+
+# --- reference tables ---------------------------------------------------------------------
+
+# County-level codes (GB/T 2260); an ID is redrawn until stdnum accepts code and birth year.
+_REGIONS = (
+    "110101 110102 110105 110108 120101 120103 310101 310104 310105 310106 310110 320102 "
+    "320104 320105 320106 320111 320113 320114 320115 320121 320205 320211 320302 320303 "
+    "320402 320404 320411 320505 320506 320507 320583 320612 320706 320803 320902 321002 "
+    "321102 321202 321302 330102 330106 340104 350102 360102 370102 410105 420102 420106 "
+    "430102 440103 440106 440304 440305 450103 500103 510104 510107 520102 530102 610103 "
+    "620102 640104"
+).split()
+_MOBILE_PREFIXES = (
+    "130 131 132 133 134 135 136 137 138 139 147 150 151 152 153 155 156 157 158 159 "
+    "166 172 173 175 176 177 178 180 181 182 183 184 185 186 187 188 189 191 198 199"
+).split()
+_AREA_CODES = (
+    "010 020 021 022 023 024 025 027 028 029 0510 0511 0512 0513 0514 0515 0516 0517 "
+    "0518 0519 0523 0527 0571 0574 0591 0731 0755 0757 0769 0871"
+).split()
+_EMAIL_DOMAINS = (
+    "qq.com 163.com 126.com sina.com sina.cn sohu.com foxmail.com aliyun.com 139.com "
+    "yeah.net gmail.com outlook.com hotmail.com nju.edu.cn seu.edu.cn jiangsu.gov.cn"
+).split()
+_CARD_BINS = ("622202", "622848", "621700", "621661", "622588", "622262", "621799",
+              "623058", "625912", "622908", "621226", "622700")  # fmt: skip
+_OTHER_BINS = ("436742", "438088", "524047", "552599", "356833", "402674")
+_PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青川宁琼"
+_PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+# (province or "" for a municipality, city, district, streets)
+_PLACES = (
+    ("江苏省", "南京市", "玄武区", ("中山路", "北京东路", "珠江路", "龙蟠路")),
+    ("江苏省", "南京市", "鼓楼区", ("中山北路", "汉中路", "广州路", "湖南路")),
+    ("江苏省", "南京市", "建邺区", ("江东中路", "河西大街", "庐山路")),
+    ("江苏省", "南京市", "江宁区", ("天元中路", "双龙大道", "胜太路")),
+    ("江苏省", "苏州市", "姑苏区", ("人民路", "干将西路", "十全街")),
+    ("江苏省", "苏州市", "吴中区", ("东吴北路", "宝带西路")),
+    ("江苏省", "无锡市", "梁溪区", ("解放北路", "中山路", "学前街")),
+    ("江苏省", "常州市", "天宁区", ("延陵西路", "和平北路")),
+    ("江苏省", "徐州市", "云龙区", ("和平路", "民主南路")),
+    ("江苏省", "南通市", "崇川区", ("工农路", "青年中路")),
+    ("江苏省", "扬州市", "广陵区", ("文昌中路", "运河南路")),
+    ("江苏省", "镇江市", "京口区", ("中山东路", "学府路")),
+    ("浙江省", "杭州市", "西湖区", ("文三路", "天目山路", "教工路")),
+    ("广东省", "广州市", "天河区", ("天河路", "体育西路", "黄埔大道西")),
+    ("广东省", "深圳市", "南山区", ("深南大道", "科技南十二路", "后海大道")),
+    ("四川省", "成都市", "武侯区", ("人民南路四段", "科华北路")),
+    ("湖北省", "武汉市", "洪山区", ("珞喻路", "雄楚大道")),
+    ("山东省", "济南市", "历下区", ("泉城路", "经十路")),
+    ("", "上海市", "浦东新区", ("世纪大道", "张杨路", "陆家嘴环路")),
+    ("", "上海市", "徐汇区", ("漕溪北路", "肇嘉浜路")),
+    ("", "北京市", "朝阳区", ("建国路", "朝阳北路", "东三环中路")),
+    ("", "北京市", "海淀区", ("中关村大街", "学院路")),
+)  # fmt: skip
+_ESTATES = ("阳光花园", "金陵世纪花园", "翠屏山庄", "银城东苑", "万科城", "碧桂园", "香榭里")
+_EMOJI = ("", "", "", "", " 🙏", " 😊", "👍", " 🚗")
+# Astral-plane and combining characters ahead of spans tell code points from UTF-16 units.
+_NOTE_OPENERS = ("", "", "", "", "", "", "📌", "☎️ ", "【急】", "🔔 ", "👉")
+
+
+def _digits(r: random.Random, n: int) -> str:
+    return "".join(r.choice("0123456789") for _ in range(n))
+
+
+def _weighted(r: random.Random, table: tuple[tuple[float, _T], ...]) -> _T:
+    return r.choices([v for _, v in table], weights=[w for w, _ in table])[0]
+
+
+def _birth(r: random.Random, lo: int, hi: int) -> dt.date:
+    start = dt.date(lo, 1, 1).toordinal()
+    return dt.date.fromordinal(r.randint(start, dt.date(hi, 12, 31).toordinal()))
+
+
+# --- loose readings, used only to keep negatives unambiguous ------------------------------
+
+
+def _compact(value: str) -> str:
+    return re.sub(r"[\s\-·()]", "", value.translate(TO_ASCII)).upper()
+
+
+def _date_ok(yyyymmdd: str) -> bool:
+    try:
+        day = dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    except ValueError:
+        return False
+    return 1900 <= day.year <= 2025
+
+
+def reads_as_pii(value: str) -> bool:
+    """Whether a string could pass for a positive under loose rules (no region table)."""
+    c = _compact(value)
+    if c.startswith("+86") or c.startswith("0086"):
+        c = c[3:] if c.startswith("+86") else c[4:]
+    if re.fullmatch(r"\d{17}[\dX]", c) and ric.calc_check_digit(c) == c[-1] and _date_ok(c[6:14]):
+        return True
+    if re.fullmatch(r"[1-8]\d{14}", c) and _date_ok("19" + c[6:12]):
+        return True
+    if c.isdigit() and 16 <= len(c) <= 19 and luhn.is_valid(c):
+        return True
+    if re.fullmatch(r"1[3-9]\d{9}", c) or re.fullmatch(r"0\d{2,3}[2-8]\d{6,7}", c):
+        return True
+    return len(c) == 18 and uscc.is_valid(c)
+
+
+# --- positives ------------------------------------------------------------------------------
+
+
+def _id_parts(r: random.Random, lo: int, hi: int) -> tuple[str, dt.date]:
+    while True:
+        region, birth = r.choice(_REGIONS), _birth(r, lo, hi)
+        body = f"{region}{birth:%Y%m%d}{_digits(r, 3)}"
+        if ric.is_valid(body + ric.calc_check_digit(body + "0")):
+            return region, birth
+
+
+def resident_id(r: random.Random) -> str:
+    """An 18-char ID (plain, lower-case x, or grouped 6-8-4) or a 15-digit first-generation ID."""
+    form = _weighted(r, ((68, "plain"), (8, "lower_x"), (10, "grouped"), (14, "old")))
+    if form == "old":  # issued before 2004: YYMMDD birth, no check character
+        while True:
+            region, birth = _id_parts(r, 1945, 1989)
+            seq = _digits(r, 3)
+            full = f"{region}{birth:%Y%m%d}{seq}"
+            if ric.is_valid(full + ric.calc_check_digit(full + "0")):
+                return f"{region}{birth:%y%m%d}{seq}"
+    while True:
+        region, birth = _id_parts(r, 1950, 2010)
+        body = f"{region}{birth:%Y%m%d}{_digits(r, 3)}"
+        check = ric.calc_check_digit(body + "0")
+        if form != "lower_x" or check == "X":
+            break
+    value = body + check
+    if form == "lower_x":
+        return value.lower()
+    if form == "grouped":
+        return f"{value[:6]} {value[6:14]} {value[14:]}"
+    return value
+
+
+def phone(r: random.Random) -> str:
+    """A mainland mobile (many formats) or a landline with its area code."""
+    if r.random() < 0.25:
+        area, local = r.choice(_AREA_CODES), r.choice("2345678") + _digits(r, 7)
+        return _weighted(r, (
+            (50, f"{area}-{local}"), (15, f"{area} {local}"), (20, f"({area}){local}"),
+            (5, f"（{area}）{local}"), (10, f"{area}{local}"),
+        ))  # fmt: skip
+    m = r.choice(_MOBILE_PREFIXES) + _digits(r, 8)
+    spaced, dashed = f"{m[:3]} {m[3:7]} {m[7:]}", f"{m[:3]}-{m[3:7]}-{m[7:]}"
+    return _weighted(r, (
+        (35, m), (12, spaced), (10, dashed), (8, "+86" + m), (8, "+86 " + m),
+        (5, "+86 " + spaced), (4, "+86-" + m), (4, "0086" + m), (4, "0086 " + spaced),
+        (2, "0086-" + m), (8, m.translate(FULL_WIDTH)),
+    ))  # fmt: skip
+
+
+def email(r: random.Random, fake: Faker) -> str:
+    local = _weighted(r, (
+        (45, fake.user_name()), (20, str(r.randint(10_000, 3_999_999_999))),
+        (15, f"{fake.last_romanized_name()}.{fake.first_romanized_name()}".lower()),
+        (10, f"{fake.first_romanized_name().lower()}_{r.randint(1, 99)}"),
+        (10, fake.user_name() + str(r.randint(1980, 2005))),
+    ))  # fmt: skip
+    domain = fake.domain_name() if r.random() < 0.2 else r.choice(_EMAIL_DOMAINS)
+    return f"{local}@{domain}"
+
+
+def bank_card(r: random.Random) -> str:
+    """16-19 digits passing Luhn; mostly 62-prefixed UnionPay, grouped by 4 or not."""
+    if r.random() < 0.78:
+        bin_ = r.choice(_CARD_BINS)
+        n = _weighted(r, ((55, 19), (33, 16), (6, 17), (6, 18)))
+    else:
+        bin_, n = r.choice(_OTHER_BINS), 16
+    while True:
+        body = bin_ + _digits(r, n - 7)
+        card = body + luhn.calc_check_digit(body)
+        if not (len(card) == 18 and (ric.is_valid(card) or uscc.is_valid(card))):
+            break
+    if r.random() < 0.3:
+        return " ".join(card[i : i + 4] for i in range(0, n, 4))
+    return card
+
+
+def passport(r: random.Random) -> str:
+    letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return _weighted(r, (
+        (55, "E" + _digits(r, 8)), (25, "G" + _digits(r, 8)),
+        (20, "E" + r.choice(letters) + _digits(r, 7)),
+    ))  # fmt: skip
+
+
+def _mixed_plate_tail(r: random.Random) -> str:
+    tail = list(_digits(r, 5))
+    for k in r.sample(range(5), r.choice((1, 1, 2))):  # one or two letters, anywhere
+        tail[k] = r.choice(_PLATE_LETTERS)
+    return "".join(tail)
+
+
+def plate(r: random.Random) -> str:
+    """Ordinary (5 characters), new-energy (6) and coach plates, with or without a dot."""
+    province = r.choice(_PLATE_PROVINCES)
+    city = r.choice(_PLATE_LETTERS[:14] if province == "苏" else _PLATE_LETTERS)
+    tail = _weighted(r, (
+        (45, _digits(r, 5)),
+        (20, _mixed_plate_tail(r)),
+        (20, r.choice("DF") + r.choice(_PLATE_LETTERS + "0123456789") + _digits(r, 4)),
+        (10, _digits(r, 5) + r.choice("DF")),
+        (5, _digits(r, 4) + "学"),
+    ))  # fmt: skip
+    sep = _weighted(r, ((60, ""), (30, "·"), (10, " ")))
+    return f"{province}{city}{sep}{tail}"
+
+
+def uscc_code(r: random.Random) -> str:
+    # Registering authority and kind: 9x enterprises, 1x public bodies, 5x social organisations.
+    head = _weighted(r, ((80, "9" + r.choice("123")), (12, "1" + r.choice("123")),
+                         (8, "5" + r.choice("123"))))  # fmt: skip
+    if r.random() < 0.4:
+        org = "MA" + "".join(r.choice(_USCC_ALPHABET) for _ in range(7))
+    else:
+        org = _digits(r, 8) + r.choice("0123456789X")
+    body = head + r.choice(_REGIONS) + org
+    return body + uscc.calc_check_digit(body)
+
+
+def address(r: random.Random) -> str:
+    """Province (unless a municipality or left out), city, district, street, number, unit."""
+    province, city, district, streets = r.choice(_PLACES)
+    head = f"{province}{city}" if province and r.random() < 0.65 else city
+    value = f"{head}{district}{r.choice(streets)}{r.randint(1, 999)}号"
+    return value + _weighted(r, (
+        (40, ""),
+        (20, f"{r.randint(1, 30)}栋{r.randint(1, 4)}单元{r.randint(1, 33)}0{r.randint(1, 4)}室"),
+        (15, f"{r.choice(_ESTATES)}{r.randint(1, 40)}幢{r.randint(101, 2804)}室"),
+        (15, f"{r.randint(1, 20)}号楼{r.randint(101, 2208)}"),
+        (10, f"{r.choice('ABCD')}座{r.randint(3, 30)}楼"),
+    ))  # fmt: skip
+
+
+def person(fake: Faker) -> str:
+    return str(fake.last_name()) + str(fake.first_name())
+
+
+# --- hard negatives -----------------------------------------------------------------------
+
+
+def _unambiguous(draw: Callable[[], str]) -> str:
+    while True:
+        value = draw()
+        if not reads_as_pii(value):
+            return value
+
+
+def negative(r: random.Random, kind: str, fake: Faker) -> str:
+    """A value of ``kind`` (see :data:`NEGATIVE_KINDS`) that no positive rule accepts."""
+
+    def wrong_check() -> str:
+        region, birth = _id_parts(r, 1950, 2010)
+        body = f"{region}{birth:%Y%m%d}{_digits(r, 3)}"
+        good = ric.calc_check_digit(body + "0")
+        return body + r.choice([c for c in "0123456789X" if c != good])
+
+    def impossible_date() -> str:
+        year = r.randint(1950, 2005)
+        mmdd = r.choice(("1307", "1315", "0230", "0231", "0431", "0631", "0932", "0000",
+                         "0100", "1232", "2001"))  # fmt: skip
+        body = f"{r.choice(_REGIONS)}{year}{mmdd}{_digits(r, 3)}"
+        return body + ric.calc_check_digit(body + "0")
+
+    def luhn_fail() -> str:
+        body = r.choice(_CARD_BINS) + _digits(r, r.choice((16, 17, 18, 19)) - 6)
+        bad = str((int(luhn.calc_check_digit(body[:-1])) + r.randint(1, 9)) % 10)
+        card = body[:-1] + bad
+        return (
+            " ".join(card[i : i + 4] for i in range(0, len(card), 4)) if r.random() < 0.3 else card
+        )
+
+    def day() -> dt.date:
+        return _birth(r, 2018, 2025)
+
+    draws: dict[str, Callable[[], str]] = {
+        "order_number": lambda: r.choice((
+            f"{day():%Y%m%d}{_digits(r, r.choice((10, 11)))}",
+            r.choice("3456") + _digits(r, 18), f"E{day():%Y%m%d}{_digits(r, 6)}",
+        )),
+        "tracking_number": lambda: r.choice((
+            "SF" + r.choice("1234") + _digits(r, 12), "YT" + r.choice("3456789") + _digits(r, 12),
+            "JDVA" + r.choice("123") + _digits(r, 10), "JT" + _digits(r, 13),
+            "7" + _digits(r, 13), "9" + _digits(r, 12),
+        )),
+        "invoice_number": lambda: r.choice((
+            r.choice("01") + r.choice(("3200", "3100", "1100", "4400")) + str(r.randint(18, 24))
+            + r.choice("0123") + _digits(r, 4),
+            str(r.randint(22, 25)) + r.choice(("32", "31", "11", "44")) + "2" + _digits(r, 15),
+            _digits(r, 8),
+        )),
+        "amount": lambda: r.choice((
+            f"¥{r.randint(1, 99_999):,}.{r.randint(0, 99):02d}",
+            f"￥{r.randint(100, 9_999_999):,}.00", f"{r.randint(1, 9_999_999_999)}.00 元",
+            f"{r.randint(1, 99_999)}元", f"RMB {r.randint(1, 999_999):,}.{r.randint(0, 99):02d}",
+        )),
+        "date": lambda: r.choice((
+            f"{day():%Y-%m-%d}", f"{day():%Y%m%d}", f"{day():%Y/%m/%d %H:%M}".replace(
+                "00:00", f"{r.randint(8, 22):02d}:{r.randint(0, 59):02d}"),
+            f"{day().year}年{day().month}月{day().day}日",
+            f"{day():%Y-%m-%d} 14:{r.randint(0, 59):02d}:08",
+        )),
+        "wrong_check_id": wrong_check,
+        "impossible_date_id": impossible_date,
+        "luhn_fail_card": luhn_fail,
+        "hotline": lambda: r.choice((
+            "400-820-8820", "400 820 8820", "4006-695-526", "800-810-8888", "95588", "95533",
+            "95566", "12345", "10086", "10010", "12315", "96110", "12306", "4008208820",
+        )),
+        "no_mobile_prefix": lambda: r.choice(("10", "11", "12")) + _digits(r, 9),
+        "version": lambda: r.choice((
+            f"v{r.randint(1, 12)}.{r.randint(0, 30)}.{r.randint(0, 200)}",
+            f"Chrome/{r.randint(100, 130)}.0.{r.randint(1000, 6999)}.{r.randint(10, 250)}",
+            f"10.0.{r.randint(17000, 26100)}.{r.randint(1000, 4999)}",
+            f"build {day():%Y%m%d}.{r.randint(1, 999)}",
+        )),
+        "ip": lambda: r.choice((
+            str(fake.ipv4()), f"192.168.{r.randint(0, 255)}.{r.randint(1, 254)}",
+            f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
+        )),
+    }  # fmt: skip
+    return _unambiguous(draws[kind])
+
+
+# Negatives that look most like the asserted entities (IDs, cards, mobiles) are drawn most.
+_NEGATIVE_WEIGHTS = (3, 2, 1.5, 1, 1, 3, 3, 3, 2, 2, 1, 1)
+
+
+def _negative_kind(r: random.Random) -> str:
+    return r.choices(NEGATIVE_KINDS, weights=_NEGATIVE_WEIGHTS)[0]
+
+
+_NEG_LABELS = {
+    "order_number": ("订单号", "订单编号", "交易单号"), "tracking_number": ("快递单号", "运单号"),
+    "invoice_number": ("发票号码", "发票代码"), "amount": ("金额", "实付", "合计"),
+    "date": ("日期", "下单时间", "办理时间"), "wrong_check_id": ("身份证号", "证件号码"),
+    "impossible_date_id": ("身份证号", "证件号"), "luhn_fail_card": ("卡号", "银行卡号"),
+    "hotline": ("客服热线", "服务电话"), "no_mobile_prefix": ("流水号", "工单号", "编号"),
+    "version": ("版本", "客户端版本"), "ip": ("IP", "登录IP"),
+}  # fmt: skip
+
+
+# --- texts ----------------------------------------------------------------------------------
+
+_POSITIVE: dict[str, Callable[[random.Random, Faker], str]] = {
+    E.PERSON: lambda r, f: person(f),
+    E.CN_RESIDENT_ID: lambda r, f: resident_id(r),
+    E.PHONE_NUMBER: lambda r, f: phone(r),
+    E.EMAIL_ADDRESS: email,
+    E.BANK_CARD: lambda r, f: bank_card(r),
+    E.CN_PASSPORT: lambda r, f: passport(r),
+    E.CN_LICENSE_PLATE: lambda r, f: plate(r),
+    E.CN_ADDRESS: lambda r, f: address(r),
+    E.CN_USCC: lambda r, f: uscc_code(r),
+}
+_FILLERS: dict[str, Callable[[random.Random, Faker], str]] = {
+    "company": lambda r, f: str(f.company()),
+    "shop": lambda r, f: str(f.company_prefix()) + r.choice(("旗舰店", "专营店", "超市")),
+    "carrier": lambda r, f: r.choice(("顺丰", "圆通", "京东", "中通", "极兔", "EMS")),
+    "last4": lambda r, f: _digits(r, 4),
+}
+_FIELD_LABELS = {
+    E.PERSON: ("姓名", "联系人", "申请人", "收件人", "户主"),
+    E.PHONE_NUMBER: ("手机", "电话", "联系电话", "手机号", "手机号码"),
+    E.CN_RESIDENT_ID: ("身份证号", "身份证", "证件号码", "公民身份号码", "身份证号码"),
+    E.EMAIL_ADDRESS: ("邮箱", "电子邮箱", "E-mail", "Email"),
+    E.CN_ADDRESS: ("地址", "住址", "家庭住址", "通讯地址", "户籍地址"),
+    E.BANK_CARD: ("银行卡号", "卡号", "收款账号", "开户账号"),
+    E.CN_PASSPORT: ("护照号", "护照号码", "护照"),
+    E.CN_LICENSE_PLATE: ("车牌", "车牌号", "车牌号码"),
+    E.CN_USCC: ("统一社会信用代码", "信用代码"),
+}  # fmt: skip
+# How often each entity is drawn for a bare cell or a form field.
+_ENTITY_WEIGHTS = (
+    (20, E.PHONE_NUMBER), (18, E.CN_RESIDENT_ID), (12, E.EMAIL_ADDRESS), (12, E.BANK_CARD),
+    (12, E.PERSON), (10, E.CN_ADDRESS), (5, E.CN_PASSPORT), (6, E.CN_LICENSE_PLATE),
+    (5, E.CN_USCC),
+)  # fmt: skip
+_NOTES = (
+    "{PERSON}反映其车辆{CN_LICENSE_PLATE}于{neg:date}在{CN_ADDRESS}附近被刮擦，联系电话{PHONE_NUMBER}。",
+    "客户{PERSON}来电称无法登录，注册邮箱{EMAIL_ADDRESS}，请回电{PHONE_NUMBER}。",
+    "患者{PERSON}，身份证{CN_RESIDENT_ID}，家住{CN_ADDRESS}，既往体健。",
+    "{PERSON}持护照{CN_PASSPORT}于{neg:date}入境，入住{CN_ADDRESS}，紧急联系人{PERSON}（{PHONE_NUMBER}）。",
+    "请将发票寄至{CN_ADDRESS}，收件人{PERSON}，电话{PHONE_NUMBER}，谢谢",
+    "已核实{PERSON}的银行卡{BANK_CARD}，退款{neg:amount}将于3个工作日内到账。",
+    "{PERSON}你好！我的新邮箱是{EMAIL_ADDRESS}，手机换成{PHONE_NUMBER}了",
+    "今天在{CN_ADDRESS}看到{CN_LICENSE_PLATE}违停，已拍照",
+    "经办人{PERSON}于{neg:date}办理，证件号码{CN_RESIDENT_ID}，联系电话{PHONE_NUMBER}",
+    "订单{neg:order_number}已由{carrier}发出，运单号{neg:tracking_number}，收件人{PERSON}，{PHONE_NUMBER}",
+    "工资卡{BANK_CARD}，户名{PERSON}，开户行中国建设银行南京分行",
+    "{PERSON}的车{CN_LICENSE_PLATE}停在地库B2，有事打{PHONE_NUMBER}",
+    "麻烦把合同发到{EMAIL_ADDRESS}，抄送{EMAIL_ADDRESS}，我是{PERSON}",
+    "退款申请：账户{BANK_CARD}，持卡人{PERSON}，身份证{CN_RESIDENT_ID}，金额{neg:amount}",
+    "{PERSON}（{CN_RESIDENT_ID}）于{neg:date}在{CN_ADDRESS}办理居住证",
+    "快递放在{CN_ADDRESS}门卫，取件人{PERSON}，手机尾号{last4}",
+    "{PERSON}的身份证号是{CN_RESIDENT_ID}，银行卡{BANK_CARD}，手机{PHONE_NUMBER}",
+    "联系{PERSON}：{PHONE_NUMBER}或{PHONE_NUMBER}，邮箱{EMAIL_ADDRESS}",
+)  # fmt: skip
+_COMPANY = (
+    "{company}，统一社会信用代码：{CN_USCC}，法定代表人：{PERSON}，注册地址：{CN_ADDRESS}，联系电话：{PHONE_NUMBER}",
+    "销售方：{company}\n纳税人识别号：{CN_USCC}\n发票代码：{neg:invoice_number}\n价税合计：{neg:amount}",
+    "{company}（{CN_USCC}）委托{PERSON}办理，经办人电话{PHONE_NUMBER}",
+)  # fmt: skip
+_RECEIPT = (
+    "【{shop}】订单详情\n订单号：{neg:order_number}\n收货人：{PERSON}\n联系电话：{PHONE_NUMBER}\n"
+    "收货地址：{CN_ADDRESS}\n实付金额：{neg:amount}\n下单时间：{neg:date}",
+    "{shop} 购物小票\n流水号 {neg:no_mobile_prefix}\n会员手机 {PHONE_NUMBER}\n合计 {neg:amount}\n"
+    "{neg:date}\n发票号码 {neg:invoice_number}",
+    "运单号：{neg:tracking_number}（{carrier}）\n寄件人：{PERSON} {PHONE_NUMBER}\n"
+    "收件人：{PERSON} {PHONE_NUMBER}\n收件地址：{CN_ADDRESS}",
+)  # fmt: skip
+_LOGS = (
+    "[{neg:date}] user={EMAIL_ADDRESS} ip={neg:ip} client={neg:version} action=login",
+    "{neg:date} 用户{PERSON}（{EMAIL_ADDRESS}）从{neg:ip}登录，客户端{neg:version}",
+    "{neg:date} 向{PHONE_NUMBER}发送验证码，网关{neg:ip}",
+)  # fmt: skip
+_NEGATIVE_ONLY = (
+    "如需帮助请致电客服热线{neg:hotline}，或拨打{neg:hotline}。",
+    "订单{neg:order_number}已发货，{carrier}单号{neg:tracking_number}，预计{neg:date}送达。",
+    "发票代码 {neg:invoice_number}，发票号码 {neg:invoice_number}，价税合计 {neg:amount}",
+    "系统已升级至{neg:version}，服务器地址 {neg:ip}",
+    "经核验，证件号码{neg:wrong_check_id}校验位错误，请重新填写。",
+    "身份证号{neg:impossible_date_id}中的出生日期无效",
+    "卡号{neg:luhn_fail_card}校验失败，请核对后重试",
+    "流水号{neg:no_mobile_prefix}，交易金额{neg:amount}，交易时间{neg:date}",
+    "订单编号{neg:order_number}，实付{neg:amount}",
+    "身份证号码 {neg:wrong_check_id} 与登记信息不符",
+    "收款卡号{neg:luhn_fail_card}，户名核对中，到账时间{neg:date}",
+    "证件号{neg:impossible_date_id}，请核实出生日期",
+    "来电号码{neg:no_mobile_prefix}无法识别，已转{neg:hotline}",
+)  # fmt: skip
+_PLACEHOLDER = re.compile(r"\{(neg:)?(\w+)\}")
+
+
+def _fill(b: _Builder, template: str, r: random.Random, fake: Faker) -> None:
+    pos = 0
+    for m in _PLACEHOLDER.finditer(template):
+        b.add(template[pos : m.start()])
+        name = m.group(2)
+        if m.group(1):
+            b.neg(name, negative(r, name, fake))
+        elif name in _FILLERS:
+            b.add(_FILLERS[name](r, fake))
+        else:
+            b.pii(E(name), _POSITIVE[name](r, fake))
+        pos = m.end()
+    b.add(template[pos:])
+
+
+def _bare(b: _Builder, r: random.Random, fake: Faker) -> None:
+    if r.random() < 0.3:
+        kind = _negative_kind(r)
+        b.neg(kind, negative(r, kind, fake))
+    else:
+        entity = _weighted(r, _ENTITY_WEIGHTS)
+        b.pii(entity, _POSITIVE[entity](r, fake))
+
+
+def _form(b: _Builder, r: random.Random, fake: Faker) -> None:
+    """Label-value fields such as ``联系人：张伟，手机 138 0013 8000，身份证号 3201…``."""
+    fields: list[str] = [E.PERSON] if r.random() < 0.6 else []
+    while len(fields) < r.randint(2, 5):
+        fields.append(_weighted(r, _ENTITY_WEIGHTS))
+    if r.random() < 0.35:
+        fields.insert(r.randint(0, len(fields)), "neg:" + _negative_kind(r))
+    between = r.choice(("，", "；", "  ", "\n", " | ", "，"))
+    for k, name in enumerate(fields):
+        if k:
+            b.add(between)
+        kind = name.removeprefix("neg:")
+        labels = _NEG_LABELS[kind] if name.startswith("neg:") else _FIELD_LABELS[E(name)]
+        label = r.choice(labels)
+        joins: tuple[str, ...] = ("：", ":", " ") if label[-1].isascii() else ("：", ":", " ", "")
+        b.add(label + r.choice(joins))
+        if name.startswith("neg:"):
+            b.neg(kind, negative(r, kind, fake))
+        else:
+            b.pii(E(name), _POSITIVE[name](r, fake))
+
+
+def _text(r: random.Random, fake: Faker) -> LabelledText:
+    b = _Builder()
+    shape = _weighted(r, ((24, "bare"), (28, "form"), (8, "receipt"), (22, "note"),
+                          (6, "company"), (4, "log"), (10, "negative")))  # fmt: skip
+    if shape == "bare":
+        _bare(b, r, fake)
+    elif shape == "form":
+        _form(b, r, fake)
+    else:
+        pool = {"receipt": _RECEIPT, "note": _NOTES, "company": _COMPANY, "log": _LOGS,
+                "negative": _NEGATIVE_ONLY}[shape]  # fmt: skip
+        template = r.choice(pool)
+        stop = "。" if template.endswith("。") else ""
+        if shape == "note":
+            b.add(r.choice(_NOTE_OPENERS))
+        _fill(b, template.removesuffix(stop), r, fake)
+        if shape == "note" and r.random() < 0.2:  # a stray reference number or amount
+            kind = _negative_kind(r)
+            b.add("，" + r.choice(_NEG_LABELS[kind]) + "：").neg(kind, negative(r, kind, fake))
+        b.add(stop)
+        if shape == "note":
+            b.add(r.choice(_EMOJI))
+    return b.build()
+
+
+def make_corpus(n: int, seed: int) -> list[LabelledText]:
+    """Generate ``n`` labelled texts; text ``i`` depends only on ``(seed, i)``.
+
+    Args:
+        n: Number of texts (at least 0).
+        seed: Seed; the same seed always gives the same corpus.
+
+    Returns:
+        The texts, each with its PII spans and its hard negatives.
+
+    Raises:
+        ValueError: If ``n`` is negative.
+
+    Example:
+        >>> corpus = make_corpus(5, seed=1)
+        >>> all(corpus[i].text == make_corpus(5, seed=1)[i].text for i in range(5))
+        True
+    """
+    if n < 0:
+        raise ValueError(f"n must be at least 0, got {n}; pass the number of texts wanted")
+    fake = Faker("zh_CN")
+    out: list[LabelledText] = []
+    for i in range(n):
+        fake.seed_instance(seed * 1_000_003 + i)
+        out.append(_text(fake.random, fake))
+    return out
+
+
+def table(corpus: list[LabelledText], column: str = "text") -> pl.DataFrame:
+    """Lay a corpus out as a one-column frame; row ``i`` is ``corpus[i]``.
+
+    Args:
+        corpus: Texts from :func:`make_corpus`.
+        column: Name of the text column.
+
+    Returns:
+        A frame with one ``String`` column.
+    """
+    return pl.DataFrame({column: pl.Series([t.text for t in corpus], dtype=pl.String)})

@@ -1,0 +1,59 @@
+"""The Ray runner on a real two-node cluster (``ray start --head`` plus a joining node)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+SCRIPT = Path(__file__).parent / "scripts" / "two_node_check.py"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_runner_when_two_node_cluster_then_partitioned_equals_single_process(tmp_path: Path):
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare: the cluster runs in a private PID namespace")
+    ray = Path(sys.executable).with_name("ray")
+    port = _free_port()
+    # AF_UNIX socket paths are limited to 107 bytes: a short folder of our own
+    temp = Path(tempfile.mkdtemp(prefix="r2n-", dir="/tmp"))
+    # A private PID namespace: `ray stop` and the namespace's end reach only
+    # this cluster, never the session's own Ray.
+    script = f"""
+set -eu
+export RAY_AUTH_MODE=token
+{ray} start --head --port={port} --num-cpus=1 --include-dashboard=false \\
+    --node-ip-address=127.0.0.1 --temp-dir={temp} --disable-usage-stats >/dev/null
+{ray} start --address=127.0.0.1:{port} --num-cpus=1 --node-ip-address=127.0.0.1 \\
+    --disable-usage-stats >/dev/null
+status=0
+{sys.executable} {SCRIPT} 127.0.0.1:{port} || status=$?
+{ray} stop --force >/dev/null 2>&1 || true
+exit $status
+"""
+    try:
+        result = subprocess.run(
+            ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "bash", "-c", script],
+            cwd=ROOT, capture_output=True, text=True, timeout=600,
+        )
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["nodes"] == 2
+    assert seen["nodes_used"] == 2  # partitions really ran on both nodes
+    assert seen["exact_equal"] and seen["released_equal"]

@@ -1,0 +1,40 @@
+"""The word lists behind names: surnames, stop characters, jieba's common words."""
+
+from __future__ import annotations
+
+import pytest
+from faker.providers.person.zh_CN import Provider
+
+from anonymize import _names
+
+
+def test_surnames_when_compared_with_faker_then_every_faker_surname_known() -> None:
+    known = set(_names.SURNAMES) | set(_names.COMPOUND_SURNAMES)
+    assert set(Provider.last_names) <= known
+    assert set(_names.SAFE_SURNAMES) <= set(_names.SURNAMES)
+
+
+def test_name_stop_when_compared_with_faker_given_names_then_no_overlap() -> None:
+    given = {c for name in Provider.first_names for c in name}
+    assert given & set(_names.NAME_STOP) == set()
+
+
+@pytest.mark.parametrize(("word", "common"), [
+    ("高中", True),  # education level
+    ("江苏", True),  # a province
+    ("谢谢", True),  # jieba tags it nr, but it is far too frequent to be a name
+    ("文化", True),  # a noun
+    ("张伟", False),  # a name
+    ("李欣", False),  # a name
+])
+def test_common_words_when_word_then_dictionary_decides(word: str, common: bool) -> None:
+    assert (word in _names.common_words()) is common
+
+
+def test_common_words_when_no_jieba_then_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_names, "_jieba_dictionary", lambda: None)
+    _names.common_words.cache_clear()
+    try:
+        assert _names.common_words() == frozenset()
+    finally:
+        _names.common_words.cache_clear()

@@ -1,0 +1,127 @@
+"""The vectorized checks agree with the scalar validators (python-stdnum) on many values.
+
+Each check of :mod:`anonymize._vector_checks` is a polars expression; its twin
+in :mod:`anonymize.patterns` calls python-stdnum. Both run here on thousands
+of seeded values: valid numbers, numbers one character off, and noise.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import polars as pl
+import pytest
+from stdnum import luhn
+from stdnum.cn import ric, uscc
+
+from anonymize import _vector_checks as vc
+from anonymize import patterns
+from anonymize.patterns import Check
+from tests.unit.anonymize._detect import with_luhn, with_ric, with_uscc
+
+SEED = 20250301
+N = 3000
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def _digits(r: random.Random, n: int) -> str:
+    return "".join(r.choice("0123456789") for _ in range(n))
+
+
+def _resident_ids(r: random.Random) -> list[str]:
+    out = []
+    for _ in range(N):
+        day = f"{r.randint(1890, 2030)}{r.randint(0, 13):02d}{r.randint(0, 32):02d}"
+        body = f"{r.randint(1, 8)}{_digits(r, 5)}{day}{_digits(r, 3)}"
+        good = with_ric(body)
+        out += [
+            good,  # valid check character (date may still be impossible)
+            good[:17] + r.choice("0123456789X"),  # any check character
+            good.lower(),  # lower-case x
+            f"{good[:6]} {good[6:14]} {good[14:]}",  # 6-8-4 grouping
+            good[:6] + good[8:17],  # 15 digits (first generation)
+        ]
+    return [*out, "", "X" * 18, "1" * 17, "12345678901234567Z"]
+
+
+def _usccs(r: random.Random) -> list[str]:
+    out = []
+    for _ in range(N):
+        body = _digits(r, 8) + "".join(r.choice(USCC_ALPHABET) for _ in range(9))
+        good = with_uscc(body)
+        out += [good, good[:17] + r.choice(USCC_ALPHABET), with_ric(_digits(r, 17))]
+    return [*out, "", "91110000600037341I", "A1110000600037341L"]
+
+
+def _cards(r: random.Random) -> list[str]:
+    out = []
+    for _ in range(N):
+        body = r.choice("3456789") + _digits(r, r.randint(14, 17))
+        good = with_luhn(body)
+        out += [good, body + r.choice("0123456789"), " ".join([good[:4], good[4:8], good[8:]])]
+        out.append(with_luhn(with_ric(f"32058419{_digits(r, 9)}")[:17]))  # ID-shaped, Luhn ok
+    return [*out, "", "0" * 16, "6" * 20]
+
+
+@pytest.mark.parametrize(("check", "make", "scalar"), [
+    ("resident_id", _resident_ids, patterns.is_resident_id),  # GB 11643, 15 and 18 digits
+    ("uscc", _usccs, patterns.is_uscc),  # GB 32100
+    ("bank_card", _cards, patterns.is_bank_card),  # Luhn, no ID, no USCC
+])
+def test_valid_when_many_generated_values_then_agrees_with_scalar_validator(
+    check: Check, make: Callable[[random.Random], list[str]], scalar: Callable[[str], bool]
+) -> None:
+    candidates = make(random.Random(SEED))
+    vector = pl.DataFrame({"v": candidates}).select(vc.valid(check, pl.col("v"))).to_series()
+    expected = [scalar(c) for c in candidates]
+    pairs = zip(vector.to_list(), expected, strict=True)
+    disagree = [i for i, (a, b) in enumerate(pairs) if a != b]
+    assert disagree == []
+    assert 0.05 < sum(expected) / len(expected) < 0.95  # both outcomes are exercised
+
+
+def test_uscc_check_when_compared_with_stdnum_then_identical() -> None:
+    r = random.Random(SEED)
+    codes = [_digits(r, 8) + "".join(r.choice(USCC_ALPHABET) for _ in range(10))
+             for _ in range(N)]
+    codes += [with_uscc(c[:17]) for c in codes]
+    got = pl.DataFrame({"v": codes}).select(vc._uscc_check_ok(pl.col("v"))).to_series()
+    assert got.to_list() == [uscc.is_valid(c) for c in codes]
+
+
+def test_resident_id_checksum_when_compared_with_stdnum_then_identical() -> None:
+    r = random.Random(SEED)
+    numbers = [_digits(r, 17) + r.choice("0123456789X") for _ in range(N)]
+    got = pl.DataFrame({"v": numbers}).select(vc._ric_check_ok(pl.col("v"))).to_series()
+    assert got.to_list() == [ric.calc_check_digit(n) == n[17] for n in numbers]
+
+
+def test_luhn_ok_when_compared_with_stdnum_then_identical() -> None:
+    r = random.Random(SEED)
+    numbers = [_digits(r, r.randint(12, 19)) for _ in range(N)]
+    numbers += [with_luhn(n[:-1]) for n in numbers]
+    got = pl.DataFrame({"v": numbers}).select(vc.luhn_ok(pl.col("v"))).to_series()
+    assert got.to_list() == [luhn.is_valid(n) for n in numbers]
+
+
+@pytest.mark.parametrize(("check", "scalar", "words"), [
+    ("person", patterns.is_person_name,  # names and the words that look like them
+     ["张伟", "李欣", "欧阳娜娜", "高中", "文化", "江苏", "谢谢", "信用代", "车牌云", "王府井"]),
+    ("address", patterns.is_address,  # addresses and near misses
+     ["江苏省南京市中山路", "中山路18号", "南京市中山路", "城市道路建设", "人民南路四段366号",
+      "江苏省南京市", "解放北路"]),
+])
+def test_valid_when_word_checks_then_agrees_with_scalar_validator(
+    check: Check, scalar: Callable[[str], bool], words: list[str]
+) -> None:
+    got = pl.DataFrame({"v": words}).select(vc.valid(check, pl.col("v"))).to_series()
+    assert got.to_list() == [scalar(w) for w in words]
+
+
+def test_keep_valid_when_stages_then_same_rows_as_one_predicate() -> None:
+    candidates = _cards(random.Random(SEED + 1))
+    frame = pl.DataFrame({"hit": candidates})
+    staged = vc.keep_valid(frame, "bank_card")["hit"].to_list()
+    assert staged == [c for c in candidates if patterns.is_bank_card(c)]
+    assert vc.keep_valid(frame, None).height == frame.height  # no check keeps every row

@@ -1,0 +1,130 @@
+"""One accountant: pure ε, zCDP ρ, approximate δ; conversions; Gaussian workloads fit more."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from jobs.aggregate import DatasetContext, charge
+from jobs.dp.accounting import (
+    Accountant,
+    Charge,
+    cost,
+    dp_to_zcdp,
+    rho_for,
+    zcdp_to_dp,
+)
+from jobs.spec import AggregateSpec, parse_job_spec
+from policies.budget import PrivacyBudget
+from policies.errors import BudgetExhausted, InvalidRequest
+
+
+def _spec(**overrides: Any) -> AggregateSpec:
+    base: dict[str, Any] = {"kind": "aggregate", "dataset": "d", "epsilon": 0.1,
+                            "aggregates": [{"op": "count"}]}
+    return parse_job_spec(base | overrides)
+
+
+def test_zcdp_to_dp_when_known_values_then_bun_steinke_formula() -> None:
+    assert zcdp_to_dp(0.5, 1e-6) == pytest.approx(0.5 + 2 * math.sqrt(0.5 * math.log(1e6)))
+    assert zcdp_to_dp(0.0, 1e-6) == 0.0
+    assert zcdp_to_dp(0.1, 0.0) == math.inf  # no δ: zCDP gives no finite ε
+    assert dp_to_zcdp(2.0) == 2.0
+
+
+@pytest.mark.parametrize(
+    ("epsilon", "delta"),
+    [(0.001, 1e-4), (0.1, 1e-7), (1.0, 1e-6), (10.0, 1e-12), (3.3, 5e-5)],
+)
+def test_rho_for_when_converted_back_then_just_within_epsilon(epsilon: float, delta: float
+                                                              ) -> None:
+    rho = rho_for(epsilon, delta)
+    assert zcdp_to_dp(rho, delta) <= epsilon
+    assert zcdp_to_dp(rho * (1 + 1e-6), delta) > epsilon  # and no slack left
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {"epsilon": -0.1},  # negative
+        {"epsilon": math.nan},  # NaN compares false with everything
+        {"rho": math.inf},  # infinite
+        {"rho": 0.1},  # zCDP without a conversion δ cannot be stated as (ε, δ)
+        {"rho": 0.1, "conversion_delta": 1.0},  # δ must be below 1
+    ],
+)
+def test_charge_when_invalid_then_refused(parts: dict[str, float]) -> None:
+    with pytest.raises(InvalidRequest):
+        Charge(**parts)
+
+
+def test_cost_when_any_spec_then_exactly_what_it_declares() -> None:
+    assert cost(_spec()) == (0.1, 0.0)
+    assert cost(_spec(noise="gaussian", delta=1e-6, epsilon=2.0)) == (2.0, 1e-6)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "context"),
+    [
+        ({}, DatasetContext()),  # Laplace, ungrouped: pure ε
+        ({"group_by": ["g"], "delta": 1e-6}, DatasetContext()),  # Laplace, discovered keys
+        ({"noise": "gaussian", "delta": 1e-6}, DatasetContext()),  # Gaussian, ungrouped
+        ({"noise": "gaussian", "delta": 1e-6, "group_by": ["g"]}, DatasetContext()),  # discovered
+        ({"noise": "gaussian", "delta": 1e-6, "group_by": ["g"]},
+         DatasetContext(public_keys={"g": [1, 2]})),  # Gaussian over public keys
+    ],
+)
+def test_charge_when_any_job_then_its_own_statement_fits_its_declared_cost(
+    overrides: dict[str, Any], context: DatasetContext
+) -> None:
+    spec = _spec(**overrides)
+    eps, delta = charge(spec, context).standalone
+    assert eps <= spec.epsilon and delta <= spec.delta
+    assert eps == pytest.approx(spec.epsilon, rel=1e-6)  # and the engine uses what it charges
+
+
+def test_accountant_when_pure_epsilon_jobs_then_they_add_up_exactly() -> None:
+    accountant = Accountant(PrivacyBudget(1.0))
+    for _ in range(10):
+        accountant.charge(charge(_spec()))  # 10 × 0.1 = 1.0 exactly in ledger units
+    assert accountant.spent() == pytest.approx((1.0, 0.0))
+    with pytest.raises(BudgetExhausted, match="epsilon"):
+        accountant.charge(charge(_spec()))
+    assert len(accountant.charges) == 10  # a refused charge is not recorded
+
+
+def test_accountant_when_gaussian_heavy_workload_then_far_more_queries_than_naive_sum() -> None:
+    budget = PrivacyBudget(1.0, 1e-5)
+    job = _spec(noise="gaussian", epsilon=0.1, delta=1e-7)
+    naive = 0  # the ledger's basic composition: Σ ε ≤ 1 and Σ δ ≤ 1e-5
+    while (naive + 1) * 0.1 <= 1.0 + 1e-12 and (naive + 1) * 1e-7 <= 1e-5:
+        naive += 1
+    accountant = Accountant(budget)
+    while accountant.can_charge(charge(job)):
+        accountant.charge(charge(job))
+    assert naive == 10
+    assert len(accountant.charges) >= 10 * naive  # ρ adds, the converted ε grows like √n
+    eps, delta = accountant.spent()
+    assert eps <= 1.0 and delta <= 1e-5
+
+
+def test_accountant_when_laplace_and_gaussian_mixed_then_pure_part_converted_when_better(
+) -> None:
+    accountant = Accountant(PrivacyBudget(2.0, 1e-6))
+    for _ in range(40):
+        accountant.charge(Charge(epsilon=0.01))  # many tiny pure-ε jobs
+    accountant.charge(Charge(rho=0.01, conversion_delta=1e-7))
+    eps, delta = accountant.spent()
+    basic = 40 * 0.01 + zcdp_to_dp(0.01, 1e-7)
+    assert eps < basic  # ε²/2 per pure job beats adding the ε's
+    assert delta == 1e-6
+
+
+def test_accountant_when_approximate_deltas_exhaust_the_budget_then_refused() -> None:
+    accountant = Accountant(PrivacyBudget(10.0, 1e-6))
+    accountant.charge(Charge(epsilon=0.1, delta=6e-7))
+    with pytest.raises(BudgetExhausted, match="delta"):
+        accountant.charge(Charge(epsilon=0.1, delta=6e-7))
+    assert not accountant.can_charge(Charge(rho=0.01, conversion_delta=1e-7, delta=4e-7))
