@@ -29,11 +29,12 @@ from anonymize.vector import scan_table
 
 __all__ = ["Finding", "is_resident_id", "scan_file", "scan_frame", "without_stray_names"]
 
-_CSV = {".csv": ",", ".tsv": "\t"}
 #: Below this score a PERSON finding is a bare name-shaped cell, without context.
 WEAK_PERSON_SCORE = 0.7
-#: Share of a column's non-empty cells that must be names for weak findings to count.
+#: Share of a column's non-null cells that must be names for weak findings to count.
 MIN_NAME_SHARE = 0.5
+
+_CSV = {".csv": ",", ".tsv": "\t"}
 _PARQUET = {".parquet", ".pq"}
 _JSON_LINES = {".jsonl", ".ndjson"}
 

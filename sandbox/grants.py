@@ -34,6 +34,7 @@ def create(
     budget: PrivacyBudget,
     expires_at: dt.datetime,
     commitment_accepted: bool,
+    min_cell: int | None = None,
 ) -> Grant:
     """Grant an operator organisation access to datasets.
 
@@ -55,6 +56,8 @@ def create(
     if not datasets:
         raise InvalidRequest("a grant names at least one dataset")
     check_grant_terms(expires_at, utcnow(), kinds)
+    if min_cell is not None and min_cell < 1:
+        raise InvalidRequest("a grant's small-cell threshold is a positive count")
     rows = [get_dataset(session, name) for name in dict.fromkeys(datasets)]
     for d in rows:
         check_can_grant(d.name, OpenAttribute(d.open_attribute), purpose, commitment_accepted)
@@ -67,6 +70,7 @@ def create(
         epsilon_total=eps,
         delta_total=delta,
         expires_at=expires_at,
+        min_cell=min_cell,
         created_by=user_id,
         datasets=rows,
     )

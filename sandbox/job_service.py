@@ -66,8 +66,11 @@ class _Prepared:
     cached: Job | None
 
 
-def context_for(dataset: Dataset) -> DatasetContext:
-    """The public facts the DP engine needs about a catalogued dataset.
+def context_for(dataset: Dataset, grant: Grant) -> DatasetContext:
+    """The public facts the DP engine needs about a catalogued dataset under a grant.
+
+    The small-cell threshold is the grant's, which may only be stricter than
+    the grade's default (10 general, 20 important).
 
     Raises:
         PolicyViolation: ``core`` data admits no aggregate output (art. 62).
@@ -75,7 +78,7 @@ def context_for(dataset: Dataset) -> DatasetContext:
     return DatasetContext(
         privacy_unit=dataset.privacy_unit,
         public_keys=dataset.public_keys,
-        min_cell=min_cell_size(Grade(dataset.grade)),
+        min_cell=max(min_cell_size(Grade(dataset.grade)), grant.min_cell or 0),
         max_rows=dataset.row_count,
         non_null_columns=frozenset(c.name for c in dataset.columns if not c.nullable),
     )
@@ -123,7 +126,7 @@ class JobService:
         )
         # core data is refused here, and a spec the engine cannot run on this
         # dataset is refused before any budget is spent
-        context = context_for(dataset)
+        context = context_for(dataset, grant)
         charge = aggregate_charge(spec, context)
         spec_json = spec.model_dump(mode="json")
         spec_hash = hashlib.sha256(audit.canonical_json(spec_json)).hexdigest()
@@ -240,7 +243,7 @@ class JobService:
             job.started_at = utcnow()
             spec = parse_job_spec(job.spec)
             dataset = get_dataset(session, spec.dataset)
-            context = context_for(dataset)
+            context = context_for(dataset, job.grant)
             task = Task(
                 job_id=job.id,
                 spec=job.spec,

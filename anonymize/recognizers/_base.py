@@ -9,8 +9,10 @@ Why not Presidio's ``PatternRecognizer`` and ``LemmaContextAwareEnhancer``:
 the lemma enhancer matches context words against spaCy tokens, and the blank
 Chinese pipeline (no model can be downloaded) splits text into single
 characters, so a context word like 身份证 never matches a token; it also
-reads a fixed number of tokens, which the polars path cannot mirror. Reading
-a window of characters instead gives both paths the same rule.
+reads a fixed number of tokens, which the polars path cannot mirror, and its
+error for a misaligned token quotes the matched text. Reading a window of
+characters instead gives both paths the same rule, and no message carries a
+value.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class NearestWordContextEnhancer(ContextAwareEnhancer):
     """Presidio context enhancement by the nearest context word in a character window.
 
     See :func:`anonymize.context.context_score`: the supporting word nearest
-    before a span adds :data:`~anonymize.patterns.CONTEXT_BOOST` (Presidio's
+    before a span adds :data:`~anonymize.context.CONTEXT_BOOST` (Presidio's
     default factor), a word naming an order or invoice number halves the score.
     """
 

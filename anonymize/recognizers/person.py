@@ -4,7 +4,8 @@ No spaCy model for Chinese can be downloaded here, so names come from:
 
 - the rules both paths share (:data:`anonymize.patterns.RULES`): a surname
   and one or two given-name characters after a context word (姓名, 联系人,
-  收件人 …), before an honorific (先生, 女士 …), or filling a whole cell;
+  收件人 …), before an honorific (先生, 女士 …), or opening a run of Chinese
+  (a whole cell, a field, the subject of a clause);
 - jieba's tagger: a token tagged ``nr`` (person name) that starts with a
   surname, or a surname token joined to the next one when either is tagged
   ``nr`` (jieba often splits 唐建华 into 唐 / 建华).

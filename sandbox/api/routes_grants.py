@@ -32,6 +32,7 @@ def create_grant(body: GrantCreate, who: Caller, sandbox: SandboxDep) -> GrantPu
             budget=PrivacyBudget(body.epsilon, body.delta),
             expires_at=body.expires_at,
             commitment_accepted=body.commitment_accepted,
+            min_cell=body.min_cell,
         )
         return GrantPublic.of(grant)
 

@@ -137,6 +137,8 @@ class GrantCreate(_In):
     delta: float = Field(default=0.0, ge=0, lt=1)
     expires_at: dt.datetime
     commitment_accepted: bool = False
+    #: Small-cell threshold; the grade's default applies when higher (10 general, 20 important).
+    min_cell: int | None = Field(default=None, ge=1, le=10_000)
 
 
 class GrantAction(_In):
@@ -152,6 +154,7 @@ class GrantPublic(BaseModel):
     kinds: list[str]
     state: str
     state_reason: str
+    min_cell: int | None
     epsilon_total: float
     epsilon_spent: float
     epsilon_left: float
@@ -173,6 +176,7 @@ class GrantPublic(BaseModel):
             kinds=list(g.kinds),
             state=g.state,
             state_reason=g.state_reason,
+            min_cell=g.min_cell,
             epsilon_total=total.epsilon,
             epsilon_spent=spent.epsilon,
             epsilon_left=PrivacyBudget.from_units(g.epsilon_total - g.epsilon_spent, 0).epsilon,

@@ -170,6 +170,8 @@ class Grant(Base):
     epsilon_spent: Mapped[int] = mapped_column(BigInteger, default=0)
     delta_spent: Mapped[int] = mapped_column(BigInteger, default=0)
     expires_at: Mapped[dt.datetime] = mapped_column()
+    #: Small-cell threshold of this grant; never below the grade's default (art. 62).
+    min_cell: Mapped[int | None] = mapped_column(Integer, default=None)
     state: Mapped[str] = mapped_column(String(20), default="active")
     state_reason: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -55,8 +55,13 @@ def test_api_when_operator_calls_every_get_route_then_no_raw_value_comes_back(wo
 
     released_table = pl.read_parquet(io.BytesIO(table.content))
     assert set(released_table.columns) == {
-        "city", "count", "count_ci_low", "count_ci_high",
-        "mean_income", "mean_income_ci_low", "mean_income_ci_high",
+        "city",
+        "count",
+        "count_ci_low",
+        "count_ci_high",
+        "mean_income",
+        "mean_income_ci_low",
+        "mean_income_ci_high",
     }
     assert released_table["city"].to_list() == ["南京市", "苏州市", "无锡市"]  # declared keys
 
@@ -216,6 +221,56 @@ def test_submit_when_identical_query_repeats_then_cached_answer_at_no_cost(world
     rerun = world.submit(epsilon=0.5).json()
     assert rerun["id"] not in (first["id"], different["id"])
     assert world.grant()["epsilon_spent"] == 1.5
+
+
+def test_estimate_when_asked_then_nothing_is_spent_and_run_charges_the_same(world: World):
+    from tests.factories import aggregate_spec
+
+    spec = aggregate_spec(epsilon=0.7)
+    body = {"grant_id": world.grant_id, "spec": spec}
+    estimate = world.http.post("/v1/jobs/estimate", headers=world.as_("operator"), json=body)
+    assert estimate.status_code == 200, estimate.text
+    figures = estimate.json()
+    assert (figures["epsilon"], figures["delta"], figures["fits"]) == (0.7, 0.0, True)
+    assert [a["name"] for a in figures["aggregates"]] == ["count", "mean_income"]
+    assert all(a["ci_half_width"] > 0 for a in figures["aggregates"])
+    assert world.grant()["epsilon_spent"] == 0  # estimating is free
+    job = world.submit(epsilon=0.7).json()
+    assert world.grant()["epsilon_spent"] == figures["epsilon"]
+    again = world.http.post("/v1/jobs/estimate", headers=world.as_("operator"), json=body).json()
+    assert again["cached_job_id"] == job["id"]  # the same query now costs nothing
+    too_much = {"grant_id": world.grant_id, "spec": aggregate_spec(epsilon=2.5)}
+    assert (
+        world.http.post("/v1/jobs/estimate", headers=world.as_("operator"), json=too_much).json()[
+            "fits"
+        ]
+        is False
+    )
+    other = world.http.post("/v1/jobs/estimate", headers=world.as_("other_operator"), json=body)
+    assert other.status_code == 404
+
+
+def test_grant_when_it_sets_a_stricter_small_cell_threshold_then_jobs_use_it(world: World):
+    import datetime as dt
+
+    grant = world.http.post(
+        "/v1/grants",
+        headers=world.as_("steward"),
+        json={
+            "org_id": world.firm_id,
+            "datasets": ["residents"],
+            "purpose": "strict statistics",
+            "kinds": ["aggregate"],
+            "epsilon": 1.0,
+            "min_cell": 1000,
+            "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat(),
+        },
+    ).json()
+    assert grant["min_cell"] == 1000
+    job = world.submit(grant_id=grant["id"]).json()
+    done = wait_status(world, job["id"], {"awaiting_review"})
+    # 600 residents in 3 cities: every cell is under 1,000 and suppressed
+    assert done["report"]["suppressed_cells"] == 3
 
 
 def test_review_when_operator_or_auditor_tries_then_403(world: World):

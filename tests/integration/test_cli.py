@@ -66,3 +66,57 @@ def test_cli_when_production_has_weak_secret_then_serve_refuses(tmp_path: Path):
     )
     assert result.returncode == 2
     assert "weak" in result.stderr
+
+
+def test_cli_when_pii_scan_runs_then_json_lines_with_code_point_offsets(tmp_path: Path):
+    import json
+
+    import polars as pl
+
+    cells = ["联系人张伟，手机13912345678", "无", "身份证号 11010519491231002X。"]
+    pl.DataFrame({"note": cells, "n": [1, 2, 3]}).write_parquet(tmp_path / "t.parquet")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sandbox.cli",
+            "pii",
+            "scan",
+            str(tmp_path / "t.parquet"),
+            "--columns",
+            "note",
+            "--batch-rows",
+            "2",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    findings = [json.loads(line) for line in result.stdout.splitlines()]
+    by_entity = {(f["row"], f["entity"]): f for f in findings}
+    phone = by_entity[(0, "PHONE_NUMBER")]
+    assert cells[0][phone["start"] : phone["end"]] == "13912345678"
+    rid = by_entity[(2, "CN_RESIDENT_ID")]  # row offset survives batching
+    assert cells[2][rid["start"] : rid["end"]] == "11010519491231002X"
+    assert set(findings[0]) == {"row", "column", "entity", "start", "end", "score"}
+    assert "13912345678" not in result.stderr
+    missing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sandbox.cli",
+            "pii",
+            "scan",
+            str(tmp_path / "t.parquet"),
+            "--columns",
+            "nope",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 2 and "no columns: nope" in missing.stderr

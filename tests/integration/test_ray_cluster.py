@@ -48,7 +48,10 @@ exit $status
     try:
         result = subprocess.run(
             ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "bash", "-c", script],
-            cwd=ROOT, capture_output=True, text=True, timeout=600,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
     finally:
         shutil.rmtree(temp, ignore_errors=True)

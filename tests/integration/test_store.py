@@ -234,14 +234,17 @@ def _ingest(db: Database, tmp_path: Path, tags: dict[str, str], **extra: object)
     if not bootstrapped:
         auth.bootstrap(db)  # user 1 records the ingest
     request = catalog.IngestRequest(
-        name="residents", source="test", open_attribute=OpenAttribute.UNCONDITIONAL,
-        grade=Grade.GENERAL, tags={k: ColumnTag(v) for k, v in tags.items()}, **extra)
+        name="residents",
+        source="test",
+        open_attribute=OpenAttribute.UNCONDITIONAL,
+        grade=Grade.GENERAL,
+        tags={k: ColumnTag(v) for k, v in tags.items()},
+        **extra,
+    )
     return settings, catalog.ingest(db, settings, "test", 1, upload, request)
 
 
-def test_ingest_when_a_column_is_untagged_then_it_takes_the_proposal(
-    db: Database, tmp_path: Path
-):
+def test_ingest_when_a_column_is_untagged_then_it_takes_the_proposal(db: Database, tmp_path: Path):
     tags = {k: v for k, v in TAGS.items() if k != "phone"}
     _, dataset = _ingest(db, tmp_path, tags)
     phone = next(c for c in dataset.columns if c.name == "phone")
@@ -261,7 +264,10 @@ def test_ingest_when_declared_tag_protects_less_than_proposal_then_override_need
     _, dataset = _ingest(db, tmp_path, tags, overrides={"phone": "numbers are synthetic"})
     phone = next(c for c in dataset.columns if c.name == "phone")
     assert (phone.tag, phone.tag_source, phone.proposed_tag) == (
-        "plain", "override", "direct_identifier")
+        "plain",
+        "override",
+        "direct_identifier",
+    )
     with db.session() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "dataset.ingest")).one()
         assert entry.details["tag_overrides"] == {"phone": "numbers are synthetic"}
@@ -272,8 +278,13 @@ def test_ingest_when_privacy_unit_given_then_each_person_lives_in_one_partition(
 ):
     import polars as pl
 
-    _, dataset = _ingest(db, tmp_path, TAGS, privacy_unit="resident_id",
-                         public_keys={"city": ["南京市", "苏州市", "无锡市", "常州市"]})
+    _, dataset = _ingest(
+        db,
+        tmp_path,
+        TAGS,
+        privacy_unit="resident_id",
+        public_keys={"city": ["南京市", "苏州市", "无锡市", "常州市"]},
+    )
     files = catalog.dataset_files(dataset.path)
     assert dataset.partitions == len(files) == 4  # 600 rows / 150 per partition
     seen: dict[str, int] = {}

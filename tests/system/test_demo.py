@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-
 import pytest
 
 from sandbox.demo import run
@@ -18,8 +17,13 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 def test_demo_when_run_then_operator_receives_the_released_table(tmp_path: Path, ray_runner):
     table = run(rows=3000, settings=Settings(data_dir=tmp_path))
     assert table.columns == [
-        "city", "residents", "residents_ci_low", "residents_ci_high",
-        "mean_income", "mean_income_ci_low", "mean_income_ci_high",
+        "city",
+        "residents",
+        "residents_ci_low",
+        "residents_ci_high",
+        "mean_income",
+        "mean_income_ci_low",
+        "mean_income_ci_high",
     ]
     assert table["city"].to_list() == list(JIANGSU_CITIES)  # every declared key, in order
     shown = table.filter(pl.col("residents").is_not_null())

@@ -49,6 +49,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("ledger_entries") as batch:
         batch.create_index("ix_ledger_entries_grant_id", ["grant_id"])
+    with op.batch_alter_table("grants") as batch:
+        batch.add_column(sa.Column("min_cell", sa.Integer(), nullable=True))
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(
             sa.Column("spec_hash", sa.String(length=64), nullable=False, server_default="")
@@ -57,6 +59,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("grants") as batch:
+        batch.drop_column("min_cell")
     op.drop_table("ledger_entries")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_index("ix_jobs_spec_hash")

@@ -27,22 +27,29 @@ folder = Path(tempfile.mkdtemp())
 rng = np.random.default_rng(11)
 n = 60_000
 people = rng.integers(0, 20_000, n)  # several rows per person
-frame = pl.DataFrame({
-    "person": [f"p{i}" for i in people],
-    "city": rng.choice(["南京市", "苏州市", "无锡市", "常州市"], n),
-    "income": rng.lognormal(10.5, 0.5, n),
-})
+frame = pl.DataFrame(
+    {
+        "person": [f"p{i}" for i in people],
+        "city": rng.choice(["南京市", "苏州市", "无锡市", "常州市"], n),
+        "income": rng.lognormal(10.5, 0.5, n),
+    }
+)
 parts = 6
 part = frame.with_columns((pl.col("person").hash(seed=1) % parts).alias("__p"))
 for i in range(parts):
     part.filter(pl.col("__p") == i).drop("__p").write_parquet(folder / f"part-{i:05d}.parquet")
 
 spec_data = {
-    "kind": "aggregate", "dataset": "d", "group_by": ["city"], "epsilon": 1.0,
+    "kind": "aggregate",
+    "dataset": "d",
+    "group_by": ["city"],
+    "epsilon": 1.0,
     "max_rows_per_unit": 2,
-    "aggregates": [{"op": "count"},
-                   {"op": "sum", "column": "income", "lower": 0, "upper": 200_000},
-                   {"op": "mean", "column": "income", "lower": 0, "upper": 200_000}],
+    "aggregates": [
+        {"op": "count"},
+        {"op": "sum", "column": "income", "lower": 0, "upper": 200_000},
+        {"op": "mean", "column": "income", "lower": 0, "upper": 200_000},
+    ],
 }
 spec = parse_job_spec(spec_data)
 keys = {"city": ["南京市", "苏州市", "无锡市", "常州市"]}
@@ -68,13 +75,30 @@ exact_equal = combined.sort(order).equals(single.sort(order))
 # The service's runner on the same cluster, with a fixed seed, gives the
 # single-process answer exactly (noise included).
 runner = RayRunner(address=address, timeout_s=120)
-task = Task(job_id=1, spec=spec_data, inputs={"d": str(folder / "part-*.parquet")},
-            row_counts={"d": n}, output_path=str(folder / "out.parquet"), min_cell=10,
-            seed=5, privacy_units={"d": "person"}, public_keys={"d": keys})
+task = Task(
+    job_id=1,
+    spec=spec_data,
+    inputs={"d": str(folder / "part-*.parquet")},
+    row_counts={"d": n},
+    output_path=str(folder / "out.parquet"),
+    min_cell=10,
+    seed=5,
+    privacy_units={"d": "person"},
+    public_keys={"d": keys},
+)
 outcome = runner.run(task)
 expected = evaluate(frame.lazy(), spec, context, seed=5).table
 released_equal = pl.read_parquet(outcome.output_path).equals(expected)
 
-print(json.dumps({"nodes": len(nodes), "nodes_used": len(used_nodes), "exact_equal": exact_equal,
-                  "released_equal": released_equal, "outcome": asdict(outcome)["rows"]}))
+print(
+    json.dumps(
+        {
+            "nodes": len(nodes),
+            "nodes_used": len(used_nodes),
+            "exact_equal": exact_equal,
+            "released_equal": released_equal,
+            "outcome": asdict(outcome)["rows"],
+        }
+    )
+)
 sys.exit(0 if (len(nodes) == 2 and exact_equal and released_equal) else 1)
