@@ -31,7 +31,6 @@ from anonymize.patterns import (
     ADDRESS_NUMBER,
     ADDRESS_ROAD,
     EARLIEST_BIRTH,
-    ID_LIKE_YEARS,
     PROVINCES_1985,
     Check,
 )
@@ -85,12 +84,12 @@ def _resident_id_birth(number: pl.Expr) -> pl.Expr:
 
 
 def reads_as_resident_id(number: pl.Expr) -> pl.Expr:
-    """18 characters, 17 digits first and a year 1800-2099 at an ID's birth date."""
+    """18 characters, 17 digits first and a birth year (1900 to now) at an ID's place."""
     year = number.str.slice(6, 4).str.to_integer(strict=False)
     return (
         (number.str.len_chars() == 18)
         & number.str.contains("^[0-9]{17}")
-        & year.is_between(*ID_LIKE_YEARS)
+        & year.is_between(EARLIEST_BIRTH.year, dt.date.today().year)
     ).fill_null(False)
 
 

@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
@@ -82,13 +83,12 @@ def _as_text(frame: pl.DataFrame, column: str) -> pl.Expr | None:
 
 
 def _prepared(frame: pl.DataFrame, column: str) -> pl.DataFrame | None:
-    """``row`` and the ``padded`` normalized text of the non-empty cells of ``column``."""
+    """``row`` and the ``padded`` normalized text of ``column`` (null cells stay null)."""
     text = _as_text(frame, column)
     if text is None:
         return None
     padded = pl.concat_str(pl.lit(PAD_BEFORE), text, pl.lit(PAD_AFTER)).alias("padded")
     cells = frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), padded)
-    cells = cells.filter(pl.col("padded").str.len_bytes() > _PADDING)
     if cells.select(pl.col("padded").str.contains(_FULLWIDTH_CLASS).any()).item():
         folded = pl.col("padded").str.replace_many(list(FULLWIDTH), list(HALFWIDTH))
         cells = cells.with_columns(folded)
@@ -110,7 +110,7 @@ def _spans(cells: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     regex = rule.vector_regex()
     candidates = cells.filter(padded.str.contains(regex))
     parts = []
-    if rule.whole_cell:
+    if rule.whole_cell and _mostly_whole(candidates, regex):
         # A cell that is one match from end to end (a column of phones) needs no extraction:
         # its first match starts at 0 and, the rule being greedy, takes the whole cell.
         whole = candidates.select(padded.str.contains(f"^{regex}$")).to_series()
@@ -123,16 +123,9 @@ def _spans(cells: pl.DataFrame, rule: Rule) -> pl.DataFrame:
             length.alias("end"),
         ))
         candidates = candidates.filter(~whole)
-    state = candidates.with_columns(pl.lit(0, dtype=pl.Int64).alias("offset"))
-    first = True
+    state = candidates.with_columns(padded.alias("rest"), pl.lit(0, dtype=pl.Int64).alias("offset"))
+    rest = pl.col("rest")
     while state.height:
-        rest = pl.col("rest")
-        if first:  # every candidate has a match; the rest is the whole padded cell
-            state = state.with_columns(padded.alias("rest"))
-        else:
-            state = state.with_columns(padded.str.slice(pl.col("offset")).alias("rest"))
-            state = state.filter(rest.str.contains(regex))
-        first = False
         # find() gives the match's byte offset; the bytes before it, decoded, count its code
         # points. Cheaper than capturing the skipped text with a leading (.*?) group.
         skipped = rest.cast(pl.Binary).bin.slice(0, rest.str.find(regex)).cast(pl.String)
@@ -146,8 +139,19 @@ def _spans(cells: pl.DataFrame, rule: Rule) -> pl.DataFrame:
         )
         parts.append(step)
         resume = pl.col("end") + len(PAD_BEFORE) - rule.step_back
-        state = step.select("row", "padded", resume.alias("offset"))
+        state = (
+            step.select("row", "padded", resume.alias("offset"))
+            .with_columns(padded.str.slice(pl.col("offset")).alias("rest"))
+            .filter(rest.str.contains(regex))
+        )
     return pl.concat(parts) if parts else pl.DataFrame(schema=_SPANS_SCHEMA)
+
+
+def _mostly_whole(candidates: pl.DataFrame, regex: str, sample: int = 1000) -> bool:
+    """Whether most of a sample of cells are one match each (so the fast path pays)."""
+    head = candidates.head(sample)
+    whole = head.select(pl.col("padded").str.contains(f"^{regex}$").sum()).item()
+    return bool(whole * 2 > head.height)
 
 
 def _lead_and_hit(rest: pl.Expr, rule: Rule) -> pl.Expr:
@@ -161,11 +165,11 @@ def _lead_and_hit(rest: pl.Expr, rule: Rule) -> pl.Expr:
     if rule.kind == "anchored":
         groups = rest.str.extract_groups(rule.vector_regex())
         return pl.struct(
-            groups.struct.field("lead").str.len_chars().alias("lead"),
+            groups.struct.field("lead").str.len_chars().cast(pl.Int64).alias("lead"),
             groups.struct.field("hit"),
         ).alias("m")
     whole = rest.str.extract(f"(?:{rule.lead})(?:{rule.pattern})(?:{rule.tail})", 0)
-    if rule.tail == ALONE_AFTER:  # one character, or a dot and one: no span ends in a dot
+    if rule.tail == ALONE_AFTER:  # one character, or a dot and one: no span ends in "."
         tail = pl.when(whole.str.slice(-2, 1) == ".").then(2).otherwise(1)
     else:
         tail = pl.lit(rule.tail_width)
@@ -252,13 +256,18 @@ def scan_table(
         )
     wanted = entity_set(entities)
     rules = [rule for rule in RULES if rule.entity in wanted]
-    parts = []
-    for column in names:
+
+    def scan(column: str) -> pl.DataFrame | None:
         cells = _prepared(frame, column)
-        if cells is not None and cells.height:
-            parts.append(_scan_column(cells, rules, threshold).with_columns(
-                pl.lit(column).alias("column")
-            ))
+        if cells is None or not cells.height:
+            return None
+        return _scan_column(cells, rules, threshold).with_columns(pl.lit(column).alias("column"))
+
+    # Columns in parallel threads (polars releases the GIL): many steps are small and would
+    # leave cores idle; results come back in column order.
+    workers = max(1, min(len(names), pl.thread_pool_size()))
+    with ThreadPoolExecutor(workers) as pool:
+        parts = [part for part in pool.map(scan, names) if part is not None]
     if not parts:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
     return pl.concat(parts).select(
@@ -268,13 +277,15 @@ def scan_table(
 
 def _scan_column(cells: pl.DataFrame, rules: list[Rule], threshold: float) -> pl.DataFrame:
     """Findings of ``rules`` in one prepared column: row, entity, start, end, score; sorted."""
-    features: dict[str, pl.Series] = {}
+    # Every pre-filter in one select: polars evaluates the expressions in parallel.
+    patterns = sorted({rule.requires for rule in rules})
+    flags = cells.select(
+        pl.col("padded").str.contains(p).fill_null(False).alias(str(i))
+        for i, p in enumerate(patterns)
+    )
+    features = {p: flags.to_series(i) for i, p in enumerate(patterns)}
     found: list[tuple[pl.DataFrame, Rule]] = []
     for rule in rules:
-        if rule.requires not in features:
-            features[rule.requires] = cells.select(
-                pl.col("padded").str.contains(rule.requires)
-            ).to_series()
         feature = features[rule.requires]
         if not feature.any():
             continue

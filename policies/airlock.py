@@ -125,7 +125,9 @@ def check_can_see_job(role: Role, caller_org: int, job_org: int) -> None:
         raise NotFound("no such job")
 
 
-def check_can_download(role: Role, caller_org: int, job_org: int, status: JobStatus) -> None:
+def check_can_download(
+    role: Role, caller_org: int, job_org: int, status: JobStatus, grant_active: bool = True
+) -> None:
     """Raise unless the caller may download the job's output.
 
     Stewards read quarantined outputs to review them; everyone else gets
@@ -133,7 +135,8 @@ def check_can_download(role: Role, caller_org: int, job_org: int, status: JobSta
 
     Raises:
         NotFound: An operator asked for another organisation's job.
-        PolicyViolation: The output is not released, or the caller is not of the grantee org.
+        PolicyViolation: The output is not released, the caller is not of the
+            grantee org, or the grant is suspended, terminated or expired (art. 76).
 
     >>> check_can_download(Role.OPERATOR, 1, 1, JobStatus.RELEASED)
     >>> can_download(Role.OPERATOR, 1, 1, JobStatus.AWAITING_REVIEW)
@@ -151,12 +154,17 @@ def check_can_download(role: Role, caller_org: int, job_org: int, status: JobSta
         )
     if role is not Role.OPERATOR or caller_org != job_org:
         raise PolicyViolation("only the grantee organisation downloads a released product")
+    if not grant_active:
+        # art. 76: a suspended or terminated operator receives no more products
+        raise PolicyViolation("the grant is no longer active (art. 76); contact the data bureau")
 
 
-def can_download(role: Role, caller_org: int, job_org: int, status: JobStatus) -> bool:
+def can_download(
+    role: Role, caller_org: int, job_org: int, status: JobStatus, grant_active: bool = True
+) -> bool:
     """Whether the caller may download; see :func:`check_can_download`."""
     try:
-        check_can_download(role, caller_org, job_org, status)
+        check_can_download(role, caller_org, job_org, status, grant_active)
     except (NotFound, PolicyViolation):
         return False
     return True

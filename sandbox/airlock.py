@@ -18,6 +18,7 @@ from jobs.runner import sha256_file
 from policies.airlock import Decision, JobStatus, check_can_download, check_can_review
 from policies.budget import PrivacyBudget
 from policies.errors import Conflict, InternalError
+from policies.grants import GrantState
 from sandbox import audit, signing
 from sandbox.auth import Principal
 from sandbox.catalog import get as get_dataset
@@ -83,8 +84,12 @@ def review(
             "privacy": {
                 "epsilon": cost.epsilon,
                 "delta": cost.delta,
-                "unit": "row",
-                "composition": "basic",
+                "noise": spec.get("noise", "laplace"),
+                # the person, identified by this column (bounded contributions), or one row
+                "unit": datasets[0].privacy_unit or "row",
+                "max_rows_per_unit": spec.get("max_rows_per_unit"),
+                "max_groups_per_unit": spec.get("max_groups_per_unit"),
+                "accounting": "pure epsilon, or zCDP for Gaussian noise (Bun & Steinke 2016)",
             },
             "checks": job.report.get("checks", []),
             "approver": who.name,
@@ -126,7 +131,9 @@ def download(db: Database, who: Principal, job_id: int) -> Download:
     """
     with db.session() as session:
         job = visible_job(session, who, job_id)
-        check_can_download(who.role, who.org_id, job.org_id, JobStatus(job.status))
+        grant = job.grant
+        active = grant.state == GrantState.ACTIVE.value and utcnow() < grant.expires_at
+        check_can_download(who.role, who.org_id, job.org_id, JobStatus(job.status), active)
         path = Path(job.output_path)
         if sha256_file(path) != job.output_sha256:
             raise InternalError("the stored output does not match its recorded hash")

@@ -80,8 +80,16 @@ def run_checks(
 
     small = 0
     for column in count_columns:
-        if column in table.columns:
-            small += table.filter(pl.col(column) < min_cell).height
+        if column not in table.columns:
+            continue
+        dtype = table.schema[column]
+        if isinstance(dtype, pl.Array):  # a histogram: every bin is a count
+            smallest = pl.col(column).arr.min()
+        elif isinstance(dtype, pl.List):
+            smallest = pl.col(column).list.min()
+        else:
+            smallest = pl.col(column)
+        small += table.filter(smallest < min_cell).height
     if small:
         checks.append(Check("small_cells", "fail", f"{small} cells show a count below {min_cell}"))
     else:

@@ -24,7 +24,14 @@ from jobs.aggregate import cost as declared_cost
 from jobs.aggregate import estimate as aggregate_estimate
 from jobs.dp.accounting import Charge
 from jobs.runner import Outcome, Task
-from jobs.spec import AggregateSpec, Count, parse_job_spec, validate_against_schema
+from jobs.spec import (
+    AggregateSpec,
+    Count,
+    CountDistinct,
+    Histogram,
+    parse_job_spec,
+    validate_against_schema,
+)
 from policies.airlock import JobStatus, check_can_see_job, check_can_transition, min_cell_size
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade
@@ -34,7 +41,7 @@ from policies.roles import Role, check_role
 from sandbox import audit, ledger
 from sandbox.auth import Principal
 from sandbox.catalog import get as get_dataset
-from sandbox.checks import run_checks
+from sandbox.checks import Check, run_checks
 from sandbox.grants import get as get_grant
 from sandbox.settings import Settings
 from sandbox.store.db import Database
@@ -238,12 +245,45 @@ class JobService:
         return job
 
     def _run(self, job_id: int, seed: int | None) -> None:
+        """Run a queued job to a terminal or reviewable state, whatever fails on the way."""
+        output: Path | None = None
+        try:
+            task, spec = self._start(job_id, seed)
+            if task is None:
+                return
+            output = Path(task.output_path)
+            outcome = self.runner.run(task)
+            checks = run_checks(
+                Path(outcome.output_path),
+                _count_columns(spec),
+                task.min_cell,
+                public_columns=frozenset(task.public_keys[spec.dataset]),
+            )
+            self._finish(job_id, outcome, checks)
+        except SandboxError as err:
+            self._fail(job_id, str(err), output)
+        except Exception:
+            log.exception("job %s crashed", job_id)
+            self._fail(
+                job_id, "the job failed inside the sandbox; the data bureau was told", output
+            )
+
+    def _start(self, job_id: int, seed: int | None) -> tuple[Task | None, AggregateSpec]:
         with self.db.session() as session:
             job = self._transition(session, job_id, JobStatus.RUNNING)
-            job.started_at = utcnow()
             spec = parse_job_spec(job.spec)
+            grant = job.grant
+            if GrantState(grant.state) is not GrantState.ACTIVE or utcnow() >= grant.expires_at:
+                # art. 76: a suspended, terminated or expired grant runs nothing more
+                job.status, job.finished_at = JobStatus.FAILED.value, utcnow()
+                job.error = "the grant is no longer active (art. 76); the job did not run"
+                audit.append(
+                    self.db, session, "system", "job.fail", f"job:{job.id}", error=job.error
+                )
+                return None, spec
+            job.started_at = utcnow()
             dataset = get_dataset(session, spec.dataset)
-            context = context_for(dataset, job.grant)
+            context = context_for(dataset, grant)
             task = Task(
                 job_id=job.id,
                 spec=job.spec,
@@ -257,21 +297,9 @@ class JobService:
                 non_null_columns={dataset.name: sorted(context.non_null_columns)},
             )
             audit.append(self.db, session, "system", "job.run", f"job:{job.id}")
-        try:
-            outcome = self.runner.run(task)
-            checks = run_checks(
-                Path(outcome.output_path),
-                _count_columns(spec),
-                task.min_cell,
-                public_columns=frozenset(task.public_keys[spec.dataset]),
-            )
-        except SandboxError as err:
-            self._fail(job_id, str(err))
-            return
-        except Exception:
-            log.exception("job %s crashed", job_id)
-            self._fail(job_id, "the job failed inside the sandbox; the data bureau was told")
-            return
+            return task, spec
+
+    def _finish(self, job_id: int, outcome: Outcome, checks: list[Check]) -> None:
         with self.db.session() as session:
             job = self._transition(session, job_id, JobStatus.AWAITING_REVIEW)
             job.finished_at = utcnow()
@@ -298,11 +326,22 @@ class JobService:
                 checks={c.name: c.verdict for c in checks},
             )
 
-    def _fail(self, job_id: int, message: str) -> None:
+    def _fail(self, job_id: int, message: str, output: Path | None = None) -> None:
+        """Fail a job (best effort: a database outage leaves it to the next start's recovery)."""
+        if output is not None:  # nothing of a failed job stays in quarantine
+            output.unlink(missing_ok=True)
+            output.with_suffix(".partial").unlink(missing_ok=True)
+        try:
+            self._mark_failed(job_id, message)
+        except Exception:
+            log.exception("job %s could not be marked failed", job_id)
+
+    def _mark_failed(self, job_id: int, message: str) -> None:
         with self.db.session() as session:
-            job = self._transition(session, job_id, JobStatus.FAILED)
-            if job.error:  # failed already (by a restart's recovery): keep the first reason
-                return
+            job = session.get(Job, job_id, with_for_update={"of": Job})
+            if job is None or JobStatus(job.status).is_terminal():
+                return  # failed already (e.g. by a restart's recovery): keep the first reason
+            job.status = JobStatus.FAILED.value
             job.error, job.finished_at = message, utcnow()
             # The reservation stays charged: the job may have touched the data.
             audit.append(self.db, session, "system", "job.fail", f"job:{job_id}", error=message)
@@ -353,7 +392,10 @@ def visible_job(session: Session, who: Principal, job_id: int) -> Job:
 
 
 def _count_columns(spec: AggregateSpec) -> list[str]:
-    return [a.name for a in spec.aggregates if isinstance(a, Count)]
+    """Outputs that are counts of people or rows: the small-cell rule applies to each."""
+    return [
+        a.output_name for a in spec.aggregates if isinstance(a, Count | CountDistinct | Histogram)
+    ]
 
 
 def _log_crash(future: Future[None]) -> None:

@@ -57,7 +57,7 @@ def ingest(
         )
     finally:
         upload.unlink(missing_ok=True)
-    return DatasetPublic.of(dataset)
+    return DatasetPublic.of(dataset, with_evidence=True)
 
 
 @router.post("/datasets/propose")
@@ -83,11 +83,16 @@ def propose(
 def list_datasets(who: Caller, sandbox: SandboxDep) -> list[DatasetPublic]:
     """The catalog: schema, tags, row counts."""
     with sandbox.db.session() as session:
-        return [DatasetPublic.of(d) for d in catalog.list_all(session)]
+        return [
+            DatasetPublic.of(d, with_evidence=who.role is not Role.OPERATOR)
+            for d in catalog.list_all(session)
+        ]
 
 
 @router.get("/datasets/{name}")
 def get_dataset(name: str, who: Caller, sandbox: SandboxDep) -> DatasetPublic:
     """One dataset's metadata."""
     with sandbox.db.session() as session:
-        return DatasetPublic.of(catalog.get(session, name))
+        return DatasetPublic.of(
+            catalog.get(session, name), with_evidence=who.role is not Role.OPERATOR
+        )

@@ -51,13 +51,20 @@ class TokenPublic(BaseModel):
 
 
 class ColumnPublic(BaseModel):
+    """A column as the catalog shows it.
+
+    ``tag_source``, ``proposed_tag`` and ``evidence`` are for stewards,
+    auditors and admins only: the evidence holds exact counts from the raw
+    data (sampled cells, identifiers found), which an operator must not see.
+    """
+
     name: str
     dtype: str
     tag: ColumnTag
     #: steward, proposal or override (a less protective tag than proposed, with a reason)
-    tag_source: str
-    proposed_tag: str
-    evidence: dict[str, Any]
+    tag_source: str | None = None
+    proposed_tag: str | None = None
+    evidence: dict[str, Any] | None = None
 
 
 class ProposalPublic(BaseModel):
@@ -101,7 +108,7 @@ class DatasetPublic(BaseModel):
     columns: list[ColumnPublic]
 
     @classmethod
-    def of(cls, d: Dataset) -> DatasetPublic:
+    def of(cls, d: Dataset, *, with_evidence: bool) -> DatasetPublic:
         return cls(
             name=d.name,
             description=d.description,
@@ -119,9 +126,9 @@ class DatasetPublic(BaseModel):
                     name=c.name,
                     dtype=c.dtype,
                     tag=ColumnTag(c.tag),
-                    tag_source=c.tag_source,
-                    proposed_tag=c.proposed_tag,
-                    evidence=c.evidence,
+                    tag_source=c.tag_source if with_evidence else None,
+                    proposed_tag=c.proposed_tag if with_evidence else None,
+                    evidence=c.evidence if with_evidence else None,
                 )
                 for c in d.columns
             ],

@@ -273,6 +273,36 @@ def test_grant_when_it_sets_a_stricter_small_cell_threshold_then_jobs_use_it(wor
     assert done["report"]["suppressed_cells"] == 3
 
 
+def test_catalog_when_operator_reads_it_then_no_classification_evidence(world: World):
+    # evidence holds exact counts from the raw data (sampled cells, identifiers found)
+    mine = world.http.get("/v1/datasets/residents", headers=world.as_("operator")).json()
+    assert all(c["evidence"] is None and c["proposed_tag"] is None for c in mine["columns"])
+    theirs = world.http.get("/v1/datasets", headers=world.as_("steward")).json()[0]
+    phone = next(c for c in theirs["columns"] if c["name"] == "phone")
+    assert phone["evidence"]["entities"] == {"PHONE_NUMBER": phone["evidence"]["sampled"]}
+
+
+def test_download_when_grant_suspended_after_release_then_refused_until_reinstated(
+    world: World,
+):
+    job_id = _released_job(world)
+    path = f"/v1/grants/{world.grant_id}"
+    world.http.post(
+        f"{path}/suspend", headers=world.as_("steward"), json={"reason": "exceeded declared scope"}
+    )
+    refused = world.http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
+    assert refused.status_code == 403 and "art. 76" in refused.json()["message"]
+    world.http.post(
+        f"{path}/reinstate",
+        headers=world.as_("steward"),
+        json={"reason": "remedied after inspection"},
+    )
+    assert (
+        world.http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator")).status_code
+        == 200
+    )
+
+
 def test_review_when_operator_or_auditor_tries_then_403(world: World):
     job_id = world.submit().json()["id"]
     wait_status(world, job_id, {"awaiting_review"})

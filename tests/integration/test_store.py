@@ -15,6 +15,7 @@ from jobs.runner import Outcome, Task, execute
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.errors import BudgetExhausted
+from policies.grants import GrantState
 from policies.roles import OrgKind, Role
 from sandbox import audit, auth, catalog, grants
 from sandbox.auth import Principal
@@ -294,3 +295,29 @@ def test_ingest_when_privacy_unit_given_then_each_person_lives_in_one_partition(
     assert catalog.scan_dataset(dataset.path).select(pl.len()).collect().item() == 600
     assert dataset.sha256 == catalog.content_sha256(dataset.path)
     assert dataset.public_keys == {"city": ["南京市", "苏州市", "无锡市", "常州市"]}
+
+
+def test_job_when_grant_suspended_before_it_runs_then_it_does_not_run(db: Database, tmp_path: Path):
+    settings, who, grant_id = _world(db, tmp_path, epsilon=1.0)
+    gate = threading.Event()
+
+    class Gated(InProcessRunner):
+        def run(self, task: Task) -> Outcome:
+            gate.wait(30)
+            return super().run(task)
+
+    runner = Gated()
+    service = JobService(db, settings, runner, workers=1)  # one worker: the second job queues
+    first = service.submit(who, grant_id, aggregate_spec(epsilon=0.2))
+    second = service.submit(who, grant_id, aggregate_spec(epsilon=0.3))
+    with db.session() as s:
+        grants.transition(db, s, "test", grant_id, GrantState.SUSPENDED, "exceeded scope")
+    gate.set()
+    service.shutdown(wait=True)
+    with db.session() as s:
+        done, stopped = s.get(Job, first.id), s.get(Job, second.id)
+        assert done is not None and stopped is not None
+        assert done.status == "awaiting_review"  # it was running already
+        assert stopped.status == "failed" and "art. 76" in stopped.error
+    assert runner.ran == [first.id]
+    assert not (settings.quarantine_dir / f"job-{second.id}.parquet").exists()

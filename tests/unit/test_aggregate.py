@@ -47,8 +47,9 @@ def _spec(**overrides: Any) -> AggregateSpec:
     return parse_job_spec(base | overrides)
 
 
-def _measured(spec: AggregateSpec, context: DatasetContext = CITIES,
-              frame: pl.DataFrame = FRAME) -> dict[str, list[float]]:
+def _measured(
+    spec: AggregateSpec, context: DatasetContext = CITIES, frame: pl.DataFrame = FRAME
+) -> dict[str, list[float]]:
     """Exact measurements by kind, in value units (a sum's integers times its grid)."""
     job = plan(spec, context)
     exact = exact_partials(frame, spec, context)
@@ -86,8 +87,10 @@ def test_exact_partials_when_lower_bound_positive_then_values_clamped_up() -> No
         ([{"column": "city", "op": "eq", "value": "B"}], 2, 100.0),  # eq on text
         ([{"column": "income", "op": "gt", "value": 60.0}], 2, 200.0),  # raw value, not clamped
         (
-            [{"column": "age", "op": "ge", "value": 30},
-             {"column": "city", "op": "eq", "value": "A"}],
+            [
+                {"column": "age", "op": "ge", "value": 30},
+                {"column": "city", "op": "eq", "value": "A"},
+            ],
             2,
             150.0,
         ),  # filters combine with AND
@@ -113,7 +116,10 @@ def test_exact_partials_when_nan_or_infinite_values_then_nan_is_null_and_inf_cla
     spec = _spec(aggregates=[SUM_0_100, MEAN_0_100])
     # NaN adds nothing and is no value; +inf clamps to 100, -inf to 0
     assert _measured(spec, DatasetContext(), frame) == {
-        "units": [4], "sum": [140.0], "nonnull": [3]}
+        "units": [4],
+        "sum": [140.0],
+        "nonnull": [3],
+    }
 
 
 def test_plan_when_mean_and_sum_share_bounds_then_one_sum_serves_both() -> None:
@@ -133,8 +139,11 @@ def test_evaluate_when_same_seed_then_same_table_and_interval_columns() -> None:
     first = evaluate(FRAME, spec, CITIES, seed=42).table
     assert first.columns == [
         "city",
-        *(f"{n}{end}" for n in ("count", "sum_income", "mean_income")
-          for end in ("", "_ci_low", "_ci_high")),
+        *(
+            f"{n}{end}"
+            for n in ("count", "sum_income", "mean_income")
+            for end in ("", "_ci_low", "_ci_high")
+        ),
     ]
     assert_frame_equal(first, evaluate(FRAME, spec, CITIES, seed=42).table)
 
@@ -192,8 +201,9 @@ def test_evaluate_when_discovered_keys_then_rare_keys_need_to_clear_the_threshol
     # 40 people in each of 5 cities, one person alone in a sixth.
     frame = pl.DataFrame({"city": [f"c{i % 5}" for i in range(200)] + ["lonely"]})
     spec = _spec(group_by=["city"], aggregates=[{"op": "count"}], delta=1e-6)
-    shown = [evaluate(frame, spec, DatasetContext(), seed=s).table["city"].to_list()
-             for s in range(20)]
+    shown = [
+        evaluate(frame, spec, DatasetContext(), seed=s).table["city"].to_list() for s in range(20)
+    ]
     assert all(keys == [f"c{i}" for i in range(5)] for keys in shown)
 
 
@@ -231,8 +241,12 @@ def _people(rows_of_person_0: int) -> pl.DataFrame:
 
 def test_exact_partials_when_person_has_many_rows_then_at_most_k_count() -> None:
     context = DatasetContext(privacy_unit="pid", public_keys={"city": ["A", "B", "C"]})
-    spec = _spec(group_by=["city"], max_rows_per_unit=2, epsilon=10.0,
-                 aggregates=[{"op": "count"}, {"op": "count_distinct"}, SUM_0_100])
+    spec = _spec(
+        group_by=["city"],
+        max_rows_per_unit=2,
+        epsilon=10.0,
+        aggregates=[{"op": "count"}, {"op": "count_distinct"}, SUM_0_100],
+    )
     measured = _measured(spec, context, _people(500))
     assert measured["rows"] == [12, 10, 10]  # person 0 keeps 2 of 500 rows
     assert measured["units"] == [11, 10, 10]
@@ -244,8 +258,12 @@ def test_exact_partials_when_person_has_many_rows_then_at_most_k_count() -> None
 def test_exact_partials_when_person_spans_groups_then_at_most_g_groups() -> None:
     frame = pl.DataFrame({"pid": [0] * 6 + [1] * 6, "city": ["A", "B", "C"] * 4})
     context = DatasetContext(privacy_unit="pid", public_keys={"city": ["A", "B", "C"]})
-    spec = _spec(group_by=["city"], max_rows_per_unit=6, max_groups_per_unit=1,
-                 aggregates=[{"op": "count"}, {"op": "count_distinct"}])
+    spec = _spec(
+        group_by=["city"],
+        max_rows_per_unit=6,
+        max_groups_per_unit=1,
+        aggregates=[{"op": "count"}, {"op": "count_distinct"}],
+    )
     measured = _measured(spec, context, frame)
     assert sum(measured["units"]) == 2  # each person is in one city only
     assert sum(measured["rows"]) == 4  # and keeps their 2 rows there
@@ -259,35 +277,61 @@ def test_evaluate_when_every_aggregation_at_high_epsilon_then_close_to_truth() -
     n = 4000
     frame = pl.DataFrame({"g": rng.integers(0, 2, n), "x": rng.uniform(0, 100, n)})
     bounded = {"column": "x", "lower": 0, "upper": 100}
-    spec = _spec(group_by=["g"], epsilon=10.0, aggregates=[
-        {"op": "count"}, {"op": "sum", **bounded}, {"op": "mean", **bounded},
-        {"op": "variance", **bounded}, {"op": "median", **bounded},
-        {"op": "quantile", "q": 0.9, **bounded},
-        {"op": "histogram", "column": "x", "bins": [0, 25, 50, 100]},
-    ])
+    spec = _spec(
+        group_by=["g"],
+        epsilon=10.0,
+        aggregates=[
+            {"op": "count"},
+            {"op": "sum", **bounded},
+            {"op": "mean", **bounded},
+            {"op": "variance", **bounded},
+            {"op": "median", **bounded},
+            {"op": "quantile", "q": 0.9, **bounded},
+            {"op": "histogram", "column": "x", "bins": [0, 25, 50, 100]},
+        ],
+    )
     context = DatasetContext(public_keys={"g": [0, 1]}, max_rows=n)
     got = evaluate(frame, spec, context, seed=1).table.sort("g")
-    truth = frame.group_by("g").agg(
-        pl.len().alias("count"), pl.col("x").sum().alias("sum_x"),
-        pl.col("x").mean().alias("mean_x"), pl.col("x").var(ddof=0).alias("variance_x"),
-        pl.col("x").median().alias("median_x"), pl.col("x").quantile(0.9).alias("quantile_x_0.9"),
-    ).sort("g")
-    for column, tolerance in [("count", 0.01), ("sum_x", 0.01), ("mean_x", 0.01),
-                              ("variance_x", 0.05), ("median_x", 0.03), ("quantile_x_0.9", 0.03)]:
+    truth = (
+        frame.group_by("g")
+        .agg(
+            pl.len().alias("count"),
+            pl.col("x").sum().alias("sum_x"),
+            pl.col("x").mean().alias("mean_x"),
+            pl.col("x").var(ddof=0).alias("variance_x"),
+            pl.col("x").median().alias("median_x"),
+            pl.col("x").quantile(0.9).alias("quantile_x_0.9"),
+        )
+        .sort("g")
+    )
+    for column, tolerance in [
+        ("count", 0.01),
+        ("sum_x", 0.01),
+        ("mean_x", 0.01),
+        ("variance_x", 0.05),
+        ("median_x", 0.03),
+        ("quantile_x_0.9", 0.03),
+    ]:
         assert got[column].to_numpy() == pytest.approx(truth[column].to_numpy(), rel=tolerance)
     group_0 = frame.filter(pl.col("g") == 0)["x"].to_numpy()
     assert got["histogram_x"][0].to_list() == pytest.approx(
-        np.histogram(group_0, bins=[0, 25, 50, 100])[0], abs=20)
+        np.histogram(group_0, bins=[0, 25, 50, 100])[0], abs=20
+    )
 
 
 def test_evaluate_when_mean_of_tiny_groups_then_clipped_to_bounds() -> None:
     # One or two rows per group and ε = 0.05: the noisy sum / noisy count is wild.
-    spec = _spec(group_by=["city"], epsilon=0.05,
-                 aggregates=[{"op": "mean", "column": "income", "lower": 10, "upper": 60}])
-    means = np.concatenate([
-        evaluate(FRAME, spec, CITIES, seed=s).table["mean_income"].drop_nulls().to_numpy()
-        for s in range(30)
-    ])
+    spec = _spec(
+        group_by=["city"],
+        epsilon=0.05,
+        aggregates=[{"op": "mean", "column": "income", "lower": 10, "upper": 60}],
+    )
+    means = np.concatenate(
+        [
+            evaluate(FRAME, spec, CITIES, seed=s).table["mean_income"].drop_nulls().to_numpy()
+            for s in range(30)
+        ]
+    )
     assert means.size == 120  # no min_cell: nothing is suppressed
     assert np.all((means >= 10) & (means <= 60))
     assert np.any((means == 10) | (means == 60))  # clipping did happen
@@ -295,9 +339,12 @@ def test_evaluate_when_mean_of_tiny_groups_then_clipped_to_bounds() -> None:
 
 def test_evaluate_when_gaussian_then_rho_reported_and_answers_close() -> None:
     frame = pl.DataFrame({"x": np.linspace(0, 100, 10_000)})
-    spec = _spec(noise="gaussian", delta=1e-6, epsilon=2.0,
-                 aggregates=[{"op": "count"}, {"op": "mean", "column": "x", "lower": 0,
-                                               "upper": 100}])
+    spec = _spec(
+        noise="gaussian",
+        delta=1e-6,
+        epsilon=2.0,
+        aggregates=[{"op": "count"}, {"op": "mean", "column": "x", "lower": 0, "upper": 100}],
+    )
     result = evaluate(frame, spec, DatasetContext(non_null_columns=frozenset({"x"})), seed=0)
     assert result.rho is not None and result.noise == "gaussian"
     assert result.table["count"][0] == pytest.approx(10_000, abs=50)
@@ -384,8 +431,16 @@ def _task(tmp_path: Any, spec: dict[str, Any], **extra: Any) -> Any:
 
     data = tmp_path / "d.parquet"
     SIZED.with_columns(pl.Series("pid", range(SIZED.height))).write_parquet(data)
-    return Task(job_id=1, spec=spec, inputs={"d": str(data)}, row_counts={"d": 200},
-                output_path=str(tmp_path / "out.parquet"), min_cell=10, seed=0, **extra)
+    return Task(
+        job_id=1,
+        spec=spec,
+        inputs={"d": str(data)},
+        row_counts={"d": 200},
+        output_path=str(tmp_path / "out.parquet"),
+        min_cell=10,
+        seed=0,
+        **extra,
+    )
 
 
 def test_execute_when_task_carries_key_domains_then_intervals_and_null_small_cells(
@@ -394,8 +449,12 @@ def test_execute_when_task_carries_key_domains_then_intervals_and_null_small_cel
     from jobs.runner import execute
 
     spec = _spec(group_by=["g"], aggregates=[{"op": "count"}], epsilon=10.0)
-    task = _task(tmp_path, spec.model_dump(mode="json"), privacy_units={"d": "pid"},
-                 public_keys={"d": {"g": list(SIZES)}})
+    task = _task(
+        tmp_path,
+        spec.model_dump(mode="json"),
+        privacy_units={"d": "pid"},
+        public_keys={"d": {"g": list(SIZES)}},
+    )
     outcome = execute(task)
     table = pl.read_parquet(outcome.output_path)
     assert table.columns == ["g", "count", "count_ci_low", "count_ci_high"]

@@ -31,8 +31,15 @@ BANNED_IMPORTS = {
     "scipy.stats": frozenset({"laplace"}),
     # diffprivlib's continuous mechanisms add float noise (its Geometric and Snapping do not)
     "diffprivlib.mechanisms": frozenset(
-        {"Laplace", "LaplaceTruncated", "LaplaceFolded", "LaplaceBoundedDomain", "Gaussian",
-         "GaussianAnalytic", "Staircase"}
+        {
+            "Laplace",
+            "LaplaceTruncated",
+            "LaplaceFolded",
+            "LaplaceBoundedDomain",
+            "Gaussian",
+            "GaussianAnalytic",
+            "Staircase",
+        }
     ),
 }
 BANNED_MECHANISMS = BANNED_IMPORTS["diffprivlib.mechanisms"]
@@ -46,8 +53,11 @@ def raw_noise(source: str) -> list[tuple[int, str]]:
         what = None
         if isinstance(node, ast.Attribute) and node.attr in BANNED_ATTRIBUTES:
             what = f".{node.attr}"
-        elif (isinstance(node, ast.Attribute) and node.attr in BANNED_MECHANISMS
-              and isinstance(node.value, ast.Name | ast.Attribute)):
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in BANNED_MECHANISMS
+            and isinstance(node.value, ast.Name | ast.Attribute)
+        ):
             what = f"diffprivlib {node.attr}"
         elif isinstance(node, ast.ImportFrom) and node.module in BANNED_IMPORTS:
             names = {a.name for a in node.names} & BANNED_IMPORTS[node.module]

@@ -462,3 +462,14 @@ def test_policy_message_when_refused_then_says_what_to_fix(
 
 def test_budget_exhausted_when_raised_then_is_a_conflict() -> None:
     assert issubclass(BudgetExhausted, Conflict)  # the service maps it to 409
+
+
+def test_check_can_download_when_grant_not_active_then_refused_for_operators_only() -> None:
+    from policies.airlock import can_download, check_can_download
+
+    # art. 76: a suspended or terminated operator receives no more products
+    with pytest.raises(PolicyViolation, match="art. 76"):
+        check_can_download(Role.OPERATOR, 1, 1, JobStatus.RELEASED, grant_active=False)
+    assert not can_download(Role.OPERATOR, 1, 1, JobStatus.RELEASED, grant_active=False)
+    # stewards still read what they review or released
+    assert can_download(Role.STEWARD, 9, 1, JobStatus.RELEASED, grant_active=False)

@@ -104,16 +104,20 @@ def test_parse_job_spec_when_value_does_not_fit_op_then_rejected(
     assert needle in _invalid(_spec(filters=[{"column": "city", "op": op, "value": value}]))
 
 
-@pytest.mark.parametrize(("bins", "needle"), [
-    ([0, 1, 1, 2], "increase strictly"),  # a repeated edge
-    ([3, 2], "increase strictly"),  # decreasing
-    ([0, float("inf")], "finite"),  # an open-ended bin
-])
+@pytest.mark.parametrize(
+    ("bins", "needle"),
+    [
+        ([0, 1, 1, 2], "increase strictly"),  # a repeated edge
+        ([3, 2], "increase strictly"),  # decreasing
+        ([0, float("inf")], "finite"),  # an open-ended bin
+    ],
+)
 def test_parse_job_spec_when_bad_histogram_edges_then_rejected(
     bins: list[float], needle: str
 ) -> None:
-    assert needle in _invalid(_spec(aggregates=[
-        {"op": "histogram", "column": "income", "bins": bins}]))
+    assert needle in _invalid(
+        _spec(aggregates=[{"op": "histogram", "column": "income", "bins": bins}])
+    )
 
 
 def test_parse_job_spec_when_gaussian_without_delta_then_rejected() -> None:
@@ -125,24 +129,40 @@ def test_parse_job_spec_when_gaussian_without_delta_then_rejected() -> None:
 def test_parse_job_spec_when_defaults_then_laplace_one_row_one_group_no_delta() -> None:
     spec = parse_job_spec(_spec())
     assert (spec.noise, spec.delta, spec.max_rows_per_unit, spec.max_groups_per_unit) == (
-        "laplace", 0.0, 1, 1)
+        "laplace",
+        0.0,
+        1,
+        1,
+    )
 
 
 def test_parse_job_spec_when_every_aggregation_then_default_output_names() -> None:
     bounded = {"column": "income", "lower": 0, "upper": 10}
-    spec = parse_job_spec(_spec(group_by=[], aggregates=[
-        {"op": "count"},
-        {"op": "count_distinct"},
-        {"op": "sum", **bounded},
-        {"op": "mean", **bounded},
-        {"op": "variance", **bounded},
-        {"op": "median", **bounded},
-        {"op": "quantile", "q": 0.9, **bounded},
-        {"op": "histogram", "column": "age", "bins": [0, 18, 65, 120]},
-    ]))
+    spec = parse_job_spec(
+        _spec(
+            group_by=[],
+            aggregates=[
+                {"op": "count"},
+                {"op": "count_distinct"},
+                {"op": "sum", **bounded},
+                {"op": "mean", **bounded},
+                {"op": "variance", **bounded},
+                {"op": "median", **bounded},
+                {"op": "quantile", "q": 0.9, **bounded},
+                {"op": "histogram", "column": "age", "bins": [0, 18, 65, 120]},
+            ],
+        )
+    )
     assert [a.output_name for a in spec.aggregates] == [
-        "count", "count_distinct", "sum_income", "mean_income", "variance_income",
-        "median_income", "quantile_income_0.9", "histogram_age"]
+        "count",
+        "count_distinct",
+        "sum_income",
+        "mean_income",
+        "variance_income",
+        "median_income",
+        "quantile_income_0.9",
+        "histogram_age",
+    ]
     assert spec.aggregates[5].q == 0.5  # type: ignore[union-attr]
 
 
@@ -345,19 +365,21 @@ def test_validate_against_schema_when_forbidden_use_then_rejected(
 def test_validate_against_schema_when_count_only_then_no_column_checked() -> None:
     spec = parse_job_spec(_spec(filters=[], group_by=[], aggregates=_count()))
     validate_against_schema(spec, {}, {})
-    distinct = parse_job_spec(_spec(filters=[], group_by=[],
-                                    aggregates=[{"op": "count_distinct"}]))
+    distinct = parse_job_spec(_spec(filters=[], group_by=[], aggregates=[{"op": "count_distinct"}]))
     validate_against_schema(distinct, {}, {})
 
 
-@pytest.mark.parametrize("aggregate", [
-    {"op": "variance", "column": "occupation", "lower": 0, "upper": 1},
-    {"op": "median", "column": "occupation", "lower": 0, "upper": 1},
-    {"op": "quantile", "column": "occupation", "lower": 0, "upper": 1, "q": 0.1},
-    {"op": "histogram", "column": "occupation", "bins": [0, 1]},
-])
+@pytest.mark.parametrize(
+    "aggregate",
+    [
+        {"op": "variance", "column": "occupation", "lower": 0, "upper": 1},
+        {"op": "median", "column": "occupation", "lower": 0, "upper": 1},
+        {"op": "quantile", "column": "occupation", "lower": 0, "upper": 1, "q": 0.1},
+        {"op": "histogram", "column": "occupation", "bins": [0, 1]},
+    ],
+)
 def test_validate_against_schema_when_new_measure_on_text_then_rejected(
-    aggregate: dict[str, Any]
+    aggregate: dict[str, Any],
 ) -> None:
     with pytest.raises(InvalidJobSpec, match="not numeric"):
         _validated(group_by=[], aggregates=[aggregate])

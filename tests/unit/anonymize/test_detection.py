@@ -97,7 +97,7 @@ NEGATIVES = [
     f"身份证号{BAD_CHECK}",  # 18 digits, wrong check digit (also no card, no USCC)
     with_ric("32058419901332261"),  # check digit fine, 1990-13-32 impossible
     with_ric("32058420991231261"),  # born in 2099
-    with_ric("32058418991231261"),  # born before 1900 (and read as an ID, so no card)
+    "320584189912311006",  # check digit fine, born before 1900 (and Luhn fails: no card)
     CARD16[:-1] + str((int(CARD16[-1]) + 1) % 10),  # 62 prefix, Luhn fails
     f"订单号{with_luhn('356812341234123')}",  # Luhn passes by chance: an order number
     "客服热线400-820-8820",  # 400 hotline

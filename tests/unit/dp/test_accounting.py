@@ -22,8 +22,12 @@ from policies.errors import BudgetExhausted, InvalidRequest
 
 
 def _spec(**overrides: Any) -> AggregateSpec:
-    base: dict[str, Any] = {"kind": "aggregate", "dataset": "d", "epsilon": 0.1,
-                            "aggregates": [{"op": "count"}]}
+    base: dict[str, Any] = {
+        "kind": "aggregate",
+        "dataset": "d",
+        "epsilon": 0.1,
+        "aggregates": [{"op": "count"}],
+    }
     return parse_job_spec(base | overrides)
 
 
@@ -38,8 +42,7 @@ def test_zcdp_to_dp_when_known_values_then_bun_steinke_formula() -> None:
     ("epsilon", "delta"),
     [(0.001, 1e-4), (0.1, 1e-7), (1.0, 1e-6), (10.0, 1e-12), (3.3, 5e-5)],
 )
-def test_rho_for_when_converted_back_then_just_within_epsilon(epsilon: float, delta: float
-                                                              ) -> None:
+def test_rho_for_when_converted_back_then_just_within_epsilon(epsilon: float, delta: float) -> None:
     rho = rho_for(epsilon, delta)
     assert zcdp_to_dp(rho, delta) <= epsilon
     assert zcdp_to_dp(rho * (1 + 1e-6), delta) > epsilon  # and no slack left
@@ -72,8 +75,10 @@ def test_cost_when_any_spec_then_exactly_what_it_declares() -> None:
         ({"group_by": ["g"], "delta": 1e-6}, DatasetContext()),  # Laplace, discovered keys
         ({"noise": "gaussian", "delta": 1e-6}, DatasetContext()),  # Gaussian, ungrouped
         ({"noise": "gaussian", "delta": 1e-6, "group_by": ["g"]}, DatasetContext()),  # discovered
-        ({"noise": "gaussian", "delta": 1e-6, "group_by": ["g"]},
-         DatasetContext(public_keys={"g": [1, 2]})),  # Gaussian over public keys
+        (
+            {"noise": "gaussian", "delta": 1e-6, "group_by": ["g"]},
+            DatasetContext(public_keys={"g": [1, 2]}),
+        ),  # Gaussian over public keys
     ],
 )
 def test_charge_when_any_job_then_its_own_statement_fits_its_declared_cost(
@@ -110,8 +115,7 @@ def test_accountant_when_gaussian_heavy_workload_then_far_more_queries_than_naiv
     assert eps <= 1.0 and delta <= 1e-5
 
 
-def test_accountant_when_laplace_and_gaussian_mixed_then_pure_part_converted_when_better(
-) -> None:
+def test_accountant_when_laplace_and_gaussian_mixed_then_pure_part_converted_when_better() -> None:
     accountant = Accountant(PrivacyBudget(2.0, 1e-6))
     for _ in range(40):
         accountant.charge(Charge(epsilon=0.01))  # many tiny pure-ε jobs

@@ -22,8 +22,7 @@ def _bounded(frame: pl.DataFrame, k: int, g: int, seed: int = 7) -> pl.DataFrame
 
 
 @pytest.mark.parametrize(("k", "g"), [(1, 1), (3, 1), (3, 2), (5, 5), (100, 100)])
-def test_bound_contributions_when_applied_then_at_most_k_rows_and_g_groups(k: int, g: int
-                                                                           ) -> None:
+def test_bound_contributions_when_applied_then_at_most_k_rows_and_g_groups(k: int, g: int) -> None:
     kept = _bounded(FRAME, k, g)
     per_person = kept.group_by("pid").agg(pl.len(), pl.col("city").n_unique().alias("groups"))
     assert per_person["len"].max() <= k  # type: ignore[operator]

@@ -22,8 +22,12 @@ CONTEXT = DatasetContext(max_rows=1000)
 
 
 def _spec(aggregates: list[dict[str, Any]], **overrides: Any) -> AggregateSpec:
-    base: dict[str, Any] = {"kind": "aggregate", "dataset": "d", "epsilon": 0.5,
-                            "aggregates": aggregates}
+    base: dict[str, Any] = {
+        "kind": "aggregate",
+        "dataset": "d",
+        "epsilon": 0.5,
+        "aggregates": aggregates,
+    }
     return parse_job_spec(base | overrides)
 
 
@@ -98,10 +102,16 @@ def test_estimate_when_compared_with_runs_then_expected_error_is_honest(
 
 
 def test_estimate_when_called_then_cost_threshold_and_one_entry_per_aggregate() -> None:
-    spec = _spec([{"op": "count"}, {"op": "median", "column": "x", "lower": 0, "upper": 100},
-                  {"op": "variance", "column": "x", "lower": 0, "upper": 100},
-                  {"op": "histogram", "column": "x", "bins": [0, 50, 100]}],
-                 group_by=["g"], delta=1e-6)
+    spec = _spec(
+        [
+            {"op": "count"},
+            {"op": "median", "column": "x", "lower": 0, "upper": 100},
+            {"op": "variance", "column": "x", "lower": 0, "upper": 100},
+            {"op": "histogram", "column": "x", "bins": [0, 50, 100]},
+        ],
+        group_by=["g"],
+        delta=1e-6,
+    )
     est = estimate(spec, DatasetContext(min_cell=10))
     assert (est.epsilon, est.delta, est.noise, est.min_cell) == (0.5, 1e-6, "laplace", 10)
     assert est.threshold is not None and est.threshold > 10

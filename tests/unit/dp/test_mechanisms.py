@@ -30,7 +30,7 @@ def _chi_square_p(draws: np.ndarray, support: np.ndarray, pmf: np.ndarray) -> fl
         cells[-1] = (cells[-1][0], len(support) - 1)
     lows, highs = support[[a for a, _ in cells]], support[[b for _, b in cells]]
     observed = [np.sum((draws >= lo) & (draws <= hi)) for lo, hi in zip(lows, highs, strict=True)]
-    wanted = [expected[a: b + 1].sum() for a, b in cells]
+    wanted = [expected[a : b + 1].sum() for a, b in cells]
     outside = draws.size - sum(observed)
     assert outside == 0, "draws outside the law's support window"
     wanted = np.array(wanted) * draws.size / np.sum(wanted)
@@ -85,8 +85,9 @@ def test_discrete_laplace_when_scale_is_huge_then_ks_matches_continuous_laplace(
         (4, Fraction(1, 16)),  # σ² = 32
     ],
 )
-def test_discrete_gaussian_when_sampled_then_matches_its_pmf(l2_squared: int, rho: Fraction
-                                                             ) -> None:
+def test_discrete_gaussian_when_sampled_then_matches_its_pmf(
+    l2_squared: int, rho: Fraction
+) -> None:
     law = NoiseLaw.discrete_gaussian(l2_squared, rho)
     draws = law.sample(make_rng(13), DRAWS)
     z, pmf = _gaussian_pmf(float(law.scale))
@@ -108,13 +109,15 @@ def test_discrete_gaussian_when_sigma_needs_big_integers_then_ks_matches_normal(
         (GAUSSIAN(2**40, Fraction(3, 1000)), Fraction(2**40 * 1000, 6)),  # a huge σ²
     ],
 )
-def test_noise_law_when_built_then_scale_rounds_up_by_a_hair(law: NoiseLaw, nominal: Fraction
-                                                             ) -> None:
+def test_noise_law_when_built_then_scale_rounds_up_by_a_hair(
+    law: NoiseLaw, nominal: Fraction
+) -> None:
     assert nominal <= law.scale <= nominal * (1 + Fraction(1, 2**22))
 
 
-@pytest.mark.parametrize("gamma", [Fraction(0), Fraction(3, 10), Fraction(1), Fraction(5, 2),
-                                   Fraction(7)])
+@pytest.mark.parametrize(
+    "gamma", [Fraction(0), Fraction(3, 10), Fraction(1), Fraction(5, 2), Fraction(7)]
+)
 def test_bernoulli_exp_when_sampled_then_frequency_is_exp_minus_gamma(gamma: Fraction) -> None:
     n = 200_000
     num = np.full(n, gamma.numerator, dtype=np.int64)

@@ -41,8 +41,9 @@ def tables(draw: st.DrawFn) -> tuple[pl.DataFrame, list[int]]:
             x = draw(st.one_of(st.none(), st.floats(-50, 150, allow_nan=False)))
             rows.append((person, draw(st.sampled_from(CITIES)), x))
     parts = draw(st.lists(st.integers(0, 3), min_size=people, max_size=people))
-    frame = pl.DataFrame(rows, schema={"pid": pl.Int64, "city": pl.String, "x": pl.Float64},
-                         orient="row")
+    frame = pl.DataFrame(
+        rows, schema={"pid": pl.Int64, "city": pl.String, "x": pl.Float64}, orient="row"
+    )
     return frame, parts
 
 
@@ -66,16 +67,23 @@ def test_release_of_combined_partials_when_partitioned_by_person_then_equals_eva
     seed: int,
 ) -> None:
     frame, parts = data
-    spec = parse_job_spec({
-        "kind": "aggregate", "dataset": "d", "epsilon": 2.0,
-        "delta": 1e-6 if grouped == "discovered" else 0.0,
-        "group_by": [] if grouped == "none" else ["city"],
-        "aggregates": aggregates, "max_rows_per_unit": k, "max_groups_per_unit": g,
-    })
+    spec = parse_job_spec(
+        {
+            "kind": "aggregate",
+            "dataset": "d",
+            "epsilon": 2.0,
+            "delta": 1e-6 if grouped == "discovered" else 0.0,
+            "group_by": [] if grouped == "none" else ["city"],
+            "aggregates": aggregates,
+            "max_rows_per_unit": k,
+            "max_groups_per_unit": g,
+        }
+    )
     context = DatasetContext(
         privacy_unit="pid" if person_column else None,
         public_keys={"city": CITIES[:3]} if grouped == "public" else {},
-        min_cell=3, max_rows=1000,
+        min_cell=3,
+        max_rows=1000,
     )
     part_of = pl.Series("part", parts)[frame["pid"]]
     partitions = [frame.filter(part_of == p) for p in range(4)]
@@ -83,5 +91,7 @@ def test_release_of_combined_partials_when_partitioned_by_person_then_equals_eva
 
     combined = combine_partials(partials, spec)
     assert_frame_equal(combined, exact_partials(frame, spec, context))  # exact, before noise
-    assert_frame_equal(release(combined, spec, context, seed=seed).table,
-                       evaluate(frame, spec, context, seed=seed).table)
+    assert_frame_equal(
+        release(combined, spec, context, seed=seed).table,
+        evaluate(frame, spec, context, seed=seed).table,
+    )

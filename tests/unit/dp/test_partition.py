@@ -33,8 +33,10 @@ def test_selection_threshold_when_computed_then_smallest_that_meets_delta(
         assert groups * tail_at_least(law, tau - 2) > delta  # one lower would not do
 
 
-@pytest.mark.parametrize("law", [NoiseLaw.discrete_laplace(1, Fraction(1, 2)),
-                                 NoiseLaw.discrete_gaussian(1, Fraction(1, 8))])
+@pytest.mark.parametrize(
+    "law",
+    [NoiseLaw.discrete_laplace(1, Fraction(1, 2)), NoiseLaw.discrete_gaussian(1, Fraction(1, 8))],
+)
 def test_selection_threshold_when_simulated_then_lonely_group_shows_at_most_delta(
     law: NoiseLaw,
 ) -> None:

@@ -41,10 +41,12 @@ def _neighbours() -> tuple[pl.DataFrame, pl.DataFrame]:
     rng = np.random.default_rng(2024)
     people = 300
     rows = rng.integers(1, 4, people)
-    base = pl.DataFrame({
-        "pid": np.repeat(np.arange(people), rows),
-        "income": rng.uniform(0, 100, int(rows.sum())),
-    })
+    base = pl.DataFrame(
+        {
+            "pid": np.repeat(np.arange(people), rows),
+            "income": rng.uniform(0, 100, int(rows.sum())),
+        }
+    )
     heavy = pl.DataFrame({"pid": [10_000] * 50, "income": [100.0] * 50})
     return base, pl.concat([base, heavy])
 
@@ -58,8 +60,15 @@ CASES = {
 
 
 def _spec(aggregate: dict[str, Any]) -> AggregateSpec:
-    return parse_job_spec({"kind": "aggregate", "dataset": "d", "epsilon": EPSILON,
-                           "max_rows_per_unit": K, "aggregates": [aggregate]})
+    return parse_job_spec(
+        {
+            "kind": "aggregate",
+            "dataset": "d",
+            "epsilon": EPSILON,
+            "max_rows_per_unit": K,
+            "aggregates": [aggregate],
+        }
+    )
 
 
 def claimed_epsilon(spec: AggregateSpec) -> float:

@@ -26,7 +26,7 @@ def test_tree_nodes_when_built_then_each_level_sums_to_the_total() -> None:
     assert nodes.shape == (3, 2 ** (TREE_DEPTH + 1) - 2)
     for level in range(1, TREE_DEPTH + 1):
         start = 2**level - 2
-        assert np.array_equal(nodes[:, start: start + 2**level].sum(axis=1), leaves.sum(axis=1))
+        assert np.array_equal(nodes[:, start : start + 2**level].sum(axis=1), leaves.sum(axis=1))
     assert np.array_equal(nodes[:, -LEAVES:], leaves)
 
 
@@ -45,8 +45,9 @@ def test_tree_quantiles_when_noisy_then_interval_covers_the_truth_mostly() -> No
     exact = tree_nodes(_leaves(values, 0, 100))
     law = NoiseLaw.discrete_laplace(TREE_DEPTH, Fraction(1, 2))
     runs = 2000
-    noisy = np.repeat(exact, runs, axis=0) + law.sample(make_rng(4), runs * exact.shape[1]
-                                                        ).reshape(runs, -1)
+    noisy = np.repeat(exact, runs, axis=0) + law.sample(make_rng(4), runs * exact.shape[1]).reshape(
+        runs, -1
+    )
     value, low, high = tree_quantiles(noisy, 0.5, 0.0, 100.0, law)
     assert np.median(np.abs(value - truth)) < 1.0
     assert np.mean((low <= truth) & (truth <= high)) >= 0.9
