@@ -29,11 +29,14 @@ Transformation and privacy models:
 - :mod:`anonymize.kanon` — enforcement with the least information loss.
 - :mod:`anonymize.errors` — :class:`AnonymizationError`.
 
-Only the detection API is re-exported here; ``import anonymize`` stays light
-(polars and python-stdnum, no Presidio, spaCy or jieba).
+The detection API is imported eagerly; the transformation and k-anonymity
+names load on first use, so ``import anonymize`` stays light (polars and
+python-stdnum, no Presidio, spaCy or jieba).
 """
 
 from collections.abc import Iterable
+from importlib import import_module
+from typing import Any
 
 from anonymize.entities import FINDINGS_SCHEMA, Entity, Span
 from anonymize.errors import AnonymizationError
@@ -55,14 +58,42 @@ def analyze_text(
     return analyze(text, entities, threshold)
 
 
+#: Public names that load on first use: name -> (module, attribute).
+_LAZY = {
+    "TransformSpec": ("anonymize.transforms", "TransformSpec"),
+    "apply_transforms": ("anonymize.transforms", "apply"),
+    "KAnonymitySpec": ("anonymize.kanon", "KAnonymitySpec"),
+    "KAnonymityReport": ("anonymize.kanon", "KAnonymityReport"),
+    "enforce_k_anonymity": ("anonymize.kanon", "enforce_k_anonymity"),
+    "PrivacyReport": ("anonymize.privacy_models", "PrivacyReport"),
+    "measure": ("anonymize.privacy_models", "measure"),
+    "propose_tags": ("anonymize.classify", "propose_tags"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        return getattr(import_module(module), attribute)
+    raise AttributeError(f"module 'anonymize' has no attribute {name!r}")
+
+
 __all__ = [
     "FINDINGS_SCHEMA",
     "AnonymizationError",
     "Entity",
     "Finding",
+    "KAnonymityReport",
+    "KAnonymitySpec",
+    "PrivacyReport",
     "Span",
+    "TransformSpec",
     "analyze_text",
+    "apply_transforms",
+    "enforce_k_anonymity",
     "is_resident_id",
+    "measure",
+    "propose_tags",
     "scan_file",
     "scan_frame",
     "scan_table",

@@ -1,7 +1,8 @@
-"""Word lists behind PERSON detection: surnames, name stop characters, common words.
+"""Word lists and regex fragments behind PERSON detection.
 
-Not API: :mod:`anonymize.patterns` builds its PERSON regexes from these lists and
-both detection paths share them.
+Not API: surnames, name stop characters, jieba's common words, and the PERSON
+regexes :mod:`anonymize.patterns` puts in its rules (both detection paths
+share them; the regexes are in the subset Python and Rust agree on).
 """
 
 from __future__ import annotations
@@ -26,9 +27,36 @@ SURNAMES = (
 
 #: Two-character surnames; tried before the single ones.
 COMPOUND_SURNAMES = (
-    "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
-    "宇文", "司徒", "夏侯", "令狐", "端木", "独孤", "南宫", "西门", "呼延", "轩辕",
-    "澹台", "申屠", "钟离", "宗政", "濮阳", "淳于", "赫连", "万俟", "闻人", "东郭",
+    "欧阳",
+    "司马",
+    "诸葛",
+    "上官",
+    "东方",
+    "皇甫",
+    "尉迟",
+    "公孙",
+    "慕容",
+    "长孙",
+    "宇文",
+    "司徒",
+    "夏侯",
+    "令狐",
+    "端木",
+    "独孤",
+    "南宫",
+    "西门",
+    "呼延",
+    "轩辕",
+    "澹台",
+    "申屠",
+    "钟离",
+    "宗政",
+    "濮阳",
+    "淳于",
+    "赫连",
+    "万俟",
+    "闻人",
+    "东郭",
 )
 
 #: Surnames that are rarely anything else in running text. The honorific rule
@@ -48,6 +76,45 @@ NAME_STOP = (
     "从到对为以而或着过吗呢吧啊呀我你他她它们这那哪谁个位名姓址话机证卡码今昨请将要地址身份"
     "反持办委表投咨申签拨报看"
 )
+
+
+#: CJK unified ideographs, as the body of a character class.
+HAN = "\\u4e00-\\u9fff"
+
+
+def han_except(excluded: str) -> str:
+    """A class body for CJK unified ideographs (U+4E00-U+9FFF) minus ``excluded``."""
+    parts: list[str] = []
+    low = 0x4E00
+    for code in sorted({ord(c) for c in excluded}):
+        if low <= code - 1:
+            parts.append(f"\\u{low:04x}-\\u{code - 1:04x}")
+        low = code + 1
+    parts.append(f"\\u{low:04x}-\\u9fff")
+    return "".join(parts)
+
+
+_GIVEN = f"[{han_except(NAME_STOP)}]"
+_COMPOUND = "|".join(COMPOUND_SURNAMES)
+#: A surname and one or two given-name characters.
+PERSON_NAME = f"(?:{_COMPOUND}|[{SURNAMES}]){_GIVEN}{{1,2}}"
+#: The same with the surnames that are rarely other words, given name lazy (before a title).
+SAFE_PERSON_NAME = f"(?:{_COMPOUND}|[{SAFE_SURNAMES}]){_GIVEN}{{1,2}}?"
+#: Words after which a name follows (姓名：张三, 联系人 李四, 我是王五).
+PERSON_CONTEXT_LEAD = (
+    "(?:姓名|名字|联系人|收件人|收货人|寄件人|患者|申请人|户主|持卡人|负责人|经办人|客户|乘客"
+    "|签收人|法定代表人|代表人|监护人|投保人|被保险人|借款人|当事人|委托人|车主|业主|住户|司机"
+    "|户名|取件人|用户|委托|联系|我是|我叫|本人)[: ]{0,2}(?:是|为)?"
+)
+HONORIFIC = "(?:先生|女士|小姐|同志|老师|医生|护士|律师|经理|师傅|阿姨)"
+#: What may follow a name: no Chinese, or a stop character that is no place suffix
+#: (江苏 before 省 is a province, 中山 before 路 a road).
+_PLACE_SUFFIXES = "省市区县州镇乡村路街号"
+NAME_END = f"(?:[^{HAN}]|[{''.join(c for c in NAME_STOP if c not in _PLACE_SUFFIXES)}])"
+#: A name that opens a run of Chinese: a whole cell, a field between separators, or
+#: the subject of a clause (李军反映…, 马莉的…), ended by a non-name character. Not
+#: right after a digit: 4单元 is a building unit, 3号 a number.
+RUN_START = f"(?:(?s:.)[^{HAN}0-9])"
 
 
 def _jieba_dictionary() -> Path | None:

@@ -76,14 +76,17 @@ def _findings_by_column(sample: pl.DataFrame) -> pl.DataFrame:
     personal = [e.value for e in Entity if e.is_personal]
     texts = sample.select(pl.col(c).cast(pl.String) for c in sample.columns)
     findings = scan_table(texts, entities=personal)
-    lengths = texts.with_row_index("row").unpivot(
-        index="row", variable_name="column", value_name="text"
-    ).with_columns(pl.col("text").str.len_chars().alias("length"), pl.col("row").cast(pl.Int64))
+    lengths = (
+        texts.with_row_index("row")
+        .unpivot(index="row", variable_name="column", value_name="text")
+        .with_columns(pl.col("text").str.len_chars().alias("length"), pl.col("row").cast(pl.Int64))
+    )
     return findings.join(lengths.select("row", "column", "length"), on=["row", "column"])
 
 
-def propose_tags(frame: pl.DataFrame | pl.LazyFrame, sample_rows: int = SAMPLE_ROWS,
-                 seed: int = 0) -> dict[str, Proposal]:
+def propose_tags(
+    frame: pl.DataFrame | pl.LazyFrame, sample_rows: int = SAMPLE_ROWS, seed: int = 0
+) -> dict[str, Proposal]:
     """Propose a tag for every column from a sample of rows.
 
     Args:
@@ -117,16 +120,23 @@ def _propose(column: str, values: pl.Series, found: pl.DataFrame | None) -> Prop
             whole_rows = whole["row"].n_unique()
             text_rows = mine.filter(~pl.col("entity").is_in(_CONTEXTUAL))["row"].n_unique()
             entities = dict(mine.group_by("entity").len().sort("entity").iter_rows())
-            evidence = {"sampled": n, "cells_with_identifier": mine["row"].n_unique(),
-                        "cells_that_are_identifiers": whole_rows, "entities": entities}
+            evidence = {
+                "sampled": n,
+                "cells_with_identifier": mine["row"].n_unique(),
+                "cells_that_are_identifiers": whole_rows,
+                "entities": entities,
+            }
             if whole_rows / n >= WHOLE_CELL_SHARE:
                 return Proposal(ColumnTag.DIRECT_IDENTIFIER, "identifier values", evidence)
             if text_rows / n >= IN_TEXT_SHARE:
                 return Proposal(ColumnTag.DIRECT_IDENTIFIER, "identifiers in free text", evidence)
     dtype = values.dtype
     if dtype == pl.String and n >= 20 and present.n_unique() / n >= UNIQUE_SHARE:
-        return Proposal(ColumnTag.DIRECT_IDENTIFIER, "unique per row",
-                        {"sampled": n, "distinct_share": round(present.n_unique() / n, 3)})
+        return Proposal(
+            ColumnTag.DIRECT_IDENTIFIER,
+            "unique per row",
+            {"sampled": n, "distinct_share": round(present.n_unique() / n, 3)},
+        )
     if _SENSITIVE.search(column):
         return Proposal(ColumnTag.SENSITIVE, "column name", {"name_matches": "sensitive"})
     if _QUASI.search(column):

@@ -31,7 +31,16 @@ CONTEXT: dict[Entity, tuple[str, ...]] = {
     Entity.PHONE_NUMBER: ("电话", "手机", "联系方式", "致电", "来电", "tel", "mobile", "phone"),
     Entity.EMAIL_ADDRESS: ("邮箱", "邮件", "email", "e-mail", "mail"),
     Entity.BANK_CARD: (
-        "银行卡", "卡号", "账号", "账户", "工资卡", "借记卡", "信用卡", "储蓄卡", "开户", "card",
+        "银行卡",
+        "卡号",
+        "账号",
+        "账户",
+        "工资卡",
+        "借记卡",
+        "信用卡",
+        "储蓄卡",
+        "开户",
+        "card",
     ),
     Entity.CN_PASSPORT: ("护照", "passport", "证件号"),
     Entity.CN_LICENSE_PLATE: ("车牌", "号牌", "车辆", "plate"),
@@ -40,13 +49,29 @@ CONTEXT: dict[Entity, tuple[str, ...]] = {
 }
 #: Words that name a number which is not personal (order, waybill, invoice …).
 NEGATIVE_CONTEXT = (
-    "订单", "单号", "运单", "快递", "发票", "流水号", "交易号", "工单", "批次", "序列号",
-    "条码", "型号", "票号",
+    "订单",
+    "单号",
+    "运单",
+    "快递",
+    "发票",
+    "流水号",
+    "交易号",
+    "工单",
+    "批次",
+    "序列号",
+    "条码",
+    "型号",
+    "票号",
 )
-_NUMERIC = frozenset({
-    Entity.CN_RESIDENT_ID, Entity.PHONE_NUMBER, Entity.BANK_CARD, Entity.CN_PASSPORT,
-    Entity.CN_USCC,
-})
+_NUMERIC = frozenset(
+    {
+        Entity.CN_RESIDENT_ID,
+        Entity.PHONE_NUMBER,
+        Entity.BANK_CARD,
+        Entity.CN_PASSPORT,
+        Entity.CN_USCC,
+    }
+)
 
 
 def context_words(entity: Entity) -> str:

@@ -41,10 +41,15 @@ from stdnum.cn import ric, uscc
 
 from anonymize._names import (
     COMPOUND_SURNAMES,
-    NAME_STOP,
-    SAFE_SURNAMES,
-    SURNAMES,
+    HAN,
+    HONORIFIC,
+    NAME_END,
+    PERSON_CONTEXT_LEAD,
+    PERSON_NAME,
+    RUN_START,
+    SAFE_PERSON_NAME,
     common_words,
+    han_except,
 )
 from anonymize.entities import Entity
 from anonymize.errors import AnonymizationError
@@ -69,26 +74,9 @@ def normalize(text: str) -> str:
     return text.translate(_FOLD)
 
 
-# --- character classes ------------------------------------------------------------------
+# --- boundaries --------------------------------------------------------------------------
 
-
-def _han_except(excluded: str) -> str:
-    """A class body for CJK unified ideographs (U+4E00-U+9FFF) minus ``excluded``."""
-    parts: list[str] = []
-    low = 0x4E00
-    for code in sorted({ord(c) for c in excluded}):
-        if low <= code - 1:
-            parts.append(f"\\u{low:04x}-\\u{code - 1:04x}")
-        low = code + 1
-    parts.append(f"\\u{low:04x}-\\u9fff")
-    return "".join(parts)
-
-
-HAN = "\\u4e00-\\u9fff"
-_GIVEN = f"[{_han_except(NAME_STOP)}]"
-_PLACE_BODY = _han_except("在住于是的了到往从至址为与及向我你他她您们请把由回看今昨说过送寄")
-_SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
-_SAFE_SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SAFE_SURNAMES}])"
+_PLACE_BODY = han_except("在住于是的了到往从至址为与及向我你他她您们请把由回看今昨说过送寄")
 
 #: Before a number: not a letter, digit, ``@`` or ``.``; or a dot not after a digit.
 ALONE_BEFORE = r"(?:(?s:.)[^0-9A-Za-z@.]|[^0-9]\.)"
@@ -96,15 +84,6 @@ ALONE_BEFORE = r"(?:(?s:.)[^0-9A-Za-z@.]|[^0-9]\.)"
 ALONE_AFTER = r"(?:[^0-9A-Za-z@.]|\.[^0-9A-Za-z])"
 _ANY2 = r"(?s:..)"
 _ANY1 = r"(?s:.)"
-#: What may follow a name: no Chinese, or a stop character that is no place suffix
-#: (江苏 before 省 is a province, 中山 before 路 a road).
-_PLACE_SUFFIXES = "省市区县州镇乡村路街号"
-_NAME_END = f"(?:[^{HAN}]|[{''.join(c for c in NAME_STOP if c not in _PLACE_SUFFIXES)}])"
-#: A name that opens a run of Chinese: a whole cell, a field between separators, or
-#: the subject of a clause (李军反映…, 马莉的…), ended by a non-name character. Not
-#: right after a digit: 4单元 is a building unit, 3号 a number.
-_RUN_START = f"(?:(?s:.)[^{HAN}0-9])"
-
 # --- patterns ---------------------------------------------------------------------------------
 
 RESIDENT_ID = r"[1-9][0-9]{5}(?: ?[0-9]{8} ?[0-9]{3}[0-9Xx]| ?[0-9]{6} ?[0-9]{3})"
@@ -143,14 +122,6 @@ _ADDRESS_START = f"(?:(?s:.)[^{_PLACE_BODY}])"
 ADDRESS_ROAD = "路|街|巷|弄|胡同|大道"
 ADDRESS_LEVELS = "[省市区县州盟旗镇乡].*[省市区县州盟旗镇乡]"
 ADDRESS_NUMBER = "(?:路|街|巷|弄|胡同|大道|段)[0-9]{1,5}(?:号|弄)"
-
-PERSON_CONTEXT_LEAD = (
-    "(?:姓名|名字|联系人|收件人|收货人|寄件人|患者|申请人|户主|持卡人|负责人|经办人|客户|乘客"
-    "|签收人|法定代表人|代表人|监护人|投保人|被保险人|借款人|当事人|委托人|车主|业主|住户|司机"
-    "|户名|取件人|用户|委托|联系|我是|我叫|本人)[: ]{0,2}(?:是|为)?"
-)
-PERSON_NAME = f"{_SURNAME}{_GIVEN}{{1,2}}"
-_HONORIFIC = "(?:先生|女士|小姐|同志|老师|医生|护士|律师|经理|师傅|阿姨)"
 
 # --- rules ----------------------------------------------------------------------------------------
 
@@ -228,28 +199,92 @@ _UPPER = "[A-HJ-NP-Z]"  # a plate's office letter: an ASCII class is far cheaper
 #: PERSON rules come in decreasing score order: where two find one span, the first wins
 #: (context moves both scores alike, so the order holds after context too).
 RULES: tuple[Rule, ...] = (
-    Rule(Entity.CN_RESIDENT_ID, RESIDENT_ID, ALONE_BEFORE, ALONE_AFTER, score=0.9,
-         forms=_ID_FORMS, check="resident_id", requires=_FOUR_DIGITS),
-    Rule(Entity.PHONE_NUMBER, PHONE, ALONE_BEFORE, ALONE_AFTER, score=0.75, forms=_PHONE_FORMS,
-         requires=_FOUR_DIGITS),
-    Rule(Entity.EMAIL_ADDRESS, EMAIL, r"(?:(?s:.)[^A-Za-z0-9._%+-])", "[^A-Za-z0-9_-]",
-         score=0.9, requires="@"),
-    Rule(Entity.BANK_CARD, BANK_CARD, ALONE_BEFORE, ALONE_AFTER, score=0.8, check="bank_card",
-         requires=_FOUR_DIGITS),
-    Rule(Entity.CN_PASSPORT, PASSPORT, ALONE_BEFORE, ALONE_AFTER, score=0.5,
-         requires=_FOUR_DIGITS),
-    Rule(Entity.CN_LICENSE_PLATE, LICENSE_PLATE, _ANY2, ALONE_AFTER, score=0.6,
-         requires=_UPPER),
-    Rule(Entity.CN_ADDRESS, ADDRESS, _ADDRESS_START, _ANY1, score=0.6, check="address",
-         requires=ADDRESS_ROAD),
-    Rule(Entity.CN_USCC, USCC, ALONE_BEFORE, ALONE_AFTER, score=0.85, check="uscc",
-         requires=_FOUR_DIGITS),
-    Rule(Entity.PERSON, PERSON_NAME, PERSON_CONTEXT_LEAD, _NAME_END, kind="anchored",
-         score=0.85, check="person", requires=PERSON_CONTEXT_LEAD),
-    Rule(Entity.PERSON, f"{_SAFE_SURNAME}{_GIVEN}{{1,2}}?", _ANY2, _HONORIFIC, score=0.7,
-         check="person", requires=_HONORIFIC, greedy=False, tail_width=2),
-    Rule(Entity.PERSON, PERSON_NAME, _RUN_START, _NAME_END, score=0.6, check="person",
-         requires=_HAN_CHAR),
+    Rule(
+        Entity.CN_RESIDENT_ID,
+        RESIDENT_ID,
+        ALONE_BEFORE,
+        ALONE_AFTER,
+        score=0.9,
+        forms=_ID_FORMS,
+        check="resident_id",
+        requires=_FOUR_DIGITS,
+    ),
+    Rule(
+        Entity.PHONE_NUMBER,
+        PHONE,
+        ALONE_BEFORE,
+        ALONE_AFTER,
+        score=0.75,
+        forms=_PHONE_FORMS,
+        requires=_FOUR_DIGITS,
+    ),
+    Rule(
+        Entity.EMAIL_ADDRESS,
+        EMAIL,
+        r"(?:(?s:.)[^A-Za-z0-9._%+-])",
+        "[^A-Za-z0-9_-]",
+        score=0.9,
+        requires="@",
+    ),
+    Rule(
+        Entity.BANK_CARD,
+        BANK_CARD,
+        ALONE_BEFORE,
+        ALONE_AFTER,
+        score=0.8,
+        check="bank_card",
+        requires=_FOUR_DIGITS,
+    ),
+    Rule(Entity.CN_PASSPORT, PASSPORT, ALONE_BEFORE, ALONE_AFTER, score=0.5, requires=_FOUR_DIGITS),
+    Rule(Entity.CN_LICENSE_PLATE, LICENSE_PLATE, _ANY2, ALONE_AFTER, score=0.6, requires=_UPPER),
+    Rule(
+        Entity.CN_ADDRESS,
+        ADDRESS,
+        _ADDRESS_START,
+        _ANY1,
+        score=0.6,
+        check="address",
+        requires=ADDRESS_ROAD,
+    ),
+    Rule(
+        Entity.CN_USCC,
+        USCC,
+        ALONE_BEFORE,
+        ALONE_AFTER,
+        score=0.85,
+        check="uscc",
+        requires=_FOUR_DIGITS,
+    ),
+    Rule(
+        Entity.PERSON,
+        PERSON_NAME,
+        PERSON_CONTEXT_LEAD,
+        NAME_END,
+        kind="anchored",
+        score=0.85,
+        check="person",
+        requires=PERSON_CONTEXT_LEAD,
+    ),
+    Rule(
+        Entity.PERSON,
+        SAFE_PERSON_NAME,
+        _ANY2,
+        HONORIFIC,
+        score=0.7,
+        check="person",
+        requires=HONORIFIC,
+        greedy=False,
+        tail_width=2,
+    ),
+    Rule(
+        Entity.PERSON,
+        PERSON_NAME,
+        RUN_START,
+        NAME_END,
+        score=0.6,
+        check="person",
+        requires=_HAN_CHAR,
+    ),
 )
 
 # --- scalar validators (python-stdnum) --------------------------------------------------------
@@ -371,6 +406,7 @@ VALIDATORS: dict[Check, Callable[[str], bool]] = {
     "address": is_address,
 }
 
+
 def entity_set(entities: Iterable[Entity | str] | None) -> frozenset[Entity]:
     """The entities asked for (all when None).
 
@@ -391,8 +427,7 @@ def entity_set(entities: Iterable[Entity | str] | None) -> frozenset[Entity]:
 # --- one text ----------------------------------------------------------------------------------
 
 _COMPILED: dict[Rule, tuple[re.Pattern[str], tuple[tuple[re.Pattern[str], float], ...]]] = {
-    rule: (rule.python_regex(), tuple((re.compile(f), s) for f, s in rule.forms))
-    for rule in RULES
+    rule: (rule.python_regex(), tuple((re.compile(f), s) for f, s in rule.forms)) for rule in RULES
 }
 
 

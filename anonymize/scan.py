@@ -120,8 +120,13 @@ def read_output(path: Path) -> pl.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in _CSV:
-            return pl.read_csv(path, separator=_CSV[suffix], infer_schema=False,
-                               encoding="utf8-lossy", truncate_ragged_lines=True)
+            return pl.read_csv(
+                path,
+                separator=_CSV[suffix],
+                infer_schema=False,
+                encoding="utf8-lossy",
+                truncate_ragged_lines=True,
+            )
         if suffix in _PARQUET:
             return pl.read_parquet(path)
         if suffix in _JSON_LINES:

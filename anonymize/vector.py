@@ -115,13 +115,15 @@ def _spans(cells: pl.DataFrame, rule: Rule) -> pl.DataFrame:
         # its first match starts at 0 and, the rule being greedy, takes the whole cell.
         whole = candidates.select(padded.str.contains(f"^{regex}$")).to_series()
         length = padded.str.len_chars().cast(pl.Int64) - _PADDING
-        parts.append(candidates.filter(whole).select(
-            "row",
-            "padded",
-            pl.lit(0, dtype=pl.Int64).alias("start"),
-            padded.str.slice(len(PAD_BEFORE), length).alias("hit"),
-            length.alias("end"),
-        ))
+        parts.append(
+            candidates.filter(whole).select(
+                "row",
+                "padded",
+                pl.lit(0, dtype=pl.Int64).alias("start"),
+                padded.str.slice(len(PAD_BEFORE), length).alias("hit"),
+                length.alias("end"),
+            )
+        )
         candidates = candidates.filter(~whole)
     state = candidates.with_columns(padded.alias("rest"), pl.lit(0, dtype=pl.Int64).alias("offset"))
     rest = pl.col("rest")
@@ -180,8 +182,13 @@ def _lead_and_hit(rest: pl.Expr, rule: Rule) -> pl.Expr:
     ).alias("m")
 
 
-_SPANS_SCHEMA = {"row": pl.Int64, "padded": pl.String, "start": pl.Int64, "hit": pl.String,
-                 "end": pl.Int64}
+_SPANS_SCHEMA = {
+    "row": pl.Int64,
+    "padded": pl.String,
+    "start": pl.Int64,
+    "hit": pl.String,
+    "end": pl.Int64,
+}
 
 
 def _scored(spans: pl.DataFrame, rule: Rule) -> pl.DataFrame:
@@ -201,11 +208,13 @@ def _scored(spans: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     has_word = pl.col("window").str.contains(context_words(rule.entity))
     nearest = pl.col("window").str.extract(context_regex(rule.entity), 1)
     none = pl.lit(None, pl.String).alias("word")
-    spans = pl.concat([
-        inside.filter(has_word).with_columns(nearest.alias("word")).drop("window"),
-        inside.filter(~has_word).with_columns(none).drop("window"),
-        spans.filter(pl.col("start") == 0).with_columns(none),
-    ])
+    spans = pl.concat(
+        [
+            inside.filter(has_word).with_columns(nearest.alias("word")).drop("window"),
+            inside.filter(~has_word).with_columns(none).drop("window"),
+            spans.filter(pl.col("start") == 0).with_columns(none),
+        ]
+    )
     score, word = pl.col("score"), pl.col("word")
     boosted = pl.min_horizontal(pl.max_horizontal(score + CONTEXT_BOOST, CONTEXT_FLOOR), 1.0)
     adjusted = (
@@ -297,8 +306,15 @@ def _scan_column(cells: pl.DataFrame, rules: list[Rule], threshold: float) -> pl
                 spans = spans.join(earlier, on=["row", "start", "end"], how="anti")
         found.append((spans.filter(pl.col("score") >= threshold), rule))
     if not found:
-        return pl.DataFrame(schema={"row": pl.Int64, "entity": pl.String, "start": pl.Int64,
-                                    "end": pl.Int64, "score": pl.Float64})
+        return pl.DataFrame(
+            schema={
+                "row": pl.Int64,
+                "entity": pl.String,
+                "start": pl.Int64,
+                "end": pl.Int64,
+                "score": pl.Float64,
+            }
+        )
     # One packed key (row < 2^32, start < 2^31), stable: ties keep rule order.
     key = pl.col("row") * (1 << 31) + pl.col("start")
     return pl.concat([f for f, _ in found]).sort(key, maintain_order=True)

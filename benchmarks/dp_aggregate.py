@@ -48,22 +48,30 @@ Answer = dict[str, np.ndarray]
 
 def _data(rows: int, groups: int) -> pl.DataFrame:
     rng = np.random.default_rng(7)
-    return pl.DataFrame({
-        "g": rng.integers(0, groups, rows),
-        "income": rng.lognormal(10.5, 0.6, rows),
-    })
+    return pl.DataFrame(
+        {
+            "g": rng.integers(0, groups, rows),
+            "income": rng.lognormal(10.5, 0.6, rows),
+        }
+    )
 
 
 def _ratio(count: np.ndarray, total: np.ndarray) -> Answer:
     """The answers from a noisy count and a noisy clamped sum per group."""
-    return {"count": np.maximum(count, 0), "sum": total,
-            "mean": np.clip(total / np.maximum(count, 1), 0, UPPER)}
+    return {
+        "count": np.maximum(count, 0),
+        "sum": total,
+        "mean": np.clip(total / np.maximum(count, 1), 0, UPPER),
+    }
 
 
 def _exact_clamped(lazy: pl.LazyFrame) -> pl.DataFrame:
-    return (lazy.group_by("g")
-            .agg(pl.len().alias("n"), pl.col("income").clip(0, UPPER).sum().alias("s"))
-            .sort("g").collect())
+    return (
+        lazy.group_by("g")
+        .agg(pl.len().alias("n"), pl.col("income").clip(0, UPPER).sum().alias("s"))
+        .sort("g")
+        .collect()
+    )
 
 
 def main() -> None:
@@ -78,29 +86,53 @@ def main() -> None:
     frame = _data(args.rows, args.groups)
     lazy = frame.lazy()
     keys = list(range(args.groups))
-    truth = (lazy.group_by("g").agg(pl.len().alias("count"),
-                                    pl.col("income").sum().alias("sum"),
-                                    pl.col("income").mean().alias("mean"))
-             .sort("g").collect())
+    truth = (
+        lazy.group_by("g")
+        .agg(
+            pl.len().alias("count"),
+            pl.col("income").sum().alias("sum"),
+            pl.col("income").mean().alias("mean"),
+        )
+        .sort("g")
+        .collect()
+    )
     assert truth["g"].to_list() == keys
 
-    spec = parse_job_spec({
-        "kind": "aggregate", "dataset": "bench", "group_by": ["g"], "epsilon": args.epsilon,
-        "aggregates": [{"op": "count"},
-                       {"op": "sum", "column": "income", "lower": 0, "upper": UPPER},
-                       {"op": "mean", "column": "income", "lower": 0, "upper": UPPER}],
-    })
-    context = DatasetContext(public_keys={"g": keys}, max_rows=args.rows,
-                             non_null_columns=frozenset({"income"}))
+    spec = parse_job_spec(
+        {
+            "kind": "aggregate",
+            "dataset": "bench",
+            "group_by": ["g"],
+            "epsilon": args.epsilon,
+            "aggregates": [
+                {"op": "count"},
+                {"op": "sum", "column": "income", "lower": 0, "upper": UPPER},
+                {"op": "mean", "column": "income", "lower": 0, "upper": UPPER},
+            ],
+        }
+    )
+    context = DatasetContext(
+        public_keys={"g": keys}, max_rows=args.rows, non_null_columns=frozenset({"income"})
+    )
 
     def ours() -> Answer:
         t = evaluate(lazy, spec, context).table
-        return {"count": t["count"].to_numpy(), "sum": t["sum_income"].to_numpy(),
-                "mean": t["mean_income"].to_numpy()}
+        return {
+            "count": t["count"].to_numpy(),
+            "sum": t["sum_income"].to_numpy(),
+            "mean": t["mean_income"].to_numpy(),
+        }
 
     def raw() -> Answer:
-        t = (lazy.group_by("g").agg(pl.len().alias("count"), pl.col("income").sum().alias("sum"),
-                                    pl.col("income").mean().alias("mean")).collect())
+        t = (
+            lazy.group_by("g")
+            .agg(
+                pl.len().alias("count"),
+                pl.col("income").sum().alias("sum"),
+                pl.col("income").mean().alias("mean"),
+            )
+            .collect()
+        )
         return {c: t.sort("g")[c].to_numpy() for c in ("count", "sum", "mean")}
 
     def diffprivlib_tools() -> Answer:
@@ -111,10 +143,12 @@ def main() -> None:
         count, total = np.zeros(args.groups), np.zeros(args.groups)
         for (g,), part in frame.partition_by("g", as_dict=True).items():
             values = part["income"].to_numpy()
-            count[g] = tools.count_nonzero(np.ones(values.size), epsilon=share,
-                                           accountant=BudgetAccountant())
-            total[g] = tools.sum(values, epsilon=share, bounds=(0.0, UPPER),
-                                 accountant=BudgetAccountant())
+            count[g] = tools.count_nonzero(
+                np.ones(values.size), epsilon=share, accountant=BudgetAccountant()
+            )
+            total[g] = tools.sum(
+                values, epsilon=share, bounds=(0.0, UPPER), accountant=BudgetAccountant()
+            )
         return _ratio(count, total)
 
     def diffprivlib_mechanisms() -> Answer:
@@ -122,8 +156,7 @@ def main() -> None:
         from diffprivlib.mechanisms import Geometric, Snapping
 
         count_mech = Geometric(epsilon=share, sensitivity=1)
-        sum_mech = Snapping(epsilon=share, sensitivity=UPPER, lower=0.0,
-                            upper=UPPER * args.rows)
+        sum_mech = Snapping(epsilon=share, sensitivity=UPPER, lower=0.0, upper=UPPER * args.rows)
         count, total = np.zeros(args.groups), np.zeros(args.groups)
         for (g,), part in frame.partition_by("g", as_dict=True).items():
             values = np.clip(part["income"].to_numpy(), 0, UPPER)
@@ -132,7 +165,9 @@ def main() -> None:
         return _ratio(count, total)
 
     contenders: dict[str, Callable[[], Answer]] = {
-        "raw polars": raw, "ours": ours, "diffprivlib tools": diffprivlib_tools,
+        "raw polars": raw,
+        "ours": ours,
+        "diffprivlib tools": diffprivlib_tools,
         "diffprivlib mech": diffprivlib_mechanisms,
     }
     opendp = _opendp(share, args.groups, lazy)
@@ -151,17 +186,24 @@ def main() -> None:
                 errors[name].setdefault(stat, []).append(err)
 
     med = {name: statistics.median(v) for name, v in timings.items()}
-    print(f"rows={args.rows:,} groups={args.groups} epsilon={args.epsilon:g} "
-          f"repeat={args.repeat} (median time; error averaged)")
-    print(f"  {'':<17}{'time':>10}  {'/ raw':>7}  {'MAE count':>10}  {'MAE sum':>12}  "
-          f"{'MAE mean':>9}")
+    print(
+        f"rows={args.rows:,} groups={args.groups} epsilon={args.epsilon:g} "
+        f"repeat={args.repeat} (median time; error averaged)"
+    )
+    print(
+        f"  {'':<17}{'time':>10}  {'/ raw':>7}  {'MAE count':>10}  {'MAE sum':>12}  {'MAE mean':>9}"
+    )
     for name in contenders:
         e = {stat: statistics.fmean(v) for stat, v in errors[name].items()}
-        print(f"  {name:<17}{med[name] * 1000:8.1f} ms  {med[name] / med['raw polars']:6.2f}x  "
-              f"{e['count']:10.2f}  {e['sum']:12.1f}  {e['mean']:9.3f}")
+        print(
+            f"  {name:<17}{med[name] * 1000:8.1f} ms  {med[name] / med['raw polars']:6.2f}x  "
+            f"{e['count']:10.2f}  {e['sum']:12.1f}  {e['mean']:9.3f}"
+        )
     print(f"  ours / raw polars:          {med['ours'] / med['raw polars']:.2f}x  (target <= 1.5)")
-    print(f"  diffprivlib tools / ours:   {med['diffprivlib tools'] / med['ours']:.1f}x  "
-          "(target >= 6; its errors assume public group sizes: not the same model)")
+    print(
+        f"  diffprivlib tools / ours:   {med['diffprivlib tools'] / med['ours']:.1f}x  "
+        "(target >= 6; its errors assume public group sizes: not the same model)"
+    )
     print(f"  diffprivlib mech / ours:    {med['diffprivlib mech'] / med['ours']:.1f}x")
     if opendp is not None:
         print(f"  OpenDP vector / ours:       {med['OpenDP vector'] / med['ours']:.1f}x")
@@ -174,10 +216,14 @@ def _opendp(share: float, groups: int, lazy: pl.LazyFrame) -> Callable[[], Answe
         print("  (opendp is not installed: its row is skipped)")
         return None
     dp.enable_features("contrib")
-    counts: Any = dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T=int)),
-                                    dp.l1_distance(T=int), scale=1 / share)
-    sums: Any = dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T=float, nan=False)),
-                                  dp.l1_distance(T=float), scale=UPPER / share)
+    counts: Any = dp.m.make_laplace(
+        dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int), scale=1 / share
+    )
+    sums: Any = dp.m.make_laplace(
+        dp.vector_domain(dp.atom_domain(T=float, nan=False)),
+        dp.l1_distance(T=float),
+        scale=UPPER / share,
+    )
 
     def run() -> Answer:
         exact = _exact_clamped(lazy)

@@ -28,8 +28,21 @@ from jobs.aggregate import DatasetContext, evaluate
 from jobs.runner import RayRunner, Task
 from jobs.spec import parse_job_spec
 
-CITIES = ["南京市", "无锡市", "徐州市", "常州市", "苏州市", "南通市", "连云港市",
-          "淮安市", "盐城市", "扬州市", "镇江市", "泰州市", "宿迁市"]
+CITIES = [
+    "南京市",
+    "无锡市",
+    "徐州市",
+    "常州市",
+    "苏州市",
+    "南通市",
+    "连云港市",
+    "淮安市",
+    "盐城市",
+    "扬州市",
+    "镇江市",
+    "泰州市",
+    "宿迁市",
+]
 
 
 def write_partitions(folder: Path, rows: int, parts: int, seed: int = 3) -> None:
@@ -38,11 +51,13 @@ def write_partitions(folder: Path, rows: int, parts: int, seed: int = 3) -> None
     per = rows // parts
     for p in range(parts):
         people = rng.integers(0, rows // 4 // parts, per) * parts + p
-        pl.DataFrame({
-            "person": people,
-            "city": pl.Series(np.asarray(CITIES)[people % len(CITIES)]).cast(pl.Categorical),
-            "income": rng.lognormal(10.5, 0.6, per),
-        }).write_parquet(folder / f"part-{p:05d}.parquet")
+        pl.DataFrame(
+            {
+                "person": people,
+                "city": pl.Series(np.asarray(CITIES)[people % len(CITIES)]).cast(pl.Categorical),
+                "income": rng.lognormal(10.5, 0.6, per),
+            }
+        ).write_parquet(folder / f"part-{p:05d}.parquet")
 
 
 class PeakRss:
@@ -81,19 +96,27 @@ def main() -> None:
     try:
         start = time.perf_counter()
         write_partitions(folder, args.rows, args.partitions)
-        print(f"wrote {args.rows:,} rows in {args.partitions} partitions "
-              f"({time.perf_counter() - start:.1f} s)")
+        print(
+            f"wrote {args.rows:,} rows in {args.partitions} partitions "
+            f"({time.perf_counter() - start:.1f} s)"
+        )
         spec_data = {
-            "kind": "aggregate", "dataset": "d", "group_by": ["city"], "epsilon": 1.0,
+            "kind": "aggregate",
+            "dataset": "d",
+            "group_by": ["city"],
+            "epsilon": 1.0,
             "max_rows_per_unit": 8,
-            "aggregates": [{"op": "count"},
-                           {"op": "sum", "column": "income", "lower": 0, "upper": 300_000},
-                           {"op": "mean", "column": "income", "lower": 0, "upper": 300_000}],
+            "aggregates": [
+                {"op": "count"},
+                {"op": "sum", "column": "income", "lower": 0, "upper": 300_000},
+                {"op": "mean", "column": "income", "lower": 0, "upper": 300_000},
+            ],
         }
         spec = parse_job_spec(spec_data)
         keys = {"city": CITIES}
-        context = DatasetContext(privacy_unit="person", public_keys=keys, min_cell=10,
-                                 max_rows=args.rows)
+        context = DatasetContext(
+            privacy_unit="person", public_keys=keys, min_cell=10, max_rows=args.rows
+        )
         glob = str(folder / "part-*.parquet")
         timings: dict[str, float] = {}
 
@@ -109,9 +132,16 @@ def main() -> None:
 
         runner = RayRunner(num_cpus=args.cpus, timeout_s=3600)
         runner.start()
-        task = Task(job_id=1, spec=spec_data, inputs={"d": glob}, row_counts={"d": args.rows},
-                    output_path=str(folder / "out.parquet"), min_cell=10,
-                    privacy_units={"d": "person"}, public_keys={"d": keys})
+        task = Task(
+            job_id=1,
+            spec=spec_data,
+            inputs={"d": glob},
+            row_counts={"d": args.rows},
+            output_path=str(folder / "out.parquet"),
+            min_cell=10,
+            privacy_units={"d": "person"},
+            public_keys={"d": keys},
+        )
         me = psutil.Process()
         with PeakRss("ray::") as workers:
             start = time.perf_counter()
@@ -122,8 +152,10 @@ def main() -> None:
         base = timings["raw polars (no privacy)"]
         for name, value in timings.items():
             print(f"  {name:<26} {value:8.2f} s   {value / base:5.2f}x raw polars")
-        print(f"  peak RSS of Ray workers: {workers.peak / 2**30:.2f} GiB; "
-              f"this process: {me.memory_info().rss / 2**30:.2f} GiB now")
+        print(
+            f"  peak RSS of Ray workers: {workers.peak / 2**30:.2f} GiB; "
+            f"this process: {me.memory_info().rss / 2**30:.2f} GiB now"
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -29,20 +29,46 @@ import polars as pl
 from anonymize._names import NAME_STOP
 from anonymize.entities import Entity
 
-SURNAMES = [*"王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘",
-            *"蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范石廖贾夏韦方白邹孟熊秦邱江尹薛",
-            *"段雷侯龙史陶贺顾毛郝龚邵", "欧阳", "司马", "诸葛", "上官"]
-GIVEN = [c for c in "秀桂英梅华兰玉建丽红珍淑芳丹婷凤荣强军平霞娟燕雪云伟磊洋勇杰涛超明刚"
-         "辉鹏飞鑫波斌宇浩凯健俊帆帅旭宁龙林欢佳阳亮成峰国晨瑞志兵雷东博彬坤岩杨文利楠娜"
-         "敏静艳玲萍莉晶颖慧倩琴畅洁柳春海冬莹琳欣香芝小金瑜花璐" if c not in NAME_STOP]
+SURNAMES = [
+    *"王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘",
+    *"蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范石廖贾夏韦方白邹孟熊秦邱江尹薛",
+    *"段雷侯龙史陶贺顾毛郝龚邵",
+    "欧阳",
+    "司马",
+    "诸葛",
+    "上官",
+]
+GIVEN = [
+    c
+    for c in "秀桂英梅华兰玉建丽红珍淑芳丹婷凤荣强军平霞娟燕雪云伟磊洋勇杰涛超明刚"
+    "辉鹏飞鑫波斌宇浩凯健俊帆帅旭宁龙林欢佳阳亮成峰国晨瑞志兵雷东博彬坤岩杨文利楠娜"
+    "敏静艳玲萍莉晶颖慧倩琴畅洁柳春海冬莹琳欣香芝小金瑜花璐"
+    if c not in NAME_STOP
+]
 PROVINCES = "江苏省 浙江省 广东省 山东省 四川省 湖北省 河南省 北京市 上海市".split()
 CITIES = "南京市 苏州市 杭州市 广州市 济南市 成都市 武汉市 郑州市 无锡市".split()
 DISTRICTS = "鼓楼区 玄武区 姑苏区 西湖区 天河区 历下区 武侯区 江宁区 海淀区".split()
 ROADS = ["中山路", "人民南路", "解放北路", "学府路", "建设大道", "和平街", "青年中路", "长江路"]
 ESTATES = ["", "", "翠屏山庄", "阳光花园", "银城东苑"]
 ID_REGIONS = ["110105", "320102", "320584", "330106", "440106", "510107", "370102", "420106"]
-MOBILE = ["130", "131", "135", "136", "138", "139", "150", "152", "158", "166", "177", "180",
-          "186", "188", "191", "199"]
+MOBILE = [
+    "130",
+    "131",
+    "135",
+    "136",
+    "138",
+    "139",
+    "150",
+    "152",
+    "158",
+    "166",
+    "177",
+    "180",
+    "186",
+    "188",
+    "191",
+    "199",
+]
 SYLLABLES = ["zhang", "wei", "li", "na", "wang", "fang", "liu", "yang", "chen", "jing", "xiao"]
 DOMAINS = ["163.com", "qq.com", "126.com", "sina.com", "gmail.com", "foxmail.com"]
 PLATE_CHARS = list("苏浙沪京粤鲁川鄂豫")
@@ -88,8 +114,7 @@ class Maker:
         year, month, day = (p.cast(pl.Int64) for p in parts)
         date = year * 10_000 + month * 100 + day
         region = np.asarray(ID_REGIONS, dtype=np.int64)[self.rng.integers(0, len(ID_REGIONS), n)]
-        body = np.hstack([self.split(region, 6), self.split(date.to_numpy(), 8),
-                          self.digits(n, 3)])
+        body = np.hstack([self.split(region, 6), self.split(date.to_numpy(), 8), self.digits(n, 3)])
         weights = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
         # "10X98765432"[sum mod 11], as indices into the alphabet 0-9X
         check = np.array([1, 0, 10, 9, 8, 7, 6, 5, 4, 3, 2])[(body * weights).sum(axis=1) % 11]
@@ -99,25 +124,52 @@ class Maker:
         number = self.pick(MOBILE, n) + self.text(self.digits(n, 8))
         form = self.rng.integers(0, 10, n)
         dashed = number.str.slice(0, 3) + "-" + number.str.slice(3, 4) + "-" + number.str.slice(7)
-        return (pl.DataFrame({"n": number, "f": form, "d": dashed}).select(
-            pl.when(pl.col("f") == 0).then("+86 " + pl.col("n"))
-            .when(pl.col("f") == 1).then(pl.col("d")).otherwise(pl.col("n"))).to_series())
+        return (
+            pl.DataFrame({"n": number, "f": form, "d": dashed})
+            .select(
+                pl.when(pl.col("f") == 0)
+                .then("+86 " + pl.col("n"))
+                .when(pl.col("f") == 1)
+                .then(pl.col("d"))
+                .otherwise(pl.col("n"))
+            )
+            .to_series()
+        )
 
     def email(self, n: int) -> pl.Series:
         sep = self.pick(["", ".", "_"], n)
-        number = self.text(self.digits(n, 3)).zip_with(pl.Series(self.rng.random(n) < 0.5),
-                                                     pl.Series([""] * n))
-        return (self.pick(SYLLABLES, n) + sep + self.pick(SYLLABLES, n) + number + "@"
-                + self.pick(DOMAINS, n))
+        number = self.text(self.digits(n, 3)).zip_with(
+            pl.Series(self.rng.random(n) < 0.5), pl.Series([""] * n)
+        )
+        return (
+            self.pick(SYLLABLES, n)
+            + sep
+            + self.pick(SYLLABLES, n)
+            + number
+            + "@"
+            + self.pick(DOMAINS, n)
+        )
 
     def address(self, n: int) -> pl.Series:
-        unit = (pl.Series(self.rng.integers(1, 30, n)).cast(pl.String) + "栋"
-                + pl.Series(self.rng.integers(1, 6, n)).cast(pl.String) + "单元"
-                + pl.Series(self.rng.integers(101, 2999, n)).cast(pl.String) + "室")
+        unit = (
+            pl.Series(self.rng.integers(1, 30, n)).cast(pl.String)
+            + "栋"
+            + pl.Series(self.rng.integers(1, 6, n)).cast(pl.String)
+            + "单元"
+            + pl.Series(self.rng.integers(101, 2999, n)).cast(pl.String)
+            + "室"
+        )
         unit = unit.zip_with(pl.Series(self.rng.random(n) < 0.5), pl.Series([""] * n))
-        return (self.pick(PROVINCES, n) + self.pick(CITIES, n) + self.pick(DISTRICTS, n)
-                + self.pick(ROADS, n) + pl.Series(self.rng.integers(1, 999, n)).cast(pl.String)
-                + "号" + self.pick(ESTATES, n) + unit)
+        return (
+            self.pick(PROVINCES, n)
+            + self.pick(CITIES, n)
+            + self.pick(DISTRICTS, n)
+            + self.pick(ROADS, n)
+            + pl.Series(self.rng.integers(1, 999, n)).cast(pl.String)
+            + "号"
+            + self.pick(ESTATES, n)
+            + unit
+        )
 
     def bank_card(self, n: int) -> pl.Series:
         """UnionPay 16 or 19 digits with a Luhn check digit."""
@@ -132,8 +184,9 @@ class Maker:
             total[rows] = doubled.sum(axis=1)
         check = (10 - total % 10) % 10
         text = self.text(body)
-        return (text.str.slice(0, 18).zip_with(pl.Series(long), text.str.slice(0, 15))
-                + pl.Series(check).cast(pl.String))
+        return text.str.slice(0, 18).zip_with(pl.Series(long), text.str.slice(0, 15)) + pl.Series(
+            check
+        ).cast(pl.String)
 
     def uscc(self, n: int) -> pl.Series:
         """GB 32100: 91, a region, a 9-character organisation code, MOD 31 check character."""
@@ -160,28 +213,61 @@ class Maker:
         return self.text(self.digits(n, 13))
 
     def amount(self, n: int) -> pl.Series:
-        return self.pick(MOBILE, n) + self.text(self.digits(n, 8)) + "." + self.text(
-            self.digits(n, 2))
+        return (
+            self.pick(MOBILE, n) + self.text(self.digits(n, 8)) + "." + self.text(self.digits(n, 2))
+        )
 
     def hotline(self, n: int) -> pl.Series:
         return "400-" + self.text(self.digits(n, 3)) + "-" + self.text(self.digits(n, 4))
 
     def date(self, n: int) -> pl.Series:
-        return "2024-" + pl.Series(self.rng.integers(10, 13, n)).cast(pl.String) + "-1" + (
-            pl.Series(self.rng.integers(0, 10, n)).cast(pl.String))
+        return (
+            "2024-"
+            + pl.Series(self.rng.integers(10, 13, n)).cast(pl.String)
+            + "-1"
+            + (pl.Series(self.rng.integers(0, 10, n)).cast(pl.String))
+        )
 
 
 #: Note templates: literal text and (maker, entity or None for a hard negative).
 Piece = str | tuple[Callable[[Maker, int], pl.Series], str | None]
 TEMPLATES: list[list[Piece]] = [
-    ["客户", (Maker.name, "PERSON"), "来电咨询退款，联系电话", (Maker.mobile, "PHONE_NUMBER"),
-     "，订单号", (Maker.order, None), "。"],
-    ["已核实身份证", (Maker.resident_id, "CN_RESIDENT_ID"), "，银行卡号",
-     (Maker.bank_card, "BANK_CARD"), "，金额", (Maker.amount, None), "元。"],
-    ["快递寄往", (Maker.address, "CN_ADDRESS"), "，收件人", (Maker.name, "PERSON"),
-     "，运单号SF", (Maker.tracking, None), "。"],
-    ["车牌", (Maker.plate, "CN_LICENSE_PLATE"), "于", (Maker.date, None),
-     "违停，客服热线", (Maker.hotline, None), "。"],
+    [
+        "客户",
+        (Maker.name, "PERSON"),
+        "来电咨询退款，联系电话",
+        (Maker.mobile, "PHONE_NUMBER"),
+        "，订单号",
+        (Maker.order, None),
+        "。",
+    ],
+    [
+        "已核实身份证",
+        (Maker.resident_id, "CN_RESIDENT_ID"),
+        "，银行卡号",
+        (Maker.bank_card, "BANK_CARD"),
+        "，金额",
+        (Maker.amount, None),
+        "元。",
+    ],
+    [
+        "快递寄往",
+        (Maker.address, "CN_ADDRESS"),
+        "，收件人",
+        (Maker.name, "PERSON"),
+        "，运单号SF",
+        (Maker.tracking, None),
+        "。",
+    ],
+    [
+        "车牌",
+        (Maker.plate, "CN_LICENSE_PLATE"),
+        "于",
+        (Maker.date, None),
+        "违停，客服热线",
+        (Maker.hotline, None),
+        "。",
+    ],
     ["邮件已发送至", (Maker.email, "EMAIL_ADDRESS"), "，请于", (Maker.date, None), "前回复。"],
     ["护照号码", (Maker.passport, "CN_PASSPORT"), "，签发日期", (Maker.date, None), "。"],
     ["本次会议讨论了下季度的预算安排，未涉及个人信息。"],
@@ -193,28 +279,59 @@ TEMPLATES: list[list[Piece]] = [
 def make_table(rows: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The six-column table and its ground truth (row, column, entity, start, end)."""
     maker = Maker(seed)
-    columns = {"name": (Maker.name, "PERSON"), "id": (Maker.resident_id, "CN_RESIDENT_ID"),
-               "phone": (Maker.mobile, "PHONE_NUMBER"), "email": (Maker.email, "EMAIL_ADDRESS"),
-               "address": (Maker.address, "CN_ADDRESS")}
+    columns = {
+        "name": (Maker.name, "PERSON"),
+        "id": (Maker.resident_id, "CN_RESIDENT_ID"),
+        "phone": (Maker.mobile, "PHONE_NUMBER"),
+        "email": (Maker.email, "EMAIL_ADDRESS"),
+        "address": (Maker.address, "CN_ADDRESS"),
+    }
     data = {c: make(maker, rows) for c, (make, _) in columns.items()}
-    truth = [pl.DataFrame({"row": np.arange(rows), "column": c, "entity": e, "start": 0,
-                           "end": data[c].str.len_chars()}) for c, (_, e) in columns.items()]
+    truth = [
+        pl.DataFrame(
+            {
+                "row": np.arange(rows),
+                "column": c,
+                "entity": e,
+                "start": 0,
+                "end": data[c].str.len_chars(),
+            }
+        )
+        for c, (_, e) in columns.items()
+    ]
     template = maker.rng.integers(0, len(TEMPLATES), rows)
     notes = []
     for t, pieces in enumerate(TEMPLATES):
         index = np.flatnonzero(template == t)
         text, offset = pl.Series([""] * len(index)), pl.Series(np.zeros(len(index), dtype=int))
         for piece in pieces:
-            value = pl.Series([piece] * len(index)) if isinstance(piece, str) else piece[0](
-                maker, len(index))
+            value = (
+                pl.Series([piece] * len(index))
+                if isinstance(piece, str)
+                else piece[0](maker, len(index))
+            )
             if not isinstance(piece, str) and piece[1] is not None:
-                truth.append(pl.DataFrame({"row": index, "column": "note", "entity": piece[1],
-                                           "start": offset, "end": offset + value.str.len_chars()}))
+                truth.append(
+                    pl.DataFrame(
+                        {
+                            "row": index,
+                            "column": "note",
+                            "entity": piece[1],
+                            "start": offset,
+                            "end": offset + value.str.len_chars(),
+                        }
+                    )
+                )
             text, offset = text + value, offset + value.str.len_chars()
         notes.append(pl.DataFrame({"row": index, "note": text}))
     data["note"] = pl.concat(notes).sort("row")["note"]
-    schema = {"row": pl.Int64, "column": pl.String, "entity": pl.String, "start": pl.Int64,
-              "end": pl.Int64}
+    schema = {
+        "row": pl.Int64,
+        "column": pl.String,
+        "entity": pl.String,
+        "start": pl.Int64,
+        "end": pl.Int64,
+    }
     return pl.DataFrame(data), pl.concat([t.cast(schema) for t in truth])  # type: ignore[arg-type]
 
 
@@ -227,8 +344,10 @@ def accuracy(found: pl.DataFrame, truth: pl.DataFrame) -> dict[str, tuple[float,
         support = truth.filter(pl.col("entity") == entity).height
         predicted = found.filter(pl.col("entity") == entity).height
         tp = hits.filter(pl.col("entity") == entity).height
-        out[entity.value] = (tp / support if support else float("nan"),
-                             tp / predicted if predicted else float("nan"))
+        out[entity.value] = (
+            tp / support if support else float("nan"),
+            tp / predicted if predicted else float("nan"),
+        )
     return out
 
 
@@ -266,8 +385,10 @@ def main() -> None:
 
     start = time.perf_counter()
     table, truth = make_table(args.rows, args.seed)
-    print(f"table: {args.rows:,} rows x {table.width} columns, {truth.height:,} labelled spans,"
-          f" built in {time.perf_counter() - start:.1f} s")
+    print(
+        f"table: {args.rows:,} rows x {table.width} columns, {truth.height:,} labelled spans,"
+        f" built in {time.perf_counter() - start:.1f} s"
+    )
     scan_table(table.head(100))  # warm-up: regex compilation, word lists
     engine()  # warm-up: Presidio, spaCy and jieba load once
     resident = current_rss_mb()
@@ -293,24 +414,38 @@ def main() -> None:
     assert isinstance(presidio, list)
 
     vector_rate, presidio_rate = args.rows / vector_s, args.sample / presidio_s
-    print(f"vector   scan_table  : {args.rows:>9,} rows, best {vector_s:6.2f} s (median "
-          f"{vector_median:6.2f} s) = {vector_rate:>9,.0f} rows/s ({found.height:,} findings)")
-    print(f"presidio analyze_text: {args.sample:>9,} rows, best {presidio_s:6.2f} s (median "
-          f"{presidio_median:6.2f} s) = {presidio_rate:>9,.0f} rows/s (6 calls per row)")
-    print(f"ratio vector / presidio: {vector_rate / presidio_rate:,.0f}x best, "
-          f"{(args.rows / vector_median) / (args.sample / presidio_median):,.0f}x median "
-          f"(target >= 300x; {pl.thread_pool_size()} polars threads)")
-    print(f"memory: RSS {resident:,.0f} MB with the table and both engines loaded, peak "
-          f"{peak:,.0f} MB during the vector scan (+{peak - resident:,.0f} MB); Python heap "
-          f"peak {python_peak:,.0f} MB (tracemalloc; polars allocates outside it)")
+    print(
+        f"vector   scan_table  : {args.rows:>9,} rows, best {vector_s:6.2f} s (median "
+        f"{vector_median:6.2f} s) = {vector_rate:>9,.0f} rows/s ({found.height:,} findings)"
+    )
+    print(
+        f"presidio analyze_text: {args.sample:>9,} rows, best {presidio_s:6.2f} s (median "
+        f"{presidio_median:6.2f} s) = {presidio_rate:>9,.0f} rows/s (6 calls per row)"
+    )
+    print(
+        f"ratio vector / presidio: {vector_rate / presidio_rate:,.0f}x best, "
+        f"{(args.rows / vector_median) / (args.sample / presidio_median):,.0f}x median "
+        f"(target >= 300x; {pl.thread_pool_size()} polars threads)"
+    )
+    print(
+        f"memory: RSS {resident:,.0f} MB with the table and both engines loaded, peak "
+        f"{peak:,.0f} MB during the vector scan (+{peak - resident:,.0f} MB); Python heap "
+        f"peak {python_peak:,.0f} MB (tracemalloc; polars allocates outside it)"
+    )
 
     in_sample = pl.col("row") < args.sample
-    schema = {"row": pl.Int64, "column": pl.String, "entity": pl.String, "start": pl.Int64,
-              "end": pl.Int64}
+    schema = {
+        "row": pl.Int64,
+        "column": pl.String,
+        "entity": pl.String,
+        "start": pl.Int64,
+        "end": pl.Int64,
+    }
     results = {
         "vector (sample)": accuracy(found.filter(in_sample), truth.filter(in_sample)),
-        "presidio (sample)": accuracy(pl.DataFrame(presidio, schema=schema),
-                                      truth.filter(in_sample)),
+        "presidio (sample)": accuracy(
+            pl.DataFrame(presidio, schema=schema), truth.filter(in_sample)
+        ),
         "vector (all rows)": accuracy(found, truth),
     }
     print("\n| entity | " + " | ".join(f"{k} R / P" for k in results) + " |")

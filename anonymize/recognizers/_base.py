@@ -117,14 +117,19 @@ class NearestWordContextEnhancer(ContextAwareEnhancer):
         results = []
         for result in raw_results:
             if result.entity_type in Entity.__members__:
-                score = context_score(Entity(result.entity_type), prepared, result.start,
-                                      result.score)
+                score = context_score(
+                    Entity(result.entity_type), prepared, result.start, result.score
+                )
                 if score != result.score:
                     metadata = dict(result.recognition_metadata or {})
                     metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
                     result = RecognizerResult(
-                        result.entity_type, result.start, result.end, score,
-                        result.analysis_explanation, metadata,
+                        result.entity_type,
+                        result.start,
+                        result.end,
+                        score,
+                        result.analysis_explanation,
+                        metadata,
                     )
             results.append(result)
         return results

@@ -56,7 +56,7 @@ def _name_like(word: str) -> bool:
     """A surname followed by one or two given-name characters, not a common word."""
     for surname in (word[:2], word[:1]):
         if surname in _SURNAME_SET and 1 <= len(word) - len(surname) <= 2:
-            return _given(word[len(surname):]) and is_person_name(word)
+            return _given(word[len(surname) :]) and is_person_name(word)
     return False
 
 

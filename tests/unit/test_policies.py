@@ -468,7 +468,7 @@ def test_check_can_download_when_grant_not_active_then_refused_for_operators_onl
     from policies.airlock import can_download, check_can_download
 
     # art. 76: a suspended or terminated operator receives no more products
-    with pytest.raises(PolicyViolation, match="art. 76"):
+    with pytest.raises(PolicyViolation, match=r"art\. 76"):
         check_can_download(Role.OPERATOR, 1, 1, JobStatus.RELEASED, grant_active=False)
     assert not can_download(Role.OPERATOR, 1, 1, JobStatus.RELEASED, grant_active=False)
     # stewards still read what they review or released

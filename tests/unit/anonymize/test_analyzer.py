@@ -61,22 +61,21 @@ def test_engine_when_many_threads_race_then_built_once(monkeypatch: pytest.Monke
 def test_engine_when_built_then_blank_chinese_pipeline_with_our_recognizers() -> None:
     engine = analyzer.engine()
     assert engine.supported_languages == ["zh"]
-    assert sorted(engine.get_supported_entities("zh")) == sorted(
-        e.value for e in analyzer.Entity
-    )
+    assert sorted(engine.get_supported_entities("zh")) == sorted(e.value for e in analyzer.Entity)
     nlp = engine.nlp_engine.get_nlp("zh")
     assert nlp.pipe_names == []  # blank: no model was loaded or downloaded
     assert nlp.config["nlp"]["tokenizer"]["segmenter"] == "char"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("", []),  # empty text
-    (f"手机{PHONE}。", [Span(2, 13, "PHONE_NUMBER", 1.0)]),  # context: 0.75 + 0.35, at most 1
-    (f"😀{PHONE}", [Span(1, 12, "PHONE_NUMBER", 0.75)]),  # code points, not UTF-16 units
-])
-def test_analyze_text_when_text_then_spans_in_code_points(
-    text: str, expected: list[Span]
-) -> None:
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", []),  # empty text
+        (f"手机{PHONE}。", [Span(2, 13, "PHONE_NUMBER", 1.0)]),  # context: 0.75 + 0.35, at most 1
+        (f"😀{PHONE}", [Span(1, 12, "PHONE_NUMBER", 0.75)]),  # code points, not UTF-16 units
+    ],
+)
+def test_analyze_text_when_text_then_spans_in_code_points(text: str, expected: list[Span]) -> None:
     assert analyzer.analyze_text(text) == expected
 
 

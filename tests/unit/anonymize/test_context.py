@@ -19,20 +19,21 @@ from anonymize.entities import Entity
 PHONE = "13912345678"
 
 
-@pytest.mark.parametrize(("prefix", "score"), [
-    ("", 0.75),  # no context
-    ("手机", 1.0),  # a supporting word: +0.35, at most 1
-    ("MOBILE: ", 1.0),  # words match case-insensitively
-    ("订单号", 0.375),  # a word naming an order number halves the score
-    ("订单号123，手机", 1.0),  # the nearest word decides
-    ("手机号码不是，订单号", 0.375),  # the nearest word decides, the other way
-    ("手机" + "x" * (CONTEXT_WINDOW - 1), 0.75),  # the word is out of the window
-    ("手机" + "x" * (CONTEXT_WINDOW - 2), 1.0),  # the word just fits the window
-    ("邮箱", 0.75),  # a word of another entity does nothing
-])
-def test_context_score_when_words_before_span_then_score_moves(
-    prefix: str, score: float
-) -> None:
+@pytest.mark.parametrize(
+    ("prefix", "score"),
+    [
+        ("", 0.75),  # no context
+        ("手机", 1.0),  # a supporting word: +0.35, at most 1
+        ("MOBILE: ", 1.0),  # words match case-insensitively
+        ("订单号", 0.375),  # a word naming an order number halves the score
+        ("订单号123，手机", 1.0),  # the nearest word decides
+        ("手机号码不是，订单号", 0.375),  # the nearest word decides, the other way
+        ("手机" + "x" * (CONTEXT_WINDOW - 1), 0.75),  # the word is out of the window
+        ("手机" + "x" * (CONTEXT_WINDOW - 2), 1.0),  # the word just fits the window
+        ("邮箱", 0.75),  # a word of another entity does nothing
+    ],
+)
+def test_context_score_when_words_before_span_then_score_moves(prefix: str, score: float) -> None:
     text = prefix + PHONE
     assert context_score(Entity.PHONE_NUMBER, text, len(prefix), 0.75) == pytest.approx(score)
 

@@ -19,14 +19,17 @@ def test_name_stop_when_compared_with_faker_given_names_then_no_overlap() -> Non
     assert given & set(_names.NAME_STOP) == set()
 
 
-@pytest.mark.parametrize(("word", "common"), [
-    ("高中", True),  # education level
-    ("江苏", True),  # a province
-    ("谢谢", True),  # jieba tags it nr, but it is far too frequent to be a name
-    ("文化", True),  # a noun
-    ("张伟", False),  # a name
-    ("李欣", False),  # a name
-])
+@pytest.mark.parametrize(
+    ("word", "common"),
+    [
+        ("高中", True),  # education level
+        ("江苏", True),  # a province
+        ("谢谢", True),  # jieba tags it nr, but it is far too frequent to be a name
+        ("文化", True),  # a noun
+        ("张伟", False),  # a name
+        ("李欣", False),  # a name
+    ],
+)
 def test_common_words_when_word_then_dictionary_decides(word: str, common: bool) -> None:
     assert (word in _names.common_words()) is common
 

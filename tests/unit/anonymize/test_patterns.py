@@ -41,70 +41,85 @@ def test_rule_when_widths_read_then_match_what_the_vector_path_assumes(rule: Rul
         assert width(rule.tail).getwidth() == (rule.tail_width, rule.tail_width)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("１３９", "139"),  # full-width digits
-    ("ＡＢｘ", "ABx"),  # full-width letters
-    ("（０１０）－", "(010)-"),  # full-width brackets and dash
-    ("a\u3000b", "a b"),  # ideographic space
-    ("中文，。", "中文,。"),  # the full-width comma folds, the ideographic full stop stays
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("１３９", "139"),  # full-width digits
+        ("ＡＢｘ", "ABx"),  # full-width letters
+        ("（０１０）－", "(010)-"),  # full-width brackets and dash
+        ("a\u3000b", "a b"),  # ideographic space
+        ("中文，。", "中文,。"),  # the full-width comma folds, the ideographic full stop stays
+    ],
+)
 def test_normalize_when_full_width_then_ascii_and_same_length(text: str, expected: str) -> None:
     assert normalize(text) == expected
     assert len(normalize(text)) == len(text)
 
 
-@pytest.mark.parametrize(("candidate", "expected"), [
-    ("11010519491231002X", True),  # GB 11643, check character X
-    ("11010519491231002x", True),  # lower-case x
-    ("110105 19491231 002X", True),  # grouped 6-8-4
-    ("320584199003072618", False),  # wrong check digit
-    (with_ric("11010519991332001"), False),  # 1999-13-32
-    (with_ric("11010520991231001"), False),  # born in the future
-    (with_ric("11010518991231001"), False),  # born before 1900
-    ("110105491231002", True),  # 15 digits: province 11, 1949-12-31
-    ("990105491231002", False),  # 15 digits: no province 99
-    ("110105491331002", False),  # 15 digits: month 13
-    ("1101054912310021", False),  # 16 digits
-])
+@pytest.mark.parametrize(
+    ("candidate", "expected"),
+    [
+        ("11010519491231002X", True),  # GB 11643, check character X
+        ("11010519491231002x", True),  # lower-case x
+        ("110105 19491231 002X", True),  # grouped 6-8-4
+        ("320584199003072618", False),  # wrong check digit
+        (with_ric("11010519991332001"), False),  # 1999-13-32
+        (with_ric("11010520991231001"), False),  # born in the future
+        (with_ric("11010518991231001"), False),  # born before 1900
+        ("110105491231002", True),  # 15 digits: province 11, 1949-12-31
+        ("990105491231002", False),  # 15 digits: no province 99
+        ("110105491331002", False),  # 15 digits: month 13
+        ("1101054912310021", False),  # 16 digits
+    ],
+)
 def test_is_resident_id_when_candidate_then_check_and_date_decide(
     candidate: str, expected: bool
 ) -> None:
     assert patterns.is_resident_id(candidate) is expected
 
 
-@pytest.mark.parametrize(("candidate", "expected"), [
-    ("91110000600037341L", True),  # stdnum's example
-    ("91110000600037341M", False),  # wrong check character
-    (with_uscc("32058419900307261"), False),  # valid by GB 32100, but reads as an ID
-])
+@pytest.mark.parametrize(
+    ("candidate", "expected"),
+    [
+        ("91110000600037341L", True),  # stdnum's example
+        ("91110000600037341M", False),  # wrong check character
+        (with_uscc("32058419900307261"), False),  # valid by GB 32100, but reads as an ID
+    ],
+)
 def test_is_uscc_when_candidate_then_check_and_id_shape_decide(
     candidate: str, expected: bool
 ) -> None:
     assert patterns.is_uscc(candidate) is expected
 
 
-@pytest.mark.parametrize(("candidate", "expected"), [
-    (with_luhn("622202123456789"), True),  # 16 digits
-    (with_luhn("622202123456789012"), True),  # 19 digits
-    (with_luhn("62220212345678901"), True),  # 18 digits, no year where an ID has one
-    (with_luhn("32058419900307261"), False),  # 18 digits that read as a resident ID
-    (with_luhn("62220212345678"), False),  # 15 digits
-    ("6222021234567890", False),  # Luhn fails
-])
+@pytest.mark.parametrize(
+    ("candidate", "expected"),
+    [
+        (with_luhn("622202123456789"), True),  # 16 digits
+        (with_luhn("622202123456789012"), True),  # 19 digits
+        (with_luhn("62220212345678901"), True),  # 18 digits, no year where an ID has one
+        (with_luhn("32058419900307261"), False),  # 18 digits that read as a resident ID
+        (with_luhn("62220212345678"), False),  # 15 digits
+        ("6222021234567890", False),  # Luhn fails
+    ],
+)
 def test_is_bank_card_when_candidate_then_luhn_and_length_decide(
     candidate: str, expected: bool
 ) -> None:
     assert patterns.is_bank_card(candidate) is expected
 
 
-@pytest.mark.parametrize("text", [
-    "市" * 3000,  # every character could end a city
-    "江苏省南京市" * 500,  # levels without a road
-    "1天" * 5000,  # short runs with no address ending
-    "王" * 5000,  # surnames only
-    "1" * 20000,  # one long number
-    "a@" * 5000,  # e-mail fragments
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "市" * 3000,  # every character could end a city
+        "江苏省南京市" * 500,  # levels without a road
+        "1天" * 5000,  # short runs with no address ending
+        "王" * 5000,  # surnames only
+        "1" * 20000,  # one long number
+        "a@" * 5000,  # e-mail fragments
+    ],
+)
 @pytest.mark.timeout(30)
 def test_find_spans_when_adversarial_text_then_linear_time(text: str) -> None:
     for rule in RULES:  # nested optional parts once took minutes on 市市市…
@@ -118,9 +133,15 @@ def test_entity_set_when_names_then_entities_or_error() -> None:
         patterns.entity_set(["person"])
 
 
-@pytest.mark.parametrize("module", [
-    "anonymize.patterns", "anonymize.vector", "anonymize.analyzer", "anonymize.recognizers",
-])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "anonymize.patterns",
+        "anonymize.vector",
+        "anonymize.analyzer",
+        "anonymize.recognizers",
+    ],
+)
 def test_docstring_examples_when_run_then_pass(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0

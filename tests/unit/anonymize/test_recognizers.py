@@ -16,8 +16,17 @@ from anonymize.recognizers import (
     build_registry,
 )
 
-FILES = ["resident_id", "phone", "email", "bank_card", "passport", "license_plate", "address",
-         "uscc", "person"]
+FILES = [
+    "resident_id",
+    "phone",
+    "email",
+    "bank_card",
+    "passport",
+    "license_plate",
+    "address",
+    "uscc",
+    "person",
+]
 
 
 def test_build_registry_when_built_then_one_chinese_recognizer_per_entity() -> None:
@@ -57,15 +66,16 @@ def test_enhancer_when_context_word_near_then_score_raised_and_marked() -> None:
     assert raw[0].score == 0.75  # the input is not changed
 
 
-@pytest.mark.parametrize(("text", "names"), [
-    ("唐建华", ["唐建华"]),  # jieba splits 唐 / 建华: joined again
-    ("我和李欣去了南京", ["李欣"]),  # a name inside a sentence, found by its nr tag
-    ("地址：上海市普陀区长寿路18号", []),  # 普陀 is tagged nr, but lies in an address
-    ("王先生", []),  # a surname and a title: no given name
-])
-def test_person_when_jieba_tags_then_names_without_place_names(
-    text: str, names: list[str]
-) -> None:
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("唐建华", ["唐建华"]),  # jieba splits 唐 / 建华: joined again
+        ("我和李欣去了南京", ["李欣"]),  # a name inside a sentence, found by its nr tag
+        ("地址：上海市普陀区长寿路18号", []),  # 普陀 is tagged nr, but lies in an address
+        ("王先生", []),  # a surname and a title: no given name
+    ],
+)
+def test_person_when_jieba_tags_then_names_without_place_names(text: str, names: list[str]) -> None:
     recognizer = PersonRecognizer()
     found = recognizer.analyze(text, ["PERSON"])
     assert [text[r.start : r.end] for r in found] == names

@@ -41,12 +41,15 @@ def test_scan_file_when_parquet_then_typed_columns_scanned(tmp_path: Path) -> No
     assert _found(path) == [(1, "phone", "PHONE_NUMBER", 0, 11)]
 
 
-@pytest.mark.parametrize(("document", "expected"), [
-    ([{"a": "x"}, {"a": f"电话{PHONE}"}], [(1, "a", "PHONE_NUMBER", 2, 13)]),  # records
-    ({"id": ID}, [(0, "id", "CN_RESIDENT_ID", 0, 18)]),  # one record
-    ([PHONE, "x"], [(0, "text", "PHONE_NUMBER", 0, 11)]),  # a list of strings
-    ([[1, 2], {"k": [ID]}], [(1, "text", "CN_RESIDENT_ID", 8, 26)]),  # nested: JSON text
-])
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ([{"a": "x"}, {"a": f"电话{PHONE}"}], [(1, "a", "PHONE_NUMBER", 2, 13)]),  # records
+        ({"id": ID}, [(0, "id", "CN_RESIDENT_ID", 0, 18)]),  # one record
+        ([PHONE, "x"], [(0, "text", "PHONE_NUMBER", 0, 11)]),  # a list of strings
+        ([[1, 2], {"k": [ID]}], [(1, "text", "CN_RESIDENT_ID", 8, 26)]),  # nested: JSON text
+    ],
+)
 def test_scan_file_when_json_then_records_or_elements(
     tmp_path: Path, document: object, expected: list[tuple[int, str, str, int, int]]
 ) -> None:

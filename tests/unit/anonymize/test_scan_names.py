@@ -9,8 +9,10 @@ import polars as pl
 from anonymize.scan import Finding, scan_file, scan_frame
 
 #: Labels of a Jiangsu aggregate table; jieba's dictionary tags 连云港, 宿迁 and 钟山 as names.
-LABELS = ("玄武区 秦淮区 连云港 宿迁 南通 扬州 本科 高中 汉族 已婚 退休 金融业 制造业 钟山 汤山 "
-          "高收入 马拉松 春节 上午 投诉 城镇 农村 合计 其他").split()
+LABELS = (
+    "玄武区 秦淮区 连云港 宿迁 南通 扬州 本科 高中 汉族 已婚 退休 金融业 制造业 钟山 汤山 "
+    "高收入 马拉松 春节 上午 投诉 城镇 农村 合计 其他"
+).split()
 NAMES = ["张伟", "李欣", "王芳", "刘洋", "陈静", "杨帆", "赵磊", "黄娟", "周杰", "吴敏"]
 
 

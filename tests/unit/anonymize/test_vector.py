@@ -23,10 +23,12 @@ def _rows(frame: pl.DataFrame) -> list[tuple[object, ...]]:
 
 
 def test_scan_table_when_findings_then_exact_schema_and_sorted_by_column_row_start() -> None:
-    frame = pl.DataFrame({
-        "b": [f"手机{PHONE} 身份证{ID}", None, PHONE],
-        "a": ["无", f"邮箱a@b.cn，电话{PHONE}", ""],
-    })
+    frame = pl.DataFrame(
+        {
+            "b": [f"手机{PHONE} 身份证{ID}", None, PHONE],
+            "a": ["无", f"邮箱a@b.cn，电话{PHONE}", ""],
+        }
+    )
     found = scan_table(frame)
     assert dict(found.schema) == FINDINGS_SCHEMA
     assert _rows(found) == [
@@ -45,11 +47,14 @@ def test_scan_table_when_nothing_found_then_empty_frame_with_schema() -> None:
         assert dict(found.schema) == FINDINGS_SCHEMA
 
 
-@pytest.mark.parametrize(("text", "spans"), [
-    (f"😀😀{PHONE}", {PHONE}),  # characters outside the BMP (4 UTF-8 bytes each) before
-    (f"é{ID} 中文 {PHONE}", {ID, PHONE}),  # 2- and 3-byte characters between spans
-    (f"{WIDE_PHONE}和{ID}", {WIDE_PHONE, ID}),  # full-width digits, folded in place
-])
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        (f"😀😀{PHONE}", {PHONE}),  # characters outside the BMP (4 UTF-8 bytes each) before
+        (f"é{ID} 中文 {PHONE}", {ID, PHONE}),  # 2- and 3-byte characters between spans
+        (f"{WIDE_PHONE}和{ID}", {WIDE_PHONE, ID}),  # full-width digits, folded in place
+    ],
+)
 def test_scan_table_when_multibyte_text_then_offsets_are_code_points(
     text: str, spans: set[str]
 ) -> None:
@@ -73,46 +78,51 @@ def test_scan_table_when_columns_given_then_only_those_in_that_order() -> None:
 
 def test_scan_table_when_entities_given_then_only_those() -> None:
     frame = pl.DataFrame({"t": [f"{PHONE} {ID}"]})
-    assert scan_table(frame, entities=["CN_RESIDENT_ID"])["entity"].to_list() == [
-        "CN_RESIDENT_ID"
-    ]
-    assert scan_table(frame, entities=[Entity.PHONE_NUMBER])["entity"].to_list() == [
-        "PHONE_NUMBER"
-    ]
+    assert scan_table(frame, entities=["CN_RESIDENT_ID"])["entity"].to_list() == ["CN_RESIDENT_ID"]
+    assert scan_table(frame, entities=[Entity.PHONE_NUMBER])["entity"].to_list() == ["PHONE_NUMBER"]
 
 
-@pytest.mark.parametrize(("text", "threshold", "count"), [
-    ("E12345678", 0.5, 1),  # passport alone scores 0.5: reported at 0.5
-    ("E12345678", 0.6, 0),  # and not at 0.6
-    ("护照E12345678", 0.8, 1),  # context lifts it to 0.85
-    ("订单号" + PHONE, 0.5, 0),  # an order-number word halves the phone's score
-])
+@pytest.mark.parametrize(
+    ("text", "threshold", "count"),
+    [
+        ("E12345678", 0.5, 1),  # passport alone scores 0.5: reported at 0.5
+        ("E12345678", 0.6, 0),  # and not at 0.6
+        ("护照E12345678", 0.8, 1),  # context lifts it to 0.85
+        ("订单号" + PHONE, 0.5, 0),  # an order-number word halves the phone's score
+    ],
+)
 def test_scan_table_when_threshold_then_context_adjusted_scores_decide(
     text: str, threshold: float, count: int
 ) -> None:
     assert scan_table(pl.DataFrame({"t": [text]}), threshold=threshold).height == count
 
 
-@pytest.mark.parametrize(("values", "entity"), [
-    ([13912345678], "PHONE_NUMBER"),  # integer column
-    ([13912345678.0], "PHONE_NUMBER"),  # whole-number float
-    ([[PHONE, "x"]], "PHONE_NUMBER"),  # list column: its JSON text is scanned
-    ([{"id": ID}], "CN_RESIDENT_ID"),  # struct column
-    (pl.Series([PHONE], dtype=pl.Categorical), "PHONE_NUMBER"),  # categorical
-])
+@pytest.mark.parametrize(
+    ("values", "entity"),
+    [
+        ([13912345678], "PHONE_NUMBER"),  # integer column
+        ([13912345678.0], "PHONE_NUMBER"),  # whole-number float
+        ([[PHONE, "x"]], "PHONE_NUMBER"),  # list column: its JSON text is scanned
+        ([{"id": ID}], "CN_RESIDENT_ID"),  # struct column
+        (pl.Series([PHONE], dtype=pl.Categorical), "PHONE_NUMBER"),  # categorical
+    ],
+)
 def test_scan_table_when_column_types_vary_then_scanned_as_text(
     values: object, entity: str
 ) -> None:
     assert scan_table(pl.DataFrame({"c": values}))["entity"].to_list() == [entity]
 
 
-@pytest.mark.parametrize("values", [
-    [13912345678.5],  # not a whole number
-    [float("nan"), float("inf")],  # no number at all
-    [True, False],  # booleans
-    [dt.date(2020, 1, 1)],  # dates
-    [b"13912345678"],  # bytes are not text
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [13912345678.5],  # not a whole number
+        [float("nan"), float("inf")],  # no number at all
+        [True, False],  # booleans
+        [dt.date(2020, 1, 1)],  # dates
+        [b"13912345678"],  # bytes are not text
+    ],
+)
 def test_scan_table_when_column_holds_no_text_then_skipped(values: list[object]) -> None:
     assert scan_table(pl.DataFrame({"c": values})).height == 0
 

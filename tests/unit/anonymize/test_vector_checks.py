@@ -64,11 +64,14 @@ def _cards(r: random.Random) -> list[str]:
     return [*out, "", "0" * 16, "6" * 20]
 
 
-@pytest.mark.parametrize(("check", "make", "scalar"), [
-    ("resident_id", _resident_ids, patterns.is_resident_id),  # GB 11643, 15 and 18 digits
-    ("uscc", _usccs, patterns.is_uscc),  # GB 32100
-    ("bank_card", _cards, patterns.is_bank_card),  # Luhn, no ID, no USCC
-])
+@pytest.mark.parametrize(
+    ("check", "make", "scalar"),
+    [
+        ("resident_id", _resident_ids, patterns.is_resident_id),  # GB 11643, 15 and 18 digits
+        ("uscc", _usccs, patterns.is_uscc),  # GB 32100
+        ("bank_card", _cards, patterns.is_bank_card),  # Luhn, no ID, no USCC
+    ],
+)
 def test_valid_when_many_generated_values_then_agrees_with_scalar_validator(
     check: Check, make: Callable[[random.Random], list[str]], scalar: Callable[[str], bool]
 ) -> None:
@@ -83,8 +86,7 @@ def test_valid_when_many_generated_values_then_agrees_with_scalar_validator(
 
 def test_uscc_check_when_compared_with_stdnum_then_identical() -> None:
     r = random.Random(SEED)
-    codes = [_digits(r, 8) + "".join(r.choice(USCC_ALPHABET) for _ in range(10))
-             for _ in range(N)]
+    codes = [_digits(r, 8) + "".join(r.choice(USCC_ALPHABET) for _ in range(10)) for _ in range(N)]
     codes += [with_uscc(c[:17]) for c in codes]
     got = pl.DataFrame({"v": codes}).select(vc._uscc_check_ok(pl.col("v"))).to_series()
     assert got.to_list() == [uscc.is_valid(c) for c in codes]
@@ -105,13 +107,40 @@ def test_luhn_ok_when_compared_with_stdnum_then_identical() -> None:
     assert got.to_list() == [luhn.is_valid(n) for n in numbers]
 
 
-@pytest.mark.parametrize(("check", "scalar", "words"), [
-    ("person", patterns.is_person_name,  # names and the words that look like them
-     ["张伟", "李欣", "欧阳娜娜", "高中", "文化", "江苏", "谢谢", "信用代", "车牌云", "王府井"]),
-    ("address", patterns.is_address,  # addresses and near misses
-     ["江苏省南京市中山路", "中山路18号", "南京市中山路", "城市道路建设", "人民南路四段366号",
-      "江苏省南京市", "解放北路"]),
-])
+@pytest.mark.parametrize(
+    ("check", "scalar", "words"),
+    [
+        (
+            "person",
+            patterns.is_person_name,  # names and the words that look like them
+            [
+                "张伟",
+                "李欣",
+                "欧阳娜娜",
+                "高中",
+                "文化",
+                "江苏",
+                "谢谢",
+                "信用代",
+                "车牌云",
+                "王府井",
+            ],
+        ),
+        (
+            "address",
+            patterns.is_address,  # addresses and near misses
+            [
+                "江苏省南京市中山路",
+                "中山路18号",
+                "南京市中山路",
+                "城市道路建设",
+                "人民南路四段366号",
+                "江苏省南京市",
+                "解放北路",
+            ],
+        ),
+    ],
+)
 def test_valid_when_word_checks_then_agrees_with_scalar_validator(
     check: Check, scalar: Callable[[str], bool], words: list[str]
 ) -> None:
