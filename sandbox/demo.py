@@ -170,7 +170,14 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
 
             _step("operator: download the released product")
             table = analyst.job(job.id).result()
-            console.print(table)
+            with pl.Config(
+                tbl_rows=20,
+                tbl_width_chars=160,
+                float_precision=1,
+                tbl_hide_dataframe_shape=True,
+                tbl_hide_column_data_types=True,
+            ):
+                print(table)
 
             _step("auditor: verify the audit chain and the manifest signature")
             verdict = auditor.audit_verify()
