@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -108,13 +109,18 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret_key"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            # Written whole to a private temporary file, then linked into place:
+            # a process starting at the same moment sees no file or a complete
+            # one, never an empty one.
+            fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=".secret_key.")
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:  # another process created it first
-                pass
-            else:
-                with os.fdopen(fd, "w") as handle:
+                with os.fdopen(fd, "w") as handle:  # mkstemp creates it with mode 0600
                     handle.write(secrets.token_urlsafe(48))
+                os.link(tmp, path)
+            except FileExistsError:  # another process created it first: use theirs
+                pass
+            finally:
+                os.unlink(tmp)
         if path.stat().st_mode & 0o077:
             raise InvalidRequest(f"{path} is readable by other users; run: chmod 600 {path}")
         value = path.read_text().strip()

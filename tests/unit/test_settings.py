@@ -169,3 +169,24 @@ def test_settings_when_environment_variable_set_then_read_with_prefix(
     settings = _settings(tmp_path)
     assert settings.environment == "production"
     assert settings.port == 8000
+
+
+def test_secret_when_many_processes_start_at_once_then_all_read_one_complete_secret(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    results: list[bytes] = []
+    barrier = threading.Barrier(16)
+
+    def start() -> None:
+        barrier.wait()
+        results.append(Settings(data_dir=tmp_path, _env_file=None).secret())  # type: ignore[call-arg]
+
+    threads = [threading.Thread(target=start) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 16 and len(set(results)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no temporary file left
