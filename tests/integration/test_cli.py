@@ -13,9 +13,11 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def _sandbox(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _sandbox(data_dir: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run ``sandbox ARGS`` with only the given SANDBOX_* settings (and the data folder)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
     env["SANDBOX_DATA_DIR"] = str(data_dir)
+    env |= {f"SANDBOX_{k.upper()}": v for k, v in settings.items()}
     return subprocess.run(
         [sys.executable, "-m", "sandbox.cli", *args],
         env=env,
@@ -51,19 +53,7 @@ def test_cli_when_audit_row_edited_then_verify_exits_1_naming_it(tmp_path: Path)
 
 
 def test_cli_when_production_has_weak_secret_then_serve_refuses(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
-    env |= {
-        "SANDBOX_DATA_DIR": str(tmp_path),
-        "SANDBOX_ENVIRONMENT": "production",
-        "SANDBOX_SECRET_KEY": "changethis",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "sandbox.cli", "serve"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _sandbox(tmp_path, "serve", environment="production", secret_key="changethis")
     assert result.returncode == 2
     assert "weak" in result.stderr
 
@@ -75,25 +65,8 @@ def test_cli_when_pii_scan_runs_then_json_lines_with_code_point_offsets(tmp_path
 
     cells = ["联系人张伟，手机13912345678", "无", "身份证号 11010519491231002X。"]
     pl.DataFrame({"note": cells, "n": [1, 2, 3]}).write_parquet(tmp_path / "t.parquet")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sandbox.cli",
-            "pii",
-            "scan",
-            str(tmp_path / "t.parquet"),
-            "--columns",
-            "note",
-            "--batch-rows",
-            "2",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    table = str(tmp_path / "t.parquet")
+    result = _sandbox(tmp_path, "pii", "scan", table, "--columns", "note", "--batch-rows", "2")
     assert result.returncode == 0, result.stderr
     findings = [json.loads(line) for line in result.stdout.splitlines()]
     by_entity = {(f["row"], f["entity"]): f for f in findings}
@@ -103,20 +76,5 @@ def test_cli_when_pii_scan_runs_then_json_lines_with_code_point_offsets(tmp_path
     assert cells[2][rid["start"] : rid["end"]] == "11010519491231002X"
     assert set(findings[0]) == {"row", "column", "entity", "start", "end", "score"}
     assert "13912345678" not in result.stderr
-    missing = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sandbox.cli",
-            "pii",
-            "scan",
-            str(tmp_path / "t.parquet"),
-            "--columns",
-            "nope",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    missing = _sandbox(tmp_path, "pii", "scan", table, "--columns", "nope")
     assert missing.returncode == 2 and "no columns: nope" in missing.stderr

@@ -177,6 +177,22 @@ def _top_passes(frame: pl.DataFrame, spec: KAnonymitySpec) -> bool:
     return True
 
 
+def _random_spec(
+    k: int, max_suppression: float, l_diversity: int | None, **more: object
+) -> KAnonymitySpec:
+    """A spec over the random tables' quasi-identifiers, with ``illness`` sensitive."""
+    return KAnonymitySpec.model_validate(
+        {
+            "quasi_identifiers": RANDOM_QIS,
+            "k": k,
+            "max_suppression": max_suppression,
+            "sensitive": "illness",
+            "l_diversity": l_diversity,
+            **more,
+        }
+    )
+
+
 @given(
     rows,
     st.integers(1, 10),
@@ -195,17 +211,7 @@ def test_kanon_when_random_table_then_targets_met_or_honest_error(
     t: float | None,
 ) -> None:
     frame = _table(data)
-    spec = KAnonymitySpec.model_validate(
-        {
-            "quasi_identifiers": RANDOM_QIS,
-            "k": k,
-            "max_suppression": max_suppression,
-            "sensitive": "illness",
-            "l_diversity": l_diversity,
-            "l_kind": l_kind,
-            "t_closeness": t,
-        }
-    )
+    spec = _random_spec(k, max_suppression, l_diversity, l_kind=l_kind, t_closeness=t)
     try:
         out, report = enforce_k_anonymity(frame, spec)
     except AnonymizationError:
@@ -254,15 +260,7 @@ def test_kanon_when_random_table_then_loss_equals_brute_force_optimum(
     l_diversity: int | None,
 ) -> None:
     frame = _table(data)
-    spec = KAnonymitySpec.model_validate(
-        {
-            "quasi_identifiers": RANDOM_QIS,
-            "k": k,
-            "max_suppression": max_suppression,
-            "sensitive": "illness",
-            "l_diversity": l_diversity,
-        }
-    )
+    spec = _random_spec(k, max_suppression, l_diversity)
     best = _brute_force_loss(frame, spec)
     if best is None:
         with pytest.raises(AnonymizationError):
