@@ -14,10 +14,12 @@ store and are freed when the job ends.
 from __future__ import annotations
 
 import glob
+import importlib
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from jobs.runner import Task, dataset_context, evaluation_errors, write_result
+from jobs.runner import Outcome, Task, dataset_context, evaluation_errors, write_result
 from jobs.spec import parse_job_spec
 
 
@@ -51,3 +53,23 @@ def finish(task: dict[str, Any], *parts: Any) -> dict[str, Any]:
         exact = combine_partials([pl.DataFrame(pl.from_arrow(p)) for p in parts], spec)
         result = release(exact, spec, dataset_context(t, spec.dataset), seed=t.seed)
     return asdict(write_result(t, result))
+
+
+#: Job kinds run whole in one task, and the module whose ``run(task) -> Outcome`` runs each.
+_EXECUTORS = {"extract": "jobs.extract", "train": "jobs.train", "custom": "jobs.custom"}
+
+
+def executor(kind: str) -> Callable[[Task], Outcome]:
+    """The executor of a kind that runs in one task (a fixed table: no name from a spec is imported).
+
+    Raises:
+        KeyError: ``kind`` is not one of them.
+    """
+    run: Callable[[Task], Outcome] = importlib.import_module(_EXECUTORS[kind]).run
+    return run
+
+
+def single(task: dict[str, Any]) -> dict[str, Any]:
+    """Run an extract, train or custom job in one Ray task; write quarantine; return metadata."""
+    t = Task(**task)
+    return asdict(executor(t.spec["kind"])(t))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobs.errors import InternalError, InvalidJobSpec, JobFailed
-from jobs.spec import parse_job_spec
+from jobs.spec import AggregateSpec, parse_job_spec
 
 if TYPE_CHECKING:
     from jobs.aggregate import DatasetContext
@@ -47,6 +47,13 @@ class Task:
     public_keys: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     #: Dataset name -> columns the catalog declares free of nulls.
     non_null_columns: dict[str, list[str]] = field(default_factory=dict)
+    #: Dataset name -> {column: {"dtype": polars dtype name, "tag": ColumnTag value}}.
+    columns: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    #: Dataset name -> security grade (``general`` / ``important`` / ``core``).
+    grades: dict[str, str] = field(default_factory=dict)
+    #: Kind-specific settings the service derives from the grant and its own settings
+    #: (e.g. an extract's minimum k and pseudonym key, a custom job's jail limits).
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +65,11 @@ class Outcome:
     rows: int
     epsilon: float
     delta: float
-    cells: int
-    suppressed_cells: int
+    cells: int = 0
+    suppressed_cells: int = 0
     rho: float | None = None
+    #: Kind-specific report for the reviewer (e.g. an extract's risk report); counts, no values.
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 def sha256_file(path: Path) -> str:
@@ -106,6 +115,10 @@ def execute(task: Task) -> Outcome:
     from jobs.aggregate import evaluate
 
     spec = parse_job_spec(task.spec)
+    if not isinstance(spec, AggregateSpec):
+        from jobs.distributed import executor
+
+        return executor(spec.kind)(task)
     context = dataset_context(task, spec.dataset)
     with evaluation_errors():
         result = evaluate(pl.scan_parquet(task.inputs[spec.dataset]), spec, context, seed=task.seed)
@@ -166,6 +179,7 @@ class RayRunner:
         self.timeout_s = timeout_s
         self._partial: Any = None
         self._finish: Any = None
+        self._single: Any = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -189,10 +203,11 @@ class RayRunner:
             else:
                 ray.init(address=self.address, **options)
         if self._partial is None:
-            from jobs.distributed import finish, partial
+            from jobs.distributed import finish, partial, single
 
             self._partial = ray.remote(max_retries=0)(partial)
             self._finish = ray.remote(max_retries=0)(finish)
+            self._single = ray.remote(max_retries=0)(single)
 
     def run(self, task: Task) -> Outcome:
         """Run ``task`` on Ray and block until it finishes.
@@ -208,13 +223,19 @@ class RayRunner:
         self.start()
         payload = asdict(task)
         spec = parse_job_spec(task.spec)
-        # One task per partition computes exact partials; one more adds noise once.
-        parts = [
-            self._partial.remote(payload, f) for f in partition_files(task.inputs[spec.dataset])
-        ]
-        if not parts:
-            raise InternalError("the dataset has no stored partitions")
-        ref = self._finish.remote(payload, *parts)
+        parts: list[Any] = []
+        if isinstance(spec, AggregateSpec):
+            # One task per partition computes exact partials; one more adds noise once.
+            parts = [
+                self._partial.remote(payload, f)
+                for f in partition_files(task.inputs[spec.dataset])
+            ]
+            if not parts:
+                raise InternalError("the dataset has no stored partitions")
+            ref = self._finish.remote(payload, *parts)
+        else:
+            # Extracts, training and custom code read the whole dataset in one task.
+            ref = self._single.remote(payload)
         try:
             return Outcome(**ray.get(ref, timeout=self.timeout_s))
         except GetTimeoutError:
@@ -242,4 +263,4 @@ class RayRunner:
 
         if ray.is_initialized():
             ray.shutdown()
-        self._partial = self._finish = None
+        self._partial = self._finish = self._single = None

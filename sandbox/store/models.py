@@ -172,6 +172,12 @@ class Grant(Base):
     expires_at: Mapped[dt.datetime] = mapped_column()
     #: Small-cell threshold of this grant; never below the grade's default (art. 62).
     min_cell: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: Smallest k an extract under this grant must reach; never below the grade's default.
+    extract_k: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: Whether extracts may keep direct identifiers as keyed pseudonyms (linkable records).
+    allow_linkage: Mapped[bool] = mapped_column(default=False)
+    #: Jail limits for custom jobs (see :class:`jobs.jail.Limits`); missing keys take defaults.
+    limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(20), default="active")
     state_reason: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -237,6 +243,8 @@ class Review(Base):
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     decision: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(Text)
+    #: Names of failing automatic checks this approval overrode (the reason says why).
+    overrides: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -214,7 +214,7 @@ def test_parse_job_spec_when_duplicate_output_names_then_rejected(
 @pytest.mark.parametrize(
     "data",
     [
-        _spec(kind="extract"),  # a kind this version does not have
+        _spec(kind="export"),  # a kind that does not exist
         {key: value for key, value in _spec().items() if key != "kind"},  # no kind at all
         _spec(aggregates=[{"op": "mode", "column": "income"}]),  # unknown aggregation
     ],
