@@ -9,9 +9,21 @@ Map of the package:
   :func:`release` (partitioned runs), :func:`charge` for the ledger.
 - :mod:`jobs.dp` — its core: exact discrete samplers (vectorized), accounting
   (pure ε, zCDP), contribution bounding, partition selection, error bars.
+- :mod:`jobs.extract` — anonymized row-level release: identifiers dropped or
+  pseudonymized, quasi-identifiers generalized to k-anonymity (l-diversity for
+  sensitive columns), free text redacted, with a risk report.
+- :mod:`jobs.train` — DP models: diffprivlib (logistic / linear regression,
+  naive Bayes, k-means, random forest) and opacus DP-SGD for a small MLP;
+  JSON / safetensors outputs, never pickle.
+- :mod:`jobs.custom` — operator code run in a bubblewrap jail
+  (:mod:`jobs.jail`: namespaces, no network, rlimits, wall-clock kill).
 - :mod:`jobs.runner` — :class:`RayRunner` and the :class:`Task` / :class:`Outcome`
   it exchanges with the service; :mod:`jobs.distributed` — one Ray task per
-  partition, noise once.
+  partition, noise once, and one task for each extract, train or custom job.
+
+Every kind other than ``aggregate`` has the same three functions:
+``validate(spec, dtypes, tags, grade, options)`` (before any budget is spent),
+``charge(spec[, rows])`` (the ledger's charge) and ``run(task) -> Outcome`` (in Ray).
 
 ``import jobs`` stays light: Ray and the engine load when first used.
 """

@@ -20,7 +20,7 @@ from dataclasses import asdict
 from typing import Any
 
 from jobs.runner import Outcome, Task, dataset_context, evaluation_errors, write_result
-from jobs.spec import parse_job_spec
+from jobs.spec import AggregateSpec, parse_job_spec
 
 
 def partition_files(pattern: str) -> list[str]:
@@ -36,6 +36,7 @@ def partial(task: dict[str, Any], path: str) -> Any:
 
     t = Task(**task)
     spec = parse_job_spec(t.spec)
+    assert isinstance(spec, AggregateSpec)  # the runner sends only aggregates here
     with evaluation_errors():
         frame = exact_partials(pl.scan_parquet(path), spec, dataset_context(t, spec.dataset))
     return frame.to_arrow()
@@ -49,6 +50,7 @@ def finish(task: dict[str, Any], *parts: Any) -> dict[str, Any]:
 
     t = Task(**task)
     spec = parse_job_spec(t.spec)
+    assert isinstance(spec, AggregateSpec)  # the runner sends only aggregates here
     with evaluation_errors():
         exact = combine_partials([pl.DataFrame(pl.from_arrow(p)) for p in parts], spec)
         result = release(exact, spec, dataset_context(t, spec.dataset), seed=t.seed)

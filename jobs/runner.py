@@ -227,8 +227,7 @@ class RayRunner:
         if isinstance(spec, AggregateSpec):
             # One task per partition computes exact partials; one more adds noise once.
             parts = [
-                self._partial.remote(payload, f)
-                for f in partition_files(task.inputs[spec.dataset])
+                self._partial.remote(payload, f) for f in partition_files(task.inputs[spec.dataset])
             ]
             if not parts:
                 raise InternalError("the dataset has no stored partitions")

@@ -10,6 +10,8 @@ Map of the package:
   what (art. 34) and when a job may be submitted.
 - :mod:`policies.budget` — :class:`PrivacyBudget` and the spending rule.
 - :mod:`policies.airlock` — job states, review and download rules, small-cell limits.
+- :mod:`policies.extract` — what an anonymized extract must reach: k by grade, l for
+  sensitive columns, pseudonyms only with linkage (art. 37, 62).
 
 Rules come in pairs: ``check_can_x`` raises a precise error, ``can_x`` returns a bool.
 """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from sandbox.catalog import get as get_dataset
 from sandbox.store.db import Database
 from sandbox.store.models import Grant, Organisation, utcnow
 
-JOB_KINDS = frozenset({"aggregate"})
+JOB_KINDS = frozenset({"aggregate", "extract", "train", "custom"})
 
 
 def create(
@@ -35,6 +35,9 @@ def create(
     expires_at: dt.datetime,
     commitment_accepted: bool,
     min_cell: int | None = None,
+    extract_k: int | None = None,
+    allow_linkage: bool = False,
+    limits: Mapping[str, int] | None = None,
 ) -> Grant:
     """Grant an operator organisation access to datasets.
 
@@ -58,6 +61,13 @@ def create(
     check_grant_terms(expires_at, utcnow(), kinds)
     if min_cell is not None and min_cell < 1:
         raise InvalidRequest("a grant's small-cell threshold is a positive count")
+    if extract_k is not None and extract_k < 2:
+        raise InvalidRequest("a grant's extract k is at least 2")
+    jail_limits = dict(limits or {})
+    if jail_limits:
+        from jobs.jail import Limits
+
+        Limits.from_grant(jail_limits)  # unknown keys or values beyond the maxima are refused
     rows = [get_dataset(session, name) for name in dict.fromkeys(datasets)]
     for d in rows:
         check_can_grant(d.name, OpenAttribute(d.open_attribute), purpose, commitment_accepted)
@@ -71,6 +81,9 @@ def create(
         delta_total=delta,
         expires_at=expires_at,
         min_cell=min_cell,
+        extract_k=extract_k,
+        allow_linkage=allow_linkage,
+        limits=jail_limits,
         created_by=user_id,
         datasets=rows,
     )
@@ -88,6 +101,10 @@ def create(
         epsilon=budget.epsilon,
         delta=budget.delta,
         expires_at=expires_at.isoformat(),
+        min_cell=min_cell,
+        extract_k=extract_k,
+        allow_linkage=allow_linkage,
+        limits=jail_limits,
     )
     return grant
 

@@ -9,6 +9,7 @@ automatic checks. Job status and errors shown to operators carry no data.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,9 +27,13 @@ from jobs.dp.accounting import Charge
 from jobs.runner import Outcome, Task
 from jobs.spec import (
     AggregateSpec,
+    AnySpec,
     Count,
     CountDistinct,
+    CustomSpec,
+    ExtractSpec,
     Histogram,
+    TrainSpec,
     parse_job_spec,
     validate_against_schema,
 )
@@ -41,7 +46,7 @@ from policies.roles import Role, check_role
 from sandbox import audit, ledger
 from sandbox.auth import Principal
 from sandbox.catalog import get as get_dataset
-from sandbox.checks import Check, run_checks
+from sandbox.checks import Check, CheckContext, run_checks
 from sandbox.grants import get as get_grant
 from sandbox.settings import Settings
 from sandbox.store.db import Database
@@ -63,14 +68,21 @@ class Runner(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    spec: AggregateSpec
+    spec: AnySpec
     grant: Grant
-    dataset: Dataset
-    context: DatasetContext
+    datasets: list[Dataset]
+    #: The DP engine's view of the dataset (aggregates only).
+    context: DatasetContext | None
+    #: What each dataset's budget is charged (extracts and custom code: nothing).
     charge: Charge
     spec_json: dict[str, Any]
     spec_hash: str
     cached: Job | None
+
+    @property
+    def dataset(self) -> Dataset:
+        """The first (for all kinds but ``custom``, the only) dataset."""
+        return self.datasets[0]
 
 
 def context_for(dataset: Dataset, grant: Grant) -> DatasetContext:
@@ -125,16 +137,29 @@ class JobService:
             spec.datasets,
             [d.name for d in grant.datasets],
         )
-        dataset = get_dataset(session, spec.dataset)
-        validate_against_schema(
-            spec,
-            {c.name: c.dtype for c in dataset.columns},
-            {c.name: ColumnTag(c.tag) for c in dataset.columns},
-        )
-        # core data is refused here, and a spec the engine cannot run on this
-        # dataset is refused before any budget is spent
-        context = context_for(dataset, grant)
-        charge = aggregate_charge(spec, context)
+        datasets = [get_dataset(session, name) for name in spec.datasets]
+        context: DatasetContext | None = None
+        if isinstance(spec, AggregateSpec):
+            dataset = datasets[0]
+            validate_against_schema(
+                spec,
+                {c.name: c.dtype for c in dataset.columns},
+                {c.name: ColumnTag(c.tag) for c in dataset.columns},
+            )
+            # core data is refused here, and a spec the engine cannot run on this
+            # dataset is refused before any budget is spent
+            context = context_for(dataset, grant)
+            charge = aggregate_charge(spec, context)
+        else:
+            for dataset in datasets:
+                kind_module(spec).validate(
+                    spec,
+                    {c.name: c.dtype for c in dataset.columns},
+                    {c.name: ColumnTag(c.tag) for c in dataset.columns},
+                    Grade(dataset.grade),
+                    self._options(spec, grant, dataset),
+                )
+            charge = kind_charge(spec, datasets[0].row_count)
         spec_json = spec.model_dump(mode="json")
         spec_hash = hashlib.sha256(audit.canonical_json(spec_json)).hexdigest()
         cached = session.scalar(
@@ -143,7 +168,24 @@ class JobService:
             .order_by(Job.id)
             .limit(1)
         )
-        return _Prepared(spec, grant, dataset, context, charge, spec_json, spec_hash, cached)
+        return _Prepared(spec, grant, datasets, context, charge, spec_json, spec_hash, cached)
+
+    def _options(self, spec: AnySpec, grant: Grant, dataset: Dataset) -> dict[str, Any]:
+        """Kind-specific settings derived from the grant and the deployment (never from the spec)."""
+        if isinstance(spec, ExtractSpec):
+            from policies.extract import min_k
+
+            key = hmac.new(
+                self.settings.secret(), f"pseudonym/grant/{grant.id}".encode(), hashlib.sha256
+            ).hexdigest()
+            return {
+                "min_k": min_k(Grade(dataset.grade), grant.extract_k),
+                "linkage": grant.allow_linkage,
+                "pseudonym_key": key,
+            }
+        if isinstance(spec, CustomSpec):
+            return {"limits": dict(grant.limits or {})}
+        return {}
 
     def estimate(self, who: Principal, grant_id: int, spec_data: Any) -> dict[str, Any]:
         """What a job would cost and how accurate it would be, without running it.
@@ -158,10 +200,14 @@ class JobService:
         """
         with self.db.session() as session:
             p = self._prepare(session, who, grant_id, spec_data, lock=False)
-            result = aggregate_estimate(p.spec, p.context).as_dict()
-            fits = p.cached is not None or ledger.accountant(
-                session, p.grant, p.dataset.id
-            ).can_charge(p.charge)
+            if isinstance(p.spec, AggregateSpec) and p.context is not None:
+                result = aggregate_estimate(p.spec, p.context).as_dict()
+            else:
+                eps, delta = p.charge.standalone
+                result = {"kind": p.spec.kind, "epsilon": eps, "delta": delta}
+            fits = p.cached is not None or all(
+                ledger.accountant(session, p.grant, d.id).can_charge(p.charge) for d in p.datasets
+            )
             left = ledger.spent(session, p.grant, p.dataset.id)
             total = PrivacyBudget.from_units(p.grant.epsilon_total, p.grant.delta_total)
             return result | {
@@ -196,7 +242,7 @@ class JobService:
         """
         with self.db.session() as session:
             p = self._prepare(session, who, grant_id, spec_data, lock=True)
-            spec, grant, dataset, charge = p.spec, p.grant, p.dataset, p.charge
+            spec, grant, charge = p.spec, p.grant, p.charge
             spec_json, spec_hash = p.spec_json, p.spec_hash
             if p.cached is not None:
                 # An identical query gets the same noisy answer at no new cost:
@@ -210,8 +256,12 @@ class JobService:
                     grant=grant.id,
                 )
                 return p.cached
-            cost = PrivacyBudget(*declared_cost(spec))
-            entry = ledger.reserve(session, grant, dataset.id, charge)
+            if isinstance(spec, AggregateSpec):
+                cost = PrivacyBudget(*declared_cost(spec))
+            else:
+                cost = PrivacyBudget(*charge.standalone)
+            # Every kind goes through the ledger, also at no ε (extracts, custom code).
+            entries = [ledger.reserve(session, grant, d.id, charge) for d in p.datasets]
             eps, delta = cost.units
             job = Job(
                 grant_id=grant.id,
@@ -227,7 +277,8 @@ class JobService:
             )
             session.add(job)
             session.flush()
-            entry.job_id = job.id
+            for entry in entries:
+                entry.job_id = job.id
             audit.append(
                 self.db,
                 session,
@@ -253,12 +304,7 @@ class JobService:
                 return
             output = Path(task.output_path)
             outcome = self.runner.run(task)
-            checks = run_checks(
-                Path(outcome.output_path),
-                _count_columns(spec),
-                task.min_cell,
-                public_columns=frozenset(task.public_keys[spec.dataset]),
-            )
+            checks = run_checks(Path(outcome.output_path), check_context(spec, task))
             self._finish(job_id, outcome, checks)
         except SandboxError as err:
             self._fail(job_id, str(err), output)
@@ -268,7 +314,7 @@ class JobService:
                 job_id, "the job failed inside the sandbox; the data bureau was told", output
             )
 
-    def _start(self, job_id: int, seed: int | None) -> tuple[Task | None, AggregateSpec]:
+    def _start(self, job_id: int, seed: int | None) -> tuple[Task | None, AnySpec]:
         with self.db.session() as session:
             job = self._transition(session, job_id, JobStatus.RUNNING)
             spec = parse_job_spec(job.spec)
@@ -282,19 +328,32 @@ class JobService:
                 )
                 return None, spec
             job.started_at = utcnow()
-            dataset = get_dataset(session, spec.dataset)
-            context = context_for(dataset, grant)
+            datasets = [get_dataset(session, name) for name in spec.datasets]
+            # the aggregate engine's threshold; other kinds' checks use the same small-cell rule
+            min_cell = max(
+                max(min_cell_size(Grade(d.grade)) for d in datasets), grant.min_cell or 0
+            )
             task = Task(
                 job_id=job.id,
                 spec=job.spec,
-                inputs={dataset.name: str(Path(dataset.path) / "part-*.parquet")},
-                row_counts={dataset.name: dataset.row_count},
+                inputs={d.name: str(Path(d.path) / "part-*.parquet") for d in datasets},
+                row_counts={d.name: d.row_count for d in datasets},
                 output_path=str((self.settings.quarantine_dir / f"job-{job.id}.parquet").resolve()),
-                min_cell=context.min_cell,
+                min_cell=min_cell,
                 seed=seed,
-                privacy_units={dataset.name: context.privacy_unit},
-                public_keys={dataset.name: {k: list(v) for k, v in context.public_keys.items()}},
-                non_null_columns={dataset.name: sorted(context.non_null_columns)},
+                privacy_units={d.name: d.privacy_unit for d in datasets},
+                public_keys={
+                    d.name: {k: list(v) for k, v in d.public_keys.items()} for d in datasets
+                },
+                non_null_columns={
+                    d.name: sorted(c.name for c in d.columns if not c.nullable) for d in datasets
+                },
+                columns={
+                    d.name: {c.name: {"dtype": c.dtype, "tag": c.tag} for c in d.columns}
+                    for d in datasets
+                },
+                grades={d.name: d.grade for d in datasets},
+                options=self._options(spec, grant, datasets[0]),
             )
             audit.append(self.db, session, "system", "job.run", f"job:{job.id}")
             return task, spec
@@ -305,6 +364,7 @@ class JobService:
             job.finished_at = utcnow()
             job.output_path, job.output_sha256 = outcome.output_path, outcome.output_sha256
             job.report = {
+                **outcome.report,
                 "rows": outcome.rows,
                 "cells": outcome.cells,
                 "suppressed_cells": outcome.suppressed_cells,
@@ -329,8 +389,8 @@ class JobService:
     def _fail(self, job_id: int, message: str, output: Path | None = None) -> None:
         """Fail a job (best effort: a database outage leaves it to the next start's recovery)."""
         if output is not None:  # nothing of a failed job stays in quarantine
-            output.unlink(missing_ok=True)
-            output.with_suffix(".partial").unlink(missing_ok=True)
+            for leftover in output.parent.glob(f"{output.stem}.*"):
+                leftover.unlink(missing_ok=True)
         try:
             self._mark_failed(job_id, message)
         except Exception:
@@ -391,11 +451,46 @@ def visible_job(session: Session, who: Principal, job_id: int) -> Job:
     return job
 
 
-def _count_columns(spec: AggregateSpec) -> list[str]:
+def _count_columns(spec: AnySpec) -> tuple[str, ...]:
     """Outputs that are counts of people or rows: the small-cell rule applies to each."""
-    return [
+    if not isinstance(spec, AggregateSpec):
+        return ()
+    return tuple(
         a.output_name for a in spec.aggregates if isinstance(a, Count | CountDistinct | Histogram)
-    ]
+    )
+
+
+def check_context(spec: AnySpec, task: Task) -> CheckContext:
+    """What the automatic checks need to know about a job's output."""
+    extract = spec if isinstance(spec, ExtractSpec) else None
+    return CheckContext(
+        kind=spec.kind,
+        min_cell=task.min_cell,
+        count_columns=_count_columns(spec),
+        public_keys={c: v for keys in task.public_keys.values() for c, v in keys.items()},
+        inputs=dict(task.inputs),
+        tags={d: {c: v["tag"] for c, v in cols.items()} for d, cols in task.columns.items()},
+        k=max(extract.k, int(task.options.get("min_k", 0))) if extract else None,
+        pseudonyms=frozenset(extract.pseudonymize) if extract else frozenset(),
+        privacy_units={d: u for d, u in task.privacy_units.items() if u},
+        max_rows=sum(task.row_counts.values()) if extract else None,
+    )
+
+
+def kind_module(spec: AnySpec) -> Any:
+    """The module of a kind other than ``aggregate``: ``validate``, ``charge``, ``run``."""
+    import importlib
+
+    return importlib.import_module(f"jobs.{spec.kind}")
+
+
+def kind_charge(spec: AnySpec, rows: int) -> Charge:
+    """The ledger charge of an extract, train or custom job (the same for estimate and submit)."""
+    if isinstance(spec, TrainSpec):
+        from jobs.train import charge as train_charge
+
+        return train_charge(spec, rows)
+    return Charge()  # extracts and custom code are not DP: they cost no ε, and are reviewed
 
 
 def _log_crash(future: Future[None]) -> None:

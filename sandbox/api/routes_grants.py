@@ -33,6 +33,9 @@ def create_grant(body: GrantCreate, who: Caller, sandbox: SandboxDep) -> GrantPu
             expires_at=body.expires_at,
             commitment_accepted=body.commitment_accepted,
             min_cell=body.min_cell,
+            extract_k=body.extract_k,
+            allow_linkage=body.allow_linkage,
+            limits=body.limits,
         )
         return GrantPublic.of(grant)
 
