@@ -12,7 +12,7 @@ Detection (two paths, one set of rules):
   nearest one moves a score.
 - :mod:`anonymize.analyzer` — the Presidio path: :func:`analyze_text` runs an
   ``AnalyzerEngine`` with the recognizers of :mod:`anonymize.recognizers` (one
-  per file) on one text. Presidio, spaCy and jieba load on first use only.
+  per file) on one text. Presidio and spaCy load on first use only.
 - :mod:`anonymize.vector` — the polars path: :func:`scan_table` finds the same
   spans in whole tables, checksums and dates checked as expressions.
 - :mod:`anonymize.scan` — the output scanner of the airlock: :func:`scan_frame`
@@ -29,20 +29,23 @@ Transformation and privacy models:
 - :mod:`anonymize.kanon` — enforcement with the least information loss.
 - :mod:`anonymize.errors` — :class:`AnonymizationError`.
 
-The detection API is imported eagerly; the transformation and k-anonymity
-names load on first use, so ``import anonymize`` stays light (polars and
-python-stdnum, no Presidio, spaCy or jieba).
+Every public name but the entity types loads on first use, so ``import
+anonymize`` (and ``anonymize.hierarchies``, which job specs and the analysts'
+client use) needs only polars and pydantic: no python-stdnum, Presidio,
+spaCy or jieba, which are server dependencies.
 """
 
 from collections.abc import Iterable
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anonymize.entities import FINDINGS_SCHEMA, Entity, Span
 from anonymize.errors import AnonymizationError
-from anonymize.patterns import is_resident_id
-from anonymize.scan import Finding, scan_file, scan_frame
-from anonymize.vector import scan_table
+
+if TYPE_CHECKING:
+    from anonymize.patterns import is_resident_id
+    from anonymize.scan import Finding, scan_file, scan_frame
+    from anonymize.vector import scan_table
 
 
 def analyze_text(
@@ -60,6 +63,11 @@ def analyze_text(
 
 #: Public names that load on first use: name -> (module, attribute).
 _LAZY = {
+    "is_resident_id": ("anonymize.patterns", "is_resident_id"),
+    "Finding": ("anonymize.scan", "Finding"),
+    "scan_file": ("anonymize.scan", "scan_file"),
+    "scan_frame": ("anonymize.scan", "scan_frame"),
+    "scan_table": ("anonymize.vector", "scan_table"),
     "TransformSpec": ("anonymize.transforms", "TransformSpec"),
     "apply_transforms": ("anonymize.transforms", "apply"),
     "KAnonymitySpec": ("anonymize.kanon", "KAnonymitySpec"),

@@ -1,4 +1,8 @@
-"""The ``sandbox`` command: serve, bootstrap, verify the audit chain, run the demo."""
+"""The ``sandbox`` command: serve, bootstrap, verify the audit chain, run the demo.
+
+The commands that talk to a running service (``status``, ``datasets``,
+``jobs``, ``review``, ``grants``, ``budget``) live in :mod:`sandbox._cli_remote`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import typer
 from rich.console import Console
 
 from policies.errors import SandboxError
+from sandbox._cli_remote import register as register_service_commands
 
 if TYPE_CHECKING:
     from sandbox.settings import Settings
@@ -143,6 +148,9 @@ def demo(
         run(rows=rows)
     except SandboxError as error:
         _fail(error)
+
+
+register_service_commands(app)
 
 
 def _settings() -> Settings:

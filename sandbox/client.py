@@ -1,9 +1,18 @@
 """Python client for analysts (Jupyter) and scripts; imports no server dependency.
 
->>> from sandbox.client import Client                      # doctest: +SKIP
->>> c = Client("http://127.0.0.1:8000", token="sbx_...")   # doctest: +SKIP
->>> job = c.submit(grant_id=1, spec={...}, purpose="...")  # doctest: +SKIP
->>> job.wait().result()                                    # doctest: +SKIP
+>>> from sandbox.client import Client, count, mean        # doctest: +SKIP
+>>> client = Client()             # SANDBOX_URL, SANDBOX_TOKEN  # doctest: +SKIP
+>>> ds = client.dataset("residents")                      # doctest: +SKIP
+>>> q = ds.query().group_by("city").agg(count(), mean("income", 0, 500_000))  # doctest: +SKIP
+>>> q.run_on(ds.dummy(1000))       # exact, on made-up rows  # doctest: +SKIP
+>>> job = q.epsilon(0.5).submit(purpose="income by city")  # doctest: +SKIP
+>>> job.wait().status              # 'awaiting_review'     # doctest: +SKIP
+
+Map: :mod:`sandbox._client_catalog` (:class:`Datasets`, :class:`Dataset`),
+:mod:`sandbox._client_query` (the builder and the aggregate functions),
+:mod:`sandbox._client_dummy` (dummy rows), :mod:`sandbox._client_local`
+(a query on a local frame), :mod:`sandbox._client_results` (:class:`Estimate`,
+:class:`Budget`), :mod:`sandbox._client_html` (Jupyter display).
 
 Errors raised are the service's error tree (:mod:`policies.errors`): a
 ``BudgetExhausted`` on the server is a ``BudgetExhausted`` here, with the
@@ -13,19 +22,56 @@ server's message, which says what to do next.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import httpx
-import polars as pl
 
 from policies import errors as E
+from sandbox import _client_html as H
+from sandbox._client_catalog import Dataset, Datasets
+from sandbox._client_job import Job
+from sandbox._client_query import (
+    AggregateQuery,
+    Cost,
+    GroupedQuery,
+    PrivateQuery,
+    QueryBuilder,
+    count,
+    count_distinct,
+    histogram,
+    mean,
+    median,
+    quantile,
+    sum_,
+    variance,
+)
+from sandbox._client_results import Budget, Estimate
+
+__all__ = [
+    "AggregateQuery",
+    "Budget",
+    "Client",
+    "Cost",
+    "Dataset",
+    "Datasets",
+    "Estimate",
+    "GroupedQuery",
+    "Job",
+    "PrivateQuery",
+    "QueryBuilder",
+    "count",
+    "count_distinct",
+    "histogram",
+    "mean",
+    "median",
+    "quantile",
+    "sum_",
+    "variance",
+]
 
 _BY_STATUS: dict[int, type[E.SandboxError]] = {
     401: E.Unauthenticated,
@@ -48,7 +94,6 @@ _BY_CODE: dict[str, type[E.SandboxError]] = {
         E.InternalError,
     )
 }
-_FINAL = frozenset({"awaiting_review", "released", "rejected", "failed"})
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -64,6 +109,8 @@ def _raise_for(response: httpx.Response) -> None:
     except (json.JSONDecodeError, AttributeError):
         code, message = "", response.text or response.reason_phrase
     cls = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code, E.InternalError)
+    if cls is E.Unauthenticated:
+        message += "; check SANDBOX_TOKEN (or the token given to Client) with your administrator"
     raise cls(message)
 
 
@@ -74,21 +121,34 @@ class Client:
         url: Service URL; default ``SANDBOX_URL``.
         token: API token; default ``SANDBOX_TOKEN``.
         timeout: Seconds per HTTP request.
+        transport: An httpx transport (tests pass ``httpx.MockTransport``).
 
     Raises:
         InvalidRequest: No URL or token given or set in the environment.
     """
 
     def __init__(
-        self, url: str | None = None, token: str | None = None, timeout: float = 60.0
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        timeout: float = 60.0,
+        *,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         url = url or os.environ.get("SANDBOX_URL")
         token = token or os.environ.get("SANDBOX_TOKEN")
-        if not url or not token:
-            raise E.InvalidRequest("pass Client(url, token) or set SANDBOX_URL and SANDBOX_TOKEN")
+        missing = [n for n, v in (("SANDBOX_URL", url), ("SANDBOX_TOKEN", token)) if not v]
+        if missing or not url or not token:
+            raise E.InvalidRequest(
+                f"no {' and no '.join(missing)}: pass Client(url, token) or set "
+                "SANDBOX_URL (the service address) and SANDBOX_TOKEN (your API token)"
+            )
         self.url = url.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.url + "/v1", timeout=timeout, headers={"Authorization": f"Bearer {token}"}
+            base_url=self.url + "/v1",
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {token}"},
+            transport=transport,
         )
 
     def __enter__(self) -> Client:
@@ -101,27 +161,100 @@ class Client:
         """Close the HTTP connection pool."""
         self._http.close()
 
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.TransportError as err:
+            raise E.InternalError(
+                f"cannot reach the service at {self.url} ({type(err).__name__}); "
+                "check SANDBOX_URL and that the service is running"
+            ) from err
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
+        response = self._send(method, path, **kwargs)
         _raise_for(response)
         return response.json()
 
     # -- everyone ---------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """The service's liveness answer (``GET /healthz``; no token needed)."""
+        return dict(self._call("GET", self.url + "/healthz"))
+
+    def status(self) -> dict[str, Any]:
+        """Service status: database, Ray and job counts (``GET /v1/status``)."""
+        return dict(self._call("GET", "/status"))
+
     def me(self) -> dict[str, Any]:
         """Who this token belongs to."""
         return dict(self._call("GET", "/me"))
 
-    def datasets(self) -> list[dict[str, Any]]:
-        """The catalog: names, schemas, tags and row counts (never rows)."""
-        return list(self._call("GET", "/datasets"))
+    @property
+    def datasets(self) -> Datasets:
+        """The catalog: names, schemas, tags and row counts (never rows).
+
+        ``client.datasets`` and ``client.datasets()`` are the same list.
+        """
+        return Datasets([Dataset(d, self) for d in self._call("GET", "/datasets")])
+
+    def dataset(self, name: str) -> Dataset:
+        """One dataset's metadata: ``.schema``, ``.tags``, ``.dummy(n)``, ``.query()``.
+
+        Raises:
+            NotFound: No such dataset; ``client.datasets`` lists them.
+        """
+        try:
+            return Dataset(self._call("GET", f"/datasets/{name}"), self)
+        except E.NotFound as err:
+            raise E.NotFound(f"{err}; client.datasets lists the catalog") from err
 
     def grants(self) -> list[dict[str, Any]]:
         """Grants visible to the caller, with their budgets."""
         return list(self._call("GET", "/grants"))
 
-    def budget(self, grant_id: int) -> dict[str, float]:
-        """ε and δ total, spent and left on a grant."""
-        g = self._call("GET", f"/grants/{grant_id}")
+    def grant(self, grant_id: int) -> dict[str, Any]:
+        """One grant with its budget, kinds, limits and state."""
+        return dict(self._call("GET", f"/grants/{grant_id}"))
+
+    def grant_for(self, dataset: str, kind: str, grant: int | None = None) -> int:
+        """The grant to charge for a ``kind`` job on ``dataset``.
+
+        Args:
+            dataset: The dataset's name.
+            kind: ``aggregate``, ``extract``, ``train`` or ``custom``.
+            grant: An explicit grant id (returned as is).
+
+        Raises:
+            PolicyViolation: No active grant covers the dataset for this kind.
+            InvalidRequest: Several do; the message lists their ids.
+        """
+        if grant is not None:
+            return grant
+        fitting = [
+            int(g["id"])
+            for g in self.grants()
+            if g["state"] == "active" and dataset in g["datasets"] and kind in g["kinds"]
+        ]
+        if not fitting:
+            raise E.PolicyViolation(
+                f"no active grant covers dataset '{dataset}' for {kind} jobs; ask the data "
+                "bureau for one (client.grants() lists yours)"
+            )
+        if len(fitting) > 1:
+            raise E.InvalidRequest(
+                f"grants {', '.join(map(str, fitting))} all cover dataset '{dataset}' for "
+                f"{kind} jobs; pass grant=<id> to choose"
+            )
+        return fitting[0]
+
+    @overload
+    def budget(self) -> Budget: ...
+    @overload
+    def budget(self, grant_id: int) -> dict[str, float]: ...
+    def budget(self, grant_id: int | None = None) -> Budget | dict[str, float]:
+        """ε and δ total, spent and left: of every visible grant, or of one as a dict."""
+        if grant_id is None:
+            return Budget(self.grants())
+        g = self.grant(grant_id)
         return {
             k: g[k]
             for k in (
@@ -147,7 +280,7 @@ class Client:
         )
         return Job(self, data)
 
-    def estimate(self, grant_id: int, spec: Mapping[str, Any]) -> dict[str, Any]:
+    def estimate(self, grant_id: int, spec: Mapping[str, Any]) -> Estimate:
         """Cost and expected accuracy of a job before running it; spends nothing.
 
         Returns:
@@ -155,7 +288,7 @@ class Client:
             ``ci_half_width`` (95 %), ``fits`` (the grant can pay for it) and
             ``cached_job_id`` (an identical earlier query, answered at no cost).
         """
-        return dict(
+        return Estimate(
             self._call("POST", "/jobs/estimate", json={"grant_id": grant_id, "spec": dict(spec)})
         )
 
@@ -249,77 +382,21 @@ class Client:
         """Walk the audit hash chain (auditor, admin, steward)."""
         return dict(self._call("GET", "/audit/verify"))
 
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    def _repr_html_(self) -> str:
+        try:
+            me = self.me()
+            who = {"user": me["name"], "role": me["role"], "organisation": me["org_name"]}
+        except E.SandboxError as err:
+            who = {"error": str(err)}
+        return H.fields("Data Sandbox", {"service": self.url} | who)
+
     def _download(self, job_id: int) -> bytes:
-        response = self._http.get(f"/jobs/{job_id}/output")
+        response = self._send("GET", f"/jobs/{job_id}/output")
         _raise_for(response)
         expected = response.headers.get("X-Content-SHA256", "")
         if hashlib.sha256(response.content).hexdigest() != expected:
             raise E.InternalError("the download does not match its SHA-256; try again")
         return response.content
-
-
-@dataclass
-class Job:
-    """A submitted job; :meth:`wait` then :meth:`result`."""
-
-    client: Client
-    data: dict[str, Any]
-
-    @property
-    def id(self) -> int:
-        return int(self.data["id"])
-
-    @property
-    def status(self) -> str:
-        return str(self.data["status"])
-
-    def refresh(self) -> Job:
-        """Fetch the current state."""
-        self.data = self.client._call("GET", f"/jobs/{self.id}")
-        return self
-
-    def wait(self, timeout: float = 600.0, poll: float = 0.5) -> Job:
-        """Block until the job is out of the queue and Ray (awaiting review or later).
-
-        Raises:
-            JobFailed: The job failed; the message says why without data values.
-            TimeoutError: Still running after ``timeout`` seconds.
-        """
-        deadline = time.monotonic() + timeout
-        while self.refresh().status not in _FINAL:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"job {self.id} is still {self.status} after {timeout:g} s")
-            time.sleep(poll)
-        if self.status == "failed":
-            raise E.JobFailed(f"job {self.id} failed: {self.data.get('error', '')}")
-        return self
-
-    def wait_released(self, timeout: float = 3600.0, poll: float = 2.0) -> Job:
-        """Block until the data bureau has decided.
-
-        Raises:
-            PolicyViolation: The output was rejected.
-        """
-        deadline = time.monotonic() + timeout
-        while self.wait(timeout, poll).status == "awaiting_review":
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"job {self.id} is still awaiting review")
-            time.sleep(poll)
-        if self.status == "rejected":
-            raise E.PolicyViolation(f"job {self.id} was rejected by the data bureau")
-        return self
-
-    def result(self) -> pl.DataFrame:
-        """The released table.
-
-        Raises:
-            PolicyViolation: Not released yet (only released products leave).
-        """
-        return pl.read_parquet(io.BytesIO(self.client._download(self.id)))
-
-    def manifest(self) -> dict[str, Any]:
-        """The signed release manifest."""
-        return dict(self.client._call("GET", f"/jobs/{self.id}/manifest"))
-
-    def __repr__(self) -> str:
-        return f"Job(id={self.id}, status={self.status!r})"

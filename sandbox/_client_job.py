@@ -1,0 +1,165 @@
+"""A submitted job: wait for it (with a progress bar), then download its released table."""
+
+from __future__ import annotations
+
+import io
+import time
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from policies import errors as E
+from sandbox import _client_html as H
+
+if TYPE_CHECKING:
+    from sandbox.client import Client
+
+_FINAL = frozenset({"awaiting_review", "released", "rejected", "failed"})
+#: Progress-bar steps of a job's life up to the data bureau's decision.
+_STEPS = {"queued": 1, "running": 2, "awaiting_review": 3, "released": 4, "rejected": 4}
+
+
+@dataclass
+class Job:
+    """A submitted job; :meth:`wait` then :meth:`result`."""
+
+    client: Client
+    data: dict[str, Any]
+
+    @property
+    def id(self) -> int:
+        return int(self.data["id"])
+
+    @property
+    def status(self) -> str:
+        return str(self.data["status"])
+
+    def refresh(self) -> Job:
+        """Fetch the current state."""
+        self.data = self.client._call("GET", f"/jobs/{self.id}")
+        return self
+
+    def wait(self, timeout: float = 600.0, poll: float = 0.5, progress: bool = True) -> Job:
+        """Block until the job is out of the queue and Ray (awaiting review or later).
+
+        Args:
+            timeout: Seconds to wait at most.
+            poll: Seconds between status checks.
+            progress: Show a progress bar over queued → running → awaiting review
+                (a widget in Jupyter when ipywidgets is installed, text otherwise).
+
+        Raises:
+            JobFailed: The job failed; the message says why without data values.
+            TimeoutError: Still running after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        bar = _progress(self.id) if progress else None
+        try:
+            while self.refresh().status not in _FINAL:
+                _advance(bar, self.status)
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"job {self.id} is still {self.status} after {timeout:g} s; "
+                        "call job.wait() again or see client.jobs()"
+                    )
+                time.sleep(poll)
+            _advance(bar, self.status)
+        finally:
+            if bar is not None:
+                bar.close()
+        if self.status == "failed":
+            raise E.JobFailed(f"job {self.id} failed: {self.data.get('error', '')}")
+        return self
+
+    def wait_released(self, timeout: float = 3600.0, poll: float = 2.0) -> Job:
+        """Block until the data bureau has decided.
+
+        Raises:
+            PolicyViolation: The output was rejected.
+        """
+        deadline = time.monotonic() + timeout
+        while self.wait(timeout, poll, progress=False).status == "awaiting_review":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {self.id} is still awaiting review")
+            time.sleep(poll)
+        if self.status == "rejected":
+            raise E.PolicyViolation(f"job {self.id} was rejected by the data bureau")
+        return self
+
+    def result(self) -> pl.DataFrame:
+        """The released table: group keys, then per aggregate its value and 95 % interval.
+
+        Each aggregate ``name`` comes with ``name_ci_low`` and ``name_ci_high``.
+
+        Raises:
+            PolicyViolation: Not released yet (only released products leave).
+        """
+        if self.refresh().status in ("queued", "running", "awaiting_review"):
+            raise E.PolicyViolation(
+                f"job {self.id} is {self.status}: only released products leave; "
+                "call job.wait_released() and then job.result()"
+            )
+        if self.status in ("rejected", "failed"):
+            raise E.PolicyViolation(
+                f"job {self.id} was {self.status} and has no result; see job.data['error'] "
+                "or the reviewer's reason, change the job and submit again"
+            )
+        return pl.read_parquet(io.BytesIO(self.client._download(self.id)))
+
+    def manifest(self) -> dict[str, Any]:
+        """The signed release manifest."""
+        return dict(self.client._call("GET", f"/jobs/{self.id}/manifest"))
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id}, status={self.status!r})"
+
+    def _repr_html_(self) -> str:
+        d = self.data
+        items = {
+            "status": self.status,
+            "kind": d.get("kind"),
+            "grant": d.get("grant_id"),
+            "ε": d.get("epsilon"),
+            "δ": d.get("delta"),
+            "purpose": d.get("purpose"),
+            "created": d.get("created_at"),
+            "error": d.get("error") or None,
+        }
+        return H.fields(f"job {self.id}", items, _NEXT.get(self.status, ""))
+
+
+_NEXT = {
+    "queued": "waiting for a worker: job.wait()",
+    "running": "running beside the data: job.wait()",
+    "awaiting_review": "the data bureau reviews it next: job.wait_released()",
+    "released": "released: job.result() downloads it",
+    "rejected": "rejected by the data bureau; change the job and submit again",
+    "failed": "failed; see the error, change the job and submit again",
+}
+
+
+def _progress(job_id: int) -> Any:
+    """A tqdm bar over the job's steps, a widget in Jupyter.
+
+    tqdm.auto warns when Jupyter lacks ipywidgets and falls back to text;
+    the fallback is fine here, so that warning is silenced. Imported late:
+    scripts that never wait never load it.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+
+    return tqdm(total=_STEPS["awaiting_review"], desc=f"job {job_id}", unit="step", leave=True)
+
+
+def _advance(bar: Any, status: str) -> None:
+    if bar is None:
+        return
+    if bar.postfix == status:
+        return  # redraw on change only: each redraw is an output line in a notebook
+    step = min(_STEPS.get(status, bar.n), bar.total)
+    if step > bar.n:
+        bar.update(step - bar.n)
+    bar.set_postfix_str(status, refresh=True)

@@ -1,0 +1,148 @@
+"""The service commands (status, datasets, jobs, review, grants, budget) against a live service."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from sandbox.cli import app
+from sandbox.client import Client, count, mean
+from sandbox.demo import free_port, serving
+from sandbox.service import Sandbox
+from sandbox.settings import Settings
+from tests.factories import World, build_world
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def live(
+    tmp_path_factory: pytest.TempPathFactory, ray_runner: object
+) -> Iterator[tuple[str, World]]:
+    data = tmp_path_factory.mktemp("cli")
+    sandbox = Sandbox(Settings(data_dir=Path(data)), runner=ray_runner)  # type: ignore[arg-type]
+    sandbox.start()
+    with serving(sandbox, free_port()) as url, httpx.Client(base_url=url) as http:
+        yield url, build_world(http, sandbox)  # type: ignore[arg-type]
+    sandbox.close()
+
+
+def sandbox_cli(live: tuple[str, World], who: str, *args: str) -> Any:
+    """Run ``sandbox ARGS`` as ``who`` (url and token from the environment, wide terminal)."""
+    url, world = live
+    env = {"SANDBOX_URL": url, "SANDBOX_TOKEN": getattr(world, who), "COLUMNS": "200"}
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def as_json(live: tuple[str, World], who: str, *args: str) -> Any:
+    result = sandbox_cli(live, who, *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def job_id(live: tuple[str, World]) -> int:
+    """One aggregate submitted through the client's builder, awaiting review."""
+    url, world = live
+    with Client(url, world.operator) as c:
+        q = c.dataset("residents").query().group_by("city")
+        job = q.agg(count(), mean("income", 0, 100_000)).epsilon(0.5).submit(purpose="cli test")
+        return job.wait(timeout=120, progress=False).id
+
+
+def test_status_when_steward_then_database_ray_and_audit_chain_shown(live, job_id):
+    result = sandbox_cli(live, "steward", "status")
+    assert result.exit_code == 0, result.output
+    for expected in ("steward (steward, bureau)", "sqlite: ok", "connected", "holds ("):
+        assert expected in result.stdout
+    report = as_json(live, "steward", "status")
+    assert report["service"]["database"] == {"ok": True, "dialect": "sqlite"}
+    assert report["audit"]["ok"] is True and report["me"]["role"] == "steward"
+    assert "address" not in json.dumps(report["service"]["ray"])  # Ray is not a door
+
+
+def test_status_when_operator_then_audit_not_visible_and_only_own_jobs_counted(live, job_id):
+    report = as_json(live, "other_operator", "status")
+    assert report["audit"] is None and report["service"]["jobs"] == {}
+    result = sandbox_cli(live, "operator", "status")
+    assert "not visible to your role" in result.stdout
+
+
+def test_datasets_when_listed_then_table_and_json_carry_metadata_only(live):
+    result = sandbox_cli(live, "operator", "datasets")
+    assert result.exit_code == 0 and "residents" in result.stdout and "600" in result.stdout
+    [entry] = as_json(live, "operator", "datasets")
+    assert entry["name"] == "residents" and entry["row_count"] == 600
+    shown = sandbox_cli(live, "operator", "datasets", "residents")
+    assert "direct_identifier" in shown.stdout and "income" in shown.stdout
+    assert as_json(live, "operator", "datasets", "residents")["public_keys"]["city"]
+
+
+def test_jobs_when_watching_then_refreshes_until_nothing_runs(live, job_id):
+    result = sandbox_cli(live, "operator", "jobs", "--watch", "--interval", "0.2")
+    assert result.exit_code == 0, result.output
+    assert str(job_id) in result.stdout and "awaiting_review" in result.stdout
+    listed = as_json(live, "operator", "jobs", "--status", "awaiting_review")
+    assert [j["id"] for j in listed] == [job_id]
+    assert as_json(live, "other_operator", "jobs") == []  # another firm's jobs are not shown
+    assert sandbox_cli(live, "operator", "jobs", "--watch", "--json").exit_code == 2
+
+
+def test_review_when_steward_approves_then_released_and_operator_downloads(live, job_id):
+    assert job_id in [j["id"] for j in as_json(live, "steward", "review", "list")]
+    shown = sandbox_cli(live, "steward", "review", "show", str(job_id))
+    assert shown.exit_code == 0 and "disclosure checks" in shown.stdout
+    assert "file_type" in shown.stdout and "pii_scan" in shown.stdout  # the checks, by name
+    refused = sandbox_cli(
+        live, "operator", "review", "approve", str(job_id), "--reason", "my own job"
+    )
+    assert refused.exit_code == 1 and "error:" in refused.stderr
+    approved = sandbox_cli(
+        live, "steward", "review", "approve", str(job_id), "--reason", "aggregates only"
+    )
+    assert approved.exit_code == 0, approved.output
+    assert f"job {job_id}: released" in approved.stdout
+    assert as_json(live, "steward", "review", "list") == []
+    url, world = live
+    with Client(url, world.operator) as c:
+        table = c.job(job_id).result()
+    assert table.columns[:4] == ["city", "count", "count_ci_low", "count_ci_high"]
+
+
+def test_grants_when_suspended_then_jobs_refused_until_reinstated(live):
+    url, world = live
+    gid = str(world.grant_id)
+    [listed] = as_json(live, "operator", "grants", "list")
+    assert listed["id"] == world.grant_id and listed["state"] == "active"
+    assert "statistics for a report" in sandbox_cli(live, "steward", "grants", "show", gid).stdout
+    suspended = sandbox_cli(live, "steward", "grants", "suspend", gid, "--reason", "audit pending")
+    assert suspended.exit_code == 0 and "suspended" in suspended.stdout
+    try:
+        with Client(url, world.operator) as c:
+            q = c.dataset("residents").query().agg(count()).epsilon(0.1)
+            with pytest.raises(Exception, match="no active grant covers"):
+                q.submit(purpose="while suspended")
+    finally:
+        back = as_json(live, "steward", "grants", "reinstate", gid, "--reason", "audit passed")
+    assert back["state"] == "active"
+    short = sandbox_cli(live, "steward", "grants", "suspend", gid, "--reason", "x")
+    assert short.exit_code == 1 and "error:" in short.stderr  # the service wants a reason
+
+
+def test_budget_when_a_job_ran_then_spent_shown_per_grant(live, job_id):
+    [row] = as_json(live, "operator", "budget")
+    assert row["grant_id"] == live[1].grant_id
+    assert row["epsilon_spent"] == pytest.approx(0.5) and row["epsilon_left"] == pytest.approx(2.5)
+    table = sandbox_cli(live, "operator", "budget")
+    assert table.exit_code == 0 and "privacy budget" in table.stdout and "2.5" in table.stdout
+
+
+def test_cli_when_no_token_then_exit_1_naming_the_variable(live):
+    result = CliRunner().invoke(app, ["datasets"], env={"SANDBOX_URL": live[0], "COLUMNS": "200"})
+    assert result.exit_code == 1 and "SANDBOX_TOKEN" in result.stderr
