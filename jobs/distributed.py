@@ -62,7 +62,7 @@ _EXECUTORS = {"extract": "jobs.extract", "train": "jobs.train", "custom": "jobs.
 
 
 def executor(kind: str) -> Callable[[Task], Outcome]:
-    """The executor of a kind that runs in one task (a fixed table: no name from a spec is imported).
+    """The executor of a kind run in one task (a fixed table: no name from a spec is imported).
 
     Raises:
         KeyError: ``kind`` is not one of them.

@@ -19,12 +19,19 @@ Rules come in pairs: ``check_can_x`` raises a precise error, ``can_x`` returns a
 from policies.airlock import (
     Decision,
     JobStatus,
+    approvals_required,
+    approvals_required_for,
+    can_add_approval,
+    can_approve,
     can_download,
     can_review,
+    check_can_add_approval,
+    check_can_approve,
     check_can_download,
     check_can_review,
     check_can_see_job,
     min_cell_size,
+    release_due,
 )
 from policies.budget import PrivacyBudget, can_spend, check_can_spend
 from policies.catalog import ColumnTag, ColumnUse, Grade, OpenAttribute, check_column_use
@@ -70,11 +77,17 @@ __all__ = [
     "Role",
     "SandboxError",
     "Unauthenticated",
+    "approvals_required",
+    "approvals_required_for",
+    "can_add_approval",
+    "can_approve",
     "can_download",
     "can_grant",
     "can_review",
     "can_spend",
     "can_submit",
+    "check_can_add_approval",
+    "check_can_approve",
     "check_can_download",
     "check_can_grant",
     "check_can_review",
@@ -84,4 +97,5 @@ __all__ = [
     "check_column_use",
     "check_role",
     "min_cell_size",
+    "release_due",
 ]

@@ -1,11 +1,16 @@
 """What may leave the sandbox: job states, review and release rules.
 
 Only a released product crosses the boundary (art. 37, 63). A job's output
-waits in quarantine until a steward of another organisation approves it.
+waits in quarantine until a steward of another organisation approves it;
+outputs of ``important`` data wait for two different stewards (art. 62), as
+OpenSAFELY's airlock asks two output checkers for every release. A failing
+automatic check blocks approval unless the steward overrides it with a
+written reason, which is audited.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Sequence
 from enum import StrEnum
 
 from policies.catalog import Grade
@@ -189,3 +194,118 @@ def min_cell_size(grade: Grade) -> int:
             "core data (核心数据) admits no row-level or small-area output (art. 62)"
         )
     return _MIN_CELL[grade]
+
+
+# art. 62: more important data, more eyes on what leaves. Two stewards for
+# important data (OpenSAFELY asks two output checkers for every release).
+_APPROVALS: dict[Grade, int] = {Grade.GENERAL: 1, Grade.IMPORTANT: 2}
+
+
+def approvals_required(grade: Grade) -> int:
+    """How many different stewards must approve an output of data of ``grade``.
+
+    Raises:
+        PolicyViolation: ``core`` data is never released from the sandbox.
+
+    >>> approvals_required(Grade.GENERAL), approvals_required(Grade.IMPORTANT)
+    (1, 2)
+    """
+    if grade is Grade.CORE:
+        raise PolicyViolation("outputs of core data (核心数据) are not released (art. 62)")
+    return _APPROVALS[grade]
+
+
+def approvals_required_for(grades: Iterable[Grade]) -> int:
+    """Approvals an output of several datasets needs: the strictest of their grades.
+
+    Raises:
+        PolicyViolation: One of them is ``core`` data.
+
+    >>> approvals_required_for([Grade.GENERAL, Grade.IMPORTANT])
+    2
+    """
+    return max((approvals_required(g) for g in grades), default=1)
+
+
+def check_can_approve(failing: Sequence[str], override_reason: str) -> tuple[str, ...]:
+    """Raise unless an approval may go ahead despite the failing automatic checks.
+
+    A failing check blocks approval unless the steward overrides it with a
+    written reason (which the caller audits).
+
+    Args:
+        failing: Names of the automatic checks that fail.
+        override_reason: The steward's written reason for overriding them.
+
+    Returns:
+        The names of the checks the approval overrides (empty when none fail).
+
+    Raises:
+        Conflict: Checks fail and no override reason of at least
+            :data:`MIN_REASON_LENGTH` characters was given.
+
+    >>> check_can_approve([], "")
+    ()
+    >>> check_can_approve(["small_cells"], "cells are public counts")
+    ('small_cells',)
+    >>> can_approve(["pii_scan"], "")
+    False
+    """
+    if not failing:
+        return ()
+    if len(override_reason.strip()) < MIN_REASON_LENGTH:
+        raise Conflict(
+            f"automatic checks fail ({', '.join(failing)}); the output cannot be approved as "
+            "it is: reject it (the operator can resubmit a coarser query), or override the "
+            f"checks with a written override reason of at least {MIN_REASON_LENGTH} "
+            "characters (audited)"
+        )
+    return tuple(failing)
+
+
+def can_approve(failing: Sequence[str], override_reason: str) -> bool:
+    """Whether the approval may go ahead; see :func:`check_can_approve`."""
+    try:
+        check_can_approve(failing, override_reason)
+    except Conflict:
+        return False
+    return True
+
+
+def check_can_add_approval(reviewer_id: int, approvers: Collection[int]) -> None:
+    """Raise unless this steward's approval counts towards the approvals required.
+
+    Args:
+        reviewer_id: The steward approving now.
+        approvers: Stewards who approved the same output before.
+
+    Raises:
+        Conflict: The steward approved this output already; another must (art. 62).
+
+    >>> check_can_add_approval(7, [3])
+    >>> can_add_approval(3, [3])
+    False
+    """
+    if reviewer_id in approvers:
+        raise Conflict(
+            "you approved this output already; a second, different steward must approve "
+            "it (art. 62: important data)"
+        )
+
+
+def can_add_approval(reviewer_id: int, approvers: Collection[int]) -> bool:
+    """Whether the approval counts; see :func:`check_can_add_approval`."""
+    try:
+        check_can_add_approval(reviewer_id, approvers)
+    except Conflict:
+        return False
+    return True
+
+
+def release_due(required: int, approvers: Collection[int]) -> bool:
+    """Whether ``approvers`` (distinct steward ids, this approval included) release the output.
+
+    >>> release_due(2, {3}), release_due(2, {3, 7})
+    (False, True)
+    """
+    return len(set(approvers)) >= required

@@ -1,10 +1,12 @@
 """The airlock: review of quarantined outputs, release with a signed manifest, download.
 
 Nothing but a released product crosses the boundary (art. 37). A steward
-of another organisation approves or rejects with a reason; an approval is
-refused while an automatic check fails. A release copies the output out of
-quarantine and records a manifest (job spec, dataset hashes, ε spent,
-checks, approver, output SHA-256) signed with the deployment's key.
+of another organisation approves or rejects with a reason; an approval
+while an automatic check fails needs a written override reason (audited);
+outputs of ``important`` data need two different stewards' approvals
+(art. 62). A release copies the output out of quarantine and records a
+manifest (job spec, dataset hashes, ε spent, checks, approvers, overrides,
+output SHA-256) signed with the deployment's key.
 """
 
 from __future__ import annotations
@@ -13,11 +15,25 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from jobs.runner import sha256_file
-from policies.airlock import Decision, JobStatus, check_can_download, check_can_review
+from policies.airlock import (
+    Decision,
+    JobStatus,
+    approvals_required_for,
+    check_can_add_approval,
+    check_can_approve,
+    check_can_download,
+    check_can_review,
+    release_due,
+)
 from policies.budget import PrivacyBudget
-from policies.errors import Conflict, InternalError
+from policies.catalog import Grade
+from policies.errors import InternalError
 from policies.grants import GrantState
 from sandbox import audit, signing
 from sandbox.auth import Principal
@@ -26,81 +42,92 @@ from sandbox.checks import blocking
 from sandbox.job_service import visible_job
 from sandbox.settings import Settings
 from sandbox.store.db import Database
-from sandbox.store.models import Job, Release, Review, utcnow
+from sandbox.store.models import Dataset, Job, Release, Review, User, utcnow
+
+
+def job_datasets(spec: dict[str, Any]) -> list[str]:
+    """The dataset names a stored job spec reads (``dataset`` or ``datasets``, by kind)."""
+    names = spec.get("datasets") or [spec["dataset"]]
+    return [str(n) for n in names]
 
 
 def review(
-    db: Database, settings: Settings, who: Principal, job_id: int, decision: Decision, reason: str
+    db: Database,
+    settings: Settings,
+    who: Principal,
+    job_id: int,
+    decision: Decision,
+    reason: str,
+    *,
+    override_reason: str = "",
 ) -> Job:
     """Approve or reject a quarantined output.
 
+    A rejection by any steward rejects. An approval is recorded; the output
+    is released once as many different stewards as the datasets' grade
+    requires have approved (one for ``general``, two for ``important`` data;
+    :func:`policies.airlock.approvals_required`). An approval while automatic
+    checks fail needs ``override_reason``; the overridden checks are recorded
+    on the review, in the audit log and in the manifest.
+
+    Args:
+        db: The metadata store.
+        settings: Where releases go, and the signing key.
+        who: The reviewing steward.
+        job_id: The job.
+        decision: Approve or reject.
+        reason: Why (shown to the operator, recorded, audited).
+        override_reason: Why failing automatic checks do not matter here (approvals only).
+
     Raises:
         NotFound: No such job.
-        PolicyViolation: Not a steward, or the steward's own organisation's job.
-        Conflict: Not awaiting review, or an automatic check fails (approval only).
+        PolicyViolation: Not a steward, the steward's own organisation's job,
+            or ``core`` data.
+        Conflict: Not awaiting review, automatic checks fail and no override
+            reason, or this steward approved the output already.
         InvalidRequest: No reason.
     """
     with db.session() as session:
         job = visible_job(session, who, job_id)
         session.refresh(job, with_for_update={"of": Job})
         check_can_review(who.role, who.org_id, job.org_id, JobStatus(job.status), reason)
-        session.add(
-            Review(job_id=job.id, reviewer_id=who.user_id, decision=decision.value, reason=reason)
-        )
         if decision is Decision.REJECT:
+            session.add(
+                Review(
+                    job_id=job.id, reviewer_id=who.user_id, decision=decision.value, reason=reason
+                )
+            )
             job.status = JobStatus.REJECTED.value
             audit.append(db, session, who.actor, "review.reject", f"job:{job.id}", reason=reason)
             return job
-        failing = blocking(job.report.get("checks", []))
-        if failing:
-            raise Conflict(
-                f"automatic checks fail ({', '.join(failing)}); the output cannot be approved "
-                "as it is: reject it, and the operator can resubmit a coarser query"
+        datasets = [get_dataset(session, n) for n in job_datasets(job.spec)]
+        required = approvals_required_for(Grade(d.grade) for d in datasets)
+        earlier = list(
+            session.scalars(
+                select(Review)
+                .where(Review.job_id == job.id, Review.decision == Decision.APPROVE.value)
+                .order_by(Review.id)
             )
-        quarantined = Path(job.output_path)
-        if sha256_file(quarantined) != job.output_sha256:
-            raise InternalError("the quarantined output changed since the job wrote it")
-        settings.releases_dir.mkdir(parents=True, exist_ok=True)
-        released = settings.releases_dir / f"job-{job.id}{quarantined.suffix}"
-        tmp = released.with_suffix(".partial")
-        shutil.copyfile(quarantined, tmp)
-        os.replace(tmp, released)
-        spec = job.spec
-        names = [spec["dataset"]]
-        datasets = [get_dataset(session, n) for n in names]
-        cost = PrivacyBudget.from_units(job.epsilon, job.delta)
-        manifest = {
-            "version": 1,
-            "job_id": job.id,
-            "kind": job.kind,
-            "spec": spec,
-            "purpose": job.purpose,
-            "grant_id": job.grant_id,
-            "organisation": job.grant.org.name,
-            "datasets": [
-                {"name": d.name, "sha256": d.sha256, "rows": d.row_count, "grade": d.grade}
-                for d in datasets
-            ],
-            "privacy": {
-                "epsilon": cost.epsilon,
-                "delta": cost.delta,
-                "noise": spec.get("noise", "laplace"),
-                # the person, identified by this column (bounded contributions), or one row
-                "unit": datasets[0].privacy_unit or "row",
-                "max_rows_per_unit": spec.get("max_rows_per_unit"),
-                "max_groups_per_unit": spec.get("max_groups_per_unit"),
-                "accounting": "pure epsilon, or zCDP for Gaussian noise (Bun & Steinke 2016)",
-            },
-            "checks": job.report.get("checks", []),
-            "approver": who.name,
-            "approval_reason": reason,
-            "approved_at": utcnow().isoformat(),
-            "output": {"file": released.name, "sha256": job.output_sha256},
-        }
-        signature = signing.sign(settings.secret(), manifest)
-        session.add(Release(job_id=job.id, manifest=manifest, signature=signature))
-        job.status = JobStatus.RELEASED.value
-        job.output_path = str(released.resolve())
+        )
+        check_can_add_approval(who.user_id, [r.reviewer_id for r in earlier])
+        checks = job.report.get("checks", [])
+        overrides = check_can_approve(blocking(checks), override_reason)
+        recorded = reason if not overrides else f"{reason}\n\nOverride: {override_reason}"
+        session.add(
+            Review(
+                job_id=job.id,
+                reviewer_id=who.user_id,
+                decision=decision.value,
+                reason=recorded,
+                overrides=list(overrides),
+            )
+        )
+        approvers = {r.reviewer_id for r in earlier} | {who.user_id}
+        due = release_due(required, approvers)
+        if due:
+            _release(
+                session, settings, who, job, datasets, reason, earlier, overrides, override_reason
+            )
         audit.append(
             db,
             session,
@@ -108,9 +135,73 @@ def review(
             "review.approve",
             f"job:{job.id}",
             reason=reason,
+            overrides=list(overrides),
+            override_reason=override_reason if overrides else "",
+            approvals=len(approvers),
+            approvals_required=required,
+            released=due,
             output_sha256=job.output_sha256,
         )
         return job
+
+
+def _release(
+    session: Session,
+    settings: Settings,
+    who: Principal,
+    job: Job,
+    datasets: list[Dataset],
+    reason: str,
+    earlier: list[Review],
+    overrides: tuple[str, ...],
+    override_reason: str,
+) -> None:
+    """Copy the output out of quarantine and record its signed manifest."""
+    quarantined = Path(job.output_path)
+    if sha256_file(quarantined) != job.output_sha256:
+        raise InternalError("the quarantined output changed since the job wrote it")
+    settings.releases_dir.mkdir(parents=True, exist_ok=True)
+    released = settings.releases_dir / f"job-{job.id}{quarantined.suffix}"
+    tmp = released.with_suffix(".partial")
+    shutil.copyfile(quarantined, tmp)
+    os.replace(tmp, released)
+    spec = job.spec
+    cost = PrivacyBudget.from_units(job.epsilon, job.delta)
+    names = {
+        u.id: u.name
+        for u in session.scalars(select(User).where(User.id.in_([r.reviewer_id for r in earlier])))
+    }
+    approvals = [
+        {"approver": names.get(r.reviewer_id, "?"), "reason": r.reason, "overrides": r.overrides}
+        for r in earlier
+    ]
+    approvals.append({"approver": who.name, "reason": reason, "overrides": list(overrides)})
+    manifest = {
+        "version": 1,
+        "job_id": job.id,
+        "kind": job.kind,
+        "spec": spec,
+        "purpose": job.purpose,
+        "grant_id": job.grant_id,
+        "organisation": job.grant.org.name,
+        "datasets": [
+            {"name": d.name, "sha256": d.sha256, "rows": d.row_count, "grade": d.grade}
+            for d in datasets
+        ],
+        "privacy": _privacy_statement(job.kind, spec, cost, datasets[0].privacy_unit, job.report),
+        "checks": job.report.get("checks", []),
+        "approver": who.name,
+        "approval_reason": reason,
+        "approvals": approvals,
+        "overrides": sorted({name for a in approvals for name in a["overrides"]}),
+        "override_reason": override_reason if overrides else "",
+        "approved_at": utcnow().isoformat(),
+        "output": {"file": released.name, "sha256": job.output_sha256},
+    }
+    signature = signing.sign(settings.secret(), manifest)
+    session.add(Release(job_id=job.id, manifest=manifest, signature=signature))
+    job.status = JobStatus.RELEASED.value
+    job.output_path = str(released.resolve())
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +238,37 @@ def download(db: Database, who: Principal, job_id: int) -> Download:
             sha256=job.output_sha256,
         )
         return Download(path, job.output_sha256, f"job-{job.id}{path.suffix}")
+
+
+def _privacy_statement(
+    kind: str,
+    spec: dict[str, Any],
+    cost: PrivacyBudget,
+    unit: str | None,
+    report: dict[str, Any],
+) -> dict[str, Any]:
+    """What protects the people in a released product, by job kind (for the manifest)."""
+    # the person, identified by this column, or one row
+    base = {"kind": kind, "epsilon": cost.epsilon, "delta": cost.delta, "unit": unit or "row"}
+    if kind == "aggregate":
+        return base | {
+            "guarantee": "differential privacy",
+            "noise": spec.get("noise", "laplace"),
+            "max_rows_per_unit": spec.get("max_rows_per_unit"),
+            "max_groups_per_unit": spec.get("max_groups_per_unit"),
+            "accounting": "pure epsilon, or zCDP for Gaussian noise (Bun & Steinke 2016)",
+        }
+    if kind == "train":
+        return base | {
+            "guarantee": "differential privacy",
+            "accounting": "pure epsilon (diffprivlib), or (epsilon, delta) from opacus's RDP "
+            "accountant for DP-SGD",
+        }
+    if kind == "extract":
+        return base | {
+            "guarantee": "k-anonymity (not differential privacy)",
+            "k": report.get("k_achieved"),
+            "l": report.get("l_achieved"),
+            "records_suppressed": report.get("records_suppressed"),
+        }
+    return base | {"guarantee": "none by construction: every file was reviewed by a person"}

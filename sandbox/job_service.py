@@ -171,7 +171,7 @@ class JobService:
         return _Prepared(spec, grant, datasets, context, charge, spec_json, spec_hash, cached)
 
     def _options(self, spec: AnySpec, grant: Grant, dataset: Dataset) -> dict[str, Any]:
-        """Kind-specific settings derived from the grant and the deployment (never from the spec)."""
+        """Kind-specific settings from the grant and the deployment (never from the spec)."""
         if isinstance(spec, ExtractSpec):
             from policies.extract import min_k
 

@@ -33,7 +33,7 @@ _ONE = "__one"
 PREFIX = "__m"
 
 
-def _filter_expr(f: Filter) -> pl.Expr:
+def filter_expr(f: Filter) -> pl.Expr:
     return _COMPARE[f.op](pl.col(f.column), f.value)
 
 
@@ -86,7 +86,7 @@ def prepare(frame: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     """Filters, public-key domains and contribution bounding, lazily."""
     spec, context = plan.spec, plan.context
     if spec.filters:
-        frame = frame.filter(pl.all_horizontal(_filter_expr(f) for f in spec.filters))
+        frame = frame.filter(pl.all_horizontal(filter_expr(f) for f in spec.filters))
     if context.privacy_unit is not None:
         # Bound people within the declared domains, so that no one's quota goes to rows
         # outside them. Without a privacy unit there is no quota: the release keeps only

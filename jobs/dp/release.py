@@ -10,10 +10,11 @@ whether or not the data has rows there. With discovered keys the cells are
 the groups present in the data, and only those whose noisy count of people
 clears the partition-selection threshold are kept (:mod:`jobs.dp.partition`).
 
-Small cells. A cell whose noisy count of people is below ``min_cell`` is
-suppressed. A public-key or ungrouped cell stays in the table with null
-values (its key is public, and hiding the row would make the table's shape
-depend on the data); a discovered cell is dropped.
+Small cells. A cell whose noisy count of people, or any other released
+count (rows, a histogram bin), is below ``min_cell`` is suppressed. A
+public-key or ungrouped cell stays in the table with null values (its key
+is public, and hiding the row would make the table's shape depend on the
+data); a discovered cell is dropped.
 """
 
 from __future__ import annotations
@@ -122,7 +123,12 @@ def release(exact: pl.DataFrame, plan: Plan, rng: np.random.Generator) -> Aggreg
     columns: dict[str, pl.Series] = {c: table[c] for c in plan.spec.group_by}
     for use in plan.uses:
         columns.update(_derive(use, plan, noisy))
-    out = pl.DataFrame(columns).with_columns(pl.Series(_SUPPRESSED, suppressed))
+    out = pl.DataFrame(columns)
+    if plan.context.min_cell > 0:
+        # Post-processing: a released count below the threshold (an independently
+        # noised row count, a histogram bin) suppresses its cell too.
+        suppressed = suppressed | _small_counts(out, plan)
+    out = out.with_columns(pl.Series(_SUPPRESSED, suppressed))
     outputs = [c for c in out.columns if c not in plan.spec.group_by and c != _SUPPRESSED]
     out = out.with_columns(
         pl.when(~pl.col(_SUPPRESSED)).then(pl.col(c)).otherwise(None).alias(c) for c in outputs
@@ -139,6 +145,22 @@ def release(exact: pl.DataFrame, plan: Plan, rng: np.random.Generator) -> Aggreg
         threshold=plan.threshold,
         noise=plan.spec.noise,
     )
+
+
+def _small_counts(out: pl.DataFrame, plan: Plan) -> npt.NDArray[np.bool_]:
+    """Cells where a released count (rows, people or a histogram bin) is below ``min_cell``."""
+    small = np.zeros(out.height, dtype=bool)
+    for a in plan.spec.aggregates:
+        if a.op not in ("count", "count_distinct", "histogram"):
+            continue
+        column = pl.col(a.output_name)
+        dtype = out.schema[a.output_name]
+        smallest = column.arr.min() if isinstance(dtype, pl.Array) else column
+        if isinstance(dtype, pl.List):
+            smallest = column.list.min()
+        flags = out.select((smallest < plan.context.min_cell).fill_null(False)).to_series()
+        small |= flags.to_numpy()
+    return small
 
 
 def _check_size(exact: pl.DataFrame, plan: Plan) -> None:

@@ -11,7 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from policies.errors import SandboxError
+from sandbox import console
 from sandbox.api import routes_admin, routes_audit, routes_catalog, routes_grants, routes_jobs
+from sandbox.api.routes_me import router as status_router
 from sandbox.service import Sandbox
 
 log = logging.getLogger(__name__)
@@ -65,4 +67,6 @@ def create_app(sandbox: Sandbox) -> FastAPI:
 
     for module in (routes_admin, routes_catalog, routes_grants, routes_jobs, routes_audit):
         app.include_router(module.router, prefix="/v1")
+    app.include_router(status_router, prefix="/v1")
+    app.include_router(console.router)  # the review console's pages under /console
     return app

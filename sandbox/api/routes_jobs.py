@@ -65,8 +65,20 @@ def get_job(job_id: int, who: Caller, sandbox: SandboxDep) -> JobPublic:
 
 @router.post("/jobs/{job_id}/review")
 def review(job_id: int, body: ReviewCreate, who: Caller, sandbox: SandboxDep) -> JobPublic:
-    """Approve or reject a quarantined output (steward of another organisation)."""
-    job = airlock.review(sandbox.db, sandbox.settings, who, job_id, body.decision, body.reason)
+    """Approve or reject a quarantined output (steward of another organisation).
+
+    Failing automatic checks need ``override_reason`` to approve; outputs of
+    important data are released on the second different steward's approval.
+    """
+    job = airlock.review(
+        sandbox.db,
+        sandbox.settings,
+        who,
+        job_id,
+        body.decision,
+        body.reason,
+        override_reason=body.override_reason,
+    )
     return _public(job, who.role)
 
 

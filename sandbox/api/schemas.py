@@ -139,13 +139,19 @@ class GrantCreate(_In):
     org_id: int
     datasets: list[str] = Field(min_length=1)
     purpose: str = Field(max_length=4000)
-    kinds: list[Literal["aggregate"]] = Field(min_length=1)
+    kinds: list[Literal["aggregate", "extract", "train", "custom"]] = Field(min_length=1)
     epsilon: float = Field(gt=0, le=1000)
     delta: float = Field(default=0.0, ge=0, lt=1)
     expires_at: dt.datetime
     commitment_accepted: bool = False
     #: Small-cell threshold; the grade's default applies when higher (10 general, 20 important).
     min_cell: int | None = Field(default=None, ge=1, le=10_000)
+    #: Smallest k an extract must reach; the grade's default applies when higher (5 / 10).
+    extract_k: int | None = Field(default=None, ge=2, le=10_000)
+    #: Extracts may keep direct identifiers as keyed pseudonyms (linkable records).
+    allow_linkage: bool = False
+    #: Jail limits for custom jobs (wall_s, cpu_s, memory_bytes, ...); omitted keys take defaults.
+    limits: dict[str, int] = Field(default_factory=dict)
 
 
 class GrantAction(_In):
@@ -162,6 +168,9 @@ class GrantPublic(BaseModel):
     state: str
     state_reason: str
     min_cell: int | None
+    extract_k: int | None
+    allow_linkage: bool
+    limits: dict[str, Any]
     epsilon_total: float
     epsilon_spent: float
     epsilon_left: float
@@ -184,6 +193,9 @@ class GrantPublic(BaseModel):
             state=g.state,
             state_reason=g.state_reason,
             min_cell=g.min_cell,
+            extract_k=g.extract_k,
+            allow_linkage=g.allow_linkage,
+            limits=dict(g.limits or {}),
             epsilon_total=total.epsilon,
             epsilon_spent=spent.epsilon,
             epsilon_left=PrivacyBudget.from_units(g.epsilon_total - g.epsilon_spent, 0).epsilon,
@@ -242,6 +254,8 @@ class JobPublic(BaseModel):
 class ReviewCreate(_In):
     decision: Decision
     reason: str = Field(min_length=1, max_length=4000)
+    #: Why failing automatic checks may be overridden (approvals only; audited).
+    override_reason: str = Field(default="", max_length=4000)
 
 
 class ReleasePublic(BaseModel):

@@ -1,4 +1,4 @@
-"""Extract, train and custom jobs end to end over HTTP: grant, ledger, quarantine, checks, review."""
+"""Extract, train and custom jobs over HTTP: grant, ledger, quarantine, checks, review."""
 
 from __future__ import annotations
 

@@ -1,0 +1,202 @@
+"""Console pages: sign-in, the review queue, an output and its decision."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from policies.airlock import Decision
+from policies.errors import NotFound, Unauthenticated
+from sandbox import airlock, audit
+from sandbox.api.deps import SandboxDep
+from sandbox.auth import authenticate
+from sandbox.console import preview, views
+from sandbox.console.session import (
+    COOKIE,
+    LIFETIME,
+    LOGIN_COOKIE,
+    clear_cookie,
+    same_secret,
+    set_cookie,
+    store,
+)
+from sandbox.console.web import (
+    HERE,
+    ConsoleRoute,
+    StewardDep,
+    ViewerDep,
+    check_console_role,
+    check_csrf,
+    render,
+)
+from sandbox.job_service import visible_job
+
+router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
+#: The console's static files, read once: name -> (bytes, media type).
+_STATIC = {
+    name: ((HERE / "static" / name).read_bytes(), media)
+    for name, media in (("console.css", "text/css"), ("favicon.svg", "image/svg+xml"))
+}
+#: Notices a redirect may name (never free text from the query string).
+NOTICES = {
+    "approved": "Approval recorded.",
+    "released": "Approved and released; the manifest is signed.",
+    "rejected": "Rejected; the operator sees the reason.",
+    "waiting": "Approval recorded; a second steward must approve before release.",
+}
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    """The style sheet and the icon (a fixed list: no path is read from the request)."""
+    if name not in _STATIC:
+        raise NotFound("no such file")
+    body, media = _STATIC[name]
+    return Response(body, media_type=media)
+
+
+@router.get("")
+def home() -> RedirectResponse:
+    """The queue is the start page."""
+    return RedirectResponse("/console/queue", status_code=303)
+
+
+def _login_form(request: Request, status_code: int = 200, message: str = "") -> Response:
+    nonce = secrets.token_urlsafe(32)
+    response = render(request, "login.html", None, status_code, login_csrf=nonce, message=message)
+    set_cookie(request, response, LOGIN_COOKIE, nonce, max_age=3600)
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    """The sign-in form."""
+    return _login_form(request)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    sandbox: SandboxDep,
+    token: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Exchange an API token for a console session (stewards and auditors only)."""
+    if not same_secret(csrf, request.cookies.get(LOGIN_COOKIE, "")):
+        return _login_form(request, 403, "The sign-in form expired; please try again.")
+    try:
+        who = authenticate(sandbox.db, token.strip() or None)
+    except Unauthenticated:
+        return _login_form(request, 401, "That token is not valid.")
+    check_console_role(who)
+    sessions = store(request)
+    sessions.drop(request.cookies.get(COOKIE))  # a fresh id at every sign-in (no fixation)
+    session = sessions.create(token.strip())
+    with sandbox.db.session() as db_session:
+        audit.append(sandbox.db, db_session, who.actor, "console.login", f"user:{who.user_id}")
+    response = RedirectResponse("/console/queue", status_code=303)
+    set_cookie(request, response, COOKIE, session.id, max_age=int(LIFETIME))
+    clear_cookie(request, response, LOGIN_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, viewer: ViewerDep, sandbox: SandboxDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    """End the session."""
+    check_csrf(viewer, csrf)
+    store(request).drop(viewer.session.id)
+    with sandbox.db.session() as db_session:
+        audit.append(
+            sandbox.db, db_session, viewer.who.actor, "console.logout", f"user:{viewer.who.user_id}"
+        )
+    response = RedirectResponse("/console/login", status_code=303)
+    clear_cookie(request, response, COOKIE)
+    return response
+
+
+@router.get("/queue")
+def queue(
+    request: Request,
+    viewer: ViewerDep,
+    sandbox: SandboxDep,
+    status: Annotated[str, Query(max_length=20)] = "awaiting_review",
+    org: Annotated[str, Query(max_length=20)] = "",
+    dataset: Annotated[str, Query(max_length=64)] = "",
+    kind: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """Outputs to review (or in another state), filtered by organisation, dataset and kind."""
+    org_id = int(org) if org.isdigit() else None
+    with sandbox.db.session() as session:
+        rows = views.queue(session, status, org_id, dataset, kind)
+        options = views.filter_options(session)
+        return render(
+            request,
+            "queue.html",
+            viewer,
+            rows=rows,
+            options=options,
+            selected={"status": status, "org": org_id, "dataset": dataset, "kind": kind},
+        )
+
+
+@router.get("/jobs/{job_id}")
+def job(
+    request: Request,
+    job_id: int,
+    viewer: ViewerDep,
+    sandbox: SandboxDep,
+    notice: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """One output: spec, datasets, budget, checks, preview, error bars, history, decision."""
+    with sandbox.db.session() as session:
+        page = views.job_page(session, visible_job(session, viewer.who, job_id))
+        return render(request, "job.html", viewer, page=page, notice=NOTICES.get(notice, ""))
+
+
+@router.get("/jobs/{job_id}/files/{index}.png")
+def image(job_id: int, index: int, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
+    """A PNG image of a custom job's archive, checked by its magic bytes."""
+    with sandbox.db.session() as session:
+        path = Path(visible_job(session, viewer.who, job_id).output_path or "/nonexistent")
+    if path.suffix.lower() != ".zip" or not path.is_file():
+        raise NotFound("the output has no images")
+    return Response(
+        preview.zip_image(path, index),
+        media_type="image/png",
+        headers={"X-Content-Type-Options": "nosniff", "Content-Disposition": "inline"},
+    )
+
+
+@router.post("/jobs/{job_id}/review")
+def review(
+    request: Request,
+    job_id: int,
+    steward: StewardDep,
+    sandbox: SandboxDep,
+    decision: Annotated[Decision, Form()],
+    reason: Annotated[str, Form(max_length=4000)] = "",
+    override_reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Approve or reject with a reason; failing checks need an override reason."""
+    decided = airlock.review(
+        sandbox.db,
+        sandbox.settings,
+        steward,
+        job_id,
+        decision,
+        reason,
+        override_reason=override_reason,
+    )
+    if decision is Decision.REJECT:
+        notice = "rejected"
+    elif decided.status == "released":
+        notice = "released"
+    else:
+        notice = "waiting"
+    return RedirectResponse(f"/console/jobs/{job_id}?notice={notice}", status_code=303)

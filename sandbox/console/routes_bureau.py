@@ -1,0 +1,133 @@
+"""Console pages of the bureau: grants (art. 35, 76), the catalog, the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from policies.budget import PrivacyBudget
+from policies.errors import InvalidRequest
+from policies.grants import GrantState
+from sandbox import audit, grants
+from sandbox.api.deps import SandboxDep
+from sandbox.catalog import list_all
+from sandbox.console.profile import profile
+from sandbox.console.web import ConsoleRoute, StewardDep, ViewerDep, render
+from sandbox.store.models import AuditEntry, Organisation
+
+router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
+#: Entries the audit page shows (newest first).
+AUDIT_ROWS = 200
+_ACTIONS: dict[str, GrantState] = {
+    "suspend": GrantState.SUSPENDED,
+    "reinstate": GrantState.ACTIVE,
+    "terminate": GrantState.TERMINATED,
+}
+
+
+@router.get("/grants")
+def grants_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
+    """Every grant with its budget and state; stewards also get the forms."""
+    with sandbox.db.session() as session:
+        rows = [
+            {
+                "grant": g,
+                "datasets": [d.name for d in g.datasets],
+                "total": PrivacyBudget.from_units(g.epsilon_total, g.delta_total),
+                "spent": PrivacyBudget.from_units(g.epsilon_spent, g.delta_spent),
+                "left": PrivacyBudget.from_units(g.epsilon_total - g.epsilon_spent, 0).epsilon,
+            }
+            for g in grants.list_for(session, None)
+        ]
+        orgs = list(
+            session.scalars(
+                select(Organisation)
+                .where(Organisation.kind == "operator")
+                .order_by(Organisation.name)
+            )
+        )
+        return render(
+            request,
+            "grants.html",
+            viewer,
+            rows=rows,
+            orgs=orgs,
+            datasets=[d.name for d in list_all(session)],
+            kinds=sorted(grants.JOB_KINDS),
+            default_expiry=(dt.date.today() + dt.timedelta(days=365)).isoformat(),
+        )
+
+
+@router.post("/grants")
+def create_grant(
+    steward: StewardDep,
+    sandbox: SandboxDep,
+    org_id: Annotated[int, Form()],
+    purpose: Annotated[str, Form(max_length=4000)],
+    epsilon: Annotated[float, Form(gt=0, le=1000)],
+    expires: Annotated[dt.date, Form()],
+    datasets: Annotated[list[str], Form()],
+    kinds: Annotated[list[str], Form()],
+    delta: Annotated[float, Form(ge=0, lt=1)] = 0.0,
+    min_cell: Annotated[str, Form(max_length=6)] = "",
+    commitment_accepted: Annotated[bool, Form()] = False,
+) -> Response:
+    """Create a grant (the same rules as ``POST /v1/grants``)."""
+    if min_cell.strip() and not min_cell.strip().isdigit():
+        raise InvalidRequest("the small-cell threshold is a whole number")
+    with sandbox.db.session() as session:
+        grants.create(
+            sandbox.db,
+            session,
+            steward.actor,
+            steward.user_id,
+            org_id=org_id,
+            datasets=datasets,
+            purpose=purpose,
+            kinds=kinds,
+            budget=PrivacyBudget(epsilon, delta),
+            expires_at=dt.datetime.combine(expires, dt.time(23, 59, 59), dt.UTC),
+            commitment_accepted=commitment_accepted,
+            min_cell=int(min_cell) if min_cell.strip() else None,
+        )
+    return RedirectResponse("/console/grants", status_code=303)
+
+
+@router.post("/grants/{grant_id}/{action}")
+def change_grant(
+    grant_id: int,
+    action: Literal["suspend", "reinstate", "terminate"],
+    steward: StewardDep,
+    sandbox: SandboxDep,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Suspend, reinstate or terminate a grant with a reason (art. 76; audited)."""
+    with sandbox.db.session() as session:
+        grants.transition(sandbox.db, session, steward.actor, grant_id, _ACTIONS[action], reason)
+    return RedirectResponse("/console/grants", status_code=303)
+
+
+@router.get("/catalog")
+def catalog_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
+    """Datasets: classification, column tags and their source, a quality profile (no values)."""
+    with sandbox.db.session() as session:
+        datasets = list_all(session)
+    profiles = {
+        d.name: {p.name: p for p in profile(d.path, d.sha256, d.row_count)} for d in datasets
+    }
+    return render(request, "catalog.html", viewer, datasets=datasets, profiles=profiles)
+
+
+@router.get("/audit")
+def audit_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
+    """Recent audit entries and whether the hash chain holds."""
+    with sandbox.db.session() as session:
+        verification = audit.verify(session)
+        entries = list(
+            session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(AUDIT_ROWS))
+        )
+    return render(request, "audit.html", viewer, verification=verification, entries=entries)

@@ -1,0 +1,85 @@
+"""Screenshots of the review console for the demo's evidence folder.
+
+Drives Debian's Chromium headless through Playwright (no browser download):
+signs in with a steward's or auditor's token, then captures the queue and
+the page of the newest output in it (or of the newest job in any state when
+nothing awaits review). Without Playwright or Chromium it logs
+what to install and returns no files, so the rest of the demo goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+CHROMIUM = "/usr/bin/chromium"
+_VIEWPORT = {"width": 1280, "height": 900}
+
+
+def capture(
+    base_url: str,
+    token: str,
+    out_dir: Path,
+    *,
+    executable_path: str = CHROMIUM,
+    timeout_s: float = 30.0,
+) -> list[Path]:
+    """Sign in to the console at ``base_url`` and screenshot its queue and one output page.
+
+    Args:
+        base_url: Where the service answers, e.g. ``http://127.0.0.1:8000``.
+        token: A steward's or auditor's API token.
+        out_dir: Folder for ``console-queue.png`` and ``console-output.png`` (made if missing).
+        executable_path: The Chromium binary.
+        timeout_s: Longest wait for one page.
+
+    Returns:
+        The screenshots written (the output page only when the queue lists a job);
+        empty when Playwright or Chromium is missing, with the reason logged.
+    """
+    if not Path(executable_path).is_file():
+        log.warning(
+            "no console screenshots: Chromium is missing at %s (Debian: apt-get install chromium)",
+            executable_path,
+        )
+        return []
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        log.warning("no console screenshots: install the 'playwright' Python package")
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    base = base_url.rstrip("/")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=executable_path, headless=True)
+            try:
+                page = browser.new_page(viewport=_VIEWPORT)  # type: ignore[arg-type]
+                page.set_default_timeout(timeout_s * 1000)
+                page.goto(f"{base}/console/login")
+                page.fill("#token", token)
+                page.click("#sign-in")
+                page.wait_for_url(re.compile(r".*/console/queue.*"))
+                queue = out_dir / "console-queue.png"
+                page.screenshot(path=str(queue), full_page=True)
+                written.append(queue)
+                first = page.locator("tr.job-row a").first
+                if not first.count():  # nothing awaits review: the newest job in any state
+                    page.goto(f"{base}/console/queue?status=")
+                    first = page.locator("tr.job-row a").first
+                if first.count():
+                    first.click()
+                    page.wait_for_url(re.compile(r".*/console/jobs/\d+.*"))
+                    output = out_dir / "console-output.png"
+                    page.screenshot(path=str(output), full_page=True)
+                    written.append(output)
+            finally:
+                browser.close()
+    except PlaywrightError as err:
+        log.warning("console screenshots stopped: %s", str(err).splitlines()[0])
+    return written

@@ -1,0 +1,686 @@
+"""The review console over HTTP: sessions, CSRF, roles, pages, and the airlock rules behind them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from markupsafe import escape
+from sqlalchemy import select
+
+from sandbox.service import Sandbox
+from sandbox.store.models import AuditEntry, Job, Review
+from tests.factories import World, auth, build_world, wait_status
+
+pytestmark = pytest.mark.ray
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def _csrf(html: str) -> str:
+    found = _CSRF.search(html)
+    assert found, "the page has no CSRF field"
+    return found[1]
+
+
+def _client(world: World, base_url: str = "http://testserver") -> TestClient:
+    """A browser of its own (own cookie jar) on the world's app."""
+    return TestClient(world.http.app, base_url=base_url, follow_redirects=False)
+
+
+def _sign_in(browser: TestClient, token: str) -> str:
+    """Sign in; return the session's CSRF token."""
+    form = browser.get("/console/login")
+    assert form.status_code == 200
+    response = browser.post("/console/login", data={"token": token, "csrf": _csrf(form.text)})
+    assert response.status_code == 303, response.text
+    queue = browser.get("/console/queue")
+    assert queue.status_code == 200
+    return _csrf(queue.text)
+
+
+def _awaiting(world: World, **spec: Any) -> int:
+    response = world.submit(**spec)
+    assert response.status_code == 202, response.text
+    job_id = int(response.json()["id"])
+    wait_status(world, job_id, {"awaiting_review"})
+    return job_id
+
+
+def _status(world: World, job_id: int) -> str:
+    return str(world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("steward")).json()["status"])
+
+
+def _add_steward(world: World, name: str) -> str:
+    orgs = world.http.get("/v1/orgs", headers=world.as_("admin")).json()
+    bureau = next(o for o in orgs if o["kind"] == "bureau")
+    response = world.http.post(
+        "/v1/users",
+        headers=world.as_("admin"),
+        json={"name": name, "role": "steward", "org_id": bureau["id"]},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["token"])
+
+
+def _fail_a_check(world: World, job_id: int) -> None:
+    """Make the job's small-cell check fail, as if a cell had slipped below the threshold.
+
+    The engine suppresses small cells itself, so a real output rarely fails a
+    check; the airlock only reads the recorded verdicts.
+    """
+    with world.sandbox.db.session() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        checks = [c for c in job.report["checks"] if c["name"] != "small_cells"]
+        checks.append({"name": "small_cells", "verdict": "fail", "reason": "2 cells below 10"})
+        job.report = {**job.report, "checks": checks}
+
+
+# --- sessions, CSRF, roles ----------------------------------------------------------------
+
+
+def test_console_when_steward_signs_in_then_cookie_is_httponly_strict_and_logout_ends_it(
+    world: World,
+):
+    browser = _client(world)
+    assert browser.get("/console/queue").headers["location"] == "/console/login"
+    form = browser.get("/console/login")
+    response = browser.post(
+        "/console/login", data={"token": world.steward, "csrf": _csrf(form.text)}
+    )
+    assert response.status_code == 303
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith("sbx_console=")
+    )
+    assert world.steward not in cookie  # the browser holds a session id, never the token
+    flags = {p.strip().split("=")[0].lower(): p.strip() for p in cookie.split(";")}
+    assert "httponly" in flags and flags["samesite"].lower() == "samesite=strict"
+    assert flags["path"] == "Path=/console" and "secure" not in flags  # plain http here
+    queue = browser.get("/console/queue")
+    assert queue.status_code == 200 and "steward" in queue.text
+    for header, value in {
+        "content-security-policy": "default-src 'self'",
+        "x-frame-options": "DENY",
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+    }.items():
+        assert value in queue.headers[header]
+    assert "frame-ancestors 'none'" in queue.headers["content-security-policy"]
+    logout = browser.post("/console/logout", data={"csrf": _csrf(queue.text)})
+    assert logout.status_code == 303
+    assert browser.get("/console/queue").headers["location"] == "/console/login"
+    actions = [
+        e["action"]
+        for e in world.http.get("/v1/audit?limit=1000", headers=world.as_("auditor")).json()
+    ]
+    assert "console.login" in actions and "console.logout" in actions
+
+
+def test_console_when_served_over_https_then_cookie_is_secure(world: World):
+    browser = _client(world, base_url="https://testserver")
+    form = browser.get("/console/login")
+    response = browser.post(
+        "/console/login", data={"token": world.steward, "csrf": _csrf(form.text)}
+    )
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith("sbx_console=")
+    )
+    assert "secure" in cookie.lower()
+
+
+def test_console_when_token_revoked_then_session_ends(world: World):
+    browser = _client(world)
+    _sign_in(browser, world.steward)
+    me = world.http.get("/v1/me", headers=world.as_("steward")).json()
+    from sandbox.auth import revoke_tokens
+
+    with world.sandbox.db.session() as session:
+        revoke_tokens(world.sandbox.db, session, "test", me["id"])
+    assert browser.get("/console/queue").headers["location"] == "/console/login"
+
+
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("no_login_csrf", 403),  # the login form's double-submit token is missing
+        ("bad_token", 401),  # not a token
+    ],
+)
+def test_console_login_when_form_or_token_is_wrong_then_no_session(
+    world: World, case: str, status: int
+):
+    browser = _client(world)
+    form = browser.get("/console/login")
+    data = {"token": world.steward, "csrf": _csrf(form.text)}
+    if case == "no_login_csrf":
+        data["csrf"] = "forged"
+    else:
+        data["token"] = "sbx_not-a-token"
+    response = browser.post("/console/login", data=data)
+    assert response.status_code == status
+    assert not any(c.startswith("sbx_console=") for c in response.headers.get_list("set-cookie"))
+    assert browser.get("/console/queue").status_code == 303
+
+
+@pytest.mark.parametrize("who", ["operator", "admin"])
+def test_console_when_operator_or_admin_signs_in_then_polite_403_and_no_session(
+    world: World, who: str
+):
+    browser = _client(world)
+    form = browser.get("/console/login")
+    response = browser.post(
+        "/console/login", data={"token": getattr(world, who), "csrf": _csrf(form.text)}
+    )
+    assert response.status_code == 403
+    assert "stewards and auditors" in response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert not any(c.startswith("sbx_console=") for c in response.headers.get_list("set-cookie"))
+
+
+def test_console_when_form_lacks_csrf_then_403_and_nothing_changes(world: World):
+    job_id = _awaiting(world)
+    browser = _client(world)
+    csrf = _sign_in(browser, world.steward)
+    for data in (
+        {"decision": "approve", "reason": "looks fine"},  # no token
+        {"decision": "approve", "reason": "looks fine", "csrf": csrf[::-1]},  # wrong token
+    ):
+        response = browser.post(f"/console/jobs/{job_id}/review", data=data)
+        assert response.status_code == 403
+        assert "CSRF" in response.text
+    assert _status(world, job_id) == "awaiting_review"
+    suspend = browser.post(f"/console/grants/{world.grant_id}/suspend", data={"reason": "scope"})
+    assert suspend.status_code == 403
+    assert world.grant()["state"] == "active"
+    # another session's token does not work either
+    other = _client(world)
+    other_csrf = _sign_in(other, world.steward)
+    assert other_csrf != csrf
+    response = browser.post(
+        f"/console/jobs/{job_id}/review",
+        data={"decision": "approve", "reason": "looks fine", "csrf": other_csrf},
+    )
+    assert response.status_code == 403
+
+
+def test_console_when_auditor_signs_in_then_reads_everything_and_changes_nothing(world: World):
+    job_id = _awaiting(world)
+    browser = _client(world)
+    csrf = _sign_in(browser, world.auditor)
+    page = browser.get(f"/console/jobs/{job_id}")
+    assert page.status_code == 200
+    assert 'id="approve"' not in page.text and "Read-only" in page.text
+    assert "New grant" not in browser.get("/console/grants").text
+    for path in ("/console/catalog", "/console/audit"):
+        assert browser.get(path).status_code == 200
+    response = browser.post(
+        f"/console/jobs/{job_id}/review",
+        data={"decision": "approve", "reason": "looks fine", "csrf": csrf},
+    )
+    assert response.status_code == 403
+    suspend = browser.post(
+        f"/console/grants/{world.grant_id}/suspend", data={"reason": "out of scope", "csrf": csrf}
+    )
+    assert suspend.status_code == 403
+    assert _status(world, job_id) == "awaiting_review"
+    assert world.grant()["state"] == "active"
+
+
+# --- queue and output page ----------------------------------------------------------------
+
+
+def _second_org_grant(world: World) -> int:
+    response = world.http.post(
+        "/v1/grants",
+        headers=world.as_("steward"),
+        json={
+            "org_id": world.other_firm_id,
+            "datasets": ["residents"],
+            "purpose": "statistics for another report",
+            "kinds": ["aggregate"],
+            "epsilon": 3.0,
+            "commitment_accepted": True,
+            "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
+        },
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def _listed(html: str) -> set[int]:
+    return {int(j) for j in re.findall(r'class="job-row" data-job="(\d+)"', html)}
+
+
+def test_queue_when_filtered_then_only_matching_outputs_are_listed(world: World):
+    mine = _awaiting(world)
+    other_grant = _second_org_grant(world)
+    theirs = _awaiting(world, who="other_operator", grant_id=other_grant)
+    browser = _client(world)
+    _sign_in(browser, world.steward)
+    assert _listed(browser.get("/console/queue").text) == {mine, theirs}
+    assert _listed(browser.get(f"/console/queue?org={world.other_firm_id}").text) == {theirs}
+    assert _listed(browser.get(f"/console/queue?org={world.firm_id}").text) == {mine}
+    assert _listed(browser.get("/console/queue?dataset=residents").text) == {mine, theirs}
+    assert _listed(browser.get("/console/queue?kind=custom").text) == set()
+    assert _listed(browser.get("/console/queue?kind=aggregate").text) == {mine, theirs}
+    assert _listed(browser.get("/console/queue?status=released").text) == set()
+
+
+def test_output_page_when_aggregate_then_checks_budget_preview_and_error_bars_without_raw_values(
+    world: World,
+):
+    job_id = _awaiting(world)
+    browser = _client(world)
+    _sign_in(browser, world.steward)
+    page = browser.get(f"/console/jobs/{job_id}")
+    assert page.status_code == 200
+    html = page.text
+    job = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("steward")).json()
+    for check in job["report"]["checks"]:  # every check with its verdict and reason
+        assert f'data-check="{check["name"]}"' in html
+        assert str(escape(check["reason"])) in html
+    assert "general" in html and "grouped by" in html and "mean of income" in html
+    assert "left on the grant" in html and "2.0" in html  # 3.0 granted, 1.0 spent
+    assert "<svg" in html and "count_ci" not in html.split('id="error-bars"')[1][:200]
+    assert html.count("<circle") >= 3  # a dot per city and aggregate
+    assert "南京市" in html  # the released table's group keys (public domain)
+    identifiers = set(world.frame["resident_id"]) | set(world.frame["phone"])
+    assert not [v for v in identifiers if v in html]
+    assert "not differentially private" not in html
+
+
+def test_output_page_when_custom_zip_then_banner_escaped_text_tables_and_png_only(
+    world: World,
+):
+    """A custom job's archive: the page escapes its HTML, previews tables, serves real PNGs."""
+    png = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
+        b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N"
+        b"\x00\x00\x00\x00IEND\xaeB`\x82"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("report.html", "<script>alert(1)</script><b>bold</b>")
+        archive.writestr("by_city.csv", "city,count\n南京市,120\n苏州市,130\n")
+        archive.writestr("plot.png", png)
+        archive.writestr("fake.png", b"<svg onload=alert(1)>")
+    path = world.sandbox.settings.quarantine_dir / "job-custom.zip"
+    path.write_bytes(buffer.getvalue())
+    with world.sandbox.db.session() as session:
+        job = Job(
+            grant_id=world.grant_id,
+            org_id=world.firm_id,
+            submitted_by=1,
+            kind="custom",
+            spec={
+                "kind": "custom",
+                "datasets": ["residents"],
+                "source": "print('<b>hello</b>')\n",
+                "entrypoint": "main.py",
+            },
+            purpose="a custom analysis",
+            status="awaiting_review",
+            epsilon=0,
+            delta=0,
+            output_path=str(path),
+            output_sha256="0" * 64,
+            report={
+                "checks": [{"name": "file_types", "verdict": "pass", "reason": "4 files"}],
+                # the shape of jobs.custom's report: stream tails, exit status, refused files
+                "stdout": {"tail": "done <i>ok</i>", "bytes": 14},
+                "stderr": {"tail": "", "bytes": 0},
+                "exit_code": 0,
+                "rejected": [{"name": "model.pkl", "reason": "pickle files are refused"}],
+            },
+        )
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    browser = _client(world)
+    _sign_in(browser, world.steward)
+    html = browser.get(f"/console/jobs/{job_id}").text
+    assert "not differentially private; review every file" in html
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "done &lt;i&gt;ok&lt;/i&gt;" in html  # the code's stdout tail, escaped
+    assert "model.pkl: pickle files are refused" in html
+    assert "print(&#39;&lt;b&gt;hello&lt;/b&gt;&#39;)" in html  # the code, for the reviewer
+    assert "by_city.csv" in html and "苏州市" in html
+    images = re.findall(r'src="(/console/jobs/\d+/files/\d+\.png)"', html)
+    assert len(images) == 2
+    served = [browser.get(src) for src in images]
+    good = [r for r in served if r.status_code == 200]
+    assert len(good) == 1 and good[0].content == png
+    assert good[0].headers["content-type"] == "image/png"
+    assert good[0].headers["x-content-type-options"] == "nosniff"
+    assert [r.status_code for r in served if r.status_code != 200] == [404]  # not a PNG
+    queue = browser.get("/console/queue?kind=custom").text
+    assert _listed(queue) == {job_id} and "not DP" in queue
+
+
+# --- overrides and the second reviewer ------------------------------------------------------
+
+
+def test_review_when_check_fails_then_approval_needs_override_reason_and_is_audited(
+    world: World,
+):
+    job_id = _awaiting(world)
+    _fail_a_check(world, job_id)
+    browser = _client(world)
+    csrf = _sign_in(browser, world.steward)
+    page = browser.get(f"/console/jobs/{job_id}").text
+    assert 'id="override_reason"' in page and "small_cells" in page
+    refused = browser.post(
+        f"/console/jobs/{job_id}/review",
+        data={"decision": "approve", "reason": "aggregates look fine", "csrf": csrf},
+    )
+    assert refused.status_code == 409 and "override" in refused.text
+    assert _status(world, job_id) == "awaiting_review"
+    # the API refuses the same way, and takes the override field
+    api = world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=world.as_("steward"),
+        json={"decision": "approve", "reason": "aggregates look fine"},
+    )
+    assert api.status_code == 409
+    done = browser.post(
+        f"/console/jobs/{job_id}/review",
+        data={
+            "decision": "approve",
+            "reason": "aggregates look fine",
+            "override_reason": "the two cells are public counts from the yearbook",
+            "csrf": csrf,
+        },
+    )
+    assert done.status_code == 303
+    assert _status(world, job_id) == "released"
+    with world.sandbox.db.session() as session:
+        review = session.scalars(select(Review).where(Review.job_id == job_id)).one()
+        assert review.overrides == ["small_cells"]
+        assert "public counts from the yearbook" in review.reason
+        entry = session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "review.approve", AuditEntry.subject == f"job:{job_id}"
+            )
+        ).one()
+        assert entry.details["overrides"] == ["small_cells"]
+        assert "yearbook" in entry.details["override_reason"]
+    manifest = world.http.get(f"/v1/jobs/{job_id}/manifest", headers=world.as_("operator"))
+    assert manifest.json()["manifest"]["overrides"] == ["small_cells"]
+
+
+def test_review_when_check_fails_then_api_accepts_override_reason(world: World):
+    job_id = _awaiting(world)
+    _fail_a_check(world, job_id)
+    response = world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=world.as_("steward"),
+        json={
+            "decision": "approve",
+            "reason": "aggregates look fine",
+            "override_reason": "counts published in the yearbook already",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "released"
+
+
+@pytest.fixture
+def important(service: tuple[TestClient, Sandbox]) -> World:
+    http, sandbox = service
+    return build_world(http, sandbox, grade="important")
+
+
+def test_review_when_important_data_then_two_different_stewards_release_it(important: World):
+    world = important
+    second = _add_steward(world, "second_steward")
+    job_id = _awaiting(world)
+    first = _client(world)
+    csrf = _sign_in(first, world.steward)
+    assert "0 of 2 approvals" in first.get(f"/console/jobs/{job_id}").text
+    response = first.post(
+        f"/console/jobs/{job_id}/review",
+        data={"decision": "approve", "reason": "first look: fine", "csrf": csrf},
+    )
+    assert response.status_code == 303 and "notice=waiting" in response.headers["location"]
+    assert _status(world, job_id) == "awaiting_review"
+    page = first.get(response.headers["location"]).text
+    assert "1 of 2 approvals" in page and "second steward must approve" in page
+    # the same steward cannot count twice, on the console or the API
+    again = first.post(
+        f"/console/jobs/{job_id}/review",
+        data={"decision": "approve", "reason": "still fine", "csrf": csrf},
+    )
+    assert again.status_code == 409
+    api_again = world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=world.as_("steward"),
+        json={"decision": "approve", "reason": "still fine"},
+    )
+    assert api_again.status_code == 409
+    output = world.http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
+    assert output.status_code == 403  # not released after one approval
+    assert _status(world, job_id) == "awaiting_review"
+    released = world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=auth(second),
+        json={"decision": "approve", "reason": "second look: fine"},
+    )
+    assert released.status_code == 200 and released.json()["status"] == "released"
+    manifest = world.http.get(f"/v1/jobs/{job_id}/manifest", headers=world.as_("operator")).json()[
+        "manifest"
+    ]
+    assert [a["approver"] for a in manifest["approvals"]] == ["steward", "second_steward"]
+    assert manifest["approver"] == "second_steward"
+    details = [
+        e["details"]
+        for e in world.http.get("/v1/audit?limit=1000", headers=world.as_("auditor")).json()
+        if e["action"] == "review.approve"
+    ]
+    assert [(d["approvals"], d["released"]) for d in details] == [(1, False), (2, True)]
+
+
+def test_review_when_important_and_second_steward_rejects_then_rejected(important: World):
+    world = important
+    second = _add_steward(world, "second_steward")
+    job_id = _awaiting(world)
+    first = world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=world.as_("steward"),
+        json={"decision": "approve", "reason": "first look: fine"},
+    )
+    assert first.status_code == 200 and first.json()["status"] == "awaiting_review"
+    rejected = world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=auth(second),
+        json={"decision": "reject", "reason": "the purpose does not cover this"},
+    )
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    download = world.http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
+    assert download.status_code == 403
+
+
+# --- release history ----------------------------------------------------------------------
+
+
+def test_history_when_new_table_differs_from_a_release_by_few_people_then_flagged(world: World):
+    strict = world.http.post(
+        "/v1/grants",
+        headers=world.as_("steward"),
+        json={
+            "org_id": world.firm_id,
+            "datasets": ["residents"],
+            "purpose": "statistics with a strict cell threshold",
+            "kinds": ["aggregate"],
+            "epsilon": 5.0,
+            "min_cell": 20,
+            "commitment_accepted": True,
+            "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
+        },
+    ).json()["id"]
+    first = _awaiting(world, grant_id=strict, filters=[{"column": "age", "op": "ge", "value": 30}])
+    far = _awaiting(world, grant_id=strict, filters=[{"column": "age", "op": "ge", "value": 60}])
+    for job_id in (first, far):
+        world.http.post(
+            f"/v1/jobs/{job_id}/review",
+            headers=world.as_("steward"),
+            json={"decision": "approve", "reason": "aggregates look fine"},
+        )
+    # ages 18..77, ten people each: 'age >= 31' leaves out the ten people aged 30
+    near = _awaiting(world, grant_id=strict, filters=[{"column": "age", "op": "ge", "value": 31}])
+    browser = _client(world)
+    _sign_in(browser, world.auditor)
+    html = browser.get(f"/console/jobs/{near}").text
+    history = html.split('id="history"')[1].split("</section>")[0]
+    rows = {
+        int(m[0]): m[1]
+        for m in re.findall(r'<a href="/console/jobs/(\d+)">#\d+</a>(.*?)</tr>', history, re.S)
+    }
+    assert set(rows) == {first, far}
+    assert "10–99" in rows[first] and "differencing risk" in rows[first]  # 10 < 20
+    assert "100 or more" in rows[far] and "differencing risk" not in rows[far]  # 290 people
+    assert "290" not in history  # only the band leaves, never the count
+
+
+# --- grants, catalog, audit ---------------------------------------------------------------
+
+
+def test_grants_page_when_steward_creates_and_changes_a_grant_then_done_with_reasons_audited(
+    world: World,
+):
+    browser = _client(world)
+    csrf = _sign_in(browser, world.steward)
+    assert 'id="create-grant"' in browser.get("/console/grants").text
+    created = browser.post(
+        "/console/grants",
+        data={
+            "csrf": csrf,
+            "org_id": str(world.other_firm_id),
+            "datasets": ["residents"],
+            "kinds": ["aggregate"],
+            "purpose": "population statistics for the 2026 yearbook",
+            "epsilon": "2.5",
+            "delta": "0",
+            "min_cell": "25",
+            "expires": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+        },
+    )
+    assert created.status_code == 303, created.text
+    grants = world.http.get("/v1/grants", headers=world.as_("steward")).json()
+    new = next(g for g in grants if g["org_id"] == world.other_firm_id)
+    assert (new["epsilon_total"], new["min_cell"], new["state"]) == (2.5, 25, "active")
+    short = browser.post(
+        f"/console/grants/{new['id']}/suspend", data={"csrf": csrf, "reason": "no"}
+    )
+    assert short.status_code == 422  # a reason is required (and audited)
+    for action, state in (
+        ("suspend", "suspended"),
+        ("reinstate", "active"),
+        ("terminate", "terminated"),
+    ):
+        response = browser.post(
+            f"/console/grants/{new['id']}/{action}",
+            data={"csrf": csrf, "reason": f"{action}: yearbook scope reviewed"},
+        )
+        assert response.status_code == 303
+        got = world.http.get(f"/v1/grants/{new['id']}", headers=world.as_("steward")).json()
+        assert got["state"] == state
+    final = browser.post(
+        f"/console/grants/{new['id']}/reinstate",
+        data={"csrf": csrf, "reason": "try to bring it back"},
+    )
+    assert final.status_code == 409  # art. 76: termination is final
+    actions = [
+        (e["action"], e["details"].get("reason"))
+        for e in world.http.get("/v1/audit?limit=1000", headers=world.as_("auditor")).json()
+        if e["subject"] == f"grant:{new['id']}"
+    ]
+    assert [a for a, _ in actions] == [
+        "grant.create",
+        "grant.suspended",
+        "grant.active",
+        "grant.terminated",
+    ]
+    assert actions[1][1] == "suspend: yearbook scope reviewed"
+    page = browser.get("/console/grants").text
+    assert "terminate: yearbook scope reviewed" in page
+
+
+def test_catalog_page_when_dataset_then_classification_tags_and_profile_without_values(
+    world: World,
+):
+    browser = _client(world)
+    _sign_in(browser, world.auditor)
+    page = browser.get("/console/catalog").text
+    section = page.split('id="dataset-residents"')[1]
+    assert "general" in section and "unconditional" in section and "test factory" in section
+    rows = dict(
+        re.findall(r"<tr><td>(\w+)</td><td>[^<]*</td><td><span class=\"tag (\w+)\"", section)
+    )
+    assert rows["resident_id"] == "direct_identifier" and rows["city"] == "quasi_identifier"
+    assert "0.0 %" in section  # no nulls in the factory's table
+    assert "2–9" in section  # three cities
+    assert "100–999" in section  # 600 residents
+    values = set(world.frame["resident_id"]) | set(world.frame["phone"]) | set(world.frame["city"])
+    assert not [v for v in values if v in page]
+
+
+def test_audit_page_when_chain_is_edited_then_it_says_where_it_breaks(world: World):
+    browser = _client(world)
+    _sign_in(browser, world.auditor)
+    assert "Hash chain verified" in browser.get("/console/audit").text
+    with world.sandbox.db.session() as session:
+        entry = session.get(AuditEntry, 3)
+        assert entry is not None
+        entry.actor = "user:mallory"
+    page = browser.get("/console/audit").text
+    assert "Hash chain broken at entry 3" in page
+
+
+@pytest.mark.parametrize(
+    ("unit", "earlier", "expected"),
+    [
+        # p1 has rows aged 30 and 40: 'age >= 35' still selects p1, so only p2 differs
+        ("person", [{"column": "age", "op": "ge", "value": 35}], 1),
+        # a null age passes no filter: p3 is in neither selection
+        ("person", [{"column": "age", "op": "lt", "value": 100}], 0),
+        # no filter selects everyone: p3 differs too
+        ("person", [], 1),
+        # one row per person: the rows aged 30 and 31 differ (the null row is in neither)
+        (None, [{"column": "age", "op": "ge", "value": 35}], 2),
+    ],
+)
+def test_people_between_when_filters_differ_then_people_not_rows_are_counted(
+    tmp_path: Path, unit: str | None, earlier: list[dict[str, Any]], expected: int
+):
+    import polars as pl
+
+    from sandbox.history import people_between
+    from sandbox.store.models import Dataset
+
+    pl.DataFrame(
+        {
+            "person": ["p1", "p1", "p2", "p3"],
+            "age": [30, 40, 31, None],
+        }
+    ).write_parquet(tmp_path / "part-00000.parquet")
+    dataset = Dataset(path=str(tmp_path), sha256="0" * 64, privacy_unit=unit)
+    new = [{"column": "age", "op": "lt", "value": 100}]
+    assert people_between(dataset, new, [earlier]) == [expected]
+
+
+def test_history_and_profile_when_doctests_run_then_bands_hold() -> None:
+    import doctest
+
+    from sandbox import history
+    from sandbox.console import profile
+
+    for module in (history, profile):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -1,0 +1,156 @@
+"""The review console in a real browser: headless Chromium against a real uvicorn server.
+
+Screenshots are kept as artifacts in ``$SANDBOX_TEST_ARTIFACTS/console`` (default
+``tests/artifacts/console``); the variable is read at import, before the
+autouse fixture that clears ``SANDBOX_*`` runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.console.screenshots import CHROMIUM, capture
+from sandbox.demo import free_port, serving
+from sandbox.service import Sandbox
+from sandbox.settings import Settings
+from tests.factories import World, build_world, wait_status
+
+pytestmark = [pytest.mark.browser, pytest.mark.ray, pytest.mark.slow]
+
+ARTIFACTS = (
+    Path(os.environ.get("SANDBOX_TEST_ARTIFACTS", Path(__file__).parents[1] / "artifacts"))
+    / "console"
+)
+
+
+@pytest.fixture
+def chromium() -> str:
+    if not Path(CHROMIUM).is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is missing at {CHROMIUM}; .ci/run installs it")
+        pytest.skip(f"Chromium is missing at {CHROMIUM}")
+    return CHROMIUM
+
+
+@pytest.fixture
+def live(tmp_path: Path, ray_runner: object) -> Iterator[tuple[str, World]]:
+    """A real server on a free loopback port with two outputs awaiting review and a grant."""
+    settings = Settings(data_dir=tmp_path / "data")
+    sandbox = Sandbox(settings, runner=ray_runner)  # type: ignore[arg-type]
+    with serving(sandbox, free_port()) as url, httpx.Client(base_url=url, timeout=60) as http:
+        world = build_world(http, sandbox)  # type: ignore[arg-type]
+        yield url, world
+
+
+def _awaiting(world: World, **spec: Any) -> int:
+    response = world.submit(**spec)
+    assert response.status_code == 202, response.text
+    job_id = int(response.json()["id"])
+    wait_status(world, job_id, {"awaiting_review"})
+    return job_id
+
+
+def test_console_in_chromium_when_steward_signs_in_then_approves_rejects_and_suspends(
+    live: tuple[str, World], chromium: str
+):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, world = live
+    approve_id = _awaiting(world)
+    reject_id = _awaiting(world, group_by=["age"])
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30_000)
+        problems: list[str] = []  # CSP violations and script errors show up here
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{url}/console/queue")
+        expect(page).to_have_url(re.compile(r".*/console/login$"))
+        page.fill("#token", world.steward)
+        page.click("#sign-in")
+        expect(page).to_have_url(re.compile(r".*/console/queue$"))
+        expect(page.locator("tr.job-row")).to_have_count(2)
+        page.screenshot(path=str(ARTIFACTS / "01-queue.png"), full_page=True)
+
+        page.click(f'a[href="/console/jobs/{approve_id}"]')
+        expect(page.locator("#error-bars svg").first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "02-output.png"), full_page=True)
+        page.fill("#reason", "aggregates over public cities; checks pass")
+        page.click("#approve")
+        expect(page.locator("#notice")).to_contain_text("released")
+        page.screenshot(path=str(ARTIFACTS / "03-approved.png"), full_page=True)
+
+        page.goto(f"{url}/console/jobs/{reject_id}")
+        page.fill("#reason", "per-age table is beyond the declared purpose")
+        page.click("#reject")
+        expect(page.locator("#notice")).to_contain_text("Rejected")
+        page.screenshot(path=str(ARTIFACTS / "04-rejected.png"), full_page=True)
+
+        page.click("text=Grants")
+        row = page.locator(f'tr.grant-row[data-grant="{world.grant_id}"]')
+        row.locator('input[name="reason"]').fill("operator exceeded the granted scope")
+        row.locator("button.suspend").click()
+        expect(row.locator(".state")).to_have_text("suspended")
+        page.screenshot(path=str(ARTIFACTS / "05-grant-suspended.png"), full_page=True)
+
+        for path in ("catalog", "audit"):
+            page.click(f"text={path.capitalize()}")
+            expect(page).to_have_url(re.compile(f".*/console/{path}$"))
+        expect(page.locator("#chain")).to_contain_text("Hash chain verified")
+        page.screenshot(path=str(ARTIFACTS / "06-audit.png"), full_page=True)
+
+        page.click("#logout")
+        expect(page).to_have_url(re.compile(r".*/console/login$"))
+        browser.close()
+
+    assert problems == []
+    statuses = {
+        j: world.http.get(f"/v1/jobs/{j}", headers=world.as_("steward")).json()["status"]
+        for j in (approve_id, reject_id)
+    }
+    assert statuses == {approve_id: "released", reject_id: "rejected"}
+    assert world.grant()["state"] == "suspended"
+    shots = sorted(p.name for p in ARTIFACTS.glob("0*.png"))
+    assert len(shots) == 6
+    assert all((ARTIFACTS / s).read_bytes().startswith(b"\x89PNG") for s in shots)
+
+
+def test_capture_when_chromium_present_then_queue_and_output_screenshots(
+    live: tuple[str, World], chromium: str, tmp_path: Path
+):
+    url, world = live
+    _awaiting(world)
+    shots = capture(url, world.auditor, tmp_path / "shots", executable_path=chromium)
+    assert [p.name for p in shots] == ["console-queue.png", "console-output.png"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 5000 for p in shots)
+
+
+def test_capture_when_nothing_awaits_review_then_the_newest_job_is_shown(
+    live: tuple[str, World], chromium: str, tmp_path: Path
+):
+    url, world = live
+    job_id = _awaiting(world)
+    world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=world.as_("steward"),
+        json={"decision": "approve", "reason": "aggregates look fine"},
+    )
+    shots = capture(url, world.steward, tmp_path, executable_path=chromium)
+    assert [p.name for p in shots] == ["console-queue.png", "console-output.png"]
+
+
+def test_capture_when_chromium_missing_then_no_files_and_a_clear_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    shots = capture("http://127.0.0.1:9", "sbx_x", tmp_path, executable_path="/nonexistent")
+    assert shots == []
+    assert "Chromium is missing at /nonexistent" in caplog.text
