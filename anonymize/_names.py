@@ -69,14 +69,22 @@ SAFE_SURNAMES = (
 )
 
 #: Characters that end a name rather than continue it: particles, pronouns,
-#: gender, titles' first characters and the first characters of the context
-#: words that usually follow a name (电话, 手机, 身份证, 地址, 先生, 女士).
+#: gender, a count (两人), titles' first characters and the first characters of
+#: the context words that usually follow a name (电话, 手机, 身份证, 地址, 先生, 女士).
 NAME_STOP = (
     "的了在是和与及等说讲来去住男女电手身先于已年月日岁号省市区县路街镇村乡称也就还又很把被给"
     "从到对为以而或着过吗呢吧啊呀我你他她它们这那哪谁个位名姓址话机证卡码今昨请将要地址身份"
-    "反持办委表投咨申签拨报看"
+    "反持办委表投咨申签拨报看两"
 )
 
+
+#: Stop characters that begin a word rather than make one: after a name they end it
+#: only as the start of one of :data:`FOLLOW_WORDS` (王芳电话 …, but 万迅电脑 is a shop).
+NAME_WORD_STARTS = "电手身先地址话机证卡码份"
+#: Words that may follow a name directly, glued to it (王芳电话, 李欣身份证号 …).
+FOLLOW_WORDS = ("电话", "电邮", "电子邮", "手机", "身份", "先生", "地址", "证件", "卡号")
+#: How many characters after a name :data:`NAME_FOLLOW` reads (the longest follow word).
+FOLLOW_WIDTH = max(len(word) for word in FOLLOW_WORDS)
 
 #: CJK unified ideographs, as the body of a character class.
 HAN = "\\u4e00-\\u9fff"
@@ -104,13 +112,24 @@ SAFE_PERSON_NAME = f"(?:{_COMPOUND}|[{SAFE_SURNAMES}]){_GIVEN}{{1,2}}?"
 PERSON_CONTEXT_LEAD = (
     "(?:姓名|名字|联系人|收件人|收货人|寄件人|患者|申请人|户主|持卡人|负责人|经办人|客户|乘客"
     "|签收人|法定代表人|代表人|监护人|投保人|被保险人|借款人|当事人|委托人|车主|业主|住户|司机"
-    "|户名|取件人|用户|委托|联系|我是|我叫|本人)[: ]{0,2}(?:是|为)?"
+    "|户名|取件人|用户|委托|联系|我是|我叫|本人|被告人|被告|原告|犯罪嫌疑人|嫌疑人|证人|审判员"
+    "|书记员|代理人|职工|员工|村民|居民|学生|同事|同学)[: ]{0,2}(?:是|为)?"
+)
+#: Verbs and particles after which a name follows in running text (已核实王霞的银行卡,
+#: 我和李欣去了南京, 请转告张伟). Left out: single characters that open common words with
+#: a surname-like second character (对于, 由于, 把关, 向阳, 同时, 叫车).
+PERSON_VERB_LEAD = (
+    "(?:核实|核对|核查|确认|通知|告知|转告|告诉|询问|回访|拜访|看望|探望|感谢|谢谢|邀请|推荐"
+    "|介绍|提醒|督促|协助|帮助|陪同|接待|采访|表扬|批评|指派|安排|派|让|给|被|替|跟|和|与)"
 )
 HONORIFIC = "(?:先生|女士|小姐|同志|老师|医生|护士|律师|经理|师傅|阿姨)"
 #: What may follow a name: no Chinese, or a stop character that is no place suffix
 #: (江苏 before 省 is a province, 中山 before 路 a road).
 _PLACE_SUFFIXES = "省市区县州镇乡村路街号"
 NAME_END = f"(?:[^{HAN}]|[{''.join(c for c in NAME_STOP if c not in _PLACE_SUFFIXES)}])"
+#: What the text right after a name must start with (read over :data:`FOLLOW_WIDTH`
+#: characters): no word-start character, or one of :data:`FOLLOW_WORDS`.
+NAME_FOLLOW = f"(?:[^{NAME_WORD_STARTS}]|{'|'.join(FOLLOW_WORDS)})"
 #: A name that opens a run of Chinese: a whole cell, a field between separators, or
 #: the subject of a clause (李军反映…, 马莉的…), ended by a non-name character. Not
 #: right after a digit: 4单元 is a building unit, 3号 a number.
@@ -129,15 +148,20 @@ def _jieba_dictionary() -> Path | None:
 #: jieba tags many everyday words as names (谢谢, 明白, 阳光 …); above this
 #: frequency an ``nr`` entry is taken for the word it usually is.
 NAME_TAG_MAX_FREQUENCY = 1000
+#: jieba's dictionary also lists rare words and place names (黄东, 苏建, 高洋, tagged ``ns``
+#: with a frequency of 2 to 8) that are far more often a person's name in a record; below
+#: this frequency an entry does not stop a name.
+MIN_WORD_FREQUENCY = 100
 
 
 @functools.cache
 def common_words() -> frozenset[str]:
     """Dictionary words of 2-4 characters that begin like a name but are read as words.
 
-    Taken from jieba's dictionary: every entry that starts with a surname and
-    is either not tagged as a person name (``nr*``), such as 高中, 文化, 江苏,
-    金融, or tagged so but too frequent to be one (谢谢, 明白). A cell or a
+    Taken from jieba's dictionary and its part-of-speech tags: every entry
+    that starts with a surname, occurs at least :data:`MIN_WORD_FREQUENCY`
+    times, and is either not tagged as a person name (``nr*``), such as 高中,
+    文化, 江苏, 金融, or tagged so but too frequent to be one (谢谢, 明白). A cell or a
     captured name equal to one of these is a word, not a person. Without
     jieba installed the set is empty (more false positives, never fewer
     findings).
@@ -155,8 +179,10 @@ def common_words() -> frozenset[str]:
             parts = line.split()
             if len(parts) < 3 or not 2 <= len(parts[0]) <= 4:
                 continue
-            word, frequency, tag = parts[0], parts[1], parts[2]
-            if tag.startswith("nr") and int(frequency) < NAME_TAG_MAX_FREQUENCY:
+            word, frequency, tag = parts[0], int(parts[1]), parts[2]
+            if frequency < MIN_WORD_FREQUENCY:
+                continue
+            if tag.startswith("nr") and frequency < NAME_TAG_MAX_FREQUENCY:
                 continue
             if word[0] in starts or word[:2] in COMPOUND_SURNAMES:
                 words.add(word)

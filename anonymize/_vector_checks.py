@@ -25,12 +25,14 @@ from collections.abc import Callable
 
 import polars as pl
 
-from anonymize._names import COMPOUND_SURNAMES, common_words
+from anonymize._names import COMPOUND_SURNAMES, FOLLOW_WIDTH, common_words
+from anonymize.context import CARD_WORDS, CONTEXT_WINDOW, card_or_id_regex
 from anonymize.patterns import (
     ADDRESS_LEVELS,
     ADDRESS_NUMBER,
     ADDRESS_ROAD,
     EARLIEST_BIRTH,
+    PAD_BEFORE,
     PROVINCES_1985,
     Check,
 )
@@ -123,13 +125,12 @@ def luhn_ok(digits: pl.Expr) -> pl.Expr:
 
 
 def _card_form(number: pl.Expr) -> pl.Expr:
-    length = number.str.len_chars()
-    id_like = (length == 18) & reads_as_resident_id(number)
-    return (length.is_between(16, 19) & ~id_like).fill_null(False)
+    return number.str.len_chars().is_between(16, 19).fill_null(False)
 
 
 def _not_uscc(number: pl.Expr) -> pl.Expr:
-    return (number.str.len_chars() != 18) | ~_uscc_check_ok(number)
+    """No USCC (:func:`anonymize.patterns.is_uscc`: a number that reads as an ID never is one)."""
+    return (number.str.len_chars() != 18) | reads_as_resident_id(number) | ~_uscc_check_ok(number)
 
 
 @functools.cache
@@ -158,6 +159,54 @@ STAGES: dict[Check, tuple[Stage, ...]] = {
     "person": (person_ok,),
     "address": (address_ok,),
 }
+
+
+def card_word_nearest(padded: pl.Expr, start: pl.Expr) -> pl.Expr:
+    """Whether a card word is the nearest card or ID word before ``start`` in the padded text.
+
+    The twin of :func:`anonymize.context.card_word_nearest`; ``start`` is an
+    offset into the cell (the padding is skipped here).
+    """
+    opening = (start - CONTEXT_WINDOW).clip(lower_bound=0)
+    window = padded.str.slice(opening + len(PAD_BEFORE), start - opening).str.to_lowercase()
+    return window.str.extract(card_or_id_regex(), 1).is_in(CARD_WORDS).fill_null(False)
+
+
+def _card_and_id(number: pl.Expr) -> pl.Expr:
+    """18 digits passing Luhn that read as an ID (``patterns.reads_as_card_and_id``)."""
+    digits = pl.when(number.str.contains("^[0-9]{18}$")).then(number)  # else null: no X to cast
+    return reads_as_resident_id(number) & luhn_ok(digits)
+
+
+def keep_in_context(frame: pl.DataFrame, check: Check | None) -> pl.DataFrame:
+    """Rows of ``frame`` (``padded``, ``start``, ``hit``; already valid) that their context keeps.
+
+    The card or ID rule of :func:`anonymize.patterns.is_bank_card` and
+    :func:`anonymize.patterns.is_resident_id_in`: an 18-digit number that reads
+    as both is a card only where a card word is the nearest card or ID word.
+    Cheapest first: an ID is only in question after a card word (none at a
+    cell's start), and only then is its Luhn digit read; a card only when it
+    reads as an ID.
+    """
+    if check not in ("resident_id", "bank_card") or not frame.height:
+        return frame
+    number = compact(pl.col("hit"))
+    card = card_word_nearest(pl.col("padded"), pl.col("start"))
+    if check == "resident_id":
+        doubt = (pl.col("start") > 0) & number.str.contains("^[0-9]{18}$")
+        asked = frame.filter(doubt)
+        claimed = asked.filter(card & _card_and_id(number))
+        return frame.join(claimed.select("row", "start"), on=["row", "start"], how="anti")
+    doubt = reads_as_resident_id(number)
+    return pl.concat([frame.filter(~doubt), frame.filter(doubt).filter(card)])
+
+
+def keep_followed(frame: pl.DataFrame, follow: str | None) -> pl.DataFrame:
+    """Rows of ``frame`` (``padded``, ``end``) whose text after the span matches ``follow``."""
+    if follow is None or not frame.height:
+        return frame
+    after = pl.col("padded").str.slice(pl.col("end") + len(PAD_BEFORE), FOLLOW_WIDTH)
+    return frame.filter(after.str.contains(f"^(?:{follow})"))
 
 
 #: Checks whose stages read the compacted number (:func:`compact`), not the raw span.

@@ -2,15 +2,15 @@
 
 A Presidio ``AnalyzerEngine`` for Chinese (``zh``) with the recognizers of
 :mod:`anonymize.recognizers` and the character-window context enhancer. It
-finds the same spans as :func:`anonymize.vector.scan_table` (the rules live in
-:mod:`anonymize.patterns`), except names, where jieba's tagger adds what the
-vector rules cannot see.
+finds the same spans with the same scores as :func:`anonymize.vector.scan_table`,
+names included (the rules live in :mod:`anonymize.patterns`; names use jieba's
+dictionary and its tags, read once, not its per-text tagger).
 
 No spaCy model for Chinese can be downloaded here, so the engine runs on a
 blank ``spacy.blank("zh")`` pipeline (character segmenter, no pkuseg, no
 download), saved to a temporary folder and loaded through Presidio's
-``SpacyNlpEngine``; the recognizers read characters, not tokens. Presidio,
-spaCy and jieba are imported on the first call, not with :mod:`anonymize`.
+``SpacyNlpEngine``; the recognizers read characters, not tokens. Presidio
+and spaCy are imported on the first call, not with :mod:`anonymize`.
 The engine is built once per process, under a lock.
 """
 
@@ -61,7 +61,7 @@ def _build() -> AnalyzerEngine:
 
 
 def engine() -> AnalyzerEngine:
-    """The process's analyzer engine, built on first use (about two seconds, jieba's dictionary)."""
+    """The process's analyzer engine, built on first use (a second or two: Presidio, spaCy)."""
     global _ENGINE
     if _ENGINE is None:
         with _LOCK:

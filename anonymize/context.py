@@ -91,6 +91,38 @@ def context_regex(entity: Entity) -> str:
 _CONTEXT_RES = {entity: re.compile(context_regex(entity)) for entity in CONTEXT}
 
 
+#: Words that name a card, for the numbers that read as a card and an ID alike ("card"
+#: alone is left out: it ends "id card").
+CARD_WORDS = (*(w for w in CONTEXT[Entity.BANK_CARD] if w != "card"), "bank card", "card no")
+_CARD_OR_ID = "(?s:.*)(" + "|".join(CARD_WORDS + CONTEXT[Entity.CN_RESIDENT_ID]) + ")"
+
+
+def card_or_id_regex() -> str:
+    """A regex whose group 1 is the card or ID word nearest the window's end.
+
+    An 18-digit number can pass the Luhn check of a card and the GB 11643
+    check of a resident ID at once; the nearest of these words decides which
+    it is (see :func:`anonymize.patterns.is_bank_card`).
+    """
+    return _CARD_OR_ID
+
+
+_CARD_OR_ID_RE = re.compile(_CARD_OR_ID)
+
+
+def card_word_nearest(text: str, start: int) -> bool:
+    """Whether, of the card and ID words in the window before ``start``, a card word is nearest.
+
+    >>> card_word_nearest("身份证号码见附件，银行卡号6222", 14)
+    True
+    >>> card_word_nearest("银行卡已挂失，身份证号6222", 14)
+    False
+    """
+    window = text[max(0, start - CONTEXT_WINDOW) : start].lower()
+    found = _CARD_OR_ID_RE.match(window)
+    return found is not None and found.group(1) in CARD_WORDS
+
+
 def adjust_for_context(score: float, word: str | None) -> float:
     """The score after the nearest context word ``word`` (None: no word in the window)."""
     if word is None:

@@ -43,7 +43,9 @@ class Span:
     score: float
 
 
-#: Schema of the findings frame the vectorized path returns (one row per finding).
+#: Schema of the findings frame the vectorized path returns (one row per finding). The
+#: output scanners (:mod:`anonymize.scan`) also scan column names: there ``row`` -1 means
+#: "the header" and the offsets point into the column name.
 FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "row": pl.Int64(),
     "column": pl.String(),

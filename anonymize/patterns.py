@@ -41,16 +41,20 @@ from stdnum.cn import ric, uscc
 
 from anonymize._names import (
     COMPOUND_SURNAMES,
+    FOLLOW_WIDTH,
     HAN,
     HONORIFIC,
     NAME_END,
+    NAME_FOLLOW,
     PERSON_CONTEXT_LEAD,
     PERSON_NAME,
+    PERSON_VERB_LEAD,
     RUN_START,
     SAFE_PERSON_NAME,
     common_words,
     han_except,
 )
+from anonymize.context import card_word_nearest
 from anonymize.entities import Entity
 from anonymize.errors import AnonymizationError
 
@@ -150,6 +154,10 @@ class Rule:
             that a cell matching it from end to end is one match (a fast path).
         tail_width: How many characters ``tail`` consumes (:data:`ALONE_AFTER`: one,
             or two after a dot, read off the match).
+        follow: What the text right after the span must start with, read over
+            :data:`~anonymize._names.FOLLOW_WIDTH` characters once the match is
+            found (a check, not part of the match: a rejected match is not retried
+            shorter, in either path).
     """
 
     entity: Entity
@@ -163,6 +171,7 @@ class Rule:
     requires: str = "(?s:.)"
     greedy: bool = True
     tail_width: int = 1
+    follow: str | None = None
 
     @property
     def whole_cell(self) -> bool:
@@ -197,7 +206,8 @@ _HAN_CHAR = f"[{HAN}]"
 _UPPER = "[A-HJ-NP-Z]"  # a plate's office letter: an ASCII class is far cheaper than Han
 
 #: PERSON rules come in decreasing score order: where two find one span, the first wins
-#: (context moves both scores alike, so the order holds after context too).
+#: (context moves both scores alike, so the order holds after context too); a name inside
+#: another one with at least its score is dropped (:func:`drop_contained`, as Presidio).
 RULES: tuple[Rule, ...] = (
     Rule(
         Entity.CN_RESIDENT_ID,
@@ -264,6 +274,18 @@ RULES: tuple[Rule, ...] = (
         score=0.85,
         check="person",
         requires=PERSON_CONTEXT_LEAD,
+        follow=NAME_FOLLOW,
+    ),
+    Rule(
+        Entity.PERSON,
+        PERSON_NAME,
+        PERSON_VERB_LEAD,
+        NAME_END,
+        kind="anchored",
+        score=0.7,
+        check="person",
+        requires=PERSON_VERB_LEAD,
+        follow=NAME_FOLLOW,
     ),
     Rule(
         Entity.PERSON,
@@ -284,6 +306,7 @@ RULES: tuple[Rule, ...] = (
         score=0.6,
         check="person",
         requires=_HAN_CHAR,
+        follow=NAME_FOLLOW,
     ),
 )
 
@@ -359,17 +382,65 @@ def is_uscc(candidate: str) -> bool:
     return uscc.is_valid(number) and not reads_as_resident_id(number)
 
 
-def is_bank_card(candidate: str) -> bool:
-    """16-19 digits with a Luhn check digit (stdnum) that read as no ID and are no USCC.
-
-    An 18-digit number that :func:`reads_as_resident_id` is taken for a resident
-    ID (valid or mistyped), never for a card: one in ten mistyped IDs passes
-    Luhn by chance.
-    """
+def is_card_number(candidate: str) -> bool:
+    """16-19 digits with a Luhn check digit (stdnum) that are no USCC; what a card needs first."""
     number = compact(candidate)
     if not 16 <= len(number) <= 19 or not luhn.is_valid(number):
         return False
-    return not (len(number) == 18 and (reads_as_resident_id(number) or is_uscc(number)))
+    return not (len(number) == 18 and is_uscc(number))
+
+
+def reads_as_card_and_id(candidate: str) -> bool:
+    """18 digits that pass Luhn and read as a resident ID (:func:`reads_as_resident_id`).
+
+    About 1.3 % of 18-digit card numbers have a birth year where an ID has
+    one, and one in ten mistyped IDs passes Luhn: such a number is decided by
+    its context (:func:`is_bank_card`, :func:`is_resident_id_in`).
+    """
+    return is_card_number(candidate) and reads_as_resident_id(candidate)
+
+
+def is_bank_card(candidate: str, card_context: bool = False) -> bool:
+    """A card number (:func:`is_card_number`), unless it reads as an ID without a card word.
+
+    The rule for 18 digits that pass Luhn *and* read as a resident ID (a birth
+    year in place; valid or mistyped): the nearest card or ID word before the
+    number decides (:func:`anonymize.context.card_word_nearest`). A card word
+    (银行卡, 卡号, 账号 …) makes it a card; an ID word or no word makes it a
+    resident ID when it passes GB 11643 (the more sensitive reading, the same
+    span masked), and nothing when it does not (a mistyped ID: reported as
+    neither, like any ID with a wrong check character).
+
+    Args:
+        candidate: The number as matched.
+        card_context: Whether a card word is the nearest card or ID word before it.
+
+    >>> is_bank_card("4111 1111 1111 1111")
+    True
+    >>> is_bank_card("622202199001011029"), is_bank_card("622202199001011029", True)
+    (False, True)
+    """
+    if not is_card_number(candidate):
+        return False
+    return card_context or not reads_as_resident_id(candidate)
+
+
+def is_resident_id_in(candidate: str, card_context: bool = False) -> bool:
+    """A resident ID (:func:`is_resident_id`) that no card word claims.
+
+    An ID that also passes Luhn is a card when a card word is the nearest card
+    or ID word before it (see :func:`is_bank_card`); otherwise an ID.
+
+    Args:
+        candidate: The number as matched.
+        card_context: Whether a card word is the nearest card or ID word before it.
+
+    >>> is_resident_id_in("622202199001011003"), is_resident_id_in("622202199001011003", True)
+    (True, False)
+    """
+    if not is_resident_id(candidate):
+        return False
+    return not (card_context and reads_as_card_and_id(candidate))
 
 
 def is_person_name(candidate: str) -> bool:
@@ -398,12 +469,21 @@ def is_address(candidate: str) -> bool:
     )
 
 
+#: What a match must pass, read from the span alone. Two checks also read the context
+#: (:data:`IN_CONTEXT`), and PERSON what follows (:attr:`Rule.follow`).
 VALIDATORS: dict[Check, Callable[[str], bool]] = {
     "resident_id": is_resident_id,
-    "bank_card": is_bank_card,
+    "bank_card": is_card_number,
     "uscc": is_uscc,
     "person": is_person_name,
     "address": is_address,
+}
+
+
+#: Checks whose verdict also depends on the nearest card or ID word (18-digit numbers).
+IN_CONTEXT: dict[Check, Callable[[str, bool], bool]] = {
+    "resident_id": is_resident_id_in,
+    "bank_card": is_bank_card,
 }
 
 
@@ -429,6 +509,7 @@ def entity_set(entities: Iterable[Entity | str] | None) -> frozenset[Entity]:
 _COMPILED: dict[Rule, tuple[re.Pattern[str], tuple[tuple[re.Pattern[str], float], ...]]] = {
     rule: (rule.python_regex(), tuple((re.compile(f), s) for f, s in rule.forms)) for rule in RULES
 }
+_FOLLOW = {rule: re.compile(rule.follow) for rule in RULES if rule.follow is not None}
 
 
 def base_score(rule: Rule, span: str) -> float:
@@ -447,11 +528,38 @@ def find_spans(rule: Rule, text: str) -> list[tuple[int, int, float]]:
         text: Already normalized with :func:`normalize`.
     """
     regex = _COMPILED[rule][0]
+    follow = _FOLLOW.get(rule)
     shift = len(PAD_BEFORE)
+    padded = PAD_BEFORE + text + PAD_AFTER
     spans = []
-    for match in regex.finditer(PAD_BEFORE + text + PAD_AFTER):
+    for match in regex.finditer(padded):
         span = match.group(1)
-        if rule.check is None or VALIDATORS[rule.check](span):
-            start = match.start(1) - shift
-            spans.append((start, start + len(span), base_score(rule, span)))
+        start = match.start(1) - shift
+        if rule.check is not None and not VALIDATORS[rule.check](span):
+            continue
+        if follow is not None and not follow.match(padded[match.end(1) :][:FOLLOW_WIDTH]):
+            continue
+        if rule.check in IN_CONTEXT and not IN_CONTEXT[rule.check](
+            span, card_word_nearest(text, start)
+        ):
+            continue
+        spans.append((start, start + len(span), base_score(rule, span)))
     return spans
+
+
+def drop_contained(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """Spans of one entity without those inside another with at least their score.
+
+    The rule of Presidio's ``EntityRecognizer.remove_duplicates``, which the
+    Presidio path applies after context; the polars path applies it to PERSON,
+    the one entity several rules find (repeats keep their highest score).
+
+    >>> drop_contained([(0, 3, 0.6), (0, 3, 0.85), (1, 3, 0.7), (0, 2, 0.9)])
+    [(0, 2, 0.9), (0, 3, 0.85)]
+    """
+    kept: list[tuple[int, int, float]] = []
+    for start, end, score in sorted(set(spans), key=lambda s: (s[0], s[0] - s[1], -s[2])):
+        inside = any(s <= start and end <= e and score <= v for s, e, v in kept)
+        if not inside:
+            kept.append((start, end, score))
+    return sorted(kept)

@@ -13,6 +13,11 @@ outputs are full of labels like 连云港, 宿迁 or 钟山 that jieba's diction
 itself tags as names; such findings count only where at least half of a
 column's cells are names, as in a leaked name column. Names with context
 (姓名, 联系人, 先生 …) always count.
+
+Column names are scanned too: a pivoted output can carry names or IDs as
+headers. A header finding has ``row`` -1 ("the header") and names the column;
+bare name-shaped headers count only where at least half of the headers are
+names, the rule for cells.
 """
 
 from __future__ import annotations
@@ -27,7 +32,18 @@ from anonymize.entities import FINDINGS_SCHEMA
 from anonymize.patterns import is_resident_id
 from anonymize.vector import scan_table
 
-__all__ = ["Finding", "is_resident_id", "scan_file", "scan_frame", "without_stray_names"]
+__all__ = [
+    "HEADER_ROW",
+    "Finding",
+    "header_findings",
+    "is_resident_id",
+    "scan_file",
+    "scan_frame",
+    "without_stray_names",
+]
+
+#: The ``row`` of a finding in a column's name rather than in a cell.
+HEADER_ROW = -1
 
 #: Below this score a PERSON finding is a bare name-shaped cell, without context.
 WEAK_PERSON_SCORE = 0.7
@@ -41,7 +57,7 @@ _JSON_LINES = {".jsonl", ".ndjson"}
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """A cell holding personal information of one kind; carries no value."""
+    """A cell (or, with ``row`` -1, a column name) holding personal information; no value."""
 
     column: str
     row: int
@@ -49,7 +65,7 @@ class Finding:
 
 
 def scan_frame(frame: pl.DataFrame, max_findings: int = 1000) -> list[Finding]:
-    """Find personal information in every column of ``frame``.
+    """Find personal information in every column of ``frame`` and in the column names.
 
     A cell with several matches of one entity yields one finding.
 
@@ -58,11 +74,15 @@ def scan_frame(frame: pl.DataFrame, max_findings: int = 1000) -> list[Finding]:
         max_findings: Stop after this many findings (the verdict is already "fail").
 
     Returns:
-        Findings in column order, then row order, then the position of the
-        first match in the cell; weak names only where they fill a column
-        (see the module docstring).
+        Findings in column order, then row order (the header, row -1, first),
+        then the position of the first match in the cell; weak names only
+        where they fill a column or the headers (see the module docstring).
+
+    Example:
+        >>> scan_frame(pl.DataFrame({"区县": ["玄武区"], "13912345678": [3]}))
+        [Finding(column='13912345678', row=-1, entity='PHONE_NUMBER')]
     """
-    found = without_stray_names(scan_table(frame), frame)
+    found = _with_headers(without_stray_names(scan_table(frame), frame), frame)
     found = found.unique(subset=["column", "row", "entity"], keep="first", maintain_order=True)
     return [
         Finding(column, row, entity)
@@ -70,6 +90,32 @@ def scan_frame(frame: pl.DataFrame, max_findings: int = 1000) -> list[Finding]:
         .select("column", "row", "entity")
         .iter_rows()
     ]
+
+
+def header_findings(frame: pl.DataFrame) -> pl.DataFrame:
+    """Personal information in the column names of ``frame``, as findings with ``row`` -1.
+
+    Offsets point into the name. Weak (bare) names count only where at least
+    half of the names are names, as for the cells of a column.
+
+    Returns:
+        Findings with :data:`~anonymize.entities.FINDINGS_SCHEMA`, in column order.
+    """
+    headers = pl.DataFrame({"header": frame.columns}, schema={"header": pl.String})
+    found = without_stray_names(scan_table(headers), headers)
+    return found.with_columns(
+        pl.lit(pl.Series(frame.columns, dtype=pl.String)).get(pl.col("row")).alias("column"),
+        pl.lit(HEADER_ROW, dtype=pl.Int64).alias("row"),
+    ).select(list(FINDINGS_SCHEMA))
+
+
+def _with_headers(findings: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
+    """``findings`` and the header findings of ``frame``, in column order, the header first."""
+    order = pl.col("column").replace_strict(
+        frame.columns, range(frame.width), return_dtype=pl.Int64
+    )
+    both = pl.concat([header_findings(frame), findings.select(list(FINDINGS_SCHEMA))])
+    return both.sort(order, pl.col("row"), maintain_order=True)
 
 
 def without_stray_names(findings: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
@@ -149,8 +195,9 @@ def scan_file(path: str | Path) -> pl.DataFrame:
 
     Returns:
         Findings with :data:`~anonymize.entities.FINDINGS_SCHEMA`; ``row`` is
-        the record (or line) number from 0 and offsets point into the cell.
-        Weak names count only where they fill a column, as in :func:`scan_frame`.
+        the record (or line) number from 0 and offsets point into the cell, or
+        -1 for a finding in a column name (offsets into the name). Weak names
+        count only where they fill a column, as in :func:`scan_frame`.
 
     Raises:
         OSError: The file cannot be read.
@@ -158,4 +205,4 @@ def scan_file(path: str | Path) -> pl.DataFrame:
     table = read_output(Path(path))
     if not table.width:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
-    return without_stray_names(scan_table(table), table)
+    return _with_headers(without_stray_names(scan_table(table), table), table)

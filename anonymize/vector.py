@@ -194,6 +194,8 @@ _SPANS_SCHEMA = {
 def _scored(spans: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     """Valid spans with their score after forms and context (as the Presidio path)."""
     spans = _vector_checks.keep_valid(spans, rule.check)
+    spans = _vector_checks.keep_followed(spans, rule.follow)
+    spans = _vector_checks.keep_in_context(spans, rule.check)
     hit = pl.col("hit")
     score = pl.lit(rule.score, dtype=pl.Float64)
     for form, form_score in reversed(rule.forms):
@@ -293,28 +295,49 @@ def _scan_column(cells: pl.DataFrame, rules: list[Rule], threshold: float) -> pl
         for i, p in enumerate(patterns)
     )
     features = {p: flags.to_series(i) for i, p in enumerate(patterns)}
-    found: list[tuple[pl.DataFrame, Rule]] = []
+    found: list[pl.DataFrame] = []
+    persons: list[pl.DataFrame] = []
     for rule in rules:
         feature = features[rule.requires]
         if not feature.any():
             continue
         subset = cells if feature.all() else cells.filter(feature)
         spans = _scored(_spans(subset, rule), rule)
-        if rule.entity is Entity.PERSON:
-            # An earlier PERSON rule scores higher (see RULES): keep its span, drop repeats.
-            for earlier in (f for f, r in found if r.entity is Entity.PERSON):
-                spans = spans.join(earlier, on=["row", "start", "end"], how="anti")
-        found.append((spans.filter(pl.col("score") >= threshold), rule))
+        (persons if rule.entity is Entity.PERSON else found).append(spans)
+    if persons:
+        found.append(_drop_contained(pl.concat(persons)))
+    found = [f.filter(pl.col("score") >= threshold) for f in found]
     if not found:
-        return pl.DataFrame(
-            schema={
-                "row": pl.Int64,
-                "entity": pl.String,
-                "start": pl.Int64,
-                "end": pl.Int64,
-                "score": pl.Float64,
-            }
-        )
+        return pl.DataFrame(schema=_COLUMN_SCHEMA)
     # One packed key (row < 2^32, start < 2^31), stable: ties keep rule order.
     key = pl.col("row") * (1 << 31) + pl.col("start")
-    return pl.concat([f for f, _ in found]).sort(key, maintain_order=True)
+    return pl.concat(found).sort(key, maintain_order=True)
+
+
+_COLUMN_SCHEMA = {
+    "row": pl.Int64,
+    "entity": pl.String,
+    "start": pl.Int64,
+    "end": pl.Int64,
+    "score": pl.Float64,
+}
+
+
+def _drop_contained(spans: pl.DataFrame) -> pl.DataFrame:
+    """PERSON spans of all rules without repeats and names inside a name of at least their score.
+
+    Presidio's rule (``EntityRecognizer.remove_duplicates``, after context and
+    before the threshold), as :func:`anonymize.patterns.drop_contained`.
+    """
+    unique = spans.group_by("row", "start", "end", maintain_order=True).agg(
+        pl.col("entity").first(), pl.col("score").max()
+    )
+    pairs = unique.join(unique, on="row", suffix="_outer")
+    inside = pairs.filter(
+        (pl.col("start_outer") <= pl.col("start"))
+        & (pl.col("end") <= pl.col("end_outer"))
+        & ((pl.col("start_outer") != pl.col("start")) | (pl.col("end_outer") != pl.col("end")))
+        & (pl.col("score") <= pl.col("score_outer"))
+    )
+    kept = unique.join(inside, on=["row", "start", "end"], how="anti")
+    return kept.select(list(_COLUMN_SCHEMA)).sort("row", "start")

@@ -390,7 +390,7 @@ def main() -> None:
         f" built in {time.perf_counter() - start:.1f} s"
     )
     scan_table(table.head(100))  # warm-up: regex compilation, word lists
-    engine()  # warm-up: Presidio, spaCy and jieba load once
+    engine()  # warm-up: Presidio and spaCy load once
     resident = current_rss_mb()
 
     tracemalloc.start()

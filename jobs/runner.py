@@ -235,14 +235,20 @@ class RayRunner:
         else:
             # Extracts, training and custom code read the whole dataset in one task.
             ref = self._single.remote(payload)
+        timeout = self.timeout_s
+        if spec.kind == "custom":
+            from jobs.jail import Limits
+
+            # The jail kills the code at its own wall-clock limit and reports why;
+            # Ray must not cut the trusted wrapper off before that.
+            wall = Limits.from_grant(task.options.get("limits")).wall_s
+            timeout = max(timeout, wall + 60.0)
         try:
-            return Outcome(**ray.get(ref, timeout=self.timeout_s))
+            return Outcome(**ray.get(ref, timeout=timeout))
         except GetTimeoutError:
             for pending in (ref, *parts):
                 ray.cancel(pending, force=True)
-            raise JobFailed(
-                f"the job ran longer than {self.timeout_s:g} s and was stopped"
-            ) from None
+            raise JobFailed(f"the job ran longer than {timeout:g} s and was stopped") from None
         except RayTaskError as err:
             cause = err.cause
             if isinstance(cause, JobFailed):

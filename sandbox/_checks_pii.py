@@ -108,7 +108,7 @@ def in_domain(frame: pl.DataFrame, public_keys: Mapping[str, Sequence[object]]) 
             continue
         allowed = pl.Series([str(v) for v in domain], dtype=pl.String)
         values = frame.select(as_text(column, frame.schema[column])).to_series().drop_nulls()
-        if values.is_in(allowed).all():
+        if values.is_in(allowed.implode()).all():
             inside.append(column)
     return inside
 

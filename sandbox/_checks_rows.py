@@ -193,7 +193,7 @@ def judge(
     direct = sorted(c for c, i in pairs.items() if tags.get(i) == ColumnTag.DIRECT_IDENTIFIER.value)
     copied = ", ".join(f"{o}<-{i}" for o, i in sorted(pairs.items()))
     what = (
-        f"{where}: {singled} of {rows} rows match fewer than min_cell input records "
+        f"{where}: {singled} of {rows} rows match fewer than the threshold of input records "
         f"over columns {copied}"
     )
     if kind == "aggregate" and not direct:

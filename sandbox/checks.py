@@ -192,7 +192,10 @@ def raw_rows(
                 # An extract releases sensitive and plain values as they are, by design.
                 kept = {o: i for o, i in matching.pairs.items() if tags.get(i) in rows.IDENTIFYING}
                 matching = rows.Matching(dataset, kept, matching.best)
-            singled = rows.singled_out(table.frame, matching.pairs, lazy, context.min_cell)
+            # An extract's promise is k (enforced on its quasi-identifiers), not the
+            # aggregate small-cell threshold: a class of k people is what it may show.
+            floor = context.k if context.kind == "extract" and context.k else context.min_cell
+            singled = rows.singled_out(table.frame, matching.pairs, lazy, floor)
             judged = rows.judge(
                 context.kind, table.name, table.frame.height, matching, tags, singled
             )

@@ -4,9 +4,10 @@ Starts the real service (HTTP on a free loopback port, SQLite, local Ray)
 in a fresh folder ``<data_dir>/demo``, then plays each role through the
 Python client: the admin sets up organisations and users, the steward
 ingests synthetic Jiangsu residents and grants an operator, the operator
-submits a DP aggregate, the steward approves it, the operator downloads the
-released table, and the auditor verifies the audit chain and the manifest
-signature.
+submits a DP aggregate and an anonymized extract, the steward reviews them
+in the console (screenshots go to ``<data_dir>/demo/screenshots``) and
+approves, the operator downloads the released products, and the auditor
+verifies the audit chain and the manifest signature.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
                 org_id=firm["id"],
                 datasets=["jiangsu_residents"],
                 purpose="Regional income statistics for a public-service planning report",
-                kinds=["aggregate"],
+                kinds=["aggregate", "extract"],
                 epsilon=3.0,
                 delta=0.0,
                 commitment_accepted=True,
@@ -160,6 +161,31 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
             except BudgetExhausted as refused:
                 console.print(f"an overspending job is refused: [italic]{refused}")
 
+            _step("operator: submit an anonymized extract (art. 37)")
+            extract = analyst.submit(
+                grant["id"],
+                {
+                    "kind": "extract",
+                    "dataset": "jiangsu_residents",
+                    "columns": ["sex", "age", "city", "education", "income"],
+                    "k": 5,
+                    "l": 2,
+                    "suppression_limit": 0.05,
+                },
+                purpose="k-anonymous micro-data for a service-planning model",
+            )
+            extract.wait(timeout=300)
+            console.print(f"job {extract.id}: {extract.status}")
+
+            _step("steward: the review console (screenshots into the data folder)")
+            from sandbox.console.screenshots import capture
+
+            shots = capture(url, steward_tok, folder / "screenshots")
+            for shot in shots:
+                console.print(f"  {shot.resolve()}")
+            if not shots:
+                console.print("  no screenshots: Chromium is not installed (see the log)")
+
             _step("steward: review and approve")
             checks = steward.job(job.id).data["report"]["checks"]
             for c in checks:
@@ -167,6 +193,19 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
             steward.review(
                 job.id, "approve", "aggregates only; checks pass; small cells suppressed"
             )
+            report = steward.job(extract.id).data["report"]
+            loss = report["information_loss"]
+            console.print(
+                f"  extract: k={report['k_achieved']} (target {report['k_target']}), "
+                f"{report['records_suppressed']} of {report['records_in']} records suppressed, "
+                f"information loss {loss['metric']} = {loss['value']:.3f}"
+            )
+            for c in report["checks"]:
+                console.print(f"  check {c['name']}: {c['verdict']} ({c['reason']})")
+            steward.review(extract.id, "approve", "k-anonymous, l-diverse; checks pass")
+            rows = analyst.job(extract.id).result()
+            console.print(f"  the operator receives {rows.height} generalized rows, e.g.:")
+            print(rows.head(3))
 
             _step("operator: download the released product")
             table = analyst.job(job.id).result()

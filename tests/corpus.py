@@ -37,7 +37,7 @@ from stdnum.cn import ric, uscc
 
 from anonymize.entities import Entity
 
-__all__ = ["NEGATIVE_KINDS", "LabelledText", "make_corpus", "table"]
+__all__ = ["HELD_OUT_NOTES", "NEGATIVE_KINDS", "LabelledText", "make_corpus", "table"]
 
 E = Entity
 _T = TypeVar("_T")
@@ -493,6 +493,19 @@ _NOTES = (
     "{PERSON}的身份证号是{CN_RESIDENT_ID}，银行卡{BANK_CARD}，手机{PHONE_NUMBER}",
     "联系{PERSON}：{PHONE_NUMBER}或{PHONE_NUMBER}，邮箱{EMAIL_ADDRESS}",
 )  # fmt: skip
+#: Held-out notes (``make_corpus(..., held_out=True)``), written from administrative prose
+#: after the name rules were shared and never tuned on: names before 于 / 名下 / 、 / 两人,
+#: after 本人, and in places the rules do not read (请…本人, 收到…交来, 经手人 without a colon).
+HELD_OUT_NOTES = (
+    "{PERSON}于{neg:date}来窗口咨询社保转移事宜，联系电话{PHONE_NUMBER}",
+    "经查，{PERSON}名下登记车辆{CN_LICENSE_PLATE}，登记住址为{CN_ADDRESS}。",
+    "{PERSON}、{PERSON}两人于{neg:date}在{CN_ADDRESS}发生纠纷，已调解",
+    "本人{PERSON}，身份证号{CN_RESIDENT_ID}，自愿申请办理银行卡{BANK_CARD}挂失",
+    "请{PERSON}本人携带身份证到三号窗口办理",
+    "今收到{PERSON}交来押金{neg:amount}，经手人{PERSON}",
+    "会议由{PERSON}主持，{PERSON}作工作报告，{PERSON}记录",
+    "{company}法定代表人为{PERSON}，股东{PERSON}持股百分之六十",
+)  # fmt: skip
 _COMPANY = (
     "{company}，统一社会信用代码：{CN_USCC}，法定代表人：{PERSON}，注册地址：{CN_ADDRESS}，联系电话：{PHONE_NUMBER}",
     "销售方：{company}\n纳税人识别号：{CN_USCC}\n发票代码：{neg:invoice_number}\n价税合计：{neg:amount}",
@@ -575,11 +588,13 @@ def _form(b: _Builder, r: random.Random, fake: Faker) -> None:
             b.pii(E(name), _POSITIVE[name](r, fake))
 
 
-def _text(r: random.Random, fake: Faker) -> LabelledText:
+def _text(r: random.Random, fake: Faker, held_out: bool = False) -> LabelledText:
     b = _Builder()
     shape = _weighted(r, ((24, "bare"), (28, "form"), (8, "receipt"), (22, "note"),
                           (6, "company"), (4, "log"), (10, "negative")))  # fmt: skip
-    if shape == "bare":
+    if held_out:
+        _fill(b, r.choice(HELD_OUT_NOTES), r, fake)
+    elif shape == "bare":
         _bare(b, r, fake)
     elif shape == "form":
         _form(b, r, fake)
@@ -600,12 +615,14 @@ def _text(r: random.Random, fake: Faker) -> LabelledText:
     return b.build()
 
 
-def make_corpus(n: int, seed: int) -> list[LabelledText]:
+def make_corpus(n: int, seed: int, held_out: bool = False) -> list[LabelledText]:
     """Generate ``n`` labelled texts; text ``i`` depends only on ``(seed, i)``.
 
     Args:
         n: Number of texts (at least 0).
         seed: Seed; the same seed always gives the same corpus.
+        held_out: Draw every text from :data:`HELD_OUT_NOTES` instead (notes the
+            name rules were not written against).
 
     Returns:
         The texts, each with its PII spans and its hard negatives.
@@ -624,7 +641,7 @@ def make_corpus(n: int, seed: int) -> list[LabelledText]:
     out: list[LabelledText] = []
     for i in range(n):
         fake.seed_instance(seed * 1_000_003 + i)
-        out.append(_text(fake.random, fake))
+        out.append(_text(fake.random, fake, held_out))
     return out
 
 

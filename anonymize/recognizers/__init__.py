@@ -1,9 +1,8 @@
 """Presidio recognizers for Chinese personal information, one per file.
 
-Importing this package imports Presidio (and :func:`build_registry` jieba);
-``import anonymize`` does not. Every recognizer reads its regexes, validators
-and context words from :mod:`anonymize.patterns`, the source the polars path
-reads too.
+Importing this package imports Presidio; ``import anonymize`` does not.
+Every recognizer reads its regexes, validators and context words from
+:mod:`anonymize.patterns`, the source the polars path reads too.
 
 - :mod:`.resident_id` — ``CN_RESIDENT_ID`` (GB 11643)
 - :mod:`.phone` — ``PHONE_NUMBER`` (mobiles, landlines)
@@ -13,7 +12,7 @@ reads too.
 - :mod:`.license_plate` — ``CN_LICENSE_PLATE``
 - :mod:`.address` — ``CN_ADDRESS``
 - :mod:`.uscc` — ``CN_USCC`` (GB 32100)
-- :mod:`.person` — ``PERSON`` (rules and jieba)
+- :mod:`.person` — ``PERSON`` (surnames, context, jieba's dictionary)
 """
 
 from __future__ import annotations

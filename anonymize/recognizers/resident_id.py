@@ -6,6 +6,10 @@ sequence and an ISO 7064 MOD 11-2 check character (0-9 or X; lower-case x and
 birth date between 1900 and today. 15-digit first-generation IDs (no check
 digit) need a province that issued them and a real ``19yymmdd`` date; they
 score lower and are reported at the default threshold only.
+
+An 18-digit ID that also passes a card's Luhn check is reported as a card
+instead when a card word (银行卡, 卡号 …) is the nearest card or ID word before
+it, and as an ID otherwise (see :mod:`anonymize.recognizers.bank_card`).
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ of the 31-character alphabet, the last a MOD 31 check character
 (python-stdnum). An organisation identifier: ``Entity.CN_USCC.is_personal`` is
 False. An 18-digit number that reads as a resident ID (real birth date in
 place) is not reported as a USCC.
+
+The first character is a digit: GB 32100 also names registration
+authorities A, N and Y, but python-stdnum, the validator both paths follow,
+accepts digits only in the first eight places, so such codes are not
+reported (an organisation identifier: a miss releases no personal data).
 """
 
 from __future__ import annotations

@@ -33,4 +33,6 @@ def test_demo_when_run_then_operator_receives_the_released_table(tmp_path: Path,
     assert table["residents"].sum() == pytest.approx(3000, rel=0.1)
     # nothing of the raw data is in the released product's folder
     released = list((tmp_path / "demo" / "releases").iterdir())
-    assert [p.suffix for p in released] == [".parquet"]
+    assert sorted(p.suffix for p in released) == [".parquet", ".parquet"]  # aggregate, extract
+    shots = sorted(p.name for p in (tmp_path / "demo" / "screenshots").iterdir())
+    assert shots == ["console-output.png", "console-queue.png"]

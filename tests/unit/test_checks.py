@@ -484,6 +484,23 @@ def test_raw_rows_when_extract_keeps_raw_quasi_identifiers_then_fail(
     assert "income" not in _reason(found, "raw_rows")  # sensitive values are released by design
 
 
+def test_raw_rows_when_extract_classes_hold_k_but_fewer_than_min_cell_then_pass(
+    tmp_path: Path, stored: dict[str, str]
+) -> None:
+    # Raw (ungeneralized) quasi-identifiers whose every class has 5 to 9 people: an extract
+    # promises k = 5, so classes below the aggregate threshold (10) are not singling out.
+    sizes = RESIDENTS.group_by("district").len()
+    assert sizes["len"].min() >= 5
+    kept = RESIDENTS.join(sizes.filter(pl.col("len") < 10), on="district").select(
+        "district", "income"
+    )
+    assert kept.height > 0
+    found = run_checks(_parquet(tmp_path, kept), _context("extract", stored, k=5))
+    assert _verdicts(found)["raw_rows"] == "pass"
+    found = run_checks(_parquet(tmp_path, kept), _context("extract", stored, k=10))
+    assert _verdicts(found)["raw_rows"] != "pass"
+
+
 def _parquet_bytes(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_parquet(buffer)

@@ -140,3 +140,46 @@ def test_scan_frame_when_findings_then_no_value_in_their_text() -> None:
     text = repr(findings) + str([dataclasses.astuple(f) for f in findings])
     for secret in (ID_X, ID_X[:17], PHONE, PHONE[:7]):
         assert secret not in text
+
+
+HEADER = -1
+
+
+def test_scan_frame_when_pivoted_names_and_ids_as_headers_then_found_at_row_minus_one() -> None:
+    frame = pl.DataFrame(
+        {"区县": ["玄武区", "鼓楼区"], "张伟": [3, 4], "李欣": [1, 2], ID_X: [5, 6]}
+    )
+    assert scan_frame(frame) == [
+        Finding("张伟", HEADER, "PERSON"),  # names fill most headers: bare names count
+        Finding("李欣", HEADER, "PERSON"),
+        Finding(ID_X, HEADER, ID),  # an ID as a column name
+    ]
+
+
+def test_scan_frame_when_header_and_cells_then_header_first_in_its_column() -> None:
+    frame = pl.DataFrame({"a": ["x"], f"联系电话{PHONE}": [PHONE]})
+    assert scan_frame(frame) == [
+        Finding(f"联系电话{PHONE}", HEADER, MOBILE),
+        Finding(f"联系电话{PHONE}", 0, MOBILE),
+    ]
+
+
+def test_scan_frame_when_one_bare_name_among_label_headers_then_not_counted() -> None:
+    frame = pl.DataFrame({"区县": ["玄武区"], "人口": [1], "面积": [2], "张伟": [3]})
+    assert scan_frame(frame) == []
+
+
+def test_scan_frame_when_empty_table_with_headers_then_headers_scanned() -> None:
+    frame = pl.DataFrame(schema={"姓名：王小明": pl.String, "count": pl.Int64})
+    assert scan_frame(frame) == [Finding("姓名：王小明", HEADER, "PERSON")]
+
+
+def test_scan_file_when_csv_header_holds_phone_then_row_minus_one_with_offsets(
+    tmp_path: Any,
+) -> None:
+    from anonymize.scan import scan_file
+
+    path = tmp_path / "pivot.csv"
+    pl.DataFrame({"区县": ["玄武区"], f"tel {PHONE}": ["1"]}).write_csv(path)
+    found = scan_file(path).select("row", "column", "entity", "start", "end").rows()
+    assert found == [(HEADER, f"tel {PHONE}", MOBILE, 4, 15)]

@@ -28,10 +28,18 @@ def test_name_stop_when_compared_with_faker_given_names_then_no_overlap() -> Non
         ("文化", True),  # a noun
         ("张伟", False),  # a name
         ("李欣", False),  # a name
+        ("黄东", False),  # listed as a place (ns) with frequency 2: too rare to stop a name
+        ("高利", False),  # a noun (usury) with frequency 56: rarer than the name reading
     ],
 )
 def test_common_words_when_word_then_dictionary_decides(word: str, common: bool) -> None:
     assert (word in _names.common_words()) is common
+
+
+def test_follow_words_when_listed_then_each_starts_with_a_word_start_stop_character() -> None:
+    assert set(_names.NAME_WORD_STARTS) <= set(_names.NAME_STOP)
+    assert {word[0] for word in _names.FOLLOW_WORDS} <= set(_names.NAME_WORD_STARTS)
+    assert max(len(word) for word in _names.FOLLOW_WORDS) == _names.FOLLOW_WIDTH
 
 
 def test_common_words_when_no_jieba_then_empty(monkeypatch: pytest.MonkeyPatch) -> None:

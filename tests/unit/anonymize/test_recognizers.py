@@ -69,13 +69,15 @@ def test_enhancer_when_context_word_near_then_score_raised_and_marked() -> None:
 @pytest.mark.parametrize(
     ("text", "names"),
     [
-        ("唐建华", ["唐建华"]),  # jieba splits 唐 / 建华: joined again
-        ("我和李欣去了南京", ["李欣"]),  # a name inside a sentence, found by its nr tag
-        ("地址：上海市普陀区长寿路18号", []),  # 普陀 is tagged nr, but lies in an address
+        ("唐建华", ["唐建华"]),  # a whole cell
+        ("我和李欣去了南京", ["李欣"]),  # after a particle, before a particle
+        ("地址：上海市普陀区长寿路18号", []),  # 普陀 in an address: no name rule reads it
         ("王先生", []),  # a surname and a title: no given name
     ],
 )
-def test_person_when_jieba_tags_then_names_without_place_names(text: str, names: list[str]) -> None:
+def test_person_when_shared_rules_then_names_without_place_names(
+    text: str, names: list[str]
+) -> None:
     recognizer = PersonRecognizer()
     found = recognizer.analyze(text, ["PERSON"])
-    assert [text[r.start : r.end] for r in found] == names
+    assert sorted({text[r.start : r.end] for r in found}) == names

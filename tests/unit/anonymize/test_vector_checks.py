@@ -69,7 +69,7 @@ def _cards(r: random.Random) -> list[str]:
     [
         ("resident_id", _resident_ids, patterns.is_resident_id),  # GB 11643, 15 and 18 digits
         ("uscc", _usccs, patterns.is_uscc),  # GB 32100
-        ("bank_card", _cards, patterns.is_bank_card),  # Luhn, no ID, no USCC
+        ("bank_card", _cards, patterns.is_card_number),  # Luhn, no USCC (IDs: in context)
     ],
 )
 def test_valid_when_many_generated_values_then_agrees_with_scalar_validator(
@@ -152,5 +152,5 @@ def test_keep_valid_when_stages_then_same_rows_as_one_predicate() -> None:
     candidates = _cards(random.Random(SEED + 1))
     frame = pl.DataFrame({"hit": candidates})
     staged = vc.keep_valid(frame, "bank_card")["hit"].to_list()
-    assert staged == [c for c in candidates if patterns.is_bank_card(c)]
+    assert staged == [c for c in candidates if patterns.is_card_number(c)]
     assert vc.keep_valid(frame, None).height == frame.height  # no check keeps every row

@@ -1,0 +1,119 @@
+"""Names: one set of rules, two paths, the same spans.
+
+Every case runs through both paths (:mod:`tests.unit.anonymize._detect`) and
+must give exactly the expected names. The cases are general forms of Chinese
+records (a name after a verb or a particle, after a role word, glued to the
+word that follows it, a rare dictionary word after a field label) and
+words that begin with a surname but are no name.
+"""
+
+from __future__ import annotations
+
+import random
+
+import polars as pl
+import pytest
+
+from anonymize import patterns
+from anonymize.vector import _drop_contained
+from tests.unit.anonymize._detect import PATHS, values
+
+NAME = "PERSON"
+
+#: (text, the names in it separated by spaces)
+FOUND = [
+    ("感谢周晓燕同志的热心帮助", "周晓燕"),  # before an honorific
+    ("我和欧阳娜娜是同学", "欧阳娜娜"),  # after a particle, compound surname, two given
+    ("已核实王霞的银行卡", "王霞"),  # between a verb and 的
+    ("经核查，田文杰的申请材料齐全", "田文杰"),  # a clause's subject, before 的
+    ("已电话回访蒋红梅，对处理结果满意", "蒋红梅"),  # after a verb, before a comma
+    ("转告钱芳：会议改到周五", "钱芳"),  # after a verb, before a colon
+    ("孙立新的手机号是13912345678", "孙立新"),  # a cell's first word, before 的
+    ("王建民电话13912345678", "王建民"),  # glued to the word that follows
+    ("孔令辉身份证丢失", "孔令辉"),  # glued to 身份证
+    ("收货人：高利 电话13800138000", "高利"),  # 高利 is a rare word (usury): a label decides
+    ("患者黄东，男，45岁", "黄东"),  # jieba lists 黄东 as a place (frequency 2)
+    ("联系人：陆金凤\n备注：无", "陆金凤"),  # 陆金 is a rare noun
+    ("被告人吴志强于2019年到案", "吴志强"),  # after a role word, before 于
+    ("周玉兰、马桂香两人于昨日到场", "周玉兰 马桂香"),  # two, the second before 两人
+    ("唐建华", "唐建华"),  # a whole cell
+]
+
+NOT_NAMES = [
+    "万迅电脑科技有限公司",  # a shop name before 电脑: 电 ends a name only in 电话 / 电邮
+    "兰金电子超市",  # the same before 电子
+    "同时控制两个变量",  # 同时 is a word, not 同 + a name
+    "叫车服务已开通",  # 叫车 is a word
+    "对于这个问题大家意见一致",  # 于 is a surname, but 对于 a word
+    "高中毕业后参加工作",  # a common word
+    "黄金价格上涨",  # a common word
+    "江苏省南京市",  # places
+    "王府井大街",  # a street
+    "谢谢你的帮助",  # tagged nr in jieba's dictionary, far too frequent to be a name
+    "马上就到",  # an adverb
+    "周末加班",  # a noun
+    "和平路123号",  # 和 is a particle and a surname; 平路 is no name
+]
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize(("text", "name"), FOUND)
+def test_person_when_name_in_general_form_then_found_exactly(
+    path: str, text: str, name: str
+) -> None:
+    found = {value for entity, value in values(path, text) if entity == NAME}
+    assert found == set(name.split())
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("text", NOT_NAMES)
+def test_person_when_word_begins_with_surname_then_no_name(path: str, text: str) -> None:
+    assert {value for entity, value in values(path, text) if entity == NAME} == set()
+
+
+@pytest.mark.parametrize(
+    ("after", "ends"),
+    [
+        ("电话1", True),  # a follow word
+        ("电子邮", True),  # e-mail
+        ("电脑科", False),  # a word-start character that begins another word
+        ("的银行", True),  # a particle
+        ("，男，", True),  # punctuation
+        ("\n", True),  # the end of the text (padding)
+        ("先生", True),  # an honorific
+        ("地产开", False),  # 地 begins 地址 only
+    ],
+)
+def test_name_follow_when_text_after_name_then_decides(after: str, ends: bool) -> None:
+    import re
+
+    from anonymize._names import FOLLOW_WIDTH, NAME_FOLLOW
+
+    assert bool(re.match(NAME_FOLLOW, after[:FOLLOW_WIDTH])) is ends
+
+
+def test_drop_contained_when_random_spans_then_polars_twin_agrees() -> None:
+    r = random.Random(7)
+    spans = []
+    for row in range(300):
+        for _ in range(r.randint(1, 4)):
+            start = r.randint(0, 6)
+            spans.append((row, start, start + r.randint(1, 4), r.choice((0.6, 0.7, 0.85, 0.95))))
+    frame = pl.DataFrame(
+        {
+            "row": [s[0] for s in spans],
+            "entity": [NAME] * len(spans),
+            "start": [s[1] for s in spans],
+            "end": [s[2] for s in spans],
+            "score": [s[3] for s in spans],
+        }
+    )
+    kept = _drop_contained(frame)
+    got = sorted(kept.select("row", "start", "end", "score").iter_rows())
+    expected = sorted(
+        (row, *span)
+        for row in range(300)
+        for span in patterns.drop_contained([s[1:] for s in spans if s[0] == row])
+    )
+    assert got == expected
+    assert len(expected) < len(spans)  # some were contained
