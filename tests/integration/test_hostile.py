@@ -109,12 +109,18 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
 @pytest.fixture(autouse=True)
 def _host_stays_healthy(world: World) -> Iterator[None]:
     """After every attack: no stray process, no leftover cgroup, the secrets intact."""
-    yield
     me = psutil.Process()
+    # Processes the session had already (e.g. its local Ray) are not the attack's.
+    before = {p.pid for p in me.children(recursive=True)}
+
+    def strays() -> list[psutil.Process]:
+        return [p for p in me.children(recursive=True) if p.pid not in before]
+
+    yield
     deadline = time.monotonic() + 10
-    while me.children(recursive=True) and time.monotonic() < deadline:
+    while strays() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert me.children(recursive=True) == []
+    assert strays() == []
     assert me.is_running() and me.status() != psutil.STATUS_ZOMBIE
     leftovers = [
         p for p in Path("/sys/fs/cgroup").glob(f"*/data-sandbox-jail-{os.getpid()}-*") if p.exists()
