@@ -31,6 +31,7 @@ def scan_file_lines(
     Raises:
         InvalidRequest: Unreadable file or unknown columns.
     """
+    from anonymize.scan import header_findings
     from anonymize.vector import scan_table
 
     frame = scan_upload(path)
@@ -49,14 +50,16 @@ def scan_file_lines(
         disable=progress is None,
         transient=True,
     )
+    keys = ("row", "column", "entity", "start", "end", "score")
+    # A header can carry an identifier too (a pivoted table): its findings come first, row -1.
+    headers = header_findings(pl.DataFrame(schema={c: pl.String for c in wanted}))
+    for row in headers.iter_rows(named=True):
+        yield json.dumps({k: row[k] for k in keys}, ensure_ascii=False)
     with bar:
         task = bar.add_task("scan", total=total)
         for offset in range(0, total, batch_rows):
             batch = frame.slice(offset, batch_rows).select(wanted).collect()
             found = scan_table(batch.select(pl.all().cast(pl.String)))
             for row in found.with_columns(pl.col("row") + offset).iter_rows(named=True):
-                yield json.dumps(
-                    {k: row[k] for k in ("row", "column", "entity", "start", "end", "score")},
-                    ensure_ascii=False,
-                )
+                yield json.dumps({k: row[k] for k in keys}, ensure_ascii=False)
             bar.advance(task, batch.height)

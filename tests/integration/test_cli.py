@@ -76,5 +76,13 @@ def test_cli_when_pii_scan_runs_then_json_lines_with_code_point_offsets(tmp_path
     assert cells[2][rid["start"] : rid["end"]] == "11010519491231002X"
     assert set(findings[0]) == {"row", "column", "entity", "start", "end", "score"}
     assert "13912345678" not in result.stderr
+    # an identifier used as a column name (a pivoted table) is reported with row -1
+    pl.DataFrame({"13912345678": [1, 2]}).write_csv(tmp_path / "pivot.csv")
+    pivot = _sandbox(tmp_path, "pii", "scan", str(tmp_path / "pivot.csv"))
+    assert pivot.returncode == 0, pivot.stderr
+    header = [json.loads(line) for line in pivot.stdout.splitlines()]
+    assert [(f["row"], f["column"], f["entity"]) for f in header] == [
+        (-1, "13912345678", "PHONE_NUMBER")
+    ]
     missing = _sandbox(tmp_path, "pii", "scan", table, "--columns", "nope")
     assert missing.returncode == 2 and "no columns: nope" in missing.stderr
