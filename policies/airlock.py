@@ -309,3 +309,28 @@ def release_due(required: int, approvers: Collection[int]) -> bool:
     (False, True)
     """
     return len(set(approvers)) >= required
+
+
+#: Kinds whose progress an operator does not see: operator code could encode data in
+#: how long it runs (a timing channel that would bypass review), so until a steward
+#: decides, the operator sees the job as awaiting review from the moment it is queued.
+_UNTIMED_KINDS = frozenset({"custom"})
+_PENDING = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.AWAITING_REVIEW})
+
+
+def operator_status(kind: str, status: JobStatus) -> JobStatus:
+    """The status an operator is shown for a job of ``kind`` (art. 37: nothing leaves unreviewed).
+
+    >>> operator_status("custom", JobStatus.RUNNING)
+    <JobStatus.AWAITING_REVIEW: 'awaiting_review'>
+    >>> operator_status("aggregate", JobStatus.RUNNING)
+    <JobStatus.RUNNING: 'running'>
+    """
+    if kind in _UNTIMED_KINDS and status in _PENDING:
+        return JobStatus.AWAITING_REVIEW
+    return status
+
+
+def operator_sees_timing(kind: str) -> bool:
+    """Whether an operator may see when a job of ``kind`` started and finished."""
+    return kind not in _UNTIMED_KINDS

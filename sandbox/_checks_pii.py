@@ -85,18 +85,27 @@ def _scan(
     if not found:
         return None
     entities = sorted({e for _, _, e in found})
+    # A header that holds an identifier is a value: name its position, never its text.
+    flagged = {c for c, r, _ in found if r < 0}
+    position = {c: i + 1 for i, c in enumerate(frame.columns)}
+
+    def shown(column: str) -> str:
+        return f"column #{position[column]}" if column in flagged else column
+
     columns = sorted({c for c, r, _ in found if r >= 0})
-    headers = sorted({c for c, r, _ in found if r < 0})
     places = []
     if columns:
-        places.append(f"{where} {', '.join(columns)}" if where == "columns" else where)
-    if headers:
-        places.append(f"the headers of {', '.join(headers)}")
+        named = ", ".join(shown(c) for c in columns)
+        places.append(f"{where} {named}" if where == "columns" else where)
+    if flagged:
+        numbers = ", ".join(f"#{position[c]}" for c in sorted(flagged, key=position.__getitem__))
+        places.append(f"the names of columns {numbers}")
     hard = {e for c, r, e in found if e not in CONTEXTUAL and not (r >= 0 and c in soft)}
     verdict: Verdict = "fail" if hard else "warn"
     reason = f"'{name}': {len(found)} findings ({', '.join(entities)}) in {' and '.join(places)}"
     if soft & set(columns):
-        reason += f" (pseudonym columns {', '.join(sorted(soft & set(columns)))} only warn)"
+        pseudonyms = ", ".join(shown(c) for c in sorted(soft & set(columns)))
+        reason += f" (pseudonym columns {pseudonyms} only warn)"
     return verdict, reason
 
 

@@ -157,7 +157,7 @@ def run_checks(output: Path, context: CheckContext) -> list[Check]:
             return [file_type, size]
         matchings = _match(contents.tables, context, inputs)
         soft = context.pseudonyms if context.kind == "extract" else frozenset()
-        return [
+        checks = [
             file_type,
             size,
             Check("pii_scan", *scan_contents(contents, opened.names, context.public_keys, soft)),
@@ -165,6 +165,40 @@ def run_checks(output: Path, context: CheckContext) -> list[Check]:
             small_cells(contents.tables, context),
             identifier_columns(contents.tables, context, matchings),
         ]
+        names = [c for t in contents.tables for c in t.frame.columns]
+        names += [t.name for t in contents.tables] + [m.name for m in opened.members]
+        names += list(opened.names)
+        return _without_identifying_names(checks, names)
+
+
+def _without_identifying_names(checks: list[Check], names: list[str]) -> list[Check]:
+    """Reasons name columns and files; a name that holds an identifier is masked.
+
+    The operator chooses column and file names, so a name can carry a phone
+    number or a resident ID; reasons reach the report and the manifest and
+    must never carry a value.
+    """
+    from anonymize.vector import scan_table
+
+    # file names are scanned without their suffix too ("13912345678.csv")
+    unique = sorted(set(names) | {Path(n).stem for n in names})
+    if not unique:
+        return checks
+    found = scan_table(pl.DataFrame({"name": unique}, schema={"name": pl.String}))
+    hits = sorted(
+        {unique[r][a:b] for r, a, b in found.select("row", "start", "end").iter_rows()},
+        key=len,
+        reverse=True,  # longest first: no partial masking
+    )
+    if not hits:
+        return checks
+    masked = []
+    for check in checks:
+        reason = check.reason
+        for name in hits:
+            reason = reason.replace(name, "[a name holding an identifier]")
+        masked.append(Check(check.name, check.verdict, reason))
+    return masked
 
 
 def blocking(checks: list[dict[str, Any]]) -> list[str]:

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from policies.airlock import JobStatus, operator_status
 from policies.roles import Role
 from sandbox.api.deps import Caller, SandboxDep
 from sandbox.store.models import Job
@@ -26,10 +27,15 @@ def service_status(who: Caller, sandbox: SandboxDep) -> dict[str, Any]:
     try:
         with sandbox.db.session() as session:
             session.execute(text("SELECT 1"))
-            stmt = select(Job.status, func.count()).group_by(Job.status)
-            if who.role is Role.OPERATOR:
+            stmt = select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)
+            operator = who.role is Role.OPERATOR
+            if operator:
                 stmt = stmt.where(Job.org_id == who.org_id)
-            jobs = {str(s): int(n) for s, n in session.execute(stmt).all()}
+            jobs: dict[str, int] = {}
+            for kind, status, n in session.execute(stmt).all():
+                # an operator counts its jobs by the status it is shown (see JobPublic.of)
+                shown = operator_status(kind, JobStatus(status)).value if operator else status
+                jobs[str(shown)] = jobs.get(str(shown), 0) + int(n)
         database = {"ok": True, "dialect": sandbox.db.engine.dialect.name}
     except SQLAlchemyError:
         jobs, database = {}, {"ok": False, "dialect": sandbox.db.engine.dialect.name}

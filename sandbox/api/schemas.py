@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from policies.airlock import Decision
+from policies.airlock import Decision, JobStatus, operator_sees_timing, operator_status
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.roles import OrgKind, Role
@@ -232,21 +232,28 @@ class JobPublic(BaseModel):
 
     @classmethod
     def of(cls, j: Job, *, with_report: bool) -> JobPublic:
+        """The job as a steward or auditor (``with_report``) or an operator sees it.
+
+        An operator sees a custom job as awaiting review from submission to decision,
+        without run times: its code could otherwise signal data through its duration.
+        """
         cost = PrivacyBudget.from_units(j.epsilon, j.delta)
+        timed = with_report or operator_sees_timing(j.kind)
+        status = j.status if with_report else operator_status(j.kind, JobStatus(j.status)).value
         return cls(
             id=j.id,
             grant_id=j.grant_id,
             org_id=j.org_id,
             kind=j.kind,
-            status=j.status,
+            status=status,
             spec=j.spec,
             purpose=j.purpose,
             epsilon=cost.epsilon,
             delta=cost.delta,
             error=j.error,
             created_at=j.created_at,
-            started_at=j.started_at,
-            finished_at=j.finished_at,
+            started_at=j.started_at if timed else None,
+            finished_at=j.finished_at if timed else None,
             report=j.report if with_report else None,
         )
 

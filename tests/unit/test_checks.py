@@ -368,7 +368,7 @@ def test_pii_when_public_key_column_holds_values_outside_its_domain_then_scanned
     assert _verdicts(run_checks(_parquet(tmp_path, frame), context))["pii_scan"] == "fail"
 
 
-def test_pii_when_scanner_reports_a_header_finding_then_reason_names_the_header(
+def test_pii_when_scanner_reports_a_header_finding_then_reason_gives_its_position(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def header_only(frame: pl.DataFrame, max_findings: int = 1000) -> list[Finding]:
@@ -378,7 +378,9 @@ def test_pii_when_scanner_reports_a_header_finding_then_reason_names_the_header(
     frame = pl.DataFrame({"13912345678": [1, 2], "count": [20, 30]})
     found = run_checks(_parquet(tmp_path, frame), _context("aggregate", count_columns=("count",)))
     assert _verdicts(found)["pii_scan"] == "fail"
-    assert "the headers of 13912345678" in _reason(found, "pii_scan")
+    reason = _reason(found, "pii_scan")
+    assert "the names of columns #1" in reason
+    assert "13912345678" not in reason  # the header is a value: only its position is named
 
 
 # --- raw_rows --------------------------------------------------------------------------
@@ -644,3 +646,17 @@ def test_identifier_columns_when_extract_releases_pseudonyms_then_warn(
     )
     assert _verdicts(found)["identifier_columns"] == "warn"
     assert "linkage allowed by the grant" in _reason(found, "identifier_columns")
+
+
+def test_reasons_when_names_hold_identifiers_then_no_reason_repeats_them(tmp_path: Path) -> None:
+    # The operator picks file and column names: a phone number as a file name and a
+    # resident ID as a column name must fail the scan without being quoted anywhere.
+    resident_id = RESIDENTS["resident_id"][0]
+    table = pl.DataFrame({"city": ["南京市", "苏州市"], resident_id: [25, 30]})
+    path = _zip(tmp_path, {"13912345678.csv": _csv(table)})
+    found = run_checks(path, _context("custom"))
+    assert _verdicts(found)["pii_scan"] == "fail"
+    text = " ".join(c.reason for c in found)
+    assert "13912345678" not in text
+    assert resident_id not in text
+    assert "[a name holding an identifier]" in text or "#2" in text
