@@ -30,6 +30,7 @@ References:
 from __future__ import annotations
 
 import itertools
+import logging
 from typing import Annotated, Literal
 
 import polars as pl
@@ -37,6 +38,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from anonymize.errors import AnonymizationError
 
+#: Exact diagnostics (how many values failed) go to this log, inside the boundary;
+#: error messages carry no number derived from the data, as they may reach an operator.
+log = logging.getLogger(__name__)
 #: The value of every cell at the top level of a hierarchy.
 SUPPRESSED = "*"
 
@@ -104,8 +108,13 @@ class _Hierarchy(BaseModel):
     def check_column(self, frame: pl.DataFrame, column: str) -> None:
         """Raise unless ``column`` exists and this hierarchy can generalize it.
 
+        The message names the column and what to change, never how many values
+        failed (a count would be an exact query answered outside any privacy
+        budget); the count goes to the server log.
+
         Raises:
-            AnonymizationError: The column is missing or of the wrong type.
+            AnonymizationError: The column is missing, of the wrong type, or
+                holds values the hierarchy cannot read (dates) or map (maps).
         """
         if column not in frame.columns:
             raise AnonymizationError(
@@ -258,8 +267,11 @@ class DateHierarchy(_Hierarchy):
             (value.is_not_null() & value.str.to_date("%Y-%m-%d", strict=False).is_null()).sum()
         ).item()
         if unreadable:
+            log.warning(
+                "date hierarchy: %d value(s) of column %r are not ISO dates", unreadable, column
+            )
             raise AnonymizationError(
-                f"{unreadable} value(s) of column '{column}' are not ISO dates: "
+                f"column '{column}' holds values that are not ISO 'YYYY-MM-DD' dates: "
                 "convert the column to a date type first"
             )
 
@@ -369,8 +381,14 @@ class MapHierarchy(_Hierarchy):
                 (pl.col(column).is_not_null() & self.expr(column, level).is_null()).sum()
             ).item()
             if missing:
+                log.warning(
+                    "map hierarchy: %d value(s) of column %r have no entry in the map of level %d",
+                    missing,
+                    column,
+                    level,
+                )
                 raise AnonymizationError(
-                    f"{missing} value(s) of column '{column}' have no entry in the map of "
+                    f"column '{column}' holds values that have no entry in the map of "
                     f"level {level}: complete the hierarchy's map"
                 )
 

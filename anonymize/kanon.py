@@ -53,6 +53,7 @@ References:
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -67,9 +68,13 @@ from anonymize.hierarchies import Hierarchy
 from policies.errors import InternalError
 
 Node = tuple[int, ...]
-_MAX_NODES = 100_000
+#: The largest lattice searched (product of the hierarchies' heights + 1).
+MAX_NODES = 100_000
 _EPS = 1e-9
 _S = "__s"
+#: Exact diagnostics (rows, suppression limit in records) go to the server log; error
+#: messages carry no number derived from the data, as they may reach an operator.
+log = logging.getLogger(__name__)
 
 
 class KAnonymitySpec(BaseModel):
@@ -287,15 +292,23 @@ def _best(lattice: _Lattice, status: dict[Node, bool]) -> _Evaluation | None:
     return best
 
 
-def _unreachable(spec: KAnonymitySpec, limit: int) -> AnonymizationError:
+def _unreachable(spec: KAnonymitySpec, lattice: _Lattice) -> AnonymizationError:
+    """The error when no node is anonymous: the spec's targets only, no count of the data."""
+    log.warning(
+        "k-anonymity unreachable: %d rows, at most %d suppressed, %d of %d nodes checked",
+        lattice.rows,
+        lattice.limit,
+        lattice.checked,
+        math.prod(h + 1 for h in lattice.heights),
+    )
     targets = [f"k={spec.k}"]
     if spec.l_diversity is not None:
         targets.append(f"{spec.l_kind} l={spec.l_diversity}")
     if spec.t_closeness is not None:
         targets.append(f"t={spec.t_closeness}")
     return AnonymizationError(
-        f"no generalization of the quasi-identifiers reaches {', '.join(targets)} with at most "
-        f"{limit} suppressed records ({spec.max_suppression:.0%}): lower the targets, allow "
+        f"no generalization of the quasi-identifiers reaches {', '.join(targets)} with "
+        f"max_suppression={spec.max_suppression:g}: lower the targets, allow "
         "more suppression, add coarser hierarchy levels, or release fewer quasi-identifiers"
     )
 
@@ -310,15 +323,17 @@ def _check(frame: pl.DataFrame, spec: KAnonymitySpec) -> None:
             f"sensitive column '{spec.sensitive}' is not in the table: check the spec"
         )
     if spec.l_diversity is not None and spec.sensitive is not None:
-        if frame[spec.sensitive].drop_nulls().n_unique() < spec.l_diversity:
+        distinct = frame[spec.sensitive].drop_nulls().n_unique()
+        if distinct < spec.l_diversity:
+            log.warning("l-diversity unreachable: %d distinct sensitive value(s)", distinct)
             raise AnonymizationError(
                 f"column '{spec.sensitive}' has fewer distinct values than l={spec.l_diversity} "
                 "in the whole table, so no release can be l-diverse: lower l"
             )
     nodes = math.prod(h.height + 1 for h in spec.quasi_identifiers.values())
-    if nodes > _MAX_NODES:
+    if nodes > MAX_NODES:
         raise AnonymizationError(
-            f"the hierarchies span {nodes} level combinations (limit {_MAX_NODES}): "
+            f"the hierarchies span {nodes} level combinations (limit {MAX_NODES}): "
             "use fewer levels or fewer quasi-identifiers"
         )
 
@@ -340,14 +355,16 @@ def enforce_k_anonymity(
 
     Raises:
         AnonymizationError: A column is missing or of the wrong type, or no
-            node meets the targets within the suppression limit.
+            node meets the targets within the suppression limit. Messages name
+            columns and the spec's numbers, never a count of the data (they may
+            reach an operator, outside any privacy budget); counts go to the log.
     """
     started = time.perf_counter()
     _check(frame, spec)
     lattice = _Lattice(frame, spec)
     best = _best(lattice, _flash(lattice))
     if best is None:
-        raise _unreachable(spec, lattice.limit)
+        raise _unreachable(spec, lattice)
     keys = [f"c{i}_{lv}" for i, lv in enumerate(best.node)]
     passing = lattice.classes(best.node, full=True).select(*keys, "ok")
     keep = lattice.data.select(keys).join(passing, on=keys, how="left", maintain_order="left")
@@ -403,4 +420,4 @@ def _report(
     )
 
 
-__all__ = ["KAnonymityReport", "KAnonymitySpec", "enforce_k_anonymity"]
+__all__ = ["MAX_NODES", "KAnonymityReport", "KAnonymitySpec", "enforce_k_anonymity"]

@@ -41,8 +41,7 @@ easily; the reviewer sees the released values.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -50,11 +49,12 @@ import polars as pl
 
 from anonymize.errors import AnonymizationError
 from anonymize.kanon import KAnonymityReport, KAnonymitySpec, enforce_k_anonymity
+from jobs import _extract_failures as failures
 from jobs._extract_hierarchies import Choice, choose
 from jobs._extract_rows import one_per_person, pseudonym_key, pseudonymized
 from jobs._extract_text import redact_free_text, redact_known_identifiers, scan_summary
 from jobs.dp.accounting import Charge
-from jobs.errors import InternalError, InvalidJobSpec, JobFailed
+from jobs.errors import InternalError, InvalidJobSpec
 from jobs.runner import Outcome, Task, write_result
 from jobs.spec import NUMERIC_DTYPES, ExtractSpec, parse_job_spec
 from policies.catalog import ColumnTag, Grade
@@ -213,6 +213,14 @@ def _required_k(spec: ExtractSpec, grade: Grade, options: Mapping[str, Any]) -> 
 def _anonymize(
     frame: pl.DataFrame, spec: ExtractSpec, the: ExtractPlan, k: int, choices: Mapping[str, Choice]
 ) -> tuple[pl.DataFrame, KAnonymityReport | None]:
+    """The records generalized and suppressed to k (and l); failures carry no count.
+
+    Raises:
+        JobFailed: No generalization reaches the targets, a hierarchy does not
+            fit its column, or the lattice is too large; the message names
+            columns and the spec's numbers only (:mod:`jobs._extract_failures`).
+    """
+    l_target = spec.l if the.sensitive else None
     if not the.quasi_identifiers:
         # One class of all records: k is the record count, l the distinct sensitive values.
         short = frame.height < k or (
@@ -221,30 +229,27 @@ def _anonymize(
             and frame[the.sensitive].drop_nulls().n_unique() < spec.l
         )
         if short:
-            raise JobFailed(
-                f"the extract of '{spec.dataset}' releases no quasi-identifier, so all its "
-                f"{frame.height} records form one class, which misses k={k}"
-                + (f" or l={spec.l}" if spec.l else "")
-                + ": extract a larger dataset, or lower l"
-            )
+            log.warning("extract of %r: one class of %d records", spec.dataset, frame.height)
+            raise failures.one_class(spec.dataset, k, l_target, the.sensitive)
         return frame, None
+    failures.check_fit(frame, spec.dataset, choices)
+    failures.check_searchable(spec.dataset, choices)
     target = KAnonymitySpec(
         quasi_identifiers={q: c.hierarchy for q, c in choices.items()},
         k=k,
         sensitive=the.sensitive,
-        l_diversity=spec.l if the.sensitive else None,
+        l_diversity=l_target,
         max_suppression=spec.suppression_limit,
     )
     try:
         return enforce_k_anonymity(frame, target)
     except AnonymizationError as err:
-        targets = f"k={k}" + (f", l={spec.l}" if the.sensitive and spec.l else "")
-        raise JobFailed(
-            f"the extract of '{spec.dataset}' cannot reach {targets} on "
-            f"{len(the.quasi_identifiers)} quasi-identifier(s) "
-            f"({', '.join(the.quasi_identifiers)}) with suppression_limit="
-            f"{spec.suppression_limit:g}: {err}. Release fewer quasi-identifiers, raise "
-            "suppression_limit (at most 0.5), give coarser hierarchies, or lower l"
+        raise failures.unreachable(
+            spec.dataset,
+            failures.targets(k, l_target),
+            the.quasi_identifiers,
+            spec.suppression_limit,
+            err,
         ) from None
 
 
@@ -308,24 +313,6 @@ def _report(
     }
 
 
-@contextmanager
-def _data_errors() -> Iterator[None]:
-    """Errors met while processing the data as :class:`JobFailed`; polars' text stays in the log."""
-    try:
-        yield
-    except InvalidJobSpec as err:
-        raise JobFailed(str(err)) from None
-    except AnonymizationError as err:  # its messages name columns and counts, never values
-        raise JobFailed(f"the extract could not be anonymized: {err}") from None
-    except pl.exceptions.PolarsError as err:
-        # Polars messages can quote values: the server log stays inside the boundary.
-        log.error("extract failed while processing its data", exc_info=err)
-        raise JobFailed(
-            f"the extract failed while processing the data ({type(err).__name__}); "
-            "the data bureau can see the server log"
-        ) from None
-
-
 @dataclass(frozen=True, slots=True)
 class _Result:
     """The shape :func:`jobs.runner.write_result` writes."""
@@ -352,8 +339,10 @@ def run(task: Task) -> Outcome:
 
     Raises:
         PolicyViolation: The rules of :func:`validate` (checked again here).
-        JobFailed: k or l cannot be reached within the suppression limit, or
-            reading the data failed; the message carries no data value.
+        JobFailed: k or l cannot be reached within the suppression limit, a
+            hierarchy does not fit its column, no record is left, or reading
+            the data failed; the message carries no data value and no number
+            derived from the data (only the spec's k, l and suppression limit).
         InternalError: The task lacks its catalog context or pseudonym key.
     """
     spec = parse_job_spec(task.spec)
@@ -373,10 +362,12 @@ def run(task: Task) -> Outcome:
     # Free text is also cleaned of every direct identifier of the dataset, listed or not.
     direct = [c for c, t in tags.items() if t is ColumnTag.DIRECT_IDENTIFIER] if the.plain else []
     read = list(dict.fromkeys([*spec.columns, *([unit] if unit else []), *direct]))
-    with _data_errors():
+    with failures.data_errors():
         frame = pl.scan_parquet(task.inputs[dataset]).select(read).collect()
         identifiers = frame.select(direct)
         frame, people = one_per_person(frame, unit, task.seed)
+        if frame.height == 0:
+            raise failures.no_records(dataset, unit)
         frame = pseudonymized(frame.select(the.released), the.pseudonymized, key)
         choices = choose(frame, the.quasi_identifiers, k[1], spec.hierarchies)
         released, kanon = _anonymize(frame, spec, the, k[1], choices)

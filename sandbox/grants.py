@@ -19,6 +19,8 @@ from sandbox.store.db import Database
 from sandbox.store.models import Grant, Organisation, utcnow
 
 JOB_KINDS = frozenset({"aggregate", "extract", "train", "custom"})
+#: Largest small-cell threshold or extract k a grant may set (every entry point, one rule).
+MAX_GRANT_THRESHOLD = 10_000
 
 
 def create(
@@ -59,10 +61,12 @@ def create(
     if not datasets:
         raise InvalidRequest("a grant names at least one dataset")
     check_grant_terms(expires_at, utcnow(), kinds)
-    if min_cell is not None and min_cell < 1:
-        raise InvalidRequest("a grant's small-cell threshold is a positive count")
-    if extract_k is not None and extract_k < 2:
-        raise InvalidRequest("a grant's extract k is at least 2")
+    if min_cell is not None and not 1 <= min_cell <= MAX_GRANT_THRESHOLD:
+        raise InvalidRequest(
+            f"a grant's small-cell threshold is a count from 1 to {MAX_GRANT_THRESHOLD}"
+        )
+    if extract_k is not None and not 2 <= extract_k <= MAX_GRANT_THRESHOLD:
+        raise InvalidRequest(f"a grant's extract k is from 2 to {MAX_GRANT_THRESHOLD}")
     jail_limits = dict(limits or {})
     if jail_limits:
         from jobs.jail import Limits

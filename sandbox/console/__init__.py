@@ -8,6 +8,8 @@ Stewards review quarantined outputs and manage grants; auditors read. Map:
   security headers and HTML error pages (:class:`ConsoleRoute`).
 - :mod:`sandbox.console.routes` — sign-in, the queue, an output page, the decision.
 - :mod:`sandbox.console.routes_bureau` — grants, catalog and audit pages.
+- :mod:`sandbox.console.grant_terms` — a grant's terms in readable units: jail
+  limits shown (defaults filled in) and read from the create form (s, MiB, counts).
 - :mod:`sandbox.console.views` — what those pages show, from the store.
 - :mod:`sandbox.console.preview` — safe previews of outputs (tables, zip members, PNG).
 - :mod:`sandbox.console.plots` — DP error bars as inline SVG.

@@ -5,18 +5,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from policies.budget import PrivacyBudget
-from policies.errors import InvalidRequest
+from policies.errors import InvalidRequest, NotFound, PolicyViolation, SandboxError
 from policies.grants import GrantState
 from sandbox import audit, grants
 from sandbox.api.deps import SandboxDep
 from sandbox.catalog import list_all
+from sandbox.console.grant_terms import (
+    FIELD_PREFIX,
+    LIMIT_FIELDS,
+    effective_limits,
+    grade_defaults,
+    parse_limits,
+)
 from sandbox.console.profile import profile
-from sandbox.console.web import ConsoleRoute, StewardDep, ViewerDep, render
+from sandbox.console.web import ConsoleRoute, StewardDep, Viewer, ViewerDep, render
+from sandbox.service import Sandbox
 from sandbox.store.models import AuditEntry, Organisation
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
@@ -31,7 +39,18 @@ _ACTIONS: dict[str, GrantState] = {
 
 @router.get("/grants")
 def grants_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
-    """Every grant with its budget and state; stewards also get the forms."""
+    """Every grant with its terms, budget and state; stewards also get the forms."""
+    return _grants_page(request, viewer, sandbox)
+
+
+def _grants_page(
+    request: Request,
+    viewer: Viewer,
+    sandbox: Sandbox,
+    *,
+    error: SandboxError | None = None,
+) -> Response:
+    """The grants page, with a refused form's message above the form when there is one."""
     with sandbox.db.session() as session:
         rows = [
             {
@@ -40,6 +59,7 @@ def grants_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Res
                 "total": PrivacyBudget.from_units(g.epsilon_total, g.delta_total),
                 "spent": PrivacyBudget.from_units(g.epsilon_spent, g.delta_spent),
                 "left": PrivacyBudget.from_units(g.epsilon_total - g.epsilon_spent, 0).epsilon,
+                "limits": effective_limits(g.limits),
             }
             for g in grants.list_for(session, None)
         ]
@@ -54,18 +74,41 @@ def grants_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Res
             request,
             "grants.html",
             viewer,
+            status_code=error.status_code if error else 200,
             rows=rows,
             orgs=orgs,
             datasets=[d.name for d in list_all(session)],
             kinds=sorted(grants.JOB_KINDS),
+            limit_fields=LIMIT_FIELDS,
+            grade_defaults=grade_defaults(),
             default_expiry=(dt.date.today() + dt.timedelta(days=365)).isoformat(),
+            error=str(error) if error else "",
         )
+
+
+async def limit_inputs(request: Request) -> dict[str, str]:
+    """The create form's ``limit_*`` fields as typed (the form is parsed once per request)."""
+    form = await request.form()
+    return {k: v for k, v in form.items() if k.startswith(FIELD_PREFIX) and isinstance(v, str)}
+
+
+def _whole(text: str, what: str) -> int | None:
+    """A blank-or-whole-number form field; the message names the field, never the input."""
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidRequest(f"the {what} is a whole number; leave it blank for the default")
+    return int(text)
 
 
 @router.post("/grants")
 def create_grant(
+    request: Request,
+    viewer: ViewerDep,
     steward: StewardDep,
     sandbox: SandboxDep,
+    limit_text: Annotated[dict[str, str], Depends(limit_inputs)],
     org_id: Annotated[int, Form()],
     purpose: Annotated[str, Form(max_length=4000)],
     epsilon: Annotated[float, Form(gt=0, le=1000)],
@@ -74,26 +117,38 @@ def create_grant(
     kinds: Annotated[list[str], Form()],
     delta: Annotated[float, Form(ge=0, lt=1)] = 0.0,
     min_cell: Annotated[str, Form(max_length=6)] = "",
+    extract_k: Annotated[str, Form(max_length=6)] = "",
+    allow_linkage: Annotated[bool, Form()] = False,
     commitment_accepted: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Create a grant (the same rules as ``POST /v1/grants``)."""
-    if min_cell.strip() and not min_cell.strip().isdigit():
-        raise InvalidRequest("the small-cell threshold is a whole number")
-    with sandbox.db.session() as session:
-        grants.create(
-            sandbox.db,
-            session,
-            steward.actor,
-            steward.user_id,
-            org_id=org_id,
-            datasets=datasets,
-            purpose=purpose,
-            kinds=kinds,
-            budget=PrivacyBudget(epsilon, delta),
-            expires_at=dt.datetime.combine(expires, dt.time(23, 59, 59), dt.UTC),
-            commitment_accepted=commitment_accepted,
-            min_cell=int(min_cell) if min_cell.strip() else None,
-        )
+    """Create a grant (the same rules as ``POST /v1/grants``, checked by :func:`grants.create`).
+
+    A refused form comes back as the grants page with the reason (status 4xx);
+    the reason names fields and ranges, never what was typed.
+    """
+    try:
+        cell, k = _whole(min_cell, "small-cell threshold"), _whole(extract_k, "extract k")
+        limits = parse_limits(limit_text)
+        with sandbox.db.session() as session:
+            grants.create(
+                sandbox.db,
+                session,
+                steward.actor,
+                steward.user_id,
+                org_id=org_id,
+                datasets=datasets,
+                purpose=purpose,
+                kinds=kinds,
+                budget=PrivacyBudget(epsilon, delta),
+                expires_at=dt.datetime.combine(expires, dt.time(23, 59, 59), dt.UTC),
+                commitment_accepted=commitment_accepted,
+                min_cell=cell,
+                extract_k=k,
+                allow_linkage=allow_linkage,
+                limits=limits,
+            )
+    except (InvalidRequest, PolicyViolation, NotFound) as err:
+        return _grants_page(request, viewer, sandbox, error=err)
     return RedirectResponse("/console/grants", status_code=303)
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import re
 import zipfile
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -612,6 +613,166 @@ def test_grants_page_when_steward_creates_and_changes_a_grant_then_done_with_rea
     assert "terminate: yearbook scope reviewed" in page
 
 
+def _grant_form(csrf: str, world: World, **fields: str | list[str]) -> dict[str, Any]:
+    """The create-grant form as a browser posts it; ``fields`` add or override."""
+    return {
+        "csrf": csrf,
+        "org_id": str(world.other_firm_id),
+        "datasets": ["residents"],
+        "kinds": ["aggregate"],
+        "purpose": "population statistics for the 2026 yearbook",
+        "epsilon": "2.0",
+        "delta": "0",
+        "expires": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+        **fields,
+    }
+
+
+def _grant_ids(world: World) -> set[int]:
+    return {int(g["id"]) for g in world.http.get("/v1/grants", headers=world.as_("steward")).json()}
+
+
+def _limits_of(html: str, grant_id: int) -> dict[str, tuple[str, bool]]:
+    """The jail limits a grant's row lists: key -> (text, set by the grant)."""
+    row = html[html.index(f'class="grant-row" data-grant="{grant_id}"') :]
+    row = row[: row.index("</tr>")]
+    found = re.findall(r'<span class="limit( grant-set)?" data-limit="(\w+)">([^<]+)', row)
+    return {key: (text.strip(), bool(own)) for own, key, text in found}
+
+
+def test_grants_page_when_steward_sets_limits_k_and_linkage_then_api_stores_them(
+    world: World,
+) -> None:
+    browser = _client(world)
+    csrf = _sign_in(browser, world.steward)
+    form = browser.get("/console/grants").text
+    for kind in ("aggregate", "extract", "train", "custom"):
+        assert f'name="kinds" value="{kind}"' in form
+    for name in ("min_cell", "extract_k", "allow_linkage", "limit_wall_s", "limit_tmp_bytes"):
+        assert f'name="{name}"' in form
+    assert 'placeholder="default 4096 MiB (max 32768)"' in form  # memory: default and maximum
+    before = _grant_ids(world)
+    created = browser.post(
+        "/console/grants",
+        data=_grant_form(
+            csrf,
+            world,
+            kinds=["extract", "custom"],
+            min_cell="15",
+            extract_k="12",
+            allow_linkage="true",
+            limit_wall_s="60",
+            limit_memory_bytes="2048",  # MiB
+            limit_output_files="10",
+            limit_cpu_s="",  # blank: the default
+        ),
+    )
+    assert created.status_code == 303, created.text
+    (new_id,) = _grant_ids(world) - before
+    got = world.http.get(f"/v1/grants/{new_id}", headers=world.as_("steward")).json()
+    assert got["kinds"] == ["custom", "extract"]
+    assert (got["min_cell"], got["extract_k"], got["allow_linkage"]) == (15, 12, True)
+    assert got["limits"] == {"wall_s": 60, "memory_bytes": 2 * 1024**3, "output_files": 10}
+    shown = _limits_of(browser.get("/console/grants").text, new_id)
+    assert shown["wall_s"] == ("wall 60 s", True)
+    assert shown["memory_bytes"] == ("memory 2 GiB", True)
+    assert shown["cpu_s"] == ("CPU 120 s", False)  # left blank: the default, not marked
+
+
+def test_grants_page_when_defaults_then_grade_default_no_linkage_and_default_limits(
+    world: World,
+) -> None:
+    browser = _client(world)
+    csrf = _sign_in(browser, world.steward)
+    before = _grant_ids(world)
+    assert browser.post("/console/grants", data=_grant_form(csrf, world)).status_code == 303
+    (new_id,) = _grant_ids(world) - before
+    got = world.http.get(f"/v1/grants/{new_id}", headers=world.as_("steward")).json()
+    assert (got["min_cell"], got["extract_k"], got["allow_linkage"]) == (None, None, False)
+    assert got["limits"] == {}
+    page = browser.get("/console/grants").text
+    row = page[page.index(f'data-grant="{new_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<dd class="extract-k">grade default</dd>' in row
+    assert '<dd class="linkage">no</dd>' in row
+    shown = _limits_of(page, new_id)
+    assert len(shown) == 9 and not any(own for _, own in shown.values())
+    assert shown["wall_s"] == ("wall 300 s", False)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        # beyond the wall-clock maximum (3600 s)
+        ({"limit_wall_s": "99999"}, "jail limit 'wall' must be between 1 and 3600"),
+        # memory in MiB, above 32 GiB
+        ({"limit_memory_bytes": "40000"}, "jail limit 'memory' must be between 256"),
+        # below the least number of processes
+        ({"limit_processes": "3"}, "jail limit 'processes' must be between 8 and 512"),
+        # not a number at all
+        ({"limit_open_files": "7e3"}, "jail limit 'open files' is a whole number"),
+        # k = 1 protects no one (refused by sandbox.grants.create)
+        ({"extract_k": "1"}, "extract k is at least 2"),
+        # not a whole number
+        ({"extract_k": "5.5"}, "the extract k is a whole number"),
+    ],
+)
+def test_grants_page_when_a_term_is_out_of_range_then_refused_with_a_message(
+    world: World, fields: dict[str, str], message: str
+) -> None:
+    browser = _client(world)
+    csrf = _sign_in(browser, world.steward)
+    before = _grant_ids(world)
+    refused = browser.post("/console/grants", data=_grant_form(csrf, world, **fields))
+    assert refused.status_code == 422
+    assert 'id="grant-error"' in refused.text
+    error = refused.text[refused.text.index('id="grant-error"') :]
+    error = unescape(error[error.index(">") + 1 : error.index("</p>")])
+    assert message in error
+    (typed,) = fields.values()
+    assert typed not in error  # the input is not echoed
+    assert "default-src 'self'" in refused.headers["content-security-policy"]
+    assert 'id="create-grant"' in refused.text  # the form is there to try again
+    assert _grant_ids(world) == before
+
+
+def test_grants_page_when_grant_created_through_api_then_its_limits_are_listed(
+    world: World,
+) -> None:
+    response = world.http.post(
+        "/v1/grants",
+        headers=world.as_("steward"),
+        json={
+            "org_id": world.other_firm_id,
+            "datasets": ["residents"],
+            "purpose": "a custom model of commuting",
+            "kinds": ["custom", "aggregate"],
+            "epsilon": 1.0,
+            "commitment_accepted": True,
+            "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
+            "extract_k": 20,
+            "allow_linkage": True,
+            "limits": {"cpu_s": 30, "output_bytes": 64 * 1024**2, "processes": 16},
+        },
+    )
+    assert response.status_code == 201, response.text
+    grant_id = int(response.json()["id"])
+    browser = _client(world)
+    _sign_in(browser, world.auditor)  # read-only viewers see the terms too
+    page = browser.get("/console/grants").text
+    shown = _limits_of(page, grant_id)
+    assert shown["cpu_s"] == ("CPU 30 s", True)
+    assert shown["output_bytes"] == ("output size 64 MiB", True)
+    assert shown["processes"] == ("processes 16", True)
+    assert shown["wall_s"] == ("wall 300 s", False)
+    assert shown["memory_bytes"] == ("memory 4 GiB", False)
+    row = page[page.index(f'data-grant="{grant_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<dd class="extract-k">20 ' in row and '<dd class="linkage">yes ' in row
+    assert "aggregate, custom" in row
+    assert "3 set by the grant" in row
+
+
 def test_catalog_page_when_dataset_then_classification_tags_and_profile_without_values(
     world: World,
 ):
@@ -684,3 +845,12 @@ def test_history_and_profile_when_doctests_run_then_bands_hold() -> None:
     for module in (history, profile):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_grant_terms_when_doctests_run_then_units_convert_exactly() -> None:
+    import doctest
+
+    from sandbox.console import grant_terms
+
+    result = doctest.testmod(grant_terms)
+    assert result.attempted >= 4 and result.failed == 0

@@ -566,3 +566,136 @@ def test_extract_when_quasi_identifiers_of_every_type_then_k_reached(
         "home": "address",
     }
     assert measure(out, qis, "income").k == outcome.report["k_achieved"] >= 5
+
+
+# --- failures tell the operator no number derived from the data ---------------------
+#
+# A failed job's message reaches its operator at epsilon 0, repeatably and without
+# review: a count in it would be a free counting oracle. Numbers the spec itself
+# holds (k, l, the suppression limit, the documented maximum 0.5) may appear.
+
+
+def _numbers(message: str) -> set[str]:
+    return set(re.findall(r"\d+(?:\.\d+)?", message))
+
+
+def _text_values(frame: pl.DataFrame) -> set[str]:
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    return {str(v) for c in text for v in frame[c].drop_nulls().unique().to_list() if len(v) >= 2}
+
+
+def _with_bad_dates(residents: pl.DataFrame) -> pl.DataFrame:
+    """A ``born`` column of ISO dates, every seventh one written the Chinese way."""
+    born = pl.date(2025, 1, 1) - pl.duration(days=pl.col("age") * 365)
+    chinese = born.dt.strftime("%Y年%m月%d日")
+    every_seventh = pl.int_range(pl.len()) % 7 == 0
+    return residents.with_columns(
+        pl.when(every_seventh).then(chinese).otherwise(born.dt.strftime("%Y-%m-%d")).alias("born")
+    )
+
+
+def _map_missing_one_district(residents: pl.DataFrame) -> dict[str, Any]:
+    pairs = residents.select("district", "city").unique().sort("district")
+    return {d: c for d, c in pairs.iter_rows()} | {pairs["district"][0]: None}
+
+
+def _case_map(residents: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
+    districts = {d: c for d, c in _map_missing_one_district(residents).items() if c is not None}
+    hierarchy = {"kind": "map", "levels": [districts]}
+    spec = _spec(columns=["sex", "district"], l=None, hierarchies={"district": hierarchy})
+    return residents, spec, {}
+
+
+def _case_dates(residents: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
+    frame = _with_bad_dates(residents)
+    tags = DEMO_TAGS | {"born": "quasi_identifier"}
+    spec = _spec(columns=["sex", "born"], l=None, hierarchies={"born": {"kind": "date"}})
+    return frame, spec, {"tags": tags}
+
+
+def _case_k(residents: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
+    return residents, _spec(k=5000, suppression_limit=0.0), {}
+
+
+def _case_l(residents: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
+    # Two distinct sensitive values cannot make any class 3-diverse.
+    frame = residents.with_columns((pl.col("income") > 50_000).cast(pl.Float64).alias("income"))
+    return frame, _spec(columns=["sex", "age", "income"], l=3), {}
+
+
+def _case_empty(residents: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
+    # No row has a privacy unit, so one-record-per-person keeps nothing.
+    frame = residents.with_columns(pl.lit(None, pl.String).alias("resident_id"))
+    return frame, _spec(columns=["sex", "age", "income"]), {}
+
+
+def _case_one_class(residents: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
+    return residents.head(4), _spec(columns=["income", "household_size"]), {}
+
+
+def _case_lattice(residents: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
+    frame = residents.with_columns(pl.col("age").alias("age_b"), pl.col("age").alias("age_c"))
+    tags = DEMO_TAGS | {"age_b": "quasi_identifier", "age_c": "quasi_identifier"}
+    fine = {"kind": "interval", "widths": [2**i for i in range(50)]}  # 52 levels each
+    ages = ["age", "age_b", "age_c"]
+    spec = _spec(columns=ages, l=None, hierarchies=dict.fromkeys(ages, fine))
+    return frame, spec, {"tags": tags}
+
+
+FAILURES = [
+    # a map hierarchy that misses one district
+    (_case_map, "district", set()),
+    # a date hierarchy on a column where some dates are not ISO
+    (_case_dates, "born", set()),
+    # k larger than any class can be without suppression
+    (_case_k, "k=5000", {"5000", "2", "0", "0.5"}),
+    # l larger than the sensitive column's distinct values
+    (_case_l, "l=3", {"5", "3", "0.05", "0.5"}),
+    # nothing left after the rows without a privacy unit are dropped
+    (_case_empty, "no records", set()),
+    # no quasi-identifier and fewer records than k: the one class misses k
+    (_case_one_class, "one class", {"5", "2"}),
+    # hierarchies too fine to search
+    (_case_lattice, "too many combinations", set()),
+]
+
+
+@pytest.mark.parametrize(("case", "phrase", "allowed"), FAILURES)
+def test_extract_when_it_fails_then_message_has_no_count_and_no_value(
+    tmp_path: Path,
+    residents: pl.DataFrame,
+    case: Callable[[pl.DataFrame], tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]],
+    phrase: str,
+    allowed: set[str],
+) -> None:
+    frame, spec, kw = case(residents)
+    with pytest.raises(JobFailed) as info:
+        run(_task(tmp_path, frame, spec, **kw))
+    message = str(info.value)
+    assert phrase in message
+    assert _numbers(message) <= allowed, message
+    assert not [v for v in _text_values(frame) if v in message]
+    assert not Path(tmp_path / "quarantine" / "job-1.parquet").exists()
+
+
+def test_extract_when_map_misses_values_then_count_is_logged_for_the_bureau_only(
+    tmp_path: Path, residents: pl.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame, spec, kw = _case_map(residents)
+    first = residents.select("district").unique().sort("district")["district"][0]
+    missing = int((residents["district"] == first).sum())
+    with caplog.at_level("WARNING"), pytest.raises(JobFailed) as info:
+        run(_task(tmp_path, frame, spec, **kw))
+    assert str(missing) not in str(info.value)
+    assert f"{missing} value(s) of column 'district'" in caplog.text
+    assert "complete" in str(info.value) or "covers every value" in str(info.value)
+
+
+def test_extract_when_anonymizer_error_escapes_then_job_failed_without_its_text() -> None:
+    from anonymize.errors import AnonymizationError
+    from jobs._extract_failures import data_errors
+
+    with pytest.raises(JobFailed) as info, data_errors():
+        raise AnonymizationError("142 value(s) of column 'x' are odd")
+    assert re.search(r"\d", str(info.value)) is None
+    assert "142" not in str(info.value)

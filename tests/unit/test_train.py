@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -371,3 +372,14 @@ def test_run_when_task_catalog_says_core_then_job_failed(stored: Path) -> None:
 
 def test_validate_when_quasi_and_sensitive_columns_then_allowed() -> None:
     train.validate(parsed(spec({"type": "logistic_regression"})), DTYPES, TAGS, "general", {})
+
+
+def test_run_when_too_few_usable_rows_then_message_states_threshold_not_count(
+    residents: pl.DataFrame, tmp_path: Path
+) -> None:
+    # 8 rows leave fewer than 10 for training: the message may
+    # state the threshold, never how many rows there were.
+    residents.head(8).write_parquet(tmp_path / "part-00000.parquet")
+    with pytest.raises(JobFailed, match="fewer than") as info:
+        train.run(task(tmp_path, spec({"type": "gaussian_nb"})))
+    assert set(re.findall(r"\d+", str(info.value))) == {str(train.MIN_TRAIN_ROWS)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import polars as pl
 import pytest
@@ -195,3 +196,30 @@ def test_check_column_when_column_does_not_fit_then_error_carries_no_value(
         hierarchy.check_column(frame, "v")
     for value in frame.row(0):
         assert str(value) not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("hierarchy", "values", "allowed"),
+    [
+        # three values missing from the level-1 map: only the spec's level number shows
+        (DIVISIONS, ["玄武区", "秘密区", "秘密区", "无名区"], ["1"]),
+        # three dates not in ISO form: no number at all
+        (BIRTH, ["1985-03-02", "1985年3月2日", "1990年1月1日", "1991年1月1日"], []),
+    ],
+)
+def test_check_column_when_values_fail_then_count_only_in_the_log(
+    hierarchy: Hierarchy,
+    values: list[str],
+    allowed: list[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    frame = pl.DataFrame({"v": values})
+    with (
+        caplog.at_level("WARNING", logger="anonymize.hierarchies"),
+        pytest.raises(AnonymizationError, match="'v'") as err,
+    ):
+        hierarchy.check_column(frame, "v")
+    message = str(err.value)
+    assert re.findall(r"\d+", message) == allowed  # not the count 3
+    assert not [v for v in values if v in message]
+    assert "3 value(s) of column 'v'" in caplog.text  # the bureau keeps the diagnostic

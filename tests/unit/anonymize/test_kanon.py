@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import time
 
 import numpy as np
@@ -324,3 +325,27 @@ def test_kanon_when_100k_rows_5_qis_then_seconds_not_minutes() -> None:
     elapsed = time.perf_counter() - started
     assert report.k_achieved >= 10 and (report.l_achieved or 0) >= 3
     assert elapsed < 30, f"kanon took {elapsed:.1f} s on 100,000 rows x 5 QIs"
+
+
+def _numbers(message: str) -> set[str]:
+    return set(re.findall(r"\d+(?:\.\d+)?", message))
+
+
+def test_kanon_when_unreachable_then_message_has_spec_numbers_only_and_log_has_counts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 8 rows, at most floor(0.3 x 8) = 2 suppressed: neither count may reach the message.
+    with (
+        caplog.at_level("WARNING", logger="anonymize.kanon"),
+        pytest.raises(AnonymizationError, match="allow more suppression") as err,
+    ):
+        enforce_k_anonymity(PAIRS, _spec(k=9, max_suppression=0.3))
+    assert _numbers(str(err.value)) <= {"9", "0.3"}, str(err.value)
+    assert "8 rows, at most 2 suppressed" in caplog.text
+
+
+def test_kanon_when_l_exceeds_distinct_values_then_message_has_spec_numbers_only() -> None:
+    # Three distinct illnesses in the whole table: l = 4 cannot be met anywhere.
+    with pytest.raises(AnonymizationError, match="lower l") as err:
+        enforce_k_anonymity(PAIRS, _spec(sensitive="illness", l_diversity=4))
+    assert _numbers(str(err.value)) <= {"4"}, str(err.value)
