@@ -39,6 +39,7 @@ References:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ from anonymize.errors import AnonymizationError
 
 _ONE_CLASS = "__class"  # the key when there are no quasi-identifiers
 _CODE = "__s"  # the sensitive value as its index in the domain
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,8 +254,10 @@ def measure(
     coded = frame.select(*quasi_identifiers, domain.codes(sensitive))
     lost = coded[_CODE].null_count() - frame[sensitive].null_count()
     if lost:
+        # the count stays in the server log: a message can reach an operator
+        log.warning("t-closeness: %d value(s) of column %r not in the reference", lost, sensitive)
         raise AnonymizationError(
-            f"{lost} value(s) of column '{sensitive}' are not in the reference distribution: "
+            f"column '{sensitive}' holds values that are not in the reference distribution: "
             "measure against a reference that covers the released table"
         )
     table = class_statistics(coded, quasi_identifiers, _CODE, entropy=True, domain=domain)

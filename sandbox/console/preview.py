@@ -11,6 +11,7 @@ archive cannot exhaust the service's memory.
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -168,3 +169,33 @@ def zip_image(path: Path, index: int) -> bytes:
     if not data.startswith(PNG_MAGIC) or len(data) > MAX_MEMBER:
         raise NotFound("the file is not a PNG image")
     return data
+
+
+def model_member(path: Path) -> Member:
+    """A trained model's file, readable by a reviewer: JSON pretty-printed, or a
+    safetensors header (architecture, metrics, tensor names and shapes; no weights).
+
+    Parsed with ``json`` and ``safetensors`` only: nothing is unpickled.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    size = path.stat().st_size
+    if size > MAX_MEMBER:
+        return Member(0, path.name, size, "text", note="too large to preview")
+    try:
+        if path.suffix.lower() == ".json":
+            model = json.loads(path.read_text(encoding="utf-8"))
+            return Member(0, path.name, size, "text", text=_pretty(model))
+        with safe_open(str(path), framework="numpy") as weights:
+            header = {
+                "metadata": weights.metadata() or {},
+                "tensors": {k: list(weights.get_slice(k).get_shape()) for k in weights.keys()},
+            }
+        return Member(0, path.name, size, "text", text=_pretty(header))
+    except (OSError, ValueError, SafetensorError) as err:
+        return Member(0, path.name, size, "other", note=f"not readable ({type(err).__name__})")
+
+
+def _pretty(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "\n… (cut)"

@@ -329,5 +329,7 @@ def _preview(
             return None, [], [], "the output is not a readable table"
     if suffix == ".zip":
         return None, preview.zip_members(path), [], ""
+    if job.kind == "train" and suffix in (".json", ".safetensors"):
+        return None, [preview.model_member(path)], [], ""
     size = path.stat().st_size
     return None, [], [], f"no preview for a {suffix or 'plain'} file ({size} bytes); check its hash"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 import zipfile
 from html import unescape
@@ -363,6 +364,48 @@ def test_output_page_when_custom_zip_then_banner_escaped_text_tables_and_png_onl
     assert [r.status_code for r in served if r.status_code != 200] == [404]  # not a PNG
     queue = browser.get("/console/queue?kind=custom").text
     assert _listed(queue) == {job_id} and "not DP" in queue
+
+
+def test_output_page_when_train_model_then_parameters_and_weights_header_are_readable(
+    world: World,
+):
+    """A trained model is inspectable: JSON parameters, or a safetensors header (no pickle)."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    folder = world.sandbox.settings.quarantine_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    model = {"model": "logistic_regression", "parameters": {"coef": [[0.25, -1.5]]}}
+    (folder / "job-model.json").write_text(json.dumps(model), encoding="utf-8")
+    weights = {"layer0.weight": np.zeros((64, 3), dtype=np.float32)}
+    save_file(weights, str(folder / "job-mlp.safetensors"), metadata={"activation": "<relu>"})
+    ids = []
+    with world.sandbox.db.session() as session:
+        for name in ("job-model.json", "job-mlp.safetensors"):
+            job = Job(
+                grant_id=world.grant_id,
+                org_id=world.firm_id,
+                submitted_by=1,
+                kind="train",
+                spec={"kind": "train", "dataset": "residents", "epsilon": 1.0},
+                purpose="a model",
+                status="awaiting_review",
+                epsilon=0,
+                delta=0,
+                output_path=str(folder / name),
+                output_sha256="0" * 64,
+                report={"checks": []},
+            )
+            session.add(job)
+            session.flush()
+            ids.append(job.id)
+    browser = _client(world)
+    _sign_in(browser, world.steward)
+    linear = browser.get(f"/console/jobs/{ids[0]}").text
+    assert "logistic_regression" in linear and "-1.5" in linear
+    mlp = browser.get(f"/console/jobs/{ids[1]}").text
+    assert "layer0.weight" in mlp and "64" in mlp
+    assert "&lt;relu&gt;" in mlp and "<relu>" not in mlp  # escaped
 
 
 # --- overrides and the second reviewer ------------------------------------------------------
