@@ -1,4 +1,4 @@
-"""Service commands: ``status``, ``datasets``, ``jobs``, ``review``, ``grants``, ``budget``.
+"""Service commands: status, datasets, jobs, review, grants, budget and download.
 
 Each talks to a running service over HTTP through :class:`sandbox.client.Client`
 (``--url`` / ``--token`` or ``SANDBOX_URL`` / ``SANDBOX_TOKEN``), prints rich
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -18,7 +19,7 @@ from rich.progress_bar import ProgressBar
 
 from policies.errors import PolicyViolation, SandboxError
 from sandbox import _cli_render as R
-from sandbox.client import Client
+from sandbox.client import Client, Job
 
 T = TypeVar("T")
 
@@ -221,26 +222,58 @@ def review_show(
     )
 
 
-def _decide(decision: str) -> Callable[..., None]:
-    def command(
-        job_id: Annotated[int, typer.Argument(help="Job id")],
-        reason: Reason,
-        url: Url = None,
-        token: Token = None,
-        as_json: AsJson = False,
-    ) -> None:
-        job = _run(url, token, lambda c: c.review(job_id, decision, reason))
-        if as_json:
-            R.dump(job.data)
-        else:
-            R.out.print(f"job {job.id}: {job.status}")
-
-    command.__doc__ = f"{decision.capitalize()} a quarantined output (steward)."
-    return command
+def _decided(job: Job, as_json: bool) -> None:
+    if as_json:
+        R.dump(job.data)
+    else:
+        R.out.print(f"job {job.id}: {job.status}")
 
 
-review_app.command("approve")(_decide("approve"))
-review_app.command("reject")(_decide("reject"))
+@review_app.command("approve")
+def review_approve(
+    job_id: Annotated[int, typer.Argument(help="Job id")],
+    reason: Reason,
+    override_reason: Annotated[
+        str,
+        typer.Option(
+            "--override-reason",
+            help="Why failing automatic checks do not matter here (audited; in the manifest)",
+        ),
+    ] = "",
+    url: Url = None,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Approve a quarantined output (steward); failing checks need --override-reason."""
+    _decided(
+        _run(url, token, lambda c: c.review(job_id, "approve", reason, override_reason)), as_json
+    )
+
+
+@review_app.command("reject")
+def review_reject(
+    job_id: Annotated[int, typer.Argument(help="Job id")],
+    reason: Reason,
+    url: Url = None,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Reject a quarantined output (steward)."""
+    _decided(_run(url, token, lambda c: c.review(job_id, "reject", reason)), as_json)
+
+
+def download(
+    job_id: Annotated[int, typer.Argument(help="Job id")],
+    to: Annotated[
+        Path | None,
+        typer.Option("--to", help="A folder, or a file path; default the current folder"),
+    ] = None,
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """Save a released output (any kind: table, model or zip), its SHA-256 checked."""
+    written = _run(url, token, lambda c: c.job(job_id).download(to))
+    R.out.print(f"job {job_id}: wrote {written}")
 
 
 @grants_app.command("list")
@@ -339,5 +372,6 @@ def register(app: typer.Typer) -> None:
     app.command()(datasets)
     app.command()(jobs)
     app.command()(budget)
+    app.command()(download)
     app.add_typer(review_app, name="review")
     app.add_typer(grants_app, name="grants")

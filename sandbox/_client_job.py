@@ -1,4 +1,4 @@
-"""A submitted job: wait for it (with a progress bar), then download its released table."""
+"""A submitted job: wait for it (with a progress bar), then read or save its released output."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import io
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from policies import errors as E
 from sandbox import _client_html as H
+from sandbox import _client_output as O
 
 if TYPE_CHECKING:
     from sandbox.client import Client
@@ -23,7 +25,11 @@ _STEPS = {"queued": 1, "running": 2, "awaiting_review": 3, "released": 4, "rejec
 
 @dataclass
 class Job:
-    """A submitted job; :meth:`wait` then :meth:`result`."""
+    """A submitted job: :meth:`wait`, then read its released output by kind.
+
+    :meth:`result` (aggregate, extract: a polars table), :meth:`model`
+    (train), :meth:`files` (custom) or :meth:`download` (any kind, to a file).
+    """
 
     client: Client
     data: dict[str, Any]
@@ -43,6 +49,10 @@ class Job:
 
     def wait(self, timeout: float = 600.0, poll: float = 0.5, progress: bool = True) -> Job:
         """Block until the job is out of the queue and Ray (awaiting review or later).
+
+        An operator sees a ``custom`` job as awaiting review from submission
+        on (its run time could carry data); :meth:`wait_released` waits for
+        the decision.
 
         Args:
             timeout: Seconds to wait at most.
@@ -88,14 +98,89 @@ class Job:
             raise E.PolicyViolation(f"job {self.id} was rejected by the data bureau")
         return self
 
-    def result(self) -> pl.DataFrame:
-        """The released table: group keys, then per aggregate its value and 95 % interval.
+    @property
+    def kind(self) -> str:
+        """``aggregate``, ``extract``, ``train`` or ``custom``."""
+        return str(self.data.get("kind", ""))
 
-        Each aggregate ``name`` comes with ``name_ci_low`` and ``name_ci_high``.
+    def result(self) -> pl.DataFrame:
+        """The released table, as polars.
+
+        An ``aggregate`` gives group keys, then per aggregate its value and
+        95 % interval (``name``, ``name_ci_low``, ``name_ci_high``); an
+        ``extract`` gives its anonymised rows.
 
         Raises:
             PolicyViolation: Not released yet (only released products leave).
+            InvalidRequest: The output is not a table (a model or a zip of
+                files); the message names the method that reads it.
         """
+        self._check_kind("aggregate", "extract")
+        output = self._output()
+        if output.suffix != ".parquet":
+            raise E.InvalidRequest(
+                f"job {self.id}'s output is a {output.suffix} file, not a table; use job.download()"
+            )
+        return pl.read_parquet(io.BytesIO(output.content))
+
+    def model(self) -> dict[str, Any]:
+        """A ``train`` job's released model.
+
+        Returns:
+            The model's JSON (format, features, parameters, metrics, privacy);
+            for an MLP (``.safetensors``) its metadata and ``"tensors"``
+            (name → dtype and shape); the weights stay in the file, which
+            :meth:`download` writes.
+
+        Raises:
+            PolicyViolation: Not released yet.
+            InvalidRequest: Not a train job, or a ``.safetensors`` model and
+                the ``safetensors`` package is missing (``pip install safetensors``).
+        """
+        self._check_kind("train")
+        return O.read_model(self._output())
+
+    def files(self) -> dict[str, bytes]:
+        """A ``custom`` job's released files, name to bytes; nothing is written to disk.
+
+        >>> table = pl.read_csv(job.files()["people_by_city.csv"])  # doctest: +SKIP
+
+        Raises:
+            PolicyViolation: Not released yet.
+            InvalidRequest: Not a custom job.
+            InternalError: The archive holds a name with a path or ``..`` (refused).
+        """
+        self._check_kind("custom")
+        return O.read_files(self._output().content)
+
+    def download(self, path: str | Path | None = None) -> Path:
+        """Write the released file (``job-<id>.parquet`` / ``.json`` / ``.safetensors`` / ``.zip``).
+
+        The bytes are checked against the SHA-256 the service recorded before
+        anything is written, and written through a temporary file.
+
+        Args:
+            path: A folder (the file is ``job-<id><suffix>`` in it), a file
+                path (a missing suffix is added), or ``None`` for the current folder.
+
+        Returns:
+            The path written.
+
+        Raises:
+            PolicyViolation: Not released yet.
+            InvalidRequest: ``path`` has another suffix than the output's.
+        """
+        output = self._output()
+        return O.write(output, O.target(output, path))
+
+    def _check_kind(self, *kinds: str) -> None:
+        if self.kind and self.kind not in kinds:
+            raise E.InvalidRequest(
+                f"job {self.id} is {self.kind!r}: its output is {_READ_WITH[self.kind]}"
+            )
+
+    def _output(self) -> O.Output:
+        """The released output; refuses early, with what to do, when there is none."""
         if self.refresh().status in ("queued", "running", "awaiting_review"):
             raise E.PolicyViolation(
                 f"job {self.id} is {self.status}: only released products leave; "
@@ -106,7 +191,7 @@ class Job:
                 f"job {self.id} was {self.status} and has no result; see job.data['error'] "
                 "or the reviewer's reason, change the job and submit again"
             )
-        return pl.read_parquet(io.BytesIO(self.client._download(self.id)))
+        return self.client._download(self.id, self.kind)
 
     def manifest(self) -> dict[str, Any]:
         """The signed release manifest."""
@@ -130,11 +215,17 @@ class Job:
         return H.fields(f"job {self.id}", items, _NEXT.get(self.status, ""))
 
 
+_READ_WITH = {
+    "aggregate": "a table; use job.result() / job.download()",
+    "extract": "a table of rows; use job.result() / job.download()",
+    "train": "a model; use job.model() / job.download()",
+    "custom": "a zip of files; use job.files() / job.download()",
+}
 _NEXT = {
     "queued": "waiting for a worker: job.wait()",
     "running": "running beside the data: job.wait()",
     "awaiting_review": "the data bureau reviews it next: job.wait_released()",
-    "released": "released: job.result() downloads it",
+    "released": "released: job.result(), .model() or .files() reads it; job.download() saves it",
     "rejected": "rejected by the data bureau; change the job and submit again",
     "failed": "failed; see the error, change the job and submit again",
 }

@@ -271,6 +271,16 @@ class Cost:
     max_rows_per_unit: int = 1
     max_groups_per_unit: int = 1
 
+    def _repr_html_(self) -> str:
+        items = {
+            "ε": self.epsilon,
+            "δ": self.delta,
+            "noise": self.noise,
+            "rows per person": self.max_rows_per_unit,
+            "groups per person": self.max_groups_per_unit,
+        }
+        return H.fields("privacy cost", items)
+
 
 @dataclass(frozen=True)
 class PrivateQuery:

@@ -9,6 +9,7 @@ import polars as pl
 
 from jobs.spec import NUMERIC_DTYPES
 from policies.catalog import ColumnTag
+from sandbox import _client_html as H
 
 _CALL = re.compile(r"^(?P<name>\w+)(?:\((?P<args>.*)\))?$")
 _ARG = re.compile(r"(?:(?P<key>\w+)=)?(?P<value>'[^']*'|[^,\s]+)")
@@ -93,3 +94,7 @@ class Column:
     def is_numeric(self) -> bool:
         """Whether aggregates such as sum or mean can measure it."""
         return self.dtype in NUMERIC_DTYPES  # the service's own rule
+
+    def _repr_html_(self) -> str:
+        items = {"dtype": self.dtype, "tag": self.tag.value, "numeric": self.is_numeric}
+        return H.fields(f"column {self.name}", items)

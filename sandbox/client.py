@@ -12,7 +12,8 @@ Map: :mod:`sandbox._client_catalog` (:class:`Datasets`, :class:`Dataset`),
 :mod:`sandbox._client_query` (the builder and the aggregate functions),
 :mod:`sandbox._client_dummy` (dummy rows), :mod:`sandbox._client_local`
 (a query on a local frame), :mod:`sandbox._client_results` (:class:`Estimate`,
-:class:`Budget`), :mod:`sandbox._client_html` (Jupyter display).
+:class:`Budget`), :mod:`sandbox._client_output` (a job's output file and its
+readers), :mod:`sandbox._client_html` (Jupyter display).
 
 Errors raised are the service's error tree (:mod:`policies.errors`): a
 ``BudgetExhausted`` on the server is a ``BudgetExhausted`` here, with the
@@ -34,6 +35,7 @@ from policies import errors as E
 from sandbox import _client_html as H
 from sandbox._client_catalog import Dataset, Datasets
 from sandbox._client_job import Job
+from sandbox._client_output import Output, suffix_of
 from sandbox._client_query import (
     AggregateQuery,
     Cost,
@@ -61,6 +63,7 @@ __all__ = [
     "Estimate",
     "GroupedQuery",
     "Job",
+    "Output",
     "PrivateQuery",
     "QueryBuilder",
     "count",
@@ -359,14 +362,21 @@ class Client:
         """``suspend``, ``reinstate`` or ``terminate`` a grant (steward)."""
         return dict(self._call("POST", f"/grants/{grant_id}/{action}", json={"reason": reason}))
 
-    def review(self, job_id: int, decision: str, reason: str) -> Job:
-        """``approve`` or ``reject`` a quarantined output (steward)."""
-        return Job(
-            self,
-            self._call(
-                "POST", f"/jobs/{job_id}/review", json={"decision": decision, "reason": reason}
-            ),
-        )
+    def review(self, job_id: int, decision: str, reason: str, override_reason: str = "") -> Job:
+        """``approve`` or ``reject`` a quarantined output (steward).
+
+        Args:
+            job_id: The job whose output is reviewed.
+            decision: ``approve`` or ``reject``.
+            reason: Why (recorded in the audit log).
+            override_reason: Why failing automatic checks do not matter here;
+                needed to approve over them, audited and listed in the manifest.
+
+        Raises:
+            Conflict: Checks fail and no override reason was given.
+        """
+        body = {"decision": decision, "reason": reason, "override_reason": override_reason}
+        return Job(self, self._call("POST", f"/jobs/{job_id}/review", json=body))
 
     def create_org(self, name: str, kind: str) -> dict[str, Any]:
         """Create an organisation (admin)."""
@@ -393,10 +403,11 @@ class Client:
             who = {"error": str(err)}
         return H.fields("Data Sandbox", {"service": self.url} | who)
 
-    def _download(self, job_id: int) -> bytes:
+    def _download(self, job_id: int, kind: str = "") -> Output:
         response = self._send("GET", f"/jobs/{job_id}/output")
         _raise_for(response)
         expected = response.headers.get("X-Content-SHA256", "")
         if hashlib.sha256(response.content).hexdigest() != expected:
             raise E.InternalError("the download does not match its SHA-256; try again")
-        return response.content
+        suffix = suffix_of(response.headers.get("Content-Disposition", ""), kind)
+        return Output(job_id, suffix, response.content, expected)

@@ -203,9 +203,9 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
             for c in report["checks"]:
                 console.print(f"  check {c['name']}: {c['verdict']} ({c['reason']})")
             steward.review(extract.id, "approve", "k-anonymous, l-diverse; checks pass")
-            rows = analyst.job(extract.id).result()
-            console.print(f"  the operator receives {rows.height} generalized rows, e.g.:")
-            print(rows.head(3))
+            extracted = analyst.job(extract.id).result()
+            console.print(f"  the operator receives {extracted.height} generalized rows, e.g.:")
+            print(extracted.head(3))
 
             _step("operator: download the released product")
             table = analyst.job(job.id).result()

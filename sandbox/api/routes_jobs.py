@@ -86,13 +86,22 @@ def review(job_id: int, body: ReviewCreate, who: Caller, sandbox: SandboxDep) ->
     return _public(job, who.role)
 
 
+#: Output media types by suffix (tables, models, custom zips).
+_MEDIA_TYPES = {
+    ".parquet": "application/vnd.apache.parquet",
+    ".json": "application/json",
+    ".safetensors": "application/octet-stream",
+    ".zip": "application/zip",
+}
+
+
 @router.get("/jobs/{job_id}/output", response_class=FileResponse)
 def download(job_id: int, who: Caller, sandbox: SandboxDep) -> FileResponse:
     """The output file: released products for the grantee; quarantined ones for stewards."""
     d = airlock.download(sandbox.db, who, job_id)
     return FileResponse(
         d.path,
-        media_type="application/vnd.apache.parquet",
+        media_type=_MEDIA_TYPES.get(d.path.suffix, "application/octet-stream"),
         filename=d.filename,
         headers={"X-Content-SHA256": d.sha256},
     )

@@ -1,7 +1,9 @@
-"""The service commands (status, datasets, jobs, review, grants, budget) against a live service."""
+"""The service commands (status, datasets, jobs, review, grants, budget, download), live."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from sandbox.demo import free_port, serving
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from tests.factories import World, build_world
+from tests.integration.test_client_kinds import SMALL_CELLS_SOURCE
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -146,3 +149,53 @@ def test_budget_when_a_job_ran_then_spent_shown_per_grant(live, job_id):
 def test_cli_when_no_token_then_exit_1_naming_the_variable(live):
     result = CliRunner().invoke(app, ["datasets"], env={"SANDBOX_URL": live[0], "COLUMNS": "200"})
     assert result.exit_code == 1 and "SANDBOX_TOKEN" in result.stderr
+
+
+def test_review_approve_when_checks_fail_then_override_reason_releases_and_download_saves_zip(
+    live, tmp_path: Path
+):
+    url, world = live
+    with Client(url, world.steward) as steward:
+        grant = steward.create_grant(
+            org_id=world.firm_id,
+            datasets=["residents"],
+            purpose="custom counts for a pilot",
+            kinds=["custom"],
+            epsilon=1.0,
+            delta=1e-6,
+            commitment_accepted=True,
+            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
+        )
+    spec = {"kind": "custom", "datasets": ["residents"], "source": SMALL_CELLS_SOURCE}
+    with Client(url, world.operator) as operator:
+        job_id = operator.submit(grant["id"], spec, purpose="small counts").id
+    with Client(url, world.steward) as steward:
+        ran = steward.job(job_id).wait(timeout=180, poll=0.1, progress=False)
+    failing = [c["name"] for c in ran.data["report"]["checks"] if c["verdict"] == "fail"]
+    assert "small_cells" in failing
+    refused = sandbox_cli(
+        live, "steward", "review", "approve", str(job_id), "--reason", "counts by city"
+    )
+    assert refused.exit_code == 1 and "override" in refused.stderr
+    approved = sandbox_cli(
+        live,
+        "steward",
+        "review",
+        "approve",
+        str(job_id),
+        "--reason",
+        "counts by city",
+        "--override-reason",
+        "a dozen sample rows, published as a demo",
+    )
+    assert approved.exit_code == 0, approved.output
+    assert f"job {job_id}: released" in approved.stdout
+    saved = sandbox_cli(live, "operator", "download", str(job_id), "--to", str(tmp_path))
+    assert saved.exit_code == 0, saved.output
+    with Client(url, world.operator) as operator:
+        manifest = operator.job(job_id).manifest()["manifest"]
+    assert manifest["overrides"] == failing
+    assert manifest["override_reason"] == "a dozen sample rows, published as a demo"
+    written = tmp_path / f"job-{job_id}.zip"
+    assert written.is_file()
+    assert hashlib.sha256(written.read_bytes()).hexdigest() == manifest["output"]["sha256"]
