@@ -6,14 +6,15 @@ checksums and date checks are polars expressions and no Python runs per cell.
 
 How a rule runs over a column:
 
-1. A cheap pre-filter (``Rule.requires``: four digits, an ``@``, a road word …)
-   decides which cells can hold a match at all; a rule no cell can match is
-   skipped.
+1. Which cells hold a match at all: the rules of a family (numbers, names,
+   the rest) are searched for in every cell as one alternation, and each rule
+   only in the cells its family matched (:func:`_candidates`). A rule no cell
+   matches is skipped.
 2. Fast path: a cell that is one match from end to end (a column of phones)
    is found with one ``contains`` and needs no extraction.
 3. Other cells: for match number k, one vectorized pass over the cells that
    had a match k-1 extracts the match (boundary, span, tail) from the rest of
-   the cell and cuts the span out of it.
+   the cell, finds it as a literal and cuts the span out of it.
    Offsets are code points: ``str.find`` gives the match's *byte* offset, so
    the bytes before it are decoded and counted with ``len_chars`` (never mixed
    with character slicing). Rust's regex has no look-around, so a boundary is
@@ -101,14 +102,66 @@ def _prepared(frame: pl.DataFrame, column: str) -> pl.DataFrame | None:
     return cells
 
 
-def _spans(cells: pl.DataFrame, rule: Rule) -> pl.DataFrame:
-    """Every match of ``rule``: ``row``, ``padded`` text, ``start``, ``end``, ``hit``.
+def _candidates(cells: pl.DataFrame, rules: list[Rule]) -> list[pl.DataFrame | None]:
+    """For each rule, the cells its regex matches somewhere (None when no cell does).
+
+    Each search costs about the same per cell whatever the regex, so rules that
+    tend to match in the same columns (:func:`_family`) are first searched for
+    together, as one alternation, and each rule only in the cells its family
+    matched: in a column of IDs the name and e-mail rules cost one search.
+    Searches run in one ``select`` per step, which polars runs in parallel.
+    """
+    padded = pl.col("padded")
+    families: dict[str, list[int]] = {}
+    for i, rule in enumerate(rules):
+        families.setdefault(_family(rule, rules), []).append(i)
+    grouped = [members for members in families.values() if len(members) > 1]
+    found: list[pl.DataFrame | None] = [None] * len(rules)
+    flags = cells.select(
+        padded.str.contains("|".join(f"(?:{_whole_regex(rules[i])})" for i in members))
+        .fill_null(False)
+        .alias(str(members[0]))
+        for members in families.values()
+    )
+    for members in families.values():
+        matched = flags[str(members[0])]
+        if not matched.any():
+            continue
+        subset = cells.filter(matched)
+        if members not in grouped:
+            found[members[0]] = subset
+            continue
+        each = subset.select(
+            padded.str.contains(_whole_regex(rules[i])).fill_null(False).alias(str(i))
+            for i in members
+        )
+        for i in members:
+            if each[str(i)].any():
+                found[i] = subset.filter(each[str(i)])
+    return found
+
+
+def _family(rule: Rule, rules: list[Rule]) -> str:
+    """Rules searched for together first: names, numbers (four digits) and the rest."""
+    if rule.entity is Entity.PERSON:
+        return "person"
+    if sum(other.requires == rule.requires for other in rules) > 1:
+        return rule.requires
+    return "other"
+
+
+def _whole_regex(rule: Rule) -> str:
+    """The rule's regex without groups (an alternation of rules cannot repeat group names)."""
+    return f"(?:{rule.lead})(?:{rule.pattern})(?:{rule.tail})"
+
+
+def _spans(candidates: pl.DataFrame, rule: Rule) -> pl.DataFrame:
+    """Every match of ``rule`` in its cells: ``row``, ``padded``, ``start``, ``end``, ``hit``.
 
     Offsets are into the cell (the padding taken off); matches are not validated yet.
     """
     padded = pl.col("padded")
     regex = rule.vector_regex()
-    candidates = cells.filter(padded.str.contains(regex))
     parts = []
     if rule.whole_cell and _mostly_whole(candidates, regex):
         # A cell that is one match from end to end (a column of phones) needs no extraction:
@@ -128,17 +181,13 @@ def _spans(cells: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     state = candidates.with_columns(padded.alias("rest"), pl.lit(0, dtype=pl.Int64).alias("offset"))
     rest = pl.col("rest")
     while state.height:
-        # find() gives the match's byte offset; the bytes before it, decoded, count its code
-        # points. Cheaper than capturing the skipped text with a leading (.*?) group.
-        skipped = rest.cast(pl.Binary).bin.slice(0, rest.str.find(regex)).cast(pl.String)
-        begin = pl.col("offset") + pl.col("skipped").str.len_chars() + pl.col("lead")
-        step = (
-            state.with_columns(_lead_and_hit(rest, rule), skipped.alias("skipped"))
-            .unnest("m")
-            .filter(pl.col("hit").is_not_null())
-            .select("row", "padded", (begin - len(PAD_BEFORE)).cast(pl.Int64).alias("start"), "hit")
-            .with_columns((pl.col("start") + pl.col("hit").str.len_chars()).alias("end"))
-        )
+        step = _next_match(state, rule, fast=rule.fast is not None)
+        if rule.fast is not None:
+            # A long match of the fast pattern may differ: those cells are searched again.
+            long = step.filter(pl.col("hit").str.len_chars() > rule.fast[1])
+            if long.height:
+                again = state.join(long.select("row"), on="row", how="semi")
+                step = pl.concat([step.join(long, on="row", how="anti"), _next_match(again, rule)])
         parts.append(step)
         resume = pl.col("end") + len(PAD_BEFORE) - rule.step_back
         state = (
@@ -149,6 +198,35 @@ def _spans(cells: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     return pl.concat(parts) if parts else pl.DataFrame(schema=_SPANS_SCHEMA)
 
 
+def _next_match(state: pl.DataFrame, rule: Rule, fast: bool = False) -> pl.DataFrame:
+    """The first match in each cell's ``rest`` (from ``offset``): ``row``, ``padded``, ``start``,
+    ``hit``, ``end``; cells without one are dropped.
+
+    The match's text is extracted first and then found as a literal: its first
+    occurrence is the match (an earlier one would be an earlier match, no
+    look-around reading beyond it), and a literal search is several times cheaper
+    than searching the regex again. ``find`` gives a byte offset; the bytes
+    before it, decoded, count its code points.
+    """
+    rest, match = pl.col("rest"), pl.col("match")
+    pattern = rule.fast[0] if fast and rule.fast is not None else rule.pattern
+    found = rest.str.find(match, literal=True)
+    skipped = rest.cast(pl.Binary).bin.slice(0, found).cast(pl.String).str.len_chars()
+    begin = pl.col("offset") + skipped.cast(pl.Int64) + pl.col("lead") - len(PAD_BEFORE)
+    return (
+        state.lazy()
+        .with_columns(
+            rest.str.extract(f"(?:{rule.lead})(?:{pattern})(?:{rule.tail})", 0).alias("match")
+        )
+        .filter(match.is_not_null())
+        .with_columns(_lead_and_hit(match, rule, pattern))
+        .unnest("m")
+        .select("row", "padded", begin.alias("start"), "hit")
+        .with_columns((pl.col("start") + pl.col("hit").str.len_chars()).alias("end"))
+        .collect()
+    )
+
+
 def _mostly_whole(candidates: pl.DataFrame, regex: str, sample: int = 1000) -> bool:
     """Whether most of a sample of cells are one match each (so the fast path pays)."""
     head = candidates.head(sample)
@@ -156,29 +234,30 @@ def _mostly_whole(candidates: pl.DataFrame, regex: str, sample: int = 1000) -> b
     return bool(whole * 2 > head.height)
 
 
-def _lead_and_hit(rest: pl.Expr, rule: Rule) -> pl.Expr:
-    """A struct of the first match's ``lead`` width (code points) and ``hit`` text in ``rest``.
+def _lead_and_hit(match: pl.Expr, rule: Rule, pattern: str) -> pl.Expr:
+    """A struct of the ``lead`` width (code points) and ``hit`` text of a whole ``match``.
 
     A look-behind is two characters wide and every tail's width can be read off
-    the match's end, so the whole match (no capture groups: twice as fast) is cut
-    into lead, span and tail; a context phrase (``anchored``) varies, so it is
-    captured.
+    the match's end, so the match is cut into lead, span and tail without a
+    capture; a context phrase (``anchored``) varies, so the match is split by the
+    rule's regex anchored at both ends (leftmost-first, it splits it as the
+    unanchored search did: a preferred split would have been a match there too).
     """
     if rule.kind == "anchored":
-        groups = rest.str.extract_groups(rule.vector_regex())
+        split = f"^(?P<lead>{rule.lead})(?P<hit>{pattern})(?:{rule.tail})$"
+        groups = match.str.extract_groups(split)
         return pl.struct(
             groups.struct.field("lead").str.len_chars().cast(pl.Int64).alias("lead"),
             groups.struct.field("hit"),
         ).alias("m")
-    whole = rest.str.extract(f"(?:{rule.lead})(?:{rule.pattern})(?:{rule.tail})", 0)
     if rule.tail == ALONE_AFTER:  # one character, or a dot and one: no span ends in "."
-        tail = pl.when(whole.str.slice(-2, 1) == ".").then(2).otherwise(1)
+        tail = pl.when(match.str.slice(-2, 1) == ".").then(2).otherwise(1)
     else:
         tail = pl.lit(rule.tail_width)
-    width = whole.str.len_chars().cast(pl.Int64) - rule.step_back - tail
+    width = match.str.len_chars().cast(pl.Int64) - rule.step_back - tail
     return pl.struct(
         pl.lit(rule.step_back, dtype=pl.Int64).alias("lead"),
-        whole.str.slice(rule.step_back, width).alias("hit"),
+        match.str.slice(rule.step_back, width).alias("hit"),
     ).alias("m")
 
 
@@ -193,9 +272,14 @@ _SPANS_SCHEMA = {
 
 def _scored(spans: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     """Valid spans with their score after forms and context (as the Presidio path)."""
+    # Three independent row filters, the one that drops most first: a bank card that reads as
+    # an ID needs a card word before it (none in a column of IDs), and is dropped before Luhn.
+    if rule.check == "bank_card":
+        spans = _vector_checks.keep_in_context(spans, rule.check)
     spans = _vector_checks.keep_valid(spans, rule.check)
     spans = _vector_checks.keep_followed(spans, rule.follow)
-    spans = _vector_checks.keep_in_context(spans, rule.check)
+    if rule.check != "bank_card":
+        spans = _vector_checks.keep_in_context(spans, rule.check)
     hit = pl.col("hit")
     score = pl.lit(rule.score, dtype=pl.Float64)
     for form, form_score in reversed(rule.forms):
@@ -203,18 +287,19 @@ def _scored(spans: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     opening = (pl.col("start") - CONTEXT_WINDOW).clip(lower_bound=0)
     window = pl.col("padded").str.slice(opening + len(PAD_BEFORE), pl.col("start") - opening)
     window = window.str.to_lowercase()
-    spans = spans.with_columns(score.alias("score"))
+    # One lazy query from here: polars fuses the steps and runs the three parts in parallel.
+    lazy = spans.lazy().with_columns(score.alias("score"))
     # Context words precede a span: none at a cell's start. Elsewhere the nearest-word regex
     # needs captures (slow), so it runs only where some word occurs at all.
-    inside = spans.filter(pl.col("start") > 0).with_columns(window.alias("window"))
+    inside = lazy.filter(pl.col("start") > 0).with_columns(window.alias("window"))
     has_word = pl.col("window").str.contains(context_words(rule.entity))
     nearest = pl.col("window").str.extract(context_regex(rule.entity), 1)
     none = pl.lit(None, pl.String).alias("word")
-    spans = pl.concat(
+    lazy = pl.concat(
         [
             inside.filter(has_word).with_columns(nearest.alias("word")).drop("window"),
             inside.filter(~has_word).with_columns(none).drop("window"),
-            spans.filter(pl.col("start") == 0).with_columns(none),
+            lazy.filter(pl.col("start") == 0).with_columns(none),
         ]
     )
     score, word = pl.col("score"), pl.col("word")
@@ -226,13 +311,13 @@ def _scored(spans: pl.DataFrame, rule: Rule) -> pl.DataFrame:
         .then(score * NEGATIVE_FACTOR)
         .otherwise(boosted)
     )
-    return spans.select(
+    return lazy.select(
         "row",
         pl.lit(rule.entity.value).alias("entity"),
         "start",
         "end",
         adjusted.cast(pl.Float64).alias("score"),
-    )
+    ).collect()
 
 
 def scan_table(
@@ -275,10 +360,13 @@ def scan_table(
         return _scan_column(cells, rules, threshold).with_columns(pl.lit(column).alias("column"))
 
     # Columns in parallel threads (polars releases the GIL): many steps are small and would
-    # leave cores idle; results come back in column order.
+    # leave cores idle. The biggest columns start first, so that no thread is left alone
+    # with a long free-text column at the end; results come back in column order.
     workers = max(1, min(len(names), pl.thread_pool_size()))
+    biggest_first = sorted(set(names), key=lambda c: -frame[c].estimated_size())
     with ThreadPoolExecutor(workers) as pool:
-        parts = [part for part in pool.map(scan, names) if part is not None]
+        scanned = dict(zip(biggest_first, pool.map(scan, biggest_first), strict=True))
+    parts = [part for part in (scanned[c] for c in names) if part is not None]
     if not parts:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
     return pl.concat(parts).select(
@@ -288,21 +376,12 @@ def scan_table(
 
 def _scan_column(cells: pl.DataFrame, rules: list[Rule], threshold: float) -> pl.DataFrame:
     """Findings of ``rules`` in one prepared column: row, entity, start, end, score; sorted."""
-    # Every pre-filter in one select: polars evaluates the expressions in parallel.
-    patterns = sorted({rule.requires for rule in rules})
-    flags = cells.select(
-        pl.col("padded").str.contains(p).fill_null(False).alias(str(i))
-        for i, p in enumerate(patterns)
-    )
-    features = {p: flags.to_series(i) for i, p in enumerate(patterns)}
     found: list[pl.DataFrame] = []
     persons: list[pl.DataFrame] = []
-    for rule in rules:
-        feature = features[rule.requires]
-        if not feature.any():
+    for rule, candidates in zip(rules, _candidates(cells, rules), strict=True):
+        if candidates is None:
             continue
-        subset = cells if feature.all() else cells.filter(feature)
-        spans = _scored(_spans(subset, rule), rule)
+        spans = _scored(_spans(candidates, rule), rule)
         (persons if rule.entity is Entity.PERSON else found).append(spans)
     if persons:
         found.append(_drop_contained(pl.concat(persons)))
@@ -329,8 +408,13 @@ def _drop_contained(spans: pl.DataFrame) -> pl.DataFrame:
     Presidio's rule (``EntityRecognizer.remove_duplicates``, after context and
     before the threshold), as :func:`anonymize.patterns.drop_contained`.
     """
-    unique = spans.group_by("row", "start", "end", maintain_order=True).agg(
-        pl.col("entity").first(), pl.col("score").max()
+    # A row with one span keeps it: only rows with several need grouping and pairing.
+    several = pl.col("row").is_duplicated()
+    alone = spans.filter(~several).select(list(_COLUMN_SCHEMA))
+    unique = (
+        spans.filter(several)
+        .group_by("row", "start", "end", maintain_order=True)
+        .agg(pl.col("entity").first(), pl.col("score").max())
     )
     pairs = unique.join(unique, on="row", suffix="_outer")
     inside = pairs.filter(
@@ -340,4 +424,4 @@ def _drop_contained(spans: pl.DataFrame) -> pl.DataFrame:
         & (pl.col("score") <= pl.col("score_outer"))
     )
     kept = unique.join(inside, on=["row", "start", "end"], how="anti")
-    return kept.select(list(_COLUMN_SCHEMA)).sort("row", "start")
+    return pl.concat([alone, kept.select(list(_COLUMN_SCHEMA))]).sort("row", "start")

@@ -139,3 +139,30 @@ def test_paths_when_held_out_notes_then_identical_person_findings() -> None:
     }
     assert presidio == vector
     assert len(vector) >= 100
+
+
+def test_paths_when_long_address_runs_then_identical_findings() -> None:
+    # Address runs of 40 to 90 characters: the vector path searches them with a faster
+    # pattern and falls back to the exact one past its length; both paths must agree.
+    r = random.Random(SEED + 2)
+    parts = ["江苏省", "南京市", "玄武区", "中山路", "18号", "3栋", "2单元", "501室", "东门"]
+    texts = []
+    for _ in range(120):
+        run = "".join(r.choice(parts) for _ in range(r.randint(10, 32)))
+        lead, tail = r.choice(["住址：", "地址", "寄往", ""]), r.choice(["。", "，电话", ""])
+        texts.append(f"{lead}{run}{tail}")
+    assert max(len(t) for t in texts) > 80
+    presidio = {
+        (row, s.entity, s.start, s.end, round(s.score, 9))
+        for row, text in enumerate(texts)
+        for s in analyze_text(text, entities=["CN_ADDRESS"])
+    }
+    frame = scan_table(pl.DataFrame({"text": texts}), entities=["CN_ADDRESS"])
+    vector = {
+        (row, entity, start, end, round(score, 9))
+        for row, entity, start, end, score in frame.select(
+            "row", "entity", "start", "end", "score"
+        ).iter_rows()
+    }
+    assert vector  # addresses were found at all
+    assert presidio == vector

@@ -154,3 +154,17 @@ def test_keep_valid_when_stages_then_same_rows_as_one_predicate() -> None:
     staged = vc.keep_valid(frame, "bank_card")["hit"].to_list()
     assert staged == [c for c in candidates if patterns.is_card_number(c)]
     assert vc.keep_valid(frame, None).height == frame.height  # no check keeps every row
+
+
+def test_luhn_ok_when_any_length_null_or_not_digits_then_agrees_with_stdnum() -> None:
+    # The batched Luhn check: every length from 1 to 40, nulls and non-digit strings.
+    r = random.Random(SEED + 1)
+    numbers: list[str | None] = []
+    for length in range(1, 41):
+        for _ in range(25):
+            digits = _digits(r, length)
+            numbers += [digits, with_luhn(digits[:-1]) if length > 1 else digits]
+    numbers += [None, "", "12a4", "４５６７", "1234 5678"]
+    got = pl.DataFrame({"v": numbers}, schema={"v": pl.String}).select(vc.luhn_ok(pl.col("v")))
+    expected = [n is not None and n.isascii() and n.isdigit() and luhn.is_valid(n) for n in numbers]
+    assert got.to_series().to_list() == expected
