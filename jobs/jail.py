@@ -70,6 +70,8 @@ _POLL_S = 0.01
 _START_S = 20.0
 #: The jail's own tmpfs (inside the jail; not the host's /tmp).
 JAIL_TMP = "/tmp"  # noqa: S108
+#: Where the Python runtime's site-packages (and, if shadowed, the interpreter) appear.
+JAIL_RUNTIME = "/run/sandbox-runtime"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,16 +156,22 @@ LIMIT_RANGES: dict[str, tuple[int, int]] = {
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """What the jail binds read-only so Python runs: host paths, bound at the same place.
+    """What the jail binds read-only so Python runs: host path → path inside the jail.
+
+    Site-packages are bound under :data:`JAIL_RUNTIME` (``PYTHONPATH`` points there),
+    never at their host path: a checkout under ``/tmp`` (CI's, say) would otherwise be
+    hidden by the jail's own ``/tmp``. The interpreter stays at its host path (it may
+    link its own libraries by absolute path) unless that path is shadowed by ``/tmp``
+    or ``/output``, where it moves under :data:`JAIL_RUNTIME` too.
 
     Attributes:
-        python: The interpreter to run inside.
-        binds: Host directories bound read-only at the same path.
+        python: The interpreter to run inside (a path inside the jail).
+        binds: Host directory → where it appears inside, bound read-only.
         pythonpath: ``PYTHONPATH`` inside (site-packages; no ``.pth`` file runs).
     """
 
     python: str
-    binds: tuple[str, ...]
+    binds: tuple[tuple[str, str], ...]
     pythonpath: tuple[str, ...]
 
     @classmethod
@@ -171,13 +179,20 @@ class Runtime:
         """The interpreter running this process and its site-packages (a venv's included)."""
         prefix = os.path.realpath(sys.base_prefix)
         version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        python = os.path.join(prefix, "bin", version)
-        packages = tuple(
+        packages = [
             p
             for p in dict.fromkeys(os.path.realpath(p) for p in site.getsitepackages())
             if os.path.isdir(p) and not p.startswith(prefix + os.sep)
+        ]
+        inside = prefix
+        if any(prefix == m or prefix.startswith(m + os.sep) for m in (JAIL_TMP, "/output")):
+            inside = f"{JAIL_RUNTIME}/python"
+        places = [f"{JAIL_RUNTIME}/site-packages-{i}" for i in range(len(packages))]
+        return cls(
+            python=os.path.join(inside, "bin", version),
+            binds=((prefix, inside), *zip(packages, places, strict=True)),
+            pythonpath=tuple(places),
         )
-        return cls(python=python, binds=(prefix, *packages), pythonpath=packages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +269,7 @@ def run_jailed(
     with ExitStack() as stack:
         work = stack.enter_context(_private_folder(host_uid))
         cgroup = stack.enter_context(_Cgroup.create(limits))
-        binds = {p: p for p in runtime.binds} | dict(ro_binds or {})
+        binds = dict(runtime.binds) | dict(ro_binds or {})
         launcher, staged = _launcher(host_uid, binds, work)
         launcher += _prlimit(limits, fresh_uid=host_uid != os.geteuid())
         args = _bwrap_args(limits, runtime, staged, work / "etc", env or {}, workdir)

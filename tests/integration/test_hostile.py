@@ -922,14 +922,16 @@ def test_attack_when_opening_host_sysctls_for_writing_then_permission_denied(
 
 
 def test_attack_when_writing_site_packages_then_it_is_read_only(world: World) -> None:
-    site_packages = jail.Runtime.current().pythonpath[0]
-    target = Path(site_packages) / f"evil_{world.token}.pth"
+    runtime = jail.Runtime.current()
+    host_site_packages, site_packages = runtime.binds[1]
+    target = Path(host_site_packages) / f"evil_{world.token}.pth"
+    inside = f"{site_packages}/{target.name}"
     outcome = run_code(
         world,
         f"""
         import json
         try:
-            open({str(target)!r}, "w").write("import os")
+            open({inside!r}, "w").write("import os")
             out = "written"
         except OSError as e:
             out = e.errno

@@ -299,10 +299,11 @@ def test_ingest_when_privacy_unit_given_then_each_person_lives_in_one_partition(
 
 def test_job_when_grant_suspended_before_it_runs_then_it_does_not_run(db: Database, tmp_path: Path):
     settings, who, grant_id = _world(db, tmp_path, epsilon=1.0)
-    gate = threading.Event()
+    gate, entered = threading.Event(), threading.Event()
 
     class Gated(InProcessRunner):
         def run(self, task: Task) -> Outcome:
+            entered.set()
             gate.wait(30)
             return super().run(task)
 
@@ -310,6 +311,7 @@ def test_job_when_grant_suspended_before_it_runs_then_it_does_not_run(db: Databa
     service = JobService(db, settings, runner, workers=1)  # one worker: the second job queues
     first = service.submit(who, grant_id, aggregate_spec(epsilon=0.2))
     second = service.submit(who, grant_id, aggregate_spec(epsilon=0.3))
+    assert entered.wait(30)  # the first job is running when the grant is suspended
     with db.session() as s:
         grants.transition(db, s, "test", grant_id, GrantState.SUSPENDED, "exceeded scope")
     gate.set()
