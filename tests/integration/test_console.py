@@ -754,8 +754,8 @@ def test_grants_page_when_defaults_then_grade_default_no_linkage_and_default_lim
         ({"limit_processes": "3"}, "jail limit 'processes' must be between 8 and 512"),
         # not a number at all
         ({"limit_open_files": "7e3"}, "jail limit 'open files' is a whole number"),
-        # k = 1 protects no one (refused by sandbox.grants.create)
-        ({"extract_k": "1"}, "extract k is from 2"),
+        # beyond the cap every entry point shares (refused by sandbox.grants.create)
+        ({"extract_k": "12345"}, "extract k is from 2"),
         # not a whole number
         ({"extract_k": "5.5"}, "the extract k is a whole number"),
     ],
