@@ -6,7 +6,7 @@ returns a row, and :meth:`Dataset.dummy` makes rows up from this metadata.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
@@ -17,6 +17,7 @@ from policies.errors import NotFound
 from sandbox import _client_html as H
 from sandbox._client_dummy import dummy_frame
 from sandbox._client_query import QueryBuilder
+from sandbox._client_results import DataView
 from sandbox._client_schema import Column
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, eq=False)
-class Dataset(Mapping[str, Any]):
+class Dataset(DataView):
     """One catalog entry; also a read-only mapping of its metadata (``ds["row_count"]``).
 
     Attributes:
@@ -34,15 +35,6 @@ class Dataset(Mapping[str, Any]):
 
     data: Mapping[str, Any] = field(repr=False)
     client: Client = field(repr=False)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
 
     @property
     def name(self) -> str:

@@ -11,16 +11,10 @@ import polars as pl
 from sandbox import _client_html as H
 
 
-@dataclass(frozen=True, eq=False)
-class Estimate(Mapping[str, Any]):
-    """Cost and expected accuracy of a job before running it; spends nothing.
+class DataView(Mapping[str, Any]):
+    """A read-only mapping over a service answer kept in ``data`` (old dict call sites work)."""
 
-    Also a read-only mapping of the service's answer: ``epsilon``, ``delta``,
-    ``aggregates`` (per aggregate ``expected_abs_error`` and ``ci_half_width``,
-    95 %), ``fits`` and ``cached_job_id``.
-    """
-
-    data: Mapping[str, Any] = field(repr=False)
+    data: Mapping[str, Any]
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -30,6 +24,18 @@ class Estimate(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self.data)
+
+
+@dataclass(frozen=True, eq=False)
+class Estimate(DataView):
+    """Cost and expected accuracy of a job before running it; spends nothing.
+
+    Also a read-only mapping of the service's answer: ``epsilon``, ``delta``,
+    ``aggregates`` (per aggregate ``expected_abs_error`` and ``ci_half_width``,
+    95 %), ``fits`` and ``cached_job_id``.
+    """
+
+    data: Mapping[str, Any] = field(repr=False)
 
     @property
     def epsilon(self) -> float:
