@@ -10,9 +10,11 @@ refers only to what its grant allows.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
 
+import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from anonymize.hierarchies import Hierarchy
@@ -44,6 +46,16 @@ class Filter(_Spec):
     column: Identifier
     op: Literal["eq", "ne", "lt", "le", "gt", "ge", "in"]
     value: Scalar | list[Scalar]
+
+    def expr(self) -> pl.Expr:
+        """The filter as a polars expression: the one definition the engine, the
+        differencing check and the client's local dry run all use."""
+        column = pl.col(self.column)
+        if isinstance(self.value, list):  # the op is "in" (checked on construction)
+            return column.is_in(self.value)
+        compare = getattr(operator, self.op)  # eq, ne, lt, le, gt, ge
+        result: pl.Expr = compare(column, self.value)
+        return result
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> Self:

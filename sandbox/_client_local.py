@@ -29,22 +29,6 @@ from jobs.spec import (
 )
 from policies.errors import InvalidJobSpec
 
-_OPS = {
-    "eq": lambda c, v: c == v,
-    "ne": lambda c, v: c != v,
-    "lt": lambda c, v: c < v,
-    "le": lambda c, v: c <= v,
-    "gt": lambda c, v: c > v,
-    "ge": lambda c, v: c >= v,
-    "in": lambda c, v: c.is_in(v),
-}
-
-
-def _filter(f: Filter) -> pl.Expr:
-    value = f.value if f.op == "in" else pl.lit(f.value)
-    expr: pl.Expr = _OPS[f.op](pl.col(f.column), value)
-    return expr
-
 
 def _measure(a: AnyAggregate, privacy_unit: str | None) -> tuple[pl.Expr, pl.DataType]:
     """The exact aggregate and its result dtype."""
@@ -100,7 +84,7 @@ def evaluate(
             "or a frame with the dataset's schema"
         )
     measured = [_measure(a, privacy_unit) for a in aggregates]
-    rows = frame.lazy().filter(*[_filter(f) for f in filters]) if filters else frame.lazy()
+    rows = frame.lazy().filter(*[f.expr() for f in filters]) if filters else frame.lazy()
     keys = list(group_by)
     domains = public_keys or {}
     if not keys:

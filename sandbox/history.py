@@ -28,7 +28,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 # The engine's own filter semantics, so that "selected" here means what the job computed.
-from jobs.dp.exact import filter_expr
 from jobs.spec import Filter
 from policies.airlock import JobStatus, min_cell_size
 from policies.budget import PrivacyBudget
@@ -70,7 +69,7 @@ def differencing_threshold(grade: Grade, grant_min_cell: int | None) -> int | No
 
 
 def _selected(filters: Sequence[dict[str, Any]]) -> pl.Expr:
-    exprs = [filter_expr(Filter.model_validate(f)) for f in filters]
+    exprs = [Filter.model_validate(f).expr() for f in filters]
     if not exprs:
         return pl.lit(True)
     return pl.all_horizontal(exprs).fill_null(False)

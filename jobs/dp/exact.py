@@ -8,33 +8,18 @@ by adding them up, exactly, in any order (:func:`combine`).
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import polars as pl
 
 from jobs.dp.bounding import bound_contributions, salt
 from jobs.dp.plan import TREE_DEPTH, Measurement, Plan
-from jobs.spec import AggregateSpec, Filter
+from jobs.spec import AggregateSpec
 
-_COMPARE: dict[str, Callable[[pl.Expr, Any], pl.Expr]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "lt": operator.lt,
-    "le": operator.le,
-    "gt": operator.gt,
-    "ge": operator.ge,
-    "in": lambda column, values: column.is_in(values),
-}
 _BIN = "__bin"
 _LEN = "__len"
 _ONE = "__one"
 PREFIX = "__m"
-
-
-def filter_expr(f: Filter) -> pl.Expr:
-    return _COMPARE[f.op](pl.col(f.column), f.value)
 
 
 def _value(column: str) -> pl.Expr:
@@ -86,7 +71,7 @@ def prepare(frame: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     """Filters, public-key domains and contribution bounding, lazily."""
     spec, context = plan.spec, plan.context
     if spec.filters:
-        frame = frame.filter(pl.all_horizontal(filter_expr(f) for f in spec.filters))
+        frame = frame.filter(pl.all_horizontal(f.expr() for f in spec.filters))
     if context.privacy_unit is not None:
         # Bound people within the declared domains, so that no one's quota goes to rows
         # outside them. Without a privacy unit there is no quota: the release keeps only
