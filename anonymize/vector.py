@@ -6,21 +6,21 @@ checksums and date checks are polars expressions and no Python runs per cell.
 
 How a rule runs over a column:
 
-1. Which cells hold a match at all: the rules of a family (numbers, names,
-   the rest) are searched for in every cell as one alternation, and each rule
-   only in the cells its family matched (:func:`_candidates`). A rule no cell
-   matches is skipped.
+1. Which cells may hold a match: the rules of a family (numbers, names, the
+   rest) are searched for in every cell as one alternation; each rule is then
+   searched for only in the cells its family matched (:func:`_candidates`).
 2. Fast path: a cell that is one match from end to end (a column of phones)
    is found with one ``contains`` and needs no extraction.
-3. Other cells: for match number k, one vectorized pass over the cells that
-   had a match k-1 extracts the match (boundary, span, tail) from the rest of
-   the cell, finds it as a literal and cuts the span out of it.
+3. Other cells: one ``extract_all`` lists every match (boundary, span, tail);
+   each is found as a literal and its span cut out of it (:func:`_listed`).
    Offsets are code points: ``str.find`` gives the match's *byte* offset, so
    the bytes before it are decoded and counted with ``len_chars`` (never mixed
    with character slicing). Rust's regex has no look-around, so a boundary is
-   consumed as a group, and the next pass starts the boundary's width before
-   the span's end: a separator shared by two adjacent matches serves both,
-   exactly as the look-behind of the Presidio path does.
+   consumed as a group: where a separator is shared by two adjacent matches,
+   ``extract_all`` would miss the second one, and such cells are searched one
+   match at a time, each search starting the boundary's width before the
+   previous span's end (:func:`_one_by_one`), exactly as the look-behind of
+   the Presidio path reads.
 4. Candidates are validated stage by stage, cheapest first
    (:mod:`anonymize._vector_checks`), then scored with their context.
 
@@ -103,19 +103,19 @@ def _prepared(frame: pl.DataFrame, column: str) -> pl.DataFrame | None:
 
 
 def _candidates(cells: pl.DataFrame, rules: list[Rule]) -> list[pl.DataFrame | None]:
-    """For each rule, the cells its regex matches somewhere (None when no cell does).
+    """For each rule, the cells its family matches somewhere (None when no cell does).
 
     Each search costs about the same per cell whatever the regex, so rules that
-    tend to match in the same columns (:func:`_family`) are first searched for
-    together, as one alternation, and each rule only in the cells its family
-    matched: in a column of IDs the name and e-mail rules cost one search.
-    Searches run in one ``select`` per step, which polars runs in parallel.
+    tend to match in the same columns (:func:`_family`) are searched for
+    together, as one alternation: in a column of IDs the name and e-mail rules
+    cost one search. Each rule's own search is its extraction (:func:`_listed`),
+    over its family's cells only. Searches run in one ``select``, which polars
+    runs in parallel.
     """
     padded = pl.col("padded")
     families: dict[str, list[int]] = {}
     for i, rule in enumerate(rules):
         families.setdefault(_family(rule, rules), []).append(i)
-    grouped = [members for members in families.values() if len(members) > 1]
     found: list[pl.DataFrame | None] = [None] * len(rules)
     flags = cells.select(
         padded.str.contains("|".join(f"(?:{_whole_regex(rules[i])})" for i in members))
@@ -128,16 +128,8 @@ def _candidates(cells: pl.DataFrame, rules: list[Rule]) -> list[pl.DataFrame | N
         if not matched.any():
             continue
         subset = cells.filter(matched)
-        if members not in grouped:
-            found[members[0]] = subset
-            continue
-        each = subset.select(
-            padded.str.contains(_whole_regex(rules[i])).fill_null(False).alias(str(i))
-            for i in members
-        )
         for i in members:
-            if each[str(i)].any():
-                found[i] = subset.filter(each[str(i)])
+            found[i] = subset
     return found
 
 
@@ -178,6 +170,84 @@ def _spans(candidates: pl.DataFrame, rule: Rule) -> pl.DataFrame:
             )
         )
         candidates = candidates.filter(~whole)
+    if candidates.height:
+        listed, again = _listed(candidates, rule)
+        parts.append(listed)
+        if again.height:
+            parts.append(_one_by_one(again, rule))
+    return pl.concat(parts) if parts else pl.DataFrame(schema=_SPANS_SCHEMA)
+
+
+def _listed(cells: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """All matches of every cell from one ``extract_all``, and the cells it cannot decide.
+
+    ``extract_all`` lists the leftmost-first matches of the whole regex (boundaries
+    included) without overlap; each is then found as a literal (its first
+    occurrence is the match unless it lies before the previous match's end: such
+    a cell is decided one match at a time). The one-by-one search resumes
+    ``step_back`` characters before a span's end, inside the consumed tail and
+    boundary, where ``extract_all`` does not look: where a match could start in
+    that gap (two matches sharing a separator, ``a,b``), the cell is decided one
+    match at a time as well, and so is a cell with a fast-pattern match longer
+    than the fast pattern vouches for (:attr:`~anonymize.patterns.Rule.fast`).
+
+    Returns:
+        The spans of the decided cells (as :func:`_spans`), and the other cells
+        (``row``, ``padded``) for :func:`_one_by_one`.
+    """
+    padded, match, at = pl.col("padded"), pl.col("match"), pl.col("at")
+    pattern = rule.fast[0] if rule.fast is not None else rule.pattern
+    whole = f"(?:{rule.lead})(?:{pattern})(?:{rule.tail})"
+    before = padded.cast(pl.Binary).bin.slice(0, at).cast(pl.String).str.len_chars()
+    begin = before.cast(pl.Int64) + pl.col("lead") - len(PAD_BEFORE)
+    after = at + match.str.len_bytes()
+    same_cell = pl.col("row") == pl.col("row").shift(1)
+    found = (
+        cells.lazy()
+        .select("row", "padded", padded.str.extract_all(whole).alias("match"))
+        .explode("match")
+        .filter(match.is_not_null())
+        .with_columns(padded.str.find(match, literal=True).alias("at"))
+        .with_columns(
+            (same_cell & (at < after.shift(1))).alias("misplaced"),
+            (before + match.str.len_chars()).cast(pl.Int64).alias("consumed"),
+            _lead_and_hit(match, rule, pattern),
+        )
+        .unnest("m")
+        .select(
+            "row",
+            "padded",
+            "misplaced",
+            "consumed",
+            begin.alias("start"),
+            "hit",
+            (begin + pl.col("hit").str.len_chars()).alias("end"),
+        )
+        .collect()
+    )
+    # Where the one-by-one search resumes (padded offsets) and how far the match consumed.
+    resume = pl.col("end") + len(PAD_BEFORE) - rule.step_back
+    gap = int(found.select((pl.col("consumed") - resume).max()).item() or 0)
+    doubtful = pl.col("misplaced")
+    if gap > 0:
+        starts_in_gap = f"^(?s:.{{0,{gap - 1}}})(?:{whole})"
+        doubtful = doubtful | padded.str.slice(resume).str.contains(starts_in_gap)
+    if rule.fast is not None:
+        doubtful = doubtful | (pl.col("hit").str.len_chars() > rule.fast[1])
+    undecided = found.filter(doubtful).select("row").unique()
+    spans = found.join(undecided, on="row", how="anti").select(list(_SPANS_SCHEMA))
+    return spans, cells.join(undecided, on="row", how="semi")
+
+
+def _one_by_one(candidates: pl.DataFrame, rule: Rule) -> pl.DataFrame:
+    """Every match of ``rule`` in its cells, one vectorized pass per match number.
+
+    For match number k, one pass over the cells that had a match k-1 finds the
+    next match from ``step_back`` characters before the previous span's end.
+    """
+    padded = pl.col("padded")
+    regex = rule.vector_regex()
+    parts = []
     state = candidates.with_columns(padded.alias("rest"), pl.lit(0, dtype=pl.Int64).alias("offset"))
     rest = pl.col("rest")
     while state.height:

@@ -71,6 +71,14 @@ def test_scan_table_when_many_matches_in_one_cell_then_each_found_in_order() -> 
     assert [text[s:e] for s, e in spans] == phones
 
 
+def test_scan_table_when_same_match_twice_in_one_cell_then_both_at_their_offsets() -> None:
+    # The second match's text first occurs at the first match: found again one by one.
+    text = f"电话{PHONE}，电话{PHONE}，身份证{ID}。"
+    found = vector(text)
+    assert found == presidio(text)
+    assert sorted(s for _, s, _ in found) == [2, 16, 31]
+
+
 def test_scan_table_when_columns_given_then_only_those_in_that_order() -> None:
     frame = pl.DataFrame({"a": [PHONE], "b": [PHONE], "c": [PHONE]})
     assert scan_table(frame, columns=["c", "a"])["column"].to_list() == ["c", "a"]
