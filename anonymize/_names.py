@@ -108,32 +108,100 @@ _COMPOUND = "|".join(COMPOUND_SURNAMES)
 PERSON_NAME = f"(?:{_COMPOUND}|[{SURNAMES}]){_GIVEN}{{1,2}}"
 #: The same with the surnames that are rarely other words, given name lazy (before a title).
 SAFE_PERSON_NAME = f"(?:{_COMPOUND}|[{SAFE_SURNAMES}]){_GIVEN}{{1,2}}?"
-#: Words after which a name follows (姓名：张三, 联系人 李四, 我是王五).
+#: Roles, titles and kinship words that stand before a name in records (股东张三, 出纳李四,
+#: 经手人王五, 母亲赵六): parties to a payment, a loan, a lease or a case, office titles,
+#: professions and family members. General words only (人, 员, 者 alone would open 人民, 员工).
+ROLE_WORDS = (
+    "经手人", "收款人", "付款人", "交款人", "缴款人", "领款人", "出借人", "出租人", "承租人",
+    "出卖人", "买受人", "担保人", "保证人", "受益人", "继承人", "见证人", "举报人", "投诉人",
+    "报案人", "受害人", "被害人", "申报人", "填报人", "审核人", "审批人", "批准人", "复核人",
+    "记录人", "主持人", "发言人", "承办人", "值班人", "开户人", "户籍人", "权利人", "义务人",
+    "股东", "董事长", "董事", "监事", "总经理", "副经理", "经理", "主任", "副主任", "局长",
+    "处长", "科长", "厅长", "部长", "县长", "市长", "镇长", "乡长", "村长", "院长", "校长",
+    "所长", "站长", "队长", "组长", "班长", "主管", "会计", "出纳", "秘书", "书记", "主席",
+    "委员", "记者", "律师", "法官", "检察官", "民警", "警官", "医生", "医师", "护士", "教师",
+    "老师", "教授", "工程师", "驾驶员", "业务员", "营业员", "收银员", "快递员", "网格员",
+    "父亲", "母亲", "儿子", "女儿", "妻子", "丈夫", "配偶", "哥哥", "姐姐", "弟弟", "妹妹",
+    "爷爷", "奶奶", "外公", "外婆", "孙子", "孙女", "家属", "亲属", "房东", "租客", "死者",
+)  # fmt: skip
+#: Words after which a name follows (姓名：张三, 联系人 李四, 我是王五, 股东赵六).
 PERSON_CONTEXT_LEAD = (
     "(?:姓名|名字|联系人|收件人|收货人|寄件人|患者|申请人|户主|持卡人|负责人|经办人|客户|乘客"
     "|签收人|法定代表人|代表人|监护人|投保人|被保险人|借款人|当事人|委托人|车主|业主|住户|司机"
     "|户名|取件人|用户|委托|联系|我是|我叫|本人|被告人|被告|原告|犯罪嫌疑人|嫌疑人|证人|审判员"
-    "|书记员|代理人|职工|员工|村民|居民|学生|同事|同学)[: ]{0,2}(?:是|为)?"
+    f"|书记员|代理人|职工|员工|村民|居民|学生|同事|同学|{'|'.join(ROLE_WORDS)})"
+    "[: ]{0,2}(?:是|为)?"
 )
 #: Verbs and particles after which a name follows in running text (已核实王霞的银行卡,
 #: 我和李欣去了南京, 请转告张伟). Left out: single characters that open common words with
 #: a surname-like second character (对于, 由于, 把关, 向阳, 同时, 叫车).
 PERSON_VERB_LEAD = (
     "(?:核实|核对|核查|确认|通知|告知|转告|告诉|询问|回访|拜访|看望|探望|感谢|谢谢|邀请|推荐"
-    "|介绍|提醒|督促|协助|帮助|陪同|接待|采访|表扬|批评|指派|安排|派|让|给|被|替|跟|和|与)"
+    "|介绍|提醒|督促|协助|帮助|陪同|接待|采访|表扬|批评|指派|安排|收到|交给|转交|转给|寄给"
+    "|送给|发给|递交|移交|致电|联系|会见|约见|派|让|给|被|替|跟|和|与|请)"
 )
 HONORIFIC = "(?:先生|女士|小姐|同志|老师|医生|护士|律师|经理|师傅|阿姨)"
+#: Two-character words a name is often glued to, mostly verbs with the name as subject, in
+#: minutes, statements and receipts (王芳主持, 李欣记录, 张伟签收, 王春梅本人): reporting,
+#: signing, paying, attending, holding. A name's last character never opens one of them with
+#: the next character (:data:`NAME_FOLLOW`), and a name may end right before one (the
+#: :data:`GLUED_WORD` rule).
+GLUED_WORDS = (
+    "主持", "记录", "汇报", "报告", "发言", "讲话", "表示", "认为", "指出", "强调", "介绍",
+    "签字", "签名", "签收", "确认", "负责", "同意", "反映", "投诉", "举报", "申请", "办理",
+    "领取", "缴纳", "交来", "支付", "付款", "收款", "借款", "还款", "持股", "持有", "出资",
+    "担任", "出席", "参加", "到场", "前往", "来访", "来电", "致电", "回复", "答复", "承认",
+    "否认", "拒绝", "要求", "提出", "声称", "证实", "透露", "回忆", "解释", "补充", "提交",
+    "递交", "登记", "入住", "居住", "涉嫌", "出生", "毕业", "就读", "退休", "离职", "入职",
+    "当选", "荣获", "受伤", "住院", "就诊", "驾驶", "购买", "出售", "租赁", "承租", "携带",
+    "本人", "等人",
+)  # fmt: skip
+GLUED_WORD = f"(?:{'|'.join(GLUED_WORDS)})"
 #: What may follow a name: no Chinese, or a stop character that is no place suffix
 #: (江苏 before 省 is a province, 中山 before 路 a road).
 _PLACE_SUFFIXES = "省市区县州镇乡村路街号"
-NAME_END = f"(?:[^{HAN}]|[{''.join(c for c in NAME_STOP if c not in _PLACE_SUFFIXES)}])"
-#: What the text right after a name must start with (read over :data:`FOLLOW_WIDTH`
-#: characters): no word-start character, or one of :data:`FOLLOW_WORDS`.
-NAME_FOLLOW = f"(?:[^{NAME_WORD_STARTS}]|{'|'.join(FOLLOW_WORDS)})"
+_GLUED_FIRST = "".join(sorted({word[0] for word in GLUED_WORDS}))
+#: ... or the first character of a glued word (王芳主持), which :data:`NAME_FOLLOW` then reads.
+NAME_END = (
+    f"(?:[^{HAN}]|[{''.join(c for c in NAME_STOP if c not in _PLACE_SUFFIXES)}{_GLUED_FIRST}])"
+)
+
+
+def _follow_from_last(glued: tuple[str, ...]) -> str:
+    """What a name's last character and the text after it must start with.
+
+    After the name: a character that starts no word, one of :data:`FOLLOW_WORDS`
+    or one of ``glued`` (a glued word's first character that is no stop
+    character ends a name only as that word); and the last character and the
+    next one are none of ``glued`` (in 王芳交来押金 the name is 王芳, not 王芳交).
+    Without look-ahead, the forbidden pairs are left out per last character:
+    after a character that opens a glued word, the text may not go on with a
+    character that completes it.
+    """
+    seconds: dict[str, set[str]] = {}
+    for word in glued:
+        seconds.setdefault(word[0], set()).add(word[1])
+    only_as_word = "".join(sorted(set(seconds) - set(NAME_STOP)))
+
+    def after(excluded: str) -> str:
+        words = [w for w in (*FOLLOW_WORDS, *glued) if w[0] not in excluded]
+        return f"(?:[^{NAME_WORD_STARTS}{only_as_word}{excluded}]|{'|'.join(words)})"
+
+    branches = [f"{first}{after(''.join(sorted(s)))}" for first, s in sorted(seconds.items())]
+    branches.append(f"[^{''.join(sorted(seconds))}]{after('')}")
+    return f"(?:{'|'.join(branches)})"
+
+
+#: What the text from a name's last character on must start with (read over
+#: ``1 + FOLLOW_WIDTH`` characters): see :func:`_follow_from_last`.
+NAME_FOLLOW = _follow_from_last(GLUED_WORDS)
 #: A name that opens a run of Chinese: a whole cell, a field between separators, or
 #: the subject of a clause (李军反映…, 马莉的…), ended by a non-name character. Not
 #: right after a digit: 4单元 is a building unit, 3号 a number.
 RUN_START = f"(?:(?s:.)[^{HAN}0-9])"
+#: Where a name glued to a following word may start without a context word: after a stop
+#: character or a preposition (由张伟主持, 收到王芳交来, 据李欣介绍).
+GLUED_START = f"(?:(?s:.)[{NAME_STOP}由向经据])"
 
 
 def _jieba_dictionary() -> Path | None:

@@ -250,10 +250,11 @@ def keep_in_context(frame: pl.DataFrame, check: Check | None) -> pl.DataFrame:
 
 
 def keep_followed(frame: pl.DataFrame, follow: str | None) -> pl.DataFrame:
-    """Rows of ``frame`` (``padded``, ``end``) whose text after the span matches ``follow``."""
+    """Rows of ``frame`` (``padded``, ``end``) whose text from the span's last character on
+    matches ``follow``."""
     if follow is None or not frame.height:
         return frame
-    after = pl.col("padded").str.slice(pl.col("end") + len(PAD_BEFORE), FOLLOW_WIDTH)
+    after = pl.col("padded").str.slice(pl.col("end") + len(PAD_BEFORE) - 1, FOLLOW_WIDTH + 1)
     return frame.filter(after.str.contains(f"^(?:{follow})"))
 
 

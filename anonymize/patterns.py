@@ -42,6 +42,8 @@ from stdnum.cn import ric, uscc
 from anonymize._names import (
     COMPOUND_SURNAMES,
     FOLLOW_WIDTH,
+    GLUED_START,
+    GLUED_WORD,
     HAN,
     HONORIFIC,
     NAME_END,
@@ -162,10 +164,10 @@ class Rule:
             that a cell matching it from end to end is one match (a fast path).
         tail_width: How many characters ``tail`` consumes (:data:`ALONE_AFTER`: one,
             or two after a dot, read off the match).
-        follow: What the text right after the span must start with, read over
-            :data:`~anonymize._names.FOLLOW_WIDTH` characters once the match is
-            found (a check, not part of the match: a rejected match is not retried
-            shorter, in either path).
+        follow: What the text from the span's last character on must start with,
+            read over ``1 +`` :data:`~anonymize._names.FOLLOW_WIDTH` characters once
+            the match is found (a check, not part of the match: a rejected match is
+            not retried shorter, in either path).
         fast: ``(pattern, longest)``: a pattern the vector path may search with
             instead of ``pattern``, because it finds the same match wherever that
             match is at most ``longest`` characters long (a longer one is searched
@@ -313,6 +315,17 @@ RULES: tuple[Rule, ...] = (
         score=0.7,
         check="person",
         requires=HONORIFIC,
+        greedy=False,
+        tail_width=2,
+    ),
+    Rule(
+        Entity.PERSON,
+        SAFE_PERSON_NAME,
+        GLUED_START,
+        GLUED_WORD,
+        score=0.6,
+        check="person",
+        requires=GLUED_WORD,
         greedy=False,
         tail_width=2,
     ),
@@ -555,7 +568,7 @@ def find_spans(rule: Rule, text: str) -> list[tuple[int, int, float]]:
         start = match.start(1) - shift
         if rule.check is not None and not VALIDATORS[rule.check](span):
             continue
-        if follow is not None and not follow.match(padded[match.end(1) :][:FOLLOW_WIDTH]):
+        if follow is not None and not follow.match(padded[match.end(1) - 1 :][: FOLLOW_WIDTH + 1]):
             continue
         if rule.check in IN_CONTEXT and not IN_CONTEXT[rule.check](
             span, card_word_nearest(text, start)

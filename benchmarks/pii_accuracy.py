@@ -5,8 +5,10 @@
 Prints per-entity support, TP/FP/FN, precision and recall (exact offsets)
 and the overlap figures for the vectorized path (``anonymize.vector``) and the
 Presidio path (``anonymize.analyzer``); these are the README's figures. A
-second table scores both paths on the held-out notes (``tests.corpus.
-HELD_OUT_NOTES``: names in places the name rules were not written for).
+further tables score both paths on held-out notes (``tests.corpus``'s
+``HELD_OUT_NOTES``, ``UNSEEN_NOTES`` and ``INDEPENDENT_NOTES``: names in places
+the name rules were not written for; the last set was written by someone who
+never saw the rules).
 ``--examples`` adds, per entity below target, up to ten masked misses and
 false alarms. The corpus and the scoring live in ``tests/`` (``tests.corpus``,
 ``tests.unit.anonymize.test_accuracy``) so the tests and this table agree.
@@ -23,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the `tests` 
 
 import polars as pl
 
+from tests.corpus import HELD_OUT_NOTES, INDEPENDENT_NOTES, UNSEEN_NOTES
 from tests.unit.anonymize.test_accuracy import (
     HELD_OUT_N,
     MIN_PRECISION,
@@ -60,9 +63,16 @@ def main() -> None:
     print(f"Targets (exact offsets): recall ≥ {MIN_RECALL}, precision ≥ {MIN_PRECISION} for "
           + ", ".join(STRICT) + f"; PERSON ≥ {PERSON_MIN_RECALL} / {PERSON_MIN_PRECISION}; the"
           " other entities are reported.")  # fmt: skip
-    held = {p: evaluate(p, args.held_out_n, args.seed, held_out=True) for p in runs}
-    print(f"\nHeld-out notes ({args.held_out_n:,} texts, both paths):\n")
-    print(markdown(table_of({p: r.scores for p, r in held.items()}).filter(pl.col("support") > 0)))
+    held_out = (
+        ("Held-out notes", HELD_OUT_NOTES),
+        ("Unseen notes", UNSEEN_NOTES),
+        ("Independent notes", INDEPENDENT_NOTES),
+    )
+    for title, notes in held_out:
+        held = {p: evaluate(p, args.held_out_n, args.seed, notes) for p in runs}
+        print(f"\n{title} ({args.held_out_n:,} texts, both paths):\n")
+        scores = table_of({p: r.scores for p, r in held.items()})
+        print(markdown(scores.filter(pl.col("support") > 0)))
     if args.examples:
         for path, run in runs.items():
             for entity in STRICT:

@@ -37,7 +37,15 @@ from stdnum.cn import ric, uscc
 
 from anonymize.entities import Entity
 
-__all__ = ["HELD_OUT_NOTES", "NEGATIVE_KINDS", "LabelledText", "make_corpus", "table"]
+__all__ = [
+    "HELD_OUT_NOTES",
+    "INDEPENDENT_NOTES",
+    "NEGATIVE_KINDS",
+    "UNSEEN_NOTES",
+    "LabelledText",
+    "make_corpus",
+    "table",
+]
 
 E = Entity
 _T = TypeVar("_T")
@@ -506,6 +514,51 @@ HELD_OUT_NOTES = (
     "会议由{PERSON}主持，{PERSON}作工作报告，{PERSON}记录",
     "{company}法定代表人为{PERSON}，股东{PERSON}持股百分之六十",
 )  # fmt: skip
+#: A second held-out set, written on 2026-11-28 before that day's name rules
+#: (``make_corpus(..., notes=UNSEEN_NOTES)``): role words, verbs and particles around names
+#: in reports, certificates, court and family records. Its false alarms were looked at once
+#: (a preposition read as a surname, 向), so it is no longer unseen in the strict sense.
+UNSEEN_NOTES = (
+    "{PERSON}同志因工作调动，不再担任办公室主任职务",
+    "兹证明{PERSON}系我单位职工，身份证号{CN_RESIDENT_ID}",
+    "转账给{PERSON}，卡号{BANK_CARD}，备注房租",
+    "{PERSON}和{PERSON}于{neg:date}登记结婚",
+    "寄给{PERSON}的快递已退回，原地址{CN_ADDRESS}",
+    "此事已向{PERSON}汇报，{PERSON}要求本周内办结",
+    "借款人{PERSON}向出借人{PERSON}借款{neg:amount}元",
+    "{PERSON}的儿子{PERSON}在{CN_ADDRESS}上学",
+    "值班人员：{PERSON}、{PERSON}，值班电话{PHONE_NUMBER}",
+    "据{PERSON}介绍，该路段夜间照明不足",
+    "现将{PERSON}等三人的材料报送审核",
+    "被申请人{PERSON}未按期履行判决",
+    "经理{PERSON}签字确认后，由出纳{PERSON}付款",
+    "{PERSON}说他上周已经把材料交给了{PERSON}",
+)  # fmt: skip
+#: A third held-out set, written on 2026-11-28 by a helper that saw none of the project's
+#: code, rules or corpora (``make_corpus(..., notes=INDEPENDENT_NOTES)``): the one set no
+#: name rule was written or tuned against; first scored after that day's rule change.
+INDEPENDENT_NOTES = (
+    "{PERSON}于{neg:date}在本行柜台办理借记卡挂失，卡号{BANK_CARD}，经办柜员{PERSON}已核对其身份证{CN_RESIDENT_ID}。",
+    "患者由女儿{PERSON}陪同入院，主治医生{PERSON}建议家属尽快签署手术知情同意书。",
+    "原告{PERSON}诉被告{company}劳动争议一案，本院已于{neg:date}向{PERSON}送达开庭传票。",
+    "报警人称其电动车在{CN_ADDRESS}楼下被盗，民警{PERSON}和辅警{PERSON}到场勘查后登记在案。",
+    "三年级二班{PERSON}同学本周因病请假，班主任已电话通知其父亲{PERSON}，联系电话{PHONE_NUMBER}。",
+    "业主{PERSON}反映卫生间天花板渗水，物业维修组派{PERSON}前往{CN_ADDRESS}查看，维修费{neg:amount}元由楼上住户承担。",
+    "经部门讨论，同意{PERSON}自{neg:date}起转正，试用期考核材料由{PERSON}负责归档。",
+    "户主{PERSON}申请将外孙{PERSON}的户口迁入本户，迁入地址为{CN_ADDRESS}。",
+    "本次会议由{PERSON}主持，{PERSON}、{PERSON}列席，议定事项由综合办公室跟进落实。",
+    "客户来电称包裹显示已签收但本人未收到，经核实系门卫{PERSON}代签，已替{PERSON}登记投诉并向其致歉。",
+    "昨日下午，环卫工人{PERSON}在公交站旁拾到一个钱包，内有现金{neg:amount}元，失主{PERSON}说一定要当面道谢。",
+    "本次复核名单中有一户（户主{PERSON}）家庭收入超标，已告知{PERSON}于{neg:date}前补交材料，其身份证号码为{CN_RESIDENT_ID}。",
+    "本人因长期在外地工作，特委托{PERSON}代为办理房屋过户手续，受托人电话{PHONE_NUMBER}，委托人{PERSON}。",
+    "请把合同原件交给{PERSON}，由她统一转交{company}法务部盖章。",
+    "{PERSON}的血常规结果已经出来了，麻烦通知{PERSON}明早八点前到门诊三楼复查。",
+    "经调解，被告{PERSON}同意在{neg:date}前支付欠款{neg:amount}元，收款人{PERSON}，收款账号{BANK_CARD}。",
+    "“东西都是我自己放进去的。”{PERSON}对办案民警{PERSON}说道，随后在询问笔录上签字捺印。",
+    "下周五家长会请各位家长准时参加，如有疑问可以跟{PERSON}老师沟通，或发邮件至{EMAIL_ADDRESS}。",
+    "{PERSON}啊，你家的车又挡住消防通道了，保安{PERSON}刚才已经打过你电话{PHONE_NUMBER}，麻烦尽快挪一下。",
+    "{PERSON}已于{neg:date}完成离职交接，笔记本电脑及门禁卡由{PERSON}签收，剩余工资{neg:amount}元随当月工资一并发放。",
+)  # fmt: skip
 _COMPANY = (
     "{company}，统一社会信用代码：{CN_USCC}，法定代表人：{PERSON}，注册地址：{CN_ADDRESS}，联系电话：{PHONE_NUMBER}",
     "销售方：{company}\n纳税人识别号：{CN_USCC}\n发票代码：{neg:invoice_number}\n价税合计：{neg:amount}",
@@ -588,12 +641,12 @@ def _form(b: _Builder, r: random.Random, fake: Faker) -> None:
             b.pii(E(name), _POSITIVE[name](r, fake))
 
 
-def _text(r: random.Random, fake: Faker, held_out: bool = False) -> LabelledText:
+def _text(r: random.Random, fake: Faker, notes: tuple[str, ...] | None = None) -> LabelledText:
     b = _Builder()
     shape = _weighted(r, ((24, "bare"), (28, "form"), (8, "receipt"), (22, "note"),
                           (6, "company"), (4, "log"), (10, "negative")))  # fmt: skip
-    if held_out:
-        _fill(b, r.choice(HELD_OUT_NOTES), r, fake)
+    if notes is not None:
+        _fill(b, r.choice(notes), r, fake)
     elif shape == "bare":
         _bare(b, r, fake)
     elif shape == "form":
@@ -615,14 +668,15 @@ def _text(r: random.Random, fake: Faker, held_out: bool = False) -> LabelledText
     return b.build()
 
 
-def make_corpus(n: int, seed: int, held_out: bool = False) -> list[LabelledText]:
+def make_corpus(n: int, seed: int, notes: tuple[str, ...] | None = None) -> list[LabelledText]:
     """Generate ``n`` labelled texts; text ``i`` depends only on ``(seed, i)``.
 
     Args:
         n: Number of texts (at least 0).
         seed: Seed; the same seed always gives the same corpus.
-        held_out: Draw every text from :data:`HELD_OUT_NOTES` instead (notes the
-            name rules were not written against).
+        notes: Draw every text from these templates instead, such as
+            :data:`HELD_OUT_NOTES` or :data:`UNSEEN_NOTES` (notes the name rules
+            were not written against).
 
     Returns:
         The texts, each with its PII spans and its hard negatives.
@@ -641,7 +695,7 @@ def make_corpus(n: int, seed: int, held_out: bool = False) -> list[LabelledText]
     out: list[LabelledText] = []
     for i in range(n):
         fake.seed_instance(seed * 1_000_003 + i)
-        out.append(_text(fake.random, fake, held_out))
+        out.append(_text(fake.random, fake, notes))
     return out
 
 

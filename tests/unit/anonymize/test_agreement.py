@@ -22,7 +22,7 @@ from faker import Faker
 
 from anonymize.analyzer import analyze_text
 from anonymize.vector import scan_table
-from tests.corpus import make_corpus
+from tests.corpus import HELD_OUT_NOTES, INDEPENDENT_NOTES, UNSEEN_NOTES, make_corpus
 from tests.unit.anonymize._detect import with_luhn, with_uscc
 
 SEED = 20250301
@@ -124,8 +124,13 @@ def test_paths_when_seeded_sample_then_many_person_spans_compared(
     assert sum(f[1] == "PERSON" for f in presidio) >= 150
 
 
-def test_paths_when_held_out_notes_then_identical_person_findings() -> None:
-    corpus = make_corpus(150, SEED, held_out=True)
+@pytest.mark.parametrize(
+    "notes",
+    [HELD_OUT_NOTES, UNSEEN_NOTES, INDEPENDENT_NOTES],
+    ids=["held_out", "unseen", "independent"],
+)
+def test_paths_when_held_out_notes_then_identical_person_findings(notes: tuple[str, ...]) -> None:
+    corpus = make_corpus(150, SEED, notes)
     texts = [item.text for item in corpus]
     presidio = {
         (row, s.start, s.end, round(s.score, 9))

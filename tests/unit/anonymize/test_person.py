@@ -72,24 +72,28 @@ def test_person_when_word_begins_with_surname_then_no_name(path: str, text: str)
 
 
 @pytest.mark.parametrize(
-    ("after", "ends"),
+    ("last", "after", "ends"),
     [
-        ("电话1", True),  # a follow word
-        ("电子邮", True),  # e-mail
-        ("电脑科", False),  # a word-start character that begins another word
-        ("的银行", True),  # a particle
-        ("，男，", True),  # punctuation
-        ("\n", True),  # the end of the text (padding)
-        ("先生", True),  # an honorific
-        ("地产开", False),  # 地 begins 地址 only
+        ("芳", "电话1", True),  # a follow word
+        ("芳", "电子邮", True),  # e-mail
+        ("迅", "电脑科", False),  # a word-start character that begins another word
+        ("芳", "的银行", True),  # a particle
+        ("芳", "，男，", True),  # punctuation
+        ("芳", "\n", True),  # the end of the text (padding)
+        ("芳", "先生", True),  # an honorific
+        ("芳", "地产开", False),  # 地 begins 地址 only
+        ("交", "来押金", False),  # 王芳交来押金: the name's last character opens 交来
+        ("梅", "本人携", True),  # 王春梅本人: 本人 follows the name
+        ("本", "人携带", False),  # 王春梅本 would take 本 of 本人
+        ("交", "电话1", True),  # 交 opens 交来 only: a follow word after it still ends a name
     ],
 )
-def test_name_follow_when_text_after_name_then_decides(after: str, ends: bool) -> None:
+def test_name_follow_when_text_after_name_then_decides(last: str, after: str, ends: bool) -> None:
     import re
 
     from anonymize._names import FOLLOW_WIDTH, NAME_FOLLOW
 
-    assert bool(re.match(NAME_FOLLOW, after[:FOLLOW_WIDTH])) is ends
+    assert bool(re.match(NAME_FOLLOW, (last + after)[: FOLLOW_WIDTH + 1])) is ends
 
 
 def test_drop_contained_when_random_spans_then_polars_twin_agrees() -> None:
