@@ -74,7 +74,7 @@ SAFE_SURNAMES = (
 NAME_STOP = (
     "的了在是和与及等说讲来去住男女电手身先于已年月日岁号省市区县路街镇村乡称也就还又很把被给"
     "从到对为以而或着过吗呢吧啊呀我你他她它们这那哪谁个位名姓址话机证卡码今昨请将要地址身份"
-    "反持办委表投咨申签拨报看两"
+    "反持办委表投咨申签拨报看两作系未诉代"
 )
 
 
@@ -123,6 +123,13 @@ ROLE_WORDS = (
     "老师", "教授", "工程师", "驾驶员", "业务员", "营业员", "收银员", "快递员", "网格员",
     "父亲", "母亲", "儿子", "女儿", "妻子", "丈夫", "配偶", "哥哥", "姐姐", "弟弟", "妹妹",
     "爷爷", "奶奶", "外公", "外婆", "孙子", "孙女", "家属", "亲属", "房东", "租客", "死者",
+    "受托人", "承包人", "发包人", "领取人", "代办人", "代领人", "申领人", "签约人", "购房人",
+    "辅警", "协警", "保安", "门卫", "保洁员", "保姆", "护工", "社工", "志愿者",
+    "班主任", "辅导员", "柜员", "职员", "工人", "店员", "店长", "厨师", "骑手",
+    "失主", "房主", "雇主", "家长", "病人", "患儿", "孕妇", "产妇", "老人",
+    "外孙", "外孙女", "外甥", "外甥女", "侄子", "侄女", "姑姑", "姑妈", "舅舅", "叔叔", "伯伯",
+    "婶婶", "嫂子", "姐夫", "妹夫", "女婿", "儿媳", "岳父", "岳母", "公公", "婆婆", "朋友",
+    "网友", "队员", "会员", "党员", "学员", "教练", "同志",
 )  # fmt: skip
 #: Words after which a name follows (姓名：张三, 联系人 李四, 我是王五, 股东赵六).
 PERSON_CONTEXT_LEAD = (
@@ -138,14 +145,17 @@ PERSON_CONTEXT_LEAD = (
 PERSON_VERB_LEAD = (
     "(?:核实|核对|核查|确认|通知|告知|转告|告诉|询问|回访|拜访|看望|探望|感谢|谢谢|邀请|推荐"
     "|介绍|提醒|督促|协助|帮助|陪同|接待|采访|表扬|批评|指派|安排|收到|交给|转交|转给|寄给"
-    "|送给|发给|递交|移交|致电|联系|会见|约见|派|让|给|被|替|跟|和|与|请)"
+    "|送给|发给|递交|移交|致电|联系|会见|约见|证明|派|让|给|被|替|跟|和|与|请)了?"
 )
-HONORIFIC = "(?:先生|女士|小姐|同志|老师|医生|护士|律师|经理|师傅|阿姨)"
+HONORIFIC = (
+    "(?:先生|女士|小姐|同志|老师|医生|护士|律师|经理|师傅|阿姨|同学|主任|书记|局长|院长|校长"
+    "|教授|警官|大爷|大妈|大姐|大哥)"
+)
 #: Two-character words a name is often glued to, mostly verbs with the name as subject, in
 #: minutes, statements and receipts (王芳主持, 李欣记录, 张伟签收, 王春梅本人): reporting,
 #: signing, paying, attending, holding. A name's last character never opens one of them with
-#: the next character (:data:`NAME_FOLLOW`), and a name may end right before one (the
-#: :data:`GLUED_WORD` rule).
+#: the next character, and a name may end right before one (:data:`NAME_FOLLOW`; the
+#: :data:`GLUED_WORD` rule finds names before them without a context word).
 GLUED_WORDS = (
     "主持", "记录", "汇报", "报告", "发言", "讲话", "表示", "认为", "指出", "强调", "介绍",
     "签字", "签名", "签收", "确认", "负责", "同意", "反映", "投诉", "举报", "申请", "办理",
@@ -167,34 +177,13 @@ NAME_END = (
 )
 
 
-def _follow_from_last(glued: tuple[str, ...]) -> str:
-    """What a name's last character and the text after it must start with.
-
-    After the name: a character that starts no word, one of :data:`FOLLOW_WORDS`
-    or one of ``glued`` (a glued word's first character that is no stop
-    character ends a name only as that word); and the last character and the
-    next one are none of ``glued`` (in 王芳交来押金 the name is 王芳, not 王芳交).
-    Without look-ahead, the forbidden pairs are left out per last character:
-    after a character that opens a glued word, the text may not go on with a
-    character that completes it.
-    """
-    seconds: dict[str, set[str]] = {}
-    for word in glued:
-        seconds.setdefault(word[0], set()).add(word[1])
-    only_as_word = "".join(sorted(set(seconds) - set(NAME_STOP)))
-
-    def after(excluded: str) -> str:
-        words = [w for w in (*FOLLOW_WORDS, *glued) if w[0] not in excluded]
-        return f"(?:[^{NAME_WORD_STARTS}{only_as_word}{excluded}]|{'|'.join(words)})"
-
-    branches = [f"{first}{after(''.join(sorted(s)))}" for first, s in sorted(seconds.items())]
-    branches.append(f"[^{''.join(sorted(seconds))}]{after('')}")
-    return f"(?:{'|'.join(branches)})"
-
-
-#: What the text from a name's last character on must start with (read over
-#: ``1 + FOLLOW_WIDTH`` characters): see :func:`_follow_from_last`.
-NAME_FOLLOW = _follow_from_last(GLUED_WORDS)
+_ONLY_AS_WORD = "".join(sorted(set(_GLUED_FIRST) - set(NAME_STOP)))
+#: What the text right after a name must start with (read over :data:`FOLLOW_WIDTH`
+#: characters): a character that starts no word, one of :data:`FOLLOW_WORDS`, or one of
+#: :data:`GLUED_WORDS` (a glued word's first character that is no stop character ends a
+#: name only as that word). The name's last character and the next one must not form a
+#: glued word either (:func:`straddling_words`: in 王芳交来押金 the name is 王芳, not 王芳交).
+NAME_FOLLOW = f"(?:[^{NAME_WORD_STARTS}{_ONLY_AS_WORD}]|{'|'.join((*FOLLOW_WORDS, *GLUED_WORDS))})"
 #: A name that opens a run of Chinese: a whole cell, a field between separators, or
 #: the subject of a clause (李军反映…, 马莉的…), ended by a non-name character. Not
 #: right after a digit: 4单元 is a building unit, 3号 a number.
@@ -202,6 +191,10 @@ RUN_START = f"(?:(?s:.)[^{HAN}0-9])"
 #: Where a name glued to a following word may start without a context word: after a stop
 #: character or a preposition (由张伟主持, 收到王芳交来, 据李欣介绍).
 GLUED_START = f"(?:(?s:.)[{NAME_STOP}由向经据])"
+#: Characters that follow a name directly, where a name after a stop character may end
+#: without a context word (现将李强等三人, 由王芳的同事): particles, copulas and
+#: conjunctions, not verbs' particles (了, 着, 过: 把钱交了 holds no name).
+STOP_END = "[等的和与及说称也就都在已于系未作是为同跟]"
 
 
 def _jieba_dictionary() -> Path | None:
@@ -254,4 +247,35 @@ def common_words() -> frozenset[str]:
                 continue
             if word[0] in starts or word[:2] in COMPOUND_SURNAMES:
                 words.add(word)
+    return frozenset(words)
+
+
+#: Two-character dictionary words at least this frequent may not straddle a name's ends.
+STRADDLE_MIN_FREQUENCY = 1000
+
+
+@functools.cache
+def straddling_words() -> frozenset[str]:
+    """Two-character words that may not straddle either end of a name.
+
+    A name's first character and the one before it, or its last character and
+    the one after it, never form a common word: in 过程合作 neither 程合 nor
+    合作's 合 can be a name's edge (过程 and 合作 are words), and in 王芳交来
+    the name is 王芳 (交来 is a word). jieba's two-character entries at least
+    :data:`STRADDLE_MIN_FREQUENCY` frequent that are not tagged as names
+    (``nr*``), and the :data:`GLUED_WORDS`. Without jieba, the glued words only.
+
+    Returns:
+        The words, read once per process.
+    """
+    words = set(GLUED_WORDS)
+    path = _jieba_dictionary()
+    if path is not None:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) < 3 or len(parts[0]) != 2 or parts[2].startswith("nr"):
+                    continue
+                if int(parts[1]) >= STRADDLE_MIN_FREQUENCY:
+                    words.add(parts[0])
     return frozenset(words)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from anonymize._names import COMPOUND_SURNAMES, FOLLOW_WIDTH, common_words
+from anonymize._names import COMPOUND_SURNAMES, FOLLOW_WIDTH, common_words, straddling_words
 from anonymize.context import CARD_WORDS, CONTEXT_WINDOW, card_or_id_regex
 from anonymize.patterns import (
     ADDRESS_LEVELS,
@@ -250,12 +250,32 @@ def keep_in_context(frame: pl.DataFrame, check: Check | None) -> pl.DataFrame:
 
 
 def keep_followed(frame: pl.DataFrame, follow: str | None) -> pl.DataFrame:
-    """Rows of ``frame`` (``padded``, ``end``) whose text from the span's last character on
-    matches ``follow``."""
+    """Rows of ``frame`` (``padded``, ``end``) whose text after the span matches ``follow``."""
     if follow is None or not frame.height:
         return frame
-    after = pl.col("padded").str.slice(pl.col("end") + len(PAD_BEFORE) - 1, FOLLOW_WIDTH + 1)
+    after = pl.col("padded").str.slice(pl.col("end") + len(PAD_BEFORE), FOLLOW_WIDTH)
     return frame.filter(after.str.contains(f"^(?:{follow})"))
+
+
+@functools.cache
+def _straddling_words() -> pl.Series:
+    return pl.Series("words", sorted(straddling_words()), dtype=pl.String)
+
+
+def keep_bounded(frame: pl.DataFrame, bounded: bool, opening: bool) -> pl.DataFrame:
+    """Rows of ``frame`` (``padded``, ``start``, ``end``, ``hit``) where no common
+    two-character word straddles the span's end or, with ``opening``, its start (as
+    :func:`anonymize.patterns.straddled`)."""
+    if not bounded or not frame.height:
+        return frame
+    padded, hit = pl.col("padded"), pl.col("hit")
+    words = _straddling_words().implode()
+    closing = hit.str.slice(-1) + padded.str.slice(pl.col("end") + len(PAD_BEFORE), 1)
+    kept = ~closing.is_in(words)
+    if opening:
+        before = padded.str.slice(pl.col("start") + len(PAD_BEFORE) - 1, 1)
+        kept = kept & ~(before + hit.str.slice(0, 1)).is_in(words)
+    return frame.filter(kept)
 
 
 #: Checks whose stages read the compacted number (:func:`compact`), not the raw span.

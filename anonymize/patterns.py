@@ -53,8 +53,10 @@ from anonymize._names import (
     PERSON_VERB_LEAD,
     RUN_START,
     SAFE_PERSON_NAME,
+    STOP_END,
     common_words,
     han_except,
+    straddling_words,
 )
 from anonymize.context import card_word_nearest
 from anonymize.entities import Entity
@@ -164,10 +166,15 @@ class Rule:
             that a cell matching it from end to end is one match (a fast path).
         tail_width: How many characters ``tail`` consumes (:data:`ALONE_AFTER`: one,
             or two after a dot, read off the match).
-        follow: What the text from the span's last character on must start with,
-            read over ``1 +`` :data:`~anonymize._names.FOLLOW_WIDTH` characters once
-            the match is found (a check, not part of the match: a rejected match is
-            not retried shorter, in either path).
+        follow: What the text right after the span must start with, read over
+            :data:`~anonymize._names.FOLLOW_WIDTH` characters once the match is
+            found (a check, not part of the match: a rejected match is not retried
+            shorter, in either path).
+        bounded: Whether a span is dropped where a common two-character word
+            straddles its end, or its start after a one-character boundary
+            (``behind``; a context phrase ends where the span starts)
+            (:func:`~anonymize._names.straddling_words`: in 王芳交来押金 the name is
+            王芳, not 王芳交; 过程合作 holds no name, but 收件人马丽 does).
         fast: ``(pattern, longest)``: a pattern the vector path may search with
             instead of ``pattern``, because it finds the same match wherever that
             match is at most ``longest`` characters long (a longer one is searched
@@ -186,6 +193,7 @@ class Rule:
     greedy: bool = True
     tail_width: int = 1
     follow: str | None = None
+    bounded: bool = False
     fast: tuple[str, int] | None = None
 
     @property
@@ -295,6 +303,7 @@ RULES: tuple[Rule, ...] = (
         check="person",
         requires=PERSON_CONTEXT_LEAD,
         follow=NAME_FOLLOW,
+        bounded=True,
     ),
     Rule(
         Entity.PERSON,
@@ -306,6 +315,7 @@ RULES: tuple[Rule, ...] = (
         check="person",
         requires=PERSON_VERB_LEAD,
         follow=NAME_FOLLOW,
+        bounded=True,
     ),
     Rule(
         Entity.PERSON,
@@ -338,6 +348,19 @@ RULES: tuple[Rule, ...] = (
         check="person",
         requires=_HAN_CHAR,
         follow=NAME_FOLLOW,
+        bounded=True,
+    ),
+    Rule(
+        Entity.PERSON,
+        SAFE_PERSON_NAME,
+        GLUED_START,
+        STOP_END,
+        score=0.5,
+        check="person",
+        requires=STOP_END,
+        greedy=False,
+        follow=NAME_FOLLOW,
+        bounded=True,
     ),
 )
 
@@ -551,6 +574,15 @@ def base_score(rule: Rule, span: str) -> float:
     return rule.score
 
 
+def straddled(padded: str, start: int, end: int, opening: bool = True) -> bool:
+    """Whether a common two-character word straddles the end of ``padded[start:end]``, or
+    (``opening``) its start."""
+    words = straddling_words()
+    return padded[end - 1 : end + 1] in words or (
+        opening and padded[start - 1 : start + 1] in words
+    )
+
+
 def find_spans(rule: Rule, text: str) -> list[tuple[int, int, float]]:
     """Valid matches of ``rule`` in ``text`` as ``(start, end, base score)``, code points.
 
@@ -568,7 +600,11 @@ def find_spans(rule: Rule, text: str) -> list[tuple[int, int, float]]:
         start = match.start(1) - shift
         if rule.check is not None and not VALIDATORS[rule.check](span):
             continue
-        if follow is not None and not follow.match(padded[match.end(1) - 1 :][: FOLLOW_WIDTH + 1]):
+        if follow is not None:
+            after = padded[match.end(1) :][:FOLLOW_WIDTH]
+            if not follow.match(after):
+                continue
+        if rule.bounded and straddled(padded, match.start(1), match.end(1), rule.kind == "behind"):
             continue
         if rule.check in IN_CONTEXT and not IN_CONTEXT[rule.check](
             span, card_word_nearest(text, start)

@@ -38,6 +38,7 @@ from stdnum.cn import ric, uscc
 from anonymize.entities import Entity
 
 __all__ = [
+    "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "INDEPENDENT_NOTES",
     "NEGATIVE_KINDS",
@@ -558,6 +559,35 @@ INDEPENDENT_NOTES = (
     "下周五家长会请各位家长准时参加，如有疑问可以跟{PERSON}老师沟通，或发邮件至{EMAIL_ADDRESS}。",
     "{PERSON}啊，你家的车又挡住消防通道了，保安{PERSON}刚才已经打过你电话{PHONE_NUMBER}，麻烦尽快挪一下。",
     "{PERSON}已于{neg:date}完成离职交接，笔记本电脑及门禁卡由{PERSON}签收，剩余工资{neg:amount}元随当月工资一并发放。",
+)  # fmt: skip
+#: A fourth held-out set, written on 2026-11-28 by another helper that saw none of the
+#: project's code, rules or corpora (``make_corpus(..., notes=BLIND_NOTES)``); first scored
+#: once the name rules of that day were final, then looked at for their misses.
+BLIND_NOTES = (
+    "{PERSON}领取养老金的银行账户已变更为{BANK_CARD}，经办人{PERSON}于{neg:date}在系统中完成登记。",
+    "低保复核时{PERSON}反映其母亲长期卧床无人照料，社区网格员{PERSON}已上门核实，回访电话{PHONE_NUMBER}。",
+    "纳税人{PERSON}委托{PERSON}代为办理个人所得税汇算，补缴税款金额{neg:amount}，已于{neg:date}入库。",
+    "患者{PERSON}因反复胸闷入院，主治医生{PERSON}建议完善冠脉造影检查，家属{PERSON}签字同意。",
+    "药师{PERSON}已经把降压药给了{PERSON}的儿子，并叮嘱饭后服用、每日一次。",
+    "原告{PERSON}与被告{PERSON}因房屋租赁合同纠纷诉至本院，本院受理后适用简易程序，由审判员{PERSON}独任审理。",
+    "经人民调解委员会主持调解，{PERSON}同意向{PERSON}一次性支付赔偿款，金额{neg:amount}，双方当场签订调解协议。",
+    "报警人称其外甥{PERSON}自{neg:date}起失联，最后出现在{CN_ADDRESS}附近，值班民警{PERSON}已调取周边监控。",
+    "班主任{PERSON}提议对{PERSON}同学予以通报表扬，因其本学期多次主动帮助学习困难的同学。",
+    "今天下午由{PERSON}的姑姑来园接孩子，请{PERSON}老师核对接送卡后再放行。",
+    "社区主任{PERSON}、楼长{PERSON}和志愿者{PERSON}等人冒雨走访了辖区内的独居老人。",
+    "{CN_ADDRESS}业主{PERSON}反映楼上卫生间漏水，物业客服已通知维修工{PERSON}明早上门查看。",
+    "员工{PERSON}于{neg:date}与{company}签订劳动合同，试用期三个月，紧急联系人为其配偶{PERSON}。",
+    "{PERSON}持本人身份证来柜台申请挂失借记卡{BANK_CARD}，柜员{PERSON}为其办理了临时挂失。",
+    "被保险人{PERSON}于{neg:date}发生交通事故，理赔专员{PERSON}审核后核定赔付金额{neg:amount}，款项将转入其账户{BANK_CARD}。",
+    "快递员{PERSON}说包裹已经放到小区驿站了，麻烦让{PERSON}下班顺路取一下，取件电话{PHONE_NUMBER}。",
+    "{PERSON}，你好！您退回的耳机仓库已签收，客服主管{PERSON}已批准退款，金额{neg:amount}，预计三个工作日内原路到账。",
+    "刚跟{PERSON}通了电话，周六的聚餐改到晚上七点，别忘了把{PERSON}也拉进群里。",
+    "会议由{PERSON}主持，{PERSON}作年度工作总结，{PERSON}就下一阶段招聘计划提出了具体意见。",
+    "经评审委员会研究决定，授予{PERSON}、{PERSON}与{PERSON}三位同志“年度优秀员工”称号，奖金由{company}统一发放。",
+    "{PERSON}同志因病医治无效，于{neg:date}在家中安详离世，享年八十二岁；其子{PERSON}及亲属定于本周日举行告别仪式。",
+    "记者从市公安局获悉，热心市民{PERSON}在地铁站拾得钱包后主动上交，失主（{PERSON}）随后送来锦旗致谢。",
+    "招生办已把录取材料发送至{EMAIL_ADDRESS}，请{PERSON}替孩子核对信息，如有疑问可咨询招生老师{PERSON}。",
+    "经查，{PERSON}系{company}法定代表人，其辩称与{PERSON}之间不存在借贷关系，但证人{PERSON}认为双方确有资金往来。",
 )  # fmt: skip
 _COMPANY = (
     "{company}，统一社会信用代码：{CN_USCC}，法定代表人：{PERSON}，注册地址：{CN_ADDRESS}，联系电话：{PHONE_NUMBER}",

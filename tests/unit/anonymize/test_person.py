@@ -82,18 +82,20 @@ def test_person_when_word_begins_with_surname_then_no_name(path: str, text: str)
         ("芳", "\n", True),  # the end of the text (padding)
         ("芳", "先生", True),  # an honorific
         ("芳", "地产开", False),  # 地 begins 地址 only
+        ("芳", "主持会", True),  # a glued word (王芳主持)
+        ("芳", "主要是", False),  # 主 ends a name only as the first character of a glued word
         ("交", "来押金", False),  # 王芳交来押金: the name's last character opens 交来
         ("梅", "本人携", True),  # 王春梅本人: 本人 follows the name
         ("本", "人携带", False),  # 王春梅本 would take 本 of 本人
-        ("交", "电话1", True),  # 交 opens 交来 only: a follow word after it still ends a name
     ],
 )
 def test_name_follow_when_text_after_name_then_decides(last: str, after: str, ends: bool) -> None:
     import re
 
-    from anonymize._names import FOLLOW_WIDTH, NAME_FOLLOW
+    from anonymize._names import FOLLOW_WIDTH, NAME_FOLLOW, straddling_words
 
-    assert bool(re.match(NAME_FOLLOW, (last + after)[: FOLLOW_WIDTH + 1])) is ends
+    follows = bool(re.match(NAME_FOLLOW, after[:FOLLOW_WIDTH]))
+    assert (follows and last + after[0] not in straddling_words()) is ends
 
 
 def test_drop_contained_when_random_spans_then_polars_twin_agrees() -> None:
