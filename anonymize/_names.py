@@ -74,7 +74,7 @@ SAFE_SURNAMES = (
 NAME_STOP = (
     "的了在是和与及等说讲来去住男女电手身先于已年月日岁号省市区县路街镇村乡称也就还又很把被给"
     "从到对为以而或着过吗呢吧啊呀我你他她它们这那哪谁个位名姓址话机证卡码今昨请将要地址身份"
-    "反持办委表投咨申签拨报看两作系未诉代"
+    "反持办委表投咨申签拨报看两作系未诉代因自替独"
 )
 
 
@@ -188,6 +188,30 @@ NAME_FOLLOW = f"(?:[^{NAME_WORD_STARTS}{_ONLY_AS_WORD}]|{'|'.join((*FOLLOW_WORDS
 #: the subject of a clause (李军反映…, 马莉的…), ended by a non-name character. Not
 #: right after a digit: 4单元 is a building unit, 3号 a number.
 RUN_START = f"(?:(?s:.)[^{HAN}0-9])"
+#: What may follow a name after a context word or a verb: anything but a place suffix (江苏 before
+#: 省 is a province); what it is, is then read by :data:`NAME_FOLLOW` or as a common word.
+LOOSE_NAME_END = f"[^{_PLACE_SUFFIXES}]"
+#: What must follow a name read after a context word or a verb (:data:`LOOSE_NAME_END`),
+#: unless a common word does: no Chinese, a stop character that opens no word (的, 于 …),
+#: or one of :data:`FOLLOW_WORDS` and :data:`GLUED_WORDS`.
+_ENDING_STOPS = "".join(
+    c for c in NAME_STOP if c not in _PLACE_SUFFIXES and c not in NAME_WORD_STARTS
+)
+STRICT_NAME_FOLLOW = f"(?:[^{HAN}]|[{_ENDING_STOPS}]|{'|'.join((*FOLLOW_WORDS, *GLUED_WORDS))})"
+#: Surnames that may open a name after a context word or a verb: not those that are
+#: mostly a verb, a pronoun or a place word there (姑姑来接 holds no name 来接).
+_LEAD_SURNAMES = "".join(c for c in SURNAMES if c not in "来那位区路")
+#: A name after a context word or a verb, its given name greedy or lazy (the shortest one
+#: that what follows admits).
+LED_PERSON_NAME = f"(?:{_COMPOUND}|[{_LEAD_SURNAMES}]){_GIVEN}{{1,2}}"
+LAZY_PERSON_NAME = f"(?:{_COMPOUND}|[{_LEAD_SURNAMES}]){_GIVEN}{{1,2}}?"
+#: Words that go on a company's name, not a person's (诉被告凌云科技有限公司): where one
+#: follows, the characters before it are no name.
+ORG_WORDS = frozenset(
+    "科技 信息 网络 传媒 贸易 实业 集团 公司 有限 电子 技术 文化 发展 投资 咨询 服务 建设 工程"
+    " 商贸 物流 餐饮 置业 地产 房产 教育 医药 药业 食品 服饰 广告 装饰 软件 智能 控股 银行"
+    " 酒店 超市 商店 商行 门诊 医院 诊所 学校 中心 事务 律所".split()
+)
 #: Where a name glued to a following word may start without a context word: after a stop
 #: character or a preposition (由张伟主持, 收到王芳交来, 据李欣介绍).
 GLUED_START = f"(?:(?s:.)[{NAME_STOP}由向经据])"

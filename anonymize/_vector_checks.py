@@ -26,7 +26,13 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from anonymize._names import COMPOUND_SURNAMES, FOLLOW_WIDTH, common_words, straddling_words
+from anonymize._names import (
+    COMPOUND_SURNAMES,
+    FOLLOW_WIDTH,
+    ORG_WORDS,
+    common_words,
+    straddling_words,
+)
 from anonymize.context import CARD_WORDS, CONTEXT_WINDOW, card_or_id_regex
 from anonymize.patterns import (
     ADDRESS_LEVELS,
@@ -249,12 +255,19 @@ def keep_in_context(frame: pl.DataFrame, check: Check | None) -> pl.DataFrame:
     return pl.concat([frame.filter(~doubt), _filtered(frame, doubt & inside, *card)])
 
 
-def keep_followed(frame: pl.DataFrame, follow: str | None) -> pl.DataFrame:
-    """Rows of ``frame`` (``padded``, ``end``) whose text after the span matches ``follow``."""
+def keep_followed(frame: pl.DataFrame, follow: str | None, word: bool = False) -> pl.DataFrame:
+    """Rows of ``frame`` (``padded``, ``end``) whose text after the span matches ``follow``
+    or, with ``word``, opens with a common two-character word (and with no word of a
+    company's name)."""
     if follow is None or not frame.height:
         return frame
     after = pl.col("padded").str.slice(pl.col("end") + len(PAD_BEFORE), FOLLOW_WIDTH)
-    return frame.filter(after.str.contains(f"^(?:{follow})"))
+    kept = after.str.contains(f"^(?:{follow})")
+    if word:
+        opening = after.str.slice(0, 2)
+        org = pl.Series(sorted(ORG_WORDS), dtype=pl.String).implode()
+        kept = (kept | opening.is_in(_straddling_words().implode())) & ~opening.is_in(org)
+    return frame.filter(kept)
 
 
 @functools.cache

@@ -46,14 +46,19 @@ from anonymize._names import (
     GLUED_WORD,
     HAN,
     HONORIFIC,
+    LAZY_PERSON_NAME,
+    LED_PERSON_NAME,
+    LOOSE_NAME_END,
     NAME_END,
     NAME_FOLLOW,
+    ORG_WORDS,
     PERSON_CONTEXT_LEAD,
     PERSON_NAME,
     PERSON_VERB_LEAD,
     RUN_START,
     SAFE_PERSON_NAME,
     STOP_END,
+    STRICT_NAME_FOLLOW,
     common_words,
     han_except,
     straddling_words,
@@ -170,6 +175,10 @@ class Rule:
             :data:`~anonymize._names.FOLLOW_WIDTH` characters once the match is
             found (a check, not part of the match: a rejected match is not retried
             shorter, in either path).
+        follow_word: Whether ``follow`` is also met where the two characters after
+            the span are a common word (:func:`~anonymize._names.straddling_words`:
+            证人张伟认为, 患者李晶反复), and never where they are a word of a company's
+            name (:data:`~anonymize._names.ORG_WORDS`).
         bounded: Whether a span is dropped where a common two-character word
             straddles its end, or its start after a one-character boundary
             (``behind``; a context phrase ends where the span starts)
@@ -193,6 +202,7 @@ class Rule:
     greedy: bool = True
     tail_width: int = 1
     follow: str | None = None
+    follow_word: bool = False
     bounded: bool = False
     fast: tuple[str, int] | None = None
 
@@ -293,29 +303,25 @@ RULES: tuple[Rule, ...] = (
         check="uscc",
         requires=_FOUR_DIGITS,
     ),
-    Rule(
-        Entity.PERSON,
-        PERSON_NAME,
-        PERSON_CONTEXT_LEAD,
-        NAME_END,
-        kind="anchored",
-        score=0.85,
-        check="person",
-        requires=PERSON_CONTEXT_LEAD,
-        follow=NAME_FOLLOW,
-        bounded=True,
-    ),
-    Rule(
-        Entity.PERSON,
-        PERSON_NAME,
-        PERSON_VERB_LEAD,
-        NAME_END,
-        kind="anchored",
-        score=0.7,
-        check="person",
-        requires=PERSON_VERB_LEAD,
-        follow=NAME_FOLLOW,
-        bounded=True,
+    *(
+        Rule(
+            Entity.PERSON,
+            name,
+            lead,
+            LOOSE_NAME_END,
+            kind="anchored",
+            score=score,
+            check="person",
+            requires=lead,
+            greedy=name == LED_PERSON_NAME,
+            follow=STRICT_NAME_FOLLOW,
+            follow_word=True,
+            bounded=True,
+        )
+        # After a context word or a verb the name is certain, its end is not: a name of two
+        # and one of three characters are both tried (the longer one wins where both hold).
+        for lead, score in ((PERSON_CONTEXT_LEAD, 0.85), (PERSON_VERB_LEAD, 0.7))
+        for name in (LED_PERSON_NAME, LAZY_PERSON_NAME)
     ),
     Rule(
         Entity.PERSON,
@@ -602,7 +608,10 @@ def find_spans(rule: Rule, text: str) -> list[tuple[int, int, float]]:
             continue
         if follow is not None:
             after = padded[match.end(1) :][:FOLLOW_WIDTH]
-            if not follow.match(after):
+            if rule.follow_word and after[:2] in ORG_WORDS:
+                continue
+            worded = rule.follow_word and after[:2] in straddling_words()
+            if not (worded or follow.match(after)):
                 continue
         if rule.bounded and straddled(padded, match.start(1), match.end(1), rule.kind == "behind"):
             continue

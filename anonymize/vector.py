@@ -347,7 +347,7 @@ def _scored(spans: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     if rule.check == "bank_card":
         spans = _vector_checks.keep_in_context(spans, rule.check)
     spans = _vector_checks.keep_valid(spans, rule.check)
-    spans = _vector_checks.keep_followed(spans, rule.follow)
+    spans = _vector_checks.keep_followed(spans, rule.follow, rule.follow_word)
     spans = _vector_checks.keep_bounded(spans, rule.bounded, rule.kind == "behind")
     if rule.check != "bank_card":
         spans = _vector_checks.keep_in_context(spans, rule.check)

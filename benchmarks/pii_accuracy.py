@@ -6,9 +6,9 @@ Prints per-entity support, TP/FP/FN, precision and recall (exact offsets)
 and the overlap figures for the vectorized path (``anonymize.vector``) and the
 Presidio path (``anonymize.analyzer``); these are the README's figures. A
 further tables score both paths on held-out notes (``tests.corpus``'s
-``HELD_OUT_NOTES``, ``UNSEEN_NOTES`` and ``INDEPENDENT_NOTES``: names in places
-the name rules were not written for; the last set was written by someone who
-never saw the rules).
+``HELD_OUT_NOTES``, ``UNSEEN_NOTES``, ``INDEPENDENT_NOTES``, ``BLIND_NOTES``,
+``LAST_NOTES``: names in places the name rules were not written for; the last
+three were written by helpers who never saw the rules).
 ``--examples`` adds, per entity below target, up to ten masked misses and
 false alarms. The corpus and the scoring live in ``tests/`` (``tests.corpus``,
 ``tests.unit.anonymize.test_accuracy``) so the tests and this table agree.
@@ -25,7 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the `tests` 
 
 import polars as pl
 
-from tests.corpus import HELD_OUT_NOTES, INDEPENDENT_NOTES, UNSEEN_NOTES
+from tests.corpus import (
+    BLIND_NOTES,
+    HELD_OUT_NOTES,
+    INDEPENDENT_NOTES,
+    LAST_NOTES,
+    UNSEEN_NOTES,
+)
 from tests.unit.anonymize.test_accuracy import (
     HELD_OUT_N,
     MIN_PRECISION,
@@ -67,6 +73,8 @@ def main() -> None:
         ("Held-out notes", HELD_OUT_NOTES),
         ("Unseen notes", UNSEEN_NOTES),
         ("Independent notes", INDEPENDENT_NOTES),
+        ("Blind notes", BLIND_NOTES),
+        ("Last notes", LAST_NOTES),
     )
     for title, notes in held_out:
         held = {p: evaluate(p, args.held_out_n, args.seed, notes) for p in runs}

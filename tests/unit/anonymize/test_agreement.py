@@ -22,7 +22,14 @@ from faker import Faker
 
 from anonymize.analyzer import analyze_text
 from anonymize.vector import scan_table
-from tests.corpus import HELD_OUT_NOTES, INDEPENDENT_NOTES, UNSEEN_NOTES, make_corpus
+from tests.corpus import (
+    BLIND_NOTES,
+    HELD_OUT_NOTES,
+    INDEPENDENT_NOTES,
+    LAST_NOTES,
+    UNSEEN_NOTES,
+    make_corpus,
+)
 from tests.unit.anonymize._detect import with_luhn, with_uscc
 
 SEED = 20250301
@@ -126,8 +133,8 @@ def test_paths_when_seeded_sample_then_many_person_spans_compared(
 
 @pytest.mark.parametrize(
     "notes",
-    [HELD_OUT_NOTES, UNSEEN_NOTES, INDEPENDENT_NOTES],
-    ids=["held_out", "unseen", "independent"],
+    [HELD_OUT_NOTES, UNSEEN_NOTES, INDEPENDENT_NOTES, BLIND_NOTES, LAST_NOTES],
+    ids=["held_out", "unseen", "independent", "blind", "last"],
 )
 def test_paths_when_held_out_notes_then_identical_person_findings(notes: tuple[str, ...]) -> None:
     corpus = make_corpus(150, SEED, notes)
