@@ -136,7 +136,8 @@ PERSON_CONTEXT_LEAD = (
     "(?:姓名|名字|联系人|收件人|收货人|寄件人|患者|申请人|户主|持卡人|负责人|经办人|客户|乘客"
     "|签收人|法定代表人|代表人|监护人|投保人|被保险人|借款人|当事人|委托人|车主|业主|住户|司机"
     "|户名|取件人|用户|委托|联系|我是|我叫|本人|被告人|被告|原告|犯罪嫌疑人|嫌疑人|证人|审判员"
-    f"|书记员|代理人|职工|员工|村民|居民|学生|同事|同学|{'|'.join(ROLE_WORDS)})"
+    f"|书记员|代理人|职工|员工|村民|居民|学生|同事|同学|{'|'.join(ROLE_WORDS)}"
+    f"|[{HAN}][人员者师长警民])"
     "[: ]{0,2}(?:是|为)?"
 )
 #: Verbs and particles after which a name follows in running text (已核实王霞的银行卡,
@@ -276,6 +277,24 @@ def common_words() -> frozenset[str]:
 
 #: Two-character dictionary words at least this frequent may not straddle a name's ends.
 STRADDLE_MIN_FREQUENCY = 1000
+#: Two-character dictionary words at least this frequent end a name before them.
+FOLLOW_MIN_FREQUENCY = 300
+
+
+def _two_character_words(min_frequency: int) -> set[str]:
+    """jieba's two-character entries at least ``min_frequency`` frequent, not tagged as
+    names (``nr*``); empty without jieba."""
+    path = _jieba_dictionary()
+    words: set[str] = set()
+    if path is not None:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) < 3 or len(parts[0]) != 2 or parts[2].startswith("nr"):
+                    continue
+                if int(parts[1]) >= min_frequency:
+                    words.add(parts[0])
+    return words
 
 
 @functools.cache
@@ -292,14 +311,16 @@ def straddling_words() -> frozenset[str]:
     Returns:
         The words, read once per process.
     """
-    words = set(GLUED_WORDS)
-    path = _jieba_dictionary()
-    if path is not None:
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                parts = line.split()
-                if len(parts) < 3 or len(parts[0]) != 2 or parts[2].startswith("nr"):
-                    continue
-                if int(parts[1]) >= STRADDLE_MIN_FREQUENCY:
-                    words.add(parts[0])
-    return frozenset(words)
+    return frozenset(_two_character_words(STRADDLE_MIN_FREQUENCY) | set(GLUED_WORDS))
+
+
+@functools.cache
+def following_words() -> frozenset[str]:
+    """Two-character words before which a name read after a context word may end
+    (证人张伟认为, 受益人王芳账户): jieba's entries at least :data:`FOLLOW_MIN_FREQUENCY`
+    frequent, not tagged as names, and the :data:`GLUED_WORDS`.
+
+    Returns:
+        The words, read once per process.
+    """
+    return frozenset(_two_character_words(FOLLOW_MIN_FREQUENCY) | set(GLUED_WORDS))

@@ -31,6 +31,7 @@ from anonymize._names import (
     FOLLOW_WIDTH,
     ORG_WORDS,
     common_words,
+    following_words,
     straddling_words,
 )
 from anonymize.context import CARD_WORDS, CONTEXT_WINDOW, card_or_id_regex
@@ -266,13 +267,18 @@ def keep_followed(frame: pl.DataFrame, follow: str | None, word: bool = False) -
     if word:
         opening = after.str.slice(0, 2)
         org = pl.Series(sorted(ORG_WORDS), dtype=pl.String).implode()
-        kept = (kept | opening.is_in(_straddling_words().implode())) & ~opening.is_in(org)
+        kept = (kept | opening.is_in(_following_words().implode())) & ~opening.is_in(org)
     return frame.filter(kept)
 
 
 @functools.cache
 def _straddling_words() -> pl.Series:
     return pl.Series("words", sorted(straddling_words()), dtype=pl.String)
+
+
+@functools.cache
+def _following_words() -> pl.Series:
+    return pl.Series("words", sorted(following_words()), dtype=pl.String)
 
 
 def keep_bounded(frame: pl.DataFrame, bounded: bool, opening: bool) -> pl.DataFrame:

@@ -60,6 +60,7 @@ from anonymize._names import (
     STOP_END,
     STRICT_NAME_FOLLOW,
     common_words,
+    following_words,
     han_except,
     straddling_words,
 )
@@ -176,7 +177,7 @@ class Rule:
             found (a check, not part of the match: a rejected match is not retried
             shorter, in either path).
         follow_word: Whether ``follow`` is also met where the two characters after
-            the span are a common word (:func:`~anonymize._names.straddling_words`:
+            the span are a common word (:func:`~anonymize._names.following_words`:
             证人张伟认为, 患者李晶反复), and never where they are a word of a company's
             name (:data:`~anonymize._names.ORG_WORDS`).
         bounded: Whether a span is dropped where a common two-character word
@@ -610,7 +611,7 @@ def find_spans(rule: Rule, text: str) -> list[tuple[int, int, float]]:
             after = padded[match.end(1) :][:FOLLOW_WIDTH]
             if rule.follow_word and after[:2] in ORG_WORDS:
                 continue
-            worded = rule.follow_word and after[:2] in straddling_words()
+            worded = rule.follow_word and after[:2] in following_words()
             if not (worded or follow.match(after)):
                 continue
         if rule.bounded and straddled(padded, match.start(1), match.end(1), rule.kind == "behind"):

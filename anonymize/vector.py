@@ -202,7 +202,7 @@ def _listed(cells: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, pl.DataFrame
     begin = before.cast(pl.Int64) + pl.col("lead") - len(PAD_BEFORE)
     after = at + match.str.len_bytes()
     same_cell = pl.col("row") == pl.col("row").shift(1)
-    found = (
+    listed = (
         cells.lazy()
         .select("row", "padded", padded.str.extract_all(whole).alias("match"))
         .explode("match")
@@ -211,9 +211,12 @@ def _listed(cells: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, pl.DataFrame
         .with_columns(
             (same_cell & (at < after.shift(1))).alias("misplaced"),
             (before + match.str.len_chars()).cast(pl.Int64).alias("consumed"),
-            _lead_and_hit(match, rule, pattern),
         )
-        .unnest("m")
+        .collect()
+    )
+    found = (
+        _cut(listed, rule, pattern)
+        .lazy()
         .select(
             "row",
             "padded",
@@ -283,14 +286,17 @@ def _next_match(state: pl.DataFrame, rule: Rule, fast: bool = False) -> pl.DataF
     found = rest.str.find(match, literal=True)
     skipped = rest.cast(pl.Binary).bin.slice(0, found).cast(pl.String).str.len_chars()
     begin = pl.col("offset") + skipped.cast(pl.Int64) + pl.col("lead") - len(PAD_BEFORE)
-    return (
+    matched = (
         state.lazy()
         .with_columns(
             rest.str.extract(f"(?:{rule.lead})(?:{pattern})(?:{rule.tail})", 0).alias("match")
         )
         .filter(match.is_not_null())
-        .with_columns(_lead_and_hit(match, rule, pattern))
-        .unnest("m")
+        .collect()
+    )
+    return (
+        _cut(matched, rule, pattern)
+        .lazy()
         .select("row", "padded", begin.alias("start"), "hit")
         .with_columns((pl.col("start") + pl.col("hit").str.len_chars()).alias("end"))
         .collect()
@@ -302,6 +308,31 @@ def _mostly_whole(candidates: pl.DataFrame, regex: str, sample: int = 1000) -> b
     head = candidates.head(sample)
     whole = head.select(pl.col("padded").str.contains(f"^{regex}$").sum()).item()
     return bool(whole * 2 > head.height)
+
+
+def _cut(frame: pl.DataFrame, rule: Rule, pattern: str) -> pl.DataFrame:
+    """``frame`` (with a whole ``match`` of ``rule``) and its ``lead`` width and ``hit``.
+
+    A context phrase (``anchored``) is cut off by the phrase's own preferred
+    match at the start of the match (a search without captures); where the rest
+    is one span and its tail, that is the split the whole regex prefers (the
+    phrase's choices come first in its order of preference). The other matches
+    are split by :func:`_lead_and_hit`. Rows may come back in another order.
+    """
+    match = pl.col("match")
+    if rule.kind != "anchored" or not frame.height:
+        return frame.with_columns(_lead_and_hit(match, rule, pattern)).unnest("m")
+    lead = match.str.extract(f"^(?:{rule.lead})", 0)
+    rest = match.str.slice(lead.str.len_chars())
+    cut = frame.with_columns(
+        lead.str.len_chars().cast(pl.Int64).alias("lead"),
+        rest.str.slice(0, rest.str.len_chars() - rule.tail_width).alias("hit"),
+        rest.str.contains(f"^(?:{pattern})(?:{rule.tail})$").fill_null(False).alias("_cut"),
+    )
+    done = pl.col("_cut")
+    others = cut.filter(~done).drop("lead", "hit", "_cut")
+    split = others.with_columns(_lead_and_hit(match, rule, pattern)).unnest("m")
+    return pl.concat([cut.filter(done).drop("_cut"), split])
 
 
 def _lead_and_hit(match: pl.Expr, rule: Rule, pattern: str) -> pl.Expr:
