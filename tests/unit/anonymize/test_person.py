@@ -22,6 +22,14 @@ NAME = "PERSON"
 
 #: (text, the names in it separated by spaces)
 FOUND = [
+    ("股东王芳持股百分之六十", "王芳"),  # after a role
+    ("工作人员刘洋解释", "刘洋"),  # after a word ending in 员
+    ("会议由张伟主持", "张伟"),  # glued to a following word, after a preposition
+    ("今收到赵敏交来押金", "赵敏"),  # 交来 follows: not 赵敏交
+    ("请王春梅本人携带身份证", "王春梅"),  # 本人 follows
+    ("现将李强等三人的材料", "李强"),  # between a stop character and a particle
+    ("证人张伟认为", "张伟"),  # after a context word, before a common word
+    ("受益人王芳账户", "王芳"),  # the same, two characters tried before three
     ("感谢周晓燕同志的热心帮助", "周晓燕"),  # before an honorific
     ("我和欧阳娜娜是同学", "欧阳娜娜"),  # after a particle, compound surname, two given
     ("已核实王霞的银行卡", "王霞"),  # between a verb and 的
@@ -40,6 +48,11 @@ FOUND = [
 ]
 
 NOT_NAMES = [
+    "他把钱交了",  # a stop character and 了: no particle that follows a name
+    "过程合作很顺利",  # 过程 and 合作 straddle the edges of 程合
+    "姑姑来园接孩子",  # 来 after a role is a verb, not a surname
+    "诉被告凌云科技有限公司",  # a company's name follows
+    "请于收函后七日内回复",  # 于 after a verb is a preposition
     "万迅电脑科技有限公司",  # a shop name before 电脑: 电 ends a name only in 电话 / 电邮
     "兰金电子超市",  # the same before 电子
     "同时控制两个变量",  # 同时 is a word, not 同 + a name
