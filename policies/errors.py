@@ -25,6 +25,18 @@ class Unauthenticated(SandboxError):
     code = "unauthenticated"
 
 
+class TooManyAttempts(Unauthenticated):
+    """Too many failed sign-ins from one address: wait before trying again."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after_s: int = 0) -> None:
+        super().__init__(message)
+        #: Seconds until the address may try again (the ``Retry-After`` header).
+        self.retry_after_s = retry_after_s
+
+
 class PolicyViolation(SandboxError):
     """The action is forbidden by a rule in :mod:`policies` (the message names the article)."""
 

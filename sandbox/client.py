@@ -82,11 +82,13 @@ _BY_STATUS: dict[int, type[E.SandboxError]] = {
     404: E.NotFound,
     409: E.Conflict,
     422: E.InvalidRequest,
+    429: E.TooManyAttempts,
 }
 _BY_CODE: dict[str, type[E.SandboxError]] = {
     cls.code: cls
     for cls in (
         E.Unauthenticated,
+        E.TooManyAttempts,
         E.PolicyViolation,
         E.NotFound,
         E.Conflict,
@@ -114,6 +116,8 @@ def _raise_for(response: httpx.Response) -> None:
     cls = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code, E.InternalError)
     if cls is E.Unauthenticated:
         message += "; check SANDBOX_TOKEN (or the token given to Client) with your administrator"
+    if cls is E.TooManyAttempts:
+        raise E.TooManyAttempts(message, int(response.headers.get("Retry-After", "0") or 0))
     raise cls(message)
 
 

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     rows_per_partition: int = Field(default=1_000_000, ge=1)
     #: Largest file a steward may upload for ingest.
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
+    #: Failed sign-ins (API token or console) one address may make per window before it
+    #: must wait; the window in seconds.
+    auth_failure_limit: int = Field(default=10, ge=1)
+    auth_failure_window_s: float = Field(default=300.0, gt=0)
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

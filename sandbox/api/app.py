@@ -10,11 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from policies.errors import SandboxError
+from policies.errors import SandboxError, TooManyAttempts
 from sandbox import console
 from sandbox.api import routes_admin, routes_audit, routes_catalog, routes_grants, routes_jobs
 from sandbox.api.routes_me import router as status_router
 from sandbox.service import Sandbox
+from sandbox.throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,20 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.sandbox = sandbox
+    app.state.sign_in_throttle = SignInThrottle(
+        sandbox.settings.auth_failure_limit, sandbox.settings.auth_failure_window_s
+    )
 
     @app.exception_handler(SandboxError)
     async def sandbox_error(request: Request, err: SandboxError) -> JSONResponse:
         if err.status_code >= 500:
             log.error("request failed: %s", type(err).__name__, exc_info=err)
-        return JSONResponse({"error": err.code, "message": str(err)}, status_code=err.status_code)
+        headers = {}
+        if isinstance(err, TooManyAttempts):
+            headers["Retry-After"] = str(err.retry_after_s)
+        return JSONResponse(
+            {"error": err.code, "message": str(err)}, status_code=err.status_code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:

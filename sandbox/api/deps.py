@@ -7,8 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from policies.errors import Unauthenticated
+from sandbox import audit
 from sandbox.auth import Principal, authenticate
 from sandbox.service import Sandbox
+from sandbox.throttle import SignInThrottle
 
 _bearer = HTTPBearer(auto_error=False, description="API token: 'Bearer sbx_...'")
 
@@ -21,11 +24,34 @@ def get_sandbox(request: Request) -> Sandbox:
 SandboxDep = Annotated[Sandbox, Depends(get_sandbox)]
 
 
+def signed_in(request: Request, sandbox: Sandbox, token: str | None) -> Principal:
+    """:func:`~sandbox.auth.authenticate` behind the app's sign-in throttle.
+
+    An address that failed too often is refused before its token is looked up
+    (and not audited again); the failure that makes it wait is audited once.
+
+    Raises:
+        TooManyAttempts: The address must wait (429, ``Retry-After``).
+        Unauthenticated: The token is missing, unknown or revoked.
+    """
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    address = request.client.host if request.client else "unknown"
+    throttle.check(address)
+    try:
+        return authenticate(sandbox.db, token)
+    except Unauthenticated:
+        if throttle.failed(address):
+            with sandbox.db.session() as session:
+                audit.append(sandbox.db, session, "anonymous", "auth.throttled", "address")
+        raise
+
+
 def get_principal(
+    request: Request,
     sandbox: SandboxDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    return authenticate(sandbox.db, credentials.credentials if credentials else None)
+    return signed_in(request, sandbox, credentials.credentials if credentials else None)
 
 
 Caller = Annotated[Principal, Depends(get_principal)]

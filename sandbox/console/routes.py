@@ -10,10 +10,9 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from policies.airlock import Decision
-from policies.errors import NotFound, Unauthenticated
+from policies.errors import NotFound, TooManyAttempts, Unauthenticated
 from sandbox import airlock, audit
-from sandbox.api.deps import SandboxDep
-from sandbox.auth import authenticate
+from sandbox.api.deps import SandboxDep, signed_in
 from sandbox.console import preview, views
 from sandbox.console.session import (
     COOKIE,
@@ -89,7 +88,9 @@ def login(
     if not same_secret(csrf, request.cookies.get(LOGIN_COOKIE, "")):
         return _login_form(request, 403, "The sign-in form expired; please try again.")
     try:
-        who = authenticate(sandbox.db, token.strip() or None)
+        who = signed_in(request, sandbox, token.strip() or None)
+    except TooManyAttempts as err:
+        return _login_form(request, 429, f"Too many failed sign-ins; wait {err.retry_after_s} s.")
     except Unauthenticated:
         return _login_form(request, 401, "That token is not valid.")
     check_console_role(who)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from sandbox.service import Sandbox
 from sandbox.store.models import AuditEntry, Job, Review
+from sandbox.throttle import SignInThrottle
 from tests.factories import World, auth, build_world, wait_status
 
 pytestmark = pytest.mark.ray
@@ -168,6 +169,24 @@ def test_console_login_when_form_or_token_is_wrong_then_no_session(
     response = browser.post("/console/login", data=data)
     assert response.status_code == status
     assert not any(c.startswith("sbx_console=") for c in response.headers.get_list("set-cookie"))
+    assert browser.get("/console/queue").status_code == 303
+
+
+def test_console_login_when_address_failed_too_often_then_429_even_with_a_good_token(
+    world: World,
+):
+    world.http.app.state.sign_in_throttle = SignInThrottle(2, 60)
+    browser = _client(world)
+    for token in ("sbx_not-a-token", "sbx_still-not"):
+        form = browser.get("/console/login")
+        response = browser.post("/console/login", data={"token": token, "csrf": _csrf(form.text)})
+        assert response.status_code == 401
+    form = browser.get("/console/login")
+    data = {"token": world.steward, "csrf": _csrf(form.text)}
+    response = browser.post("/console/login", data=data)
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.text
+    assert world.steward not in response.text
     assert browser.get("/console/queue").status_code == 303
 
 

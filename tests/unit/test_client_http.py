@@ -12,6 +12,7 @@ from policies.errors import (
     InvalidRequest,
     NotFound,
     PolicyViolation,
+    TooManyAttempts,
     Unauthenticated,
 )
 from sandbox.client import Budget, Client, Datasets, Estimate, count, mean
@@ -151,3 +152,16 @@ def test_client_when_token_refused_then_error_says_check_the_token():
         pytest.raises(Unauthenticated, match="unknown token; check SANDBOX_TOKEN"),
     ):
         c.me()
+
+
+def test_client_when_address_must_wait_then_error_carries_the_wait():
+    def throttle(request: httpx.Request) -> httpx.Response:
+        body = {"error": "too_many_attempts", "message": "too many failed sign-ins"}
+        return httpx.Response(429, json=body, headers={"Retry-After": "42"})
+
+    with (
+        Client("http://sandbox.test", "sbx_bad", transport=httpx.MockTransport(throttle)) as c,
+        pytest.raises(TooManyAttempts, match="too many failed sign-ins") as raised,
+    ):
+        c.me()
+    assert raised.value.retry_after_s == 42
