@@ -9,7 +9,11 @@ leaves only anonymized) and to the security grade of art. 62:
   never less;
 - a ``sensitive`` column leaves only if every class is l-diverse (l ≥ 2);
 - a direct identifier never leaves as itself: it is dropped, or replaced by
-  a keyed pseudonym when the grant allows linkage.
+  a keyed pseudonym when the grant allows linkage;
+- a grant may fail at most :data:`MAX_FAILED_EXTRACTS` extracts a day: a
+  failure tells its operator, at no ε, that the data cannot meet the spec,
+  and resubmitting with other targets would otherwise search out a record
+  count one bit at a time.
 
 Rules come in pairs: ``check_*`` raises a precise error, ``can_*`` returns
 a bool built on it. Messages name columns and grades, never data values.
@@ -17,6 +21,7 @@ a bool built on it. Messages name columns and grades, never data values.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from policies.catalog import ColumnTag, Grade
@@ -26,6 +31,43 @@ from policies.errors import InvalidJobSpec, PolicyViolation
 DEFAULT_MIN_K: Mapping[Grade, int] = {Grade.GENERAL: 5, Grade.IMPORTANT: 10}
 #: art. 37: the least distinct sensitive values per equivalence class.
 MIN_L = 2
+#: Failed extracts a grant may have within :data:`FAILED_EXTRACT_WINDOW` before more are
+#: refused: each failure is one bit about the data, told without a privacy charge.
+MAX_FAILED_EXTRACTS = 3
+FAILED_EXTRACT_WINDOW = dt.timedelta(days=1)
+
+
+def check_failed_extracts(failed: int) -> None:
+    """Raise when a grant's failed extracts of the last window reach the limit.
+
+    Args:
+        failed: The grant's extracts that ran and failed within
+            :data:`FAILED_EXTRACT_WINDOW`.
+
+    Raises:
+        PolicyViolation: ``failed`` is at least :data:`MAX_FAILED_EXTRACTS`.
+
+    >>> check_failed_extracts(MAX_FAILED_EXTRACTS - 1)
+    >>> can_submit_extract(MAX_FAILED_EXTRACTS)
+    False
+    """
+    if failed >= MAX_FAILED_EXTRACTS:
+        hours = int(FAILED_EXTRACT_WINDOW.total_seconds() // 3600)
+        raise PolicyViolation(
+            f"this grant has had {MAX_FAILED_EXTRACTS} failed extracts in the last {hours} "
+            "hours; each failure tells whether the data can meet a spec at no privacy cost, so "
+            "more extracts are refused until the oldest failure is a day old (art. 37): ask "
+            "the data bureau to look at the failed specs"
+        )
+
+
+def can_submit_extract(failed: int) -> bool:
+    """Whether a grant with ``failed`` recent failed extracts may submit another."""
+    try:
+        check_failed_extracts(failed)
+    except PolicyViolation:
+        return False
+    return True
 
 
 def check_can_extract_grade(grade: Grade) -> None:

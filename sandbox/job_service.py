@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jobs.aggregate import DatasetContext
@@ -41,6 +41,7 @@ from policies.airlock import JobStatus, check_can_see_job, check_can_transition,
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade
 from policies.errors import NotFound, SandboxError
+from policies.extract import FAILED_EXTRACT_WINDOW, check_failed_extracts
 from policies.grants import GrantState, check_can_submit
 from policies.roles import Role, check_role
 from sandbox import audit, ledger
@@ -137,6 +138,8 @@ class JobService:
             spec.datasets,
             [d.name for d in grant.datasets],
         )
+        if isinstance(spec, ExtractSpec):
+            check_failed_extracts(self._failed_extracts(session, grant.id))
         datasets = [get_dataset(session, name) for name in spec.datasets]
         context: DatasetContext | None = None
         if isinstance(spec, AggregateSpec):
@@ -169,6 +172,25 @@ class JobService:
             .limit(1)
         )
         return _Prepared(spec, grant, datasets, context, charge, spec_json, spec_hash, cached)
+
+    @staticmethod
+    def _failed_extracts(session: Session, grant_id: int) -> int:
+        """The grant's extracts that ran and failed within the policy's window."""
+        since = utcnow() - FAILED_EXTRACT_WINDOW
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(Job)
+                .where(
+                    Job.grant_id == grant_id,
+                    Job.kind == "extract",
+                    Job.status == JobStatus.FAILED.value,
+                    Job.started_at.is_not(None),
+                    Job.finished_at >= since,
+                )
+            )
+            or 0
+        )
 
     def _options(self, spec: AnySpec, grant: Grant, dataset: Dataset) -> dict[str, Any]:
         """Kind-specific settings from the grant and the deployment (never from the spec)."""

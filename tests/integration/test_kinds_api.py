@@ -10,9 +10,9 @@ from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from sandbox.store.models import LedgerEntry
+from sandbox.store.models import Job, LedgerEntry
 from tests.factories import World, wait_status
 
 pytestmark = pytest.mark.ray
@@ -134,6 +134,34 @@ def _train_spec() -> dict[str, Any]:
         ],
         "label": {"column": "income", "threshold": 32_500},
     }
+
+
+def test_extract_when_grant_failed_three_today_then_more_refused_until_a_day_passed(
+    world: World,
+):
+    grant_id = _all_kinds_grant(world)
+    infeasible = {**EXTRACT, "k": 10_000, "suppression_limit": 0.0}
+    for k in (10_000, 9_000, 8_000):  # a binary search for the record count, one bit a try
+        job = _submit(world, grant_id, {**infeasible, "k": k})
+        done = wait_status(world, job["id"], {"awaiting_review", "failed"}, timeout=120)
+        assert done["status"] == "failed"
+    refused = world.http.post(
+        "/v1/jobs",
+        headers=world.as_("operator"),
+        json={"grant_id": grant_id, "spec": {**infeasible, "k": 7_000}, "purpose": "again"},
+    )
+    assert refused.status_code == 403
+    assert "3 failed extracts" in refused.json()["message"]
+    # other kinds go on; a day later, extracts do too
+    assert world.submit(grant_id=grant_id, epsilon=0.5).status_code == 202
+    with world.sandbox.db.session() as session:
+        session.execute(
+            update(Job)
+            .where(Job.grant_id == grant_id, Job.kind == "extract")
+            .values(finished_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=25))
+        )
+        session.commit()
+    assert _submit(world, grant_id, EXTRACT)["kind"] == "extract"
 
 
 def test_train_when_run_then_charged_to_the_ledger_and_model_is_json(world: World):
