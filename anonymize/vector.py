@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -153,12 +154,12 @@ def _spans(candidates: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     Offsets are into the cell (the padding taken off); matches are not validated yet.
     """
     padded = pl.col("padded")
-    regex = rule.vector_regex()
     parts = []
-    if rule.whole_cell and _mostly_whole(candidates, regex):
+    whole_cell = _whole_cell_regex(rule)
+    if whole_cell is not None and _mostly_whole(candidates, whole_cell):
         # A cell that is one match from end to end (a column of phones) needs no extraction:
         # its first match starts at 0 and, the rule being greedy, takes the whole cell.
-        whole = candidates.select(padded.str.contains(f"^{regex}$")).to_series()
+        whole = candidates.select(padded.str.contains(whole_cell)).to_series()
         length = padded.str.len_chars().cast(pl.Int64) - _PADDING
         parts.append(
             candidates.filter(whole).select(
@@ -303,10 +304,24 @@ def _next_match(state: pl.DataFrame, rule: Rule, fast: bool = False) -> pl.DataF
     )
 
 
+def _whole_cell_regex(rule: Rule) -> str | None:
+    """A regex for a padded cell that is one match of ``rule`` from end to end, or None
+    where the rule has no such fast path.
+
+    The span must take the whole cell and its tail the padding after it: a tail
+    of two characters (``13912345678.``: a dot and the padding) leaves the dot
+    out of the span, so such a cell is not one match from end to end.
+    """
+    if not rule.whole_cell or not re.fullmatch(rule.tail, PAD_AFTER):
+        return None
+    return f"^(?:{rule.lead})(?:{rule.pattern}){re.escape(PAD_AFTER)}$"
+
+
 def _mostly_whole(candidates: pl.DataFrame, regex: str, sample: int = 1000) -> bool:
-    """Whether most of a sample of cells are one match each (so the fast path pays)."""
+    """Whether most of a sample of cells match the whole-cell ``regex`` (so the fast path
+    pays)."""
     head = candidates.head(sample)
-    whole = head.select(pl.col("padded").str.contains(f"^{regex}$").sum()).item()
+    whole = head.select(pl.col("padded").str.contains(regex).sum()).item()
     return bool(whole * 2 > head.height)
 
 

@@ -42,7 +42,8 @@ def check_failed_extracts(failed: int) -> None:
 
     Args:
         failed: The grant's extracts that ran and failed within
-            :data:`FAILED_EXTRACT_WINDOW`.
+            :data:`FAILED_EXTRACT_WINDOW`, and those still queued or running
+            (each may yet fail).
 
     Raises:
         PolicyViolation: ``failed`` is at least :data:`MAX_FAILED_EXTRACTS`.
@@ -54,10 +55,10 @@ def check_failed_extracts(failed: int) -> None:
     if failed >= MAX_FAILED_EXTRACTS:
         hours = int(FAILED_EXTRACT_WINDOW.total_seconds() // 3600)
         raise PolicyViolation(
-            f"this grant has had {MAX_FAILED_EXTRACTS} failed extracts in the last {hours} "
-            "hours; each failure tells whether the data can meet a spec at no privacy cost, so "
-            "more extracts are refused until the oldest failure is a day old (art. 37): ask "
-            "the data bureau to look at the failed specs"
+            f"this grant has {MAX_FAILED_EXTRACTS} extracts that failed in the last {hours} "
+            "hours or are still running; each failure tells whether the data can meet a spec "
+            "at no privacy cost, so more extracts wait until those finish and the oldest "
+            "failure is a day old (art. 37): ask the data bureau to look at the failed specs"
         )
 
 

@@ -117,7 +117,8 @@ def _raise_for(response: httpx.Response) -> None:
     if cls is E.Unauthenticated:
         message += "; check SANDBOX_TOKEN (or the token given to Client) with your administrator"
     if cls is E.TooManyAttempts:
-        raise E.TooManyAttempts(message, int(response.headers.get("Retry-After", "0") or 0))
+        wait = response.headers.get("Retry-After", "")  # seconds, or an HTTP date (a proxy's)
+        raise E.TooManyAttempts(message, int(wait) if wait.isdigit() else 0)
     raise cls(message)
 
 

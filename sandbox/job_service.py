@@ -175,8 +175,11 @@ class JobService:
 
     @staticmethod
     def _failed_extracts(session: Session, grant_id: int) -> int:
-        """The grant's extracts that ran and failed within the policy's window."""
+        """The grant's extracts that ran and failed within the policy's window, and those
+        still queued or running (each may yet fail: a burst must not pass the limit)."""
         since = utcnow() - FAILED_EXTRACT_WINDOW
+        failed = (Job.status == JobStatus.FAILED.value) & Job.started_at.is_not(None)
+        open_ = Job.status.in_((JobStatus.QUEUED.value, JobStatus.RUNNING.value))
         return int(
             session.scalar(
                 select(func.count())
@@ -184,9 +187,7 @@ class JobService:
                 .where(
                     Job.grant_id == grant_id,
                     Job.kind == "extract",
-                    Job.status == JobStatus.FAILED.value,
-                    Job.started_at.is_not(None),
-                    Job.finished_at >= since,
+                    (failed & (Job.finished_at >= since)) | open_,
                 )
             )
             or 0

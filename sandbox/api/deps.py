@@ -27,8 +27,9 @@ SandboxDep = Annotated[Sandbox, Depends(get_sandbox)]
 def signed_in(request: Request, sandbox: Sandbox, token: str | None) -> Principal:
     """:func:`~sandbox.auth.authenticate` behind the app's sign-in throttle.
 
-    An address that failed too often is refused before its token is looked up
-    (and not audited again); the failure that makes it wait is audited once.
+    Only failures count (see :mod:`sandbox.throttle`). An address at the limit
+    is refused before its token is looked up (and is not audited again); each
+    failure that brings it to the limit is audited as ``auth.throttled``.
 
     Raises:
         TooManyAttempts: The address must wait (429, ``Retry-After``).
@@ -36,14 +37,17 @@ def signed_in(request: Request, sandbox: Sandbox, token: str | None) -> Principa
     """
     throttle: SignInThrottle = request.app.state.sign_in_throttle
     address = request.client.host if request.client else "unknown"
-    throttle.check(address)
+    stamp = throttle.begin(address)
     try:
-        return authenticate(sandbox.db, token)
+        who = authenticate(sandbox.db, token)
     except Unauthenticated:
-        if throttle.failed(address):
+        throttle.failed(address, stamp)
+        if throttle.reached(address):
             with sandbox.db.session() as session:
                 audit.append(sandbox.db, session, "anonymous", "auth.throttled", "address")
         raise
+    throttle.succeeded(address, stamp)
+    return who
 
 
 def get_principal(

@@ -90,7 +90,10 @@ def login(
     try:
         who = signed_in(request, sandbox, token.strip() or None)
     except TooManyAttempts as err:
-        return _login_form(request, 429, f"Too many failed sign-ins; wait {err.retry_after_s} s.")
+        wait = f"Too many failed sign-ins; wait {err.retry_after_s} s."
+        refused = _login_form(request, 429, wait)
+        refused.headers["Retry-After"] = str(err.retry_after_s)
+        return refused
     except Unauthenticated:
         return _login_form(request, 401, "That token is not valid.")
     check_console_role(who)

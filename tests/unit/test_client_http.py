@@ -154,14 +154,18 @@ def test_client_when_token_refused_then_error_says_check_the_token():
         c.me()
 
 
-def test_client_when_address_must_wait_then_error_carries_the_wait():
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [("42", 42), ("Wed, 21 Oct 2015 07:28:00 GMT", 0)],  # seconds, or a proxy's HTTP date
+)
+def test_client_when_address_must_wait_then_error_carries_the_wait(header: str, wait: int):
     def throttle(request: httpx.Request) -> httpx.Response:
         body = {"error": "too_many_attempts", "message": "too many failed sign-ins"}
-        return httpx.Response(429, json=body, headers={"Retry-After": "42"})
+        return httpx.Response(429, json=body, headers={"Retry-After": header})
 
     with (
         Client("http://sandbox.test", "sbx_bad", transport=httpx.MockTransport(throttle)) as c,
         pytest.raises(TooManyAttempts, match="too many failed sign-ins") as raised,
     ):
         c.me()
-    assert raised.value.retry_after_s == 42
+    assert raised.value.retry_after_s == wait

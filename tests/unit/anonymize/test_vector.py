@@ -7,6 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from anonymize.analyzer import analyze_text
 from anonymize.entities import FINDINGS_SCHEMA, Entity
 from anonymize.errors import AnonymizationError
 from anonymize.patterns import RULES
@@ -77,6 +78,16 @@ def test_scan_table_when_same_match_twice_in_one_cell_then_both_at_their_offsets
     found = vector(text)
     assert found == presidio(text)
     assert sorted(s for _, s, _ in found) == [2, 16, 31]
+
+
+def test_scan_table_when_column_of_whole_matches_has_a_trailing_dot_then_dot_left_out() -> None:
+    # A column of phones takes the whole-cell fast path; a dot after the number is no part of
+    # it (the tail reads a dot and the end), as on the Presidio path.
+    cells = [PHONE] * 5 + [PHONE + ".", ID + ".", PHONE]
+    found = scan_table(pl.DataFrame({"t": cells}))
+    rows = found.select("row", "start", "end").rows()
+    assert rows[5:] == [(5, 0, 11), (6, 0, 18), (7, 0, 11)]
+    assert [(5, s.start, s.end) for s in analyze_text(cells[5])] == [rows[5]]
 
 
 def test_scan_table_when_columns_given_then_only_those_in_that_order() -> None:
