@@ -50,8 +50,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def authenticate(db: Database, token: str | None) -> Principal:
-    """Resolve a bearer token; a failure is audited (without the token).
+def authenticate(db: Database, token: str | None, audit_failure: bool = True) -> Principal:
+    """Resolve a bearer token; a failure is audited (without the token) unless
+    ``audit_failure`` is False (an address the sign-in throttle holds).
 
     Raises:
         Unauthenticated: No token, unknown or revoked token, inactive user.
@@ -70,8 +71,9 @@ def authenticate(db: Database, token: str | None) -> Principal:
             ):
                 u = row.user
                 return Principal(u.id, u.name, Role(u.role), u.org_id, u.org.name)
-    with db.session() as session:
-        audit.append(db, session, "anonymous", "auth.failure", "token", presented=bool(token))
+    if audit_failure:
+        with db.session() as session:
+            audit.append(db, session, "anonymous", "auth.failure", "token", presented=bool(token))
     raise Unauthenticated("missing, unknown or revoked token: pass 'Authorization: Bearer <token>'")
 
 

@@ -1,8 +1,10 @@
 """Failed sign-ins per client address: a sliding window, then a wait.
 
 API tokens are long random secrets, so guessing one is hopeless; the throttle
-keeps a guesser from filling the audit chain with failures and from loading
-the token table, and slows any guess to a few per window. Only failures
+keeps a guesser from filling the audit chain with failures: past the limit,
+failures are answered 429 and not audited (:func:`sandbox.api.deps.signed_in`),
+while a valid token still signs in, so that one guesser behind a shared proxy
+cannot lock everyone out. Only failures
 count: users who sign in, however many at once from one address (an office
 behind one NAT), are never slowed down. Once an address has failed, each of
 its tries counts from the moment it starts until it succeeds, so concurrent

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from policies.errors import Unauthenticated
+from policies.errors import TooManyAttempts, Unauthenticated
 from sandbox import audit
 from sandbox.auth import Principal, authenticate
 from sandbox.service import Sandbox
@@ -28,16 +28,25 @@ def signed_in(request: Request, sandbox: Sandbox, token: str | None) -> Principa
     """:func:`~sandbox.auth.authenticate` behind the app's sign-in throttle.
 
     Only failures count (see :mod:`sandbox.throttle`). An address at the limit
-    is refused before its token is looked up (and is not audited again); each
-    failure that brings it to the limit is audited as ``auth.throttled``.
+    still signs in with a valid token (behind a shared proxy, one guesser must
+    not lock everyone out), but its failures are answered 429 and no longer
+    audited; each failure that brings it to the limit is audited as
+    ``auth.throttled``.
 
     Raises:
-        TooManyAttempts: The address must wait (429, ``Retry-After``).
+        TooManyAttempts: The address is at the limit and the token is not valid
+            (429, ``Retry-After``).
         Unauthenticated: The token is missing, unknown or revoked.
     """
     throttle: SignInThrottle = request.app.state.sign_in_throttle
     address = request.client.host if request.client else "unknown"
-    stamp = throttle.begin(address)
+    try:
+        stamp = throttle.begin(address)
+    except TooManyAttempts as held:
+        try:
+            return authenticate(sandbox.db, token, audit_failure=False)
+        except Unauthenticated:
+            raise held from None
     try:
         who = authenticate(sandbox.db, token)
     except Unauthenticated:
