@@ -233,6 +233,26 @@ MIN_WORD_FREQUENCY = 100
 
 
 @functools.cache
+def _dictionary() -> tuple[tuple[str, int, str], ...]:
+    """jieba's entries of 2-4 characters at least :data:`MIN_WORD_FREQUENCY` frequent, as
+    ``(word, frequency, tag)``; read once per process for every word list here (empty
+    without jieba)."""
+    path = _jieba_dictionary()
+    if path is None:
+        return ()
+    entries = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) < 3 or not 2 <= len(parts[0]) <= 4:
+                continue
+            frequency = int(parts[1])
+            if frequency >= MIN_WORD_FREQUENCY:
+                entries.append((parts[0], frequency, parts[2]))
+    return tuple(entries)
+
+
+@functools.cache
 def common_words() -> frozenset[str]:
     """Dictionary words of 2-4 characters that begin like a name but are read as words.
 
@@ -247,24 +267,13 @@ def common_words() -> frozenset[str]:
     Returns:
         The words, read once per process.
     """
-    path = _jieba_dictionary()
-    if path is None:
-        return frozenset()
     starts = set(SURNAMES)
-    words: set[str] = set()
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            parts = line.split()
-            if len(parts) < 3 or not 2 <= len(parts[0]) <= 4:
-                continue
-            word, frequency, tag = parts[0], int(parts[1]), parts[2]
-            if frequency < MIN_WORD_FREQUENCY:
-                continue
-            if tag.startswith("nr") and frequency < NAME_TAG_MAX_FREQUENCY:
-                continue
-            if word[0] in starts or word[:2] in COMPOUND_SURNAMES:
-                words.add(word)
-    return frozenset(words)
+    return frozenset(
+        word
+        for word, frequency, tag in _dictionary()
+        if not (tag.startswith("nr") and frequency < NAME_TAG_MAX_FREQUENCY)
+        and (word[0] in starts or word[:2] in COMPOUND_SURNAMES)
+    )
 
 
 #: Two-character dictionary words at least this frequent may not straddle a name's ends.
@@ -274,19 +283,13 @@ FOLLOW_MIN_FREQUENCY = 300
 
 
 def _two_character_words(min_frequency: int) -> set[str]:
-    """jieba's two-character entries at least ``min_frequency`` frequent, not tagged as
-    names (``nr*``); empty without jieba."""
-    path = _jieba_dictionary()
-    words: set[str] = set()
-    if path is not None:
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                parts = line.split()
-                if len(parts) < 3 or len(parts[0]) != 2 or parts[2].startswith("nr"):
-                    continue
-                if int(parts[1]) >= min_frequency:
-                    words.add(parts[0])
-    return words
+    """jieba's two-character entries at least ``min_frequency`` frequent (no lower than
+    :data:`MIN_WORD_FREQUENCY`), not tagged as names (``nr*``); empty without jieba."""
+    return {
+        word
+        for word, frequency, tag in _dictionary()
+        if len(word) == 2 and frequency >= min_frequency and not tag.startswith("nr")
+    }
 
 
 @functools.cache

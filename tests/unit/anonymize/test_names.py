@@ -44,8 +44,10 @@ def test_follow_words_when_listed_then_each_starts_with_a_word_start_stop_charac
 
 def test_common_words_when_no_jieba_then_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_names, "_jieba_dictionary", lambda: None)
+    _names._dictionary.cache_clear()
     _names.common_words.cache_clear()
     try:
         assert _names.common_words() == frozenset()
     finally:
+        _names._dictionary.cache_clear()
         _names.common_words.cache_clear()
