@@ -66,6 +66,7 @@ SAFE_SURNAMES = (
     "王李张刘陈杨黄吴赵周徐孙马朱胡林郭何罗郑梁谢宋唐许邓冯韩曹曾彭萧肖蔡潘董袁余叶蒋杜苏魏"
     "程吕沈任姚卢傅钟姜崔谭廖范汪陆戴贾韦夏邱侯邹熊孟秦薛尹段雷黎史陶贺顾毛郝龚邵钱严赖覃洪"
     "莫孔汤温康施樊葛邢乔伍庞颜倪庄聂章鲁岳翟殷詹耿焦俞柳祝阮柯纪梅童凌毕季裴霍涂苗盛翁冉骆"
+    "丁阎闫鞠武牛申欧关兰左甘尚符舒谷曲蓝辛靳柴蒙鲍喻祁蒲滕屈饶牟艾穆卓古吉缪简芦麦褚娄窦戚岑景宫卜冷晏米柏宗瞿桂佟臧闵苟邬卞姬仇栾隋刁沙巫寇桑甄丛仲虞敖巩佘麻苑迟邝封匡荆冀郁胥栗燕鄢谌奚皮粟冼蔺阚屠朴廉禹祖漆巴卿狄晋扈晁"
 )
 
 #: Characters that end a name rather than continue it: particles, pronouns,
@@ -104,8 +105,6 @@ def han_except(excluded: str) -> str:
 
 _GIVEN = f"[{han_except(NAME_STOP)}]"
 _COMPOUND = "|".join(COMPOUND_SURNAMES)
-#: A surname and one or two given-name characters.
-PERSON_NAME = f"(?:{_COMPOUND}|[{SURNAMES}]){_GIVEN}{{1,2}}"
 #: The same with the surnames that are rarely other words, given name lazy (before a title).
 SAFE_PERSON_NAME = f"(?:{_COMPOUND}|[{SAFE_SURNAMES}]){_GIVEN}{{1,2}}?"
 #: Last characters of role nouns (经手人, 柜员, 志愿者, 老师, 局长, 辅警, 市民): any two
@@ -121,14 +120,23 @@ ROLE_WORDS = (
     "护工", "社工", "班主任", "骑手", "失主", "房主", "雇主", "患儿", "孕妇", "产妇", "外孙",
     "外孙女", "外甥", "外甥女", "侄子", "侄女", "姑姑", "姑妈", "舅舅", "叔叔", "伯伯", "婶婶",
     "嫂子", "姐夫", "妹夫", "女婿", "儿媳", "岳父", "岳母", "公公", "婆婆", "朋友", "网友",
-    "教练", "同志",
+    "教练", "同志", "表哥", "表姐", "表弟", "表妹", "堂哥", "堂姐", "堂弟", "堂妹", "舅妈",
+    "姨妈", "姨父", "姑父", "邻居", "室友", "舍友", "同桌", "队友", "客服", "坐席", "前台",
+    "顾问", "助理", "总裁", "副总裁", "董事长", "总监", "老板", "店主", "领导", "护士长",
+    "维修工", "环卫工", "清洁工", "保洁", "电工", "焊工", "木工", "农民工",
 )  # fmt: skip
-#: Words after which a name follows (姓名：张三, 联系人 李四, 我是王五, 股东赵六).
+_LEAD_WORDS = (
+    "姓名", "名字", "联系人", "收件人", "收货人", "寄件人", "患者", "申请人", "户主", "持卡人",
+    "负责人", "经办人", "客户", "乘客", "签收人", "法定代表人", "代表人", "监护人", "投保人",
+    "被保险人", "借款人", "当事人", "委托人", "车主", "业主", "住户", "司机", "户名", "取件人",
+    "用户", "委托", "联系", "我是", "我叫", "本人", "被告人", "被告", "原告", "犯罪嫌疑人",
+    "嫌疑人", "证人", "审判员", "书记员", "代理人", "职工", "员工", "村民", "居民", "学生",
+    "同事", "同学", *ROLE_WORDS,
+)  # fmt: skip
+#: Words after which a name follows (姓名：张三, 联系人 李四, 我是王五, 股东赵六). Longest
+#: first: where two start at one place the longer leads (护士长孙红梅: 孙红梅, not 长孙红梅).
 PERSON_CONTEXT_LEAD = (
-    "(?:姓名|名字|联系人|收件人|收货人|寄件人|患者|申请人|户主|持卡人|负责人|经办人|客户|乘客"
-    "|签收人|法定代表人|代表人|监护人|投保人|被保险人|借款人|当事人|委托人|车主|业主|住户|司机"
-    "|户名|取件人|用户|委托|联系|我是|我叫|本人|被告人|被告|原告|犯罪嫌疑人|嫌疑人|证人|审判员"
-    f"|书记员|代理人|职工|员工|村民|居民|学生|同事|同学|{'|'.join(ROLE_WORDS)}"
+    f"(?:{'|'.join(sorted(dict.fromkeys(_LEAD_WORDS), key=len, reverse=True))}"
     f"|[{HAN}][{ROLE_SUFFIXES}])"
     "[: ]{0,2}(?:是|为)?"
 )
@@ -181,6 +189,11 @@ NAME_FOLLOW = f"(?:[^{NAME_WORD_STARTS}{_ONLY_AS_WORD}]|{'|'.join((*FOLLOW_WORDS
 #: the subject of a clause (李军反映…, 马莉的…), ended by a non-name character. Not
 #: right after a digit: 4单元 is a building unit, 3号 a number.
 RUN_START = f"(?:(?s:.)[^{HAN}0-9])"
+#: Surnames that open a name at the start of a run: not those that open a clause as a verb
+#: or a preposition far more often (来行申请, 由其女儿, 查房记录).
+_RUN_SURNAMES = "".join(c for c in SURNAMES if c not in "来由查")
+#: A name at the start of a run (:data:`RUN_START`).
+RUN_PERSON_NAME = f"(?:{_COMPOUND}|[{_RUN_SURNAMES}]){_GIVEN}{{1,2}}"
 #: What may follow a name after a context word or a verb: anything but a place suffix (江苏 before
 #: 省 is a province); what it is, is then read by :data:`NAME_FOLLOW` or as a common word.
 LOOSE_NAME_END = f"[^{_PLACE_SUFFIXES}]"
@@ -279,7 +292,7 @@ def common_words() -> frozenset[str]:
 #: Two-character dictionary words at least this frequent may not straddle a name's ends.
 STRADDLE_MIN_FREQUENCY = 1000
 #: Two-character dictionary words at least this frequent end a name before them.
-FOLLOW_MIN_FREQUENCY = 300
+FOLLOW_MIN_FREQUENCY = 100
 
 
 def _two_character_words(min_frequency: int) -> set[str]:
@@ -307,6 +320,34 @@ def straddling_words() -> frozenset[str]:
         The words, read once per process.
     """
     return frozenset(_two_character_words(STRADDLE_MIN_FREQUENCY) | set(GLUED_WORDS))
+
+
+#: Two-character dictionary words at least this frequent that a three-character name's last
+#: character may not open (彭勇常年在外 holds 彭勇; rarer words such as 英名 do not count:
+#: 郑凤英名下 holds 郑凤英).
+THIRD_MIN_FREQUENCY = 300
+
+
+@functools.cache
+def two_character_frequencies() -> dict[str, int]:
+    """jieba's two-character entries at least :data:`MIN_WORD_FREQUENCY` frequent and not
+    tagged as names, with their frequency (empty without jieba)."""
+    return {
+        word: frequency
+        for word, frequency, tag in _dictionary()
+        if len(word) == 2 and not tag.startswith("nr")
+    }
+
+
+def third_taken(closing: str, after: str) -> bool:
+    """Whether a three-character name's last character and the next, ``closing``, are a
+    word that takes that character from the name: a common word (at least
+    :data:`THIRD_MIN_FREQUENCY`) more frequent than the two characters ``after`` the
+    name (彭勇常年在外: 常年 and no word 年在, so 彭勇; 李建平反映: 反映 is the more
+    frequent word, so 李建平)."""
+    frequencies = two_character_frequencies()
+    taken = frequencies.get(closing, 0)
+    return taken >= THIRD_MIN_FREQUENCY and taken > frequencies.get(after, 0)
 
 
 @functools.cache

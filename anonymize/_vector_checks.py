@@ -30,9 +30,11 @@ from anonymize._names import (
     COMPOUND_SURNAMES,
     FOLLOW_WIDTH,
     ORG_WORDS,
+    THIRD_MIN_FREQUENCY,
     common_words,
     following_words,
     straddling_words,
+    two_character_frequencies,
 )
 from anonymize.context import CARD_WORDS, CONTEXT_WINDOW, card_or_id_regex
 from anonymize.patterns import (
@@ -252,8 +254,13 @@ def keep_in_context(frame: pl.DataFrame, check: Check | None) -> pl.DataFrame:
         if not claimed.height:
             return frame
         return frame.join(claimed.select("row", "start"), on=["row", "start"], how="anti")
-    doubt = reads_as_resident_id(number)
-    return pl.concat([frame.filter(~doubt), _filtered(frame, doubt & inside, *card)])
+    # A card that reads as an ID is in doubt; one pass decides which rows are, and a doubtful
+    # one at a cell's start (no card word before it) is dropped without reading its window.
+    flags = frame.select(reads_as_resident_id(number).alias("doubt"), inside.alias("inside"))
+    sure, read = ~flags["doubt"], flags["doubt"] & flags["inside"]
+    if sure.all():
+        return frame
+    return pl.concat([frame.filter(sure), _filtered(frame.filter(read), *card)])
 
 
 def keep_followed(frame: pl.DataFrame, follow: str | None, word: bool = False) -> pl.DataFrame:
@@ -277,13 +284,21 @@ def _straddling_words() -> pl.Series:
 
 
 @functools.cache
+def _frequencies() -> tuple[pl.Series, pl.Series]:
+    frequencies = two_character_frequencies()
+    words = sorted(frequencies)
+    return pl.Series(words, dtype=pl.String), pl.Series([frequencies[w] for w in words])
+
+
+@functools.cache
 def _following_words() -> pl.Series:
     return pl.Series("words", sorted(following_words()), dtype=pl.String)
 
 
 def keep_bounded(frame: pl.DataFrame, bounded: bool, opening: bool) -> pl.DataFrame:
     """Rows of ``frame`` (``padded``, ``start``, ``end``, ``hit``) where no common
-    two-character word straddles the span's end or, with ``opening``, its start (as
+    two-character word straddles the span's end or, with ``opening``, its start, and no
+    three-character name's last character opens a following word (as
     :func:`anonymize.patterns.straddled`)."""
     if not bounded or not frame.height:
         return frame
@@ -291,6 +306,14 @@ def keep_bounded(frame: pl.DataFrame, bounded: bool, opening: bool) -> pl.DataFr
     words = _straddling_words().implode()
     closing = hit.str.slice(-1) + padded.str.slice(pl.col("end") + len(PAD_BEFORE), 1)
     kept = ~closing.is_in(words)
+    # A three-character name's last character taken by a word (as patterns.third_taken).
+    known, frequencies = _frequencies()
+    after = padded.str.slice(pl.col("end") + len(PAD_BEFORE), 2)
+    taken = closing.replace_strict(known, frequencies, default=0, return_dtype=pl.Int64)
+    following = after.replace_strict(known, frequencies, default=0, return_dtype=pl.Int64)
+    compound = pl.Series(COMPOUND_SURNAMES, dtype=pl.String).implode()
+    third = (hit.str.len_chars() == 3) & ~hit.str.slice(0, 2).is_in(compound)
+    kept = kept & ~(third & (taken >= THIRD_MIN_FREQUENCY) & (taken > following))
     if opening:
         before = padded.str.slice(pl.col("start") + len(PAD_BEFORE) - 1, 1)
         kept = kept & ~(before + hit.str.slice(0, 1)).is_in(words)

@@ -53,8 +53,8 @@ from anonymize._names import (
     NAME_FOLLOW,
     ORG_WORDS,
     PERSON_CONTEXT_LEAD,
-    PERSON_NAME,
     PERSON_VERB_LEAD,
+    RUN_PERSON_NAME,
     RUN_START,
     SAFE_PERSON_NAME,
     STOP_END,
@@ -63,6 +63,7 @@ from anonymize._names import (
     following_words,
     han_except,
     straddling_words,
+    third_taken,
 )
 from anonymize.context import card_word_nearest
 from anonymize.entities import Entity
@@ -334,6 +335,7 @@ RULES: tuple[Rule, ...] = (
         requires=HONORIFIC,
         greedy=False,
         tail_width=2,
+        bounded=True,
     ),
     Rule(
         Entity.PERSON,
@@ -345,10 +347,11 @@ RULES: tuple[Rule, ...] = (
         requires=GLUED_WORD,
         greedy=False,
         tail_width=2,
+        bounded=True,
     ),
     Rule(
         Entity.PERSON,
-        PERSON_NAME,
+        RUN_PERSON_NAME,
         RUN_START,
         NAME_END,
         score=0.6,
@@ -583,11 +586,18 @@ def base_score(rule: Rule, span: str) -> float:
 
 def straddled(padded: str, start: int, end: int, opening: bool = True) -> bool:
     """Whether a common two-character word straddles the end of ``padded[start:end]``, or
-    (``opening``) its start."""
+    (``opening``) its start; or a name's optional third character opens a word.
+
+    A name of a surname and two given-name characters whose last character and
+    the next one form a common word that takes the character (:func:`third_taken`)
+    is read as the two-character name before that word (彭勇常年在外: 彭勇, not 彭勇常).
+    """
     words = straddling_words()
-    return padded[end - 1 : end + 1] in words or (
-        opening and padded[start - 1 : start + 1] in words
-    )
+    closing = padded[end - 1 : end + 1]
+    if closing in words or (opening and padded[start - 1 : start + 1] in words):
+        return True
+    third = end - start == 3 and padded[start : start + 2] not in COMPOUND_SURNAMES
+    return third and third_taken(closing, padded[end : end + 2])
 
 
 def find_spans(rule: Rule, text: str) -> list[tuple[int, int, float]]:

@@ -27,6 +27,7 @@ from tests.corpus import (
     HELD_OUT_NOTES,
     INDEPENDENT_NOTES,
     LAST_NOTES,
+    SIXTH_NOTES,
     UNSEEN_NOTES,
     make_corpus,
 )
@@ -133,8 +134,8 @@ def test_paths_when_seeded_sample_then_many_person_spans_compared(
 
 @pytest.mark.parametrize(
     "notes",
-    [HELD_OUT_NOTES, UNSEEN_NOTES, INDEPENDENT_NOTES, BLIND_NOTES, LAST_NOTES],
-    ids=["held_out", "unseen", "independent", "blind", "last"],
+    [HELD_OUT_NOTES, UNSEEN_NOTES, INDEPENDENT_NOTES, BLIND_NOTES, LAST_NOTES, SIXTH_NOTES],
+    ids=["held_out", "unseen", "independent", "blind", "last", "sixth"],
 )
 def test_paths_when_held_out_notes_then_identical_person_findings(notes: tuple[str, ...]) -> None:
     corpus = make_corpus(150, SEED, notes)

@@ -45,6 +45,12 @@ FOUND = [
     ("被告人吴志强于2019年到案", "吴志强"),  # after a role word, before 于
     ("周玉兰、马桂香两人于昨日到场", "周玉兰 马桂香"),  # two, the second before 两人
     ("唐建华", "唐建华"),  # a whole cell
+    ("护士长孙红梅于今日查房", "孙红梅"),  # the longer role word leads, not 长孙…
+    ("客服赵海燕已同意退款", "赵海燕"),  # a role word
+    ("其监护人彭勇常年在外务工", "彭勇"),  # 常年 takes the third character
+    ("李建平反映路灯不亮", "李建平"),  # 平反 is a word, but 反映 the more frequent one
+    ("郑凤英名下登记有车辆", "郑凤英"),  # 英名 is too rare a word to take a character
+    ("要不问问关磊女士", "关磊"),  # before an honorific, a surname that opens few words
 ]
 
 NOT_NAMES = [
@@ -66,6 +72,12 @@ NOT_NAMES = [
     "马上就到",  # an adverb
     "周末加班",  # a noun
     "和平路123号",  # 和 is a particle and a surname; 平路 is no name
+    "同时感谢指导老师",  # 感谢 straddles the start of 谢指导 (before an honorific)
+    "班主任老师主持会议",  # 主任 straddles the start of 任老 … no name before 老师
+    "【查房记录】",  # 查 opens a clause as a verb
+    "（原件）来行申请挂失",  # 来 opens a clause as a verb
+    "共计500元，由其女儿办理",  # 由 opens a clause as a preposition
+    "地方开发报告",  # 地方 straddles the start of 方开发 (glued to 报告)
 ]
 
 
