@@ -61,12 +61,15 @@ COMPOUND_SURNAMES = (
 
 #: Surnames that are rarely anything else in running text. The honorific rule
 #: (王小明先生) has no anchor on its left, so a surname that is also a common
-#: word (和, 向, 常, 时 …) would pull the preceding character into the name.
+#: word (和, 向, 常, 时 …) or ends one (保安, 对方, 现金, 主管, 门卫, 会计, 新郎 …)
+#: would pull the preceding character into the name, and the name after it is then lost.
 SAFE_SURNAMES = (
     "王李张刘陈杨黄吴赵周徐孙马朱胡林郭何罗郑梁谢宋唐许邓冯韩曹曾彭萧肖蔡潘董袁余叶蒋杜苏魏"
     "程吕沈任姚卢傅钟姜崔谭廖范汪陆戴贾韦夏邱侯邹熊孟秦薛尹段雷黎史陶贺顾毛郝龚邵钱严赖覃洪"
     "莫孔汤温康施樊葛邢乔伍庞颜倪庄聂章鲁岳翟殷詹耿焦俞柳祝阮柯纪梅童凌毕季裴霍涂苗盛翁冉骆"
-    "丁阎闫鞠武牛申欧关兰左甘尚符舒谷曲蓝辛靳柴蒙鲍喻祁蒲滕屈饶牟艾穆卓古吉缪简芦麦褚娄窦戚岑景宫卜冷晏米柏宗瞿桂佟臧闵苟邬卞姬仇栾隋刁沙巫寇桑甄丛仲虞敖巩佘麻苑迟邝封匡荆冀郁胥栗燕鄢谌奚皮粟冼蔺阚屠朴廉禹祖漆巴卿狄晋扈晁"
+    "丁阎闫鞠武牛申欧关兰左甘尚符舒谷曲蓝辛靳柴蒙鲍喻祁蒲滕屈饶牟艾穆卓古吉缪简芦麦褚娄窦戚"
+    "岑景宫卜冷晏米柏宗瞿桂佟臧闵苟邬卞姬仇栾隋刁沙巫寇桑甄丛仲虞敖巩佘麻苑迟邝封匡荆冀郁胥"
+    "栗燕鄢谌奚皮粟冼蔺阚屠朴廉禹祖漆巴卿狄晋扈晁"
 )
 
 #: Characters that end a name rather than continue it: particles, pronouns,

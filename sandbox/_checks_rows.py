@@ -72,8 +72,11 @@ class RowVerdict:
 
 
 def as_text(column: str, dtype: pl.DataType) -> pl.Expr:
-    """A column as comparable text: whole floats as integers, other scalars cast."""
+    """A column as comparable text: whole floats as integers, durations as their count of
+    time units (polars casts no duration to text), other scalars cast."""
     value = pl.col(column)
+    if isinstance(dtype, pl.Duration):
+        return value.cast(pl.Int64).cast(pl.String).alias(column)
     if dtype.is_float():
         whole = value.is_finite() & (value == value.floor())
         value = pl.when(whole).then(value.cast(pl.Int64, strict=False).cast(pl.String))

@@ -111,7 +111,8 @@ def _records(records: list[dict[str, Any]]) -> pl.DataFrame:
     """Records as a table; mixed types in a field fall back to every value as JSON text."""
     try:
         return pl.from_dicts(records, infer_schema_length=None)
-    except (pl.exceptions.PolarsError, TypeError, ValueError):
+    except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError):
+        # OverflowError: an integer wider than polars' widest (10**200) is kept as its text.
         rendered = [
             {
                 k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)

@@ -189,7 +189,12 @@ def _release(
             for d in datasets
         ],
         "privacy": _privacy_statement(job.kind, spec, cost, datasets[0].privacy_unit, job.report),
-        "checks": job.report.get("checks", []),
+        # Names and verdicts only: a check's reason can state exact facts of the inputs
+        # (how many rows match few records) that the operator, who receives the manifest,
+        # may not learn; stewards and auditors read the reasons in the job's report.
+        "checks": [
+            {"name": c["name"], "verdict": c["verdict"]} for c in job.report.get("checks", [])
+        ],
         "approver": who.name,
         "approval_reason": reason,
         "approvals": approvals,
@@ -272,3 +277,17 @@ def _privacy_statement(
             "records_suppressed": report.get("records_suppressed"),
         }
     return base | {"guarantee": "none by construction: every file was reviewed by a person"}
+
+
+#: Report fields that hold what operator code printed: it may print data, so only the
+#: stewards who review the output read it (auditors read neither outputs nor these).
+_STREAMS = frozenset({"stdout", "stderr", "stdout_tail", "stderr_tail"})
+
+
+def without_streams(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` without the tails of the run's output streams (at most one level down)."""
+    return {
+        k: ({kk: vv for kk, vv in v.items() if kk not in _STREAMS} if isinstance(v, dict) else v)
+        for k, v in report.items()
+        if k not in _STREAMS
+    }

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sandbox.store.db import Database
-from sandbox.store.models import AuditEntry, utcnow
+from sandbox.store.models import AuditEntry, Release, utcnow
 
 GENESIS = "0" * 64
 
@@ -120,6 +120,13 @@ def verify(session: Session, batch: int = 5000) -> Verification:
             .limit(batch)
         ).all()
         if not rows:
+            unrecorded = _unrecorded_release(session)
+            if unrecorded is not None:
+                reason = (
+                    f"job {unrecorded} was released but no entry records its release: "
+                    "entries were removed from the end of the chain"
+                )
+                return Verification(False, count, None, reason, prev)
             return Verification(True, count, head=prev)
         for e in rows:
             if e.seq != expected_seq:
@@ -139,3 +146,25 @@ def verify(session: Session, batch: int = 5000) -> Verification:
                 )
             prev, expected_seq, count = e.hash, expected_seq + 1, count + 1
         last_seq = rows[-1].seq
+
+
+def _unrecorded_release(session: Session) -> int | None:
+    """A released job whose release no entry records, if any.
+
+    A hash chain proves that no entry was changed, inserted or removed in its
+    middle, not that none was cut off its end: the releases table, written in
+    the same transaction as each release's ``review.approve`` entry, is a
+    second record to compare with.
+    """
+    recorded = set(
+        session.scalars(
+            select(AuditEntry.subject).where(
+                AuditEntry.action == "review.approve",
+                AuditEntry.details["released"].as_boolean().is_(True),
+            )
+        )
+    )
+    for job_id in session.scalars(select(Release.job_id).order_by(Release.job_id)):
+        if f"job:{job_id}" not in recorded:
+            return int(job_id)
+    return None

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from policies.errors import NotFound
 from policies.roles import OrgKind, Role, check_role
-from sandbox import auth
+from sandbox import audit, auth
 from sandbox.api.deps import Caller, SandboxDep
 from sandbox.api.schemas import OrgCreate, OrgPublic, TokenPublic, UserCreate, UserPublic
 from sandbox.store.models import Organisation, User
@@ -66,4 +66,8 @@ def rotate_token(user_id: int, who: Caller, sandbox: SandboxDep) -> TokenPublic:
             raise NotFound("no such user")
         auth.revoke_tokens(sandbox.db, session, who.actor, user.id)
         token = auth.issue_token(session, user, "rotated")
+        # the admin holds this user's new credential: the chain says who issued it, for whom
+        audit.append(
+            sandbox.db, session, who.actor, "token.issue", f"user:{user.id}", role=user.role
+        )
         return TokenPublic(user=_user(user), token=token)

@@ -22,8 +22,12 @@ router = APIRouter(tags=["jobs"])
 
 def _public(job: Job, role: Role) -> JobPublic:
     # The run report holds exact facts (how many groups existed) that are not
-    # differentially private: stewards and auditors see it, operators never do.
-    return JobPublic.of(job, with_report=role is not Role.OPERATOR)
+    # differentially private: stewards and auditors see it, operators never do; what the
+    # operator's code printed is for the reviewing stewards only (it may print data).
+    public = JobPublic.of(job, with_report=role is not Role.OPERATOR)
+    if role is not Role.STEWARD and public.report is not None:
+        public.report = airlock.without_streams(public.report)
+    return public
 
 
 @router.post("/jobs", status_code=status.HTTP_202_ACCEPTED)

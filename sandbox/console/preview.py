@@ -20,6 +20,7 @@ from typing import IO, Literal
 import polars as pl
 
 from policies.errors import NotFound
+from sandbox._checks_files import MAX_MEMBERS
 
 #: Rows shown of a table.
 PREVIEW_ROWS = 20
@@ -29,8 +30,9 @@ MAX_CELL = 80
 MAX_MEMBER = 32 * 1024 * 1024
 #: Characters shown of a text member.
 MAX_TEXT = 4000
-#: Members listed of one archive.
-MAX_MEMBERS = 200
+#: Members of one archive whose tables and texts are shown; the others (up to the checks'
+#: cap, :data:`sandbox._checks_files.MAX_MEMBERS`) are listed, and their images shown.
+MAX_PREVIEWED = 200
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _TABLES = {".parquet", ".csv"}
 _TEXTS = {".py", ".txt", ".md", ".json", ".log", ".tsv", ".html", ".htm", ".xml", ".yaml", ".yml"}
@@ -123,7 +125,14 @@ def zip_members(path: Path | IO[bytes]) -> list[Member]:
     with archive:
         files = [i for i in archive.infolist() if not i.is_dir()]
         for index, info in enumerate(files[:MAX_MEMBERS]):
-            members.append(_member(archive, index, info))
+            if index < MAX_PREVIEWED or _kind(info.filename) in ("image", "other"):
+                members.append(_member(archive, index, info))
+            else:
+                note = f"not previewed (over {MAX_PREVIEWED} files): download the output to read it"
+                members.append(Member(index, info.filename, info.file_size, "other", note=note))
+        if len(files) > MAX_MEMBERS:
+            note = f"{len(files) - MAX_MEMBERS} more files not listed (the checks fail it)"
+            members.append(Member(len(files), "…", 0, "other", note=note))
     return members
 
 

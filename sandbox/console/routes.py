@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from policies.airlock import Decision
+from policies.airlock import Decision, JobStatus
 from policies.errors import NotFound, TooManyAttempts, Unauthenticated
+from policies.roles import Role
 from sandbox import airlock, audit
 from sandbox.api.deps import SandboxDep, signed_in
 from sandbox.console import preview, views
@@ -158,14 +159,21 @@ def job(
     notice: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     """One output: spec, datasets, budget, checks, preview, error bars, history, decision."""
+    reviewer = viewer.who.role is Role.STEWARD
     with sandbox.db.session() as session:
-        page = views.job_page(session, visible_job(session, viewer.who, job_id))
+        shown = visible_job(session, viewer.who, job_id)
+        page = views.job_page(session, shown, reviewer=reviewer)
+        if reviewer and shown.status == JobStatus.AWAITING_REVIEW.value:
+            # who read a quarantined output, and when (art. 63: access is traceable)
+            audit.append(sandbox.db, session, viewer.who.actor, "output.preview", f"job:{job_id}")
         return render(request, "job.html", viewer, page=page, notice=NOTICES.get(notice, ""))
 
 
 @router.get("/jobs/{job_id}/files/{index}.png")
 def image(job_id: int, index: int, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
-    """A PNG image of a custom job's archive, checked by its magic bytes."""
+    """A PNG image of a custom job's archive, checked by its magic bytes (stewards only)."""
+    if viewer.who.role is not Role.STEWARD:
+        raise NotFound("outputs are shown to the reviewing stewards only")
     with sandbox.db.session() as session:
         path = Path(visible_job(session, viewer.who, job_id).output_path or "/nonexistent")
     if path.suffix.lower() != ".zip" or not path.is_file():

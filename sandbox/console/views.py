@@ -192,8 +192,9 @@ class JobPage:
     file_note: str
 
 
-def job_page(session: Session, job: Job) -> JobPage:
-    """The output page of ``job``."""
+def job_page(session: Session, job: Job, reviewer: bool) -> JobPage:
+    """The output page of ``job``; its output and run logs only for a ``reviewer`` (a steward:
+    an auditor may no more read an output here than download it)."""
     datasets = list(
         session.scalars(select(Dataset).where(Dataset.name.in_(job_datasets(job.spec))))
     )
@@ -219,7 +220,11 @@ def job_page(session: Session, job: Job) -> JobPage:
         for r in decided
     ]
     checks = list(job.report.get("checks", []))
-    table, members, panels, note = _preview(job)
+    if reviewer:
+        table, members, panels, note = _preview(job)
+    else:
+        table, members, panels = None, [], []
+        note = "outputs and run logs are shown to the reviewing stewards only"
     return JobPage(
         job=job,
         org=grant.org.name,
@@ -249,7 +254,7 @@ def job_page(session: Session, job: Job) -> JobPage:
         table=table,
         members=members,
         panels=panels,
-        streams=streams(job.report),
+        streams=streams(job.report) if reviewer else [],
         run_facts=run_facts(job.report),
         history=release_history(session, job),
         file_note=note,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from sandbox.store.models import AuditEntry, Job
 from sandbox.throttle import SignInThrottle
@@ -194,6 +195,8 @@ def test_review_when_decided_then_manifest_is_signed_and_complete(world: World):
     assert manifest["privacy"]["epsilon"] == 1.0
     assert manifest["approver"] == "steward"
     assert {c["name"] for c in manifest["checks"]} >= {"pii_scan", "small_cells"}
+    # the operator's manifest holds no check's reason (exact, non-private facts of the input)
+    assert all(set(c) == {"name", "verdict"} for c in manifest["checks"])
     # a second decision on the same job is refused
     again = world.http.post(
         f"/v1/jobs/{job_id}/review",
@@ -344,6 +347,21 @@ def test_audit_when_one_row_edited_then_verify_fails_at_that_row(world: World):
     assert broken == {**broken, "ok": False, "broken_at": target}
 
 
+def test_audit_when_the_release_entry_is_cut_off_the_end_then_verify_fails(world: World):
+    # A hash chain cannot show that its last entries were deleted; the releases table can.
+    job_id = _released_job(world)
+    assert world.http.get("/v1/audit/verify", headers=world.as_("auditor")).json()["ok"]
+    with world.sandbox.db.session() as session:
+        approve = session.scalar(
+            select(AuditEntry.seq).where(
+                AuditEntry.action == "review.approve", AuditEntry.subject == f"job:{job_id}"
+            )
+        )
+        session.execute(delete(AuditEntry).where(AuditEntry.seq >= approve))
+    broken = world.http.get("/v1/audit/verify", headers=world.as_("auditor")).json()
+    assert broken["ok"] is False and f"job {job_id} was released" in broken["reason"]
+
+
 def test_auth_when_token_is_bad_then_401_and_failure_audited(world: World):
     response = world.http.get("/v1/datasets", headers={"Authorization": "Bearer sbx_wrong"})
     assert response.status_code == 401
@@ -395,3 +413,19 @@ def test_job_when_query_fails_in_ray_then_failed_without_values(world: World):
     assert job["status"] == "failed"
     assert "南京市" not in job["error"] and "苏州市" not in job["error"]
     assert world.grant()["epsilon_spent"] == 1.0  # a failed job's budget is not handed back
+
+
+def test_admin_when_rotating_a_stewards_token_then_old_one_dies_and_issue_is_audited(
+    world: World,
+):
+    me = world.http.get("/v1/me", headers=world.as_("steward")).json()
+    rotated = world.http.post(f"/v1/users/{me['id']}/tokens", headers=world.as_("admin"))
+    assert rotated.status_code == 201, rotated.text
+    assert world.http.get("/v1/me", headers=world.as_("steward")).status_code == 401
+    fresh = {"Authorization": f"Bearer {rotated.json()['token']}"}
+    assert world.http.get("/v1/me", headers=fresh).json()["id"] == me["id"]
+    entries = world.http.get("/v1/audit?limit=1000", headers=world.as_("auditor")).json()
+    issued = [e for e in entries if e["action"] == "token.issue"]
+    assert [e["subject"] for e in issued] == [f"user:{me['id']}"]
+    assert issued[0]["actor"] != f"user:{me['name']}"  # the admin issued it, and it says so
+    assert rotated.json()["token"] not in json.dumps(entries)

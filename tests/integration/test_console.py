@@ -380,6 +380,24 @@ def test_output_page_when_custom_zip_then_banner_escaped_text_tables_and_png_onl
     assert [r.status_code for r in served if r.status_code != 200] == [404]  # not a PNG
     queue = browser.get("/console/queue?kind=custom").text
     assert _listed(queue) == {job_id} and "not DP" in queue
+    # each look at a quarantined output is audited, by whom
+    previews = [
+        e
+        for e in world.http.get("/v1/audit?limit=1000", headers=world.as_("auditor")).json()
+        if e["action"] == "output.preview" and e["subject"] == f"job:{job_id}"
+    ]
+    assert len(previews) == 1 and previews[0]["actor"].startswith("user:")
+    # an auditor may no more read an output (or what the code printed) than download it
+    auditor = _client(world)
+    _sign_in(auditor, world.auditor)
+    seen = auditor.get(f"/console/jobs/{job_id}").text
+    assert "苏州市" not in seen and "done &lt;i&gt;ok" not in seen
+    assert "shown to the reviewing stewards only" in seen
+    assert all(auditor.get(src).status_code == 404 for src in images)
+    report = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("auditor")).json()["report"]
+    assert "stdout" not in report and report["exit_code"] == 0
+    steward_report = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("steward")).json()
+    assert steward_report["report"]["stdout"]["tail"] == "done <i>ok</i>"
 
 
 def test_output_page_when_train_model_then_parameters_and_weights_header_are_readable(
@@ -913,3 +931,24 @@ def test_grant_terms_when_doctests_run_then_units_convert_exactly() -> None:
 
     result = doctest.testmod(grant_terms)
     assert result.attempted >= 4 and result.failed == 0
+
+
+def test_preview_when_archive_has_more_files_than_previewed_then_every_one_listed_and_images_shown(
+    tmp_path: Path,
+):
+    from sandbox.console import preview
+
+    png = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
+        b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N"
+        b"\x00\x00\x00\x00IEND\xaeB`\x82"
+    )
+    path = tmp_path / "out.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(250):
+            archive.writestr(f"part-{i:03}.txt", f"row {i}\n")
+        archive.writestr("z-last.png", png)  # a picture the reviewer must be able to see
+    members = preview.zip_members(path)
+    assert len(members) == 251
+    assert members[10].text == "row 10\n" and "not previewed" in (members[240].note or "")
+    assert members[250].kind == "image" and preview.zip_image(path, 250) == png

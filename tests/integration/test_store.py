@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, update
 
-from jobs.runner import Outcome, Task, execute
+from jobs.runner import Outcome, Task, execute, sha256_file
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.errors import BudgetExhausted
@@ -50,7 +52,9 @@ def db(db_url: str) -> Database:
     database.dispose()
 
 
-def _world(db: Database, tmp_path: Path, epsilon: float) -> tuple[Settings, Principal, int]:
+def _world(
+    db: Database, tmp_path: Path, epsilon: float, kinds: tuple[str, ...] = ("aggregate",)
+) -> tuple[Settings, Principal, int]:
     settings = Settings(data_dir=tmp_path / "data", database_url=db.url)
     with db.session() as s:
         bureau = auth.create_org(db, s, "test", "bureau", OrgKind.BUREAU)
@@ -85,7 +89,7 @@ def _world(db: Database, tmp_path: Path, epsilon: float) -> tuple[Settings, Prin
             org_id=firm_id,
             datasets=["residents"],
             purpose="",
-            kinds=["aggregate"],
+            kinds=list(kinds),
             budget=PrivacyBudget(epsilon),
             expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
             commitment_accepted=False,
@@ -323,3 +327,47 @@ def test_job_when_grant_suspended_before_it_runs_then_it_does_not_run(db: Databa
         assert stopped.status == "failed" and "art. 76" in stopped.error
     assert runner.ran == [first.id]
     assert not (settings.quarantine_dir / f"job-{second.id}.parquet").exists()
+
+
+def test_job_when_custom_code_holds_every_worker_then_visible_jobs_still_start(
+    db: Database, tmp_path: Path
+):
+    # A custom job's run time is hidden from the operator; held for a data-dependent time it
+    # must not delay the start of the operator's aggregate (whose started_at they see).
+    settings, who, grant_id = _world(db, tmp_path, epsilon=1.0, kinds=("aggregate", "custom"))
+    release, held = threading.Event(), threading.Event()
+
+    class HoldsCustom(InProcessRunner):
+        def run(self, task: Task) -> Outcome:
+            if task.spec["kind"] != "custom":
+                return super().run(task)
+            held.set()
+            release.wait(30)
+            out = Path(task.output_path).with_suffix(".zip")
+            with zipfile.ZipFile(out, "w"):
+                pass
+            return Outcome(str(out), sha256_file(out), rows=0, epsilon=0.0, delta=0.0)
+
+    service = JobService(db, settings, HoldsCustom(), workers=1, untimed_workers=1)
+    try:
+        custom = service.submit(
+            who, grant_id, {"kind": "custom", "datasets": ["residents"], "source": "print(1)"}
+        )
+        assert held.wait(30)
+        visible = service.submit(who, grant_id, aggregate_spec(epsilon=0.2))
+        deadline = time.monotonic() + 60
+        while _status(db, visible.id) != "awaiting_review" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _status(db, visible.id) == "awaiting_review"
+        with db.session() as s:
+            still = s.get(Job, custom.id)
+            assert still is not None and still.status == "running"
+    finally:
+        release.set()
+        service.shutdown(wait=True)
+
+
+def _status(db: Database, job_id: int) -> str | None:
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        return None if job is None else job.status

@@ -222,6 +222,38 @@ def test_file_type_when_member_bytes_are_arbitrary_then_checks_never_crash(
     assert _verdicts(found)["file_type"] in {"pass", "fail"}
 
 
+def test_checks_when_output_holds_a_duration_or_a_huge_integer_then_checked_not_crashed(
+    tmp_path: Path, stored: dict[str, str]
+) -> None:
+    # Operator code picks what its output holds: a type the checks cannot cast, or a number
+    # wider than any polars integer, must be checked like anything else (a crash failed the
+    # job, which the operator sees: a channel around review).
+    table = io.BytesIO()
+    pl.DataFrame(
+        {"city": ["南京市"], "wait": pl.Series([5], dtype=pl.Duration("ms"))}
+    ).write_parquet(table)
+    members = {"waits.parquet": table.getvalue(), "big.json": b'[{"a": 1' + b"0" * 200 + b"}]"}
+    found = run_checks(_zip(tmp_path, members), _context("custom", stored))
+    assert set(_verdicts(found)) >= {"file_type", "size", "pii_scan", "raw_rows"}
+    assert _verdicts(found)["file_type"] == "pass"
+
+
+def test_checked_when_the_checks_break_then_one_failing_check_and_no_value_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sandbox import job_service
+
+    def broken(output: Path, context: CheckContext) -> list[Check]:
+        raise pl.exceptions.PanicException("value 320102199001011234 overflowed")
+
+    monkeypatch.setattr(job_service, "run_checks", broken)
+    found = job_service._checked(7, tmp_path / "out.zip", _context("custom"))
+    assert [(c.name, c.verdict) for c in found] == [("checks", "fail")]
+    assert "PanicException" in found[0].reason
+    assert "320102199001011234" not in found[0].reason + caplog.text
+    assert blocking([c.as_dict() for c in found]) == ["checks"]
+
+
 def test_file_type_when_custom_zip_holds_allowed_files_then_pass(tmp_path: Path) -> None:
     members = {
         "summary.csv": b"city,mean_income\n" + "南京市,52000\n".encode(),
