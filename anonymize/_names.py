@@ -67,9 +67,9 @@ SAFE_SURNAMES = (
     "王李张刘陈杨黄吴赵周徐孙马朱胡林郭何罗郑梁谢宋唐许邓冯韩曹曾彭萧肖蔡潘董袁余叶蒋杜苏魏"
     "程吕沈任姚卢傅钟姜崔谭廖范汪陆戴贾韦夏邱侯邹熊孟秦薛尹段雷黎史陶贺顾毛郝龚邵钱严赖覃洪"
     "莫孔汤温康施樊葛邢乔伍庞颜倪庄聂章鲁岳翟殷詹耿焦俞柳祝阮柯纪梅童凌毕季裴霍涂苗盛翁冉骆"
-    "丁阎闫鞠武牛申欧关兰左甘尚符舒谷曲蓝辛靳柴蒙鲍喻祁蒲滕屈饶牟艾穆卓古吉缪简芦麦褚娄窦戚"
-    "岑景宫卜冷晏米柏宗瞿桂佟臧闵苟邬卞姬仇栾隋刁沙巫寇桑甄丛仲虞敖巩佘麻苑迟邝封匡荆冀郁胥"
-    "栗燕鄢谌奚皮粟冼蔺阚屠朴廉禹祖漆巴卿狄晋扈晁"
+    "丁阎闫鞠武牛申欧关左甘尚符舒谷曲蓝辛靳柴蒙鲍喻祁蒲滕屈饶牟艾穆卓古吉缪简芦麦褚娄窦戚"
+    "岑景宫卜冷晏米柏宗瞿佟臧闵苟邬卞姬仇栾隋刁沙巫寇桑甄丛仲虞敖巩佘麻苑迟邝封匡荆冀郁胥"
+    "栗鄢谌奚皮粟冼蔺阚屠朴廉禹祖漆巴卿狄晋扈晁"
 )
 
 #: Characters that end a name rather than continue it: particles, pronouns,
@@ -347,7 +347,10 @@ def third_taken(closing: str, after: str) -> bool:
     word that takes that character from the name: a common word (at least
     :data:`THIRD_MIN_FREQUENCY`) more frequent than the two characters ``after`` the
     name (彭勇常年在外: 常年 and no word 年在, so 彭勇; 李建平反映: 反映 is the more
-    frequent word, so 李建平)."""
+    frequent word, so 李建平), unless those two are a word that follows names
+    (:data:`GLUED_WORDS`, :data:`FOLLOW_WORDS`: 董丹飞来电 is 董丹飞)."""
+    if after in GLUED_WORDS or after in FOLLOW_WORDS:  # 董丹飞来电: 来电 follows names
+        return False
     frequencies = two_character_frequencies()
     taken = frequencies.get(closing, 0)
     return taken >= THIRD_MIN_FREQUENCY and taken > frequencies.get(after, 0)

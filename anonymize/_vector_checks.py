@@ -29,6 +29,8 @@ import polars as pl
 from anonymize._names import (
     COMPOUND_SURNAMES,
     FOLLOW_WIDTH,
+    FOLLOW_WORDS,
+    GLUED_WORDS,
     ORG_WORDS,
     THIRD_MIN_FREQUENCY,
     common_words,
@@ -313,7 +315,9 @@ def keep_bounded(frame: pl.DataFrame, bounded: bool, opening: bool) -> pl.DataFr
     following = after.replace_strict(known, frequencies, default=0, return_dtype=pl.Int64)
     compound = pl.Series(COMPOUND_SURNAMES, dtype=pl.String).implode()
     third = (hit.str.len_chars() == 3) & ~hit.str.slice(0, 2).is_in(compound)
-    kept = kept & ~(third & (taken >= THIRD_MIN_FREQUENCY) & (taken > following))
+    named = pl.Series((*GLUED_WORDS, *FOLLOW_WORDS), dtype=pl.String).implode()
+    taken_third = (taken >= THIRD_MIN_FREQUENCY) & (taken > following) & ~after.is_in(named)
+    kept = kept & ~(third & taken_third)
     if opening:
         before = padded.str.slice(pl.col("start") + len(PAD_BEFORE) - 1, 1)
         kept = kept & ~(before + hit.str.slice(0, 1)).is_in(words)

@@ -50,6 +50,8 @@ FOUND = [
     ("其监护人彭勇常年在外务工", "彭勇"),  # 常年 takes the third character
     ("李建平反映路灯不亮", "李建平"),  # 平反 is a word, but 反映 the more frequent one
     ("郑凤英名下登记有车辆", "郑凤英"),  # 英名 is too rare a word to take a character
+    ("客户董丹飞来电咨询", "董丹飞"),  # 飞来 is a word, but 来电 follows names
+    ("田桂慧女士反映", "田桂慧"),  # 桂 opens no name before a title: it is a given name here
     ("要不问问关磊女士", "关磊"),  # before an honorific, a surname that opens few words
 ]
 
