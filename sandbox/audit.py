@@ -124,7 +124,8 @@ def verify(session: Session, batch: int = 5000) -> Verification:
             if unrecorded is not None:
                 reason = (
                     f"job {unrecorded} was released but no entry records its release: "
-                    "entries were removed from the end of the chain"
+                    "entries were cut off the end of the chain, or a release was written "
+                    "without one"
                 )
                 return Verification(False, count, None, reason, prev)
             return Verification(True, count, head=prev)
