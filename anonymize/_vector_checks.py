@@ -40,9 +40,12 @@ from anonymize._names import (
 )
 from anonymize.context import CARD_WORDS, CONTEXT_WINDOW, card_or_id_regex
 from anonymize.patterns import (
+    ADDRESS_LEADS,
     ADDRESS_LEVELS,
     ADDRESS_NUMBER,
     ADDRESS_ROAD,
+    ADDRESS_STAIRS,
+    ADDRESS_UP_TO_END,
     EARLIEST_BIRTH,
     PAD_BEFORE,
     PROVINCES_1985,
@@ -183,6 +186,43 @@ def address_ok(span: pl.Expr) -> pl.Expr:
     return span.str.contains(ADDRESS_ROAD) & (
         span.str.contains(ADDRESS_LEVELS) | span.str.contains(ADDRESS_NUMBER)
     )
+
+
+def trim_address(frame: pl.DataFrame) -> pl.DataFrame:
+    """Address spans (``padded``, ``start``, ``end``, ``hit``) without a trailing 楼 that is
+    upstairs or downstairs, then without a word that leads to them (as
+    :func:`anonymize.patterns.address_cut` and :func:`anonymize.patterns.address_lead`)."""
+    if not frame.height:
+        return frame
+    last, after, building = ADDRESS_STAIRS
+    hit, start = pl.col("hit"), pl.col("start")
+    following = pl.col("padded").str.slice(pl.col("end") + len(PAD_BEFORE), 1)
+    stairs = (
+        hit.str.ends_with(last)
+        & following.is_in(pl.Series(list(after), dtype=pl.String).implode())
+        & ~hit.str.slice(-2, 1).is_in(pl.Series(list(building), dtype=pl.String).implode())
+        & (hit.str.len_chars() > 1)
+    )
+    shorter = hit.str.slice(0, hit.str.len_chars() - 1).str.extract(ADDRESS_UP_TO_END, 1)
+    cut = pl.when(stairs).then(shorter.fill_null("")).otherwise(hit)
+    frame = frame.with_columns(cut.alias("hit"))
+    frame = frame.with_columns((start + hit.str.len_chars()).alias("end"))
+    return _trim_address_lead(frame)
+
+
+def _trim_address_lead(frame: pl.DataFrame) -> pl.DataFrame:
+    """Address spans without a word that leads to them (the first matching lead counts)."""
+    hit, start = pl.col("hit"), pl.col("start")
+    before = pl.col("padded").str.slice(start + len(PAD_BEFORE) - 1, 1)
+    width: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    for previous, lead in reversed(ADDRESS_LEADS):
+        opening = hit.str.extract(lead, 1)
+        opens = opening.is_not_null()
+        if previous:
+            opens = opens & before.is_in(pl.Series(list(previous), dtype=pl.String).implode())
+        cut = opening.str.len_chars().cast(pl.Int64)
+        width = pl.when(opens).then(cut).otherwise(width)
+    return frame.with_columns((start + width).alias("start"), hit.str.slice(width).alias("hit"))
 
 
 STAGES: dict[Check, tuple[Stage, ...]] = {

@@ -144,6 +144,17 @@ _ADDRESS_START = f"(?:(?s:.)[^{_PLACE_BODY}])"
 ADDRESS_ROAD = "路|街|巷|弄|胡同|大道"
 ADDRESS_LEVELS = "[省市区县州盟旗镇乡].*[省市区县州盟旗镇乡]"
 ADDRESS_NUMBER = "(?:路|街|巷|弄|胡同|大道|段)[0-9]{1,5}(?:号|弄)"
+#: Words that open a run of place characters without being part of the address, as
+#: ``(characters the span must follow, or "" for any, regex whose group 1 is cut off)``:
+#: 现居 and what little precedes it in the run (申请人现居江苏省…), and the second
+#: characters of 住所 and 到达 / 抵达 (住, 到 and 抵 stop a run; 到达州市 goes to 达州市).
+ADDRESS_LEADS = (("", "^(.?现居)"), ("住", "^(所)"), ("到抵", "^(达)[^州]"))
+#: A run that ends in 楼 right before 上 or 下 ends upstairs or downstairs of the address, not
+#: in a building (…201室楼下, …室业主刘鑫反映楼上), unless a number or a building word is
+#: before 楼 (3号楼下): the address is then the run up to its previous possible end.
+ADDRESS_STAIRS = ("楼", "上下", "0123456789号栋幢座")
+#: The longest start of a run that ends where an address can end (group 1).
+ADDRESS_UP_TO_END = f"^((?s:.)*{_ADDRESS_END})"
 
 # --- rules ----------------------------------------------------------------------------------------
 
@@ -600,6 +611,28 @@ def straddled(padded: str, start: int, end: int, opening: bool = True) -> bool:
     return third and third_taken(closing, padded[end : end + 2])
 
 
+def address_cut(padded: str, end: int, span: str) -> str:
+    """An address ``span`` (ending at ``padded[end]``) without a trailing 楼 that is upstairs
+    or downstairs (:data:`ADDRESS_STAIRS`): the run up to its previous end ('' if none)."""
+    last, after, building = ADDRESS_STAIRS
+    if not (span.endswith(last) and padded[end : end + 1] in tuple(after)):
+        return span
+    if len(span) > 1 and span[-2] in building:
+        return span
+    shorter = re.match(ADDRESS_UP_TO_END, span[:-1])
+    return "" if shorter is None else shorter.group(1)
+
+
+def address_lead(padded: str, start: int, span: str) -> int:
+    """How many characters at the start of an address ``span`` (at ``padded[start]``) are a
+    word that leads to it rather than part of it (:data:`ADDRESS_LEADS`)."""
+    for previous, lead in ADDRESS_LEADS:
+        opening = re.match(lead, span)
+        if opening is not None and (not previous or padded[start - 1] in previous):
+            return len(opening.group(1))
+    return 0
+
+
 def find_spans(rule: Rule, text: str) -> list[tuple[int, int, float]]:
     """Valid matches of ``rule`` in ``text`` as ``(start, end, base score)``, code points.
 
@@ -615,6 +648,10 @@ def find_spans(rule: Rule, text: str) -> list[tuple[int, int, float]]:
     for match in regex.finditer(padded):
         span = match.group(1)
         start = match.start(1) - shift
+        if rule.check == "address":
+            span = address_cut(padded, match.end(1), span)
+            lead = address_lead(padded, match.start(1), span)
+            span, start = span[lead:], start + lead
         if rule.check is not None and not VALIDATORS[rule.check](span):
             continue
         if follow is not None:

@@ -390,6 +390,8 @@ def _scored(spans: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     """Valid spans with their score after forms and context (as the Presidio path)."""
     # Three independent row filters, the one that drops most first: a bank card that reads as
     # an ID needs a card word before it (none in a column of IDs), and is dropped before Luhn.
+    if rule.check == "address":
+        spans = _vector_checks.trim_address(spans)
     if rule.check == "bank_card":
         spans = _vector_checks.keep_in_context(spans, rule.check)
     spans = _vector_checks.keep_valid(spans, rule.check)

@@ -80,6 +80,13 @@ POSITIVES = [
     (f"地址：{ADDRESS}", {(ADDR, ADDRESS)}),  # province to room
     ("中山路18号", {(ADDR, "中山路18号")}),  # a road and a house number
     ("家住南京市玄武区长江路", {(ADDR, "南京市玄武区长江路")}),  # two levels and a road
+    (f"申请人现居{ADDRESS}，拟于", {(ADDR, ADDRESS)}),  # 现居 (and 人 before it) leads to it
+    (f"住所{ADDRESS}", {(ADDR, ADDRESS)}),  # 住所's 所 is no part of the address
+    (f"民警到达{ADDRESS}", {(ADDR, ADDRESS)}),  # nor 到达's 达
+    ("到达州市通川区朝阳路5号", {(ADDR, "达州市通川区朝阳路5号")}),  # but 达州 is a city
+    (f"{ADDRESS}楼下被盗", {(ADDR, ADDRESS)}),  # 楼下 is downstairs, no part of it
+    (f"{ADDRESS}业主刘鑫反映楼上漏水", {(ADDR, ADDRESS), (NAME, "刘鑫")}),  # nor what follows
+    ("中山路18号3号楼下", {(ADDR, "中山路18号3号楼")}),  # building 3: 楼 is its building
     (f"统一社会信用代码{USCC}", {(ORG, USCC)}),  # GB 32100 with context
     ("91110000600037341L", {(ORG, "91110000600037341L")}),  # alone (stdnum's example)
     (f"姓名：张伟，电话{PHONE}", {(NAME, "张伟"), (TEL, PHONE)}),  # name after 姓名
