@@ -232,8 +232,14 @@ class RayRunner:
             if not parts:
                 raise InternalError("the dataset has no stored partitions")
             ref = self._finish.remote(payload, *parts)
+        elif spec.kind == "custom":
+            # Custom code's run time is hidden from the operator; holding one of Ray's CPU
+            # slots for as long as it chose, it would hold back the tasks of the operator's
+            # visible jobs in Ray's queue. It takes no slot (its jail caps its CPU and
+            # memory); it still shares the cores.
+            ref = self._single.options(num_cpus=0).remote(payload)
         else:
-            # Extracts, training and custom code read the whole dataset in one task.
+            # Extracts and training read the whole dataset in one task.
             ref = self._single.remote(payload)
         timeout = self.timeout_s
         if spec.kind == "custom":

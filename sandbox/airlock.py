@@ -282,12 +282,28 @@ def _privacy_statement(
 #: Report fields that hold what operator code printed: it may print data, so only the
 #: stewards who review the output read it (auditors read neither outputs nor these).
 _STREAMS = frozenset({"stdout", "stderr", "stdout_tail", "stderr_tail"})
+#: What a check's reason of a custom job says to anyone but the reviewing stewards.
+REVIEWERS_ONLY = "shown to the reviewing stewards only"
 
 
-def without_streams(report: dict[str, Any]) -> dict[str, Any]:
-    """``report`` without the tails of the run's output streams (at most one level down)."""
-    return {
+def for_non_reviewers(report: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``report`` as auditors see it: without the tails of the run's output streams (at
+    most one level down); for a custom job, whose code chooses its files' and columns'
+    names (and could write data into them), with counts for the file lists and no check
+    reasons (they quote those names)."""
+    shown = {
         k: ({kk: vv for kk, vv in v.items() if kk not in _STREAMS} if isinstance(v, dict) else v)
         for k, v in report.items()
         if k not in _STREAMS
     }
+    if kind != "custom":
+        return shown
+    for key in ("files", "rejected"):
+        if isinstance(shown.get(key), list):
+            shown[key] = len(shown[key])
+    if isinstance(shown.get("checks"), list):
+        shown["checks"] = [
+            {"name": c.get("name"), "verdict": c.get("verdict"), "reason": REVIEWERS_ONLY}
+            for c in shown["checks"]
+        ]
+    return shown

@@ -127,7 +127,7 @@ def verify(session: Session, batch: int = 5000) -> Verification:
                     "entries were cut off the end of the chain, or a release was written "
                     "without one"
                 )
-                return Verification(False, count, None, reason, prev)
+                return Verification(False, count, count + 1, reason, prev)
             return Verification(True, count, head=prev)
         for e in rows:
             if e.seq != expected_seq:
@@ -157,14 +157,11 @@ def _unrecorded_release(session: Session) -> int | None:
     the same transaction as each release's ``review.approve`` entry, is a
     second record to compare with.
     """
-    recorded = set(
-        session.scalars(
-            select(AuditEntry.subject).where(
-                AuditEntry.action == "review.approve",
-                AuditEntry.details["released"].as_boolean().is_(True),
-            )
-        )
+    # Entries written before approvals said whether they released count as releasing.
+    approvals = session.execute(
+        select(AuditEntry.subject, AuditEntry.details).where(AuditEntry.action == "review.approve")
     )
+    recorded = {subject for subject, details in approvals if details.get("released", True)}
     for job_id in session.scalars(select(Release.job_id).order_by(Release.job_id)):
         if f"job:{job_id}" not in recorded:
             return int(job_id)

@@ -46,7 +46,7 @@ from policies.airlock import (
 )
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade
-from policies.errors import NotFound, SandboxError
+from policies.errors import InternalError, NotFound, SandboxError
 from policies.extract import FAILED_EXTRACT_WINDOW, check_failed_extracts
 from policies.grants import GrantState, check_can_submit
 from policies.roles import Role, check_role
@@ -122,8 +122,8 @@ def _checked(job_id: int, output: Path, context: CheckContext) -> list[Check]:
     """
     try:
         return run_checks(output, context)
-    except (KeyboardInterrupt, SystemExit):
-        raise
+    except (KeyboardInterrupt, SystemExit, InternalError):
+        raise  # InternalError: a stored dataset could not be read, whatever the output holds
     except BaseException as err:  # polars' PanicException is no Exception
         log.error("job %s: the automatic checks broke (%s)", job_id, type(err).__name__)
         reason = (

@@ -26,7 +26,7 @@ def _public(job: Job, role: Role) -> JobPublic:
     # operator's code printed is for the reviewing stewards only (it may print data).
     public = JobPublic.of(job, with_report=role is not Role.OPERATOR)
     if role is not Role.STEWARD and public.report is not None:
-        public.report = airlock.without_streams(public.report)
+        public.report = airlock.for_non_reviewers(public.report, job.kind)
     return public
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from policies.airlock import Decision, JobStatus
+from policies.airlock import Decision, JobStatus, can_download
 from policies.errors import NotFound, TooManyAttempts, Unauthenticated
 from policies.roles import Role
 from sandbox import airlock, audit
@@ -28,12 +28,14 @@ from sandbox.console.web import (
     HERE,
     ConsoleRoute,
     StewardDep,
+    Viewer,
     ViewerDep,
     check_console_role,
     check_csrf,
     render,
 )
 from sandbox.job_service import visible_job
+from sandbox.store.models import Job
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 #: The console's static files, read once: name -> (bytes, media type).
@@ -159,9 +161,9 @@ def job(
     notice: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     """One output: spec, datasets, budget, checks, preview, error bars, history, decision."""
-    reviewer = viewer.who.role is Role.STEWARD
     with sandbox.db.session() as session:
         shown = visible_job(session, viewer.who, job_id)
+        reviewer = _reads_output(viewer, shown)
         page = views.job_page(session, shown, reviewer=reviewer)
         if reviewer and shown.status == JobStatus.AWAITING_REVIEW.value:
             # who read a quarantined output, and when (art. 63: access is traceable)
@@ -169,13 +171,27 @@ def job(
         return render(request, "job.html", viewer, page=page, notice=NOTICES.get(notice, ""))
 
 
+def _reads_output(viewer: Viewer, job: Job) -> bool:
+    """Whether the viewer may read the job's output and run logs here: a steward, and only
+    where the API would let them download it (awaiting review or released; not a rejected
+    one, whose file may still lie in quarantine)."""
+    return viewer.who.role is Role.STEWARD and can_download(
+        viewer.who.role, viewer.who.org_id, job.org_id, JobStatus(job.status)
+    )
+
+
 @router.get("/jobs/{job_id}/files/{index}.png")
 def image(job_id: int, index: int, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
     """A PNG image of a custom job's archive, checked by its magic bytes (stewards only)."""
-    if viewer.who.role is not Role.STEWARD:
-        raise NotFound("outputs are shown to the reviewing stewards only")
     with sandbox.db.session() as session:
-        path = Path(visible_job(session, viewer.who, job_id).output_path or "/nonexistent")
+        shown = visible_job(session, viewer.who, job_id)
+        if not _reads_output(viewer, shown):
+            raise NotFound("outputs are shown to the reviewing stewards only")
+        path = Path(shown.output_path or "/nonexistent")
+        if shown.status == JobStatus.AWAITING_REVIEW.value:
+            audit.append(
+                sandbox.db, session, viewer.who.actor, "output.preview", f"job:{job_id}", file=index
+            )
     if path.suffix.lower() != ".zip" or not path.is_file():
         raise NotFound("the output has no images")
     return Response(

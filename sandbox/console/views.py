@@ -17,7 +17,7 @@ from policies.airlock import Decision, JobStatus, approvals_required_for
 from policies.budget import PrivacyBudget
 from policies.catalog import Grade
 from policies.errors import NotFound, PolicyViolation
-from sandbox.airlock import job_datasets
+from sandbox.airlock import REVIEWERS_ONLY, for_non_reviewers, job_datasets
 from sandbox.checks import blocking
 from sandbox.console import plots, preview
 from sandbox.history import HistoryEntry, release_history
@@ -219,7 +219,8 @@ def job_page(session: Session, job: Job, reviewer: bool) -> JobPage:
         )
         for r in decided
     ]
-    checks = list(job.report.get("checks", []))
+    report = job.report if reviewer else for_non_reviewers(job.report, job.kind)
+    checks = list(report.get("checks", []))
     if reviewer:
         table, members, panels, note = _preview(job)
     else:
@@ -254,8 +255,8 @@ def job_page(session: Session, job: Job, reviewer: bool) -> JobPage:
         table=table,
         members=members,
         panels=panels,
-        streams=streams(job.report) if reviewer else [],
-        run_facts=run_facts(job.report),
+        streams=streams(report),
+        run_facts=run_facts(report),
         history=release_history(session, job),
         file_note=note,
     )
@@ -305,10 +306,13 @@ def run_facts(report: dict[str, Any]) -> dict[str, Any]:
     """Exit status, time used and the files the jail refused, of a custom job's run."""
     run = _run_report(report)
     facts: dict[str, Any] = {k: run[k] for k in RUN_FACTS if k in run}
-    if run.get("rejected"):
+    refused = run.get("rejected")
+    if isinstance(refused, list) and refused:
         facts["refused files"] = "; ".join(
-            f"{r.get('name', '?')}: {r.get('reason', '')}" for r in run["rejected"]
+            f"{r.get('name', '?')}: {r.get('reason', '')}" for r in refused
         )
+    elif isinstance(refused, int) and refused:  # names for the reviewing stewards only
+        facts["refused files"] = f"{refused} ({REVIEWERS_ONLY})"
     return facts
 
 

@@ -360,6 +360,7 @@ def test_audit_when_the_release_entry_is_cut_off_the_end_then_verify_fails(world
         session.execute(delete(AuditEntry).where(AuditEntry.seq >= approve))
     broken = world.http.get("/v1/audit/verify", headers=world.as_("auditor")).json()
     assert broken["ok"] is False and f"job {job_id} was released" in broken["reason"]
+    assert broken["broken_at"] == broken["entries"] + 1  # missing from past the chain's end
 
 
 def test_auth_when_token_is_bad_then_401_and_failure_audited(world: World):

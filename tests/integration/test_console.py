@@ -386,7 +386,10 @@ def test_output_page_when_custom_zip_then_banner_escaped_text_tables_and_png_onl
         for e in world.http.get("/v1/audit?limit=1000", headers=world.as_("auditor")).json()
         if e["action"] == "output.preview" and e["subject"] == f"job:{job_id}"
     ]
-    assert len(previews) == 1 and previews[0]["actor"].startswith("user:")
+    assert all(e["actor"].startswith("user:") for e in previews)
+    assert sorted(e["details"].get("file", -1) for e in previews) == sorted(
+        [-1] + [int(src.rsplit("/", 1)[1].split(".")[0]) for src in images]
+    )  # the page, then each image fetched
     # an auditor may no more read an output (or what the code printed) than download it
     auditor = _client(world)
     _sign_in(auditor, world.auditor)
@@ -394,10 +397,24 @@ def test_output_page_when_custom_zip_then_banner_escaped_text_tables_and_png_onl
     assert "苏州市" not in seen and "done &lt;i&gt;ok" not in seen
     assert "shown to the reviewing stewards only" in seen
     assert all(auditor.get(src).status_code == 404 for src in images)
+    assert "model.pkl" not in seen  # file names are the code's choice: counts only
     report = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("auditor")).json()["report"]
-    assert "stdout" not in report and report["exit_code"] == 0
+    assert "stdout" not in report and report["exit_code"] == 0 and report["rejected"] == 1
+    assert report["checks"] == [
+        {"name": "file_types", "verdict": "pass", "reason": "shown to the reviewing stewards only"}
+    ]
     steward_report = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("steward")).json()
     assert steward_report["report"]["stdout"]["tail"] == "done <i>ok</i>"
+    # once rejected, the output is no longer shown to anyone (the API refuses it too)
+    rejected = world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=world.as_("steward"),
+        json={"decision": "reject", "reason": "prints too much"},
+    )
+    assert rejected.status_code == 200, rejected.text
+    after = browser.get(f"/console/jobs/{job_id}").text
+    assert "苏州市" not in after and "done &lt;i&gt;ok" not in after
+    assert all(browser.get(src).status_code == 404 for src in images)
 
 
 def test_output_page_when_train_model_then_parameters_and_weights_header_are_readable(

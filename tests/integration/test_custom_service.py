@@ -146,3 +146,42 @@ def test_custom_when_hostile_code_runs_through_the_service_then_contained_and_un
     done = wait_status(world, honest, {"awaiting_review", "failed"}, timeout=120)
     assert done["status"] == "awaiting_review"
     assert _steward_view(world, honest)["report"]["succeeded"] is True
+
+
+def test_custom_when_code_runs_long_then_the_operators_aggregates_are_not_held_back(
+    world: World,
+):
+    # Two custom jobs could take both of Ray's CPU slots for as long as their code chose;
+    # an aggregate's tasks would wait behind them, and its finished_at would tell the time.
+    created = world.http.post(
+        "/v1/grants",
+        headers=world.as_("steward"),
+        json={
+            "org_id": world.firm_id,
+            "datasets": ["residents"],
+            "purpose": "custom code beside aggregates",
+            "kinds": ["custom", "aggregate"],
+            "epsilon": 1.0,
+            "commitment_accepted": True,
+            "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
+            "limits": {"wall_s": 60},
+        },
+    )
+    grant_id = created.json()["id"]
+    held = [_custom(world, grant_id, f"import time\ntime.sleep(25)  # {i}\n") for i in range(2)]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if all(_steward_view(world, j)["status"] == "running" for j in held):
+            break
+        time.sleep(0.2)
+    time.sleep(2)  # both jails are running now
+    started = time.monotonic()
+    submitted = world.submit(grant_id=grant_id, epsilon=0.0731)  # no cached result
+    assert submitted.status_code == 202, submitted.text
+    aggregate = submitted.json()["id"]
+    while time.monotonic() - started < 20:
+        if _steward_view(world, aggregate)["status"] == "awaiting_review":
+            break
+        time.sleep(0.2)
+    assert _steward_view(world, aggregate)["status"] == "awaiting_review"
+    assert {_steward_view(world, j)["status"] for j in held} == {"running"}
