@@ -25,7 +25,7 @@ pytestmark = [
 ]
 
 
-def _grant(world: World, limits: dict[str, Any]) -> Any:
+def _grant(world: World, limits: dict[str, Any], kinds: tuple[str, ...] = ("custom",)) -> Any:
     return world.http.post(
         "/v1/grants",
         headers=world.as_("steward"),
@@ -33,7 +33,7 @@ def _grant(world: World, limits: dict[str, Any]) -> Any:
             "org_id": world.firm_id,
             "datasets": ["residents"],
             "purpose": "custom analysis under tight limits",
-            "kinds": ["custom"],
+            "kinds": list(kinds),
             "epsilon": 1.0,
             "commitment_accepted": True,
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
@@ -153,20 +153,7 @@ def test_custom_when_code_runs_long_then_the_operators_aggregates_are_not_held_b
 ):
     # Two custom jobs could take both of Ray's CPU slots for as long as their code chose;
     # an aggregate's tasks would wait behind them, and its finished_at would tell the time.
-    created = world.http.post(
-        "/v1/grants",
-        headers=world.as_("steward"),
-        json={
-            "org_id": world.firm_id,
-            "datasets": ["residents"],
-            "purpose": "custom code beside aggregates",
-            "kinds": ["custom", "aggregate"],
-            "epsilon": 1.0,
-            "commitment_accepted": True,
-            "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
-            "limits": {"wall_s": 60},
-        },
-    )
+    created = _grant(world, {"wall_s": 60}, kinds=("custom", "aggregate"))
     grant_id = created.json()["id"]
     held = [_custom(world, grant_id, f"import time\ntime.sleep(25)  # {i}\n") for i in range(2)]
     deadline = time.monotonic() + 30
