@@ -333,6 +333,13 @@ def _frequencies() -> tuple[pl.Series, pl.Series]:
 
 
 @functools.cache
+def _third_exceptions() -> tuple[pl.Series, pl.Series]:
+    """Compound surnames (no third given-name character) and the words that follow names."""
+    compound = pl.Series(COMPOUND_SURNAMES, dtype=pl.String)
+    return compound, pl.Series((*GLUED_WORDS, *FOLLOW_WORDS), dtype=pl.String)
+
+
+@functools.cache
 def _following_words() -> pl.Series:
     return pl.Series("words", sorted(following_words()), dtype=pl.String)
 
@@ -353,10 +360,11 @@ def keep_bounded(frame: pl.DataFrame, bounded: bool, opening: bool) -> pl.DataFr
     after = padded.str.slice(pl.col("end") + len(PAD_BEFORE), 2)
     taken = closing.replace_strict(known, frequencies, default=0, return_dtype=pl.Int64)
     following = after.replace_strict(known, frequencies, default=0, return_dtype=pl.Int64)
-    compound = pl.Series(COMPOUND_SURNAMES, dtype=pl.String).implode()
-    third = (hit.str.len_chars() == 3) & ~hit.str.slice(0, 2).is_in(compound)
-    named = pl.Series((*GLUED_WORDS, *FOLLOW_WORDS), dtype=pl.String).implode()
-    taken_third = (taken >= THIRD_MIN_FREQUENCY) & (taken > following) & ~after.is_in(named)
+    compound, named = _third_exceptions()
+    third = (hit.str.len_chars() == 3) & ~hit.str.slice(0, 2).is_in(compound.implode())
+    taken_third = (
+        (taken >= THIRD_MIN_FREQUENCY) & (taken > following) & ~after.is_in(named.implode())
+    )
     kept = kept & ~(third & taken_third)
     if opening:
         before = padded.str.slice(pl.col("start") + len(PAD_BEFORE) - 1, 1)

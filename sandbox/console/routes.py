@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 
 from policies.airlock import Decision, JobStatus, can_download
 from policies.errors import NotFound, TooManyAttempts, Unauthenticated
@@ -35,6 +36,7 @@ from sandbox.console.web import (
     render,
 )
 from sandbox.job_service import visible_job
+from sandbox.service import Sandbox
 from sandbox.store.models import Job
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
@@ -165,9 +167,8 @@ def job(
         shown = visible_job(session, viewer.who, job_id)
         reviewer = _reads_output(viewer, shown)
         page = views.job_page(session, shown, reviewer=reviewer)
-        if reviewer and shown.status == JobStatus.AWAITING_REVIEW.value:
-            # who read a quarantined output, and when (art. 63: access is traceable)
-            audit.append(sandbox.db, session, viewer.who.actor, "output.preview", f"job:{job_id}")
+        if reviewer:
+            _audit_preview(sandbox, session, viewer, shown)
         return render(request, "job.html", viewer, page=page, notice=NOTICES.get(notice, ""))
 
 
@@ -180,6 +181,16 @@ def _reads_output(viewer: Viewer, job: Job) -> bool:
     )
 
 
+def _audit_preview(
+    sandbox: Sandbox, session: Session, viewer: Viewer, job: Job, **details: Any
+) -> None:
+    """Record who read a quarantined output, and when (art. 63: access is traceable)."""
+    if job.status == JobStatus.AWAITING_REVIEW.value:
+        audit.append(
+            sandbox.db, session, viewer.who.actor, "output.preview", f"job:{job.id}", **details
+        )
+
+
 @router.get("/jobs/{job_id}/files/{index}.png")
 def image(job_id: int, index: int, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
     """A PNG image of a custom job's archive, checked by its magic bytes (stewards only)."""
@@ -188,10 +199,7 @@ def image(job_id: int, index: int, viewer: ViewerDep, sandbox: SandboxDep) -> Re
         if not _reads_output(viewer, shown):
             raise NotFound("outputs are shown to the reviewing stewards only")
         path = Path(shown.output_path or "/nonexistent")
-        if shown.status == JobStatus.AWAITING_REVIEW.value:
-            audit.append(
-                sandbox.db, session, viewer.who.actor, "output.preview", f"job:{job_id}", file=index
-            )
+        _audit_preview(sandbox, session, viewer, shown, file=index)
     if path.suffix.lower() != ".zip" or not path.is_file():
         raise NotFound("the output has no images")
     return Response(
