@@ -40,14 +40,15 @@ def _measure(a: AnyAggregate, privacy_unit: str | None) -> tuple[pl.Expr, pl.Dat
         return unit.cast(pl.Int64).alias(name), pl.Int64()
     if isinstance(a, Histogram):
         edges = a.bins
-        x = pl.col(a.column).cast(pl.Float64)
+        x = pl.col(a.column).cast(pl.Float64).fill_nan(None)
         index = pl.sum_horizontal([(x >= e).cast(pl.Int64) for e in edges[1:-1]])
         index = pl.when(x.is_null()).then(None).otherwise(index)
         dtype = pl.Array(pl.Int64, len(edges) - 1)
         counts = [(index == b).sum().cast(pl.Int64) for b in range(len(edges) - 1)]
         return pl.concat_list(counts).cast(dtype).alias(name), dtype
     assert isinstance(a, Sum | Mean | Variance | Quantile | Median)
-    x = pl.col(a.column).cast(pl.Float64).clip(a.lower, a.upper)
+    # NaN reads as null, as in the engine (:func:`jobs.dp.exact._value`): it is skipped.
+    x = pl.col(a.column).cast(pl.Float64).fill_nan(None).clip(a.lower, a.upper)
     if isinstance(a, Sum):
         value = x.sum()
     elif isinstance(a, Mean):

@@ -27,7 +27,7 @@ def _value(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.Float64).fill_nan(None)
 
 
-def _scalar(m: Measurement, unit: str | None, nan_safe: bool) -> pl.Expr:
+def _scalar(m: Measurement, unit: str | None) -> pl.Expr:
     """The per-group aggregate of a one-integer measurement (a float sum for the real kinds).
 
     Real values are rounded to the grid row by row (γ is a power of two, so
@@ -43,7 +43,7 @@ def _scalar(m: Measurement, unit: str | None, nan_safe: bool) -> pl.Expr:
         return pl.len().alias(m.columns[0])
     if kind == "nonnull":
         return _value(str(r.column)).is_not_null().sum().alias(m.columns[0])
-    x = _value(str(r.column)) if nan_safe else pl.col(str(r.column)).cast(pl.Float64)
+    x = _value(str(r.column))
     clamped = x.clip(r.lower, r.upper)
     if kind != "sum":
         clamped = clamped - (r.lower + (r.upper - r.lower) / 2)
@@ -97,20 +97,16 @@ def exact(frame: pl.LazyFrame, plan: Plan) -> pl.DataFrame:
     narrow = [m for m in plan.measurements if m.request.kind not in ("hist", "tree")]
     wide = [m for m in plan.measurements if m.request.kind in ("hist", "tree")]
 
-    def main(nan_safe: bool) -> pl.LazyFrame:
-        scalars = [_scalar(m, plan.context.privacy_unit, nan_safe) for m in narrow]
-        return rows.group_by(keys).agg(scalars) if keys else rows.select(scalars)
-
-    queries = [main(nan_safe=False)]
+    # One pass whatever the data: NaN reads as null in every measurement (a second pass
+    # on meeting a NaN would let the run time tell whether the filtered rows hold one).
+    scalars = [_scalar(m, plan.context.privacy_unit) for m in narrow]
+    queries = [rows.group_by(keys).agg(scalars) if keys else rows.select(scalars)]
     for m in wide:
         x = _value(str(m.request.column))
         binned = rows.filter(x.is_not_null()).with_columns(_bin(m).alias(_BIN))
         queries.append(binned.group_by([*keys, _BIN]).agg(pl.len().cast(pl.Int64).alias(_LEN)))
     collected = pl.collect_all(queries)
     table = collected[0]
-    sums = [c for m in narrow if m.request.kind in ("sum", "csum", "csq") for c in m.columns]
-    if sums and table.select(pl.any_horizontal(pl.col(sums).is_nan().any())).item():
-        table = main(nan_safe=True).collect()  # a NaN in the data: read it as null, run again
     table = table.with_columns(pl.col(c.columns[0]).cast(pl.Int64) for c in narrow)
     for m, counts in zip(wide, collected[1:], strict=True):
         table = _attach_wide(table, counts, m, keys)

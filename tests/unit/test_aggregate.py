@@ -122,6 +122,47 @@ def test_exact_partials_when_nan_or_infinite_values_then_nan_is_null_and_inf_cla
     }
 
 
+def _query_passes(monkeypatch: pytest.MonkeyPatch, frame: pl.DataFrame, spec: AggregateSpec) -> int:
+    """How many lazy queries :func:`exact_partials` executes on ``frame`` (instrumented)."""
+    runs = [0]
+    collect_all, collect = pl.collect_all, pl.LazyFrame.collect
+
+    def counting_all(queries: Any, *args: Any, **kwargs: Any) -> Any:
+        queries = list(queries)
+        runs[0] += len(queries)
+        return collect_all(queries, *args, **kwargs)
+
+    def counting(self: pl.LazyFrame, *args: Any, **kwargs: Any) -> Any:
+        runs[0] += 1
+        return collect(self, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pl, "collect_all", counting_all)
+        patched.setattr(pl.LazyFrame, "collect", counting)
+        exact_partials(frame, spec, CITIES)
+    return runs[0]
+
+
+@pytest.mark.parametrize(
+    "aggregates",
+    [
+        [SUM_0_100],  # a sum
+        [MEAN_0_100],  # a centred sum and a non-null count
+        [{"op": "variance", "column": "income", "lower": 0, "upper": 100}],  # and squares
+        [SUM_0_100, {"op": "median", "column": "income", "lower": 0, "upper": 100}],  # + a tree
+    ],
+)
+def test_exact_partials_when_a_nan_is_in_the_rows_then_as_many_query_passes_as_without(
+    monkeypatch: pytest.MonkeyPatch, aggregates: list[dict[str, Any]]
+) -> None:
+    spec = _spec(group_by=["city"], aggregates=aggregates)
+    with_nan = FRAME.with_columns(pl.Series("income", [-5.0, 50.0, 150.0, 100.0, math.nan, 10.0]))
+    # the run time must not tell whether the filtered rows hold a NaN: one pass either way
+    assert _query_passes(monkeypatch, with_nan, spec) == _query_passes(monkeypatch, FRAME, spec)
+    # and a NaN reads exactly as the null it replaces
+    assert_frame_equal(exact_partials(with_nan, spec, CITIES), exact_partials(FRAME, spec, CITIES))
+
+
 def test_plan_when_mean_and_sum_share_bounds_then_one_sum_serves_both() -> None:
     spec = _spec(aggregates=[{"op": "count"}, SUM_0_100, MEAN_0_100])
     kinds = [m.request.kind for m in plan(spec, CITIES).measurements]

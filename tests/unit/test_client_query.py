@@ -149,6 +149,24 @@ def test_run_on_when_ungrouped_then_one_row_with_every_measure(ds):
     assert out["variance_income"].item() == pytest.approx(frame["income"].clip(0, 1e6).var(ddof=0))
 
 
+def test_run_on_when_a_value_is_nan_then_skipped_like_the_engine_skips_it(ds):
+    frame = pl.DataFrame(
+        {
+            "resident_id": ["a", "b", "c"],
+            "city": ["苏州市"] * 3,
+            "age": [30, 40, 50],
+            "income": [100.0, float("nan"), 50.0],
+        }
+    )
+    q = ds.query().agg(
+        sum_("income", 0, 200), mean("income", 0, 1000), histogram("income", [0, 60, 200])
+    )
+    out = q.run_on(frame)
+    assert out["sum_income"].item() == 150.0  # NaN adds nothing, as a null
+    assert out["mean_income"].item() == 75.0  # and is no value
+    assert out["histogram_income"][0].to_list() == [1, 1]  # nor in any bin
+
+
 def test_run_on_when_frame_lacks_a_column_then_error_names_it(ds):
     with pytest.raises(InvalidJobSpec, match="lacks income"):
         ds.query().agg(mean("income", 0, 1)).run_on(pl.DataFrame({"age": [1]}))
