@@ -48,6 +48,7 @@ from anonymize.patterns import (
     ADDRESS_UP_TO_END,
     EARLIEST_BIRTH,
     PAD_BEFORE,
+    PROVINCES,
     PROVINCES_1985,
     Check,
 )
@@ -87,8 +88,10 @@ def _ric_check_ok(number: pl.Expr) -> pl.Expr:
 
 
 def _resident_id_form(number: pl.Expr) -> pl.Expr:
-    fifteen = number.str.contains("^[0-9]{15}$") & number.str.slice(0, 2).is_in(PROVINCES_1985)
-    return (_ric_check_ok(number) | fifteen).fill_null(False)
+    province = number.str.slice(0, 2)
+    fifteen = number.str.contains("^[0-9]{15}$") & province.is_in(PROVINCES_1985)
+    eighteen = province.is_in(PROVINCES) & _ric_check_ok(number)
+    return (eighteen | fifteen).fill_null(False)
 
 
 def _resident_id_birth(number: pl.Expr) -> pl.Expr:

@@ -391,6 +391,11 @@ RULES: tuple[Rule, ...] = (
 PROVINCES_1985 = (
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65"
 ).split()
+#: Province-level codes of GB/T 2260 (the first two digits of an 18-character ID): the
+#: provinces above, Taiwan (71), Hong Kong (81), Macao (82) and the residence permits of
+#: Taiwan residents (83). Province codes have been stable for decades; county codes change
+#: and synthetic data uses retired ones, so only the province is checked.
+PROVINCES = (*PROVINCES_1985, "71", "81", "82", "83")
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 
 
@@ -414,9 +419,10 @@ def compact(candidate: str) -> str:
 def is_resident_id(candidate: str) -> bool:
     """A GB 11643 citizen ID: 18 characters or a 15-digit first-generation ID.
 
-    18 characters need the ISO 7064 MOD 11-2 check character (computed by
+    18 characters need a GB/T 2260 province code first (:data:`PROVINCES`), the
+    ISO 7064 MOD 11-2 check character (computed by
     :func:`stdnum.cn.ric.calc_check_digit`) and a real birth date between
-    1900-01-01 and today. The region code is not checked against a list: codes
+    1900-01-01 and today. The county code is not checked against a list: codes
     change and synthetic data uses retired ones, and a false negative lets an
     ID leave. 15 digits have no check digit: they need a province that issued
     them and a real ``19yymmdd`` birth date.
@@ -427,13 +433,19 @@ def is_resident_id(candidate: str) -> bool:
     True
     >>> is_resident_id("110105194912310021")
     False
+    >>> is_resident_id("490105194912310025")  # check character right, no province 49
+    False
     """
     number = compact(candidate)
     if len(number) == 15 and number.isdigit():
         return number[:2] in PROVINCES_1985 and _real_birth("19" + number[6:12])
     if len(number) != 18 or not number[:17].isdigit():
         return False
-    return ric.calc_check_digit(number) == number[17] and _real_birth(number[6:14])
+    return (
+        number[:2] in PROVINCES
+        and ric.calc_check_digit(number) == number[17]
+        and _real_birth(number[6:14])
+    )
 
 
 def reads_as_resident_id(candidate: str) -> bool:

@@ -10,9 +10,11 @@ tightest (ε, δ) guarantee among:
 * basic composition of each job's own (ε, δ) statement (Dwork & Roth 2014,
   Thm. 3.16);
 * zCDP composition: ρ's add, pure ε-DP is ε²/2-zCDP, δ's of the approximate
-  parts add, and ρ converts to (ρ + 2√(ρ ln(1/δ')), δ')-DP with the δ' the
-  budget has left (Bun & Steinke 2016, Props. 1.3, 1.4, Lemma 1.7, and §8
-  for approximate zCDP).
+  parts add (Bun & Steinke 2016, Props. 1.4, Lemma 1.7, and §8 for
+  approximate zCDP), and ρ converts to (ε, δ')-DP with the δ' the budget has
+  left by the tighter of Bun & Steinke's ρ + 2√(ρ ln(1/δ')) (Prop. 1.3) and
+  Canonne, Kamath & Steinke's conversion (2020, Cor. 13), which allows
+  1.2-1.6× more ρ at the same (ε, δ) and so less noise for the same charge.
 
 Gaussian-heavy workloads gain: ρ grows linearly in the number of queries
 while the converted ε grows like its square root, so a grant fits many more
@@ -22,6 +24,9 @@ The ledger itself keeps the (ε, δ) a spec declares (:func:`cost`): that is
 what estimate and run both charge, identically.
 
 References:
+    Balle, B., Wang, Y.-X. (2018). Improving the Gaussian Mechanism for
+    Differential Privacy: Analytical Calibration and Optimal Denoising. ICML
+    (the exact privacy profile of the Gaussian mechanism the tests compare with).
     Bun, M., Steinke, T. (2016). Concentrated Differential Privacy:
     Simplifications, Extensions, and Lower Bounds. TCC.
     Dwork, C., Roth, A. (2014). The Algorithmic Foundations of Differential
@@ -30,7 +35,9 @@ References:
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -44,10 +51,19 @@ if TYPE_CHECKING:
 _RHO_SAFETY = 1.0 - 1e-9
 
 
-def zcdp_to_dp(rho: float, delta: float) -> float:
-    """ε such that ρ-zCDP implies (ε, δ)-DP: ρ + 2√(ρ ln(1/δ)) (Bun & Steinke 2016, Prop. 1.3).
+#: Where the conversions search the Rényi order α: t = ln(α - 1) in this range, on a grid of
+#: this many points, then a golden-section refinement around the best grid point.
+_T_RANGE = (-12.0, 40.0)
+_T_GRID = 105
+_GOLDEN_STEPS = 80
+#: Relative slack on each converted ε: float rounding must never make a bound look smaller.
+_ROUNDING_SLACK = 1e-12
 
-    >>> round(zcdp_to_dp(0.5, 1e-6), 3)
+
+def bun_steinke_epsilon(rho: float, delta: float) -> float:
+    """ρ + 2√(ρ ln(1/δ)): the classical conversion (Bun & Steinke 2016, Prop. 1.3).
+
+    >>> round(bun_steinke_epsilon(0.5, 1e-6), 3)
     5.757
     """
     if rho == 0:
@@ -57,15 +73,97 @@ def zcdp_to_dp(rho: float, delta: float) -> float:
     return rho + 2 * math.sqrt(rho * math.log(1 / delta))
 
 
+def _cks_parts(t: float, log_term: float) -> tuple[float, float, float]:
+    """At order α = 1 + e^t: (α, the part c of ε_α = αρ + c, |terms| for the rounding slack).
+
+    CKS 2020, Cor. 13: ρ-zCDP gives (ε, δ)-DP with
+    δ = exp((α-1)(αρ-ε)) / (α-1) · (1-1/α)^α for every α > 1; solved for ε,
+    ε_α = αρ + (ln(1/δ) + α ln(1 - 1/α) - ln(α - 1)) / (α - 1).
+    """
+    a_minus_1 = math.exp(t)
+    alpha = 1.0 + a_minus_1
+    shrink = alpha * math.log1p(-1.0 / alpha)
+    part = (log_term + shrink - t) / a_minus_1
+    return alpha, part, (log_term + abs(shrink) + abs(t)) / a_minus_1
+
+
+def _best(score: Callable[[float], float]) -> float:
+    """The smallest ``score(t)`` found over t = ln(α - 1): a grid, then golden section.
+
+    Every evaluated order gives a valid bound, so a search that misses the exact
+    optimum only loses tightness, never validity.
+    """
+    low, high = _T_RANGE
+    step = (high - low) / (_T_GRID - 1)
+    grid = [low + i * step for i in range(_T_GRID)]
+    values = [score(t) for t in grid]
+    best = min(range(_T_GRID), key=values.__getitem__)
+    a, b = grid[max(best - 1, 0)], grid[min(best + 1, _T_GRID - 1)]
+    ratio = (math.sqrt(5) - 1) / 2
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = score(c), score(d)
+    found = min(values[best], fc, fd)
+    for _ in range(_GOLDEN_STEPS):
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = score(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = score(d)
+        found = min(found, fc, fd)
+    return found
+
+
+def cks_epsilon(rho: float, delta: float) -> float:
+    """ε of the Canonne–Kamath–Steinke conversion of ρ-zCDP at ``delta`` (rounded up).
+
+    The least ε_α found over orders α > 1 (:func:`_cks_parts`); each is a
+    valid ε, and each carries a relative slack for float rounding.
+
+    >>> cks_epsilon(0.5, 1e-6) < bun_steinke_epsilon(0.5, 1e-6)
+    True
+    """
+    if rho == 0:
+        return 0.0
+    if not 0 < delta < 1:
+        return math.inf
+    log_term = math.log(1 / delta)
+
+    def score(t: float) -> float:
+        alpha, part, size = _cks_parts(t, log_term)
+        return alpha * rho + part + (alpha * rho + size) * _ROUNDING_SLACK
+
+    return max(_best(score), 0.0)
+
+
+@functools.lru_cache(maxsize=4096)
+def zcdp_to_dp(rho: float, delta: float) -> float:
+    """ε such that ρ-zCDP implies (ε, δ)-DP: the tighter of two valid conversions.
+
+    :func:`cks_epsilon` (Canonne, Kamath & Steinke 2020, Cor. 13) is smaller
+    in every regime the engine uses; :func:`bun_steinke_epsilon` stays as a cap.
+
+    >>> round(zcdp_to_dp(0.5, 1e-6), 3)
+    5.222
+    """
+    return min(bun_steinke_epsilon(rho, delta), cks_epsilon(rho, delta))
+
+
 def dp_to_zcdp(epsilon: float) -> float:
     """ρ = ε²/2: pure ε-DP implies ρ-zCDP (Bun & Steinke 2016, Prop. 1.4)."""
     return epsilon * epsilon / 2
 
 
+@functools.lru_cache(maxsize=1024)
 def rho_for(epsilon: float, delta: float) -> float:
-    """The largest ρ whose (ε, δ) conversion stays within ``epsilon`` at ``delta``.
+    """The largest ρ whose (ε, δ) conversion (:func:`zcdp_to_dp`) stays within ``epsilon``.
 
-    Solves ε = ρ + 2√(ρ L), L = ln(1/δ): √ρ = √(L + ε) - √L.
+    For each order α the CKS bound is linear in ρ, ε_α = αρ + c(α), so the
+    largest ρ it admits is (ε - c(α)) / α; the best order found gives ρ, and
+    ρ is shaved until :func:`zcdp_to_dp` confirms it. Bun & Steinke's closed
+    form, √ρ = √(L + ε) - √L with L = ln(1/δ), is the floor.
 
     >>> zcdp_to_dp(rho_for(1.0, 1e-6), 1e-6) <= 1.0
     True
@@ -75,7 +173,13 @@ def rho_for(epsilon: float, delta: float) -> float:
     log_term = math.log(1 / delta)
     # √(L+ε) - √L = ε / (√(L+ε) + √L), without cancellation.
     root = epsilon / (math.sqrt(log_term + epsilon) + math.sqrt(log_term))
-    rho = root * root * _RHO_SAFETY
+    classical = root * root
+
+    def score(t: float) -> float:  # minus the ρ order α admits
+        alpha, part, _ = _cks_parts(t, log_term)
+        return -(epsilon - part) / alpha
+
+    rho = max(classical, -_best(score)) * _RHO_SAFETY
     while zcdp_to_dp(rho, delta) > epsilon:
         rho *= _RHO_SAFETY
     return rho

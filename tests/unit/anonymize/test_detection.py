@@ -29,6 +29,8 @@ PHONE = "13912345678"
 CARD16 = with_luhn("622202123456789")
 CARD19 = with_luhn("622202123456789012")
 USCC = with_uscc("91320000134790000")
+PERMIT_HK = with_ric("81000019900101002")
+PERMIT_TW = with_ric("83000019900101002")
 
 ID, TEL, MAIL, CARD = "CN_RESIDENT_ID", "PHONE_NUMBER", "EMAIL_ADDRESS", "BANK_CARD"
 PASS, PLATE, ADDR, ORG, NAME = (
@@ -50,6 +52,8 @@ POSITIVES = [
     (f"旧身份证{ID_15}", {(ID, ID_15)}),  # 15-digit first generation, with context
     (ID_15, {(ID, ID_15)}),  # 15 digits alone: reported at the default threshold
     (WIDE_ID, {(ID, WIDE_ID)}),  # full-width digits and X
+    (f"港澳居民居住证{PERMIT_HK}", {(ID, PERMIT_HK)}),  # province 81 (Hong Kong), GB/T 2260
+    (f"台湾居民居住证{PERMIT_TW}", {(ID, PERMIT_TW)}),  # 83: residence permit of Taiwan residents
     (PHONE, {(TEL, PHONE)}),  # a mobile alone
     ("+86 139 1234 5678", {(TEL, "+86 139 1234 5678")}),  # country code, 3-4-4 by spaces
     ("0086-13912345678", {(TEL, "0086-13912345678")}),  # 0086 and a dash
@@ -109,6 +113,9 @@ NEGATIVES = [
     with_ric("32058419901332261"),  # check digit fine, 1990-13-32 impossible
     with_ric("32058420991231261"),  # born in 2099
     "320584189912311006",  # check digit fine, born before 1900 (and Luhn fails: no card)
+    f"身份证号{with_ric('49010519491231002')}",  # check digit and date fine, no province 49
+    f"身份证号{with_ric('00010519900101002')}",  # no province 00
+    f"身份证号{with_ric('99010519900101002')}",  # no province 99
     CARD16[:-1] + str((int(CARD16[-1]) + 1) % 10),  # 62 prefix, Luhn fails
     f"订单号{with_luhn('356812341234123')}",  # Luhn passes by chance: an order number
     "客服热线400-820-8820",  # 400 hotline

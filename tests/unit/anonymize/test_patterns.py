@@ -66,6 +66,11 @@ def test_normalize_when_full_width_then_ascii_and_same_length(text: str, expecte
         (with_ric("11010519991332001"), False),  # 1999-13-32
         (with_ric("11010520991231001"), False),  # born in the future
         (with_ric("11010518991231001"), False),  # born before 1900
+        (with_ric("49010519491231002"), False),  # check and date fine, no province 49 (GB/T 2260)
+        (with_ric("16010519491231002"), False),  # no province 16
+        (with_ric("71000019900101002"), True),  # Taiwan, 71
+        (with_ric("83000019900101002"), True),  # residence permit of a Taiwan resident, 83
+        (with_ric("65290119900101002"), True),  # Xinjiang, 65: the last mainland province
         ("110105491231002", True),  # 15 digits: province 11, 1949-12-31
         ("990105491231002", False),  # 15 digits: no province 99
         ("110105491331002", False),  # 15 digits: month 13

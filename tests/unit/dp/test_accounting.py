@@ -6,11 +6,14 @@ import math
 from typing import Any
 
 import pytest
+from scipy import optimize, special
 
 from jobs.aggregate import DatasetContext, charge
 from jobs.dp.accounting import (
     Accountant,
     Charge,
+    bun_steinke_epsilon,
+    cks_epsilon,
     cost,
     dp_to_zcdp,
     rho_for,
@@ -31,11 +34,63 @@ def _spec(**overrides: Any) -> AggregateSpec:
     return parse_job_spec(base | overrides)
 
 
-def test_zcdp_to_dp_when_known_values_then_bun_steinke_formula() -> None:
-    assert zcdp_to_dp(0.5, 1e-6) == pytest.approx(0.5 + 2 * math.sqrt(0.5 * math.log(1e6)))
+def test_zcdp_to_dp_when_known_values_then_within_bun_steinke_formula() -> None:
+    classical = 0.5 + 2 * math.sqrt(0.5 * math.log(1e6))
+    assert bun_steinke_epsilon(0.5, 1e-6) == pytest.approx(classical)
+    assert zcdp_to_dp(0.5, 1e-6) < classical  # the CKS conversion is tighter
     assert zcdp_to_dp(0.0, 1e-6) == 0.0
     assert zcdp_to_dp(0.1, 0.0) == math.inf  # no δ: zCDP gives no finite ε
     assert dp_to_zcdp(2.0) == 2.0
+
+
+def _gaussian_delta(epsilon: float, sigma: float) -> float:
+    """The exact δ(ε) of the Gaussian mechanism, sensitivity 1 (Balle & Wang 2018, Thm. 8).
+
+    δ = Φ(1/(2σ) - εσ) - e^ε Φ(-1/(2σ) - εσ), in logs so that tiny δ keep their digits.
+    """
+    high = special.log_ndtr(1 / (2 * sigma) - epsilon * sigma)
+    low = special.log_ndtr(-1 / (2 * sigma) - epsilon * sigma)
+    return float(math.exp(high) * -math.expm1(epsilon + low - high))
+
+
+def _gaussian_epsilon(rho: float, delta: float) -> float:
+    """The exact ε at ``delta`` of the Gaussian mechanism that is exactly ρ-zCDP (ρ = 1/(2σ²))."""
+    sigma = 1 / math.sqrt(2 * rho)
+    if _gaussian_delta(0.0, sigma) <= delta:
+        return 0.0
+    return float(optimize.brentq(lambda e: _gaussian_delta(e, sigma) - delta, 0.0, 1e4, xtol=1e-14))
+
+
+@pytest.mark.parametrize(
+    ("rho", "delta"),
+    [
+        (0.5, 1e-6),  # the doctest's case
+        (0.030, 1e-5),  # about what (1, 1e-5) buys
+        (1e-4, 1e-7),  # a small job
+        (3e-7, 1e-4),  # tiny ρ: δ near the total-variation distance
+        (2.0, 1e-12),  # large ρ, tiny δ
+        (50.0, 1e-3),  # very large ρ
+    ],
+)
+def test_zcdp_to_dp_when_compared_with_the_exact_gaussian_then_valid_and_tighter(
+    rho: float, delta: float
+) -> None:
+    converted = zcdp_to_dp(rho, delta)
+    # the Gaussian mechanism is exactly ρ-zCDP: no valid conversion may claim less than its ε
+    assert converted >= _gaussian_epsilon(rho, delta)
+    assert converted < bun_steinke_epsilon(rho, delta)  # and tighter than the old formula
+    assert converted == cks_epsilon(rho, delta)
+
+
+@pytest.mark.parametrize(("epsilon", "delta"), [(1.0, 1e-5), (0.1, 1e-7), (1.0, 1e-6)])
+def test_rho_for_when_cks_conversion_then_more_rho_at_the_same_epsilon(
+    epsilon: float, delta: float
+) -> None:
+    log_term = math.log(1 / delta)
+    classical = (math.sqrt(log_term + epsilon) - math.sqrt(log_term)) ** 2
+    rho = rho_for(epsilon, delta)
+    assert 1.26 <= rho / classical <= 1.7  # less noise for the same charge
+    assert _gaussian_epsilon(rho, delta) <= epsilon  # still within ε for the exact Gaussian
 
 
 @pytest.mark.parametrize(
