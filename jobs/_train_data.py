@@ -6,7 +6,10 @@ of the holdout metrics hold per person:
 
 - **one row per privacy unit**: when a person has several rows, DP per row
   would not be DP per person, so a keyed hash of each row picks one row per
-  unit (the choice depends only on that person's own rows);
+  unit (the choice depends only on that person's own rows); rows whose unit
+  is null or NaN are no one's and are dropped first (kept, they would pool
+  different people into one and lose all but one of them at random — a
+  choice that would depend on the others' rows);
 - **holdout split**: a keyed hash of the privacy unit (or of the whole row
   when every row is a person) sends each person to the training or the
   holdout part, independently of everyone else; the two parts hold disjoint
@@ -25,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from jobs.dp.bounding import known_unit
 from jobs.spec import Scalar, TrainFeature, TrainLabel
 
 FloatArray = npt.NDArray[np.float64]
@@ -87,7 +91,8 @@ def prepare(
     hashed = pl.struct(columns).hash(seed=key)
     if privacy_unit is not None:
         frame = (
-            frame.with_columns(hashed.alias(_ROW_HASH))
+            frame.filter(known_unit(privacy_unit, frame.schema[privacy_unit]))
+            .with_columns(hashed.alias(_ROW_HASH))
             .filter(pl.col(_ROW_HASH) == pl.col(_ROW_HASH).min().over(privacy_unit))
             .unique(subset=[privacy_unit], keep="first", maintain_order=True)
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from policies.errors import InvalidJobSpec
+from policies.errors import InvalidJobSpec, InvalidRequest
 
 
 class OpenAttribute(StrEnum):
@@ -84,3 +84,39 @@ def check_column_use(column: str, tag: ColumnTag, use: ColumnUse) -> None:
 def can_use_column(tag: ColumnTag, use: ColumnUse) -> bool:
     """Whether a column with ``tag`` may be used as ``use``; see :func:`check_column_use`."""
     return use in _ALLOWED_USES[tag]
+
+
+#: art. 37: a product may leave only when no person can be singled out, and the DP
+#: guarantee is per person, told apart by the privacy unit. Rows whose unit is null are
+#: dropped from every job (they are no known person's); when they are more than this
+#: share of the rows the unit does not identify people and the dataset is refused.
+MAX_NULL_UNIT_SHARE = 0.5
+
+
+def check_privacy_unit_coverage(unit: str, rows: int, null_units: int) -> None:
+    """Raise unless at most :data:`MAX_NULL_UNIT_SHARE` of the rows lack a privacy unit.
+
+    Args:
+        unit: The privacy-unit column (a schema name, safe to show).
+        rows: Rows in the dataset.
+        null_units: Rows whose privacy unit is null (or NaN).
+
+    Raises:
+        InvalidRequest: More than half of the rows have no privacy unit (art. 37).
+
+    >>> check_privacy_unit_coverage("resident_id", 10, 5)
+    >>> can_cover_privacy_units(10, 6)
+    False
+    """
+    if not can_cover_privacy_units(rows, null_units):
+        raise InvalidRequest(
+            f"the privacy unit '{unit}' is empty in {null_units} of {rows} rows, more than "
+            f"{MAX_NULL_UNIT_SHARE:.0%}: rows without it belong to no known person and are "
+            "dropped from every job (art. 37). Fill the column, choose a column that names "
+            "a person in most rows, or declare no privacy unit if each row is one person"
+        )
+
+
+def can_cover_privacy_units(rows: int, null_units: int) -> bool:
+    """Whether the unit names a person in enough rows; see :func:`check_privacy_unit_coverage`."""
+    return null_units <= MAX_NULL_UNIT_SHARE * rows

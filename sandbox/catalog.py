@@ -31,7 +31,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anonymize.classify import Proposal, less_protective, propose_tags
-from policies.catalog import ColumnTag, Grade, OpenAttribute
+from jobs.dp.bounding import known_unit
+from policies.catalog import ColumnTag, Grade, OpenAttribute, check_privacy_unit_coverage
 from policies.errors import Conflict, InvalidRequest, NotFound
 from sandbox import audit
 from sandbox.settings import Settings
@@ -154,6 +155,17 @@ def _check_keys(
     return keys
 
 
+def _null_units(
+    frame: pl.LazyFrame, schema: pl.Schema, unit: str | None, null_counts: Mapping[str, int]
+) -> int:
+    """Rows whose privacy unit names no one: null, or NaN in a float column (jobs drop them)."""
+    if unit is None:
+        return 0
+    if not schema[unit].is_float():
+        return int(null_counts[unit])
+    return int(frame.select((~known_unit(unit, schema[unit])).sum()).collect().item())
+
+
 def _write_partitions(
     frame: pl.LazyFrame, unit: str | None, rows: int, folder: Path, rows_per_partition: int
 ) -> int:
@@ -197,7 +209,8 @@ def ingest(
 
     Raises:
         InvalidRequest: Bad name, unreadable file, empty table, unknown
-            columns in tags or keys, a less protective tag without override.
+            columns in tags or keys, a less protective tag without override, a
+            privacy unit null in most rows.
         Conflict: The name is taken.
     """
     if not _NAME.match(request.name):
@@ -221,6 +234,9 @@ def ingest(
     proposals = propose_tags(frame)
     tags = _resolve_tags(list(schema), proposals, request)
     keys = _check_keys(request, schema, tags)
+    null_units = _null_units(frame, schema, request.privacy_unit, counts)
+    if request.privacy_unit is not None:
+        check_privacy_unit_coverage(request.privacy_unit, rows, null_units)
 
     # A unique folder per ingest: a concurrent ingest of the same name that
     # loses the race removes its own files, never the winner's.
@@ -245,6 +261,7 @@ def ingest(
                 row_count=rows,
                 partitions=partitions,
                 privacy_unit=request.privacy_unit,
+                null_unit_rows=null_units,
                 public_keys=keys,
                 created_by=user_id,
                 columns=[

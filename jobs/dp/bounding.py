@@ -13,6 +13,13 @@ person's rows live in one partition). Privacy does not rest on the
 randomness — any rule that decides from one person's rows alone keeps the
 sensitivity — it only keeps the choice free of bias (no "first k rows").
 
+Rows whose privacy unit is null (or NaN) belong to no known person: they are
+dropped before bounding. Kept, they would share one quota as if they were one
+person, and one such person with many rows could then displace the rows of
+the others and move a sum by twice the sensitivity the noise is sized for.
+The catalog records their number at ingest and refuses a dataset whose unit is
+mostly null (:func:`policies.catalog.check_privacy_unit_coverage`).
+
 Ties: rows identical on every column the query reads may swap places, which
 changes nothing the query computes; group ranks break hash ties on the key
 itself, so a person never keeps more than ``g`` groups.
@@ -69,6 +76,12 @@ def _bound_groups(
     return ranked.filter(pl.col(_GI) - first < groups_per_unit).drop(_HG, _GI, _NU)
 
 
+def known_unit(unit: str, dtype: pl.DataType) -> pl.Expr:
+    """True where the privacy unit names a person: not null, and not NaN in a float column."""
+    known = pl.col(unit).is_not_null()
+    return known & pl.col(unit).is_not_nan() if dtype.is_float() else known
+
+
 def bound_contributions(
     frame: pl.LazyFrame,
     unit: str | None,
@@ -79,6 +92,8 @@ def bound_contributions(
     seed: int,
 ) -> pl.LazyFrame:
     """Keep at most ``groups_per_unit`` groups, then ``rows_per_unit`` rows, of each unit.
+
+    Rows without a unit (:func:`known_unit`) are dropped first: they are no one's.
 
     Args:
         frame: Rows after the query's filters.
@@ -94,6 +109,7 @@ def bound_contributions(
     """
     if unit is None:
         return frame
+    frame = frame.filter(known_unit(unit, frame.collect_schema()[unit]))
     if keys and groups_per_unit < rows_per_unit:
         frame = _bound_groups(frame, unit, keys, groups_per_unit, seed)
     row_hash = pl.struct(sorted({unit, *keys, *columns})).hash(seed ^ 0x5BD1E995)

@@ -103,6 +103,8 @@ class DatasetPublic(BaseModel):
     partitions: int
     sha256: str
     privacy_unit: str | None
+    #: Rows whose privacy unit is null, dropped from every job: stewards and auditors only.
+    null_unit_rows: int | None = None
     public_keys: dict[str, list[Any]]
     created_at: dt.datetime
     columns: list[ColumnPublic]
@@ -119,6 +121,7 @@ class DatasetPublic(BaseModel):
             partitions=d.partitions,
             sha256=d.sha256,
             privacy_unit=d.privacy_unit,
+            null_unit_rows=d.null_unit_rows if with_evidence else None,
             public_keys=d.public_keys,
             created_at=d.created_at,
             columns=[

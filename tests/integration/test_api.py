@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
+from typing import Any
 
+import polars as pl
 import pytest
 from sqlalchemy import delete, select, update
 
 from sandbox.store.models import AuditEntry, Job
 from sandbox.throttle import SignInThrottle
-from tests.factories import World, wait_status
+from tests.factories import TAGS, World, residents, wait_status
 
 pytestmark = pytest.mark.ray
 
@@ -284,6 +287,50 @@ def test_catalog_when_operator_reads_it_then_no_classification_evidence(world: W
     theirs = world.http.get("/v1/datasets", headers=world.as_("steward")).json()[0]
     phone = next(c for c in theirs["columns"] if c["name"] == "phone")
     assert phone["evidence"]["entities"] == {"PHONE_NUMBER": phone["evidence"]["sampled"]}
+
+
+def _upload(world: World, name: str, frame: pl.DataFrame) -> Any:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    metadata = {
+        "name": name,
+        "source": "test factory",
+        "open_attribute": "unconditional",
+        "grade": "general",
+        "tags": TAGS,
+        "privacy_unit": "resident_id",
+    }
+    return world.http.post(
+        "/v1/datasets",
+        headers=world.as_("steward"),
+        files={"file": (f"{name}.parquet", buffer.getvalue())},
+        data={"metadata": json.dumps(metadata)},
+    )
+
+
+def test_catalog_when_privacy_unit_partly_null_then_stewards_see_the_count_operators_do_not(
+    world: World,
+):
+    def without_ids(younger_than: int) -> pl.DataFrame:
+        missing = pl.col("age") < younger_than
+        return residents().with_columns(
+            pl.when(missing).then(None).otherwise(pl.col("resident_id")).alias("resident_id")
+        )
+
+    created = _upload(world, "partly_known", without_ids(24))  # ages 18-23: 60 of 600 rows
+    assert created.status_code == 201 and created.json()["null_unit_rows"] == 60
+    path = "/v1/datasets/partly_known"
+    assert world.http.get(path, headers=world.as_("steward")).json()["null_unit_rows"] == 60
+    assert world.http.get(path, headers=world.as_("auditor")).json()["null_unit_rows"] == 60
+    assert world.http.get(path, headers=world.as_("operator")).json()["null_unit_rows"] is None
+    listed = world.http.get("/v1/datasets", headers=world.as_("operator")).json()
+    assert all(d["null_unit_rows"] is None for d in listed)
+
+    refused = _upload(world, "mostly_unknown", without_ids(60))  # 420 of 600 rows
+    assert refused.status_code == 422
+    assert "'resident_id' is empty in 420 of 600 rows" in refused.json()["message"]
+    missing = world.http.get("/v1/datasets/mostly_unknown", headers=world.as_("steward"))
+    assert missing.status_code == 404
 
 
 def test_download_when_grant_suspended_after_release_then_refused_until_reinstated(

@@ -17,7 +17,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from sandbox.service import Sandbox
-from sandbox.store.models import AuditEntry, Job, Review
+from sandbox.store.models import AuditEntry, Dataset, Job, Review
 from sandbox.throttle import SignInThrottle
 from tests.factories import World, auth, build_world, wait_status
 
@@ -884,6 +884,19 @@ def test_catalog_page_when_dataset_then_classification_tags_and_profile_without_
     assert "100–999" in section  # 600 residents
     values = set(world.frame["resident_id"]) | set(world.frame["phone"]) | set(world.frame["city"])
     assert not [v for v in values if v in page]
+
+
+def test_catalog_page_when_rows_lack_a_privacy_unit_then_the_steward_sees_how_many(
+    world: World,
+):
+    with world.sandbox.db.session() as session:
+        dataset = session.scalars(select(Dataset).where(Dataset.name == "residents")).one()
+        dataset.null_unit_rows = 60  # as ingest records it
+    browser = _client(world)
+    _sign_in(browser, world.steward)
+    section = browser.get("/console/catalog").text.split('id="dataset-residents"')[1]
+    shown = re.search(r'<dd class="null-units">([^<]*)</dd>', section)
+    assert shown is not None and shown.group(1).startswith("60 (10.0 %)")
 
 
 def test_audit_page_when_chain_is_edited_then_it_says_where_it_breaks(world: World):

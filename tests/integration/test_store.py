@@ -8,6 +8,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import polars as pl
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -230,10 +231,16 @@ def test_ledger_when_service_restarts_with_queued_jobs_then_they_fail_and_stay_c
     restarted.shutdown()
 
 
-def _ingest(db: Database, tmp_path: Path, tags: dict[str, str], **extra: object):
+def _ingest(
+    db: Database,
+    tmp_path: Path,
+    tags: dict[str, str],
+    frame: pl.DataFrame | None = None,
+    **extra: object,
+):
     settings = Settings(data_dir=tmp_path / "data", database_url=db.url, rows_per_partition=150)
     upload = tmp_path / "t.csv"
-    residents(600).write_csv(upload)
+    (residents(600) if frame is None else frame).write_csv(upload)
     with db.session() as s:
         bootstrapped = s.get(User, 1) is not None
     if not bootstrapped:
@@ -299,6 +306,34 @@ def test_ingest_when_privacy_unit_given_then_each_person_lives_in_one_partition(
     assert catalog.scan_dataset(dataset.path).select(pl.len()).collect().item() == 600
     assert dataset.sha256 == catalog.content_sha256(dataset.path)
     assert dataset.public_keys == {"city": ["南京市", "苏州市", "无锡市", "常州市"]}
+
+
+def _without_unit(younger_than: int) -> pl.DataFrame:
+    """The factory's residents with no resident ID for everyone younger than ``younger_than``."""
+    frame = residents(600)
+    unit = pl.when(pl.col("age") < younger_than).then(None).otherwise(pl.col("resident_id"))
+    return frame.with_columns(unit.alias("resident_id"))
+
+
+def test_ingest_when_privacy_unit_partly_null_then_the_count_is_recorded(
+    db: Database, tmp_path: Path
+):
+    frame = _without_unit(24)  # ages 18-23: 6 of every 60 rows
+    _, dataset = _ingest(db, tmp_path, TAGS, frame, privacy_unit="resident_id")
+    assert dataset.null_unit_rows == 60 == frame["resident_id"].null_count()
+
+
+def test_ingest_when_privacy_unit_mostly_null_then_refused_and_nothing_stored(
+    db: Database, tmp_path: Path
+):
+    from policies.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match=r"'resident_id' is empty in 420 of 600 rows"):
+        _ingest(db, tmp_path, TAGS, _without_unit(60), privacy_unit="resident_id")
+    assert not list((tmp_path / "data").rglob("*.parquet"))  # nothing stored
+    # exactly half is still a unit that names people
+    _, dataset = _ingest(db, tmp_path, TAGS, _without_unit(48), privacy_unit="resident_id")
+    assert dataset.null_unit_rows == 300
 
 
 def test_job_when_grant_suspended_before_it_runs_then_it_does_not_run(db: Database, tmp_path: Path):

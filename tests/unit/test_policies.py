@@ -82,6 +82,29 @@ def test_check_column_use_when_tag_and_use_then_allowed_per_art_37(
     )
 
 
+@pytest.mark.parametrize(
+    ("rows", "null_units", "allowed"),
+    [
+        (1000, 0, True),  # every row names a person
+        (1000, 500, True),  # exactly half without a unit: still allowed
+        (1000, 501, False),  # mostly without a unit: the unit identifies no one
+        (1000, 1000, False),  # no unit at all
+        (1, 1, False),  # one row, no unit
+    ],
+)
+def test_check_privacy_unit_coverage_when_null_units_then_refused_past_half_per_art_37(
+    rows: int, null_units: int, allowed: bool
+) -> None:
+    assert catalog.MAX_NULL_UNIT_SHARE == 0.5
+    _assert_rule(
+        lambda r, n: catalog.check_privacy_unit_coverage("resident_id", r, n),
+        catalog.can_cover_privacy_units,
+        (rows, null_units),
+        None if allowed else InvalidRequest,
+        "art. 37",
+    )
+
+
 # --- roles --------------------------------------------------------------------------------
 
 
@@ -448,6 +471,16 @@ def test_check_can_spend_when_cost_then_fits_only_within_total(
             (G.ACTIVE, LATER, NOW, "aggregate", ["aggregate"], ["d", "tax"], ["d"]),
             "scope: tax",
         ),  # datasets outside the grant are named
+        (
+            catalog.check_privacy_unit_coverage,
+            ("resident_id", 10, 6),
+            "'resident_id' is empty in 6 of 10 rows",
+        ),  # a mostly empty privacy unit names itself and the counts ...
+        (
+            catalog.check_privacy_unit_coverage,
+            ("resident_id", 10, 6),
+            "declare no privacy unit if each row is one person",
+        ),  # ... and the ways out
         (budget.check_can_spend, (B(1.0), B(0.7), B(0.4)), "epsilon=0.3 left"),  # ε left
         (budget.check_can_spend, (B(1.0), B(0.7), B(0.1, 1e-6)), "delta=0 left"),  # δ left
     ],

@@ -300,6 +300,20 @@ def test_run_when_people_have_many_rows_then_one_row_each(
     assert outcome.report["rows_trained"] + outcome.report["rows_holdout"] == 2000
 
 
+def test_run_when_privacy_unit_is_null_then_those_rows_not_trained_on(
+    residents: pl.DataFrame, tmp_path: Path
+) -> None:
+    people = residents.head(2000).with_columns(pl.col("resident_id").alias("person"))
+    unknown = residents.slice(2000, 300).with_columns(pl.lit(None, pl.String).alias("person"))
+    pl.concat([people, unknown]).write_parquet(tmp_path / "part-00000.parquet")
+    t = task(tmp_path, spec({"type": "gaussian_nb"}), unit="person")
+
+    outcome = train.run(t)
+
+    # 300 rows of unknown people are no one's row: not one pooled "person" among the 2000
+    assert outcome.report["rows_trained"] + outcome.report["rows_holdout"] == 2000
+
+
 # --- validation ----------------------------------------------------------------------
 
 

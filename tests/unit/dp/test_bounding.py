@@ -48,6 +48,25 @@ def test_bound_contributions_when_no_privacy_unit_then_rows_untouched() -> None:
     assert lazy.collect().equals(FRAME)
 
 
+@pytest.mark.parametrize(
+    ("unit", "missing"),
+    [
+        (pl.Series("pid", [None] * 5, dtype=pl.Int64), "null"),  # no ID in an integer column
+        (pl.Series("pid", [float("nan")] * 5), "NaN"),  # NaN is no ID in a float column
+        (pl.Series("pid", [None] * 5, dtype=pl.String), "null"),  # nor null in a string column
+    ],
+)
+def test_bound_contributions_when_unit_missing_then_those_rows_dropped_not_pooled(
+    unit: pl.Series, missing: str
+) -> None:
+    known = FRAME.with_columns(pl.col("pid").cast(unit.dtype))
+    unknown = pl.DataFrame({"pid": unit, "city": ["c0"] * 5, "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    kept = _bounded(pl.concat([known, unknown]), 2, 2)
+    # rows without a unit are no one's: they do not share one quota as if one person
+    assert kept.height == _bounded(known, 2, 2).height, missing
+    assert kept["pid"].null_count() == 0
+
+
 def test_salt_when_specs_differ_then_salts_differ_and_same_spec_same_salt() -> None:
     base = {"kind": "aggregate", "dataset": "d", "epsilon": 1.0, "aggregates": [{"op": "count"}]}
     one, two = parse_job_spec(base), parse_job_spec(base | {"epsilon": 2.0})

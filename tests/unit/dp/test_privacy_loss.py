@@ -1,7 +1,9 @@
 """Empirical privacy loss on neighbouring tables, and the same check catching broken mechanisms.
 
 D and D' differ by one person who has 50 rows at the upper bound, so only
-contribution bounding keeps the sensitivity at k = 2 rows. Each statistic is
+contribution bounding keeps the sensitivity at k = 2 rows; in a second pair
+the person has no ID (a null privacy unit), so only dropping such rows keeps
+them from sharing, and displacing, another ID-less person's quota. Each statistic is
 released many times on both tables (one vectorized release per table); for
 threshold events E = {X ≥ t} and {X < t} over the pooled quantiles, a
 Clopper–Pearson lower confidence bound on ln(P_D(E) / P_D'(E)) (both ways,
@@ -112,6 +114,31 @@ def test_privacy_loss_when_person_has_many_rows_then_within_claimed_epsilon(case
     assert observed <= claimed
     if case != "mean":  # a count or a sum alone is tight: the check has the power to see it
         assert observed >= 0.8 * claimed
+
+
+def _null_unit_neighbours() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """D holds one person without an ID (2 rows at the lower bound); D' adds another (50 rows).
+
+    Pooled under one null "unit", the newcomer's rows would displace the first
+    person's within one quota of k rows: a sum over [-100, 100] would move by
+    2 · k · 100, twice the sensitivity k · 100 the noise is sized for.
+    """
+    base, _ = NEIGHBOURS
+    pid = base.schema["pid"]
+    first = pl.DataFrame({"pid": pl.Series([None, None], dtype=pid), "income": [-100.0, -101.0]})
+    newcomer = pl.DataFrame(
+        {"pid": pl.Series([None] * 50, dtype=pid), "income": [100.0 + i for i in range(50)]}
+    )
+    d = pl.concat([base, first])
+    return d, pl.concat([d, newcomer])
+
+
+def test_privacy_loss_when_neighbours_differ_by_a_person_without_id_then_within_claimed() -> None:
+    spec = _spec({"op": "sum", "column": "income", "lower": -100, "upper": 100})
+    d, d_prime = _null_unit_neighbours()
+    a = repeated(d, spec, CONTEXT, RUNS, 400)["sum_income"].to_numpy()
+    b = repeated(d_prime, spec, CONTEXT, RUNS, 401)["sum_income"].to_numpy()
+    assert observed_epsilon(a, b) <= claimed_epsilon(spec)
 
 
 @pytest.fixture
