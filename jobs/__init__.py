@@ -7,6 +7,8 @@ Map of the package:
 - :mod:`jobs.aggregate` — the DP engine's entry points: :func:`evaluate`,
   :func:`estimate`, :func:`exact_partials` / :func:`combine_partials` /
   :func:`release` (partitioned runs), :func:`charge` for the ledger.
+- :mod:`jobs.privacy_unit` — :func:`known_unit`: rows without a privacy unit
+  are no one's and every kind drops them.
 - :mod:`jobs.dp` — its core: exact discrete samplers (vectorized), accounting
   (pure ε, zCDP), contribution bounding, partition selection, error bars.
 - :mod:`jobs.extract` — anonymized row-level release: identifiers dropped or

@@ -9,6 +9,7 @@ import polars as pl
 
 from anonymize.transforms.pseudonym import pseudonymize
 from jobs.errors import InternalError
+from jobs.privacy_unit import known_unit
 
 _ROW = "__extract_row"
 
@@ -33,7 +34,7 @@ def one_per_person(
     if unit is None:
         return frame, {"privacy_unit": None, "rule": "one row per person (dataset contract)"}
     rows = frame.height
-    known = frame.filter(pl.col(unit).is_not_null())
+    known = frame.filter(known_unit(unit, frame.schema[unit]))
     chosen = (
         known.with_row_index(_ROW)
         .sample(fraction=1.0, shuffle=True, seed=seed)

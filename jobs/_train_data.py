@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from jobs.dp.bounding import known_unit
+from jobs.privacy_unit import known_unit
 from jobs.spec import Scalar, TrainFeature, TrainLabel
 
 FloatArray = npt.NDArray[np.float64]

@@ -2,7 +2,8 @@
 
 This mirrors the service's output shape (group keys, then per aggregate its
 value and ``_ci_low`` / ``_ci_high`` columns; every declared public key in
-the catalog's order) but adds no noise, bounds no contributions and
+the catalog's order) and drops rows without a privacy unit and reads NaN as
+null as the engine does, but adds no noise, bounds no contributions and
 suppresses no small cells, so its numbers are not what a release would
 show. The interval columns are null. It must never be pointed at real data:
 that is what submitting a job is for.
@@ -15,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from jobs.privacy_unit import known_unit
 from jobs.spec import (
     AnyAggregate,
     Count,
@@ -86,6 +88,9 @@ def evaluate(
         )
     measured = [_measure(a, privacy_unit) for a in aggregates]
     rows = frame.lazy().filter(*[f.expr() for f in filters]) if filters else frame.lazy()
+    if privacy_unit and privacy_unit in frame.columns:
+        # The engine drops rows that belong to no known person (jobs.dp.bounding); so does this.
+        rows = rows.filter(known_unit(privacy_unit, frame.schema[privacy_unit]))
     keys = list(group_by)
     domains = public_keys or {}
     if not keys:

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anonymize.classify import Proposal, less_protective, propose_tags
-from jobs.dp.bounding import known_unit
+from jobs.privacy_unit import known_unit
 from policies.catalog import ColumnTag, Grade, OpenAttribute, check_privacy_unit_coverage
 from policies.errors import Conflict, InvalidRequest, NotFound
 from sandbox import audit

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from jobs.privacy_unit import known_unit
 from jobs.spec import AggregateSpec
 
 
@@ -74,12 +75,6 @@ def _bound_groups(
     )
     first = pl.when(pl.col(_NU)).then(pl.col(_GI)).forward_fill()
     return ranked.filter(pl.col(_GI) - first < groups_per_unit).drop(_HG, _GI, _NU)
-
-
-def known_unit(unit: str, dtype: pl.DataType) -> pl.Expr:
-    """True where the privacy unit names a person: not null, and not NaN in a float column."""
-    known = pl.col(unit).is_not_null()
-    return known & pl.col(unit).is_not_nan() if dtype.is_float() else known
 
 
 def bound_contributions(

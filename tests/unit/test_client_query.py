@@ -167,6 +167,21 @@ def test_run_on_when_a_value_is_nan_then_skipped_like_the_engine_skips_it(ds):
     assert out["histogram_income"][0].to_list() == [1, 1]  # nor in any bin
 
 
+def test_run_on_when_a_row_has_no_privacy_unit_then_dropped_like_the_engine_drops_it(ds):
+    frame = pl.DataFrame(
+        {
+            "resident_id": ["a", None, None, "b"],
+            "city": ["苏州市"] * 4,
+            "age": [30, 40, 50, 60],
+            "income": [100.0, 20.0, 30.0, 50.0],
+        }
+    )
+    out = ds.query().agg(count(), count_distinct(), sum_("income", 0, 200)).run_on(frame)
+    assert out["count"].item() == 2  # the two rows without an ID are no one's
+    assert out["count_distinct"].item() == 2  # and not one more person
+    assert out["sum_income"].item() == 150.0
+
+
 def test_run_on_when_frame_lacks_a_column_then_error_names_it(ds):
     with pytest.raises(InvalidJobSpec, match="lacks income"):
         ds.query().agg(mean("income", 0, 1)).run_on(pl.DataFrame({"age": [1]}))
