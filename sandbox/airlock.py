@@ -211,7 +211,7 @@ def _release(
         "output": {"file": released.name, "sha256": job.output_sha256},
         # The newest audit entry when this was signed: `sandbox audit verify` checks
         # that the chain still holds it, so the signed manifest anchors the chain.
-        "audit_head": dict(zip(("seq", "hash"), audit.head(session), strict=True)),
+        "audit_head": audit.head_record(session, settings.secret()),
     }
     signature = signing.sign(settings.secret(), manifest)
     session.add(Release(job_id=job.id, manifest=manifest, signature=signature))

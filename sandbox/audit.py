@@ -152,6 +152,16 @@ def head(session: Session) -> tuple[int, str]:
     return (int(last[0]), str(last[1])) if last else (0, GENESIS)
 
 
+def head_record(session: Session, secret: bytes) -> dict[str, Any]:
+    """The head as manifests and checkpoints name it: ``seq``, ``hash`` and ``mac_key``.
+
+    ``mac_key`` is the fingerprint of the MAC key in force, so that a verifier
+    knows every later entry must carry a MAC under it (while it is current).
+    """
+    seq, digest = head(session)
+    return {"seq": seq, "hash": digest, "mac_key": key_id(mac_key(secret))}
+
+
 @dataclass(frozen=True, slots=True)
 class Verification:
     """Result of walking the chain and comparing it with its anchors."""
@@ -241,7 +251,9 @@ def verify(
             published,
         )
 
-    problem, releases = audit_anchors.check_releases(session, secret, walk.legacy, head_seq)
+    problem, releases = audit_anchors.check_releases(
+        session, secret, walk.unmaced, walk.legacy, head_seq
+    )
     if problem is not None:
         return result(problem, releases, 0)
     problem = audit_anchors.check_heads(session, secret, heads, head_seq, walk.unmaced, walk.legacy)

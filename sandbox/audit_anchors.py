@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from policies.errors import InvalidRequest
 from sandbox import signing
-from sandbox.audit import GENESIS, canonical_json, head, key_id, mac_key
+from sandbox.audit import GENESIS, canonical_json, head_record, key_id, mac_key
 from sandbox.store.models import AuditEntry, Release, utcnow
 
 #: (sequence number of the entry at fault, what is wrong), or None.
@@ -78,13 +78,7 @@ def checkpoint(session: Session, secret: bytes) -> dict[str, Any]:
         key in force) and ``signature`` (Ed25519 over the canonical JSON of the
         other four, base64; verify with ``GET /v1/manifests/public-key``).
     """
-    seq, digest = head(session)
-    body = {
-        "seq": seq,
-        "hash": digest,
-        "time": utcnow().isoformat(timespec="seconds"),
-        "mac_key": key_id(mac_key(secret)),
-    }
+    body = head_record(session, secret) | {"time": utcnow().isoformat(timespec="seconds")}
     return body | {"signature": signing.sign(secret, body)}
 
 
@@ -123,13 +117,14 @@ def load_heads(text: str) -> list[PublishedHead]:
 
 
 def check_releases(
-    session: Session, secret: bytes, legacy: int, head_seq: int
+    session: Session, secret: bytes, unmaced: int, legacy: int, head_seq: int
 ) -> tuple[Problem, int]:
     """Compare the releases table, each manifest and its head with the chain.
 
     Args:
         session: A session on the store.
         secret: The deployment secret (the manifest verification key).
+        unmaced: Entries 1..unmaced carry no MAC under the current key.
         legacy: Entries 1..legacy predate MACs.
         head_seq: The chain's last sequence number.
 
@@ -163,9 +158,10 @@ def check_releases(
             )
             return (seq, reason), 0
     public = signing.public_key_pem(secret)
+    current = key_id(mac_key(secret))
     for count, r in enumerate(releases):
         seq, details = recorded[r.job_id]
-        problem = _check_manifest(session, public, r, seq, details, legacy)
+        problem = _check_manifest(session, public, r, seq, details, (unmaced, legacy, current))
         if problem is not None:
             return problem, count
     return None, len(releases)
@@ -177,7 +173,7 @@ def _check_manifest(
     release: Release,
     seq: int,
     details: dict[str, Any],
-    legacy: int,
+    macs: tuple[int, int, str],
 ) -> Problem:
     job = release.job_id
     manifest = release.manifest
@@ -209,10 +205,13 @@ def _check_manifest(
             f"the manifest of job {job} names audit entry {named_seq} with a hash the chain "
             "does not hold there: the chain was rewritten before that release"
         )
-    if legacy > named_seq:
+    unmaced, legacy, current = macs
+    limit = unmaced if named.get("mac_key") == current else legacy
+    if limit > named_seq:
         return named_seq + 1, (
-            f"entries 1..{legacy} carry no MAC, but job {job}'s manifest was signed at entry "
-            f"{named_seq}, after which every entry carries one: MACs were removed"
+            f"entries 1..{limit} carry no MAC under the key in force when job {job}'s manifest "
+            f"was signed at entry {named_seq}, after which every entry carries one: MACs were "
+            "removed or replaced"
         )
     return None
 
@@ -238,11 +237,12 @@ def check_heads(
     public = signing.public_key_pem(secret)
     current = key_id(mac_key(secret))
     for h in sorted(heads, key=lambda h: h.seq):
-        if not signing.verify(public, h.body(), h.signature):
+        # A head from before a rotation was signed with the retired key, which is gone; its
+        # signature only tells third parties who issued it, the verifier brings the file.
+        if h.mac_key == current and not signing.verify(public, h.body(), h.signature):
             return h.seq, (
                 f"the head published at {h.time} for entry {h.seq} does not verify under the "
-                "current signing key: this deployment did not sign it (or signed it before "
-                "the secret was rotated)"
+                "current signing key: this deployment did not sign it"
             )
         if h.seq > head_seq:
             return head_seq + 1, (
@@ -259,7 +259,7 @@ def check_heads(
         if limit > h.seq:
             return h.seq + 1, (
                 f"entries 1..{limit} carry no MAC under the key in force when the head of entry "
-                f"{h.seq} was published at {h.time}: MACs were removed after it"
+                f"{h.seq} was published at {h.time}: MACs were removed or replaced after it"
             )
     return None
 
