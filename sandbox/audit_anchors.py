@@ -177,6 +177,7 @@ def _check_manifest(
 ) -> Problem:
     job = release.job_id
     manifest = release.manifest
+    unmaced, legacy, current = macs
     if manifest.get("job_id") != job:
         return seq, f"the manifest stored with job {job}'s release is not that job's"
     digest = details.get("manifest_sha256")
@@ -191,7 +192,9 @@ def _check_manifest(
                 f"the signature stored with job {job}'s manifest is not the one its release "
                 f"entry {seq} recorded: the signature was edited"
             )
-    elif not signing.verify(public, manifest, release.signature):
+    elif unmaced == legacy and not signing.verify(public, manifest, release.signature):
+        # Signed before revision 0007, so only the signature vouches for it; after a key
+        # rotation (entries under a retired key) the key that signed it is gone.
         return seq, (
             f"the manifest of job {job} does not verify under the current signing key: it or "
             "its signature was edited (or it was signed before the secret was rotated)"
@@ -205,7 +208,6 @@ def _check_manifest(
             f"the manifest of job {job} names audit entry {named_seq} with a hash the chain "
             "does not hold there: the chain was rewritten before that release"
         )
-    unmaced, legacy, current = macs
     limit = unmaced if named.get("mac_key") == current else legacy
     if limit > named_seq:
         return named_seq + 1, (

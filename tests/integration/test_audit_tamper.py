@@ -477,3 +477,36 @@ def test_audit_verify_when_entries_predate_macs_then_reported_as_such(db_url: st
         broken = audit.verify(s, settings.secret(), published)
     assert not broken.ok and broken.broken_at == 6 and "MAC does not match" in broken.reason
     db.dispose()
+
+
+def test_audit_verify_when_a_release_predates_anchors_then_its_signature_is_checked(
+    chain: Chain,
+):
+    # As a database written before revision 0007: no MACs, approvals without the manifest's
+    # digest, manifests without a chain head, signed as they were then.
+    from sandbox import signing
+
+    job = chain.released[0]
+    with chain.db.engine.begin() as conn:
+        conn.execute(update(LOG).values(mac=None, mac_key=None))
+        for r in conn.execute(select(LOG).where(LOG.c.action == "review.approve")).all():
+            old = {k: v for k, v in r.details.items() if not k.startswith("manifest_")}
+            conn.execute(update(LOG).where(LOG.c.seq == r.seq).values(details=old))
+        _rechain(conn, 1)
+        for r in conn.execute(select(RELEASES)).all():
+            old = {k: v for k, v in r.manifest.items() if k != "audit_head"}
+            signature = signing.sign(chain.secret, old)
+            conn.execute(
+                update(RELEASES)
+                .where(RELEASES.c.id == r.id)
+                .values(manifest=old, signature=signature)
+            )
+    before = chain.verify()
+    assert before.ok and (before.legacy, before.releases) == (chain.last, 2), before.reason
+    with chain.db.engine.begin() as conn:
+        _edit_manifest(conn, chain)
+    after = chain.verify()
+    assert not after.ok
+    assert f"the manifest of job {job} does not verify under the current signing key" in (
+        after.reason
+    )
