@@ -11,6 +11,7 @@ output SHA-256) signed with the deployment's key.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -124,8 +125,9 @@ def review(
         )
         approvers = {r.reviewer_id for r in earlier} | {who.user_id}
         due = release_due(required, approvers)
+        anchor: dict[str, str] = {}
         if due:
-            _release(
+            anchor = _release(
                 session, settings, who, job, datasets, reason, earlier, overrides, override_reason
             )
         audit.append(
@@ -141,6 +143,7 @@ def review(
             approvals_required=required,
             released=due,
             output_sha256=job.output_sha256,
+            **anchor,
         )
         return job
 
@@ -155,8 +158,12 @@ def _release(
     earlier: list[Review],
     overrides: tuple[str, ...],
     override_reason: str,
-) -> None:
-    """Copy the output out of quarantine and record its signed manifest."""
+) -> dict[str, str]:
+    """Copy the output out of quarantine and record its signed manifest.
+
+    Returns:
+        The manifest's SHA-256 and signature, for the release's audit entry.
+    """
     quarantined = Path(job.output_path)
     if sha256_file(quarantined) != job.output_sha256:
         raise InternalError("the quarantined output changed since the job wrote it")
@@ -202,11 +209,16 @@ def _release(
         "override_reason": override_reason if overrides else "",
         "approved_at": utcnow().isoformat(),
         "output": {"file": released.name, "sha256": job.output_sha256},
+        # The newest audit entry when this was signed: `sandbox audit verify` checks
+        # that the chain still holds it, so the signed manifest anchors the chain.
+        "audit_head": audit.head_record(session, settings.secret()),
     }
     signature = signing.sign(settings.secret(), manifest)
     session.add(Release(job_id=job.id, manifest=manifest, signature=signature))
     job.status = JobStatus.RELEASED.value
     job.output_path = str(released.resolve())
+    digest = hashlib.sha256(audit.canonical_json(manifest)).hexdigest()
+    return {"manifest_sha256": digest, "manifest_signature": signature}
 
 
 @dataclass(frozen=True, slots=True)

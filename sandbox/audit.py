@@ -1,9 +1,18 @@
-"""Append-only, hash-chained audit log (art. 39: traceable records; art. 63).
+"""Append-only, hash-chained, MACed audit log (art. 39: traceable records; art. 63).
 
 Each entry's hash is SHA-256 over the canonical JSON (sorted keys, no
 spaces, UTF-8) of its fields and the previous entry's hash, so editing or
-deleting any entry breaks every link after it. :func:`verify` walks the chain
-and names the first entry that does not hold.
+deleting any entry breaks every link after it. A hash chain alone does not
+hold against someone who can write the table: they may edit an entry and
+recompute every hash after it, or append an entry of their own. So each
+entry also carries an HMAC-SHA256 (RFC 2104) of its sequence number and hash
+under a key derived from the deployment secret (HKDF, label
+``data-sandbox audit mac v1``), which never enters the database; the MAC of
+one entry covers, through its hash, every entry before it. What a MAC cannot
+show (entries cut off the end, a chain rewritten by someone holding the key)
+is caught by heads published outside the host and named in each signed
+manifest (:mod:`sandbox.audit_anchors`). :func:`verify` walks the chain and
+names the first problem.
 
 Appends are serialized (SQLite: the database write lock; PostgreSQL: an
 advisory lock) and happen in the same transaction as the action they record:
@@ -15,17 +24,26 @@ Details never hold data values: names, ids, counts, hashes and ε only.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from policies.errors import InternalError
 from sandbox.store.db import Database
-from sandbox.store.models import AuditEntry, Release, utcnow
+from sandbox.store.models import AuditEntry, utcnow
+
+if TYPE_CHECKING:
+    from sandbox.audit_anchors import PublishedHead
 
 GENESIS = "0" * 64
+_MAC_KEY_INFO = b"data-sandbox audit mac v1"
 
 
 def canonical_json(value: Any) -> bytes:
@@ -61,26 +79,54 @@ def entry_hash(
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
+def mac_key(secret: bytes) -> bytes:
+    """The key that MACs audit entries: HKDF-SHA256 (RFC 5869) of the deployment secret.
+
+    A label of its own keeps it apart from the manifest signing key and the
+    pseudonym keys derived from the same secret.
+    """
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_MAC_KEY_INFO).derive(secret)
+
+
+def key_id(key: bytes) -> str:
+    """A fingerprint of a MAC key, stored with each entry (it reveals nothing of the key)."""
+    return hmac.new(key, b"data-sandbox audit key id", hashlib.sha256).hexdigest()[:16]
+
+
+def entry_mac(key: bytes, seq: int, entry_hash_: str) -> str:
+    """The MAC an entry with this sequence number and hash must carry."""
+    message = canonical_json({"seq": seq, "hash": entry_hash_})
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
 def append(
     db: Database, session: Session, actor: str, action: str, subject: str, **details: Any
 ) -> AuditEntry:
     """Append an entry inside the caller's transaction.
 
     Args:
-        db: The database (for its lock).
+        db: The database (for its lock and the audit MAC key).
         session: The caller's session; the entry commits with the action.
         actor: Who acted (``user:<name>``, ``system``, or ``anonymous``).
         action: What happened, e.g. ``job.submit``.
         subject: What it happened to, e.g. ``job:12``.
         **details: JSON-able facts; never data values.
+
+    Raises:
+        InternalError: The database was opened without the audit MAC key.
     """
+    key = db.audit_key()
+    if key is None:
+        raise InternalError(
+            "the audit log cannot be written without its MAC key: open the database with "
+            "Database(url, audit_key=audit.mac_key(settings.secret()))"
+        )
     db.lock_audit(session)
-    last = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    seq, prev = head(session)
+    seq += 1
     at = utcnow().isoformat(timespec="microseconds")
     details = json.loads(canonical_json(details))  # the stored form is the hashed form
+    digest = entry_hash(seq, at, actor, action, subject, details, prev)
     entry = AuditEntry(
         seq=seq,
         at=at,
@@ -89,16 +135,36 @@ def append(
         subject=subject,
         details=details,
         prev_hash=prev,
-        hash=entry_hash(seq, at, actor, action, subject, details, prev),
+        hash=digest,
+        mac=entry_mac(key, seq, digest),
+        mac_key=key_id(key),
     )
     session.add(entry)
     session.flush()
     return entry
 
 
+def head(session: Session) -> tuple[int, str]:
+    """The newest entry's sequence number and hash (``0`` and :data:`GENESIS` if none)."""
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    return (int(last[0]), str(last[1])) if last else (0, GENESIS)
+
+
+def head_record(session: Session, secret: bytes) -> dict[str, Any]:
+    """The head as manifests and checkpoints name it: ``seq``, ``hash`` and ``mac_key``.
+
+    ``mac_key`` is the fingerprint of the MAC key in force, so that a verifier
+    knows every later entry must carry a MAC under it (while it is current).
+    """
+    seq, digest = head(session)
+    return {"seq": seq, "hash": digest, "mac_key": key_id(mac_key(secret))}
+
+
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """Result of walking the chain."""
+    """Result of walking the chain and comparing it with its anchors."""
 
     ok: bool
     entries: int
@@ -106,12 +172,104 @@ class Verification:
     broken_at: int | None = None
     reason: str = ""
     head: str = GENESIS
+    head_seq: int = 0
+    #: Entries 1..unmaced carry no MAC checkable with the current key (written
+    #: before MACs, or under a key since retired); the MAC of the entry after
+    #: them covers them through the hash chain.
+    unmaced: int = 0
+    #: Of those, entries written before MACs (revision 0007).
+    legacy: int = 0
+    #: Releases whose manifest, signature and chain head were checked.
+    releases: int = 0
+    #: Published heads checked (``--against``).
+    published_heads: int = 0
+
+    @property
+    def note(self) -> str:
+        """What the verification could not check, in one sentence ("" if nothing)."""
+        if not self.unmaced:
+            return ""
+        retired = self.unmaced - self.legacy
+        parts = [f"entries 1..{self.unmaced} carry no MAC under the current key"]
+        if self.legacy:
+            parts.append(f"{self.legacy} predate MACs")
+        if retired:
+            parts.append(f"{retired} were MACed under a retired key")
+        return (
+            "; ".join(parts) + ": they hold only through the hash chain, the first MACed entry "
+            "after them and published heads"
+        )
 
 
-def verify(session: Session, batch: int = 5000) -> Verification:
-    """Walk the chain from the first entry and report the first broken link."""
-    prev, expected_seq, count = GENESIS, 1, 0
+@dataclass(slots=True)
+class _Walk:
+    count: int = 0
+    head: str = GENESIS
+    unmaced: int = 0
+    legacy: int = 0
+    seen_mac: bool = False
+    seen_current: bool = False
+
+
+def verify(
+    session: Session, secret: bytes, heads: Sequence[PublishedHead] = (), batch: int = 5000
+) -> Verification:
+    """Walk the chain from the first entry and report the first problem.
+
+    Checks, in order: every link (sequence, ``prev_hash``, hash, MAC); the
+    releases table against the chain's release entries, each manifest's
+    signature and the chain head it names; then each published head.
+
+    Args:
+        session: A session on the store.
+        secret: The deployment secret (the MAC key and the signing key derive from it).
+        heads: Heads published earlier by ``sandbox audit checkpoint``.
+        batch: Entries read per query.
+    """
+    from sandbox import audit_anchors  # it needs signing, which needs this module
+
+    key = mac_key(secret)
+    walk = _Walk()
+    broken = _walk(session, key, walk, batch)
+    if broken is not None:
+        return broken
+    head_seq = walk.count
+
+    def result(
+        problem: tuple[int | None, str] | None, releases: int, published: int
+    ) -> Verification:
+        return Verification(
+            problem is None,
+            walk.count,
+            problem[0] if problem else None,
+            problem[1] if problem else "",
+            walk.head,
+            head_seq,
+            walk.unmaced,
+            walk.legacy,
+            releases,
+            published,
+        )
+
+    problem, releases = audit_anchors.check_releases(
+        session, secret, walk.unmaced, walk.legacy, head_seq
+    )
+    if problem is not None:
+        return result(problem, releases, 0)
+    problem = audit_anchors.check_heads(session, secret, heads, head_seq, walk.unmaced, walk.legacy)
+    return result(problem, releases, len(heads) if problem is None else 0)
+
+
+def _walk(session: Session, key: bytes, walk: _Walk, batch: int) -> Verification | None:
+    """Check every link; a :class:`Verification` naming the first bad one, or None."""
+    current = key_id(key)
     last_seq = 0
+
+    def broken(seq: int, reason: str) -> Verification:
+        return Verification(
+            False, walk.count, seq, reason, walk.head, walk.count, walk.unmaced, walk.legacy
+        )
+
     while True:
         rows = session.scalars(
             select(AuditEntry)
@@ -120,49 +278,43 @@ def verify(session: Session, batch: int = 5000) -> Verification:
             .limit(batch)
         ).all()
         if not rows:
-            unrecorded = _unrecorded_release(session)
-            if unrecorded is not None:
-                reason = (
-                    f"job {unrecorded} was released but no entry records its release: "
-                    "entries were cut off the end of the chain, or a release was written "
-                    "without one"
-                )
-                return Verification(False, count, count + 1, reason, prev)
-            return Verification(True, count, head=prev)
+            return None
         for e in rows:
-            if e.seq != expected_seq:
-                return Verification(
-                    False, count, expected_seq, f"entry {expected_seq} is missing", prev
-                )
-            if e.prev_hash != prev:
-                return Verification(
-                    False, count, e.seq, "prev_hash does not match the previous entry", prev
-                )
+            expected = walk.count + 1
+            if e.seq != expected:
+                return broken(expected, f"entry {expected} is missing")
+            if e.prev_hash != walk.head:
+                return broken(e.seq, "prev_hash does not match the previous entry")
             recomputed = entry_hash(
                 e.seq, e.at, e.actor, e.action, e.subject, e.details, e.prev_hash
             )
             if recomputed != e.hash:
-                return Verification(
-                    False, count, e.seq, "the entry's content does not match its hash", prev
+                return broken(e.seq, "the entry's content does not match its hash")
+            if e.mac is None:
+                if walk.seen_mac:
+                    return broken(
+                        e.seq,
+                        "the entry carries no MAC although earlier entries do: its MAC was "
+                        "removed, or it was written outside the service",
+                    )
+                walk.legacy += 1
+                walk.unmaced += 1
+            elif e.mac_key != current:
+                if walk.seen_current:
+                    return broken(
+                        e.seq,
+                        "the entry is MACed under another key than the entries before it: "
+                        "it was written outside the service",
+                    )
+                walk.unmaced += 1
+            elif not hmac.compare_digest(e.mac, entry_mac(key, e.seq, e.hash)):
+                return broken(
+                    e.seq,
+                    "the entry's MAC does not match: it was rewritten (hashes recomputed) or "
+                    "forged by someone without the key",
                 )
-            prev, expected_seq, count = e.hash, expected_seq + 1, count + 1
+            else:
+                walk.seen_current = True
+            walk.seen_mac = walk.seen_mac or e.mac is not None
+            walk.head, walk.count = e.hash, walk.count + 1
         last_seq = rows[-1].seq
-
-
-def _unrecorded_release(session: Session) -> int | None:
-    """A released job whose release no entry records, if any.
-
-    A hash chain proves that no entry was changed, inserted or removed in its
-    middle, not that none was cut off its end: the releases table, written in
-    the same transaction as each release's ``review.approve`` entry, is a
-    second record to compare with.
-    """
-    # Entries written before approvals said whether they released count as releasing.
-    approvals = session.execute(
-        select(AuditEntry.subject, AuditEntry.details).where(AuditEntry.action == "review.approve")
-    )
-    recorded = {subject for subject, details in approvals if details.get("released", True)}
-    for job_id in session.scalars(select(Release.job_id).order_by(Release.job_id)):
-        if f"job:{job_id}" not in recorded:
-            return int(job_id)
-    return None

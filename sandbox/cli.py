@@ -19,6 +19,7 @@ from sandbox._cli_remote import register as register_service_commands
 
 if TYPE_CHECKING:
     from sandbox.settings import Settings
+    from sandbox.store.db import Database
 
 app = typer.Typer(
     help="Data Sandbox: a privacy-preserving operation sandbox for public data.",
@@ -69,12 +70,10 @@ def bootstrap(
 ) -> None:
     """Create the first admin and print its token (once; it is stored hashed)."""
     from sandbox.auth import bootstrap as do_bootstrap
-    from sandbox.store.db import Database
 
     try:
         settings = _settings()
-        db = Database(settings.db_url)
-        db.migrate()
+        db = _database(settings)
         token = do_bootstrap(db, name, org)
     except SandboxError as error:
         _fail(error)
@@ -83,16 +82,30 @@ def bootstrap(
 
 
 @audit_app.command("verify")
-def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
-    """Walk the hash chain; exit 1 and name the first broken entry if it does not hold."""
+def verify(
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="Heads published earlier by `sandbox audit checkpoint` (one a line, or a list)",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Check the chain (links, MACs), the releases and published heads; exit 1 on a problem."""
     from sandbox.audit import verify as do_verify
-    from sandbox.store.db import Database
+    from sandbox.audit_anchors import load_heads
 
     settings = _settings()
-    db = Database(settings.db_url)
-    db.migrate()
-    with db.session() as session:
-        result = do_verify(session)
+    try:
+        heads = load_heads(against.read_text(encoding="utf-8")) if against else []
+        db = _database(settings)
+        with db.session() as session:
+            result = do_verify(session, settings.secret(), heads)
+    except SandboxError as error:
+        _fail(error)
     if as_json:
         typer.echo(
             json.dumps(
@@ -102,17 +115,57 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] =
                     "broken_at": result.broken_at,
                     "reason": result.reason,
                     "head": result.head,
+                    "head_seq": result.head_seq,
+                    "unmaced": result.unmaced,
+                    "legacy": result.legacy,
+                    "releases": result.releases,
+                    "published_heads": result.published_heads,
+                    "note": result.note,
                 }
             )
         )
     elif result.ok:
-        typer.echo(f"audit chain holds: {result.entries} entries, head {result.head[:16]}…")
+        typer.echo(
+            f"audit chain holds: {result.entries} entries (links and MACs), "
+            f"{result.releases} releases, {result.published_heads} published heads; "
+            f"head {result.head_seq} {result.head[:16]}…"
+        )
     else:
         typer.echo(
             f"audit chain BROKEN at entry {result.broken_at}: {result.reason} "
-            f"({result.entries} entries verified before it)"
+            f"({result.entries} entries checked)"
         )
+    if result.note:
+        typer.echo(f"note: {result.note}")
     raise typer.Exit(0 if result.ok else 1)
+
+
+@audit_app.command("checkpoint")
+def checkpoint() -> None:
+    """Print the chain head signed (JSON), to publish outside this host.
+
+    Keep every head printed (append it to a file elsewhere: a ticket, a mail, another
+    organisation); `sandbox audit verify --against FILE` then finds any rewriting or
+    truncation of the chain up to the newest of them. Refused if the chain is broken.
+    """
+    from sandbox.audit import verify as do_verify
+    from sandbox.audit_anchors import checkpoint as do_checkpoint
+
+    settings = _settings()
+    try:
+        db = _database(settings)
+        with db.session() as session:
+            result = do_verify(session, settings.secret())
+            head = do_checkpoint(session, settings.secret()) if result.ok else None
+    except SandboxError as error:
+        _fail(error)
+    if head is None:
+        err.print(
+            f"[red]error:[/red] the audit chain is broken at entry {result.broken_at} "
+            f"({result.reason}); no head is signed for it: investigate first"
+        )
+        raise typer.Exit(1)
+    typer.echo(json.dumps(head, sort_keys=True))
 
 
 @pii_app.command("scan")
@@ -160,6 +213,16 @@ def _settings() -> Settings:
         return Settings.load()
     except SandboxError as error:
         _fail(error)
+
+
+def _database(settings: Settings) -> Database:
+    """The migrated store, able to write audit entries (MAC key from the secret)."""
+    from sandbox.audit import mac_key
+    from sandbox.store.db import Database
+
+    db = Database(settings.db_url, audit_key=mac_key(settings.secret()))
+    db.migrate()
+    return db
 
 
 def main() -> None:

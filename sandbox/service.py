@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from jobs.runner import RayRunner
+from sandbox import audit
 from sandbox.job_service import JobService, Runner
 from sandbox.settings import Settings
 from sandbox.store.db import Database
@@ -23,7 +24,8 @@ class Sandbox:
     def __init__(self, settings: Settings, runner: Runner | None = None) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(settings.db_url)
+        # The audit MAC key derives from the secret on the first append, never in the database.
+        self.db = Database(settings.db_url, audit_key=lambda: audit.mac_key(settings.secret()))
         self.runner = runner or RayRunner(
             settings.ray_address, settings.ray_num_cpus, settings.job_timeout_s
         )

@@ -36,16 +36,24 @@ def entries(
 
 @router.get("/audit/verify")
 def verify(who: Caller, sandbox: SandboxDep) -> AuditVerifyPublic:
-    """Walk the hash chain; report the first broken link."""
+    """Walk the chain (links and MACs) and the releases; report the first problem.
+
+    Heads published outside the host are checked by ``sandbox audit verify --against``.
+    """
     check_role(who.role, *_READERS)
     with sandbox.db.session() as session:
-        result = audit.verify(session)
+        result = audit.verify(session, sandbox.settings.secret())
     return AuditVerifyPublic(
         ok=result.ok,
         entries=result.entries,
         broken_at=result.broken_at,
         reason=result.reason,
         head=result.head,
+        head_seq=result.head_seq,
+        unmaced=result.unmaced,
+        legacy=result.legacy,
+        releases=result.releases,
+        note=result.note,
     )
 
 

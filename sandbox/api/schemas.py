@@ -292,3 +292,13 @@ class AuditVerifyPublic(BaseModel):
     broken_at: int | None
     reason: str
     head: str
+    #: Sequence number of the head.
+    head_seq: int = 0
+    #: Entries 1..unmaced carry no MAC checkable under the current key.
+    unmaced: int = 0
+    #: Of those, entries written before MACs.
+    legacy: int = 0
+    #: Releases whose manifest, signature and chain head were checked.
+    releases: int = 0
+    #: What could not be checked ("" if nothing).
+    note: str = ""

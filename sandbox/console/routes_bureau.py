@@ -181,7 +181,7 @@ def catalog_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Re
 def audit_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
     """Recent audit entries and whether the hash chain holds."""
     with sandbox.db.session() as session:
-        verification = audit.verify(session)
+        verification = audit.verify(session, sandbox.settings.secret())
         entries = list(
             session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(AUDIT_ROWS))
         )

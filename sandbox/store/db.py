@@ -10,7 +10,7 @@ budget reservations with a ``SELECT ... FOR UPDATE`` of the grant row; see
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
@@ -44,10 +44,13 @@ class Database:
 
     Args:
         url: SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
+        audit_key: The key that MACs audit entries (:func:`sandbox.audit.mac_key`), or a
+            callable that returns it on first use; it never enters the database.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, audit_key: bytes | Callable[[], bytes] | None = None) -> None:
         self.url = url
+        self._audit_key = audit_key
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if self.is_sqlite:
@@ -73,6 +76,12 @@ class Database:
         """A session in one transaction: committed on success, rolled back on error."""
         with self._sessions() as session, session.begin():
             yield session
+
+    def audit_key(self) -> bytes | None:
+        """The audit MAC key, if this database was given one."""
+        if callable(self._audit_key):
+            self._audit_key = self._audit_key()
+        return self._audit_key
 
     def lock_audit(self, session: Session) -> None:
         """Serialize audit appends until the transaction ends."""

@@ -276,3 +276,8 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column()
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: HMAC-SHA256 of ``seq`` and ``hash`` under a key outside the database (see
+    #: :func:`sandbox.audit.mac_key`); null on entries written before revision 0007.
+    mac: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Which key made ``mac`` (a fingerprint, not the key): tells a retired key from a forgery.
+    mac_key: Mapped[str | None] = mapped_column(String(16), default=None)

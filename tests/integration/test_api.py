@@ -410,6 +410,32 @@ def test_audit_when_the_release_entry_is_cut_off_the_end_then_verify_fails(world
     assert broken["broken_at"] == broken["entries"] + 1  # missing from past the chain's end
 
 
+def test_audit_when_chain_is_recomputed_after_an_edit_then_verify_names_the_mac(world: World):
+    from sandbox import audit
+
+    job_id = _released_job(world)
+    manifest = world.http.get(f"/v1/jobs/{job_id}/manifest", headers=world.as_("operator")).json()
+    ok = world.http.get("/v1/audit/verify", headers=world.as_("auditor")).json()
+    assert ok == {**ok, "ok": True, "releases": 1, "unmaced": 0, "note": ""}
+    named = manifest["manifest"]["audit_head"]  # the head the signed manifest saw
+    assert 0 < named["seq"] < ok["head_seq"] and len(named["hash"]) == 64
+    with world.sandbox.db.session() as session:  # an insider rewrites entry 2 and what follows
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        prev = rows[0].hash
+        for e in rows[1:]:
+            actor = "user:mallory" if e.seq == 2 else e.actor
+            digest = audit.entry_hash(e.seq, e.at, actor, e.action, e.subject, e.details, prev)
+            session.execute(
+                update(AuditEntry)
+                .where(AuditEntry.seq == e.seq)
+                .values(actor=actor, prev_hash=prev, hash=digest)
+            )
+            prev = digest
+    broken = world.http.get("/v1/audit/verify", headers=world.as_("auditor")).json()
+    assert broken == {**broken, "ok": False, "broken_at": 2}
+    assert "MAC does not match" in broken["reason"]
+
+
 def test_auth_when_token_is_bad_then_401_and_failure_audited(world: World):
     response = world.http.get("/v1/datasets", headers={"Authorization": "Bearer sbx_wrong"})
     assert response.status_code == 401

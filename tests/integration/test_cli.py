@@ -52,6 +52,30 @@ def test_cli_when_audit_row_edited_then_verify_exits_1_naming_it(tmp_path: Path)
     assert "BROKEN at entry 2" in broken.stdout
 
 
+def test_cli_when_tail_is_cut_after_a_checkpoint_then_verify_against_it_exits_1(tmp_path: Path):
+    import json
+
+    assert _sandbox(tmp_path, "admin", "bootstrap").returncode == 0
+    printed = _sandbox(tmp_path, "audit", "checkpoint")
+    assert printed.returncode == 0, printed.stderr
+    head = json.loads(printed.stdout)
+    assert set(head) == {"seq", "hash", "time", "mac_key", "signature"} and head["seq"] >= 2
+    heads = tmp_path / "heads.jsonl"
+    heads.write_text(printed.stdout)
+    ok = _sandbox(tmp_path, "audit", "verify", "--against", str(heads), "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["published_heads"] == 1
+    # Cutting the last entry leaves a chain whose links and MACs all hold: only the head tells.
+    with sqlite3.connect(tmp_path / "sandbox.db") as conn:
+        conn.execute("DELETE FROM audit_log WHERE seq = ?", (head["seq"],))
+    assert _sandbox(tmp_path, "audit", "verify").returncode == 0
+    cut = _sandbox(tmp_path, "audit", "verify", "--against", str(heads))
+    assert cut.returncode == 1
+    assert f"BROKEN at entry {head['seq']}" in cut.stdout and "cut off its end" in cut.stdout
+    heads.write_text('{"seq": 1}')
+    bad = _sandbox(tmp_path, "audit", "verify", "--against", str(heads))
+    assert bad.returncode == 2 and "copy it unchanged" in bad.stderr
+
+
 def test_cli_when_production_has_weak_secret_then_serve_refuses(tmp_path: Path):
     result = _sandbox(tmp_path, "serve", environment="production", secret_key="changethis")
     assert result.returncode == 2

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sandbox.service import Sandbox
 from sandbox.store.models import AuditEntry, Dataset, Job, Review
@@ -909,6 +909,17 @@ def test_audit_page_when_chain_is_edited_then_it_says_where_it_breaks(world: Wor
         entry.actor = "user:mallory"
     page = browser.get("/console/audit").text
     assert "Hash chain broken at entry 3" in page
+
+
+def test_audit_page_when_entries_predate_macs_then_it_says_so(world: World):
+    browser = _client(world)
+    _sign_in(browser, world.auditor)
+    assert 'id="chain-note"' not in browser.get("/console/audit").text
+    with world.sandbox.db.session() as session:  # as a database written before revision 0007
+        session.execute(update(AuditEntry).where(AuditEntry.seq <= 2).values(mac=None))
+    page = browser.get("/console/audit").text
+    assert "Hash chain verified" in page
+    assert "entries 1..2 carry no MAC under the current key; 2 predate MACs" in page
 
 
 @pytest.mark.parametrize(

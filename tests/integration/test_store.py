@@ -28,6 +28,9 @@ from sandbox.store.db import Database
 from sandbox.store.models import AuditEntry, Base, Grant, Job, User
 from tests.factories import PUBLIC_KEYS, TAGS, aggregate_spec, residents
 
+#: The deployment secret of these tests' stores (the audit MAC key derives from it).
+SECRET = b"a test deployment secret of 32+ characters"
+
 
 class InProcessRunner:
     """Runs tasks with the real executor, without Ray; records what it ran."""
@@ -47,7 +50,7 @@ class InProcessRunner:
 
 @pytest.fixture
 def db(db_url: str) -> Database:
-    database = Database(db_url)
+    database = Database(db_url, audit_key=audit.mac_key(SECRET))
     database.migrate()
     yield database
     database.dispose()
@@ -112,12 +115,12 @@ def test_audit_when_appended_then_chain_verifies_and_edits_are_located(db: Datab
         for i in range(12):
             audit.append(db, s, "user:a", "test.event", f"thing:{i}", n=i, city="南京市")
     with db.session() as s:
-        result = audit.verify(s)
+        result = audit.verify(s, SECRET)
     assert result.ok and result.entries == 12
     with db.session() as s:
         s.execute(update(AuditEntry).where(AuditEntry.seq == 7).values(details={"n": 99}))
     with db.session() as s:
-        broken = audit.verify(s)
+        broken = audit.verify(s, SECRET)
     assert (broken.ok, broken.broken_at, broken.entries) == (False, 7, 6)
 
 
@@ -128,7 +131,7 @@ def test_audit_when_an_entry_is_deleted_then_verify_names_the_gap(db: Database):
     with db.session() as s:
         s.delete(s.get(AuditEntry, 3))
     with db.session() as s:
-        broken = audit.verify(s)
+        broken = audit.verify(s, SECRET)
     assert (broken.ok, broken.broken_at) == (False, 3)
 
 
@@ -144,7 +147,7 @@ def test_audit_when_appended_from_many_threads_then_chain_stays_linear(db: Datab
     for t in threads:
         t.join()
     with db.session() as s:
-        result = audit.verify(s)
+        result = audit.verify(s, SECRET)
     assert result.ok and result.entries == 40
 
 

@@ -168,3 +168,20 @@ def test_entry_hash_when_any_field_changes_then_hash_changes(field: str, value: 
 def test_entry_hash_when_details_not_finite_then_value_error() -> None:
     with pytest.raises(ValueError, match="JSON compliant"):
         entry_hash(**ENTRY | {"details": {"epsilon": math.inf}})
+
+
+def test_audit_mac_key_when_derived_then_stable_and_apart_from_the_signing_key() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from sandbox.audit import entry_mac, key_id, mac_key
+
+    key = mac_key(SECRET)
+    seed = signing_key(SECRET).private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    assert key == mac_key(SECRET) and len(key) == 32
+    assert key not in (seed, SECRET) and key != mac_key(OTHER_SECRET)
+    assert key_id(key) != key_id(mac_key(OTHER_SECRET)) and len(key_id(key)) == 16
+    digest = entry_hash(1, "t", "a", "x", "s", {}, GENESIS)
+    assert entry_mac(key, 1, digest) != entry_mac(key, 2, digest)  # the position is MACed
+    assert entry_mac(key, 1, digest) != entry_mac(mac_key(OTHER_SECRET), 1, digest)

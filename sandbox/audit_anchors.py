@@ -1,0 +1,272 @@
+"""Anchors of the audit chain outside its own rows: releases, manifests, published heads.
+
+MACs (:mod:`sandbox.audit`) show that no entry was written or rewritten
+without the key; they cannot show that entries were cut off the end of the
+chain, nor stop someone who holds the key. Three records outside the chain's
+rows can:
+
+- the releases table, written in the same transaction as each release's
+  ``review.approve`` entry, which records the manifest's SHA-256 and
+  signature;
+- each signed manifest, which names the chain head (sequence, hash) at its
+  release;
+- heads printed by ``sandbox audit checkpoint``, signed with the manifest key
+  (Ed25519) and published outside the host; ``sandbox audit verify --against
+  FILE`` checks the chain against them.
+
+A head names the entry it saw; if the chain no longer holds that entry with
+that hash, or ends before it, or carries entries without a MAC after it, the
+chain was tampered with. Everything after the newest head can still be cut
+off unnoticed: publish heads often.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from policies.errors import InvalidRequest
+from sandbox import signing
+from sandbox.audit import GENESIS, canonical_json, head_record, key_id, mac_key
+from sandbox.store.models import AuditEntry, Release, utcnow
+
+#: (sequence number of the entry at fault, what is wrong), or None.
+Problem = tuple[int | None, str] | None
+
+
+class _HeadFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seq: int = Field(ge=0)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    time: str = Field(max_length=40)
+    mac_key: str = Field(max_length=16)
+    signature: str = Field(max_length=200)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedHead:
+    """A chain head as ``sandbox audit checkpoint`` printed it."""
+
+    seq: int
+    hash: str
+    time: str
+    mac_key: str
+    signature: str
+
+    def body(self) -> dict[str, Any]:
+        """The signed fields."""
+        return {"seq": self.seq, "hash": self.hash, "time": self.time, "mac_key": self.mac_key}
+
+
+def checkpoint(session: Session, secret: bytes) -> dict[str, Any]:
+    """The newest entry's sequence number and hash, signed for publication.
+
+    Args:
+        session: A session on the store.
+        secret: The deployment secret (signing key and MAC key id).
+
+    Returns:
+        ``seq``, ``hash``, ``time`` (UTC), ``mac_key`` (the fingerprint of the MAC
+        key in force) and ``signature`` (Ed25519 over the canonical JSON of the
+        other four, base64; verify with ``GET /v1/manifests/public-key``).
+    """
+    body = head_record(session, secret) | {"time": utcnow().isoformat(timespec="seconds")}
+    return body | {"signature": signing.sign(secret, body)}
+
+
+def load_heads(text: str) -> list[PublishedHead]:
+    """Heads from a file: one JSON object, a JSON list of them, or one object a line.
+
+    Raises:
+        InvalidRequest: The text holds no head, or one that is not as checkpoint printed it.
+    """
+    stripped = text.strip()
+    try:
+        if stripped.startswith("["):
+            raw: list[Any] = json.loads(stripped)
+        else:
+            raw = [json.loads(line) for line in stripped.splitlines() if line.strip()]
+    except json.JSONDecodeError as err:
+        raise InvalidRequest(
+            "the heads file is not JSON: give the output of `sandbox audit checkpoint`, one "
+            "head a line or a JSON list of heads"
+        ) from err
+    if not raw:
+        raise InvalidRequest("the heads file holds no head: add `sandbox audit checkpoint` output")
+    heads = []
+    for number, item in enumerate(raw, 1):
+        try:
+            parsed = _HeadFile.model_validate(item)
+        except ValidationError as err:
+            fields = sorted({str(e["loc"][0]) for e in err.errors() if e["loc"]})
+            raise InvalidRequest(
+                f"head {number} of the file is not a checkpoint (fields at fault: "
+                f"{', '.join(fields) or 'the whole entry'}); copy it unchanged from "
+                "`sandbox audit checkpoint`"
+            ) from err
+        heads.append(PublishedHead(**parsed.model_dump()))
+    return heads
+
+
+def check_releases(
+    session: Session, secret: bytes, unmaced: int, legacy: int, head_seq: int
+) -> tuple[Problem, int]:
+    """Compare the releases table, each manifest and its head with the chain.
+
+    Args:
+        session: A session on the store.
+        secret: The deployment secret (the manifest verification key).
+        unmaced: Entries 1..unmaced carry no MAC under the current key.
+        legacy: Entries 1..legacy predate MACs.
+        head_seq: The chain's last sequence number.
+
+    Returns:
+        The first problem (or None) and the number of releases checked.
+    """
+    approvals = session.execute(
+        select(AuditEntry.seq, AuditEntry.subject, AuditEntry.details)
+        .where(AuditEntry.action == "review.approve")
+        .order_by(AuditEntry.seq)
+    )
+    # Entries written before approvals said whether they released count as releasing.
+    recorded: dict[int, tuple[int, dict[str, Any]]] = {}
+    for seq, subject, details in approvals:
+        if details.get("released", True) and subject.startswith("job:"):
+            recorded[int(subject.removeprefix("job:"))] = (int(seq), details)
+    releases = list(session.scalars(select(Release).order_by(Release.job_id)))
+    stored = {r.job_id for r in releases}
+    for r in releases:
+        if r.job_id not in recorded:
+            reason = (
+                f"job {r.job_id} was released but no entry records its release: entries were "
+                "cut off the end of the chain, or a release was written without one"
+            )
+            return (head_seq + 1, reason), 0
+    for job_id, (seq, details) in recorded.items():
+        if details.get("released") is True and job_id not in stored:
+            reason = (
+                f"entry {seq} records the release of job {job_id}, but the releases table has "
+                "no row for it: the release (its manifest and signature) was deleted"
+            )
+            return (seq, reason), 0
+    public = signing.public_key_pem(secret)
+    current = key_id(mac_key(secret))
+    for count, r in enumerate(releases):
+        seq, details = recorded[r.job_id]
+        problem = _check_manifest(session, public, r, seq, details, (unmaced, legacy, current))
+        if problem is not None:
+            return problem, count
+    return None, len(releases)
+
+
+def _check_manifest(
+    session: Session,
+    public: str,
+    release: Release,
+    seq: int,
+    details: dict[str, Any],
+    macs: tuple[int, int, str],
+) -> Problem:
+    job = release.job_id
+    manifest = release.manifest
+    unmaced, legacy, current = macs
+    if manifest.get("job_id") != job:
+        return seq, f"the manifest stored with job {job}'s release is not that job's"
+    digest = details.get("manifest_sha256")
+    if digest is not None:  # releases since revision 0007: the MACed entry anchors both
+        if hashlib.sha256(canonical_json(manifest)).hexdigest() != digest:
+            return seq, (
+                f"the manifest of job {job} does not match the SHA-256 its release entry "
+                f"{seq} recorded: the manifest was edited"
+            )
+        if release.signature != details.get("manifest_signature"):
+            return seq, (
+                f"the signature stored with job {job}'s manifest is not the one its release "
+                f"entry {seq} recorded: the signature was edited"
+            )
+    elif unmaced == legacy and not signing.verify(public, manifest, release.signature):
+        # Signed before revision 0007, so only the signature vouches for it; after a key
+        # rotation (entries under a retired key) the key that signed it is gone.
+        return seq, (
+            f"the manifest of job {job} does not verify under the current signing key: it or "
+            "its signature was edited (or it was signed before the secret was rotated)"
+        )
+    named = manifest.get("audit_head")
+    if named is None:  # manifests signed before revision 0007
+        return None
+    named_seq, named_hash = int(named["seq"]), str(named["hash"])
+    if _hash_at(session, named_seq) != named_hash:
+        return named_seq, (
+            f"the manifest of job {job} names audit entry {named_seq} with a hash the chain "
+            "does not hold there: the chain was rewritten before that release"
+        )
+    limit = unmaced if named.get("mac_key") == current else legacy
+    if limit > named_seq:
+        return named_seq + 1, (
+            f"entries 1..{limit} carry no MAC under the key in force when job {job}'s manifest "
+            f"was signed at entry {named_seq}, after which every entry carries one: MACs were "
+            "removed or replaced"
+        )
+    return None
+
+
+def check_heads(
+    session: Session,
+    secret: bytes,
+    heads: Sequence[PublishedHead],
+    head_seq: int,
+    unmaced: int,
+    legacy: int,
+) -> Problem:
+    """Check the chain against heads published outside the host.
+
+    Args:
+        session: A session on the store.
+        secret: The deployment secret (signing key, MAC key id).
+        heads: The published heads.
+        head_seq: The chain's last sequence number.
+        unmaced: Entries 1..unmaced carry no MAC under the current key.
+        legacy: Entries 1..legacy predate MACs.
+    """
+    public = signing.public_key_pem(secret)
+    current = key_id(mac_key(secret))
+    for h in sorted(heads, key=lambda h: h.seq):
+        # A head from before a rotation was signed with the retired key, which is gone; its
+        # signature only tells third parties who issued it, the verifier brings the file.
+        if h.mac_key == current and not signing.verify(public, h.body(), h.signature):
+            return h.seq, (
+                f"the head published at {h.time} for entry {h.seq} does not verify under the "
+                "current signing key: this deployment did not sign it"
+            )
+        if h.seq > head_seq:
+            return head_seq + 1, (
+                f"the head published at {h.time} names entry {h.seq}, but the chain ends at "
+                f"entry {head_seq}: entries were cut off its end"
+            )
+        if _hash_at(session, h.seq) != h.hash:
+            return h.seq, (
+                f"entry {h.seq} does not match the head published at {h.time}: the chain was "
+                "rewritten up to it"
+            )
+        # Entries written after a checkpoint carry a MAC (under its key, if still current).
+        limit = unmaced if h.mac_key == current else legacy
+        if limit > h.seq:
+            return h.seq + 1, (
+                f"entries 1..{limit} carry no MAC under the key in force when the head of entry "
+                f"{h.seq} was published at {h.time}: MACs were removed or replaced after it"
+            )
+    return None
+
+
+def _hash_at(session: Session, seq: int) -> str | None:
+    if seq == 0:
+        return GENESIS
+    return session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == seq))

@@ -1,0 +1,149 @@
+"""A store with a real audit history, and what an insider does to it (issue 12 tests).
+
+Used by ``test_audit_tamper.py`` and ``test_audit_keys.py``: set-up entries,
+two released jobs, a download and later events, built without Ray.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from jobs.runner import Outcome, Task, execute
+from policies.airlock import Decision
+from policies.budget import PrivacyBudget
+from policies.catalog import ColumnTag, Grade, OpenAttribute
+from policies.roles import OrgKind, Role
+from sandbox import airlock, audit, auth, catalog, grants
+from sandbox.audit_anchors import PublishedHead, checkpoint, load_heads
+from sandbox.auth import Principal
+from sandbox.job_service import JobService
+from sandbox.settings import Settings
+from sandbox.store.db import Database
+from sandbox.store.models import AuditEntry, Release
+from tests.factories import PUBLIC_KEYS, TAGS, aggregate_spec, residents
+
+LOG = AuditEntry.__table__
+RELEASES = Release.__table__
+
+
+class _InProcess:
+    """Runs tasks with the real executor, without Ray."""
+
+    def run(self, task: Task) -> Outcome:
+        return execute(task)
+
+
+@dataclass
+class Chain:
+    """A store with a real history: set-up, two released jobs, a download, later events."""
+
+    db: Database
+    secret: bytes
+    released: list[int]  # job ids
+    approvals: list[int]  # sequence numbers of their releasing review.approve entries
+    last: int  # the chain's last sequence number
+
+    def verify(self, *heads: PublishedHead) -> audit.Verification:
+        with self.db.session() as s:
+            return audit.verify(s, self.secret, heads)
+
+    def head(self) -> PublishedHead:
+        with self.db.session() as s:
+            return load_heads(json.dumps(checkpoint(s, self.secret)))[0]
+
+    def rows(self, first: int = 1) -> list[dict[str, Any]]:
+        with self.db.engine.connect() as conn:
+            result = conn.execute(select(LOG).where(LOG.c.seq >= first).order_by(LOG.c.seq))
+            return [dict(r._mapping) for r in result]
+
+
+def settings_for(tmp_path: Path, url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=url)
+
+
+def build_chain(db_url: str, tmp_path: Path) -> Chain:
+    """Build the history; the caller disposes of ``chain.db``."""
+    settings = settings_for(tmp_path, db_url)
+    db = Database(db_url, audit_key=lambda: audit.mac_key(settings.secret()))
+    db.migrate()
+    with db.session() as s:
+        bureau = auth.create_org(db, s, "test", "bureau", OrgKind.BUREAU)
+        firm = auth.create_org(db, s, "test", "firm", OrgKind.OPERATOR)
+        steward, _ = auth.create_user(db, s, "test", "steward", Role.STEWARD, bureau.id)
+        analyst, _ = auth.create_user(db, s, "test", "analyst", Role.OPERATOR, firm.id)
+        reviewer = Principal(steward.id, "steward", Role.STEWARD, bureau.id, "bureau")
+        who = Principal(analyst.id, "analyst", Role.OPERATOR, firm.id, "firm")
+    upload = tmp_path / "residents.parquet"
+    residents().write_parquet(upload)
+    catalog.ingest(
+        db,
+        settings,
+        "test",
+        reviewer.user_id,
+        upload,
+        catalog.IngestRequest(
+            name="residents",
+            source="test",
+            open_attribute=OpenAttribute.UNCONDITIONAL,
+            grade=Grade.GENERAL,
+            tags={k: ColumnTag(v) for k, v in TAGS.items()},
+            privacy_unit="resident_id",
+            public_keys=PUBLIC_KEYS,
+        ),
+    )
+    with db.session() as s:
+        grant_id = grants.create(
+            db,
+            s,
+            "test",
+            reviewer.user_id,
+            org_id=who.org_id,
+            datasets=["residents"],
+            purpose="",
+            kinds=["aggregate"],
+            budget=PrivacyBudget(2.0),
+            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+            commitment_accepted=False,
+        ).id
+    service = JobService(db, settings, _InProcess(), workers=1)  # type: ignore[arg-type]
+    jobs = [service.submit(who, grant_id, aggregate_spec(epsilon=e)).id for e in (0.3, 0.4)]
+    service.shutdown(wait=True)
+    for job_id in jobs:
+        airlock.review(
+            db,
+            settings,
+            reviewer,
+            job_id,
+            Decision.APPROVE,
+            "looks fine",
+            override_reason="test data only",
+        )
+    airlock.download(db, who, jobs[0])
+    with db.session() as s:
+        for i in range(3):
+            audit.append(db, s, "user:analyst", "test.event", f"thing:{i}")
+        approvals = list(
+            s.scalars(
+                select(AuditEntry.seq)
+                .where(AuditEntry.action == "review.approve")
+                .order_by(AuditEntry.seq)
+            )
+        )
+        last = audit.head(s)[0]
+    return Chain(db, settings.secret(), jobs, approvals, last)
+
+
+def rechain(conn: Connection, first: int) -> None:
+    """Recompute every hash from entry ``first`` on, as the insider can (not the MACs)."""
+    prev = conn.scalar(select(LOG.c.hash).where(LOG.c.seq == first - 1)) or audit.GENESIS
+    rows = conn.execute(select(LOG).where(LOG.c.seq >= first).order_by(LOG.c.seq)).all()
+    for r in rows:
+        new = audit.entry_hash(r.seq, r.at, r.actor, r.action, r.subject, r.details, prev)
+        conn.execute(update(LOG).where(LOG.c.seq == r.seq).values(prev_hash=prev, hash=new))
+        prev = new
