@@ -168,9 +168,9 @@ def test_review_when_steward_of_another_bureau_then_403_and_job_still_awaits(
         world, f"/v1/jobs/{job_id}/review", "rival", {"decision": decision, "reason": "looks ok"}
     )
     _refused_by_bureau(response)
-    assert world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("steward")).json()[
-        "status"
-    ] == ("awaiting_review")
+    assert world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("steward")).json()["status"] == (
+        "awaiting_review"
+    )
 
 
 def test_output_when_steward_of_another_bureau_reads_quarantine_then_403(world: World):
@@ -336,8 +336,9 @@ def test_manifest_inputs_when_auditor_verifies_then_match_and_tampering_is_seen(
     [check] = world.http.get(f"/v1/manifests/{job_id}/inputs", headers=world.as_("auditor")).json()
     assert check == {
         "name": "residents",
-        "digest": world.http.get(f"/v1/jobs/{job_id}/manifest", headers=world.as_("auditor"))
-        .json()["manifest"]["datasets"][0]["digest"],
+        "digest": world.http.get(
+            f"/v1/jobs/{job_id}/manifest", headers=world.as_("auditor")
+        ).json()["manifest"]["datasets"][0]["digest"],
         "files_match_catalog": True,
         "matches": True,
     }
