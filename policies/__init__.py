@@ -6,6 +6,8 @@ Map of the package:
 - :mod:`policies.catalog` — open attribute (art. 34), grade (art. 62), column tags and
   which uses each tag admits (art. 37).
 - :mod:`policies.roles` — roles and organisation kinds (art. 63).
+- :mod:`policies.access` — a bureau acts on its own datasets only; who reads exact facts
+  of stored data and run reports (art. 63).
 - :mod:`policies.grants` — grant states and transitions (art. 76), who may be granted
   what (art. 34) and when a job may be submitted.
 - :mod:`policies.budget` — :class:`PrivacyBudget` and the spending rule.
@@ -16,6 +18,12 @@ Map of the package:
 Rules come in pairs: ``check_can_x`` raises a precise error, ``can_x`` returns a bool.
 """
 
+from policies.access import (
+    can_manage_datasets,
+    can_read_exact_facts,
+    check_can_manage_datasets,
+    check_can_read_exact_facts,
+)
 from policies.airlock import (
     Decision,
     JobStatus,
@@ -83,6 +91,8 @@ __all__ = [
     "can_approve",
     "can_download",
     "can_grant",
+    "can_manage_datasets",
+    "can_read_exact_facts",
     "can_review",
     "can_spend",
     "can_submit",
@@ -90,6 +100,8 @@ __all__ = [
     "check_can_approve",
     "check_can_download",
     "check_can_grant",
+    "check_can_manage_datasets",
+    "check_can_read_exact_facts",
     "check_can_review",
     "check_can_see_job",
     "check_can_spend",

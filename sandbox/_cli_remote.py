@@ -104,6 +104,11 @@ def status(url: Url = None, token: Token = None, as_json: AsJson = False) -> Non
         raise typer.Exit(1)
 
 
+def _rows(count: int, exact: bool) -> str:
+    """A row count as shown: exact (stewards, auditors) or the public one, marked ``~``."""
+    return str(count) if exact else f"~{count}"
+
+
 def datasets(
     name: Annotated[str | None, typer.Argument(help="Show this dataset's columns")] = None,
     url: Url = None,
@@ -118,7 +123,8 @@ def datasets(
             return
         keys = ds.public_keys
         R.listing(
-            f"{ds.name}: {ds.row_count} rows, privacy unit {ds.privacy_unit or 'the row'}",
+            f"{ds.name}: {_rows(ds.row_count, ds.row_count_is_exact)} rows, "
+            f"privacy unit {ds.privacy_unit or 'the row'}",
             [
                 {
                     "name": c.name,
@@ -135,12 +141,14 @@ def datasets(
     found = _run(url, token, lambda c: [dict(d) for d in c.datasets])
     for d in found:
         d["column_count"] = len(d["columns"])
+        exact = d.get("row_count") is not None
+        d["rows"] = _rows(d["row_count"] if exact else d.get("public_row_count", 0), exact)
     R.listing(
         "datasets",
         found,
         {
             "name": "name",
-            "row_count": "rows",
+            "rows": "rows",
             "column_count": "columns",
             "open_attribute": "open",
             "grade": "grade",

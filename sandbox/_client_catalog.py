@@ -2,6 +2,8 @@
 
 Metadata only (schema, tags, declared public keys, row counts): no route
 returns a row, and :meth:`Dataset.dummy` makes rows up from this metadata.
+An operator sees the public row count (noisy, rounded, drawn once at ingest),
+never the exact one.
 """
 
 from __future__ import annotations
@@ -43,8 +45,21 @@ class Dataset(DataView):
 
     @property
     def row_count(self) -> int:
-        """Rows stored (exact; catalog metadata)."""
-        return int(self.data["row_count"])
+        """Rows stored, as the caller may know them: exact for stewards and auditors, the
+        public count (:attr:`public_row_count`) for operators and admins."""
+        exact = self.data.get("row_count")
+        return int(exact) if exact is not None else self.public_row_count
+
+    @property
+    def public_row_count(self) -> int:
+        """The public row count: exact count plus discrete Laplace noise (ε = 0.1), rounded
+        to two significant figures, drawn once at ingest."""
+        return int(self.data.get("public_row_count") or 0)
+
+    @property
+    def row_count_is_exact(self) -> bool:
+        """Whether :attr:`row_count` is the exact count (stewards and auditors)."""
+        return self.data.get("row_count") is not None
 
     @property
     def privacy_unit(self) -> str | None:
@@ -98,7 +113,8 @@ class Dataset(DataView):
         return QueryBuilder(self)
 
     def __repr__(self) -> str:
-        return f"Dataset({self.name!r}, rows={self.row_count}, columns={len(self.columns)})"
+        rows = self.row_count if self.row_count_is_exact else f"~{self.row_count}"
+        return f"Dataset({self.name!r}, rows={rows}, columns={len(self.columns)})"
 
     def _repr_html_(self) -> str:
         rows = [
@@ -114,7 +130,7 @@ class Dataset(DataView):
             f"dataset {self.name}",
             {
                 "description": self.data.get("description", ""),
-                "rows": self.row_count,
+                "rows": self.row_count if self.row_count_is_exact else f"about {self.row_count}",
                 "open attribute": self.data.get("open_attribute"),
                 "grade": self.data.get("grade"),
                 "privacy unit": self.privacy_unit,

@@ -4,9 +4,12 @@ Nothing but a released product crosses the boundary (art. 37). A steward
 of another organisation approves or rejects with a reason; an approval
 while an automatic check fails needs a written override reason (audited);
 outputs of ``important`` data need two different stewards' approvals
-(art. 62). A release copies the output out of quarantine and records a
-manifest (job spec, dataset hashes, ε spent, checks, approvers, overrides,
-output SHA-256) signed with the deployment's key.
+(art. 62). Only stewards of the bureau that owns every input dataset review
+(art. 63). A release copies the output out of quarantine and records a
+manifest (job spec, keyed digests of the inputs and their public row counts,
+ε spent, checks, approvers, overrides, output SHA-256) signed with the
+deployment's key: the operator receives the manifest, so it carries no plain
+hash and no exact count of the inputs (:mod:`sandbox.dataset_facts`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.runner import sha256_file
+from policies.access import can_manage_datasets, check_can_manage_datasets
 from policies.airlock import (
     Decision,
     JobStatus,
@@ -36,10 +40,12 @@ from policies.budget import PrivacyBudget
 from policies.catalog import Grade
 from policies.errors import InternalError
 from policies.grants import GrantState
+from policies.roles import Role
 from sandbox import audit, signing
 from sandbox.auth import Principal
 from sandbox.catalog import get as get_dataset
 from sandbox.checks import blocking
+from sandbox.dataset_facts import DIGEST_ALGORITHM, input_digest
 from sandbox.job_service import visible_job
 from sandbox.settings import Settings
 from sandbox.store.db import Database
@@ -83,7 +89,7 @@ def review(
     Raises:
         NotFound: No such job.
         PolicyViolation: Not a steward, the steward's own organisation's job,
-            or ``core`` data.
+            an input dataset of another bureau, or ``core`` data.
         Conflict: Not awaiting review, automatic checks fail and no override
             reason, or this steward approved the output already.
         InvalidRequest: No reason.
@@ -91,6 +97,8 @@ def review(
     with db.session() as session:
         job = visible_job(session, who, job_id)
         session.refresh(job, with_for_update={"of": Job})
+        datasets = [get_dataset(session, n) for n in job_datasets(job.spec)]
+        check_can_manage_datasets(who.role, who.org_id, [d.org_id for d in datasets])
         check_can_review(who.role, who.org_id, job.org_id, JobStatus(job.status), reason)
         if decision is Decision.REJECT:
             session.add(
@@ -101,7 +109,6 @@ def review(
             job.status = JobStatus.REJECTED.value
             audit.append(db, session, who.actor, "review.reject", f"job:{job.id}", reason=reason)
             return job
-        datasets = [get_dataset(session, n) for n in job_datasets(job.spec)]
         required = approvals_required_for(Grade(d.grade) for d in datasets)
         earlier = list(
             session.scalars(
@@ -191,8 +198,16 @@ def _release(
         "purpose": job.purpose,
         "grant_id": job.grant_id,
         "organisation": job.grant.org.name,
+        # Keyed digests and public counts only: the operator receives the manifest, and a
+        # plain hash with the exact count lets a guessed table be tested against the data.
         "datasets": [
-            {"name": d.name, "sha256": d.sha256, "rows": d.row_count, "grade": d.grade}
+            {
+                "name": d.name,
+                "digest": input_digest(settings.secret(), d.sha256),
+                "digest_algorithm": DIGEST_ALGORITHM,
+                "public_rows": d.public_row_count,
+                "grade": d.grade,
+            }
             for d in datasets
         ],
         "privacy": _privacy_statement(job.kind, spec, cost, datasets[0].privacy_unit, job.report),
@@ -230,18 +245,32 @@ class Download:
     filename: str
 
 
+def input_owners(session: Session, job: Job) -> list[int]:
+    """The owning bureau of each dataset the job reads."""
+    return [get_dataset(session, n).org_id for n in job_datasets(job.spec)]
+
+
+def owns_inputs(session: Session, who: Principal, job: Job) -> bool:
+    """Whether ``who`` is a steward of the bureau that owns every input of ``job``
+    (:func:`policies.access.can_manage_datasets`): the one who may review and read it."""
+    return can_manage_datasets(who.role, who.org_id, input_owners(session, job))
+
+
 def download(db: Database, who: Principal, job_id: int) -> Download:
     """The output of a job, if the caller may have it; audited.
 
     Raises:
         NotFound: No such job, or another organisation's job (operators).
-        PolicyViolation: Not released (non-stewards), or not the grantee organisation.
+        PolicyViolation: Not released (non-stewards), not the grantee organisation, or a
+            steward of a bureau that does not own the job's inputs.
     """
     with db.session() as session:
         job = visible_job(session, who, job_id)
         grant = job.grant
         active = grant.state == GrantState.ACTIVE.value and utcnow() < grant.expires_at
         check_can_download(who.role, who.org_id, job.org_id, JobStatus(job.status), active)
+        if who.role is Role.STEWARD:  # a steward reads outputs to review them: its bureau's only
+            check_can_manage_datasets(who.role, who.org_id, input_owners(session, job))
         path = Path(job.output_path)
         if sha256_file(path) != job.output_sha256:
             raise InternalError("the stored output does not match its recorded hash")

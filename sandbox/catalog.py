@@ -4,8 +4,11 @@ Ingest streams CSV or Parquet into the data folder's own Parquet copy,
 partitioned by a hash of the privacy-unit column so that all of a person's
 rows share one partition (Ray evaluates partitions in parallel and bounds
 each person's contribution locally). It records the schema, the row count,
-the SHA-256 of the stored files, provenance, the privacy unit and the
-declared public key domains.
+the SHA-256 of the stored files, provenance, the privacy unit, the
+declared public key domains, the owning bureau (the ingesting steward's
+organisation) and a noisy public row count drawn once
+(:mod:`sandbox.dataset_facts`: operators see neither the exact count nor
+the plain hash).
 
 Every column gets a tag. The detectors propose one from a sample
 (:func:`anonymize.classify.propose_tags`); the steward's declared tag
@@ -35,9 +38,10 @@ from jobs.privacy_unit import known_unit
 from policies.catalog import ColumnTag, Grade, OpenAttribute, check_privacy_unit_coverage
 from policies.errors import Conflict, InvalidRequest, NotFound
 from sandbox import audit
+from sandbox.dataset_facts import public_row_count
 from sandbox.settings import Settings
 from sandbox.store.db import Database
-from sandbox.store.models import Dataset, DatasetColumn
+from sandbox.store.models import Dataset, DatasetColumn, User
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _PART = "__partition"
@@ -250,6 +254,9 @@ def ingest(
         for file in dataset_files(folder):
             os.chmod(file, 0o440)
         with db.session() as session:
+            owner = session.get(User, user_id)
+            if owner is None:
+                raise NotFound("no such user: the ingest needs the steward who records it")
             dataset = Dataset(
                 name=request.name,
                 description=request.description,
@@ -259,6 +266,8 @@ def ingest(
                 path=str(folder.resolve()),
                 sha256=digest,
                 row_count=rows,
+                public_row_count=public_row_count(rows),
+                org_id=owner.org_id,
                 partitions=partitions,
                 privacy_unit=request.privacy_unit,
                 null_unit_rows=null_units,

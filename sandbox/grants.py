@@ -8,15 +8,16 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from policies.access import check_can_manage_datasets
 from policies.budget import PrivacyBudget
 from policies.catalog import OpenAttribute
 from policies.errors import InvalidRequest, NotFound
 from policies.grants import GrantState, check_can_grant, check_can_transition, check_grant_terms
-from policies.roles import OrgKind
+from policies.roles import OrgKind, Role
 from sandbox import audit
 from sandbox.catalog import get as get_dataset
 from sandbox.store.db import Database
-from sandbox.store.models import Grant, Organisation, utcnow
+from sandbox.store.models import Grant, Organisation, User, utcnow
 
 JOB_KINDS = frozenset({"aggregate", "extract", "train", "custom"})
 #: Largest small-cell threshold or extract k a grant may set (every entry point, one rule).
@@ -46,7 +47,8 @@ def create(
     Raises:
         NotFound: No such organisation or dataset.
         InvalidRequest: Not an operator organisation, unknown kind, bad expiry.
-        PolicyViolation: A closed dataset, or conditions of art. 34 unmet.
+        PolicyViolation: A closed dataset, conditions of art. 34 unmet, or a dataset
+            of another bureau than the steward's (art. 63).
     """
     org = session.get(Organisation, org_id)
     if org is None:
@@ -73,6 +75,8 @@ def create(
 
         Limits.from_grant(jail_limits)  # unknown keys or values beyond the maxima are refused
     rows = [get_dataset(session, name) for name in dict.fromkeys(datasets)]
+    steward = _user(session, user_id)
+    check_can_manage_datasets(Role(steward.role), steward.org_id, [d.org_id for d in rows])
     for d in rows:
         check_can_grant(d.name, OpenAttribute(d.open_attribute), purpose, commitment_accepted)
     eps, delta = budget.units
@@ -113,6 +117,13 @@ def create(
     return grant
 
 
+def _user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
 def get(session: Session, grant_id: int, *, for_update: bool = False) -> Grant:
     """A grant by id.
 
@@ -129,18 +140,39 @@ def get(session: Session, grant_id: int, *, for_update: bool = False) -> Grant:
 
 
 def transition(
-    db: Database, session: Session, actor: str, grant_id: int, target: GrantState, reason: str
+    db: Database,
+    session: Session,
+    actor: str,
+    grant_id: int,
+    target: GrantState,
+    reason: str,
+    *,
+    user_id: int,
 ) -> Grant:
     """Suspend, reinstate or terminate a grant (art. 76); idempotent.
 
+    Args:
+        db: The metadata store.
+        session: The transaction.
+        actor: Who, as the audit log names them.
+        grant_id: The grant.
+        target: The state to move to.
+        reason: Why (audited).
+        user_id: The steward acting: their bureau must own every dataset of the grant.
+
     Raises:
-        NotFound: No such grant.
+        NotFound: No such grant or user.
+        PolicyViolation: Not a steward of the bureau owning the grant's datasets (art. 63).
         Conflict: The transition is not allowed.
         InvalidRequest: No reason given.
     """
     if len(reason.strip()) < 5:
         raise InvalidRequest("give a reason of at least 5 characters (it is audited)")
     grant = get(session, grant_id, for_update=True)
+    steward = _user(session, user_id)
+    check_can_manage_datasets(
+        Role(steward.role), steward.org_id, [d.org_id for d in grant.datasets]
+    )
     current = GrantState(grant.state)
     check_can_transition(current, target)
     if current != target:

@@ -8,11 +8,14 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
+from policies.errors import NotFound
 from policies.roles import Role, check_role
 from sandbox import audit, signing
 from sandbox.api.deps import Caller, SandboxDep
-from sandbox.api.schemas import AuditEntryPublic, AuditVerifyPublic
-from sandbox.store.models import AuditEntry
+from sandbox.api.schemas import AuditEntryPublic, AuditVerifyPublic, InputCheckPublic
+from sandbox.catalog import get as get_dataset
+from sandbox.dataset_facts import verify_dataset
+from sandbox.store.models import AuditEntry, Release
 
 router = APIRouter(tags=["audit"])
 _READERS = (Role.AUDITOR, Role.ADMIN, Role.STEWARD)
@@ -61,3 +64,33 @@ def verify(who: Caller, sandbox: SandboxDep) -> AuditVerifyPublic:
 def public_key(sandbox: SandboxDep) -> str:
     """The Ed25519 key that verifies release manifests (PEM); public by design."""
     return signing.public_key_pem(sandbox.settings.secret())
+
+
+@router.get("/manifests/{job_id}/inputs")
+def verify_inputs(job_id: int, who: Caller, sandbox: SandboxDep) -> list[InputCheckPublic]:
+    """Recompute the keyed digest of each input of a release from the stored files and
+    compare it with the manifest's (stewards and auditors; reads every input file).
+
+    ``matches`` is ``null`` for a manifest written before inputs carried a keyed digest.
+    """
+    check_role(who.role, Role.STEWARD, Role.AUDITOR)
+    with sandbox.db.session() as session:
+        release = session.scalar(select(Release).where(Release.job_id == job_id))
+        if release is None:
+            raise NotFound("the job has no release; check a released job's id")
+        inputs = [
+            (get_dataset(session, str(entry["name"])), entry.get("digest"))
+            for entry in release.manifest.get("datasets", [])
+        ]
+        return [
+            InputCheckPublic(
+                **verify_dataset(
+                    sandbox.settings.secret(),
+                    d.name,
+                    d.path,
+                    d.sha256,
+                    None if expected is None else str(expected),
+                ).as_dict()
+            )
+            for d, expected in inputs
+        ]

@@ -9,13 +9,28 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile, status
 from pydantic import ValidationError
 
+from policies.access import can_read_exact_facts
 from policies.errors import InvalidRequest
 from policies.roles import Role, check_role
 from sandbox import catalog
 from sandbox.api.deps import Caller, SandboxDep
 from sandbox.api.schemas import DatasetCreate, DatasetPublic, ProposalPublic
+from sandbox.auth import Principal
+from sandbox.dataset_facts import input_digest
+from sandbox.service import Sandbox
+from sandbox.store.models import Dataset
 
 router = APIRouter(tags=["catalog"])
+
+
+def _view(d: Dataset, who: Principal, sandbox: Sandbox) -> DatasetPublic:
+    """The dataset as the caller's role may see it (art. 63)."""
+    return DatasetPublic.of(
+        d,
+        with_evidence=who.role is not Role.OPERATOR,
+        exact=can_read_exact_facts(who.role),
+        digest=input_digest(sandbox.settings.secret(), d.sha256),
+    )
 
 
 @router.post("/datasets", status_code=status.HTTP_201_CREATED)
@@ -57,7 +72,7 @@ def ingest(
         )
     finally:
         upload.unlink(missing_ok=True)
-    return DatasetPublic.of(dataset, with_evidence=True)
+    return _view(dataset, who, sandbox)
 
 
 @router.post("/datasets/propose")
@@ -81,18 +96,13 @@ def propose(
 
 @router.get("/datasets")
 def list_datasets(who: Caller, sandbox: SandboxDep) -> list[DatasetPublic]:
-    """The catalog: schema, tags, row counts."""
+    """The catalog: schema, tags, row counts (exact ones for stewards and auditors only)."""
     with sandbox.db.session() as session:
-        return [
-            DatasetPublic.of(d, with_evidence=who.role is not Role.OPERATOR)
-            for d in catalog.list_all(session)
-        ]
+        return [_view(d, who, sandbox) for d in catalog.list_all(session)]
 
 
 @router.get("/datasets/{name}")
 def get_dataset(name: str, who: Caller, sandbox: SandboxDep) -> DatasetPublic:
     """One dataset's metadata."""
     with sandbox.db.session() as session:
-        return DatasetPublic.of(
-            catalog.get(session, name), with_evidence=who.role is not Role.OPERATOR
-        )
+        return _view(catalog.get(session, name), who, sandbox)

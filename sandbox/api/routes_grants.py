@@ -64,7 +64,9 @@ def _transition(
     check_role(who.role, Role.STEWARD)
     with sandbox.db.session() as session:
         return GrantPublic.of(
-            grants.transition(sandbox.db, session, who.actor, grant_id, target, body.reason)
+            grants.transition(
+                sandbox.db, session, who.actor, grant_id, target, body.reason, user_id=who.user_id
+            )
         )
 
 

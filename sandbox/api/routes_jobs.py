@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
+from policies.access import can_read_exact_facts
 from policies.airlock import JobStatus
 from policies.errors import NotFound, PolicyViolation
 from policies.roles import Role
@@ -20,12 +21,15 @@ from sandbox.store.models import Job, Release
 router = APIRouter(tags=["jobs"])
 
 
-def _public(job: Job, role: Role) -> JobPublic:
+def _public(job: Job, role: Role, *, reviewer: bool = False) -> JobPublic:
     # The run report holds exact facts (how many groups existed) that are not
-    # differentially private: stewards and auditors see it, operators never do; what the
-    # operator's code printed is for the reviewing stewards only (it may print data).
+    # differentially private: stewards and auditors see it, operators and admins never do;
+    # what the operator's code printed is for the reviewing stewards only (it may print
+    # data): stewards of the bureau owning the job's inputs (``reviewer``).
     public = JobPublic.of(job, with_report=role is not Role.OPERATOR)
-    if role is not Role.STEWARD and public.report is not None:
+    if not can_read_exact_facts(role):
+        public.report = None
+    if not (role is Role.STEWARD and reviewer) and public.report is not None:
         public.report = airlock.for_non_reviewers(public.report, job.kind)
     return public
 
@@ -61,14 +65,18 @@ def list_jobs(
     if status_ is not None:
         stmt = stmt.where(Job.status == status_.value)
     with sandbox.db.session() as session:
-        return [_public(j, who.role) for j in session.scalars(stmt.limit(limit))]
+        return [
+            _public(j, who.role, reviewer=airlock.owns_inputs(session, who, j))
+            for j in session.scalars(stmt.limit(limit))
+        ]
 
 
 @router.get("/jobs/{job_id}")
 def get_job(job_id: int, who: Caller, sandbox: SandboxDep) -> JobPublic:
     """One job (another organisation's job is 404 to an operator)."""
     with sandbox.db.session() as session:
-        return _public(visible_job(session, who, job_id), who.role)
+        job = visible_job(session, who, job_id)
+        return _public(job, who.role, reviewer=airlock.owns_inputs(session, who, job))
 
 
 @router.post("/jobs/{job_id}/review")
@@ -87,7 +95,7 @@ def review(job_id: int, body: ReviewCreate, who: Caller, sandbox: SandboxDep) ->
         body.reason,
         override_reason=body.override_reason,
     )
-    return _public(job, who.role)
+    return _public(job, who.role, reviewer=True)  # the review passed the bureau's check
 
 
 #: Output media types by suffix (tables, models, custom zips).

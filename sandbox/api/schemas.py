@@ -92,37 +92,57 @@ class DatasetCreate(_In):
 
 
 class DatasetPublic(BaseModel):
-    """Catalog metadata; never a row."""
+    """Catalog metadata; never a row.
+
+    ``row_count`` and ``sha256`` are exact facts of the stored data: stewards and
+    auditors get them, operators and admins get ``null`` (a table's exact size and
+    plain hash let a guessed table be tested against the real one). Everyone gets
+    ``public_row_count`` (noisy, rounded, drawn once at ingest) and ``digest``, the
+    keyed digest manifests commit to (:mod:`sandbox.dataset_facts`).
+    """
 
     name: str
     description: str
     source: str
     open_attribute: OpenAttribute
     grade: Grade
-    row_count: int
+    #: Exact rows; ``null`` for operators and admins.
+    row_count: int | None
+    #: Noisy row count (discrete Laplace, ε = 0.1, two significant figures).
+    public_row_count: int
     partitions: int
-    sha256: str
+    #: Plain SHA-256 of the stored files; ``null`` for operators and admins.
+    sha256: str | None
+    #: Keyed digest of the stored files (HMAC-SHA256 under a deployment sub-key).
+    digest: str
     privacy_unit: str | None
     #: Rows whose privacy unit is null, dropped from every job: stewards and auditors only.
     null_unit_rows: int | None = None
     public_keys: dict[str, list[Any]]
+    #: The owning bureau's organisation id.
+    org_id: int
     created_at: dt.datetime
     columns: list[ColumnPublic]
 
     @classmethod
-    def of(cls, d: Dataset, *, with_evidence: bool) -> DatasetPublic:
+    def of(cls, d: Dataset, *, with_evidence: bool, exact: bool, digest: str) -> DatasetPublic:
+        """The dataset as a role sees it: ``exact`` for stewards and auditors
+        (:func:`policies.access.can_read_exact_facts`)."""
         return cls(
             name=d.name,
             description=d.description,
             source=d.source,
             open_attribute=OpenAttribute(d.open_attribute),
             grade=Grade(d.grade),
-            row_count=d.row_count,
+            row_count=d.row_count if exact else None,
+            public_row_count=d.public_row_count,
             partitions=d.partitions,
-            sha256=d.sha256,
+            sha256=d.sha256 if exact else None,
+            digest=digest,
             privacy_unit=d.privacy_unit,
             null_unit_rows=d.null_unit_rows if with_evidence else None,
             public_keys=d.public_keys,
+            org_id=d.org_id,
             created_at=d.created_at,
             columns=[
                 ColumnPublic(
@@ -136,6 +156,15 @@ class DatasetPublic(BaseModel):
                 for c in d.columns
             ],
         )
+
+
+class InputCheckPublic(BaseModel):
+    """A released job's input recomputed from the stored files and compared with its manifest."""
+
+    name: str
+    digest: str
+    files_match_catalog: bool
+    matches: bool | None
 
 
 class GrantCreate(_In):

@@ -165,19 +165,29 @@ def job(
     """One output: spec, datasets, budget, checks, preview, error bars, history, decision."""
     with sandbox.db.session() as session:
         shown = visible_job(session, viewer.who, job_id)
-        reviewer = _reads_output(viewer, shown)
+        reviewer = _reads_output(session, viewer, shown)
         page = views.job_page(session, shown, reviewer=reviewer)
         if reviewer:
             _audit_preview(sandbox, session, viewer, shown)
-        return render(request, "job.html", viewer, page=page, notice=NOTICES.get(notice, ""))
+        return render(
+            request,
+            "job.html",
+            viewer,
+            page=page,
+            notice=NOTICES.get(notice, ""),
+            may_review=reviewer,
+        )
 
 
-def _reads_output(viewer: Viewer, job: Job) -> bool:
-    """Whether the viewer may read the job's output and run logs here: a steward, and only
-    where the API would let them download it (awaiting review or released; not a rejected
-    one, whose file may still lie in quarantine)."""
-    return viewer.who.role is Role.STEWARD and can_download(
-        viewer.who.role, viewer.who.org_id, job.org_id, JobStatus(job.status)
+def _reads_output(session: Session, viewer: Viewer, job: Job) -> bool:
+    """Whether the viewer may read the job's output and run logs here, and review it: a
+    steward of the bureau that owns the job's inputs (art. 63), and only where the API would
+    let them download it (awaiting review or released; not a rejected one, whose file may
+    still lie in quarantine)."""
+    return (
+        viewer.who.role is Role.STEWARD
+        and can_download(viewer.who.role, viewer.who.org_id, job.org_id, JobStatus(job.status))
+        and airlock.owns_inputs(session, viewer.who, job)
     )
 
 
@@ -196,7 +206,7 @@ def image(job_id: int, index: int, viewer: ViewerDep, sandbox: SandboxDep) -> Re
     """A PNG image of a custom job's archive, checked by its magic bytes (stewards only)."""
     with sandbox.db.session() as session:
         shown = visible_job(session, viewer.who, job_id)
-        if not _reads_output(viewer, shown):
+        if not _reads_output(session, viewer, shown):
             raise NotFound("outputs are shown to the reviewing stewards only")
         path = Path(shown.output_path or "/nonexistent")
         _audit_preview(sandbox, session, viewer, shown, file=index)

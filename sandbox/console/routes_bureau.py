@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
+from policies.access import can_manage_datasets
 from policies.budget import PrivacyBudget
 from policies.errors import InvalidRequest, NotFound, PolicyViolation, SandboxError
 from policies.grants import GrantState
@@ -60,6 +61,10 @@ def _grants_page(
                 "spent": PrivacyBudget.from_units(g.epsilon_spent, g.delta_spent),
                 "left": PrivacyBudget.from_units(g.epsilon_total - g.epsilon_spent, 0).epsilon,
                 "limits": effective_limits(g.limits),
+                # the forms only where this steward's bureau owns every dataset (art. 63)
+                "manageable": can_manage_datasets(
+                    viewer.who.role, viewer.who.org_id, [d.org_id for d in g.datasets]
+                ),
             }
             for g in grants.list_for(session, None)
         ]
@@ -77,7 +82,11 @@ def _grants_page(
             status_code=error.status_code if error else 200,
             rows=rows,
             orgs=orgs,
-            datasets=[d.name for d in list_all(session)],
+            datasets=[
+                d.name
+                for d in list_all(session)
+                if can_manage_datasets(viewer.who.role, viewer.who.org_id, [d.org_id])
+            ],
             kinds=sorted(grants.JOB_KINDS),
             limit_fields=LIMIT_FIELDS,
             grade_defaults=grade_defaults(),
@@ -162,7 +171,15 @@ def change_grant(
 ) -> Response:
     """Suspend, reinstate or terminate a grant with a reason (art. 76; audited)."""
     with sandbox.db.session() as session:
-        grants.transition(sandbox.db, session, steward.actor, grant_id, _ACTIONS[action], reason)
+        grants.transition(
+            sandbox.db,
+            session,
+            steward.actor,
+            grant_id,
+            _ACTIONS[action],
+            reason,
+            user_id=steward.user_id,
+        )
     return RedirectResponse("/console/grants", status_code=303)
 
 

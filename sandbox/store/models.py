@@ -109,8 +109,12 @@ class Dataset(Base):
     open_attribute: Mapped[str] = mapped_column(String(20))
     grade: Mapped[str] = mapped_column(String(20))
     path: Mapped[str] = mapped_column(Text)
+    #: Plain SHA-256 of the stored files: stewards and auditors only (see sandbox.dataset_facts).
     sha256: Mapped[str] = mapped_column(String(64))
+    #: Exact rows: stewards and auditors only.
     row_count: Mapped[int] = mapped_column(BigInteger)
+    #: Noisy, rounded row count drawn once at ingest: what operators see.
+    public_row_count: Mapped[int] = mapped_column(BigInteger, default=0)
     partitions: Mapped[int] = mapped_column(Integer, default=1)
     #: Column identifying a person; None: one row per person.
     privacy_unit: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -120,6 +124,8 @@ class Dataset(Base):
     #: Declared public group-key domains, column -> values.
     public_keys: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: The bureau that owns the dataset (the ingesting steward's organisation, art. 63).
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     columns: Mapped[list[DatasetColumn]] = relationship(

@@ -191,10 +191,12 @@ def test_review_when_decided_then_manifest_is_signed_and_complete(world: World):
     import hashlib
 
     assert manifest["output"]["sha256"] == hashlib.sha256(output.content).hexdigest()
+    # the inputs are committed to with a keyed digest, never the plain hash or exact count
     assert (
-        manifest["datasets"][0]["sha256"]
-        == world.http.get("/v1/datasets/residents", headers=world.as_("operator")).json()["sha256"]
+        manifest["datasets"][0]["digest"]
+        == world.http.get("/v1/datasets/residents", headers=world.as_("auditor")).json()["digest"]
     )
+    assert "sha256" not in manifest["datasets"][0] and "rows" not in manifest["datasets"][0]
     assert manifest["privacy"]["epsilon"] == 1.0
     assert manifest["approver"] == "steward"
     assert {c["name"] for c in manifest["checks"]} >= {"pii_scan", "small_cells"}

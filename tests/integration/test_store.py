@@ -355,7 +355,11 @@ def test_job_when_grant_suspended_before_it_runs_then_it_does_not_run(db: Databa
     second = service.submit(who, grant_id, aggregate_spec(epsilon=0.3))
     assert entered.wait(30)  # the first job is running when the grant is suspended
     with db.session() as s:
-        grants.transition(db, s, "test", grant_id, GrantState.SUSPENDED, "exceeded scope")
+        steward_id = s.scalar(select(User.id).where(User.name == "steward"))
+        assert steward_id is not None
+        grants.transition(
+            db, s, "test", grant_id, GrantState.SUSPENDED, "exceeded scope", user_id=steward_id
+        )
     gate.set()
     service.shutdown(wait=True)
     with db.session() as s:

@@ -44,7 +44,8 @@ def test_datasets_when_property_or_call_then_same_catalog():
     with client() as c:
         assert isinstance(c.datasets, Datasets)
         assert c.datasets().names == c.datasets.names == ["residents"]
-        assert c.datasets["residents"]["row_count"] == 600  # also a metadata mapping
+        assert c.datasets["residents"]["public_row_count"] == 600  # also a metadata mapping
+        assert c.datasets["residents"].row_count == 600  # the public count, for an operator
         assert [d["name"] for d in c.datasets()] == ["residents"]  # the README's old form
         with pytest.raises(NotFound, match="available: residents"):
             c.datasets["nope"]
