@@ -191,8 +191,9 @@ class Accountant:
         raise BudgetExhausted(
             f"this job costs epsilon={own_e:g}, delta={own_d:g}, but the grant has "
             f"epsilon={max(self.budget.epsilon - spent_e, 0.0):g}, "
-            f"delta={max(self.budget.delta - spent_d, 0.0):g} left on this dataset; "
-            "lower the job's epsilon or delta, or ask the data bureau for more budget"
+            f"delta={max(self.budget.delta - spent_d, 0.0):g} left on this dataset (what your "
+            "organisation spent on it under any of its grants counts); lower the job's "
+            "epsilon or delta, or ask the data bureau for more budget"
         )
 
     def can_charge(self, charge: Charge) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from policies.budget import PrivacyBudget
 from policies.errors import InvalidRequest, NotFound, PolicyViolation, SandboxError
 from policies.grants import GrantState
-from sandbox import audit, grants
+from sandbox import audit, grants, ledger
 from sandbox.api.deps import SandboxDep
 from sandbox.catalog import list_all
 from sandbox.console.grant_terms import (
@@ -49,6 +49,7 @@ def _grants_page(
     sandbox: Sandbox,
     *,
     error: SandboxError | None = None,
+    period_error: bool = False,
 ) -> Response:
     """The grants page, with a refused form's message above the form when there is one."""
     with sandbox.db.session() as session:
@@ -57,8 +58,8 @@ def _grants_page(
                 "grant": g,
                 "datasets": [d.name for d in g.datasets],
                 "total": PrivacyBudget.from_units(g.epsilon_total, g.delta_total),
-                "spent": PrivacyBudget.from_units(g.epsilon_spent, g.delta_spent),
-                "left": PrivacyBudget.from_units(g.epsilon_total - g.epsilon_spent, 0).epsilon,
+                # per dataset: this grant's spend, the firm's under all its grants, what is left
+                "budgets": ledger.grant_budgets(session, g),
                 "limits": effective_limits(g.limits),
             }
             for g in grants.list_for(session, None)
@@ -82,7 +83,8 @@ def _grants_page(
             limit_fields=LIMIT_FIELDS,
             grade_defaults=grade_defaults(),
             default_expiry=(dt.date.today() + dt.timedelta(days=365)).isoformat(),
-            error=str(error) if error else "",
+            error=str(error) if error and not period_error else "",
+            period_error=str(error) if error and period_error else "",
         )
 
 
@@ -163,6 +165,33 @@ def change_grant(
     """Suspend, reinstate or terminate a grant with a reason (art. 76; audited)."""
     with sandbox.db.session() as session:
         grants.transition(sandbox.db, session, steward.actor, grant_id, _ACTIONS[action], reason)
+    return RedirectResponse("/console/grants", status_code=303)
+
+
+@router.post("/budgets/periods")
+def start_budget_period(
+    request: Request,
+    viewer: ViewerDep,
+    steward: StewardDep,
+    sandbox: SandboxDep,
+    org_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
+    dataset: Annotated[str, Form(max_length=64)],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Start a new budget period for a firm on a dataset (audited; same rules as the API)."""
+    try:
+        with sandbox.db.session() as session:
+            ledger.start_period(
+                sandbox.db,
+                session,
+                steward.actor,
+                steward.user_id,
+                org_id=org_id,
+                dataset=dataset,
+                reason=reason,
+            )
+    except (InvalidRequest, NotFound) as err:
+        return _grants_page(request, viewer, sandbox, error=err, period_error=True)
     return RedirectResponse("/console/grants", status_code=303)
 
 

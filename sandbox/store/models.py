@@ -228,11 +228,36 @@ class LedgerEntry(Base):
     grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"), index=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), default=None)
+    #: The firm × dataset budget period the charge counts in (:class:`FirmBudget`).
+    period: Mapped[int] = mapped_column(Integer, default=1)
     epsilon: Mapped[float] = mapped_column(Float)  # pure ε part
     rho: Mapped[float] = mapped_column(Float)  # zCDP part
     delta: Mapped[float] = mapped_column(Float)  # approximate parts
     conversion_delta: Mapped[float] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FirmBudget(Base):
+    """An operator firm's budget on one dataset, across all its grants.
+
+    Every charge of the firm's jobs on the dataset counts against each of its
+    grants there (a grant caps how much of the firm's spend it may take), so a
+    second grant brings no fresh budget. The row is what concurrent
+    reservations lock (``SELECT ... FOR UPDATE``); ``period`` changes only
+    when a steward starts a new budget period, with an audited reason.
+    """
+
+    __tablename__ = "firm_budgets"
+    __table_args__ = (UniqueConstraint("org_id", "dataset_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    #: Charges of earlier periods no longer count; identical queries stay cached across periods.
+    period: Mapped[int] = mapped_column(Integer, default=1)
+    period_started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    period_started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    period_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class Review(Base):
