@@ -229,6 +229,7 @@ def test_budget_when_a_grant_is_shown_then_its_own_and_the_firms_spend_per_datas
     job = _submit(world, world.grant_id, 1, 0.6).json()
     second = _grant(world, epsilon=2.0)
     assert _submit(world, second, 2, 0.3).status_code == 202
+
     def relay(request: httpx.Request) -> httpx.Response:
         answer = world.http.request(
             request.method, str(request.url), headers=request.headers, content=request.read()
