@@ -155,7 +155,10 @@ class Grant(Base):
     """Authorization of an operator org (art. 35) with its ledger.
 
     ``epsilon_spent`` counts every reservation, settled or not: a job's ε is
-    charged when it is submitted and never handed back.
+    charged when it is submitted and never handed back. It records the most
+    this grant's own jobs composed to on one dataset within a budget period;
+    what the grant may still spend depends on its firm's charges under all its
+    grants (:mod:`sandbox.ledger`), which the views compute from the ledger.
     """
 
     __tablename__ = "grants"
@@ -216,7 +219,7 @@ class Job(Base):
 
 
 class LedgerEntry(Base):
-    """One job's privacy charge against one grant × dataset (the ledger's source of truth).
+    """One job's privacy charge under one grant on one dataset (the ledger's source of truth).
 
     The parts are kept separately so that the accountant can compose them
     tightly (zCDP for Gaussian noise) instead of summing each job's (ε, δ).
