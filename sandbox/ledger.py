@@ -145,8 +145,12 @@ def _composed(acc: Accountant, extra: Charge | None = None) -> PrivacyBudget:
     if not acc.charges and extra is None:
         return PrivacyBudget(0.0, 0.0)
     eps, delta = acc.spent(extra)
-    if not math.isfinite(eps):  # no statement keeps δ within this grant's total
-        return PrivacyBudget(1000.0, 0.999999)
+    if not math.isfinite(eps):
+        # No statement keeps δ within this grant's δ (the firm spent more δ under another
+        # grant): state the basic composition of the jobs' own (ε, δ) statements instead;
+        # :func:`_left` then leaves this grant nothing.
+        own = [c.standalone for c in [*acc.charges, *([extra] if extra else [])]]
+        eps, delta = math.fsum(e for e, _ in own), math.fsum(d for _, d in own)
     # in ledger units, rounded up: shown as 0.9, not 0.8999999999999999, and never under
     return PrivacyBudget.from_units(
         epsilon_units(min(eps, 1000.0)), delta_units(min(delta, 0.999999))
@@ -160,10 +164,14 @@ def spent(session: Session, grant: Grant, dataset_id: int) -> PrivacyBudget:
 
 def left(session: Session, grant: Grant, dataset_id: int) -> PrivacyBudget:
     """What ``grant`` may still take on one dataset: its totals less the firm's spend."""
-    used = spent(session, grant, dataset_id).units
-    return PrivacyBudget.from_units(
-        max(grant.epsilon_total - used[0], 0), max(grant.delta_total - used[1], 0)
-    )
+    return _left(grant, spent(session, grant, dataset_id))
+
+
+def _left(grant: Grant, used: PrivacyBudget) -> PrivacyBudget:
+    eps, delta = used.units
+    if delta > grant.delta_total:  # the firm spent more δ than this grant allows: nothing fits
+        return PrivacyBudget(0.0, 0.0)
+    return PrivacyBudget.from_units(max(grant.epsilon_total - eps, 0), grant.delta_total - delta)
 
 
 def reserve(session: Session, grant: Grant, dataset_id: int, charge: Charge) -> LedgerEntry:
@@ -217,10 +225,7 @@ def grant_budgets(session: Session, grant: Grant) -> list[DatasetBudget]:
                 period_started_at=account.period_started_at if account is not None else None,
                 grant_spent=_composed(own),
                 firm_spent=firm_spent,
-                left=PrivacyBudget.from_units(
-                    max(grant.epsilon_total - firm_spent.units[0], 0),
-                    max(grant.delta_total - firm_spent.units[1], 0),
-                ),
+                left=_left(grant, firm_spent),
             )
         )
     return rows

@@ -280,3 +280,22 @@ def _sign_in(browser: TestClient, token: str) -> str:
     queue = _CSRF.search(browser.get("/console/queue").text)
     assert queue
     return queue[1]
+
+
+def test_ledger_when_the_firm_spent_more_delta_than_a_grant_allows_then_it_takes_nothing(
+    world: World,
+):
+    wide = _grant(world, epsilon=1.0, delta=1e-5)
+    body = {
+        "grant_id": wide,
+        "spec": aggregate_spec(epsilon=0.5, noise="gaussian", delta=1e-6),
+        "purpose": "gaussian",
+    }
+    assert world.http.post("/v1/jobs", headers=world.as_("operator"), json=body).status_code == 202
+    # the first grant allows no δ: the firm's δ is beyond it, so nothing more fits under it
+    view = _grant_view(world, world.grant_id)
+    [budget] = view["budgets"]
+    assert 0.5 <= budget["firm_epsilon_spent"] < 1.0 and budget["firm_delta_spent"] > 0
+    assert (view["epsilon_left"], view["delta_left"]) == (0.0, 0.0)
+    assert _submit(world, world.grant_id, 1, 0.1).status_code == 409
+    assert _submit(world, wide, 2, 0.1).status_code == 202
