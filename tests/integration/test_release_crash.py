@@ -66,6 +66,44 @@ airlock.review(db, settings, who, int(job_id), Decision.APPROVE, "looks fine to 
 print("the approval was not killed")
 """
 STEPS = ["before_commit", "after_commit", "before_rename", "after_rename"]
+#: Approvals of several jobs at once, killed when the third file lands in ``releases/``.
+_APPROVE_MANY = """
+import os, signal, sys, threading
+from pathlib import Path
+from policies.airlock import Decision
+from sandbox import airlock, auth
+from sandbox.settings import Settings
+from sandbox.store.db import Database
+
+data_dir, url, token, *ids = sys.argv[1:]
+settings = Settings(data_dir=Path(data_dir), database_url=url)
+db = Database(url)
+who = auth.authenticate(db, token)
+releases = settings.releases_dir.resolve()
+real_replace, lock, landed = os.replace, threading.Lock(), []
+
+def replace(src, dst, *args, **kwargs):
+    real_replace(src, dst, *args, **kwargs)
+    if Path(dst).resolve().parent == releases:
+        with lock:
+            landed.append(dst)
+            if len(landed) == 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+os.replace = replace
+barrier = threading.Barrier(len(ids))
+
+def approve(job_id):
+    barrier.wait()
+    airlock.review(db, settings, who, int(job_id), Decision.APPROVE, "looks fine to release")
+
+threads = [threading.Thread(target=approve, args=(i,)) for i in ids]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("the approvals were not killed")
+"""
 
 
 class InProcessRunner:
@@ -144,3 +182,59 @@ def test_release_when_approval_is_killed_at_a_step_then_restart_leaves_no_stray_
         assert download.status_code == 200, download.text
         assert hashlib.sha256(download.content).hexdigest() == download.headers["X-Content-SHA256"]
         assert {p.name for p in settings.releases_dir.iterdir()} == {f"job-{job_id}.parquet"}
+
+
+def test_download_when_a_committed_release_lost_its_file_then_it_is_published_again(
+    settings: Settings, awaiting: tuple[World, list[int]]
+):
+    world, (job_id, _) = awaiting
+    sandbox = Sandbox(settings, runner=InProcessRunner())
+    with TestClient(create_app(sandbox)) as http:
+        approved = http.post(
+            f"/v1/jobs/{job_id}/review",
+            headers=world.as_("steward"),
+            json={"decision": "approve", "reason": "looks fine to release"},
+        )
+        assert approved.status_code == 200, approved.text
+        released = settings.releases_dir / f"job-{job_id}.parquet"
+        sha = _sha256(released)
+        released.unlink()  # as if the copy after the commit had been cut short
+        download = http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
+        assert download.status_code == 200, download.text
+        assert hashlib.sha256(download.content).hexdigest() == sha == _sha256(released)
+
+
+@pytest.mark.slow
+def test_release_when_concurrent_approvals_are_killed_then_restart_keeps_releases_consistent(
+    settings: Settings, awaiting: tuple[World, list[int]]
+):
+    world, first = awaiting
+    sandbox = Sandbox(settings, runner=InProcessRunner())
+    with TestClient(create_app(sandbox)) as http:
+        world.http = http
+        more = [int(world.submit(epsilon=0.2, max_rows_per_unit=k).json()["id"]) for k in (2, 3)]
+        more += [int(world.submit(epsilon=0.2, group_by=["age"]).json()["id"])]
+        ids = first + more
+        for job_id in ids:
+            wait_status(world, job_id, {"awaiting_review"})
+    args = [str(settings.data_dir), settings.db_url, world.steward, *map(str, ids)]
+    killed = subprocess.run(
+        [sys.executable, "-c", _APPROVE_MANY, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    restarted = Sandbox(settings, runner=InProcessRunner())
+    with TestClient(create_app(restarted)) as http:
+        with restarted.db.session() as s:
+            releases = list(s.scalars(select(Release)))
+            released = set(s.scalars(select(Job.id).where(Job.status == "released")))
+        assert {r.job_id for r in releases} == released and len(released) >= 3
+        expected = {r.manifest["output"]["file"]: r.manifest["output"]["sha256"] for r in releases}
+        assert {p.name for p in settings.releases_dir.iterdir()} == set(expected)
+        assert all(_sha256(settings.releases_dir / n) == h for n, h in expected.items())
+        for job_id in released:
+            download = http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
+            assert download.status_code == 200, download.text
