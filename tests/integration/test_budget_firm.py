@@ -299,3 +299,60 @@ def test_ledger_when_the_firm_spent_more_delta_than_a_grant_allows_then_it_takes
     assert (view["epsilon_left"], view["delta_left"]) == (0.0, 0.0)
     assert _submit(world, world.grant_id, 1, 0.1).status_code == 409
     assert _submit(world, wide, 2, 0.1).status_code == 202
+
+
+def test_cli_when_steward_starts_a_budget_period_then_budget_shows_it_per_dataset(
+    tmp_path: Path, db_url: str
+):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sandbox.cli import app
+    from sandbox.demo import free_port, serving
+
+    sandbox = Sandbox(
+        Settings(data_dir=tmp_path / "cli", database_url=db_url), runner=InProcessRunner()
+    )
+    with serving(sandbox, free_port()) as url, httpx.Client(base_url=url) as http:
+        world = build_world(http, sandbox, epsilon=1.0)  # type: ignore[arg-type]
+
+        def cli(who: str, *args: str) -> Any:
+            env = {"SANDBOX_URL": url, "SANDBOX_TOKEN": getattr(world, who), "COLUMNS": "250"}
+            return CliRunner().invoke(app, list(args), env=env)
+
+        assert _submit(world, world.grant_id, 1, 0.6).status_code == 202
+        second = _grant(world, epsilon=2.0)
+        rows = json.loads(cli("operator", "budget", "--json").stdout)
+        assert [(r["grant_id"], r["dataset"]) for r in rows] == [
+            (world.grant_id, "residents"),
+            (second, "residents"),
+        ]
+        assert [r["firm_epsilon_spent"] for r in rows] == pytest.approx([0.6, 0.6])
+        assert [r["epsilon_spent"] for r in rows] == pytest.approx([0.6, 0.0])
+        assert [r["epsilon_left"] for r in rows] == pytest.approx([0.4, 1.4])
+        table = cli("operator", "budget")
+        assert table.exit_code == 0 and "ε spent (firm)" in table.stdout
+        refused = cli(
+            "operator",
+            "grants",
+            "new-period",
+            str(world.firm_id),
+            "residents",
+            "--reason",
+            "a new year",
+        )
+        assert refused.exit_code == 1 and "error:" in refused.stderr
+        started = cli(
+            "steward",
+            "grants",
+            "new-period",
+            str(world.firm_id),
+            "residents",
+            "--reason",
+            "a new year",
+        )
+        assert started.exit_code == 0, started.output
+        assert "budget period 2" in started.stdout
+        rows = json.loads(cli("operator", "budget", "--json").stdout)
+        assert [(r["period"], r["firm_epsilon_spent"]) for r in rows] == [(2, 0.0), (2, 0.0)]
