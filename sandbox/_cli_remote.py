@@ -331,9 +331,26 @@ for _action in ("suspend", "reinstate", "terminate"):
     grants_app.command(_action)(_transition(_action))
 
 
+@grants_app.command("new-period")
+def grants_new_period(
+    org_id: Annotated[int, typer.Argument(help="Operator organisation id")],
+    dataset: Annotated[str, typer.Argument(help="Dataset name")],
+    reason: Reason,
+    url: Url = None,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Start a new budget period for a firm on a dataset: its earlier charges stop counting."""
+    period = _run(url, token, lambda c: c.start_budget_period(org_id, dataset, reason))
+    if as_json:
+        R.dump(period)
+    else:
+        R.out.print(f"organisation {org_id} on {dataset}: budget period {period['period']}")
+
+
 def budget(url: Url = None, token: Token = None, as_json: AsJson = False) -> None:
-    """ε and δ total, spent and left on every grant you can see."""
-    frame = _run(url, token, lambda c: c.budget().to_polars())
+    """ε and δ per grant and dataset: the grant's own spend, the firm's under all its grants."""
+    frame = _run(url, token, lambda c: c.budget().by_dataset())
     rows = frame.to_dicts()
     if as_json:
         R.dump(rows)
@@ -342,30 +359,34 @@ def budget(url: Url = None, token: Token = None, as_json: AsJson = False) -> Non
         R.out.print("no grants")
         return
     table = R.table(
-        "privacy budget",
+        "privacy budget (the firm's spend on a dataset counts against each of its grants)",
         [
             "grant",
-            "datasets",
+            "dataset",
             "state",
-            "ε used",
-            "ε spent",
+            "period",
+            "ε used by the firm",
+            "ε spent (grant)",
+            "ε spent (firm)",
             "ε left",
             "ε total",
-            "δ spent",
+            "δ spent (firm)",
             "δ total",
         ],
         [
             [
                 r["grant_id"],
-                r["datasets"],
+                r["dataset"],
                 r["state"],
+                r["period"],
                 ProgressBar(
-                    total=r["epsilon_total"] or 1.0, completed=r["epsilon_spent"], width=20
+                    total=r["epsilon_total"] or 1.0, completed=r["firm_epsilon_spent"], width=20
                 ),
                 r["epsilon_spent"],
+                r["firm_epsilon_spent"],
                 r["epsilon_left"],
                 r["epsilon_total"],
-                r["delta_spent"],
+                r["firm_delta_spent"],
                 r["delta_total"],
             ]
             for r in rows

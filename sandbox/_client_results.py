@@ -85,22 +85,45 @@ _BUDGET_SCHEMA: dict[str, pl.DataType] = {
     "state": pl.String(),
     "epsilon_total": pl.Float64(),
     "epsilon_spent": pl.Float64(),
+    "firm_epsilon_spent": pl.Float64(),
     "epsilon_left": pl.Float64(),
     "delta_total": pl.Float64(),
     "delta_spent": pl.Float64(),
     "delta_left": pl.Float64(),
     "expires_at": pl.String(),
 }
+_BY_DATASET_SCHEMA: dict[str, pl.DataType] = {
+    "grant_id": pl.Int64(),
+    "dataset": pl.String(),
+    "state": pl.String(),
+    "period": pl.Int64(),
+    "epsilon_total": pl.Float64(),
+    "epsilon_spent": pl.Float64(),
+    "firm_epsilon_spent": pl.Float64(),
+    "epsilon_left": pl.Float64(),
+    "delta_total": pl.Float64(),
+    "delta_spent": pl.Float64(),
+    "firm_delta_spent": pl.Float64(),
+    "delta_left": pl.Float64(),
+}
 
 
 @dataclass(frozen=True)
 class Budget:
-    """ε and δ total, spent and left on every grant the caller can see."""
+    """ε and δ total, spent and left on every grant the caller can see.
+
+    Budget is kept per firm × dataset across all the firm's grants: a grant
+    may take its firm's spend on a dataset up to its own totals, so
+    ``epsilon_left`` is the grant's total less what the firm spent there
+    (``firm_epsilon_spent``), not less what this grant's jobs spent
+    (``epsilon_spent``). :meth:`by_dataset` shows both per dataset.
+    """
 
     grants: Sequence[Mapping[str, Any]]
 
     def to_polars(self) -> pl.DataFrame:
-        """One row per grant (columns as in ``GET /v1/grants``, plus ``delta_left``)."""
+        """One row per grant (columns as in ``GET /v1/grants``, plus the firm's spend on the
+        grant's most-used dataset and ``delta_left``)."""
         rows = [
             {
                 "grant_id": g["id"],
@@ -109,15 +132,42 @@ class Budget:
                 "state": g.get("state"),
                 "epsilon_total": g["epsilon_total"],
                 "epsilon_spent": g["epsilon_spent"],
+                "firm_epsilon_spent": max(
+                    (b["firm_epsilon_spent"] for b in g.get("budgets", [])),
+                    default=g["epsilon_spent"],
+                ),
                 "epsilon_left": g["epsilon_left"],
                 "delta_total": g["delta_total"],
                 "delta_spent": g["delta_spent"],
-                "delta_left": max(0.0, g["delta_total"] - g["delta_spent"]),
+                "delta_left": g.get("delta_left", max(0.0, g["delta_total"] - g["delta_spent"])),
                 "expires_at": str(g.get("expires_at", "")),
             }
             for g in self.grants
         ]
         return pl.DataFrame(rows, schema=_BUDGET_SCHEMA)
+
+    def by_dataset(self) -> pl.DataFrame:
+        """One row per grant × dataset: this grant's spend, the firm's under all its grants
+        (what counts) and what the grant may still take, in the current budget period."""
+        rows = [
+            {
+                "grant_id": g["id"],
+                "dataset": b["dataset"],
+                "state": g.get("state"),
+                "period": b["period"],
+                "epsilon_total": g["epsilon_total"],
+                "epsilon_spent": b["epsilon_spent"],
+                "firm_epsilon_spent": b["firm_epsilon_spent"],
+                "epsilon_left": b["epsilon_left"],
+                "delta_total": g["delta_total"],
+                "delta_spent": b["delta_spent"],
+                "firm_delta_spent": b["firm_delta_spent"],
+                "delta_left": b["delta_left"],
+            }
+            for g in self.grants
+            for b in g.get("budgets", [])
+        ]
+        return pl.DataFrame(rows, schema=_BY_DATASET_SCHEMA)
 
     def __len__(self) -> int:
         return len(self.grants)
@@ -127,4 +177,9 @@ class Budget:
 
     def _repr_html_(self) -> str:
         frame = self.to_polars()
-        return H.table(frame.to_dicts(), frame.columns, "privacy budget by grant")
+        detail = self.by_dataset()
+        return H.table(frame.to_dicts(), frame.columns, "privacy budget by grant") + H.table(
+            detail.to_dicts(),
+            detail.columns,
+            "by dataset: this grant's spend and the firm's under all its grants",
+        )

@@ -5,18 +5,25 @@ of another organisation approves or rejects with a reason; an approval
 while an automatic check fails needs a written override reason (audited);
 outputs of ``important`` data need two different stewards' approvals
 (art. 62). Only stewards of the bureau that owns every input dataset review
-(art. 63). A release copies the output out of quarantine and records a
-manifest (job spec, keyed digests of the inputs and their public row counts,
-ε spent, checks, approvers, overrides, output SHA-256) signed with the
-deployment's key: the operator receives the manifest, so it carries no plain
-hash and no exact count of the inputs (:mod:`sandbox.dataset_facts`).
+(art. 63). A release records a manifest (job spec, keyed digests of the
+inputs and their public row counts, ε spent, checks, approvers, overrides,
+output SHA-256, the audit chain's head) signed with the deployment's key: the
+operator receives the manifest, so it carries no plain hash and no exact
+count of the inputs (:mod:`sandbox.dataset_facts`). Once the release is
+committed, the output is published: copied out of quarantine into
+``releases/`` (:func:`publish`, idempotent). A crash between the commit and
+the copy leaves a committed release without its file, never a file without a
+release; the next start finishes such releases and removes any file in
+``releases/`` that no committed release names (:func:`recover_releases`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +57,8 @@ from sandbox.job_service import visible_job
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 from sandbox.store.models import Dataset, Job, Release, Review, User, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def job_datasets(spec: dict[str, Any]) -> list[str]:
@@ -94,6 +103,7 @@ def review(
             reason, or this steward approved the output already.
         InvalidRequest: No reason.
     """
+    published: str | None = None  # the released file's name, copied once the release commits
     with db.session() as session:
         job = visible_job(session, who, job_id)
         session.refresh(job, with_for_update={"of": Job})
@@ -134,7 +144,7 @@ def review(
         due = release_due(required, approvers)
         anchor: dict[str, str] = {}
         if due:
-            anchor = _release(
+            published, anchor = _release(
                 session, settings, who, job, datasets, reason, earlier, overrides, override_reason
             )
         audit.append(
@@ -152,7 +162,17 @@ def review(
             output_sha256=job.output_sha256,
             **anchor,
         )
-        return job
+    if published is not None:
+        try:
+            publish(settings, published, job.output_sha256)
+        except (OSError, InternalError) as err:
+            # committed: the next download or the next start publishes it
+            log.error(
+                "job %s: released, but its file could not be published yet (%s)",
+                job.id,
+                type(err).__name__,
+            )
+    return job
 
 
 def _release(
@@ -165,20 +185,18 @@ def _release(
     earlier: list[Review],
     overrides: tuple[str, ...],
     override_reason: str,
-) -> dict[str, str]:
-    """Copy the output out of quarantine and record its signed manifest.
+) -> tuple[str, dict[str, str]]:
+    """Record the signed manifest of a release; the file is copied after the commit.
 
     Returns:
-        The manifest's SHA-256 and signature, for the release's audit entry.
+        The released file's name (in quarantine and, once published, in
+        ``releases/``), and the manifest's SHA-256 and signature for the
+        release's audit entry.
     """
     quarantined = Path(job.output_path)
     if sha256_file(quarantined) != job.output_sha256:
         raise InternalError("the quarantined output changed since the job wrote it")
-    settings.releases_dir.mkdir(parents=True, exist_ok=True)
     released = settings.releases_dir / f"job-{job.id}{quarantined.suffix}"
-    tmp = released.with_suffix(".partial")
-    shutil.copyfile(quarantined, tmp)
-    os.replace(tmp, released)
     spec = job.spec
     cost = PrivacyBudget.from_units(job.epsilon, job.delta)
     names = {
@@ -233,7 +251,105 @@ def _release(
     job.status = JobStatus.RELEASED.value
     job.output_path = str(released.resolve())
     digest = hashlib.sha256(audit.canonical_json(manifest)).hexdigest()
-    return {"manifest_sha256": digest, "manifest_signature": signature}
+    return released.name, {"manifest_sha256": digest, "manifest_signature": signature}
+
+
+def publish(settings: Settings, name: str, sha256: str) -> Path:
+    """Copy a committed release's file out of quarantine into ``releases/``; idempotent.
+
+    The copy is written to a temporary file, flushed to disk and renamed into
+    place, so ``releases/`` holds either nothing or the whole file under its name.
+
+    Args:
+        settings: Where quarantine and releases are.
+        name: The file's name (``job-N.<suffix>``), the same in both folders.
+        sha256: The output's recorded SHA-256.
+
+    Returns:
+        The released file.
+
+    Raises:
+        InternalError: The quarantined output is gone or changed.
+    """
+    released = settings.releases_dir / name
+    if released.is_file() and sha256_file(released) == sha256:
+        return released
+    source = settings.quarantine_dir / name
+    if not source.is_file() or sha256_file(source) != sha256:
+        raise InternalError(f"the quarantined output of {name} is missing or changed")
+    settings.releases_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=settings.releases_dir, prefix=f".{name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            shutil.copyfileobj(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, released)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(settings.releases_dir)
+    return released
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def recover_releases(db: Database, settings: Settings) -> tuple[list[int], list[str]]:
+    """Finish releases an interrupted process committed, remove files nothing released.
+
+    Run at start, before requests are served (one API process per database):
+    every committed release gets its file with the recorded SHA-256 (copied
+    again from quarantine where missing or partial); every other file in
+    ``releases/`` (temporary copies, or a file of a release whose transaction
+    never committed) is removed. What was done is audited.
+
+    Returns:
+        (job ids whose file was published now, names of the files removed).
+    """
+    folder = settings.releases_dir
+    published: list[int] = []
+    with db.session() as session:
+        releases = list(session.scalars(select(Release).order_by(Release.job_id)))
+        expected: dict[str, tuple[int, str]] = {}
+        for r in releases:
+            output = r.manifest.get("output", {})
+            expected[str(output.get("file", ""))] = (r.job_id, str(output.get("sha256", "")))
+        for name, (job_id, sha256) in expected.items():
+            target = folder / name
+            if target.is_file() and sha256_file(target) == sha256:
+                continue
+            try:
+                publish(settings, name, sha256)
+            except InternalError:
+                log.error("job %s: released, but its quarantined output is gone", job_id)
+                continue
+            published.append(job_id)
+        removed = sorted(
+            p.name for p in (folder.iterdir() if folder.is_dir() else []) if p.name not in expected
+        )
+        for name in removed:
+            path = folder / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        if published or removed:
+            audit.append(
+                db,
+                session,
+                "system",
+                "release.recover",
+                "releases",
+                published=published,
+                removed=removed,
+            )
+    return published, removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,8 +372,13 @@ def owns_inputs(session: Session, who: Principal, job: Job) -> bool:
     return can_manage_datasets(who.role, who.org_id, input_owners(session, job))
 
 
-def download(db: Database, who: Principal, job_id: int) -> Download:
+def download(
+    db: Database, who: Principal, job_id: int, settings: Settings | None = None
+) -> Download:
     """The output of a job, if the caller may have it; audited.
+
+    A released output whose file is not published yet (the approval committed,
+    the copy was cut short) is published first when ``settings`` are given.
 
     Raises:
         NotFound: No such job, or another organisation's job (operators).
@@ -272,7 +393,9 @@ def download(db: Database, who: Principal, job_id: int) -> Download:
         if who.role is Role.STEWARD:  # a steward reads outputs to review them: its bureau's only
             check_can_manage_datasets(who.role, who.org_id, input_owners(session, job))
         path = Path(job.output_path)
-        if sha256_file(path) != job.output_sha256:
+        if settings is not None and job.status == JobStatus.RELEASED.value:
+            path = publish(settings, path.name, job.output_sha256)  # checks the hash
+        elif not path.is_file() or sha256_file(path) != job.output_sha256:
             raise InternalError("the stored output does not match its recorded hash")
         audit.append(
             db,

@@ -259,11 +259,17 @@ class Client:
     @overload
     def budget(self, grant_id: int) -> dict[str, float]: ...
     def budget(self, grant_id: int | None = None) -> Budget | dict[str, float]:
-        """ε and δ total, spent and left: of every visible grant, or of one as a dict."""
+        """ε and δ total, spent and left: of every visible grant, or of one as a dict.
+
+        Budget is per firm × dataset across the firm's grants: ``epsilon_left`` is
+        what the grant may still take after everything the firm spent on its
+        datasets (``firm_epsilon_spent``); ``epsilon_spent`` is this grant's own.
+        ``client.budget().by_dataset()`` shows each dataset.
+        """
         if grant_id is None:
             return Budget(self.grants())
         g = self.grant(grant_id)
-        return {
+        figures = {
             k: g[k]
             for k in (
                 "epsilon_total",
@@ -273,6 +279,9 @@ class Client:
                 "delta_spent",
             )
         }
+        if g.get("budgets"):
+            figures["firm_epsilon_spent"] = max(b["firm_epsilon_spent"] for b in g["budgets"])
+        return figures
 
     # -- operators --------------------------------------------------------
     def submit(self, grant_id: int, spec: Mapping[str, Any], purpose: str = "") -> Job:
@@ -366,6 +375,14 @@ class Client:
     def set_grant_state(self, grant_id: int, action: str, reason: str) -> dict[str, Any]:
         """``suspend``, ``reinstate`` or ``terminate`` a grant (steward)."""
         return dict(self._call("POST", f"/grants/{grant_id}/{action}", json={"reason": reason}))
+
+    def start_budget_period(self, org_id: int, dataset: str, reason: str) -> dict[str, Any]:
+        """Start a new budget period for a firm on a dataset (steward; audited).
+
+        The firm's earlier charges on the dataset stop counting against its grants.
+        """
+        body = {"org_id": org_id, "dataset": dataset, "reason": reason}
+        return dict(self._call("POST", "/budgets/periods", json=body))
 
     def review(self, job_id: int, decision: str, reason: str, override_reason: str = "") -> Job:
         """``approve`` or ``reject`` a quarantined output (steward).

@@ -209,9 +209,19 @@ class JobService:
             charge = kind_charge(spec, datasets[0].row_count)
         spec_json = spec.model_dump(mode="json")
         spec_hash = hashlib.sha256(audit.canonical_json(spec_json)).hexdigest()
+        if lock:
+            # The firm × dataset rows, before the cache lookup: an identical query submitted
+            # at once under another of the firm's grants waits here, then finds this one.
+            ledger.lock(session, grant.org_id, [d.id for d in datasets])
+        # Across all the firm's grants and budget periods: a second grant, or a new period,
+        # must not buy fresh noise on a question already answered (averaging attack).
         cached = session.scalar(
             select(Job)
-            .where(Job.grant_id == grant.id, Job.spec_hash == spec_hash, Job.status.in_(_CACHEABLE))
+            .where(
+                Job.org_id == grant.org_id,
+                Job.spec_hash == spec_hash,
+                Job.status.in_(_CACHEABLE),
+            )
             .order_by(Job.id)
             .limit(1)
         )
@@ -275,12 +285,13 @@ class JobService:
             fits = p.cached is not None or all(
                 ledger.accountant(session, p.grant, d.id).can_charge(p.charge) for d in p.datasets
             )
-            left = ledger.spent(session, p.grant, p.dataset.id)
+            # what the firm spent on the dataset under all its grants: what counts
+            used = ledger.spent(session, p.grant, p.dataset.id)
             total = PrivacyBudget.from_units(p.grant.epsilon_total, p.grant.delta_total)
             return result | {
                 "fits": fits,
                 "cached_job_id": p.cached.id if p.cached is not None else None,
-                "dataset_spent": {"epsilon": left.epsilon, "delta": left.delta},
+                "dataset_spent": {"epsilon": used.epsilon, "delta": used.delta},
                 "grant_total": {"epsilon": total.epsilon, "delta": total.delta},
             }
 
@@ -357,7 +368,7 @@ class JobService:
                 datasets=spec.datasets,
                 epsilon=cost.epsilon,
                 delta=cost.delta,
-                epsilon_left=ledger.remaining(grant).epsilon,
+                epsilon_left=min(ledger.left(session, grant, d.id).epsilon for d in p.datasets),
             )
         pool = self._pool if operator_sees_timing(spec.kind) else self._untimed
         pool.submit(self._run, job.id, seed).add_done_callback(_log_crash)

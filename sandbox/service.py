@@ -6,6 +6,7 @@ import logging
 
 from jobs.runner import RayRunner
 from sandbox import audit
+from sandbox.airlock import recover_releases
 from sandbox.job_service import JobService, Runner
 from sandbox.settings import Settings
 from sandbox.store.db import Database
@@ -49,6 +50,13 @@ class Sandbox:
         stale = self.jobs.recover()
         if stale:
             log.warning("%d jobs interrupted by the last shutdown were failed", stale)
+        published, removed = recover_releases(self.db, self.settings)
+        if published or removed:
+            log.warning(
+                "releases interrupted by the last shutdown: %d published, %d stray files removed",
+                len(published),
+                len(removed),
+            )
         # Ray starts here, in a thread that lives as long as the service: Ray
         # ties its daemons to the starting thread (PR_SET_PDEATHSIG), so a
         # short-lived warm-up thread would take them down when it ends.

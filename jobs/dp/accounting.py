@@ -4,8 +4,8 @@ A job's spend is a :class:`Charge` in the forms composition needs: a pure
 ε part (Laplace / geometric noise), a zCDP ρ part (Gaussian noise) and an
 additive δ part (steps that are only approximately private, such as DP
 partition selection, or a model trainer that reports (ε, δ)). The
-:class:`Accountant` of one grant × dataset composes charges and states the
-tightest (ε, δ) guarantee among:
+:class:`Accountant` of one firm × dataset (capped by a grant's totals)
+composes charges and states the tightest (ε, δ) guarantee among:
 
 * basic composition of each job's own (ε, δ) statement (Dwork & Roth 2014,
   Thm. 3.16);
@@ -229,7 +229,7 @@ def cost(spec: AggregateSpec) -> tuple[float, float]:
 
 @dataclass
 class Accountant:
-    """Composes the charges against one budget (one grant × dataset).
+    """Composes the charges against one budget (a firm × dataset under one grant's totals).
 
     Args:
         budget: The grant's total (ε, δ).
@@ -295,8 +295,9 @@ class Accountant:
         raise BudgetExhausted(
             f"this job costs epsilon={own_e:g}, delta={own_d:g}, but the grant has "
             f"epsilon={max(self.budget.epsilon - spent_e, 0.0):g}, "
-            f"delta={max(self.budget.delta - spent_d, 0.0):g} left on this dataset; "
-            "lower the job's epsilon or delta, or ask the data bureau for more budget"
+            f"delta={max(self.budget.delta - spent_d, 0.0):g} left on this dataset (what your "
+            "organisation spent on it under any of its grants counts); lower the job's "
+            "epsilon or delta, or ask the data bureau for more budget"
         )
 
     def can_charge(self, charge: Charge) -> bool:

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from sqlalchemy.orm import Session
 
 from policies.budget import PrivacyBudget
 from policies.errors import NotFound
 from policies.grants import GrantState
 from policies.roles import Role, check_role
-from sandbox import grants
+from sandbox import grants, ledger
 from sandbox.api.deps import Caller, SandboxDep
-from sandbox.api.schemas import GrantAction, GrantCreate, GrantPublic
+from sandbox.api.schemas import (
+    BudgetPeriodCreate,
+    BudgetPeriodPublic,
+    GrantAction,
+    GrantCreate,
+    GrantPublic,
+)
+from sandbox.store.models import Grant
 
 router = APIRouter(tags=["grants"])
+
+
+def _public(session: Session, grant: Grant) -> GrantPublic:
+    """A grant with its budget per dataset (its own spend and its firm's, from the ledger)."""
+    return GrantPublic.of(grant, ledger.grant_budgets(session, grant))
 
 
 @router.post("/grants", status_code=status.HTTP_201_CREATED)
@@ -37,7 +50,7 @@ def create_grant(body: GrantCreate, who: Caller, sandbox: SandboxDep) -> GrantPu
             allow_linkage=body.allow_linkage,
             limits=body.limits,
         )
-        return GrantPublic.of(grant)
+        return _public(session, grant)
 
 
 @router.get("/grants")
@@ -45,7 +58,7 @@ def list_grants(who: Caller, sandbox: SandboxDep) -> list[GrantPublic]:
     """Grants: an operator sees its organisation's; stewards, auditors and admins all."""
     org = who.org_id if who.role is Role.OPERATOR else None
     with sandbox.db.session() as session:
-        return [GrantPublic.of(g) for g in grants.list_for(session, org)]
+        return [_public(session, g) for g in grants.list_for(session, org)]
 
 
 @router.get("/grants/{grant_id}")
@@ -55,7 +68,7 @@ def get_grant(grant_id: int, who: Caller, sandbox: SandboxDep) -> GrantPublic:
         grant = grants.get(session, grant_id)
         if who.role is Role.OPERATOR and grant.org_id != who.org_id:
             raise NotFound("no such grant")
-        return GrantPublic.of(grant)
+        return _public(session, grant)
 
 
 def _transition(
@@ -63,11 +76,10 @@ def _transition(
 ) -> GrantPublic:
     check_role(who.role, Role.STEWARD)
     with sandbox.db.session() as session:
-        return GrantPublic.of(
-            grants.transition(
-                sandbox.db, session, who.actor, grant_id, target, body.reason, user_id=who.user_id
-            )
+        grant = grants.transition(
+            sandbox.db, session, who.actor, grant_id, target, body.reason, user_id=who.user_id
         )
+        return _public(session, grant)
 
 
 @router.post("/grants/{grant_id}/suspend")
@@ -86,3 +98,33 @@ def reinstate(grant_id: int, body: GrantAction, who: Caller, sandbox: SandboxDep
 def terminate(grant_id: int, body: GrantAction, who: Caller, sandbox: SandboxDep) -> GrantPublic:
     """End a grant for good (art. 76)."""
     return _transition(grant_id, GrantState.TERMINATED, body, who, sandbox)
+
+
+@router.post("/budgets/periods", status_code=status.HTTP_201_CREATED)
+def start_budget_period(
+    body: BudgetPeriodCreate, who: Caller, sandbox: SandboxDep
+) -> BudgetPeriodPublic:
+    """Start a new budget period for a firm on a dataset (steward; the reason is audited).
+
+    The firm's earlier charges on the dataset stop counting against its grants;
+    identical queries still return their earlier answers.
+    """
+    check_role(who.role, Role.STEWARD)
+    with sandbox.db.session() as session:
+        account = ledger.start_period(
+            sandbox.db,
+            session,
+            who.actor,
+            who.user_id,
+            steward_org=who.org_id,
+            org_id=body.org_id,
+            dataset=body.dataset,
+            reason=body.reason,
+        )
+        return BudgetPeriodPublic(
+            org_id=account.org_id,
+            dataset=body.dataset,
+            period=account.period,
+            period_started_at=account.period_started_at,
+            reason=account.period_reason,
+        )

@@ -110,7 +110,7 @@ _MEDIA_TYPES = {
 @router.get("/jobs/{job_id}/output", response_class=FileResponse)
 def download(job_id: int, who: Caller, sandbox: SandboxDep) -> FileResponse:
     """The output file: released products for the grantee; quarantined ones for stewards."""
-    d = airlock.download(sandbox.db, who, job_id)
+    d = airlock.download(sandbox.db, who, job_id, sandbox.settings)
     return FileResponse(
         d.path,
         media_type=_MEDIA_TYPES.get(d.path.suffix, "application/octet-stream"),

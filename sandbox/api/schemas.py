@@ -11,6 +11,7 @@ from policies.airlock import Decision, JobStatus, operator_sees_timing, operator
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.roles import OrgKind, Role
+from sandbox.ledger import DatasetBudget, summary
 from sandbox.store.models import Dataset, Grant, Job
 
 
@@ -190,6 +191,51 @@ class GrantAction(_In):
     reason: str = Field(min_length=5, max_length=2000)
 
 
+class DatasetBudgetPublic(BaseModel):
+    """A grant's budget on one dataset in the current period: its own spend and the firm's."""
+
+    dataset: str
+    period: int
+    period_started_at: dt.datetime | None
+    epsilon_spent: float
+    delta_spent: float
+    #: What the firm's jobs under all its grants spent on the dataset: what counts.
+    firm_epsilon_spent: float
+    firm_delta_spent: float
+    epsilon_left: float
+    delta_left: float
+
+    @classmethod
+    def of(cls, b: DatasetBudget) -> DatasetBudgetPublic:
+        return cls(
+            dataset=b.dataset,
+            period=b.period,
+            period_started_at=b.period_started_at,
+            epsilon_spent=b.grant_spent.epsilon,
+            delta_spent=b.grant_spent.delta,
+            firm_epsilon_spent=b.firm_spent.epsilon,
+            firm_delta_spent=b.firm_spent.delta,
+            epsilon_left=b.left.epsilon,
+            delta_left=b.left.delta,
+        )
+
+
+class BudgetPeriodCreate(_In):
+    """A new budget period for a firm on a dataset: its earlier charges stop counting."""
+
+    org_id: int = Field(ge=1, le=2**31 - 1)
+    dataset: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=5, max_length=2000)
+
+
+class BudgetPeriodPublic(BaseModel):
+    org_id: int
+    dataset: str
+    period: int
+    period_started_at: dt.datetime | None
+    reason: str
+
+
 class GrantPublic(BaseModel):
     id: int
     org_id: int
@@ -208,13 +254,18 @@ class GrantPublic(BaseModel):
     epsilon_left: float
     delta_total: float
     delta_spent: float
+    delta_left: float
+    #: Per dataset: this grant's spend, the firm's under all its grants, what is left.
+    budgets: list[DatasetBudgetPublic]
     expires_at: dt.datetime
     created_at: dt.datetime
 
     @classmethod
-    def of(cls, g: Grant) -> GrantPublic:
+    def of(cls, g: Grant, budgets: list[DatasetBudget]) -> GrantPublic:
+        """``epsilon_spent``: the grant's own jobs on its most-used dataset;
+        ``epsilon_left``: what it may still take where the firm spent most."""
         total = PrivacyBudget.from_units(g.epsilon_total, g.delta_total)
-        spent = PrivacyBudget.from_units(g.epsilon_spent, g.delta_spent)
+        spent, left = summary(budgets, g)
         return cls(
             id=g.id,
             org_id=g.org_id,
@@ -230,9 +281,11 @@ class GrantPublic(BaseModel):
             limits=dict(g.limits or {}),
             epsilon_total=total.epsilon,
             epsilon_spent=spent.epsilon,
-            epsilon_left=PrivacyBudget.from_units(g.epsilon_total - g.epsilon_spent, 0).epsilon,
+            epsilon_left=left.epsilon,
             delta_total=total.delta,
             delta_spent=spent.delta,
+            delta_left=left.delta,
+            budgets=[DatasetBudgetPublic.of(b) for b in budgets],
             expires_at=g.expires_at,
             created_at=g.created_at,
         )

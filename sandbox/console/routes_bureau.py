@@ -13,7 +13,7 @@ from policies.access import can_manage_datasets
 from policies.budget import PrivacyBudget
 from policies.errors import InvalidRequest, NotFound, PolicyViolation, SandboxError
 from policies.grants import GrantState
-from sandbox import audit, grants
+from sandbox import audit, grants, ledger
 from sandbox.api.deps import SandboxDep
 from sandbox.catalog import list_all
 from sandbox.console.grant_terms import (
@@ -50,6 +50,7 @@ def _grants_page(
     sandbox: Sandbox,
     *,
     error: SandboxError | None = None,
+    period_error: bool = False,
 ) -> Response:
     """The grants page, with a refused form's message above the form when there is one."""
     with sandbox.db.session() as session:
@@ -58,8 +59,8 @@ def _grants_page(
                 "grant": g,
                 "datasets": [d.name for d in g.datasets],
                 "total": PrivacyBudget.from_units(g.epsilon_total, g.delta_total),
-                "spent": PrivacyBudget.from_units(g.epsilon_spent, g.delta_spent),
-                "left": PrivacyBudget.from_units(g.epsilon_total - g.epsilon_spent, 0).epsilon,
+                # per dataset: this grant's spend, the firm's under all its grants, what is left
+                "budgets": ledger.grant_budgets(session, g),
                 "limits": effective_limits(g.limits),
                 # the forms only where this steward's bureau owns every dataset (art. 63)
                 "manageable": can_manage_datasets(
@@ -91,7 +92,8 @@ def _grants_page(
             limit_fields=LIMIT_FIELDS,
             grade_defaults=grade_defaults(),
             default_expiry=(dt.date.today() + dt.timedelta(days=365)).isoformat(),
-            error=str(error) if error else "",
+            error=str(error) if error and not period_error else "",
+            period_error=str(error) if error and period_error else "",
         )
 
 
@@ -180,6 +182,34 @@ def change_grant(
             reason,
             user_id=steward.user_id,
         )
+    return RedirectResponse("/console/grants", status_code=303)
+
+
+@router.post("/budgets/periods")
+def start_budget_period(
+    request: Request,
+    viewer: ViewerDep,
+    steward: StewardDep,
+    sandbox: SandboxDep,
+    org_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
+    dataset: Annotated[str, Form(max_length=64)],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Start a new budget period for a firm on a dataset (audited; same rules as the API)."""
+    try:
+        with sandbox.db.session() as session:
+            ledger.start_period(
+                sandbox.db,
+                session,
+                steward.actor,
+                steward.user_id,
+                steward_org=steward.org_id,
+                org_id=org_id,
+                dataset=dataset,
+                reason=reason,
+            )
+    except (InvalidRequest, NotFound, PolicyViolation) as err:
+        return _grants_page(request, viewer, sandbox, error=err, period_error=True)
     return RedirectResponse("/console/grants", status_code=303)
 
 

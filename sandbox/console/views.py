@@ -17,6 +17,7 @@ from policies.airlock import Decision, JobStatus, approvals_required_for
 from policies.budget import PrivacyBudget
 from policies.catalog import Grade
 from policies.errors import NotFound, PolicyViolation
+from sandbox import ledger
 from sandbox.airlock import REVIEWERS_ONLY, for_non_reviewers, job_datasets
 from sandbox.checks import blocking
 from sandbox.console import plots, preview
@@ -200,9 +201,14 @@ def job_page(session: Session, job: Job, reviewer: bool) -> JobPage:
     )
     grant = job.grant
     total = PrivacyBudget.from_units(grant.epsilon_total, grant.delta_total)
-    spent = PrivacyBudget.from_units(grant.epsilon_spent, grant.delta_spent)
-    left_eps = PrivacyBudget.from_units(grant.epsilon_total - grant.epsilon_spent, 0).epsilon
-    left_delta = max(0.0, total.delta - spent.delta)
+    # the firm's spend on the job's datasets under all its grants is what counts
+    names = set(job_datasets(job.spec))
+    budgets = [b for b in ledger.grant_budgets(session, grant) if b.dataset in names]
+    spent, left = ledger.summary(budgets, grant)
+    firm = PrivacyBudget(
+        max((b.firm_spent.epsilon for b in budgets), default=0.0),
+        max((b.firm_spent.delta for b in budgets), default=0.0),
+    )
     cost = PrivacyBudget.from_units(job.epsilon, job.delta)
     decided = list(
         session.scalars(select(Review).where(Review.job_id == job.id).order_by(Review.id))
@@ -239,10 +245,12 @@ def job_page(session: Session, job: Job, reviewer: bool) -> JobPage:
             "purpose": grant.purpose,
             "epsilon_total": total.epsilon,
             "epsilon_spent": spent.epsilon,
-            "epsilon_left": left_eps,
+            "epsilon_left": left.epsilon,
+            "firm_epsilon_spent": firm.epsilon,
             "delta_total": total.delta,
             "delta_spent": spent.delta,
-            "delta_left": left_delta,
+            "delta_left": left.delta,
+            "firm_delta_spent": firm.delta,
             "job_epsilon": cost.epsilon,
             "job_delta": cost.delta,
             "min_cell": grant.min_cell,

@@ -4,8 +4,8 @@ SQLite (embedded default) runs every transaction as ``BEGIN IMMEDIATE``:
 writers queue on the database lock instead of failing half-way, which is
 what keeps the audit chain linear and the ledger exact without a server.
 PostgreSQL (production) serializes audit appends with an advisory lock and
-budget reservations with a ``SELECT ... FOR UPDATE`` of the grant row; see
-:mod:`sandbox.ledger`.
+budget reservations with a ``SELECT ... FOR UPDATE`` of the firm × dataset
+budget row (after the grant row); see :mod:`sandbox.ledger`.
 """
 
 from __future__ import annotations

@@ -164,7 +164,10 @@ class Grant(Base):
     """Authorization of an operator org (art. 35) with its ledger.
 
     ``epsilon_spent`` counts every reservation, settled or not: a job's ε is
-    charged when it is submitted and never handed back.
+    charged when it is submitted and never handed back. It records the most
+    this grant's own jobs composed to on one dataset within a budget period;
+    what the grant may still spend depends on its firm's charges under all its
+    grants (:mod:`sandbox.ledger`), which the views compute from the ledger.
     """
 
     __tablename__ = "grants"
@@ -225,7 +228,7 @@ class Job(Base):
 
 
 class LedgerEntry(Base):
-    """One job's privacy charge against one grant × dataset (the ledger's source of truth).
+    """One job's privacy charge under one grant on one dataset (the ledger's source of truth).
 
     The parts are kept separately so that the accountant can compose them
     tightly (zCDP for Gaussian noise) instead of summing each job's (ε, δ).
@@ -237,11 +240,36 @@ class LedgerEntry(Base):
     grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"), index=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), default=None)
+    #: The firm × dataset budget period the charge counts in (:class:`FirmBudget`).
+    period: Mapped[int] = mapped_column(Integer, default=1)
     epsilon: Mapped[float] = mapped_column(Float)  # pure ε part
     rho: Mapped[float] = mapped_column(Float)  # zCDP part
     delta: Mapped[float] = mapped_column(Float)  # approximate parts
     conversion_delta: Mapped[float] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FirmBudget(Base):
+    """An operator firm's budget on one dataset, across all its grants.
+
+    Every charge of the firm's jobs on the dataset counts against each of its
+    grants there (a grant caps how much of the firm's spend it may take), so a
+    second grant brings no fresh budget. The row is what concurrent
+    reservations lock (``SELECT ... FOR UPDATE``); ``period`` changes only
+    when a steward starts a new budget period, with an audited reason.
+    """
+
+    __tablename__ = "firm_budgets"
+    __table_args__ = (UniqueConstraint("org_id", "dataset_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    #: Charges of earlier periods no longer count; identical queries stay cached across periods.
+    period: Mapped[int] = mapped_column(Integer, default=1)
+    period_started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    period_started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    period_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class Review(Base):
