@@ -152,6 +152,16 @@ def test_grant_create_when_a_dataset_is_another_bureaus_then_403_and_nothing_cre
     assert len(world.http.get("/v1/grants", headers=world.as_("auditor")).json()) == before
 
 
+def test_budget_period_when_steward_of_another_bureau_then_403_and_no_period(world: World):
+    _rival(world)
+    body = {"org_id": world.firm_id, "dataset": "residents", "reason": "a new budget year"}
+    _refused_by_bureau(_post(world, "/v1/budgets/periods", "rival", body))
+    [budget] = [b for b in world.grant()["budgets"] if b["dataset"] == "residents"]
+    assert budget["period"] == 1
+    own = _post(world, "/v1/budgets/periods", "steward", body)
+    assert own.status_code == 201, own.text
+
+
 def test_grant_create_when_steward_grants_own_bureaus_dataset_then_201(world: World):
     _rival(world)
     response = _post(world, "/v1/grants", "rival", _grant_body(world, ["rival_residents"]))
