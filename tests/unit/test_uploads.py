@@ -85,6 +85,15 @@ def test_open_upload_when_csv_malformed_then_422_naming_the_line_not_a_value(
     assert MARKER not in "".join(traceback.format_exception(info.value))
 
 
+def test_open_upload_when_a_late_row_is_ragged_then_its_own_line_is_named(
+    tmp_path: Path,
+) -> None:
+    # past the first batches (50,000 records of two fields), after a quoted line break
+    data = 'a,b\n1,"x\ny"\n' + "1,2\n" * 120_000 + f"3,4,{MARKER}\n"
+    with pytest.raises(InvalidRequest, match=r"^line 120004 has 3 fields"):
+        _read(_write(tmp_path, data.encode()))
+
+
 def test_open_upload_when_empty_lines_then_skipped_not_rows_of_nulls(tmp_path: Path) -> None:
     table = _read(_write(tmp_path, b"a,b\n1,2\n\n3,4\n\n\n"))
     assert table.rows() == [(1, 2), (3, 4)]
