@@ -9,8 +9,9 @@ with the encodings that are accepted.
 The CSV is parsed once by Python's :mod:`csv` reader, streaming, and
 written back as canonical UTF-8 CSV into a private temporary file that
 polars then scans. Every record must have the header's number of fields,
-every quote must close, and no line may hold control characters (a binary
-file). A refusal names the line and never a value: a polars parse error
+every quote must close, no line may hold control characters (a binary
+file) and none may be longer than :data:`MAX_LINE_BYTES` (a line is held
+whole while it is parsed). A refusal names the line and never a value: a polars parse error
 quotes the cell it failed on, and that text must reach no log or answer.
 Empty lines are skipped (Python's reader and pandas skip them; polars
 would make rows of nulls of them).
@@ -40,6 +41,8 @@ _ENCODINGS = ("utf-8-sig", "gb18030")
 #: C0 controls but tab, line feed and carriage return, and DEL: binary, not text.
 _BINARY_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLOCK = 1 << 20
+#: Longest line read (a line is held whole while it is parsed).
+MAX_LINE_BYTES = 16 << 20
 #: Fields held per step (a batch of records is checked and written at once): bounds
 #: memory whatever the width, while the per-record work stays in C.
 _BATCH_FIELDS = 100_000
@@ -137,12 +140,14 @@ def _rewrite_csv(source: Path, dest: Path, max_columns: int | None, max_rows: in
 
 
 def _check_text(source: Path) -> None:
-    """Refuse control bytes (a binary file), naming the first line that holds one.
+    """Refuse control bytes (a binary file) and overlong lines, naming the first such line.
 
     Both accepted encodings keep bytes below 0x30 for ASCII alone (no multi-byte
-    sequence holds one), so the bytes can be searched before decoding.
+    sequence holds one), so the bytes can be searched before decoding. A line is
+    read whole before the CSV reader splits it: its length is bounded here.
     """
     lines = 0
+    running = 0  # bytes since the last line feed
     with source.open("rb") as handle:
         while block := handle.read(_BLOCK):
             if found := _BINARY_BYTES.search(block):
@@ -150,6 +155,16 @@ def _check_text(source: Path) -> None:
                 raise InvalidRequest(
                     f"line {line} holds control characters: the file is binary or in another "
                     f"encoding (e.g. UTF-16); save it as CSV in {ACCEPTED_ENCODINGS}"
+                )
+            first = block.find(b"\n")
+            if first >= 0 and running + first <= MAX_LINE_BYTES:
+                running = len(block) - block.rfind(b"\n") - 1
+            else:
+                running += len(block) if first < 0 else first
+            if running > MAX_LINE_BYTES:
+                raise InvalidRequest(
+                    f"line {lines + 1} is longer than {MAX_LINE_BYTES} bytes: is it CSV, "
+                    "with a line feed after each row?"
                 )
             lines += block.count(b"\n")
 

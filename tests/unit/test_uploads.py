@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from policies.errors import InvalidRequest
+from sandbox import uploads
 from sandbox.uploads import open_upload
 
 MARKER = "ZZMARKER"
@@ -92,6 +93,19 @@ def test_open_upload_when_a_late_row_is_ragged_then_its_own_line_is_named(
     data = 'a,b\n1,"x\ny"\n' + "1,2\n" * 120_000 + f"3,4,{MARKER}\n"
     with pytest.raises(InvalidRequest, match=r"^line 120004 has 3 fields"):
         _read(_write(tmp_path, data.encode()))
+
+
+@pytest.mark.parametrize("long_line", [3, 5])
+def test_open_upload_when_a_line_is_overlong_then_422_before_it_is_held_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, long_line: int
+) -> None:
+    monkeypatch.setattr(uploads, "MAX_LINE_BYTES", 100)
+    monkeypatch.setattr(uploads, "_BLOCK", 16)  # lines straddle blocks
+    rows = ["a,b"] + [f"{i},{'x' * 96}" for i in range(1, 5)]  # 99 bytes, then the newline
+    assert _read(_write(tmp_path, "\n".join(rows).encode())).height == 4
+    rows.insert(long_line - 1, f"1,{MARKER}{'y' * 100}")
+    with pytest.raises(InvalidRequest, match=f"^line {long_line} is longer than 100 bytes"):
+        _read(_write(tmp_path, "\n".join(rows).encode()))
 
 
 def test_open_upload_when_empty_lines_then_skipped_not_rows_of_nulls(tmp_path: Path) -> None:
