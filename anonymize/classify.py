@@ -104,32 +104,36 @@ def propose_tags(
     if sample.height > sample_rows:
         sample = sample.sample(sample_rows, seed=seed)
     found = _findings_by_column(sample) if sample.height else None
+    # Split once: filtering the findings column by column costs columns x findings.
+    by_column: dict[str, pl.DataFrame] = (
+        {}
+        if found is None
+        else {str(key[0]): part for key, part in found.partition_by("column", as_dict=True).items()}
+    )
     proposals: dict[str, Proposal] = {}
     for column in sample.columns:
-        proposals[column] = _propose(column, sample[column], found)
+        proposals[column] = _propose(column, sample.get_column(column), by_column.get(column))
     return proposals
 
 
-def _propose(column: str, values: pl.Series, found: pl.DataFrame | None) -> Proposal:
+def _propose(column: str, values: pl.Series, mine: pl.DataFrame | None) -> Proposal:
     present = values.drop_nulls()
     n = max(present.len(), 1)
-    if found is not None:
-        mine = found.filter(pl.col("column") == column)
-        if mine.height:
-            whole = mine.filter((pl.col("end") - pl.col("start")) * 10 >= pl.col("length") * 8)
-            whole_rows = whole["row"].n_unique()
-            text_rows = mine.filter(~pl.col("entity").is_in(_CONTEXTUAL))["row"].n_unique()
-            entities = dict(mine.group_by("entity").len().sort("entity").iter_rows())
-            evidence = {
-                "sampled": n,
-                "cells_with_identifier": mine["row"].n_unique(),
-                "cells_that_are_identifiers": whole_rows,
-                "entities": entities,
-            }
-            if whole_rows / n >= WHOLE_CELL_SHARE:
-                return Proposal(ColumnTag.DIRECT_IDENTIFIER, "identifier values", evidence)
-            if text_rows / n >= IN_TEXT_SHARE:
-                return Proposal(ColumnTag.DIRECT_IDENTIFIER, "identifiers in free text", evidence)
+    if mine is not None and mine.height:
+        whole = mine.filter((pl.col("end") - pl.col("start")) * 10 >= pl.col("length") * 8)
+        whole_rows = whole["row"].n_unique()
+        text_rows = mine.filter(~pl.col("entity").is_in(_CONTEXTUAL))["row"].n_unique()
+        entities = dict(mine.group_by("entity").len().sort("entity").iter_rows())
+        evidence = {
+            "sampled": n,
+            "cells_with_identifier": mine["row"].n_unique(),
+            "cells_that_are_identifiers": whole_rows,
+            "entities": entities,
+        }
+        if whole_rows / n >= WHOLE_CELL_SHARE:
+            return Proposal(ColumnTag.DIRECT_IDENTIFIER, "identifier values", evidence)
+        if text_rows / n >= IN_TEXT_SHARE:
+            return Proposal(ColumnTag.DIRECT_IDENTIFIER, "identifiers in free text", evidence)
     dtype = values.dtype
     if dtype == pl.String and n >= 20 and present.n_unique() / n >= UNIQUE_SHARE:
         return Proposal(

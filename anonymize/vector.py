@@ -464,7 +464,8 @@ def scan_table(
         AnonymizationError: An unknown column or entity name.
     """
     names = list(frame.columns) if columns is None else list(columns)
-    missing = [c for c in names if c not in frame.schema]
+    schema = frame.schema  # built once: each ``frame.schema`` costs one step per column
+    missing = [c for c in names if c not in schema]
     if missing:
         raise AnonymizationError(
             f"{len(missing)} column(s) to scan are not in the table: {', '.join(missing)}"
@@ -473,7 +474,8 @@ def scan_table(
     rules = [rule for rule in RULES if rule.entity in wanted]
 
     def scan(column: str) -> pl.DataFrame | None:
-        cells = _prepared(frame, column)
+        # one column on its own: selecting from the whole (wide) frame costs its width
+        cells = _prepared(frame.get_column(column).to_frame(), column)
         if cells is None or not cells.height:
             return None
         return _scan_column(cells, rules, threshold).with_columns(pl.lit(column).alias("column"))
@@ -482,7 +484,7 @@ def scan_table(
     # leave cores idle. The biggest columns start first, so that no thread is left alone
     # with a long free-text column at the end; results come back in column order.
     workers = max(1, min(len(names), pl.thread_pool_size()))
-    biggest_first = sorted(set(names), key=lambda c: -frame[c].estimated_size())
+    biggest_first = sorted(set(names), key=lambda c: -frame.get_column(c).estimated_size())
     with ThreadPoolExecutor(workers) as pool:
         scanned = dict(zip(biggest_first, pool.map(scan, biggest_first), strict=True))
     parts = [part for part in (scanned[c] for c in names) if part is not None]

@@ -8,6 +8,8 @@ Map of the package:
 - :mod:`policies.roles` — roles and organisation kinds (art. 63).
 - :mod:`policies.access` — a bureau acts on its own datasets only; who reads exact facts
   of stored data and run reports (art. 63).
+- :mod:`policies.names` — names of datasets, organisations and users that read one way
+  only (NFKC; no control, invisible or direction characters, no look-alike alphabets mixed).
 - :mod:`policies.grants` — grant states and transitions (art. 76), who may be granted
   what (art. 34) and when a job may be submitted.
 - :mod:`policies.budget` — :class:`PrivacyBudget` and the spending rule.
@@ -62,6 +64,7 @@ from policies.grants import (
     check_can_grant,
     check_can_submit,
 )
+from policies.names import can_name, check_name
 from policies.roles import OrgKind, Role, check_role
 
 __all__ = [
@@ -93,6 +96,7 @@ __all__ = [
     "can_grant",
     "can_manage_datasets",
     "can_read_exact_facts",
+    "can_name",
     "can_review",
     "can_spend",
     "can_submit",
@@ -107,6 +111,7 @@ __all__ = [
     "check_can_spend",
     "check_can_submit",
     "check_column_use",
+    "check_name",
     "check_role",
     "min_cell_size",
     "release_due",

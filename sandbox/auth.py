@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from policies.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
+from policies.errors import Conflict, NotFound, Unauthenticated
+from policies.names import check_name
 from policies.roles import OrgKind, Role, check_role_fits_org
 from sandbox import audit
 from sandbox.store.db import Database
@@ -83,8 +84,10 @@ def create_org(
     """Create an organisation.
 
     Raises:
+        InvalidRequest: A name people could misread (:func:`policies.names.check_name`).
         Conflict: The name is taken.
     """
+    name = check_name(name, "organisation name")
     if session.scalar(select(Organisation).where(Organisation.name == name)) is not None:
         raise Conflict(f"an organisation named '{name}' exists already")
     org = Organisation(name=name, kind=kind.value)
@@ -100,10 +103,12 @@ def create_user(
     """Create a user and their first token; the token is returned once, never stored.
 
     Raises:
+        InvalidRequest: A name people could misread (:func:`policies.names.check_name`).
         NotFound: No such organisation.
         PolicyViolation: The role does not fit the organisation's kind.
         Conflict: The name is taken.
     """
+    name = check_name(name, "user name")
     org = session.get(Organisation, org_id)
     if org is None:
         raise NotFound("no such organisation")
@@ -151,10 +156,10 @@ def bootstrap(db: Database, name: str = "admin", org_name: str = "platform") -> 
 
     Raises:
         Conflict: An admin exists already (bootstrap runs once).
-        InvalidRequest: An empty name.
+        InvalidRequest: An empty name, or one people could misread
+            (:func:`policies.names.check_name`).
     """
-    if not name.strip() or not org_name.strip():
-        raise InvalidRequest("names must not be empty")
+    name, org_name = check_name(name, "user name"), check_name(org_name, "organisation name")
     with db.session() as session:
         admins = session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
         if admins:

@@ -18,6 +18,7 @@ explicit override with a reason, which is audited.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -33,15 +34,17 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anonymize.classify import Proposal, less_protective, propose_tags
+from anonymize.classify import SAMPLE_ROWS, Proposal, less_protective, propose_tags
 from jobs.privacy_unit import known_unit
 from policies.catalog import ColumnTag, Grade, OpenAttribute, check_privacy_unit_coverage
 from policies.errors import Conflict, InvalidRequest, NotFound
+from policies.names import check_name
 from sandbox import audit
 from sandbox.dataset_facts import public_row_count
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 from sandbox.store.models import Dataset, DatasetColumn, User
+from sandbox.uploads import open_upload
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _PART = "__partition"
@@ -55,7 +58,9 @@ class IngestRequest:
 
     ``tags`` may leave columns out: they take the proposed tag. ``overrides``
     maps a column to the reason for declaring a tag less protective than
-    the proposal.
+    the proposal. ``public_keys_confirm_reason`` accepts declared public keys
+    that miss values of the data (their rows drop out of every result that
+    groups by the column); it is audited.
     """
 
     name: str
@@ -67,28 +72,7 @@ class IngestRequest:
     privacy_unit: str | None = None
     public_keys: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     overrides: Mapping[str, str] = field(default_factory=dict)
-
-
-def scan_upload(path: Path) -> pl.LazyFrame:
-    """A lazy view of a CSV or Parquet file, chosen by its content, not its name.
-
-    Raises:
-        InvalidRequest: Neither format, or unreadable.
-    """
-    with path.open("rb") as handle:
-        magic = handle.read(4)
-    try:
-        if magic == b"PAR1":
-            frame = pl.scan_parquet(path)
-        else:
-            frame = pl.scan_csv(path, infer_schema_length=10_000, try_parse_dates=False)
-        frame.collect_schema()
-    except (pl.exceptions.PolarsError, UnicodeDecodeError, OSError) as err:
-        raise InvalidRequest(
-            f"the file could not be read as CSV (UTF-8, header row) or Parquet "
-            f"({type(err).__name__})"
-        ) from None
-    return frame
+    public_keys_confirm_reason: str = ""
 
 
 def dataset_files(path: str | Path) -> list[Path]:
@@ -170,6 +154,37 @@ def _null_units(
     return int(frame.select((~known_unit(unit, schema[unit])).sum()).collect().item())
 
 
+def _missing_keys(
+    frame: pl.LazyFrame, schema: pl.Schema, keys: Mapping[str, list[Any]]
+) -> dict[str, int]:
+    """Per key column, how many distinct values of the data its declared domain misses.
+
+    Empty cells count as one value: their rows drop out of results too.
+    """
+    if not keys:
+        return {}
+    missing = [
+        pl.col(c)
+        .filter(~pl.col(c).is_in(pl.Series(v, strict=False).cast(schema[c])).fill_null(False))
+        .n_unique()
+        .alias(c)
+        for c, v in keys.items()
+    ]
+    counts = frame.select(missing).collect().row(0, named=True)
+    return {c: int(n) for c, n in counts.items() if n}
+
+
+def _check_coverage(missing: Mapping[str, int], request: IngestRequest) -> None:
+    if missing and len(request.public_keys_confirm_reason.strip()) < 5:
+        columns = "; ".join(f"'{c}' misses {n}" for c, n in missing.items())
+        raise InvalidRequest(
+            f"declared public keys miss distinct values of the data ({columns}; empty cells "
+            "count as one): rows holding them would drop out of every result grouped by the "
+            "column. Declare the complete domain, or accept the loss with "
+            "public_keys_confirm_reason (audited)"
+        )
+
+
 def _write_partitions(
     frame: pl.LazyFrame, unit: str | None, rows: int, folder: Path, rows_per_partition: int
 ) -> int:
@@ -212,18 +227,42 @@ def ingest(
     """Store ``upload`` as a catalogued dataset.
 
     Raises:
-        InvalidRequest: Bad name, unreadable file, empty table, unknown
-            columns in tags or keys, a less protective tag without override, a
-            privacy unit null in most rows.
+        InvalidRequest: Bad name, unreadable or malformed file (the line is
+            named, never a value), too many columns, empty table, unknown
+            columns in tags or keys, a less protective tag without override,
+            public keys that miss values of the data without a confirmation,
+            a privacy unit null in most rows.
         Conflict: The name is taken.
     """
-    if not _NAME.match(request.name):
+    name = check_name(request.name, "dataset name")
+    if not _NAME.fullmatch(name):
         raise InvalidRequest(
             "a dataset name is 2-64 characters of a-z, 0-9 and '_', starting with a letter"
         )
     if not request.source.strip():
         raise InvalidRequest("record the dataset's source (provenance, art. 63)")
-    frame = scan_upload(upload)
+    workdir = settings.data_dir / "uploads"
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open_upload(upload, max_columns=settings.max_columns, workdir=workdir) as frame:
+        try:
+            return _store(
+                db, settings, actor, user_id, frame, dataclasses.replace(request, name=name)
+            )
+        except pl.exceptions.PolarsError:
+            # Its message may quote a cell: neither it nor its traceback goes anywhere.
+            raise InvalidRequest(
+                "the file could not be read; save it again (CSV UTF-8 or Parquet) and retry"
+            ) from None
+
+
+def _store(
+    db: Database,
+    settings: Settings,
+    actor: str,
+    user_id: int,
+    frame: pl.LazyFrame,
+    request: IngestRequest,
+) -> Dataset:
     schema = frame.collect_schema()
     if _PART in schema:
         raise InvalidRequest(f"the column name '{_PART}' is reserved")
@@ -241,6 +280,8 @@ def ingest(
     null_units = _null_units(frame, schema, request.privacy_unit, counts)
     if request.privacy_unit is not None:
         check_privacy_unit_coverage(request.privacy_unit, rows, null_units)
+    missing_keys = _missing_keys(frame, schema, keys)
+    _check_coverage(missing_keys, request)
 
     # A unique folder per ingest: a concurrent ingest of the same name that
     # loses the race removes its own files, never the winner's.
@@ -306,6 +347,11 @@ def ingest(
                 open_attribute=request.open_attribute.value,
                 privacy_unit=request.privacy_unit,
                 tag_overrides=overridden,
+                # counts of distinct values the declared domains miss, never the values
+                public_keys_missing=missing_keys,
+                public_keys_confirm_reason=request.public_keys_confirm_reason
+                if missing_keys
+                else "",
             )
             return dataset
     except BaseException:
@@ -313,9 +359,25 @@ def ingest(
         raise
 
 
-def propose(upload: Path) -> dict[str, Proposal]:
-    """Proposed tags for a file, without storing anything."""
-    return propose_tags(scan_upload(upload))
+def propose(upload: Path, settings: Settings) -> dict[str, Proposal]:
+    """Proposed tags for a file, without storing anything.
+
+    Raises:
+        InvalidRequest: Unreadable or malformed file, or too many columns.
+    """
+    workdir = settings.data_dir / "uploads"
+    workdir.mkdir(parents=True, exist_ok=True)
+    # the proposal samples the head: a CSV is checked and copied that far only
+    head = SAMPLE_ROWS * 5
+    with open_upload(
+        upload, max_columns=settings.max_columns, max_rows=head, workdir=workdir
+    ) as frame:
+        try:
+            return propose_tags(frame, sample_rows=SAMPLE_ROWS)
+        except pl.exceptions.PolarsError:
+            raise InvalidRequest(
+                "the file could not be read; save it again (CSV UTF-8 or Parquet) and retry"
+            ) from None
 
 
 def get(session: Session, name: str) -> Dataset:

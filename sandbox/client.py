@@ -332,11 +332,14 @@ class Client:
         privacy_unit: str | None = None,
         public_keys: Mapping[str, list[Any]] | None = None,
         overrides: Mapping[str, str] | None = None,
+        public_keys_confirm_reason: str = "",
     ) -> dict[str, Any]:
-        """Upload a CSV or Parquet file into the catalog (steward).
+        """Upload a CSV (UTF-8 or GB18030/GBK) or Parquet file into the catalog (steward).
 
         Columns left out of ``tags`` take the detectors' proposed tag; a tag
         less protective than the proposal needs ``overrides[column] = reason``.
+        Declared ``public_keys`` that miss values of the data are refused unless
+        ``public_keys_confirm_reason`` says why those rows may drop out (audited).
         """
         metadata = {
             "name": name,
@@ -348,6 +351,7 @@ class Client:
             "privacy_unit": privacy_unit,
             "public_keys": dict(public_keys or {}),
             "overrides": dict(overrides or {}),
+            "public_keys_confirm_reason": public_keys_confirm_reason,
         }
         with Path(path).open("rb") as handle:
             return dict(

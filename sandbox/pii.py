@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from policies.errors import InvalidRequest
-from sandbox.catalog import scan_upload
+from sandbox.uploads import open_upload
 
 
 def scan_file_lines(
@@ -23,18 +23,35 @@ def scan_file_lines(
     """Yield one JSON line per finding in ``path``, batch by batch.
 
     Args:
-        path: A CSV or Parquet file (recognized by content).
+        path: A CSV (UTF-8 or GB18030/GBK; checked and copied to a private
+            temporary file) or Parquet file, recognized by content.
         columns: Columns to scan; all when None.
         batch_rows: Rows per vectorized batch (bounds memory).
         progress: Where to draw a progress bar (stderr); none when None.
 
     Raises:
-        InvalidRequest: Unreadable file or unknown columns.
+        InvalidRequest: Unreadable or malformed file (the line is named, never a
+            value) or unknown columns.
     """
+    with open_upload(path) as frame:
+        try:
+            yield from _scan_lines(frame, columns, batch_rows, progress)
+        except pl.exceptions.PolarsError:
+            # its message may quote a cell: it is dropped, never printed
+            raise InvalidRequest(
+                "the file could not be read; save it again (CSV UTF-8 or Parquet)"
+            ) from None
+
+
+def _scan_lines(
+    frame: pl.LazyFrame,
+    columns: Sequence[str] | None,
+    batch_rows: int,
+    progress: Console | None,
+) -> Iterator[str]:
     from anonymize.scan import header_findings
     from anonymize.vector import scan_table
 
-    frame = scan_upload(path)
     schema = frame.collect_schema()
     wanted = list(columns) if columns else list(schema)
     missing = [c for c in wanted if c not in schema]

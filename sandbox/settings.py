@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     rows_per_partition: int = Field(default=1_000_000, ge=1)
     #: Largest file a steward may upload for ingest.
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
+    #: Most columns an uploaded table (ingest or proposal) may have.
+    max_columns: int = Field(default=1000, ge=1)
     #: Failed sign-ins (API token or console) one address may make per window before it
     #: must wait; the window in seconds.
     auth_failure_limit: int = Field(default=10, ge=1)

@@ -37,7 +37,9 @@ def _view(d: Dataset, who: Principal, sandbox: Sandbox) -> DatasetPublic:
 def ingest(
     who: Caller,
     sandbox: SandboxDep,
-    file: Annotated[UploadFile, File(description="CSV (UTF-8, header row) or Parquet")],
+    file: Annotated[
+        UploadFile, File(description="CSV (UTF-8 or GB18030/GBK, header row) or Parquet")
+    ],
     metadata: Annotated[str, Form(description="JSON object of DatasetCreate")],
 ) -> DatasetPublic:
     """Ingest a dataset (steward)."""
@@ -68,6 +70,7 @@ def ingest(
                 privacy_unit=body.privacy_unit,
                 public_keys=body.public_keys,
                 overrides=body.overrides,
+                public_keys_confirm_reason=body.public_keys_confirm_reason,
             ),
         )
     finally:
@@ -79,14 +82,16 @@ def ingest(
 def propose(
     who: Caller,
     sandbox: SandboxDep,
-    file: Annotated[UploadFile, File(description="CSV (UTF-8, header row) or Parquet")],
+    file: Annotated[
+        UploadFile, File(description="CSV (UTF-8 or GB18030/GBK, header row) or Parquet")
+    ],
 ) -> dict[str, ProposalPublic]:
     """Proposed column tags for a file, with evidence; nothing is stored (steward)."""
     check_role(who.role, Role.STEWARD)
     upload = sandbox.settings.data_dir / "uploads" / f"{uuid.uuid4().hex}.upload"
     try:
         catalog.copy_upload(file.file, upload, sandbox.settings.max_upload_bytes)
-        proposals = catalog.propose(upload)
+        proposals = catalog.propose(upload, sandbox.settings)
     finally:
         upload.unlink(missing_ok=True)
     return {

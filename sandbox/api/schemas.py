@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from policies.airlock import Decision, JobStatus, operator_sees_timing, operator_status
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade, OpenAttribute
+from policies.errors import InvalidRequest
+from policies.names import check_name
 from policies.roles import OrgKind, Role
 from sandbox.ledger import DatasetBudget, summary
 from sandbox.store.models import Dataset, Grant, Job
@@ -19,8 +21,20 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _name(what: str) -> AfterValidator:
+    """A validator applying :func:`policies.names.check_name` (the 422 names no value)."""
+
+    def validate(value: str) -> str:
+        try:
+            return check_name(value, what)
+        except InvalidRequest as err:
+            raise ValueError(str(err)) from None
+
+    return AfterValidator(validate)
+
+
 class OrgCreate(_In):
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[str, Field(min_length=1, max_length=200), _name("organisation name")]
     kind: OrgKind
 
 
@@ -31,7 +45,9 @@ class OrgPublic(BaseModel):
 
 
 class UserCreate(_In):
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[\w.@-]+$")
+    name: Annotated[
+        str, Field(min_length=1, max_length=200, pattern=r"^[\w.@-]+$"), _name("user name")
+    ]
     role: Role
     org_id: int
 
@@ -90,6 +106,9 @@ class DatasetCreate(_In):
     privacy_unit: str | None = None
     #: Declared public group-key domains (e.g. the 13 cities of Jiangsu).
     public_keys: dict[str, list[str | int | float | bool]] = Field(default_factory=dict)
+    #: Accepts declared public keys that miss values of the data (those rows drop out
+    #: of results grouped by the column); audited. Without it such keys are refused.
+    public_keys_confirm_reason: str = Field(default="", max_length=2000)
 
 
 class DatasetPublic(BaseModel):
