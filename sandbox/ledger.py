@@ -37,8 +37,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from jobs.dp.accounting import Accountant, Charge
-from policies.budget import PrivacyBudget, delta_units, epsilon_units
 from policies.access import check_can_manage_datasets
+from policies.budget import PrivacyBudget, delta_units, epsilon_units
 from policies.errors import InvalidRequest, NotFound
 from policies.roles import OrgKind, Role
 from sandbox import audit
