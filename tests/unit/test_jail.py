@@ -344,11 +344,11 @@ def test_collect_when_a_png_does_not_decode_then_refused(
 def test_collect_when_a_png_is_truncated_or_huge_then_refused(
     output: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(custom_outputs, "MAX_IMAGE_PIXELS", 100 * 100)
+    monkeypatch.setattr(custom_outputs, "MAX_IMAGE_PIXELS", 200 * 100)
     whole = _png(_gradient())
     (output / "cut.png").write_bytes(whole[: len(whole) // 2])
     # More pixels than allowed in a few hundred bytes (each image is decoded in full).
-    (output / "huge.png").write_bytes(_png(Image.new("RGB", (101, 100))))
+    (output / "huge.png").write_bytes(_png(Image.new("RGB", (201, 100))))
     assert _collect(output, tmp_path) == (
         [],
         {
