@@ -144,9 +144,7 @@ def run(task: Task) -> Outcome:
         argv = [runtime.python, f"/code/{spec.entrypoint}"]
         binds = {str(data): "/data"}
         code = code_files(spec)
-        with run_jailed(
-            argv, limits=limits, ro_binds=binds, runtime=runtime, files=code
-        ) as result:
+        with run_jailed(argv, limits=limits, ro_binds=binds, runtime=runtime, files=code) as result:
             failed = result.exit_code != 0 or result.killed_by is not None
             files, rejected = collect(result.output_fd, limits, str(work), released=not failed)
         report = _report(limits, files, rejected, failed) | {
@@ -251,7 +249,9 @@ def code_files(spec: CustomSpec) -> dict[str, bytes]:
     if spec.source is not None:
         return {f"/code/{spec.entrypoint}": spec.source.encode()}
     assert spec.archive is not None
-    return {f"/code/{name}": content for name, content in _read_archive(spec.archive, spec.entrypoint)}
+    return {
+        f"/code/{name}": content for name, content in _read_archive(spec.archive, spec.entrypoint)
+    }
 
 
 def _read_archive(archive: str, entrypoint: str) -> list[tuple[str, bytes]]:

@@ -1073,9 +1073,11 @@ def test_attack_when_the_archive_is_honest_then_its_modules_import(world: World)
 def _work_folders() -> list[Path]:
     """The private host folders of this process's runs (wrapper and jail)."""
     root = Path(tempfile.gettempdir())
-    return [p for prefix in ("sandbox-custom-", "sandbox-jail-") for p in root.glob(
-        f"{prefix}{os.getpid()}-*"
-    )]
+    return [
+        p
+        for prefix in ("sandbox-custom-", "sandbox-jail-")
+        for p in root.glob(f"{prefix}{os.getpid()}-*")
+    ]
 
 
 def test_attack_when_writing_sparse_pngs_then_nothing_is_copied_and_the_run_fails_review(

@@ -309,7 +309,10 @@ def test_collect_when_pngs_differ_in_low_bits_only_then_released_images_are_iden
     bits = [(byte >> i) & 1 for byte in payload for i in range(8)][: len(low)]
     agreement = sum(a == b for a, b in zip(low, bits, strict=False)) / len(bits)
     assert 0.3 < agreement < 0.7
-    assert image.size == (256, 64) and len(image.getcolors(4096) or []) <= custom_outputs.PALETTE_COLOURS
+    assert (
+        image.size == (256, 64)
+        and len(image.getcolors(4096) or []) <= custom_outputs.PALETTE_COLOURS
+    )
 
 
 def test_collect_when_png_carries_text_chunks_or_trailing_bytes_then_they_are_dropped(
