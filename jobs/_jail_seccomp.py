@@ -19,6 +19,8 @@ from __future__ import annotations
 import errno
 import os
 
+from policies.errors import InternalError
+
 #: Refused system calls, by what they would give the jailed code.
 DENIED: dict[str, tuple[str, ...]] = {
     # the io_uring and BPF interfaces: a large kernel attack surface, and io_uring
@@ -108,17 +110,23 @@ def filter_fd() -> int:
         The descriptor; the caller passes it to bubblewrap's ``--seccomp`` and closes it.
 
     Raises:
-        OSError: libseccomp is missing or refuses the filter.
+        InternalError: libseccomp (or ``pyseccomp``) is missing or refuses the filter.
     """
-    import pyseccomp as seccomp
+    try:
+        import pyseccomp as seccomp
 
-    rules = seccomp.SyscallFilter(seccomp.ALLOW)
-    for name in denied():
-        try:
-            rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
-        except OSError as err:
-            if err.errno != errno.EINVAL:  # EINVAL: a call this architecture does not have
-                raise
+        rules = seccomp.SyscallFilter(seccomp.ALLOW)
+        for name in denied():
+            try:
+                rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+            except OSError as err:
+                if err.errno != errno.EINVAL:  # EINVAL: a call this architecture does not have
+                    raise
+    except (ImportError, OSError, RuntimeError) as err:
+        raise InternalError(
+            "the jail's seccomp filter cannot be built: install libseccomp2 and the "
+            "pyseccomp package on this worker"
+        ) from err
     fd = os.memfd_create("jail-seccomp", 0)
     try:
         with os.fdopen(os.dup(fd), "wb") as handle:

@@ -438,3 +438,37 @@ def test_collect_when_more_files_than_allowed_then_none_is_accepted(
         [],
         {"*": "more than 3 files in /output"},
     )
+
+
+# -- seccomp ------------------------------------------------------------------------------------
+
+
+def test_seccomp_when_built_then_the_dangerous_calls_are_denied_and_a_bpf_program_comes_back() -> (
+    None
+):
+    from jobs import _jail_seccomp
+
+    names = set(_jail_seccomp.denied())
+    required = {"io_uring_setup", "keyctl", "add_key", "request_key", "ptrace", "bpf"}
+    required |= {"process_vm_readv", "perf_event_open", "userfaultfd", "mount", "unshare"}
+    required |= {"setns", "kexec_load", "init_module", "finit_module", "open_by_handle_at"}
+    assert required <= names
+    fd = _jail_seccomp.filter_fd()
+    try:
+        program = os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+    assert len(program) % 8 == 0 and len(program) >= 8 * len(required)  # sock_filter: 8 bytes
+
+
+def test_seccomp_when_libseccomp_is_missing_then_internal_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from jobs import _jail_seccomp
+    from policies.errors import InternalError
+
+    monkeypatch.setitem(sys.modules, "pyseccomp", None)  # import fails
+    with pytest.raises(InternalError, match="install libseccomp2"):
+        _jail_seccomp.filter_fd()
