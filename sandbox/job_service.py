@@ -513,9 +513,17 @@ class JobService:
     def recover(self) -> int:
         """Fail jobs a previous process left queued or running; their budget stays spent.
 
+        Also removes the private folders of custom runs whose process was killed
+        on this host (each run sweeps the folders on its own worker's host too).
+
         Returns:
             How many jobs were failed.
         """
+        from jobs.custom import sweep_work_folders
+        from jobs.jail import sweep_private_folders
+
+        sweep_work_folders()
+        sweep_private_folders()
         with self.db.session() as session:
             stale = session.scalars(
                 select(Job).where(Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))

@@ -9,6 +9,10 @@ raises when a task runs out of time or its worker dies.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -122,3 +126,25 @@ def test_aggregate_when_its_run_fails_then_the_operator_sees_the_failure(
     finally:
         service.shutdown(wait=True)
     assert JobPublic.of(job, with_report=False).status == "failed"
+
+
+def test_recover_when_killed_runs_left_private_folders_then_they_are_removed(
+    db: Database,  # noqa: F811
+    tmp_path: Path,
+):
+    settings, _, _ = _world(db, tmp_path, epsilon=1.0, kinds=("custom",))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    root = Path(tempfile.gettempdir())
+    stale = [root / f"sandbox-custom-{gone.pid}-r1", root / f"sandbox-jail-{gone.pid}-r2"]
+    alive = root / f"sandbox-custom-{os.getpid()}-r3"  # a run of this process: kept
+    for folder in (*stale, alive):
+        (folder / "data").mkdir(parents=True)
+    service = JobService(db, settings, FailingRunner(), workers=1, untimed_workers=1)
+    try:
+        service.recover()
+    finally:
+        service.shutdown(wait=True)
+        kept = alive.exists()
+        shutil.rmtree(alive, ignore_errors=True)
+    assert [f for f in stale if f.exists()] == [] and kept
