@@ -513,28 +513,46 @@ class JobService:
     def recover(self) -> int:
         """Fail jobs a previous process left queued or running; their budget stays spent.
 
-        Also removes the private folders of custom runs whose process was killed
-        on this host (each run sweeps the folders on its own worker's host too).
+        A running job whose failure the operator may not see (custom code, which
+        could have brought the service down on purpose) goes to review instead,
+        failing. Also removes the private folders of custom runs whose process
+        was killed on this host (each run sweeps its own worker's host too).
 
         Returns:
-            How many jobs were failed.
+            How many jobs were failed or sent to review.
         """
         from jobs.custom import sweep_work_folders
         from jobs.jail import sweep_private_folders
 
         sweep_work_folders()
         sweep_private_folders()
+        message = "interrupted by a service restart"
+        hidden: list[tuple[Task, AnySpec]] = []
         with self.db.session() as session:
             stale = session.scalars(
                 select(Job).where(Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
             ).all()
             for job in stale:
-                job.status, job.error = JobStatus.FAILED.value, "interrupted by a service restart"
+                if job.status == JobStatus.RUNNING.value and not operator_sees_failure(job.kind):
+                    hidden.append(self._interrupted(job))
+                    continue
+                job.status, job.error = JobStatus.FAILED.value, message
                 job.finished_at = utcnow()
                 audit.append(
                     self.db, session, "system", "job.fail", f"job:{job.id}", error=job.error
                 )
-            return len(stale)
+            count = len(stale)
+        for task, spec in hidden:
+            self._fail(task.job_id, message, Path(task.output_path), (task, spec))
+        return count
+
+    def _interrupted(self, job: Job) -> tuple[Task, AnySpec]:
+        """What a review of an interrupted run needs: where its output goes, its limits."""
+        spec = parse_job_spec(job.spec)
+        output = (self.settings.quarantine_dir / f"job-{job.id}.parquet").resolve()
+        options = {"limits": dict(job.grant.limits or {})}
+        task = Task(job.id, job.spec, {}, {}, str(output), min_cell=1, options=options)
+        return task, spec
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking jobs; wait for running ones when ``wait``."""

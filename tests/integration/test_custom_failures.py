@@ -148,3 +148,44 @@ def test_recover_when_killed_runs_left_private_folders_then_they_are_removed(
         kept = alive.exists()
         shutil.rmtree(alive, ignore_errors=True)
     assert [f for f in stale if f.exists()] == [] and kept
+
+
+def test_recover_when_a_custom_run_was_interrupted_then_review_fails_it_not_the_operator(
+    db: Database,  # noqa: F811
+    tmp_path: Path,
+):
+    settings, who, grant_id = _world(db, tmp_path, epsilon=1.0, kinds=("aggregate", "custom"))
+    left = [("custom", CUSTOM, "running"), ("custom", CUSTOM, "queued")]
+    left.append(("aggregate", aggregate_spec(epsilon=0.1), "running"))
+    with db.session() as s:  # what a killed process left behind
+        jobs = [
+            Job(
+                grant_id=grant_id,
+                org_id=who.org_id,
+                submitted_by=who.user_id,
+                kind=kind,
+                spec=spec,
+                purpose="left behind",
+                status=status,
+                epsilon=0,
+                delta=0,
+            )
+            for kind, spec, status in left
+        ]
+        s.add_all(jobs)
+        s.flush()
+        custom, queued, aggregate = (j.id for j in jobs)
+    restarted = JobService(db, settings, FailingRunner(), workers=1, untimed_workers=1)
+    try:
+        assert restarted.recover() == 3
+    finally:
+        restarted.shutdown(wait=True)
+    with db.session() as s:
+        views = {
+            i: JobPublic.of(s.get(Job, i), with_report=False) for i in (custom, queued, aggregate)
+        }
+        report = s.get(Job, custom).report
+    assert views[custom].status == "awaiting_review"  # the code ran: its end is hidden
+    assert {c["name"]: c["verdict"] for c in report["checks"]} == {"run": "fail"}
+    assert views[queued].status == "failed"  # never started: no code chose this
+    assert views[aggregate].status == "failed"
