@@ -2,8 +2,9 @@
 
 Contract for the operator's code (a :class:`~jobs.spec.CustomSpec`):
 
-* the code is at ``/code`` (read-only, copied in from memory) and ``python /code/<entrypoint>`` runs
-  in ``/tmp`` as uid 65534, with no network and a cleared environment;
+* the code is at ``/code`` (read-only, copied in from memory) and
+  ``python /code/<entrypoint>`` runs in ``/tmp`` as uid 65534, with no
+  network and a cleared environment;
 * each granted dataset is one Parquet file at ``/data/<dataset>.parquet``
   (read-only). The stored dataset is a folder of part files; the trusted
   wrapper concatenates them into one file in a private folder first, so the
@@ -146,7 +147,9 @@ def run(task: Task) -> Outcome:
         code = code_files(spec)
         with run_jailed(argv, limits=limits, ro_binds=binds, runtime=runtime, files=code) as result:
             failed = result.exit_code != 0 or result.killed_by is not None
-            files, rejected = collect(result.output_fd, limits, str(work), released=not failed)
+            scratch = work / "out"  # the copies: owner-only, unlike the jail's data folder
+            scratch.mkdir(mode=0o700)
+            files, rejected = collect(result.output_fd, limits, str(scratch), released=not failed)
         report = _report(limits, files, rejected, failed) | {
             "exit_code": result.exit_code,
             "killed_by": result.killed_by,
