@@ -18,7 +18,9 @@ Map of the package:
   naive Bayes, k-means, random forest) and opacus DP-SGD for a small MLP;
   JSON / safetensors outputs, never pickle.
 - :mod:`jobs.custom` — operator code run in a bubblewrap jail
-  (:mod:`jobs.jail`: namespaces, no network, rlimits, wall-clock kill).
+  (:mod:`jobs.jail`: namespaces, no network, a seccomp filter, rlimits,
+  wall-clock kill); ``jobs._custom_outputs`` is the gate its outputs pass
+  (sizes capped, PNGs re-encoded, files renamed ``file-N``).
 - :mod:`jobs.runner` — :class:`RayRunner` and the :class:`Task` / :class:`Outcome`
   it exchanges with the service; :mod:`jobs.distributed` — one Ray task per
   partition, noise once, and one task for each extract, train or custom job.

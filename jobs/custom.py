@@ -2,8 +2,9 @@
 
 Contract for the operator's code (a :class:`~jobs.spec.CustomSpec`):
 
-* the code is at ``/code`` (read-only) and ``python /code/<entrypoint>`` runs
-  in ``/tmp`` as uid 65534, with no network and a cleared environment;
+* the code is at ``/code`` (read-only, copied in from memory) and
+  ``python /code/<entrypoint>`` runs in ``/tmp`` as uid 65534, with no
+  network and a cleared environment;
 * each granted dataset is one Parquet file at ``/data/<dataset>.parquet``
   (read-only). The stored dataset is a folder of part files; the trusted
   wrapper concatenates them into one file in a private folder first, so the
@@ -12,19 +13,29 @@ Contract for the operator's code (a :class:`~jobs.spec.CustomSpec`):
   ``.parquet``, ``.json``, ``.png`` or ``.txt``; anything else is refused;
 * stdout and stderr are kept (their last 64 KiB each) for the reviewer only.
 
-After the run, ``/output`` is read from outside the jail without following
-any link: only regular files with one link, an allowed name and content that
-matches its suffix (PNG and Parquet magic, strict UTF-8 text, parseable JSON)
-are packed, in name order, into ``<quarantine>/job-N.zip``. The outcome's
-``report`` holds the exit status, time used, what killed the run, the stream
-tails and the refused files with reasons; the service shows it to reviewers,
+After the run, :mod:`jobs._custom_outputs` reads ``/output`` from outside the
+jail: stated sizes capped before any copy, content matched to its suffix, PNG
+images decoded and re-encoded; the accepted files are packed as
+``file-1.csv``, ``file-2.png`` ... (names the sandbox chooses) into
+``<quarantine>/job-N.zip``. The outcome's ``report`` holds the exit status,
+time used, what killed the run, the stream tails, the code's own names of the
+files and the refused files with reasons; the service shows it to reviewers,
 never to the operator.
 
-A run that fails (non-zero exit, killed by a limit) does not raise: nothing
-is released without review anyway, and the reviewer needs the logs. Its
-outcome has an empty zip and the report says why; review rejects it. Custom
-outputs are never differentially private by construction: the ledger charges
-nothing (:func:`charge`) and the report says that review is what protects them.
+A run that fails (non-zero exit, killed by a limit, files refused) does not
+raise: nothing is released without review anyway, the reviewer needs the logs,
+and a failure the operator could see would be a channel the code chooses. Its
+report lists ``problems``, which the service turns into a failing check; when
+even the trusted wrapper cannot finish (the service's time limit, a crash),
+the service asks :func:`failed_outcome` for an empty outcome that goes to
+review the same way. Custom outputs are never differentially private by
+construction: the ledger charges nothing (:func:`charge`) and the report says
+that review is what protects them.
+
+The wrapper's private folders (``sandbox-custom-<pid>-*`` in the temporary
+folder) are removed on every way out of :func:`run`; a worker killed from
+outside (a cancelled task) leaves its folder behind, and the next run on the
+host removes folders whose process is gone.
 """
 
 from __future__ import annotations
@@ -32,9 +43,9 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import os
 import re
+import shutil
 import stat
 import tempfile
 import zipfile
@@ -43,6 +54,7 @@ from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from jobs._custom_outputs import IMAGE_NOTE, OUTPUT_FORMATS, collect
 from jobs.dp.accounting import Charge
 from jobs.errors import InternalError, InvalidJobSpec, JobFailed
 from jobs.jail import Limits, Runtime, run_jailed
@@ -51,22 +63,13 @@ from jobs.spec import MAX_CUSTOM_ARCHIVE_BYTES, CustomSpec, parse_job_spec
 from policies.catalog import ColumnTag, Grade
 from policies.errors import PolicyViolation
 
-#: Suffixes an output file may have, and the format each claims.
-OUTPUT_FORMATS = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".json": "json",
-    ".png": "png",
-    ".txt": "txt",
-}
-#: An output name: a plain file name, no folder, no hidden file.
-_OUTPUT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 #: Most files a code archive may hold, and their total unpacked size.
 MAX_ARCHIVE_MEMBERS = 200
 MAX_ARCHIVE_UNPACKED = 20 * 1024 * 1024
-_PNG = b"\x89PNG\r\n\x1a\n"
-_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 13)) + b"\x7f"
 _CHUNK = 1 << 20
+#: Prefix of the wrapper's private folders in the temporary folder (``<prefix><pid>-*``).
+WORK_PREFIX = "sandbox-custom-"
+__all__ = ["OUTPUT_FORMATS", "charge", "collect", "failed_outcome", "run", "validate"]
 NOT_DP_NOTE = (
     "custom code output is not differentially private by construction: "
     "a reviewer must check every file before release"
@@ -132,37 +135,34 @@ def run(task: Task) -> Outcome:
     runtime = Runtime.current()
     out = Path(task.output_path).with_suffix(".zip")
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="sandbox-custom-") as tmp:
-        work = Path(tmp)
-        code, data = work / "code", work / "data"
-        _materialize_code(spec, code)
+    sweep_work_folders()
+    work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
+    try:
+        data = work / "data"
         _prepare_data(spec, task.inputs, data)
-        for folder in (work, code, data):
+        for folder in (work, data):
             folder.chmod(0o755)
         argv = [runtime.python, f"/code/{spec.entrypoint}"]
-        binds = {str(code): "/code", str(data): "/data"}
-        with run_jailed(argv, limits=limits, ro_binds=binds, runtime=runtime) as result:
+        binds = {str(data): "/data"}
+        code = code_files(spec)
+        with run_jailed(argv, limits=limits, ro_binds=binds, runtime=runtime, files=code) as result:
             failed = result.exit_code != 0 or result.killed_by is not None
-            files, rejected = collect(result.output_fd, limits, str(work), released=not failed)
-        report: dict[str, Any] = {
-            "kind": "custom",
-            "differentially_private": False,
-            "needs_review": True,
-            "note": NOT_DP_NOTE,
+            scratch = work / "out"  # the copies: owner-only, unlike the jail's data folder
+            scratch.mkdir(mode=0o700)
+            files, rejected = collect(result.output_fd, limits, str(scratch), released=not failed)
+        report = _report(limits, files, rejected, failed) | {
             "exit_code": result.exit_code,
             "killed_by": result.killed_by,
-            "succeeded": not failed,
             "wall_s": round(result.wall_s, 3),
             "cpu_s": round(result.cpu_s, 3),
             "process_cap": result.process_cap,
             "peak_processes": result.peak_processes,
-            "limits": asdict(limits),
             "stdout": {"tail": result.stdout.text, "bytes": result.stdout.total_bytes},
             "stderr": {"tail": result.stderr.text, "bytes": result.stderr.total_bytes},
-            "files": [{k: v for k, v in f.items() if k != "path"} for f in files],
-            "rejected": rejected,
         }
         _write_zip(out, files)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return Outcome(
         output_path=str(out),
         output_sha256=sha256_file(out),
@@ -171,6 +171,67 @@ def run(task: Task) -> Outcome:
         delta=0.0,
         report=report,
     )
+
+
+def failed_outcome(task: Task, reason: str) -> Outcome:
+    """An empty outcome for review when the run could not finish (its time limit, a crash).
+
+    The operator must not see such a failure: the code could have caused it on
+    purpose, when the data held some value. The reviewer sees ``reason`` as a
+    problem of the run, which fails review like any other.
+
+    Args:
+        task: The task that did not finish.
+        reason: Why, for the reviewer (no data value).
+
+    Returns:
+        An outcome with an empty zip in quarantine and a report that lists the problem.
+    """
+    limits = Limits.from_grant(task.options.get("limits"))
+    out = Path(task.output_path).with_suffix(".zip")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write_zip(out, [])
+    report = _report(limits, [], [], failed=True) | {"error": reason}
+    report["problems"] = [f"the run did not finish: {reason}"]
+    return Outcome(str(out), sha256_file(out), rows=0, epsilon=0.0, delta=0.0, report=report)
+
+
+def _report(
+    limits: Limits, files: list[dict[str, Any]], rejected: list[dict[str, str]], failed: bool
+) -> dict[str, Any]:
+    """The reviewer's part of the report: what happened to the files, and what must fail review."""
+    problems = []
+    if failed:
+        problems.append("the run failed (see exit code, what killed it and stderr)")
+    if rejected and not failed:
+        problems.append(f"{len(rejected)} files were refused at the jail's door")
+    images = sum(f["format"] == "png" for f in files)
+    return {
+        "kind": "custom",
+        "differentially_private": False,
+        "needs_review": True,
+        "note": NOT_DP_NOTE,
+        "succeeded": not failed,
+        "limits": asdict(limits),
+        # The code's own names, for the reviewing stewards only (released as file-N).
+        "files": [{k: v for k, v in f.items() if k != "path"} for f in files],
+        "rejected": rejected,
+        "images": images,
+        "image_note": IMAGE_NOTE if images else "",
+        "problems": problems,
+    }
+
+
+def sweep_work_folders() -> None:
+    """Remove private folders that runs left behind when their process was killed."""
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(f"{WORK_PREFIX}*"):
+        try:
+            pid = int(folder.name[len(WORK_PREFIX) :].split("-")[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check_grade(grade: Grade) -> None:
@@ -186,28 +247,14 @@ def _check_grade(grade: Grade) -> None:
 # -- code ---------------------------------------------------------------------------------------
 
 
-def _materialize_code(spec: CustomSpec, folder: Path) -> None:
-    """Write the spec's code into ``folder`` (files 0644, folders 0755)."""
-    folder.mkdir(mode=0o755)
+def code_files(spec: CustomSpec) -> dict[str, bytes]:
+    """The spec's code as files under ``/code`` (copied into the jail from memory)."""
     if spec.source is not None:
-        _write_new(folder, spec.entrypoint, spec.source.encode())
-        return
+        return {f"/code/{spec.entrypoint}": spec.source.encode()}
     assert spec.archive is not None
-    for name, content in _read_archive(spec.archive, spec.entrypoint):
-        _write_new(folder, name, content)
-
-
-def _write_new(folder: Path, name: str, content: bytes) -> None:
-    """Create ``folder/name`` (and its parents), never following or replacing anything."""
-    parts = PurePosixPath(name).parts
-    current = folder
-    for part in parts[:-1]:
-        current = current / part
-        if not current.is_dir() or current.is_symlink():
-            current.mkdir(mode=0o755)
-    fd = os.open(current / parts[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
+    return {
+        f"/code/{name}": content for name, content in _read_archive(spec.archive, spec.entrypoint)
+    }
 
 
 def _read_archive(archive: str, entrypoint: str) -> list[tuple[str, bytes]]:
@@ -321,145 +368,6 @@ def _prepare_data(spec: CustomSpec, inputs: Mapping[str, str], folder: Path) -> 
 
 
 # -- outputs ------------------------------------------------------------------------------------
-
-
-def collect(
-    output_fd: int, limits: Limits, scratch: str, *, released: bool = True
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """Check every entry of the jail's ``/output`` from outside; copy the accepted files out.
-
-    Args:
-        output_fd: Directory descriptor of ``/output`` (the jail has ended).
-        limits: The run's limits (file count).
-        scratch: A private host folder the accepted files are copied into.
-        released: ``False`` (a failed run): every file is refused, and listed.
-
-    Returns:
-        (accepted files as ``{"name", "format", "bytes", "sha256", "path"}``,
-        refused entries as ``{"name", "reason"}``), both in name order. Names
-        of refused entries are sanitized.
-    """
-    import hashlib
-
-    names: list[str] = []
-    with os.scandir(output_fd) as entries:
-        for entry in entries:
-            names.append(entry.name)
-            if len(names) > limits.output_files:
-                return [], [
-                    {"name": "*", "reason": f"more than {limits.output_files} files in /output"}
-                ]
-    files: list[dict[str, Any]] = []
-    rejected: list[dict[str, str]] = []
-    for name in sorted(names):
-        reason = _refusal(output_fd, name) if released else "the run failed; nothing is released"
-        copy = Path(scratch) / f"out-{len(files):04d}"
-        if reason is None:
-            reason = _copy_checked(output_fd, name, copy)
-        if reason is not None:
-            rejected.append({"name": _sanitize(name), "reason": reason})
-            continue
-        digest = hashlib.sha256(copy.read_bytes()).hexdigest()
-        files.append(
-            {
-                "name": name,
-                "format": OUTPUT_FORMATS[Path(name).suffix.lower()],
-                "bytes": copy.stat().st_size,
-                "sha256": digest,
-                "path": str(copy),
-            }
-        )
-    return files, rejected
-
-
-def _sanitize(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "?", name)[:100]
-
-
-def _refusal(dir_fd: int, name: str) -> str | None:
-    """Why an entry of ``/output`` is refused by its name and type (``None``: it is not)."""
-    if not _OUTPUT_NAME.match(name):
-        return "name not allowed (letters, digits, '_', '.', '-'; at most 100)"
-    if Path(name).suffix.lower() not in OUTPUT_FORMATS:
-        return f"suffix not allowed (allowed: {', '.join(sorted(OUTPUT_FORMATS))})"
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except OSError:
-        return "cannot be read"
-    if stat.S_ISLNK(st.st_mode):
-        return "a symbolic link"
-    if stat.S_ISDIR(st.st_mode):
-        return "a folder (only files directly in /output are collected)"
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file (FIFO, socket or device)"
-    if st.st_nlink != 1:
-        return "a hard link"
-    return None
-
-
-def _copy_checked(dir_fd: int, name: str, copy: Path) -> str | None:
-    """Copy ``name`` out without following links and check its content; a refusal or ``None``."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-    except OSError:
-        return "cannot be opened"
-    with os.fdopen(fd, "rb") as src:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return "not a regular file (FIFO, socket or device)"
-        with copy.open("wb") as dst:
-            while chunk := src.read(_CHUNK):
-                dst.write(chunk)
-    reason = _sniff(copy, OUTPUT_FORMATS[Path(name).suffix.lower()])
-    if reason is not None:
-        copy.unlink()
-    return reason
-
-
-def _sniff(path: Path, fmt: str) -> str | None:
-    """Whether the content is what the suffix claims (``None``) or why not.
-
-    The service's automatic checks look deeper (:mod:`sandbox.checks`); this is
-    the gate at the jail's door.
-    """
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        head = handle.read(8)
-        handle.seek(max(0, size - 4))
-        tail = handle.read(4)
-    if fmt == "png":
-        return None if head == _PNG else "not a PNG image (no PNG signature)"
-    if fmt == "parquet":
-        if size < 12 or head[:4] != b"PAR1" or tail != b"PAR1":
-            return "not a Parquet file (no Parquet magic at both ends)"
-        import pyarrow.parquet as pq
-
-        try:
-            pq.read_metadata(path)
-        except Exception:
-            return "not a readable Parquet file"
-        return None
-    return _check_text(path, fmt)
-
-
-def _check_text(path: Path, fmt: str) -> str | None:
-    import codecs
-
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                if len(chunk.translate(None, _CONTROL)) != len(chunk):
-                    return "text with control characters"
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "not UTF-8 text"
-    if fmt == "json":
-        try:
-            json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, RecursionError):
-            return "not valid JSON"
-    return None
 
 
 def _write_zip(out: Path, files: list[dict[str, Any]]) -> None:

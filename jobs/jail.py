@@ -5,10 +5,20 @@ gets new user, pid, network, ipc, uts, cgroup and mount namespaces; no network
 at all (only a loopback of its own); a cleared environment; uid/gid 65534,
 which on the host is a fresh unprivileged uid when the service runs as root
 (bubblewrap is started through ``unshare``/``setpriv``, see :func:`_launcher`);
-no capabilities and no further user namespaces; read-only binds of only the
-OS libraries, the Python interpreter and its site-packages, and the inputs the
-caller names; a fresh ``/proc``, a minimal ``/dev``, no ``/sys``, an ``/etc``
-of three files written here; size-capped tmpfs ``/tmp`` and ``/output``.
+no capabilities and no further user namespaces; a seccomp filter refusing the
+system calls listed in :mod:`jobs._jail_seccomp` (``ptrace``, ``io_uring_*``,
+``keyctl``, ``bpf``, mounts, ...); read-only binds of only the OS libraries,
+the Python interpreter and its site-packages, and the inputs the caller names;
+a fresh ``/proc``, a minimal ``/dev``, no ``/sys``; an ``/etc`` of three files
+and the caller's small files (the code) copied in from memory, so no host path
+of theirs shows inside; size-capped tmpfs ``/tmp`` and ``/output``.
+
+bubblewrap's own pid 1 in the jail is visible to the jailed code: it gets an
+empty environment and a neutral working folder, and its arguments come through
+a file descriptor (``--args``), so ``/proc/1/environ`` and ``/proc/1/cmdline``
+show no host path. ``/proc/self/mountinfo`` still names the host folders that
+are bound (the interpreter, site-packages, the data folder): the kernel shows
+each bind's source path within its file system.
 
 Limits hold from outside the jail:
 
@@ -48,9 +58,10 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, fields
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO
 
+from jobs._jail_seccomp import filter_fd
 from policies.errors import InternalError, InvalidRequest
 
 BWRAP = "/usr/bin/bwrap"
@@ -72,6 +83,8 @@ _START_S = 20.0
 JAIL_TMP = "/tmp"  # noqa: S108
 #: Where the Python runtime's site-packages (and, if shadowed, the interpreter) appear.
 JAIL_RUNTIME = "/run/sandbox-runtime"
+#: Prefix of the jail's private host folders in the temporary folder (``<prefix><pid>-*``).
+WORK_PREFIX = "sandbox-jail-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,13 +258,16 @@ def run_jailed(
     runtime: Runtime | None = None,
     env: Mapping[str, str] | None = None,
     workdir: str = JAIL_TMP,
+    files: Mapping[str, bytes] | None = None,
 ) -> Iterator[JailResult]:
     """Run ``argv`` in a jail; yield how it ended while its ``/output`` is still readable.
 
     Args:
         argv: The command inside the jail (paths as the jail sees them).
         limits: Resource limits.
-        ro_binds: Host path → path inside the jail, bound read-only (inputs, code).
+        ro_binds: Host path → path inside the jail, bound read-only (inputs).
+        files: Path inside the jail → content: small read-only files (the code),
+            copied in from memory (folders are made as needed).
         runtime: Interpreter binds; defaults to :meth:`Runtime.current`.
         env: Extra environment variables (the environment is otherwise cleared).
         workdir: Working directory inside the jail.
@@ -271,9 +287,17 @@ def run_jailed(
         cgroup = stack.enter_context(_Cgroup.create(limits))
         binds = dict(runtime.binds) | dict(ro_binds or {})
         launcher, staged = _launcher(host_uid, binds, work)
+        # bubblewrap's pid 1 keeps the environment it was started with: none at all.
+        launcher += ["/usr/bin/env", "-i"]
         launcher += _prlimit(limits, fresh_uid=host_uid != os.geteuid())
-        args = _bwrap_args(limits, runtime, staged, work / "etc", env or {}, workdir)
-        result = _run([*launcher, *args], argv, limits, cgroup)
+        fds: list[int] = []
+        stack.callback(_close_all, fds)
+        fds.append(filter_fd())
+        in_memory = _etc_files() | dict(files or {})
+        copied = _file_args(in_memory, fds)
+        args = _bwrap_args(limits, runtime, staged, copied, env or {}, workdir)
+        args += ["--seccomp", str(fds[0])]
+        result = _run(launcher, args, argv, limits, cgroup, fds)
         stack.callback(os.close, result.output_fd)
         yield result
 
@@ -335,12 +359,15 @@ def _bwrap_args(
     limits: Limits,
     runtime: Runtime,
     ro_binds: dict[str, str],
-    etc: Path,
+    copied: list[str],
     env: Mapping[str, str],
     workdir: str,
 ) -> list[str]:
+    """bubblewrap's options (given through ``--args``: they name host paths).
+
+    ``copied`` (options that copy files in from memory) come before ``/`` turns read-only.
+    """
     args = [
-        BWRAP,
         "--unshare-all",
         "--unshare-user",
         "--disable-userns",
@@ -362,12 +389,11 @@ def _bwrap_args(
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
-    for name in ("passwd", "group", "hosts"):
-        args += ["--ro-bind", str(etc / name), f"/etc/{name}"]
     if os.path.isfile("/etc/ld.so.cache"):
         args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     for src, dest in ro_binds.items():
         args += ["--ro-bind", src, dest]
+    args += copied
     args += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", JAIL_TMP]
     args += ["--perms", "1777", "--size", str(limits.output_bytes), "--tmpfs", "/output"]
     # The jailed uid owns bubblewrap's root and /dev tmpfs: make them read-only (and uncapped
@@ -400,25 +426,71 @@ def _bwrap_args(
     return [*args, "--chdir", workdir]
 
 
-@contextmanager
-def _private_folder(host_uid: int) -> Iterator[Path]:
-    """A folder only ``host_uid`` (and root) may enter, with the ``/etc`` files of the jail."""
+def _etc_files() -> dict[str, bytes]:
+    """The jail's whole ``/etc`` besides the loader cache."""
+    return {
+        "/etc/passwd": (
+            f"root:x:0:0:root:/:/usr/sbin/nologin\n"
+            f"nobody:x:{JAIL_UID}:{JAIL_UID}:nobody:/tmp:/bin/sh\n"
+        ).encode(),
+        "/etc/group": f"root:x:0:\nnogroup:x:{JAIL_UID}:\n".encode(),
+        "/etc/hosts": b"127.0.0.1 localhost jail\n",
+    }
+
+
+def _file_args(files: Mapping[str, bytes], fds: list[int]) -> list[str]:
+    """bubblewrap options that copy ``files`` in from memory files (their fds go to ``fds``)."""
+    args: list[str] = []
+    made: set[str] = set()
+    for dest, content in sorted(files.items()):
+        parents = list(PurePosixPath(dest).parents)[::-1][1:]
+        for parent in map(str, parents):
+            if parent not in made:
+                args += ["--perms", "0755", "--dir", parent]
+            made.add(parent)
+        fds.append(_memory_file(content))
+        fd = fds[-1]
+        args += ["--perms", "0444", "--file", str(fd), dest]
+    return args
+
+
+def _memory_file(content: bytes) -> int:
+    """A memory file holding ``content``, at offset 0 (never on a disk, no path)."""
+    fd = os.memfd_create("jail", 0)
+    with os.fdopen(os.dup(fd), "wb") as handle:
+        handle.write(content)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def sweep_private_folders() -> None:
+    """Remove private folders left by jails whose process was killed from outside."""
     import shutil
     import tempfile
 
-    folder = Path(tempfile.mkdtemp(prefix="sandbox-jail-"))
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*"):
+        try:
+            pid = int(folder.name[len(WORK_PREFIX) :].split("-")[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _private_folder(host_uid: int) -> Iterator[Path]:
+    """A folder only ``host_uid`` (and root) may enter (root: the staged binds)."""
+    import shutil
+    import tempfile
+
+    sweep_private_folders()
+    folder = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
     try:
-        etc = folder / "etc"
-        etc.mkdir()
-        (etc / "passwd").write_text(
-            f"root:x:0:0:root:/:/usr/sbin/nologin\n"
-            f"nobody:x:{JAIL_UID}:{JAIL_UID}:nobody:/tmp:/bin/sh\n"
-        )
-        (etc / "group").write_text(f"root:x:0:\nnogroup:x:{JAIL_UID}:\n")
-        (etc / "hosts").write_text("127.0.0.1 localhost jail\n")
-        for child in etc.iterdir():
-            child.chmod(0o444)
-        etc.chmod(0o755)
         if os.geteuid() == 0:
             os.chown(folder, host_uid, host_uid)
         folder.chmod(0o700)
@@ -645,22 +717,35 @@ class _Tail(threading.Thread):
         return Stream(bytes(self.buffer[-STREAM_TAIL:]), self.total)
 
 
-def _run(args: list[str], argv: Sequence[str], limits: Limits, cgroup: _Cgroup) -> JailResult:
+def _run(
+    launcher: list[str],
+    args: list[str],
+    argv: Sequence[str],
+    limits: Limits,
+    cgroup: _Cgroup,
+    fds: list[int],
+) -> JailResult:
     info_r, info_w = os.pipe()
     block_r, block_w = os.pipe()
-    args = [*args, "--json-status-fd", str(info_w), "--block-fd", str(block_r), "--", *argv]
+    args = [*args, "--json-status-fd", str(info_w), "--block-fd", str(block_r)]
+    # Through a descriptor: bubblewrap's command line (/proc/1/cmdline in the jail) names
+    # no host path, only this descriptor and the command (paths inside the jail).
+    args_fd = _memory_file(b"".join(a.encode() + b"\0" for a in args))
+    fds.append(args_fd)
     start = time.monotonic()
     try:
         popen = subprocess.Popen(  # noqa: S603 - a fixed binary and arguments built above
-            args,
+            [*launcher, BWRAP, "--args", str(args_fd), "--", *argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=(info_w, block_r),
+            pass_fds=(info_w, block_r, *fds),
             start_new_session=True,
             close_fds=True,
-            # bubblewrap's pid 1 in the jail keeps the environment bwrap gets: none.
+            # bubblewrap's pid 1 in the jail keeps the environment and working folder
+            # bwrap gets: none, and the root.
             env={},
+            cwd="/",
         )
     finally:
         os.close(info_w)

@@ -334,3 +334,17 @@ def operator_status(kind: str, status: JobStatus) -> JobStatus:
 def operator_sees_timing(kind: str) -> bool:
     """Whether an operator may see when a job of ``kind`` started and finished."""
     return kind not in _UNTIMED_KINDS
+
+
+def operator_sees_failure(kind: str) -> bool:
+    """Whether an operator may see that a started job of ``kind`` failed (art. 37).
+
+    Operator code can make its run fail on purpose (run past a limit, crash the
+    wrapper with a hostile output) only when the data holds some value: a
+    failure the operator saw would carry that bit out unreviewed. Such a run goes
+    to review with a failing check instead, like any other output.
+
+    >>> operator_sees_failure("custom"), operator_sees_failure("aggregate")
+    (False, True)
+    """
+    return kind not in _UNTIMED_KINDS

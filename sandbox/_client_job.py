@@ -143,7 +143,10 @@ class Job:
     def files(self) -> dict[str, bytes]:
         """A ``custom`` job's released files, name to bytes; nothing is written to disk.
 
-        >>> table = pl.read_csv(job.files()["people_by_city.csv"])  # doctest: +SKIP
+        The sandbox names them ``file-1.csv``, ``file-2.png``, ... (numbered by
+        content): names the code chose could carry data, so they stay inside.
+
+        >>> table = pl.read_csv(job.files()["file-1.csv"])  # doctest: +SKIP
 
         Raises:
             PolicyViolation: Not released yet.

@@ -42,6 +42,7 @@ from policies.airlock import (
     check_can_see_job,
     check_can_transition,
     min_cell_size,
+    operator_sees_failure,
     operator_sees_timing,
 )
 from policies.budget import PrivacyBudget
@@ -131,6 +132,15 @@ def _checked(job_id: int, output: Path, context: CheckContext) -> list[Check]:
             "nothing about it was checked: look at it before deciding"
         )
         return [Check("checks", "fail", reason)]
+
+
+def _run_problems(outcome: Outcome) -> list[Check]:
+    """A failing ``run`` check for the problems a run reports (a failed or cut-short custom
+    run, refused files): the reviewer must read why before anything is approved."""
+    problems = outcome.report.get("problems") or []
+    if not problems:
+        return []
+    return [Check("run", "fail", "; ".join(str(p) for p in problems))]
 
 
 class JobService:
@@ -377,21 +387,21 @@ class JobService:
     def _run(self, job_id: int, seed: int | None) -> None:
         """Run a queued job to a terminal or reviewable state, whatever fails on the way."""
         output: Path | None = None
+        started: tuple[Task, AnySpec] | None = None
         try:
             task, spec = self._start(job_id, seed)
             if task is None:
                 return
-            output = Path(task.output_path)
+            started, output = (task, spec), Path(task.output_path)
             outcome = self.runner.run(task)
             checks = _checked(job_id, Path(outcome.output_path), check_context(spec, task))
-            self._finish(job_id, outcome, checks)
+            self._finish(job_id, outcome, [*checks, *_run_problems(outcome)])
         except SandboxError as err:
-            self._fail(job_id, str(err), output)
+            self._fail(job_id, str(err), output, started)
         except Exception:
             log.exception("job %s crashed", job_id)
-            self._fail(
-                job_id, "the job failed inside the sandbox; the data bureau was told", output
-            )
+            message = "the job failed inside the sandbox; the data bureau was told"
+            self._fail(job_id, message, output, started)
 
     def _start(self, job_id: int, seed: int | None) -> tuple[Task | None, AnySpec]:
         with self.db.session() as session:
@@ -465,11 +475,28 @@ class JobService:
                 checks={c.name: c.verdict for c in checks},
             )
 
-    def _fail(self, job_id: int, message: str, output: Path | None = None) -> None:
-        """Fail a job (best effort: a database outage leaves it to the next start's recovery)."""
+    def _fail(
+        self,
+        job_id: int,
+        message: str,
+        output: Path | None = None,
+        started: tuple[Task, AnySpec] | None = None,
+    ) -> None:
+        """Fail a job (best effort: a database outage leaves it to the next start's recovery).
+
+        A started job whose failure the operator may not see (its code could have
+        caused it) goes to review instead, with a failing check that says why.
+        """
         if output is not None:  # nothing of a failed job stays in quarantine
             for leftover in output.parent.glob(f"{output.stem}.*"):
                 leftover.unlink(missing_ok=True)
+        if started is not None and not operator_sees_failure(started[1].kind):
+            try:
+                outcome = kind_module(started[1]).failed_outcome(started[0], message)
+                self._finish(job_id, outcome, _run_problems(outcome))
+                return
+            except Exception:
+                log.exception("job %s could not be sent to review", job_id)
         try:
             self._mark_failed(job_id, message)
         except Exception:
@@ -497,20 +524,46 @@ class JobService:
     def recover(self) -> int:
         """Fail jobs a previous process left queued or running; their budget stays spent.
 
+        A running job whose failure the operator may not see (custom code, which
+        could have brought the service down on purpose) goes to review instead,
+        failing. Also removes the private folders of custom runs whose process
+        was killed on this host (each run sweeps its own worker's host too).
+
         Returns:
-            How many jobs were failed.
+            How many jobs were failed or sent to review.
         """
+        from jobs.custom import sweep_work_folders
+        from jobs.jail import sweep_private_folders
+
+        sweep_work_folders()
+        sweep_private_folders()
+        message = "interrupted by a service restart"
+        hidden: list[tuple[Task, AnySpec]] = []
         with self.db.session() as session:
             stale = session.scalars(
                 select(Job).where(Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
             ).all()
             for job in stale:
-                job.status, job.error = JobStatus.FAILED.value, "interrupted by a service restart"
+                if job.status == JobStatus.RUNNING.value and not operator_sees_failure(job.kind):
+                    hidden.append(self._interrupted(job))
+                    continue
+                job.status, job.error = JobStatus.FAILED.value, message
                 job.finished_at = utcnow()
                 audit.append(
                     self.db, session, "system", "job.fail", f"job:{job.id}", error=job.error
                 )
-            return len(stale)
+            count = len(stale)
+        for task, spec in hidden:
+            self._fail(task.job_id, message, Path(task.output_path), (task, spec))
+        return count
+
+    def _interrupted(self, job: Job) -> tuple[Task, AnySpec]:
+        """What a review of an interrupted run needs: where its output goes, its limits."""
+        spec = parse_job_spec(job.spec)
+        output = (self.settings.quarantine_dir / f"job-{job.id}.parquet").resolve()
+        options = {"limits": dict(job.grant.limits or {})}
+        task = Task(job.id, job.spec, {}, {}, str(output), min_cell=1, options=options)
+        return task, spec
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking jobs; wait for running ones when ``wait``."""

@@ -191,6 +191,8 @@ class JobPage:
     run_facts: dict[str, Any]
     history: list[HistoryEntry]
     file_note: str
+    #: Said plainly above an output with images: no check reads them, a person must.
+    image_note: str = ""
 
 
 def job_page(session: Session, job: Job, reviewer: bool) -> JobPage:
@@ -267,6 +269,7 @@ def job_page(session: Session, job: Job, reviewer: bool) -> JobPage:
         run_facts=run_facts(report),
         history=release_history(session, job),
         file_note=note,
+        image_note=str(_run_report(report).get("image_note") or "") if reviewer else "",
     )
 
 
@@ -314,6 +317,12 @@ def run_facts(report: dict[str, Any]) -> dict[str, Any]:
     """Exit status, time used and the files the jail refused, of a custom job's run."""
     run = _run_report(report)
     facts: dict[str, Any] = {k: run[k] for k in RUN_FACTS if k in run}
+    files = run.get("files")
+    if isinstance(files, list) and any(isinstance(f, dict) and "code_name" in f for f in files):
+        # The code chose these names (they could spell data): the reviewer reads them as data.
+        facts["released as (the code's names)"] = "; ".join(
+            f"{f.get('name', '?')} ← {f.get('code_name', '?')}" for f in files
+        )
     refused = run.get("rejected")
     if isinstance(refused, list) and refused:
         facts["refused files"] = "; ".join(

@@ -123,6 +123,6 @@ def test_custom_when_checks_fail_then_override_through_client_is_in_manifest_and
             mine.result()
     assert "small_cells" in manifest["overrides"]
     assert manifest["override_reason"] == "a dozen sample rows, published as a demo"
-    assert list(files) == ["by_city.csv"]
-    assert pl.read_csv(files["by_city.csv"])["count"].sum() == 12
+    assert list(files) == ["file-1.csv"]  # the sandbox names released files, not the code
+    assert pl.read_csv(files["file-1.csv"])["count"].sum() == 12
     assert written == tmp_path / f"job-{job.id}.zip" and written.stat().st_size > 0

@@ -993,3 +993,47 @@ def test_preview_when_archive_has_more_files_than_previewed_then_every_one_liste
     assert len(members) == 251
     assert members[10].text == "row 10\n" and "not previewed" in (members[240].note or "")
     assert members[250].kind == "image" and preview.zip_image(path, 250) == png
+
+
+def test_output_page_when_custom_images_and_code_names_then_reviewer_reads_them_auditor_not(
+    world: World,
+):
+    """The sandbox names the released files; the code's names, as data, are the reviewer's."""
+    path = world.sandbox.settings.quarantine_dir / "job-named.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("file-1.csv", "n\n12\n")
+    with world.sandbox.db.session() as session:
+        job = Job(
+            grant_id=world.grant_id,
+            org_id=world.firm_id,
+            submitted_by=1,
+            kind="custom",
+            spec={"kind": "custom", "datasets": ["residents"], "source": "print(1)\n"},
+            purpose="named outputs",
+            status="awaiting_review",
+            epsilon=0,
+            delta=0,
+            output_path=str(path),
+            output_sha256="0" * 64,
+            report={
+                "checks": [],
+                "stdout": {"tail": "", "bytes": 0},
+                "exit_code": 0,
+                "files": [{"name": "file-1.csv", "code_name": "GEZDGNBVGY3TQOJQ.csv"}],
+                "rejected": [],
+                "images": 1,
+                "image_note": "a person must look at every image before approving",
+            },
+        )
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    browser = _client(world)
+    _sign_in(browser, world.steward)
+    html = unescape(browser.get(f"/console/jobs/{job_id}").text)
+    assert "file-1.csv ← GEZDGNBVGY3TQOJQ.csv" in html
+    assert 'id="images"' in html and "a person must look at every image" in html
+    auditor = _client(world)
+    _sign_in(auditor, world.auditor)
+    seen = auditor.get(f"/console/jobs/{job_id}").text
+    assert "GEZDGNBVGY3TQOJQ" not in seen and 'id="images"' not in seen

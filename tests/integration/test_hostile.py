@@ -18,6 +18,7 @@ import os
 import secrets
 import socket
 import subprocess
+import tempfile
 import textwrap
 import threading
 import time
@@ -155,6 +156,12 @@ def released(outcome: Outcome) -> dict[str, bytes]:
         return {name: zf.read(name) for name in zf.namelist()}
 
 
+def by_code_name(outcome: Outcome) -> dict[str, bytes]:
+    """The released files under the names the code gave them (the report maps the two)."""
+    files = released(outcome)
+    return {str(f["code_name"]): files[str(f["name"])] for f in outcome.report["files"]}
+
+
 def stdout(outcome: Outcome) -> str:
     return str(outcome.report["stdout"]["tail"])
 
@@ -220,11 +227,14 @@ def test_custom_when_code_is_honest_then_outputs_are_packed_for_review(world: Wo
         print("rows", df.height)
         """,
     )
-    files = released(outcome)
+    files = by_code_name(outcome)
     assert outcome.report["stderr"]["tail"] == ""
     assert sorted(files) == ["meta.json", "notes.txt", "plot.png", "summary.csv", "summary.parquet"]
+    assert sorted(released(outcome)) == sorted(str(f["name"]) for f in outcome.report["files"])
+    assert all(n.startswith("file-") for n in released(outcome))
     assert json.loads(files["meta.json"]) == {"rows": 5}
     assert pl.read_parquet(io.BytesIO(files["summary.parquet"]))["n"].sum() == 5
+    assert outcome.report["images"] == 1 and "person must look" in outcome.report["image_note"]
     report = outcome.report
     assert report["exit_code"] == 0 and report["succeeded"] and report["rejected"] == []
     assert report["needs_review"] and report["differentially_private"] is False
@@ -784,7 +794,7 @@ def test_attack_when_output_has_disallowed_suffixes_then_they_are_refused(world:
             open("/output/" + name, "wb").write(b"MZ\\x90\\x00" if name.endswith("exe") else b"x")
         """,
     )
-    assert sorted(released(outcome)) == ["ok.txt"]
+    assert sorted(by_code_name(outcome)) == ["ok.txt"]
     assert sorted(r["name"] for r in outcome.report["rejected"]) == [
         ".hidden.txt",
         "bundle.zip",
@@ -1055,3 +1065,171 @@ def test_attack_when_the_archive_is_honest_then_its_modules_import(world: World)
         options={"limits": LIMITS},
     )
     assert run(task).report["stdout"]["tail"] == "42\n"
+
+
+# -- outputs that attack the host or hide data (issue 13) ------------------------------------------
+
+
+def _work_folders() -> list[Path]:
+    """The private host folders of this process's runs (wrapper and jail)."""
+    root = Path(tempfile.gettempdir())
+    return [
+        p
+        for prefix in ("sandbox-custom-", "sandbox-jail-")
+        for p in root.glob(f"{prefix}{os.getpid()}-*")
+    ]
+
+
+def test_attack_when_writing_sparse_pngs_then_nothing_is_copied_and_the_run_fails_review(
+    world: World,
+) -> None:
+    start = time.monotonic()
+    outcome = run_code(
+        world,
+        """
+        for i in range(8):
+            with open(f"/output/plot-{i}.png", "wb") as f:
+                f.write(b"\\x89PNG\\r\\n\\x1a\\n")
+                f.truncate(4 * 1024 * 1024)  # a hole: the tmpfs stores almost nothing
+        """,
+    )
+    assert outcome.report["exit_code"] == 0
+    assert released(outcome) == {}
+    [refused] = outcome.report["rejected"]
+    assert refused["name"] == "*" and "sparse files count" in refused["reason"]
+    assert outcome.report["problems"] == ["1 files were refused at the jail's door"]
+    assert time.monotonic() - start < 30
+    assert _work_folders() == []
+
+
+def test_attack_when_hiding_data_in_an_images_low_bits_then_the_released_image_lost_it(
+    world: World,
+) -> None:
+    outcome = run_code(
+        world,
+        """
+        import hashlib
+        from PIL import Image
+        payload = b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(200))
+        bits = [(b >> i) & 1 for b in payload for i in range(8)]
+        pixels = bytearray(v for y in range(64) for x in range(256) for v in (x, y * 4, 255 - x))
+        for i, bit in enumerate(bits[: len(pixels)]):
+            pixels[i] = (pixels[i] & 0xFE) | bit
+        Image.frombytes("RGB", (256, 64), bytes(pixels)).save("/output/gradient.png")
+        """,
+    )
+    import hashlib
+
+    from PIL import Image
+
+    [(name, data)] = released(outcome).items()
+    assert name == "file-1.png"
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    assert image.size == (256, 64)
+    payload = b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(200))
+    bits = [(b >> i) & 1 for b in payload for i in range(8)]
+    low = [v & 1 for v in image.tobytes()][: len(bits)]
+    assert 0.3 < sum(a == b for a, b in zip(low, bits, strict=False)) / len(low) < 0.7
+    assert "person must look" in outcome.report["image_note"]
+
+
+def test_attack_when_spelling_ids_in_file_names_then_released_names_are_the_sandboxs(
+    world: World,
+) -> None:
+    ids = [f"32010619900307{i:04d}" for i in range(10)]
+    outcome = run_code(
+        world,
+        f"""
+        import base64
+        for i, rid in enumerate({ids!r}):
+            name = base64.b32encode(rid.encode()).decode().strip("=")
+            open(f"/output/{{name}}.csv", "w").write(f"n\\\\n{{i}}\\\\n")
+        """,
+    )
+    names = sorted(released(outcome))
+    assert names == sorted(f"file-{i}.csv" for i in range(1, 11))
+    import base64
+
+    hidden = [base64.b32encode(r.encode()).decode().strip("=") for r in ids]
+    blob = " ".join(names)
+    assert not any(h[:8] in blob for h in hidden)
+    # The reviewer reads the code's names in the report, as data.
+    assert sorted(str(f["code_name"]) for f in outcome.report["files"]) == sorted(
+        f"{h}.csv" for h in hidden
+    )
+
+
+def test_attack_when_calling_syscalls_outside_the_seccomp_filter_then_eperm(world: World) -> None:
+    outcome = run_code(
+        world,
+        """
+        import ctypes, json, os
+        import numpy as np, polars as pl, pyarrow as pa  # the stack still works
+        libc = ctypes.CDLL(None, use_errno=True)
+        def call(number, *args):
+            result = libc.syscall(number, *args)
+            return [result, ctypes.get_errno()]
+        params = ctypes.create_string_buffer(120)
+        out = {
+            "io_uring_setup": call(425, 1, params),
+            "keyctl": call(250, 0, -1, 0),  # KEYCTL_GET_KEYRING_ID
+            "add_key": call(248, b"user", b"k", b"v", 1, -2),
+            "bpf": call(321, 0, None, 0),
+            "perf_event_open": call(298, None, 0, -1, -1, 0),
+            "userfaultfd": call(323, 0),
+            "ptrace_pid_1": call(101, 16, 1, None, None),  # PTRACE_ATTACH bwrap's pid 1
+            "unshare": call(272, 0x00020000),
+            "stack": [float(np.arange(4).sum()), pl.DataFrame({"a": [1, 2]}).height,
+                      pa.table({"a": [1]}).num_rows],
+        }
+        print(json.dumps(out))
+        """,
+    )
+    found = result(outcome)
+    assert found.pop("stack") == [6.0, 2, 1]
+    assert found == {name: [-1, 1] for name in found}  # EPERM, every one
+    assert outcome.report["exit_code"] == 0 and outcome.report["killed_by"] is None
+
+
+def test_attack_when_reading_pid_1_and_mounts_then_no_host_path_of_the_service_shows(
+    world: World,
+) -> None:
+    outcome = run_code(
+        world,
+        """
+        import json
+        out = {}
+        for path in ("/proc/1/environ", "/proc/1/cmdline", "/proc/self/mountinfo"):
+            out[path] = open(path, "rb").read().decode("latin-1")
+        print(json.dumps(out))
+        """,
+    )
+    found = result(outcome)
+    checkout = str(Path(jail.__file__).resolve().parents[1])
+    hidden = [checkout, os.getcwd(), str(world.root), "sandbox-custom-", "sandbox-jail-"]
+    assert found["/proc/1/environ"] == ""
+    for path in hidden:
+        assert path not in found["/proc/1/cmdline"]
+    assert "/code" not in found["/proc/self/mountinfo"]  # the code is copied in, not bound
+    runtime = [src for src, _ in jail.Runtime.current().binds]
+    for line in found["/proc/self/mountinfo"].splitlines():
+        source = line.split()[3]
+        if any(source == src for src in runtime) or line.split()[4] == "/data":
+            continue  # documented: bound host folders show their source path
+        assert not any(path in line for path in hidden), line
+
+
+def test_custom_when_a_killed_worker_left_folders_then_the_next_run_removes_them(
+    world: World,
+) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    root = Path(tempfile.gettempdir())
+    stale = [root / f"sandbox-custom-{gone.pid}-x1", root / f"sandbox-jail-{gone.pid}-x2"]
+    for folder in stale:
+        (folder / "data").mkdir(parents=True)
+        (folder / "data" / "big.bin").write_bytes(b"x" * 1024)
+    outcome = run_code(world, "print('ok')")
+    assert stdout(outcome) == "ok\n"
+    assert [f for f in stale if f.exists()] == []
+    assert _work_folders() == []

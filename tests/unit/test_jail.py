@@ -10,10 +10,13 @@ import re
 import stat
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
+from PIL import Image, PngImagePlugin
 
+from jobs import _custom_outputs as custom_outputs
 from jobs import custom
 from jobs.dp.accounting import Charge
 from jobs.errors import InvalidJobSpec
@@ -176,14 +179,10 @@ def test_archive_when_not_a_zip_then_refused(archive: str) -> None:
         _validate(archive)
 
 
-def test_materialize_when_archive_is_safe_then_files_are_written_read_only_for_others(
-    tmp_path: Path,
-) -> None:
+def test_code_files_when_archive_is_safe_then_each_file_is_placed_under_code() -> None:
     spec = parse_job_spec(_spec(archive=_zip({"main.py": "print(1)", "pkg/a.py": "A = 1"})))
     assert isinstance(spec, CustomSpec)
-    custom._materialize_code(spec, tmp_path / "code")
-    assert (tmp_path / "code" / "pkg" / "a.py").read_text() == "A = 1"
-    assert stat.S_IMODE((tmp_path / "code" / "main.py").stat().st_mode) == 0o644
+    assert custom.code_files(spec) == {"/code/main.py": b"print(1)", "/code/pkg/a.py": b"A = 1"}
 
 
 # -- policy and ledger --------------------------------------------------------------------------
@@ -221,23 +220,171 @@ def output(tmp_path: Path) -> Path:
 
 
 def _collect(output: Path, tmp_path: Path, **limits: int) -> tuple[list[str], dict[str, str]]:
+    """(the code's names of the accepted files, in released order; refused name -> reason)."""
+    files, rejected = _collect_files(output, tmp_path, **limits)
+    return [f["code_name"] for f in files], {r["name"]: r["reason"] for r in rejected}
+
+
+def _collect_files(
+    output: Path, tmp_path: Path, **limits: int
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     scratch = tmp_path / "scratch"
-    scratch.mkdir(exist_ok=True)
+    scratch.mkdir(parents=True, exist_ok=True)
     fd = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        files, rejected = custom.collect(fd, Limits.from_grant(limits), str(scratch))
+        return custom.collect(fd, Limits.from_grant(limits), str(scratch))
     finally:
         os.close(fd)
-    return [f["name"] for f in files], {r["name"]: r["reason"] for r in rejected}
 
 
-def test_collect_when_files_match_their_suffix_then_accepted(output: Path, tmp_path: Path) -> None:
+def _png(image: Image.Image, **params: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **params)
+    return buffer.getvalue()
+
+
+def _gradient(payload: bytes = b"") -> Image.Image:
+    """A 256 x 64 colour gradient; ``payload``'s bits, if any, in every channel's lowest bit."""
+    pixels = bytearray(
+        v for y in range(64) for x in range(256) for v in (x, (x + 3 * y) % 256, (255 - x))
+    )
+    bits = [(byte >> i) & 1 for byte in payload for i in range(8)]
+    for i, bit in enumerate(bits[: len(pixels)]):
+        pixels[i] = (pixels[i] & 0xFE) | bit
+    return Image.frombytes("RGB", (256, 64), bytes(pixels))
+
+
+def test_collect_when_files_match_their_suffix_then_accepted_under_sandbox_names(
+    output: Path, tmp_path: Path
+) -> None:
     pl.DataFrame({"a": [1]}).write_parquet(output / "t.parquet")
     (output / "t.csv").write_text("a\n1\n")
     (output / "m.json").write_text('{"a": 1}')
     (output / "n.txt").write_text("中文 ok\n")
-    (output / "p.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
-    assert _collect(output, tmp_path) == (["m.json", "n.txt", "p.png", "t.csv", "t.parquet"], {})
+    (output / "p.png").write_bytes(_png(Image.new("RGB", (4, 4), "red")))
+    files, rejected = _collect_files(output, tmp_path)
+    assert rejected == []
+    by_code = {f["code_name"]: f for f in files}
+    assert sorted(by_code) == ["m.json", "n.txt", "p.png", "t.csv", "t.parquet"]
+    # Released as file-N in the order of their content's hash, never under the code's names.
+    assert [f["name"] for f in files] == [
+        f"file-{i}.{f['format']}" for i, f in enumerate(files, start=1)
+    ]
+    assert [f["sha256"] for f in files] == sorted(f["sha256"] for f in files)
+    assert by_code["t.csv"]["name"].endswith(".csv") and by_code["p.png"]["format"] == "png"
+
+
+def test_collect_when_code_names_and_order_differ_then_released_names_are_the_same(
+    output: Path, tmp_path: Path
+) -> None:
+    # 100 IDs spelled in base32 file names, and the names' order: neither may leave.
+    contents = [f"n\n{i}\n" for i in range(5)]
+    for i, text in enumerate(contents):
+        (output / f"{base64.b32encode(f'ID{i:016d}'.encode()).decode().strip('=')}.csv").write_text(
+            text
+        )
+    first, _ = _collect_files(output, tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    for i, text in enumerate(reversed(contents)):
+        (other / f"z{i}.csv").write_text(text)
+    second, _ = _collect_files(other, tmp_path / "o")
+    assert [(f["name"], f["sha256"]) for f in first] == [(f["name"], f["sha256"]) for f in second]
+    assert not any("ID" in f["name"] or f["name"] == f["code_name"] for f in first)
+
+
+def test_collect_when_pngs_differ_in_low_bits_only_then_released_images_are_identical(
+    output: Path, tmp_path: Path
+) -> None:
+    payload = bytes(range(256)) * 20  # a resident table's worth of bytes, hidden in low bits
+    (output / "clean.png").write_bytes(_png(_gradient()))
+    (output / "stego.png").write_bytes(_png(_gradient(payload)))
+    files, rejected = _collect_files(output, tmp_path)
+    assert rejected == []
+    released = {f["code_name"]: Path(f["path"]).read_bytes() for f in files}
+    assert released["clean.png"] == released["stego.png"]
+    # The payload cannot be read back from the released image's low bits.
+    image = Image.open(io.BytesIO(released["stego.png"])).convert("RGB")
+    low = bytes(v & 1 for v in image.tobytes())
+    bits = [(byte >> i) & 1 for byte in payload for i in range(8)][: len(low)]
+    agreement = sum(a == b for a, b in zip(low, bits, strict=False)) / len(bits)
+    assert 0.3 < agreement < 0.7
+    assert (
+        image.size == (256, 64)
+        and len(image.getcolors(4096) or []) <= custom_outputs.PALETTE_COLOURS
+    )
+
+
+def test_collect_when_png_carries_text_chunks_or_trailing_bytes_then_they_are_dropped(
+    output: Path, tmp_path: Path
+) -> None:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "110101199003074514")
+    (output / "meta.png").write_bytes(_png(Image.new("RGB", (8, 8), "blue"), pnginfo=info))
+    (output / "tail.png").write_bytes(_png(Image.new("RGB", (8, 8), "blue")) + b"13912345678")
+    files, rejected = _collect_files(output, tmp_path)
+    assert rejected == []
+    for f in files:
+        data = Path(f["path"]).read_bytes()
+        assert b"tEXt" not in data and b"110101" not in data and b"13912345678" not in data
+        assert data.endswith(b"IEND\xaeB`\x82")
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 20, "not a readable PNG image"),  # a signature only
+        (b"GIF89a", "not a PNG image (no PNG signature)"),
+    ],
+)
+def test_collect_when_a_png_does_not_decode_then_refused(
+    output: Path, tmp_path: Path, content: bytes, reason: str
+) -> None:
+    (output / "x.png").write_bytes(content)
+    assert _collect(output, tmp_path) == ([], {"x.png": reason})
+
+
+def test_collect_when_a_png_is_truncated_or_huge_then_refused(
+    output: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(custom_outputs, "MAX_IMAGE_PIXELS", 200 * 100)
+    whole = _png(_gradient())
+    (output / "cut.png").write_bytes(whole[: len(whole) // 2])
+    # More pixels than allowed in a few hundred bytes (each image is decoded in full).
+    (output / "huge.png").write_bytes(_png(Image.new("RGB", (201, 100))))
+    assert _collect(output, tmp_path) == (
+        [],
+        {
+            "cut.png": "not a readable PNG image",
+            "huge.png": f"an image of more than {custom_outputs.MAX_IMAGE_PIXELS} pixels",
+        },
+    )
+
+
+def test_collect_when_sparse_files_state_more_than_the_output_cap_then_nothing_is_copied(
+    output: Path, tmp_path: Path
+) -> None:
+    for i in range(8):
+        with (output / f"s{i}.png").open("wb") as handle:
+            handle.write(b"\x89PNG\r\n\x1a\n")
+            handle.truncate(256 * 1024 * 1024)  # a hole: no block used
+    assert sum(p.stat().st_blocks for p in output.iterdir()) * 512 < 1024 * 1024
+    accepted, rejected = _collect(output, tmp_path)
+    assert accepted == []
+    assert list(rejected) == ["*"] and "sparse files count" in rejected["*"]
+    copied = sum(p.stat().st_size for p in (tmp_path / "scratch").iterdir())
+    assert copied == 0
+
+
+def test_collect_when_one_file_states_more_than_the_file_size_limit_then_refused(
+    output: Path, tmp_path: Path
+) -> None:
+    with (output / "big.txt").open("wb") as handle:
+        handle.truncate(2 * 1024 * 1024)
+    (output / "ok.txt").write_text("ok")
+    accepted, rejected = _collect(output, tmp_path, file_size_bytes=1024 * 1024)
+    assert accepted == ["ok.txt"]
+    assert rejected == {"big.txt": f"states more than {1024 * 1024} bytes"}
 
 
 def test_collect_when_entries_are_links_fifos_or_folders_then_refused(
@@ -266,7 +413,6 @@ def test_collect_when_content_lies_about_its_suffix_then_refused(
 ) -> None:
     (output / "model.parquet").write_bytes(pickle.dumps({"w": 1}))
     (output / "half.parquet").write_bytes(b"PAR1" + b"\0" * 20 + b"PAR1")
-    (output / "x.png").write_bytes(b"GIF89a")
     (output / "bin.txt").write_bytes(b"\xff\xfe\x00")
     (output / "bell.csv").write_bytes(b"a\x07b")
     (output / "bad.json").write_text("{")
@@ -279,7 +425,6 @@ def test_collect_when_content_lies_about_its_suffix_then_refused(
         "bin.txt": "text with control characters",
         "half.parquet": "not a readable Parquet file",
         "model.parquet": "not a Parquet file (no Parquet magic at both ends)",
-        "x.png": "not a PNG image (no PNG signature)",
         "?vil?name.txt": "name not allowed (letters, digits, '_', '.', '-'; at most 100)",
     }
 
@@ -293,3 +438,37 @@ def test_collect_when_more_files_than_allowed_then_none_is_accepted(
         [],
         {"*": "more than 3 files in /output"},
     )
+
+
+# -- seccomp ------------------------------------------------------------------------------------
+
+
+def test_seccomp_when_built_then_the_dangerous_calls_are_denied_and_a_bpf_program_comes_back() -> (
+    None
+):
+    from jobs import _jail_seccomp
+
+    names = set(_jail_seccomp.denied())
+    required = {"io_uring_setup", "keyctl", "add_key", "request_key", "ptrace", "bpf"}
+    required |= {"process_vm_readv", "perf_event_open", "userfaultfd", "mount", "unshare"}
+    required |= {"setns", "kexec_load", "init_module", "finit_module", "open_by_handle_at"}
+    assert required <= names
+    fd = _jail_seccomp.filter_fd()
+    try:
+        program = os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+    assert len(program) % 8 == 0 and len(program) >= 8 * len(required)  # sock_filter: 8 bytes
+
+
+def test_seccomp_when_libseccomp_is_missing_then_internal_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from jobs import _jail_seccomp
+    from policies.errors import InternalError
+
+    monkeypatch.setitem(sys.modules, "pyseccomp", None)  # import fails
+    with pytest.raises(InternalError, match="install libseccomp2"):
+        _jail_seccomp.filter_fd()
