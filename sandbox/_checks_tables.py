@@ -56,10 +56,10 @@ class Budget:
     """What the checks may still read of one output (its files draw on it in turn)."""
 
     rows: int
-    cells: int = MAX_CELLS
-    lines: int = MAX_TEXT_LINES
-    chars: int = MAX_TEXT_CHARS
-    json_bytes: int = MAX_JSON_BYTES
+    cells: int
+    lines: int
+    chars: int
+    json_bytes: int
     json_memory: int = MAX_JSON_MEMORY
 
     def take_lines(self, lines: list[str]) -> int:
@@ -134,14 +134,18 @@ def read_contents(members: list[Member], max_rows: int) -> Contents:
         max_rows: Rows read from all tables together (the kind's cap; more fail ``size``).
     """
     contents = Contents()
-    budget = Budget(rows=max_rows)
+    budget = Budget(max_rows, MAX_CELLS, MAX_TEXT_LINES, MAX_TEXT_CHARS, MAX_JSON_BYTES)
     for member in members:
         try:
             _read(member, budget, contents)
         except OverLimit as err:
             contents.oversize.append(f"'{member.name}' {err}")
         except (*UNREADABLE, RecursionError):
-            what = "is not valid JSON" if member.fmt == "json" else f"could not be read as {member.fmt}"
+            what = (
+                "is not valid JSON"
+                if member.fmt == "json"
+                else f"could not be read as {member.fmt}"
+            )
             contents.problems.append(f"'{member.name}' {what}")
     return contents
 
