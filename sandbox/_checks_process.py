@@ -32,10 +32,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policies.errors import InternalError
-from sandbox.checks import Check, CheckContext, run_checks
+
+if TYPE_CHECKING:  # the child sets its limits before it imports polars
+    from sandbox.checks import Check, CheckContext
 
 __all__ = ["ChecksStopped", "Limits", "run_isolated"]
 
@@ -87,14 +89,19 @@ def run_isolated(output: Path, context: CheckContext, limits: Limits) -> list[Ch
         InternalError: A stored input dataset cannot be read (as in process).
         ChecksStopped: The child broke, was killed by a limit or answered nonsense.
     """
-    request = pickle.dumps((str(output), context, limits))
+    request = pickle.dumps((str(output), context))
     env = dict(os.environ)
     # The child imports this very code, wherever the parent found it.
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     env["POLARS_MAX_THREADS"] = str(THREADS)
-    with subprocess.Popen(
-        [sys.executable, "-m", "sandbox._checks_process"],
+    with subprocess.Popen(  # noqa: S603 (our interpreter, our module, three integers)
+        [
+            sys.executable,
+            "-m",
+            "sandbox._checks_process",
+            *(str(int(n)) for n in (limits.memory_bytes, limits.cpu_seconds, limits.niceness)),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -175,6 +182,8 @@ def _death(code: int, limits: Limits) -> str:
 
 def _parse(answer: bytes) -> list[Check]:
     """The child's verdicts, or the error it reported; anything else is nonsense."""
+    from sandbox.checks import Check
+
     try:
         data = json.loads(answer) if len(answer) <= _MAX_ANSWER else None
     except (ValueError, RecursionError):
@@ -200,8 +209,8 @@ def _is_check(value: Any) -> bool:
     )
 
 
-def _limit_self(limits: Limits) -> None:
-    """Apply ``limits`` to this (the child) process, before anything is read."""
+def _limit_self(memory_bytes: int, cpu_seconds: int, niceness: int) -> None:
+    """Limit this (the child) process, before it imports polars or reads anything."""
     import resource
 
     try:  # die with the parent: an orphan would keep checking for nobody
@@ -210,21 +219,24 @@ def _limit_self(limits: Limits) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-    os.nice(limits.niceness)
-    space = limits.memory_bytes + _RESERVED
+    os.nice(niceness)
+    space = memory_bytes + _RESERVED
     resource.setrlimit(resource.RLIMIT_AS, (space, space))
-    cpu = max(int(limits.cpu_seconds), 1)
+    cpu = max(cpu_seconds, 1)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def main() -> None:
-    """The child: read the request, check, answer on the original stdout."""
+    """The child: limit itself, read the request, check, answer on the original stdout."""
+    memory_bytes, cpu_seconds, niceness = (int(a) for a in sys.argv[1:4])
+    _limit_self(memory_bytes, cpu_seconds, niceness)
     answer = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # anything a library prints goes where stderr goes (nowhere)
+    from sandbox.checks import run_checks
+
     # the request comes from the parent (the service), never from the output
-    output, context, limits = pickle.loads(sys.stdin.buffer.read())  # noqa: S301
-    _limit_self(limits)
+    output, context = pickle.loads(sys.stdin.buffer.read())  # noqa: S301
     reply: dict[str, Any]
     try:
         reply = {"checks": [c.as_dict() for c in run_checks(Path(output), context)]}
