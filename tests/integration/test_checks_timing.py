@@ -73,7 +73,6 @@ def test_api_latency_when_a_large_output_is_checked_then_the_tail_stays_flat(
     # loaded machine the quiet runs vary too, so the margin is generous, yet far below
     # the several-fold spikes the checks caused inside the API process.
     quiet = max(_p99(baseline), _p99(after))
-    print("TIMING", len(during), _p99(baseline), _p99(after), _p99(during), statistics.median(baseline), statistics.median(during))
     assert _p99(during) < 2.5 * quiet + 0.005, (
         f"p99 {_p99(during) * 1000:.1f} ms while checking, {quiet * 1000:.1f} ms quiet "
         f"(medians {statistics.median(during) * 1000:.1f} / "
