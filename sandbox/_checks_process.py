@@ -129,7 +129,9 @@ def _watch(child: subprocess.Popen[bytes], request: bytes, limits: Limits) -> by
     assert child.stdin is not None and child.stdout is not None
     stdout = child.stdout
     chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: chunks.append(stdout.read(_MAX_ANSWER + 1)))
+    reader = threading.Thread(
+        target=lambda: chunks.append(stdout.read(_MAX_ANSWER + 1)), daemon=True
+    )
     reader.start()
     try:
         child.stdin.write(request)

@@ -32,6 +32,9 @@ from sandbox._checks_files import UNREADABLE, Member, png_text, safetensors_stri
 MAX_TENSOR_VALUES = 5_000_000
 #: Table cells (rows x columns) the checks hold in memory, all tables together.
 MAX_CELLS = 50_000_000
+#: Bytes of those cells as polars counts them (a Parquet dictionary can repeat one long
+#: string on every row: cheap to read, but every check that touches it pays in full).
+MAX_TABLE_BYTES = 512 << 20
 #: Lines of text (and JSON strings) scanned for personal information, all texts together.
 MAX_TEXT_LINES = 1_000_000
 #: Characters of those lines, all together; a longer line is read in pieces of MAX_LINE.
@@ -57,6 +60,7 @@ class Budget:
 
     rows: int
     cells: int
+    table_bytes: int
     lines: int
     chars: int
     json_bytes: int
@@ -134,7 +138,9 @@ def read_contents(members: list[Member], max_rows: int) -> Contents:
         max_rows: Rows read from all tables together (the kind's cap; more fail ``size``).
     """
     contents = Contents()
-    budget = Budget(max_rows, MAX_CELLS, MAX_TEXT_LINES, MAX_TEXT_CHARS, MAX_JSON_BYTES)
+    budget = Budget(
+        max_rows, MAX_CELLS, MAX_TABLE_BYTES, MAX_TEXT_LINES, MAX_TEXT_CHARS, MAX_JSON_BYTES
+    )
     for member in members:
         try:
             _read(member, budget, contents)
@@ -158,7 +164,8 @@ def _read(member: Member, budget: Budget, contents: Contents) -> None:
         lazy = pl.scan_csv(member.path, infer_schema=False)
         rows = lazy.select(pl.len()).collect().item()  # streamed, not held
         take = _rows_to_take(member.name, rows, len(lazy.collect_schema()), budget, contents)
-        contents.tables.append(Table(member.name, lazy.head(take).collect(), rows, textual=True))
+        frame = _within_bytes(lazy.head(take).collect(), budget)
+        contents.tables.append(Table(member.name, frame, rows, textual=True))
     elif member.fmt == "json":
         _read_json(member, budget, contents)
     elif member.fmt == "txt":
@@ -194,8 +201,8 @@ def _read_parquet(member: Member, budget: Budget, contents: Contents) -> None:
             )
         budget.cells -= values
     take = _rows_to_take(member.name, rows, len(schema), budget, contents)
-    lazy = pl.scan_parquet(member.path)
-    contents.tables.append(Table(member.name, lazy.head(take).collect(), rows))
+    frame = _within_bytes(pl.scan_parquet(member.path).head(take).collect(), budget)
+    contents.tables.append(Table(member.name, frame, rows))
     # Key-value metadata is free text a writer can fill; Arrow's schema is the header.
     metadata = pl.read_parquet_metadata(member.path)
     strings = [t for k, v in metadata.items() if k != "ARROW:schema" for t in (k, v)]
@@ -221,14 +228,32 @@ def _rows_to_take(name: str, rows: int, width: int, budget: Budget, contents: Co
     return take
 
 
+def _within_bytes(frame: pl.DataFrame, budget: Budget) -> pl.DataFrame:
+    """``frame`` if its cells' bytes fit the budget.
+
+    Raises:
+        OverLimit: They do not (the table is not checked).
+    """
+    size = frame.estimated_size()
+    if size > budget.table_bytes:
+        raise OverLimit(
+            f"holds {size >> 20} MiB in the {frame.height} rows read, more than the checks "
+            f"scan ({budget.table_bytes >> 20} MiB left): not checked"
+        )
+    budget.table_bytes -= size
+    return frame
+
+
 def _read_text(member: Member, budget: Budget) -> Text:
     """A text file a line at a time (a long line in pieces): nothing past the budget is held."""
     lines: list[str] = []
     total = 0
+    taking = True
     with member.path.open(encoding="utf-8", newline=None) as handle:
         while line := handle.readline(MAX_LINE):
             total += 1
-            if budget.lines > 0 and budget.chars >= len(line):
+            taking = taking and budget.lines > 0 and budget.chars >= len(line)
+            if taking:  # the first lines, without a gap
                 lines.append(line.rstrip("\n"))
                 budget.lines -= 1
                 budget.chars -= len(line)

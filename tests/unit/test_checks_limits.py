@@ -195,6 +195,31 @@ def test_checks_when_parquet_is_a_bomb_then_size_fails_with_bounded_memory(
     assert "60000000 rows exceed the cap" in verdicts["size"][1]
 
 
+def test_checks_when_parquet_repeats_one_long_string_on_every_row_then_size_fails(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # One 100 KB string in the dictionary, 200,000 rows pointing at it: 20 GB of text.
+    column = pa.DictionaryArray.from_arrays(
+        pa.array([0] * 200_000, type=pa.int32()), pa.array(["x" * 100_000])
+    )
+    path = tmp_path / "long.parquet"
+    pq.write_table(pa.table({"s": column}), path, compression="zstd", store_schema=False)
+    archive = _sandbox_zip(tmp_path / "out.zip", {"long.parquet": path.read_bytes()})
+    mib, verdicts = _peak_mib(
+        f"""
+        from sandbox.checks import CheckContext, run_checks
+        found = run_checks(Path({str(archive)!r}), CheckContext(kind="custom", min_cell=10))
+        result = {{c.name: [c.verdict, c.reason] for c in found}}
+        """
+    )
+    assert mib < 700, f"the checks grew by {mib} MiB"
+    assert verdicts["size"][0] == "fail"
+    assert "'long.parquet' holds" in verdicts["size"][1] and "not checked" in verdicts["size"][1]
+
+
 def test_checks_when_a_wide_table_exceeds_the_cells_then_size_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
