@@ -234,7 +234,7 @@ def _within_bytes(frame: pl.DataFrame, budget: Budget) -> pl.DataFrame:
     Raises:
         OverLimit: They do not (the table is not checked).
     """
-    size = frame.estimated_size()
+    size = int(frame.estimated_size())
     if size > budget.table_bytes:
         raise OverLimit(
             f"holds {size >> 20} MiB in the {frame.height} rows read, more than the checks "
