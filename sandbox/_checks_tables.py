@@ -175,9 +175,9 @@ def _read(member: Member, budget: Budget, contents: Contents) -> None:
         contents.texts.append(_text(member.name, png_text(member.path), budget))
     elif member.fmt == "safetensors":
         contents.texts.append(_text(member.name, safetensors_strings(member.path), budget))
-        contents.texts += [
-            _text(f"{member.name}:{k}", list(t), budget) for k, t in integer_tensors(member.path)
-        ]
+        for key, tensor in integer_tensors(member.path, budget.lines):
+            text = _text(f"{member.name}:{key}", list(tensor.lines), budget)
+            contents.texts.append(Text(text.name, text.lines, max(text.total, tensor.total)))
 
 
 def _read_parquet(member: Member, budget: Budget, contents: Contents) -> None:
@@ -310,17 +310,18 @@ def _records(records: list[dict[str, Any]]) -> pl.DataFrame:
         return pl.from_dicts(rendered, infer_schema_length=None)
 
 
-def integer_tensors(path: Path) -> list[tuple[str, tuple[str, ...]]]:
+def integer_tensors(path: Path, lines: int = MAX_TEXT_LINES) -> list[tuple[str, Text]]:
     """Integer tensors of a safetensors file as texts to scan.
 
     Trained weights are floats; an integer tensor can carry identifiers as
     numbers, and a byte tensor can carry text. Bytes are decoded as UTF-8 and
-    split into lines; wider integers are rendered one per line. At most
+    split into lines; wider integers are rendered one per line, at most
+    ``lines`` of them (the text's total counts them all). At most
     :data:`MAX_TENSOR_VALUES` values per file are read.
     """
     from safetensors import safe_open
 
-    texts: list[tuple[str, tuple[str, ...]]] = []
+    texts: list[tuple[str, Text]] = []
     budget = MAX_TENSOR_VALUES
     with safe_open(str(path), framework="numpy") as handle:
         for key in handle.keys():
@@ -331,9 +332,11 @@ def integer_tensors(path: Path) -> list[tuple[str, tuple[str, ...]]]:
             budget -= values.size
             if dtype in ("U8", "I8"):
                 text = values.astype("uint8").tobytes().decode("utf-8", errors="replace")
-                texts.append((key, tuple(text.splitlines())))
+                split = text.splitlines()
+                texts.append((key, Text(key, tuple(split[:lines]), len(split))))
             else:
-                texts.append((key, tuple(str(v) for v in values.tolist())))
+                shown = tuple(str(v) for v in values[:lines].tolist())
+                texts.append((key, Text(key, shown, int(values.size))))
     return texts
 
 
