@@ -4,11 +4,11 @@ Part of :mod:`sandbox.checks`. Every table (cells, and headers where
 :func:`anonymize.scan.scan_frame` reports them with row -1), every text
 (JSON strings and keys, plain text, PNG text chunks, safetensors headers and
 integer tensors, Parquet metadata) and the archive's file names go through
-the vectorized scanner, in batches of :data:`SCAN_BATCH` rows. Texts are
-scanned as far as the reader's budget went; a text cut short warns and says
-how many of its lines were scanned. Checksum-
-verified identifiers fail; contextual entities (names, addresses) warn, and
-so does an image, which no automatic scan can read.
+the vectorized scanner, in batches of :data:`SCAN_BATCH` rows.
+Checksum-verified identifiers fail; contextual entities (names, addresses)
+warn, and so does an image, which no automatic scan can read. Texts are
+scanned as far as the readers' budget went; a text cut short warns and says
+how many of its lines were scanned.
 """
 
 from __future__ import annotations
