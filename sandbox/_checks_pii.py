@@ -4,9 +4,11 @@ Part of :mod:`sandbox.checks`. Every table (cells, and headers where
 :func:`anonymize.scan.scan_frame` reports them with row -1), every text
 (JSON strings and keys, plain text, PNG text chunks, safetensors headers and
 integer tensors, Parquet metadata) and the archive's file names go through
-the vectorized scanner, in batches of :data:`SCAN_BATCH` rows. Checksum-
-verified identifiers fail; contextual entities (names, addresses) warn, and
-so does an image, which no automatic scan can read.
+the vectorized scanner, in batches of :data:`SCAN_BATCH` rows.
+Checksum-verified identifiers fail; contextual entities (names, addresses)
+warn, and so does an image, which no automatic scan can read. Texts are
+scanned as far as the readers' budget went; a text cut short warns and says
+how many of its lines were scanned.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import polars as pl
 
 from anonymize.scan import scan_frame
 from sandbox._checks_rows import Verdict, as_text
-from sandbox._checks_tables import Contents
+from sandbox._checks_tables import MAX_TEXT_CHARS, MAX_TEXT_LINES, Contents
 
 #: Found by dictionaries and context, not checksums: a finding warns, it does not block.
 CONTEXTUAL = frozenset({"PERSON", "CN_ADDRESS"})
@@ -59,6 +61,16 @@ def scan_contents(
         report = _scan(text.name, lines, "text")
         if report:
             reports.append(report)
+        if text.cut:
+            # What was not read may hold anything: never a pass.
+            reports.append(
+                (
+                    "warn",
+                    f"'{text.name}': scanned the first {len(text.lines)} of {text.total} lines "
+                    f"only (the checks scan {MAX_TEXT_LINES} lines and {MAX_TEXT_CHARS} "
+                    "characters of an output); read the rest before deciding",
+                )
+            )
     if names:
         # Separators apart, so that an identifier before ".csv" stands alone as a word.
         words = [re.sub(r"[/._\-]+", " ", name) for name in names]

@@ -8,7 +8,9 @@ values. The checks, in the order :func:`run_checks` returns them:
 1. ``file_type`` — the kind's allowlist, every file identified by content
    (:mod:`sandbox._checks_files`: Parquet magic, PNG chunks, strict UTF-8,
    JSON parses; zip members without path traversal, nesting or bombs).
-2. ``size`` — the byte and row caps.
+2. ``size`` — the byte and row caps, and what the readers' budget refused
+   (:mod:`sandbox._checks_tables`: cells, JSON values, nesting; nothing is read
+   past it, so a small file that unpacks to millions of rows costs the cap).
 3. ``pii_scan`` — :func:`anonymize.scan.scan_frame` over every table and text
    (cells and headers); checksum-verified identifiers fail, contextual
    entities (names, addresses) and images warn.
@@ -141,7 +143,7 @@ def run_checks(output: Path, context: CheckContext) -> list[Check]:
                 f"{len(opened.members)} files of allowed types ({', '.join(formats)})",
             )
         table_rows = sum(t.rows for t in contents.tables)
-        oversize = list(opened.oversize)
+        oversize = list(opened.oversize) + contents.oversize
         if table_rows > max_rows:
             oversize.append(f"{table_rows} rows exceed the cap of {max_rows} (checked the first)")
         size = (

@@ -52,9 +52,10 @@ from policies.extract import FAILED_EXTRACT_WINDOW, check_failed_extracts
 from policies.grants import GrantState, check_can_submit
 from policies.roles import Role, check_role
 from sandbox import audit, ledger
+from sandbox._checks_process import ChecksStopped, Limits, run_isolated
 from sandbox.auth import Principal
 from sandbox.catalog import get as get_dataset
-from sandbox.checks import Check, CheckContext, run_checks
+from sandbox.checks import Check, CheckContext
 from sandbox.grants import get as get_grant
 from sandbox.settings import Settings
 from sandbox.store.db import Database
@@ -111,20 +112,34 @@ def context_for(dataset: Dataset, grant: Grant) -> DatasetContext:
     )
 
 
-def _checked(job_id: int, output: Path, context: CheckContext) -> list[Check]:
+def _checked(
+    job_id: int, output: Path, context: CheckContext, limits: Limits | None = None
+) -> list[Check]:
     """The automatic checks of an output; where they break, one failing check instead.
 
+    They run in a child process within ``limits`` (:mod:`sandbox._checks_process`):
+    checking a large output must not slow the API's answers (an operator timing
+    them would read what the hidden run did), and a file that defeats a reader
+    must not take the service's memory.
+
     Operator code chooses what its output holds, so an output that breaks a check
-    must not fail the job: a job's failure is visible to the operator, and
-    code that wrote a breaking output only when the data held some value would
-    signal that value without review. The steward sees the failing check and
-    decides. The log names the error's type only (its message may quote a value
-    from the output).
+    (or stops its process) must not fail the job: a job's failure is visible to the
+    operator, and code that wrote a breaking output only when the data held some
+    value would signal that value without review. The steward sees the failing
+    check and decides. The log names the error's type only (its message may quote
+    a value from the output).
     """
     try:
-        return run_checks(output, context)
+        return run_isolated(output, context, limits or Limits())
     except (KeyboardInterrupt, SystemExit, InternalError):
         raise  # InternalError: a stored dataset could not be read, whatever the output holds
+    except ChecksStopped as err:  # its message is ours: limits and error types, no value
+        log.error("job %s: %s", job_id, err)
+        return [
+            Check(
+                "checks", "fail", f"{err}; nothing about it was checked: look at it before deciding"
+            )
+        ]
     except BaseException as err:  # polars' PanicException is no Exception
         log.error("job %s: the automatic checks broke (%s)", job_id, type(err).__name__)
         reason = (
@@ -173,6 +188,11 @@ class JobService:
         self.runner = runner
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
         self._untimed = ThreadPoolExecutor(untimed_workers, thread_name_prefix="untimed")
+        self._limits = Limits(
+            memory_bytes=settings.checks_memory_mb << 20,
+            cpu_seconds=settings.checks_cpu_s,
+            wall_seconds=settings.checks_wall_s,
+        )
 
     def _prepare(
         self, session: Session, who: Principal, grant_id: int, spec_data: Any, *, lock: bool
@@ -394,7 +414,9 @@ class JobService:
                 return
             started, output = (task, spec), Path(task.output_path)
             outcome = self.runner.run(task)
-            checks = _checked(job_id, Path(outcome.output_path), check_context(spec, task))
+            checks = _checked(
+                job_id, Path(outcome.output_path), check_context(spec, task), self._limits
+            )
             self._finish(job_id, outcome, [*checks, *_run_problems(outcome)])
         except SandboxError as err:
             self._fail(job_id, str(err), output, started)

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     job_timeout_s: float = Field(default=600.0, gt=0)
+    #: The automatic checks of an output run in a child process: its address space
+    #: (MiB), CPU seconds and wall seconds. A child that exceeds one fails the ``checks``
+    #: verdict for the steward, never the job.
+    checks_memory_mb: int = Field(default=4096, ge=1024)
+    checks_cpu_s: int = Field(default=900, ge=1)
+    checks_wall_s: float = Field(default=1800.0, gt=0)
     #: Rows per stored partition; Ray evaluates partitions in parallel.
     rows_per_partition: int = Field(default=1_000_000, ge=1)
     #: Largest file a steward may upload for ingest.

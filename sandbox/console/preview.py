@@ -4,8 +4,10 @@ A reviewer sees the first rows of a Parquet table, the first rows of each
 tabular member of a custom job's zip, its PNG images (served separately, as
 ``image/png``) and the first lines of its text files. Everything is returned
 as plain strings for the autoescaping templates: nothing an output holds is
-ever rendered as HTML. Zip members are read with size caps, so a crafted
-archive cannot exhaust the service's memory.
+ever rendered as HTML. Zip members are read with size caps, and a table is
+read no further than the rows shown (its row count comes from the Parquet
+footer), so a crafted archive or a few hundred kilobytes of Parquet that
+unpack to hundreds of millions of rows cannot exhaust the service's memory.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ PREVIEW_ROWS = 20
 MAX_CELL = 80
 #: Largest member read for a preview (uncompressed bytes).
 MAX_MEMBER = 32 * 1024 * 1024
+#: Most rows of an aggregate's table read whole (for its plots); the size check's cap.
+MAX_TABLE_ROWS = 100_000
+#: Largest trained model's JSON pretty-printed; a larger one is shown as its first characters.
+MAX_JSON_PRETTY = 1 << 20
 #: Characters shown of a text member.
 MAX_TEXT = 4000
 #: Members of one archive whose tables and texts are shown; the others (up to the checks'
@@ -88,9 +94,16 @@ def parquet_table(path: Path) -> Table:
 
 
 def read_table(path: Path) -> pl.DataFrame | None:
-    """The whole table of a Parquet output, or None when it is not one."""
+    """The whole table of a Parquet output, or None when it is not one or is too long.
+
+    The row count is read from the footer first: more than
+    :data:`MAX_TABLE_ROWS` rows is no aggregate, and is never decoded whole.
+    """
     try:
-        return pl.read_parquet(path)
+        lazy = pl.scan_parquet(path)
+        if int(lazy.select(pl.len()).collect().item()) > MAX_TABLE_ROWS:
+            return None
+        return lazy.collect()
     except (pl.exceptions.PolarsError, OSError):
         return None
 
@@ -149,12 +162,15 @@ def _member(archive: zipfile.ZipFile, index: int, info: zipfile.ZipInfo) -> Memb
         return Member(index, name, size, kind, text=text)
     try:
         if name.lower().endswith(".parquet"):
-            frame = pl.read_parquet(io.BytesIO(data))
+            # the footer's row count, then the first rows only: never every row
+            lazy = pl.scan_parquet(io.BytesIO(data))
+            total = int(lazy.select(pl.len()).collect().item())
+            table = frame_table(lazy.head(PREVIEW_ROWS).collect(), total)
         else:
-            frame = pl.read_csv(io.BytesIO(data), infer_schema_length=1000)
-    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError):
+            table = frame_table(pl.read_csv(io.BytesIO(data), infer_schema_length=1000))
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, UnicodeDecodeError):
         return Member(index, name, size, kind, note="not a readable table")
-    return Member(index, name, size, kind, table=frame_table(frame))
+    return Member(index, name, size, kind, table=table)
 
 
 def zip_image(path: Path, index: int) -> bytes:
@@ -193,6 +209,10 @@ def model_member(path: Path) -> Member:
         return Member(0, path.name, size, "text", note="too large to preview")
     try:
         if path.suffix.lower() == ".json":
+            if size > MAX_JSON_PRETTY:  # parsed JSON takes tens of times its bytes
+                with path.open(encoding="utf-8", errors="replace") as handle:
+                    text = handle.read(MAX_TEXT)
+                return Member(0, path.name, size, "text", text=text + "\n… (cut)")
             model = json.loads(path.read_text(encoding="utf-8"))
             return Member(0, path.name, size, "text", text=_pretty(model))
         with safe_open(str(path), framework="numpy") as weights:
