@@ -26,7 +26,7 @@ import polars as pl
 from anonymize.errors import AnonymizationError
 from anonymize.kanon import MAX_NODES
 from jobs._extract_hierarchies import Choice
-from jobs.errors import InvalidJobSpec, JobFailed
+from jobs.errors import InvalidJobSpec, JobFailed, redacted_traceback
 
 log = logging.getLogger("jobs.extract")
 
@@ -148,7 +148,7 @@ def data_errors() -> Iterator[None]:
         ) from None
     except pl.exceptions.PolarsError as err:
         # Polars messages can quote values: the server log stays inside the boundary.
-        log.error("extract failed while processing its data", exc_info=err)
+        log.error("extract failed while processing its data\n%s", redacted_traceback(err))
         raise JobFailed(
             f"the extract failed while processing the data ({type(err).__name__}); "
             "the data bureau can see the server log"

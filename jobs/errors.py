@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from policies.errors import InternalError, InvalidJobSpec, JobFailed, SandboxError
+from policies.errors import (
+    InternalError,
+    InvalidJobSpec,
+    JobFailed,
+    SandboxError,
+    redacted_traceback,
+)
 
-__all__ = ["InternalError", "InvalidJobSpec", "JobFailed", "SandboxError"]
+__all__ = ["InternalError", "InvalidJobSpec", "JobFailed", "SandboxError", "redacted_traceback"]

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobs.errors import InternalError, InvalidJobSpec, JobFailed
+from jobs.errors import InternalError, InvalidJobSpec, JobFailed, redacted_traceback
 from jobs.spec import AggregateSpec, parse_job_spec
 
 if TYPE_CHECKING:
@@ -260,7 +260,7 @@ class RayRunner:
             if isinstance(cause, JobFailed):
                 raise JobFailed(str(cause)) from None
             # The server log stays inside the boundary; the operator sees no detail.
-            log.error("job %s failed in Ray", task.job_id, exc_info=cause)
+            log.error("job %s failed in Ray\n%s", task.job_id, redacted_traceback(cause))
             raise JobFailed(
                 f"the job failed inside the sandbox ({type(cause).__name__}); "
                 "the data bureau can see the server log"

@@ -90,3 +90,40 @@ class InternalError(SandboxError):
 
     status_code = 500
     code = "internal_error"
+
+
+def redacted_traceback(err: BaseException) -> str:
+    """A traceback for the server log without any exception's message.
+
+    Messages of polars, pyarrow, csv and friends quote the values they choke
+    on; the log must hold no data value, so it keeps only where the failure
+    happened (frames and source lines, which are code) and of what type.
+    Chained causes are kept the same way, outermost last as Python prints them.
+
+    >>> cell = "secret 42"
+    >>> try:
+    ...     int(cell)
+    ... except ValueError as e:
+    ...     text = redacted_traceback(e)
+    >>> "secret" in text, text.splitlines()[-1]
+    (False, 'ValueError (message withheld: it may quote data)')
+    """
+    import traceback
+
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    parts = []
+    for e in reversed(chain):
+        frames = "".join(traceback.format_tb(e.__traceback__))
+        parts.append(
+            f"Traceback (most recent call last):\n{frames}"
+            f"{type(e).__qualname__} (message withheld: it may quote data)"
+        )
+    return "\n\nThe above led to:\n\n".join(parts)

@@ -32,7 +32,7 @@ from jobs.spec import Filter
 from policies.airlock import JobStatus, min_cell_size
 from policies.budget import PrivacyBudget
 from policies.catalog import Grade
-from policies.errors import PolicyViolation
+from policies.errors import PolicyViolation, redacted_traceback
 from sandbox.catalog import get as get_dataset
 from sandbox.catalog import scan_dataset
 from sandbox.store.models import Dataset, Grant, Job
@@ -178,9 +178,13 @@ def release_history(session: Session, job: Job) -> list[HistoryEntry]:
                     job.spec.get("filters", []),
                     [j.spec.get("filters", []) for j in comparable],
                 )
-            except (pl.exceptions.PolarsError, OSError, ValueError):
+            except (pl.exceptions.PolarsError, OSError, ValueError) as err:
                 # the page still shows the history, without the comparison
-                log.exception("release history of job %s could not be compared", job.id)
+                log.error(
+                    "release history of job %s could not be compared\n%s",
+                    job.id,
+                    redacted_traceback(err),
+                )
                 counts = []
             for j, n in zip(comparable, counts, strict=False):
                 differences[j.id] = Difference(count_band(n), 0 < n < threshold)

@@ -47,7 +47,7 @@ from policies.airlock import (
 )
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade
-from policies.errors import InternalError, NotFound, SandboxError
+from policies.errors import InternalError, NotFound, SandboxError, redacted_traceback
 from policies.extract import FAILED_EXTRACT_WINDOW, check_failed_extracts
 from policies.grants import GrantState, check_can_submit
 from policies.roles import Role, check_role
@@ -420,8 +420,8 @@ class JobService:
             self._finish(job_id, outcome, [*checks, *_run_problems(outcome)])
         except SandboxError as err:
             self._fail(job_id, str(err), output, started)
-        except Exception:
-            log.exception("job %s crashed", job_id)
+        except Exception as err:
+            log.error("job %s crashed\n%s", job_id, redacted_traceback(err))
             message = "the job failed inside the sandbox; the data bureau was told"
             self._fail(job_id, message, output, started)
 
@@ -517,12 +517,12 @@ class JobService:
                 outcome = kind_module(started[1]).failed_outcome(started[0], message)
                 self._finish(job_id, outcome, _run_problems(outcome))
                 return
-            except Exception:
-                log.exception("job %s could not be sent to review", job_id)
+            except Exception as err:
+                log.error("job %s could not be sent to review\n%s", job_id, redacted_traceback(err))
         try:
             self._mark_failed(job_id, message)
-        except Exception:
-            log.exception("job %s could not be marked failed", job_id)
+        except Exception as err:
+            log.error("job %s could not be marked failed\n%s", job_id, redacted_traceback(err))
 
     def _mark_failed(self, job_id: int, message: str) -> None:
         with self.db.session() as session:
@@ -650,4 +650,4 @@ def kind_charge(spec: AnySpec, rows: int) -> Charge:
 
 def _log_crash(future: Future[None]) -> None:
     if (err := future.exception()) is not None:
-        log.error("job worker crashed", exc_info=err)
+        log.error("job worker crashed\n%s", redacted_traceback(err))

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from policies.errors import SandboxError, TooManyAttempts
+from policies.errors import SandboxError, TooManyAttempts, redacted_traceback
 from sandbox import console
 from sandbox.api import routes_admin, routes_audit, routes_catalog, routes_grants, routes_jobs
 from sandbox.api.routes_me import router as status_router
@@ -46,7 +46,7 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     @app.exception_handler(SandboxError)
     async def sandbox_error(request: Request, err: SandboxError) -> JSONResponse:
         if err.status_code >= 500:
-            log.error("request failed: %s", type(err).__name__, exc_info=err)
+            log.error("request failed: %s\n%s", type(err).__name__, redacted_traceback(err))
         headers = {}
         if isinstance(err, TooManyAttempts):
             headers["Retry-After"] = str(err.retry_after_s)
