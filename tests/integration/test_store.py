@@ -308,10 +308,15 @@ def test_ingest_when_privacy_unit_given_then_each_person_lives_in_one_partition(
     assert dataset.public_keys == {"city": ["南京市", "苏州市", "无锡市", "常州市"]}
 
 
-def _without_unit(younger_than: int) -> pl.DataFrame:
-    """The factory's residents with no resident ID for everyone younger than ``younger_than``."""
+def _without_unit(younger_than: int, missing: str | None = None) -> pl.DataFrame:
+    """The factory's residents with no resident ID for everyone younger than ``younger_than``
+    (null, or the string ``missing``: an empty or blank cell)."""
     frame = residents(600)
-    unit = pl.when(pl.col("age") < younger_than).then(None).otherwise(pl.col("resident_id"))
+    unit = (
+        pl.when(pl.col("age") < younger_than)
+        .then(pl.lit(missing, dtype=pl.String))
+        .otherwise(pl.col("resident_id"))
+    )
     return frame.with_columns(unit.alias("resident_id"))
 
 
@@ -321,6 +326,20 @@ def test_ingest_when_privacy_unit_partly_null_then_the_count_is_recorded(
     frame = _without_unit(24)  # ages 18-23: 6 of every 60 rows
     _, dataset = _ingest(db, tmp_path, TAGS, frame, privacy_unit="resident_id")
     assert dataset.null_unit_rows == 60 == frame["resident_id"].null_count()
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_ingest_when_privacy_unit_blank_then_counted_and_refused_like_null(
+    db: Database, tmp_path: Path, blank: str
+):
+    from policies.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match=r"'resident_id' is empty in 420 of 600 rows"):
+        _ingest(db, tmp_path, TAGS, _without_unit(60, blank), privacy_unit="resident_id")
+    frame = _without_unit(24, blank)  # a quoted "" (or blanks) in the CSV, not a null
+    assert frame["resident_id"].null_count() == 0
+    _, dataset = _ingest(db, tmp_path, TAGS, frame, privacy_unit="resident_id")
+    assert dataset.null_unit_rows == 60
 
 
 def test_ingest_when_privacy_unit_mostly_null_then_refused_and_nothing_stored(
