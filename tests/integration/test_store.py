@@ -6,12 +6,16 @@ import datetime as dt
 import threading
 import time
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import polars as pl
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, update
 
 from jobs.runner import Outcome, Task, execute, sha256_file
@@ -105,6 +109,49 @@ def test_migrations_when_applied_then_match_the_models(db: Database):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
     db.migrate()  # idempotent
+
+
+def _alembic(db: Database, step: str, revision: str) -> None:
+    """Run ``alembic <step> <revision>`` on ``db`` as :meth:`Database.migrate` does.
+
+    SQLite drops a column by copying the table, which its foreign keys would refuse while
+    other tables point to it: they are off for the step (outside any transaction).
+    """
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("sandbox") / "migrations"))
+    with db.engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        if db.is_sqlite:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                getattr(command, step)(config, revision)
+        finally:
+            if db.is_sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
+def test_migrations_when_dataset_predates_the_null_unit_count_then_it_reads_not_counted(
+    db: Database, tmp_path: Path
+):
+    from sandbox.api.schemas import DatasetPublic
+
+    _ingest(db, tmp_path, TAGS, privacy_unit="resident_id")
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("sandbox") / "migrations"))
+    counted = next(  # the migration that added the count, wherever it sits in the chain
+        r
+        for r in ScriptDirectory.from_config(config).walk_revisions()
+        if r.path.endswith("_null_units.py")
+    )
+    assert isinstance(counted.down_revision, str)
+    _alembic(db, "downgrade", counted.down_revision)  # back to before the count existed
+    _alembic(db, "upgrade", "head")
+    with db.session() as s:
+        dataset = catalog.get(s, "residents")
+        assert dataset.null_unit_rows is None  # not counted, no made-up 0
+        assert DatasetPublic.of(dataset, with_evidence=True).null_unit_rows is None
 
 
 def test_audit_when_appended_then_chain_verifies_and_edits_are_located(db: Database):
