@@ -104,11 +104,13 @@ def _resident_id_birth(number: pl.Expr) -> pl.Expr:
 
 
 def reads_as_resident_id(number: pl.Expr) -> pl.Expr:
-    """18 characters, 17 digits first and a birth year (1900 to now) at an ID's place."""
+    """18 characters, 17 digits first, a GB/T 2260 province and a birth year (1900 to now)
+    at an ID's place (as :func:`anonymize.patterns.reads_as_resident_id`)."""
     year = number.str.slice(6, 4).str.to_integer(strict=False)
     return (
         (number.str.len_chars() == 18)
         & number.str.contains("^[0-9]{17}")
+        & number.str.slice(0, 2).is_in(PROVINCES)
         & year.is_between(EARLIEST_BIRTH.year, dt.date.today().year)
     ).fill_null(False)
 

@@ -449,16 +449,21 @@ def is_resident_id(candidate: str) -> bool:
 
 
 def reads_as_resident_id(candidate: str) -> bool:
-    """18 characters, 17 digits first and a birth year (1900 to now) where an ID has one.
+    """18 characters, 17 digits first, a GB/T 2260 province and a birth year (1900 to now).
 
     Such a number is a resident ID, or one with a typo (a wrong check digit, an
     impossible day), far more often than a company code or a card: one in ten
     mistyped IDs passes Luhn and one in 31 the USCC check by chance. It is
-    reported as neither. (A wider year range would also catch 18xx typos, but
-    reject ~2 % more genuine 18-digit cards.)
+    reported as neither. Without a province (:data:`PROVINCES`) it is no ID,
+    valid or mistyped, and is judged as a card or a USCC like any other number.
+    (A wider year range would also catch 18xx typos, but reject ~2 % more
+    genuine 18-digit cards.)
+
+    >>> reads_as_resident_id("622202199001011029"), reads_as_resident_id("498304199001010114")
+    (True, False)
     """
     number = compact(candidate)
-    if len(number) != 18 or not number[:17].isdigit():
+    if len(number) != 18 or not number[:17].isdigit() or number[:2] not in PROVINCES:
         return False
     return EARLIEST_BIRTH.year <= int(number[6:10]) <= dt.date.today().year
 

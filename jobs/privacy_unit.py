@@ -1,7 +1,8 @@
 """Which rows belong to a known person: the one rule every job kind and the catalog share.
 
-A row whose privacy unit is null (or NaN in a float column) names no one.
-Jobs drop such rows before anything else (:mod:`jobs.dp.bounding`,
+A row whose privacy unit is null, NaN (in a float column) or an empty or
+whitespace-only string (a quoted ``""`` in CSV, ``""`` in Parquet) names no
+one. Jobs drop such rows before anything else (:mod:`jobs.dp.bounding`,
 :mod:`jobs._train_data`; extracts in :mod:`jobs._extract_rows`), the catalog
 counts them at ingest, and the client's local evaluator drops them too. Kept,
 they would share one person's quota and pool different people into one.
@@ -14,12 +15,31 @@ from __future__ import annotations
 import polars as pl
 
 
+def only_null_missing(dtype: pl.DataType) -> bool:
+    """Whether a unit of ``dtype`` is missing only when null (no NaN, no blank string).
+
+    Then the null count is the count of rows without a unit (no second pass).
+    """
+    return not (dtype.is_float() or _is_text(dtype))
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
+
+
 def known_unit(unit: str, dtype: pl.DataType) -> pl.Expr:
-    """True where the privacy unit names a person: not null, and not NaN in a float column.
+    """True where the privacy unit names a person: not null, not NaN, not a blank string.
 
     >>> frame = pl.DataFrame({"pid": [1.0, None, float("nan")]})
     >>> frame.filter(known_unit("pid", frame.schema["pid"])).height
     1
+    >>> frame = pl.DataFrame({"pid": ["a", None, "", " \u3000"]})
+    >>> frame.filter(known_unit("pid", frame.schema["pid"])).height
+    1
     """
     known = pl.col(unit).is_not_null()
-    return known & pl.col(unit).is_not_nan() if dtype.is_float() else known
+    if dtype.is_float():
+        return known & pl.col(unit).is_not_nan()
+    if _is_text(dtype):
+        return known & (pl.col(unit).cast(pl.String).str.strip_chars() != "")
+    return known

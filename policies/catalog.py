@@ -87,9 +87,10 @@ def can_use_column(tag: ColumnTag, use: ColumnUse) -> bool:
 
 
 #: art. 37: a product may leave only when no person can be singled out, and the DP
-#: guarantee is per person, told apart by the privacy unit. Rows whose unit is null are
-#: dropped from every job (they are no known person's); when they are more than this
-#: share of the rows the unit does not identify people and the dataset is refused.
+#: guarantee is per person, told apart by the privacy unit. Rows whose unit is missing
+#: (null, NaN, a blank string) are dropped from every job (they are no known person's);
+#: when they are more than this share of the rows the unit does not identify people and
+#: the dataset is refused.
 MAX_NULL_UNIT_SHARE = 0.5
 
 
@@ -99,7 +100,7 @@ def check_privacy_unit_coverage(unit: str, rows: int, null_units: int) -> None:
     Args:
         unit: The privacy-unit column (a schema name, safe to show).
         rows: Rows in the dataset.
-        null_units: Rows whose privacy unit is null (or NaN).
+        null_units: Rows whose privacy unit is null, NaN or a blank string.
 
     Raises:
         InvalidRequest: More than half of the rows have no privacy unit (art. 37).

@@ -425,7 +425,9 @@ def _privacy_statement(
             "noise": spec.get("noise", "laplace"),
             "max_rows_per_unit": spec.get("max_rows_per_unit"),
             "max_groups_per_unit": spec.get("max_groups_per_unit"),
-            "accounting": "pure epsilon, or zCDP for Gaussian noise (Bun & Steinke 2016)",
+            "accounting": "pure epsilon, or zCDP for Gaussian noise (Bun & Steinke 2016) "
+            "converted to (epsilon, delta) by Canonne, Kamath & Steinke 2020 (Cor. 13) where "
+            "tighter than Bun & Steinke's bound",
         }
     if kind == "train":
         return base | {

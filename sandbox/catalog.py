@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anonymize.classify import SAMPLE_ROWS, Proposal, less_protective, propose_tags
-from jobs.privacy_unit import known_unit
+from jobs.privacy_unit import known_unit, only_null_missing
 from policies.catalog import ColumnTag, Grade, OpenAttribute, check_privacy_unit_coverage
 from policies.errors import Conflict, InvalidRequest, NotFound
 from policies.names import check_name
@@ -146,10 +146,11 @@ def _check_keys(
 def _null_units(
     frame: pl.LazyFrame, schema: pl.Schema, unit: str | None, null_counts: Mapping[str, int]
 ) -> int:
-    """Rows whose privacy unit names no one: null, or NaN in a float column (jobs drop them)."""
+    """Rows whose privacy unit names no one (:func:`jobs.privacy_unit.known_unit`: null, NaN
+    or a blank string; jobs drop them)."""
     if unit is None:
         return 0
-    if not schema[unit].is_float():
+    if only_null_missing(schema[unit]):
         return int(null_counts[unit])
     return int(frame.select((~known_unit(unit, schema[unit])).sum()).collect().item())
 
@@ -231,7 +232,7 @@ def ingest(
             named, never a value), too many columns, empty table, unknown
             columns in tags or keys, a less protective tag without override,
             public keys that miss values of the data without a confirmation,
-            a privacy unit null in most rows.
+            a privacy unit missing (null, NaN or blank) in most rows.
         Conflict: The name is taken.
     """
     name = check_name(request.name, "dataset name")

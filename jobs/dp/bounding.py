@@ -13,10 +13,11 @@ person's rows live in one partition). Privacy does not rest on the
 randomness — any rule that decides from one person's rows alone keeps the
 sensitivity — it only keeps the choice free of bias (no "first k rows").
 
-Rows whose privacy unit is null (or NaN) belong to no known person: they are
-dropped before bounding. Kept, they would share one quota as if they were one
-person, and one such person with many rows could then displace the rows of
-the others and move a sum by twice the sensitivity the noise is sized for.
+Rows whose privacy unit is null, NaN or a blank string belong to no known
+person (:func:`jobs.privacy_unit.known_unit`): they are dropped before
+bounding. Kept, they would share one quota as if they were one person, and one
+such person with many rows could then displace the rows of the others and move
+a sum by twice the sensitivity the noise is sized for.
 The catalog records their number at ingest and refuses a dataset whose unit is
 mostly null (:func:`policies.catalog.check_privacy_unit_coverage`).
 

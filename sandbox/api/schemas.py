@@ -136,7 +136,9 @@ class DatasetPublic(BaseModel):
     #: Keyed digest of the stored files (HMAC-SHA256 under a deployment sub-key).
     digest: str
     privacy_unit: str | None
-    #: Rows whose privacy unit is null, dropped from every job: stewards and auditors only.
+    #: Rows whose privacy unit is null, NaN or blank, dropped from every job: admins, stewards
+    #: and auditors see it (as all catalog evidence), operators never (null for them). Null
+    #: also for a dataset ingested before the count existed: not counted.
     null_unit_rows: int | None = None
     public_keys: dict[str, list[Any]]
     #: The owning bureau's organisation id.

@@ -118,9 +118,10 @@ class Dataset(Base):
     partitions: Mapped[int] = mapped_column(Integer, default=1)
     #: Column identifying a person; None: one row per person.
     privacy_unit: Mapped[str | None] = mapped_column(String(64), default=None)
-    #: Rows whose privacy unit is null (or NaN): no known person's, dropped from every job.
-    #: Stewards and auditors see it; operators never do (it is a count of the data).
-    null_unit_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Rows whose privacy unit is null, NaN or blank: no known person's, dropped from every job.
+    #: Admins, stewards and auditors see it; operators never do (it is a count of the data).
+    #: None: not counted (ingested before the count existed, migration 0004).
+    null_unit_rows: Mapped[int | None] = mapped_column(BigInteger, default=None)
     #: Declared public group-key domains, column -> values.
     public_keys: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -899,6 +899,19 @@ def test_catalog_page_when_rows_lack_a_privacy_unit_then_the_steward_sees_how_ma
     assert shown is not None and shown.group(1).startswith("60 (10.0 %)")
 
 
+def test_catalog_page_when_null_units_not_counted_then_it_says_so_not_a_number(
+    world: World,
+):
+    with world.sandbox.db.session() as session:
+        dataset = session.scalars(select(Dataset).where(Dataset.name == "residents")).one()
+        dataset.null_unit_rows = None  # ingested before migration 0004 counted them
+    browser = _client(world)
+    _sign_in(browser, world.auditor)
+    section = browser.get("/console/catalog").text.split('id="dataset-residents"')[1]
+    shown = re.search(r'<dd class="null-units">([^<]*)</dd>', section)
+    assert shown is not None and shown.group(1).startswith("not counted")
+
+
 def test_audit_page_when_chain_is_edited_then_it_says_where_it_breaks(world: World):
     browser = _client(world)
     _sign_in(browser, world.auditor)

@@ -6,12 +6,16 @@ import datetime as dt
 import threading
 import time
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import polars as pl
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, update
 
 from jobs.runner import Outcome, Task, execute, sha256_file
@@ -108,6 +112,49 @@ def test_migrations_when_applied_then_match_the_models(db: Database):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
     db.migrate()  # idempotent
+
+
+def _alembic(db: Database, step: str, revision: str) -> None:
+    """Run ``alembic <step> <revision>`` on ``db`` as :meth:`Database.migrate` does.
+
+    SQLite drops a column by copying the table, which its foreign keys would refuse while
+    other tables point to it: they are off for the step (outside any transaction).
+    """
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("sandbox") / "migrations"))
+    with db.engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        if db.is_sqlite:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                getattr(command, step)(config, revision)
+        finally:
+            if db.is_sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
+def test_migrations_when_dataset_predates_the_null_unit_count_then_it_reads_not_counted(
+    db: Database, tmp_path: Path
+):
+    from sandbox.api.schemas import DatasetPublic
+
+    _ingest(db, tmp_path, TAGS, privacy_unit="resident_id")
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("sandbox") / "migrations"))
+    counted = next(  # the migration that added the count, wherever it sits in the chain
+        r
+        for r in ScriptDirectory.from_config(config).walk_revisions()
+        if r.path.endswith("_null_units.py")
+    )
+    assert isinstance(counted.down_revision, str)
+    _alembic(db, "downgrade", counted.down_revision)  # back to before the count existed
+    _alembic(db, "upgrade", "head")
+    with db.session() as s:
+        dataset = catalog.get(s, "residents")
+        assert dataset.null_unit_rows is None  # not counted, no made-up 0
+        assert DatasetPublic.of(dataset, with_evidence=True).null_unit_rows is None
 
 
 def test_audit_when_appended_then_chain_verifies_and_edits_are_located(db: Database):
@@ -311,10 +358,15 @@ def test_ingest_when_privacy_unit_given_then_each_person_lives_in_one_partition(
     assert dataset.public_keys == {"city": ["南京市", "苏州市", "无锡市", "常州市"]}
 
 
-def _without_unit(younger_than: int) -> pl.DataFrame:
-    """The factory's residents with no resident ID for everyone younger than ``younger_than``."""
+def _without_unit(younger_than: int, missing: str | None = None) -> pl.DataFrame:
+    """The factory's residents with no resident ID for everyone younger than ``younger_than``
+    (null, or the string ``missing``: an empty or blank cell)."""
     frame = residents(600)
-    unit = pl.when(pl.col("age") < younger_than).then(None).otherwise(pl.col("resident_id"))
+    unit = (
+        pl.when(pl.col("age") < younger_than)
+        .then(pl.lit(missing, dtype=pl.String))
+        .otherwise(pl.col("resident_id"))
+    )
     return frame.with_columns(unit.alias("resident_id"))
 
 
@@ -324,6 +376,20 @@ def test_ingest_when_privacy_unit_partly_null_then_the_count_is_recorded(
     frame = _without_unit(24)  # ages 18-23: 6 of every 60 rows
     _, dataset = _ingest(db, tmp_path, TAGS, frame, privacy_unit="resident_id")
     assert dataset.null_unit_rows == 60 == frame["resident_id"].null_count()
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_ingest_when_privacy_unit_blank_then_counted_and_refused_like_null(
+    db: Database, tmp_path: Path, blank: str
+):
+    from policies.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match=r"'resident_id' is empty in 420 of 600 rows"):
+        _ingest(db, tmp_path, TAGS, _without_unit(60, blank), privacy_unit="resident_id")
+    frame = _without_unit(24, blank)  # a quoted "" (or blanks) in the CSV, not a null
+    assert frame["resident_id"].null_count() == 0
+    _, dataset = _ingest(db, tmp_path, TAGS, frame, privacy_unit="resident_id")
+    assert dataset.null_unit_rows == 60
 
 
 def test_ingest_when_privacy_unit_mostly_null_then_refused_and_nothing_stored(

@@ -182,6 +182,21 @@ def test_run_on_when_a_row_has_no_privacy_unit_then_dropped_like_the_engine_drop
     assert out["sum_income"].item() == 150.0
 
 
+def test_run_on_when_a_privacy_unit_is_blank_then_dropped_like_the_engine_drops_it(ds):
+    frame = pl.DataFrame(
+        {
+            "resident_id": ["a", "", "  ", "b", ""],
+            "city": ["苏州市"] * 5,
+            "age": [30, 40, 50, 60, 70],
+            "income": [100.0, 20.0, 30.0, 50.0, 40.0],
+        }
+    )
+    out = ds.query().agg(count(), count_distinct(), sum_("income", 0, 200)).run_on(frame)
+    assert out["count"].item() == 2  # an empty or blank ID names no one
+    assert out["count_distinct"].item() == 2  # and is not one more person
+    assert out["sum_income"].item() == 150.0
+
+
 def test_run_on_when_frame_lacks_a_column_then_error_names_it(ds):
     with pytest.raises(InvalidJobSpec, match="lacks income"):
         ds.query().agg(mean("income", 0, 1)).run_on(pl.DataFrame({"age": [1]}))

@@ -16,12 +16,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Datasets ingested before the count existed read 0: jobs drop such rows either way,
-    # and a steward who wants the figure ingests the dataset again.
+    # Datasets ingested before the count existed read NULL, "not counted" (a 0 would claim
+    # every row has a unit): jobs drop such rows either way, and a steward who wants the
+    # figure ingests the dataset again.
     with op.batch_alter_table("datasets") as batch:
-        batch.add_column(
-            sa.Column("null_unit_rows", sa.BigInteger(), nullable=False, server_default="0")
-        )
+        batch.add_column(sa.Column("null_unit_rows", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:

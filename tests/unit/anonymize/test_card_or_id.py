@@ -3,7 +3,8 @@
 The rule (:func:`anonymize.patterns.is_bank_card`): an 18-digit number that
 passes Luhn and has a birth year where a resident ID has one is a card only
 when a card word is the nearest card or ID word before it; otherwise it is an
-ID if it passes GB 11643 and nothing if it does not (a mistyped ID).
+ID if it passes GB 11643 and nothing if it does not (a mistyped ID). A number
+without a GB/T 2260 province reads as no ID at all and is judged as a card.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import random
 import polars as pl
 import pytest
 from stdnum import luhn
-from stdnum.cn import uscc
+from stdnum.cn import ric, uscc
 
 from anonymize import patterns
 from anonymize.analyzer import analyze_text
@@ -25,11 +26,14 @@ CARD, ID, ORG = "BANK_CARD", "CN_RESIDENT_ID", "CN_USCC"
 BOTH = "622202199001011003"
 #: Passes Luhn, a birth year in place, but a wrong GB 11643 check digit.
 CARD_LIKE_ID = "622202199001011029"
+#: Passes Luhn and the GB 11643 check with a real birth date, but 49 is no GB/T 2260 province.
+NO_PROVINCE = "498304199001010114"
 
 
 def test_fixtures_when_checked_then_read_as_intended() -> None:
     assert patterns.is_resident_id(BOTH) and luhn.is_valid(BOTH)
     assert not patterns.is_resident_id(CARD_LIKE_ID) and luhn.is_valid(CARD_LIKE_ID)
+    assert ric.calc_check_digit(NO_PROVINCE) == NO_PROVINCE[-1] and luhn.is_valid(NO_PROVINCE)
 
 
 CASES = [
@@ -44,6 +48,9 @@ CASES = [
     (f"卡号{CARD_LIKE_ID}", {(CARD, CARD_LIKE_ID)}),  # no valid ID: a card with a card word
     (CARD_LIKE_ID, set()),  # no word: a mistyped ID, reported as neither
     (f"身份证{CARD_LIKE_ID}", set()),  # an ID word, wrong check digit: nothing
+    (NO_PROVINCE, {(CARD, NO_PROVINCE)}),  # no province: no ID, so a card even without a word
+    (f"编号 {NO_PROVINCE}", {(CARD, NO_PROVINCE)}),  # a word that is neither: still a card
+    (f"身份证号{NO_PROVINCE}", {(CARD, NO_PROVINCE)}),  # an ID word cannot make it an ID
 ]
 
 
@@ -75,6 +82,35 @@ def test_card_or_id_when_many_numbers_and_contexts_then_paths_agree() -> None:
     }
     assert vector == presidio
     assert {e for _, e, _, _ in vector} == {CARD, ID}  # both readings occur
+
+
+def test_card_or_id_when_no_province_then_paths_agree_on_a_card() -> None:
+    r = random.Random(12)
+    words = ["", "银行卡号", "身份证号", "编号 ", "公民身份号码"]
+    # Card prefixes (a first digit 3-6 or 9, patterns.BANK_CARD) that are no GB/T 2260 province.
+    outside = [f"{p:02d}" for p in range(30, 100) if f"{p:02d}" not in patterns.PROVINCES]
+    outside = [p for p in outside if p[0] in "34569"]
+    texts, cards = [], set()
+    for row in range(300):
+        body = f"{r.choice(outside)}{r.randint(0, 9999):04d}{r.randint(1950, 2010)}"
+        body += f"{r.randint(1, 12):02d}{r.randint(1, 28):02d}{r.randint(0, 999):03d}"
+        number = body + luhn.calc_check_digit(body)
+        texts.append(f"{r.choice(words)}{number}")
+        if not uscc.is_valid(number):  # one in 31 passes the USCC check: no card then
+            cards.add(row)
+    frame = scan_table(pl.DataFrame({"text": texts}), entities=[CARD, ID, ORG])
+    vector = set(frame.select("row", "entity", "start", "end").iter_rows())
+    presidio = {
+        (row, span.entity, span.start, span.end)
+        for row, text in enumerate(texts)
+        for span in analyze_text(text, entities=[CARD, ID, ORG])
+    }
+    assert vector == presidio
+    # A birth year in place makes no ID without a province: every card is found, whatever
+    # the word before it, and no number is an ID.
+    assert {row for row, entity, _, _ in vector if entity == CARD} == cards
+    assert ID not in {entity for _, entity, _, _ in vector}
+    assert len(cards) > 250
 
 
 @pytest.mark.parametrize("authority", list("123456789"))

@@ -113,8 +113,8 @@ NEGATIVES = [
     with_ric("32058419901332261"),  # check digit fine, 1990-13-32 impossible
     with_ric("32058420991231261"),  # born in 2099
     "320584189912311006",  # check digit fine, born before 1900 (and Luhn fails: no card)
-    f"身份证号{with_ric('49010519491231002')}",  # check digit and date fine, no province 49
-    f"身份证号{with_ric('00010519900101002')}",  # no province 00
+    f"身份证号{with_ric('49010519491231002')}",  # check and date fine, no province 49, no Luhn
+    f"身份证号{with_ric('16010519900101002')}",  # no province 16 (nor Luhn: no card)
     f"身份证号{with_ric('99010519900101002')}",  # no province 99
     CARD16[:-1] + str((int(CARD16[-1]) + 1) % 10),  # 62 prefix, Luhn fails
     f"订单号{with_luhn('356812341234123')}",  # Luhn passes by chance: an order number

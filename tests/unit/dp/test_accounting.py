@@ -187,3 +187,13 @@ def test_accountant_when_approximate_deltas_exhaust_the_budget_then_refused() ->
     with pytest.raises(BudgetExhausted, match="delta"):
         accountant.charge(Charge(epsilon=0.1, delta=6e-7))
     assert not accountant.can_charge(Charge(rho=0.01, conversion_delta=1e-7, delta=4e-7))
+
+
+def test_privacy_statement_when_gaussian_aggregate_then_names_zcdp_and_the_cks_conversion() -> None:
+    from sandbox.airlock import _privacy_statement
+
+    spec = {"noise": "gaussian", "max_rows_per_unit": 1, "max_groups_per_unit": 1}
+    statement = _privacy_statement("aggregate", spec, PrivacyBudget(1.0, 1e-5), "pid", {})
+    # the manifest names where its (epsilon, delta) comes from: zCDP and the CKS conversion
+    assert "Bun & Steinke 2016" in statement["accounting"]
+    assert "Canonne, Kamath & Steinke 2020" in statement["accounting"]

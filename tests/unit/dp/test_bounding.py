@@ -54,17 +54,21 @@ def test_bound_contributions_when_no_privacy_unit_then_rows_untouched() -> None:
         (pl.Series("pid", [None] * 5, dtype=pl.Int64), "null"),  # no ID in an integer column
         (pl.Series("pid", [float("nan")] * 5), "NaN"),  # NaN is no ID in a float column
         (pl.Series("pid", [None] * 5, dtype=pl.String), "null"),  # nor null in a string column
+        (pl.Series("pid", ["", " ", "", "\t", "\u3000"]), "blank"),  # nor "" or blanks (CSV "")
+        (pl.Series("pid", ["", ""] * 2 + [" "], dtype=pl.Categorical), "blank"),  # categorical
     ],
 )
 def test_bound_contributions_when_unit_missing_then_those_rows_dropped_not_pooled(
     unit: pl.Series, missing: str
 ) -> None:
-    known = FRAME.with_columns(pl.col("pid").cast(unit.dtype))
+    known = FRAME.with_columns(pl.col("pid").cast(pl.String).cast(unit.dtype))
     unknown = pl.DataFrame({"pid": unit, "city": ["c0"] * 5, "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
     kept = _bounded(pl.concat([known, unknown]), 2, 2)
     # rows without a unit are no one's: they do not share one quota as if one person
     assert kept.height == _bounded(known, 2, 2).height, missing
     assert kept["pid"].null_count() == 0
+    if missing == "blank":
+        assert kept["pid"].cast(pl.String).str.strip_chars().str.len_chars().min() > 0
 
 
 def test_salt_when_specs_differ_then_salts_differ_and_same_spec_same_salt() -> None:
