@@ -154,7 +154,8 @@ def test_migrations_when_dataset_predates_the_null_unit_count_then_it_reads_not_
     with db.session() as s:
         dataset = catalog.get(s, "residents")
         assert dataset.null_unit_rows is None  # not counted, no made-up 0
-        assert DatasetPublic.of(dataset, with_evidence=True).null_unit_rows is None
+        view = DatasetPublic.of(dataset, with_evidence=True, exact=True, digest="")
+        assert view.null_unit_rows is None
 
 
 def test_audit_when_appended_then_chain_verifies_and_edits_are_located(db: Database):
