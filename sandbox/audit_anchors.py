@@ -18,6 +18,10 @@ A head names the entry it saw; if the chain no longer holds that entry with
 that hash, or ends before it, or carries entries without a MAC after it, the
 chain was tampered with. Everything after the newest head can still be cut
 off unnoticed: publish heads often.
+
+Every manifest's and head's signature is checked, under the current key or a
+retired one the operator declares (``sandbox audit key`` printed it before a
+rotation of the secret); verify never takes a key as retired from the data.
 """
 
 from __future__ import annotations
