@@ -27,12 +27,12 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from policies.errors import InternalError
@@ -40,7 +40,7 @@ from sandbox.store.db import Database
 from sandbox.store.models import AuditEntry, utcnow
 
 if TYPE_CHECKING:
-    from sandbox.audit_anchors import PublishedHead
+    from sandbox.audit_anchors import PublishedHead, RetiredKey
 
 GENESIS = "0" * 64
 _MAC_KEY_INFO = b"data-sandbox audit mac v1"
@@ -65,9 +65,15 @@ def entry_hash(
     subject: str,
     details: dict[str, Any],
     prev_hash: str,
+    mac_key_id: str | None = None,
 ) -> str:
-    """The hash an entry with these fields must carry."""
-    body = {
+    """The hash an entry with these fields must carry.
+
+    ``mac_key_id`` (the fingerprint of the key that MACs the entry; None for
+    entries written before MACs, whose hashes never covered it) is hashed too,
+    so relabelling an entry's key breaks the chain like any other edit.
+    """
+    body: dict[str, Any] = {
         "seq": seq,
         "at": at,
         "actor": actor,
@@ -76,6 +82,8 @@ def entry_hash(
         "details": details,
         "prev_hash": prev_hash,
     }
+    if mac_key_id is not None:
+        body["mac_key"] = mac_key_id
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
@@ -126,7 +134,8 @@ def append(
     seq += 1
     at = utcnow().isoformat(timespec="microseconds")
     details = json.loads(canonical_json(details))  # the stored form is the hashed form
-    digest = entry_hash(seq, at, actor, action, subject, details, prev)
+    fingerprint = key_id(key)
+    digest = entry_hash(seq, at, actor, action, subject, details, prev, fingerprint)
     entry = AuditEntry(
         seq=seq,
         at=at,
@@ -137,7 +146,7 @@ def append(
         prev_hash=prev,
         hash=digest,
         mac=entry_mac(key, seq, digest),
-        mac_key=key_id(key),
+        mac_key=fingerprint,
     )
     session.add(entry)
     session.flush()
@@ -209,28 +218,36 @@ class _Walk:
     legacy: int = 0
     seen_mac: bool = False
     seen_current: bool = False
+    #: Releasing ``review.approve`` entries the walk checked: job id -> (seq, details).
+    approvals: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
 
 
 def verify(
-    session: Session, secret: bytes, heads: Sequence[PublishedHead] = (), batch: int = 5000
+    session: Session,
+    secret: bytes,
+    heads: Sequence[PublishedHead] = (),
+    retired: Sequence[RetiredKey] = (),
+    batch: int = 5000,
 ) -> Verification:
     """Walk the chain from the first entry and report the first problem.
 
     Checks, in order: every link (sequence, ``prev_hash``, hash, MAC); the
-    releases table against the chain's release entries, each manifest's
-    signature and the chain head it names; then each published head.
+    jobs and releases tables against the chain's release entries, each
+    manifest's signature and the chain head it names; then each published head.
 
     Args:
         session: A session on the store.
         secret: The deployment secret (the MAC key and the signing key derive from it).
         heads: Heads published earlier by ``sandbox audit checkpoint``.
+        retired: Keys of secrets this deployment used before (``sandbox audit key``
+            printed them); entries, manifests and heads under any other key fail.
         batch: Entries read per query.
     """
     from sandbox import audit_anchors  # it needs signing, which needs this module
 
     key = mac_key(secret)
     walk = _Walk()
-    broken = _walk(session, key, walk, batch)
+    broken = _walk(session, key, {r.mac_key for r in retired}, walk, batch)
     if broken is not None:
         return broken
     head_seq = walk.count
@@ -251,16 +268,18 @@ def verify(
             published,
         )
 
-    problem, releases = audit_anchors.check_releases(
-        session, secret, walk.unmaced, walk.legacy, head_seq
-    )
+    keys = audit_anchors.known_keys(secret, retired)
+    macs = audit_anchors.Macs(walk.unmaced, walk.legacy, key_id(key))
+    problem, releases = audit_anchors.check_releases(session, keys, walk.approvals, macs, head_seq)
     if problem is not None:
         return result(problem, releases, 0)
-    problem = audit_anchors.check_heads(session, secret, heads, head_seq, walk.unmaced, walk.legacy)
+    problem = audit_anchors.check_heads(session, keys, heads, head_seq, macs)
     return result(problem, releases, len(heads) if problem is None else 0)
 
 
-def _walk(session: Session, key: bytes, walk: _Walk, batch: int) -> Verification | None:
+def _walk(
+    session: Session, key: bytes, retired: set[str], walk: _Walk, batch: int
+) -> Verification | None:
     """Check every link; a :class:`Verification` naming the first bad one, or None."""
     current = key_id(key)
     last_seq = 0
@@ -270,6 +289,13 @@ def _walk(session: Session, key: bytes, walk: _Walk, batch: int) -> Verification
             False, walk.count, seq, reason, walk.head, walk.count, walk.unmaced, walk.legacy
         )
 
+    below = session.scalar(select(func.min(AuditEntry.seq)).where(AuditEntry.seq < 1))
+    if below is not None:
+        return broken(
+            int(below),
+            f"an entry carries sequence number {below}, but the chain starts at 1: it was "
+            "written outside the service",
+        )
     while True:
         rows = session.scalars(
             select(AuditEntry)
@@ -286,35 +312,53 @@ def _walk(session: Session, key: bytes, walk: _Walk, batch: int) -> Verification
             if e.prev_hash != walk.head:
                 return broken(e.seq, "prev_hash does not match the previous entry")
             recomputed = entry_hash(
-                e.seq, e.at, e.actor, e.action, e.subject, e.details, e.prev_hash
+                e.seq, e.at, e.actor, e.action, e.subject, e.details, e.prev_hash, e.mac_key
             )
             if recomputed != e.hash:
                 return broken(e.seq, "the entry's content does not match its hash")
-            if e.mac is None:
-                if walk.seen_mac:
-                    return broken(
-                        e.seq,
-                        "the entry carries no MAC although earlier entries do: its MAC was "
-                        "removed, or it was written outside the service",
-                    )
-                walk.legacy += 1
-                walk.unmaced += 1
-            elif e.mac_key != current:
-                if walk.seen_current:
-                    return broken(
-                        e.seq,
-                        "the entry is MACed under another key than the entries before it: "
-                        "it was written outside the service",
-                    )
-                walk.unmaced += 1
-            elif not hmac.compare_digest(e.mac, entry_mac(key, e.seq, e.hash)):
-                return broken(
-                    e.seq,
-                    "the entry's MAC does not match: it was rewritten (hashes recomputed) or "
-                    "forged by someone without the key",
-                )
-            else:
-                walk.seen_current = True
-            walk.seen_mac = walk.seen_mac or e.mac is not None
+            reason = _check_mac(e, key, current, retired, walk)
+            if reason:
+                return broken(e.seq, reason)
+            if e.action == "review.approve" and e.subject.startswith("job:"):
+                # Entries written before approvals said whether they released count as releasing.
+                if e.details.get("released", True):
+                    walk.approvals[int(e.subject.removeprefix("job:"))] = (e.seq, e.details)
             walk.head, walk.count = e.hash, walk.count + 1
         last_seq = rows[-1].seq
+
+
+def _check_mac(e: AuditEntry, key: bytes, current: str, retired: set[str], walk: _Walk) -> str:
+    """What is wrong with the entry's MAC ("" if nothing); counts entries without a current one."""
+    if e.mac is None and e.mac_key is None:  # written before revision 0007
+        if walk.seen_mac:
+            return (
+                "the entry carries no MAC although earlier entries do: its MAC was removed, or "
+                "it was written outside the service"
+            )
+        walk.legacy += 1
+        walk.unmaced += 1
+        return ""
+    walk.seen_mac = True
+    if e.mac is None or e.mac_key is None:
+        return "the entry carries a MAC key without a MAC, or a MAC without its key: one was cut"
+    if e.mac_key == current:
+        walk.seen_current = True
+        if not hmac.compare_digest(e.mac, entry_mac(key, e.seq, e.hash)):
+            return (
+                "the entry's MAC does not match: it was rewritten (hashes recomputed) or forged "
+                "by someone without the key"
+            )
+        return ""
+    if e.mac_key not in retired:
+        return (
+            f"the entry is MACed under key {e.mac_key}, which is neither the current key nor "
+            "a retired one declared to verify: it was written outside the service (after a "
+            "rotation of the secret, declare the old key with --retired-keys)"
+        )
+    if walk.seen_current:
+        return (
+            "the entry is MACed under a retired key after entries under the current key: it "
+            "was written outside the service"
+        )
+    walk.unmaced += 1
+    return ""

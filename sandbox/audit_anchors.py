@@ -18,6 +18,10 @@ A head names the entry it saw; if the chain no longer holds that entry with
 that hash, or ends before it, or carries entries without a MAC after it, the
 chain was tampered with. Everything after the newest head can still be cut
 off unnoticed: publish heads often.
+
+Every manifest's and head's signature is checked, under the current key or a
+retired one the operator declares (``sandbox audit key`` printed it before a
+rotation of the secret); verify never takes a key as retired from the data.
 """
 
 from __future__ import annotations
@@ -26,16 +30,18 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from policies.airlock import JobStatus
 from policies.errors import InvalidRequest
 from sandbox import signing
 from sandbox.audit import GENESIS, canonical_json, head_record, key_id, mac_key
-from sandbox.store.models import AuditEntry, Release, utcnow
+from sandbox.store.models import AuditEntry, Job, Release, utcnow
 
 #: (sequence number of the entry at fault, what is wrong), or None.
 Problem = tuple[int | None, str] | None
@@ -116,39 +122,112 @@ def load_heads(text: str) -> list[PublishedHead]:
     return heads
 
 
+@dataclass(frozen=True, slots=True)
+class RetiredKey:
+    """The keys of a secret the deployment used before, as ``sandbox audit key`` printed them."""
+
+    mac_key: str
+    public_key: str
+
+
+class _RetiredFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mac_key: str = Field(pattern=r"^[0-9a-f]{16}$")
+    public_key: str = Field(max_length=1000, pattern=r"^-----BEGIN PUBLIC KEY-----")
+
+
+def key_record(secret: bytes) -> dict[str, str]:
+    """The current key pair's public half: the MAC key's fingerprint and the signing key.
+
+    Print it before rotating the secret and keep it: after the rotation, entries,
+    manifests and heads under it verify only when it is declared retired.
+    """
+    return {"mac_key": key_id(mac_key(secret)), "public_key": signing.public_key_pem(secret)}
+
+
+def load_retired_keys(text: str) -> list[RetiredKey]:
+    """Retired keys from a file: ``sandbox audit key`` outputs, one a line or a JSON list.
+
+    Raises:
+        InvalidRequest: The text holds something else.
+    """
+    stripped = text.strip()
+    try:
+        if stripped.startswith("["):
+            raw: list[Any] = json.loads(stripped)
+        else:
+            raw = [json.loads(line) for line in stripped.splitlines() if line.strip()]
+        keys = [RetiredKey(**_RetiredFile.model_validate(item).model_dump()) for item in raw]
+    except (json.JSONDecodeError, ValidationError, TypeError) as err:
+        raise InvalidRequest(
+            "the retired keys file is not a list of `sandbox audit key` outputs: copy each "
+            "unchanged, one a line"
+        ) from err
+    return keys
+
+
+def retired_keys(path: Path | None) -> list[RetiredKey]:
+    """The retired keys declared in ``path`` (``SANDBOX_AUDIT_RETIRED_KEYS``); none if unset.
+
+    Raises:
+        InvalidRequest: The file cannot be read or holds something else.
+    """
+    if path is None:
+        return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise InvalidRequest(
+            "the retired keys file (SANDBOX_AUDIT_RETIRED_KEYS) cannot be read: check its path"
+        ) from err
+    return load_retired_keys(text)
+
+
+def known_keys(secret: bytes, retired: Sequence[RetiredKey]) -> dict[str, str]:
+    """MAC key fingerprint -> public signing key (PEM): the current pair and the declared ones."""
+    current = key_record(secret)
+    return {r.mac_key: r.public_key for r in retired} | {current["mac_key"]: current["public_key"]}
+
+
+@dataclass(frozen=True, slots=True)
+class Macs:
+    """What the walk found: entries 1..unmaced lack a current MAC, 1..legacy predate MACs."""
+
+    unmaced: int
+    legacy: int
+    current: str
+
+    def limit(self, key: str) -> int:
+        """The last entry allowed without a MAC under ``key`` (named by an anchor)."""
+        return self.unmaced if key == self.current else self.legacy
+
+
 def check_releases(
-    session: Session, secret: bytes, unmaced: int, legacy: int, head_seq: int
+    session: Session,
+    keys: dict[str, str],
+    recorded: dict[int, tuple[int, dict[str, Any]]],
+    macs: Macs,
+    head_seq: int,
 ) -> tuple[Problem, int]:
-    """Compare the releases table, each manifest and its head with the chain.
+    """Compare the jobs and releases tables, each manifest and its head with the chain.
 
     Args:
         session: A session on the store.
-        secret: The deployment secret (the manifest verification key).
-        unmaced: Entries 1..unmaced carry no MAC under the current key.
-        legacy: Entries 1..legacy predate MACs.
+        keys: MAC key fingerprint -> public signing key, from :func:`known_keys`.
+        recorded: Releasing approvals the walk checked: job id -> (seq, details).
+        macs: What the walk found about MACs.
         head_seq: The chain's last sequence number.
 
     Returns:
         The first problem (or None) and the number of releases checked.
     """
-    approvals = session.execute(
-        select(AuditEntry.seq, AuditEntry.subject, AuditEntry.details)
-        .where(AuditEntry.action == "review.approve")
-        .order_by(AuditEntry.seq)
-    )
-    # Entries written before approvals said whether they released count as releasing.
-    recorded: dict[int, tuple[int, dict[str, Any]]] = {}
-    for seq, subject, details in approvals:
-        if details.get("released", True) and subject.startswith("job:"):
-            recorded[int(subject.removeprefix("job:"))] = (int(seq), details)
     releases = list(session.scalars(select(Release).order_by(Release.job_id)))
     stored = {r.job_id for r in releases}
+    cut = "entries were cut off the end of the chain, or a release was written without one"
     for r in releases:
         if r.job_id not in recorded:
-            reason = (
-                f"job {r.job_id} was released but no entry records its release: entries were "
-                "cut off the end of the chain, or a release was written without one"
-            )
+            reason = f"job {r.job_id} was released but no entry records its release: {cut}"
             return (head_seq + 1, reason), 0
     for job_id, (seq, details) in recorded.items():
         if details.get("released") is True and job_id not in stored:
@@ -157,11 +236,19 @@ def check_releases(
                 "no row for it: the release (its manifest and signature) was deleted"
             )
             return (seq, reason), 0
-    public = signing.public_key_pem(secret)
-    current = key_id(mac_key(secret))
+    released = session.scalars(
+        select(Job.id).where(Job.status == JobStatus.RELEASED.value).order_by(Job.id)
+    )
+    for job_id in released:
+        if job_id not in stored:
+            reason = (
+                f"job {job_id} has the status released, but neither a release row nor an entry "
+                f"records its release: {cut}"
+            )
+            return (head_seq + 1, reason), 0
     for count, r in enumerate(releases):
         seq, details = recorded[r.job_id]
-        problem = _check_manifest(session, public, r, seq, details, (unmaced, legacy, current))
+        problem = _check_manifest(session, keys, r, seq, details, macs)
         if problem is not None:
             return problem, count
     return None, len(releases)
@@ -169,15 +256,14 @@ def check_releases(
 
 def _check_manifest(
     session: Session,
-    public: str,
+    keys: dict[str, str],
     release: Release,
     seq: int,
     details: dict[str, Any],
-    macs: tuple[int, int, str],
+    macs: Macs,
 ) -> Problem:
     job = release.job_id
     manifest = release.manifest
-    unmaced, legacy, current = macs
     if manifest.get("job_id") != job:
         return seq, f"the manifest stored with job {job}'s release is not that job's"
     digest = details.get("manifest_sha256")
@@ -192,14 +278,15 @@ def _check_manifest(
                 f"the signature stored with job {job}'s manifest is not the one its release "
                 f"entry {seq} recorded: the signature was edited"
             )
-    elif unmaced == legacy and not signing.verify(public, manifest, release.signature):
-        # Signed before revision 0007, so only the signature vouches for it; after a key
-        # rotation (entries under a retired key) the key that signed it is gone.
-        return seq, (
-            f"the manifest of job {job} does not verify under the current signing key: it or "
-            "its signature was edited (or it was signed before the secret was rotated)"
-        )
     named = manifest.get("audit_head")
+    # Manifests since revision 0007 name the key pair they were signed under.
+    signers = [keys.get(str(named.get("mac_key")))] if isinstance(named, dict) else keys.values()
+    if not any(pem and signing.verify(pem, manifest, release.signature) for pem in signers):
+        return seq, (
+            f"the manifest of job {job} does not verify under the current signing key nor a "
+            "declared retired one: it or its signature was edited (if it was signed before the "
+            "secret was rotated, declare the old key with --retired-keys)"
+        )
     if named is None:  # manifests signed before revision 0007
         return None
     named_seq, named_hash = int(named["seq"]), str(named["hash"])
@@ -208,7 +295,7 @@ def _check_manifest(
             f"the manifest of job {job} names audit entry {named_seq} with a hash the chain "
             "does not hold there: the chain was rewritten before that release"
         )
-    limit = unmaced if named.get("mac_key") == current else legacy
+    limit = macs.limit(str(named.get("mac_key")))
     if limit > named_seq:
         return named_seq + 1, (
             f"entries 1..{limit} carry no MAC under the key in force when job {job}'s manifest "
@@ -220,31 +307,27 @@ def _check_manifest(
 
 def check_heads(
     session: Session,
-    secret: bytes,
+    keys: dict[str, str],
     heads: Sequence[PublishedHead],
     head_seq: int,
-    unmaced: int,
-    legacy: int,
+    macs: Macs,
 ) -> Problem:
     """Check the chain against heads published outside the host.
 
     Args:
         session: A session on the store.
-        secret: The deployment secret (signing key, MAC key id).
+        keys: MAC key fingerprint -> public signing key, from :func:`known_keys`.
         heads: The published heads.
         head_seq: The chain's last sequence number.
-        unmaced: Entries 1..unmaced carry no MAC under the current key.
-        legacy: Entries 1..legacy predate MACs.
+        macs: What the walk found about MACs.
     """
-    public = signing.public_key_pem(secret)
-    current = key_id(mac_key(secret))
     for h in sorted(heads, key=lambda h: h.seq):
-        # A head from before a rotation was signed with the retired key, which is gone; its
-        # signature only tells third parties who issued it, the verifier brings the file.
-        if h.mac_key == current and not signing.verify(public, h.body(), h.signature):
+        # A head is signed with the key pair it names: the current one or a declared retired one.
+        pem = keys.get(h.mac_key)
+        if pem is None or not signing.verify(pem, h.body(), h.signature):
             return h.seq, (
                 f"the head published at {h.time} for entry {h.seq} does not verify under the "
-                "current signing key: this deployment did not sign it"
+                "current signing key nor a declared retired one: this deployment did not sign it"
             )
         if h.seq > head_seq:
             return head_seq + 1, (
@@ -257,7 +340,7 @@ def check_heads(
                 "rewritten up to it"
             )
         # Entries written after a checkpoint carry a MAC (under its key, if still current).
-        limit = unmaced if h.mac_key == current else legacy
+        limit = macs.limit(h.mac_key)
         if limit > h.seq:
             return h.seq + 1, (
                 f"entries 1..{limit} carry no MAC under the key in force when the head of entry "

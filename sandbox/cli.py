@@ -92,18 +92,30 @@ def verify(
             dir_okay=False,
         ),
     ] = None,
+    retired_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--retired-keys",
+            help="Keys of secrets used before a rotation (`sandbox audit key` outputs, one a "
+            "line); added to SANDBOX_AUDIT_RETIRED_KEYS",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Check the chain (links, MACs), the releases and published heads; exit 1 on a problem."""
     from sandbox.audit import verify as do_verify
     from sandbox.audit_anchors import load_heads
+    from sandbox.audit_anchors import retired_keys as read_retired
 
     settings = _settings()
     try:
         heads = load_heads(against.read_text(encoding="utf-8")) if against else []
+        retired = read_retired(settings.audit_retired_keys) + read_retired(retired_keys)
         db = _database(settings)
         with db.session() as session:
-            result = do_verify(session, settings.secret(), heads)
+            result = do_verify(session, settings.secret(), heads, retired)
     except SandboxError as error:
         _fail(error)
     if as_json:
@@ -150,12 +162,14 @@ def checkpoint() -> None:
     """
     from sandbox.audit import verify as do_verify
     from sandbox.audit_anchors import checkpoint as do_checkpoint
+    from sandbox.audit_anchors import retired_keys
 
     settings = _settings()
     try:
+        retired = retired_keys(settings.audit_retired_keys)
         db = _database(settings)
         with db.session() as session:
-            result = do_verify(session, settings.secret())
+            result = do_verify(session, settings.secret(), retired=retired)
             head = do_checkpoint(session, settings.secret()) if result.ok else None
     except SandboxError as error:
         _fail(error)
@@ -166,6 +180,19 @@ def checkpoint() -> None:
         )
         raise typer.Exit(1)
     typer.echo(json.dumps(head, sort_keys=True))
+
+
+@audit_app.command("key")
+def key() -> None:
+    """Print the current audit MAC key's fingerprint and the public signing key (JSON).
+
+    Keep it before rotating the secret: after the rotation, `sandbox audit verify
+    --retired-keys FILE` (or SANDBOX_AUDIT_RETIRED_KEYS) with this line in FILE accepts
+    the entries, manifests and heads made under the old secret, and nothing else does.
+    """
+    from sandbox.audit_anchors import key_record
+
+    typer.echo(json.dumps(key_record(_settings().secret()), sort_keys=True))
 
 
 @pii_app.command("scan")

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     ray_num_cpus: int | None = Field(default=None, ge=1)
     #: Signs manifests and keys pseudonyms; default generated into the data folder.
     secret_key: SecretStr | None = None
+    #: Keys of secrets used before a rotation (`sandbox audit key` outputs, one a line), so
+    #: that audit entries, manifests and heads under them verify.
+    audit_retired_keys: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     job_timeout_s: float = Field(default=600.0, gt=0)

@@ -13,6 +13,7 @@ from policies.roles import Role, check_role
 from sandbox import audit, signing
 from sandbox.api.deps import Caller, SandboxDep
 from sandbox.api.schemas import AuditEntryPublic, AuditVerifyPublic, InputCheckPublic
+from sandbox.audit_anchors import retired_keys
 from sandbox.catalog import get as get_dataset
 from sandbox.dataset_facts import verify_dataset
 from sandbox.store.models import AuditEntry, Release
@@ -45,7 +46,11 @@ def verify(who: Caller, sandbox: SandboxDep) -> AuditVerifyPublic:
     """
     check_role(who.role, *_READERS)
     with sandbox.db.session() as session:
-        result = audit.verify(session, sandbox.settings.secret())
+        result = audit.verify(
+            session,
+            sandbox.settings.secret(),
+            retired=retired_keys(sandbox.settings.audit_retired_keys),
+        )
     return AuditVerifyPublic(
         ok=result.ok,
         entries=result.entries,

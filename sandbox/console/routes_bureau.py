@@ -15,6 +15,7 @@ from policies.errors import InvalidRequest, NotFound, PolicyViolation, SandboxEr
 from policies.grants import GrantState
 from sandbox import audit, grants, ledger
 from sandbox.api.deps import SandboxDep
+from sandbox.audit_anchors import retired_keys
 from sandbox.catalog import list_all
 from sandbox.console.grant_terms import (
     FIELD_PREFIX,
@@ -228,7 +229,11 @@ def catalog_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Re
 def audit_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
     """Recent audit entries and whether the hash chain holds."""
     with sandbox.db.session() as session:
-        verification = audit.verify(session, sandbox.settings.secret())
+        verification = audit.verify(
+            session,
+            sandbox.settings.secret(),
+            retired=retired_keys(sandbox.settings.audit_retired_keys),
+        )
         entries = list(
             session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(AUDIT_ROWS))
         )

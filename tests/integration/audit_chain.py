@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.roles import OrgKind, Role
 from sandbox import airlock, audit, auth, catalog, grants
-from sandbox.audit_anchors import PublishedHead, checkpoint, load_heads
+from sandbox.audit_anchors import PublishedHead, RetiredKey, checkpoint, load_heads
 from sandbox.auth import Principal
 from sandbox.job_service import JobService
 from sandbox.settings import Settings
@@ -49,9 +50,11 @@ class Chain:
     approvals: list[int]  # sequence numbers of their releasing review.approve entries
     last: int  # the chain's last sequence number
 
-    def verify(self, *heads: PublishedHead) -> audit.Verification:
+    def verify(
+        self, *heads: PublishedHead, retired: Sequence[RetiredKey] = ()
+    ) -> audit.Verification:
         with self.db.session() as s:
-            return audit.verify(s, self.secret, heads)
+            return audit.verify(s, self.secret, heads, retired)
 
     def head(self) -> PublishedHead:
         with self.db.session() as s:
@@ -144,6 +147,8 @@ def rechain(conn: Connection, first: int) -> None:
     prev = conn.scalar(select(LOG.c.hash).where(LOG.c.seq == first - 1)) or audit.GENESIS
     rows = conn.execute(select(LOG).where(LOG.c.seq >= first).order_by(LOG.c.seq)).all()
     for r in rows:
-        new = audit.entry_hash(r.seq, r.at, r.actor, r.action, r.subject, r.details, prev)
+        new = audit.entry_hash(
+            r.seq, r.at, r.actor, r.action, r.subject, r.details, prev, r.mac_key
+        )
         conn.execute(update(LOG).where(LOG.c.seq == r.seq).values(prev_hash=prev, hash=new))
         prev = new

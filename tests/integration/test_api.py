@@ -426,7 +426,9 @@ def test_audit_when_chain_is_recomputed_after_an_edit_then_verify_names_the_mac(
         prev = rows[0].hash
         for e in rows[1:]:
             actor = "user:mallory" if e.seq == 2 else e.actor
-            digest = audit.entry_hash(e.seq, e.at, actor, e.action, e.subject, e.details, prev)
+            digest = audit.entry_hash(
+                e.seq, e.at, actor, e.action, e.subject, e.details, prev, e.mac_key
+            )
             session.execute(
                 update(AuditEntry)
                 .where(AuditEntry.seq == e.seq)

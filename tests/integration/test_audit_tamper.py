@@ -62,7 +62,9 @@ def _renumber_entries(conn: Connection, c: Chain) -> None:
 
 def _edit_and_rehash_one(conn: Connection, c: Chain) -> None:
     r = conn.execute(select(LOG).where(LOG.c.seq == 3)).one()
-    new = audit.entry_hash(3, r.at, "user:mallory", r.action, r.subject, r.details, r.prev_hash)
+    new = audit.entry_hash(
+        3, r.at, "user:mallory", r.action, r.subject, r.details, r.prev_hash, r.mac_key
+    )
     conn.execute(update(LOG).where(LOG.c.seq == 3).values(actor="user:mallory", hash=new))
 
 
@@ -75,7 +77,7 @@ def _forge(conn: Connection, c: Chain, seq: int, mac: str | None, key: str | Non
     prev = conn.scalar(select(LOG.c.hash).where(LOG.c.seq == seq - 1))
     at = "2026-01-01T00:00:00.000000+00:00"
     details = {"n": 1}
-    digest = audit.entry_hash(seq, at, "user:steward", "test.event", "job:1", details, prev)
+    digest = audit.entry_hash(seq, at, "user:steward", "test.event", "job:1", details, prev, key)
     conn.execute(
         insert(LOG).values(
             seq=seq,
@@ -133,23 +135,24 @@ def _edit_signature(conn: Connection, c: Chain) -> None:
 
 
 def _strip_macs_and_recompute(conn: Connection, c: Chain) -> None:
-    # Without MACs the chain looks written before them: the published head still tells.
+    # Without MACs the chain looks written before them; the key fingerprint is hashed, so
+    # every hash changes and each anchor (here the first manifest's head) tells.
     conn.execute(update(LOG).values(mac=None, mac_key=None))
-    seq = c.approvals[-1] + 2  # after every release: no manifest names a later head
+    seq = c.approvals[-1] + 2  # after every release
     conn.execute(update(LOG).where(LOG.c.seq == seq).values(actor="user:mallory"))
-    rechain(conn, seq)
+    rechain(conn, 1)
 
 
 def _replace_macs_with_own_key(conn: Connection, c: Chain) -> None:
-    # A key of the insider's own: the entries look MACed under a retired key.
+    # A key of the insider's own: it is no key this deployment declares.
     seq = c.approvals[-1] + 2
     conn.execute(update(LOG).where(LOG.c.seq == seq).values(actor="user:mallory"))
-    rechain(conn, seq)
     own = audit.mac_key(b"the insider's own key, long enough")
+    conn.execute(update(LOG).values(mac_key=audit.key_id(own)))
+    rechain(conn, 1)
     for r in conn.execute(select(LOG.c.seq, LOG.c.hash)).all():
-        mac = audit.entry_mac(own, r.seq, r.hash)
         conn.execute(
-            update(LOG).where(LOG.c.seq == r.seq).values(mac=mac, mac_key=audit.key_id(own))
+            update(LOG).where(LOG.c.seq == r.seq).values(mac=audit.entry_mac(own, r.seq, r.hash))
         )
 
 
@@ -157,7 +160,29 @@ def _strip_macs_before_a_release(conn: Connection, c: Chain) -> None:
     # The same, before a release: its signed manifest names the head it saw.
     conn.execute(update(LOG).values(mac=None, mac_key=None))
     conn.execute(update(LOG).where(LOG.c.seq == 3).values(actor="user:mallory"))
-    rechain(conn, 3)
+    rechain(conn, 1)
+
+
+def _relabel_mac_key(conn: Connection, c: Chain) -> None:
+    # The key fingerprint is hashed: relabelling an entry is an edit like any other.
+    conn.execute(update(LOG).where(LOG.c.seq == 3).values(mac_key="0123456789abcdef"))
+
+
+def _forge_entry_at_seq_zero(conn: Connection, c: Chain) -> None:
+    conn.execute(
+        insert(LOG).values(
+            seq=0,
+            at="2026-01-01T00:00:00.000000+00:00",
+            actor="user:bob",
+            action="output.download",
+            subject="job:1",
+            details={},
+            prev_hash=audit.GENESIS,
+            hash="ab" * 32,
+            mac="00" * 32,
+            mac_key="x",
+        )
+    )
 
 
 Tamper = Callable[[Connection, Chain], None]
@@ -181,9 +206,11 @@ CASES: list[tuple[Tamper, str]] = [
     (_insert_forged_in_the_middle, "carries no MAC although earlier entries do"),
     # Beyond the fifteen: a guessed MAC, MACs removed wholesale.
     (_append_forged_with_a_guessed_mac, "MAC does not match"),
-    (_strip_macs_and_recompute, "MACs were removed"),
+    (_strip_macs_and_recompute, "names audit entry"),
     (_strip_macs_before_a_release, "names audit entry"),
-    (_replace_macs_with_own_key, "MACs were removed or replaced"),
+    (_replace_macs_with_own_key, "neither the current key nor a retired one declared"),
+    (_relabel_mac_key, "content does not match its hash"),
+    (_forge_entry_at_seq_zero, "the chain starts at 1"),  # was: unnoticed
 ]
 
 
@@ -235,3 +262,48 @@ def test_audit_verify_when_a_head_is_forged_then_its_signature_is_refused(chain:
     forged = PublishedHead(genuine.seq + 5, genuine.hash, genuine.time, genuine.mac_key, "AAAA")
     result = chain.verify(forged)
     assert not result.ok and "does not verify under the current signing key" in result.reason
+
+
+def test_audit_verify_when_a_head_names_a_foreign_key_then_this_deployment_did_not_sign_it(
+    chain: Chain,
+):
+    genuine = chain.head()
+    foreign = PublishedHead(genuine.seq, genuine.hash, genuine.time, "ffffffffffffffff", "junk")
+    result = chain.verify(foreign)
+    assert not result.ok and "this deployment did not sign it" in result.reason
+
+
+def test_audit_verify_when_tail_and_its_release_row_are_cut_without_a_head_then_job_tells(
+    chain: Chain,
+):
+    # No head published: the job's status still says released.
+    job = chain.released[1]
+    with chain.db.engine.begin() as conn:
+        conn.execute(delete(LOG).where(LOG.c.seq >= chain.approvals[1]))
+        conn.execute(delete(RELEASES).where(RELEASES.c.job_id == job))
+    result = chain.verify()
+    assert not result.ok and result.broken_at == chain.approvals[1]
+    assert f"job {job} has the status released, but neither a release row" in result.reason
+
+
+def test_audit_verify_when_a_cut_release_is_masked_by_an_approval_at_seq_below_1_then_found(
+    chain: Chain,
+):
+    job = chain.released[1]
+    with chain.db.engine.begin() as conn:
+        details = conn.scalar(select(LOG.c.details).where(LOG.c.seq == chain.approvals[1]))
+        conn.execute(delete(LOG).where(LOG.c.seq >= chain.approvals[1]))
+        conn.execute(
+            insert(LOG).values(
+                seq=-1,
+                at="x",
+                actor="x",
+                action="review.approve",
+                subject=f"job:{job}",
+                details=details,
+                prev_hash="x",
+                hash="cd" * 32,
+            )
+        )
+    result = chain.verify()
+    assert not result.ok and result.broken_at == -1 and "starts at 1" in result.reason

@@ -76,6 +76,31 @@ def test_cli_when_tail_is_cut_after_a_checkpoint_then_verify_against_it_exits_1(
     assert bad.returncode == 2 and "copy it unchanged" in bad.stderr
 
 
+def test_cli_when_the_secret_is_rotated_then_verify_needs_the_retired_key_declared(
+    tmp_path: Path,
+):
+    old, new = (
+        "an old secret of forty characters or so..",
+        "the new secret of forty characters or so.",
+    )
+    assert _sandbox(tmp_path, "admin", "bootstrap", secret_key=old).returncode == 0
+    printed = _sandbox(tmp_path, "audit", "key", secret_key=old)
+    assert printed.returncode == 0, printed.stderr
+    retired = tmp_path / "retired.jsonl"
+    retired.write_text(printed.stdout)
+    undeclared = _sandbox(tmp_path, "audit", "verify", secret_key=new)
+    assert undeclared.returncode == 1 and "declare the old key" in undeclared.stdout
+    declared = _sandbox(tmp_path, "audit", "verify", "--retired-keys", str(retired), secret_key=new)
+    assert declared.returncode == 0 and "under a retired key" in declared.stdout
+    configured = _sandbox(
+        tmp_path, "audit", "verify", secret_key=new, audit_retired_keys=str(retired)
+    )
+    assert configured.returncode == 0, configured.stdout
+    retired.write_text('{"mac_key": "not hex"}')
+    bad = _sandbox(tmp_path, "audit", "verify", "--retired-keys", str(retired), secret_key=new)
+    assert bad.returncode == 2 and "sandbox audit key" in bad.stderr
+
+
 def test_cli_when_production_has_weak_secret_then_serve_refuses(tmp_path: Path):
     result = _sandbox(tmp_path, "serve", environment="production", secret_key="changethis")
     assert result.returncode == 2

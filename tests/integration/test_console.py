@@ -928,8 +928,20 @@ def test_audit_page_when_entries_predate_macs_then_it_says_so(world: World):
     browser = _client(world)
     _sign_in(browser, world.auditor)
     assert 'id="chain-note"' not in browser.get("/console/audit").text
+    from sandbox import audit
+    from tests.integration.audit_chain import rechain
+
+    key = audit.mac_key(world.sandbox.settings.secret())
     with world.sandbox.db.session() as session:  # as a database written before revision 0007
-        session.execute(update(AuditEntry).where(AuditEntry.seq <= 2).values(mac=None))
+        session.execute(
+            update(AuditEntry).where(AuditEntry.seq <= 2).values(mac=None, mac_key=None)
+        )
+        rechain(session.connection(), 1)  # those hashes never covered a key fingerprint
+        for seq, digest in session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.seq > 2)
+        ).all():
+            mac = audit.entry_mac(key, seq, digest)
+            session.execute(update(AuditEntry).where(AuditEntry.seq == seq).values(mac=mac))
     page = browser.get("/console/audit").text
     assert "Hash chain verified" in page
     assert "entries 1..2 carry no MAC under the current key; 2 predate MACs" in page

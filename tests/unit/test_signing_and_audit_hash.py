@@ -165,6 +165,14 @@ def test_entry_hash_when_any_field_changes_then_hash_changes(field: str, value: 
     assert entry_hash(**ENTRY | {field: value}) != entry_hash(**ENTRY)
 
 
+def test_entry_hash_when_the_mac_key_fingerprint_changes_then_hash_changes() -> None:
+    # Entries written before MACs (no fingerprint) keep the hash they were written with.
+    assert entry_hash(**ENTRY | {"mac_key_id": None}) == entry_hash(**ENTRY)
+    keyed = entry_hash(**ENTRY | {"mac_key_id": "0123456789abcdef"})
+    assert keyed != entry_hash(**ENTRY)
+    assert keyed != entry_hash(**ENTRY | {"mac_key_id": "0123456789abcdee"})
+
+
 def test_entry_hash_when_details_not_finite_then_value_error() -> None:
     with pytest.raises(ValueError, match="JSON compliant"):
         entry_hash(**ENTRY | {"details": {"epsilon": math.inf}})
