@@ -44,7 +44,9 @@ def world(tmp_path: Path, db_url: str) -> Iterator[World]:
         yield build_world(http, sandbox, epsilon=1.0)
 
 
-def _grant(world: World, epsilon: float, delta: float = 0.0) -> int:
+def _grant(
+    world: World, epsilon: float, delta: float = 0.0, kinds: tuple[str, ...] = ("aggregate",)
+) -> int:
     """Another grant to the same firm on the same dataset."""
     response = world.http.post(
         "/v1/grants",
@@ -53,7 +55,7 @@ def _grant(world: World, epsilon: float, delta: float = 0.0) -> int:
             "org_id": world.firm_id,
             "datasets": ["residents"],
             "purpose": "a second study",
-            "kinds": ["aggregate"],
+            "kinds": list(kinds),
             "epsilon": epsilon,
             "delta": delta,
             "commitment_accepted": True,
@@ -72,6 +74,16 @@ def _spec(i: int, epsilon: float) -> dict[str, Any]:
 def _submit(world: World, grant_id: int, i: int, epsilon: float) -> Any:
     body = {"grant_id": grant_id, "spec": _spec(i, epsilon), "purpose": "budget test"}
     return world.http.post("/v1/jobs", headers=world.as_("operator"), json=body)
+
+
+#: An extract: it costs no ε or δ (k-anonymity, reviewed), yet goes through the ledger.
+_EXTRACT = {
+    "kind": "extract",
+    "dataset": "residents",
+    "columns": ["city", "age", "income", "household_size", "phone"],
+    "k": 5,
+    "l": 2,
+}
 
 
 def _grant_view(world: World, grant_id: int, who: str = "operator") -> dict[str, Any]:
@@ -356,3 +368,28 @@ def test_cli_when_steward_starts_a_budget_period_then_budget_shows_it_per_datase
         assert "budget period 2" in started.stdout
         rows = json.loads(cli("operator", "budget", "--json").stdout)
         assert [(r["period"], r["firm_epsilon_spent"]) for r in rows] == [(2, 0.0), (2, 0.0)]
+
+
+def test_ledger_when_the_firm_spent_past_a_grants_totals_then_a_free_job_still_fits(
+    world: World,
+):
+    assert _submit(world, world.grant_id, 1, 0.9).status_code == 202
+    smaller = _grant(world, epsilon=0.5, kinds=("extract",))  # the firm spent more than it
+    wide = _grant(world, epsilon=1.0, delta=1e-5)
+    body = {
+        "grant_id": wide,
+        "spec": aggregate_spec(epsilon=0.05, noise="gaussian", delta=1e-6),
+        "purpose": "gaussian",
+    }
+    assert world.http.post("/v1/jobs", headers=world.as_("operator"), json=body).status_code == 202
+    no_delta = _grant(world, epsilon=2.0, kinds=("extract",))  # δ=0, the firm spent δ
+    for grant_id, k in ((smaller, 5), (no_delta, 6)):
+        spec = _EXTRACT | {"k": k}  # not identical: no cache hit
+        body = {"grant_id": grant_id, "spec": spec, "purpose": "an extract"}
+        estimate = world.http.post("/v1/jobs/estimate", headers=world.as_("operator"), json=body)
+        assert estimate.status_code == 200 and estimate.json()["fits"] is True, estimate.text
+        accepted = world.http.post("/v1/jobs", headers=world.as_("operator"), json=body)
+        assert accepted.status_code == 202, accepted.text
+    with world.sandbox.db.session() as s:
+        entries = s.scalars(select(LedgerEntry).where(LedgerEntry.grant_id.in_([smaller, no_delta])))
+        assert [(e.epsilon, e.delta) for e in entries] == [(0, 0), (0, 0)]  # still recorded
