@@ -391,5 +391,7 @@ def test_ledger_when_the_firm_spent_past_a_grants_totals_then_a_free_job_still_f
         accepted = world.http.post("/v1/jobs", headers=world.as_("operator"), json=body)
         assert accepted.status_code == 202, accepted.text
     with world.sandbox.db.session() as s:
-        entries = s.scalars(select(LedgerEntry).where(LedgerEntry.grant_id.in_([smaller, no_delta])))
+        entries = s.scalars(
+            select(LedgerEntry).where(LedgerEntry.grant_id.in_([smaller, no_delta]))
+        )
         assert [(e.epsilon, e.delta) for e in entries] == [(0, 0), (0, 0)]  # still recorded
