@@ -395,3 +395,85 @@ def test_ledger_when_the_firm_spent_past_a_grants_totals_then_a_free_job_still_f
             select(LedgerEntry).where(LedgerEntry.grant_id.in_([smaller, no_delta]))
         )
         assert [(e.epsilon, e.delta) for e in entries] == [(0, 0), (0, 0)]  # still recorded
+
+
+def _review(world: World, job_id: int) -> None:
+    wait_status(world, job_id, {"awaiting_review"})
+    approved = world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=world.as_("steward"),
+        json={"decision": "approve", "reason": "looks fine to release"},
+    )
+    assert approved.status_code == 200, approved.text
+
+
+def _terminate(world: World, grant_id: int) -> None:
+    response = world.http.post(
+        f"/v1/grants/{grant_id}/terminate",
+        headers=world.as_("steward"),
+        json={"reason": "the study was stopped"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def _download(world: World, job_id: int) -> httpx.Response:
+    return world.http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
+
+
+def test_submit_when_the_cached_answers_grant_ended_then_it_is_reissued_under_the_new_grant(
+    world: World,
+):
+    first = int(world.submit(epsilon=0.5).json()["id"])
+    _review(world, first)
+    original = _download(world, first)
+    assert original.status_code == 200
+    _terminate(world, world.grant_id)
+    assert _download(world, first).status_code == 403  # art. 76
+    second = _grant(world, epsilon=1.0)
+    again = world.submit(grant_id=second, epsilon=0.5)
+    assert again.status_code == 202, again.text
+    reissued = again.json()
+    assert reissued["id"] != first and reissued["status"] == "released"
+    download = _download(world, reissued["id"])
+    assert download.status_code == 200, download.text
+    assert download.content == original.content  # the same noisy answer, no fresh noise
+    manifest = world.http.get(
+        f"/v1/jobs/{reissued['id']}/manifest", headers=world.as_("operator")
+    ).json()
+    assert manifest["manifest"]["job_id"] == first
+    # asked once more: the re-issued job, not another one
+    assert world.submit(grant_id=second, epsilon=0.5).json()["id"] == reissued["id"]
+    estimate = world.http.post(
+        "/v1/jobs/estimate",
+        headers=world.as_("operator"),
+        json={"grant_id": second, "spec": aggregate_spec(epsilon=0.5)},
+    ).json()
+    assert estimate["fits"] is True and estimate["cached_job_id"] == reissued["id"]
+    assert _grant_view(world, second)["epsilon_spent"] == 0
+    with world.sandbox.db.session() as s:
+        assert len(s.scalars(select(LedgerEntry)).all()) == 1
+        hits = s.scalars(select(AuditEntry).where(AuditEntry.action == "job.cache_hit")).all()
+        assert [(h.subject, h.details.get("reissued_as")) for h in hits] == [
+            (f"job:{first}", reissued["id"]),
+            (f"job:{reissued['id']}", None),
+        ]
+
+
+def test_submit_when_the_cached_answers_grant_ended_before_review_then_refused_until_released(
+    world: World,
+):
+    first = int(world.submit(epsilon=0.5).json()["id"])
+    wait_status(world, first, {"awaiting_review"})
+    _terminate(world, world.grant_id)
+    second = _grant(world, epsilon=1.0)
+    refused = world.submit(grant_id=second, epsilon=0.5)
+    assert refused.status_code == 409, refused.text
+    message = refused.json()["message"]
+    assert f"grant {world.grant_id}" in message and "no longer in force" in message
+    assert f"once a steward has reviewed job {first}" in message
+    _review(world, first)
+    again = world.submit(grant_id=second, epsilon=0.5)
+    assert again.status_code == 202 and again.json()["status"] == "released", again.text
+    assert _download(world, again.json()["id"]).status_code == 200
+    with world.sandbox.db.session() as s:
+        assert len(s.scalars(select(LedgerEntry)).all()) == 1
