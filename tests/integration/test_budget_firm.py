@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Connection, select, text
 
 from jobs.runner import Outcome, Task, execute
 from policies.errors import BudgetExhausted
@@ -24,7 +25,7 @@ from sandbox.api.app import create_app
 from sandbox.auth import Principal
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
-from sandbox.store.models import AuditEntry, Job, LedgerEntry
+from sandbox.store.models import AuditEntry, Dataset, Job, LedgerEntry
 from tests.factories import World, aggregate_spec, build_world, wait_status
 
 
@@ -33,6 +34,16 @@ class InProcessRunner:
 
     def run(self, task: Task) -> Outcome:
         return execute(task)
+
+
+@pytest.fixture
+def pg_world(tmp_path: Path, postgres_url: str) -> Iterator[World]:
+    """A world on PostgreSQL only (row locks are what serialize there)."""
+    sandbox = Sandbox(
+        Settings(data_dir=tmp_path / "data", database_url=postgres_url), runner=InProcessRunner()
+    )
+    with TestClient(create_app(sandbox)) as http:
+        yield build_world(http, sandbox, epsilon=1.0)
 
 
 @pytest.fixture
@@ -477,3 +488,68 @@ def test_submit_when_the_cached_answers_grant_ended_before_review_then_refused_u
     assert _download(world, again.json()["id"]).status_code == 200
     with world.sandbox.db.session() as s:
         assert len(s.scalars(select(LedgerEntry)).all()) == 1
+
+
+@pytest.mark.postgres
+def test_ledger_when_the_firm_row_is_locked_then_a_submission_under_another_grant_waits(
+    pg_world: World,
+):
+    world = pg_world
+    assert _submit(world, world.grant_id, 1, 0.1).status_code == 202  # the firm row exists
+    second = _grant(world, epsilon=1.0)
+    who = _operator(world)
+    outcome: list[object] = []
+    db = world.sandbox.db
+    with db.session() as holder:  # another submission's transaction, mid-way
+        dataset_id = holder.scalar(select(Dataset.id).where(Dataset.name == "residents"))
+        holder.execute(
+            text("SELECT 1 FROM firm_budgets WHERE org_id = :org AND dataset_id = :ds FOR UPDATE"),
+            {"org": world.firm_id, "ds": dataset_id},
+        )
+        holder.add(
+            LedgerEntry(
+                grant_id=world.grant_id,
+                dataset_id=dataset_id,
+                period=1,
+                epsilon=0.8,
+                rho=0.0,
+                delta=0.0,
+                conversion_delta=0.0,
+            )
+        )
+        holder.flush()
+
+        def submit() -> None:
+            try:
+                outcome.append(world.sandbox.jobs.submit(who, second, _spec(2, 0.5)))
+            except BudgetExhausted as err:
+                outcome.append(err)
+
+        thread = threading.Thread(target=submit)
+        thread.start()
+        # the submission must wait on the row lock, not read the spend before it commits
+        deadline = time.monotonic() + 30
+        with db.engine.connect() as probe:
+            while not _waits_on_a_lock(probe):
+                assert thread.is_alive(), f"the submission did not wait for the lock: {outcome}"
+                assert time.monotonic() < deadline, "the submission never waited on a lock"
+                time.sleep(0.02)
+        assert thread.is_alive() and not outcome
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    [result] = outcome
+    assert isinstance(result, BudgetExhausted)  # 0.9 spent: 0.5 more does not fit
+    assert "any of its grants" in str(result)
+    assert _submit(world, second, 3, 0.1).status_code == 202  # exactly what is left
+
+
+def _waits_on_a_lock(probe: Connection) -> bool:
+    """Whether another backend of this database waits for a lock (pg_stat_activity)."""
+    waiting = probe.scalar(
+        text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+    )
+    probe.rollback()  # a fresh snapshot for the next poll
+    return bool(waiting)
