@@ -11,19 +11,16 @@ output SHA-256, the audit chain's head) signed with the deployment's key: the
 operator receives the manifest, so it carries no plain hash and no exact
 count of the inputs (:mod:`sandbox.dataset_facts`). Once the release is
 committed, the output is published: copied out of quarantine into
-``releases/`` (:func:`publish`, idempotent). A crash between the commit and
+``releases/`` (:func:`sandbox.releases.publish`, idempotent). A crash between the commit and
 the copy leaves a committed release without its file, never a file without a
 release; the next start finishes such releases and removes any file in
-``releases/`` that no committed release names (:func:`recover_releases`).
+``releases/`` that no committed release names (:func:`sandbox.releases.recover_releases`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +51,7 @@ from sandbox.catalog import get as get_dataset
 from sandbox.checks import blocking
 from sandbox.dataset_facts import DIGEST_ALGORITHM, input_digest
 from sandbox.job_service import visible_job
+from sandbox.releases import publish, stale
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 from sandbox.store.models import Dataset, Job, Release, Review, User, utcnow
@@ -254,104 +252,6 @@ def _release(
     return released.name, {"manifest_sha256": digest, "manifest_signature": signature}
 
 
-def publish(settings: Settings, name: str, sha256: str) -> Path:
-    """Copy a committed release's file out of quarantine into ``releases/``; idempotent.
-
-    The copy is written to a temporary file, flushed to disk and renamed into
-    place, so ``releases/`` holds either nothing or the whole file under its name.
-
-    Args:
-        settings: Where quarantine and releases are.
-        name: The file's name (``job-N.<suffix>``), the same in both folders.
-        sha256: The output's recorded SHA-256.
-
-    Returns:
-        The released file.
-
-    Raises:
-        InternalError: The quarantined output is gone or changed.
-    """
-    released = settings.releases_dir / name
-    if released.is_file() and sha256_file(released) == sha256:
-        return released
-    source = settings.quarantine_dir / name
-    if not source.is_file() or sha256_file(source) != sha256:
-        raise InternalError(f"the quarantined output of {name} is missing or changed")
-    settings.releases_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=settings.releases_dir, prefix=f".{name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            shutil.copyfileobj(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, released)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(settings.releases_dir)
-    return released
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def recover_releases(db: Database, settings: Settings) -> tuple[list[int], list[str]]:
-    """Finish releases an interrupted process committed, remove files nothing released.
-
-    Run at start, before requests are served (one API process per database):
-    every committed release gets its file with the recorded SHA-256 (copied
-    again from quarantine where missing or partial); every other file in
-    ``releases/`` (temporary copies, or a file of a release whose transaction
-    never committed) is removed. What was done is audited.
-
-    Returns:
-        (job ids whose file was published now, names of the files removed).
-    """
-    folder = settings.releases_dir
-    published: list[int] = []
-    with db.session() as session:
-        releases = list(session.scalars(select(Release).order_by(Release.job_id)))
-        expected: dict[str, tuple[int, str]] = {}
-        for r in releases:
-            output = r.manifest.get("output", {})
-            expected[str(output.get("file", ""))] = (r.job_id, str(output.get("sha256", "")))
-        for name, (job_id, sha256) in expected.items():
-            target = folder / name
-            if target.is_file() and sha256_file(target) == sha256:
-                continue
-            try:
-                publish(settings, name, sha256)
-            except InternalError:
-                log.error("job %s: released, but its quarantined output is gone", job_id)
-                continue
-            published.append(job_id)
-        removed = sorted(
-            p.name for p in (folder.iterdir() if folder.is_dir() else []) if p.name not in expected
-        )
-        for name in removed:
-            path = folder / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
-        if published or removed:
-            audit.append(
-                db,
-                session,
-                "system",
-                "release.recover",
-                "releases",
-                published=published,
-                removed=removed,
-            )
-    return published, removed
-
-
 @dataclass(frozen=True, slots=True)
 class Download:
     """A file the caller may receive."""
@@ -386,17 +286,24 @@ def download(
             steward of a bureau that does not own the job's inputs.
     """
     with db.session() as session:
-        job = visible_job(session, who, job_id)
-        grant = job.grant
-        active = grant.state == GrantState.ACTIVE.value and utcnow() < grant.expires_at
-        check_can_download(who.role, who.org_id, job.org_id, JobStatus(job.status), active)
-        if who.role is Role.STEWARD:  # a steward reads outputs to review them: its bureau's only
-            check_can_manage_datasets(who.role, who.org_id, input_owners(session, job))
-        path = Path(job.output_path)
-        if settings is not None and job.status == JobStatus.RELEASED.value:
-            path = publish(settings, path.name, job.output_sha256)  # checks the hash
-        elif not path.is_file() or sha256_file(path) != job.output_sha256:
-            raise InternalError("the stored output does not match its recorded hash")
+        job = _downloadable(session, who, job_id)
+        path, sha256 = Path(job.output_path), job.output_sha256
+        publishing = settings is not None and job.status == JobStatus.RELEASED.value
+    republished: str | None = None
+    if settings is not None and publishing:
+        # outside the transaction: SQLite's write lock is not held during the copy
+        republished = stale(settings, path.name, sha256)
+        path = publish(settings, path.name, sha256)  # checks the quarantined hash
+        if republished is not None:
+            log.warning("job %s: released file %s, published again", job_id, republished)
+    elif not path.is_file() or sha256_file(path) != sha256:
+        raise InternalError("the stored output does not match its recorded hash")
+    with db.session() as session:
+        job = _downloadable(session, who, job_id)  # the grant may have ended meanwhile
+        if republished is not None:
+            audit.append(
+                db, session, "system", "release.republish", f"job:{job.id}", reason=republished
+            )
         audit.append(
             db,
             session,
@@ -407,6 +314,16 @@ def download(
             sha256=job.output_sha256,
         )
         return Download(path, job.output_sha256, f"job-{job.id}{path.suffix}")
+
+
+def _downloadable(session: Session, who: Principal, job_id: int) -> Job:
+    job = visible_job(session, who, job_id)
+    grant = job.grant
+    active = grant.state == GrantState.ACTIVE.value and utcnow() < grant.expires_at
+    check_can_download(who.role, who.org_id, job.org_id, JobStatus(job.status), active)
+    if who.role is Role.STEWARD:  # a steward reads outputs to review them: its bureau's only
+        check_can_manage_datasets(who.role, who.org_id, input_owners(session, job))
+    return job
 
 
 def _privacy_statement(

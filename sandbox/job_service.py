@@ -51,7 +51,7 @@ from policies.errors import InternalError, NotFound, SandboxError, redacted_trac
 from policies.extract import FAILED_EXTRACT_WINDOW, check_failed_extracts
 from policies.grants import GrantState, check_can_submit
 from policies.roles import Role, check_role
-from sandbox import audit, ledger
+from sandbox import answer_cache, audit, ledger
 from sandbox._checks_process import ChecksStopped, Limits, run_isolated
 from sandbox.auth import Principal
 from sandbox.catalog import get as get_dataset
@@ -62,11 +62,6 @@ from sandbox.store.db import Database
 from sandbox.store.models import Dataset, Grant, Job, utcnow
 
 log = logging.getLogger(__name__)
-#: Jobs whose answer an identical query reuses (a rejected or failed job was never released).
-_CACHEABLE = [
-    s.value
-    for s in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.AWAITING_REVIEW, JobStatus.RELEASED)
-]
 
 
 class Runner(Protocol):
@@ -87,6 +82,8 @@ class _Prepared:
     spec_json: dict[str, Any]
     spec_hash: str
     cached: Job | None
+    #: Re-issue ``cached``'s released answer under this grant (its own grant ended).
+    reissue: bool = False
 
     @property
     def dataset(self) -> Dataset:
@@ -245,17 +242,11 @@ class JobService:
             ledger.lock(session, grant.org_id, [d.id for d in datasets])
         # Across all the firm's grants and budget periods: a second grant, or a new period,
         # must not buy fresh noise on a question already answered (averaging attack).
-        cached = session.scalar(
-            select(Job)
-            .where(
-                Job.org_id == grant.org_id,
-                Job.spec_hash == spec_hash,
-                Job.status.in_(_CACHEABLE),
-            )
-            .order_by(Job.id)
-            .limit(1)
+        cached = answer_cache.lookup(session, grant, spec_hash)
+        reissue = cached is not None and answer_cache.needs_reissue(cached, grant)
+        return _Prepared(
+            spec, grant, datasets, context, charge, spec_json, spec_hash, cached, reissue
         )
-        return _Prepared(spec, grant, datasets, context, charge, spec_json, spec_hash, cached)
 
     @staticmethod
     def _failed_extracts(session: Session, grant_id: int) -> int:
@@ -355,6 +346,8 @@ class JobService:
             if p.cached is not None:
                 # An identical query gets the same noisy answer at no new cost:
                 # answering it afresh would let an operator average the noise away.
+                if p.reissue:  # its grant ended: the same answer, under this grant
+                    return answer_cache.reissue(self.db, session, who, p.cached, grant, purpose)
                 audit.append(
                     self.db,
                     session,

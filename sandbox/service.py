@@ -6,8 +6,8 @@ import logging
 
 from jobs.runner import RayRunner
 from sandbox import audit
-from sandbox.airlock import recover_releases
 from sandbox.job_service import JobService, Runner
+from sandbox.releases import recover_releases
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 

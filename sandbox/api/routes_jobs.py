@@ -13,6 +13,7 @@ from policies.airlock import JobStatus
 from policies.errors import NotFound, PolicyViolation
 from policies.roles import Role
 from sandbox import airlock
+from sandbox.answer_cache import answer_source
 from sandbox.api.deps import Caller, SandboxDep
 from sandbox.api.schemas import JobCreate, JobPublic, ReleasePublic, ReviewCreate
 from sandbox.job_service import visible_job
@@ -126,7 +127,7 @@ def manifest(job_id: int, who: Caller, sandbox: SandboxDep) -> ReleasePublic:
         job = visible_job(session, who, job_id)
         if who.role is Role.OPERATOR and job.status != JobStatus.RELEASED.value:
             raise PolicyViolation("only released products have a manifest")
-        release = session.scalar(select(Release).where(Release.job_id == job.id))
+        release = session.scalar(select(Release).where(Release.job_id == answer_source(job)))
         if release is None:
             raise NotFound("the job has no release")
         return ReleasePublic(job_id=job.id, manifest=release.manifest, signature=release.signature)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Connection, select, text
 
 from jobs.runner import Outcome, Task, execute
 from policies.errors import BudgetExhausted
@@ -24,7 +25,7 @@ from sandbox.api.app import create_app
 from sandbox.auth import Principal
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
-from sandbox.store.models import AuditEntry, Job, LedgerEntry
+from sandbox.store.models import AuditEntry, Dataset, Job, LedgerEntry
 from tests.factories import World, aggregate_spec, build_world, wait_status
 
 
@@ -36,6 +37,16 @@ class InProcessRunner:
 
 
 @pytest.fixture
+def pg_world(tmp_path: Path, postgres_url: str) -> Iterator[World]:
+    """A world on PostgreSQL only (row locks are what serialize there)."""
+    sandbox = Sandbox(
+        Settings(data_dir=tmp_path / "data", database_url=postgres_url), runner=InProcessRunner()
+    )
+    with TestClient(create_app(sandbox)) as http:
+        yield build_world(http, sandbox, epsilon=1.0)
+
+
+@pytest.fixture
 def world(tmp_path: Path, db_url: str) -> Iterator[World]:
     sandbox = Sandbox(
         Settings(data_dir=tmp_path / "data", database_url=db_url), runner=InProcessRunner()
@@ -44,7 +55,9 @@ def world(tmp_path: Path, db_url: str) -> Iterator[World]:
         yield build_world(http, sandbox, epsilon=1.0)
 
 
-def _grant(world: World, epsilon: float, delta: float = 0.0) -> int:
+def _grant(
+    world: World, epsilon: float, delta: float = 0.0, kinds: tuple[str, ...] = ("aggregate",)
+) -> int:
     """Another grant to the same firm on the same dataset."""
     response = world.http.post(
         "/v1/grants",
@@ -53,7 +66,7 @@ def _grant(world: World, epsilon: float, delta: float = 0.0) -> int:
             "org_id": world.firm_id,
             "datasets": ["residents"],
             "purpose": "a second study",
-            "kinds": ["aggregate"],
+            "kinds": list(kinds),
             "epsilon": epsilon,
             "delta": delta,
             "commitment_accepted": True,
@@ -72,6 +85,16 @@ def _spec(i: int, epsilon: float) -> dict[str, Any]:
 def _submit(world: World, grant_id: int, i: int, epsilon: float) -> Any:
     body = {"grant_id": grant_id, "spec": _spec(i, epsilon), "purpose": "budget test"}
     return world.http.post("/v1/jobs", headers=world.as_("operator"), json=body)
+
+
+#: An extract: it costs no ε or δ (k-anonymity, reviewed), yet goes through the ledger.
+_EXTRACT = {
+    "kind": "extract",
+    "dataset": "residents",
+    "columns": ["city", "age", "income", "household_size", "phone"],
+    "k": 5,
+    "l": 2,
+}
 
 
 def _grant_view(world: World, grant_id: int, who: str = "operator") -> dict[str, Any]:
@@ -356,3 +379,177 @@ def test_cli_when_steward_starts_a_budget_period_then_budget_shows_it_per_datase
         assert "budget period 2" in started.stdout
         rows = json.loads(cli("operator", "budget", "--json").stdout)
         assert [(r["period"], r["firm_epsilon_spent"]) for r in rows] == [(2, 0.0), (2, 0.0)]
+
+
+def test_ledger_when_the_firm_spent_past_a_grants_totals_then_a_free_job_still_fits(
+    world: World,
+):
+    assert _submit(world, world.grant_id, 1, 0.9).status_code == 202
+    smaller = _grant(world, epsilon=0.5, kinds=("extract",))  # the firm spent more than it
+    wide = _grant(world, epsilon=1.0, delta=1e-5)
+    body = {
+        "grant_id": wide,
+        "spec": aggregate_spec(epsilon=0.05, noise="gaussian", delta=1e-6),
+        "purpose": "gaussian",
+    }
+    assert world.http.post("/v1/jobs", headers=world.as_("operator"), json=body).status_code == 202
+    no_delta = _grant(world, epsilon=2.0, kinds=("extract",))  # δ=0, the firm spent δ
+    for grant_id, k in ((smaller, 5), (no_delta, 6)):
+        spec = _EXTRACT | {"k": k}  # not identical: no cache hit
+        body = {"grant_id": grant_id, "spec": spec, "purpose": "an extract"}
+        estimate = world.http.post("/v1/jobs/estimate", headers=world.as_("operator"), json=body)
+        assert estimate.status_code == 200 and estimate.json()["fits"] is True, estimate.text
+        accepted = world.http.post("/v1/jobs", headers=world.as_("operator"), json=body)
+        assert accepted.status_code == 202, accepted.text
+    with world.sandbox.db.session() as s:
+        entries = s.scalars(
+            select(LedgerEntry).where(LedgerEntry.grant_id.in_([smaller, no_delta]))
+        )
+        assert [(e.epsilon, e.delta) for e in entries] == [(0, 0), (0, 0)]  # still recorded
+
+
+def _review(world: World, job_id: int) -> None:
+    wait_status(world, job_id, {"awaiting_review"})
+    approved = world.http.post(
+        f"/v1/jobs/{job_id}/review",
+        headers=world.as_("steward"),
+        json={"decision": "approve", "reason": "looks fine to release"},
+    )
+    assert approved.status_code == 200, approved.text
+
+
+def _terminate(world: World, grant_id: int) -> None:
+    response = world.http.post(
+        f"/v1/grants/{grant_id}/terminate",
+        headers=world.as_("steward"),
+        json={"reason": "the study was stopped"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def _download(world: World, job_id: int) -> httpx.Response:
+    return world.http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
+
+
+def test_submit_when_the_cached_answers_grant_ended_then_it_is_reissued_under_the_new_grant(
+    world: World,
+):
+    first = int(world.submit(epsilon=0.5).json()["id"])
+    _review(world, first)
+    original = _download(world, first)
+    assert original.status_code == 200
+    _terminate(world, world.grant_id)
+    assert _download(world, first).status_code == 403  # art. 76
+    second = _grant(world, epsilon=1.0)
+    again = world.submit(grant_id=second, epsilon=0.5)
+    assert again.status_code == 202, again.text
+    reissued = again.json()
+    assert reissued["id"] != first and reissued["status"] == "released"
+    download = _download(world, reissued["id"])
+    assert download.status_code == 200, download.text
+    assert download.content == original.content  # the same noisy answer, no fresh noise
+    manifest = world.http.get(
+        f"/v1/jobs/{reissued['id']}/manifest", headers=world.as_("operator")
+    ).json()
+    assert manifest["manifest"]["job_id"] == first
+    # asked once more: the re-issued job, not another one
+    assert world.submit(grant_id=second, epsilon=0.5).json()["id"] == reissued["id"]
+    estimate = world.http.post(
+        "/v1/jobs/estimate",
+        headers=world.as_("operator"),
+        json={"grant_id": second, "spec": aggregate_spec(epsilon=0.5)},
+    ).json()
+    assert estimate["fits"] is True and estimate["cached_job_id"] == reissued["id"]
+    assert _grant_view(world, second)["epsilon_spent"] == 0
+    with world.sandbox.db.session() as s:
+        assert len(s.scalars(select(LedgerEntry)).all()) == 1
+        hits = s.scalars(select(AuditEntry).where(AuditEntry.action == "job.cache_hit")).all()
+        assert [(h.subject, h.details.get("reissued_as")) for h in hits] == [
+            (f"job:{first}", reissued["id"]),
+            (f"job:{reissued['id']}", None),
+        ]
+
+
+def test_submit_when_the_cached_answers_grant_ended_before_review_then_refused_until_released(
+    world: World,
+):
+    first = int(world.submit(epsilon=0.5).json()["id"])
+    wait_status(world, first, {"awaiting_review"})
+    _terminate(world, world.grant_id)
+    second = _grant(world, epsilon=1.0)
+    refused = world.submit(grant_id=second, epsilon=0.5)
+    assert refused.status_code == 409, refused.text
+    message = refused.json()["message"]
+    assert f"grant {world.grant_id}" in message and "no longer in force" in message
+    assert f"once a steward has reviewed job {first}" in message
+    _review(world, first)
+    again = world.submit(grant_id=second, epsilon=0.5)
+    assert again.status_code == 202 and again.json()["status"] == "released", again.text
+    assert _download(world, again.json()["id"]).status_code == 200
+    with world.sandbox.db.session() as s:
+        assert len(s.scalars(select(LedgerEntry)).all()) == 1
+
+
+@pytest.mark.postgres
+def test_ledger_when_the_firm_row_is_locked_then_a_submission_under_another_grant_waits(
+    pg_world: World,
+):
+    world = pg_world
+    assert _submit(world, world.grant_id, 1, 0.1).status_code == 202  # the firm row exists
+    second = _grant(world, epsilon=1.0)
+    who = _operator(world)
+    outcome: list[object] = []
+    db = world.sandbox.db
+    with db.session() as holder:  # another submission's transaction, mid-way
+        dataset_id = holder.scalar(select(Dataset.id).where(Dataset.name == "residents"))
+        holder.execute(
+            text("SELECT 1 FROM firm_budgets WHERE org_id = :org AND dataset_id = :ds FOR UPDATE"),
+            {"org": world.firm_id, "ds": dataset_id},
+        )
+        holder.add(
+            LedgerEntry(
+                grant_id=world.grant_id,
+                dataset_id=dataset_id,
+                period=1,
+                epsilon=0.8,
+                rho=0.0,
+                delta=0.0,
+                conversion_delta=0.0,
+            )
+        )
+        holder.flush()
+
+        def submit() -> None:
+            try:
+                outcome.append(world.sandbox.jobs.submit(who, second, _spec(2, 0.5)))
+            except BudgetExhausted as err:
+                outcome.append(err)
+
+        thread = threading.Thread(target=submit)
+        thread.start()
+        # the submission must wait on the row lock, not read the spend before it commits
+        deadline = time.monotonic() + 30
+        with db.engine.connect() as probe:
+            while not _waits_on_a_lock(probe):
+                assert thread.is_alive(), f"the submission did not wait for the lock: {outcome}"
+                assert time.monotonic() < deadline, "the submission never waited on a lock"
+                time.sleep(0.02)
+        assert thread.is_alive() and not outcome
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    [result] = outcome
+    assert isinstance(result, BudgetExhausted)  # 0.9 spent: 0.5 more does not fit
+    assert "any of its grants" in str(result)
+    assert _submit(world, second, 3, 0.1).status_code == 202  # exactly what is left
+
+
+def _waits_on_a_lock(probe: Connection) -> bool:
+    """Whether another backend of this database waits for a lock (pg_stat_activity)."""
+    waiting = probe.scalar(
+        text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+    )
+    probe.rollback()  # a fresh snapshot for the next poll
+    return bool(waiting)

@@ -11,20 +11,27 @@ the grantee downloads it.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from jobs.runner import Outcome, Task, execute
+from policies.airlock import Decision
+from sandbox import airlock, auth
 from sandbox.api.app import create_app
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
+from sandbox.store.db import Database
 from sandbox.store.models import AuditEntry, Job, Release
 from tests.factories import World, build_world, wait_status
 
@@ -130,6 +137,13 @@ def awaiting(settings: Settings) -> Iterator[tuple[World, list[int]]]:
     yield world, ids
 
 
+def _published(folder: Path) -> set[str]:
+    """The names in ``releases/`` but young temporary copies (the killed process's copy
+    is one: recovery leaves it to a later start, another process might be writing it)."""
+    young = {p.name for p in folder.glob("*.partial") if time.time() - p.stat().st_mtime < 600}
+    return {p.name for p in folder.iterdir()} - young
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -143,7 +157,9 @@ def test_release_when_approval_is_killed_at_a_step_then_restart_leaves_no_stray_
     # what an older process may have left: a copy for a job still awaiting review, a temp file
     settings.releases_dir.mkdir(parents=True, exist_ok=True)
     (settings.releases_dir / f"job-{other_id}.parquet").write_bytes(b"never released")
-    (settings.releases_dir / f".job-{other_id}.parquet.x.partial").write_bytes(b"half")
+    partial = settings.releases_dir / f".job-{other_id}.parquet.x.partial"
+    partial.write_bytes(b"half")
+    _age(partial)  # a young temporary copy may be another process's: kept
     args = [str(settings.data_dir), settings.db_url, world.steward, str(job_id), step]
     killed = subprocess.run(
         [sys.executable, "-c", _APPROVE, *args],
@@ -162,7 +178,7 @@ def test_release_when_approval_is_killed_at_a_step_then_restart_leaves_no_stray_
             recovered = s.scalars(
                 select(AuditEntry).where(AuditEntry.action == "release.recover")
             ).all()
-        files = {p.name for p in settings.releases_dir.iterdir()}
+        files = _published(settings.releases_dir)
         expected = {r.manifest["output"]["file"]: r for r in releases.values()}
         assert files == set(expected)  # nothing in releases/ that no committed release names
         for name, release in expected.items():
@@ -181,11 +197,22 @@ def test_release_when_approval_is_killed_at_a_step_then_restart_leaves_no_stray_
         download = http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
         assert download.status_code == 200, download.text
         assert hashlib.sha256(download.content).hexdigest() == download.headers["X-Content-SHA256"]
-        assert {p.name for p in settings.releases_dir.iterdir()} == {f"job-{job_id}.parquet"}
+        assert _published(settings.releases_dir) == {f"job-{job_id}.parquet"}
 
 
-def test_download_when_a_committed_release_lost_its_file_then_it_is_published_again(
-    settings: Settings, awaiting: tuple[World, list[int]]
+def _age(path: Path, seconds: float = 3600) -> None:
+    """Make ``path`` look ``seconds`` old."""
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+@pytest.mark.parametrize("damage", ["missing", "hash mismatch"])
+def test_download_when_a_released_file_is_lost_or_changed_then_published_again_and_audited(
+    settings: Settings,
+    awaiting: tuple[World, list[int]],
+    damage: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ):
     world, (job_id, _) = awaiting
     sandbox = Sandbox(settings, runner=InProcessRunner())
@@ -198,10 +225,94 @@ def test_download_when_a_committed_release_lost_its_file_then_it_is_published_ag
         assert approved.status_code == 200, approved.text
         released = settings.releases_dir / f"job-{job_id}.parquet"
         sha = _sha256(released)
-        released.unlink()  # as if the copy after the commit had been cut short
-        download = http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
+        if damage == "missing":
+            released.unlink()  # as if the copy after the commit had been cut short
+        else:
+            released.write_bytes(b"tampered with")
+        real_publish, copies = airlock.publish, []
+
+        def publish(*args: Any) -> Path:
+            if sandbox.db.is_sqlite:  # the copy must not hold SQLite's write lock
+                probe = sqlite3.connect(settings.db_url.removeprefix("sqlite:///"), timeout=0.1)
+                try:
+                    probe.execute("BEGIN IMMEDIATE")
+                finally:
+                    probe.close()
+            copies.append(args)
+            return real_publish(*args)
+
+        monkeypatch.setattr(airlock, "publish", publish)
+        with caplog.at_level(logging.WARNING, logger="sandbox.airlock"):
+            download = http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
         assert download.status_code == 200, download.text
         assert hashlib.sha256(download.content).hexdigest() == sha == _sha256(released)
+        assert copies
+        with sandbox.db.session() as s:
+            [entry] = s.scalars(
+                select(AuditEntry).where(AuditEntry.action == "release.republish")
+            ).all()
+            assert (entry.subject, entry.details) == (f"job:{job_id}", {"reason": damage})
+        assert [r.getMessage() for r in caplog.records] == [
+            f"job {job_id}: released file {damage}, published again"
+        ]
+
+
+def test_release_recovery_when_releases_holds_symlinks_and_temp_copies_then_starts_and_cleans(
+    settings: Settings, awaiting: tuple[World, list[int]], tmp_path: Path
+):
+    _, (job_id, other_id) = awaiting
+    folder = settings.releases_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_bytes(b"not ours")
+    (folder / "linked-dir").symlink_to(outside, target_is_directory=True)
+    (folder / f"job-{other_id}.parquet").symlink_to(outside / "keep.txt")
+    young = folder / f".job-{job_id}.parquet.a.partial"  # another process may be copying
+    young.write_bytes(b"half")
+    old = folder / f".job-{job_id}.parquet.b.partial"
+    old.write_bytes(b"half")
+    _age(old)
+    restarted = Sandbox(settings, runner=InProcessRunner())
+    with TestClient(create_app(restarted)):
+        assert {p.name for p in folder.iterdir()} == {young.name}
+        assert (outside / "keep.txt").read_bytes() == b"not ours"  # symlinks not followed
+        with restarted.db.session() as s:
+            [entry] = s.scalars(
+                select(AuditEntry).where(AuditEntry.action == "release.recover")
+            ).all()
+        assert sorted(entry.details["removed"]) == sorted(
+            [old.name, "linked-dir", f"job-{other_id}.parquet"]
+        )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_release_recovery_when_another_process_releases_meanwhile_then_its_file_stays(
+    settings: Settings, awaiting: tuple[World, list[int]], monkeypatch: pytest.MonkeyPatch
+):
+    world, (job_id, other_id) = awaiting
+    db = Database(settings.db_url)
+    steward = auth.authenticate(db, world.steward)
+    airlock.review(db, settings, steward, job_id, Decision.APPROVE, "looks fine to release")
+    real_iterdir, released_meanwhile = Path.iterdir, []
+
+    def iterdir(self: Path) -> Iterator[Path]:
+        if self == settings.releases_dir and not released_meanwhile:
+            # another API process: its release commits after recovery read the releases
+            airlock.review(db, settings, steward, other_id, Decision.APPROVE, "fine as well")
+            released_meanwhile.append(other_id)
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    restarted = Sandbox(settings, runner=InProcessRunner())
+    with TestClient(create_app(restarted)) as http:
+        assert released_meanwhile == [other_id]
+        names = {p.name for p in real_iterdir(settings.releases_dir)}
+        assert names == {f"job-{job_id}.parquet", f"job-{other_id}.parquet"}
+        download = http.get(f"/v1/jobs/{other_id}/output", headers=world.as_("operator"))
+        assert download.status_code == 200, download.text
+    db.dispose()
 
 
 @pytest.mark.slow
@@ -233,7 +344,7 @@ def test_release_when_concurrent_approvals_are_killed_then_restart_keeps_release
             released = set(s.scalars(select(Job.id).where(Job.status == "released")))
         assert {r.job_id for r in releases} == released and len(released) >= 3
         expected = {r.manifest["output"]["file"]: r.manifest["output"]["sha256"] for r in releases}
-        assert {p.name for p in settings.releases_dir.iterdir()} == set(expected)
+        assert _published(settings.releases_dir) == set(expected)
         assert all(_sha256(settings.releases_dir / n) == h for n, h in expected.items())
         for job_id in released:
             download = http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
