@@ -191,7 +191,7 @@ def test_open_upload_when_a_quoted_field_spans_many_lines_then_the_record_is_bou
     # each line is short, so the line bound never fires; the record's own bound does
     monkeypatch.setattr(uploads, "MAX_RECORD_CHARS", 10_000)
     data = 'a,b\n1,2\n3,"' + f"{MARKER},\n" * 2_000 + '"\n'
-    with pytest.raises(InvalidRequest, match="^the record starting on line 3 is longer") as info:
+    with pytest.raises(InvalidRequest, match=r"^the record starting on line 3 is longer") as info:
         _read(_write(tmp_path, data.encode()))
     assert MARKER not in "".join(traceback.format_exception(info.value))
 
@@ -222,7 +222,7 @@ def test_open_upload_when_utf8_holds_a_stray_latin1_byte_then_422_not_mojibake(
 ) -> None:
     # GB18030 decodes this UTF-8 Chinese without error: a fallback stored every value garbled
     data = ("city,n\n" + "南京,1\n苏州,2\n" * 2_000).encode() + b"Caf\xe9s,3\n"
-    with pytest.raises(InvalidRequest, match="^the file mixes encodings: .* line 4002 ") as info:
+    with pytest.raises(InvalidRequest, match=r"^the file mixes encodings: .* line 4002 ") as info:
         _read(_write(tmp_path, data))
     assert "GB18030" in str(info.value)
 
@@ -260,10 +260,10 @@ def test_open_upload_when_lines_end_in_carriage_returns_then_read_and_counted(
     rows = ["a,b"] + [f"{i},{'x' * 80}" for i in range(1, 9)]
     assert _read(_write(tmp_path, separator.join(rows).encode())).height == 8
     rows[5] += f",{MARKER}"
-    with pytest.raises(InvalidRequest, match="^line 6 has 3 fields"):
+    with pytest.raises(InvalidRequest, match=r"^line 6 has 3 fields"):
         _read(_write(tmp_path, separator.join(rows).encode()))
     rows[5] = f"1,{MARKER}\x00"
-    with pytest.raises(InvalidRequest, match="^line 6 holds control"):
+    with pytest.raises(InvalidRequest, match=r"^line 6 holds control"):
         _read(_write(tmp_path, separator.join(rows).encode()))
 
 
