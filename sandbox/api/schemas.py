@@ -16,7 +16,6 @@ from policies.names import check_name
 from policies.roles import OrgKind, Role
 from sandbox.store.models import Dataset, Grant, Job
 
-
 _NAME_LENGTH = 200
 
 
