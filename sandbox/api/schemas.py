@@ -46,9 +46,7 @@ def _name(what: str, pattern: str | None = None, means: str = "") -> AfterValida
 
 
 class OrgCreate(_In):
-    name: Annotated[
-        str, Field(min_length=1, max_length=_NAME_LENGTH), _name("organisation name")
-    ]
+    name: Annotated[str, Field(min_length=1, max_length=_NAME_LENGTH), _name("organisation name")]
     kind: OrgKind
 
 
