@@ -147,33 +147,56 @@ def _rewrite_csv(source: Path, dest: Path, max_columns: int | None) -> None:
         ) from None
 
 
-def _breaks(chunk: bytes, after_cr: bool) -> int:
-    """Line breaks in ``chunk`` (LF, CR or CRLF, as the CSV reader counts lines)."""
-    crlf = chunk.count(b"\r\n") + (after_cr and chunk.startswith(b"\n"))
-    return chunk.count(b"\n") + chunk.count(b"\r") - crlf
+def _line_at(source: Path, offset: int) -> int:
+    """The number of the line holding byte ``offset`` (LF, CR and CRLF break lines,
+    as the CSV reader counts them); counted only for a refusal."""
+    breaks = 0
+    after_cr = False  # the previous block ended with a carriage return
+    with source.open("rb") as handle:
+        while offset > 0 and (block := handle.read(min(_BLOCK, offset))):
+            offset -= len(block)
+            crlf = block.count(b"\r\n") + (after_cr and block.startswith(b"\n"))
+            breaks += block.count(b"\n") + block.count(b"\r") - crlf
+            after_cr = block.endswith(b"\r")
+    return breaks + 1
 
 
 class _Utf8Evidence:
-    """How much of a file reads as UTF-8: valid multi-byte sequences and invalid bytes."""
+    """How much of a file reads as UTF-8: valid multi-byte sequences and invalid bytes.
+
+    Strict decoding while the file is valid; counting, once it is not.
+    """
 
     def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self._strict = codecs.getincrementaldecoder("utf-8")()
+        self._counting: codecs.IncrementalDecoder | None = None
         self.valid = 0
         self.invalid = 0
-        self.first_invalid_line = 0
+        self.first_invalid = -1  # the byte offset of the first invalid byte
 
-    def feed(self, block: bytes, lines: int, after_cr: bool, final: bool = False) -> None:
-        """Count ``block``, which follows ``lines`` line breaks."""
-        if block.isascii() and not self._decoder.getstate()[0] and not final:
-            return
-        text = self._decoder.decode(block, final)
+    def feed(self, block: bytes, offset: int, final: bool = False) -> None:
+        """Count ``block``, which starts at byte ``offset`` of the file."""
+        if self._counting is None:
+            state = self._strict.getstate()
+            if block.isascii() and not state[0] and not final:
+                return
+            try:
+                self._strict.decode(block, final)
+            except UnicodeDecodeError:
+                self._counting = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+                self._counting.setstate(state)
+            else:
+                self.valid += len(block) - len(block.translate(None, _LEAD_BYTES))
+                return
+        pending = len(self._counting.getstate()[0])  # bytes of the previous block
+        text = self._counting.decode(block, final)
         clean = text.encode("utf-8", "ignore")  # without the undecodable bytes
         self.valid += len(clean) - len(clean.translate(None, _LEAD_BYTES))
         invalid = len(text.encode("utf-8", "surrogateescape")) - len(clean)
-        if invalid and not self.invalid:
+        if invalid and self.first_invalid < 0:
             found = _ESCAPED.search(text)
-            before = text[: found.start() if found else 0].encode("utf-8", "surrogateescape")
-            self.first_invalid_line = lines + _breaks(before, after_cr) + 1
+            before = text[: found.start() if found else 0]
+            self.first_invalid = offset - pending + len(before.encode("utf-8", "surrogateescape"))
         self.invalid += invalid
 
 
@@ -190,38 +213,37 @@ def _check_bytes(source: Path) -> str:
     Refusing on any valid sequence before the failure would refuse about one GBK
     file in six (their first characters often happen to be valid UTF-8).
     """
-    lines = 0  # line breaks before the block
-    running = 0  # bytes since the last line break
-    after_cr = False  # the previous block ended with a carriage return
+    offset = 0  # of the block
+    line_start = 0  # offset of the line being read
     utf8 = _Utf8Evidence()
     with source.open("rb") as handle:
         while block := handle.read(_BLOCK):
             if len(block.translate(None, _CONTROLS)) != len(block):
                 found = _BINARY_BYTES.search(block)
-                line = lines + _breaks(block[: found.start() if found else 0], after_cr) + 1
+                line = _line_at(source, offset + (found.start() if found else 0))
                 raise InvalidRequest(
                     f"line {line} holds control characters: the file is binary or in another "
                     f"encoding (e.g. UTF-16); save it as CSV in {ACCEPTED_ENCODINGS}"
                 )
-            first = _BREAK.search(block)
-            if first is not None and running + first.start() <= MAX_LINE_BYTES:
-                running = len(block) - max(block.rfind(b"\n"), block.rfind(b"\r")) - 1
-            else:
-                running += len(block) if first is None else first.start()
-            if running > MAX_LINE_BYTES:
+            last = max(block.rfind(b"\n"), block.rfind(b"\r"))
+            first = _BREAK.search(block) if last >= 0 else None
+            end = offset + (len(block) if first is None else first.start())
+            if end - line_start > MAX_LINE_BYTES:
                 raise InvalidRequest(
-                    f"line {lines + 1} is longer than {MAX_LINE_BYTES} bytes: is it CSV, "
-                    "with a line break after each row?"
+                    f"line {_line_at(source, line_start)} is longer than {MAX_LINE_BYTES} "
+                    "bytes: is it CSV, with a line break after each row?"
                 )
-            utf8.feed(block, lines, after_cr)
-            lines += _breaks(block, after_cr)
-            after_cr = block.endswith(b"\r")
-    utf8.feed(b"", lines, after_cr, final=True)
+            if last >= 0:
+                line_start = offset + last + 1  # lines within a block are shorter than it
+            utf8.feed(block, offset)
+            offset += len(block)
+    utf8.feed(b"", offset, final=True)
     if not utf8.invalid:
         return "utf-8-sig"
     if utf8.valid >= 2 * utf8.invalid:
         raise InvalidRequest(
-            f"the file mixes encodings: it is UTF-8 but line {utf8.first_invalid_line} is "
+            f"the file mixes encodings: it is UTF-8 but line "
+            f"{_line_at(source, utf8.first_invalid)} is "
             f"not (pasted from a file in another encoding?); save it again as one CSV in "
             f"{ACCEPTED_ENCODINGS}"
         )
@@ -265,9 +287,8 @@ class _Feed:
             yield line
 
 
-def _canonical(lines: list[str]) -> str:
-    """A record's text as polars reads it the way Python's reader did."""
-    text = lines[0] if len(lines) == 1 else "".join(lines)
+def _canonical(text: str) -> str:
+    """A record's text (its lines) as polars reads it the way Python's reader did."""
     if '"' in text and not _PLAIN_RECORD.fullmatch(text):
         return _quote_whole(text)
     if text[-1] == "\n":
@@ -311,7 +332,7 @@ def _copy_records(text: IO[str], out: IO[str], max_columns: int | None) -> None:
         width = len(header)
         _check_width(width, max_columns)
         feed.max_commas = width - 1 + QUOTED_COMMAS
-        batch = [_canonical(lines)]
+        batch = [_canonical("".join(lines))]
         lines.clear()
         size = 0
         for record in reader:
@@ -324,15 +345,17 @@ def _copy_records(text: IO[str], out: IO[str], max_columns: int | None) -> None:
                     )
                 lines.clear()  # an empty line: skipped
                 continue
-            line = _canonical(lines)
+            line = lines[0] if len(lines) == 1 else "".join(lines)
             lines.clear()
+            if '"' in line or line[-1] != "\n":
+                line = _canonical(line)
             batch.append(line)
             size += len(line)
             if size >= _BATCH_CHARS:
-                out.writelines(batch)
+                out.write("".join(batch))
                 batch.clear()
                 size = 0
-        out.writelines(batch)
+        out.write("".join(batch))
     except csv.Error:
         # its message may quote the text it met: dropped, never shown
         raise InvalidRequest(
