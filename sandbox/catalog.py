@@ -34,7 +34,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anonymize.classify import SAMPLE_ROWS, Proposal, less_protective, propose_tags
+from anonymize.classify import Proposal, less_protective, propose_tags
 from jobs.privacy_unit import known_unit, only_null_missing
 from policies.catalog import ColumnTag, Grade, OpenAttribute, check_privacy_unit_coverage
 from policies.errors import Conflict, InvalidRequest, NotFound
@@ -368,13 +368,11 @@ def propose(upload: Path, settings: Settings) -> dict[str, Proposal]:
     """
     workdir = settings.data_dir / "uploads"
     workdir.mkdir(parents=True, exist_ok=True)
-    # the proposal samples the head: a CSV is checked and copied that far only
-    head = SAMPLE_ROWS * 5
-    with open_upload(
-        upload, max_columns=settings.max_columns, max_rows=head, workdir=workdir
-    ) as frame:
+    # The whole CSV is checked and copied, and types come from all of it, as at
+    # ingest: a proposal typed from the head alone could disagree with the ingest.
+    with open_upload(upload, max_columns=settings.max_columns, workdir=workdir) as frame:
         try:
-            return propose_tags(frame, sample_rows=SAMPLE_ROWS)
+            return propose_tags(frame)  # as at ingest
         except pl.exceptions.PolarsError:
             raise InvalidRequest(
                 "the file could not be read; save it again (CSV UTF-8 or Parquet) and retry"

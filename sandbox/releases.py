@@ -151,8 +151,12 @@ def recover_releases(db: Database, settings: Settings) -> tuple[list[int], list[
                 continue
             try:
                 publish(settings, name, sha256)
-            except (InternalError, OSError):
-                log.exception("job %s: released, but its file could not be published", job_id)
+            except (InternalError, OSError) as err:
+                log.error(
+                    "job %s: released, but its file could not be published (%s)",
+                    job_id,
+                    type(err).__name__,
+                )
                 continue
             published.append(job_id)
         for path in sorted(folder.iterdir() if folder.is_dir() else []):

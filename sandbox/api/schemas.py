@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -16,25 +17,37 @@ from policies.roles import OrgKind, Role
 from sandbox.ledger import DatasetBudget, summary
 from sandbox.store.models import Dataset, Grant, Job
 
+_NAME_LENGTH = 200
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _name(what: str) -> AfterValidator:
-    """A validator applying :func:`policies.names.check_name` (the 422 names no value)."""
+def _name(what: str, pattern: str | None = None, means: str = "") -> AfterValidator:
+    """A validator applying :func:`policies.names.check_name` (the 422 names no value).
+
+    ``pattern`` and the length bound apply to the NFKC form that is stored (``ﷺ``
+    is one word character that NFKC makes into four words).
+    """
+    compiled = re.compile(pattern) if pattern else None
 
     def validate(value: str) -> str:
         try:
-            return check_name(value, what)
+            name = check_name(value, what)
         except InvalidRequest as err:
             raise ValueError(str(err)) from None
+        if len(name) > _NAME_LENGTH:
+            raise ValueError(f"the {what} is longer than {_NAME_LENGTH} characters")
+        if compiled is not None and not compiled.fullmatch(name):
+            raise ValueError(f"the {what} may hold {means} only")
+        return name
 
     return AfterValidator(validate)
 
 
 class OrgCreate(_In):
-    name: Annotated[str, Field(min_length=1, max_length=200), _name("organisation name")]
+    name: Annotated[str, Field(min_length=1, max_length=_NAME_LENGTH), _name("organisation name")]
     kind: OrgKind
 
 
@@ -46,7 +59,9 @@ class OrgPublic(BaseModel):
 
 class UserCreate(_In):
     name: Annotated[
-        str, Field(min_length=1, max_length=200, pattern=r"^[\w.@-]+$"), _name("user name")
+        str,
+        Field(min_length=1, max_length=_NAME_LENGTH),
+        _name("user name", r"[\w.@-]+", "letters, digits, '_', '.', '@' and '-'"),
     ]
     role: Role
     org_id: int

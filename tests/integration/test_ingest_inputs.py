@@ -224,6 +224,9 @@ def test_ingest_when_public_keys_cover_the_data_then_no_reason_is_needed(api: Ap
         ("/v1/users", {"name": "stew\u0430rd", "role": "steward", "org_id": 2}),  # Cyrillic а
         ("/v1/users", {"name": "ste\u200dward", "role": "steward", "org_id": 2}),  # joiner
         ("/v1/users", {"name": "\u0391lice", "role": "steward", "org_id": 2}),  # Greek Alpha
+        ("/v1/users", {"name": "admin\u034f", "role": "steward", "org_id": 2}),  # invisible
+        ("/v1/users", {"name": "\ufdfa", "role": "steward", "org_id": 2}),  # NFKC: 4 words
+        ("/v1/orgs", {"name": "江苏エ信厅", "kind": "operator"}),  # Katakana エ for 工
     ],
 )
 def test_admin_when_a_name_is_misreadable_then_422_and_nothing_created(
@@ -337,3 +340,22 @@ def test_propose_when_eight_times_the_columns_then_at_most_twice_linear_cost(
         frame.write_csv(path)
         cost[width] = _best_cpu_time(path, settings)
     assert cost[4000] / cost[500] < 2 * 8, cost
+
+
+# --- propose and ingest see the same types ---------------------------------------------------
+
+
+def test_propose_when_a_late_value_changes_a_type_then_it_agrees_with_the_ingest(
+    api: Api,
+) -> None:
+    # 12-digit numbers, the last starting with a letter: the whole file makes it text
+    codes = [str(100_000_000_000 + 7 * i) for i in range(30_000)]
+    codes[-1] = "A" + codes[-1][1:]
+    data = ("code,n\n" + "".join(f"{c},{i % 5}\n" for i, c in enumerate(codes))).encode()
+    proposed = api.propose(data)
+    assert proposed.status_code == 200, proposed.text
+    ingested = api.ingest(data)
+    assert ingested.status_code == 201, ingested.text
+    column = next(c for c in ingested.json()["columns"] if c["name"] == "code")
+    assert column["dtype"] == str(pl.String)
+    assert proposed.json()["code"]["tag"] == column["proposed_tag"] == "direct_identifier"

@@ -25,6 +25,8 @@ from policies.names import can_name, check_name
         ("数据\u3000局", "数据 局"),  # the ideographic space becomes a plain space
         ("o'brien.li@bureau", "o'brien.li@bureau"),  # punctuation is no alphabet
         ("Crème brûlée", "Crème brûlée"),  # accented Latin is Latin
+        ("カタカナ", "カタカナ"),  # kana alone mixes with no Chinese character
+        ("ﷺ", "صلى الله عليه وسلم"),  # an Arabic ligature: NFKC makes it four words
     ],
 )
 def test_check_name_when_readable_then_nfkc_form_returned(name: str, normalized: str) -> None:
@@ -51,6 +53,20 @@ def test_check_name_when_readable_then_nfkc_form_returned(name: str, normalized:
         ("p\u0430ypal", "Cyrillic and Latin"),  # Cyrillic а among Latin letters
         ("\u0391lpha", "Greek and Latin"),  # Greek capital alpha
         ("Jiangsu人口\u0456", "Cyrillic and Latin"),  # Chinese does not excuse the mix
+        ("admin\u034f", "U+034F"),  # a combining grapheme joiner (default-ignorable)
+        ("firm\ufe0f", "U+FE0F"),  # a variation selector
+        ("firm\U000e0100", "U+E0100"),  # a supplementary variation selector
+        ("firm\u17b4", "U+17B4"),  # a Khmer inherent vowel, drawn as nothing
+        ("firm\u180b", "U+180B"),  # a Mongolian variation selector
+        ("fi\u2800rm", "U+2800"),  # the blank braille pattern
+        ("firm\u3164", "U+1160"),  # the Hangul filler (NFKC: the jungseong filler)
+        ("firm\u1160", "U+1160"),  # the jungseong filler
+        ("firm\uffa0", "U+1160"),  # the halfwidth Hangul filler
+        ("\u115ffirm", "U+115F"),  # the choseong filler
+        ("江苏エ信厅", "Japanese kana"),  # Katakana エ passes for 工
+        ("江苏ｴ信厅", "Japanese kana"),  # halfwidth Katakana (NFKC: エ)
+        ("统计ー局", "Japanese kana"),  # the prolonged sound mark passes for 一
+        ("江苏へ局", "Japanese kana"),  # Hiragana
         ("bureau\u0660", "U+0660"),  # an Arabic-Indic digit
         ("firm\u09ea", "U+09EA"),  # a Bengali four, which reads as 8
         (" firm", "space"),  # a leading space

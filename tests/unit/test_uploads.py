@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import traceback
+import tracemalloc
 from pathlib import Path
 
 import polars as pl
@@ -133,11 +134,6 @@ def test_open_upload_when_more_columns_than_allowed_then_422(tmp_path: Path) -> 
         _read(parquet, max_columns=10)
 
 
-def test_open_upload_when_max_rows_then_only_the_head_is_read(tmp_path: Path) -> None:
-    path = _write(tmp_path, ("a\n" + "1\n" * 100).encode())
-    assert _read(path, max_rows=7).height == 7
-
-
 def test_open_upload_when_done_then_the_copy_is_private_and_removed_and_source_untouched(
     tmp_path: Path,
 ) -> None:
@@ -159,3 +155,121 @@ def test_open_upload_when_parquet_is_corrupt_then_422(tmp_path: Path) -> None:
     broken = buffer.getvalue()[:4] + b"\x00" * 40 + buffer.getvalue()[-8:-4] + b"PAR1"
     with pytest.raises(InvalidRequest, match="Parquet"):
         _read(_write(tmp_path, broken, "broken.parquet"))
+
+
+# --- bounded memory: a record is checked as it is read ---------------------------------------
+
+
+def _peak_bytes(path: Path) -> tuple[int, BaseException | None]:
+    """Peak Python memory while ``path`` is opened and read, and what it raised."""
+    tracemalloc.start()
+    try:
+        _read(path)
+        raised: BaseException | None = None
+    except InvalidRequest as err:
+        raised = err
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak, raised
+
+
+def test_open_upload_when_records_are_all_commas_then_422_at_the_first_without_holding_them(
+    tmp_path: Path,
+) -> None:
+    # 32 MB of commas under a 1-column header: a batch of them once held 274 MB
+    path = _write(tmp_path, b"a\n" + (b"," * 4_000_000 + b"\n") * 8)
+    peak, raised = _peak_bytes(path)
+    assert isinstance(raised, InvalidRequest)
+    assert str(raised).startswith("the record starting on line 2 holds more than")
+    assert peak < 24 << 20, peak
+
+
+def test_open_upload_when_a_quoted_field_spans_many_lines_then_the_record_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each line is short, so the line bound never fires; the record's own bound does
+    monkeypatch.setattr(uploads, "MAX_RECORD_CHARS", 10_000)
+    data = 'a,b\n1,2\n3,"' + f"{MARKER},\n" * 2_000 + '"\n'
+    with pytest.raises(InvalidRequest, match=r"^the record starting on line 3 is longer") as info:
+        _read(_write(tmp_path, data.encode()))
+    assert MARKER not in "".join(traceback.format_exception(info.value))
+
+
+def test_open_upload_when_long_valid_rows_then_batches_are_bounded_by_size(
+    tmp_path: Path,
+) -> None:
+    # 240 rows of 100 kB under a 1-column header: a batch of 100,000 records held them all
+    path = _write(tmp_path, b"a\n" + (b"x" * 100_000 + b"\n") * 240)
+    peak, raised = _peak_bytes(path)
+    assert raised is None
+    assert peak < 16 << 20, peak
+
+
+def test_open_upload_when_a_field_is_longer_than_the_csv_default_then_read(
+    tmp_path: Path,
+) -> None:
+    # Python's reader refuses fields over 131,072 characters unless told otherwise
+    data = b'a,b\n1,"' + b"x" * 200_000 + b'"\n'
+    assert _read(_write(tmp_path, data))["b"].str.len_chars().to_list() == [200_000]
+
+
+# --- mixed encodings ---------------------------------------------------------------------
+
+
+def test_open_upload_when_utf8_holds_a_stray_latin1_byte_then_422_not_mojibake(
+    tmp_path: Path,
+) -> None:
+    # GB18030 decodes this UTF-8 Chinese without error: a fallback stored every value garbled
+    data = ("city,n\n" + "南京,1\n苏州,2\n" * 2_000).encode() + b"Caf\xe9s,3\n"
+    with pytest.raises(InvalidRequest, match=r"^the file mixes encodings: .* line 4002 ") as info:
+        _read(_write(tmp_path, data))
+    assert "GB18030" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "一号楼,人数\n一号楼,3\n",  # 一 is D2 BB in GBK: valid UTF-8 (U+04BB) by accident
+        "楼,人数\n" + "一号,3\n" * 500,  # and again on every row
+    ],
+)
+def test_open_upload_when_gbk_starts_with_bytes_valid_as_utf8_then_read_as_gbk(
+    tmp_path: Path, text: str
+) -> None:
+    table = _read(_write(tmp_path, text.encode("gbk")))
+    assert table.columns[1] == "人数" and table.row(0)[1] == 3
+
+
+# --- what polars read before: empty strings, line breaks, stray quotes -----------------------
+
+
+def test_open_upload_when_a_field_is_quoted_empty_then_empty_string_else_null(
+    tmp_path: Path,
+) -> None:
+    table = _read(_write(tmp_path, b'a,b,c\n"",,x\n"y",,""\n'))
+    assert table.rows() == [("", None, "x"), ("y", None, "")]
+
+
+@pytest.mark.parametrize("separator", ["\r", "\r\n"])
+def test_open_upload_when_lines_end_in_carriage_returns_then_read_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, separator: str
+) -> None:
+    monkeypatch.setattr(uploads, "MAX_LINE_BYTES", 100)
+    monkeypatch.setattr(uploads, "_BLOCK", 16)  # the file is far longer than a "line"
+    rows = ["a,b"] + [f"{i},{'x' * 80}" for i in range(1, 9)]
+    assert _read(_write(tmp_path, separator.join(rows).encode())).height == 8
+    rows[5] += f",{MARKER}"
+    with pytest.raises(InvalidRequest, match=r"^line 6 has 3 fields"):
+        _read(_write(tmp_path, separator.join(rows).encode()))
+    rows[5] = f"1,{MARKER}\x00"
+    with pytest.raises(InvalidRequest, match=r"^line 6 holds control"):
+        _read(_write(tmp_path, separator.join(rows).encode()))
+
+
+def test_open_upload_when_a_quote_sits_inside_an_unquoted_field_then_kept_as_text(
+    tmp_path: Path,
+) -> None:
+    # polars alone would open a quoted field there and misread the rows after it
+    table = _read(_write(tmp_path, b'a,b\n5",1\n"x\ny",2\n3,"q""r"\n'))
+    assert table.rows() == [('5"', "1"), ("x\ny", "2"), ("3", 'q"r')]
