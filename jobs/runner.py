@@ -54,6 +54,14 @@ class Task:
     #: Kind-specific settings the service derives from the grant and its own settings
     #: (e.g. an extract's minimum k and pseudonym key, a custom job's jail limits).
     options: dict[str, Any] = field(default_factory=dict)
+    #: Dataset name -> the noisy row count operators see (``sandbox.dataset_facts``). What
+    #: an operator is charged must not be a function of the exact count (DP-SGD's sampling
+    #: rate): absent, the catalogued count stands in (callers that predate it).
+    public_rows: dict[str, int] = field(default_factory=dict)
+
+    def charged_rows(self, dataset: str) -> int:
+        """The row count a charge visible to the operator may depend on."""
+        return self.public_rows.get(dataset, self.row_counts[dataset])
 
 
 @dataclass(frozen=True, slots=True)

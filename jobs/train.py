@@ -170,7 +170,9 @@ def run(task: Task) -> Outcome:
             )
         except (InvalidJobSpec, PolicyViolation) as err:
             raise JobFailed(str(err)) from None
-    rows = task.row_counts[spec.dataset]
+    # the charge the operator sees depends on the public count only: DP-SGD samples each
+    # person with q = batch / public rows, which is a valid Poisson rate whatever the true count
+    rows = task.charged_rows(spec.dataset)
     spent = charge(spec, rows)
     rng = make_rng(task.seed)
     key, seed = job_randomness(rng)

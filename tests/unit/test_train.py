@@ -397,3 +397,20 @@ def test_run_when_too_few_usable_rows_then_message_states_threshold_not_count(
     with pytest.raises(JobFailed, match="fewer than") as info:
         train.run(task(tmp_path, spec({"type": "gaussian_nb"})))
     assert set(re.findall(r"\d+", str(info.value))) == {str(train.MIN_TRAIN_ROWS)}
+
+
+def test_run_when_exact_and_public_counts_differ_then_the_charge_follows_the_public_count(
+    stored: Path,
+) -> None:
+    # the operator sees the charge: DP-SGD's sampling rate must come from the public (noisy)
+    # row count, or the charge tells the exact count (issue 12)
+    data = spec({"type": "mlp", "epochs": 1, "batch_size": 250})
+    public = 3_000
+    base = task(stored, data)
+    noisy = Task(
+        **{f: getattr(base, f) for f in base.__slots__} | {"public_rows": {"residents": public}}
+    )
+    outcome = train.run(noisy)
+    expected = train.charge(parsed(data), public)
+    assert (outcome.epsilon, outcome.delta) == (expected.epsilon, expected.delta)
+    assert train.charge(parsed(data), ROWS).epsilon != expected.epsilon  # the count matters
