@@ -125,9 +125,7 @@ def _refused_families(seccomp: Any) -> list[Any]:
     top = max(SOCKET_FAMILIES)
     refused = [seccomp.Arg(0, seccomp.GT, top)]
     refused += [
-        seccomp.Arg(0, seccomp.EQ, family)
-        for family in range(top)
-        if family not in SOCKET_FAMILIES
+        seccomp.Arg(0, seccomp.EQ, family) for family in range(top) if family not in SOCKET_FAMILIES
     ]
     return refused
 

@@ -1279,8 +1279,15 @@ def test_attack_when_opening_socket_families_beyond_ip_and_unix_then_eperm(world
     assert found.pop("unix") == "ok" and found.pop("inet") == 2 and found.pop("inet6") == 10
     assert found == {
         name: 1
-        for name in ("vsock", "packet", "bluetooth", "alg", "unspec", "socketpair_vsock",
-                     "raw_high_bits")
+        for name in (
+            "vsock",
+            "packet",
+            "bluetooth",
+            "alg",
+            "unspec",
+            "socketpair_vsock",
+            "raw_high_bits",
+        )
     }  # EPERM from the seccomp filter
 
 
@@ -1314,7 +1321,7 @@ def test_attack_when_spinning_cpu_then_it_runs_at_nice_19_in_a_cpu_quota(
     remove = jail._Cgroup._remove
 
     def record(group: jail._Cgroup) -> None:
-        for controller, path in group.dirs.items():
+        for path in group.dirs.values():
             for name in ("cpu.max", "cpu.weight", "cpu.cfs_quota_us", "cpu.shares"):
                 if (path / name).is_file():
                     seen[name] = (path / name).read_text().strip()
