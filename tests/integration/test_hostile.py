@@ -1341,3 +1341,27 @@ def test_attack_when_spinning_cpu_then_it_runs_at_nice_19_in_a_cpu_quota(
         assert seen["cpu.cfs_quota_us"] == "25000" and seen["cpu.shares"] == "2"
     elif Path("/sys/fs/cgroup/cgroup.controllers").is_file() and "cpu.max" in seen:
         assert seen["cpu.max"] == "25000 100000" and seen["cpu.weight"] == "1"
+
+
+def test_custom_when_the_dataset_is_copied_for_the_jail_then_no_other_user_reaches_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs import custom
+
+    modes: dict[str, int] = {}
+    real = custom.run_jailed
+
+    def inspect(*args: Any, **kwargs: Any) -> Any:
+        [data] = kwargs["ro_binds"]
+        modes["work"] = os.stat(Path(data).parent).st_mode & 0o777
+        modes["data"] = os.stat(data).st_mode & 0o777
+        modes["file"] = os.stat(Path(data) / "people.parquet").st_mode & 0o777
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(custom, "run_jailed", inspect)
+    outcome = run_code(world, "print(len(open('/data/people.parquet', 'rb').read()) > 0)")
+    assert stdout(outcome) == "True\n"  # the jail still reads its data
+    assert modes["work"] == 0o700  # nobody but the service enters the work folder
+    assert modes["file"] & 0o222 == 0  # read-only
+    if os.geteuid() != 0:  # the jail shares the service's uid: owner-only throughout
+        assert modes["data"] == 0o700 and modes["file"] == 0o400
