@@ -637,7 +637,7 @@ def test_attack_when_looking_for_inherited_descriptors_then_only_stdio_is_open(
 
 def test_attack_when_spinning_the_cpu_then_the_cpu_limit_kills_it(world: World) -> None:
     start = time.monotonic()
-    outcome = run_code(world, "while True: pass", cpu_s=2, wall_s=30)
+    outcome = run_code(world, "while True: pass", cpu_s=2, wall_s=30, cpu_percent=100)
     assert outcome.report["killed_by"] == "cpu", outcome.report
     assert 1.5 <= outcome.report["cpu_s"] <= 2 + GRACE_S, outcome.report
     assert time.monotonic() - start < 30  # the CPU limit, not the wall clock, ended it
