@@ -7,13 +7,24 @@ and capped *before* a byte is copied: a sparse file uses no room in the tmpfs
 but would fill the host's disk when copied. Then each file is copied, at most
 its stated size, and its content must match its suffix:
 
-* PNG images are decoded in full (Pillow) and **re-encoded**: flattened on
-  white, each channel cut to its upper four bits and the picture mapped to a
-  palette of at most :data:`PALETTE_COLOURS` colours. Whatever the code hid in
-  the low bits of its pixels, in ancillary chunks or after the image's end is
-  gone; what is left is what a person sees, and a person must look at it;
+* PNG images (at most :data:`MAX_IMAGE_PIXELS` each, :data:`MAX_TOTAL_PIXELS`
+  per job) are decoded in full (Pillow) and **re-encoded**: flattened on
+  white, each channel cut to :data:`LEVELS` levels (three bits) with random
+  dithering (triangular noise of one level, drawn from a seed that is fresh for
+  every job and never kept), then mapped to a palette of at most
+  :data:`PALETTE_COLOURS` colours. Whatever the code hid in ancillary chunks,
+  after the image's end or in small differences between pixel values is gone,
+  and no exact pixel value comes out as the code wrote it. What is left is what
+  a person sees, and that can still carry data (large blocks of colour are read
+  back whatever the noise): a person must look at every image and refuse any
+  that looks like noise or a pattern rather than a chart;
 * Parquet needs its magic at both ends and readable metadata;
-* CSV, JSON and text must be strict UTF-8 without control characters; JSON must parse.
+* CSV, JSON and text must be strict UTF-8 without control characters; JSON must
+  parse, and is parsed only up to :data:`MAX_JSON_BYTES` (a parsed document takes
+  about 20 times its size in memory; larger JSON is refused: write CSV or Parquet).
+
+The wrapper's memory stays bounded: files are copied and hashed in chunks,
+images are capped in pixels and dithered in strips, JSON is capped before parsing.
 
 Accepted files are released under names the sandbox chooses: ``file-1.csv``,
 ``file-2.png``, ... numbered in the order of their content's SHA-256, so
@@ -25,16 +36,17 @@ code's names stay in the run report, for the reviewing stewards only.
 from __future__ import annotations
 
 import codecs
-import hashlib
 import io
 import json
 import os
 import re
+import secrets
 import stat
 from pathlib import Path
 from typing import Any
 
 from jobs.jail import Limits
+from jobs.runner import sha256_file
 
 #: Suffixes an output file may have, and the format each claims.
 OUTPUT_FORMATS = {
@@ -51,17 +63,24 @@ _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 13)) + b"\x7f"
 _CHUNK = 1 << 20
 #: Largest image (pixels) a job may release, and the most pixels of all its images together:
 #: a small compressed PNG can hold a huge picture, and each is decoded in full.
-MAX_IMAGE_PIXELS = 40_000_000
-MAX_TOTAL_PIXELS = 120_000_000
+MAX_IMAGE_PIXELS = 4_000_000
+MAX_TOTAL_PIXELS = 16_000_000
 #: Colours of a released image's palette.
-PALETTE_COLOURS = 64
-#: Each channel keeps its upper four bits, spread over 0..255 (0, 17, ..., 255: black
-#: and white stay exact); the four low bits, where payloads hide, are dropped.
-_LEVELS = [(v >> 4) * 17 for v in range(256)]
+PALETTE_COLOURS = 32
+#: Levels each colour channel keeps (three bits), spread over 0..255 (black and white stay).
+LEVELS = 8
+_STEP = 255 / (LEVELS - 1)
+_SNAP = [round(round(v / _STEP) * _STEP) for v in range(256)]
+#: Rows of an image dithered at once (bounds the wrapper's memory).
+_STRIP_ROWS = 256
+#: Largest JSON output parsed (bigger ones are refused): parsing takes ~20x the size.
+MAX_JSON_BYTES = 4 * 1024 * 1024
 IMAGE_NOTE = (
-    "no automatic check can read an image: the sandbox re-encoded each one (upper four "
-    "bits per colour, a palette of 64 colours, no metadata), which removes content hidden "
-    "in low bits, but a person must look at every image before approving"
+    "no automatic check can read an image: the sandbox re-encoded each one (8 levels per "
+    "colour with random dithering, a palette of 32 colours, no metadata), which removes "
+    "content hidden in small pixel differences, but an image still carries whatever it "
+    "visibly shows: a person must look at every image, and refuse any that looks like "
+    "noise, stripes or a pattern rather than a chart, before approving"
 )
 
 
@@ -112,13 +131,15 @@ def collect(
         ]
     files: list[dict[str, Any]] = []
     pixels = [MAX_TOTAL_PIXELS]
+    # A fresh, unkept seed per job: the code cannot predict the images' dithering.
+    seed = secrets.randbits(128)
     for number, (name, size) in enumerate(sizes.items()):
         copy = Path(scratch) / f"out-{number:04d}"
-        reason = _copy_checked(output_fd, name, size, copy, pixels)
+        reason = _copy_checked(output_fd, name, size, copy, pixels, seed + number)
         if reason is not None:
             rejected.append({"name": _sanitize(name), "reason": reason})
             continue
-        digest = hashlib.sha256(copy.read_bytes()).hexdigest()
+        digest = sha256_file(copy)
         fmt = OUTPUT_FORMATS[Path(name).suffix.lower()]
         files.append(
             {
@@ -168,7 +189,9 @@ def _refusal(dir_fd: int, name: str, limits: Limits) -> tuple[str | None, int]:
     return None, st.st_size
 
 
-def _copy_checked(dir_fd: int, name: str, size: int, copy: Path, pixels: list[int]) -> str | None:
+def _copy_checked(
+    dir_fd: int, name: str, size: int, copy: Path, pixels: list[int], seed: int
+) -> str | None:
     """Copy ``name`` out (at most ``size`` bytes) without following links; check its content."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
@@ -186,7 +209,7 @@ def _copy_checked(dir_fd: int, name: str, size: int, copy: Path, pixels: list[in
             copy.unlink()
             return "grew while it was read"
     fmt = OUTPUT_FORMATS[Path(name).suffix.lower()]
-    reason = _reencode_png(copy, pixels) if fmt == "png" else _sniff(copy, fmt)
+    reason = _reencode_png(copy, pixels, seed) if fmt == "png" else _sniff(copy, fmt)
     if reason is not None:
         copy.unlink()
     return reason
@@ -228,6 +251,8 @@ def _check_text(path: Path, fmt: str) -> str | None:
     except UnicodeDecodeError:
         return "not UTF-8 text"
     if fmt == "json":
+        if path.stat().st_size > MAX_JSON_BYTES:
+            return f"JSON larger than {MAX_JSON_BYTES} bytes (write a table as CSV or Parquet)"
         try:
             json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, RecursionError):
@@ -235,12 +260,13 @@ def _check_text(path: Path, fmt: str) -> str | None:
     return None
 
 
-def _reencode_png(path: Path, pixels: list[int]) -> str | None:
+def _reencode_png(path: Path, pixels: list[int], seed: int) -> str | None:
     """Decode a PNG in full and replace it by its re-encoding (see the module); or why not.
 
     Args:
         path: The copied file; rewritten in place when accepted.
         pixels: ``[pixels the job's images may still use]``, decreased here.
+        seed: The dithering noise's seed (secret, fresh per job).
     """
     from PIL import Image
 
@@ -261,16 +287,42 @@ def _reencode_png(path: Path, pixels: list[int]) -> str | None:
             flat = _flatten(image)
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
         return "not a readable PNG image"
-    levels = flat.point(_LEVELS * 3)
+    levels = _dither(flat, seed)
     quantized = levels.quantize(
         colors=PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
     )
     palette = quantized.getpalette() or []
-    quantized.putpalette([_LEVELS[v] for v in palette])
+    quantized.putpalette([_SNAP[v] for v in palette])
     buffer = io.BytesIO()
     quantized.save(buffer, format="PNG")
     path.write_bytes(buffer.getvalue())
     return None
+
+
+def _dither(image: Any, seed: int) -> Any:
+    """``image`` (RGB) cut to :data:`LEVELS` levels per channel, with random dithering.
+
+    Triangular noise of up to one level is added before rounding, so a value
+    between two levels comes out as either, at random: the exact values the
+    code wrote (and small differences between them) do not come back.
+    """
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    width, height = image.size
+    out = Image.new("RGB", image.size)
+    for top in range(0, height, _STRIP_ROWS):
+        box = (0, top, width, min(height, top + _STRIP_ROWS))
+        strip = np.asarray(image.crop(box), dtype=np.float32) / np.float32(_STEP)
+        strip += rng.random(strip.shape, dtype=np.float32)
+        strip -= rng.random(strip.shape, dtype=np.float32)
+        np.rint(strip, out=strip)
+        np.clip(strip, 0, LEVELS - 1, out=strip)
+        strip *= np.float32(_STEP)
+        np.rint(strip, out=strip)
+        out.paste(Image.fromarray(strip.astype(np.uint8), "RGB"), box)
+    return out
 
 
 def _flatten(image: Any) -> Any:

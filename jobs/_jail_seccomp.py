@@ -9,17 +9,29 @@ filter is built with libseccomp (through :mod:`pyseccomp`) for the host's native
 architecture; calls of any other architecture (32-bit ``int 0x80``, x32) kill
 the process, libseccomp's default for a foreign architecture.
 
+Sockets: the network namespace holds only a loopback, but it does not cover
+every address family (``AF_VSOCK`` reaches the hypervisor of a virtual machine
+whatever the namespace; ``AF_PACKET``, ``AF_BLUETOOTH``, ``AF_ALG`` are kernel
+surface the code never needs). ``socket`` and ``socketpair`` fail with
+``EPERM`` unless the family is one of :data:`SOCKET_FAMILIES`.
+
 bubblewrap loads the filter (``--seccomp FD``) in the jailed process just before
-it runs the command; bubblewrap's own pid 1 in the jail is not filtered, so the
-jailed code must not reach it: ``ptrace`` and ``process_vm_*`` are refused.
+it runs the command, which is the jail's pid 1 (``--as-pid-1``): no unfiltered
+bubblewrap process is left inside the jail's pid namespace for the code to open
+through ``/proc/1/mem`` or trace. ``ptrace`` and ``process_vm_*`` are refused
+anyway.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+from typing import Any
 
 from policies.errors import InternalError
+
+#: Address families ``socket``/``socketpair`` may use: AF_UNIX, AF_INET, AF_INET6, AF_NETLINK.
+SOCKET_FAMILIES = (1, 2, 10, 16)
 
 #: Refused system calls, by what they would give the jailed code.
 DENIED: dict[str, tuple[str, ...]] = {
@@ -43,7 +55,7 @@ DENIED: dict[str, tuple[str, ...]] = {
     ),
     # the kernel keyrings are not namespaced
     "kernel keyrings": ("keyctl", "add_key", "request_key"),
-    # reading or steering another process (bubblewrap's pid 1 runs unfiltered)
+    # reading or steering another process
     "other processes": (
         "ptrace",
         "process_vm_readv",
@@ -103,6 +115,21 @@ def denied() -> list[str]:
     return sorted({name for names in DENIED.values() for name in names})
 
 
+def _refused_families(seccomp: Any) -> list[Any]:
+    """Argument-0 comparisons matching every family outside :data:`SOCKET_FAMILIES`.
+
+    The comparisons see the full 64-bit register, so any value with upper bits
+    set (which the kernel would truncate to an ``int``) is above the last
+    allowed family and refused as well.
+    """
+    top = max(SOCKET_FAMILIES)
+    refused = [seccomp.Arg(0, seccomp.GT, top)]
+    refused += [
+        seccomp.Arg(0, seccomp.EQ, family) for family in range(top) if family not in SOCKET_FAMILIES
+    ]
+    return refused
+
+
 def filter_fd() -> int:
     """A file descriptor (a sealed-off memory file, at offset 0) holding the BPF program.
 
@@ -122,6 +149,9 @@ def filter_fd() -> int:
             except OSError as err:
                 if err.errno != errno.EINVAL:  # EINVAL: a call this architecture does not have
                     raise
+        for call in ("socket", "socketpair"):
+            for arg in _refused_families(seccomp):
+                rules.add_rule(seccomp.ERRNO(errno.EPERM), call, arg)
     except (ImportError, OSError, RuntimeError) as err:
         raise InternalError(
             "the jail's seccomp filter cannot be built: install libseccomp2 and the "

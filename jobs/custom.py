@@ -140,14 +140,12 @@ def run(task: Task) -> Outcome:
     try:
         data = work / "data"
         _prepare_data(spec, task.inputs, data)
-        for folder in (work, data):
-            folder.chmod(0o755)
         argv = [runtime.python, f"/code/{spec.entrypoint}"]
         binds = {str(data): "/data"}
         code = code_files(spec)
         with run_jailed(argv, limits=limits, ro_binds=binds, runtime=runtime, files=code) as result:
             failed = result.exit_code != 0 or result.killed_by is not None
-            scratch = work / "out"  # the copies: owner-only, unlike the jail's data folder
+            scratch = work / "out"  # the copies: owner-only, like the whole work folder
             scratch.mkdir(mode=0o700)
             files, rejected = collect(result.output_fd, limits, str(scratch), released=not failed)
         report = _report(limits, files, rejected, failed) | {
@@ -349,12 +347,21 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, number: int, room: 
 
 
 def _prepare_data(spec: CustomSpec, inputs: Mapping[str, str], folder: Path) -> None:
-    """One Parquet file per granted dataset, concatenated from its stored parts."""
+    """One Parquet file per granted dataset, concatenated from its stored parts.
+
+    The copy stays behind the wrapper's owner-only folder (``0700``; nobody else
+    reaches it by path) and is read-only. A service that is not root shares its
+    uid with the jail: the folder and files are its owner's only. As root the jail
+    runs as a fresh uid, and root binds the folder (in the jail's own ``0700``
+    folder) before dropping to it, so that uid needs the read bits for others.
+    """
     import glob
 
     import polars as pl
 
-    folder.mkdir(mode=0o755)
+    shared = os.geteuid() == 0
+    folder.mkdir(mode=0o755 if shared else 0o700)
+    folder.chmod(0o755 if shared else 0o700)
     for name in spec.datasets:
         if name not in inputs:
             raise InternalError("the task carries no input for one of its datasets")
@@ -364,7 +371,7 @@ def _prepare_data(spec: CustomSpec, inputs: Mapping[str, str], folder: Path) -> 
         target = folder / f"{name}.parquet"
         with evaluation_errors():
             pl.scan_parquet(parts).sink_parquet(target)
-        target.chmod(0o644)
+        target.chmod(0o444 if shared else 0o400)
 
 
 # -- outputs ------------------------------------------------------------------------------------

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: Memory Ray reserves for a custom job's trusted wrapper (the jail's own is capped apart).
+CUSTOM_WRAPPER_MEMORY = 512 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
     """Everything a Ray task needs; plain values only (it crosses process boundaries)."""
@@ -244,8 +248,9 @@ class RayRunner:
             # Custom code's run time is hidden from the operator; holding one of Ray's CPU
             # slots for as long as it chose, it would hold back the tasks of the operator's
             # visible jobs in Ray's queue. It takes no slot (its jail caps its CPU and
-            # memory); it still shares the cores.
-            ref = self._single.options(num_cpus=0).remote(payload)
+            # memory); it still shares the cores. The trusted wrapper's own memory is
+            # bounded (chunked copies, capped images and JSON) and reserved.
+            ref = self._single.options(num_cpus=0, memory=CUSTOM_WRAPPER_MEMORY).remote(payload)
         else:
             # Extracts and training read the whole dataset in one task.
             ref = self._single.remote(payload)

@@ -37,6 +37,7 @@ _LABELS = {
     "output_bytes": "output size",
     "output_files": "output files",
     "tmp_bytes": "tmp size",
+    "cpu_percent": "CPU quota",
 }
 _HINTS = {
     "wall_s": "wall-clock time before the jail is killed",
@@ -48,6 +49,7 @@ _HINTS = {
     "output_bytes": "size of /output",
     "output_files": "files in /output",
     "tmp_bytes": "size of /tmp",
+    "cpu_percent": "percent of one core the jail may use",
 }
 
 Unit = Literal["s", "MiB", ""]

@@ -790,7 +790,8 @@ def test_grants_page_when_defaults_then_grade_default_no_linkage_and_default_lim
     assert '<dd class="extract-k">grade default</dd>' in row
     assert '<dd class="linkage">no</dd>' in row
     shown = _limits_of(page, new_id)
-    assert len(shown) == 9 and not any(own for _, own in shown.values())
+    assert len(shown) == 10 and not any(own for _, own in shown.values())
+    assert shown["cpu_percent"] == ("CPU quota 50", False)
     assert shown["wall_s"] == ("wall 300 s", False)
 
 

@@ -18,6 +18,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 import tempfile
 import textwrap
 import threading
@@ -636,7 +637,7 @@ def test_attack_when_looking_for_inherited_descriptors_then_only_stdio_is_open(
 
 def test_attack_when_spinning_the_cpu_then_the_cpu_limit_kills_it(world: World) -> None:
     start = time.monotonic()
-    outcome = run_code(world, "while True: pass", cpu_s=2, wall_s=30)
+    outcome = run_code(world, "while True: pass", cpu_s=2, wall_s=30, cpu_percent=100)
     assert outcome.report["killed_by"] == "cpu", outcome.report
     assert 1.5 <= outcome.report["cpu_s"] <= 2 + GRACE_S, outcome.report
     assert time.monotonic() - start < 30  # the CPU limit, not the wall clock, ended it
@@ -1177,7 +1178,7 @@ def test_attack_when_calling_syscalls_outside_the_seccomp_filter_then_eperm(worl
             "bpf": call(321, 0, None, 0),
             "perf_event_open": call(298, None, 0, -1, -1, 0),
             "userfaultfd": call(323, 0),
-            "ptrace_pid_1": call(101, 16, 1, None, None),  # PTRACE_ATTACH bwrap's pid 1
+            "ptrace_pid_1": call(101, 16, 1, None, None),  # PTRACE_ATTACH pid 1
             "unshare": call(272, 0x00020000),
             "stack": [float(np.arange(4).sum()), pl.DataFrame({"a": [1, 2]}).height,
                       pa.table({"a": [1]}).num_rows],
@@ -1207,9 +1208,15 @@ def test_attack_when_reading_pid_1_and_mounts_then_no_host_path_of_the_service_s
     found = result(outcome)
     checkout = str(Path(jail.__file__).resolve().parents[1])
     hidden = [checkout, os.getcwd(), str(world.root), "sandbox-custom-", "sandbox-jail-"]
-    assert found["/proc/1/environ"] == ""
-    for path in hidden:
+    # pid 1 is the jailed interpreter itself (--as-pid-1), bound under a neutral path.
+    assert found["/proc/1/cmdline"].split("\0")[:2] == [
+        f"{jail.JAIL_RUNTIME}/python/bin/python3.{sys.version_info.minor}",
+        "/code/main.py",
+    ]
+    for path in [*hidden, sys.base_prefix, os.path.realpath(sys.base_prefix)]:
         assert path not in found["/proc/1/cmdline"]
+        assert path not in found["/proc/1/environ"]
+    assert world.token not in found["/proc/1/environ"]
     assert "/code" not in found["/proc/self/mountinfo"]  # the code is copied in, not bound
     runtime = [src for src, _ in jail.Runtime.current().binds]
     for line in found["/proc/self/mountinfo"].splitlines():
@@ -1233,3 +1240,128 @@ def test_custom_when_a_killed_worker_left_folders_then_the_next_run_removes_them
     assert stdout(outcome) == "ok\n"
     assert [f for f in stale if f.exists()] == []
     assert _work_folders() == []
+
+
+def test_attack_when_opening_socket_families_beyond_ip_and_unix_then_eperm(world: World) -> None:
+    # AF_VSOCK would reach the hypervisor of a VM whatever the network namespace; no
+    # connection is attempted, creating the socket is the whole test.
+    outcome = run_code(
+        world,
+        """
+        import json, socket
+        out = {}
+        families = {"vsock": 40, "packet": 17, "bluetooth": 31, "alg": 38, "unspec": 0}
+        for name, family in families.items():
+            kind = socket.SOCK_RAW if name == "packet" else socket.SOCK_STREAM
+            try:
+                socket.socket(family, kind, 0)
+                out[name] = "created"
+            except OSError as err:
+                out[name] = err.errno
+        try:
+            socket.socketpair(40, socket.SOCK_STREAM)
+            out["socketpair_vsock"] = "created"
+        except OSError as err:
+            out["socketpair_vsock"] = err.errno
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.syscall(41, ctypes.c_ulong((1 << 32) + 40), 1, 0)  # socket(2) with high bits
+        out["raw_high_bits"] = ctypes.get_errno() if fd < 0 else "created"
+        a, b = socket.socketpair(socket.AF_UNIX)
+        a.sendall(b"ok")
+        out["unix"] = b.recv(2).decode()
+        out["inet"] = socket.socket(socket.AF_INET).family.value
+        out["inet6"] = socket.socket(socket.AF_INET6).family.value
+        print(json.dumps(out))
+        """,
+    )
+    found = result(outcome)
+    assert found.pop("unix") == "ok" and found.pop("inet") == 2 and found.pop("inet6") == 10
+    assert found == {
+        name: 1
+        for name in (
+            "vsock",
+            "packet",
+            "bluetooth",
+            "alg",
+            "unspec",
+            "socketpair_vsock",
+            "raw_high_bits",
+        )
+    }  # EPERM from the seccomp filter
+
+
+def test_attack_when_writing_pid_1_memory_then_there_is_no_bubblewrap_to_reach(
+    world: World,
+) -> None:
+    outcome = run_code(
+        world,
+        """
+        import json, os
+        out = {"pid": os.getpid(), "comm": open("/proc/1/comm").read().strip()}
+        try:
+            with open("/proc/1/mem", "r+b", buffering=0):
+                out["mem"] = "opened"
+        except OSError as err:
+            out["mem"] = err.errno
+        out["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        print(json.dumps(out))
+        """,
+    )
+    found = result(outcome)
+    # The code is pid 1: /proc/1/mem is its own memory, bubblewrap is not in the jail.
+    assert found["pid"] == 1 and found["comm"].startswith("python")
+    assert found["pids"] == [1]
+
+
+def test_attack_when_spinning_cpu_then_it_runs_at_nice_19_in_a_cpu_quota(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, str] = {}
+    remove = jail._Cgroup._remove
+
+    def record(group: jail._Cgroup) -> None:
+        for path in group.dirs.values():
+            for name in ("cpu.max", "cpu.weight", "cpu.cfs_quota_us", "cpu.shares"):
+                if (path / name).is_file():
+                    seen[name] = (path / name).read_text().strip()
+        remove(group)
+
+    monkeypatch.setattr(jail._Cgroup, "_remove", record)
+    outcome = run_code(
+        world,
+        """
+        import os, json
+        print(json.dumps({"nice": os.nice(0)}))
+        """,
+        cpu_percent=25,
+    )
+    assert result(outcome) == {"nice": 19}
+    if Path("/sys/fs/cgroup/cpu/tasks").is_file():
+        assert seen["cpu.cfs_quota_us"] == "25000" and seen["cpu.shares"] == "2"
+    elif Path("/sys/fs/cgroup/cgroup.controllers").is_file() and "cpu.max" in seen:
+        assert seen["cpu.max"] == "25000 100000" and seen["cpu.weight"] == "1"
+
+
+def test_custom_when_the_dataset_is_copied_for_the_jail_then_no_other_user_reaches_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs import custom
+
+    modes: dict[str, int] = {}
+    real = custom.run_jailed
+
+    def inspect(*args: Any, **kwargs: Any) -> Any:
+        [data] = kwargs["ro_binds"]
+        modes["work"] = os.stat(Path(data).parent).st_mode & 0o777
+        modes["data"] = os.stat(data).st_mode & 0o777
+        modes["file"] = os.stat(Path(data) / "people.parquet").st_mode & 0o777
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(custom, "run_jailed", inspect)
+    outcome = run_code(world, "print(len(open('/data/people.parquet', 'rb').read()) > 0)")
+    assert stdout(outcome) == "True\n"  # the jail still reads its data
+    assert modes["work"] == 0o700  # nobody but the service enters the work folder
+    assert modes["file"] & 0o222 == 0  # read-only
+    if os.geteuid() != 0:  # the jail shares the service's uid: owner-only throughout
+        assert modes["data"] == 0o700 and modes["file"] == 0o400

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from PIL import Image, PngImagePlugin
@@ -293,7 +294,7 @@ def test_collect_when_code_names_and_order_differ_then_released_names_are_the_sa
     assert not any("ID" in f["name"] or f["name"] == f["code_name"] for f in first)
 
 
-def test_collect_when_pngs_differ_in_low_bits_only_then_released_images_are_identical(
+def test_collect_when_pngs_differ_in_low_bits_only_then_the_payload_does_not_come_back(
     output: Path, tmp_path: Path
 ) -> None:
     payload = bytes(range(256)) * 20  # a resident table's worth of bytes, hidden in low bits
@@ -302,7 +303,6 @@ def test_collect_when_pngs_differ_in_low_bits_only_then_released_images_are_iden
     files, rejected = _collect_files(output, tmp_path)
     assert rejected == []
     released = {f["code_name"]: Path(f["path"]).read_bytes() for f in files}
-    assert released["clean.png"] == released["stego.png"]
     # The payload cannot be read back from the released image's low bits.
     image = Image.open(io.BytesIO(released["stego.png"])).convert("RGB")
     low = bytes(v & 1 for v in image.tobytes())
@@ -313,6 +313,96 @@ def test_collect_when_pngs_differ_in_low_bits_only_then_released_images_are_iden
         image.size == (256, 64)
         and len(image.getcolors(4096) or []) <= custom_outputs.PALETTE_COLOURS
     )
+    # Dithered from a fresh seed: the same image never comes back the same twice.
+    again, _ = _collect_files(output, tmp_path / "again")
+    assert {Path(f["path"]).read_bytes() for f in again}.isdisjoint(released.values())
+
+
+def test_collect_when_a_dark_image_holds_6_bits_per_pixel_then_most_bits_are_lost(
+    output: Path, tmp_path: Path
+) -> None:
+    # The reviewer's example: 64 near-black colours, one random 6-bit symbol per pixel.
+    rng = np.random.default_rng(7)
+    symbols = rng.integers(0, 64, (512, 512))
+    palette = np.array(
+        [(17 * (k & 3), 17 * ((k >> 2) & 3), 17 * (k >> 4)) for k in range(64)], dtype=np.int32
+    )
+    sent = palette[symbols].astype(np.uint8)
+    (output / "dark.png").write_bytes(_png(Image.fromarray(sent, "RGB")))
+    [f], rejected = _collect_files(output, tmp_path)
+    assert rejected == []
+    back = np.asarray(Image.open(f["path"]).convert("RGB"), dtype=np.int32)
+    # The best single-pixel guess: the nearest of the 64 colours.
+    distance = ((back[:, :, None, :] - palette[None, None, :, :]) ** 2).sum(axis=3)
+    got = distance.argmin(axis=2)
+    bits = (symbols[..., None] >> np.arange(6)) & 1
+    errors = float((bits != ((got[..., None] >> np.arange(6)) & 1)).mean())
+    assert errors > 0.2
+
+
+def test_collect_when_an_image_holds_1_bit_per_pixel_as_two_near_whites_then_most_bits_are_lost(
+    output: Path, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(8)
+    sent = rng.integers(0, 2, (256, 256))
+    pixels = np.full((256, 256, 3), 255, dtype=np.uint8)
+    pixels[:, :, 0] = np.where(sent == 1, 255, 238)
+    (output / "white.png").write_bytes(_png(Image.fromarray(pixels, "RGB")))
+    [f], rejected = _collect_files(output, tmp_path)
+    assert rejected == []
+    back = np.asarray(Image.open(f["path"]).convert("RGB"))
+    # The best single-pixel guess: the red channel nearer 255 than 238.
+    assert float(((back[:, :, 0] > 246) != sent).mean()) > 0.2
+
+
+def test_collect_when_an_image_holds_over_4m_pixels_or_the_job_over_16m_then_refused(
+    output: Path, tmp_path: Path
+) -> None:
+    (output / "big.png").write_bytes(_png(Image.new("RGB", (2001, 2000), "white")))
+    for i in range(5):
+        (output / f"p{i}.png").write_bytes(_png(Image.new("RGB", (2000, 2000), "white")))
+    accepted, refused = _collect(output, tmp_path)
+    assert refused["big.png"] == "an image of more than 4000000 pixels"
+    assert len(accepted) == 4 and len(refused) == 2
+    assert "more than 16000000 pixels together" in next(
+        r for n, r in refused.items() if n != "big.png"
+    )
+
+
+def test_collect_when_json_is_larger_than_the_parse_cap_then_refused_unparsed(
+    output: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 8 MB of "[{},{},...]" would take ~170 MiB once parsed.
+    (output / "bomb.json").write_text("[" + ",".join(["{}"] * (3 * 1024 * 1024)) + "]")
+    (output / "small.json").write_text('{"a": 1}')
+
+    def no_parse(*args: object, **kwargs: object) -> object:
+        raise AssertionError("parsed a JSON file above the cap")
+
+    real = custom_outputs.json.loads
+    monkeypatch.setattr(
+        custom_outputs.json,
+        "loads",
+        lambda text, **kw: real(text) if len(text) < 100 else no_parse(),
+    )
+    accepted, refused = _collect(output, tmp_path, file_size_bytes=16 * 1024 * 1024)
+    assert accepted == ["small.json"]
+    assert refused == {
+        "bomb.json": f"JSON larger than {4 * 1024 * 1024} bytes (write a table as CSV or Parquet)"
+    }
+
+
+def test_collect_when_hashing_outputs_then_no_file_is_read_whole(
+    output: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (output / "t.csv").write_text("a\n1\n")
+
+    def whole(self: Path) -> bytes:
+        raise AssertionError(f"{self.name} read whole into memory")
+
+    monkeypatch.setattr(Path, "read_bytes", whole)
+    accepted, refused = _collect(output, tmp_path)
+    assert accepted == ["t.csv"] and refused == {}
 
 
 def test_collect_when_png_carries_text_chunks_or_trailing_bytes_then_they_are_dropped(
