@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from jobs.runner import Outcome, Task, execute
 from policies.airlock import Decision
-from sandbox import airlock, auth
+from sandbox import airlock, audit, auth
 from sandbox.api.app import create_app
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
@@ -42,13 +42,13 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from policies.airlock import Decision
-from sandbox import airlock, auth
+from sandbox import airlock, audit, auth
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 
 data_dir, url, token, job_id, step = sys.argv[1:]
 settings = Settings(data_dir=Path(data_dir), database_url=url)
-db = Database(url)
+db = Database(url, audit_key=audit.mac_key(settings.secret()))
 who = auth.authenticate(db, token)
 releases = settings.releases_dir.resolve()
 
@@ -78,13 +78,13 @@ _APPROVE_MANY = """
 import os, signal, sys, threading
 from pathlib import Path
 from policies.airlock import Decision
-from sandbox import airlock, auth
+from sandbox import airlock, audit, auth
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 
 data_dir, url, token, *ids = sys.argv[1:]
 settings = Settings(data_dir=Path(data_dir), database_url=url)
-db = Database(url)
+db = Database(url, audit_key=audit.mac_key(settings.secret()))
 who = auth.authenticate(db, token)
 releases = settings.releases_dir.resolve()
 real_replace, lock, landed = os.replace, threading.Lock(), []
@@ -292,7 +292,7 @@ def test_release_recovery_when_another_process_releases_meanwhile_then_its_file_
     settings: Settings, awaiting: tuple[World, list[int]], monkeypatch: pytest.MonkeyPatch
 ):
     world, (job_id, other_id) = awaiting
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, audit_key=audit.mac_key(settings.secret()))
     steward = auth.authenticate(db, world.steward)
     airlock.review(db, settings, steward, job_id, Decision.APPROVE, "looks fine to release")
     real_iterdir, released_meanwhile = Path.iterdir, []
