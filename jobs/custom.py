@@ -57,7 +57,7 @@ from typing import Any
 from jobs._custom_outputs import IMAGE_NOTE, OUTPUT_FORMATS, collect
 from jobs.dp.accounting import Charge
 from jobs.errors import InternalError, InvalidJobSpec, JobFailed
-from jobs.jail import Limits, Runtime, run_jailed
+from jobs.jail import Limits, Runtime, run_jailed, sweep_private_folders
 from jobs.runner import Outcome, Task, evaluation_errors, sha256_file
 from jobs.spec import MAX_CUSTOM_ARCHIVE_BYTES, CustomSpec, parse_job_spec
 from policies.catalog import ColumnTag, Grade
@@ -222,14 +222,7 @@ def _report(
 
 def sweep_work_folders() -> None:
     """Remove private folders that runs left behind when their process was killed."""
-    root = Path(tempfile.gettempdir())
-    for folder in root.glob(f"{WORK_PREFIX}*"):
-        try:
-            pid = int(folder.name[len(WORK_PREFIX) :].split("-")[0])
-        except ValueError:
-            continue
-        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(folder, ignore_errors=True)
+    sweep_private_folders(WORK_PREFIX)
 
 
 def _check_grade(grade: Grade) -> None:

@@ -485,14 +485,14 @@ def _close_all(fds: list[int]) -> None:
         os.close(fd)
 
 
-def sweep_private_folders() -> None:
-    """Remove private folders left by jails whose process was killed from outside."""
+def sweep_private_folders(prefix: str = WORK_PREFIX) -> None:
+    """Remove private folders (``<prefix><pid>-…``) whose process was killed from outside."""
     import shutil
     import tempfile
 
-    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*"):
+    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
         try:
-            pid = int(folder.name[len(WORK_PREFIX) :].split("-")[0])
+            pid = int(folder.name[len(prefix) :].split("-")[0])
         except ValueError:
             continue
         if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
