@@ -12,7 +12,15 @@ from fastapi.responses import JSONResponse
 
 from policies.errors import SandboxError, TooManyAttempts
 from sandbox import console
-from sandbox.api import routes_admin, routes_audit, routes_catalog, routes_grants, routes_jobs
+from sandbox.api import (
+    hardening,
+    routes_admin,
+    routes_audit,
+    routes_catalog,
+    routes_grants,
+    routes_jobs,
+)
+from sandbox.api.hardening import SecurityHeaders
 from sandbox.api.routes_me import router as status_router
 from sandbox.service import Sandbox
 from sandbox.throttle import SignInThrottle
@@ -37,7 +45,12 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         description="Privacy-preserving operation sandbox for public data. Only approved "
         "derived products leave.",
         lifespan=lifespan,
+        docs_url=None,  # served by hardening.install_docs, without a CDN
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
+    hardening.install_error_pages(app)
+    hardening.install_docs(app)
     app.state.sandbox = sandbox
     app.state.sign_in_throttle = SignInThrottle(
         sandbox.settings.auth_failure_limit, sandbox.settings.auth_failure_window_s
