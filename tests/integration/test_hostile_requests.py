@@ -284,3 +284,32 @@ def test_docs_when_opened_then_scripts_come_from_this_service_under_a_csp(
             assert asset.status_code == 200 and len(asset.content) > 10
             assert asset.headers["content-type"].startswith("text/javascript")
     assert w.http.get("/docs/assets/..%2fsettings.py").status_code == 404
+
+
+def test_requests_when_text_holds_nul_then_422_on_every_store(quiet_world: World) -> None:
+    # PostgreSQL's text and JSONB cannot hold NUL: each of these was a 5xx there
+    w = quiet_world
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
+    grant = {
+        "org_id": w.firm_id,
+        "datasets": ["residents"],
+        "purpose": "p\x00q",
+        "kinds": ["aggregate"],
+        "epsilon": 1.0,
+        "expires_at": expires,
+    }
+    job = {"grant_id": w.grant_id, "spec": aggregate_spec(), "purpose": "x\x00y"}
+    calls = [
+        ("post", "/v1/orgs", "admin", {"name": "firm\x00two", "kind": "operator"}),
+        ("get", "/v1/datasets/resi%00dents", "steward", None),
+        ("post", f"/v1/grants/{w.grant_id}/suspend", "steward", {"reason": "abc\x00defgh"}),
+        ("post", "/v1/grants", "steward", grant),
+        ("post", "/v1/grants", "steward", {**grant, "purpose": "ok", "datasets": ["a\x00b"]}),
+        ("post", "/v1/jobs", "operator", job),
+    ]
+    for method, path, who, payload in calls:
+        response = w.http.request(method, path, headers=w.as_(who), json=payload)
+        assert response.status_code == 422, (path, response.status_code, response.text)
+        assert "NUL" in response.json()["message"]
+    assert w.grant()["state"] == "active"
+    assert _spent(w) == 0
