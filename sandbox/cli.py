@@ -58,7 +58,14 @@ def serve(
         _fail(error)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
-        create_app(Sandbox(settings)), host=settings.host, port=settings.port, log_level="info"
+        create_app(Sandbox(settings)),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        # uvicorn would believe X-Forwarded-For from loopback (its FORWARDED_ALLOW_IPS
+        # default); the app believes only SANDBOX_FORWARDED_ALLOW_IPS
+        proxy_headers=False,
+        forwarded_allow_ips="",
     )
 
 

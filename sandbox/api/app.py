@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from policies.errors import SandboxError, TooManyAttempts
 from sandbox import console
@@ -49,6 +50,11 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(SecurityHeaders)
+    if sandbox.settings.forwarded_allow_ips:
+        # the client address (sign-in throttle, secure cookies) from trusted proxies only
+        app.add_middleware(
+            ProxyHeadersMiddleware, trusted_hosts=sandbox.settings.forwarded_allow_ips
+        )
     hardening.install_error_pages(app)
     hardening.install_docs(app)
     app.state.sandbox = sandbox

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -313,3 +316,80 @@ def test_requests_when_text_holds_nul_then_422_on_every_store(quiet_world: World
         assert "NUL" in response.json()["message"]
     assert w.grant()["state"] == "active"
     assert _spent(w) == 0
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_service_when_started_under_any_umask_then_its_files_are_owner_only(
+    tmp_path: Path, umask: int
+) -> None:
+    data = tmp_path / "data"
+    old = os.umask(umask)
+    try:
+        sandbox = Sandbox(Settings(data_dir=data), runner=RefusingRunner())
+        with TestClient(create_app(sandbox)) as http:
+            build_world(http, sandbox)  # a dataset is ingested, the database written
+            modes = {
+                str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode)
+                for p in [data, *data.iterdir()]
+            }
+    finally:
+        os.umask(old)
+    private = {"data": 0o700, "data/datasets": 0o700, "data/quarantine": 0o700}
+    private |= {"data/releases": 0o700, "data/uploads": 0o700, "data/secret_key": 0o600}
+    private |= {"data/sandbox.db": 0o600}
+    assert {k: modes.get(k) for k in private} == private
+    # SQLite gives its WAL and shared-memory files the database file's mode
+    for name in ("data/sandbox.db-wal", "data/sandbox.db-shm"):
+        if name in modes:
+            assert modes[name] == 0o600, (name, oct(modes[name]))
+    assert all(mode & 0o077 == 0 for mode in modes.values()), {
+        k: oct(v) for k, v in modes.items()
+    }
+
+
+def _served_app(monkeypatch: pytest.MonkeyPatch, data: Path, **env: str) -> Any:
+    """The ASGI app exactly as ``sandbox serve`` hands it to uvicorn (proxy handling included)."""
+    import uvicorn
+
+    from sandbox import cli, service
+
+    monkeypatch.setenv("SANDBOX_DATA_DIR", str(data))
+    monkeypatch.setenv("SANDBOX_AUTH_FAILURE_LIMIT", "3")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(service, "RayRunner", lambda *a, **k: RefusingRunner())
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.update(app=app, **kwargs))
+    cli.serve(host=None, port=None)
+    config = uvicorn.Config(**served)
+    config.load()
+    return config.loaded_app
+
+
+def _statuses(app: Any, peer: str, attempts: int) -> list[int]:
+    """Bad tokens from ``peer``, each naming another client in X-Forwarded-For."""
+    with TestClient(app, client=(peer, 40000)) as http:
+        return [
+            http.get(
+                "/v1/me",
+                headers={"Authorization": "Bearer sbx_wrong", "X-Forwarded-For": f"203.0.113.{i}"},
+            ).status_code
+            for i in range(attempts)
+        ]
+
+
+def test_serve_when_forwarded_for_comes_from_loopback_by_default_then_the_throttle_ignores_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _served_app(monkeypatch, tmp_path / "data")
+    # a guesser on the host rotates X-Forwarded-For: it is still one address, held at 3
+    assert _statuses(app, "127.0.0.1", 5) == [401, 401, 401, 429, 429]
+
+
+def test_serve_when_a_proxy_is_configured_then_only_its_forwarded_for_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"SANDBOX_FORWARDED_ALLOW_IPS": "10.0.0.7"}
+    app = _served_app(monkeypatch, tmp_path / "data", **env)
+    assert _statuses(app, "10.0.0.7", 5) == [401] * 5  # five clients behind the proxy
+    assert _statuses(app, "127.0.0.1", 5) == [401, 401, 401, 429, 429]  # not the proxy
