@@ -6,15 +6,16 @@ The commands that talk to a running service (``status``, ``datasets``,
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from policies.errors import SandboxError
+from sandbox import _cli_render as R
 from sandbox._cli_remote import register as register_service_commands
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ err = Console(stderr=True)
 
 
 def _fail(error: SandboxError) -> NoReturn:
-    err.print(f"[red]error:[/red] {error}")
+    err.print(Text.assemble(("error:", "red"), " ", R.safe(str(error))), highlight=False)
     raise typer.Exit(2)
 
 
@@ -85,7 +86,7 @@ def bootstrap(
         token = do_bootstrap(db, name, org)
     except SandboxError as error:
         _fail(error)
-    err.print(f"admin '{name}' created; its token is shown once:")
+    R.say(f"admin '{name}' created; its token is shown once:", to_err=True)
     typer.echo(token)
 
 
@@ -101,21 +102,12 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] =
     with db.session() as session:
         result = do_verify(session)
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "ok": result.ok,
-                    "entries": result.entries,
-                    "broken_at": result.broken_at,
-                    "reason": result.reason,
-                    "head": result.head,
-                }
-            )
-        )
+        fields = ("ok", "entries", "broken_at", "reason", "head")
+        typer.echo(R.json_text({k: getattr(result, k) for k in fields}, indent=None))
     elif result.ok:
-        typer.echo(f"audit chain holds: {result.entries} entries, head {result.head[:16]}…")
+        R.say(f"audit chain holds: {result.entries} entries, head {result.head[:16]}…")
     else:
-        typer.echo(
+        R.say(
             f"audit chain BROKEN at entry {result.broken_at}: {result.reason} "
             f"({result.entries} entries verified before it)"
         )
@@ -139,7 +131,7 @@ def pii_scan(
     selected = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     try:
         for line in scan_file_lines(file, selected, batch_rows, progress=err):
-            typer.echo(line)
+            typer.echo(R.escape_json(line))  # column names come from the file
     except SandboxError as error:
         _fail(error)
 

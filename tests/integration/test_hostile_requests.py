@@ -342,9 +342,7 @@ def test_service_when_started_under_any_umask_then_its_files_are_owner_only(
     for name in ("data/sandbox.db-wal", "data/sandbox.db-shm"):
         if name in modes:
             assert modes[name] == 0o600, (name, oct(modes[name]))
-    assert all(mode & 0o077 == 0 for mode in modes.values()), {
-        k: oct(v) for k, v in modes.items()
-    }
+    assert all(mode & 0o077 == 0 for mode in modes.values()), {k: oct(v) for k, v in modes.items()}
 
 
 def _served_app(monkeypatch: pytest.MonkeyPatch, data: Path, **env: str) -> Any:
