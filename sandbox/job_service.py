@@ -56,7 +56,7 @@ from sandbox.catalog import get as get_dataset
 from sandbox.checks import Check, CheckContext, run_checks
 from sandbox.grants import get as get_grant
 from sandbox.settings import Settings
-from sandbox.store.db import Database
+from sandbox.store.db import Database, storable
 from sandbox.store.models import Dataset, Grant, Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -441,6 +441,7 @@ class JobService:
                 "rho_spent": outcome.rho,
                 "checks": [c.as_dict() for c in checks],
             }
+            job.report = storable(job.report)  # NUL that the job's code printed or chose
             audit.append(
                 self.db,
                 session,
@@ -451,7 +452,7 @@ class JobService:
                 output_sha256=outcome.output_sha256,
                 rows=outcome.rows,
                 epsilon_spent=outcome.epsilon,
-                checks={c.name: c.verdict for c in checks},
+                checks=storable({c.name: c.verdict for c in checks}),
             )
 
     def _fail(self, job_id: int, message: str, output: Path | None = None) -> None:

@@ -72,6 +72,23 @@ def _holds_nul(parameters: Any) -> bool:
     return False
 
 
+def storable(value: Any) -> Any:
+    """``value`` with NUL in its text (keys included) shown as ``�``, for what the sandbox
+    writes itself from a job's run (output tails, check reasons quoting names): text
+    chosen by an operator's code must not fail the job when it is stored.
+
+    >>> storable({"tail": "a\\x00b", "n": [1, "\\x00"]})
+    {'tail': 'a�b', 'n': [1, '�']}
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 class Database:
     """One engine and its session factory.
 

@@ -391,3 +391,33 @@ def test_serve_when_a_proxy_is_configured_then_only_its_forwarded_for_counts(
     app = _served_app(monkeypatch, tmp_path / "data", **env)
     assert _statuses(app, "10.0.0.7", 5) == [401] * 5  # five clients behind the proxy
     assert _statuses(app, "127.0.0.1", 5) == [401, 401, 401, 429, 429]  # not the proxy
+
+
+class NulPrintingRunner:
+    """A job whose run printed NUL and whose output has a column name with NUL in it."""
+
+    def run(self, task: Task) -> Outcome:
+        Path(task.output_path).write_bytes(b"output")
+        report = {"stdout": {"tail": "printed \x00 by the code", "bytes": 22}}
+        return Outcome(task.output_path, "0" * 64, 1, 0.0, 0.0, report=report)
+
+
+def test_job_when_its_run_report_holds_nul_then_it_awaits_review_on_every_store(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL refused the report (the job failed: a channel the code controls)
+    from sandbox import job_service
+    from sandbox.checks import Check
+    from tests.factories import wait_status
+
+    reason = "column 'a\x00b' holds no identifiers"
+    monkeypatch.setattr(job_service, "run_checks", lambda *a: [Check("pii_scan", "pass", reason)])
+    sandbox = Sandbox(settings, runner=NulPrintingRunner())
+    with TestClient(create_app(sandbox)) as http:
+        world = build_world(http, sandbox)
+        response = world.submit()
+        assert response.status_code == 202, response.text
+        job = wait_status(world, response.json()["id"], {"awaiting_review", "failed"})
+    assert job["status"] == "awaiting_review", job["error"]
+    assert job["report"]["stdout"]["tail"] == "printed \ufffd by the code"
+    assert job["report"]["checks"][0]["reason"] == "column 'a\ufffdb' holds no identifiers"
