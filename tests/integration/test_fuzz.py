@@ -1,10 +1,11 @@
 """A bounded schemathesis run of the OpenAPI schema: no request gets a 5xx.
 
-The app runs in-process on a seeded SQLite store (an admin, a steward, an
-auditor and an operator with tokens; a dataset; a grant). Each generated
-request is sent as a steward and as an operator (and, for the admin routes,
-as the admin). Jobs the fuzzer submits are not run: the runner refuses them,
-so no Ray is needed.
+The app runs in-process on a seeded store, SQLite and PostgreSQL (an admin, a
+steward, an auditor and operators with tokens; a dataset; a grant). Each
+generated request, valid for the schema (positive) or not (negative), is sent
+as a steward and as an operator, and also as the admin (admin routes) or the
+auditor (audit routes). Jobs the fuzzer submits are not run: the runner
+refuses them, so no Ray is needed. About two minutes per store.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ def _fuzz(operation: Any, mode: GenerationMode, world: World) -> None:
     roles = ["steward", "operator"]
     if operation.path.startswith(("/v1/orgs", "/v1/users")):
         roles.append("admin")
+    if operation.path.startswith("/v1/audit"):
+        roles.append("auditor")
 
     @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
     @hypothesis.settings(
