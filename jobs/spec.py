@@ -63,7 +63,14 @@ class Filter(_Spec):
             raise ValueError("'in' takes a list of values; every other op takes one value")
         if isinstance(self.value, list) and not 1 <= len(self.value) <= 1000:
             raise ValueError("'in' takes between 1 and 1000 values")
+        if any(isinstance(v, float) and not math.isfinite(v) for v in self.values):
+            raise ValueError("filter values must be finite numbers (not NaN or infinity)")
         return self
+
+    @property
+    def values(self) -> list[Scalar]:
+        """The value, or the values of ``in``, as a list."""
+        return list(self.value) if isinstance(self.value, list) else [self.value]
 
 
 class Count(_Spec):
@@ -621,6 +628,33 @@ NUMERIC_DTYPES = frozenset(
 )
 
 
+#: Catalog dtypes a filter value may be compared with, and the JSON type it must have.
+_FILTER_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    **{d: ((int, float), "numbers") for d in NUMERIC_DTYPES},
+    "String": ((str,), "text"),
+    "Categorical": ((str,), "text"),
+    "Boolean": ((bool,), "true or false"),
+}
+
+
+def _check_filter_type(f: Filter, dtype: str) -> None:
+    """Refuse a filter whose value cannot be compared with its column (before any charge)."""
+    types = _FILTER_TYPES.get(dtype.split("(")[0])
+    if types is None:
+        raise InvalidJobSpec(
+            f"column '{f.column}' has type {dtype}, which filters cannot compare; filter on "
+            "columns of numbers, text or true/false"
+        )
+    allowed, what = types
+    # bool is an int in Python: a true/false value never filters a numeric column
+    wrong = [v for v in f.values if isinstance(v, bool) != (bool in allowed)]
+    if wrong or not all(isinstance(v, allowed) for v in f.values):
+        raise InvalidJobSpec(
+            f"filter on column '{f.column}' ({dtype}) must compare with {what}; write the value "
+            "in that type"
+        )
+
+
 def validate_against_schema(
     spec: AggregateSpec, dtypes: Mapping[str, str], tags: Mapping[str, ColumnTag]
 ) -> None:
@@ -645,6 +679,7 @@ def validate_against_schema(
 
     for f in spec.filters:
         check_column_use(f.column, known(f.column), ColumnUse.FILTER)
+        _check_filter_type(f, dtypes[f.column])
     for column in spec.group_by:
         check_column_use(column, known(column), ColumnUse.GROUP_BY)
     for a in spec.aggregates:

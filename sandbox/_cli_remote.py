@@ -234,7 +234,7 @@ def _decided(job: Job, as_json: bool) -> None:
     if as_json:
         R.dump(job.data)
     else:
-        R.out.print(f"job {job.id}: {job.status}")
+        R.say(f"job {job.id}: {job.status}")
 
 
 @review_app.command("approve")
@@ -281,7 +281,7 @@ def download(
 ) -> None:
     """Save a released output (any kind: table, model or zip), its SHA-256 checked."""
     written = _run(url, token, lambda c: c.job(job_id).download(to))
-    R.out.print(f"job {job_id}: wrote {written}")
+    R.say(f"job {job_id}: wrote {written}")
 
 
 @grants_app.command("list")
@@ -317,7 +317,7 @@ def _transition(action: str) -> Callable[..., None]:
         if as_json:
             R.dump(grant)
         else:
-            R.out.print(f"grant {grant['id']}: {grant['state']}")
+            R.say(f"grant {grant['id']}: {grant['state']}")
 
     command.__doc__ = {
         "suspend": "Suspend a grant: it accepts no new jobs (art. 76).",

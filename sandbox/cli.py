@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from policies.errors import SandboxError
+from sandbox import _cli_render as R
 from sandbox._cli_remote import register as register_service_commands
 
 if TYPE_CHECKING:
@@ -36,7 +38,7 @@ err = Console(stderr=True)
 
 
 def _fail(error: SandboxError) -> NoReturn:
-    err.print(f"[red]error:[/red] {error}")
+    err.print(Text.assemble(("error:", "red"), " ", R.safe(str(error))), highlight=False)
     raise typer.Exit(2)
 
 
@@ -59,7 +61,14 @@ def serve(
         _fail(error)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
-        create_app(Sandbox(settings)), host=settings.host, port=settings.port, log_level="info"
+        create_app(Sandbox(settings)),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        # uvicorn would believe X-Forwarded-For from loopback (its FORWARDED_ALLOW_IPS
+        # default); the app believes only SANDBOX_FORWARDED_ALLOW_IPS
+        proxy_headers=False,
+        forwarded_allow_ips="",
     )
 
 
@@ -77,7 +86,7 @@ def bootstrap(
         token = do_bootstrap(db, name, org)
     except SandboxError as error:
         _fail(error)
-    err.print(f"admin '{name}' created; its token is shown once:")
+    R.say(f"admin '{name}' created; its token is shown once:", to_err=True)
     typer.echo(token)
 
 
@@ -119,36 +128,33 @@ def verify(
     except SandboxError as error:
         _fail(error)
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "ok": result.ok,
-                    "entries": result.entries,
-                    "broken_at": result.broken_at,
-                    "reason": result.reason,
-                    "head": result.head,
-                    "head_seq": result.head_seq,
-                    "unmaced": result.unmaced,
-                    "legacy": result.legacy,
-                    "releases": result.releases,
-                    "published_heads": result.published_heads,
-                    "note": result.note,
-                }
-            )
+        fields = (
+            "ok",
+            "entries",
+            "broken_at",
+            "reason",
+            "head",
+            "head_seq",
+            "unmaced",
+            "legacy",
+            "releases",
+            "published_heads",
+            "note",
         )
+        typer.echo(R.json_text({k: getattr(result, k) for k in fields}, indent=None))
     elif result.ok:
-        typer.echo(
+        R.say(
             f"audit chain holds: {result.entries} entries (links and MACs), "
             f"{result.releases} releases, {result.published_heads} published heads; "
             f"head {result.head_seq} {result.head[:16]}…"
         )
     else:
-        typer.echo(
+        R.say(
             f"audit chain BROKEN at entry {result.broken_at}: {result.reason} "
             f"({result.entries} entries checked)"
         )
     if result.note:
-        typer.echo(f"note: {result.note}")
+        R.say(f"note: {result.note}")
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -179,7 +185,7 @@ def checkpoint() -> None:
             f"({result.reason}); no head is signed for it: investigate first"
         )
         raise typer.Exit(1)
-    typer.echo(json.dumps(head, sort_keys=True))
+    typer.echo(R.escape_json(json.dumps(head, sort_keys=True, ensure_ascii=False)))
 
 
 @audit_app.command("key")
@@ -192,7 +198,7 @@ def key() -> None:
     """
     from sandbox.audit_anchors import key_record
 
-    typer.echo(json.dumps(key_record(_settings().secret()), sort_keys=True))
+    typer.echo(R.escape_json(json.dumps(key_record(_settings().secret()), sort_keys=True)))
 
 
 @pii_app.command("scan")
@@ -212,7 +218,7 @@ def pii_scan(
     selected = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     try:
         for line in scan_file_lines(file, selected, batch_rows, progress=err):
-            typer.echo(line)
+            typer.echo(R.escape_json(line))  # column names come from the file
     except SandboxError as error:
         _fail(error)
 

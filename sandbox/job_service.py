@@ -58,7 +58,7 @@ from sandbox.catalog import get as get_dataset
 from sandbox.checks import Check, CheckContext
 from sandbox.grants import get as get_grant
 from sandbox.settings import Settings
-from sandbox.store.db import Database
+from sandbox.store.db import Database, storable
 from sandbox.store.models import Dataset, Grant, Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -479,6 +479,7 @@ class JobService:
                 "rho_spent": outcome.rho,
                 "checks": [c.as_dict() for c in checks],
             }
+            job.report = storable(job.report)  # NUL that the job's code printed or chose
             audit.append(
                 self.db,
                 session,
@@ -489,7 +490,7 @@ class JobService:
                 output_sha256=outcome.output_sha256,
                 rows=outcome.rows,
                 epsilon_spent=outcome.epsilon,
-                checks={c.name: c.verdict for c in checks},
+                checks=storable({c.name: c.verdict for c in checks}),
             )
 
     def _fail(

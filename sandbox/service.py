@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from jobs.runner import RayRunner
 from sandbox import audit
@@ -12,6 +16,35 @@ from sandbox.settings import Settings
 from sandbox.store.db import Database
 
 log = logging.getLogger(__name__)
+
+
+def private_dir(folder: Path) -> None:
+    """Make ``folder`` (if missing) and leave it to its owner only (0700), whatever the umask.
+
+    The data folder holds the datasets, the quarantined outputs, the releases,
+    the database and the secret: no other user of the host may list or read them.
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create a SQLite database file owner-only (0600) before SQLite creates it 0644.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's mode. A
+    URL of another database, or of an in-memory one, is left alone.
+    """
+    parsed = make_url(url)
+    name = parsed.database or ""
+    in_memory = name in ("", ":memory:") or name.startswith("file:")
+    if parsed.get_backend_name() != "sqlite" or in_memory:
+        return
+    path = Path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            os.chmod(file, 0o600)
 
 
 class Sandbox:
@@ -24,7 +57,8 @@ class Sandbox:
 
     def __init__(self, settings: Settings, runner: Runner | None = None) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
+        private_sqlite_file(settings.db_url)
         # The audit MAC key derives from the secret on the first append, never in the database.
         self.db = Database(settings.db_url, audit_key=lambda: audit.mac_key(settings.secret()))
         self.runner = runner or RayRunner(
@@ -45,7 +79,7 @@ class Sandbox:
             self.settings.releases_dir,
             self.settings.data_dir / "uploads",
         ):
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)
         self.db.migrate()
         stale = self.jobs.recover()
         if stale:

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     #: must wait; the window in seconds.
     auth_failure_limit: int = Field(default=10, ge=1)
     auth_failure_window_s: float = Field(default=300.0, gt=0)
+    #: Proxies whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed (comma-separated
+    #: addresses or networks, e.g. ``10.0.0.7``). Unset: none, not even loopback; a trusted
+    #: address can name any client, so a guesser behind it could rotate past the sign-in
+    #: throttle.
+    forwarded_allow_ips: str | None = None
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
@@ -123,7 +128,7 @@ class Settings(BaseSettings):
             return value.encode()
         path = self.data_dir / "secret_key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Written whole to a private temporary file, then linked into place:
             # a process starting at the same moment sees no file or a complete
             # one, never an empty one.

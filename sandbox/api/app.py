@@ -9,10 +9,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from policies.errors import SandboxError, TooManyAttempts, redacted_traceback
 from sandbox import console
-from sandbox.api import routes_admin, routes_audit, routes_catalog, routes_grants, routes_jobs
+from sandbox.api import (
+    hardening,
+    routes_admin,
+    routes_audit,
+    routes_catalog,
+    routes_grants,
+    routes_jobs,
+)
+from sandbox.api.hardening import SecurityHeaders
 from sandbox.api.routes_me import router as status_router
 from sandbox.service import Sandbox
 from sandbox.throttle import SignInThrottle
@@ -37,7 +46,17 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         description="Privacy-preserving operation sandbox for public data. Only approved "
         "derived products leave.",
         lifespan=lifespan,
+        docs_url=None,  # served by hardening.install_docs, without a CDN
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
+    if sandbox.settings.forwarded_allow_ips:
+        # the client address (sign-in throttle, secure cookies) from trusted proxies only
+        app.add_middleware(
+            ProxyHeadersMiddleware, trusted_hosts=sandbox.settings.forwarded_allow_ips
+        )
+    hardening.install_error_pages(app)
+    hardening.install_docs(app)
     app.state.sandbox = sandbox
     app.state.sign_in_throttle = SignInThrottle(
         sandbox.settings.auth_failure_limit, sandbox.settings.auth_failure_window_s

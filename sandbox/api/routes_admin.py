@@ -9,6 +9,7 @@ from policies.errors import NotFound
 from policies.roles import OrgKind, Role, check_role
 from sandbox import audit, auth
 from sandbox.api.deps import Caller, SandboxDep
+from sandbox.api.params import IdPath
 from sandbox.api.schemas import OrgCreate, OrgPublic, TokenPublic, UserCreate, UserPublic
 from sandbox.store.models import Organisation, User
 
@@ -57,7 +58,7 @@ def create_user(body: UserCreate, who: Caller, sandbox: SandboxDep) -> TokenPubl
 
 
 @router.post("/users/{user_id}/tokens", status_code=status.HTTP_201_CREATED)
-def rotate_token(user_id: int, who: Caller, sandbox: SandboxDep) -> TokenPublic:
+def rotate_token(user_id: IdPath, who: Caller, sandbox: SandboxDep) -> TokenPublic:
     """Revoke a user's tokens and issue a new one (admin)."""
     check_role(who.role, Role.ADMIN)
     with sandbox.db.session() as session:

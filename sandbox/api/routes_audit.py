@@ -12,6 +12,7 @@ from policies.errors import NotFound
 from policies.roles import Role, check_role
 from sandbox import audit, signing
 from sandbox.api.deps import Caller, SandboxDep
+from sandbox.api.params import MAX_ID
 from sandbox.api.schemas import AuditEntryPublic, AuditVerifyPublic, InputCheckPublic
 from sandbox.audit_anchors import retired_keys
 from sandbox.catalog import get as get_dataset
@@ -26,7 +27,7 @@ _READERS = (Role.AUDITOR, Role.ADMIN, Role.STEWARD)
 def entries(
     who: Caller,
     sandbox: SandboxDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AuditEntryPublic]:
     """Entries after sequence number ``after``."""

@@ -46,7 +46,7 @@ def ingest(
     check_role(who.role, Role.STEWARD)
     try:
         body = DatasetCreate.model_validate(json.loads(metadata))
-    except (json.JSONDecodeError, ValidationError) as err:
+    except (json.JSONDecodeError, ValidationError, RecursionError) as err:  # nested too deep
         raise InvalidRequest(
             "metadata must be a JSON object with name, source, open_attribute, grade, and "
             "optionally tags, overrides (column -> reason), privacy_unit and public_keys"

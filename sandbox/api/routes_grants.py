@@ -11,6 +11,7 @@ from policies.grants import GrantState
 from policies.roles import Role, check_role
 from sandbox import grants, ledger
 from sandbox.api.deps import Caller, SandboxDep
+from sandbox.api.params import IdPath
 from sandbox.api.schemas import (
     BudgetPeriodCreate,
     BudgetPeriodPublic,
@@ -62,7 +63,7 @@ def list_grants(who: Caller, sandbox: SandboxDep) -> list[GrantPublic]:
 
 
 @router.get("/grants/{grant_id}")
-def get_grant(grant_id: int, who: Caller, sandbox: SandboxDep) -> GrantPublic:
+def get_grant(grant_id: IdPath, who: Caller, sandbox: SandboxDep) -> GrantPublic:
     """One grant, with its budget."""
     with sandbox.db.session() as session:
         grant = grants.get(session, grant_id)
@@ -72,7 +73,7 @@ def get_grant(grant_id: int, who: Caller, sandbox: SandboxDep) -> GrantPublic:
 
 
 def _transition(
-    grant_id: int, target: GrantState, body: GrantAction, who: Caller, sandbox: SandboxDep
+    grant_id: IdPath, target: GrantState, body: GrantAction, who: Caller, sandbox: SandboxDep
 ) -> GrantPublic:
     check_role(who.role, Role.STEWARD)
     with sandbox.db.session() as session:
@@ -83,19 +84,19 @@ def _transition(
 
 
 @router.post("/grants/{grant_id}/suspend")
-def suspend(grant_id: int, body: GrantAction, who: Caller, sandbox: SandboxDep) -> GrantPublic:
+def suspend(grant_id: IdPath, body: GrantAction, who: Caller, sandbox: SandboxDep) -> GrantPublic:
     """Suspend a grant: it accepts no new jobs (art. 76)."""
     return _transition(grant_id, GrantState.SUSPENDED, body, who, sandbox)
 
 
 @router.post("/grants/{grant_id}/reinstate")
-def reinstate(grant_id: int, body: GrantAction, who: Caller, sandbox: SandboxDep) -> GrantPublic:
+def reinstate(grant_id: IdPath, body: GrantAction, who: Caller, sandbox: SandboxDep) -> GrantPublic:
     """Reinstate a suspended grant."""
     return _transition(grant_id, GrantState.ACTIVE, body, who, sandbox)
 
 
 @router.post("/grants/{grant_id}/terminate")
-def terminate(grant_id: int, body: GrantAction, who: Caller, sandbox: SandboxDep) -> GrantPublic:
+def terminate(grant_id: IdPath, body: GrantAction, who: Caller, sandbox: SandboxDep) -> GrantPublic:
     """End a grant for good (art. 76)."""
     return _transition(grant_id, GrantState.TERMINATED, body, who, sandbox)
 

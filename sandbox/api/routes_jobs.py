@@ -15,6 +15,7 @@ from policies.roles import Role
 from sandbox import airlock
 from sandbox.answer_cache import answer_source
 from sandbox.api.deps import Caller, SandboxDep
+from sandbox.api.params import IdPath
 from sandbox.api.schemas import JobCreate, JobPublic, ReleasePublic, ReviewCreate
 from sandbox.job_service import visible_job
 from sandbox.store.models import Job, Release
@@ -73,7 +74,7 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: int, who: Caller, sandbox: SandboxDep) -> JobPublic:
+def get_job(job_id: IdPath, who: Caller, sandbox: SandboxDep) -> JobPublic:
     """One job (another organisation's job is 404 to an operator)."""
     with sandbox.db.session() as session:
         job = visible_job(session, who, job_id)
@@ -81,7 +82,7 @@ def get_job(job_id: int, who: Caller, sandbox: SandboxDep) -> JobPublic:
 
 
 @router.post("/jobs/{job_id}/review")
-def review(job_id: int, body: ReviewCreate, who: Caller, sandbox: SandboxDep) -> JobPublic:
+def review(job_id: IdPath, body: ReviewCreate, who: Caller, sandbox: SandboxDep) -> JobPublic:
     """Approve or reject a quarantined output (steward of another organisation).
 
     Failing automatic checks need ``override_reason`` to approve; outputs of
@@ -109,7 +110,7 @@ _MEDIA_TYPES = {
 
 
 @router.get("/jobs/{job_id}/output", response_class=FileResponse)
-def download(job_id: int, who: Caller, sandbox: SandboxDep) -> FileResponse:
+def download(job_id: IdPath, who: Caller, sandbox: SandboxDep) -> FileResponse:
     """The output file: released products for the grantee; quarantined ones for stewards."""
     d = airlock.download(sandbox.db, who, job_id, sandbox.settings)
     return FileResponse(
@@ -121,7 +122,7 @@ def download(job_id: int, who: Caller, sandbox: SandboxDep) -> FileResponse:
 
 
 @router.get("/jobs/{job_id}/manifest")
-def manifest(job_id: int, who: Caller, sandbox: SandboxDep) -> ReleasePublic:
+def manifest(job_id: IdPath, who: Caller, sandbox: SandboxDep) -> ReleasePublic:
     """The signed manifest of a released product."""
     with sandbox.db.session() as session:
         job = visible_job(session, who, job_id)

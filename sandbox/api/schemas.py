@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from policies.airlock import Decision, JobStatus, operator_sees_timing, operator_status
 from policies.budget import PrivacyBudget
@@ -14,6 +14,7 @@ from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.errors import InvalidRequest
 from policies.names import check_name
 from policies.roles import OrgKind, Role
+from sandbox.api.params import Id
 from sandbox.ledger import DatasetBudget, summary
 from sandbox.store.models import Dataset, Grant, Job
 
@@ -64,7 +65,7 @@ class UserCreate(_In):
         _name("user name", r"[\w.@-]+", "letters, digits, '_', '.', '@' and '-'"),
     ]
     role: Role
-    org_id: int
+    org_id: Id
 
 
 class UserPublic(BaseModel):
@@ -205,13 +206,14 @@ class InputCheckPublic(BaseModel):
 
 
 class GrantCreate(_In):
-    org_id: int
+    org_id: Id
     datasets: list[str] = Field(min_length=1)
     purpose: str = Field(max_length=4000)
     kinds: list[Literal["aggregate", "extract", "train", "custom"]] = Field(min_length=1)
     epsilon: float = Field(gt=0, le=1000)
     delta: float = Field(default=0.0, ge=0, lt=1)
-    expires_at: dt.datetime
+    #: With a time zone (``2026-12-31T23:59:59+08:00``); stored in UTC.
+    expires_at: AwareDatetime
     commitment_accepted: bool = False
     #: Small-cell threshold; the grade's default applies when higher (10 general, 20 important).
     min_cell: int | None = Field(default=None, ge=1, le=10_000)
@@ -221,6 +223,14 @@ class GrantCreate(_In):
     allow_linkage: bool = False
     #: Jail limits for custom jobs (wall_s, cpu_s, memory_bytes, ...); omitted keys take defaults.
     limits: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_utc(cls, value: dt.datetime) -> dt.datetime:
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError as err:
+            raise ValueError("expires_at lies outside the years a date can hold") from err
 
 
 class GrantAction(_In):
@@ -328,7 +338,7 @@ class GrantPublic(BaseModel):
 
 
 class JobCreate(_In):
-    grant_id: int
+    grant_id: Id
     spec: dict[str, Any]
     purpose: str = Field(default="", max_length=2000)
 

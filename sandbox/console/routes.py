@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,7 @@ from policies.errors import NotFound, TooManyAttempts, Unauthenticated
 from policies.roles import Role
 from sandbox import airlock, audit
 from sandbox.api.deps import SandboxDep, signed_in
+from sandbox.api.params import MAX_ID, IdPath, parse_id
 from sandbox.console import preview, views
 from sandbox.console.session import (
     COOKIE,
@@ -140,7 +142,7 @@ def queue(
     kind: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     """Outputs to review (or in another state), filtered by organisation, dataset and kind."""
-    org_id = int(org) if org.isdigit() else None
+    org_id = parse_id(org)
     with sandbox.db.session() as session:
         rows = views.queue(session, status, org_id, dataset, kind)
         options = views.filter_options(session)
@@ -157,7 +159,7 @@ def queue(
 @router.get("/jobs/{job_id}")
 def job(
     request: Request,
-    job_id: int,
+    job_id: IdPath,
     viewer: ViewerDep,
     sandbox: SandboxDep,
     notice: Annotated[str, Query(max_length=20)] = "",
@@ -202,7 +204,12 @@ def _audit_preview(
 
 
 @router.get("/jobs/{job_id}/files/{index}.png")
-def image(job_id: int, index: int, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
+def image(
+    job_id: IdPath,
+    index: Annotated[int, PathParam(ge=0, le=MAX_ID)],
+    viewer: ViewerDep,
+    sandbox: SandboxDep,
+) -> Response:
     """A PNG image of a custom job's archive, checked by its magic bytes (stewards only)."""
     with sandbox.db.session() as session:
         shown = visible_job(session, viewer.who, job_id)
@@ -222,7 +229,7 @@ def image(job_id: int, index: int, viewer: ViewerDep, sandbox: SandboxDep) -> Re
 @router.post("/jobs/{job_id}/review")
 def review(
     request: Request,
-    job_id: int,
+    job_id: IdPath,
     steward: StewardDep,
     sandbox: SandboxDep,
     decision: Annotated[Decision, Form()],

@@ -15,6 +15,7 @@ from policies.errors import InvalidRequest, NotFound, PolicyViolation, SandboxEr
 from policies.grants import GrantState
 from sandbox import audit, grants, ledger
 from sandbox.api.deps import SandboxDep
+from sandbox.api.params import MAX_ID, IdPath
 from sandbox.audit_anchors import retired_keys
 from sandbox.catalog import list_all
 from sandbox.console.grant_terms import (
@@ -121,7 +122,7 @@ def create_grant(
     steward: StewardDep,
     sandbox: SandboxDep,
     limit_text: Annotated[dict[str, str], Depends(limit_inputs)],
-    org_id: Annotated[int, Form()],
+    org_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     purpose: Annotated[str, Form(max_length=4000)],
     epsilon: Annotated[float, Form(gt=0, le=1000)],
     expires: Annotated[dt.date, Form()],
@@ -166,7 +167,7 @@ def create_grant(
 
 @router.post("/grants/{grant_id}/{action}")
 def change_grant(
-    grant_id: int,
+    grant_id: IdPath,
     action: Literal["suspend", "reinstate", "terminate"],
     steward: StewardDep,
     sandbox: SandboxDep,

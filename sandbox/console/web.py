@@ -140,14 +140,21 @@ def render(
     )
 
 
-def error_page(request: Request, err: SandboxError) -> Response:
-    """A polite page for a domain error (its message carries no data value)."""
-    return TEMPLATES.TemplateResponse(
+def console_error_page(request: Request, status: int, message: str) -> Response:
+    """The console's error page with its security headers (``message`` carries no data value)."""
+    response = TEMPLATES.TemplateResponse(
         request,
         "error.html",
-        {"viewer": None, "csrf": "", "status": err.status_code, "message": str(err)},
-        status_code=err.status_code,
+        {"viewer": None, "csrf": "", "status": status, "message": message},
+        status_code=status,
     )
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def error_page(request: Request, err: SandboxError) -> Response:
+    """A polite page for a domain error (its message carries no data value)."""
+    return console_error_page(request, err.status_code, str(err))
 
 
 class ConsoleRoute(APIRoute):
@@ -165,17 +172,8 @@ class ConsoleRoute(APIRoute):
                 response = error_page(request, err)
             except RequestValidationError as err:
                 fields = sorted({str(e.get("loc", ("", "?"))[-1]) for e in err.errors()})
-                response = TEMPLATES.TemplateResponse(
-                    request,
-                    "error.html",
-                    {
-                        "viewer": None,
-                        "csrf": "",
-                        "status": 422,
-                        "message": "the form is incomplete or malformed: " + ", ".join(fields),
-                    },
-                    status_code=422,
-                )
+                message = "the form or address is incomplete or malformed: " + ", ".join(fields)
+                response = console_error_page(request, 422, message)
             response.headers.update(SECURITY_HEADERS)
             return response
 

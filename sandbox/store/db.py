@@ -20,6 +20,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from policies.errors import InvalidRequest
+
 #: Key of the PostgreSQL advisory lock that serializes audit appends.
 AUDIT_LOCK_KEY = 0x5A4E_D0C5
 
@@ -37,6 +39,54 @@ def _sqlite_immediate(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _refuse_nul(engine: Engine) -> None:
+    """Refuse text holding NUL before it reaches the database, on both dialects alike.
+
+    PostgreSQL's text and JSONB cannot hold NUL (psycopg raises ``DataError``,
+    which would answer a request with a 5xx); SQLite would store it. A request
+    that sends one gets a 422 instead, and its transaction is rolled back.
+    """
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(
+        _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
+    ) -> None:
+        if _holds_nul(parameters):
+            raise InvalidRequest(
+                "text in the request holds a NUL character (\\x00 or \\u0000), which the "
+                "sandbox does not store; remove it and send the request again"
+            )
+
+
+def _holds_nul(parameters: Any) -> bool:
+    """Whether bound parameters (a row, rows, or a mapping) hold a NUL in any text."""
+    if isinstance(parameters, str):
+        # JSON columns arrive serialized: a NUL in them is written \u0000
+        return "\x00" in parameters or "\\u0000" in parameters
+    if isinstance(parameters, dict):
+        return any(_holds_nul(v) for v in parameters.values())
+    if isinstance(parameters, list | tuple):
+        return any(_holds_nul(v) for v in parameters)
+    return False
+
+
+def storable(value: Any) -> Any:
+    """``value`` with NUL in its text (keys included) shown as ``�``, for what the sandbox
+    writes itself from a job's run (output tails, check reasons quoting names): text
+    chosen by an operator's code must not fail the job when it is stored.
+
+    >>> storable({"tail": "a\\x00b", "n": [1, "\\x00"]})
+    {'tail': 'a�b', 'n': [1, '�']}
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
 
 
 class Database:
@@ -60,6 +110,7 @@ class Database:
         self.engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _sqlite_immediate(self.engine)
+        _refuse_nul(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def migrate(self) -> None:
