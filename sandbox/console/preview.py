@@ -12,6 +12,7 @@ unpack to hundreds of millions of rows cannot exhaust the service's memory.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -32,8 +33,19 @@ MAX_CELL = 80
 MAX_MEMBER = 32 * 1024 * 1024
 #: Most rows of an aggregate's table read whole (for its plots); the size check's cap.
 MAX_TABLE_ROWS = 100_000
-#: Largest trained model's JSON pretty-printed; a larger one is shown as its first characters.
-MAX_JSON_PRETTY = 1 << 20
+#: Most uncompressed bytes of an aggregate's table read whole (its footer's sizes).
+MAX_TABLE_BYTES = 64 << 20
+#: Largest trained model's JSON parsed to be pretty-printed; a larger one is shown as its
+#: first characters. Only the first :data:`MAX_TEXT` characters are ever indented: indented
+#: whole, a nested document takes hundreds of times its bytes.
+MAX_JSON_PRETTY = 256 << 10
+#: Uncompressed bytes of a Parquet table's first row group decoded for a preview (the
+#: footer's sizes): one row can hold a string of megabytes that compresses to nothing.
+MAX_PREVIEW_BYTES = 16 << 20
+#: Columns of a table shown.
+MAX_COLUMNS = 200
+#: Bytes of a CSV member parsed for its first rows (a wide header is cut, not parsed whole).
+MAX_CSV_PREFIX = 1 << 20
 #: Characters shown of a text member.
 MAX_TEXT = 4000
 #: Members of one archive whose tables and texts are shown; the others (up to the checks'
@@ -86,11 +98,73 @@ def frame_table(frame: pl.DataFrame, total_rows: int | None = None) -> Table:
     )
 
 
-def parquet_table(path: Path) -> Table:
-    """The first rows of a Parquet file and its row count (read lazily)."""
-    frame = pl.scan_parquet(path)
-    total = int(frame.select(pl.len()).collect().item())
-    return frame_table(frame.head(PREVIEW_ROWS).collect(), total)
+class TooLarge(ValueError):
+    """A table whose first rows would take too much memory to decode; the message says so."""
+
+
+def parquet_table(path: Path | IO[bytes]) -> Table:
+    """The first rows of a Parquet file (its first :data:`MAX_COLUMNS` columns) and its row count.
+
+    Only the first row group is decoded, and only when the footer says it
+    unpacks to at most :data:`MAX_PREVIEW_BYTES`; the row count is the footer's.
+
+    Raises:
+        TooLarge: The first row group is larger than that.
+        OSError: The file is not a readable Parquet table.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        with pq.ParquetFile(path) as parquet:
+            meta = parquet.metadata
+            names = parquet.schema_arrow.names[:MAX_COLUMNS]
+            if meta.num_row_groups == 0:
+                arrow = parquet.schema_arrow.empty_table().select(names)
+            else:
+                group = meta.row_group(0)
+                # every leaf column counts, the ones not shown too: no guess at their names
+                size = sum(group.column(i).total_uncompressed_size for i in range(group.num_columns))
+                if size > MAX_PREVIEW_BYTES:
+                    raise TooLarge(
+                        f"too large to preview (its first rows unpack to over "
+                        f"{MAX_PREVIEW_BYTES >> 20} MiB): download the output to read it"
+                    )
+                arrow = parquet.read_row_group(0, columns=names).slice(0, PREVIEW_ROWS)
+            frame = pl.from_arrow(arrow)
+            total = meta.num_rows
+    except (pa.ArrowException, pl.exceptions.PolarsError, KeyError, IndexError) as err:
+        raise OSError("not a readable Parquet table") from err
+    assert isinstance(frame, pl.DataFrame)
+    return frame_table(frame, total)
+
+
+def csv_table(data: bytes) -> Table:
+    """The first rows of a CSV file, its first :data:`MAX_COLUMNS` columns, as text.
+
+    Only the first :data:`MAX_CSV_PREFIX` bytes are parsed; the row count is
+    its lines (a quoted line break counts too).
+
+    Raises:
+        UnicodeDecodeError: The file is not UTF-8 text.
+        csv.Error: It is not CSV.
+    """
+    prefix = data[:MAX_CSV_PREFIX]
+    if len(data) > MAX_CSV_PREFIX:
+        prefix = prefix[: prefix.rfind(b"\n") + 1]
+        if not prefix:
+            raise TooLarge("too wide to preview (its header is over 1 MiB): download it")
+    text = prefix.decode("utf-8")
+    lines = csv.reader(io.StringIO(text, newline=""))
+    header = next(lines, [])[:MAX_COLUMNS]
+    rows = []
+    for line in lines:
+        if len(rows) == PREVIEW_ROWS:
+            break
+        cut = line[: len(header)]
+        rows.append([_cell(v) for v in cut] + ["∅"] * (len(header) - len(cut)))
+    total = max(data.count(b"\n") + (not data.endswith(b"\n")) - 1, len(rows)) if data else 0
+    return Table(columns=header, rows=rows, total_rows=total)
 
 
 def read_table(path: Path) -> pl.DataFrame | None:
@@ -99,12 +173,19 @@ def read_table(path: Path) -> pl.DataFrame | None:
     The row count is read from the footer first: more than
     :data:`MAX_TABLE_ROWS` rows is no aggregate, and is never decoded whole.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
-        lazy = pl.scan_parquet(path)
-        if int(lazy.select(pl.len()).collect().item()) > MAX_TABLE_ROWS:
+        meta = pq.read_metadata(path)
+        if meta.num_rows > MAX_TABLE_ROWS:
             return None
-        return lazy.collect()
-    except (pl.exceptions.PolarsError, OSError):
+        groups = (meta.row_group(g) for g in range(meta.num_row_groups))
+        size = sum(g.column(i).total_uncompressed_size for g in groups for i in range(g.num_columns))
+        if size > MAX_TABLE_BYTES:
+            return None
+        return pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, pa.ArrowException, OSError):
         return None
 
 
@@ -162,13 +243,13 @@ def _member(archive: zipfile.ZipFile, index: int, info: zipfile.ZipInfo) -> Memb
         return Member(index, name, size, kind, text=text)
     try:
         if name.lower().endswith(".parquet"):
-            # the footer's row count, then the first rows only: never every row
-            lazy = pl.scan_parquet(io.BytesIO(data))
-            total = int(lazy.select(pl.len()).collect().item())
-            table = frame_table(lazy.head(PREVIEW_ROWS).collect(), total)
+            # the footer's row count, then the first rows of the first row group only
+            table = parquet_table(io.BytesIO(data))
         else:
-            table = frame_table(pl.read_csv(io.BytesIO(data), infer_schema_length=1000))
-    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, UnicodeDecodeError):
+            table = csv_table(data)
+    except TooLarge as err:
+        return Member(index, name, size, kind, note=str(err))
+    except (pl.exceptions.PanicException, OSError, UnicodeDecodeError, csv.Error):
         return Member(index, name, size, kind, note="not a readable table")
     return Member(index, name, size, kind, table=table)
 
@@ -209,12 +290,15 @@ def model_member(path: Path) -> Member:
         return Member(0, path.name, size, "text", note="too large to preview")
     try:
         if path.suffix.lower() == ".json":
-            if size > MAX_JSON_PRETTY:  # parsed JSON takes tens of times its bytes
+            if size > MAX_JSON_PRETTY:  # parsed and indented, JSON takes many times its bytes
                 with path.open(encoding="utf-8", errors="replace") as handle:
                     text = handle.read(MAX_TEXT)
                 return Member(0, path.name, size, "text", text=text + "\n… (cut)")
-            model = json.loads(path.read_text(encoding="utf-8"))
-            return Member(0, path.name, size, "text", text=_pretty(model))
+            text = path.read_text(encoding="utf-8", errors="replace")
+            try:
+                return Member(0, path.name, size, "text", text=_pretty(json.loads(text)))
+            except (ValueError, RecursionError):  # not JSON, or nested too deep to indent
+                return Member(0, path.name, size, "text", text=_cut(text))
         with safe_open(str(path), framework="numpy") as weights:
             header = {
                 "metadata": weights.metadata() or {},
@@ -226,5 +310,17 @@ def model_member(path: Path) -> Member:
 
 
 def _pretty(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False, indent=2)
+    """``value`` indented, encoded lazily no further than :data:`MAX_TEXT` characters."""
+    encoder = json.JSONEncoder(ensure_ascii=False, indent=2)
+    parts: list[str] = []
+    length = 0
+    for part in encoder.iterencode(value):  # with an indent, a generator: stops when cut
+        parts.append(part)
+        length += len(part)
+        if length > MAX_TEXT:
+            break
+    return _cut("".join(parts))
+
+
+def _cut(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "\n… (cut)"

@@ -351,6 +351,8 @@ def _preview(
     if suffix == ".parquet":
         try:
             return preview.parquet_table(path), [], [], ""
+        except preview.TooLarge as err:
+            return None, [], [], str(err)
         except (pl.exceptions.PolarsError, OSError):
             return None, [], [], "the output is not a readable table"
     if suffix == ".zip":
