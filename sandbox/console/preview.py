@@ -124,7 +124,8 @@ def parquet_table(path: Path | IO[bytes]) -> Table:
             else:
                 group = meta.row_group(0)
                 # every leaf column counts, the ones not shown too: no guess at their names
-                size = sum(group.column(i).total_uncompressed_size for i in range(group.num_columns))
+                chunks = (group.column(i) for i in range(group.num_columns))
+                size = sum(chunk.total_uncompressed_size for chunk in chunks)
                 if size > MAX_PREVIEW_BYTES:
                     raise TooLarge(
                         f"too large to preview (its first rows unpack to over "
@@ -181,7 +182,8 @@ def read_table(path: Path) -> pl.DataFrame | None:
         if meta.num_rows > MAX_TABLE_ROWS:
             return None
         groups = (meta.row_group(g) for g in range(meta.num_row_groups))
-        size = sum(g.column(i).total_uncompressed_size for g in groups for i in range(g.num_columns))
+        chunks = (g.column(i) for g in groups for i in range(g.num_columns))
+        size = sum(chunk.total_uncompressed_size for chunk in chunks)
         if size > MAX_TABLE_BYTES:
             return None
         return pl.read_parquet(path)
