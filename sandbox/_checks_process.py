@@ -11,11 +11,18 @@ So :func:`run_isolated` starts ``python -m sandbox._checks_process`` for each
 output: a fresh interpreter (no fork of a threaded server) at low priority,
 two polars threads, a resident-memory cap and a wall-clock deadline the
 parent enforces, a CPU-time cap (``RLIMIT_CPU``), a wide address-space cap
-(``RLIMIT_AS``) as a backstop, and death with its parent. The
+(``RLIMIT_AS``) as a backstop, and death with its parent. It gets paths,
+locale and its thread count as its environment (none of the service's
+settings or secrets), and extracts into a private folder the parent makes
+and removes (a killed child cleans up nothing). The parent reads its answer
+to the end, keeping 16 MiB: a longer one is a failing verdict at once, not a
+child blocked on a full pipe until its wall limit. The
 request goes down stdin (pickled by the parent: trusted); the verdicts come
 back on stdout as JSON and are validated, so nothing the child was made to
 do reaches the service as an object. A child that dies, runs out of memory
-or time, or answers nonsense raises :class:`ChecksStopped`, which the job
+or time, or answers nonsense raises :class:`ChecksStopped`; one that reports an
+unreadable stored dataset raises :class:`InternalError` with the parent's message,
+never the child's text. :class:`ChecksStopped` the job
 service turns into one failing ``checks`` verdict for the steward. Its
 stderr is dropped: a traceback may quote a value of the output.
 """
@@ -25,14 +32,16 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from policies.errors import InternalError
 
@@ -50,6 +59,10 @@ THREADS = 2
 _RESERVED = 4 << 30
 _POLL = 0.05
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+#: The only variables of the service's environment the child gets (no secret, no setting).
+_ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ")
+#: What the parent says when the child reports an unreadable stored dataset (never its text).
+_INTERNAL = "a stored dataset could not be read for the output checks"
 
 
 class ChecksStopped(Exception):
@@ -89,12 +102,27 @@ def run_isolated(output: Path, context: CheckContext, limits: Limits) -> list[Ch
         InternalError: A stored input dataset cannot be read (as in process).
         ChecksStopped: The child broke, was killed by a limit or answered nonsense.
     """
-    request = pickle.dumps((str(output), context))
-    env = dict(os.environ)
+    # The parent makes (0700) and removes the folder for extracted members: a child killed
+    # by a limit cleans up nothing.
+    folder = tempfile.mkdtemp(prefix="sandbox-checks-")
+    try:
+        return _run_child(output, context, limits, Path(folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _child_env() -> dict[str, str]:
+    """The child's environment: locale, paths and threads; none of the service's secrets."""
+    env = {name: os.environ[name] for name in _ENV_KEPT if name in os.environ}
     # The child imports this very code, wherever the parent found it.
     root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     env["POLARS_MAX_THREADS"] = str(THREADS)
+    return env
+
+
+def _run_child(output: Path, context: CheckContext, limits: Limits, folder: Path) -> list[Check]:
+    request = pickle.dumps((str(output), context, str(folder)))
     with subprocess.Popen(  # noqa: S603 (our interpreter, our module, three integers)
         [
             sys.executable,
@@ -105,7 +133,7 @@ def run_isolated(output: Path, context: CheckContext, limits: Limits) -> list[Ch
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env=env,
+        env=_child_env(),
         close_fds=True,
     ) as child:
         try:
@@ -127,11 +155,8 @@ def _watch(child: subprocess.Popen[bytes], request: bytes, limits: Limits) -> by
     so ``RLIMIT_AS`` (set wide, in the child) is only the backstop.
     """
     assert child.stdin is not None and child.stdout is not None
-    stdout = child.stdout
     chunks: list[bytes] = []
-    reader = threading.Thread(
-        target=lambda: chunks.append(stdout.read(_MAX_ANSWER + 1)), daemon=True
-    )
+    reader = threading.Thread(target=_drain, args=(child.stdout, chunks), daemon=True)
     reader.start()
     try:
         child.stdin.write(request)
@@ -156,7 +181,25 @@ def _watch(child: subprocess.Popen[bytes], request: bytes, limits: Limits) -> by
         except subprocess.TimeoutExpired:
             pass
     reader.join()
-    return chunks[0] if chunks else b""
+    answer = b"".join(chunks)
+    if len(answer) > _MAX_ANSWER:
+        raise ChecksStopped(
+            f"the automatic checks answered more than {_MAX_ANSWER >> 20} MiB (answer too large)"
+        )
+    return answer
+
+
+def _drain(stream: IO[bytes], chunks: list[bytes]) -> None:
+    """Read ``stream`` to its end, keeping the first :data:`_MAX_ANSWER` bytes and one more.
+
+    Reading on past the cap (and dropping it) lets a child with a long answer
+    finish and exit, instead of blocking on a full pipe until its wall limit.
+    """
+    kept = 0
+    while block := stream.read(1 << 16):
+        if kept <= _MAX_ANSWER:
+            chunks.append(block[: _MAX_ANSWER + 1 - kept])
+            kept += len(chunks[-1])
 
 
 def _resident(pid: int) -> int:
@@ -184,21 +227,21 @@ def _death(code: int, limits: Limits) -> str:
 
 def _parse(answer: bytes) -> list[Check]:
     """The child's verdicts, or the error it reported; anything else is nonsense."""
-    from sandbox.checks import Check
+    from sandbox.checks import MAX_REASON, Check
 
     try:
         data = json.loads(answer) if len(answer) <= _MAX_ANSWER else None
     except (ValueError, RecursionError):
         data = None
-    if isinstance(data, dict) and isinstance(data.get("internal"), str):
-        raise InternalError(data["internal"])
+    if isinstance(data, dict) and "internal" in data:
+        raise InternalError(_INTERNAL)  # the child's text never reaches the operator
     if isinstance(data, dict) and isinstance(data.get("broke"), str):
         name = data["broke"] if data["broke"].isidentifier() else "an error"
         raise ChecksStopped(f"the automatic checks could not read this output ({name})")
     checks = data.get("checks") if isinstance(data, dict) else None
     if not isinstance(checks, list) or not checks or not all(_is_check(c) for c in checks):
         raise ChecksStopped("the automatic checks answered nothing readable")
-    return [Check(c["name"], c["verdict"], c["reason"]) for c in checks]
+    return [Check(c["name"], c["verdict"], c["reason"][:MAX_REASON]) for c in checks]
 
 
 def _is_check(value: Any) -> bool:
@@ -206,6 +249,7 @@ def _is_check(value: Any) -> bool:
         isinstance(value, dict)
         and set(value) == {"name", "verdict", "reason"}
         and isinstance(value["name"], str)
+        and len(value["name"]) <= 64
         and value["verdict"] in _VERDICTS
         and isinstance(value["reason"], str)
     )
@@ -238,10 +282,11 @@ def main() -> None:
     from sandbox.checks import run_checks
 
     # the request comes from the parent (the service), never from the output
-    output, context = pickle.loads(sys.stdin.buffer.read())  # noqa: S301
+    output, context, folder = pickle.loads(sys.stdin.buffer.read())  # noqa: S301
     reply: dict[str, Any]
     try:
-        reply = {"checks": [c.as_dict() for c in run_checks(Path(output), context)]}
+        checks = run_checks(Path(output), context, workdir=Path(folder))
+        reply = {"checks": [c.as_dict() for c in checks]}
     except InternalError as err:
         reply = {"internal": str(err)}
     except BaseException as err:  # polars' PanicException is no Exception; MemoryError too

@@ -22,6 +22,7 @@ does not matter here: both sides are hashed in one process.
 
 from __future__ import annotations
 
+import errno
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,11 +99,16 @@ def scan_input(pattern: str) -> pl.LazyFrame:
 
     Raises:
         InternalError: The stored dataset cannot be read.
+        OSError: Out of memory (``ENOMEM``): no fault of the dataset, the checks break.
     """
     try:
         lazy = pl.scan_parquet(pattern)
         lazy.collect_schema()
-    except (pl.exceptions.PolarsError, OSError) as err:
+    except OSError as err:
+        if err.errno == errno.ENOMEM:
+            raise  # the checks' process ran out of memory: a failing verdict, not the service's
+        raise InternalError("a stored dataset could not be read for the output checks") from err
+    except pl.exceptions.PolarsError as err:
         raise InternalError("a stored dataset could not be read for the output checks") from err
     return lazy
 

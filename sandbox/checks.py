@@ -48,6 +48,8 @@ MAX_OUTPUT_ROWS = 100_000
 #: Row cap of kinds whose cap the caller does not give (extract: the inputs' rows).
 DEFAULT_MAX_ROWS = {"aggregate": MAX_OUTPUT_ROWS, "train": 1_000_000, "custom": 1_000_000}
 DEFAULT_MAX_BYTES = 1 << 30
+#: Longest reason of a check (a reason lists names; thousands of them help no reviewer).
+MAX_REASON = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +111,15 @@ class CheckContext:
             raise InternalError("min_cell, k and max_bytes of a check context must be positive")
 
 
-def run_checks(output: Path, context: CheckContext) -> list[Check]:
+def run_checks(output: Path, context: CheckContext, workdir: Path | None = None) -> list[Check]:
     """Check a quarantined output of any kind.
 
     Args:
         output: The output file (Parquet, JSON, safetensors or a zip archive).
         context: The job's kind, thresholds, inputs and their tags.
+        workdir: An empty private folder for extracted members, made and removed by
+            the caller (the checks' process may be killed before it cleans up); None
+            for a temporary one.
 
     Returns:
         ``file_type`` and ``size``, then, when any file could be read,
@@ -126,51 +131,71 @@ def run_checks(output: Path, context: CheckContext) -> list[Check]:
     context = _with_units_as_identifiers(context)
     inputs = {name: rows.scan_input(glob) for name, glob in context.inputs.items()}
     max_rows = context.max_rows or _default_max_rows(context.kind, inputs)
+    if workdir is not None:
+        return _bounded(_run(output, context, inputs, max_rows, workdir))
     with tempfile.TemporaryDirectory(prefix="sandbox-checks-") as folder:
-        opened = open_output(output, context.kind, context.max_bytes, Path(folder))
-        contents = read_contents(opened.members, max_rows)
-        problems = opened.problems + contents.problems
-        if problems:
-            file_type = Check("file_type", "fail", "; ".join(problems))
-        elif not opened.members:
-            why = "it exceeds the size cap" if opened.oversize else "it holds no file"
-            file_type = Check("file_type", "fail", f"the output was not checked: {why}")
-        else:
-            formats = sorted({m.fmt for m in opened.members})
-            file_type = Check(
-                "file_type",
-                "pass",
-                f"{len(opened.members)} files of allowed types ({', '.join(formats)})",
-            )
-        table_rows = sum(t.rows for t in contents.tables)
-        oversize = list(opened.oversize) + contents.oversize
-        if table_rows > max_rows:
-            oversize.append(f"{table_rows} rows exceed the cap of {max_rows} (checked the first)")
-        size = (
-            Check("size", "fail", "; ".join(oversize))
-            if oversize
-            else Check(
-                "size",
-                "pass",
-                f"{opened.content_bytes} bytes, {table_rows} rows in {len(contents.tables)} tables",
-            )
+        return _bounded(_run(output, context, inputs, max_rows, Path(folder)))
+
+
+def _bounded(checks: list[Check]) -> list[Check]:
+    """Reasons cut to :data:`MAX_REASON` characters (after masking: no identifier is cut)."""
+    return [
+        c if len(c.reason) <= MAX_REASON else replace(c, reason=c.reason[: MAX_REASON - 1] + "…")
+        for c in checks
+    ]
+
+
+def _run(
+    output: Path,
+    context: CheckContext,
+    inputs: Mapping[str, pl.LazyFrame],
+    max_rows: int,
+    folder: Path,
+) -> list[Check]:
+    opened = open_output(output, context.kind, context.max_bytes, folder)
+    contents = read_contents(opened.members, max_rows)
+    problems = opened.problems + contents.problems
+    if problems:
+        file_type = Check("file_type", "fail", "; ".join(problems))
+    elif not opened.members:
+        why = "it exceeds the size cap" if opened.oversize else "it holds no file"
+        file_type = Check("file_type", "fail", f"the output was not checked: {why}")
+    else:
+        formats = sorted({m.fmt for m in opened.members})
+        file_type = Check(
+            "file_type",
+            "pass",
+            f"{len(opened.members)} files of allowed types ({', '.join(formats)})",
         )
-        if not opened.members:
-            return [file_type, size]
-        matchings = _match(contents.tables, context, inputs)
-        soft = context.pseudonyms if context.kind == "extract" else frozenset()
-        checks = [
-            file_type,
-            size,
-            Check("pii_scan", *scan_contents(contents, opened.names, context.public_keys, soft)),
-            raw_rows(contents.tables, context, inputs, matchings),
-            small_cells(contents.tables, context),
-            identifier_columns(contents.tables, context, matchings),
-        ]
-        names = [c for t in contents.tables for c in t.frame.columns]
-        names += [t.name for t in contents.tables] + [m.name for m in opened.members]
-        names += list(opened.names)
-        return _without_identifying_names(checks, names)
+    table_rows = sum(t.rows for t in contents.tables)
+    oversize = list(opened.oversize) + contents.oversize
+    if table_rows > max_rows:
+        oversize.append(f"{table_rows} rows exceed the cap of {max_rows} (checked the first)")
+    size = (
+        Check("size", "fail", "; ".join(oversize))
+        if oversize
+        else Check(
+            "size",
+            "pass",
+            f"{opened.content_bytes} bytes, {table_rows} rows in {len(contents.tables)} tables",
+        )
+    )
+    if not opened.members:
+        return [file_type, size]
+    matchings = _match(contents.tables, context, inputs)
+    soft = context.pseudonyms if context.kind == "extract" else frozenset()
+    checks = [
+        file_type,
+        size,
+        Check("pii_scan", *scan_contents(contents, opened.names, context.public_keys, soft)),
+        raw_rows(contents.tables, context, inputs, matchings),
+        small_cells(contents.tables, context),
+        identifier_columns(contents.tables, context, matchings),
+    ]
+    names = [c for t in contents.tables for c in t.frame.columns]
+    names += [t.name for t in contents.tables] + [m.name for m in opened.members]
+    names += list(opened.names)
+    return _without_identifying_names(checks, names)
 
 
 def _without_identifying_names(checks: list[Check], names: list[str]) -> list[Check]:
