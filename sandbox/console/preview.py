@@ -158,7 +158,7 @@ def csv_table(data: bytes) -> Table:
     text = prefix.decode("utf-8")
     lines = csv.reader(io.StringIO(text, newline=""))
     header = next(lines, [])[:MAX_COLUMNS]
-    rows = []
+    rows: list[list[str]] = []
     for line in lines:
         if len(rows) == PREVIEW_ROWS:
             break
