@@ -107,3 +107,23 @@ def test_job_view_when_steward_of_another_bureau_then_no_run_report(world: World
         owner_job = owner if isinstance(owner, dict) else owner[0]
         assert rival_job["report"] is None, path
         assert owner_job["report"] and "checks" in owner_job["report"], path
+
+
+def test_dpsgd_when_public_count_is_below_the_batch_then_422_not_the_exact_count(world: World):
+    from tests.integration.test_kinds_api import _all_kinds_grant, _train_spec
+
+    grant_id = _all_kinds_grant(world)
+    spec = _train_spec() | {"delta": 1e-5, "model": {"type": "mlp", "epochs": 1, "batch_size": 64}}
+    with world.sandbox.db.session() as session:
+        stored = session.query(Dataset).filter_by(name="residents").one()
+        stored.public_row_count = 0  # a tiny dataset's noisy count; the exact one is 600
+    for path in ("/v1/jobs/estimate", "/v1/jobs"):
+        response = world.http.post(
+            path,
+            headers=world.as_("operator"),
+            json={"grant_id": grant_id, "spec": spec, "purpose": "a small model"},
+        )
+        assert response.status_code == 422, response.text
+        message = response.json()["message"]
+        assert "public row count (about 0)" in message and "lower batch_size" in message
+        assert "600" not in message
