@@ -92,7 +92,9 @@ def can_read_exact_facts(role: Role) -> bool:
     return role in _EXACT_READERS
 
 
-def check_can_read_exact_facts_of(role: Role, caller_org: int, owners: Iterable[int | None]) -> None:
+def check_can_read_exact_facts_of(
+    role: Role, caller_org: int, owners: Iterable[int | None]
+) -> None:
     """Raise unless the caller may read the exact facts of these datasets.
 
     Exact facts (row counts, plain SHA-256 digests, quality profiles, run

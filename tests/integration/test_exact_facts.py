@@ -12,13 +12,10 @@ from typing import Any
 
 from sandbox.store.models import Dataset
 from tests.factories import World
-from tests.integration.test_bureau_boundaries import (  # noqa: F401  (the fixture)
-    _awaiting,
-    _browser,
-    _released,
-    _rival,
-    world,
-)
+from tests.integration import test_bureau_boundaries as boundaries
+from tests.integration.test_bureau_boundaries import _awaiting, _browser, _released, _rival
+
+world = boundaries.world  # the fixture: a service whose jobs run in this process
 
 
 def _facts(world: World) -> tuple[int, str]:
@@ -48,12 +45,16 @@ def test_audit_when_admin_reads_then_no_sha256_or_rows_but_auditor_and_owner_do(
         [ingest] = _ingest(world, who)
         assert "rows" not in ingest["details"] and "sha256" not in ingest["details"], who
         assert "rows" in ingest["redacted"], who
-        [finish] = [e for e in _entries(world, who, "job.finish") if e["subject"] == f"job:{job_id}"]
+        [finish] = [
+            e for e in _entries(world, who, "job.finish") if e["subject"] == f"job:{job_id}"
+        ]
         assert "rows" not in finish["details"] and "rows" in finish["redacted"], who
     for who in ("auditor", "steward"):
         [ingest] = _ingest(world, who)
         assert ingest["details"]["rows"] == exact and ingest["redacted"] == [], who
-        [finish] = [e for e in _entries(world, who, "job.finish") if e["subject"] == f"job:{job_id}"]
+        [finish] = [
+            e for e in _entries(world, who, "job.finish") if e["subject"] == f"job:{job_id}"
+        ]
         assert "rows" in finish["details"], who
     # new ingest entries store the keyed digest, never the plain SHA-256
     [ingest] = _ingest(world, "auditor")
