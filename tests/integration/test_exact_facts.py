@@ -128,3 +128,12 @@ def test_dpsgd_when_public_count_is_below_the_batch_then_422_not_the_exact_count
         message = response.json()["message"]
         assert "public row count (about 0)" in message and "lower batch_size" in message
         assert "600" not in message
+
+
+def test_console_job_when_steward_of_another_bureau_then_no_checks_or_run_facts(world: World):
+    job_id = _awaiting(world)
+    browser, _ = _browser(world, _rival(world))
+    page = browser.get(f"/console/jobs/{job_id}").text
+    assert 'id="no-exact-facts"' in page and 'class="check"' not in page
+    owner, _ = _browser(world, world.steward)
+    assert 'class="check"' in owner.get(f"/console/jobs/{job_id}").text
