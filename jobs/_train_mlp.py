@@ -109,7 +109,8 @@ def plan(model: MLPModel, epsilon: float, delta: float, rows: int) -> DpsgdPlan:
     """
     if model.batch_size >= rows:
         raise InvalidJobSpec(
-            f"batch_size must be smaller than the dataset's {rows} catalogued rows"
+            f"batch_size must be smaller than the dataset's public row count (about {rows}): "
+            "lower batch_size, or train on a larger dataset"
         )
     sample_rate = model.batch_size / rows
     steps = model.epochs * steps_per_epoch(sample_rate)

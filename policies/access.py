@@ -90,3 +90,45 @@ def check_can_read_exact_facts(role: Role) -> None:
 def can_read_exact_facts(role: Role) -> bool:
     """Whether ``role`` reads exact facts; see :func:`check_can_read_exact_facts`."""
     return role in _EXACT_READERS
+
+
+def check_can_read_exact_facts_of(
+    role: Role, caller_org: int, owners: Iterable[int | None]
+) -> None:
+    """Raise unless the caller may read the exact facts of these datasets.
+
+    Exact facts (row counts, plain SHA-256 digests, quality profiles, run
+    reports of jobs reading them) belong to the bureau that holds the data and
+    to auditors: a steward of another bureau reads the public count and the
+    keyed digest only, like an operator.
+
+    Args:
+        role: The caller's role.
+        caller_org: The caller's organisation.
+        owners: The owning organisation of each dataset involved (``None``: unknown owner).
+
+    Raises:
+        PolicyViolation: An operator, an admin, or a steward of another bureau (art. 63).
+
+    >>> check_can_read_exact_facts_of(Role.AUDITOR, 9, [1, 2])
+    >>> check_can_read_exact_facts_of(Role.STEWARD, 1, [1])
+    >>> can_read_exact_facts_of(Role.STEWARD, 1, [1, 2])
+    False
+    """
+    check_can_read_exact_facts(role)
+    if role is Role.STEWARD and any(owner != caller_org for owner in owners):
+        raise PolicyViolation(
+            "exact facts of another bureau's data are for that bureau's stewards and "
+            "auditors (art. 63: access control); read the public row count and the keyed "
+            "digest, or ask a steward of that bureau"
+        )
+
+
+def can_read_exact_facts_of(role: Role, caller_org: int, owners: Iterable[int | None]) -> bool:
+    """Whether the caller reads these datasets' exact facts; see
+    :func:`check_can_read_exact_facts_of`."""
+    try:
+        check_can_read_exact_facts_of(role, caller_org, owners)
+    except PolicyViolation:
+        return False
+    return True

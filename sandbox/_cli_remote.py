@@ -345,7 +345,7 @@ def grants_new_period(
     if as_json:
         R.dump(period)
     else:
-        R.out.print(f"organisation {org_id} on {dataset}: budget period {period['period']}")
+        R.say(f"organisation {org_id} on {dataset}: budget period {period['period']}")
 
 
 def budget(url: Url = None, token: Token = None, as_json: AsJson = False) -> None:

@@ -72,8 +72,8 @@ def escape_json(text: str) -> str:
 
 
 def say(text: str, *, to_err: bool = False) -> None:
-    """Print one line of text (no markup; made safe)."""
-    (err if to_err else out).print(Text(safe(text)), markup=False, highlight=False)
+    """Print one line of text (no markup; made safe; not wrapped at the console's width)."""
+    (err if to_err else out).print(Text(safe(text)), markup=False, highlight=False, soft_wrap=True)
 
 
 def fail(error: SandboxError) -> NoReturn:

@@ -357,7 +357,8 @@ def _privacy_statement(
             "guarantee": "k-anonymity (not differential privacy)",
             "k": report.get("k_achieved"),
             "l": report.get("l_achieved"),
-            "records_suppressed": report.get("records_suppressed"),
+            # no records_suppressed: with the released rows it gives the exact input size
+            # (it stays in the run report, for the bureau's stewards and auditors)
         }
     return base | {"guarantee": "none by construction: every file was reviewed by a person"}
 

@@ -40,7 +40,7 @@ from policies.catalog import ColumnTag, Grade, OpenAttribute, check_privacy_unit
 from policies.errors import Conflict, InvalidRequest, NotFound
 from policies.names import check_name
 from sandbox import audit
-from sandbox.dataset_facts import public_row_count
+from sandbox.dataset_facts import input_digest, public_row_count
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 from sandbox.store.models import Dataset, DatasetColumn, User
@@ -341,7 +341,9 @@ def _store(
                 "dataset.ingest",
                 f"dataset:{dataset.id}",
                 name=request.name,
-                sha256=digest,
+                # the keyed digest, never the plain SHA-256 (a guessed table is tested against
+                # it); the exact rows are for auditors and the bureau (sandbox.audit_view)
+                digest=input_digest(settings.secret(), digest),
                 rows=rows,
                 partitions=partitions,
                 grade=request.grade.value,

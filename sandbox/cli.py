@@ -180,9 +180,10 @@ def checkpoint() -> None:
     except SandboxError as error:
         _fail(error)
     if head is None:
-        err.print(
-            f"[red]error:[/red] the audit chain is broken at entry {result.broken_at} "
-            f"({result.reason}); no head is signed for it: investigate first"
+        R.say(
+            f"error: the audit chain is broken at entry {result.broken_at} "
+            f"({result.reason}); no head is signed for it: investigate first",
+            to_err=True,
         )
         raise typer.Exit(1)
     typer.echo(R.escape_json(json.dumps(head, sort_keys=True, ensure_ascii=False)))

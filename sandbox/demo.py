@@ -24,9 +24,11 @@ from pathlib import Path
 import polars as pl
 import uvicorn
 from rich.console import Console
+from rich.text import Text
 
 from policies.errors import BudgetExhausted, InternalError
 from sandbox import signing
+from sandbox._cli_render import safe
 from sandbox.api.app import create_app
 from sandbox.auth import bootstrap
 from sandbox.client import Client
@@ -35,6 +37,11 @@ from sandbox.service import Sandbox
 from sandbox.settings import Settings
 
 console = Console()
+
+
+def _say(text: str) -> None:
+    """Print a line holding values the service sent: no markup, controls made safe."""
+    console.print(Text(safe(text)), markup=False, highlight=False)
 
 
 def free_port() -> int:
@@ -159,7 +166,7 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
             try:
                 analyst.submit(grant["id"], {**spec, "epsilon": 5.0})
             except BudgetExhausted as refused:
-                console.print(f"an overspending job is refused: [italic]{refused}")
+                _say(f"an overspending job is refused: {refused}")
 
             _step("operator: submit an anonymized extract (art. 37)")
             extract = analyst.submit(
@@ -189,19 +196,19 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
             _step("steward: review and approve")
             checks = steward.job(job.id).data["report"]["checks"]
             for c in checks:
-                console.print(f"  check {c['name']}: {c['verdict']} ({c['reason']})")
+                _say(f"  check {c['name']}: {c['verdict']} ({c['reason']})")
             steward.review(
                 job.id, "approve", "aggregates only; checks pass; small cells suppressed"
             )
             report = steward.job(extract.id).data["report"]
             loss = report["information_loss"]
-            console.print(
+            _say(
                 f"  extract: k={report['k_achieved']} (target {report['k_target']}), "
                 f"{report['records_suppressed']} of {report['records_in']} records suppressed, "
                 f"information loss {loss['metric']} = {loss['value']:.3f}"
             )
             for c in report["checks"]:
-                console.print(f"  check {c['name']}: {c['verdict']} ({c['reason']})")
+                _say(f"  check {c['name']}: {c['verdict']} ({c['reason']})")
             steward.review(extract.id, "approve", "k-anonymous, l-diverse; checks pass")
             extracted = analyst.job(extract.id).result()
             console.print(f"  the operator receives {extracted.height} generalized rows, e.g.:")

@@ -234,7 +234,7 @@ class JobService:
                     self._options(spec, grant, dataset),
                 )
             # the operator sees the charge: it may depend on the public (noisy) count only
-            charge = kind_charge(spec, datasets[0].public_row_count or datasets[0].row_count)
+            charge = kind_charge(spec, datasets[0].public_row_count)  # never the exact count
         spec_json = spec.model_dump(mode="json")
         spec_hash = hashlib.sha256(audit.canonical_json(spec_json)).hexdigest()
         if lock:
@@ -443,7 +443,7 @@ class JobService:
                 spec=job.spec,
                 inputs={d.name: str(Path(d.path) / "part-*.parquet") for d in datasets},
                 row_counts={d.name: d.row_count for d in datasets},
-                public_rows={d.name: d.public_row_count or d.row_count for d in datasets},
+                public_rows={d.name: d.public_row_count for d in datasets},
                 output_path=str((self.settings.quarantine_dir / f"job-{job.id}.parquet").resolve()),
                 min_cell=min_cell,
                 seed=seed,

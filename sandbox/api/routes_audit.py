@@ -8,13 +8,15 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
+from policies.access import check_can_read_exact_facts_of
 from policies.errors import NotFound
 from policies.roles import Role, check_role
 from sandbox import audit, signing
 from sandbox.api.deps import Caller, SandboxDep
-from sandbox.api.params import MAX_ID
+from sandbox.api.params import MAX_ID, IdPath
 from sandbox.api.schemas import AuditEntryPublic, AuditVerifyPublic, InputCheckPublic
 from sandbox.audit_anchors import retired_keys
+from sandbox.audit_view import entry_views
 from sandbox.catalog import get as get_dataset
 from sandbox.dataset_facts import verify_dataset
 from sandbox.store.models import AuditEntry, Release
@@ -30,13 +32,16 @@ def entries(
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AuditEntryPublic]:
-    """Entries after sequence number ``after``."""
+    """Entries after sequence number ``after``; exact facts only for those who may read them."""
     check_role(who.role, *_READERS)
     with sandbox.db.session() as session:
         rows = session.scalars(
             select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(limit)
         )
-        return [AuditEntryPublic.model_validate(r, from_attributes=True) for r in rows]
+        return [
+            AuditEntryPublic.model_validate(v, from_attributes=True)
+            for v in entry_views(session, who, rows)
+        ]
 
 
 @router.get("/audit/verify")
@@ -73,9 +78,10 @@ def public_key(sandbox: SandboxDep) -> str:
 
 
 @router.get("/manifests/{job_id}/inputs")
-def verify_inputs(job_id: int, who: Caller, sandbox: SandboxDep) -> list[InputCheckPublic]:
+def verify_inputs(job_id: IdPath, who: Caller, sandbox: SandboxDep) -> list[InputCheckPublic]:
     """Recompute the keyed digest of each input of a release from the stored files and
-    compare it with the manifest's (stewards and auditors; reads every input file).
+    compare it with the manifest's (auditors, and stewards of the bureau owning every
+    input; reads every input file).
 
     ``matches`` is ``null`` for a manifest written before inputs carried a keyed digest.
     """
@@ -88,6 +94,7 @@ def verify_inputs(job_id: int, who: Caller, sandbox: SandboxDep) -> list[InputCh
             (get_dataset(session, str(entry["name"])), entry.get("digest"))
             for entry in release.manifest.get("datasets", [])
         ]
+        check_can_read_exact_facts_of(who.role, who.org_id, [d.org_id for d, _ in inputs])
         return [
             InputCheckPublic(
                 **verify_dataset(

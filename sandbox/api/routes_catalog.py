@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile, status
 from pydantic import ValidationError
 
-from policies.access import can_read_exact_facts
+from policies.access import can_read_exact_facts_of
 from policies.errors import InvalidRequest
 from policies.roles import Role, check_role
 from sandbox import catalog
@@ -24,11 +24,11 @@ router = APIRouter(tags=["catalog"])
 
 
 def _view(d: Dataset, who: Principal, sandbox: Sandbox) -> DatasetPublic:
-    """The dataset as the caller's role may see it (art. 63)."""
+    """The dataset as the caller may see it: exact facts for its bureau and auditors (art. 63)."""
     return DatasetPublic.of(
         d,
         with_evidence=who.role is not Role.OPERATOR,
-        exact=can_read_exact_facts(who.role),
+        exact=can_read_exact_facts_of(who.role, who.org_id, [d.org_id]),
         digest=input_digest(sandbox.settings.secret(), d.sha256),
     )
 

@@ -28,8 +28,9 @@ def _public(job: Job, role: Role, *, reviewer: bool = False) -> JobPublic:
     # differentially private: stewards and auditors see it, operators and admins never do;
     # what the operator's code printed is for the reviewing stewards only (it may print
     # data): stewards of the bureau owning the job's inputs (``reviewer``).
+    # A steward of another bureau reads no exact run facts either (art. 63).
     public = JobPublic.of(job, with_report=role is not Role.OPERATOR)
-    if not can_read_exact_facts(role):
+    if not can_read_exact_facts(role) or (role is Role.STEWARD and not reviewer):
         public.report = None
     if not (role is Role.STEWARD and reviewer) and public.report is not None:
         public.report = airlock.for_non_reviewers(public.report, job.kind)

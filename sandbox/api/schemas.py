@@ -412,6 +412,8 @@ class AuditEntryPublic(BaseModel):
     details: dict[str, Any]
     prev_hash: str
     hash: str
+    #: Detail fields left out for this reader: exact facts (art. 63; see sandbox.audit_view).
+    redacted: list[str] = []
 
 
 class AuditVerifyPublic(BaseModel):

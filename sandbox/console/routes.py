@@ -168,7 +168,9 @@ def job(
     with sandbox.db.session() as session:
         shown = visible_job(session, viewer.who, job_id)
         reviewer = _reads_output(session, viewer, shown)
-        page = views.job_page(session, shown, reviewer=reviewer)
+        # exact run facts: auditors and the bureau holding the data, as in the API (art. 63)
+        exact = viewer.who.role is Role.AUDITOR or airlock.owns_inputs(session, viewer.who, shown)
+        page = views.job_page(session, shown, reviewer=reviewer, exact=exact)
         if reviewer:
             _audit_preview(sandbox, session, viewer, shown)
         return render(

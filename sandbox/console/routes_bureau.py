@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from policies.access import can_manage_datasets
+from policies.access import can_manage_datasets, can_read_exact_facts_of
 from policies.budget import PrivacyBudget
 from policies.errors import InvalidRequest, NotFound, PolicyViolation, SandboxError
 from policies.grants import GrantState
@@ -17,6 +17,7 @@ from sandbox import audit, grants, ledger
 from sandbox.api.deps import SandboxDep
 from sandbox.api.params import MAX_ID, IdPath
 from sandbox.audit_anchors import retired_keys
+from sandbox.audit_view import entry_views
 from sandbox.catalog import list_all
 from sandbox.console.grant_terms import (
     FIELD_PREFIX,
@@ -217,13 +218,19 @@ def start_budget_period(
 
 @router.get("/catalog")
 def catalog_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
-    """Datasets: classification, column tags and their source, a quality profile (no values)."""
+    """Datasets: classification, column tags and their source; the exact count, SHA-256 and
+    quality profile (no values) for the bureau holding a dataset and auditors (art. 63)."""
     with sandbox.db.session() as session:
         datasets = list_all(session)
+    who = viewer.who
+    exact = {d.name: can_read_exact_facts_of(who.role, who.org_id, [d.org_id]) for d in datasets}
     profiles = {
-        d.name: {p.name: p for p in profile(d.path, d.sha256, d.row_count)} for d in datasets
+        d.name: {p.name: p for p in profile(d.path, d.sha256, d.row_count)} if exact[d.name] else {}
+        for d in datasets
     }
-    return render(request, "catalog.html", viewer, datasets=datasets, profiles=profiles)
+    return render(
+        request, "catalog.html", viewer, datasets=datasets, profiles=profiles, exact=exact
+    )
 
 
 @router.get("/audit")
@@ -235,7 +242,9 @@ def audit_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Resp
             sandbox.settings.secret(),
             retired=retired_keys(sandbox.settings.audit_retired_keys),
         )
-        entries = list(
-            session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(AUDIT_ROWS))
+        entries = entry_views(
+            session,
+            viewer.who,
+            session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(AUDIT_ROWS)),
         )
     return render(request, "audit.html", viewer, verification=verification, entries=entries)

@@ -193,11 +193,15 @@ class JobPage:
     file_note: str
     #: Said plainly above an output with images: no check reads them, a person must.
     image_note: str = ""
+    #: Whether the viewer reads the run's exact facts (checks, run facts): auditors and the
+    #: stewards of the bureau holding the data (art. 63).
+    exact: bool = True
 
 
-def job_page(session: Session, job: Job, reviewer: bool) -> JobPage:
+def job_page(session: Session, job: Job, reviewer: bool, *, exact: bool = True) -> JobPage:
     """The output page of ``job``; its output and run logs only for a ``reviewer`` (a steward:
-    an auditor may no more read an output here than download it)."""
+    an auditor may no more read an output here than download it); its checks and run facts
+    only where ``exact`` (not for a steward of another bureau)."""
     datasets = list(
         session.scalars(select(Dataset).where(Dataset.name.in_(job_datasets(job.spec))))
     )
@@ -228,6 +232,8 @@ def job_page(session: Session, job: Job, reviewer: bool) -> JobPage:
         for r in decided
     ]
     report = job.report if reviewer else for_non_reviewers(job.report, job.kind)
+    if not exact:
+        report = {}
     checks = list(report.get("checks", []))
     if reviewer:
         table, members, panels, note = _preview(job)
@@ -270,6 +276,7 @@ def job_page(session: Session, job: Job, reviewer: bool) -> JobPage:
         history=release_history(session, job),
         file_note=note,
         image_note=str(_run_report(report).get("image_note") or "") if reviewer else "",
+        exact=exact,
     )
 
 

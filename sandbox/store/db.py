@@ -10,6 +10,7 @@ budget row (after the grant row); see :mod:`sandbox.ledger`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -61,14 +62,36 @@ def _refuse_nul(engine: Engine) -> None:
 
 
 def _holds_nul(parameters: Any) -> bool:
-    """Whether bound parameters (a row, rows, or a mapping) hold a NUL in any text."""
+    """Whether bound parameters (a row, rows, or a mapping) hold a NUL in any text.
+
+    Only a real NUL character counts: the six characters ``\\u0000`` typed as text
+    are stored as they are (JSON columns arrive serialized by :func:`_json_dumps`).
+    """
     if isinstance(parameters, str):
-        # JSON columns arrive serialized: a NUL in them is written \u0000
-        return "\x00" in parameters or "\\u0000" in parameters
+        return "\x00" in parameters
     if isinstance(parameters, dict):
         return any(_holds_nul(v) for v in parameters.values())
     if isinstance(parameters, list | tuple):
         return any(_holds_nul(v) for v in parameters)
+    return False
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON for a JSON column; a value holding a real NUL (which PostgreSQL's JSONB
+    rejects as the escape ``\\u0000``) becomes a bare NUL that :func:`_refuse_nul`
+    refuses with a 422. The text ``\\u0000`` is written ``\\\\u0000`` and stored.
+    """
+    return "\x00" if _nul_in_value(value) else json.dumps(value)
+
+
+def _nul_in_value(value: Any) -> bool:
+    """Whether a JSON value holds a NUL in any text, keys included."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_nul_in_value(k) or _nul_in_value(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_nul_in_value(v) for v in value)
     return False
 
 
@@ -107,7 +130,7 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs |= {"pool_size": 10, "max_overflow": 20}
-        self.engine = create_engine(url, **kwargs)
+        self.engine = create_engine(url, json_serializer=_json_dumps, **kwargs)
         if self.is_sqlite:
             _sqlite_immediate(self.engine)
         _refuse_nul(self.engine)

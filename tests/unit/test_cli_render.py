@@ -56,6 +56,9 @@ class FakeClient:
     def set_grant_state(self, grant_id: int, action: str, reason: str) -> dict[str, Any]:
         raise PolicyViolation(f"grant state '{HOSTILE}' cannot change")
 
+    def start_budget_period(self, org_id: int, dataset: str, reason: str) -> dict[str, Any]:
+        return {"period": f"2{HOSTILE}"}
+
 
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -88,6 +91,14 @@ def test_cli_when_the_service_refuses_with_escapes_in_its_message_then_stderr_is
     assert refused.exit_code == 1
     assert "error:" in refused.stderr and "cannot change" in refused.stderr
     assert not UNSAFE.search(refused.stderr), repr(refused.stderr)
+
+
+def test_grants_new_period_when_values_hold_markup_or_escapes_then_printed_as_text(cli):
+    shown = cli("grants", "new-period", "3", "[bold]ds[/bold]", "--reason", "a new year")
+    assert shown.exit_code == 0, shown.output
+    assert not UNSAFE.search(shown.stdout), repr(shown.stdout)
+    assert "[bold]ds[/bold]" in shown.stdout  # no markup read from a value
+    assert "ALL CHECKS PASS" in shown.stdout
 
 
 @pytest.mark.parametrize(

@@ -197,3 +197,14 @@ def test_privacy_statement_when_gaussian_aggregate_then_names_zcdp_and_the_cks_c
     # the manifest names where its (epsilon, delta) comes from: zCDP and the CKS conversion
     assert "Bun & Steinke 2016" in statement["accounting"]
     assert "Canonne, Kamath & Steinke 2020" in statement["accounting"]
+
+
+def test_privacy_statement_when_extract_then_k_and_l_but_no_suppressed_count() -> None:
+    from sandbox.airlock import _privacy_statement
+
+    report = {"k_achieved": 5, "l_achieved": 2, "records_suppressed": 7, "records_in": 600}
+    statement = _privacy_statement("extract", {}, PrivacyBudget(0.0, 0.0), "pid", report)
+    assert statement["k"] == 5 and statement["l"] == 2
+    # released rows + suppressed records = the exact input size: not in the manifest
+    assert "records_suppressed" not in statement and 7 not in statement.values()
+    assert 600 not in statement.values()
