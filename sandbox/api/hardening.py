@@ -23,6 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from policies.errors import redacted_traceback
 from sandbox.console.web import SECURITY_HEADERS, console_error_page
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def crash(request: Request, err: Exception) -> Response:
         # Starlette's outermost middleware answers with this, past SecurityHeaders: set them here.
-        log.error("request failed: %s", type(err).__name__, exc_info=err)
+        log.error("request failed: %s\n%s", type(err).__name__, redacted_traceback(err))
         headers = headers_for(request.url.path)
         message = "the service failed on this request; the platform operator was told"
         if headers is SECURITY_HEADERS:

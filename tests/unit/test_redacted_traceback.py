@@ -39,7 +39,9 @@ def test_redacted_traceback_when_chained_then_every_cause_kept_without_message()
     assert text.index(type(cause).__qualname__) < text.index("RuntimeError")
 
 
-@pytest.mark.parametrize("module", ["sandbox.job_service", "jobs.runner", "sandbox.api.app"])
+@pytest.mark.parametrize(
+    "module", ["sandbox.job_service", "jobs.runner", "sandbox.api.app", "sandbox.api.hardening"]
+)
 def test_log_sites_when_a_job_crashes_then_no_logger_attaches_exc_info(module: str):
     # exc_info makes logging print the message, which may quote data; every site logs the
     # redacted traceback instead (the hook greps new code; this pins the three busiest sites)
