@@ -100,6 +100,7 @@ def dataset_context(task: Task, dataset: str) -> DatasetContext:
         InternalError: The task carries no key domains for ``dataset``.
     """
     from jobs.aggregate import DatasetContext
+    from jobs.dp.plan import rows_bound
 
     if dataset not in task.public_keys:
         raise InternalError("the task carries no catalog context for its dataset")
@@ -107,7 +108,12 @@ def dataset_context(task: Task, dataset: str) -> DatasetContext:
         privacy_unit=task.privacy_units.get(dataset),
         public_keys=task.public_keys[dataset],
         min_cell=task.min_cell,
-        max_rows=task.row_counts[dataset],
+        # sized from the public count: the grid of released sums must not tell the exact one
+        max_rows=(
+            rows_bound(task.public_rows[dataset])
+            if dataset in task.public_rows
+            else task.row_counts[dataset]
+        ),
         non_null_columns=frozenset(task.non_null_columns.get(dataset, ())),
     )
 

@@ -24,6 +24,7 @@ from jobs.aggregate import charge as aggregate_charge
 from jobs.aggregate import cost as declared_cost
 from jobs.aggregate import estimate as aggregate_estimate
 from jobs.dp.accounting import Charge
+from jobs.dp.plan import rows_bound
 from jobs.runner import Outcome, Task
 from jobs.spec import (
     AggregateSpec,
@@ -104,7 +105,8 @@ def context_for(dataset: Dataset, grant: Grant) -> DatasetContext:
         privacy_unit=dataset.privacy_unit,
         public_keys=dataset.public_keys,
         min_cell=max(min_cell_size(Grade(dataset.grade)), grant.min_cell or 0),
-        max_rows=dataset.row_count,
+        # sized from the public count (the estimate's errors reach the operator)
+        max_rows=rows_bound(dataset.public_row_count),
         non_null_columns=frozenset(c.name for c in dataset.columns if not c.nullable),
     )
 

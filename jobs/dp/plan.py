@@ -82,6 +82,26 @@ TREE_DEPTH = 8
 MAX_PUBLIC_CELLS = 1_000_000
 #: Assumed public size bound when a caller gives no context (tests, benchmarks).
 DEFAULT_MAX_ROWS = 1_000_000_000
+#: Slack of :func:`rows_bound` over twice the public count (covers small tables' noise).
+_BOUND_SLACK = 10_000
+
+
+def rows_bound(public_rows: int) -> int:
+    """A public upper bound on a table's rows from its public (noisy, rounded) count.
+
+    The integer grids of sums are sized from the table's size; sized from the
+    exact count, the grid (so the released sums' resolution and the estimate's
+    errors) would tell the exact count's power-of-two band. The public count
+    is the exact one plus discrete Laplace noise of scale 10, rounded to two
+    significant figures (at most 5 % low), so twice it plus 10,000 exceeds
+    the exact count except with probability below e^-500.
+
+    >>> rows_bound(0), rows_bound(1_000_000)
+    (10000, 2010000)
+    """
+    return 2 * max(public_rows, 0) + _BOUND_SLACK
+
+
 _GRID_BITS = 20
 _SUM_LIMIT = 1 << 53
 

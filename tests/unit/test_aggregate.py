@@ -523,3 +523,24 @@ def test_execute_when_spec_does_not_fit_dataset_then_job_failed_without_values(
     spec = _spec(group_by=["g"], aggregates=[{"op": "count"}])
     with pytest.raises(JobFailed, match="no public domain"):
         execute(_task(tmp_path, spec.model_dump(mode="json"), public_keys={"d": {}}))
+
+
+@pytest.mark.parametrize("exact", [200_000, 900_000, 1_049_999])
+def test_dataset_context_when_exact_counts_differ_then_the_grid_follows_the_public_count(
+    tmp_path: Any, exact: int
+) -> None:
+    # the grid of released sums was sized from the exact count, so a sum's resolution told
+    # the count's power-of-two band above 2^17 rows; now it follows the public count (issue 12)
+    import dataclasses
+
+    from jobs.dp.plan import make_plan, rows_bound
+    from jobs.runner import dataset_context
+
+    spec = _spec(aggregates=[{"op": "sum", "column": "x", "lower": 0, "upper": 100}])
+    base = _task(tmp_path, spec.model_dump(mode="json"), public_keys={"d": {}})
+    public = dataclasses.replace(base, public_rows={"d": 1_000_000})
+    reference = dataset_context(dataclasses.replace(public, row_counts={"d": 1_000_000}), "d")
+    context = dataset_context(dataclasses.replace(public, row_counts={"d": exact}), "d")
+    assert context.max_rows == reference.max_rows == rows_bound(1_000_000) > exact
+    grids = [[m.grid for m in make_plan(spec, c).measurements] for c in (context, reference)]
+    assert grids[0] == grids[1]
