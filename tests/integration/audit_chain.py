@@ -6,7 +6,6 @@ two released jobs, a download and later events, built without Ray.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,17 +16,16 @@ from sqlalchemy import Connection, select, update
 
 from jobs.runner import Outcome, Task, execute
 from policies.airlock import Decision
-from policies.budget import PrivacyBudget
-from policies.catalog import ColumnTag, Grade, OpenAttribute
-from policies.roles import OrgKind, Role
-from sandbox import airlock, audit, auth, catalog, grants
+from policies.roles import Role
+from sandbox import airlock, audit
 from sandbox.audit_anchors import PublishedHead, RetiredKey, checkpoint, load_heads
 from sandbox.auth import Principal
 from sandbox.job_service import JobService
 from sandbox.settings import Settings
 from sandbox.store.db import Database
-from sandbox.store.models import AuditEntry, Release
-from tests.factories import PUBLIC_KEYS, TAGS, aggregate_spec, residents
+from sandbox.store.models import AuditEntry, Release, User
+from tests.factories import aggregate_spec
+from tests.integration.test_store import _world as store_world
 
 LOG = AuditEntry.__table__
 RELEASES = Release.__table__
@@ -75,45 +73,10 @@ def build_chain(db_url: str, tmp_path: Path) -> Chain:
     settings = settings_for(tmp_path, db_url)
     db = Database(db_url, audit_key=lambda: audit.mac_key(settings.secret()))
     db.migrate()
+    settings, who, grant_id = store_world(db, tmp_path, epsilon=2.0)
     with db.session() as s:
-        bureau = auth.create_org(db, s, "test", "bureau", OrgKind.BUREAU)
-        firm = auth.create_org(db, s, "test", "firm", OrgKind.OPERATOR)
-        steward, _ = auth.create_user(db, s, "test", "steward", Role.STEWARD, bureau.id)
-        analyst, _ = auth.create_user(db, s, "test", "analyst", Role.OPERATOR, firm.id)
-        reviewer = Principal(steward.id, "steward", Role.STEWARD, bureau.id, "bureau")
-        who = Principal(analyst.id, "analyst", Role.OPERATOR, firm.id, "firm")
-    upload = tmp_path / "residents.parquet"
-    residents().write_parquet(upload)
-    catalog.ingest(
-        db,
-        settings,
-        "test",
-        reviewer.user_id,
-        upload,
-        catalog.IngestRequest(
-            name="residents",
-            source="test",
-            open_attribute=OpenAttribute.UNCONDITIONAL,
-            grade=Grade.GENERAL,
-            tags={k: ColumnTag(v) for k, v in TAGS.items()},
-            privacy_unit="resident_id",
-            public_keys=PUBLIC_KEYS,
-        ),
-    )
-    with db.session() as s:
-        grant_id = grants.create(
-            db,
-            s,
-            "test",
-            reviewer.user_id,
-            org_id=who.org_id,
-            datasets=["residents"],
-            purpose="",
-            kinds=["aggregate"],
-            budget=PrivacyBudget(2.0),
-            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
-            commitment_accepted=False,
-        ).id
+        steward = s.scalars(select(User).where(User.role == Role.STEWARD.value)).one()
+        reviewer = Principal(steward.id, steward.name, Role.STEWARD, steward.org_id, "bureau")
     service = JobService(db, settings, _InProcess(), workers=1)  # type: ignore[arg-type]
     jobs = [service.submit(who, grant_id, aggregate_spec(epsilon=e)).id for e in (0.3, 0.4)]
     service.shutdown(wait=True)
