@@ -8,7 +8,7 @@ for every DP contender: each row is one person (add/remove-one-row
 neighbours), ε split evenly between one noisy count and one noisy clamped
 sum per group, the mean being their ratio.
 
-- ours: :func:`jobs.aggregate.evaluate` (discrete Laplace on integers; sums
+- ours: :func:`jobs.kinds.aggregate.engine.evaluate` (discrete Laplace on integers; sums
   on a power-of-two grid), lazy frame.
 - raw polars: the same group-by, no clamping, no noise (the floor).
 - diffprivlib tools: rows split by group, then per group ``tools.count_nonzero``
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from jobs.aggregate import DatasetContext, evaluate
+from jobs.kinds.aggregate.engine import DatasetContext, evaluate
 from jobs.spec import parse_job_spec
 
 UPPER = 200_000.0

@@ -6,7 +6,7 @@ Writes a partitioned synthetic dataset (people with several rows each,
 split by a hash of the person as the catalog stores it), then runs the same
 spec (count / sum / mean per city, ε = 1, contribution bounding) three ways in
 one run: raw polars group-by over all partitions (no privacy), our engine in
-one process (``jobs.aggregate.evaluate``), and the service's Ray runner (one
+one process (``jobs.kinds.aggregate.engine.evaluate``), and the service's Ray runner (one
 task per partition, noise once). Prints times, ratios and the peak resident
 memory of the Ray worker processes and of this process.
 """
@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 import psutil
 
-from jobs.aggregate import DatasetContext, evaluate
+from jobs.kinds.aggregate.engine import DatasetContext, evaluate
 from jobs.runner import RayRunner, Task
 from jobs.spec import parse_job_spec
 

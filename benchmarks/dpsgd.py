@@ -2,14 +2,14 @@
 
     python benchmarks/dpsgd.py [--rows N] [--epochs E] [--batch-size B] [--hidden 64,32]
 
-Data: the demo residents (:func:`sandbox.demo_data.generate_residents`),
+Data: the demo residents (:func:`sandbox.cli.demo_data.generate_residents`),
 encoded as a train job does (age scaled by declared bounds; education,
 occupation and city one-hot), label ``income >= 40,000``; 80 % train, 20 %
 holdout.
 
-- plain torch: the same ``torch.nn.Sequential`` (:func:`jobs._train_mlp.build`),
+- plain torch: the same ``torch.nn.Sequential`` (:func:`jobs.kinds.train.mlp.build`),
   Adam, shuffled fixed-size batches of B, mean cross-entropy.
-- opacus DP-SGD: :func:`jobs._train_mlp.train`, the job's own path —
+- opacus DP-SGD: :func:`jobs.kinds.train.mlp.train`, the job's own path —
   Poisson sampling at q = B / N, per-sample gradients (``GradSampleModule``),
   clipping to norm 1, Gaussian noise in opacus's ``secure_mode``, σ from the
   RDP accountant for ε = 1, δ = 1e-5, Adam.
@@ -33,9 +33,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from jobs import _train_data, _train_mlp
+from jobs.kinds.train import data as _train_data
+from jobs.kinds.train import mlp as _train_mlp
 from jobs.spec import MLPModel, TrainSpec, parse_job_spec
-from sandbox.demo_data import JIANGSU_CITIES, generate_residents
+from sandbox.cli.demo_data import JIANGSU_CITIES, generate_residents
 
 EDUCATION = ["小学", "初中", "高中", "大专", "本科", "研究生"]
 OCCUPATIONS = ["工人", "农民", "个体经营", "服务业", "销售", "教师", "医生",

@@ -4,22 +4,22 @@ Map of the package:
 
 - :mod:`jobs.spec` — pydantic job specs (discriminated by ``kind``),
   :func:`parse_job_spec`, :func:`validate_against_schema`.
-- :mod:`jobs.aggregate` — the DP engine's entry points: :func:`evaluate`,
+- :mod:`jobs.kinds.aggregate.engine` — the DP engine's entry points: :func:`evaluate`,
   :func:`estimate`, :func:`exact_partials` / :func:`combine_partials` /
   :func:`release` (partitioned runs), :func:`charge` for the ledger.
 - :mod:`jobs.privacy_unit` — :func:`known_unit`: rows without a privacy unit
   are no one's and every kind drops them.
 - :mod:`jobs.dp` — its core: exact discrete samplers (vectorized), accounting
   (pure ε, zCDP), contribution bounding, partition selection, error bars.
-- :mod:`jobs.extract` — anonymized row-level release: identifiers dropped or
+- :mod:`jobs.kinds.extract.engine` — anonymized row-level release: identifiers dropped or
   pseudonymized, quasi-identifiers generalized to k-anonymity (l-diversity for
   sensitive columns), free text redacted, with a risk report.
-- :mod:`jobs.train` — DP models: diffprivlib (logistic / linear regression,
+- :mod:`jobs.kinds.train.engine` — DP models: diffprivlib (logistic / linear regression,
   naive Bayes, k-means, random forest) and opacus DP-SGD for a small MLP;
   JSON / safetensors outputs, never pickle.
-- :mod:`jobs.custom` — operator code run in a bubblewrap jail
-  (:mod:`jobs.jail`: namespaces, no network, a seccomp filter, rlimits,
-  wall-clock kill); ``jobs._custom_outputs`` is the gate its outputs pass
+- :mod:`jobs.kinds.custom.engine` — operator code run in a bubblewrap jail
+  (:mod:`jobs.kinds.custom.jail`: namespaces, no network, a seccomp filter, rlimits,
+  wall-clock kill); ``jobs.kinds.custom.outputs`` is the gate its outputs pass
   (sizes capped, PNGs re-encoded, files renamed ``file-N``).
 - :mod:`jobs.runner` — :class:`RayRunner` and the :class:`Task` / :class:`Outcome`
   it exchanges with the service; :mod:`jobs.distributed` — one Ray task per
@@ -55,7 +55,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "evaluate":
-        from jobs.aggregate import evaluate
+        from jobs.kinds.aggregate.engine import evaluate
 
         return evaluate
     raise AttributeError(f"module 'jobs' has no attribute {name!r}")

@@ -32,7 +32,7 @@ def partial(task: dict[str, Any], path: str) -> Any:
     """Exact partial measurements of one partition, as an Arrow table (sensitive: stays in Ray)."""
     import polars as pl
 
-    from jobs.aggregate import exact_partials
+    from jobs.kinds.aggregate.engine import exact_partials
 
     t = Task(**task)
     spec = parse_job_spec(t.spec)
@@ -46,7 +46,7 @@ def finish(task: dict[str, Any], *parts: Any) -> dict[str, Any]:
     """Combine the partials, release once (noise, selection, suppression), write quarantine."""
     import polars as pl
 
-    from jobs.aggregate import combine_partials, release
+    from jobs.kinds.aggregate.engine import combine_partials, release
 
     t = Task(**task)
     spec = parse_job_spec(t.spec)
@@ -58,7 +58,11 @@ def finish(task: dict[str, Any], *parts: Any) -> dict[str, Any]:
 
 
 #: Job kinds run whole in one task, and the module whose ``run(task) -> Outcome`` runs each.
-_EXECUTORS = {"extract": "jobs.extract", "train": "jobs.train", "custom": "jobs.custom"}
+_EXECUTORS = {
+    "extract": "jobs.kinds.extract.engine",
+    "train": "jobs.kinds.train.engine",
+    "custom": "jobs.kinds.custom.engine",
+}
 
 
 def executor(kind: str) -> Callable[[Task], Outcome]:

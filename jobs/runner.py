@@ -23,7 +23,7 @@ from jobs.errors import InternalError, InvalidJobSpec, JobFailed, redacted_trace
 from jobs.spec import AggregateSpec, parse_job_spec
 
 if TYPE_CHECKING:
-    from jobs.aggregate import DatasetContext
+    from jobs.kinds.aggregate.engine import DatasetContext
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Task:
     #: Kind-specific settings the service derives from the grant and its own settings
     #: (e.g. an extract's minimum k and pseudonym key, a custom job's jail limits).
     options: dict[str, Any] = field(default_factory=dict)
-    #: Dataset name -> the noisy row count operators see (``sandbox.dataset_facts``). What
+    #: Dataset name -> the noisy row count operators see (``sandbox.catalog.facts``). What
     #: an operator is charged must not be a function of the exact count (DP-SGD's sampling
     #: rate): absent, the catalogued count stands in (callers that predate it).
     public_rows: dict[str, int] = field(default_factory=dict)
@@ -99,8 +99,8 @@ def dataset_context(task: Task, dataset: str) -> DatasetContext:
     Raises:
         InternalError: The task carries no key domains for ``dataset``.
     """
-    from jobs.aggregate import DatasetContext
     from jobs.dp.plan import rows_bound
+    from jobs.kinds.aggregate.engine import DatasetContext
 
     if dataset not in task.public_keys:
         raise InternalError("the task carries no catalog context for its dataset")
@@ -130,7 +130,7 @@ def execute(task: Task) -> Outcome:
     """
     import polars as pl
 
-    from jobs.aggregate import evaluate
+    from jobs.kinds.aggregate.engine import evaluate
 
     spec = parse_job_spec(task.spec)
     if not isinstance(spec, AggregateSpec):
@@ -262,7 +262,7 @@ class RayRunner:
             ref = self._single.remote(payload)
         timeout = self.timeout_s
         if spec.kind == "custom":
-            from jobs.jail import Limits
+            from jobs.kinds.custom.jail import Limits
 
             # The jail kills the code at its own wall-clock limit and reports why;
             # Ray must not cut the trusted wrapper off before that.

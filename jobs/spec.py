@@ -253,7 +253,7 @@ class AggregateSpec(_Spec):
 
 
 class ExtractSpec(_Spec):
-    """An anonymized row-level release of one dataset (art. 37); see :mod:`jobs.extract`.
+    """An anonymized row-level release of one dataset (art. 37).
 
     Attributes:
         columns: Columns to release; direct identifiers among them are dropped
@@ -478,7 +478,7 @@ TrainModel = Annotated[AnyTrainModel, Field(discriminator="type")]
 
 
 class TrainSpec(_Spec):
-    """A differentially private model trained on one dataset; see :mod:`jobs.train`.
+    """A differentially private model trained on one dataset; see :mod:`jobs.kinds.train.engine`.
 
     diffprivlib models are pure ε-DP (``delta`` must be 0); the ``mlp`` is
     trained with DP-SGD, an (ε, δ) guarantee (``delta`` must be > 0). A
@@ -552,7 +552,7 @@ EntryPoint = Annotated[
 
 
 class CustomSpec(_Spec):
-    """Operator code run in a jail beside the data; see :mod:`jobs.custom`.
+    """Operator code run in a jail beside the data; see :mod:`jobs.kinds.custom.engine`.
 
     Exactly one of ``source`` and ``archive`` carries the code. Its outputs
     are never differentially private by construction: they always need review.

@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from jobs.runner import RayRunner
-from sandbox import audit
-from sandbox.job_service import JobService, Runner
-from sandbox.releases import recover_releases
+from sandbox.airlock.releases import recover_releases
+from sandbox.audit import chain as audit
+from sandbox.jobs.service import JobService, Runner
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 

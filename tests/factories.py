@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 from fastapi.testclient import TestClient
 
-from sandbox.auth import bootstrap
+from sandbox.access.auth import bootstrap
 from sandbox.service import Sandbox
 
 TAGS = {

@@ -20,7 +20,7 @@ Map of the package:
 - :mod:`jobs.dp.release` — noise once, selection, suppression, answers.
 - :mod:`jobs.dp.estimate` — cost and accuracy before running.
 
-The public entry points are in :mod:`jobs.aggregate`.
+The public entry points are in :mod:`jobs.kinds.aggregate.engine`.
 """
 
 from jobs.dp.accounting import Accountant, Charge, cost

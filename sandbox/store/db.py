@@ -5,7 +5,7 @@ writers queue on the database lock instead of failing half-way, which is
 what keeps the audit chain linear and the ledger exact without a server.
 PostgreSQL (production) serializes audit appends with an advisory lock and
 budget reservations with a ``SELECT ... FOR UPDATE`` of the firm × dataset
-budget row (after the grant row); see :mod:`sandbox.ledger`.
+budget row (after the grant row); see :mod:`sandbox.access.ledger`.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class Database:
 
     Args:
         url: SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
-        audit_key: The key that MACs audit entries (:func:`sandbox.audit.mac_key`), or a
+        audit_key: The key that MACs audit entries (:func:`sandbox.audit.chain.mac_key`), or a
             callable that returns it on first use; it never enters the database.
     """
 
@@ -138,7 +138,7 @@ class Database:
 
     def migrate(self) -> None:
         """Apply Alembic migrations up to head (idempotent)."""
-        script_location = str(resources.files("sandbox") / "migrations")
+        script_location = str(resources.files("sandbox") / "store" / "migrations")
         config = Config()
         config.set_main_option("script_location", script_location)
         with self.engine.begin() as connection:

@@ -109,7 +109,7 @@ class Dataset(Base):
     open_attribute: Mapped[str] = mapped_column(String(20))
     grade: Mapped[str] = mapped_column(String(20))
     path: Mapped[str] = mapped_column(Text)
-    #: Plain SHA-256 of the stored files: stewards and auditors only (see sandbox.dataset_facts).
+    #: Plain SHA-256 of the stored files: stewards and auditors only (see sandbox.catalog.facts).
     sha256: Mapped[str] = mapped_column(String(64))
     #: Exact rows: stewards and auditors only.
     row_count: Mapped[int] = mapped_column(BigInteger)
@@ -168,7 +168,7 @@ class Grant(Base):
     charged when it is submitted and never handed back. It records the most
     this grant's own jobs composed to on one dataset within a budget period;
     what the grant may still spend depends on its firm's charges under all its
-    grants (:mod:`sandbox.ledger`), which the views compute from the ledger.
+    grants (:mod:`sandbox.access.ledger`), which the views compute from the ledger.
     """
 
     __tablename__ = "grants"
@@ -189,7 +189,7 @@ class Grant(Base):
     extract_k: Mapped[int | None] = mapped_column(Integer, default=None)
     #: Whether extracts may keep direct identifiers as keyed pseudonyms (linkable records).
     allow_linkage: Mapped[bool] = mapped_column(default=False)
-    #: Jail limits for custom jobs (see :class:`jobs.jail.Limits`); missing keys take defaults.
+    #: Jail limits for custom jobs (see the jail's Limits); missing keys take defaults.
     limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(20), default="active")
     state_reason: Mapped[str] = mapped_column(Text, default="")
@@ -312,7 +312,7 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     #: HMAC-SHA256 of ``seq`` and ``hash`` under a key outside the database (see
-    #: :func:`sandbox.audit.mac_key`); null on entries written before revision 0007.
+    #: :func:`sandbox.audit.chain.mac_key`); null on entries written before revision 0007.
     mac: Mapped[str | None] = mapped_column(String(64), default=None)
     #: Which key made ``mac`` (a fingerprint, not the key): tells a retired key from a forgery.
     mac_key: Mapped[str | None] = mapped_column(String(16), default=None)

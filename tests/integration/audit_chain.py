@@ -17,10 +17,11 @@ from sqlalchemy import Connection, select, update
 from jobs.runner import Outcome, Task, execute
 from policies.airlock import Decision
 from policies.roles import Role
-from sandbox import airlock, audit
-from sandbox.audit_anchors import PublishedHead, RetiredKey, checkpoint, load_heads
-from sandbox.auth import Principal
-from sandbox.job_service import JobService
+from sandbox.access.auth import Principal
+from sandbox.airlock import review as airlock
+from sandbox.audit import chain as audit
+from sandbox.audit.anchors import PublishedHead, RetiredKey, checkpoint, load_heads
+from sandbox.jobs.service import JobService
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 from sandbox.store.models import AuditEntry, Release, User

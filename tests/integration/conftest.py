@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sandbox.api.app import create_app
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
+from sandbox.web.api.app import create_app
 from tests.factories import World, build_world
 
 

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from sqlalchemy import delete, select, update
 
+from sandbox.access.throttle import SignInThrottle
 from sandbox.store.models import AuditEntry, DatasetColumn, Job
-from sandbox.throttle import SignInThrottle
 from tests.factories import TAGS, World, residents, wait_status
 
 pytestmark = pytest.mark.ray
@@ -179,7 +179,7 @@ def test_spec_when_direct_identifier_used_then_422_and_no_budget_spent(world: Wo
 
 
 def test_review_when_decided_then_manifest_is_signed_and_complete(world: World):
-    from sandbox import signing
+    from sandbox.airlock import signing
 
     job_id = _released_job(world)
     release = world.http.get(f"/v1/jobs/{job_id}/manifest", headers=world.as_("operator")).json()
@@ -413,7 +413,7 @@ def test_audit_when_the_release_entry_is_cut_off_the_end_then_verify_fails(world
 
 
 def test_audit_when_chain_is_recomputed_after_an_edit_then_verify_names_the_mac(world: World):
-    from sandbox import audit
+    from sandbox.audit import chain as audit
 
     job_id = _released_job(world)
     manifest = world.http.get(f"/v1/jobs/{job_id}/manifest", headers=world.as_("operator")).json()

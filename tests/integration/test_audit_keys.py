@@ -13,8 +13,9 @@ from alembic.config import Config
 from sqlalchemy import select, text, update
 
 from policies.errors import InternalError
-from sandbox import audit, signing
-from sandbox.audit_anchors import RetiredKey, checkpoint, key_record, load_heads, load_retired_keys
+from sandbox.airlock import signing
+from sandbox.audit import chain as audit
+from sandbox.audit.anchors import RetiredKey, checkpoint, key_record, load_heads, load_retired_keys
 from sandbox.store.db import Database
 from tests.integration.audit_chain import (
     LOG,

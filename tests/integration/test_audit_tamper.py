@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, delete, insert, select, update
 
-from sandbox import audit
-from sandbox.audit_anchors import PublishedHead
+from sandbox.audit import chain as audit
+from sandbox.audit.anchors import PublishedHead
 from tests.integration.audit_chain import LOG, RELEASES, Chain, build_chain, rechain
 
 
@@ -245,7 +245,7 @@ def test_audit_verify_when_tail_is_cut_without_a_published_head_then_unnoticed(c
 
 def _published_head_at(chain: Chain, seq: int) -> PublishedHead:
     """A head for an earlier entry, signed as checkpoint would have signed it then."""
-    from sandbox import signing
+    from sandbox.airlock import signing
 
     digest = chain.rows(seq)[0]["hash"]
     body = {

@@ -20,12 +20,12 @@ from sqlalchemy import Connection, select, text
 
 from jobs.runner import Outcome, Task, execute
 from policies.errors import BudgetExhausted
-from sandbox import auth
-from sandbox.api.app import create_app
-from sandbox.auth import Principal
+from sandbox.access import auth
+from sandbox.access.auth import Principal
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.store.models import AuditEntry, Dataset, Job, LedgerEntry
+from sandbox.web.api.app import create_app
 from tests.factories import World, aggregate_spec, build_world, wait_status
 
 
@@ -331,8 +331,8 @@ def test_cli_when_steward_starts_a_budget_period_then_budget_shows_it_per_datase
 
     from typer.testing import CliRunner
 
-    from sandbox.cli import app
-    from sandbox.demo import free_port, serving
+    from sandbox.cli.demo import free_port, serving
+    from sandbox.cli.main import app
 
     sandbox = Sandbox(
         Settings(data_dir=tmp_path / "cli", database_url=db_url), runner=InProcessRunner()

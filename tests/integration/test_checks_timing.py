@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sandbox import job_service
-from sandbox.api.app import create_app
-from sandbox.auth import bootstrap
-from sandbox.checks import Check, CheckContext
+from sandbox.access.auth import bootstrap
+from sandbox.checks.engine import Check, CheckContext
+from sandbox.jobs import service as job_service
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
+from sandbox.web.api.app import create_app
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ def _sandbox(data_dir: Path, *args: str, **settings: str) -> subprocess.Complete
     env["SANDBOX_DATA_DIR"] = str(data_dir)
     env |= {f"SANDBOX_{k.upper()}": v for k, v in settings.items()}
     return subprocess.run(
-        [sys.executable, "-m", "sandbox.cli", *args],
+        [sys.executable, "-m", "sandbox.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,

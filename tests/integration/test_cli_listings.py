@@ -13,9 +13,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from sandbox.cli import app
+from sandbox.cli.demo import free_port, serving
+from sandbox.cli.main import app
 from sandbox.client import Client, count, mean
-from sandbox.demo import free_port, serving
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from tests.factories import World, build_world

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 from sqlalchemy import select, update
 
+from sandbox.access.throttle import SignInThrottle
 from sandbox.service import Sandbox
 from sandbox.store.models import AuditEntry, Dataset, Job, Review
-from sandbox.throttle import SignInThrottle
 from tests.factories import World, auth, build_world, wait_status
 
 pytestmark = pytest.mark.ray
@@ -142,7 +142,7 @@ def test_console_when_token_revoked_then_session_ends(world: World):
     browser = _client(world)
     _sign_in(browser, world.steward)
     me = world.http.get("/v1/me", headers=world.as_("steward")).json()
-    from sandbox.auth import revoke_tokens
+    from sandbox.access.auth import revoke_tokens
 
     with world.sandbox.db.session() as session:
         revoke_tokens(world.sandbox.db, session, "test", me["id"])
@@ -351,7 +351,7 @@ def test_output_page_when_custom_zip_then_banner_escaped_text_tables_and_png_onl
             output_sha256="0" * 64,
             report={
                 "checks": [{"name": "file_types", "verdict": "pass", "reason": "4 files"}],
-                # the shape of jobs.custom's report: stream tails, exit status, refused files
+                # custom run report's shape: stream tails, exit status, refused files
                 "stdout": {"tail": "done <i>ok</i>", "bytes": 14},
                 "stderr": {"tail": "", "bytes": 0},
                 "exit_code": 0,
@@ -806,7 +806,7 @@ def test_grants_page_when_defaults_then_grade_default_no_linkage_and_default_lim
         ({"limit_processes": "3"}, "jail limit 'processes' must be between 8 and 512"),
         # not a number at all
         ({"limit_open_files": "7e3"}, "jail limit 'open files' is a whole number"),
-        # beyond the cap every entry point shares (refused by sandbox.grants.create)
+        # beyond the cap every entry point shares (refused by sandbox.access.grants.create)
         ({"extract_k": "12345"}, "extract k is from 2"),
         # not a whole number
         ({"extract_k": "5.5"}, "the extract k is a whole number"),
@@ -929,7 +929,7 @@ def test_audit_page_when_entries_predate_macs_then_it_says_so(world: World):
     browser = _client(world)
     _sign_in(browser, world.auditor)
     assert 'id="chain-note"' not in browser.get("/console/audit").text
-    from sandbox import audit
+    from sandbox.audit import chain as audit
     from tests.integration.audit_chain import rechain
 
     key = audit.mac_key(world.sandbox.settings.secret())
@@ -966,7 +966,7 @@ def test_people_between_when_filters_differ_then_people_not_rows_are_counted(
 ):
     import polars as pl
 
-    from sandbox.history import people_between
+    from sandbox.jobs.history import people_between
     from sandbox.store.models import Dataset
 
     pl.DataFrame(
@@ -983,8 +983,8 @@ def test_people_between_when_filters_differ_then_people_not_rows_are_counted(
 def test_history_and_profile_when_doctests_run_then_bands_hold() -> None:
     import doctest
 
-    from sandbox import history
-    from sandbox.console import profile
+    from sandbox.jobs import history
+    from sandbox.web.console import profile
 
     for module in (history, profile):
         result = doctest.testmod(module)
@@ -994,7 +994,7 @@ def test_history_and_profile_when_doctests_run_then_bands_hold() -> None:
 def test_grant_terms_when_doctests_run_then_units_convert_exactly() -> None:
     import doctest
 
-    from sandbox.console import grant_terms
+    from sandbox.web.console import grant_terms
 
     result = doctest.testmod(grant_terms)
     assert result.attempted >= 4 and result.failed == 0
@@ -1003,7 +1003,7 @@ def test_grant_terms_when_doctests_run_then_units_convert_exactly() -> None:
 def test_preview_when_archive_has_more_files_than_previewed_then_every_one_listed_and_images_shown(
     tmp_path: Path,
 ):
-    from sandbox.console import preview
+    from sandbox.web.console import preview
 
     png = (
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"

@@ -21,10 +21,10 @@ import pytest
 
 from jobs.errors import JobFailed
 from jobs.runner import Outcome, Task, execute, sha256_file
-from sandbox.api.schemas import JobPublic
-from sandbox.job_service import JobService
+from sandbox.jobs.service import JobService
 from sandbox.store.db import Database
 from sandbox.store.models import Job
+from sandbox.web.api.schemas import JobPublic
 from tests.factories import aggregate_spec
 from tests.integration.test_store import _world, db  # noqa: F401 - the store fixture
 

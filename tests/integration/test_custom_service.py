@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from jobs import jail
+from jobs.kinds.custom import jail
 from tests.factories import World, wait_status
 
 if not os.access(jail.BWRAP, os.X_OK) and os.environ.get("CI"):

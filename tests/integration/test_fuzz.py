@@ -24,9 +24,9 @@ from schemathesis.python import asgi
 
 from jobs.errors import JobFailed
 from jobs.runner import Outcome, Task
-from sandbox.api.app import create_app
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
+from sandbox.web.api.app import create_app
 from tests.factories import World, build_world
 
 pytestmark = pytest.mark.slow

@@ -1,6 +1,6 @@
 """Hostile custom jobs: every attack is blocked or contained, and nothing leaves unreviewed.
 
-Each test runs operator code through :func:`jobs.custom.run` (no Ray, no
+Each test runs operator code through :func:`jobs.kinds.custom.engine.run` (no Ray, no
 service) against a small world in ``tmp_path``: the granted dataset
 ``people``, and next to it what the code must never reach: a secret file, a
 metadata database, another dataset, a secret in the parent's environment, a
@@ -33,9 +33,9 @@ import polars as pl
 import psutil
 import pytest
 
-from jobs import jail
-from jobs.custom import run
 from jobs.errors import InvalidJobSpec
+from jobs.kinds.custom import jail
+from jobs.kinds.custom.engine import run
 from jobs.runner import Outcome, Task
 
 if not os.access(jail.BWRAP, os.X_OK) and os.environ.get("CI"):
@@ -1346,7 +1346,7 @@ def test_attack_when_spinning_cpu_then_it_runs_at_nice_19_in_a_cpu_quota(
 def test_custom_when_the_dataset_is_copied_for_the_jail_then_no_other_user_reaches_it(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jobs import custom
+    from jobs.kinds.custom import engine as custom
 
     modes: dict[str, int] = {}
     real = custom.run_jailed

@@ -20,9 +20,9 @@ from fastapi.testclient import TestClient
 
 from jobs.runner import Outcome, Task
 from policies.errors import JobFailed
-from sandbox.api.app import create_app
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
+from sandbox.web.api.app import create_app
 from tests.factories import World, aggregate_spec, build_world
 
 #: Ids no key column holds: past PostgreSQL's INTEGER, past int64, past uint64.
@@ -235,7 +235,7 @@ def test_console_when_page_is_unknown_or_fails_then_error_page_keeps_security_he
     assert not_a_number.status_code == 422
     _assert_console_headers(not_a_number)
 
-    from sandbox.console import views
+    from sandbox.web.console import views
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
@@ -252,7 +252,7 @@ def test_api_when_a_route_fails_then_500_json_without_detail_and_no_store(
     quiet_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = quiet_world
-    from sandbox.api import routes_grants
+    from sandbox.web.api import routes_grants
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
@@ -357,7 +357,8 @@ def _served_app(monkeypatch: pytest.MonkeyPatch, data: Path, **env: str) -> Any:
     """The ASGI app exactly as ``sandbox serve`` hands it to uvicorn (proxy handling included)."""
     import uvicorn
 
-    from sandbox import cli, service
+    from sandbox import service
+    from sandbox.cli import main as cli
 
     monkeypatch.setenv("SANDBOX_DATA_DIR", str(data))
     monkeypatch.setenv("SANDBOX_AUTH_FAILURE_LIMIT", "3")
@@ -414,8 +415,8 @@ def test_job_when_its_run_report_holds_nul_then_it_awaits_review_on_every_store(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # PostgreSQL refused the report (the job failed: a channel the code controls)
-    from sandbox import job_service
-    from sandbox.checks import Check
+    from sandbox.checks.engine import Check
+    from sandbox.jobs import service as job_service
     from tests.factories import wait_status
 
     reason = "column 'a\x00b' holds no identifiers"

@@ -19,12 +19,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from sandbox import catalog
-from sandbox.api.app import create_app
-from sandbox.auth import bootstrap
+from sandbox.access.auth import bootstrap
+from sandbox.catalog import datasets as catalog
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.store.models import AuditEntry
+from sandbox.web.api.app import create_app
 from tests.factories import CITIES, auth, residents
 
 MARKER = "ZZMARKER-4711"
@@ -268,7 +268,7 @@ def test_ingest_when_the_dataset_name_is_misreadable_then_422(api: Api, name: st
 def test_cli_bootstrap_when_a_name_is_misreadable_then_exit_2_and_no_admin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sandbox.cli import app
+    from sandbox.cli.main import app
 
     monkeypatch.setenv("SANDBOX_DATA_DIR", str(tmp_path))
     runner = CliRunner()
@@ -282,7 +282,7 @@ def test_cli_bootstrap_when_a_name_is_misreadable_then_exit_2_and_no_admin(
 
 
 def test_cli_pii_scan_when_csv_is_gbk_then_findings_come_back(tmp_path: Path) -> None:
-    from sandbox.cli import app
+    from sandbox.cli.main import app
 
     upload = tmp_path / "gbk.csv"
     upload.write_bytes("姓名,电话\n张三,13912345678\n李四,13987654321\n".encode("gbk"))

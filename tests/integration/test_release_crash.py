@@ -27,12 +27,14 @@ from sqlalchemy import select
 
 from jobs.runner import Outcome, Task, execute
 from policies.airlock import Decision
-from sandbox import airlock, audit, auth
-from sandbox.api.app import create_app
+from sandbox.access import auth
+from sandbox.airlock import review as airlock
+from sandbox.audit import chain as audit
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 from sandbox.store.models import AuditEntry, Job, Release
+from sandbox.web.api.app import create_app
 from tests.factories import World, build_world, wait_status
 
 #: The approval, killed at one step (argv: data folder, database URL, token, job id, step).
@@ -42,7 +44,9 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from policies.airlock import Decision
-from sandbox import airlock, audit, auth
+from sandbox.airlock import review as airlock
+from sandbox.audit import chain as audit
+from sandbox.access import auth
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 
@@ -78,7 +82,9 @@ _APPROVE_MANY = """
 import os, signal, sys, threading
 from pathlib import Path
 from policies.airlock import Decision
-from sandbox import airlock, audit, auth
+from sandbox.airlock import review as airlock
+from sandbox.audit import chain as audit
+from sandbox.access import auth
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 
@@ -242,7 +248,7 @@ def test_download_when_a_released_file_is_lost_or_changed_then_published_again_a
             return real_publish(*args)
 
         monkeypatch.setattr(airlock, "publish", publish)
-        with caplog.at_level(logging.WARNING, logger="sandbox.airlock"):
+        with caplog.at_level(logging.WARNING, logger="sandbox.airlock.review"):
             download = http.get(f"/v1/jobs/{job_id}/output", headers=world.as_("operator"))
         assert download.status_code == 200, download.text
         assert hashlib.sha256(download.content).hexdigest() == sha == _sha256(released)

@@ -24,9 +24,11 @@ from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.errors import BudgetExhausted
 from policies.grants import GrantState
 from policies.roles import OrgKind, Role
-from sandbox import audit, auth, catalog, grants
-from sandbox.auth import Principal
-from sandbox.job_service import JobService
+from sandbox.access import auth, grants
+from sandbox.access.auth import Principal
+from sandbox.audit import chain as audit
+from sandbox.catalog import datasets as catalog
+from sandbox.jobs.service import JobService
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 from sandbox.store.models import AuditEntry, Base, Grant, Job, User
@@ -138,7 +140,7 @@ def _alembic(db: Database, step: str, revision: str) -> None:
 def test_migrations_when_dataset_predates_the_null_unit_count_then_it_reads_not_counted(
     db: Database, tmp_path: Path
 ):
-    from sandbox.api.schemas import DatasetPublic
+    from sandbox.web.api.schemas import DatasetPublic
 
     _ingest(db, tmp_path, TAGS, privacy_unit="resident_id")
     config = Config()

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.console.screenshots import CHROMIUM, capture
-from sandbox.demo import free_port, serving
+from sandbox.cli.demo import free_port, serving
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
+from sandbox.web.console.screenshots import CHROMIUM, capture
 from tests.factories import World, build_world, wait_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.ray, pytest.mark.slow]

@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sandbox.demo import run
-from sandbox.demo_data import JIANGSU_CITIES
+from sandbox.cli.demo import run
+from sandbox.cli.demo_data import JIANGSU_CITIES
 from sandbox.settings import Settings
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]

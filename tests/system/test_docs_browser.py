@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.console.screenshots import CHROMIUM
-from sandbox.demo import free_port, serving
+from sandbox.cli.demo import free_port, serving
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
+from sandbox.web.console.screenshots import CHROMIUM
 from tests.integration.test_hostile_requests import RefusingRunner
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -19,10 +19,10 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 
-from sandbox.auth import bootstrap
+from sandbox.access.auth import bootstrap
+from sandbox.cli.demo import free_port, serving
+from sandbox.cli.demo_data import DEMO_TAGS, JIANGSU_CITIES, write_demo_csv
 from sandbox.client import Client
-from sandbox.demo import free_port, serving
-from sandbox.demo_data import DEMO_TAGS, JIANGSU_CITIES, write_demo_csv
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.demo import free_port, serving
+from sandbox.cli.demo import free_port, serving
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from tests.factories import build_world

@@ -17,8 +17,8 @@ import numpy as np
 import polars as pl
 import ray
 
-from jobs.aggregate import DatasetContext, combine_partials, evaluate, exact_partials
 from jobs.distributed import partition_files
+from jobs.kinds.aggregate.engine import DatasetContext, combine_partials, evaluate, exact_partials
 from jobs.runner import RayRunner, Task
 from jobs.spec import parse_job_spec
 

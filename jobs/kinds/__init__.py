@@ -1,0 +1,1 @@
+"""The job kinds: aggregate, extract, train, custom."""

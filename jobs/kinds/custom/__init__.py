@@ -1,0 +1,1 @@
+"""Operator code, run jailed and always reviewed."""

@@ -1,0 +1,1 @@
+"""Anonymized row extracts (k-anonymity, l-diversity, art. 37)."""

@@ -1,0 +1,169 @@
+"""Principals, API tokens and bootstrap of the first admin.
+
+Tokens are 256 random bits (``sbx_`` + URL-safe base64), shown once and
+stored as SHA-256: with that much entropy a plain hash cannot be reversed,
+and a lookup by hash needs no per-row salt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from policies.errors import Conflict, NotFound, Unauthenticated
+from policies.names import check_name
+from policies.roles import OrgKind, Role, check_role_fits_org
+from sandbox.audit import chain as audit
+from sandbox.store.db import Database
+from sandbox.store.models import ApiToken, Organisation, User, utcnow
+
+TOKEN_PREFIX = "sbx_"  # noqa: S105 (a prefix, not a secret)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller."""
+
+    user_id: int
+    name: str
+    role: Role
+    org_id: int
+    org_name: str
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller."""
+        return f"user:{self.name}"
+
+
+def new_token() -> str:
+    """A fresh bearer token."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def authenticate(db: Database, token: str | None, audit_failure: bool = True) -> Principal:
+    """Resolve a bearer token; a failure is audited (without the token) unless
+    ``audit_failure`` is False (an address the sign-in throttle holds).
+
+    Raises:
+        Unauthenticated: No token, unknown or revoked token, inactive user.
+    """
+    if token:
+        digest = hash_token(token)
+        with db.session() as session:
+            row = session.scalars(
+                select(ApiToken).where(ApiToken.token_hash == digest)
+            ).one_or_none()
+            if (
+                row is not None
+                and hmac.compare_digest(row.token_hash, digest)
+                and row.revoked_at is None
+                and row.user.active
+            ):
+                u = row.user
+                return Principal(u.id, u.name, Role(u.role), u.org_id, u.org.name)
+    if audit_failure:
+        with db.session() as session:
+            audit.append(db, session, "anonymous", "auth.failure", "token", presented=bool(token))
+    raise Unauthenticated("missing, unknown or revoked token: pass 'Authorization: Bearer <token>'")
+
+
+def create_org(
+    db: Database, session: Session, actor: str, name: str, kind: OrgKind
+) -> Organisation:
+    """Create an organisation.
+
+    Raises:
+        InvalidRequest: A name people could misread (:func:`policies.names.check_name`).
+        Conflict: The name is taken.
+    """
+    name = check_name(name, "organisation name")
+    if session.scalar(select(Organisation).where(Organisation.name == name)) is not None:
+        raise Conflict(f"an organisation named '{name}' exists already")
+    org = Organisation(name=name, kind=kind.value)
+    session.add(org)
+    session.flush()
+    audit.append(db, session, actor, "org.create", f"org:{org.id}", name=name, kind=kind.value)
+    return org
+
+
+def create_user(
+    db: Database, session: Session, actor: str, name: str, role: Role, org_id: int
+) -> tuple[User, str]:
+    """Create a user and their first token; the token is returned once, never stored.
+
+    Raises:
+        InvalidRequest: A name people could misread (:func:`policies.names.check_name`).
+        NotFound: No such organisation.
+        PolicyViolation: The role does not fit the organisation's kind.
+        Conflict: The name is taken.
+    """
+    name = check_name(name, "user name")
+    org = session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("no such organisation")
+    check_role_fits_org(role, OrgKind(org.kind))
+    if session.scalar(select(User).where(User.name == name)) is not None:
+        raise Conflict(f"a user named '{name}' exists already")
+    user = User(name=name, role=role.value, org_id=org.id)
+    session.add(user)
+    session.flush()
+    token = issue_token(session, user, "initial")
+    audit.append(
+        db,
+        session,
+        actor,
+        "user.create",
+        f"user:{user.id}",
+        name=name,
+        role=role.value,
+        org=org.name,
+    )
+    return user, token
+
+
+def issue_token(session: Session, user: User, label: str) -> str:
+    """Store a new token's hash for ``user`` and return the token."""
+    token = new_token()
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label))
+    session.flush()
+    return token
+
+
+def revoke_tokens(db: Database, session: Session, actor: str, user_id: int) -> int:
+    """Revoke every live token of a user; returns how many."""
+    rows = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    ).all()
+    for row in rows:
+        row.revoked_at = utcnow()
+    audit.append(db, session, actor, "token.revoke", f"user:{user_id}", count=len(rows))
+    return len(rows)
+
+
+def bootstrap(db: Database, name: str = "admin", org_name: str = "platform") -> str:
+    """Create the platform organisation and the first admin; return the admin's token.
+
+    Raises:
+        Conflict: An admin exists already (bootstrap runs once).
+        InvalidRequest: An empty name, or one people could misread
+            (:func:`policies.names.check_name`).
+    """
+    name, org_name = check_name(name, "user name"), check_name(org_name, "organisation name")
+    with db.session() as session:
+        admins = session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
+        if admins:
+            raise Conflict("the sandbox is bootstrapped already; ask an admin for a token")
+        org = create_org(db, session, "system", org_name, OrgKind.PLATFORM)
+        _, token = create_user(db, session, "system", name, Role.ADMIN, org.id)
+        return token

@@ -1,0 +1,1 @@
+"""The way out: review, release with an Ed25519-signed manifest, download (art. 39)."""

@@ -1,0 +1,394 @@
+"""The airlock: review of quarantined outputs, release with a signed manifest, download.
+
+Nothing but a released product crosses the boundary (art. 37). A steward
+of another organisation approves or rejects with a reason; an approval
+while an automatic check fails needs a written override reason (audited);
+outputs of ``important`` data need two different stewards' approvals
+(art. 62). Only stewards of the bureau that owns every input dataset review
+(art. 63). A release records a manifest (job spec, keyed digests of the
+inputs and their public row counts, ε spent, checks, approvers, overrides,
+output SHA-256, the audit chain's head) signed with the deployment's key: the
+operator receives the manifest, so it carries no plain hash and no exact
+count of the inputs (:mod:`sandbox.catalog.facts`). Once the release is
+committed, the output is published: copied out of quarantine into
+``releases/`` (:func:`sandbox.airlock.releases.publish`, idempotent). A crash between the commit and
+the copy leaves a committed release without its file, never a file without a
+release; the next start finishes such releases and removes any file in
+``releases/`` that no committed release names (:func:`sandbox.airlock.releases.recover_releases`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jobs.runner import sha256_file
+from policies.access import can_manage_datasets, check_can_manage_datasets
+from policies.airlock import (
+    Decision,
+    JobStatus,
+    approvals_required_for,
+    check_can_add_approval,
+    check_can_approve,
+    check_can_download,
+    check_can_review,
+    release_due,
+)
+from policies.budget import PrivacyBudget
+from policies.catalog import Grade
+from policies.errors import InternalError
+from policies.grants import GrantState
+from policies.roles import Role
+from sandbox.access.auth import Principal
+from sandbox.airlock import signing
+from sandbox.airlock.releases import publish, stale
+from sandbox.audit import chain as audit
+from sandbox.catalog.datasets import get as get_dataset
+from sandbox.catalog.facts import DIGEST_ALGORITHM, input_digest
+from sandbox.checks.engine import blocking
+from sandbox.jobs.service import visible_job
+from sandbox.settings import Settings
+from sandbox.store.db import Database
+from sandbox.store.models import Dataset, Job, Release, Review, User, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def job_datasets(spec: dict[str, Any]) -> list[str]:
+    """The dataset names a stored job spec reads (``dataset`` or ``datasets``, by kind)."""
+    names = spec.get("datasets") or [spec["dataset"]]
+    return [str(n) for n in names]
+
+
+def review(
+    db: Database,
+    settings: Settings,
+    who: Principal,
+    job_id: int,
+    decision: Decision,
+    reason: str,
+    *,
+    override_reason: str = "",
+) -> Job:
+    """Approve or reject a quarantined output.
+
+    A rejection by any steward rejects. An approval is recorded; the output
+    is released once as many different stewards as the datasets' grade
+    requires have approved (one for ``general``, two for ``important`` data;
+    :func:`policies.airlock.approvals_required`). An approval while automatic
+    checks fail needs ``override_reason``; the overridden checks are recorded
+    on the review, in the audit log and in the manifest.
+
+    Args:
+        db: The metadata store.
+        settings: Where releases go, and the signing key.
+        who: The reviewing steward.
+        job_id: The job.
+        decision: Approve or reject.
+        reason: Why (shown to the operator, recorded, audited).
+        override_reason: Why failing automatic checks do not matter here (approvals only).
+
+    Raises:
+        NotFound: No such job.
+        PolicyViolation: Not a steward, the steward's own organisation's job,
+            an input dataset of another bureau, or ``core`` data.
+        Conflict: Not awaiting review, automatic checks fail and no override
+            reason, or this steward approved the output already.
+        InvalidRequest: No reason.
+    """
+    published: str | None = None  # the released file's name, copied once the release commits
+    with db.session() as session:
+        job = visible_job(session, who, job_id)
+        session.refresh(job, with_for_update={"of": Job})
+        datasets = [get_dataset(session, n) for n in job_datasets(job.spec)]
+        check_can_manage_datasets(who.role, who.org_id, [d.org_id for d in datasets])
+        check_can_review(who.role, who.org_id, job.org_id, JobStatus(job.status), reason)
+        if decision is Decision.REJECT:
+            session.add(
+                Review(
+                    job_id=job.id, reviewer_id=who.user_id, decision=decision.value, reason=reason
+                )
+            )
+            job.status = JobStatus.REJECTED.value
+            audit.append(db, session, who.actor, "review.reject", f"job:{job.id}", reason=reason)
+            return job
+        required = approvals_required_for(Grade(d.grade) for d in datasets)
+        earlier = list(
+            session.scalars(
+                select(Review)
+                .where(Review.job_id == job.id, Review.decision == Decision.APPROVE.value)
+                .order_by(Review.id)
+            )
+        )
+        check_can_add_approval(who.user_id, [r.reviewer_id for r in earlier])
+        checks = job.report.get("checks", [])
+        overrides = check_can_approve(blocking(checks), override_reason)
+        recorded = reason if not overrides else f"{reason}\n\nOverride: {override_reason}"
+        session.add(
+            Review(
+                job_id=job.id,
+                reviewer_id=who.user_id,
+                decision=decision.value,
+                reason=recorded,
+                overrides=list(overrides),
+            )
+        )
+        approvers = {r.reviewer_id for r in earlier} | {who.user_id}
+        due = release_due(required, approvers)
+        anchor: dict[str, str] = {}
+        if due:
+            published, anchor = _release(
+                session, settings, who, job, datasets, reason, earlier, overrides, override_reason
+            )
+        audit.append(
+            db,
+            session,
+            who.actor,
+            "review.approve",
+            f"job:{job.id}",
+            reason=reason,
+            overrides=list(overrides),
+            override_reason=override_reason if overrides else "",
+            approvals=len(approvers),
+            approvals_required=required,
+            released=due,
+            output_sha256=job.output_sha256,
+            **anchor,
+        )
+    if published is not None:
+        try:
+            publish(settings, published, job.output_sha256)
+        except (OSError, InternalError) as err:
+            # committed: the next download or the next start publishes it
+            log.error(
+                "job %s: released, but its file could not be published yet (%s)",
+                job.id,
+                type(err).__name__,
+            )
+    return job
+
+
+def _release(
+    session: Session,
+    settings: Settings,
+    who: Principal,
+    job: Job,
+    datasets: list[Dataset],
+    reason: str,
+    earlier: list[Review],
+    overrides: tuple[str, ...],
+    override_reason: str,
+) -> tuple[str, dict[str, str]]:
+    """Record the signed manifest of a release; the file is copied after the commit.
+
+    Returns:
+        The released file's name (in quarantine and, once published, in
+        ``releases/``), and the manifest's SHA-256 and signature for the
+        release's audit entry.
+    """
+    quarantined = Path(job.output_path)
+    if sha256_file(quarantined) != job.output_sha256:
+        raise InternalError("the quarantined output changed since the job wrote it")
+    released = settings.releases_dir / f"job-{job.id}{quarantined.suffix}"
+    spec = job.spec
+    cost = PrivacyBudget.from_units(job.epsilon, job.delta)
+    names = {
+        u.id: u.name
+        for u in session.scalars(select(User).where(User.id.in_([r.reviewer_id for r in earlier])))
+    }
+    approvals = [
+        {"approver": names.get(r.reviewer_id, "?"), "reason": r.reason, "overrides": r.overrides}
+        for r in earlier
+    ]
+    approvals.append({"approver": who.name, "reason": reason, "overrides": list(overrides)})
+    manifest = {
+        "version": 1,
+        "job_id": job.id,
+        "kind": job.kind,
+        "spec": spec,
+        "purpose": job.purpose,
+        "grant_id": job.grant_id,
+        "organisation": job.grant.org.name,
+        # Keyed digests and public counts only: the operator receives the manifest, and a
+        # plain hash with the exact count lets a guessed table be tested against the data.
+        "datasets": [
+            {
+                "name": d.name,
+                "digest": input_digest(settings.secret(), d.sha256),
+                "digest_algorithm": DIGEST_ALGORITHM,
+                "public_rows": d.public_row_count,
+                "grade": d.grade,
+            }
+            for d in datasets
+        ],
+        "privacy": _privacy_statement(job.kind, spec, cost, datasets[0].privacy_unit, job.report),
+        # Names and verdicts only: a check's reason can state exact facts of the inputs
+        # (how many rows match few records) that the operator, who receives the manifest,
+        # may not learn; stewards and auditors read the reasons in the job's report.
+        "checks": [
+            {"name": c["name"], "verdict": c["verdict"]} for c in job.report.get("checks", [])
+        ],
+        "approver": who.name,
+        "approval_reason": reason,
+        "approvals": approvals,
+        "overrides": sorted({name for a in approvals for name in a["overrides"]}),
+        "override_reason": override_reason if overrides else "",
+        "approved_at": utcnow().isoformat(),
+        "output": {"file": released.name, "sha256": job.output_sha256},
+        # The newest audit entry when this was signed: `sandbox audit verify` checks
+        # that the chain still holds it, so the signed manifest anchors the chain.
+        "audit_head": audit.head_record(session, settings.secret()),
+    }
+    signature = signing.sign(settings.secret(), manifest)
+    session.add(Release(job_id=job.id, manifest=manifest, signature=signature))
+    job.status = JobStatus.RELEASED.value
+    job.output_path = str(released.resolve())
+    digest = hashlib.sha256(audit.canonical_json(manifest)).hexdigest()
+    return released.name, {"manifest_sha256": digest, "manifest_signature": signature}
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A file the caller may receive."""
+
+    path: Path
+    sha256: str
+    filename: str
+
+
+def input_owners(session: Session, job: Job) -> list[int]:
+    """The owning bureau of each dataset the job reads."""
+    return [get_dataset(session, n).org_id for n in job_datasets(job.spec)]
+
+
+def owns_inputs(session: Session, who: Principal, job: Job) -> bool:
+    """Whether ``who`` is a steward of the bureau that owns every input of ``job``
+    (:func:`policies.access.can_manage_datasets`): the one who may review and read it."""
+    return can_manage_datasets(who.role, who.org_id, input_owners(session, job))
+
+
+def download(
+    db: Database, who: Principal, job_id: int, settings: Settings | None = None
+) -> Download:
+    """The output of a job, if the caller may have it; audited.
+
+    A released output whose file is not published yet (the approval committed,
+    the copy was cut short) is published first when ``settings`` are given.
+
+    Raises:
+        NotFound: No such job, or another organisation's job (operators).
+        PolicyViolation: Not released (non-stewards), not the grantee organisation, or a
+            steward of a bureau that does not own the job's inputs.
+    """
+    with db.session() as session:
+        job = _downloadable(session, who, job_id)
+        path, sha256 = Path(job.output_path), job.output_sha256
+        publishing = settings is not None and job.status == JobStatus.RELEASED.value
+    republished: str | None = None
+    if settings is not None and publishing:
+        # outside the transaction: SQLite's write lock is not held during the copy
+        republished = stale(settings, path.name, sha256)
+        path = publish(settings, path.name, sha256)  # checks the quarantined hash
+        if republished is not None:
+            log.warning("job %s: released file %s, published again", job_id, republished)
+    elif not path.is_file() or sha256_file(path) != sha256:
+        raise InternalError("the stored output does not match its recorded hash")
+    with db.session() as session:
+        job = _downloadable(session, who, job_id)  # the grant may have ended meanwhile
+        if republished is not None:
+            audit.append(
+                db, session, "system", "release.republish", f"job:{job.id}", reason=republished
+            )
+        audit.append(
+            db,
+            session,
+            who.actor,
+            "output.download",
+            f"job:{job.id}",
+            status=job.status,
+            sha256=job.output_sha256,
+        )
+        return Download(path, job.output_sha256, f"job-{job.id}{path.suffix}")
+
+
+def _downloadable(session: Session, who: Principal, job_id: int) -> Job:
+    job = visible_job(session, who, job_id)
+    grant = job.grant
+    active = grant.state == GrantState.ACTIVE.value and utcnow() < grant.expires_at
+    check_can_download(who.role, who.org_id, job.org_id, JobStatus(job.status), active)
+    if who.role is Role.STEWARD:  # a steward reads outputs to review them: its bureau's only
+        check_can_manage_datasets(who.role, who.org_id, input_owners(session, job))
+    return job
+
+
+def _privacy_statement(
+    kind: str,
+    spec: dict[str, Any],
+    cost: PrivacyBudget,
+    unit: str | None,
+    report: dict[str, Any],
+) -> dict[str, Any]:
+    """What protects the people in a released product, by job kind (for the manifest)."""
+    # the person, identified by this column, or one row
+    base = {"kind": kind, "epsilon": cost.epsilon, "delta": cost.delta, "unit": unit or "row"}
+    if kind == "aggregate":
+        return base | {
+            "guarantee": "differential privacy",
+            "noise": spec.get("noise", "laplace"),
+            "max_rows_per_unit": spec.get("max_rows_per_unit"),
+            "max_groups_per_unit": spec.get("max_groups_per_unit"),
+            "accounting": "pure epsilon, or zCDP for Gaussian noise (Bun & Steinke 2016) "
+            "converted to (epsilon, delta) by Canonne, Kamath & Steinke 2020 (Cor. 13) where "
+            "tighter than Bun & Steinke's bound",
+        }
+    if kind == "train":
+        return base | {
+            "guarantee": "differential privacy",
+            "accounting": "pure epsilon (diffprivlib), or (epsilon, delta) from opacus's RDP "
+            "accountant for DP-SGD",
+        }
+    if kind == "extract":
+        return base | {
+            "guarantee": "k-anonymity (not differential privacy)",
+            "k": report.get("k_achieved"),
+            "l": report.get("l_achieved"),
+            # no records_suppressed: with the released rows it gives the exact input size
+            # (it stays in the run report, for the bureau's stewards and auditors)
+        }
+    return base | {"guarantee": "none by construction: every file was reviewed by a person"}
+
+
+#: Report fields that hold what operator code printed: it may print data, so only the
+#: stewards who review the output read it (auditors read neither outputs nor these).
+_STREAMS = frozenset({"stdout", "stderr", "stdout_tail", "stderr_tail"})
+#: What a check's reason of a custom job says to anyone but the reviewing stewards.
+REVIEWERS_ONLY = "shown to the reviewing stewards only"
+
+
+def for_non_reviewers(report: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``report`` as auditors see it: without the tails of the run's output streams (at
+    most one level down); for a custom job, whose code chooses its files' and columns'
+    names (and could write data into them), with counts for the file lists and no check
+    reasons (they quote those names)."""
+    shown = {
+        k: ({kk: vv for kk, vv in v.items() if kk not in _STREAMS} if isinstance(v, dict) else v)
+        for k, v in report.items()
+        if k not in _STREAMS
+    }
+    if kind != "custom":
+        return shown
+    for key in ("files", "rejected"):
+        if isinstance(shown.get(key), list):
+            shown[key] = len(shown[key])
+    if isinstance(shown.get("checks"), list):
+        shown["checks"] = [
+            {"name": c.get("name"), "verdict": c.get("verdict"), "reason": REVIEWERS_ONLY}
+            for c in shown["checks"]
+        ]
+    return shown

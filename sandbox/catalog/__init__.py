@@ -1,0 +1,1 @@
+"""Datasets: ingest and uploads, public facts (noisy counts, keyed digests), PII scan."""

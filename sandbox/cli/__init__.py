@@ -1,0 +1,1 @@
+"""The ``sandbox`` command and the end-to-end demonstration behind ``make demo``."""

@@ -1,0 +1,268 @@
+"""The ``sandbox`` command: serve, bootstrap, verify the audit chain, run the demo.
+
+The commands that talk to a running service (``status``, ``datasets``,
+``jobs``, ``review``, ``grants``, ``budget``) live in :mod:`sandbox.cli.remote`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from policies.errors import SandboxError
+from sandbox.cli import render as R
+from sandbox.cli.remote import register as register_service_commands
+
+if TYPE_CHECKING:
+    from sandbox.settings import Settings
+    from sandbox.store.db import Database
+
+app = typer.Typer(
+    help="Data Sandbox: a privacy-preserving operation sandbox for public data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")
+pii_app = typer.Typer(help="Personal information in files.", no_args_is_help=True)
+app.add_typer(pii_app, name="pii")
+err = Console(stderr=True)
+
+
+def _fail(error: SandboxError) -> NoReturn:
+    err.print(Text.assemble(("error:", "red"), " ", R.safe(str(error))), highlight=False)
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default SANDBOX_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default SANDBOX_PORT)")] = None,
+) -> None:
+    """Run the API service (Ray starts inside it unless SANDBOX_RAY_ADDRESS is set)."""
+    import uvicorn
+
+    from sandbox.service import Sandbox
+    from sandbox.settings import Settings
+    from sandbox.web.api.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        settings = Settings.load(**overrides)
+    except SandboxError as error:
+        _fail(error)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        create_app(Sandbox(settings)),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        # uvicorn would believe X-Forwarded-For from loopback (its FORWARDED_ALLOW_IPS
+        # default); the app believes only SANDBOX_FORWARDED_ALLOW_IPS
+        proxy_headers=False,
+        forwarded_allow_ips="",
+    )
+
+
+@admin_app.command("bootstrap")
+def bootstrap(
+    name: Annotated[str, typer.Option(help="The first admin's user name")] = "admin",
+    org: Annotated[str, typer.Option(help="The platform organisation's name")] = "platform",
+) -> None:
+    """Create the first admin and print its token (once; it is stored hashed)."""
+    from sandbox.access.auth import bootstrap as do_bootstrap
+
+    try:
+        settings = _settings()
+        db = _database(settings)
+        token = do_bootstrap(db, name, org)
+    except SandboxError as error:
+        _fail(error)
+    R.say(f"admin '{name}' created; its token is shown once:", to_err=True)
+    typer.echo(token)
+
+
+@audit_app.command("verify")
+def verify(
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="Heads published earlier by `sandbox audit checkpoint` (one a line, or a list)",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    retired_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--retired-keys",
+            help="Keys of secrets used before a rotation (`sandbox audit key` outputs, one a "
+            "line); added to SANDBOX_AUDIT_RETIRED_KEYS",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Check the chain (links, MACs), the releases and published heads; exit 1 on a problem."""
+    from sandbox.audit.anchors import load_heads
+    from sandbox.audit.anchors import retired_keys as read_retired
+    from sandbox.audit.chain import verify as do_verify
+
+    settings = _settings()
+    try:
+        heads = load_heads(against.read_text(encoding="utf-8")) if against else []
+        retired = read_retired(settings.audit_retired_keys) + read_retired(retired_keys)
+        db = _database(settings)
+        with db.session() as session:
+            result = do_verify(session, settings.secret(), heads, retired)
+    except SandboxError as error:
+        _fail(error)
+    if as_json:
+        fields = (
+            "ok",
+            "entries",
+            "broken_at",
+            "reason",
+            "head",
+            "head_seq",
+            "unmaced",
+            "legacy",
+            "releases",
+            "published_heads",
+            "note",
+        )
+        typer.echo(R.json_text({k: getattr(result, k) for k in fields}, indent=None))
+    elif result.ok:
+        R.say(
+            f"audit chain holds: {result.entries} entries (links and MACs), "
+            f"{result.releases} releases, {result.published_heads} published heads; "
+            f"head {result.head_seq} {result.head[:16]}…"
+        )
+    else:
+        R.say(
+            f"audit chain BROKEN at entry {result.broken_at}: {result.reason} "
+            f"({result.entries} entries checked)"
+        )
+    if result.note:
+        R.say(f"note: {result.note}")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@audit_app.command("checkpoint")
+def checkpoint() -> None:
+    """Print the chain head signed (JSON), to publish outside this host.
+
+    Keep every head printed (append it to a file elsewhere: a ticket, a mail, another
+    organisation); `sandbox audit verify --against FILE` then finds any rewriting or
+    truncation of the chain up to the newest of them. Refused if the chain is broken.
+    """
+    from sandbox.audit.anchors import checkpoint as do_checkpoint
+    from sandbox.audit.anchors import retired_keys
+    from sandbox.audit.chain import verify as do_verify
+
+    settings = _settings()
+    try:
+        retired = retired_keys(settings.audit_retired_keys)
+        db = _database(settings)
+        with db.session() as session:
+            result = do_verify(session, settings.secret(), retired=retired)
+            head = do_checkpoint(session, settings.secret()) if result.ok else None
+    except SandboxError as error:
+        _fail(error)
+    if head is None:
+        R.say(
+            f"error: the audit chain is broken at entry {result.broken_at} "
+            f"({result.reason}); no head is signed for it: investigate first",
+            to_err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(R.escape_json(json.dumps(head, sort_keys=True, ensure_ascii=False)))
+
+
+@audit_app.command("key")
+def key() -> None:
+    """Print the current audit MAC key's fingerprint and the public signing key (JSON).
+
+    Keep it before rotating the secret: after the rotation, `sandbox audit verify
+    --retired-keys FILE` (or SANDBOX_AUDIT_RETIRED_KEYS) with this line in FILE accepts
+    the entries, manifests and heads made under the old secret, and nothing else does.
+    """
+    from sandbox.audit.anchors import key_record
+
+    typer.echo(R.escape_json(json.dumps(key_record(_settings().secret()), sort_keys=True)))
+
+
+@pii_app.command("scan")
+def pii_scan(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file", exists=True, dir_okay=False)],
+    columns: Annotated[
+        str | None, typer.Option(help="Comma-separated columns to scan (default: all)")
+    ] = None,
+    batch_rows: Annotated[int, typer.Option(help="Rows scanned per batch", min=1)] = 100_000,
+) -> None:
+    """Write one JSON line per finding: row, column, entity, start, end (code points), score.
+
+    Findings carry positions, never the values; a progress bar goes to stderr.
+    """
+    from sandbox.catalog.pii import scan_file_lines
+
+    selected = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    try:
+        for line in scan_file_lines(file, selected, batch_rows, progress=err):
+            typer.echo(R.escape_json(line))  # column names come from the file
+    except SandboxError as error:
+        _fail(error)
+
+
+@app.command()
+def demo(
+    rows: Annotated[int, typer.Option(help="Synthetic residents to generate")] = 5000,
+) -> None:
+    """Run the whole flow on embedded defaults in a fresh demo folder."""
+    from sandbox.cli.demo import run
+
+    try:
+        run(rows=rows)
+    except SandboxError as error:
+        _fail(error)
+
+
+register_service_commands(app)
+
+
+def _settings() -> Settings:
+    from sandbox.settings import Settings
+
+    try:
+        return Settings.load()
+    except SandboxError as error:
+        _fail(error)
+
+
+def _database(settings: Settings) -> Database:
+    """The migrated store, able to write audit entries (MAC key from the secret)."""
+    from sandbox.audit.chain import mac_key
+    from sandbox.store.db import Database
+
+    db = Database(settings.db_url, audit_key=mac_key(settings.secret()))
+    db.migrate()
+    return db
+
+
+def main() -> None:
+    """Entry point of the ``sandbox`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,439 @@
+"""Python client for analysts (Jupyter) and scripts; imports no server dependency.
+
+>>> from sandbox.client import Client, count, mean        # doctest: +SKIP
+>>> client = Client()             # SANDBOX_URL, SANDBOX_TOKEN  # doctest: +SKIP
+>>> ds = client.dataset("residents")                      # doctest: +SKIP
+>>> q = ds.query().group_by("city").agg(count(), mean("income", 0, 500_000))  # doctest: +SKIP
+>>> q.run_on(ds.dummy(1000))       # exact, on made-up rows  # doctest: +SKIP
+>>> job = q.epsilon(0.5).submit(purpose="income by city")  # doctest: +SKIP
+>>> job.wait().status              # 'awaiting_review'     # doctest: +SKIP
+
+Map: :mod:`sandbox.client.catalog` (:class:`Datasets`, :class:`Dataset`),
+:mod:`sandbox.client.query` (the builder and the aggregate functions),
+:mod:`sandbox.client.dummy` (dummy rows), :mod:`sandbox.client.local`
+(a query on a local frame), :mod:`sandbox.client.results` (:class:`Estimate`,
+:class:`Budget`), :mod:`sandbox.client.output` (a job's output file and its
+readers), :mod:`sandbox.client.html` (Jupyter display).
+
+Errors raised are the service's error tree (:mod:`policies.errors`): a
+``BudgetExhausted`` on the server is a ``BudgetExhausted`` here, with the
+server's message, which says what to do next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, overload
+
+import httpx
+
+from policies import errors as E
+from sandbox.client import html as H
+from sandbox.client.catalog import Dataset, Datasets
+from sandbox.client.job import Job
+from sandbox.client.output import Output, suffix_of
+from sandbox.client.query import (
+    AggregateQuery,
+    Cost,
+    GroupedQuery,
+    PrivateQuery,
+    QueryBuilder,
+    count,
+    count_distinct,
+    histogram,
+    mean,
+    median,
+    quantile,
+    sum_,
+    variance,
+)
+from sandbox.client.results import Budget, Estimate
+
+__all__ = [
+    "AggregateQuery",
+    "Budget",
+    "Client",
+    "Cost",
+    "Dataset",
+    "Datasets",
+    "Estimate",
+    "GroupedQuery",
+    "Job",
+    "Output",
+    "PrivateQuery",
+    "QueryBuilder",
+    "count",
+    "count_distinct",
+    "histogram",
+    "mean",
+    "median",
+    "quantile",
+    "sum_",
+    "variance",
+]
+
+_BY_STATUS: dict[int, type[E.SandboxError]] = {
+    401: E.Unauthenticated,
+    403: E.PolicyViolation,
+    404: E.NotFound,
+    409: E.Conflict,
+    422: E.InvalidRequest,
+    429: E.TooManyAttempts,
+}
+_BY_CODE: dict[str, type[E.SandboxError]] = {
+    cls.code: cls
+    for cls in (
+        E.Unauthenticated,
+        E.TooManyAttempts,
+        E.PolicyViolation,
+        E.NotFound,
+        E.Conflict,
+        E.BudgetExhausted,
+        E.InvalidJobSpec,
+        E.InvalidRequest,
+        E.JobFailed,
+        E.InternalError,
+    )
+}
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        body = response.json()
+        code, message = body.get("error", ""), body.get("message", response.text)
+        if body.get("problems"):
+            message += ": " + "; ".join(
+                f"{'.'.join(p['loc'])}: {p['msg']}" for p in body["problems"]
+            )
+    except (json.JSONDecodeError, AttributeError):
+        code, message = "", response.text or response.reason_phrase
+    cls = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code, E.InternalError)
+    if cls is E.Unauthenticated:
+        message += "; check SANDBOX_TOKEN (or the token given to Client) with your administrator"
+    if cls is E.TooManyAttempts:
+        wait = response.headers.get("Retry-After", "")  # seconds, or an HTTP date (a proxy's)
+        raise E.TooManyAttempts(message, int(wait) if wait.isdigit() else 0)
+    raise cls(message)
+
+
+class Client:
+    """A connection to a Data Sandbox service.
+
+    Args:
+        url: Service URL; default ``SANDBOX_URL``.
+        token: API token; default ``SANDBOX_TOKEN``.
+        timeout: Seconds per HTTP request.
+        transport: An httpx transport (tests pass ``httpx.MockTransport``).
+
+    Raises:
+        InvalidRequest: No URL or token given or set in the environment.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        timeout: float = 60.0,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        url = url or os.environ.get("SANDBOX_URL")
+        token = token or os.environ.get("SANDBOX_TOKEN")
+        missing = [n for n, v in (("SANDBOX_URL", url), ("SANDBOX_TOKEN", token)) if not v]
+        if missing or not url or not token:
+            raise E.InvalidRequest(
+                f"no {' and no '.join(missing)}: pass Client(url, token) or set "
+                "SANDBOX_URL (the service address) and SANDBOX_TOKEN (your API token)"
+            )
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.url + "/v1",
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {token}"},
+            transport=transport,
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.TransportError as err:
+            raise E.InternalError(
+                f"cannot reach the service at {self.url} ({type(err).__name__}); "
+                "check SANDBOX_URL and that the service is running"
+            ) from err
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._send(method, path, **kwargs)
+        _raise_for(response)
+        return response.json()
+
+    # -- everyone ---------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """The service's liveness answer (``GET /healthz``; no token needed)."""
+        return dict(self._call("GET", self.url + "/healthz"))
+
+    def status(self) -> dict[str, Any]:
+        """Service status: database, Ray and job counts (``GET /v1/status``)."""
+        return dict(self._call("GET", "/status"))
+
+    def me(self) -> dict[str, Any]:
+        """Who this token belongs to."""
+        return dict(self._call("GET", "/me"))
+
+    @property
+    def datasets(self) -> Datasets:
+        """The catalog: names, schemas, tags and row counts (never rows).
+
+        ``client.datasets`` and ``client.datasets()`` are the same list.
+        """
+        return Datasets([Dataset(d, self) for d in self._call("GET", "/datasets")])
+
+    def dataset(self, name: str) -> Dataset:
+        """One dataset's metadata: ``.schema``, ``.tags``, ``.dummy(n)``, ``.query()``.
+
+        Raises:
+            NotFound: No such dataset; ``client.datasets`` lists them.
+        """
+        try:
+            return Dataset(self._call("GET", f"/datasets/{name}"), self)
+        except E.NotFound as err:
+            raise E.NotFound(f"{err}; client.datasets lists the catalog") from err
+
+    def grants(self) -> list[dict[str, Any]]:
+        """Grants visible to the caller, with their budgets."""
+        return list(self._call("GET", "/grants"))
+
+    def grant(self, grant_id: int) -> dict[str, Any]:
+        """One grant with its budget, kinds, limits and state."""
+        return dict(self._call("GET", f"/grants/{grant_id}"))
+
+    def grant_for(self, dataset: str, kind: str, grant: int | None = None) -> int:
+        """The grant to charge for a ``kind`` job on ``dataset``.
+
+        Args:
+            dataset: The dataset's name.
+            kind: ``aggregate``, ``extract``, ``train`` or ``custom``.
+            grant: An explicit grant id (returned as is).
+
+        Raises:
+            PolicyViolation: No active grant covers the dataset for this kind.
+            InvalidRequest: Several do; the message lists their ids.
+        """
+        if grant is not None:
+            return grant
+        fitting = [
+            int(g["id"])
+            for g in self.grants()
+            if g["state"] == "active" and dataset in g["datasets"] and kind in g["kinds"]
+        ]
+        if not fitting:
+            raise E.PolicyViolation(
+                f"no active grant covers dataset '{dataset}' for {kind} jobs; ask the data "
+                "bureau for one (client.grants() lists yours)"
+            )
+        if len(fitting) > 1:
+            raise E.InvalidRequest(
+                f"grants {', '.join(map(str, fitting))} all cover dataset '{dataset}' for "
+                f"{kind} jobs; pass grant=<id> to choose"
+            )
+        return fitting[0]
+
+    @overload
+    def budget(self) -> Budget: ...
+    @overload
+    def budget(self, grant_id: int) -> dict[str, float]: ...
+    def budget(self, grant_id: int | None = None) -> Budget | dict[str, float]:
+        """ε and δ total, spent and left: of every visible grant, or of one as a dict.
+
+        Budget is per firm × dataset across the firm's grants: ``epsilon_left`` is
+        what the grant may still take after everything the firm spent on its
+        datasets (``firm_epsilon_spent``); ``epsilon_spent`` is this grant's own.
+        ``client.budget().by_dataset()`` shows each dataset.
+        """
+        if grant_id is None:
+            return Budget(self.grants())
+        g = self.grant(grant_id)
+        figures = {
+            k: g[k]
+            for k in (
+                "epsilon_total",
+                "epsilon_spent",
+                "epsilon_left",
+                "delta_total",
+                "delta_spent",
+            )
+        }
+        if g.get("budgets"):
+            figures["firm_epsilon_spent"] = max(b["firm_epsilon_spent"] for b in g["budgets"])
+        return figures
+
+    # -- operators --------------------------------------------------------
+    def submit(self, grant_id: int, spec: Mapping[str, Any], purpose: str = "") -> Job:
+        """Submit a job; ε is reserved now.
+
+        Raises:
+            BudgetExhausted: The grant cannot pay for it (nothing is charged).
+            InvalidJobSpec: The spec is malformed or uses a forbidden column.
+            PolicyViolation: The grant is suspended, expired or out of scope.
+        """
+        data = self._call(
+            "POST", "/jobs", json={"grant_id": grant_id, "spec": dict(spec), "purpose": purpose}
+        )
+        return Job(self, data)
+
+    def estimate(self, grant_id: int, spec: Mapping[str, Any]) -> Estimate:
+        """Cost and expected accuracy of a job before running it; spends nothing.
+
+        Returns:
+            ``epsilon``, ``delta``, per aggregate ``expected_abs_error`` and
+            ``ci_half_width`` (95 %), ``fits`` (the grant can pay for it) and
+            ``cached_job_id`` (an identical earlier query, answered at no cost).
+        """
+        return Estimate(
+            self._call("POST", "/jobs/estimate", json={"grant_id": grant_id, "spec": dict(spec)})
+        )
+
+    def job(self, job_id: int) -> Job:
+        """A job by id."""
+        return Job(self, self._call("GET", f"/jobs/{job_id}"))
+
+    def jobs(self, status: str | None = None) -> list[Job]:
+        """Recent jobs visible to the caller."""
+        params = {"status": status} if status else {}
+        return [Job(self, j) for j in self._call("GET", "/jobs", params=params)]
+
+    # -- stewards and admins -----------------------------------------------
+    def ingest(
+        self,
+        path: str | Path,
+        *,
+        name: str,
+        source: str,
+        open_attribute: str,
+        grade: str,
+        tags: Mapping[str, str] | None = None,
+        description: str = "",
+        privacy_unit: str | None = None,
+        public_keys: Mapping[str, list[Any]] | None = None,
+        overrides: Mapping[str, str] | None = None,
+        public_keys_confirm_reason: str = "",
+    ) -> dict[str, Any]:
+        """Upload a CSV (UTF-8 or GB18030/GBK) or Parquet file into the catalog (steward).
+
+        Columns left out of ``tags`` take the detectors' proposed tag; a tag
+        less protective than the proposal needs ``overrides[column] = reason``.
+        Declared ``public_keys`` that miss values of the data are refused unless
+        ``public_keys_confirm_reason`` says why those rows may drop out (audited).
+        """
+        metadata = {
+            "name": name,
+            "source": source,
+            "open_attribute": open_attribute,
+            "grade": grade,
+            "tags": dict(tags or {}),
+            "description": description,
+            "privacy_unit": privacy_unit,
+            "public_keys": dict(public_keys or {}),
+            "overrides": dict(overrides or {}),
+            "public_keys_confirm_reason": public_keys_confirm_reason,
+        }
+        with Path(path).open("rb") as handle:
+            return dict(
+                self._call(
+                    "POST",
+                    "/datasets",
+                    data={"metadata": json.dumps(metadata)},
+                    files={"file": (Path(path).name, handle)},
+                )
+            )
+
+    def propose_tags(self, path: str | Path) -> dict[str, Any]:
+        """Proposed tags for a file's columns, with evidence; nothing is stored (steward)."""
+        with Path(path).open("rb") as handle:
+            return dict(
+                self._call("POST", "/datasets/propose", files={"file": (Path(path).name, handle)})
+            )
+
+    def create_grant(self, **fields: Any) -> dict[str, Any]:
+        """Create a grant (steward); fields as in the API's ``GrantCreate``."""
+        if "expires_at" in fields and not isinstance(fields["expires_at"], str):
+            fields["expires_at"] = fields["expires_at"].isoformat()
+        return dict(self._call("POST", "/grants", json=fields))
+
+    def set_grant_state(self, grant_id: int, action: str, reason: str) -> dict[str, Any]:
+        """``suspend``, ``reinstate`` or ``terminate`` a grant (steward)."""
+        return dict(self._call("POST", f"/grants/{grant_id}/{action}", json={"reason": reason}))
+
+    def start_budget_period(self, org_id: int, dataset: str, reason: str) -> dict[str, Any]:
+        """Start a new budget period for a firm on a dataset (steward; audited).
+
+        The firm's earlier charges on the dataset stop counting against its grants.
+        """
+        body = {"org_id": org_id, "dataset": dataset, "reason": reason}
+        return dict(self._call("POST", "/budgets/periods", json=body))
+
+    def review(self, job_id: int, decision: str, reason: str, override_reason: str = "") -> Job:
+        """``approve`` or ``reject`` a quarantined output (steward).
+
+        Args:
+            job_id: The job whose output is reviewed.
+            decision: ``approve`` or ``reject``.
+            reason: Why (recorded in the audit log).
+            override_reason: Why failing automatic checks do not matter here;
+                needed to approve over them, audited and listed in the manifest.
+
+        Raises:
+            Conflict: Checks fail and no override reason was given.
+        """
+        body = {"decision": decision, "reason": reason, "override_reason": override_reason}
+        return Job(self, self._call("POST", f"/jobs/{job_id}/review", json=body))
+
+    def create_org(self, name: str, kind: str) -> dict[str, Any]:
+        """Create an organisation (admin)."""
+        return dict(self._call("POST", "/orgs", json={"name": name, "kind": kind}))
+
+    def create_user(self, name: str, role: str, org_id: int) -> dict[str, Any]:
+        """Create a user (admin); the answer holds their token, shown once."""
+        return dict(
+            self._call("POST", "/users", json={"name": name, "role": role, "org_id": org_id})
+        )
+
+    def audit_verify(self) -> dict[str, Any]:
+        """Walk the audit hash chain (auditor, admin, steward)."""
+        return dict(self._call("GET", "/audit/verify"))
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    def _repr_html_(self) -> str:
+        try:
+            me = self.me()
+            who = {"user": me["name"], "role": me["role"], "organisation": me["org_name"]}
+        except E.SandboxError as err:
+            who = {"error": str(err)}
+        return H.fields("Data Sandbox", {"service": self.url} | who)
+
+    def _download(self, job_id: int, kind: str = "") -> Output:
+        response = self._send("GET", f"/jobs/{job_id}/output")
+        _raise_for(response)
+        expected = response.headers.get("X-Content-SHA256", "")
+        if hashlib.sha256(response.content).hexdigest() != expected:
+            raise E.InternalError("the download does not match its SHA-256; try again")
+        suffix = suffix_of(response.headers.get("Content-Disposition", ""), kind)
+        return Output(job_id, suffix, response.content, expected)

@@ -1,0 +1,259 @@
+"""A submitted job: wait for it (with a progress bar), then read or save its released output."""
+
+from __future__ import annotations
+
+import io
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from policies import errors as E
+from sandbox.client import html as H
+from sandbox.client import output as O
+
+if TYPE_CHECKING:
+    from sandbox.client import Client
+
+_FINAL = frozenset({"awaiting_review", "released", "rejected", "failed"})
+#: Progress-bar steps of a job's life up to the data bureau's decision.
+_STEPS = {"queued": 1, "running": 2, "awaiting_review": 3, "released": 4, "rejected": 4}
+
+
+@dataclass
+class Job:
+    """A submitted job: :meth:`wait`, then read its released output by kind.
+
+    :meth:`result` (aggregate, extract: a polars table), :meth:`model`
+    (train), :meth:`files` (custom) or :meth:`download` (any kind, to a file).
+    """
+
+    client: Client
+    data: dict[str, Any]
+
+    @property
+    def id(self) -> int:
+        return int(self.data["id"])
+
+    @property
+    def status(self) -> str:
+        return str(self.data["status"])
+
+    def refresh(self) -> Job:
+        """Fetch the current state."""
+        self.data = self.client._call("GET", f"/jobs/{self.id}")
+        return self
+
+    def wait(self, timeout: float = 600.0, poll: float = 0.5, progress: bool = True) -> Job:
+        """Block until the job is out of the queue and Ray (awaiting review or later).
+
+        An operator sees a ``custom`` job as awaiting review from submission
+        on (its run time could carry data); :meth:`wait_released` waits for
+        the decision.
+
+        Args:
+            timeout: Seconds to wait at most.
+            poll: Seconds between status checks.
+            progress: Show a progress bar over queued → running → awaiting review
+                (a widget in Jupyter when ipywidgets is installed, text otherwise).
+
+        Raises:
+            JobFailed: The job failed; the message says why without data values.
+            TimeoutError: Still running after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        bar = _progress(self.id) if progress else None
+        try:
+            while self.refresh().status not in _FINAL:
+                _advance(bar, self.status)
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"job {self.id} is still {self.status} after {timeout:g} s; "
+                        "call job.wait() again or see client.jobs()"
+                    )
+                time.sleep(poll)
+            _advance(bar, self.status)
+        finally:
+            if bar is not None:
+                bar.close()
+        if self.status == "failed":
+            raise E.JobFailed(f"job {self.id} failed: {self.data.get('error', '')}")
+        return self
+
+    def wait_released(self, timeout: float = 3600.0, poll: float = 2.0) -> Job:
+        """Block until the data bureau has decided.
+
+        Raises:
+            PolicyViolation: The output was rejected.
+        """
+        deadline = time.monotonic() + timeout
+        while self.wait(timeout, poll, progress=False).status == "awaiting_review":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {self.id} is still awaiting review")
+            time.sleep(poll)
+        if self.status == "rejected":
+            raise E.PolicyViolation(f"job {self.id} was rejected by the data bureau")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """``aggregate``, ``extract``, ``train`` or ``custom``."""
+        return str(self.data.get("kind", ""))
+
+    def result(self) -> pl.DataFrame:
+        """The released table, as polars.
+
+        An ``aggregate`` gives group keys, then per aggregate its value and
+        95 % interval (``name``, ``name_ci_low``, ``name_ci_high``); an
+        ``extract`` gives its anonymised rows.
+
+        Raises:
+            PolicyViolation: Not released yet (only released products leave).
+            InvalidRequest: The output is not a table (a model or a zip of
+                files); the message names the method that reads it.
+        """
+        self._check_kind("aggregate", "extract")
+        output = self._output()
+        if output.suffix != ".parquet":
+            raise E.InvalidRequest(
+                f"job {self.id}'s output is a {output.suffix} file, not a table; use job.download()"
+            )
+        return pl.read_parquet(io.BytesIO(output.content))
+
+    def model(self) -> dict[str, Any]:
+        """A ``train`` job's released model.
+
+        Returns:
+            The model's JSON (format, features, parameters, metrics, privacy);
+            for an MLP (``.safetensors``) its metadata and ``"tensors"``
+            (name → dtype and shape); the weights stay in the file, which
+            :meth:`download` writes.
+
+        Raises:
+            PolicyViolation: Not released yet.
+            InvalidRequest: Not a train job, or a ``.safetensors`` model and
+                the ``safetensors`` package is missing (``pip install safetensors``).
+        """
+        self._check_kind("train")
+        return O.read_model(self._output())
+
+    def files(self) -> dict[str, bytes]:
+        """A ``custom`` job's released files, name to bytes; nothing is written to disk.
+
+        The sandbox names them ``file-1.csv``, ``file-2.png``, ... (numbered by
+        content): names the code chose could carry data, so they stay inside.
+
+        >>> table = pl.read_csv(job.files()["file-1.csv"])  # doctest: +SKIP
+
+        Raises:
+            PolicyViolation: Not released yet.
+            InvalidRequest: Not a custom job.
+            InternalError: The archive holds a name with a path or ``..`` (refused).
+        """
+        self._check_kind("custom")
+        return O.read_files(self._output().content)
+
+    def download(self, path: str | Path | None = None) -> Path:
+        """Write the released file (``job-<id>.parquet`` / ``.json`` / ``.safetensors`` / ``.zip``).
+
+        The bytes are checked against the SHA-256 the service recorded before
+        anything is written, and written through a temporary file.
+
+        Args:
+            path: A folder (the file is ``job-<id><suffix>`` in it), a file
+                path (a missing suffix is added), or ``None`` for the current folder.
+
+        Returns:
+            The path written.
+
+        Raises:
+            PolicyViolation: Not released yet.
+            InvalidRequest: ``path`` has another suffix than the output's.
+        """
+        output = self._output()
+        return O.write(output, O.target(output, path))
+
+    def _check_kind(self, *kinds: str) -> None:
+        if self.kind and self.kind not in kinds:
+            raise E.InvalidRequest(
+                f"job {self.id} is {self.kind!r}: its output is {_READ_WITH[self.kind]}"
+            )
+
+    def _output(self) -> O.Output:
+        """The released output; refuses early, with what to do, when there is none."""
+        if self.refresh().status in ("queued", "running", "awaiting_review"):
+            raise E.PolicyViolation(
+                f"job {self.id} is {self.status}: only released products leave; "
+                "call job.wait_released() and then job.result()"
+            )
+        if self.status in ("rejected", "failed"):
+            raise E.PolicyViolation(
+                f"job {self.id} was {self.status} and has no result; see job.data['error'] "
+                "or the reviewer's reason, change the job and submit again"
+            )
+        return self.client._download(self.id, self.kind)
+
+    def manifest(self) -> dict[str, Any]:
+        """The signed release manifest."""
+        return dict(self.client._call("GET", f"/jobs/{self.id}/manifest"))
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id}, status={self.status!r})"
+
+    def _repr_html_(self) -> str:
+        d = self.data
+        items = {
+            "status": self.status,
+            "kind": d.get("kind"),
+            "grant": d.get("grant_id"),
+            "ε": d.get("epsilon"),
+            "δ": d.get("delta"),
+            "purpose": d.get("purpose"),
+            "created": d.get("created_at"),
+            "error": d.get("error") or None,
+        }
+        return H.fields(f"job {self.id}", items, _NEXT.get(self.status, ""))
+
+
+_READ_WITH = {
+    "aggregate": "a table; use job.result() / job.download()",
+    "extract": "a table of rows; use job.result() / job.download()",
+    "train": "a model; use job.model() / job.download()",
+    "custom": "a zip of files; use job.files() / job.download()",
+}
+_NEXT = {
+    "queued": "waiting for a worker: job.wait()",
+    "running": "running beside the data: job.wait()",
+    "awaiting_review": "the data bureau reviews it next: job.wait_released()",
+    "released": "released: job.result(), .model() or .files() reads it; job.download() saves it",
+    "rejected": "rejected by the data bureau; change the job and submit again",
+    "failed": "failed; see the error, change the job and submit again",
+}
+
+
+def _progress(job_id: int) -> Any:
+    """A tqdm bar over the job's steps, a widget in Jupyter.
+
+    tqdm.auto warns when Jupyter lacks ipywidgets and falls back to text;
+    the fallback is fine here, so that warning is silenced. Imported late:
+    scripts that never wait never load it.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+
+    return tqdm(total=_STEPS["awaiting_review"], desc=f"job {job_id}", unit="step", leave=True)
+
+
+def _advance(bar: Any, status: str) -> None:
+    if bar is None:
+        return
+    if bar.postfix == status:
+        return  # redraw on change only: each redraw is an output line in a notebook
+    step = min(_STEPS.get(status, bar.n), bar.total)
+    if step > bar.n:
+        bar.update(step - bar.n)
+    bar.set_postfix_str(status, refresh=True)

@@ -1,0 +1,1 @@
+"""sandbox.jobs: submission, execution and the life of a job in the service."""

@@ -1,0 +1,1 @@
+"""The HTTP side: the ``/v1`` API and the review console ``/console``."""

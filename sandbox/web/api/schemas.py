@@ -1,0 +1,434 @@
+"""HTTP schemas: what a caller may set (``*Create``) and may see (``*Public``) are separate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from policies.airlock import Decision, JobStatus, operator_sees_timing, operator_status
+from policies.budget import PrivacyBudget
+from policies.catalog import ColumnTag, Grade, OpenAttribute
+from policies.errors import InvalidRequest
+from policies.names import check_name
+from policies.roles import OrgKind, Role
+from sandbox.access.ledger import DatasetBudget, summary
+from sandbox.store.models import Dataset, Grant, Job
+from sandbox.web.api.params import Id
+
+_NAME_LENGTH = 200
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _name(what: str, pattern: str | None = None, means: str = "") -> AfterValidator:
+    """A validator applying :func:`policies.names.check_name` (the 422 names no value).
+
+    ``pattern`` and the length bound apply to the NFKC form that is stored (``ﷺ``
+    is one word character that NFKC makes into four words).
+    """
+    compiled = re.compile(pattern) if pattern else None
+
+    def validate(value: str) -> str:
+        try:
+            name = check_name(value, what)
+        except InvalidRequest as err:
+            raise ValueError(str(err)) from None
+        if len(name) > _NAME_LENGTH:
+            raise ValueError(f"the {what} is longer than {_NAME_LENGTH} characters")
+        if compiled is not None and not compiled.fullmatch(name):
+            raise ValueError(f"the {what} may hold {means} only")
+        return name
+
+    return AfterValidator(validate)
+
+
+class OrgCreate(_In):
+    name: Annotated[str, Field(min_length=1, max_length=_NAME_LENGTH), _name("organisation name")]
+    kind: OrgKind
+
+
+class OrgPublic(BaseModel):
+    id: int
+    name: str
+    kind: OrgKind
+
+
+class UserCreate(_In):
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=_NAME_LENGTH),
+        _name("user name", r"[\w.@-]+", "letters, digits, '_', '.', '@' and '-'"),
+    ]
+    role: Role
+    org_id: Id
+
+
+class UserPublic(BaseModel):
+    id: int
+    name: str
+    role: Role
+    org_id: int
+    org_name: str
+
+
+class TokenPublic(BaseModel):
+    """A token is shown once, here; the service keeps only its hash."""
+
+    user: UserPublic
+    token: str
+
+
+class ColumnPublic(BaseModel):
+    """A column as the catalog shows it.
+
+    ``tag_source``, ``proposed_tag`` and ``evidence`` are for stewards,
+    auditors and admins only: the evidence holds exact counts from the raw
+    data (sampled cells, identifiers found), which an operator must not see.
+    """
+
+    name: str
+    dtype: str
+    tag: ColumnTag
+    #: steward, proposal or override (a less protective tag than proposed, with a reason)
+    tag_source: str | None = None
+    proposed_tag: str | None = None
+    evidence: dict[str, Any] | None = None
+
+
+class ProposalPublic(BaseModel):
+    """A proposed tag for a column and the evidence (counts, entity names; no values)."""
+
+    tag: ColumnTag
+    rule: str
+    evidence: dict[str, Any]
+
+
+class DatasetCreate(_In):
+    name: str
+    source: str = Field(min_length=1, max_length=2000)
+    description: str = Field(default="", max_length=4000)
+    open_attribute: OpenAttribute
+    grade: Grade
+    #: Columns left out take the detectors' proposal.
+    tags: dict[str, ColumnTag] = Field(default_factory=dict)
+    #: column -> reason, for a declared tag less protective than the proposal.
+    overrides: dict[str, str] = Field(default_factory=dict)
+    #: Column identifying a person (contribution bounding); None: one row per person.
+    privacy_unit: str | None = None
+    #: Declared public group-key domains (e.g. the 13 cities of Jiangsu).
+    public_keys: dict[str, list[str | int | float | bool]] = Field(default_factory=dict)
+    #: Accepts declared public keys that miss values of the data (those rows drop out
+    #: of results grouped by the column); audited. Without it such keys are refused.
+    public_keys_confirm_reason: str = Field(default="", max_length=2000)
+
+
+class DatasetPublic(BaseModel):
+    """Catalog metadata; never a row.
+
+    ``row_count`` and ``sha256`` are exact facts of the stored data: stewards and
+    auditors get them, operators and admins get ``null`` (a table's exact size and
+    plain hash let a guessed table be tested against the real one). Everyone gets
+    ``public_row_count`` (noisy, rounded, drawn once at ingest) and ``digest``, the
+    keyed digest manifests commit to (:mod:`sandbox.catalog.facts`).
+    """
+
+    name: str
+    description: str
+    source: str
+    open_attribute: OpenAttribute
+    grade: Grade
+    #: Exact rows; ``null`` for operators and admins.
+    row_count: int | None
+    #: Noisy row count (discrete Laplace, ε = 0.1, two significant figures).
+    public_row_count: int
+    partitions: int
+    #: Plain SHA-256 of the stored files; ``null`` for operators and admins.
+    sha256: str | None
+    #: Keyed digest of the stored files (HMAC-SHA256 under a deployment sub-key).
+    digest: str
+    privacy_unit: str | None
+    #: Rows whose privacy unit is null, NaN or blank, dropped from every job: admins, stewards
+    #: and auditors see it (as all catalog evidence), operators never (null for them). Null
+    #: also for a dataset ingested before the count existed: not counted.
+    null_unit_rows: int | None = None
+    public_keys: dict[str, list[Any]]
+    #: The owning bureau's organisation id.
+    org_id: int
+    created_at: dt.datetime
+    columns: list[ColumnPublic]
+
+    @classmethod
+    def of(cls, d: Dataset, *, with_evidence: bool, exact: bool, digest: str) -> DatasetPublic:
+        """The dataset as a role sees it: ``exact`` for stewards and auditors
+        (:func:`policies.access.can_read_exact_facts`)."""
+        return cls(
+            name=d.name,
+            description=d.description,
+            source=d.source,
+            open_attribute=OpenAttribute(d.open_attribute),
+            grade=Grade(d.grade),
+            row_count=d.row_count if exact else None,
+            public_row_count=d.public_row_count,
+            partitions=d.partitions,
+            sha256=d.sha256 if exact else None,
+            digest=digest,
+            privacy_unit=d.privacy_unit,
+            null_unit_rows=d.null_unit_rows if with_evidence else None,
+            public_keys=d.public_keys,
+            org_id=d.org_id,
+            created_at=d.created_at,
+            columns=[
+                ColumnPublic(
+                    name=c.name,
+                    dtype=c.dtype,
+                    tag=ColumnTag(c.tag),
+                    tag_source=c.tag_source if with_evidence else None,
+                    proposed_tag=c.proposed_tag if with_evidence else None,
+                    evidence=c.evidence if with_evidence else None,
+                )
+                for c in d.columns
+            ],
+        )
+
+
+class InputCheckPublic(BaseModel):
+    """A released job's input recomputed from the stored files and compared with its manifest."""
+
+    name: str
+    digest: str
+    files_match_catalog: bool
+    matches: bool | None
+
+
+class GrantCreate(_In):
+    org_id: Id
+    datasets: list[str] = Field(min_length=1)
+    purpose: str = Field(max_length=4000)
+    kinds: list[Literal["aggregate", "extract", "train", "custom"]] = Field(min_length=1)
+    epsilon: float = Field(gt=0, le=1000)
+    delta: float = Field(default=0.0, ge=0, lt=1)
+    #: With a time zone (``2026-12-31T23:59:59+08:00``); stored in UTC.
+    expires_at: AwareDatetime
+    commitment_accepted: bool = False
+    #: Small-cell threshold; the grade's default applies when higher (10 general, 20 important).
+    min_cell: int | None = Field(default=None, ge=1, le=10_000)
+    #: Smallest k an extract must reach; the grade's default applies when higher (5 / 10).
+    extract_k: int | None = Field(default=None, ge=2, le=10_000)
+    #: Extracts may keep direct identifiers as keyed pseudonyms (linkable records).
+    allow_linkage: bool = False
+    #: Jail limits for custom jobs (wall_s, cpu_s, memory_bytes, ...); omitted keys take defaults.
+    limits: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_utc(cls, value: dt.datetime) -> dt.datetime:
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError as err:
+            raise ValueError("expires_at lies outside the years a date can hold") from err
+
+
+class GrantAction(_In):
+    reason: str = Field(min_length=5, max_length=2000)
+
+
+class DatasetBudgetPublic(BaseModel):
+    """A grant's budget on one dataset in the current period: its own spend and the firm's."""
+
+    dataset: str
+    period: int
+    period_started_at: dt.datetime | None
+    epsilon_spent: float
+    delta_spent: float
+    #: What the firm's jobs under all its grants spent on the dataset: what counts.
+    firm_epsilon_spent: float
+    firm_delta_spent: float
+    epsilon_left: float
+    delta_left: float
+
+    @classmethod
+    def of(cls, b: DatasetBudget) -> DatasetBudgetPublic:
+        return cls(
+            dataset=b.dataset,
+            period=b.period,
+            period_started_at=b.period_started_at,
+            epsilon_spent=b.grant_spent.epsilon,
+            delta_spent=b.grant_spent.delta,
+            firm_epsilon_spent=b.firm_spent.epsilon,
+            firm_delta_spent=b.firm_spent.delta,
+            epsilon_left=b.left.epsilon,
+            delta_left=b.left.delta,
+        )
+
+
+class BudgetPeriodCreate(_In):
+    """A new budget period for a firm on a dataset: its earlier charges stop counting."""
+
+    org_id: int = Field(ge=1, le=2**31 - 1)
+    dataset: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=5, max_length=2000)
+
+
+class BudgetPeriodPublic(BaseModel):
+    org_id: int
+    dataset: str
+    period: int
+    period_started_at: dt.datetime | None
+    reason: str
+
+
+class GrantPublic(BaseModel):
+    id: int
+    org_id: int
+    org_name: str
+    datasets: list[str]
+    purpose: str
+    kinds: list[str]
+    state: str
+    state_reason: str
+    min_cell: int | None
+    extract_k: int | None
+    allow_linkage: bool
+    limits: dict[str, Any]
+    epsilon_total: float
+    epsilon_spent: float
+    epsilon_left: float
+    delta_total: float
+    delta_spent: float
+    delta_left: float
+    #: Per dataset: this grant's spend, the firm's under all its grants, what is left.
+    budgets: list[DatasetBudgetPublic]
+    expires_at: dt.datetime
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, g: Grant, budgets: list[DatasetBudget]) -> GrantPublic:
+        """``epsilon_spent``: the grant's own jobs on its most-used dataset;
+        ``epsilon_left``: what it may still take where the firm spent most."""
+        total = PrivacyBudget.from_units(g.epsilon_total, g.delta_total)
+        spent, left = summary(budgets, g)
+        return cls(
+            id=g.id,
+            org_id=g.org_id,
+            org_name=g.org.name,
+            datasets=[d.name for d in g.datasets],
+            purpose=g.purpose,
+            kinds=list(g.kinds),
+            state=g.state,
+            state_reason=g.state_reason,
+            min_cell=g.min_cell,
+            extract_k=g.extract_k,
+            allow_linkage=g.allow_linkage,
+            limits=dict(g.limits or {}),
+            epsilon_total=total.epsilon,
+            epsilon_spent=spent.epsilon,
+            epsilon_left=left.epsilon,
+            delta_total=total.delta,
+            delta_spent=spent.delta,
+            delta_left=left.delta,
+            budgets=[DatasetBudgetPublic.of(b) for b in budgets],
+            expires_at=g.expires_at,
+            created_at=g.created_at,
+        )
+
+
+class JobCreate(_In):
+    grant_id: Id
+    spec: dict[str, Any]
+    purpose: str = Field(default="", max_length=2000)
+
+
+class JobPublic(BaseModel):
+    """A job; the run report (exact, not DP) is shown to stewards and auditors only."""
+
+    id: int
+    grant_id: int
+    org_id: int
+    kind: str
+    status: str
+    spec: dict[str, Any]
+    purpose: str
+    epsilon: float
+    delta: float
+    error: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    report: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, j: Job, *, with_report: bool) -> JobPublic:
+        """The job as a steward or auditor (``with_report``) or an operator sees it.
+
+        An operator sees a custom job as awaiting review from submission to decision,
+        without run times: its code could otherwise signal data through its duration.
+        """
+        cost = PrivacyBudget.from_units(j.epsilon, j.delta)
+        timed = with_report or operator_sees_timing(j.kind)
+        status = j.status if with_report else operator_status(j.kind, JobStatus(j.status)).value
+        return cls(
+            id=j.id,
+            grant_id=j.grant_id,
+            org_id=j.org_id,
+            kind=j.kind,
+            status=status,
+            spec=j.spec,
+            purpose=j.purpose,
+            epsilon=cost.epsilon,
+            delta=cost.delta,
+            error=j.error,
+            created_at=j.created_at,
+            started_at=j.started_at if timed else None,
+            finished_at=j.finished_at if timed else None,
+            report=j.report if with_report else None,
+        )
+
+
+class ReviewCreate(_In):
+    decision: Decision
+    reason: str = Field(min_length=1, max_length=4000)
+    #: Why failing automatic checks may be overridden (approvals only; audited).
+    override_reason: str = Field(default="", max_length=4000)
+
+
+class ReleasePublic(BaseModel):
+    job_id: int
+    manifest: dict[str, Any]
+    signature: str
+    algorithm: Literal["ed25519"] = "ed25519"
+
+
+class AuditEntryPublic(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+    #: Detail fields left out for this reader: exact facts (art. 63; see sandbox.audit.view).
+    redacted: list[str] = []
+
+
+class AuditVerifyPublic(BaseModel):
+    ok: bool
+    entries: int
+    broken_at: int | None
+    reason: str
+    head: str
+    #: Sequence number of the head.
+    head_seq: int = 0
+    #: Entries 1..unmaced carry no MAC checkable under the current key.
+    unmaced: int = 0
+    #: Of those, entries written before MACs.
+    legacy: int = 0
+    #: Releases whose manifest, signature and chain head were checked.
+    releases: int = 0
+    #: What could not be checked ("" if nothing).
+    note: str = ""

@@ -1,0 +1,30 @@
+"""The review console of the data bureau: server-rendered pages under ``/console``.
+
+Stewards review quarantined outputs and manage grants; auditors read. Map:
+
+- :mod:`sandbox.web.console.session` — token sign-in exchanged for a server-side
+  session (HttpOnly, SameSite=Strict cookie) with a per-session CSRF token.
+- :mod:`sandbox.web.console.web` — templates, the signed-in viewer, CSRF checks,
+  security headers and HTML error pages (:class:`ConsoleRoute`).
+- :mod:`sandbox.web.console.routes` — sign-in, the queue, an output page, the decision.
+- :mod:`sandbox.web.console.routes_bureau` — grants, catalog and audit pages.
+- :mod:`sandbox.web.console.grant_terms` — a grant's terms in readable units: jail
+  limits shown (defaults filled in) and read from the create form (s, MiB, counts).
+- :mod:`sandbox.web.console.views` — what those pages show, from the store.
+- :mod:`sandbox.web.console.preview` — safe previews of outputs (tables, zip members, PNG).
+- :mod:`sandbox.web.console.plots` — DP error bars as inline SVG.
+- :mod:`sandbox.web.console.profile` — a dataset's quality profile (no values).
+- :mod:`sandbox.web.console.screenshots` — Playwright screenshots of the console for the demo.
+
+The app mounts :data:`router` (``app.include_router(console.router)``).
+"""
+
+from fastapi import APIRouter
+
+from sandbox.web.console import routes, routes_bureau
+
+router = APIRouter()
+router.include_router(routes.router)
+router.include_router(routes_bureau.router)
+
+__all__ = ["router"]

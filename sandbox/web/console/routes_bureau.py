@@ -1,0 +1,251 @@
+"""Console pages of the bureau: grants (art. 35, 76), the catalog, the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from policies.access import can_manage_datasets, can_read_exact_facts_of
+from policies.budget import PrivacyBudget
+from policies.errors import InvalidRequest, NotFound, PolicyViolation, SandboxError
+from policies.grants import GrantState
+from sandbox.access import grants, ledger
+from sandbox.audit import chain as audit
+from sandbox.audit.anchors import retired_keys
+from sandbox.audit.view import entry_views
+from sandbox.catalog.datasets import list_all
+from sandbox.service import Sandbox
+from sandbox.store.models import AuditEntry, Organisation
+from sandbox.web.api.deps import SandboxDep
+from sandbox.web.api.params import MAX_ID, IdPath
+from sandbox.web.console.grant_terms import (
+    FIELD_PREFIX,
+    LIMIT_FIELDS,
+    effective_limits,
+    grade_defaults,
+    parse_limits,
+)
+from sandbox.web.console.profile import profile
+from sandbox.web.console.web import ConsoleRoute, StewardDep, Viewer, ViewerDep, render
+
+router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
+#: Entries the audit page shows (newest first).
+AUDIT_ROWS = 200
+_ACTIONS: dict[str, GrantState] = {
+    "suspend": GrantState.SUSPENDED,
+    "reinstate": GrantState.ACTIVE,
+    "terminate": GrantState.TERMINATED,
+}
+
+
+@router.get("/grants")
+def grants_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
+    """Every grant with its terms, budget and state; stewards also get the forms."""
+    return _grants_page(request, viewer, sandbox)
+
+
+def _grants_page(
+    request: Request,
+    viewer: Viewer,
+    sandbox: Sandbox,
+    *,
+    error: SandboxError | None = None,
+    period_error: bool = False,
+) -> Response:
+    """The grants page, with a refused form's message above the form when there is one."""
+    with sandbox.db.session() as session:
+        rows = [
+            {
+                "grant": g,
+                "datasets": [d.name for d in g.datasets],
+                "total": PrivacyBudget.from_units(g.epsilon_total, g.delta_total),
+                # per dataset: this grant's spend, the firm's under all its grants, what is left
+                "budgets": ledger.grant_budgets(session, g),
+                "limits": effective_limits(g.limits),
+                # the forms only where this steward's bureau owns every dataset (art. 63)
+                "manageable": can_manage_datasets(
+                    viewer.who.role, viewer.who.org_id, [d.org_id for d in g.datasets]
+                ),
+            }
+            for g in grants.list_for(session, None)
+        ]
+        orgs = list(
+            session.scalars(
+                select(Organisation)
+                .where(Organisation.kind == "operator")
+                .order_by(Organisation.name)
+            )
+        )
+        return render(
+            request,
+            "grants.html",
+            viewer,
+            status_code=error.status_code if error else 200,
+            rows=rows,
+            orgs=orgs,
+            datasets=[
+                d.name
+                for d in list_all(session)
+                if can_manage_datasets(viewer.who.role, viewer.who.org_id, [d.org_id])
+            ],
+            kinds=sorted(grants.JOB_KINDS),
+            limit_fields=LIMIT_FIELDS,
+            grade_defaults=grade_defaults(),
+            default_expiry=(dt.date.today() + dt.timedelta(days=365)).isoformat(),
+            error=str(error) if error and not period_error else "",
+            period_error=str(error) if error and period_error else "",
+        )
+
+
+async def limit_inputs(request: Request) -> dict[str, str]:
+    """The create form's ``limit_*`` fields as typed (the form is parsed once per request)."""
+    form = await request.form()
+    return {k: v for k, v in form.items() if k.startswith(FIELD_PREFIX) and isinstance(v, str)}
+
+
+def _whole(text: str, what: str) -> int | None:
+    """A blank-or-whole-number form field; the message names the field, never the input."""
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidRequest(f"the {what} is a whole number; leave it blank for the default")
+    return int(text)
+
+
+@router.post("/grants")
+def create_grant(
+    request: Request,
+    viewer: ViewerDep,
+    steward: StewardDep,
+    sandbox: SandboxDep,
+    limit_text: Annotated[dict[str, str], Depends(limit_inputs)],
+    org_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+    purpose: Annotated[str, Form(max_length=4000)],
+    epsilon: Annotated[float, Form(gt=0, le=1000)],
+    expires: Annotated[dt.date, Form()],
+    datasets: Annotated[list[str], Form()],
+    kinds: Annotated[list[str], Form()],
+    delta: Annotated[float, Form(ge=0, lt=1)] = 0.0,
+    min_cell: Annotated[str, Form(max_length=6)] = "",
+    extract_k: Annotated[str, Form(max_length=6)] = "",
+    allow_linkage: Annotated[bool, Form()] = False,
+    commitment_accepted: Annotated[bool, Form()] = False,
+) -> Response:
+    """Create a grant (the same rules as ``POST /v1/grants``, checked by :func:`grants.create`).
+
+    A refused form comes back as the grants page with the reason (status 4xx);
+    the reason names fields and ranges, never what was typed.
+    """
+    try:
+        cell, k = _whole(min_cell, "small-cell threshold"), _whole(extract_k, "extract k")
+        limits = parse_limits(limit_text)
+        with sandbox.db.session() as session:
+            grants.create(
+                sandbox.db,
+                session,
+                steward.actor,
+                steward.user_id,
+                org_id=org_id,
+                datasets=datasets,
+                purpose=purpose,
+                kinds=kinds,
+                budget=PrivacyBudget(epsilon, delta),
+                expires_at=dt.datetime.combine(expires, dt.time(23, 59, 59), dt.UTC),
+                commitment_accepted=commitment_accepted,
+                min_cell=cell,
+                extract_k=k,
+                allow_linkage=allow_linkage,
+                limits=limits,
+            )
+    except (InvalidRequest, PolicyViolation, NotFound) as err:
+        return _grants_page(request, viewer, sandbox, error=err)
+    return RedirectResponse("/console/grants", status_code=303)
+
+
+@router.post("/grants/{grant_id}/{action}")
+def change_grant(
+    grant_id: IdPath,
+    action: Literal["suspend", "reinstate", "terminate"],
+    steward: StewardDep,
+    sandbox: SandboxDep,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Suspend, reinstate or terminate a grant with a reason (art. 76; audited)."""
+    with sandbox.db.session() as session:
+        grants.transition(
+            sandbox.db,
+            session,
+            steward.actor,
+            grant_id,
+            _ACTIONS[action],
+            reason,
+            user_id=steward.user_id,
+        )
+    return RedirectResponse("/console/grants", status_code=303)
+
+
+@router.post("/budgets/periods")
+def start_budget_period(
+    request: Request,
+    viewer: ViewerDep,
+    steward: StewardDep,
+    sandbox: SandboxDep,
+    org_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
+    dataset: Annotated[str, Form(max_length=64)],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Start a new budget period for a firm on a dataset (audited; same rules as the API)."""
+    try:
+        with sandbox.db.session() as session:
+            ledger.start_period(
+                sandbox.db,
+                session,
+                steward.actor,
+                steward.user_id,
+                steward_org=steward.org_id,
+                org_id=org_id,
+                dataset=dataset,
+                reason=reason,
+            )
+    except (InvalidRequest, NotFound, PolicyViolation) as err:
+        return _grants_page(request, viewer, sandbox, error=err, period_error=True)
+    return RedirectResponse("/console/grants", status_code=303)
+
+
+@router.get("/catalog")
+def catalog_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
+    """Datasets: classification, column tags and their source; the exact count, SHA-256 and
+    quality profile (no values) for the bureau holding a dataset and auditors (art. 63)."""
+    with sandbox.db.session() as session:
+        datasets = list_all(session)
+    who = viewer.who
+    exact = {d.name: can_read_exact_facts_of(who.role, who.org_id, [d.org_id]) for d in datasets}
+    profiles = {
+        d.name: {p.name: p for p in profile(d.path, d.sha256, d.row_count)} if exact[d.name] else {}
+        for d in datasets
+    }
+    return render(
+        request, "catalog.html", viewer, datasets=datasets, profiles=profiles, exact=exact
+    )
+
+
+@router.get("/audit")
+def audit_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
+    """Recent audit entries and whether the hash chain holds."""
+    with sandbox.db.session() as session:
+        verification = audit.verify(
+            session,
+            sandbox.settings.secret(),
+            retired=retired_keys(sandbox.settings.audit_retired_keys),
+        )
+        entries = entry_views(
+            session,
+            viewer.who,
+            session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(AUDIT_ROWS)),
+        )
+    return render(request, "audit.html", viewer, verification=verification, entries=entries)

@@ -1,0 +1,370 @@
+"""What the queue and output pages show, assembled from the store (no HTTP here)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from policies.airlock import Decision, JobStatus, approvals_required_for
+from policies.budget import PrivacyBudget
+from policies.catalog import Grade
+from policies.errors import NotFound, PolicyViolation
+from sandbox.access import ledger
+from sandbox.airlock.review import REVIEWERS_ONLY, for_non_reviewers, job_datasets
+from sandbox.checks.engine import blocking
+from sandbox.jobs.history import HistoryEntry, release_history
+from sandbox.store.models import Dataset, Job, Organisation, Review, User
+from sandbox.web.console import plots, preview
+
+#: Jobs one queue page lists.
+QUEUE_LIMIT = 500
+_OPS = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥", "in": "in"}
+#: Facts of a custom job's run a reviewer reads (from :mod:`jobs.kinds.custom.engine`'s report).
+RUN_FACTS = ("succeeded", "exit_code", "killed_by", "wall_s", "cpu_s", "peak_processes")
+#: Characters shown of each stream's tail.
+MAX_STREAM = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One output in the queue."""
+
+    job: Job
+    org: str
+    datasets: list[str]
+    epsilon: float
+    checks: dict[str, int]
+    approvals: int
+    required: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRow:
+    """A decision recorded on the job."""
+
+    reviewer: str
+    decision: str
+    reason: str
+    overrides: list[str]
+    at: Any
+
+
+def _required(grades: list[str]) -> int | None:
+    try:
+        return approvals_required_for(Grade(g) for g in grades)
+    except PolicyViolation:
+        return None
+
+
+def queue(
+    session: Session,
+    status: str,
+    org_id: int | None,
+    dataset: str,
+    kind: str,
+) -> list[QueueRow]:
+    """Jobs in ``status`` (all when empty), filtered by organisation, dataset and kind."""
+    stmt = select(Job).order_by(Job.id.desc()).limit(QUEUE_LIMIT)
+    if status:
+        stmt = stmt.where(Job.status == status)
+    if org_id is not None:
+        stmt = stmt.where(Job.org_id == org_id)
+    if kind:
+        stmt = stmt.where(Job.kind == kind)
+    jobs = [j for j in session.scalars(stmt) if not dataset or dataset in job_datasets(j.spec)]
+    grades = {n: g for n, g in session.execute(select(Dataset.name, Dataset.grade))}
+    approvals: dict[int, set[int]] = {}
+    if jobs:
+        for job_id, reviewer in session.execute(
+            select(Review.job_id, Review.reviewer_id).where(
+                Review.job_id.in_([j.id for j in jobs]),
+                Review.decision == Decision.APPROVE.value,
+            )
+        ):
+            approvals.setdefault(job_id, set()).add(reviewer)
+    rows = []
+    for j in jobs:
+        names = job_datasets(j.spec)
+        verdicts = [c.get("verdict", "") for c in j.report.get("checks", [])]
+        rows.append(
+            QueueRow(
+                job=j,
+                org=j.grant.org.name,
+                datasets=[f"{n} ({grades.get(n, '?')})" for n in names],
+                epsilon=PrivacyBudget.from_units(j.epsilon, 0).epsilon,
+                checks={v: verdicts.count(v) for v in ("pass", "warn", "fail")},
+                approvals=len(approvals.get(j.id, set())),
+                required=_required([grades.get(n, "core") for n in names]),
+            )
+        )
+    return rows
+
+
+def filter_options(session: Session) -> dict[str, list[Any]]:
+    """Choices of the queue's filters."""
+    return {
+        "orgs": [
+            (i, n)
+            for i, n in session.execute(
+                select(Organisation.id, Organisation.name)
+                .where(Organisation.kind == "operator")
+                .order_by(Organisation.name)
+            )
+        ],
+        "datasets": list(session.scalars(select(Dataset.name).order_by(Dataset.name))),
+        "kinds": ["aggregate", "extract", "train", "custom"],
+        "statuses": [s.value for s in JobStatus],
+    }
+
+
+def describe_spec(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """The job spec as labelled lines a reviewer reads at a glance."""
+    lines: list[tuple[str, str]] = [("kind", str(spec.get("kind", "?")))]
+    names = spec.get("datasets") or [spec.get("dataset")]
+    lines.append(("datasets", ", ".join(str(n) for n in names)))
+    if spec.get("kind") == "aggregate":
+        filters = spec.get("filters") or []
+        lines.append(
+            (
+                "rows",
+                " and ".join(
+                    f"{f['column']} {_OPS.get(f['op'], f['op'])} {f['value']}" for f in filters
+                )
+                or "all rows",
+            )
+        )
+        lines.append(("grouped by", ", ".join(spec.get("group_by") or []) or "no grouping"))
+        for a in spec.get("aggregates", []):
+            what = a["op"] + (f" of {a['column']}" if a.get("column") else "")
+            if "lower" in a and "upper" in a:
+                what += f", clamped to [{a['lower']}, {a['upper']}]"
+            lines.append(("computes", what))
+        lines.append(
+            (
+                "privacy",
+                f"ε = {spec.get('epsilon')}, δ = {spec.get('delta', 0)}, "
+                f"{spec.get('noise', 'laplace')} noise, at most "
+                f"{spec.get('max_rows_per_unit', 1)} rows and "
+                f"{spec.get('max_groups_per_unit', 1)} groups per person",
+            )
+        )
+    elif spec.get("kind") == "extract":
+        lines.append(("columns", ", ".join(spec.get("columns", []))))
+        lines.append(("k-anonymity", f"k = {spec.get('k')}, l = {spec.get('l') or '—'}"))
+        if spec.get("pseudonymize"):
+            lines.append(("pseudonyms", ", ".join(spec["pseudonymize"])))
+    elif spec.get("kind") == "custom":
+        lines.append(("runs", f"/code/{spec.get('entrypoint', 'main.py')}, jailed (no network)"))
+    elif spec.get("kind") == "train":
+        lines.append(("privacy", f"ε = {spec.get('epsilon')}, δ = {spec.get('delta', 0)}"))
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """Everything the output page shows."""
+
+    job: Job
+    org: str
+    spec_lines: list[tuple[str, str]]
+    spec_shown: dict[str, Any]
+    code: list[preview.Member]
+    datasets: list[Dataset]
+    grant: dict[str, Any]
+    checks: list[dict[str, Any]]
+    failing: list[str]
+    reviews: list[ReviewRow]
+    approvals: int
+    required: int | None
+    table: preview.Table | None
+    members: list[preview.Member]
+    panels: list[plots.Panel]
+    streams: list[tuple[str, str]]
+    run_facts: dict[str, Any]
+    history: list[HistoryEntry]
+    file_note: str
+    #: Said plainly above an output with images: no check reads them, a person must.
+    image_note: str = ""
+    #: Whether the viewer reads the run's exact facts (checks, run facts): auditors and the
+    #: stewards of the bureau holding the data (art. 63).
+    exact: bool = True
+
+
+def job_page(session: Session, job: Job, reviewer: bool, *, exact: bool = True) -> JobPage:
+    """The output page of ``job``; its output and run logs only for a ``reviewer`` (a steward:
+    an auditor may no more read an output here than download it); its checks and run facts
+    only where ``exact`` (not for a steward of another bureau)."""
+    datasets = list(
+        session.scalars(select(Dataset).where(Dataset.name.in_(job_datasets(job.spec))))
+    )
+    grant = job.grant
+    total = PrivacyBudget.from_units(grant.epsilon_total, grant.delta_total)
+    # the firm's spend on the job's datasets under all its grants is what counts
+    names = set(job_datasets(job.spec))
+    budgets = [b for b in ledger.grant_budgets(session, grant) if b.dataset in names]
+    spent, left = ledger.summary(budgets, grant)
+    firm = PrivacyBudget(
+        max((b.firm_spent.epsilon for b in budgets), default=0.0),
+        max((b.firm_spent.delta for b in budgets), default=0.0),
+    )
+    cost = PrivacyBudget.from_units(job.epsilon, job.delta)
+    decided = list(
+        session.scalars(select(Review).where(Review.job_id == job.id).order_by(Review.id))
+    )
+    users = {
+        i: n
+        for i, n in session.execute(
+            select(User.id, User.name).where(User.id.in_([r.reviewer_id for r in decided]))
+        )
+    }
+    reviews = [
+        ReviewRow(
+            users.get(r.reviewer_id, "?"), r.decision, r.reason, list(r.overrides), r.created_at
+        )
+        for r in decided
+    ]
+    report = job.report if reviewer else for_non_reviewers(job.report, job.kind)
+    if not exact:
+        report = {}
+    checks = list(report.get("checks", []))
+    if reviewer:
+        table, members, panels, note = _preview(job)
+    else:
+        table, members, panels = None, [], []
+        note = "outputs and run logs are shown to the reviewing stewards only"
+    return JobPage(
+        job=job,
+        org=grant.org.name,
+        spec_lines=describe_spec(job.spec),
+        spec_shown=shown_spec(job.spec),
+        code=code_files(job.spec),
+        datasets=datasets,
+        grant={
+            "id": grant.id,
+            "state": grant.state,
+            "purpose": grant.purpose,
+            "epsilon_total": total.epsilon,
+            "epsilon_spent": spent.epsilon,
+            "epsilon_left": left.epsilon,
+            "firm_epsilon_spent": firm.epsilon,
+            "delta_total": total.delta,
+            "delta_spent": spent.delta,
+            "delta_left": left.delta,
+            "firm_delta_spent": firm.delta,
+            "job_epsilon": cost.epsilon,
+            "job_delta": cost.delta,
+            "min_cell": grant.min_cell,
+        },
+        checks=checks,
+        failing=blocking(checks),
+        reviews=reviews,
+        approvals=len({r.reviewer for r in reviews if r.decision == Decision.APPROVE.value}),
+        required=_required([d.grade for d in datasets] or ["core"]),
+        table=table,
+        members=members,
+        panels=panels,
+        streams=streams(report),
+        run_facts=run_facts(report),
+        history=release_history(session, job),
+        file_note=note,
+        image_note=str(_run_report(report).get("image_note") or "") if reviewer else "",
+        exact=exact,
+    )
+
+
+def shown_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec without the custom code, which :func:`code_files` shows file by file."""
+    return {k: v for k, v in spec.items() if k not in ("source", "archive")}
+
+
+def code_files(spec: dict[str, Any]) -> list[preview.Member]:
+    """The files of a custom job's code, for the reviewer to read (escaped, size-capped)."""
+    if spec.get("source"):
+        text = str(spec["source"])
+        name = str(spec.get("entrypoint", "main.py"))
+        return [preview.Member(0, name, len(text.encode()), "text", text=text[:200_000])]
+    if spec.get("archive"):
+        try:
+            data = base64.b64decode(str(spec["archive"]), validate=True)
+            return preview.zip_members(io.BytesIO(data))
+        except (binascii.Error, NotFound):
+            return [preview.Member(0, "archive", 0, "other", note="not a readable zip archive")]
+    return []
+
+
+def _run_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The custom run's report: the job report itself, or one level down in it."""
+    if "stdout" in report or "stdout_tail" in report:
+        return report
+    nested = [v for v in report.values() if isinstance(v, dict) and "stdout" in v]
+    return nested[0] if nested else {}
+
+
+def streams(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The tails of a custom job's stdout and stderr, for the reviewer only."""
+    run = _run_report(report)
+    found = []
+    for name in ("stdout", "stderr"):
+        value = run.get(name, run.get(f"{name}_tail"))
+        text = value.get("tail", "") if isinstance(value, dict) else value
+        if text:
+            found.append((name, str(text)[-MAX_STREAM:]))
+    return found
+
+
+def run_facts(report: dict[str, Any]) -> dict[str, Any]:
+    """Exit status, time used and the files the jail refused, of a custom job's run."""
+    run = _run_report(report)
+    facts: dict[str, Any] = {k: run[k] for k in RUN_FACTS if k in run}
+    files = run.get("files")
+    if isinstance(files, list) and any(isinstance(f, dict) and "code_name" in f for f in files):
+        # The code chose these names (they could spell data): the reviewer reads them as data.
+        facts["released as (the code's names)"] = "; ".join(
+            f"{f.get('name', '?')} ← {f.get('code_name', '?')}" for f in files
+        )
+    refused = run.get("rejected")
+    if isinstance(refused, list) and refused:
+        facts["refused files"] = "; ".join(
+            f"{r.get('name', '?')}: {r.get('reason', '')}" for r in refused
+        )
+    elif isinstance(refused, int) and refused:  # names for the reviewing stewards only
+        facts["refused files"] = f"{refused} ({REVIEWERS_ONLY})"
+    return facts
+
+
+def _preview(
+    job: Job,
+) -> tuple[preview.Table | None, list[preview.Member], list[plots.Panel], str]:
+    if not job.output_path:
+        return None, [], [], "this job has no output"
+    path = Path(job.output_path)
+    if not path.is_file():
+        return None, [], [], "the output file is no longer kept"
+    suffix = path.suffix.lower()
+    if suffix == ".parquet" and job.kind == "aggregate":  # small: the size check caps it
+        frame = preview.read_table(path)
+        if frame is None:
+            return None, [], [], "the output is not a readable table"
+        panels = plots.error_bars(frame, list(job.spec.get("group_by") or []))
+        return preview.frame_table(frame), [], panels, ""
+    if suffix == ".parquet":
+        try:
+            return preview.parquet_table(path), [], [], ""
+        except preview.TooLarge as err:
+            return None, [], [], str(err)
+        except (pl.exceptions.PolarsError, OSError):
+            return None, [], [], "the output is not a readable table"
+    if suffix == ".zip":
+        return None, preview.zip_members(path), [], ""
+    if job.kind == "train" and suffix in (".json", ".safetensors"):
+        return None, [preview.model_member(path)], [], ""
+    size = path.stat().st_size
+    return None, [], [], f"no preview for a {suffix or 'plain'} file ({size} bytes); check its hash"

@@ -1,0 +1,180 @@
+"""What every console page shares: templates, the signed-in viewer, CSRF, headers, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Form, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from policies.errors import PolicyViolation, SandboxError, Unauthenticated
+from policies.roles import Role
+from sandbox.access.auth import Principal, authenticate
+from sandbox.web.api.deps import SandboxDep
+from sandbox.web.console.session import COOKIE, ConsoleSession, same_secret, store
+
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+# Jinja2Templates autoescapes .html; make it unconditional: outputs never render as HTML.
+TEMPLATES.env.autoescape = True
+TEMPLATES.env.filters["when"] = lambda t: (
+    t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if isinstance(t, dt.datetime) else ""
+)
+
+#: Headers of every console response.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self'; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+#: Roles that may use the console; auditors read only.
+CONSOLE_ROLES = (Role.STEWARD, Role.AUDITOR)
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The signed-in steward or auditor."""
+
+    who: Principal
+    session: ConsoleSession
+
+    @property
+    def can_act(self) -> bool:
+        """Stewards decide and manage; auditors only read."""
+        return self.who.role is Role.STEWARD
+
+
+def check_console_role(who: Principal) -> None:
+    """Raise unless ``who`` may use the console.
+
+    Raises:
+        PolicyViolation: Operators and admins use the API and the client instead.
+    """
+    if who.role not in CONSOLE_ROLES:
+        raise PolicyViolation(
+            "the review console is for the data bureau's stewards and auditors (art. 63); "
+            "operators use the Python client or the API"
+        )
+
+
+def get_viewer(request: Request, sandbox: SandboxDep) -> Viewer:
+    """The viewer of a signed-in session; its token is checked again on every request.
+
+    Raises:
+        Unauthenticated: No live session, or its token was revoked.
+        PolicyViolation: Not a steward or auditor.
+    """
+    sessions = store(request)
+    session = sessions.get(request.cookies.get(COOKIE))
+    if session is None:
+        raise Unauthenticated("sign in to the console")
+    try:
+        who = authenticate(sandbox.db, session.token)
+    except Unauthenticated:
+        sessions.drop(session.id)
+        raise
+    check_console_role(who)
+    return Viewer(who, session)
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+def check_csrf(viewer: Viewer, token: str) -> None:
+    """Raise unless a posted form carries the session's CSRF token.
+
+    Raises:
+        PolicyViolation: The token is missing or wrong.
+    """
+    if not same_secret(token, viewer.session.csrf):
+        raise PolicyViolation(
+            "the form is stale or did not come from the console (CSRF token missing or wrong); "
+            "reload the page and try again"
+        )
+
+
+def get_steward(viewer: ViewerDep, csrf: Annotated[str, Form()] = "") -> Principal:
+    """The steward posting a form with a valid CSRF token.
+
+    Raises:
+        PolicyViolation: A wrong CSRF token, or an auditor (read-only).
+    """
+    check_csrf(viewer, csrf)
+    if not viewer.can_act:
+        raise PolicyViolation("auditors read the console; only stewards act (art. 63)")
+    return viewer.who
+
+
+StewardDep = Annotated[Principal, Depends(get_steward)]
+
+
+def render(
+    request: Request,
+    template: str,
+    viewer: Viewer | None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """A page from ``templates/``, with the viewer and their CSRF token in its context."""
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "viewer": viewer,
+            "csrf": viewer.session.csrf if viewer else "",
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def console_error_page(request: Request, status: int, message: str) -> Response:
+    """The console's error page with its security headers (``message`` carries no data value)."""
+    response = TEMPLATES.TemplateResponse(
+        request,
+        "error.html",
+        {"viewer": None, "csrf": "", "status": status, "message": message},
+        status_code=status,
+    )
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def error_page(request: Request, err: SandboxError) -> Response:
+    """A polite page for a domain error (its message carries no data value)."""
+    return console_error_page(request, err.status_code, str(err))
+
+
+class ConsoleRoute(APIRoute):
+    """A console route: HTML error pages, a redirect to sign in, security headers on all."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                response = await original(request)
+            except Unauthenticated:
+                response = RedirectResponse("/console/login", status_code=303)
+            except SandboxError as err:
+                response = error_page(request, err)
+            except RequestValidationError as err:
+                fields = sorted({str(e.get("loc", ("", "?"))[-1]) for e in err.errors()})
+                message = "the form or address is incomplete or malformed: " + ", ".join(fields)
+                response = console_error_page(request, 422, message)
+            response.headers.update(SECURITY_HEADERS)
+            return response
+
+        return handler
