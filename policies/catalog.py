@@ -27,6 +27,23 @@ class Grade(StrEnum):
     CORE = "core"
 
 
+class Product(StrEnum):
+    """What kind of derived product (数据产品) a job kind releases.
+
+    The rules on grades (art. 62) and on review are written per product, so no
+    rule names a job kind: each kind declares the product it releases.
+    """
+
+    #: Differentially private statistics (tables of noisy counts, sums, means...).
+    STATISTICS = "statistics"
+    #: Anonymized row-level records (k-anonymity, l-diversity; art. 37).
+    RECORDS = "records"
+    #: A model trained with differential privacy.
+    MODEL = "model"
+    #: Whatever operator code wrote: no guarantee by construction, always reviewed.
+    PROGRAM_OUTPUT = "program_output"
+
+
 class ColumnTag(StrEnum):
     """How a column may be used by a job."""
 

@@ -1,0 +1,130 @@
+"""The one shape every job kind has: the :class:`JobKind` protocol.
+
+A kind lives in ``jobs/kinds/<kind>/``; its package's ``__init__`` builds one
+object satisfying :class:`JobKind` and the registry (:mod:`jobs.kinds`) lists
+it. The service, the runner, the checks, the airlock, the console, the API and
+the client look a kind up by its name and call these members; none of them
+branches on a kind's name.
+
+A kind object's module imports only light code (its spec, policies): the
+engines (polars, Ray, torch, the jail) are imported inside :meth:`JobKind.run`
+and friends, so the analysts' light client can import the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from policies.catalog import Product
+
+if TYPE_CHECKING:
+    from jobs.dp.accounting import Charge
+    from jobs.facts import DatasetFacts, GrantFacts
+    from jobs.runner import Outcome, Task
+
+
+class OutputShape(StrEnum):
+    """How an analyst reads a kind's output (the client's ``result`` / ``model`` / ``files``)."""
+
+    TABLE = "table"
+    MODEL = "model"
+    FILES = "files"
+
+
+@dataclass(frozen=True, slots=True)
+class KindCheckFacts:
+    """What a kind tells the automatic checks about one job's output.
+
+    Attributes:
+        formats: File formats the output may hold (``parquet``, ``json``, ``zip``...).
+        count_columns: Output columns that are counts of people or rows: the
+            small-cell rule applies to each.
+        k: The k a row-level output must meet over its quasi-identifiers
+            (``None``: the output is not row-level records).
+        pseudonyms: Columns holding keyed pseudonyms (the grant allows linkage).
+        max_rows: Row cap of the output (``None``: the checks' default for the product).
+    """
+
+    formats: frozenset[str]
+    count_columns: tuple[str, ...] = ()
+    k: int | None = None
+    pseudonyms: frozenset[str] = frozenset()
+    max_rows: int | None = None
+
+
+@runtime_checkable
+class JobKind(Protocol):
+    """A job kind: what it accepts, what it costs, how it runs, what it releases.
+
+    Attributes:
+        name: The kind's name in specs, grants and the API.
+        spec_type: Its pydantic spec model (a ``kind: Literal[name]`` field).
+        product: The derived product it releases (the grade rules read it).
+        untimed: The operator sees neither its run times nor why a run failed
+            (operator code could encode data in them).
+        output_formats: File formats its output may hold.
+        shape: How an analyst reads its output.
+        description: One plain-language sentence (console, client, API).
+    """
+
+    name: str
+    spec_type: type[BaseModel]
+    product: Product
+    untimed: bool
+    output_formats: frozenset[str]
+    shape: OutputShape
+    description: str
+
+    def options(self, grant: GrantFacts, secret: bytes) -> dict[str, Any]:
+        """Kind-specific settings from the grant and the deployment, never from the spec."""
+        ...
+
+    def validate(
+        self, spec: Any, datasets: Sequence[DatasetFacts], options: Mapping[str, Any]
+    ) -> None:
+        """Raise unless ``spec`` may run on ``datasets`` (the grant's scope is checked apart).
+
+        Raises:
+            InvalidJobSpec: The spec does not fit the datasets.
+            PolicyViolation: A rule forbids it (e.g. the grade × product table).
+        """
+        ...
+
+    def charge(self, spec: Any, datasets: Sequence[DatasetFacts], min_cell: int) -> Charge:
+        """What the ledger reserves; a function of public facts only."""
+        ...
+
+    def cost(self, spec: Any, charge: Charge) -> tuple[float, float]:
+        """The (ε, δ) the job states and the operator sees."""
+        ...
+
+    def estimate(
+        self, spec: Any, datasets: Sequence[DatasetFacts], min_cell: int
+    ) -> dict[str, Any]:
+        """What the job would cost and how accurate it would be, without running it."""
+        ...
+
+    def run(self, task: Task) -> Outcome:
+        """Run the job in this process (the runner calls it inside Ray)."""
+        ...
+
+    def failed_outcome(self, task: Task, reason: str) -> Outcome | None:
+        """For an untimed kind, the reviewable outcome of a failed run; else ``None``."""
+        ...
+
+    def check_facts(self, spec: Any, task: Task) -> KindCheckFacts:
+        """What the automatic checks need to know about this job's output."""
+        ...
+
+    def describe(self, spec: Any) -> list[tuple[str, str]]:
+        """The spec as labelled lines a reviewer reads at a glance (after kind and datasets)."""
+        ...
+
+    def privacy_statement(self, spec: Any, report: Mapping[str, Any]) -> dict[str, Any]:
+        """What protects the people in a released product (for the signed manifest)."""
+        ...
