@@ -123,7 +123,7 @@ def test_audit_verify_when_entries_predate_macs_then_reported_as_such(db_url: st
     settings = settings_for(tmp_path, db_url)
     db = Database(db_url, audit_key=lambda: audit.mac_key(settings.secret()))
     config = Config()
-    config.set_main_option("script_location", "sandbox:migrations")
+    config.set_main_option("script_location", "sandbox:store/migrations")
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0003")
