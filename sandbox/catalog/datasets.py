@@ -19,7 +19,6 @@ explicit override with a reason, which is audited.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import os
 import re
@@ -40,7 +39,7 @@ from policies.catalog import ColumnTag, Grade, OpenAttribute, check_privacy_unit
 from policies.errors import Conflict, InvalidRequest, NotFound
 from policies.names import check_name
 from sandbox.audit import chain as audit
-from sandbox.catalog.facts import input_digest, public_row_count
+from sandbox.catalog.facts import content_sha256, dataset_files, input_digest, public_row_count
 from sandbox.catalog.uploads import open_upload
 from sandbox.settings import Settings
 from sandbox.store.db import Database
@@ -73,11 +72,6 @@ class IngestRequest:
     public_keys: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     overrides: Mapping[str, str] = field(default_factory=dict)
     public_keys_confirm_reason: str = ""
-
-
-def dataset_files(path: str | Path) -> list[Path]:
-    """The Parquet files of a stored dataset, in partition order."""
-    return sorted(Path(path).glob("part-*.parquet"))
 
 
 def scan_dataset(path: str | Path) -> pl.LazyFrame:
@@ -210,16 +204,6 @@ def _write_partitions(
             pl.scan_parquet(files).sink_parquet(folder / f"part-{i:05d}.parquet")
     shutil.rmtree(staging)
     return count
-
-
-def content_sha256(path: str | Path) -> str:
-    """SHA-256 over the bytes of a dataset's files, in partition order."""
-    digest = hashlib.sha256()
-    for file in dataset_files(path):
-        with file.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def ingest(

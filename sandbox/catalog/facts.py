@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -123,8 +124,6 @@ def verify_dataset(
         recorded_sha256: The SHA-256 the catalog recorded at ingest.
         expected: A digest to compare with (e.g. from a manifest), or ``None``.
     """
-    from sandbox.catalog.datasets import content_sha256
-
     actual = content_sha256(path)
     digest = input_digest(secret, actual)
     return InputCheck(
@@ -133,3 +132,18 @@ def verify_dataset(
         files_match_catalog=hmac.compare_digest(actual, recorded_sha256),
         matches=None if expected is None else hmac.compare_digest(digest, expected),
     )
+
+
+def dataset_files(path: str | Path) -> list[Path]:
+    """The Parquet files of a stored dataset, in partition order."""
+    return sorted(Path(path).glob("part-*.parquet"))
+
+
+def content_sha256(path: str | Path) -> str:
+    """SHA-256 over the bytes of a dataset's files, in partition order."""
+    digest = hashlib.sha256()
+    for file in dataset_files(path):
+        with file.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
