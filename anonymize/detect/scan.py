@@ -3,12 +3,14 @@
 The airlock runs :func:`scan_frame` over every output table before a steward
 sees it, and :func:`scan_file` reads an output of any type (CSV, Parquet,
 JSON, JSON lines, plain text). Both run the vectorized path
-(:func:`anonymize.vector.scan_table`) for every entity of
-:class:`~anonymize.entities.Entity`. Findings name the column, the row and the
+(:func:`anonymize.detect.vector.scan_table`) for every entity of
+:data:`~anonymize.detect.entities.ENTITIES`. Findings name the column, the row and the
 entity type, never the value.
 
 One difference from the cell-level scan: a bare name-shaped cell (a surname
-and one or two characters, no context word) is weak evidence. Aggregate
+and one or two characters, no context word) is weak evidence (a finding
+below its entity's
+:attr:`~anonymize.detect.entity.EntityDefinition.weak_below`). Aggregate
 outputs are full of labels like 连云港, 宿迁 or 钟山 that jieba's dictionary
 itself tags as names; such findings count only where at least half of a
 column's cells are names, as in a leaked name column. Names with context
@@ -28,9 +30,10 @@ from pathlib import Path
 
 import polars as pl
 
-from anonymize.entities import FINDINGS_SCHEMA
-from anonymize.patterns import is_resident_id
-from anonymize.vector import scan_table
+from anonymize.detect.entities import ENTITIES
+from anonymize.detect.entities.resident_id import is_resident_id
+from anonymize.detect.findings import FINDINGS_SCHEMA
+from anonymize.detect.vector import scan_table
 
 __all__ = [
     "HEADER_ROW",
@@ -45,8 +48,6 @@ __all__ = [
 #: The ``row`` of a finding in a column's name rather than in a cell.
 HEADER_ROW = -1
 
-#: Below this score a PERSON finding is a bare name-shaped cell, without context.
-WEAK_PERSON_SCORE = 0.7
 #: Share of a column's non-null cells that must be names for weak findings to count.
 MIN_NAME_SHARE = 0.5
 
@@ -70,7 +71,8 @@ def scan_frame(frame: pl.DataFrame, max_findings: int = 1000) -> list[Finding]:
     A cell with several matches of one entity yields one finding.
 
     Args:
-        frame: Any table (see :func:`anonymize.vector.scan_table` for the types scanned).
+        frame: Any table (see :func:`anonymize.detect.vector.scan_table` for the types
+            scanned).
         max_findings: Stop after this many findings (the verdict is already "fail").
 
     Returns:
@@ -99,7 +101,7 @@ def header_findings(frame: pl.DataFrame) -> pl.DataFrame:
     half of the names are names, as for the cells of a column.
 
     Returns:
-        Findings with :data:`~anonymize.entities.FINDINGS_SCHEMA`, in column order.
+        Findings with :data:`~anonymize.detect.findings.FINDINGS_SCHEMA`, in column order.
     """
     headers = pl.DataFrame({"header": frame.columns}, schema={"header": pl.String})
     found = without_stray_names(scan_table(headers), headers)
@@ -119,17 +121,27 @@ def _with_headers(findings: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def without_stray_names(findings: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
-    """Drop weak PERSON findings in columns where names are the exception, not the rule.
+    """Drop weak findings (bare names) in columns where they are the exception, not the rule.
 
     Args:
-        findings: What :func:`anonymize.vector.scan_table` found in ``frame``.
+        findings: What :func:`anonymize.detect.vector.scan_table` found in ``frame``.
         frame: The table scanned.
     """
-    weak = (pl.col("entity") == "PERSON") & (pl.col("score") < WEAK_PERSON_SCORE)
+    weak = _weak()
     cells = {c: frame.height - frame[c].null_count() for c in frame.columns}
     named = findings.filter(weak).group_by("column").agg(pl.col("row").n_unique().alias("n"))
     full = [c for c, n in named.iter_rows() if n >= MIN_NAME_SHARE * max(cells.get(c, 0), 1)]
     return findings.filter(~weak | pl.col("column").is_in(full))
+
+
+def _weak() -> pl.Expr:
+    """Whether a finding is below its entity's ``weak_below`` (never for the others)."""
+    weak: pl.Expr = pl.lit(False)
+    for entity in ENTITIES:
+        if entity.weak_below is not None:
+            below = (pl.col("entity") == entity.name) & (pl.col("score") < entity.weak_below)
+            weak = weak | below
+    return weak
 
 
 def _lines(path: Path) -> pl.DataFrame:
@@ -194,7 +206,7 @@ def scan_file(path: str | Path) -> pl.DataFrame:
             scanned as text too.
 
     Returns:
-        Findings with :data:`~anonymize.entities.FINDINGS_SCHEMA`; ``row`` is
+        Findings with :data:`~anonymize.detect.findings.FINDINGS_SCHEMA`; ``row`` is
         the record (or line) number from 0 and offsets point into the cell, or
         -1 for a finding in a column name (offsets into the name). Weak names
         count only where they fill a column, as in :func:`scan_frame`.

@@ -1,9 +1,13 @@
-"""The shared recognizer and context enhancer behind the per-entity recognizer files.
+"""One Presidio recognizer for any entity definition, and the context enhancer.
 
-Not API. A :class:`RuleRecognizer` runs the rules of one entity from
-:mod:`anonymize.patterns` on a text; :class:`NearestWordContextEnhancer`
-applies the context rule of :func:`anonymize.context.context_score`. Both are
-Presidio classes, so an ``AnalyzerEngine`` runs them like its own.
+Importing this module imports Presidio; ``import anonymize`` does not.
+:class:`DefinitionRecognizer` runs the rules of one
+:class:`~anonymize.detect.entity.EntityDefinition` on a text (the scalar
+engine of :mod:`anonymize.detect.rules`); :func:`build_registry` builds one
+for each entity of :data:`~anonymize.detect.entities.ENTITIES`.
+:class:`NearestWordContextEnhancer` applies the context rule of
+:func:`anonymize.detect.context.context_score`. Both are Presidio classes, so
+an ``AnalyzerEngine`` runs them like its own.
 
 Why not Presidio's ``PatternRecognizer`` and ``LemmaContextAwareEnhancer``:
 the lemma enhancer matches context words against spaCy tokens, and the blank
@@ -17,41 +21,42 @@ value.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from anonymize.context import (
-    CONTEXT,
-    CONTEXT_BOOST,
-    CONTEXT_FLOOR,
-    CONTEXT_WINDOW,
-    context_score,
-)
-from anonymize.entities import Entity
-from anonymize.patterns import RULES, find_spans, normalize
+from anonymize.detect.context import CONTEXT_BOOST, CONTEXT_FLOOR, CONTEXT_WINDOW, context_score
+from anonymize.detect.entities import ENTITIES, definition
+from anonymize.detect.entity import EntityDefinition
+from anonymize.detect.rules import find_spans, normalize
 
 LANGUAGE = "zh"
 
 
-class RuleRecognizer(EntityRecognizer):
-    """Finds one entity with its rules from :data:`anonymize.patterns.RULES`.
+def recognizer_name(entity: EntityDefinition) -> str:
+    """The recognizer's name in Presidio's results: the entity's name in CamelCase.
 
-    Subclasses set :attr:`ENTITY`; their context words come from
-    :data:`anonymize.context.CONTEXT` so that the polars path reads the same.
+    >>> recognizer_name(ENTITIES[0]).endswith("Recognizer")
+    True
+    """
+    return "".join(part.capitalize() for part in entity.name.split("_")) + "Recognizer"
+
+
+class DefinitionRecognizer(EntityRecognizer):
+    """Finds one entity with the rules of its definition.
+
+    Args:
+        entity: The definition; its context words are the recognizer's, so that
+            the polars path reads the same.
     """
 
-    ENTITY: ClassVar[Entity]
-
-    def __init__(self) -> None:
-        self.rules = tuple(rule for rule in RULES if rule.entity is self.ENTITY)
+    def __init__(self, entity: EntityDefinition) -> None:
+        self.definition = entity
         super().__init__(
-            supported_entities=[self.ENTITY.value],
-            name=type(self).__name__,
+            supported_entities=[entity.name],
+            name=recognizer_name(entity),
             supported_language=LANGUAGE,
-            context=list(CONTEXT[self.ENTITY]),
+            context=list(entity.context),
         )
 
     def load(self) -> None:
@@ -59,7 +64,8 @@ class RuleRecognizer(EntityRecognizer):
 
     def spans(self, text: str) -> list[tuple[int, int, float]]:
         """``(start, end, base score)`` of every valid match in the normalized ``text``."""
-        return [span for rule in self.rules for span in find_spans(rule, text)]
+        entity = self.definition
+        return [span for rule in entity.rules for span in find_spans(entity, rule, text)]
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
@@ -71,16 +77,17 @@ class RuleRecognizer(EntityRecognizer):
             entities: Entities asked for; nothing is found if ours is not one.
             nlp_artifacts: Unused; the rules read characters, not tokens.
         """
-        if entities and self.ENTITY.value not in entities:
+        name = self.definition.name
+        if entities and name not in entities:
             return []
         return [
             RecognizerResult(
-                entity_type=self.ENTITY.value,
+                entity_type=name,
                 start=start,
                 end=end,
                 score=score,
                 recognition_metadata={
-                    RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,
+                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
                     RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
                 },
             )
@@ -88,12 +95,26 @@ class RuleRecognizer(EntityRecognizer):
         ]
 
 
+def build_registry() -> RecognizerRegistry:
+    """A registry for Chinese (``zh``) holding one recognizer per entity definition.
+
+    >>> registry = build_registry()
+    >>> len(registry.recognizers) == len(ENTITIES)
+    True
+    """
+    return RecognizerRegistry(
+        recognizers=[DefinitionRecognizer(entity) for entity in ENTITIES],
+        supported_languages=[LANGUAGE],
+    )
+
+
 class NearestWordContextEnhancer(ContextAwareEnhancer):
     """Presidio context enhancement by the nearest context word in a character window.
 
-    See :func:`anonymize.context.context_score`: the supporting word nearest
-    before a span adds :data:`~anonymize.context.CONTEXT_BOOST` (Presidio's
-    default factor), a word naming an order or invoice number halves the score.
+    See :func:`anonymize.detect.context.context_score`: the supporting word
+    nearest before a span adds :data:`~anonymize.detect.context.CONTEXT_BOOST`
+    (Presidio's default factor), a word naming an order or invoice number
+    halves the score.
     """
 
     def __init__(self) -> None:
@@ -114,11 +135,12 @@ class NearestWordContextEnhancer(ContextAwareEnhancer):
     ) -> list[RecognizerResult]:
         """Rescore every result of a known entity; a caller's ``context`` words are unused."""
         prepared = normalize(text)
+        known = {entity.name for entity in ENTITIES}
         results = []
         for result in raw_results:
-            if result.entity_type in Entity.__members__:
+            if result.entity_type in known:
                 score = context_score(
-                    Entity(result.entity_type), prepared, result.start, result.score
+                    definition(result.entity_type), prepared, result.start, result.score
                 )
                 if score != result.score:
                     metadata = dict(result.recognition_metadata or {})

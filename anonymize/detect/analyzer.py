@@ -1,10 +1,11 @@
 """Find personal information in one text with Presidio: the per-text detection path.
 
 A Presidio ``AnalyzerEngine`` for Chinese (``zh``) with the recognizers of
-:mod:`anonymize.recognizers` and the character-window context enhancer. It
-finds the same spans with the same scores as :func:`anonymize.vector.scan_table`,
-names included (the rules live in :mod:`anonymize.patterns`; names use jieba's
-dictionary and its tags, read once, not its per-text tagger).
+:mod:`anonymize.detect.recognizer` (one per entity definition) and the
+character-window context enhancer. It finds the same spans with the same
+scores as :func:`anonymize.detect.vector.scan_table`, names included (the rules
+live in :mod:`anonymize.detect.entities`; names use jieba's dictionary and its
+tags, read once, not its per-text tagger).
 
 No spaCy model for Chinese can be downloaded here, so the engine runs on a
 blank ``spacy.blank("zh")`` pipeline (character segmenter, no pkuseg, no
@@ -21,8 +22,8 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from anonymize.entities import Entity, Span
-from anonymize.patterns import entity_set
+from anonymize.detect.entities import entity_set
+from anonymize.detect.findings import Span
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
@@ -37,7 +38,11 @@ def _build() -> AnalyzerEngine:
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
-    from anonymize.recognizers import LANGUAGE, NearestWordContextEnhancer, build_registry
+    from anonymize.detect.recognizer import (
+        LANGUAGE,
+        NearestWordContextEnhancer,
+        build_registry,
+    )
 
     class BlankSpacyNlpEngine(SpacyNlpEngine):
         """Presidio's spaCy engine without GPU detection (it imports torch for a tokenizer)."""
@@ -71,13 +76,14 @@ def engine() -> AnalyzerEngine:
 
 
 def analyze_text(
-    text: str, entities: Iterable[Entity | str] | None = None, threshold: float = 0.5
+    text: str, entities: Iterable[str] | None = None, threshold: float = 0.5
 ) -> list[Span]:
     """Find personal information in ``text`` with Presidio.
 
     Args:
         text: Any text.
-        entities: Entity names to look for (default: all of :class:`Entity`).
+        entities: Entity names to look for (default: all of
+            :data:`~anonymize.detect.entities.ENTITIES`).
         threshold: Smallest score reported, after context.
 
     Returns:
@@ -90,8 +96,8 @@ def analyze_text(
         >>> [(s.entity, s.start, s.end) for s in analyze_text("手机13912345678。")]
         [('PHONE_NUMBER', 2, 13)]
     """
-    wanted = sorted(e.value for e in entity_set(entities))
-    from anonymize.recognizers import LANGUAGE
+    wanted = sorted(entity_set(entities))
+    from anonymize.detect.recognizer import LANGUAGE
 
     results = engine().analyze(
         text=text, language=LANGUAGE, entities=wanted, score_threshold=threshold

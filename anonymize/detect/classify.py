@@ -7,12 +7,12 @@ counts, fractions and entity names, never a value.
 
 The rules, in order:
 
-1. identifiers found by the detectors (:func:`anonymize.vector.scan_table`):
+1. identifiers found by the detectors (:func:`anonymize.detect.vector.scan_table`):
    a column where at least half of the sampled cells *are* a personal
    identifier, or where checksum- or structure-validated identifiers (IDs,
    phones, e-mails, cards, passports, plates) appear inside free text in at
-   least 2 % of cells, is a ``direct_identifier``. Names and addresses count
-   only by the majority rule: a column of place names (常州市) has the odd
+   least 2 % of cells, is a ``direct_identifier``. Names and addresses (the
+   ``contextual`` entities) count only by the majority rule: a column of place names (常州市) has the odd
    cell that looks like a name, a column of names has almost only such cells;
 2. a unique-per-row text column (a customer number, a case id) is a
    ``direct_identifier``: it singles people out whatever it looks like;
@@ -44,8 +44,6 @@ WHOLE_CELL_SHARE = 0.5
 IN_TEXT_SHARE = 0.02
 UNIQUE_SHARE = 0.95
 SAMPLE_ROWS = 2000
-#: Found by dictionaries and context rather than checksums: they count by majority only.
-_CONTEXTUAL = ["PERSON", "CN_ADDRESS"]
 
 _QUASI = re.compile(
     r"age|sex|gender|birth|dob|zip|post_?code|district|county|city|province|region|"
@@ -70,10 +68,10 @@ class Proposal:
 
 
 def _findings_by_column(sample: pl.DataFrame) -> pl.DataFrame:
-    from anonymize.entities import Entity
-    from anonymize.vector import scan_table
+    from anonymize.detect.entities import names
+    from anonymize.detect.vector import scan_table
 
-    personal = [e.value for e in Entity if e.is_personal]
+    personal = names(personal=True)
     texts = sample.select(pl.col(c).cast(pl.String) for c in sample.columns)
     findings = scan_table(texts, entities=personal)
     lengths = (
@@ -122,7 +120,9 @@ def _propose(column: str, values: pl.Series, mine: pl.DataFrame | None) -> Propo
     if mine is not None and mine.height:
         whole = mine.filter((pl.col("end") - pl.col("start")) * 10 >= pl.col("length") * 8)
         whole_rows = whole["row"].n_unique()
-        text_rows = mine.filter(~pl.col("entity").is_in(_CONTEXTUAL))["row"].n_unique()
+        # Found by dictionaries and context rather than checksums: they count by majority only.
+        contextual = _contextual()
+        text_rows = mine.filter(~pl.col("entity").is_in(contextual))["row"].n_unique()
         entities = dict(mine.group_by("entity").len().sort("entity").iter_rows())
         evidence = {
             "sampled": n,
@@ -148,6 +148,12 @@ def _propose(column: str, values: pl.Series, mine: pl.DataFrame | None) -> Propo
     if dtype.is_temporal():
         return Proposal(ColumnTag.QUASI_IDENTIFIER, "date or time", {"dtype": str(dtype)})
     return Proposal(ColumnTag.PLAIN, "no rule matched", {"sampled": n})
+
+
+def _contextual() -> list[str]:
+    from anonymize.detect.entities import names
+
+    return names(contextual=True)
 
 
 def less_protective(declared: ColumnTag, proposed: ColumnTag) -> bool:

@@ -1,7 +1,7 @@
 """Word lists and regex fragments behind PERSON detection.
 
 Not API: surnames, name stop characters, jieba's common words, and the PERSON
-regexes :mod:`anonymize.patterns` puts in its rules (both detection paths
+regexes the rules of :mod:`anonymize.detect.entities.person` use (both detection paths
 share them; the regexes are in the subset Python and Rust agree on).
 """
 
