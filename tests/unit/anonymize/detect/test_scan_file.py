@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from anonymize.entities import FINDINGS_SCHEMA
-from anonymize.scan import read_output, scan_file
+from anonymize.detect.findings import FINDINGS_SCHEMA
+from anonymize.detect.scan import read_output, scan_file
 
 ID = "11010519491231002X"
 PHONE = "13912345678"

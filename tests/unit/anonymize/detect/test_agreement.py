@@ -2,13 +2,18 @@
 
 600 texts built from Faker (zh_CN, seeded) pieces: identifiers in their usual
 and unusual forms, hard negatives and filler sentences, several per text.
-The Presidio path (:func:`anonymize.analyzer.analyze_text`, one text at a time)
-and the polars path (:func:`anonymize.vector.scan_table`, all texts as one
+The Presidio path (:func:`anonymize.detect.analyzer.analyze_text`, one text at a time)
+and the polars path (:func:`anonymize.detect.vector.scan_table`, all texts as one
 column) must report identical (entity, start, end) sets *and* scores for every
 entity, PERSON included: names are decided by the same rules in both paths
-(:mod:`anonymize.recognizers.person`), not by a tagger only one of them runs.
-The held-out notes of :mod:`tests.corpus` (names in places the rules were not
-written for) are compared too: where the rules miss a name, both miss it.
+(:mod:`anonymize.detect.entities.person`), not by a tagger only one of them
+runs. The held-out notes of :mod:`tests.corpus` (names in places the rules were
+not written for) are compared too: where the rules miss a name, both miss it.
+
+Each entity of the registry brings its own cases (its definition's
+``examples`` and ``counter_examples``): the tests below are generated from
+:data:`~anonymize.detect.entities.ENTITIES`, so a new entity is compared
+across both paths without a line here.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ import polars as pl
 import pytest
 from faker import Faker
 
-from anonymize.analyzer import analyze_text
-from anonymize.vector import scan_table
+from anonymize.detect.analyzer import analyze_text
+from anonymize.detect.entities import ENTITIES
+from anonymize.detect.entity import EntityDefinition
+from anonymize.detect.vector import scan_table
 from tests.corpus import (
     BLIND_NOTES,
     HELD_OUT_NOTES,
@@ -31,7 +38,7 @@ from tests.corpus import (
     UNSEEN_NOTES,
     make_corpus,
 )
-from tests.unit.anonymize._detect import with_luhn, with_uscc
+from tests.unit.anonymize.detect._detect import with_luhn, with_uscc
 
 SEED = 20250301
 N = 600
@@ -123,6 +130,7 @@ def test_paths_when_seeded_sample_then_identical_findings(
         "CN_ADDRESS",
         "CN_USCC",
     }
+    assert {f[1] for f in vector} == {e.name for e in ENTITIES}  # every registered entity
 
 
 def test_paths_when_seeded_sample_then_many_person_spans_compared(
@@ -179,3 +187,50 @@ def test_paths_when_long_address_runs_then_identical_findings() -> None:
     }
     assert vector  # addresses were found at all
     assert presidio == vector
+
+
+def _both(texts: list[str]) -> tuple[set[Finding], set[Finding]]:
+    """Findings of both paths on ``texts``: (row, entity, start, end, score)."""
+    presidio = {
+        (row, s.entity, s.start, s.end, round(s.score, 9))
+        for row, text in enumerate(texts)
+        for s in analyze_text(text)
+    }
+    frame = scan_table(pl.DataFrame({"text": texts}, schema={"text": pl.String}))
+    vector = {
+        (row, entity, start, end, round(score, 9))
+        for row, entity, start, end, score in frame.select(
+            "row", "entity", "start", "end", "score"
+        ).iter_rows()
+    }
+    return presidio, vector
+
+
+@pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.name)
+def test_paths_when_entity_examples_then_identical_findings_and_entity_found(
+    entity: EntityDefinition,
+) -> None:
+    texts = [text for text, _ in entity.examples]
+    presidio, vector = _both(texts)
+    assert presidio == vector
+    for row, (text, span) in enumerate(entity.examples):
+        found = {text[s:e] for r, name, s, e, _ in vector if r == row and name == entity.name}
+        assert span in found, f"example {row} of {entity.name}"
+
+
+@pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.name)
+def test_paths_when_entity_counter_examples_then_identical_findings_and_entity_absent(
+    entity: EntityDefinition,
+) -> None:
+    presidio, vector = _both(list(entity.counter_examples))
+    assert presidio == vector
+    assert [row for row, name, *_ in vector if name == entity.name] == []
+
+
+@pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.name)
+def test_registry_when_read_then_every_entity_brings_cases_for_both_outcomes(
+    entity: EntityDefinition,
+) -> None:
+    assert len(entity.examples) >= 2
+    assert len(entity.counter_examples) >= 2
+    assert all(span and span in text for text, span in entity.examples)

@@ -1,9 +1,11 @@
-"""The shared rules: regexes valid in both engines, scalar validators, linear matching."""
+"""The rules of the entities: regexes valid in both engines, scalar validators, linear
+matching."""
 
 from __future__ import annotations
 
 import doctest
 import importlib
+import pkgutil
 import re
 import re._parser as sre_parser
 import warnings
@@ -11,11 +13,17 @@ import warnings
 import polars as pl
 import pytest
 
-from anonymize import patterns
-from anonymize.entities import Entity
+from anonymize.detect import entities
+from anonymize.detect.entities import ENTITIES, Entity
+from anonymize.detect.entities.bank_card import BANK_CARD
+from anonymize.detect.entities.resident_id import is_resident_id
+from anonymize.detect.entities.uscc import USCC
+from anonymize.detect.entity import Rule
+from anonymize.detect.overlap import claims, kept
+from anonymize.detect.rules import RULES, find_spans
+from anonymize.detect.text import ALONE_AFTER, normalize
 from anonymize.errors import AnonymizationError
-from anonymize.patterns import ALONE_AFTER, RULES, Rule, find_spans, normalize
-from tests.unit.anonymize._detect import with_luhn, with_ric, with_uscc
+from tests.unit.anonymize.detect._detect import with_luhn, with_ric, with_uscc
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.entity}-{r.kind}-{r.score}")
@@ -80,7 +88,7 @@ def test_normalize_when_full_width_then_ascii_and_same_length(text: str, expecte
 def test_is_resident_id_when_candidate_then_check_and_date_decide(
     candidate: str, expected: bool
 ) -> None:
-    assert patterns.is_resident_id(candidate) is expected
+    assert is_resident_id(candidate) is expected
 
 
 @pytest.mark.parametrize(
@@ -94,7 +102,9 @@ def test_is_resident_id_when_candidate_then_check_and_date_decide(
 def test_is_uscc_when_candidate_then_check_and_id_shape_decide(
     candidate: str, expected: bool
 ) -> None:
-    assert patterns.is_uscc(candidate) is expected
+    assert USCC.validator is not None
+    assert (USCC.validator.scalar(candidate) and kept(USCC, candidate, "", 0)) is expected
+    assert claims(USCC, candidate) is expected
 
 
 @pytest.mark.parametrize(
@@ -111,7 +121,9 @@ def test_is_uscc_when_candidate_then_check_and_id_shape_decide(
 def test_is_bank_card_when_candidate_then_luhn_and_length_decide(
     candidate: str, expected: bool
 ) -> None:
-    assert patterns.is_bank_card(candidate) is expected
+    # Without a word before it (the text is the number alone), as the card rule reads it.
+    assert BANK_CARD.validator is not None
+    assert (BANK_CARD.validator.scalar(candidate) and kept(BANK_CARD, candidate, "", 0)) is expected
 
 
 @pytest.mark.parametrize(
@@ -127,24 +139,29 @@ def test_is_bank_card_when_candidate_then_luhn_and_length_decide(
 )
 @pytest.mark.timeout(30)
 def test_find_spans_when_adversarial_text_then_linear_time(text: str) -> None:
-    for rule in RULES:  # nested optional parts once took minutes on 市市市…
-        find_spans(rule, normalize(text))
+    for definition in ENTITIES:  # nested optional parts once took minutes on 市市市…
+        for rule in definition.rules:
+            find_spans(definition, rule, normalize(text))
 
 
 def test_entity_set_when_names_then_entities_or_error() -> None:
-    assert patterns.entity_set(None) == frozenset(Entity)
-    assert patterns.entity_set(["PERSON", Entity.CN_USCC]) == {Entity.PERSON, Entity.CN_USCC}
+    assert entities.entity_set(None) == frozenset(Entity)
+    assert entities.entity_set(["PERSON", Entity.CN_USCC]) == {Entity.PERSON, Entity.CN_USCC}
     with pytest.raises(AnonymizationError, match="use the names"):
-        patterns.entity_set(["person"])
+        entities.entity_set(["person"])
 
 
 @pytest.mark.parametrize(
     "module",
     [
-        "anonymize.patterns",
-        "anonymize.vector",
-        "anonymize.analyzer",
-        "anonymize.recognizers",
+        "anonymize.detect.text",
+        "anonymize.detect.rules",
+        "anonymize.detect.overlap",
+        "anonymize.detect.vector",
+        "anonymize.detect.analyzer",
+        "anonymize.detect.recognizer",
+        "anonymize.detect.entities",
+        *(f"anonymize.detect.entities.{m.name}" for m in pkgutil.iter_modules(entities.__path__)),
     ],
 )
 def test_docstring_examples_when_run_then_pass(module: str) -> None:

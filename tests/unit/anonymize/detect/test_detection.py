@@ -1,7 +1,7 @@
 """What both detection paths find, and what they must not: one table, two paths.
 
-Every case runs through the polars path (:func:`anonymize.vector.scan_table`)
-and the Presidio path (:func:`anonymize.analyzer.analyze_text`); both must give
+Every case runs through the polars path (:func:`anonymize.detect.vector.scan_table`)
+and the Presidio path (:func:`anonymize.detect.analyzer.analyze_text`); both must give
 exactly the expected (entity, span text) pairs.
 
 Decisions the negatives pin down (the same in both paths):
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.anonymize._detect import values, with_luhn, with_ric, with_uscc
+from tests.unit.anonymize.detect._detect import values, with_luhn, with_ric, with_uscc
 
 ID_X = "11010519491231002X"
 ID_D = "320584199003072617"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from anonymize.scan import Finding, scan_file, scan_frame
+from anonymize.detect.scan import Finding, scan_file, scan_frame
 
 #: Labels of a Jiangsu aggregate table; jieba's dictionary tags 连云港, 宿迁 and 钟山 as names.
 LABELS = (

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import polars as pl
 import pytest
 
-from anonymize.entities import FINDINGS_SCHEMA, Entity
+from anonymize.detect.entities import Entity
+from anonymize.detect.findings import FINDINGS_SCHEMA
 from tests.corpus import LabelledText, make_corpus, table
 
 SEED = 20250501
@@ -41,8 +42,8 @@ Found = tuple[int, int, int, str]
 
 
 def predict_vector(corpus: list[LabelledText]) -> list[Found]:
-    """Findings of :func:`anonymize.vector.scan_table` on the corpus laid out as one column."""
-    from anonymize.vector import scan_table
+    """Findings of :func:`anonymize.detect.vector.scan_table` on the corpus laid out as one column."""
+    from anonymize.detect.vector import scan_table
 
     frame = scan_table(table(corpus))
     rows = frame.select("row", "start", "end", "entity").iter_rows()
@@ -50,8 +51,8 @@ def predict_vector(corpus: list[LabelledText]) -> list[Found]:
 
 
 def predict_presidio(corpus: list[LabelledText]) -> list[Found]:
-    """Findings of :func:`anonymize.analyzer.analyze_text`, one text at a time."""
-    from anonymize.analyzer import analyze_text
+    """Findings of :func:`anonymize.detect.analyzer.analyze_text`, one text at a time."""
+    from anonymize.detect.analyzer import analyze_text
 
     return [
         (i, span.start, span.end, span.entity)
@@ -336,7 +337,7 @@ def test_analyze_text_when_seeded_corpus_then_reported_entity_above_sanity_floor
 
 
 def test_scan_table_when_corpus_scanned_then_findings_follow_the_contract() -> None:
-    from anonymize.vector import scan_table
+    from anonymize.detect.vector import scan_table
 
     corpus = make_corpus(200, SEED)
     frame = scan_table(table(corpus))

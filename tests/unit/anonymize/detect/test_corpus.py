@@ -17,7 +17,7 @@ from stdnum import luhn
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
-from anonymize.entities import Entity
+from anonymize.detect.entities import Entity
 from tests.corpus import NEGATIVE_KINDS, LabelledText, make_corpus, table
 
 SEED = 20250501

@@ -1,6 +1,6 @@
 """Names: one set of rules, two paths, the same spans.
 
-Every case runs through both paths (:mod:`tests.unit.anonymize._detect`) and
+Every case runs through both paths (:mod:`tests.unit.anonymize.detect._detect`) and
 must give exactly the expected names. The cases are general forms of Chinese
 records (a name after a verb or a particle, after a role word, glued to the
 word that follows it, a rare dictionary word after a field label) and
@@ -14,9 +14,9 @@ import random
 import polars as pl
 import pytest
 
-from anonymize import patterns
-from anonymize.vector import _drop_contained
-from tests.unit.anonymize._detect import PATHS, values
+from anonymize.detect import rules
+from anonymize.detect.vector import _drop_contained
+from tests.unit.anonymize.detect._detect import PATHS, values
 
 NAME = "PERSON"
 
@@ -119,7 +119,7 @@ def test_person_when_word_begins_with_surname_then_no_name(path: str, text: str)
 def test_name_follow_when_text_after_name_then_decides(last: str, after: str, ends: bool) -> None:
     import re
 
-    from anonymize._names import FOLLOW_WIDTH, NAME_FOLLOW, straddling_words
+    from anonymize.detect._names import FOLLOW_WIDTH, NAME_FOLLOW, straddling_words
 
     follows = bool(re.match(NAME_FOLLOW, after[:FOLLOW_WIDTH]))
     assert (follows and last + after[0] not in straddling_words()) is ends
@@ -146,7 +146,7 @@ def test_drop_contained_when_random_spans_then_polars_twin_agrees() -> None:
     expected = sorted(
         (row, *span)
         for row in range(300)
-        for span in patterns.drop_contained([s[1:] for s in spans if s[0] == row])
+        for span in rules.drop_contained([s[1:] for s in spans if s[0] == row])
     )
     assert got == expected
     assert len(expected) < len(spans)  # some were contained

@@ -1,55 +1,40 @@
-"""Presidio recognizers: one per entity and file, context words, jieba for names."""
+"""Presidio recognizers: one generic class, one instance per entity definition."""
 
 from __future__ import annotations
-
-import importlib
 
 import pytest
 from presidio_analyzer import RecognizerResult
 
-from anonymize.context import CONTEXT
-from anonymize.entities import Entity
-from anonymize.recognizers import (
-    RECOGNIZERS,
+from anonymize.detect.entities import ENTITIES, definition
+from anonymize.detect.entity import EntityDefinition
+from anonymize.detect.recognizer import (
+    DefinitionRecognizer,
     NearestWordContextEnhancer,
-    PersonRecognizer,
     build_registry,
 )
-
-FILES = [
-    "resident_id",
-    "phone",
-    "email",
-    "bank_card",
-    "passport",
-    "license_plate",
-    "address",
-    "uscc",
-    "person",
-]
 
 
 def test_build_registry_when_built_then_one_chinese_recognizer_per_entity() -> None:
     registry = build_registry()
     assert registry.supported_languages == ["zh"]
     entities = [r.supported_entities for r in registry.recognizers]
-    assert sorted(e for (e,) in entities) == sorted(e.value for e in Entity)
+    assert sorted(e for (e,) in entities) == sorted(e.name for e in ENTITIES)
     assert all(r.supported_language == "zh" for r in registry.recognizers)
+    assert len({r.name for r in registry.recognizers}) == len(ENTITIES)  # distinct names
 
 
-@pytest.mark.parametrize("module", FILES)
-def test_recognizers_when_module_imported_then_one_recognizer_with_shared_context(
-    module: str,
+@pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.name)
+def test_recognizer_when_built_from_a_definition_then_its_entity_and_context(
+    entity: EntityDefinition,
 ) -> None:
-    loaded = importlib.import_module(f"anonymize.recognizers.{module}")
-    classes = [c for c in RECOGNIZERS if c.__module__ == loaded.__name__]
-    assert len(classes) == 1
-    recognizer = classes[0]()
-    assert recognizer.context == list(CONTEXT[recognizer.ENTITY])
+    recognizer = DefinitionRecognizer(entity)
+    assert recognizer.supported_entities == [entity.name]
+    assert recognizer.context == list(entity.context)
+    assert recognizer.definition is entity
 
 
 def test_analyze_when_entity_not_asked_then_nothing() -> None:
-    recognizer = next(c for c in RECOGNIZERS if c.ENTITY is Entity.PHONE_NUMBER)()
+    recognizer = DefinitionRecognizer(definition("PHONE_NUMBER"))
     assert recognizer.analyze("13912345678", ["EMAIL_ADDRESS"]) == []
     assert [r.entity_type for r in recognizer.analyze("13912345678", ["PHONE_NUMBER"])] == [
         "PHONE_NUMBER"
@@ -78,6 +63,6 @@ def test_enhancer_when_context_word_near_then_score_raised_and_marked() -> None:
 def test_person_when_shared_rules_then_names_without_place_names(
     text: str, names: list[str]
 ) -> None:
-    recognizer = PersonRecognizer()
+    recognizer = DefinitionRecognizer(definition("PERSON"))
     found = recognizer.analyze(text, ["PERSON"])
     assert sorted({text[r.start : r.end] for r in found}) == names

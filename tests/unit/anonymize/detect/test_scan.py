@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from stdnum.cn import ric
 
-from anonymize.scan import Finding, is_resident_id, scan_frame
+from anonymize.detect.scan import Finding, is_resident_id, scan_frame
 
 ID_X = "11010519491231002X"  # valid, check character X
 ID_DIGIT = "320584199003072617"  # valid, check digit 7
@@ -177,7 +177,7 @@ def test_scan_frame_when_empty_table_with_headers_then_headers_scanned() -> None
 def test_scan_file_when_csv_header_holds_phone_then_row_minus_one_with_offsets(
     tmp_path: Any,
 ) -> None:
-    from anonymize.scan import scan_file
+    from anonymize.detect.scan import scan_file
 
     path = tmp_path / "pivot.csv"
     pl.DataFrame({"区县": ["玄武区"], f"tel {PHONE}": ["1"]}).write_csv(path)

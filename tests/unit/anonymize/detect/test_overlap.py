@@ -1,6 +1,7 @@
 """18-digit numbers that read as a card and an ID, and USCCs by python-stdnum: both paths.
 
-The rule (:func:`anonymize.patterns.is_bank_card`): an 18-digit number that
+The rule (:mod:`anonymize.detect.overlap`, declared by the card in
+:mod:`anonymize.detect.entities.bank_card`): an 18-digit number that
 passes Luhn and has a birth year where a resident ID has one is a card only
 when a card word is the nearest card or ID word before it; otherwise it is an
 ID if it passes GB 11643 and nothing if it does not (a mistyped ID). A number
@@ -16,10 +17,10 @@ import pytest
 from stdnum import luhn
 from stdnum.cn import ric, uscc
 
-from anonymize import patterns
-from anonymize.analyzer import analyze_text
-from anonymize.vector import scan_table
-from tests.unit.anonymize._detect import PATHS, values, with_uscc
+from anonymize.detect.entities import resident_id
+from anonymize.detect.analyzer import analyze_text
+from anonymize.detect.vector import scan_table
+from tests.unit.anonymize.detect._detect import PATHS, values, with_uscc
 
 CARD, ID, ORG = "BANK_CARD", "CN_RESIDENT_ID", "CN_USCC"
 #: Passes Luhn and GB 11643 with a real birth date (1990-01-01).
@@ -31,8 +32,8 @@ NO_PROVINCE = "498304199001010114"
 
 
 def test_fixtures_when_checked_then_read_as_intended() -> None:
-    assert patterns.is_resident_id(BOTH) and luhn.is_valid(BOTH)
-    assert not patterns.is_resident_id(CARD_LIKE_ID) and luhn.is_valid(CARD_LIKE_ID)
+    assert resident_id.is_resident_id(BOTH) and luhn.is_valid(BOTH)
+    assert not resident_id.is_resident_id(CARD_LIKE_ID) and luhn.is_valid(CARD_LIKE_ID)
     assert ric.calc_check_digit(NO_PROVINCE) == NO_PROVINCE[-1] and luhn.is_valid(NO_PROVINCE)
 
 
@@ -87,8 +88,8 @@ def test_card_or_id_when_many_numbers_and_contexts_then_paths_agree() -> None:
 def test_card_or_id_when_no_province_then_paths_agree_on_a_card() -> None:
     r = random.Random(12)
     words = ["", "银行卡号", "身份证号", "编号 ", "公民身份号码"]
-    # Card prefixes (a first digit 3-6 or 9, patterns.BANK_CARD) that are no GB/T 2260 province.
-    outside = [f"{p:02d}" for p in range(30, 100) if f"{p:02d}" not in patterns.PROVINCES]
+    # Card prefixes (a first digit 3-6 or 9, bank_card.PATTERN) that are no GB/T 2260 province.
+    outside = [f"{p:02d}" for p in range(30, 100) if f"{p:02d}" not in resident_id.PROVINCES]
     outside = [p for p in outside if p[0] in "34569"]
     texts, cards = [], set()
     for row in range(300):

@@ -29,7 +29,7 @@ def with_uscc(first17: str) -> str:
 
 def vector(text: str, threshold: float = 0.5) -> set[Found]:
     """Findings of the polars path for one text, as a one-cell table."""
-    from anonymize.vector import scan_table
+    from anonymize.detect.vector import scan_table
 
     frame = scan_table(pl.DataFrame({"text": [text]}), threshold=threshold)
     return {(e, s, t) for e, s, t in frame.select("entity", "start", "end").iter_rows()}
@@ -37,7 +37,7 @@ def vector(text: str, threshold: float = 0.5) -> set[Found]:
 
 def presidio(text: str, threshold: float = 0.5) -> set[Found]:
     """Findings of the Presidio path for one text."""
-    from anonymize.analyzer import analyze_text
+    from anonymize.detect.analyzer import analyze_text
 
     return {(s.entity, s.start, s.end) for s in analyze_text(text, threshold=threshold)}
 

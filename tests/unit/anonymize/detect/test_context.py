@@ -7,14 +7,14 @@ import re
 import polars as pl
 import pytest
 
-from anonymize.context import (
-    CONTEXT,
+from anonymize.detect.context import (
     CONTEXT_WINDOW,
     NEGATIVE_CONTEXT,
     context_regex,
     context_score,
 )
-from anonymize.entities import Entity
+from anonymize.detect.entities import ENTITIES, definition
+from anonymize.detect.entity import EntityDefinition
 
 PHONE = "13912345678"
 
@@ -35,16 +35,18 @@ PHONE = "13912345678"
 )
 def test_context_score_when_words_before_span_then_score_moves(prefix: str, score: float) -> None:
     text = prefix + PHONE
-    assert context_score(Entity.PHONE_NUMBER, text, len(prefix), 0.75) == pytest.approx(score)
+    assert context_score(definition("PHONE_NUMBER"), text, len(prefix), 0.75) == pytest.approx(score)
 
 
 def test_context_score_when_floor_then_low_scores_lifted_to_it() -> None:
-    assert context_score(Entity.CN_PASSPORT, "护照E12345678", 2, 0.01) == pytest.approx(0.4)
+    assert context_score(definition("CN_PASSPORT"), "护照E12345678", 2, 0.01) == pytest.approx(0.4)
 
 
-@pytest.mark.parametrize("entity", list(Entity))
-def test_context_words_when_listed_then_plain_and_same_in_both_engines(entity: Entity) -> None:
-    words = CONTEXT[entity] + NEGATIVE_CONTEXT
+@pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.name)
+def test_context_words_when_listed_then_plain_and_same_in_both_engines(
+    entity: EntityDefinition,
+) -> None:
+    words = entity.context + NEGATIVE_CONTEXT
     assert all(re.fullmatch(r"[a-z\- \u4e00-\u9fff]+", w) for w in words)
     windows = [w + "x" for w in words] + ["无关的文字"]
     regex = context_regex(entity)

@@ -10,17 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from anonymize import analyzer
-from anonymize.entities import Span
+from anonymize.detect import analyzer
+from anonymize.detect.entities import ENTITIES
+from anonymize.detect.findings import Span
 from anonymize.errors import AnonymizationError
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 PHONE = "13912345678"
 
 
 def test_import_when_anonymize_imported_then_presidio_spacy_jieba_not_loaded() -> None:
     code = (
-        "import sys, json, anonymize, anonymize.scan, anonymize.vector, anonymize.analyzer; "
+        "import sys, json, anonymize, anonymize.detect.scan, anonymize.detect.vector, "
+        "anonymize.detect.analyzer; "
         "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules})))"
     )
     out = subprocess.run(
@@ -61,7 +63,7 @@ def test_engine_when_many_threads_race_then_built_once(monkeypatch: pytest.Monke
 def test_engine_when_built_then_blank_chinese_pipeline_with_our_recognizers() -> None:
     engine = analyzer.engine()
     assert engine.supported_languages == ["zh"]
-    assert sorted(engine.get_supported_entities("zh")) == sorted(e.value for e in analyzer.Entity)
+    assert sorted(engine.get_supported_entities("zh")) == sorted(e.name for e in ENTITIES)
     nlp = engine.nlp_engine.get_nlp("zh")
     assert nlp.pipe_names == []  # blank: no model was loaded or downloaded
     assert nlp.config["nlp"]["tokenizer"]["segmenter"] == "char"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from faker.providers.person.zh_CN import Provider
 
-from anonymize import _names
+from anonymize.detect import _names
 
 
 def test_surnames_when_compared_with_faker_then_every_faker_surname_known() -> None:
