@@ -68,7 +68,9 @@ def claims(definition: EntityDefinition, span: pl.Expr) -> pl.Expr:
     return claimed
 
 
-def keep_valid(frame: pl.DataFrame, definition: EntityDefinition, column: str = "hit") -> pl.DataFrame:
+def keep_valid(
+    frame: pl.DataFrame, definition: EntityDefinition, column: str = "hit"
+) -> pl.DataFrame:
     """The rows of ``frame`` whose ``column`` passes the entity's validator, stage by stage,
     and that no entity takes without words."""
     value = pl.col(column)

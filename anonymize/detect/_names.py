@@ -1,6 +1,6 @@
-"""Word lists and regex fragments behind PERSON detection.
+"""Word lists and regex fragments behind the detection of personal names.
 
-Not API: surnames, name stop characters, jieba's common words, and the PERSON
+Not API: surnames, name stop characters, jieba's common words, and the name
 regexes the rules of :mod:`anonymize.detect.entities.person` use (both detection paths
 share them; the regexes are in the subset Python and Rust agree on).
 """

@@ -93,8 +93,8 @@ def analyze_text(
         AnonymizationError: An unknown entity name.
 
     Example:
-        >>> [(s.entity, s.start, s.end) for s in analyze_text("手机13912345678。")]
-        [('PHONE_NUMBER', 2, 13)]
+        >>> [(s.start, s.end) for s in analyze_text("手机13912345678。")]  # the phone number
+        [(2, 13)]
     """
     wanted = sorted(entity_set(entities))
     from anonymize.detect.recognizer import LANGUAGE

@@ -12,8 +12,9 @@ The rules, in order:
    identifier, or where checksum- or structure-validated identifiers (IDs,
    phones, e-mails, cards, passports, plates) appear inside free text in at
    least 2 % of cells, is a ``direct_identifier``. Names and addresses (the
-   ``contextual`` entities) count only by the majority rule: a column of place names (常州市) has the odd
-   cell that looks like a name, a column of names has almost only such cells;
+   ``contextual`` entities) count only by the majority rule: a column of place
+   names (常州市) has the odd cell that looks like a name, a column of names
+   has almost only such cells;
 2. a unique-per-row text column (a customer number, a case id) is a
    ``direct_identifier``: it singles people out whatever it looks like;
 3. column names that say what they hold (age, sex, birth date, district,

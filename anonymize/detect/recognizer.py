@@ -87,7 +87,7 @@ class DefinitionRecognizer(EntityRecognizer):
                 end=end,
                 score=score,
                 recognition_metadata={
-                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                    RecognizerResult.RECOGNIZER_NAME_KEY: recognizer_name(self.definition),
                     RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
                 },
             )

@@ -73,9 +73,7 @@ def _followed(rule: Rule, padded: str, end: int) -> bool:
     return worded or follow.match(after) is not None
 
 
-def find_spans(
-    definition: EntityDefinition, rule: Rule, text: str
-) -> list[tuple[int, int, float]]:
+def find_spans(definition: EntityDefinition, rule: Rule, text: str) -> list[tuple[int, int, float]]:
     """Valid matches of ``rule`` in ``text`` as ``(start, end, base score)``, code points.
 
     Args:

@@ -81,8 +81,9 @@ def scan_frame(frame: pl.DataFrame, max_findings: int = 1000) -> list[Finding]:
         where they fill a column or the headers (see the module docstring).
 
     Example:
-        >>> scan_frame(pl.DataFrame({"区县": ["玄武区"], "13912345678": [3]}))
-        [Finding(column='13912345678', row=-1, entity='PHONE_NUMBER')]
+        >>> found = scan_frame(pl.DataFrame({"区县": ["玄武区"], "13912345678": [3]}))
+        >>> [(f.column, f.row) for f in found]  # a phone number in a header
+        [('13912345678', -1)]
     """
     found = _with_headers(without_stray_names(scan_table(frame), frame), frame)
     found = found.unique(subset=["column", "row", "entity"], keep="first", maintain_order=True)

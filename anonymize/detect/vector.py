@@ -9,19 +9,21 @@ How a rule runs over a column:
 
 1. Which cells may hold a match: the rules of a family (numbers, names, the
    rest) are searched for in every cell as one alternation; each rule is then
-   searched for only in the cells its family matched (:func:`~anonymize.detect._extract.candidates`).
+   searched for only in the cells its family matched
+   (:func:`~anonymize.detect._extract.candidates`).
 2. Fast path: a cell that is one match from end to end (a column of phones)
    is found with one ``contains`` and needs no extraction.
 3. Other cells: one ``extract_all`` lists every match (boundary, span, tail);
-   each is found as a literal and its span cut out of it (:func:`~anonymize.detect._extract._listed`).
+   each is found as a literal and its span cut out of it
+   (:func:`~anonymize.detect._extract._listed`).
    Offsets are code points: ``str.find`` gives the match's *byte* offset, so
    the bytes before it are decoded and counted with ``len_chars`` (never mixed
    with character slicing). Rust's regex has no look-around, so a boundary is
    consumed as a group: where a separator is shared by two adjacent matches,
    ``extract_all`` would miss the second one, and such cells are searched one
    match at a time, each search starting the boundary's width before the
-   previous span's end (:func:`~anonymize.detect._extract._one_by_one`), exactly as the look-behind of
-   the Presidio path reads.
+   previous span's end (:func:`~anonymize.detect._extract._one_by_one`),
+   exactly as the look-behind of the Presidio path reads.
 4. Candidates are trimmed and validated stage by stage, cheapest first
    (:mod:`anonymize.detect._checks`), then scored with their context. An
    entity with several rules keeps no span inside another of at least its
@@ -30,8 +32,8 @@ How a rule runs over a column:
 Example:
     >>> import polars as pl
     >>> frame = pl.DataFrame({"note": ["手机13912345678。", "无"]})
-    >>> scan_table(frame)[["row", "column", "entity", "start", "end"]].rows()
-    [(0, 'note', 'PHONE_NUMBER', 2, 13)]
+    >>> scan_table(frame)[["row", "column", "start", "end"]].rows()  # the phone number
+    [(0, 'note', 2, 13)]
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 import polars as pl
 
 from anonymize.detect import _checks
-from anonymize.detect._extract import SPANS_SCHEMA, candidates, spans
+from anonymize.detect._extract import candidates, spans
 from anonymize.detect.context import (
     CONTEXT_BOOST,
     CONTEXT_FLOOR,
@@ -192,7 +194,9 @@ def scan_table(
         cells = _prepared(frame.get_column(column).to_frame(), column)
         if cells is None or not cells.height:
             return None
-        return _scan_column(cells, definitions, threshold).with_columns(pl.lit(column).alias("column"))
+        return _scan_column(cells, definitions, threshold).with_columns(
+            pl.lit(column).alias("column")
+        )
 
     # Columns in parallel threads (polars releases the GIL): many steps are small and would
     # leave cores idle. The biggest columns start first, so that no thread is left alone

@@ -59,8 +59,10 @@ class EntityName(StrEnum):
         return definition(self).personal
 
 
-#: What a finding is, one member per entity of :data:`ENTITIES` (``Entity("PERSON")``).
-Entity = EntityName("Entity", [(d.name, d.name) for d in ENTITIES], module=__name__)  # type: ignore[call-overload]
+#: What a finding is, one member per entity of :data:`ENTITIES` (``Entity(name)``).
+Entity: type[EntityName] = EntityName(  # type: ignore[call-arg, assignment]
+    "Entity", [(d.name, d.name) for d in ENTITIES], module=__name__
+)
 
 
 def definition(name: str) -> EntityDefinition:

@@ -85,9 +85,7 @@ def _card_length(number: pl.Expr) -> pl.Expr:
 
 BANK_CARD = EntityDefinition(
     name=NAME,
-    rules=(
-        Rule(NAME, PATTERN, ALONE_BEFORE, ALONE_AFTER, score=0.8, requires=FOUR_DIGITS),
-    ),
+    rules=(Rule(NAME, PATTERN, ALONE_BEFORE, ALONE_AFTER, score=0.8, requires=FOUR_DIGITS),),
     context=CONTEXT,
     validator=Validator(is_card_form, (_card_length, luhn_ok), numeric=True),
     gives_way=(GivesWay(USCC), GivesWay(RESIDENT_ID, unless_words=CARD_WORDS)),

@@ -60,16 +60,13 @@ def uscc_check_ok(number: pl.Expr) -> pl.Expr:
     total = (low % 31 + (high % 31) * (34**9 % 31)) % 31
     expected = pl.lit(_ALPHABET).str.slice((31 - total) % 31, 1)
     return (
-        number.str.contains(f"^[0-9]{{8}}[{_CLASS}]{{10}}$")
-        & (number.str.slice(17, 1) == expected)
+        number.str.contains(f"^[0-9]{{8}}[{_CLASS}]{{10}}$") & (number.str.slice(17, 1) == expected)
     ).fill_null(False)
 
 
 USCC = EntityDefinition(
     name=NAME,
-    rules=(
-        Rule(NAME, PATTERN, ALONE_BEFORE, ALONE_AFTER, score=0.85, requires=FOUR_DIGITS),
-    ),
+    rules=(Rule(NAME, PATTERN, ALONE_BEFORE, ALONE_AFTER, score=0.85, requires=FOUR_DIGITS),),
     context=("信用代码", "统一社会", "税号", "纳税人识别号", "uscc"),
     validator=Validator(is_uscc_form, (uscc_check_ok,), numeric=True),
     gives_way=(GivesWay(RESIDENT_ID),),

@@ -28,8 +28,8 @@ from typing import Any
 import polars as pl
 
 from anonymize.detect.scan import without_stray_names
-from anonymize.transforms.redact import redact
 from anonymize.detect.vector import scan_table
+from anonymize.transforms.redact import redact
 
 
 def _counts(findings: pl.DataFrame, by: str) -> dict[str, int]:

@@ -42,7 +42,7 @@ Found = tuple[int, int, int, str]
 
 
 def predict_vector(corpus: list[LabelledText]) -> list[Found]:
-    """Findings of :func:`anonymize.detect.vector.scan_table` on the corpus laid out as one column."""
+    """Findings of :func:`anonymize.detect.vector.scan_table` on the corpus as one column."""
     from anonymize.detect.vector import scan_table
 
     frame = scan_table(table(corpus))

@@ -41,6 +41,7 @@ def is_uscc(candidate: str) -> bool:
     """A USCC's validator and its yield to an ID, as one scalar check."""
     return uscc.is_uscc_form(candidate) and not overlap.claims(RESIDENT_ID, candidate)
 
+
 SEED = 20250301
 N = 3000
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -190,6 +191,8 @@ def test_luhn_ok_when_any_length_null_or_not_digits_then_agrees_with_stdnum() ->
             digits = _digits(r, length)
             numbers += [digits, with_luhn(digits[:-1]) if length > 1 else digits]
     numbers += [None, "", "12a4", "４５６７", "1234 5678"]
-    got = pl.DataFrame({"v": numbers}, schema={"v": pl.String}).select(bank_card.luhn_ok(pl.col("v")))
+    got = pl.DataFrame({"v": numbers}, schema={"v": pl.String}).select(
+        bank_card.luhn_ok(pl.col("v"))
+    )
     expected = [n is not None and n.isascii() and n.isdigit() and luhn.is_valid(n) for n in numbers]
     assert got.to_series().to_list() == expected

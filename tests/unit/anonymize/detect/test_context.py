@@ -35,7 +35,9 @@ PHONE = "13912345678"
 )
 def test_context_score_when_words_before_span_then_score_moves(prefix: str, score: float) -> None:
     text = prefix + PHONE
-    assert context_score(definition("PHONE_NUMBER"), text, len(prefix), 0.75) == pytest.approx(score)
+    assert context_score(definition("PHONE_NUMBER"), text, len(prefix), 0.75) == pytest.approx(
+        score
+    )
 
 
 def test_context_score_when_floor_then_low_scores_lifted_to_it() -> None:

@@ -17,8 +17,8 @@ import pytest
 from stdnum import luhn
 from stdnum.cn import ric, uscc
 
-from anonymize.detect.entities import resident_id
 from anonymize.detect.analyzer import analyze_text
+from anonymize.detect.entities import resident_id
 from anonymize.detect.vector import scan_table
 from tests.unit.anonymize.detect._detect import PATHS, values, with_uscc
 

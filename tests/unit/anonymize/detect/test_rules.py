@@ -158,6 +158,8 @@ def test_entity_set_when_names_then_entities_or_error() -> None:
         "anonymize.detect.rules",
         "anonymize.detect.overlap",
         "anonymize.detect.vector",
+        "anonymize.detect.scan",
+        "anonymize.detect.classify",
         "anonymize.detect.analyzer",
         "anonymize.detect.recognizer",
         "anonymize.detect.entities",

@@ -8,12 +8,11 @@ import polars as pl
 import pytest
 
 from anonymize.detect.analyzer import analyze_text
-from anonymize.detect.entities import Entity
-from anonymize.detect.findings import FINDINGS_SCHEMA
-from anonymize.errors import AnonymizationError
-from anonymize.detect.entities import ENTITIES
+from anonymize.detect.entities import ENTITIES, Entity
 from anonymize.detect.entity import EntityDefinition
+from anonymize.detect.findings import FINDINGS_SCHEMA
 from anonymize.detect.vector import scan_table
+from anonymize.errors import AnonymizationError
 from tests.unit.anonymize.detect._detect import presidio, vector, with_ric
 
 ID = "11010519491231002X"
