@@ -163,6 +163,9 @@ class GivesWay:
             keeps a card, 身份证号 gives it to the ID). Where one of ``to``'s
             words is nearest, ``to`` takes the span; where no word is, ``to``
             takes it too. Without words, ``to`` always takes it.
+
+    Only an entity with a claim (or a validator) claims anything: giving way to
+    one without either is a no-op.
     """
 
     to: EntityDefinition
