@@ -33,7 +33,7 @@ from tests.corpus import (
     SIXTH_NOTES,
     UNSEEN_NOTES,
 )
-from tests.unit.anonymize.test_accuracy import (
+from tests.unit.anonymize.detect.test_accuracy import (
     HELD_OUT_N,
     MIN_PRECISION,
     MIN_RECALL,

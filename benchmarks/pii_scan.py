@@ -26,8 +26,8 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from anonymize._names import NAME_STOP
-from anonymize.entities import Entity
+from anonymize.detect._names import NAME_STOP
+from anonymize.detect.entities import Entity
 
 SURNAMES = [
     *"王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘",
@@ -380,8 +380,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each path")
     args = parser.parse_args()
 
-    from anonymize.analyzer import analyze_text, engine
-    from anonymize.vector import scan_table
+    from anonymize.detect.analyzer import analyze_text, engine
+    from anonymize.detect.vector import scan_table
 
     start = time.perf_counter()
     table, truth = make_table(args.rows, args.seed)

@@ -35,7 +35,7 @@ from faker import Faker
 from stdnum import luhn
 from stdnum.cn import ric, uscc
 
-from anonymize.entities import Entity
+from anonymize.detect.entities import Entity
 
 __all__ = [
     "BLIND_NOTES",

@@ -81,7 +81,7 @@ def apply(
         frame: The input table.
         spec: The per-column operations.
         secret: The deployment secret (``Settings.secret()``), keys pseudonyms.
-        findings: PII findings of ``frame`` (``anonymize.entities.FINDINGS_SCHEMA``),
+        findings: PII findings of ``frame`` (``anonymize.FINDINGS_SCHEMA``),
             needed when a column is redacted.
 
     Returns:

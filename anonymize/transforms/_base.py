@@ -14,7 +14,7 @@ class Context:
 
     Attributes:
         secret: The deployment secret (``Settings.secret()``), keys pseudonyms.
-        findings: The detection path's findings (``anonymize.entities.FINDINGS_SCHEMA``)
+        findings: The detection path's findings (``anonymize.FINDINGS_SCHEMA``)
             for in-text redaction, or None when no column is redacted.
     """
 

@@ -1,6 +1,6 @@
 """Redact: replace the PII found inside free text by ``<ENTITY>`` or a mask.
 
-Depends only on the findings contract of :mod:`anonymize.entities`: a frame
+Depends only on the findings contract of :mod:`anonymize.detect.findings`: a frame
 ``row, column, entity, start, end, score`` with code-point offsets into the
 cell, as both detection paths produce it. Vectorized: overlapping findings
 of a cell are merged into one span (keeping the label of the highest score),
@@ -15,9 +15,9 @@ from collections.abc import Collection
 from typing import Literal
 
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from anonymize.entities import FINDINGS_SCHEMA, Entity
+from anonymize.detect.findings import FINDINGS_SCHEMA
 from anonymize.errors import AnonymizationError
 from anonymize.transforms._base import Context, Operator
 
@@ -30,7 +30,7 @@ def _findings_of(
     if missing:
         raise AnonymizationError(
             f"the findings frame lacks column(s) {', '.join(sorted(missing))}: "
-            "pass the frame the PII scan returns (anonymize.entities.FINDINGS_SCHEMA)"
+            "pass the frame the PII scan returns (anonymize.FINDINGS_SCHEMA)"
         )
     mine = findings.filter(pl.col("column") == column).select(
         pl.col("row").cast(pl.Int64),
@@ -165,8 +165,22 @@ class Redact(Operator):
     op: Literal["redact"] = "redact"
     style: Literal["label", "mask"] = "label"
     char: str = Field(default="*", min_length=1, max_length=1)
-    #: Redact only these entities; all by default.
-    entities: tuple[Entity, ...] | None = None
+    #: Redact only these entities (names of :data:`anonymize.Entity`); all by default.
+    entities: tuple[str, ...] | None = None
+
+    @field_validator("entities")
+    @classmethod
+    def _known(cls, entities: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        """Only names of registered entities (the registry loads here, not on import)."""
+        if entities is None:
+            return None
+        from anonymize.detect.entities import entity_set
+
+        try:
+            entity_set(entities)
+        except AnonymizationError as err:
+            raise ValueError(str(err)) from err
+        return tuple(str(e) for e in entities)
 
     def expression(self, frame: pl.DataFrame, column: str, context: Context) -> pl.Expr | None:
         if context.findings is None:
@@ -174,7 +188,7 @@ class Redact(Operator):
                 f"column '{column}' is to be redacted but no findings were given: "
                 "scan the table for PII and pass the findings to apply()"
             )
-        entities = None if self.entities is None else [e.value for e in self.entities]
+        entities = None if self.entities is None else list(self.entities)
         redacted = redact(
             frame, column, context.findings, style=self.style, char=self.char, entities=entities
         )

@@ -33,7 +33,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from anonymize.classify import Proposal, less_protective, propose_tags
+from anonymize.detect.classify import Proposal, less_protective, propose_tags
 from jobs.privacy_unit import known_unit, only_null_missing
 from policies.catalog import ColumnTag, Grade, OpenAttribute, check_privacy_unit_coverage
 from policies.errors import Conflict, InvalidRequest, NotFound

@@ -49,8 +49,8 @@ def _scan_lines(
     batch_rows: int,
     progress: Console | None,
 ) -> Iterator[str]:
-    from anonymize.scan import header_findings
-    from anonymize.vector import scan_table
+    from anonymize.detect.scan import header_findings
+    from anonymize.detect.vector import scan_table
 
     schema = frame.collect_schema()
     wanted = list(columns) if columns else list(schema)

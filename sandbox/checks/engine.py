@@ -204,7 +204,7 @@ def _without_identifying_names(checks: list[Check], names: list[str]) -> list[Ch
     number or a resident ID; reasons reach the report and the manifest and
     must never carry a value.
     """
-    from anonymize.vector import scan_table
+    from anonymize.detect.vector import scan_table
 
     # file names are scanned without their suffix too ("13912345678.csv")
     unique = sorted(set(names) | {Path(n).stem for n in names})

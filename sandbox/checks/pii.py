@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import polars as pl
 
-from anonymize.scan import scan_frame
+from anonymize.detect.scan import scan_frame
 from sandbox.checks.rows import Verdict, as_text
 from sandbox.checks.tables import MAX_TEXT_CHARS, MAX_TEXT_LINES, Contents
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import polars as pl
 
-from anonymize.scan import without_stray_names
+from anonymize.detect.scan import without_stray_names
+from anonymize.detect.vector import scan_table
 from anonymize.transforms.redact import redact
-from anonymize.vector import scan_table
 
 
 def _counts(findings: pl.DataFrame, by: str) -> dict[str, int]:

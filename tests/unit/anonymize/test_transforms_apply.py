@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from stdnum.cn import ric
 
-from anonymize.entities import FINDINGS_SCHEMA
+from anonymize.detect.findings import FINDINGS_SCHEMA
 from anonymize.errors import AnonymizationError
 from anonymize.transforms import TransformSpec, apply
 

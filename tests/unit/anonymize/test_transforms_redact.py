@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anonymize.entities import FINDINGS_SCHEMA
+from anonymize.detect.findings import FINDINGS_SCHEMA
 from anonymize.errors import AnonymizationError
 from anonymize.transforms.redact import redact
 

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save_file
 
-from anonymize.scan import Finding
+from anonymize.detect.scan import Finding
 from policies.errors import InternalError
 from sandbox.checks import cells as _checks_cells
 from sandbox.checks import pii as _checks_pii

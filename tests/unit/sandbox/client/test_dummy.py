@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from stdnum.cn import uscc
 
-from anonymize.patterns import is_resident_id
+from anonymize.detect.entities.resident_id import is_resident_id
 from sandbox.client.dummy import dummy_frame, resident_id_check, uscc_check
 from sandbox.client.schema import Column, polars_dtype
 from tests.unit.sandbox.client._fake import CITIES, client

@@ -1,0 +1,63 @@
+"""How a text is prepared for the rules, and the boundaries identifiers share.
+
+A rule matches in a *prepared* text: full-width ASCII folded to half-width one
+code point for one (so offsets still point into the original), then padded
+with :data:`PAD_BEFORE` and :data:`PAD_AFTER` so that every match has a
+character before and after it.
+
+Boundary decision for numbers: an identifier stands alone. A letter, a digit or
+``@`` right before or after it makes it part of a longer code (``SF...``
+tracking numbers, invoice codes, e-mail local parts); a digit and a dot before
+it, or a dot and a letter or digit after it, make it part of a decimal amount
+(``13912345678.50`` 元 is an amount, not a phone) or a domain. A full stop that
+ends a sentence (``…13912345678.``) is no part of the number.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+#: Full-width ASCII (U+FF01-U+FF5E) and the ideographic space, folded one for one.
+FULLWIDTH = (*(chr(c) for c in range(0xFF01, 0xFF5F)), "\u3000")
+HALFWIDTH = (*(chr(c) for c in range(0x21, 0x7F)), " ")
+_FOLD = str.maketrans(dict(zip(FULLWIDTH, HALFWIDTH, strict=True)))
+#: Padding that gives every match a character on each side (two for look-behind).
+PAD_BEFORE = "\n\n"
+PAD_AFTER = "\n"
+
+#: Before a number: not a letter, digit, ``@`` or ``.``; or a dot not after a digit.
+ALONE_BEFORE = r"(?:(?s:.)[^0-9A-Za-z@.]|[^0-9]\.)"
+#: After a number: not a letter, digit, ``@`` or ``.``; or a dot not before a letter or digit.
+ALONE_AFTER = r"(?:[^0-9A-Za-z@.]|\.[^0-9A-Za-z])"
+#: Any two characters (a look-behind that asks nothing) and any one.
+ANY2 = r"(?s:..)"
+ANY1 = r"(?s:.)"
+#: Cheap regexes every match needs somewhere in its cell. Rules that share one (the number
+#: rules: four digits) form a family the vector path first searches for as one alternation.
+FOUR_DIGITS = "[0-9]{4}"
+
+
+def normalize(text: str) -> str:
+    """Fold full-width digits, letters and punctuation to ASCII; length is unchanged.
+
+    >>> normalize("１３９　Ｅ")
+    '139 E'
+    """
+    return text.translate(_FOLD)
+
+
+def compact(candidate: str) -> str:
+    """The candidate without spaces and dashes, upper-case.
+
+    >>> compact("6222 0212-3456 x")
+    '622202123456X'
+    """
+    return candidate.replace(" ", "").replace("-", "").upper()
+
+
+def compact_expr(span: pl.Expr) -> pl.Expr:
+    """Without spaces and dashes, upper-case (as :func:`compact`), over a column.
+
+    Spans of the numeric rules hold only digits, ASCII letters, spaces and dashes.
+    """
+    return span.str.replace_all("[ -]", "").str.to_uppercase()

@@ -1,0 +1,391 @@
+"""Per-entity recall and precision of both detection paths on the seeded corpus (issue 3).
+
+A prediction is a true positive when its entity and both offsets equal a
+labelled span (exact match). The relaxed figures count any overlap with a span
+of the same entity, to tell boundary disagreements from misses. The targets of
+issue 3 are asserted on exact matches; :func:`accuracy_table` gives the table
+that ``benchmarks/pii_accuracy.py`` prints for the README.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import polars as pl
+import pytest
+
+from anonymize.detect.entities import Entity
+from anonymize.detect.findings import FINDINGS_SCHEMA
+from tests.corpus import LabelledText, make_corpus, table
+
+SEED = 20250501
+VECTOR_N = 3000
+PRESIDIO_N = 800
+STRICT = (Entity.CN_RESIDENT_ID, Entity.PHONE_NUMBER, Entity.EMAIL_ADDRESS, Entity.BANK_CARD)
+REPORTED = tuple(e for e in Entity if e not in STRICT)
+MIN_RECALL, MIN_PRECISION = 0.99, 0.98  # issue 3, "Evidence"
+#: Names (issue 3): recall and precision at least 0.98 on both paths, exact offsets.
+PERSON_MIN_RECALL = PERSON_MIN_PRECISION = 0.98
+#: Size of each held-out notes corpus (``make_corpus(..., notes=...)``), reported only.
+HELD_OUT_N = 800
+# Issue 3 sets no target for names, addresses, passports, plates and USCCs: it asks to report
+# them. The floor only catches a recognizer that is missing, unwired or cut by the threshold
+# (recall near 0), so it is on overlap recall: where a free-form entity begins or ends (is 江苏省
+# part of the address, is 502室?) is a convention the exact figures in the table show.
+FLOOR_RECALL = 0.5
+EXAMPLES = 10
+
+#: One finding or label: (row, start, end, entity), code-point offsets.
+Found = tuple[int, int, int, str]
+
+
+def predict_vector(corpus: list[LabelledText]) -> list[Found]:
+    """Findings of :func:`anonymize.detect.vector.scan_table` on the corpus as one column."""
+    from anonymize.detect.vector import scan_table
+
+    frame = scan_table(table(corpus))
+    rows = frame.select("row", "start", "end", "entity").iter_rows()
+    return [(int(r), int(s), int(e), str(k)) for r, s, e, k in rows]
+
+
+def predict_presidio(corpus: list[LabelledText]) -> list[Found]:
+    """Findings of :func:`anonymize.detect.analyzer.analyze_text`, one text at a time."""
+    from anonymize.detect.analyzer import analyze_text
+
+    return [
+        (i, span.start, span.end, span.entity)
+        for i, item in enumerate(corpus)
+        for span in analyze_text(item.text)
+    ]
+
+
+PATHS = {"vector": (predict_vector, VECTOR_N), "presidio": (predict_presidio, PRESIDIO_N)}
+
+
+@dataclass(slots=True)
+class Score:
+    """Counts for one entity on one path, with the misses and false alarms kept for reports."""
+
+    entity: str
+    support: int = 0
+    predicted: int = 0
+    tp: int = 0
+    relaxed_hit_gold: int = 0
+    relaxed_hit_pred: int = 0
+    false_negatives: list[Found] = field(default_factory=list)
+    false_positives: list[Found] = field(default_factory=list)
+
+    @property
+    def fp(self) -> int:
+        return self.predicted - self.tp
+
+    @property
+    def fn(self) -> int:
+        return self.support - self.tp
+
+    @property
+    def precision(self) -> float:
+        return self.tp / self.predicted if self.predicted else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.tp / self.support if self.support else float("nan")
+
+    @property
+    def relaxed_precision(self) -> float:
+        return self.relaxed_hit_pred / self.predicted if self.predicted else float("nan")
+
+    @property
+    def relaxed_recall(self) -> float:
+        return self.relaxed_hit_gold / self.support if self.support else float("nan")
+
+
+def _overlaps(a: Found, b: Found) -> bool:
+    return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]
+
+
+def score(corpus: list[LabelledText], found: list[Found]) -> dict[str, Score]:
+    """Score findings against the labels, per entity; unknown entity names go under their name.
+
+    Args:
+        corpus: The labelled texts the findings were made on.
+        found: ``(row, start, end, entity)`` per finding; duplicates count once.
+
+    Returns:
+        One :class:`Score` per entity of :class:`Entity` and per other name predicted.
+    """
+    gold = {(i, s, e, k) for i, t in enumerate(corpus) for s, e, k in t.spans}
+    pred = set(found)
+    scores = {str(e): Score(str(e)) for e in Entity}
+    by_row: dict[int, list[Found]] = defaultdict(list)
+    for g in gold:
+        by_row[g[0]].append(g)
+    pred_by_row: dict[int, list[Found]] = defaultdict(list)
+    for p in pred:
+        pred_by_row[p[0]].append(p)
+    for g in sorted(gold):
+        sc = scores[g[3]]
+        sc.support += 1
+        if g in pred:
+            sc.tp += 1
+        else:
+            sc.false_negatives.append(g)
+        if any(p[3] == g[3] and _overlaps(p, g) for p in pred_by_row[g[0]]):
+            sc.relaxed_hit_gold += 1
+    for p in sorted(pred):
+        sc = scores.setdefault(p[3], Score(p[3]))
+        sc.predicted += 1
+        if p not in gold:
+            sc.false_positives.append(p)
+        if any(g[3] == p[3] and _overlaps(p, g) for g in by_row[p[0]]):
+            sc.relaxed_hit_pred += 1
+    return scores
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One path run on one corpus: the findings and their scores."""
+
+    corpus: list[LabelledText]
+    found: list[Found]
+    scores: dict[str, Score]
+
+
+def evaluate(
+    path: str, n: int | None = None, seed: int = SEED, notes: tuple[str, ...] | None = None
+) -> Run:
+    """Run one path (``"vector"`` or ``"presidio"``) on a seeded corpus and score it.
+
+    ``notes`` scores texts drawn from these templates instead (the held-out notes
+    :data:`tests.corpus.HELD_OUT_NOTES` or :data:`tests.corpus.UNSEEN_NOTES`).
+    """
+    predict, default_n = PATHS[path]
+    corpus = make_corpus(default_n if n is None else n, seed, notes)
+    found = predict(corpus)
+    return Run(corpus, found, score(corpus, found))
+
+
+def table_of(scores: dict[str, dict[str, Score]]) -> pl.DataFrame:
+    """One row per path and entity, in :class:`Entity` order, then unknown names."""
+    order = {str(e): k for k, e in enumerate(Entity)}
+    rows = [
+        {
+            "path": path, "entity": s.entity, "support": s.support, "predicted": s.predicted,
+            "tp": s.tp, "fp": s.fp, "fn": s.fn, "precision": s.precision, "recall": s.recall,
+            "relaxed_precision": s.relaxed_precision, "relaxed_recall": s.relaxed_recall,
+        }
+        for path, per_entity in scores.items()
+        for s in sorted(per_entity.values(), key=lambda s: (order.get(s.entity, 99), s.entity))
+    ]  # fmt: skip
+    return pl.DataFrame(rows)
+
+
+def accuracy_table(
+    paths: tuple[str, ...] = ("vector", "presidio"),
+    vector_n: int = VECTOR_N,
+    presidio_n: int = PRESIDIO_N,
+    seed: int = SEED,
+) -> pl.DataFrame:
+    """Compute the per-entity accuracy table of the detection paths on the seeded corpus.
+
+    Args:
+        paths: Which paths to run.
+        vector_n: Corpus size for the vectorized path.
+        presidio_n: Corpus size for the Presidio path (slower, one text at a time).
+        seed: Corpus seed.
+
+    Returns:
+        Columns ``path, entity, support, predicted, tp, fp, fn, precision, recall,
+        relaxed_precision, relaxed_recall``.
+    """
+    sizes = {"vector": vector_n, "presidio": presidio_n}
+    return table_of({p: evaluate(p, sizes[p], seed).scores for p in paths})
+
+
+def markdown(frame: pl.DataFrame) -> str:
+    """Render :func:`accuracy_table` as a GitHub markdown table."""
+    head = "| path | entity | support | TP | FP | FN | precision | recall | overlap P | overlap R |"
+    lines = [head, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in frame.iter_rows(named=True):
+        figures = (r["precision"], r["recall"], r["relaxed_precision"], r["relaxed_recall"])
+        lines.append(
+            f"| {r['path']} | {r['entity']} | {r['support']} | {r['tp']} | {r['fp']} | {r['fn']} | "
+            + " | ".join("–" if x != x else f"{x:.4f}" for x in figures)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def mask(text: str) -> str:
+    """Mask every digit of each number beyond its first four (ASCII or full-width digits)."""
+
+    def one(m: re.Match[str]) -> str:
+        seen, out = 0, []
+        for c in m.group():
+            if c.isdigit():
+                seen += 1
+                out.append(c if seen <= 4 else "*")
+            else:
+                out.append(c)
+        return "".join(out)
+
+    return re.sub(r"[0-9０-９](?:[ \-]?[0-9０-９])*", one, text)
+
+
+def describe(corpus: list[LabelledText], item: Found, found: list[Found]) -> str:
+    """One example line: entity, offsets, what else lies there, and the masked text in context."""
+    row, start, end, entity = item
+    t = corpus[row]
+    near = [f"label {k}{(s, e)}" for s, e, k in t.spans if s < end and start < e]
+    near += [f"negative {k}{(s, e)}" for s, e, k in t.negatives if s < end and start < e]
+    near += [f"found {f[3]}{f[1:3]}" for f in found if f != item and _overlaps(f, item)]
+    lo, hi = max(0, start - 25), min(len(t.text), end + 25)
+    window = t.text[lo:start] + "⟦" + t.text[start:end] + "⟧" + t.text[end:hi]
+    return f"({entity}, ({start}, {end}), {mask(window)!r}) row {row}; " + (
+        "; ".join(near) or "nothing overlaps"
+    )
+
+
+def failure_report(corpus: list[LabelledText], scores: dict[str, Score], found: list[Found],
+                   entity: str) -> str:  # fmt: skip
+    """Counts and up to :data:`EXAMPLES` false negatives and false positives of one entity."""
+    s = scores[entity]
+    kinds = Counter(
+        k for f in s.false_positives for a, b, k in corpus[f[0]].negatives if a < f[2] and f[1] < b
+    )
+    lines = [
+        f"{entity}: support {s.support}, predicted {s.predicted}, TP {s.tp}, FP {s.fp}, FN {s.fn};"
+        f" precision {s.precision:.4f}, recall {s.recall:.4f}; overlap precision"
+        f" {s.relaxed_precision:.4f}, overlap recall {s.relaxed_recall:.4f}",
+        f"false positives on hard negatives: {dict(kinds.most_common())}",
+        "false negatives:",
+        *("  " + describe(corpus, f, found) for f in s.false_negatives[:EXAMPLES]),
+        "false positives:",
+        *("  " + describe(corpus, f, found) for f in s.false_positives[:EXAMPLES]),
+    ]
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def vector_run() -> Run:
+    return evaluate("vector")
+
+
+@pytest.fixture(scope="module")
+def presidio_run() -> Run:
+    return evaluate("presidio")
+
+
+def _check_targets(run: Run, entity: str) -> None:
+    s = run.scores[entity]
+    ok = s.recall >= MIN_RECALL and s.precision >= MIN_PRECISION
+    assert ok, failure_report(run.corpus, run.scores, run.found, entity)
+
+
+def _check_floor(run: Run, entity: str) -> None:
+    s = run.scores[entity]
+    assert s.relaxed_recall >= FLOOR_RECALL, failure_report(
+        run.corpus, run.scores, run.found, entity
+    )
+
+
+@pytest.mark.parametrize("entity", STRICT)
+def test_scan_table_when_seeded_corpus_then_meets_recall_and_precision_targets(
+    vector_run: Run, entity: Entity
+) -> None:
+    _check_targets(vector_run, entity)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entity", STRICT)
+def test_analyze_text_when_seeded_corpus_then_meets_recall_and_precision_targets(
+    presidio_run: Run, entity: Entity
+) -> None:
+    _check_targets(presidio_run, entity)
+
+
+def _check_person(run: Run) -> None:
+    s = run.scores[Entity.PERSON]
+    ok = s.recall >= PERSON_MIN_RECALL and s.precision >= PERSON_MIN_PRECISION
+    assert ok, failure_report(run.corpus, run.scores, run.found, Entity.PERSON)
+
+
+def test_scan_table_when_seeded_corpus_then_person_meets_targets(vector_run: Run) -> None:
+    _check_person(vector_run)
+
+
+@pytest.mark.slow
+def test_analyze_text_when_seeded_corpus_then_person_meets_targets(presidio_run: Run) -> None:
+    _check_person(presidio_run)
+
+
+@pytest.mark.parametrize("entity", REPORTED)
+def test_scan_table_when_seeded_corpus_then_reported_entity_above_sanity_floor(
+    vector_run: Run, entity: Entity
+) -> None:
+    _check_floor(vector_run, entity)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entity", REPORTED)
+def test_analyze_text_when_seeded_corpus_then_reported_entity_above_sanity_floor(
+    presidio_run: Run, entity: Entity
+) -> None:
+    _check_floor(presidio_run, entity)
+
+
+def test_scan_table_when_corpus_scanned_then_findings_follow_the_contract() -> None:
+    from anonymize.detect.vector import scan_table
+
+    corpus = make_corpus(200, SEED)
+    frame = scan_table(table(corpus))
+    assert dict(frame.schema) == FINDINGS_SCHEMA
+    assert set(frame["column"].unique().to_list()) <= {"text"}
+    assert set(frame["entity"].unique().to_list()) <= {str(e) for e in Entity}
+    lengths = [len(corpus[r].text) for r in frame["row"].to_list()]
+    assert all(
+        0 <= s < e <= n for s, e, n in zip(frame["start"], frame["end"], lengths, strict=True)
+    )
+
+
+@pytest.mark.slow
+def test_analyze_text_when_corpus_scanned_then_reports_only_contract_entities(
+    presidio_run: Run,
+) -> None:
+    assert {f[3] for f in presidio_run.found} <= {str(e) for e in Entity}
+
+
+def test_accuracy_table_when_built_from_a_run_then_one_row_per_entity(vector_run: Run) -> None:
+    frame = table_of({"vector": vector_run.scores})
+    assert frame["entity"].to_list()[: len(Entity)] == [str(e) for e in Entity]
+    assert frame["support"].sum() == sum(len(t.spans) for t in vector_run.corpus)
+    assert markdown(frame).count("\n") == frame.height + 1
+
+
+def test_mask_when_numbers_then_only_first_four_digits_shown() -> None:
+    assert (
+        mask("手机 138 0013 8000，卡号６２２２０２１２") == "手机 138 0*** ****，卡号６２２２****"
+    )
+
+
+PHONE_TEXT = [LabelledText("手机：13800138000。", [(3, 14, "PHONE_NUMBER")])]
+
+
+@pytest.mark.parametrize(
+    ("found", "tp", "fp", "fn", "overlap_precision", "overlap_recall"),
+    [
+        ([(0, 3, 14, "PHONE_NUMBER")], 1, 0, 0, 1.0, 1.0),  # exact
+        ([(0, 3, 14, "PHONE_NUMBER")] * 2, 1, 0, 0, 1.0, 1.0),  # a duplicate counts once
+        ([(0, 3, 15, "PHONE_NUMBER")], 0, 1, 1, 1.0, 1.0),  # takes the full stop: boundary only
+        ([(0, 3, 14, "BANK_CARD")], 0, 0, 1, float("nan"), 0.0),  # right place, wrong entity
+        ([], 0, 0, 1, float("nan"), 0.0),  # nothing found
+    ],
+)
+def test_score_when_findings_vary_then_counts_exact_and_overlap_matches(
+    found: list[Found], tp: int, fp: int, fn: int, overlap_precision: float, overlap_recall: float
+) -> None:
+    s = score(PHONE_TEXT, found)["PHONE_NUMBER"]
+    assert (s.tp, s.fp, s.fn, s.relaxed_recall) == (tp, fp, fn, overlap_recall)
+    assert s.relaxed_precision == pytest.approx(overlap_precision, nan_ok=True)
