@@ -20,12 +20,16 @@ from hypothesis import strategies as st
 from safetensors.numpy import save_file
 
 from anonymize.scan import Finding
+from policies.catalog import Product
 from policies.errors import InternalError
-from sandbox.checks import cells as _checks_cells
-from sandbox.checks import pii as _checks_pii
-from sandbox.checks import tables as _checks_tables
-from sandbox.checks.engine import Check, CheckContext, blocking, run_checks
+from sandbox.checks import Check, CheckContext, blocking
+from sandbox.checks import base as _checks_base
+from sandbox.checks import pii_scan as _checks_pii
+from sandbox.checks.engine import run_checks
+from sandbox.checks.support import cells as _checks_cells
+from sandbox.checks.support import tables as _checks_tables
 from sandbox.cli.demo_data import DEMO_TAGS, JIANGSU_CITIES, generate_residents
+from tests.unit.sandbox.checks.contexts import context_of
 
 RESIDENTS = generate_residents(1000, seed=7)
 PUBLIC = {"city": list(JIANGSU_CITIES)}
@@ -41,8 +45,8 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def _context(kind: str, inputs: dict[str, str] | None = None, **kw: Any) -> CheckContext:
-    return CheckContext(
-        kind=kind,
+    return context_of(
+        kind,
         min_cell=10,
         inputs=inputs or {},
         tags={"residents": DEMO_TAGS} if inputs else {},
@@ -144,13 +148,15 @@ def test_checks_when_train_writes_safetensors_then_pass_but_an_id_in_metadata_fa
 
 
 def test_checks_modules_when_doctests_run_then_they_pass() -> None:
-    for module in (_checks_cells, _checks_tables):
+    for module in (_checks_base, _checks_cells, _checks_tables):
         assert doctest.testmod(module).failed == 0
 
 
-def test_context_when_kind_is_unknown_then_internal_error() -> None:
-    with pytest.raises(InternalError, match="kind"):
-        CheckContext(kind="sql", min_cell=10)
+def test_context_when_kind_has_no_product_or_no_format_then_internal_error() -> None:
+    with pytest.raises(InternalError, match="kind 'sql'"):
+        CheckContext(kind="sql", product="sql", formats=frozenset({"csv"}), min_cell=10)  # type: ignore[arg-type]
+    with pytest.raises(InternalError, match="kind 'sql'"):
+        CheckContext(kind="sql", product=Product.STATISTICS, formats=frozenset(), min_cell=10)
 
 
 # --- file_type -------------------------------------------------------------------------
@@ -626,8 +632,8 @@ def test_identifier_columns_when_values_are_the_privacy_unit_then_fail(
     RESIDENTS.with_columns(pl.col("phone").str.slice(3).alias("household")).write_parquet(
         units / "part-0.parquet"
     )
-    context = CheckContext(
-        kind="custom",
+    context = context_of(
+        "custom",
         min_cell=10,
         inputs={"units": str(units / "part-*.parquet")},
         tags={"units": {"household": "plain"}},
