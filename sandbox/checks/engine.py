@@ -15,20 +15,20 @@ that holds an identifier and bounds every reason.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 
 from policies.catalog import ColumnTag, Product
-from sandbox.checks.base import MAX_REASON, Check, CheckContext, Contents, Verdict, blocking
+from sandbox.checks.base import MAX_REASON, Check, CheckContext, Contents
 from sandbox.checks.registry import CHECKS
 from sandbox.checks.support import rows
 from sandbox.checks.support.files import open_output
 from sandbox.checks.support.tables import Table, read_contents
 
-__all__ = ["Check", "CheckContext", "Verdict", "blocking", "run_checks"]
+__all__ = ["prepared", "read_output", "run_checks"]
 
 #: Largest table statistics may be; more rows is no longer an aggregate.
 MAX_OUTPUT_ROWS = 100_000
@@ -57,33 +57,39 @@ def run_checks(output: Path, context: CheckContext, workdir: Path | None = None)
     Raises:
         InternalError: A stored input dataset cannot be read.
     """
-    context = _with_units_as_identifiers(context)
+    context = prepared(context)
+    if workdir is not None:
+        return _checked(read_output(output, context, workdir), context)
+    with tempfile.TemporaryDirectory(prefix="sandbox-checks-") as folder:
+        return _checked(read_output(output, context, Path(folder)), context)
+
+
+def prepared(context: CheckContext) -> CheckContext:
+    """``context`` as the checks read it: each privacy-unit column tagged a direct identifier."""
+    if not context.privacy_units:
+        return context
+    tags = {dataset: dict(columns) for dataset, columns in context.tags.items()}
+    for dataset, column in context.privacy_units.items():
+        tags.setdefault(dataset, {})[column] = ColumnTag.DIRECT_IDENTIFIER.value
+    return replace(context, tags=tags)
+
+
+def read_output(output: Path, context: CheckContext, workdir: Path) -> Contents:
+    """Read an output once, as every check sees it (see :class:`~sandbox.checks.base.Contents`).
+
+    Args:
+        output: The output file.
+        context: The job's check context.
+        workdir: An empty private folder for extracted members.
+
+    Raises:
+        InternalError: A stored input dataset cannot be read.
+    """
     inputs = {name: rows.scan_input(glob) for name, glob in context.inputs.items()}
     max_rows = context.max_rows or _default_max_rows(context.product, inputs)
-    if workdir is not None:
-        return _bounded(_run(output, context, inputs, max_rows, workdir))
-    with tempfile.TemporaryDirectory(prefix="sandbox-checks-") as folder:
-        return _bounded(_run(output, context, inputs, max_rows, Path(folder)))
-
-
-def _bounded(checks: list[Check]) -> list[Check]:
-    """Reasons cut to :data:`MAX_REASON` characters (after masking: no identifier is cut)."""
-    return [
-        c if len(c.reason) <= MAX_REASON else replace(c, reason=c.reason[: MAX_REASON - 1] + "…")
-        for c in checks
-    ]
-
-
-def _run(
-    output: Path,
-    context: CheckContext,
-    inputs: Mapping[str, pl.LazyFrame],
-    max_rows: int,
-    folder: Path,
-) -> list[Check]:
-    opened = open_output(output, context.formats, context.kind, context.max_bytes, folder)
+    opened = open_output(output, context.formats, context.kind, context.max_bytes, workdir)
     read = read_contents(opened.members, max_rows)
-    contents = Contents(
+    return Contents(
         members=tuple(opened.members),
         names=tuple(opened.names),
         tables=tuple(read.tables),
@@ -96,13 +102,25 @@ def _run(
         inputs=inputs,
         matchings=_match(read.tables, context, inputs) if opened.members else {},
     )
-    checks = [c.run(contents, context) for c in CHECKS if opened.members or c.ON_EMPTY]
-    if not opened.members:
-        return checks
-    names = [c for t in read.tables for c in t.frame.columns]
-    names += [t.name for t in read.tables] + [m.name for m in opened.members]
-    names += list(opened.names)
-    return _without_identifying_names(checks, names)
+
+
+def _checked(contents: Contents, context: CheckContext) -> list[Check]:
+    """Run the registry; mask names that hold identifiers; bound every reason."""
+    checks = [c.run(contents, context) for c in CHECKS if contents.members or c.ON_EMPTY]
+    if contents.members:
+        names = [c for t in contents.tables for c in t.frame.columns]
+        names += [t.name for t in contents.tables] + [m.name for m in contents.members]
+        names += list(contents.names)
+        checks = _without_identifying_names(checks, names)
+    return _bounded(checks)
+
+
+def _bounded(checks: list[Check]) -> list[Check]:
+    """Reasons cut to :data:`MAX_REASON` characters (after masking: no identifier is cut)."""
+    return [
+        c if len(c.reason) <= MAX_REASON else replace(c, reason=c.reason[: MAX_REASON - 1] + "…")
+        for c in checks
+    ]
 
 
 def _without_identifying_names(checks: list[Check], names: list[str]) -> list[Check]:
@@ -136,7 +154,7 @@ def _without_identifying_names(checks: list[Check], names: list[str]) -> list[Ch
 
 
 def _match(
-    tables: list[Table], context: CheckContext, inputs: Mapping[str, pl.LazyFrame]
+    tables: Sequence[Table], context: CheckContext, inputs: Mapping[str, pl.LazyFrame]
 ) -> dict[tuple[str, str], rows.Matching]:
     """Match every table's row-level columns with every input's columns."""
     matchings = {}
@@ -157,15 +175,6 @@ def _match(
                 table.frame, candidates, dataset, lazy
             )
     return matchings
-
-
-def _with_units_as_identifiers(context: CheckContext) -> CheckContext:
-    if not context.privacy_units:
-        return context
-    tags = {dataset: dict(columns) for dataset, columns in context.tags.items()}
-    for dataset, column in context.privacy_units.items():
-        tags.setdefault(dataset, {})[column] = ColumnTag.DIRECT_IDENTIFIER.value
-    return replace(context, tags=tags)
 
 
 def _default_max_rows(product: Product, inputs: Mapping[str, pl.LazyFrame]) -> int:
