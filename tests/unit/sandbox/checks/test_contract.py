@@ -32,11 +32,16 @@ from sandbox.checks import Check, CheckContext, Contents
 from sandbox.checks.base import CheckModule
 from sandbox.checks.engine import prepared, read_output, run_checks
 from sandbox.checks.registry import CHECKS
-from sandbox.cli.demo_data import DEMO_TAGS, JIANGSU_CITIES, generate_residents
-from tests.unit.sandbox.checks.contexts import KIND_CHECKS, context_of
+from sandbox.cli.demo_data import DEMO_TAGS, JIANGSU_CITIES
+from tests.unit.sandbox.checks.helpers import (
+    KIND_CHECKS,
+    PUBLIC,
+    RESIDENTS,
+    context_of,
+    extract_frame,
+    noisy_aggregate,
+)
 
-RESIDENTS = generate_residents(1000, seed=7)
-PUBLIC = {"city": list(JIANGSU_CITIES)}
 #: Values of the data no reason may quote (the custom output's notes hold the phone).
 PHONE = str(RESIDENTS["phone"][0])
 RESIDENT_ID = str(RESIDENTS["resident_id"][0])
@@ -44,28 +49,15 @@ RESIDENT_ID = str(RESIDENTS["resident_id"][0])
 
 def _aggregate(folder: Path) -> Path:
     """Noisy counts over the declared cities, with their error bars."""
-    counts = RESIDENTS.group_by("city").len().rename({"len": "count"})
-    frame = pl.DataFrame({"city": list(JIANGSU_CITIES)}).join(counts, on="city", how="left")
-    frame = frame.with_columns((pl.col("count").fill_null(0) * 10 + 37).alias("count"))
-    frame = frame.with_columns(
-        (pl.col("count") - 12).alias("count_ci_low"), (pl.col("count") + 12).alias("count_ci_high")
-    )
     path = folder / "aggregate.parquet"
-    frame.write_parquet(path)
+    noisy_aggregate().write_parquet(path)
     return path
 
 
 def _extract(folder: Path) -> Path:
     """A 5-anonymous extract: age bands, cities, sex, raw income."""
-    low = (pl.col("age") // 20) * 20
-    banded = RESIDENTS.select(
-        (low.cast(pl.String) + "-" + (low + 19).cast(pl.String)).alias("age"),
-        "city",
-        "sex",
-        "income",
-    )
     path = folder / "extract.parquet"
-    banded.filter(pl.len().over("age", "city", "sex") >= 5).write_parquet(path)
+    extract_frame(5).write_parquet(path)
     return path
 
 
@@ -130,13 +122,6 @@ def _registered() -> dict[str, JobKind] | None:
 needs_kinds = pytest.mark.skipif(
     _registered() is None, reason="jobs.kinds.KINDS cannot load its KIND objects yet"
 )
-
-
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    folder = tmp_path_factory.mktemp("residents")
-    RESIDENTS.write_parquet(folder / "part-00000.parquet")
-    return {"residents": str(folder / "part-*.parquet")}
 
 
 def _context(kind: str, label: str, stored: dict[str, str]) -> CheckContext:

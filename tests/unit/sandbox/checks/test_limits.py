@@ -28,7 +28,7 @@ from sandbox.checks.engine import run_checks
 from sandbox.checks.process import ChecksStopped, Limits, run_isolated
 from sandbox.checks.support.tables import MAX_TEXT_LINES
 from sandbox.jobs import service as job_service
-from tests.unit.sandbox.checks.contexts import context_of
+from tests.unit.sandbox.checks.helpers import context_of
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -98,7 +98,7 @@ def test_checks_when_json_expands_in_memory_then_refused_with_bounded_memory(
     mib, verdicts = _peak_mib(
         f"""
         from sandbox.checks.engine import run_checks
-        from tests.unit.sandbox.checks.contexts import context_of
+        from tests.unit.sandbox.checks.helpers import context_of
         found = run_checks(Path({str(archive)!r}), context_of("custom", min_cell=10))
         result = {{c.name: [c.verdict, c.reason] for c in found}}
         """
@@ -125,7 +125,7 @@ def test_checks_when_text_is_one_huge_line_then_read_in_pieces(tmp_path: Path) -
     mib, verdicts = _peak_mib(
         f"""
         from sandbox.checks.engine import run_checks
-        from tests.unit.sandbox.checks.contexts import context_of
+        from tests.unit.sandbox.checks.helpers import context_of
         found = run_checks(Path({str(archive)!r}), context_of("custom", min_cell=10))
         result = {{c.name: [c.verdict, c.reason] for c in found}}
         """
@@ -190,7 +190,7 @@ def test_checks_when_parquet_is_a_bomb_then_size_fails_with_bounded_memory(
     mib, verdicts = _peak_mib(
         f"""
         from sandbox.checks.engine import run_checks
-        from tests.unit.sandbox.checks.contexts import context_of
+        from tests.unit.sandbox.checks.helpers import context_of
         found = run_checks(Path({str(archive)!r}), context_of("custom", min_cell=10))
         result = {{c.name: [c.verdict, c.reason] for c in found}}
         """
@@ -216,7 +216,7 @@ def test_checks_when_parquet_repeats_one_long_string_on_every_row_then_size_fail
     mib, verdicts = _peak_mib(
         f"""
         from sandbox.checks.engine import run_checks
-        from tests.unit.sandbox.checks.contexts import context_of
+        from tests.unit.sandbox.checks.helpers import context_of
         found = run_checks(Path({str(archive)!r}), context_of("custom", min_cell=10))
         result = {{c.name: [c.verdict, c.reason] for c in found}}
         """

@@ -19,7 +19,7 @@ from sandbox.checks import process as _checks_process
 from sandbox.checks.engine import run_checks
 from sandbox.checks.process import ChecksStopped, Limits, run_isolated
 from sandbox.checks.support import rows as _checks_rows
-from tests.unit.sandbox.checks.contexts import context_of
+from tests.unit.sandbox.checks.helpers import context_of
 
 
 def test_run_isolated_when_the_child_is_killed_then_no_extracted_member_is_left(
