@@ -30,7 +30,7 @@ from sandbox.checks.support.tables import Table, read_contents
 
 __all__ = ["prepared", "read_output", "run_checks"]
 
-#: Largest table statistics may be; more rows is no longer an aggregate.
+#: Largest table statistics may be; more rows is no longer a statistic of groups.
 MAX_OUTPUT_ROWS = 100_000
 #: Row cap of products whose cap the kind does not give (records: the inputs' rows).
 DEFAULT_MAX_ROWS = {

@@ -1,9 +1,9 @@
 """``file_type``: every file of the output is of an allowed type, identified by content.
 
-The kind's formats at the top level; inside a custom job's zip, the members'
-allowlist without path traversal, links, nesting or bombs
-(:mod:`sandbox.checks.support.files`: Parquet magic, PNG chunks, strict UTF-8,
-JSON parses). A file that identified as its type but failed to read in full
+The kind's formats at the top level; inside a program's zip archive, the
+members' allowlist without path traversal, links, nesting or bombs
+(:mod:`sandbox.checks.support.files`: Parquet magic, PNG chunks, strict
+UTF-8, JSON parses). A file that identified as its type but failed to read in full
 fails here too.
 """
 

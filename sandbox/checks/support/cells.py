@@ -82,8 +82,8 @@ def small_counts(frame: pl.DataFrame, columns: Iterable[str], min_cell: int, zer
     """Cells of ``columns`` below ``min_cell`` (every bin of a histogram is a cell).
 
     Nulls are suppressed cells, never small. ``zero``: whether a zero counts as
-    small (an aggregate's noisy zero does; a custom table's structural zero
-    shows nobody).
+    small (a noisy zero of statistics does; a structural zero of a program's
+    table shows nobody).
     """
     low = 0 if zero else 1
     small = 0
