@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import pickle
 import pkgutil
 import typing
 import zipfile
@@ -223,6 +224,13 @@ def test_build_when_a_toy_kind_releases_statistics_then_checked_like_any_statist
     )
     path = _aggregate(tmp_path)
     assert run_checks(path, context) == run_checks(path, _context("aggregate", "table", stored))
+
+
+def test_build_when_pickled_for_the_checks_process_then_the_same_context(
+    stored: dict[str, str],
+) -> None:
+    context = _toy_context(stored, frozenset({"parquet"}))
+    assert pickle.loads(pickle.dumps(context)) == context
 
 
 def test_build_when_a_toy_kind_gets_a_format_it_does_not_declare_then_file_type_names_it(
