@@ -47,7 +47,7 @@ from policies.airlock import (
     operator_sees_timing,
 )
 from policies.budget import PrivacyBudget
-from policies.catalog import ColumnTag, Grade
+from policies.catalog import ColumnTag, Grade, Product
 from policies.errors import InternalError, NotFound, SandboxError, redacted_traceback
 from policies.extract import FAILED_EXTRACT_WINDOW, check_failed_extracts
 from policies.grants import GrantState, check_can_submit
@@ -57,7 +57,7 @@ from sandbox.access.auth import Principal
 from sandbox.access.grants import get as get_grant
 from sandbox.audit import chain as audit
 from sandbox.catalog.datasets import get as get_dataset
-from sandbox.checks.engine import Check, CheckContext
+from sandbox.checks import Check, CheckContext
 from sandbox.checks.process import ChecksStopped, Limits, run_isolated
 from sandbox.jobs import answer_cache
 from sandbox.settings import Settings
@@ -615,11 +615,25 @@ def _count_columns(spec: AnySpec) -> tuple[str, ...]:
     )
 
 
+#: TEMPORARY (helper chk, branch h-chk only): each kind's product and output formats until
+#: jobs/kinds/<kind> exposes KIND; at merge the context is built by helper svc's
+#: sandbox/jobs/facts.py with CheckContext.build(kind, kind.check_facts(spec, task), ...).
+_KIND_CHECKS = {
+    "aggregate": (Product.STATISTICS, frozenset({"parquet"})),
+    "extract": (Product.RECORDS, frozenset({"parquet"})),
+    "train": (Product.MODEL, frozenset({"json", "safetensors"})),
+    "custom": (Product.PROGRAM_OUTPUT, frozenset({"zip"})),
+}
+
+
 def check_context(spec: AnySpec, task: Task) -> CheckContext:
     """What the automatic checks need to know about a job's output."""
     extract = spec if isinstance(spec, ExtractSpec) else None
+    product, formats = _KIND_CHECKS[spec.kind]
     return CheckContext(
         kind=spec.kind,
+        product=product,
+        formats=formats,
         min_cell=task.min_cell,
         count_columns=_count_columns(spec),
         public_keys={c: v for keys in task.public_keys.values() for c, v in keys.items()},

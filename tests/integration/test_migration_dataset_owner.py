@@ -14,7 +14,9 @@ from sandbox.store.db import Database
 
 def _upgrade(db: Database, revision: str) -> None:
     config = Config()
-    config.set_main_option("script_location", str(resources.files("sandbox") / "store" / "migrations"))
+    config.set_main_option(
+        "script_location", str(resources.files("sandbox") / "store" / "migrations")
+    )
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

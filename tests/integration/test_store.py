@@ -123,7 +123,9 @@ def _alembic(db: Database, step: str, revision: str) -> None:
     other tables point to it: they are off for the step (outside any transaction).
     """
     config = Config()
-    config.set_main_option("script_location", str(resources.files("sandbox") / "store" / "migrations"))
+    config.set_main_option(
+        "script_location", str(resources.files("sandbox") / "store" / "migrations")
+    )
     with db.engine.connect() as connection:
         raw = connection.connection.driver_connection
         if db.is_sqlite:
@@ -144,7 +146,9 @@ def test_migrations_when_dataset_predates_the_null_unit_count_then_it_reads_not_
 
     _ingest(db, tmp_path, TAGS, privacy_unit="resident_id")
     config = Config()
-    config.set_main_option("script_location", str(resources.files("sandbox") / "store" / "migrations"))
+    config.set_main_option(
+        "script_location", str(resources.files("sandbox") / "store" / "migrations")
+    )
     counted = next(  # the migration that added the count, wherever it sits in the chain
         r
         for r in ScriptDirectory.from_config(config).walk_revisions()
