@@ -108,7 +108,7 @@ class _Custom:
         The jail kills the code at its own wall-clock limit and reports why;
         Ray must not cut the trusted wrapper off before that.
         """
-        from jobs.kinds.custom.jail import Limits
+        from jobs.kinds.custom.limits import Limits
 
         wall = Limits.from_grant(task.options.get("limits")).wall_s
         return max(default, wall + _WRAPPER_SLACK_S)
