@@ -151,10 +151,6 @@ class SpecModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-#: The name the spec modules used before the kinds had packages.
-_Spec = SpecModel
-
-
 def check_bounds(lower: float, upper: float) -> None:
     """Refuse declared bounds that are not finite, not ordered or too large.
 

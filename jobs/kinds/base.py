@@ -142,11 +142,18 @@ class JobKind(Protocol):
         ...
 
     def describe(self, spec: Any) -> list[tuple[str, str]]:
-        """The spec as labelled lines a reviewer reads at a glance (after kind and datasets)."""
+        """The spec as labelled lines a reviewer reads at a glance.
+
+        Only the kind's own lines: the caller shows the kind and the datasets first.
+        """
         ...
 
     def privacy_statement(self, spec: Any, report: Mapping[str, Any]) -> dict[str, Any]:
-        """What protects the people in a released product (for the signed manifest)."""
+        """What protects the people in a released product (for the signed manifest).
+
+        Only the kind's own fields (``guarantee`` first); the caller puts the
+        kind, ε, δ and the privacy unit before them.
+        """
         ...
 
 
