@@ -9,23 +9,26 @@ is accepted everywhere without another file knowing its name.
 
 from __future__ import annotations
 
-import importlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from jobs.kinds.base import JobKind, KindCheckFacts, OutputShape, PartitionedKind
 
 __all__ = ["KINDS", "JobKind", "KindCheckFacts", "OutputShape", "PartitionedKind", "Registry"]
 
-#: The built-in kinds' packages, in the order lists show them.
-_BUILTIN = ("aggregate", "extract", "train", "custom")
+
+def _builtin() -> tuple[JobKind, ...]:
+    """The built-in kinds, in the order lists show them (their packages are light)."""
+    from jobs.kinds import aggregate, custom, extract, train
+
+    return (aggregate.KIND, extract.KIND, train.KIND, custom.KIND)
 
 
 class Registry:
     """The registered kinds, by name; built-ins load on first use."""
 
-    def __init__(self, builtin: tuple[str, ...]) -> None:
+    def __init__(self, builtin: Callable[[], Sequence[JobKind]]) -> None:
         self._builtin = builtin
         self._kinds: dict[str, JobKind] | None = None
         self._lock = threading.RLock()
@@ -36,8 +39,7 @@ class Registry:
         with self._lock:
             if self._kinds is None:
                 found: dict[str, JobKind] = {}
-                for package in self._builtin:
-                    kind: JobKind = importlib.import_module(f"{__name__}.{package}").KIND
+                for kind in self._builtin():
                     found[kind.name] = kind
                 self._kinds = found
             return self._kinds
@@ -98,4 +100,4 @@ class Registry:
 
 
 #: The registry every part of the sandbox looks kinds up in.
-KINDS = Registry(_BUILTIN)
+KINDS = Registry(_builtin)
