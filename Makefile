@@ -24,8 +24,11 @@ serve: install
 test: install
 	$(PY) -m pytest
 
+# Layering and no import cycles ([tool.importlinter]), style, formatting, types (strict).
 lint: install
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 bench: install
