@@ -35,4 +35,4 @@ bench: install
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .sandbox .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .sandbox .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
