@@ -192,7 +192,7 @@ def _outside_home(homes: dict[str, str]) -> dict[str, list[str]]:
     outside = {
         f"{name} (home: {homes[name]})": [
             f"{lit.file}:{lit.line}"
-            for lit in where
+            for lit in sorted(where, key=lambda lit: (lit.file, lit.line))
             if not _owned(homes[name], lit.file) and not _unrelated(name, lit.file)
         ]
         for name, where in sorted(found.items())
