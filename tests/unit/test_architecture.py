@@ -218,6 +218,8 @@ def test_plugin_names_when_spelled_as_literals_then_only_in_their_own_plugin(fam
     the code looks plugins up in their registry and never branches on a name."""
     registered = homes()
     assert registered, f"no {family} is registered"
+    homeless = {n: h for n, h in registered.items() if "<" not in h and not (ROOT / h).exists()}
+    assert homeless == {}, f"each {family} lives in its own plugin; these have none: {homeless}"
     offenders = _outside_home(registered)
     assert offenders == {}, (
         f"each {family}'s name may be a literal only in its own plugin; "
