@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+#: Not collected (``--doctest-modules`` imports every module): scripts that act on import,
+#: run as programs by the tests (a two-node Ray cluster's check).
+collect_ignore = ["integration/scripts"]
+
 POSTGRES_URL = os.environ.get(
     "SANDBOX_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

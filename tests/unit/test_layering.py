@@ -98,3 +98,17 @@ def test_client_when_imported_then_no_server_dependency_loads():
         "opacus",
         "presidio_analyzer",
     }
+
+
+def test_client_when_imported_then_no_server_side_module_of_sandbox_loads():
+    """The runtime side of the light-client contract in pyproject.toml ([tool.importlinter])."""
+    code = (
+        "import sys, json, sandbox.client; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('sandbox.'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    loaded = json.loads(out)
+    assert "sandbox.client" in loaded
+    assert [m for m in loaded if not m.startswith("sandbox.client")] == []
