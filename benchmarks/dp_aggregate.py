@@ -40,7 +40,7 @@ import numpy as np
 import polars as pl
 
 from jobs.kinds.aggregate.engine import DatasetContext, evaluate
-from jobs.spec import parse_job_spec
+from jobs.kinds import parse_job_spec
 
 UPPER = 200_000.0
 Answer = dict[str, np.ndarray]

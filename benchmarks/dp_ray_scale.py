@@ -26,7 +26,7 @@ import psutil
 
 from jobs.kinds.aggregate.engine import DatasetContext, evaluate
 from jobs.runner import RayRunner, Task
-from jobs.spec import parse_job_spec
+from jobs.kinds import parse_job_spec
 
 CITIES = [
     "南京市",

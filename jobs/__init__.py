@@ -38,10 +38,9 @@ Map of the package:
 """
 
 from jobs.errors import InvalidJobSpec, JobFailed
-from jobs.kinds import KINDS, JobKind
-from jobs.runner import RayRunner
-from jobs.spec import parse_job_spec
-from jobs.task import Outcome, Task, execute
+from jobs.kinds import KINDS, JobKind, parse_job_spec
+from jobs.runner import RayRunner, execute
+from jobs.task import Outcome, Task
 
 __all__ = [
     "KINDS",

@@ -14,25 +14,17 @@ the job ends.
 
 from __future__ import annotations
 
-import glob
 from dataclasses import asdict
 from typing import Any
 
 from jobs.errors import InternalError
-from jobs.kinds import KINDS, JobKind, PartitionedKind
+from jobs.kinds import KINDS, JobKind, PartitionedKind, parse_job_spec
 from jobs.task import Task
 
-__all__ = ["finish", "partial", "partition_files", "single"]
-
-
-def partition_files(pattern: str) -> list[str]:
-    """The partition files a task's input names (a glob), in partition order."""
-    return sorted(glob.glob(pattern))
+__all__ = ["finish", "partial", "single"]
 
 
 def _kind(task: Task) -> JobKind:
-    from jobs.spec import parse_job_spec
-
     return KINDS[parse_job_spec(task.spec).kind]
 
 

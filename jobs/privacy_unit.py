@@ -2,7 +2,7 @@
 
 A row whose privacy unit is null, NaN (in a float column) or an empty or
 whitespace-only string (a quoted ``""`` in CSV, ``""`` in Parquet) names no
-one. Jobs drop such rows before anything else (:mod:`jobs.dp.bounding`,
+one. Jobs drop such rows before anything else (:mod:`jobs.kinds.aggregate.bounding`,
 :mod:`jobs.kinds.train.data`; extracts in :mod:`jobs.kinds.extract.rows`), the catalog
 counts them at ingest, and the client's local evaluator drops them too. Kept,
 they would share one person's quota and pool different people into one.

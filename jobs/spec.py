@@ -5,128 +5,37 @@ union discriminated by ``kind``, built from the registry
 (:data:`jobs.kinds.KINDS`): each kind's own spec lives in
 ``jobs/kinds/<kind>/spec.py``. This module holds what the kinds share — the
 base model, identifiers, filters, the per-job privacy limits, numeric dtypes
-— and :func:`parse_job_spec`, whose errors never echo the input.
-
-The kinds' spec classes are importable from here too (``from jobs.spec import
-AggregateSpec``) for callers that predate the kinds' packages; new code
-imports them from their kind (``jobs.kinds.<kind>.spec``).
+— and :func:`invalid_spec`, whose messages never echo the input.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
 import math
 import operator
-import threading
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeAlias, Union
+import typing
+from typing import Annotated, Any, Literal, Self
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jobs.errors import InvalidJobSpec
-from jobs.kinds import KINDS
 
-if TYPE_CHECKING:
-    from jobs.kinds.aggregate.spec import (
-        MAX_BINS,
-        MAX_GROUPS_PER_UNIT,
-        MAX_ROWS_PER_UNIT,
-        MEASURES,
-        AggregateSpec,
-        Aggregation,
-        AnyAggregate,
-        Count,
-        CountDistinct,
-        Histogram,
-        Mean,
-        Median,
-        Quantile,
-        Sum,
-        Variance,
-        validate_against_schema,
-    )
-    from jobs.kinds.custom.spec import (
-        MAX_CUSTOM_ARCHIVE_BYTES,
-        MAX_CUSTOM_SOURCE_BYTES,
-        CustomSpec,
-        DatasetName,
-        EntryPoint,
-    )
-    from jobs.kinds.extract.spec import ExtractSpec
-    from jobs.kinds.train.spec import (
-        MAX_CATEGORIES,
-        MAX_CLASSES,
-        MAX_TRAIN_INPUTS,
-        AnyTrainModel,
-        GaussianNBModel,
-        KMeansModel,
-        LinearRegressionModel,
-        LogisticRegressionModel,
-        MLPModel,
-        RandomForestModel,
-        TrainFeature,
-        TrainLabel,
-        TrainModel,
-        TrainSpec,
-    )
-
-    #: Any built-in kind's spec (for annotations; a registered kind parses too).
-    AnySpec: TypeAlias = AggregateSpec | ExtractSpec | TrainSpec | CustomSpec
-    JobSpec: TypeAlias = Annotated[AnySpec, Field(discriminator="kind")]
+M = typing.TypeVar("M", bound=BaseModel)
 
 __all__ = [
     "MAX_ABS_BOUND",
-    "MAX_BINS",
-    "MAX_CATEGORIES",
-    "MAX_CLASSES",
-    "MAX_CUSTOM_ARCHIVE_BYTES",
-    "MAX_CUSTOM_SOURCE_BYTES",
     "MAX_DELTA_PER_JOB",
     "MAX_EPSILON_PER_JOB",
-    "MAX_GROUPS_PER_UNIT",
-    "MAX_ROWS_PER_UNIT",
-    "MAX_TRAIN_INPUTS",
-    "MEASURES",
     "MIN_EPSILON_PER_JOB",
     "NUMERIC_DTYPES",
-    "AggregateSpec",
-    "Aggregation",
-    "AnyAggregate",
-    "AnySpec",
-    "AnyTrainModel",
-    "Count",
-    "CountDistinct",
-    "CustomSpec",
-    "DatasetName",
-    "EntryPoint",
-    "ExtractSpec",
     "Filter",
-    "GaussianNBModel",
-    "Histogram",
     "Identifier",
-    "JobSpec",
-    "KMeansModel",
-    "LinearRegressionModel",
-    "LogisticRegressionModel",
-    "MLPModel",
-    "Mean",
-    "Median",
-    "Quantile",
-    "RandomForestModel",
     "Scalar",
     "SpecModel",
-    "Sum",
-    "TrainFeature",
-    "TrainLabel",
-    "TrainModel",
-    "TrainSpec",
-    "Variance",
     "check_bounds",
     "check_filter_type",
-    "job_spec_adapter",
-    "parse_job_spec",
-    "validate_against_schema",
+    "invalid_spec",
+    "parse_as",
 ]
 
 #: Column and output names: schema identifiers, never free text.
@@ -229,42 +138,10 @@ def check_filter_type(f: Filter, dtype: str) -> None:
         )
 
 
-_adapter_lock = threading.Lock()
-_adapter: tuple[int, TypeAdapter[Any]] | None = None
-
-
-def job_spec_adapter() -> TypeAdapter[Any]:
-    """The pydantic adapter of the spec union over the registered kinds.
-
-    Built again when the registry changes (a kind registered later parses too).
-    """
-    global _adapter
-    with _adapter_lock:
-        kinds = tuple(KINDS)
-        version = KINDS.version
-        if _adapter is None or _adapter[0] != version:
-            types = tuple(k.spec_type for k in kinds)
-            union: Any = types[0] if len(types) == 1 else Union[types]  # noqa: UP007
-            if len(types) > 1:
-                union = Annotated[union, Field(discriminator="kind")]
-            _adapter = (version, TypeAdapter(union))
-        return _adapter[1]
-
-
-def parse_job_spec(data: object) -> AnySpec:
-    """Validate a JSON-like object as a job spec of a registered kind.
-
-    Raises:
-        InvalidJobSpec: With pydantic's locations and messages, but not the input values.
-    """
-    try:
-        spec: AnySpec = job_spec_adapter().validate_python(data)
-    except ValidationError as err:
-        problems = "; ".join(
-            _describe(e) for e in err.errors(include_input=False, include_url=False)
-        )
-        raise InvalidJobSpec(f"invalid job spec: {problems}") from None
-    return spec
+def invalid_spec(err: ValidationError) -> InvalidJobSpec:
+    """The error to raise for a spec pydantic refused: locations and messages, no input."""
+    problems = "; ".join(_describe(e) for e in err.errors(include_input=False, include_url=False))
+    return InvalidJobSpec(f"invalid job spec: {problems}")
 
 
 def _describe(error: Any) -> str:
@@ -286,23 +163,19 @@ def _describe(error: Any) -> str:
     return f"{'.'.join(loc) or 'spec'}: {message}"
 
 
-@functools.cache
-def _moved() -> dict[str, Any]:
-    """The kinds' public spec names, found in each registered kind's spec module."""
-    found: dict[str, Any] = {}
-    for kind in KINDS:
-        module = importlib.import_module(kind.spec_type.__module__)
-        for name in getattr(module, "__all__", ()):
-            found.setdefault(name, getattr(module, name))
-    return found
+def parse_as(model: type[M], data: object) -> M | None:
+    """``data`` validated as a ``model`` spec; ``None`` when it is another kind's spec.
 
+    A kind's own code reads its stored specs with this, not with the registry's
+    union (a kind's package does not depend on the registry that lists it).
 
-def __getattr__(name: str) -> Any:
-    """The names that moved into the kinds' packages, for callers that predate them."""
-    if name == "AnySpec":
-        return Union[tuple(k.spec_type for k in KINDS)]  # noqa: UP007
-    if name == "JobSpec":
-        return Annotated[__getattr__("AnySpec"), Field(discriminator="kind")]
-    if not name.startswith("__") and name in _moved():
-        return _moved()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    Raises:
+        InvalidJobSpec: ``data`` claims ``model``'s kind but does not validate.
+    """
+    (kind,) = typing.get_args(model.model_fields["kind"].annotation)
+    if not isinstance(data, dict) or data.get("kind") != kind:
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise invalid_spec(err) from None

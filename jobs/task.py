@@ -2,12 +2,13 @@
 
 The runner (:mod:`jobs.runner`), the Ray tasks (:mod:`jobs.distributed`) and
 every kind's engine import this module; it imports none of them, so no
-import cycle runs through the runner. :func:`execute` runs a task in this
+import cycle runs through the runner. :func:`jobs.runner.execute` runs a task in this
 process by asking its kind (:data:`jobs.kinds.KINDS`).
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 from collections.abc import Iterator
@@ -18,7 +19,14 @@ from typing import Any
 
 from jobs.errors import InvalidJobSpec, JobFailed
 
-__all__ = ["Outcome", "Task", "evaluation_errors", "execute", "sha256_file", "write_result"]
+__all__ = [
+    "Outcome",
+    "Task",
+    "evaluation_errors",
+    "partition_files",
+    "sha256_file",
+    "write_result",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,23 +90,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def execute(task: Task) -> Outcome:
-    """Run a task in this process (tests, and the in-process runner): its kind runs it.
-
-    A partitioned kind gives the same result before noise on Ray, partition
-    by partition (:mod:`jobs.distributed`).
-
-    Raises:
-        JobFailed: With a message that carries no data value.
-        InvalidJobSpec: The task's spec is not a spec of a registered kind.
-        InternalError: The task lacks the catalog context its kind needs.
-    """
-    from jobs.kinds import KINDS
-    from jobs.spec import parse_job_spec
-
-    return KINDS[parse_job_spec(task.spec).kind].run(task)
-
-
 @contextmanager
 def evaluation_errors() -> Iterator[None]:
     """Turn engine and polars errors into :class:`JobFailed` without their messages."""
@@ -133,3 +124,8 @@ def write_result(task: Task, result: Any) -> Outcome:
         suppressed_cells=result.suppressed_cells,
         rho=result.rho,
     )
+
+
+def partition_files(pattern: str) -> list[str]:
+    """The partition files a task's input names (a glob), in partition order."""
+    return sorted(glob.glob(pattern))

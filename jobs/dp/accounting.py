@@ -20,7 +20,7 @@ Gaussian-heavy workloads gain: ρ grows linearly in the number of queries
 while the converted ε grows like its square root, so a grant fits many more
 Gaussian jobs than the sum of their individual ε's allows.
 
-The ledger itself keeps the (ε, δ) a spec declares (:func:`cost`): that is
+The ledger itself keeps the (ε, δ) a spec declares (the aggregate kind's ``cost``): that is
 what estimate and run both charge, identically.
 
 References:
@@ -39,13 +39,9 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from policies.budget import PrivacyBudget, delta_units, epsilon_units
 from policies.errors import BudgetExhausted, InvalidRequest
-
-if TYPE_CHECKING:
-    from jobs.kinds.aggregate.spec import AggregateSpec
 
 #: Shave ρ by this factor so that float rounding never lets the converted ε exceed its target.
 _RHO_SAFETY = 1.0 - 1e-9
@@ -216,15 +212,6 @@ class Charge:
         """The job's own (ε, δ)-DP statement."""
         eps = self.epsilon + zcdp_to_dp(self.rho, self.conversion_delta)
         return eps, self.delta + (self.conversion_delta if self.rho > 0 else 0.0)
-
-
-def cost(spec: AggregateSpec) -> tuple[float, float]:
-    """(ε, δ) the ledger charges for ``spec``: exactly what it declares.
-
-    The engine spends at most this (:mod:`jobs.dp.plan` splits it), so the
-    estimate and the run charge the same amount.
-    """
-    return spec.epsilon, spec.delta
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Every noisy value the engine releases is an integer plus integer noise:
 counts are integers, and real-valued sums are measured as integers on a
-power-of-two grid (:mod:`jobs.dp.plan`). Mironov (2012) showed that the
+power-of-two grid (:mod:`jobs.kinds.aggregate.plan`). Mironov (2012) showed that the
 textbook Laplace mechanism on doubles leaks the input through the low bits
 of the output; integer noise added to an integer has no such holes in its
 support, and the samplers below draw it *exactly* from its law, using only

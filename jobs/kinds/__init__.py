@@ -12,10 +12,35 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, Union
+
+from pydantic import Field, TypeAdapter, ValidationError
 
 from jobs.kinds.base import JobKind, KindCheckFacts, OutputShape, PartitionedKind
+from jobs.spec import SpecModel, invalid_spec
 
-__all__ = ["KINDS", "JobKind", "KindCheckFacts", "OutputShape", "PartitionedKind", "Registry"]
+if TYPE_CHECKING:
+    from jobs.kinds.aggregate.spec import AggregateSpec
+    from jobs.kinds.custom.spec import CustomSpec
+    from jobs.kinds.extract.spec import ExtractSpec
+    from jobs.kinds.train.spec import TrainSpec
+
+    #: Any built-in kind's spec (annotations; a registered kind's spec parses too).
+    AnySpec: TypeAlias = AggregateSpec | ExtractSpec | TrainSpec | CustomSpec
+else:
+    AnySpec = SpecModel
+
+__all__ = [
+    "KINDS",
+    "AnySpec",
+    "JobKind",
+    "KindCheckFacts",
+    "OutputShape",
+    "PartitionedKind",
+    "Registry",
+    "job_spec_adapter",
+    "parse_job_spec",
+]
 
 
 def _builtin() -> tuple[JobKind, ...]:
@@ -101,3 +126,38 @@ class Registry:
 
 #: The registry every part of the sandbox looks kinds up in.
 KINDS = Registry(_builtin)
+
+
+_adapter_lock = threading.Lock()
+_adapter: tuple[int, TypeAdapter[Any]] | None = None
+
+
+def job_spec_adapter() -> TypeAdapter[Any]:
+    """The pydantic adapter of the spec union over the registered kinds.
+
+    Built again when the registry changes (a kind registered later parses too).
+    """
+    global _adapter
+    with _adapter_lock:
+        kinds = tuple(KINDS)
+        version = KINDS.version
+        if _adapter is None or _adapter[0] != version:
+            types = tuple(k.spec_type for k in kinds)
+            union: Any = types[0] if len(types) == 1 else Union[types]  # noqa: UP007
+            if len(types) > 1:
+                union = Annotated[union, Field(discriminator="kind")]
+            _adapter = (version, TypeAdapter(union))
+        return _adapter[1]
+
+
+def parse_job_spec(data: object) -> AnySpec:
+    """Validate a JSON-like object as a job spec of a registered kind.
+
+    Raises:
+        InvalidJobSpec: With pydantic's locations and messages, but not the input values.
+    """
+    try:
+        spec: AnySpec = job_spec_adapter().validate_python(data)
+    except ValidationError as err:
+        raise invalid_spec(err) from None
+    return spec

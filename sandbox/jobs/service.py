@@ -20,24 +20,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jobs.dp.accounting import Charge
-from jobs.dp.plan import rows_bound
+from jobs.kinds.aggregate.plan import rows_bound
 from jobs.kinds.aggregate.engine import DatasetContext
 from jobs.kinds.aggregate.engine import charge as aggregate_charge
 from jobs.kinds.aggregate.engine import cost as declared_cost
 from jobs.kinds.aggregate.engine import estimate as aggregate_estimate
 from jobs.runner import Outcome, Task
-from jobs.spec import (
-    AggregateSpec,
-    AnySpec,
-    Count,
-    CountDistinct,
-    CustomSpec,
-    ExtractSpec,
-    Histogram,
-    TrainSpec,
-    parse_job_spec,
-    validate_against_schema,
-)
+from jobs.kinds.aggregate.spec import AggregateSpec, Count, CountDistinct, Histogram, validate_against_schema
+from jobs.kinds import AnySpec, parse_job_spec
+from jobs.kinds.custom.spec import CustomSpec
+from jobs.kinds.extract.spec import ExtractSpec
+from jobs.kinds.train.spec import TrainSpec
 from policies.airlock import (
     JobStatus,
     check_can_see_job,

@@ -17,7 +17,7 @@ in one partition)::
     result = release(combine_partials(parts, spec), spec, context)  # noise once
 
 Both give the same exact measurements, so the same answer for the same seed.
-The pieces live in :mod:`jobs.dp`; see :mod:`jobs.dp.plan` for mechanisms,
+The pieces live in :mod:`jobs.dp`; see :mod:`jobs.kinds.aggregate.plan` for mechanisms,
 sensitivities and the budget split.
 
 >>> import polars as pl
@@ -34,13 +34,18 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from jobs.dp import exact as _exact
-from jobs.dp.accounting import Charge, cost
-from jobs.dp.estimate import DEFAULT_GROUP_SIZE, AggregateEstimate, Estimate, estimate_plan
+from jobs.dp.accounting import Charge
 from jobs.dp.mechanisms import make_rng
-from jobs.dp.plan import DatasetContext, Plan, make_plan
-from jobs.dp.release import AggregateResult
-from jobs.dp.release import release as _release
+from jobs.kinds.aggregate import exact as _exact
+from jobs.kinds.aggregate.estimate import (
+    DEFAULT_GROUP_SIZE,
+    AggregateEstimate,
+    Estimate,
+    estimate_plan,
+)
+from jobs.kinds.aggregate.plan import DatasetContext, Plan, make_plan
+from jobs.kinds.aggregate.release import AggregateResult
+from jobs.kinds.aggregate.release import release as _release
 from jobs.kinds.aggregate.spec import AggregateSpec
 
 __all__ = [
@@ -166,3 +171,12 @@ def charge(spec: AggregateSpec, context: DatasetContext | None = None) -> Charge
         InvalidJobSpec: See :func:`plan`.
     """
     return plan(spec, context).charge
+
+
+def cost(spec: AggregateSpec) -> tuple[float, float]:
+    """(ε, δ) the ledger charges for ``spec``: exactly what it declares.
+
+    The engine spends at most this (:mod:`jobs.kinds.aggregate.plan` splits it), so the
+    estimate and the run charge the same amount.
+    """
+    return spec.epsilon, spec.delta

@@ -18,8 +18,8 @@ from policies.catalog import Product
 
 if TYPE_CHECKING:
     from jobs.dp.accounting import Charge
-    from jobs.dp.plan import DatasetContext
     from jobs.facts import DatasetFacts, GrantFacts
+    from jobs.kinds.aggregate.plan import DatasetContext
     from jobs.task import Outcome, Task
 
 __all__ = ["KIND", "context_of", "dataset_context"]
@@ -34,7 +34,7 @@ def context_of(dataset: DatasetFacts, min_cell: int) -> DatasetContext:
     The grid of released sums is sized from the public count (the estimate's
     errors reach the operator), never the exact one.
     """
-    from jobs.dp.plan import DatasetContext, rows_bound
+    from jobs.kinds.aggregate.plan import DatasetContext, rows_bound
 
     return DatasetContext(
         privacy_unit=dataset.privacy_unit,
@@ -51,8 +51,8 @@ def dataset_context(task: Task, dataset: str) -> DatasetContext:
     Raises:
         InternalError: The task carries no key domains for ``dataset``.
     """
-    from jobs.dp.plan import DatasetContext, rows_bound
     from jobs.errors import InternalError
+    from jobs.kinds.aggregate.plan import DatasetContext, rows_bound
 
     if dataset not in task.public_keys:
         raise InternalError("the task carries no catalog context for its dataset")
@@ -72,10 +72,10 @@ def dataset_context(task: Task, dataset: str) -> DatasetContext:
 
 def _spec(task: Task) -> AggregateSpec:
     from jobs.errors import InternalError
-    from jobs.spec import parse_job_spec
+    from jobs.spec import parse_as
 
-    spec = parse_job_spec(task.spec)
-    if not isinstance(spec, AggregateSpec):
+    spec = parse_as(AggregateSpec, task.spec)
+    if spec is None:
         raise InternalError("the aggregate executor received a job of another kind")
     return spec
 
@@ -167,7 +167,7 @@ class _Aggregate:
 
     def partitions(self, task: Task) -> list[str]:
         """The dataset's stored part files, in partition order."""
-        from jobs.distributed import partition_files
+        from jobs.task import partition_files
 
         return partition_files(task.inputs[_spec(task).dataset])
 

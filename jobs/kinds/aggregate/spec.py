@@ -173,9 +173,9 @@ class AggregateSpec(SpecModel):
     """A differentially private aggregate query over one dataset.
 
     The spec states its whole privacy cost: ``epsilon`` and ``delta`` are
-    what the ledger charges (:func:`jobs.dp.accounting.cost`). Inside the
+    what the ledger charges (:func:`jobs.kinds.aggregate.engine.cost`). Inside the
     job the engine splits them evenly between the distinct noisy
-    measurements it needs (see :mod:`jobs.dp.plan`); groups are disjoint, so
+    measurements it needs (see :mod:`jobs.kinds.aggregate.plan`); groups are disjoint, so
     each group's cells use the full share (parallel composition), and a
     person's rows are bounded first so the sensitivity holds when one person
     has many rows.

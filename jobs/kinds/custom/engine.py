@@ -59,7 +59,7 @@ from jobs.errors import InternalError, InvalidJobSpec, JobFailed
 from jobs.kinds.custom.jail import Limits, Runtime, run_jailed, sweep_private_folders
 from jobs.kinds.custom.outputs import IMAGE_NOTE, OUTPUT_FORMATS, collect
 from jobs.kinds.custom.spec import MAX_CUSTOM_ARCHIVE_BYTES, CustomSpec
-from jobs.spec import parse_job_spec
+from jobs.spec import parse_as
 from jobs.task import Outcome, Task, evaluation_errors, sha256_file
 from policies.catalog import ColumnTag, Grade
 from policies.errors import PolicyViolation
@@ -127,8 +127,8 @@ def run(task: Task) -> Outcome:
         JobFailed: A dataset has no stored data, or its parts cannot be read together.
         InternalError: The jail could not be set up.
     """
-    spec = parse_job_spec(task.spec)
-    if not isinstance(spec, CustomSpec):
+    spec = parse_as(CustomSpec, task.spec)
+    if spec is None:
         raise InvalidJobSpec("jobs.kinds.custom.engine runs only custom jobs")
     for name in spec.datasets:
         _check_grade(Grade(task.grades.get(name, Grade.GENERAL)))

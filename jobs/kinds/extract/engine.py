@@ -56,7 +56,7 @@ from jobs.kinds.extract.hierarchies import Choice, choose
 from jobs.kinds.extract.rows import one_per_person, pseudonym_key, pseudonymized
 from jobs.kinds.extract.spec import ExtractSpec
 from jobs.kinds.extract.text import redact_free_text, redact_known_identifiers, scan_summary
-from jobs.spec import NUMERIC_DTYPES, parse_job_spec
+from jobs.spec import NUMERIC_DTYPES, parse_as
 from jobs.task import Outcome, Task, write_result
 from policies.catalog import ColumnTag, Grade
 from policies.extract import (
@@ -346,8 +346,8 @@ def run(task: Task) -> Outcome:
             derived from the data (only the spec's k, l and suppression limit).
         InternalError: The task lacks its catalog context or pseudonym key.
     """
-    spec = parse_job_spec(task.spec)
-    if not isinstance(spec, ExtractSpec):
+    spec = parse_as(ExtractSpec, task.spec)
+    if spec is None:
         raise InternalError("the extract executor received a job of another kind")
     dataset = spec.dataset
     if dataset not in task.columns or dataset not in task.grades:

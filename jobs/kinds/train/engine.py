@@ -51,7 +51,7 @@ from jobs.kinds.train import data as _train_data
 from jobs.kinds.train import mlp as _train_mlp
 from jobs.kinds.train import models as _train_models
 from jobs.kinds.train.spec import KMeansModel, MLPModel, TrainSpec
-from jobs.spec import NUMERIC_DTYPES, parse_job_spec
+from jobs.spec import NUMERIC_DTYPES, parse_as
 from jobs.task import Outcome, Task, sha256_file
 from policies.catalog import ColumnTag, ColumnUse, Grade, can_use_column
 from policies.errors import PolicyViolation
@@ -158,8 +158,8 @@ def run(task: Task) -> Outcome:
     """
     import polars as pl
 
-    spec = parse_job_spec(task.spec)
-    if not isinstance(spec, TrainSpec):
+    spec = parse_as(TrainSpec, task.spec)
+    if spec is None:
         raise JobFailed("not a train job")
     catalog = task.columns.get(spec.dataset)
     if catalog is not None:  # the service validated already; the task checks again where it runs

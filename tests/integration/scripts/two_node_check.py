@@ -17,10 +17,10 @@ import numpy as np
 import polars as pl
 import ray
 
-from jobs.distributed import partition_files
+from jobs.kinds import parse_job_spec
 from jobs.kinds.aggregate.engine import DatasetContext, combine_partials, evaluate, exact_partials
 from jobs.runner import RayRunner, Task
-from jobs.spec import parse_job_spec
+from jobs.task import partition_files
 
 address = sys.argv[1]
 folder = Path(tempfile.mkdtemp())

@@ -17,8 +17,7 @@ import pytest
 from jobs import distributed
 from jobs.errors import InternalError
 from jobs.kinds import KINDS
-from jobs.runner import Outcome, RayRunner, Task
-from jobs.task import execute
+from jobs.runner import Outcome, RayRunner, Task, execute
 from tests.unit.jobs.kinds.toy import PartitionedToy, Toy
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from jobs.errors import InvalidJobSpec
-from jobs.spec import parse_job_spec
+from jobs.kinds import parse_job_spec
 
 SECRET = "SECRET-VALUE"
 PHONE = "13912345678"

@@ -13,14 +13,13 @@ from jobs.dp.accounting import (
     Charge,
     bun_steinke_epsilon,
     cks_epsilon,
-    cost,
     dp_to_zcdp,
     rho_for,
     zcdp_to_dp,
 )
-from jobs.kinds.aggregate.engine import DatasetContext, charge
+from jobs.kinds import parse_job_spec
+from jobs.kinds.aggregate.engine import DatasetContext, charge, cost
 from jobs.kinds.aggregate.spec import AggregateSpec
-from jobs.spec import parse_job_spec
 from policies.budget import PrivacyBudget
 from policies.errors import BudgetExhausted, InvalidRequest
 

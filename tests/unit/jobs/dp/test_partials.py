@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from jobs.kinds import parse_job_spec
 from jobs.kinds.aggregate.engine import (
     DatasetContext,
     combine_partials,
@@ -16,7 +17,6 @@ from jobs.kinds.aggregate.engine import (
     exact_partials,
     release,
 )
-from jobs.spec import parse_job_spec
 
 BOUNDED = {"column": "x", "lower": -10.0, "upper": 100.0}
 AGGREGATES: list[dict[str, Any]] = [

@@ -26,11 +26,11 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from jobs.dp import exact
 from jobs.dp.mechanisms import NoiseLaw
+from jobs.kinds import parse_job_spec
+from jobs.kinds.aggregate import exact
 from jobs.kinds.aggregate.engine import DatasetContext, plan
 from jobs.kinds.aggregate.spec import AggregateSpec
-from jobs.spec import parse_job_spec
 from tests.unit.jobs.dp.helpers import repeated
 
 EPSILON = 1.0

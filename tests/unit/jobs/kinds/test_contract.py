@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 
 from jobs.dp.accounting import Charge
-from jobs.dp.plan import DatasetContext, rows_bound
-from jobs.kinds import KINDS, JobKind, KindCheckFacts
+from jobs.kinds import KINDS, JobKind, KindCheckFacts, parse_job_spec
 from jobs.kinds.aggregate import engine as aggregate_engine
+from jobs.kinds.aggregate.plan import DatasetContext, rows_bound
 from jobs.kinds.custom.kind import CUSTOM_WRAPPER_MEMORY
 from jobs.kinds.train import engine as train_engine
 from jobs.kinds.train.spec import TrainSpec
-from jobs.spec import parse_job_spec
 from jobs.task import Task
 from policies.catalog import Grade
 from policies.errors import PolicyViolation

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobs.errors import InvalidJobSpec
-from jobs.kinds import KINDS, JobKind, OutputShape, PartitionedKind
-from jobs.spec import parse_job_spec
+from jobs.kinds import KINDS, JobKind, OutputShape, PartitionedKind, parse_job_spec
 from policies.catalog import Product
 from tests.unit.jobs.kinds.toy import Toy, ToySpec
 
@@ -82,19 +81,14 @@ def test_parse_job_spec_when_unknown_kind_then_message_names_the_registered_kind
         assert f"'{name}'" in message
 
 
-def test_spec_module_when_old_names_imported_then_they_are_the_kinds_classes() -> None:
+def test_spec_module_when_read_then_it_names_no_kind_and_knows_no_registry() -> None:
     import jobs.spec
-    from jobs.kinds.aggregate.spec import AggregateSpec, validate_against_schema
-    from jobs.kinds.custom.spec import CustomSpec
-    from jobs.kinds.extract.spec import ExtractSpec
-    from jobs.kinds.train.spec import MLPModel, TrainSpec
 
-    assert jobs.spec.AggregateSpec is AggregateSpec
-    assert jobs.spec.validate_against_schema is validate_against_schema
-    assert jobs.spec.MLPModel is MLPModel
-    assert typing.get_args(jobs.spec.AnySpec) == (AggregateSpec, ExtractSpec, TrainSpec, CustomSpec)
-    with pytest.raises(AttributeError):
-        jobs.spec.NoSuchName  # noqa: B018
+    assert not hasattr(jobs.spec, "AggregateSpec")
+    assert not hasattr(jobs.spec, "parse_job_spec")  # the registry parses: jobs.kinds
+    assert (
+        "jobs.kinds" not in Path(jobs.spec.__file__).read_text(encoding="utf-8").split('"""', 2)[2]
+    )
 
 
 def _literals(path: Path) -> list[tuple[int, str]]:

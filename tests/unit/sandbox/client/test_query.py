@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from jobs.spec import AggregateSpec, validate_against_schema
+from jobs.kinds.aggregate.spec import AggregateSpec, validate_against_schema
 from policies.errors import InvalidJobSpec
 from sandbox.client import (
     AggregateQuery,

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from jobs.errors import InvalidJobSpec
+from jobs.kinds import parse_job_spec
 from jobs.kinds.aggregate.spec import AggregateSpec, validate_against_schema
-from jobs.spec import parse_job_spec
 from policies.catalog import ColumnTag
 
 

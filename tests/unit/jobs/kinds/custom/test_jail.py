@@ -19,11 +19,11 @@ from PIL import Image, PngImagePlugin
 
 from jobs.dp.accounting import Charge
 from jobs.errors import InvalidJobSpec
+from jobs.kinds import parse_job_spec
 from jobs.kinds.custom import engine as custom
 from jobs.kinds.custom import outputs as custom_outputs
 from jobs.kinds.custom.jail import LIMIT_RANGES, Limits
 from jobs.kinds.custom.spec import CustomSpec
-from jobs.spec import parse_job_spec
 from policies.catalog import Grade
 from policies.errors import InvalidRequest, PolicyViolation
 

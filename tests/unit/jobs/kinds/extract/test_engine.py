@@ -24,11 +24,12 @@ from anonymize.hierarchies import (
 from anonymize.privacy_models import measure, normalized_certainty_penalty
 from anonymize.transforms.pseudonym import pseudonymize
 from jobs.errors import InvalidJobSpec, JobFailed
+from jobs.kinds import parse_job_spec
 from jobs.kinds.extract.engine import charge, run, validate
 from jobs.kinds.extract.hierarchies import OTHER, choose
 from jobs.kinds.extract.spec import ExtractSpec
-from jobs.spec import parse_job_spec
-from jobs.task import Task, execute, sha256_file
+from jobs.runner import execute
+from jobs.task import Task, sha256_file
 from policies.catalog import ColumnTag, Grade
 from policies.errors import PolicyViolation
 from sandbox.cli.demo_data import DEMO_TAGS, generate_residents

@@ -18,12 +18,12 @@ from sklearn.linear_model import LogisticRegression
 
 from jobs.dp.mechanisms import make_rng
 from jobs.errors import InvalidJobSpec, JobFailed
+from jobs.kinds import parse_job_spec
 from jobs.kinds.train import data as _train_data
 from jobs.kinds.train import engine as train
 from jobs.kinds.train import mlp as _train_mlp
 from jobs.kinds.train import models as _train_models
 from jobs.kinds.train.spec import MLPModel, TrainSpec
-from jobs.spec import parse_job_spec
 from jobs.task import Task
 from policies.catalog import ColumnTag, Grade
 from policies.errors import PolicyViolation

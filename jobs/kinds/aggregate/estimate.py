@@ -5,7 +5,7 @@ noise law (expected absolute error E|Z| and the 95 % half-width). Means,
 variances and quantiles depend on the group, so they are given for a group
 of ``group_size`` people and, where the value matters, for the worst case
 within the bounds; they use the same approximations as the released
-intervals (:mod:`jobs.dp.error_bars`, :mod:`jobs.dp.quantiles`) and assume
+intervals (:mod:`jobs.dp.error_bars`, :mod:`jobs.kinds.aggregate.quantiles`) and assume
 values spread evenly over [lower, upper] for quantiles. No figure exceeds
 the width of the declared range.
 """
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from jobs.dp import error_bars
-from jobs.dp.plan import TREE_DEPTH, Plan, Use
+from jobs.kinds.aggregate.plan import TREE_DEPTH, Plan, Use
 from jobs.kinds.aggregate.spec import (
     Count,
     CountDistinct,

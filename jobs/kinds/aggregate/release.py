@@ -29,9 +29,9 @@ import polars as pl
 from jobs.dp import error_bars
 from jobs.dp.error_bars import FloatArray
 from jobs.dp.mechanisms import IntArray
-from jobs.dp.plan import Plan, Use
-from jobs.dp.quantiles import tree_nodes, tree_quantiles
 from jobs.errors import JobFailed
+from jobs.kinds.aggregate.plan import Plan, Use
+from jobs.kinds.aggregate.quantiles import tree_nodes, tree_quantiles
 from jobs.kinds.aggregate.spec import (
     Count,
     CountDistinct,

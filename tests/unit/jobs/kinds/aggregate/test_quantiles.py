@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from jobs.dp.mechanisms import NoiseLaw, make_rng
-from jobs.dp.plan import TREE_DEPTH
-from jobs.dp.quantiles import tree_nodes, tree_quantiles
+from jobs.kinds.aggregate.plan import TREE_DEPTH
+from jobs.kinds.aggregate.quantiles import tree_nodes, tree_quantiles
 
 LEAVES = 2**TREE_DEPTH
 SILENT = NoiseLaw.discrete_laplace(0, Fraction(1))  # no noise

@@ -2,7 +2,7 @@
 
 The range is cut into 2^D equal leaves; every node of the tree (levels 1..D)
 gets its exact row count plus independent noise. A row sits in one node per
-level, so the tree's ℓ1 sensitivity is D·k (:mod:`jobs.dp.plan`). A quantile
+level, so the tree's ℓ1 sensitivity is D·k (:mod:`jobs.kinds.aggregate.plan`). A quantile
 is found by walking down from the root: go left while the target rank fits in
 the left child's noisy count, otherwise subtract it and go right; inside the
 leaf, interpolate linearly. Only the D noises on the path (not all leaves up
@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from jobs.dp import error_bars
 from jobs.dp.mechanisms import IntArray, NoiseLaw
-from jobs.dp.plan import TREE_DEPTH
+from jobs.kinds.aggregate.plan import TREE_DEPTH
 
 FloatArray = npt.NDArray[np.float64]
 

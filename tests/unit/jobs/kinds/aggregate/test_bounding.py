@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from jobs.dp.bounding import bound_contributions, salt
-from jobs.spec import parse_job_spec
+from jobs.kinds import parse_job_spec
+from jobs.kinds.aggregate.bounding import bound_contributions, salt
 
 # 20 people; person p has p + 1 rows spread over cities c0..c(p mod 4)
 FRAME = pl.DataFrame(

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from jobs.dp.bounding import bound_contributions, salt
-from jobs.dp.plan import TREE_DEPTH, Measurement, Plan
+from jobs.kinds.aggregate.bounding import bound_contributions, salt
+from jobs.kinds.aggregate.plan import TREE_DEPTH, Measurement, Plan
 from jobs.kinds.aggregate.spec import AggregateSpec
 
 _BIN = "__bin"
