@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from policies.catalog import Product
 from policies.errors import InternalError
+from sandbox.checks.support.verdict import Verdict
 
 if TYPE_CHECKING:
     import polars as pl
@@ -42,7 +43,6 @@ __all__ = [
     "worst",
 ]
 
-Verdict = Literal["pass", "warn", "fail"]
 
 DEFAULT_MAX_BYTES = 1 << 30
 #: Longest reason of a check (a reason lists names; thousands of them help no reviewer).

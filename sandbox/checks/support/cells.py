@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import polars as pl
 
 from policies.catalog import ColumnTag, Product
-from sandbox.checks.base import Verdict
 from sandbox.checks.support.rows import as_text
+from sandbox.checks.support.verdict import Verdict
 
 #: A column is nearly unique when its distinct share of non-null cells exceeds this ...
 UNIQUE_SHARE = 0.9

@@ -32,7 +32,7 @@ import polars as pl
 
 from policies.catalog import ColumnTag, Product
 from policies.errors import InternalError
-from sandbox.checks.base import Verdict
+from sandbox.checks.support.verdict import Verdict
 
 #: Share of an output column's sampled values an input column must hold to match it.
 MIN_OVERLAP = 0.8
