@@ -111,18 +111,9 @@ OUTPUTS: dict[str, dict[str, Output]] = {
 CASES = [(kind, label) for kind, outputs in OUTPUTS.items() for label in outputs]
 
 
-def _registered() -> dict[str, JobKind] | None:
-    """The registered kinds, or None while the built-in kinds expose no ``KIND`` yet."""
-    try:
-        return {kind.name: kind for kind in KINDS}
-    except (ImportError, AttributeError):
-        return None
-
-
-# TODO(merge): remove this skip once jobs/kinds/<kind>/ expose KIND (helper "kinds").
-needs_kinds = pytest.mark.skipif(
-    _registered() is None, reason="jobs.kinds.KINDS cannot load its KIND objects yet"
-)
+def _registered() -> dict[str, JobKind]:
+    """The registered kinds, by name."""
+    return {kind.name: kind for kind in KINDS}
 
 
 def _context(kind: str, label: str, stored: dict[str, str]) -> CheckContext:
@@ -176,14 +167,12 @@ def test_run_checks_when_each_kinds_output_then_every_check_in_registry_order(
     assert not any(PHONE in c.reason or RESIDENT_ID in c.reason for c in found)
 
 
-@needs_kinds
 def test_outputs_when_kinds_are_registered_then_every_kind_has_representative_outputs() -> None:
     assert set(OUTPUTS) == set(KINDS.names())
 
 
-@needs_kinds
 def test_kind_checks_when_kinds_are_registered_then_products_and_formats_agree() -> None:
-    kinds = _registered() or {}
+    kinds = _registered()
     declared = {name: (k.product, frozenset(k.output_formats)) for name, k in kinds.items()}
     assert declared == KIND_CHECKS
 
