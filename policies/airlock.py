@@ -11,9 +11,10 @@ written reason, which is audited.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
-from policies.catalog import Grade
+from policies.catalog import Grade, Product, check_grade_allows
 from policies.errors import Conflict, NotFound, PolicyViolation
 from policies.roles import Role
 
@@ -43,6 +44,30 @@ _TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.REJECTED: frozenset(),
     JobStatus.FAILED: frozenset(),
 }
+
+
+#: The states a job row is created in: queued, or released when it re-issues an answer
+#: already released under another of the firm's grants (no new run, no new noise).
+_INITIAL = frozenset({JobStatus.QUEUED, JobStatus.RELEASED})
+
+
+def check_can_create(target: JobStatus) -> None:
+    """Raise unless a new job may start its life in ``target``.
+
+    Raises:
+        Conflict: Not a state a job is created in.
+
+    >>> check_can_create(JobStatus.QUEUED)
+    >>> can_create(JobStatus.RUNNING)
+    False
+    """
+    if target not in _INITIAL:
+        raise Conflict(f"a new job cannot be {target.value}")
+
+
+def can_create(target: JobStatus) -> bool:
+    """Whether a job may be created in ``target``; see :func:`check_can_create`."""
+    return target in _INITIAL
 
 
 def check_can_transition(current: JobStatus, target: JobStatus) -> None:
@@ -189,11 +214,25 @@ def min_cell_size(grade: Grade) -> int:
     >>> min_cell_size(Grade.GENERAL)
     10
     """
-    if grade is Grade.CORE:
-        raise PolicyViolation(
-            "core data (核心数据) admits no row-level or small-area output (art. 62)"
-        )
+    check_grade_allows(grade, Product.STATISTICS)
     return _MIN_CELL[grade]
+
+
+def min_cell_for(grades: Iterable[Grade], grant_min_cell: int | None = None) -> int:
+    """The small-cell threshold of a job on data of ``grades`` under a grant.
+
+    The strictest grade's default, raised to the grant's own threshold (a grant
+    may only make it stricter, never looser).
+
+    Raises:
+        PolicyViolation: One of the grades is ``core``.
+
+    >>> min_cell_for([Grade.GENERAL, Grade.IMPORTANT]), min_cell_for([Grade.GENERAL], 25)
+    (20, 25)
+    >>> min_cell_for([Grade.IMPORTANT], 5)
+    20
+    """
+    return max(max(min_cell_size(g) for g in grades), grant_min_cell or 0)
 
 
 # art. 62: more important data, more eyes on what leaves. Two stewards for
@@ -311,40 +350,104 @@ def release_due(required: int, approvers: Collection[int]) -> bool:
     return len(set(approvers)) >= required
 
 
-#: Kinds whose progress an operator does not see: operator code could encode data in
-#: how long it runs (a timing channel that would bypass review), so until a steward
-#: decides, the operator sees the job as awaiting review from the moment it is queued.
-_UNTIMED_KINDS = frozenset({"custom"})
+class ReportAccess(StrEnum):
+    """How much of a job's run report a caller reads."""
+
+    #: Nothing (operators, admins, stewards of another bureau: the report holds exact,
+    #: non-private facts of the data, art. 63).
+    NONE = "none"
+    #: Without what the job's code printed and, for operator code, without the names
+    #: it chose (auditors; see :func:`sandbox.airlock.review.for_non_reviewers`).
+    REDACTED = "redacted"
+    #: All of it (the stewards who review the output).
+    FULL = "full"
+
+
 _PENDING = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.AWAITING_REVIEW})
 
 
-def operator_status(kind: str, status: JobStatus) -> JobStatus:
-    """The status an operator is shown for a job of ``kind`` (art. 37: nothing leaves unreviewed).
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """What one caller sees of one job: its progress, its run times, its report.
 
-    >>> operator_status("custom", JobStatus.RUNNING)
-    <JobStatus.AWAITING_REVIEW: 'awaiting_review'>
-    >>> operator_status("aggregate", JobStatus.RUNNING)
-    <JobStatus.RUNNING: 'running'>
+    Attributes:
+        progress: Sees ``queued`` and ``running`` as they are (else: awaiting review).
+        timing: Sees when the job started and finished.
+        report: How much of the run report.
     """
-    if kind in _UNTIMED_KINDS and status in _PENDING:
-        return JobStatus.AWAITING_REVIEW
-    return status
+
+    progress: bool
+    timing: bool
+    report: ReportAccess
+
+    def status(self, status: JobStatus) -> JobStatus:
+        """The status this caller is shown for a job in ``status``.
+
+        >>> job_view(Role.OPERATOR, untimed=True).status(JobStatus.RUNNING)
+        <JobStatus.AWAITING_REVIEW: 'awaiting_review'>
+        >>> job_view(Role.OPERATOR, untimed=False).status(JobStatus.RUNNING)
+        <JobStatus.RUNNING: 'running'>
+        """
+        if not self.progress and status in _PENDING:
+            return JobStatus.AWAITING_REVIEW
+        return status
 
 
-def operator_sees_timing(kind: str) -> bool:
-    """Whether an operator may see when a job of ``kind`` started and finished."""
-    return kind not in _UNTIMED_KINDS
+def job_view(role: Role, *, untimed: bool, reviewer: bool = False) -> JobView:
+    """The view ``role`` gets of a job (art. 37: nothing leaves unreviewed; art. 63).
+
+    An operator sees an untimed job (operator code, which could encode data in how
+    long it runs: a timing channel that would bypass review) as awaiting review from
+    the moment it is queued, without run times, and reads no run report. Everyone
+    else sees progress and times; the run report goes in full to the stewards
+    reviewing the output (``reviewer``: of the bureau owning every input), redacted
+    to auditors, and not at all to admins and other bureaus' stewards.
+
+    >>> job_view(Role.AUDITOR, untimed=True).report
+    <ReportAccess.REDACTED: 'redacted'>
+    >>> job_view(Role.STEWARD, untimed=True, reviewer=True).report
+    <ReportAccess.FULL: 'full'>
+    """
+    if role is Role.OPERATOR:
+        return JobView(progress=not untimed, timing=not untimed, report=ReportAccess.NONE)
+    if role is Role.STEWARD:
+        return JobView(True, True, ReportAccess.FULL if reviewer else ReportAccess.NONE)
+    if role is Role.AUDITOR:
+        return JobView(True, True, ReportAccess.REDACTED)
+    return JobView(True, True, ReportAccess.NONE)
 
 
-def operator_sees_failure(kind: str) -> bool:
-    """Whether an operator may see that a started job of ``kind`` failed (art. 37).
+def operator_sees_failure(*, untimed: bool) -> bool:
+    """Whether an operator may see that a started job failed (art. 37).
 
     Operator code can make its run fail on purpose (run past a limit, crash the
     wrapper with a hostile output) only when the data holds some value: a
-    failure the operator saw would carry that bit out unreviewed. Such a run goes
-    to review with a failing check instead, like any other output.
+    failure the operator saw would carry that bit out unreviewed. Such a run (an
+    untimed kind's) goes to review with a failing check instead, like any other output.
 
-    >>> operator_sees_failure("custom"), operator_sees_failure("aggregate")
+    >>> operator_sees_failure(untimed=True), operator_sees_failure(untimed=False)
     (False, True)
     """
-    return kind not in _UNTIMED_KINDS
+    return not untimed
+
+
+def check_can_read_manifest(role: Role, status: JobStatus) -> None:
+    """Raise unless the caller, who may see the job, may read its release manifest.
+
+    An operator reads the manifest of a released product only; stewards and
+    auditors read any release's (a job without one has none to read).
+
+    Raises:
+        PolicyViolation: An operator asked for the manifest of a job not released.
+
+    >>> check_can_read_manifest(Role.OPERATOR, JobStatus.RELEASED)
+    >>> can_read_manifest(Role.OPERATOR, JobStatus.AWAITING_REVIEW)
+    False
+    """
+    if role is Role.OPERATOR and status is not JobStatus.RELEASED:
+        raise PolicyViolation("only released products have a manifest")
+
+
+def can_read_manifest(role: Role, status: JobStatus) -> bool:
+    """Whether the caller reads the manifest; see :func:`check_can_read_manifest`."""
+    return role is not Role.OPERATOR or status is JobStatus.RELEASED
