@@ -13,7 +13,7 @@ how much of the firm's spend it may take, it is not a fresh budget.
 A steward who means a fresh budget (a new year, refreshed data) starts a new
 **budget period** for the firm × dataset with an audited reason
 (:func:`start_period`); charges of earlier periods no longer count. Identical
-queries stay cached across grants and periods (see :mod:`sandbox.jobs.service`).
+queries stay cached across grants and periods (see :mod:`sandbox.jobs.answer_cache`).
 
 Concurrency: reservations lock the firm × dataset row (:class:`FirmBudget`,
 ``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``

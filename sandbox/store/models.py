@@ -33,7 +33,6 @@ from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.grants import GrantState
 from policies.roles import OrgKind, Role
 
-
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -78,6 +77,7 @@ class StrEnumColumn(TypeDecorator[E]):
     def __init__(self, enum: type[E], length: int) -> None:
         super().__init__(length)
         self.enum = enum
+        self.length = length
 
     def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
         return None if value is None else self.enum(value).value
@@ -86,7 +86,7 @@ class StrEnumColumn(TypeDecorator[E]):
         return None if value is None else self.enum(value)
 
     def copy(self, **kw: Any) -> StrEnumColumn[E]:
-        return StrEnumColumn(self.enum, self.impl_instance.length or 0)
+        return StrEnumColumn(self.enum, self.length)
 
     @property
     def python_type(self) -> type[E]:
@@ -270,6 +270,13 @@ class Job(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     grant: Mapped[Grant] = relationship(lazy="joined")
+
+    @property
+    def parsed_spec(self) -> Any:
+        """The stored spec, parsed (its defaults filled in by the spec model, not by hand)."""
+        from jobs.spec import parse_job_spec
+
+        return parse_job_spec(self.spec)
 
 
 class LedgerEntry(Base):

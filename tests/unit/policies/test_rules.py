@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from policies import airlock, budget, catalog, grants, roles
+from policies import airlock, catalog, grants, roles
 from policies.airlock import JobStatus
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, ColumnUse, Grade, OpenAttribute
