@@ -53,7 +53,7 @@ from sandbox.airlock.releases import publish, stale
 from sandbox.audit import chain as audit
 from sandbox.catalog.datasets import get as get_dataset
 from sandbox.catalog.facts import DIGEST_ALGORITHM, input_digest
-from sandbox.checks.engine import blocking
+from sandbox.checks import blocking
 from sandbox.jobs.lifecycle import transition, visible_job
 from sandbox.settings import Settings
 from sandbox.store.db import Database

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
 
 from jobs.kinds import KINDS, JobKind
 from jobs.runner import Outcome, Task
@@ -22,7 +23,7 @@ from policies.airlock import JobStatus, check_can_transition, operator_sees_fail
 from policies.errors import InternalError, SandboxError, redacted_traceback
 from policies.grants import GrantState, in_force
 from sandbox.catalog.datasets import get as get_dataset
-from sandbox.checks.engine import Check, CheckContext
+from sandbox.checks import Check, CheckContext
 from sandbox.checks.process import ChecksStopped, Limits, run_isolated
 from sandbox.jobs.facts import check_context, dataset_facts, grant_facts, min_cell, task
 from sandbox.jobs.lifecycle import locked, transition
@@ -232,7 +233,7 @@ class Executor:
                 output_path=output_path(self.settings, job.id),
                 # the aggregate engine's threshold; other kinds' checks use the same rule
                 min_cell=min_cell(facts, terms),
-                options=kind.options(terms, self.settings.secret()),
+                options=kind.options(terms, facts, self.settings.secret()),
                 seed=seed,
             )
             return built, kind, spec
@@ -304,11 +305,12 @@ class Executor:
                 error=message,
             )
 
-    def interrupted(self, job: Job) -> Started:
+    def interrupted(self, session: Session, job: Job) -> Started:
         """What a review of an interrupted run needs: where its output goes, its limits."""
         spec = job.parsed_spec
         kind = KINDS[spec.kind]
-        options = kind.options(grant_facts(job.grant), self.settings.secret())
+        facts = tuple(dataset_facts(get_dataset(session, n)) for n in spec.datasets)
+        options = kind.options(grant_facts(job.grant), facts, self.settings.secret())
         built = Task(
             job.id, job.spec, {}, {}, str(output_path(self.settings, job.id)), 1, options=options
         )

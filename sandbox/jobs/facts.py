@@ -17,7 +17,7 @@ from jobs.kinds.base import JobKind
 from jobs.runner import Task
 from policies.airlock import min_cell_for
 from policies.catalog import ColumnTag, Grade
-from sandbox.checks.engine import CheckContext
+from sandbox.checks import CheckContext
 from sandbox.store.models import Dataset, Grant
 
 
@@ -92,19 +92,16 @@ def task(
 def check_context(kind: JobKind, spec: Any, task: Task) -> CheckContext:
     """What the automatic checks need to know about a job's output.
 
-    What is kind-specific (which columns are counts, the k and pseudonyms of
-    records, the row cap) is the kind's say (:meth:`JobKind.check_facts`).
+    What is kind-specific (its product and formats, which columns are counts,
+    the k and pseudonyms of records, the row cap) is the kind's say
+    (:meth:`JobKind.check_facts`); the rest are the task's public facts.
     """
-    facts = kind.check_facts(spec, task)
-    return CheckContext(
-        kind=kind.name,
+    return CheckContext.build(
+        kind,
+        kind.check_facts(spec, task),
         min_cell=task.min_cell,
-        count_columns=facts.count_columns,
         public_keys={c: v for keys in task.public_keys.values() for c, v in keys.items()},
         inputs=dict(task.inputs),
         tags={d: {c: v["tag"] for c, v in cols.items()} for d, cols in task.columns.items()},
-        k=facts.k,
-        pseudonyms=facts.pseudonyms,
         privacy_units={d: u for d, u in task.privacy_units.items() if u},
-        max_rows=facts.max_rows,
     )

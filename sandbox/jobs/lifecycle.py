@@ -17,12 +17,15 @@ from sqlalchemy.orm import Session
 
 from policies.airlock import (
     JobStatus,
+    JobView,
     check_can_create,
     check_can_see_job,
     check_can_transition,
+    job_view,
     operator_sees_failure,
 )
 from policies.errors import NotFound
+from policies.roles import Role
 from sandbox.access.auth import Principal
 from sandbox.audit import chain as audit
 from sandbox.store.db import Database
@@ -105,6 +108,17 @@ def locked(session: Session, job_id: int) -> Job:
     return job
 
 
+def view_of(role: Role, kind: str, *, reviewer: bool = False) -> JobView:
+    """The view ``role`` gets of a job of ``kind`` (:func:`policies.airlock.job_view`).
+
+    A kind no longer registered is seen as untimed (the safe side).
+    """
+    from jobs.kinds import KINDS
+
+    untimed = kind not in KINDS or KINDS[kind].untimed
+    return job_view(role, untimed=untimed, reviewer=reviewer)
+
+
 def visible_job(session: Session, who: Principal, job_id: int) -> Job:
     """A job the caller may know about.
 
@@ -145,7 +159,7 @@ def recover(db: Database, executor: Executor) -> int:
             if job.status is JobStatus.RUNNING and not operator_sees_failure(
                 untimed=job.kind in KINDS and KINDS[job.kind].untimed
             ):
-                hidden.append(executor.interrupted(job))
+                hidden.append(executor.interrupted(session, job))
                 continue
             transition(
                 db, session, job, JobStatus.FAILED, actor="system", action="job.fail", error=message

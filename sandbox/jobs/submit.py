@@ -104,7 +104,7 @@ def prepare(
     facts = tuple(dataset_facts(d) for d in datasets)
     terms = grant_facts(grant)
     # a spec the kind cannot run on these datasets is refused before any budget is spent
-    kind.validate(spec, facts, kind.options(terms, settings.secret()))
+    kind.validate(spec, facts, kind.options(terms, facts, settings.secret()))
     for dataset in facts:  # art. 62: the grade × product table (core data: nothing)
         check_grade_allows(dataset.grade, kind.product)
     threshold = min_cell(facts, terms)
