@@ -89,3 +89,22 @@ class PrivacyBudget:
         e1, d1 = self.units
         e2, d2 = other.units
         return PrivacyBudget.from_units(e1 + e2, d1 + d2)
+
+
+def left(total: tuple[int, int], spent: tuple[int, int]) -> PrivacyBudget:
+    """What a grant of ``total`` may still take once ``spent`` is composed (ledger units).
+
+    Nothing at all when the δ spent exceeds the grant's (another of the firm's
+    grants spent it): no statement of a new job's cost would keep δ within it.
+
+    >>> left(PrivacyBudget(1.0).units, PrivacyBudget(0.25).units).epsilon
+    0.75
+    >>> left(PrivacyBudget(1.0).units, PrivacyBudget(1.5).units).epsilon
+    0.0
+    >>> left(PrivacyBudget(1.0, 1e-6).units, PrivacyBudget(0.1, 2e-6).units)
+    PrivacyBudget(epsilon=0.0, delta=0.0)
+    """
+    (total_e, total_d), (spent_e, spent_d) = total, spent
+    if spent_d > total_d:
+        return PrivacyBudget(0.0, 0.0)
+    return PrivacyBudget.from_units(max(total_e - spent_e, 0), total_d - spent_d)
