@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 import polars as pl
 import pytest
-from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
@@ -29,11 +28,8 @@ from jobs.runner import Outcome, Task, sha256_file
 from policies.budget import PrivacyBudget
 from policies.catalog import Product
 from sandbox.access import grants
-from sandbox.service import Sandbox
-from sandbox.settings import Settings
 from sandbox.store.models import User
-from sandbox.web.api.app import create_app
-from tests.factories import World, build_world, wait_status
+from tests.factories import World, wait_status
 
 #: Rows are released in bands of this many (a toy's protection; no real kind does this).
 BAND = 100
@@ -123,12 +119,17 @@ class KindRunner:
         return KINDS[str(task.spec["kind"])].run(task)
 
 
+@pytest.fixture(autouse=True)
+def toy() -> Iterator[JobKind]:
+    """The toy kind, registered while the test runs (and the service with it)."""
+    with KINDS.registered(ToyKind()) as kind:
+        yield kind
+
+
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path}/s.db")
-    sandbox = Sandbox(settings, runner=KindRunner())
-    with KINDS.registered(ToyKind()), TestClient(create_app(sandbox)) as http:
-        yield build_world(http, sandbox)
+def ray_runner() -> KindRunner:
+    """The service's runner for these tests: the kind's own run, in this process."""
+    return KindRunner()
 
 
 def _toy_grant(world: World) -> int:
