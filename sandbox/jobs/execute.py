@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from jobs.kinds import KINDS, JobKind
 from jobs.runner import Outcome, Task
-from policies.airlock import JobStatus, check_can_transition, operator_sees_failure
+from policies.airlock import JobStatus, check_can_transition
 from policies.errors import InternalError, SandboxError, redacted_traceback
 from policies.grants import GrantState, in_force
+from policies.views import operator_sees_failure
 from sandbox.catalog.datasets import get as get_dataset
 from sandbox.checks import Check, CheckContext
 from sandbox.checks.process import ChecksStopped, Limits, run_isolated

@@ -10,29 +10,40 @@ timestamps and appends the audit entry, in the caller's transaction.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from policies.airlock import (
-    JobStatus,
-    JobView,
-    check_can_create,
-    check_can_see_job,
-    check_can_transition,
-    job_view,
-    operator_sees_failure,
-)
+from jobs.kinds import KINDS, JobKind
+from jobs.runner import Task
+from policies.airlock import JobStatus, check_can_create, check_can_see_job, check_can_transition
 from policies.errors import NotFound
 from policies.roles import Role
+from policies.views import JobView, job_view, operator_sees_failure
 from sandbox.access.auth import Principal
 from sandbox.audit import chain as audit
 from sandbox.store.db import Database
 from sandbox.store.models import Job, utcnow
 
-if TYPE_CHECKING:
-    from sandbox.jobs.execute import Executor
+
+class Reviewable(Protocol):
+    """What recovery needs of the executor (:class:`sandbox.jobs.execute.Executor`)."""
+
+    def interrupted(self, session: Session, job: Job) -> tuple[Task, JobKind, Any]:
+        """A running job's task, kind and spec, to send it to review."""
+        ...
+
+    def fail(
+        self,
+        job_id: int,
+        message: str,
+        output: Path | None = None,
+        started: tuple[Task, JobKind, Any] | None = None,
+    ) -> None:
+        """Fail the job, or send it to review failing when the operator may not see why."""
+        ...
+
 
 #: States in which a run has ended: the job's ``finished_at`` is set on entering them.
 _RUN_ENDED = frozenset({JobStatus.AWAITING_REVIEW, JobStatus.FAILED})
@@ -113,8 +124,6 @@ def view_of(role: Role, kind: str, *, reviewer: bool = False) -> JobView:
 
     A kind no longer registered is seen as untimed (the safe side).
     """
-    from jobs.kinds import KINDS
-
     untimed = kind not in KINDS or KINDS[kind].untimed
     return job_view(role, untimed=untimed, reviewer=reviewer)
 
@@ -132,7 +141,7 @@ def visible_job(session: Session, who: Principal, job_id: int) -> Job:
     return job
 
 
-def recover(db: Database, executor: Executor) -> int:
+def recover(db: Database, executor: Reviewable) -> int:
     """Fail jobs a previous process left queued or running; their budget stays spent.
 
     A running job whose failure the operator may not see (an untimed kind's, e.g.
@@ -143,14 +152,13 @@ def recover(db: Database, executor: Executor) -> int:
     Returns:
         How many jobs were failed or sent to review.
     """
-    from jobs.kinds import KINDS
     from jobs.kinds.custom.engine import sweep_work_folders
     from jobs.kinds.custom.jail import sweep_private_folders
 
     sweep_work_folders()
     sweep_private_folders()
     message = "interrupted by a service restart"
-    hidden = []
+    hidden: list[tuple[Task, JobKind, Any]] = []
     with db.session() as session:
         stale = session.scalars(
             select(Job).where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
