@@ -310,7 +310,10 @@ class Executor:
         """What a review of an interrupted run needs: where its output goes, its limits."""
         spec = job.parsed_spec
         kind = KINDS[spec.kind]
-        facts = tuple(dataset_facts(get_dataset(session, n)) for n in spec.datasets)
+        try:
+            facts = tuple(dataset_facts(get_dataset(session, n)) for n in spec.datasets)
+        except SandboxError:  # a dataset gone since: the options come from the grant alone
+            facts = ()
         options = kind.options(grant_facts(job.grant), facts, self.settings.secret())
         built = Task(
             job.id, job.spec, {}, {}, str(output_path(self.settings, job.id)), 1, options=options
