@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 
 from jobs.kinds import KINDS
 from jobs.runner import sha256_file
-from jobs.spec import parse_job_spec
 from policies.access import can_manage_datasets, check_can_manage_datasets
 from policies.airlock import (
     Decision,
@@ -57,14 +56,14 @@ from sandbox.checks import blocking
 from sandbox.jobs.lifecycle import transition, visible_job
 from sandbox.settings import Settings
 from sandbox.store.db import Database
-from sandbox.store.models import Dataset, Job, Release, Review, User, utcnow
+from sandbox.store.models import Dataset, Job, Release, Review, User, spec_datasets, utcnow
 
 log = logging.getLogger(__name__)
 
 
 def job_datasets(spec: dict[str, Any]) -> list[str]:
-    """The dataset names a stored job spec reads (as its kind's spec model says)."""
-    return [str(n) for n in parse_job_spec(spec).datasets]
+    """The dataset names a stored job spec reads (:func:`sandbox.store.models.spec_datasets`)."""
+    return spec_datasets(spec)
 
 
 def review(

@@ -33,7 +33,7 @@ from jobs.spec import Filter
 from policies.airlock import JobStatus, min_cell_for
 from policies.budget import PrivacyBudget
 from policies.catalog import Grade, Product
-from policies.errors import PolicyViolation, redacted_traceback
+from policies.errors import PolicyViolation, SandboxError, redacted_traceback
 from sandbox.catalog.datasets import get as get_dataset
 from sandbox.catalog.datasets import scan_dataset
 from sandbox.store.models import Dataset, Grant, Job
@@ -71,7 +71,7 @@ def differencing_threshold(grade: Grade, grant_min_cell: int | None) -> int | No
 
 def _datasets(job: Job) -> set[str]:
     """The datasets a job reads (as its kind's spec model says)."""
-    return set(job.parsed_spec.datasets) if job.kind in KINDS else set()
+    return set(job.dataset_names)
 
 
 def _filtered_table(job: Job) -> tuple[str, list[dict[str, Any]]] | None:
@@ -82,7 +82,10 @@ def _filtered_table(job: Job) -> tuple[str, list[dict[str, Any]]] | None:
     """
     if job.kind not in KINDS or KINDS[job.kind].product is not Product.STATISTICS:
         return None
-    spec = job.parsed_spec
+    try:
+        spec = job.parsed_spec
+    except SandboxError:  # stored before its kind's spec changed: nothing to compare
+        return None
     if len(spec.datasets) != 1:
         return None
     filters = getattr(spec, "filters", None) or []

@@ -278,6 +278,27 @@ class Job(Base):
 
         return parse_job_spec(self.spec)
 
+    @property
+    def dataset_names(self) -> list[str]:
+        """The datasets the job reads; see :func:`spec_datasets`."""
+        return spec_datasets(self.spec)
+
+
+def spec_datasets(spec: dict[str, Any]) -> list[str]:
+    """The datasets a stored job spec reads, as its kind's spec model says.
+
+    A spec stored before its kind's model changed (or by hand, in a test) may no
+    longer parse; listing it must not fail, so its own dataset fields are read then.
+    """
+    from jobs.spec import parse_job_spec
+    from policies.errors import SandboxError
+
+    try:
+        return [str(n) for n in parse_job_spec(spec).datasets]
+    except SandboxError:
+        names = spec.get("datasets") or [spec.get("dataset")]
+        return [str(n) for n in names if n is not None]
+
 
 class LedgerEntry(Base):
     """One job's privacy charge under one grant on one dataset (the ledger's source of truth).
