@@ -26,13 +26,6 @@ def job_kinds() -> frozenset[str]:
     return frozenset(KINDS.names())
 
 
-def __getattr__(name: str) -> object:
-    # ``JOB_KINDS``: the registered kinds now (a kind registered later is grantable too)
-    if name == "JOB_KINDS":
-        return job_kinds()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 #: Largest small-cell threshold or extract k a grant may set (every entry point, one rule).
 MAX_GRANT_THRESHOLD = 10_000
 
