@@ -1,6 +1,6 @@
 """Run the automatic checks in a child process with memory, CPU and time limits.
 
-Part of :mod:`sandbox.checks.engine`. The checks parse files that operator code
+The checks (:mod:`sandbox.checks.engine`) parse files that operator code
 wrote. Run inside the API process they competed with every request for the
 interpreter and the memory: a custom job that finished with a large output
 slowed ``GET /v1/me`` while it was checked, and an operator timing its own
@@ -46,7 +46,7 @@ from typing import IO, TYPE_CHECKING, Any
 from policies.errors import InternalError
 
 if TYPE_CHECKING:  # the child sets its limits before it imports polars
-    from sandbox.checks.engine import Check, CheckContext
+    from sandbox.checks.base import Check, CheckContext
 
 __all__ = ["ChecksStopped", "Limits", "run_isolated"]
 
@@ -227,7 +227,7 @@ def _death(code: int, limits: Limits) -> str:
 
 def _parse(answer: bytes) -> list[Check]:
     """The child's verdicts, or the error it reported; anything else is nonsense."""
-    from sandbox.checks.engine import MAX_REASON, Check
+    from sandbox.checks.base import MAX_REASON, Check
 
     try:
         data = json.loads(answer) if len(answer) <= _MAX_ANSWER else None

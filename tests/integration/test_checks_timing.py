@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from policies.catalog import Product
 from sandbox.access.auth import bootstrap
-from sandbox.checks.engine import Check, CheckContext
+from sandbox.checks import Check, CheckContext
 from sandbox.jobs import execute as job_service
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
@@ -52,7 +53,9 @@ def test_api_latency_when_a_large_output_is_checked_then_the_tail_stays_flat(
     # A JSON model of 5 million integers: seconds of parsing and scanning.
     output = tmp_path / "model.json"
     output.write_text(json.dumps({"weights": list(range(5_000_000))}))
-    context = CheckContext(kind="train", min_cell=10)
+    context = CheckContext(
+        kind="train", product=Product.MODEL, formats=frozenset({"json"}), min_cell=10
+    )
     sandbox = Sandbox(Settings(data_dir=tmp_path / "data"), runner=_NoRunner())  # type: ignore[arg-type]
     with TestClient(create_app(sandbox)) as http:
         token = bootstrap(sandbox.db)

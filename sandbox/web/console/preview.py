@@ -23,7 +23,7 @@ from typing import IO, Literal
 import polars as pl
 
 from policies.errors import NotFound
-from sandbox.checks.files import MAX_MEMBERS
+from sandbox.checks.support.files import MAX_MEMBERS
 
 #: Rows shown of a table.
 PREVIEW_ROWS = 20
@@ -49,7 +49,7 @@ MAX_CSV_PREFIX = 1 << 20
 #: Characters shown of a text member.
 MAX_TEXT = 4000
 #: Members of one archive whose tables and texts are shown; the others (up to the checks'
-#: cap, :data:`sandbox.checks.files.MAX_MEMBERS`) are listed, and their images shown.
+#: cap, :data:`sandbox.checks.support.files.MAX_MEMBERS`) are listed, and their images shown.
 MAX_PREVIEWED = 200
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _TABLES = {".parquet", ".csv"}

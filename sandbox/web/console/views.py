@@ -19,7 +19,7 @@ from policies.catalog import Grade
 from policies.errors import NotFound, PolicyViolation
 from sandbox.access import ledger
 from sandbox.airlock.review import REVIEWERS_ONLY, for_non_reviewers, job_datasets
-from sandbox.checks.engine import blocking
+from sandbox.checks import blocking
 from sandbox.jobs.history import HistoryEntry, release_history
 from sandbox.store.models import Dataset, Job, Organisation, Review, User
 from sandbox.web.console import plots, preview

@@ -23,10 +23,12 @@ import polars as pl
 import pytest
 
 from policies.errors import InternalError
-from sandbox.checks.engine import Check, CheckContext, blocking, run_checks
+from sandbox.checks import Check, blocking
+from sandbox.checks.engine import run_checks
 from sandbox.checks.process import ChecksStopped, Limits, run_isolated
-from sandbox.checks.tables import MAX_TEXT_LINES
+from sandbox.checks.support.tables import MAX_TEXT_LINES
 from sandbox.jobs import service as job_service
+from tests.unit.sandbox.checks.helpers import context_of
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -95,8 +97,9 @@ def test_checks_when_json_expands_in_memory_then_refused_with_bounded_memory(
     assert archive.stat().st_size < bomb.stat().st_size // 100  # small on disk
     mib, verdicts = _peak_mib(
         f"""
-        from sandbox.checks.engine import CheckContext, run_checks
-        found = run_checks(Path({str(archive)!r}), CheckContext(kind="custom", min_cell=10))
+        from sandbox.checks.engine import run_checks
+        from tests.unit.sandbox.checks.helpers import context_of
+        found = run_checks(Path({str(archive)!r}), context_of("custom", min_cell=10))
         result = {{c.name: [c.verdict, c.reason] for c in found}}
         """
     )
@@ -111,7 +114,7 @@ def test_checks_when_json_holds_more_strings_than_scanned_then_warn_naming_the_c
     count = MAX_TEXT_LINES + 5000
     path = tmp_path / "model.json"
     path.write_text(json.dumps({"weights": list(range(count))}))
-    found = run_checks(path, CheckContext(kind="train", min_cell=10))
+    found = run_checks(path, context_of("train", min_cell=10))
     assert _verdicts(found)["pii_scan"] == "warn"
     reason = _reason(found, "pii_scan")
     assert f"scanned the first {MAX_TEXT_LINES} of {count + 1} lines" in reason
@@ -121,8 +124,9 @@ def test_checks_when_text_is_one_huge_line_then_read_in_pieces(tmp_path: Path) -
     archive = _sandbox_zip(tmp_path / "out.zip", {"notes.txt": b"x" * (80 << 20)})
     mib, verdicts = _peak_mib(
         f"""
-        from sandbox.checks.engine import CheckContext, run_checks
-        found = run_checks(Path({str(archive)!r}), CheckContext(kind="custom", min_cell=10))
+        from sandbox.checks.engine import run_checks
+        from tests.unit.sandbox.checks.helpers import context_of
+        found = run_checks(Path({str(archive)!r}), context_of("custom", min_cell=10))
         result = {{c.name: [c.verdict, c.reason] for c in found}}
         """
     )
@@ -185,8 +189,9 @@ def test_checks_when_parquet_is_a_bomb_then_size_fails_with_bounded_memory(
     archive = _sandbox_zip(tmp_path / "out.zip", {"zeros.parquet": parquet_bomb.read_bytes()})
     mib, verdicts = _peak_mib(
         f"""
-        from sandbox.checks.engine import CheckContext, run_checks
-        found = run_checks(Path({str(archive)!r}), CheckContext(kind="custom", min_cell=10))
+        from sandbox.checks.engine import run_checks
+        from tests.unit.sandbox.checks.helpers import context_of
+        found = run_checks(Path({str(archive)!r}), context_of("custom", min_cell=10))
         result = {{c.name: [c.verdict, c.reason] for c in found}}
         """
     )
@@ -210,8 +215,9 @@ def test_checks_when_parquet_repeats_one_long_string_on_every_row_then_size_fail
     archive = _sandbox_zip(tmp_path / "out.zip", {"long.parquet": path.read_bytes()})
     mib, verdicts = _peak_mib(
         f"""
-        from sandbox.checks.engine import CheckContext, run_checks
-        found = run_checks(Path({str(archive)!r}), CheckContext(kind="custom", min_cell=10))
+        from sandbox.checks.engine import run_checks
+        from tests.unit.sandbox.checks.helpers import context_of
+        found = run_checks(Path({str(archive)!r}), context_of("custom", min_cell=10))
         result = {{c.name: [c.verdict, c.reason] for c in found}}
         """
     )
@@ -223,14 +229,14 @@ def test_checks_when_parquet_repeats_one_long_string_on_every_row_then_size_fail
 def test_checks_when_a_wide_table_exceeds_the_cells_then_size_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sandbox.checks import tables as _checks_tables
+    from sandbox.checks.support import tables as _checks_tables
 
     monkeypatch.setattr(_checks_tables, "MAX_CELLS", 1000)
     frame = pl.DataFrame({f"c{i}": list(range(100)) for i in range(20)})
     path = tmp_path / "out.parquet"
     frame.write_parquet(path)
     archive = _sandbox_zip(tmp_path / "out.zip", {"wide.parquet": path.read_bytes()})
-    found = run_checks(archive, CheckContext(kind="custom", min_cell=10))
+    found = run_checks(archive, context_of("custom", min_cell=10))
     assert _verdicts(found)["size"] == "fail"
     assert "only its first 50 rows" in _reason(found, "size")
 
@@ -246,7 +252,7 @@ def test_file_type_when_sandbox_zip_of_a_repetitive_json_compresses_well_then_pa
     with zipfile.ZipFile(archive) as opened:
         info = opened.infolist()[0]
         assert info.file_size / info.compress_size > 1000  # what the old rule called a bomb
-    found = run_checks(archive, CheckContext(kind="custom", min_cell=10))
+    found = run_checks(archive, context_of("custom", min_cell=10))
     assert _verdicts(found)["file_type"] == "pass", _reason(found, "file_type")
     assert _verdicts(found)["size"] == "pass"
 
@@ -262,7 +268,7 @@ def test_file_type_when_member_unpacks_past_its_declared_size_then_not_extracted
     data[local + 22 : local + 26] = (1000).to_bytes(4, "little")  # declared: 1000 bytes
     data[central + 24 : central + 28] = (1000).to_bytes(4, "little")
     archive.write_bytes(bytes(data))
-    found = run_checks(archive, CheckContext(kind="custom", min_cell=10))
+    found = run_checks(archive, context_of("custom", min_cell=10))
     assert _verdicts(found)["file_type"] == "fail"
     assert "'a.txt' cannot be read" in _reason(found, "file_type")
 
@@ -280,7 +286,7 @@ def test_run_isolated_when_output_is_ordinary_then_same_checks_as_in_process(
     tmp_path: Path,
 ) -> None:
     path = _small_output(tmp_path)
-    context = CheckContext(kind="aggregate", min_cell=10, count_columns=("count",))
+    context = context_of("aggregate", min_cell=10, count_columns=("count",))
     assert run_isolated(path, context, Limits()) == run_checks(path, context)
 
 
@@ -290,7 +296,7 @@ def test_run_isolated_when_the_child_needs_more_memory_than_allowed_then_stopped
     path = tmp_path / "model.json"
     path.write_text(json.dumps({"w": [f"s{i}" for i in range(3_000_000)]}))
     with pytest.raises(ChecksStopped, match="MiB of memory"):
-        run_isolated(path, CheckContext(kind="train", min_cell=10), Limits(memory_bytes=250 << 20))
+        run_isolated(path, context_of("train", min_cell=10), Limits(memory_bytes=250 << 20))
 
 
 def test_run_isolated_when_the_child_runs_past_its_time_then_killed_and_stopped(
@@ -299,7 +305,7 @@ def test_run_isolated_when_the_child_runs_past_its_time_then_killed_and_stopped(
     with pytest.raises(ChecksStopped, match=r"longer than 0\.2 s"):
         run_isolated(
             _small_output(tmp_path),
-            CheckContext(kind="aggregate", min_cell=10),
+            context_of("aggregate", min_cell=10),
             Limits(wall_seconds=0.2),
         )
 
@@ -307,8 +313,8 @@ def test_run_isolated_when_the_child_runs_past_its_time_then_killed_and_stopped(
 def test_run_isolated_when_a_stored_dataset_is_unreadable_then_internal_error(
     tmp_path: Path,
 ) -> None:
-    context = CheckContext(
-        kind="aggregate", min_cell=10, inputs={"residents": str(tmp_path / "none-*.parquet")}
+    context = context_of(
+        "aggregate", min_cell=10, inputs={"residents": str(tmp_path / "none-*.parquet")}
     )
     with pytest.raises(InternalError, match="stored dataset"):
         run_isolated(_small_output(tmp_path), context, Limits())
@@ -320,7 +326,7 @@ def test_checked_when_the_checks_process_is_stopped_then_one_failing_check(
     path = tmp_path / "model.json"
     path.write_text(json.dumps({"w": [f"s{i}" for i in range(3_000_000)]}))
     found = job_service._checked(
-        7, path, CheckContext(kind="train", min_cell=10), Limits(memory_bytes=250 << 20)
+        7, path, context_of("train", min_cell=10), Limits(memory_bytes=250 << 20)
     )
     assert [(c.name, c.verdict) for c in found] == [("checks", "fail")]
     assert "memory" in found[0].reason and "look at it before deciding" in found[0].reason

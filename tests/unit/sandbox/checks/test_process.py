@@ -14,10 +14,12 @@ import polars as pl
 import pytest
 
 from policies.errors import InternalError
+from sandbox.checks import MAX_REASON
 from sandbox.checks import process as _checks_process
-from sandbox.checks import rows as _checks_rows
-from sandbox.checks.engine import MAX_REASON, CheckContext, run_checks
+from sandbox.checks.engine import run_checks
 from sandbox.checks.process import ChecksStopped, Limits, run_isolated
+from sandbox.checks.support import rows as _checks_rows
+from tests.unit.sandbox.checks.helpers import context_of
 
 
 def test_run_isolated_when_the_child_is_killed_then_no_extracted_member_is_left(
@@ -32,9 +34,7 @@ def test_run_isolated_when_the_child_is_killed_then_no_extracted_member_is_left(
         archive.writestr("small.csv", "n\n12\n")
         archive.writestr("model.json", json.dumps({"w": [f"s{i}" for i in range(3_000_000)]}))
     with pytest.raises(ChecksStopped, match="MiB of memory"):
-        run_isolated(
-            output, CheckContext(kind="custom", min_cell=10), Limits(memory_bytes=250 << 20)
-        )
+        run_isolated(output, context_of("custom", min_cell=10), Limits(memory_bytes=250 << 20))
     assert list(temp.iterdir()) == []
 
 
@@ -47,7 +47,7 @@ def test_run_isolated_when_it_answers_then_its_folder_is_removed(
     output = tmp_path / "out.zip"
     with zipfile.ZipFile(output, "w") as archive:
         archive.writestr("small.csv", "n\n12\n")
-    found = run_isolated(output, CheckContext(kind="custom", min_cell=10), Limits())
+    found = run_isolated(output, context_of("custom", min_cell=10), Limits())
     assert found[0].name == "file_type" and list(temp.iterdir()) == []
 
 
@@ -83,7 +83,7 @@ def test_run_checks_when_an_output_has_many_long_column_names_then_reasons_are_c
     path = tmp_path / "out.parquet"
     names = tuple(f"count_of_{'x' * 60}_{i}" for i in range(300))
     pl.DataFrame({name: [40, 50] for name in names}).write_parquet(path)
-    found = run_checks(path, CheckContext(kind="aggregate", min_cell=10, count_columns=names))
+    found = run_checks(path, context_of("aggregate", min_cell=10, count_columns=names))
     assert max(len(c.reason) for c in found) <= MAX_REASON
     assert any(c.reason.endswith("…") for c in found)
 

@@ -1,10 +1,10 @@
 """Read an output's files as the checks see them: tables, texts and images.
 
-Part of :mod:`sandbox.checks.engine`. Parquet and CSV files are tables; a JSON
-document yields a table for every array of records in it and a text of its
-other strings (keys included, so a key cannot hide a name); plain text,
-safetensors headers and PNG text chunks are texts. CSV is read with every
-column as text, so that a number keeps its digits as written.
+Used by :mod:`sandbox.checks.engine` before any check runs. Parquet and CSV
+files are tables; a JSON document yields a table for every array of records in
+it and a text of its other strings (keys included, so a key cannot hide a
+name); plain text, safetensors headers and PNG text chunks are texts. CSV is
+read with every column as text, so that a number keeps its digits as written.
 
 Every reader is bounded by a :class:`Budget` shared by all files of an output:
 a Parquet file's row count comes from its footer and only the rows (and
@@ -26,7 +26,7 @@ from typing import Any
 
 import polars as pl
 
-from sandbox.checks.files import UNREADABLE, Member, png_text, safetensors_strings
+from sandbox.checks.support.files import UNREADABLE, Member, png_text, safetensors_strings
 
 #: Values of integer tensors scanned per safetensors file.
 MAX_TENSOR_VALUES = 5_000_000
@@ -117,8 +117,9 @@ class Text:
 
 
 @dataclass(slots=True)
-class Contents:
-    """Everything the checks read from an output's members."""
+class Read:
+    """Everything the checks read from an output's members (the engine freezes it into
+    :class:`sandbox.checks.base.Contents`)."""
 
     tables: list[Table] = field(default_factory=list)
     texts: list[Text] = field(default_factory=list)
@@ -130,14 +131,14 @@ class Contents:
     oversize: list[str] = field(default_factory=list)
 
 
-def read_contents(members: list[Member], max_rows: int) -> Contents:
+def read_contents(members: list[Member], max_rows: int) -> Read:
     """Read every member within one :class:`Budget` (the size check reports the rest).
 
     Args:
         members: The output's files, identified and validated.
         max_rows: Rows read from all tables together (the kind's cap; more fail ``size``).
     """
-    contents = Contents()
+    contents = Read()
     budget = Budget(
         max_rows, MAX_CELLS, MAX_TABLE_BYTES, MAX_TEXT_LINES, MAX_TEXT_CHARS, MAX_JSON_BYTES
     )
@@ -156,7 +157,7 @@ def read_contents(members: list[Member], max_rows: int) -> Contents:
     return contents
 
 
-def _read(member: Member, budget: Budget, contents: Contents) -> None:
+def _read(member: Member, budget: Budget, contents: Read) -> None:
     if member.fmt == "parquet":
         _read_parquet(member, budget, contents)
     elif member.fmt == "csv":
@@ -180,7 +181,7 @@ def _read(member: Member, budget: Budget, contents: Contents) -> None:
             contents.texts.append(Text(text.name, text.lines, max(text.total, tensor.total)))
 
 
-def _read_parquet(member: Member, budget: Budget, contents: Contents) -> None:
+def _read_parquet(member: Member, budget: Budget, contents: Read) -> None:
     """Rows and cells counted from the footer before any row is decoded."""
     import pyarrow.parquet as pq
 
@@ -210,7 +211,7 @@ def _read_parquet(member: Member, budget: Budget, contents: Contents) -> None:
         contents.texts.append(_text(f"{member.name} (metadata)", strings, budget))
 
 
-def _rows_to_take(name: str, rows: int, width: int, budget: Budget, contents: Contents) -> int:
+def _rows_to_take(name: str, rows: int, width: int, budget: Budget, contents: Read) -> int:
     """Rows of a table the budget allows; a cut by cells (not by rows) is reported here.
 
     A cut by rows is the size check's "rows exceed the cap"; a wide table cut
@@ -266,7 +267,7 @@ def _text(name: str, strings: list[str], budget: Budget) -> Text:
     return Text(name, tuple(strings), total)
 
 
-def _read_json(member: Member, budget: Budget, contents: Contents) -> None:
+def _read_json(member: Member, budget: Budget, contents: Read) -> None:
     """Measure a JSON document from its bytes, parse it once, split it within the budget."""
     size = member.path.stat().st_size
     if size > budget.json_bytes:

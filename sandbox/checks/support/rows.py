@@ -1,7 +1,8 @@
 """Raw-row smuggling: do an output's rows copy input records?
 
-Part of :mod:`sandbox.checks.engine`. Two passes over each input dataset, both lazy
-and streaming, so memory follows the output's size, not the input's:
+Used by the ``raw_rows`` and ``identifier_columns`` checks. Two passes over
+each input dataset, both lazy and streaming, so memory follows the output's
+size, not the input's:
 
 1. **Column matching.** Names can be changed and columns re-ordered, so every
    output column is matched by content: a sample of its distinct values is
@@ -26,12 +27,12 @@ import errno
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import polars as pl
 
-from policies.catalog import ColumnTag
+from policies.catalog import ColumnTag, Product
 from policies.errors import InternalError
+from sandbox.checks.base import Verdict
 
 #: Share of an output column's sampled values an input column must hold to match it.
 MIN_OVERLAP = 0.8
@@ -40,8 +41,6 @@ SAMPLE = 2000
 #: Single-out rows tolerated as coincidence: this many, or this share of the output.
 COINCIDENCES = 2
 COINCIDENCE_SHARE = 0.01
-
-Verdict = Literal["pass", "warn", "fail"]
 
 _NULL = "\x00"
 _SEPARATOR = "\x1f"
@@ -183,7 +182,7 @@ def _row_hash(texts: list[pl.Expr]) -> pl.Expr:
 
 
 def judge(
-    kind: str,
+    product: Product,
     table: str,
     rows: int,
     matching: Matching,
@@ -205,7 +204,7 @@ def judge(
         f"{where}: {singled} of {rows} rows match fewer than the threshold of input records "
         f"over columns {copied}"
     )
-    if kind == "aggregate" and not direct:
+    if product is Product.STATISTICS and not direct:
         return RowVerdict("warn", f"{what}; the groups are small (their values are noisy)")
     tolerated = max(COINCIDENCES, math.ceil(COINCIDENCE_SHARE * rows))
     if direct:

@@ -1,13 +1,14 @@
 """Open a quarantined output safely: which files it holds and what each one really is.
 
-Part of :mod:`sandbox.checks.engine`. An output is one file (Parquet for ``aggregate``
-and ``extract``; JSON or safetensors for ``train``) or, for ``custom``, a zip
-archive of operator-written files. Nothing here trusts a name: every file is
-identified by its content, and zip members are copied out under names of our
-own, with their declared and actual sizes bounded (a zip bomb stops at the
-cap, never fills the disk). The archive is the sandbox's own container, so its
-compression ratio says nothing about the operator: a file of repetitive content
-(a JSON of zeros) compresses a thousand to one and is judged by what it holds.
+Used by :mod:`sandbox.checks.engine` before any check runs. An output is one
+file of the formats its kind declares (Parquet for statistics and records;
+JSON or safetensors for a model) or a zip archive of operator-written files.
+Nothing here trusts a name: every file is identified by its content, and zip
+members are copied out under names of our own, with their declared and actual
+sizes bounded (a zip bomb stops at the cap, never fills the disk). The archive
+is the sandbox's own container, so its compression ratio says nothing about
+the operator: a file of repetitive content (a JSON of zeros) compresses a
+thousand to one and is judged by what it holds.
 
 Why content sniffing is written here rather than taken from a library
 (libmagic / ``python-magic``): the allowlist has five formats and for each the
@@ -30,14 +31,7 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
-#: The formats each job kind may release at the top level.
-KIND_FORMATS: dict[str, frozenset[str]] = {
-    "aggregate": frozenset({"parquet"}),
-    "extract": frozenset({"parquet"}),
-    "train": frozenset({"json", "safetensors"}),
-    "custom": frozenset({"zip"}),
-}
-#: Zip members a custom job may release, by suffix.
+#: Zip members an archive may hold, by suffix.
 MEMBER_FORMATS = {
     ".csv": "csv",
     ".parquet": "parquet",
@@ -109,12 +103,15 @@ class Opened:
     names: list[str] = field(default_factory=list)
 
 
-def open_output(output: Path, kind: str, max_bytes: int, workdir: Path) -> Opened:
+def open_output(
+    output: Path, allowed: frozenset[str], kind: str, max_bytes: int, workdir: Path
+) -> Opened:
     """Identify an output's files; copy zip members into ``workdir``.
 
     Args:
         output: The quarantined output file.
-        kind: The job kind (see :data:`KIND_FORMATS`).
+        allowed: The formats its kind may release at the top level.
+        kind: The kind's name, for the reason a disallowed format gets.
         max_bytes: Cap on the output's stored and uncompressed bytes.
         workdir: An empty private folder for extracted members.
 
@@ -131,7 +128,6 @@ def open_output(output: Path, kind: str, max_bytes: int, workdir: Path) -> Opene
         opened.oversize.append(f"the output has {opened.stored_bytes} bytes, over the cap")
         return opened
     fmt = identify(output)
-    allowed = KIND_FORMATS[kind]
     if fmt not in allowed:
         what = describe(output) or (f"a {fmt} file" if fmt else "of no allowed type")
         opened.problems.append(

@@ -1,21 +1,23 @@
 """Small cells and identifier-like columns in an output's tables.
 
-Part of :mod:`sandbox.checks.engine`. Small cells: declared count columns of an
-aggregate (histogram bins included), count-like columns of other tables,
-and the equivalence classes of an extract over its quasi-identifiers.
-Identifier columns: a column nearly unique per row looks like a key that
-links the output back to people.
+Used by the ``small_cells`` and ``identifier_columns`` checks. Small cells:
+declared count columns of statistics (histogram bins included), count-like
+columns of other tables, and the equivalence classes of records over their
+quasi-identifiers. Identifier columns: a column nearly unique per row looks
+like a key that links the output back to people; a public key whose every
+value lies in its declared domain is none.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import polars as pl
 
-from policies.catalog import ColumnTag
-from sandbox.checks.rows import Verdict
+from policies.catalog import ColumnTag, Product
+from sandbox.checks.base import Verdict
+from sandbox.checks.support.rows import as_text
 
 #: A column is nearly unique when its distinct share of non-null cells exceeds this ...
 UNIQUE_SHARE = 0.9
@@ -80,8 +82,8 @@ def small_counts(frame: pl.DataFrame, columns: Iterable[str], min_cell: int, zer
     """Cells of ``columns`` below ``min_cell`` (every bin of a histogram is a cell).
 
     Nulls are suppressed cells, never small. ``zero``: whether a zero counts as
-    small (an aggregate's noisy zero does; a custom table's structural zero
-    shows nobody).
+    small (a noisy zero of statistics does; a structural zero of a program's
+    table shows nobody).
     """
     low = 0 if zero else 1
     small = 0
@@ -132,7 +134,7 @@ def nearly_unique(frame: pl.DataFrame, skip: frozenset[str]) -> list[str]:
 
 def judge_identifier(
     column: str,
-    kind: str,
+    product: Product,
     best: Mapping[str, tuple[str, tuple[str, float]]],
     direct: Mapping[str, str],
     pseudonyms: frozenset[str],
@@ -141,11 +143,11 @@ def judge_identifier(
 
     Args:
         column: The output column.
-        kind: The job kind.
+        product: What the job releases.
         best: Output column -> (dataset, (input column, overlap)) of its best
             match in any input.
         direct: Direct-identifier input column -> its dataset.
-        pseudonyms: Columns the job pseudonymized (extract).
+        pseudonyms: Columns a records output pseudonymized.
     """
     dataset, (source, share) = best.get(column, ("", ("", 0.0)))
     if source in direct and direct[source] == dataset and share >= MAX_IDENTIFIER_OVERLAP:
@@ -153,9 +155,9 @@ def judge_identifier(
             f"'{column}' holds values of direct identifier '{source}' of dataset '{dataset}' "
             f"({share:.0%} of sampled values)"
         )
-    if kind == "aggregate":
+    if product is Product.STATISTICS:
         return "pass", f"'{column}' is nearly unique: a group key (one row per group)"
-    if kind == "extract" and (column in pseudonyms or column in direct):
+    if product is Product.RECORDS and (column in pseudonyms or column in direct):
         return "warn", f"'{column}' is nearly unique: pseudonyms (linkage allowed by the grant)"
     if column in direct:
         return "fail", (
@@ -183,3 +185,16 @@ def quasi_identifiers(tags: Mapping[str, Mapping[str, str]]) -> set[str]:
         for column, tag in columns.items()
         if tag == ColumnTag.QUASI_IDENTIFIER.value
     }
+
+
+def in_domain(frame: pl.DataFrame, public_keys: Mapping[str, Sequence[object]]) -> list[str]:
+    """Public-key columns of ``frame`` whose every value lies in the declared domain."""
+    inside = []
+    for column, domain in public_keys.items():
+        if column not in frame.columns or frame.schema[column].is_nested():
+            continue
+        allowed = pl.Series([str(v) for v in domain], dtype=pl.String)
+        values = frame.select(as_text(column, frame.schema[column])).to_series().drop_nulls()
+        if values.is_in(allowed.implode()).all():
+            inside.append(column)
+    return inside
