@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from jobs.kinds.aggregate.engine import DatasetContext, evaluate
 from jobs.kinds import parse_job_spec
+from jobs.kinds.aggregate.engine import DatasetContext, evaluate
 
 UPPER = 200_000.0
 Answer = dict[str, np.ndarray]

@@ -24,9 +24,9 @@ import numpy as np
 import polars as pl
 import psutil
 
+from jobs.kinds import parse_job_spec
 from jobs.kinds.aggregate.engine import DatasetContext, evaluate
 from jobs.runner import RayRunner, Task
-from jobs.kinds import parse_job_spec
 
 CITIES = [
     "南京市",

@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from jobs.kinds import parse_job_spec
 from jobs.kinds.train import data as _train_data
 from jobs.kinds.train import mlp as _train_mlp
 from jobs.kinds.train.spec import MLPModel, TrainSpec
-from jobs.kinds import parse_job_spec
 from sandbox.cli.demo_data import JIANGSU_CITIES, generate_residents
 
 EDUCATION = ["小学", "初中", "高中", "大专", "本科", "研究生"]

@@ -43,7 +43,7 @@ from policies.airlock import (
     min_cell_size,
     release_due,
 )
-from policies.budget import PrivacyBudget, can_spend, check_can_spend
+from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, ColumnUse, Grade, OpenAttribute, check_column_use
 from policies.errors import (
     BudgetExhausted,
@@ -98,7 +98,6 @@ __all__ = [
     "can_name",
     "can_read_exact_facts",
     "can_review",
-    "can_spend",
     "can_submit",
     "check_can_add_approval",
     "check_can_approve",
@@ -108,7 +107,6 @@ __all__ = [
     "check_can_read_exact_facts",
     "check_can_review",
     "check_can_see_job",
-    "check_can_spend",
     "check_can_submit",
     "check_column_use",
     "check_name",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from enum import StrEnum
 
-from policies.catalog import Grade
+from policies.catalog import Grade, Product, check_grade_allows
 from policies.errors import Conflict, NotFound, PolicyViolation
 from policies.roles import Role
 
@@ -43,6 +43,30 @@ _TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.REJECTED: frozenset(),
     JobStatus.FAILED: frozenset(),
 }
+
+
+#: The states a job row is created in: queued, or released when it re-issues an answer
+#: already released under another of the firm's grants (no new run, no new noise).
+_INITIAL = frozenset({JobStatus.QUEUED, JobStatus.RELEASED})
+
+
+def check_can_create(target: JobStatus) -> None:
+    """Raise unless a new job may start its life in ``target``.
+
+    Raises:
+        Conflict: Not a state a job is created in.
+
+    >>> check_can_create(JobStatus.QUEUED)
+    >>> can_create(JobStatus.RUNNING)
+    False
+    """
+    if target not in _INITIAL:
+        raise Conflict(f"a new job cannot be {target.value}")
+
+
+def can_create(target: JobStatus) -> bool:
+    """Whether a job may be created in ``target``; see :func:`check_can_create`."""
+    return target in _INITIAL
 
 
 def check_can_transition(current: JobStatus, target: JobStatus) -> None:
@@ -189,11 +213,25 @@ def min_cell_size(grade: Grade) -> int:
     >>> min_cell_size(Grade.GENERAL)
     10
     """
-    if grade is Grade.CORE:
-        raise PolicyViolation(
-            "core data (核心数据) admits no row-level or small-area output (art. 62)"
-        )
+    check_grade_allows(grade, Product.STATISTICS)
     return _MIN_CELL[grade]
+
+
+def min_cell_for(grades: Iterable[Grade], grant_min_cell: int | None = None) -> int:
+    """The small-cell threshold of a job on data of ``grades`` under a grant.
+
+    The strictest grade's default, raised to the grant's own threshold (a grant
+    may only make it stricter, never looser).
+
+    Raises:
+        PolicyViolation: One of the grades is ``core``.
+
+    >>> min_cell_for([Grade.GENERAL, Grade.IMPORTANT]), min_cell_for([Grade.GENERAL], 25)
+    (20, 25)
+    >>> min_cell_for([Grade.IMPORTANT], 5)
+    20
+    """
+    return max(max(min_cell_size(g) for g in grades), grant_min_cell or 0)
 
 
 # art. 62: more important data, more eyes on what leaves. Two stewards for
@@ -309,42 +347,3 @@ def release_due(required: int, approvers: Collection[int]) -> bool:
     (False, True)
     """
     return len(set(approvers)) >= required
-
-
-#: Kinds whose progress an operator does not see: operator code could encode data in
-#: how long it runs (a timing channel that would bypass review), so until a steward
-#: decides, the operator sees the job as awaiting review from the moment it is queued.
-_UNTIMED_KINDS = frozenset({"custom"})
-_PENDING = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.AWAITING_REVIEW})
-
-
-def operator_status(kind: str, status: JobStatus) -> JobStatus:
-    """The status an operator is shown for a job of ``kind`` (art. 37: nothing leaves unreviewed).
-
-    >>> operator_status("custom", JobStatus.RUNNING)
-    <JobStatus.AWAITING_REVIEW: 'awaiting_review'>
-    >>> operator_status("aggregate", JobStatus.RUNNING)
-    <JobStatus.RUNNING: 'running'>
-    """
-    if kind in _UNTIMED_KINDS and status in _PENDING:
-        return JobStatus.AWAITING_REVIEW
-    return status
-
-
-def operator_sees_timing(kind: str) -> bool:
-    """Whether an operator may see when a job of ``kind`` started and finished."""
-    return kind not in _UNTIMED_KINDS
-
-
-def operator_sees_failure(kind: str) -> bool:
-    """Whether an operator may see that a started job of ``kind`` failed (art. 37).
-
-    Operator code can make its run fail on purpose (run past a limit, crash the
-    wrapper with a hostile output) only when the data holds some value: a
-    failure the operator saw would carry that bit out unreviewed. Such a run goes
-    to review with a failing check instead, like any other output.
-
-    >>> operator_sees_failure("custom"), operator_sees_failure("aggregate")
-    (False, True)
-    """
-    return kind not in _UNTIMED_KINDS

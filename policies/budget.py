@@ -1,9 +1,9 @@
 """Privacy budgets and how they are spent.
 
-A budget is a pair (ε, δ) under basic sequential composition: the ledger
-adds the cost of each job to what the grant has spent. Tighter accountants
-(zCDP for Gaussian noise) come with the DP engine; they change how a cost is
-computed, not how the ledger keeps it.
+A budget is a pair (ε, δ). What a job may spend is decided by the accountant
+(:class:`jobs.dp.accounting.Accountant`: basic composition, or zCDP for
+Gaussian noise, whichever is tighter), which the ledger asks under its lock
+(:mod:`sandbox.access.ledger`); this module holds the values it counts in.
 
 The ledger keeps integers: ε in units of 1e-9 and δ in units of 1e-18, so
 that fifty jobs of ε = 0.1 add up to exactly 5 and a concurrent reservation
@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from policies.errors import BudgetExhausted, InvalidRequest
+from policies.errors import InvalidRequest
 
 EPSILON_UNIT = 10**9
 DELTA_UNIT = 10**18
@@ -91,49 +91,20 @@ class PrivacyBudget:
         return PrivacyBudget.from_units(e1 + e2, d1 + d2)
 
 
-def check_can_spend(total: PrivacyBudget, spent: PrivacyBudget, cost: PrivacyBudget) -> None:
-    """Raise unless ``cost`` fits in what ``total`` leaves after ``spent``.
+def left(total: tuple[int, int], spent: tuple[int, int]) -> PrivacyBudget:
+    """What a grant of ``total`` may still take once ``spent`` is composed (ledger units).
 
-    The ledger applies the same rule atomically in SQL; this function is the
-    rule's statement and serves estimates and tests.
+    Nothing at all when the δ spent exceeds the grant's (another of the firm's
+    grants spent it): no statement of a new job's cost would keep δ within it.
 
-    Raises:
-        BudgetExhausted: ε or δ would be overspent.
-
-    >>> can_spend(PrivacyBudget(1.0), PrivacyBudget(0.7), PrivacyBudget(0.3))
-    True
-    >>> can_spend(PrivacyBudget(1.0), PrivacyBudget(0.7), PrivacyBudget(0.4))
-    False
+    >>> left(PrivacyBudget(1.0).units, PrivacyBudget(0.25).units).epsilon
+    0.75
+    >>> left(PrivacyBudget(1.0).units, PrivacyBudget(1.5).units).epsilon
+    0.0
+    >>> left(PrivacyBudget(1.0, 1e-6).units, PrivacyBudget(0.1, 2e-6).units)
+    PrivacyBudget(epsilon=0.0, delta=0.0)
     """
-    check_can_spend_units(total.units, spent.units, cost.units)
-
-
-def check_can_spend_units(
-    total: tuple[int, int], spent: tuple[int, int], cost: tuple[int, int]
-) -> None:
-    """:func:`check_can_spend` on ledger units (exact integers, as the ledger stores them).
-
-    Raises:
-        BudgetExhausted: ε or δ would be overspent.
-    """
-    (te, td), (se, sd), (ce, cd) = total, spent, cost
-    if se + ce > te:
-        raise BudgetExhausted(
-            f"this job costs epsilon={ce / EPSILON_UNIT:g} but the grant has "
-            f"epsilon={(te - se) / EPSILON_UNIT:g} left; lower the job's epsilon "
-            "or ask the data bureau for more budget"
-        )
-    if sd + cd > td:
-        raise BudgetExhausted(
-            f"this job costs delta={cd / DELTA_UNIT:g} but the grant has "
-            f"delta={(td - sd) / DELTA_UNIT:g} left"
-        )
-
-
-def can_spend(total: PrivacyBudget, spent: PrivacyBudget, cost: PrivacyBudget) -> bool:
-    """Whether ``cost`` fits; see :func:`check_can_spend`."""
-    try:
-        check_can_spend(total, spent, cost)
-    except BudgetExhausted:
-        return False
-    return True
+    (total_e, total_d), (spent_e, spent_d) = total, spent
+    if spent_d > total_d:
+        return PrivacyBudget(0.0, 0.0)
+    return PrivacyBudget.from_units(max(total_e - spent_e, 0), total_d - spent_d)

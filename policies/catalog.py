@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from policies.errors import InvalidJobSpec, InvalidRequest
+from policies.errors import InvalidJobSpec, InvalidRequest, PolicyViolation
 
 
 class OpenAttribute(StrEnum):
@@ -42,6 +42,48 @@ class Product(StrEnum):
     MODEL = "model"
     #: Whatever operator code wrote: no guarantee by construction, always reviewed.
     PROGRAM_OUTPUT = "program_output"
+
+
+#: art. 62: which derived products may be made from data of each grade. Core data
+#: (核心数据) gets the strictest protection: no product of any kind leaves it.
+_PRODUCTS_BY_GRADE: dict[Grade, frozenset[Product]] = {
+    Grade.GENERAL: frozenset(Product),
+    Grade.IMPORTANT: frozenset(Product),
+    Grade.CORE: frozenset(),
+}
+#: Why a product may not be made from core data, in the words its operators know.
+_CORE_REFUSALS: dict[Product, str] = {
+    Product.STATISTICS: "core data (核心数据) admits no row-level or small-area output (art. 62)",
+    Product.RECORDS: "the dataset is graded core (art. 62): core data cannot be extracted row "
+    "by row; ask the data bureau for an aggregate product or a dataset of a lower grade",
+    Product.MODEL: "core data (核心数据) admits no model training (art. 62); "
+    "ask the data bureau for an aggregate instead",
+    Product.PROGRAM_OUTPUT: "operator code may not run on core data (核心数据, art. 62); "
+    "use a declarative job kind (aggregate) instead",
+}
+
+
+def check_grade_allows(grade: Grade, product: Product) -> None:
+    """Raise unless ``product`` may be made from data of ``grade`` (the grade × product table).
+
+    Raises:
+        PolicyViolation: The grade admits no such product (core data: none, art. 62).
+
+    >>> check_grade_allows(Grade.IMPORTANT, Product.RECORDS)
+    >>> grade_allows(Grade.CORE, Product.STATISTICS)
+    False
+    """
+    if product not in _PRODUCTS_BY_GRADE[grade]:
+        raise PolicyViolation(
+            _CORE_REFUSALS[product]
+            if grade is Grade.CORE
+            else f"data graded {grade.value} admits no {product.value} product (art. 62)"
+        )
+
+
+def grade_allows(grade: Grade, product: Product) -> bool:
+    """Whether the grade admits the product; see :func:`check_grade_allows`."""
+    return product in _PRODUCTS_BY_GRADE[grade]
 
 
 class ColumnTag(StrEnum):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from policies.catalog import ColumnTag, Grade
+from policies.catalog import ColumnTag, Grade, Product, check_grade_allows
 from policies.errors import InvalidJobSpec, PolicyViolation
 
 #: art. 62: the least k of an extract by grade; core data is not extracted at all.
@@ -62,6 +62,19 @@ def check_failed_extracts(failed: int) -> None:
         )
 
 
+def limits_failures(product: Product) -> bool:
+    """Whether failed jobs releasing ``product`` count towards :data:`MAX_FAILED_EXTRACTS`.
+
+    Records are released only when the data meets the spec's k and l: a failed run
+    tells whether it does, at no privacy cost. A DP product's failure tells nothing
+    the noise does not cover, and operator code is reviewed whether it fails or not.
+
+    >>> limits_failures(Product.RECORDS), limits_failures(Product.STATISTICS)
+    (True, False)
+    """
+    return product is Product.RECORDS
+
+
 def can_submit_extract(failed: int) -> bool:
     """Whether a grant with ``failed`` recent failed extracts may submit another."""
     try:
@@ -82,11 +95,7 @@ def check_can_extract_grade(grade: Grade) -> None:
     False
     """
     # art. 62: core data (核心数据) gets the strictest protection: no record-level release.
-    if grade is Grade.CORE:
-        raise PolicyViolation(
-            "the dataset is graded core (art. 62): core data cannot be extracted row by row; "
-            "ask the data bureau for an aggregate product or a dataset of a lower grade"
-        )
+    check_grade_allows(grade, Product.RECORDS)
 
 
 def can_extract_grade(grade: Grade) -> bool:

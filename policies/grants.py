@@ -135,6 +135,34 @@ def check_grant_terms(expires_at: datetime, now: datetime, kinds: Iterable[str])
         raise InvalidRequest("a grant must allow at least one job kind")
 
 
+def check_in_force(state: GrantState, expires_at: datetime, now: datetime) -> None:
+    """Raise unless the grant is in force: active and unexpired (art. 76).
+
+    The one statement of the rule: submission, the start of a queued job, a
+    download and the answer cache all ask it.
+
+    Raises:
+        PolicyViolation: The grant is suspended, terminated or expired.
+
+    >>> from datetime import datetime, timedelta
+    >>> t = datetime(2026, 1, 1)
+    >>> check_in_force(GrantState.ACTIVE, t + timedelta(days=1), t)
+    >>> in_force(GrantState.ACTIVE, t, t), in_force(GrantState.SUSPENDED, t + timedelta(1), t)
+    (False, False)
+    """
+    if state is not GrantState.ACTIVE:
+        raise PolicyViolation(
+            f"the grant is {state.value} and accepts no new jobs (art. 76); contact the data bureau"
+        )
+    if now >= expires_at:
+        raise PolicyViolation("the grant has expired; ask the data bureau to renew it")
+
+
+def in_force(state: GrantState, expires_at: datetime, now: datetime) -> bool:
+    """Whether the grant is active and unexpired; see :func:`check_in_force`."""
+    return state is GrantState.ACTIVE and now < expires_at
+
+
 def check_can_submit(
     state: GrantState,
     expires_at: datetime,
@@ -158,12 +186,7 @@ def check_can_submit(
     ...            ["aggregate"], ["d"], ["d"])
     False
     """
-    if state is not GrantState.ACTIVE:
-        raise PolicyViolation(
-            f"the grant is {state.value} and accepts no new jobs (art. 76); contact the data bureau"
-        )
-    if now >= expires_at:
-        raise PolicyViolation("the grant has expired; ask the data bureau to renew it")
+    check_in_force(state, expires_at, now)
     allowed = set(allowed_kinds)
     if kind not in allowed:
         raise PolicyViolation(

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jobs.kinds import KINDS
 from policies.access import check_can_manage_datasets
 from policies.budget import PrivacyBudget
 from policies.catalog import OpenAttribute
@@ -19,7 +20,12 @@ from sandbox.catalog.datasets import get as get_dataset
 from sandbox.store.db import Database
 from sandbox.store.models import Grant, Organisation, User, utcnow
 
-JOB_KINDS = frozenset({"aggregate", "extract", "train", "custom"})
+
+def job_kinds() -> frozenset[str]:
+    """The kinds a grant may allow: the registered ones (:data:`jobs.kinds.KINDS`)."""
+    return frozenset(KINDS.names())
+
+
 #: Largest small-cell threshold or extract k a grant may set (every entry point, one rule).
 MAX_GRANT_THRESHOLD = 10_000
 
@@ -55,10 +61,11 @@ def create(
         raise NotFound("no such organisation")
     if org.kind != OrgKind.OPERATOR.value:
         raise InvalidRequest("grants go to operator organisations (art. 35)")
-    unknown = sorted(set(kinds) - JOB_KINDS)
+    known = job_kinds()
+    unknown = sorted(set(kinds) - known)
     if unknown:
         raise InvalidRequest(
-            f"unknown job kinds: {', '.join(unknown)}; known: {', '.join(sorted(JOB_KINDS))}"
+            f"unknown job kinds: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     if not datasets:
         raise InvalidRequest("a grant names at least one dataset")
@@ -176,7 +183,7 @@ def transition(
     current = GrantState(grant.state)
     check_can_transition(current, target)
     if current != target:
-        grant.state, grant.state_reason = target.value, reason
+        grant.state, grant.state_reason = target, reason
         audit.append(
             db,
             session,

@@ -13,7 +13,7 @@ how much of the firm's spend it may take, it is not a fresh budget.
 A steward who means a fresh budget (a new year, refreshed data) starts a new
 **budget period** for the firm × dataset with an audited reason
 (:func:`start_period`); charges of earlier periods no longer count. Identical
-queries stay cached across grants and periods (see :mod:`sandbox.jobs.service`).
+queries stay cached across grants and periods (see :mod:`sandbox.jobs.answer_cache`).
 
 Concurrency: reservations lock the firm × dataset row (:class:`FirmBudget`,
 ``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
@@ -37,6 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from jobs.dp.accounting import Accountant, Charge
+from policies import budget
 from policies.access import check_can_manage_datasets
 from policies.budget import PrivacyBudget, delta_units, epsilon_units
 from policies.errors import InvalidRequest, NotFound
@@ -169,10 +170,8 @@ def left(session: Session, grant: Grant, dataset_id: int) -> PrivacyBudget:
 
 
 def _left(grant: Grant, used: PrivacyBudget) -> PrivacyBudget:
-    eps, delta = used.units
-    if delta > grant.delta_total:  # the firm spent more δ than this grant allows: nothing fits
-        return PrivacyBudget(0.0, 0.0)
-    return PrivacyBudget.from_units(max(grant.epsilon_total - eps, 0), grant.delta_total - delta)
+    # the firm spent more δ than this grant allows: nothing fits (policies.budget.left)
+    return budget.left((grant.epsilon_total, grant.delta_total), used.units)
 
 
 def reserve(session: Session, grant: Grant, dataset_id: int, charge: Charge) -> LedgerEntry:

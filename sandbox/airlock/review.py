@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jobs.kinds import KINDS
 from jobs.runner import sha256_file
 from policies.access import can_manage_datasets, check_can_manage_datasets
 from policies.airlock import (
@@ -41,9 +42,9 @@ from policies.airlock import (
     release_due,
 )
 from policies.budget import PrivacyBudget
-from policies.catalog import Grade
+from policies.catalog import Grade, Product
 from policies.errors import InternalError
-from policies.grants import GrantState
+from policies.grants import GrantState, in_force
 from policies.roles import Role
 from sandbox.access.auth import Principal
 from sandbox.airlock import signing
@@ -52,18 +53,17 @@ from sandbox.audit import chain as audit
 from sandbox.catalog.datasets import get as get_dataset
 from sandbox.catalog.facts import DIGEST_ALGORITHM, input_digest
 from sandbox.checks import blocking
-from sandbox.jobs.service import visible_job
+from sandbox.jobs.lifecycle import transition, visible_job
 from sandbox.settings import Settings
 from sandbox.store.db import Database
-from sandbox.store.models import Dataset, Job, Release, Review, User, utcnow
+from sandbox.store.models import Dataset, Job, Release, Review, User, spec_datasets, utcnow
 
 log = logging.getLogger(__name__)
 
 
 def job_datasets(spec: dict[str, Any]) -> list[str]:
-    """The dataset names a stored job spec reads (``dataset`` or ``datasets``, by kind)."""
-    names = spec.get("datasets") or [spec["dataset"]]
-    return [str(n) for n in names]
+    """The dataset names a stored job spec reads (:func:`sandbox.store.models.spec_datasets`)."""
+    return spec_datasets(spec)
 
 
 def review(
@@ -115,9 +115,15 @@ def review(
                     job_id=job.id, reviewer_id=who.user_id, decision=decision.value, reason=reason
                 )
             )
-            job.status = JobStatus.REJECTED.value
-            audit.append(db, session, who.actor, "review.reject", f"job:{job.id}", reason=reason)
-            return job
+            return transition(
+                db,
+                session,
+                job,
+                JobStatus.REJECTED,
+                actor=who.actor,
+                action="review.reject",
+                reason=reason,
+            )
         required = approvals_required_for(Grade(d.grade) for d in datasets)
         earlier = list(
             session.scalars(
@@ -144,7 +150,16 @@ def review(
         anchor: dict[str, str] = {}
         if due:
             published, anchor = _release(
-                session, settings, who, job, datasets, reason, earlier, overrides, override_reason
+                db,
+                session,
+                settings,
+                who,
+                job,
+                datasets,
+                reason,
+                earlier,
+                overrides,
+                override_reason,
             )
         audit.append(
             db,
@@ -175,6 +190,7 @@ def review(
 
 
 def _release(
+    db: Database,
     session: Session,
     settings: Settings,
     who: Principal,
@@ -227,7 +243,7 @@ def _release(
             }
             for d in datasets
         ],
-        "privacy": _privacy_statement(job.kind, spec, cost, datasets[0].privacy_unit, job.report),
+        "privacy": _privacy_statement(job, cost, datasets[0].privacy_unit),
         # Names and verdicts only: a check's reason can state exact facts of the inputs
         # (how many rows match few records) that the operator, who receives the manifest,
         # may not learn; stewards and auditors read the reasons in the job's report.
@@ -247,7 +263,8 @@ def _release(
     }
     signature = signing.sign(settings.secret(), manifest)
     session.add(Release(job_id=job.id, manifest=manifest, signature=signature))
-    job.status = JobStatus.RELEASED.value
+    # the approval's own audit entry (review.approve) records the release
+    transition(db, session, job, JobStatus.RELEASED, actor=who.actor)
     job.output_path = str(released.resolve())
     digest = hashlib.sha256(audit.canonical_json(manifest)).hexdigest()
     return released.name, {"manifest_sha256": digest, "manifest_signature": signature}
@@ -289,7 +306,7 @@ def download(
     with db.session() as session:
         job = _downloadable(session, who, job_id)
         path, sha256 = Path(job.output_path), job.output_sha256
-        publishing = settings is not None and job.status == JobStatus.RELEASED.value
+        publishing = settings is not None and job.status is JobStatus.RELEASED
     republished: str | None = None
     if settings is not None and publishing:
         # outside the transaction: SQLite's write lock is not held during the copy
@@ -320,48 +337,20 @@ def download(
 def _downloadable(session: Session, who: Principal, job_id: int) -> Job:
     job = visible_job(session, who, job_id)
     grant = job.grant
-    active = grant.state == GrantState.ACTIVE.value and utcnow() < grant.expires_at
+    active = in_force(GrantState(grant.state), grant.expires_at, utcnow())
     check_can_download(who.role, who.org_id, job.org_id, JobStatus(job.status), active)
     if who.role is Role.STEWARD:  # a steward reads outputs to review them: its bureau's only
         check_can_manage_datasets(who.role, who.org_id, input_owners(session, job))
     return job
 
 
-def _privacy_statement(
-    kind: str,
-    spec: dict[str, Any],
-    cost: PrivacyBudget,
-    unit: str | None,
-    report: dict[str, Any],
-) -> dict[str, Any]:
-    """What protects the people in a released product, by job kind (for the manifest)."""
+def _privacy_statement(job: Job, cost: PrivacyBudget, unit: str | None) -> dict[str, Any]:
+    """What protects the people in a released product (for the manifest): the common
+    facts, then the kind's own statement (:meth:`jobs.kinds.base.JobKind.privacy_statement`)."""
     # the person, identified by this column, or one row
-    base = {"kind": kind, "epsilon": cost.epsilon, "delta": cost.delta, "unit": unit or "row"}
-    if kind == "aggregate":
-        return base | {
-            "guarantee": "differential privacy",
-            "noise": spec.get("noise", "laplace"),
-            "max_rows_per_unit": spec.get("max_rows_per_unit"),
-            "max_groups_per_unit": spec.get("max_groups_per_unit"),
-            "accounting": "pure epsilon, or zCDP for Gaussian noise (Bun & Steinke 2016) "
-            "converted to (epsilon, delta) by Canonne, Kamath & Steinke 2020 (Cor. 13) where "
-            "tighter than Bun & Steinke's bound",
-        }
-    if kind == "train":
-        return base | {
-            "guarantee": "differential privacy",
-            "accounting": "pure epsilon (diffprivlib), or (epsilon, delta) from opacus's RDP "
-            "accountant for DP-SGD",
-        }
-    if kind == "extract":
-        return base | {
-            "guarantee": "k-anonymity (not differential privacy)",
-            "k": report.get("k_achieved"),
-            "l": report.get("l_achieved"),
-            # no records_suppressed: with the released rows it gives the exact input size
-            # (it stays in the run report, for the bureau's stewards and auditors)
-        }
-    return base | {"guarantee": "none by construction: every file was reviewed by a person"}
+    base = {"kind": job.kind, "epsilon": cost.epsilon, "delta": cost.delta, "unit": unit or "row"}
+    spec = job.parsed_spec
+    return base | KINDS[spec.kind].privacy_statement(spec, job.report)
 
 
 #: Report fields that hold what operator code printed: it may print data, so only the
@@ -372,16 +361,18 @@ REVIEWERS_ONLY = "shown to the reviewing stewards only"
 
 
 def for_non_reviewers(report: dict[str, Any], kind: str) -> dict[str, Any]:
-    """``report`` as auditors see it: without the tails of the run's output streams (at
-    most one level down); for a custom job, whose code chooses its files' and columns'
-    names (and could write data into them), with counts for the file lists and no check
-    reasons (they quote those names)."""
+    """``report`` as auditors see it (:attr:`policies.airlock.ReportAccess.REDACTED`): without
+    the tails of the run's output streams (at most one level down); for operator code's
+    output (:attr:`policies.catalog.Product.PROGRAM_OUTPUT`), whose code chooses its files'
+    and columns' names (and could write data into them), with counts for the file lists and
+    no check reasons (they quote those names)."""
     shown = {
         k: ({kk: vv for kk, vv in v.items() if kk not in _STREAMS} if isinstance(v, dict) else v)
         for k, v in report.items()
         if k not in _STREAMS
     }
-    if kind != "custom":
+    # a kind no longer registered: redacted as operator code's (the safe side)
+    if kind in KINDS and KINDS[kind].product is not Product.PROGRAM_OUTPUT:
         return shown
     for key in ("files", "rejected"):
         if isinstance(shown.get(key), list):

@@ -16,8 +16,18 @@ from typing import Any
 
 import polars as pl
 
+from jobs.kinds.aggregate.spec import (
+    AnyAggregate,
+    Count,
+    CountDistinct,
+    Histogram,
+    Mean,
+    Median,
+    Quantile,
+    Sum,
+    Variance,
+)
 from jobs.privacy_unit import known_unit
-from jobs.kinds.aggregate.spec import AnyAggregate, Count, CountDistinct, Histogram, Mean, Median, Quantile, Sum, Variance
 from jobs.spec import Filter
 from policies.errors import InvalidJobSpec
 
@@ -39,7 +49,7 @@ def _measure(a: AnyAggregate, privacy_unit: str | None) -> tuple[pl.Expr, pl.Dat
         counts = [(index == b).sum().cast(pl.Int64) for b in range(len(edges) - 1)]
         return pl.concat_list(counts).cast(dtype).alias(name), dtype
     assert isinstance(a, Sum | Mean | Variance | Quantile | Median)
-    # NaN reads as null, as in the engine (:func:`jobs.kinds.aggregate.exact._value`): it is skipped.
+    # NaN reads as null, as in the engine (the exact partials): it is skipped.
     x = pl.col(a.column).cast(pl.Float64).fill_nan(None).clip(a.lower, a.upper)
     if isinstance(a, Sum):
         value = x.sum()
@@ -79,7 +89,7 @@ def evaluate(
     measured = [_measure(a, privacy_unit) for a in aggregates]
     rows = frame.lazy().filter(*[f.expr() for f in filters]) if filters else frame.lazy()
     if privacy_unit and privacy_unit in frame.columns:
-        # The engine drops rows that belong to no known person (jobs.kinds.aggregate.bounding); so does this.
+        # The engine drops rows that belong to no known person; so does this.
         rows = rows.filter(known_unit(privacy_unit, frame.schema[privacy_unit]))
     keys = list(group_by)
     domains = public_keys or {}

@@ -20,11 +20,20 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 from pydantic import ValidationError
 
-from jobs.kinds.aggregate.spec import AggregateSpec, AnyAggregate, Count, CountDistinct, Histogram, Mean, Median, Quantile, Sum, Variance
-
-from jobs.spec import Filter, Scalar
-
 from jobs.kinds import parse_job_spec
+from jobs.kinds.aggregate.spec import (
+    AggregateSpec,
+    AnyAggregate,
+    Count,
+    CountDistinct,
+    Histogram,
+    Mean,
+    Median,
+    Quantile,
+    Sum,
+    Variance,
+)
+from jobs.spec import Filter, Scalar
 from policies.catalog import ColumnUse, check_column_use
 from policies.errors import InvalidJobSpec
 from sandbox.client import html as H

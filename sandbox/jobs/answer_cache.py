@@ -20,11 +20,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from policies import grants
 from policies.airlock import JobStatus
 from policies.errors import Conflict
 from policies.grants import GrantState
 from sandbox.access.auth import Principal
 from sandbox.audit import chain as audit
+from sandbox.jobs.lifecycle import transition
 from sandbox.store.db import Database
 from sandbox.store.models import Grant, Job, utcnow
 
@@ -38,8 +40,8 @@ ANSWER_OF = "answer_of"
 
 
 def in_force(grant: Grant) -> bool:
-    """Whether the grant is active and unexpired (art. 76)."""
-    return grant.state == GrantState.ACTIVE.value and utcnow() < grant.expires_at
+    """Whether the grant is active and unexpired (art. 76; :func:`policies.grants.in_force`)."""
+    return grants.in_force(GrantState(grant.state), grant.expires_at, utcnow())
 
 
 def lookup(session: Session, grant: Grant, spec_hash: str) -> Job | None:
@@ -109,7 +111,6 @@ def reissue(
     Returns:
         The new job, already released, pointing at the same output file.
     """
-    now = utcnow()
     job = Job(
         grant_id=grant.id,
         org_id=cached.org_id,
@@ -120,15 +121,13 @@ def reissue(
         purpose=purpose,
         epsilon=0,
         delta=0,
-        status=JobStatus.RELEASED.value,
         output_path=cached.output_path,
         output_sha256=cached.output_sha256,
         report=dict(cached.report) | {ANSWER_OF: cached.id},
-        started_at=now,
-        finished_at=now,
     )
-    session.add(job)
-    session.flush()
+    # created released (started and finished now); the audit entry names the new job,
+    # which has its id once created, and is a hit on the answer's job
+    transition(db, session, job, JobStatus.RELEASED, actor=who.actor)
     audit.append(
         db,
         session,

@@ -28,11 +28,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 # The engine's own filter semantics, so that "selected" here means what the job computed.
+from jobs.kinds import KINDS
 from jobs.spec import Filter
-from policies.airlock import JobStatus, min_cell_size
+from policies.airlock import JobStatus, min_cell_for
 from policies.budget import PrivacyBudget
-from policies.catalog import Grade
-from policies.errors import PolicyViolation, redacted_traceback
+from policies.catalog import Grade, Product
+from policies.errors import PolicyViolation, SandboxError, redacted_traceback
 from sandbox.catalog.datasets import get as get_dataset
 from sandbox.catalog.datasets import scan_dataset
 from sandbox.store.models import Dataset, Grant, Job
@@ -63,9 +64,32 @@ def differencing_threshold(grade: Grade, grant_min_cell: int | None) -> int | No
         The threshold, or None for ``core`` data (which has no aggregate releases).
     """
     try:
-        return max(min_cell_size(grade), grant_min_cell or 0)
+        return min_cell_for([grade], grant_min_cell)
     except PolicyViolation:
         return None
+
+
+def _datasets(job: Job) -> set[str]:
+    """The datasets a job reads (as its kind's spec model says)."""
+    return set(job.dataset_names)
+
+
+def _filtered_table(job: Job) -> tuple[str, list[dict[str, Any]]] | None:
+    """(dataset, filters) of a released table of statistics on one dataset, else None.
+
+    Two such tables are compared by the people their filters select; other
+    products (records, models, program output) have no filters to compare.
+    """
+    if job.kind not in KINDS or KINDS[job.kind].product is not Product.STATISTICS:
+        return None
+    try:
+        spec = job.parsed_spec
+    except SandboxError:  # stored before its kind's spec changed: nothing to compare
+        return None
+    if len(spec.datasets) != 1:
+        return None
+    filters = getattr(spec, "filters", None) or []
+    return spec.datasets[0], [f.model_dump(mode="json") for f in filters]
 
 
 def _selected(filters: Sequence[dict[str, Any]]) -> pl.Expr:
@@ -149,7 +173,7 @@ def release_history(session: Session, job: Job) -> list[HistoryEntry]:
     Each earlier aggregate release on the same single dataset is compared
     with ``job`` (when it is an aggregate) by the people their filters select.
     """
-    names = set(job.spec.get("datasets") or [job.spec.get("dataset")])
+    names = _datasets(job)
     rows = [
         j
         for j in session.scalars(
@@ -161,23 +185,24 @@ def release_history(session: Session, job: Job) -> list[HistoryEntry]:
             )
             .order_by(Job.id.desc())
         )
-        if names & set(j.spec.get("datasets") or [j.spec.get("dataset")])
+        if names & _datasets(j)
     ][:MAX_COMPARED]
-    comparable = [j for j in rows if _is_aggregate_on(j, job.spec.get("dataset"))]
+    table = _filtered_table(job)
+    comparable = [
+        (j, other[1])
+        for j in rows
+        if table is not None and (other := _filtered_table(j)) is not None and other[0] == table[0]
+    ]
     differences: dict[int, Difference] = {}
-    if job.kind == "aggregate" and comparable:
-        dataset = get_dataset(session, str(job.spec["dataset"]))
+    if table is not None and comparable:
+        dataset = get_dataset(session, table[0])
         grant = session.get(Grant, job.grant_id)
         threshold = differencing_threshold(
             Grade(dataset.grade), grant.min_cell if grant is not None else None
         )
         if threshold is not None:
             try:
-                counts = people_between(
-                    dataset,
-                    job.spec.get("filters", []),
-                    [j.spec.get("filters", []) for j in comparable],
-                )
+                counts = people_between(dataset, table[1], [f for _, f in comparable])
             except (pl.exceptions.PolarsError, OSError, ValueError) as err:
                 # the page still shows the history, without the comparison
                 log.error(
@@ -186,7 +211,7 @@ def release_history(session: Session, job: Job) -> list[HistoryEntry]:
                     redacted_traceback(err),
                 )
                 counts = []
-            for j, n in zip(comparable, counts, strict=False):
+            for (j, _), n in zip(comparable, counts, strict=False):
                 differences[j.id] = Difference(count_band(n), 0 < n < threshold)
     return [
         HistoryEntry(
@@ -199,7 +224,3 @@ def release_history(session: Session, job: Job) -> list[HistoryEntry]:
         )
         for j in rows
     ]
-
-
-def _is_aggregate_on(job: Job, dataset: object) -> bool:
-    return job.kind == "aggregate" and dataset is not None and job.spec.get("dataset") == dataset

@@ -8,7 +8,8 @@ between SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +27,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from policies.airlock import Decision, JobStatus
+from policies.catalog import ColumnTag, Grade, OpenAttribute
+from policies.grants import GrantState
+from policies.roles import OrgKind, Role
+
+E = TypeVar("E", bound=StrEnum)
 
 
 def utcnow() -> dt.datetime:
@@ -54,6 +62,37 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+class StrEnumColumn(TypeDecorator[E]):
+    """A :class:`~enum.StrEnum` stored as its value in a ``VARCHAR(length)``.
+
+    The schema and the stored strings are those of a plain ``String(length)``
+    column (the migrations' and older rows'); Python reads the enum member. A
+    bound string is checked against the enum, so a typo fails at the store,
+    not in a later comparison.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+        self.length = length
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+    def copy(self, **kw: Any) -> StrEnumColumn[E]:
+        return StrEnumColumn(self.enum, self.length)
+
+    @property
+    def python_type(self) -> type[E]:
+        return self.enum
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         dt.datetime: UTCDateTime,
@@ -67,7 +106,7 @@ class Organisation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[OrgKind] = mapped_column(StrEnumColumn(OrgKind, 20))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -76,7 +115,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(StrEnumColumn(Role, 20))
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -106,8 +145,8 @@ class Dataset(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(Text)  # provenance (art. 63)
-    open_attribute: Mapped[str] = mapped_column(String(20))
-    grade: Mapped[str] = mapped_column(String(20))
+    open_attribute: Mapped[OpenAttribute] = mapped_column(StrEnumColumn(OpenAttribute, 20))
+    grade: Mapped[Grade] = mapped_column(StrEnumColumn(Grade, 20))
     path: Mapped[str] = mapped_column(Text)
     #: Plain SHA-256 of the stored files: stewards and auditors only (see sandbox.catalog.facts).
     sha256: Mapped[str] = mapped_column(String(64))
@@ -143,7 +182,7 @@ class DatasetColumn(Base):
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(64))
     dtype: Mapped[str] = mapped_column(String(40))
-    tag: Mapped[str] = mapped_column(String(20))
+    tag: Mapped[ColumnTag] = mapped_column(StrEnumColumn(ColumnTag, 20))
     #: Whether the column holds nulls (schema metadata; a mean of a null-free column is cheaper).
     nullable: Mapped[bool] = mapped_column(default=True)
     #: steward (declared), proposal (taken from the detectors) or override (less protective).
@@ -191,7 +230,9 @@ class Grant(Base):
     allow_linkage: Mapped[bool] = mapped_column(default=False)
     #: Jail limits for custom jobs (see the jail's Limits); missing keys take defaults.
     limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    state: Mapped[str] = mapped_column(String(20), default="active")
+    state: Mapped[GrantState] = mapped_column(
+        StrEnumColumn(GrantState, 20), default=GrantState.ACTIVE
+    )
     state_reason: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -212,7 +253,10 @@ class Job(Base):
     #: SHA-256 of the spec's canonical JSON: an identical query returns the cached answer.
     spec_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
     purpose: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    #: Written by :func:`sandbox.jobs.lifecycle.transition` only (rule, timestamps, audit).
+    status: Mapped[JobStatus] = mapped_column(
+        StrEnumColumn(JobStatus, 20), default=JobStatus.QUEUED, index=True
+    )
     epsilon: Mapped[int] = mapped_column(BigInteger)
     delta: Mapped[int] = mapped_column(BigInteger)
     #: Safe to show the operator.
@@ -226,6 +270,34 @@ class Job(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     grant: Mapped[Grant] = relationship(lazy="joined")
+
+    @property
+    def parsed_spec(self) -> Any:
+        """The stored spec, parsed (its defaults filled in by the spec model, not by hand)."""
+        from jobs.kinds import parse_job_spec
+
+        return parse_job_spec(self.spec)
+
+    @property
+    def dataset_names(self) -> list[str]:
+        """The datasets the job reads; see :func:`spec_datasets`."""
+        return spec_datasets(self.spec)
+
+
+def spec_datasets(spec: dict[str, Any]) -> list[str]:
+    """The datasets a stored job spec reads, as its kind's spec model says.
+
+    A spec stored before its kind's model changed (or by hand, in a test) may no
+    longer parse; listing it must not fail, so its own dataset fields are read then.
+    """
+    from jobs.kinds import parse_job_spec
+    from policies.errors import SandboxError
+
+    try:
+        return [str(n) for n in parse_job_spec(spec).datasets]
+    except SandboxError:
+        names = spec.get("datasets") or [spec.get("dataset")]
+        return [str(n) for n in names if n is not None]
 
 
 class LedgerEntry(Base):
@@ -279,7 +351,7 @@ class Review(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    decision: Mapped[str] = mapped_column(String(10))
+    decision: Mapped[Decision] = mapped_column(StrEnumColumn(Decision, 10))
     reason: Mapped[str] = mapped_column(Text)
     #: Names of failing automatic checks this approval overrode (the reason says why).
     overrides: Mapped[list[Any]] = mapped_column(default=list)

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from policies.catalog import Product
 from sandbox.access.auth import bootstrap
 from sandbox.checks import Check, CheckContext
-from sandbox.jobs import service as job_service
+from sandbox.jobs import execute as job_service
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.web.api.app import create_app

@@ -416,7 +416,7 @@ def test_job_when_its_run_report_holds_nul_then_it_awaits_review_on_every_store(
 ) -> None:
     # PostgreSQL refused the report (the job failed: a channel the code controls)
     from sandbox.checks import Check
-    from sandbox.jobs import service as job_service
+    from sandbox.jobs import execute as job_service
     from tests.factories import wait_status
 
     reason = "column 'a\x00b' holds no identifiers"

@@ -168,7 +168,9 @@ def _checks() -> dict[str, str]:
 
 def _entities() -> dict[str, str]:
     """Each entity's name -> its module ``anonymize/detect/entities/<entity>.py``."""
-    return _module_homes(_registry("anonymize.detect.entities", "ENTITIES"), "anonymize/detect/entities/")
+    return _module_homes(
+        _registry("anonymize.detect.entities", "ENTITIES"), "anonymize/detect/entities/"
+    )
 
 
 #: (name, where) pairs that spell a plugin's name for another reason: each says why.

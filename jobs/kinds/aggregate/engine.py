@@ -21,7 +21,7 @@ The pieces live in :mod:`jobs.dp`; see :mod:`jobs.kinds.aggregate.plan` for mech
 sensitivities and the budget split.
 
 >>> import polars as pl
->>> from jobs.spec import parse_job_spec
+>>> from jobs.kinds import parse_job_spec
 >>> spec = parse_job_spec({"kind": "aggregate", "dataset": "d", "epsilon": 1.0,
 ...                        "aggregates": [{"op": "count"}]})
 >>> evaluate(pl.DataFrame({"x": range(50)}), spec, seed=1).table.columns

@@ -9,11 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobs.dp.accounting import Accountant, Charge
 from policies.budget import (
     EPSILON_UNIT,
     PrivacyBudget,
-    can_spend,
-    check_can_spend,
     delta_units,
     epsilon_units,
 )
@@ -89,23 +88,30 @@ def test_privacy_budget_when_added_then_units_add_exactly() -> None:
     assert PrivacyBudget.from_units(*total.units) == total
 
 
-def test_check_can_spend_when_ten_tenths_then_exactly_fill_one() -> None:
-    total, spent, tenth = PrivacyBudget(1.0), PrivacyBudget(0.0), PrivacyBudget(0.1)
+def _charge(cost: PrivacyBudget) -> Charge:
+    return Charge(epsilon=cost.epsilon, delta=cost.delta)
+
+
+# The live spending rule is the accountant's (the ledger asks it under its lock).
+def test_accountant_when_ten_tenths_then_exactly_fill_one() -> None:
+    acc, tenth = Accountant(PrivacyBudget(1.0)), Charge(epsilon=0.1)
     for _ in range(10):
-        check_can_spend(total, spent, tenth)
-        spent = spent + tenth
-    assert spent.units == total.units
+        acc.check_can_charge(tenth)
+        acc.charge(tenth)
+    assert epsilon_units(acc.spent()[0]) == PrivacyBudget(1.0).units[0]
     with pytest.raises(BudgetExhausted):
-        check_can_spend(total, spent, PrivacyBudget(1e-9))
+        acc.check_can_charge(Charge(epsilon=1e-9))
 
 
-def test_check_can_spend_when_fifty_tenths_then_exactly_fill_five() -> None:
+def test_accountant_when_fifty_tenths_then_exactly_fill_five() -> None:
     # The module's own promise: fifty jobs of ε = 0.1 add up to exactly 5.
     spent = PrivacyBudget(0.0)
     for _ in range(50):
         spent = spent + PrivacyBudget(0.1)
     assert spent.units[0] == 5 * EPSILON_UNIT
-    assert can_spend(PrivacyBudget(5.0), PrivacyBudget(0.0), spent)
+    assert Accountant(PrivacyBudget(5.0)).can_charge(_charge(spent))
+    acc = Accountant(PrivacyBudget(5.0), [Charge(epsilon=0.1)] * 49)
+    assert acc.can_charge(Charge(epsilon=0.1))
 
 
 _EPSILONS = st.one_of(
@@ -124,23 +130,21 @@ _PROPERTY = settings(max_examples=300, deadline=None, database=None)
     total_epsilon=st.floats(min_value=0.0, max_value=10.0, allow_nan=False),
     costs=st.lists(_EPSILONS, max_size=40),
 )
-def test_check_can_spend_when_reserving_epsilons_in_sequence_then_refuses_exactly_overspending(
+def test_accountant_when_charging_epsilons_in_sequence_then_refuses_what_overspends(
     total_epsilon: float, costs: list[float]
 ) -> None:
-    total, spent = PrivacyBudget(total_epsilon), PrivacyBudget(0.0)
+    total = PrivacyBudget(total_epsilon)
+    acc = Accountant(total)
     for epsilon in costs:
-        cost = PrivacyBudget(epsilon)
-        fits = spent.units[0] + cost.units[0] <= total.units[0]
-        assert can_spend(total, spent, cost) is fits  # refuses what overspends, and only that
-        if not fits:
+        charge = Charge(epsilon=epsilon)
+        fits = epsilon_units(acc.spent(charge)[0]) <= total.units[0]
+        assert acc.can_charge(charge) is (fits or epsilon == 0.0)  # refuses overspending only
+        if not acc.can_charge(charge):
             with pytest.raises(BudgetExhausted):
-                check_can_spend(total, spent, cost)
+                acc.check_can_charge(charge)
             continue
-        check_can_spend(total, spent, cost)
-        before = spent.units[0]
-        spent = spent + cost
-        assert spent.units[0] == before + cost.units[0]  # composition adds exactly the charge
-        assert spent.units[0] <= total.units[0]
+        acc.charge(charge)
+        assert epsilon_units(acc.spent()[0]) <= total.units[0]
 
 
 @_PROPERTY
@@ -149,19 +153,19 @@ def test_check_can_spend_when_reserving_epsilons_in_sequence_then_refuses_exactl
     total_delta=st.floats(min_value=0.0, max_value=1e-4, allow_nan=False),
     costs=st.lists(st.tuples(_EPSILONS, _DELTAS), max_size=40),
 )
-def test_check_can_spend_when_reserving_in_sequence_then_ledger_never_exceeds_total(
+def test_accountant_when_charging_in_sequence_then_spend_never_exceeds_total(
     total_epsilon: float, total_delta: float, costs: list[tuple[float, float]]
 ) -> None:
-    # The ledger keeps integer units and adds each accepted cost's units.
     total = PrivacyBudget(total_epsilon, total_delta)
-    spent_units = (0, 0)
+    acc = Accountant(total)
     for epsilon, delta in costs:
-        cost = PrivacyBudget(epsilon, delta)
-        if not can_spend(total, PrivacyBudget.from_units(*spent_units), cost):
+        charge = Charge(epsilon=epsilon, delta=delta)
+        if not acc.can_charge(charge):
             continue
-        spent_units = (spent_units[0] + cost.units[0], spent_units[1] + cost.units[1])
-        assert spent_units[0] <= total.units[0]
-        assert spent_units[1] <= total.units[1]
+        acc.charge(charge)
+        eps, spent_delta = acc.spent()
+        assert epsilon_units(eps) <= total.units[0]
+        assert delta_units(spent_delta) <= total.units[1]
 
 
 @_PROPERTY

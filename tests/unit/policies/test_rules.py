@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from policies import airlock, budget, catalog, grants, roles
+from policies import airlock, catalog, grants, roles
 from policies.airlock import JobStatus
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, ColumnUse, Grade, OpenAttribute
@@ -426,16 +426,28 @@ B = PrivacyBudget
         (B(1.0, 0.0), B(0.0), B(0.1, 1e-18), False),  # no δ granted at all
     ],
 )
-def test_check_can_spend_when_cost_then_fits_only_within_total(
+def test_accountant_when_cost_then_fits_only_within_total(
     total: PrivacyBudget, spent: PrivacyBudget, cost: PrivacyBudget, ok: bool
 ) -> None:
+    # the live spending rule (the dead policies.budget.check_can_spend stated it apart)
+    from jobs.dp.accounting import Accountant, Charge
+
+    acc = Accountant(total, [Charge(epsilon=spent.epsilon, delta=spent.delta)])
     _assert_rule(
-        budget.check_can_spend,
-        budget.can_spend,
-        (total, spent, cost),
+        acc.check_can_charge,
+        acc.can_charge,
+        (Charge(epsilon=cost.epsilon, delta=cost.delta),),
         None if ok else BudgetExhausted,
         None,
     )
+
+
+def _charge_on(total: PrivacyBudget, spent: PrivacyBudget) -> Callable[[PrivacyBudget], None]:
+    """The accountant's rule for one cost, after ``spent`` (what the ledger asks)."""
+    from jobs.dp.accounting import Accountant, Charge
+
+    acc = Accountant(total, [Charge(epsilon=spent.epsilon, delta=spent.delta)])
+    return lambda cost: acc.check_can_charge(Charge(epsilon=cost.epsilon, delta=cost.delta))
 
 
 @pytest.mark.parametrize(
@@ -481,8 +493,8 @@ def test_check_can_spend_when_cost_then_fits_only_within_total(
             ("resident_id", 10, 6),
             "declare no privacy unit if each row is one person",
         ),  # ... and the ways out
-        (budget.check_can_spend, (B(1.0), B(0.7), B(0.4)), "epsilon=0.3 left"),  # ε left
-        (budget.check_can_spend, (B(1.0), B(0.7), B(0.1, 1e-6)), "delta=0 left"),  # δ left
+        (_charge_on(B(1.0), B(0.7)), (B(0.4),), "epsilon=0.3, delta=0 left"),  # ε left
+        (_charge_on(B(1.0), B(0.7)), (B(0.1, 1e-6),), "delta does not fit"),  # δ left
     ],
 )
 def test_policy_message_when_refused_then_says_what_to_fix(
