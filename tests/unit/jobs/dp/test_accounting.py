@@ -190,20 +190,30 @@ def test_accountant_when_approximate_deltas_exhaust_the_budget_then_refused() ->
 
 
 def test_privacy_statement_when_gaussian_aggregate_then_names_zcdp_and_the_cks_conversion() -> None:
-    from sandbox.airlock.review import _privacy_statement
+    from jobs.kinds import KINDS
 
-    spec = {"noise": "gaussian", "max_rows_per_unit": 1, "max_groups_per_unit": 1}
-    statement = _privacy_statement("aggregate", spec, PrivacyBudget(1.0, 1e-5), "pid", {})
+    spec = parse_job_spec(
+        {
+            "kind": "aggregate",
+            "dataset": "d",
+            "epsilon": 1.0,
+            "delta": 1e-5,
+            "noise": "gaussian",
+            "aggregates": [{"op": "count"}],
+        }
+    )
+    statement = KINDS["aggregate"].privacy_statement(spec, {})
     # the manifest names where its (epsilon, delta) comes from: zCDP and the CKS conversion
     assert "Bun & Steinke 2016" in statement["accounting"]
     assert "Canonne, Kamath & Steinke 2020" in statement["accounting"]
 
 
 def test_privacy_statement_when_extract_then_k_and_l_but_no_suppressed_count() -> None:
-    from sandbox.airlock.review import _privacy_statement
+    from jobs.kinds import KINDS
 
+    spec = parse_job_spec({"kind": "extract", "dataset": "d", "columns": ["age"]})
     report = {"k_achieved": 5, "l_achieved": 2, "records_suppressed": 7, "records_in": 600}
-    statement = _privacy_statement("extract", {}, PrivacyBudget(0.0, 0.0), "pid", report)
+    statement = KINDS["extract"].privacy_statement(spec, report)
     assert statement["k"] == 5 and statement["l"] == 2
     # released rows + suppressed records = the exact input size: not in the manifest
     assert "records_suppressed" not in statement and 7 not in statement.values()

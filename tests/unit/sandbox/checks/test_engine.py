@@ -103,7 +103,7 @@ def test_checks_when_output_holds_a_duration_or_a_huge_integer_then_checked_not_
 def test_checked_when_the_checks_break_then_one_failing_check_and_no_value_logged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from sandbox.jobs import service as job_service
+    from sandbox.jobs import execute as job_service
 
     def broken(output: Path, context: CheckContext, limits: object) -> list[Check]:
         raise pl.exceptions.PanicException("value 320102199001011234 overflowed")

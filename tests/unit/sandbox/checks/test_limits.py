@@ -27,7 +27,7 @@ from sandbox.checks import Check, blocking
 from sandbox.checks.engine import run_checks
 from sandbox.checks.process import ChecksStopped, Limits, run_isolated
 from sandbox.checks.support.tables import MAX_TEXT_LINES
-from sandbox.jobs import service as job_service
+from sandbox.jobs import execute as job_service
 from tests.unit.sandbox.checks.helpers import context_of
 
 ROOT = Path(__file__).resolve().parents[4]
