@@ -1,23 +1,21 @@
 """The service around the rules and the jobs.
 
-Map of the package:
+Map of the package (front ends above the service above its parts above the store):
 
-- :mod:`sandbox.settings` — :class:`Settings` (``SANDBOX_*``).
+- :mod:`sandbox.cli` — the ``sandbox`` command and the demonstration behind ``make demo``.
+- :mod:`sandbox.client` — the analysts' light client (imports nothing of the server).
+- :mod:`sandbox.web` — the app factory; the API ``/v1`` (``web.api``) and the review
+  console ``/console`` (``web.console``), which do not import each other.
+- :mod:`sandbox.service` — :class:`Sandbox`, the service object, built once.
+- :mod:`sandbox.airlock` — review, release with a signed manifest, download.
+- :mod:`sandbox.jobs` — submission, execution and the life of a job: ``submit``,
+  ``execute``, ``lifecycle`` (the one writer of a job's status), ``facts``.
+- :mod:`sandbox.access` — principals and tokens, throttling, grants (art. 76), the ledger.
+- :mod:`sandbox.checks` — automatic disclosure checks, one plugin per check.
+- :mod:`sandbox.catalog` — dataset ingest, uploads, public facts, PII proposals.
+- :mod:`sandbox.audit` — the hash-chained, keyed audit log and its anchors.
 - :mod:`sandbox.store` — SQLAlchemy models, :class:`Database`, Alembic migrations.
-- :mod:`sandbox.audit.chain` — the hash-chained audit log.
-- :mod:`sandbox.access.auth` — principals, tokens, bootstrap.
-- :mod:`sandbox.catalog.datasets` — dataset ingest and metadata.
-- :mod:`sandbox.access.grants` — grants and their states (art. 76).
-- :mod:`sandbox.access.ledger` — atomic ε/δ reservation.
-- :mod:`sandbox.jobs.service` — submission and execution on Ray.
-- :mod:`sandbox.checks.engine` — automatic disclosure checks.
-- :mod:`sandbox.airlock.review` — review, release with signed manifest, download.
-- :mod:`sandbox.airlock.signing` — Ed25519 manifest signatures.
-- :mod:`sandbox.service` — :class:`Sandbox`, the service object.
-- :mod:`sandbox.web.api` — the FastAPI app (``/v1``).
-- :mod:`sandbox.client` — the analysts' client (no server dependency).
-- :mod:`sandbox.cli.main` — the ``sandbox`` command.
-- :mod:`sandbox.cli.demo` — the end-to-end demonstration behind ``make demo``.
+- :mod:`sandbox.settings` — :class:`Settings` (``SANDBOX_*``).
 
 This ``__init__`` imports nothing, so ``import sandbox.client`` stays light.
 """
