@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from policies.airlock import JobStatus, operator_status
 from policies.roles import Role
 from sandbox.store.models import Job
-from sandbox.web.api.deps import Caller, SandboxDep
+from sandbox.web.deps import Caller, SandboxDep
 
 router = APIRouter(tags=["status"])
 
