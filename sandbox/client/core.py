@@ -215,7 +215,7 @@ class Client:
 
         Args:
             dataset: The dataset's name.
-            kind: ``aggregate``, ``extract``, ``train`` or ``custom``.
+            kind: A job kind's name (:data:`jobs.kinds.KINDS` lists them).
             grant: An explicit grant id (returned as is).
 
         Raises:

@@ -102,7 +102,7 @@ class Job:
 
     @property
     def kind(self) -> str:
-        """``aggregate``, ``extract``, ``train`` or ``custom``."""
+        """The job kind's name (:data:`jobs.kinds.KINDS` lists them)."""
         return str(self.data.get("kind", ""))
 
     def result(self) -> pl.DataFrame:
