@@ -5,178 +5,39 @@ the dataset's Parquet (the caller never does), evaluates the spec, writes
 the result into the quarantine folder and returns only metadata. Ray is the
 engine, never a door: a local Ray starts with its dashboard off and bound to
 loopback, and nothing here exposes its job API.
+
+The runner never asks which kind a job is: the job's kind
+(:data:`jobs.kinds.KINDS`) says whether it runs partition by partition
+(:attr:`~jobs.kinds.base.JobKind.partitioned`), what Ray must reserve for it
+(:meth:`~jobs.kinds.base.JobKind.ray_options`) and how long it may take
+(:meth:`~jobs.kinds.base.JobKind.timeout_s`). :class:`Task`, :class:`Outcome`
+and :func:`execute` live in :mod:`jobs.task` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict
+from typing import Any
 
-from jobs.errors import InternalError, InvalidJobSpec, JobFailed, redacted_traceback
-from jobs.spec import AggregateSpec, parse_job_spec
+from jobs.errors import InternalError, JobFailed, redacted_traceback
+from jobs.kinds import KINDS
+from jobs.kinds.base import PartitionedKind
+from jobs.spec import parse_job_spec
+from jobs.task import Outcome, Task, evaluation_errors, execute, sha256_file, write_result
 
-if TYPE_CHECKING:
-    from jobs.kinds.aggregate.engine import DatasetContext
+__all__ = [
+    "Outcome",
+    "RayRunner",
+    "Task",
+    "evaluation_errors",
+    "execute",
+    "sha256_file",
+    "write_result",
+]
 
 log = logging.getLogger(__name__)
-
-
-#: Memory Ray reserves for a custom job's trusted wrapper (the jail's own is capped apart).
-CUSTOM_WRAPPER_MEMORY = 512 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """Everything a Ray task needs; plain values only (it crosses process boundaries)."""
-
-    job_id: int
-    spec: dict[str, Any]
-    inputs: dict[str, str]  # dataset name -> Parquet path
-    row_counts: dict[str, int]  # dataset name -> catalogued rows (public)
-    output_path: str
-    min_cell: int
-    seed: int | None = None
-    #: Dataset name -> its privacy-unit column (absent or ``None``: one row per person).
-    privacy_units: dict[str, str | None] = field(default_factory=dict)
-    #: Dataset name -> {column: declared key domain} ({} when none is declared). A dataset
-    #: missing here gets the legacy contract of a caller that predates key domains
-    #: (see :func:`execute`).
-    public_keys: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
-    #: Dataset name -> columns the catalog declares free of nulls.
-    non_null_columns: dict[str, list[str]] = field(default_factory=dict)
-    #: Dataset name -> {column: {"dtype": polars dtype name, "tag": ColumnTag value}}.
-    columns: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
-    #: Dataset name -> security grade (``general`` / ``important`` / ``core``).
-    grades: dict[str, str] = field(default_factory=dict)
-    #: Kind-specific settings the service derives from the grant and its own settings
-    #: (e.g. an extract's minimum k and pseudonym key, a custom job's jail limits).
-    options: dict[str, Any] = field(default_factory=dict)
-    #: Dataset name -> the noisy row count operators see (``sandbox.catalog.facts``). What
-    #: an operator is charged must not be a function of the exact count (DP-SGD's sampling
-    #: rate): absent, the catalogued count stands in (callers that predate it).
-    public_rows: dict[str, int] = field(default_factory=dict)
-
-    def charged_rows(self, dataset: str) -> int:
-        """The row count a charge visible to the operator may depend on."""
-        return self.public_rows.get(dataset, self.row_counts[dataset])
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a finished task reports; no data values."""
-
-    output_path: str
-    output_sha256: str
-    rows: int
-    epsilon: float
-    delta: float
-    cells: int = 0
-    suppressed_cells: int = 0
-    rho: float | None = None
-    #: Kind-specific report for the reviewer (e.g. an extract's risk report); counts, no values.
-    report: dict[str, Any] = field(default_factory=dict)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def dataset_context(task: Task, dataset: str) -> DatasetContext:
-    """The public facts the engine needs about ``dataset``, from a task that carries them.
-
-    Raises:
-        InternalError: The task carries no key domains for ``dataset``.
-    """
-    from jobs.dp.plan import rows_bound
-    from jobs.kinds.aggregate.engine import DatasetContext
-
-    if dataset not in task.public_keys:
-        raise InternalError("the task carries no catalog context for its dataset")
-    return DatasetContext(
-        privacy_unit=task.privacy_units.get(dataset),
-        public_keys=task.public_keys[dataset],
-        min_cell=task.min_cell,
-        # sized from the public count: the grid of released sums must not tell the exact one
-        max_rows=(
-            rows_bound(task.public_rows[dataset])
-            if dataset in task.public_rows
-            else task.row_counts[dataset]
-        ),
-        non_null_columns=frozenset(task.non_null_columns.get(dataset, ())),
-    )
-
-
-def execute(task: Task) -> Outcome:
-    """Evaluate a task in this process (tests, and the in-process runner).
-
-    Ray runs the same evaluation partition by partition (:mod:`jobs.distributed`);
-    both give the same result before noise.
-
-    Raises:
-        JobFailed: With a message that carries no data value.
-        InternalError: The task carries no catalog context for its dataset.
-    """
-    import polars as pl
-
-    from jobs.kinds.aggregate.engine import evaluate
-
-    spec = parse_job_spec(task.spec)
-    if not isinstance(spec, AggregateSpec):
-        from jobs.distributed import executor
-
-        return executor(spec.kind)(task)
-    context = dataset_context(task, spec.dataset)
-    with evaluation_errors():
-        result = evaluate(pl.scan_parquet(task.inputs[spec.dataset]), spec, context, seed=task.seed)
-    return write_result(task, result)
-
-
-@contextmanager
-def evaluation_errors() -> Iterator[None]:
-    """Turn engine and polars errors into :class:`JobFailed` without their messages."""
-    import polars as pl
-
-    try:
-        yield
-    except InvalidJobSpec as err:
-        raise JobFailed(str(err)) from None
-    except pl.exceptions.PolarsError as err:
-        # Polars messages can quote values; keep only the error class.
-        raise JobFailed(
-            f"the query failed while evaluating ({type(err).__name__}); "
-            "check the filter values' types against the schema"
-        ) from None
-
-
-def write_result(task: Task, result: Any) -> Outcome:
-    """Write a released table into quarantine (atomically) and describe it."""
-    out = Path(task.output_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".partial")
-    result.table.write_parquet(tmp)
-    os.replace(tmp, out)
-    return Outcome(
-        output_path=str(out),
-        output_sha256=sha256_file(out),
-        rows=result.table.height,
-        epsilon=result.epsilon,
-        delta=result.delta,
-        cells=result.cells,
-        suppressed_cells=result.suppressed_cells,
-        rho=result.rho,
-    )
 
 
 class RayRunner:
@@ -236,38 +97,28 @@ class RayRunner:
         import ray
         from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 
-        from jobs.distributed import partition_files
-
         self.start()
         payload = asdict(task)
-        spec = parse_job_spec(task.spec)
+        kind = KINDS[parse_job_spec(task.spec).kind]
+        options = kind.ray_options(task)
+
+        def reserved(function: Any) -> Any:
+            """``function`` with what Ray must reserve for this kind's tasks."""
+            return function.options(**options) if options else function
+
         parts: list[Any] = []
-        if isinstance(spec, AggregateSpec):
+        if kind.partitioned:
+            if not isinstance(kind, PartitionedKind):
+                raise InternalError("a partitioned job kind lacks its partial and finish steps")
             # One task per partition computes exact partials; one more adds noise once.
-            parts = [
-                self._partial.remote(payload, f) for f in partition_files(task.inputs[spec.dataset])
-            ]
+            parts = [reserved(self._partial).remote(payload, f) for f in kind.partitions(task)]
             if not parts:
                 raise InternalError("the dataset has no stored partitions")
-            ref = self._finish.remote(payload, *parts)
-        elif spec.kind == "custom":
-            # Custom code's run time is hidden from the operator; holding one of Ray's CPU
-            # slots for as long as it chose, it would hold back the tasks of the operator's
-            # visible jobs in Ray's queue. It takes no slot (its jail caps its CPU and
-            # memory); it still shares the cores. The trusted wrapper's own memory is
-            # bounded (chunked copies, capped images and JSON) and reserved.
-            ref = self._single.options(num_cpus=0, memory=CUSTOM_WRAPPER_MEMORY).remote(payload)
+            ref = reserved(self._finish).remote(payload, *parts)
         else:
-            # Extracts and training read the whole dataset in one task.
-            ref = self._single.remote(payload)
-        timeout = self.timeout_s
-        if spec.kind == "custom":
-            from jobs.kinds.custom.jail import Limits
-
-            # The jail kills the code at its own wall-clock limit and reports why;
-            # Ray must not cut the trusted wrapper off before that.
-            wall = Limits.from_grant(task.options.get("limits")).wall_s
-            timeout = max(timeout, wall + 60.0)
+            # The kind reads its whole input in one task.
+            ref = reserved(self._single).remote(payload)
+        timeout = kind.timeout_s(task, self.timeout_s)
         try:
             return Outcome(**ray.get(ref, timeout=timeout))
         except GetTimeoutError:

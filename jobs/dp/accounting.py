@@ -45,7 +45,7 @@ from policies.budget import PrivacyBudget, delta_units, epsilon_units
 from policies.errors import BudgetExhausted, InvalidRequest
 
 if TYPE_CHECKING:
-    from jobs.spec import AggregateSpec
+    from jobs.kinds.aggregate.spec import AggregateSpec
 
 #: Shave ρ by this factor so that float rounding never lets the converted ε exceed its target.
 _RHO_SAFETY = 1.0 - 1e-9

@@ -39,8 +39,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from jobs.kinds.aggregate.spec import AggregateSpec
 from jobs.privacy_unit import known_unit
-from jobs.spec import AggregateSpec
 
 
 def salt(spec: AggregateSpec) -> int:

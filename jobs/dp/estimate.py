@@ -18,7 +18,16 @@ from typing import Any
 
 from jobs.dp import error_bars
 from jobs.dp.plan import TREE_DEPTH, Plan, Use
-from jobs.spec import Count, CountDistinct, Histogram, Mean, Median, Quantile, Sum, Variance
+from jobs.kinds.aggregate.spec import (
+    Count,
+    CountDistinct,
+    Histogram,
+    Mean,
+    Median,
+    Quantile,
+    Sum,
+    Variance,
+)
 
 #: Group size the figures for means, variances and quantiles assume by default.
 DEFAULT_GROUP_SIZE = 100

@@ -14,7 +14,7 @@ import polars as pl
 
 from jobs.dp.bounding import bound_contributions, salt
 from jobs.dp.plan import TREE_DEPTH, Measurement, Plan
-from jobs.spec import AggregateSpec
+from jobs.kinds.aggregate.spec import AggregateSpec
 
 _BIN = "__bin"
 _LEN = "__len"

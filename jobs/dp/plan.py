@@ -63,7 +63,7 @@ from jobs.dp.accounting import Charge, rho_for
 from jobs.dp.mechanisms import NoiseLaw
 from jobs.dp.partition import selection_threshold
 from jobs.errors import InvalidJobSpec
-from jobs.spec import (
+from jobs.kinds.aggregate.spec import (
     AggregateSpec,
     AnyAggregate,
     Count,

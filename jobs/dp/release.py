@@ -32,7 +32,16 @@ from jobs.dp.mechanisms import IntArray
 from jobs.dp.plan import Plan, Use
 from jobs.dp.quantiles import tree_nodes, tree_quantiles
 from jobs.errors import JobFailed
-from jobs.spec import Count, CountDistinct, Histogram, Mean, Median, Quantile, Sum, Variance
+from jobs.kinds.aggregate.spec import (
+    Count,
+    CountDistinct,
+    Histogram,
+    Mean,
+    Median,
+    Quantile,
+    Sum,
+    Variance,
+)
 
 _SUPPRESSED = "__suppressed"
 

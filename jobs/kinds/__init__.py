@@ -14,9 +14,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from jobs.kinds.base import JobKind, KindCheckFacts, OutputShape
+from jobs.kinds.base import JobKind, KindCheckFacts, OutputShape, PartitionedKind
 
-__all__ = ["KINDS", "JobKind", "KindCheckFacts", "OutputShape", "Registry"]
+__all__ = ["KINDS", "JobKind", "KindCheckFacts", "OutputShape", "PartitionedKind", "Registry"]
 
 #: The built-in kinds' packages, in the order lists show them.
 _BUILTIN = ("aggregate", "extract", "train", "custom")

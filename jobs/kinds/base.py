@@ -25,7 +25,7 @@ from policies.catalog import Product
 if TYPE_CHECKING:
     from jobs.dp.accounting import Charge
     from jobs.facts import DatasetFacts, GrantFacts
-    from jobs.runner import Outcome, Task
+    from jobs.task import Outcome, Task
 
 
 class OutputShape(StrEnum):
@@ -70,6 +70,9 @@ class JobKind(Protocol):
         output_formats: File formats its output may hold.
         shape: How an analyst reads its output.
         description: One plain-language sentence (console, client, API).
+        partitioned: Ray runs it partition by partition, exact partials then one
+            release (it is then a :class:`PartitionedKind`); otherwise one task
+            runs :meth:`run`.
     """
 
     name: str
@@ -79,9 +82,18 @@ class JobKind(Protocol):
     output_formats: frozenset[str]
     shape: OutputShape
     description: str
+    partitioned: bool
 
-    def options(self, grant: GrantFacts, secret: bytes) -> dict[str, Any]:
-        """Kind-specific settings from the grant and the deployment, never from the spec."""
+    def options(
+        self, grant: GrantFacts, datasets: Sequence[DatasetFacts], secret: bytes
+    ) -> dict[str, Any]:
+        """Kind-specific settings from the grant, the datasets' facts and the deployment,
+        never from the spec (they travel in :attr:`jobs.task.Task.options`).
+
+        Raises:
+            PolicyViolation: A rule forbids the grant's terms on these datasets
+                (e.g. an extract of ``core`` data).
+        """
         ...
 
     def validate(
@@ -113,6 +125,14 @@ class JobKind(Protocol):
         """Run the job in this process (the runner calls it inside Ray)."""
         ...
 
+    def ray_options(self, task: Task) -> dict[str, Any]:
+        """What Ray must reserve for the job's tasks (``{}``: Ray's defaults)."""
+        ...
+
+    def timeout_s(self, task: Task, default: float) -> float:
+        """How long the runner waits for the job, given the deployment's ``default``."""
+        ...
+
     def failed_outcome(self, task: Task, reason: str) -> Outcome | None:
         """For an untimed kind, the reviewable outcome of a failed run; else ``None``."""
         ...
@@ -122,9 +142,37 @@ class JobKind(Protocol):
         ...
 
     def describe(self, spec: Any) -> list[tuple[str, str]]:
-        """The spec as labelled lines a reviewer reads at a glance (after kind and datasets)."""
+        """The spec as labelled lines a reviewer reads at a glance.
+
+        Only the kind's own lines: the caller shows the kind and the datasets first.
+        """
         ...
 
     def privacy_statement(self, spec: Any, report: Mapping[str, Any]) -> dict[str, Any]:
-        """What protects the people in a released product (for the signed manifest)."""
+        """What protects the people in a released product (for the signed manifest).
+
+        Only the kind's own fields (``guarantee`` first); the caller puts the
+        kind, ε, δ and the privacy unit before them.
+        """
+        ...
+
+
+@runtime_checkable
+class PartitionedKind(JobKind, Protocol):
+    """A kind Ray runs partition by partition: exact partials in parallel, one release.
+
+    A stored dataset's partitions split people (all of a person's rows in one
+    part), so the partials merge exactly; the noise is added once, in :meth:`finish`.
+    """
+
+    def partitions(self, task: Task) -> list[str]:
+        """The files one task each reads, in partition order."""
+        ...
+
+    def partial(self, task: Task, path: str) -> Any:
+        """Exact partial measurements of one partition (sensitive: they stay in Ray)."""
+        ...
+
+    def finish(self, task: Task, parts: Sequence[Any]) -> Outcome:
+        """Combine the partials, release once, write quarantine."""
         ...

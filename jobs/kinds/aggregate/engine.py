@@ -41,7 +41,7 @@ from jobs.dp.mechanisms import make_rng
 from jobs.dp.plan import DatasetContext, Plan, make_plan
 from jobs.dp.release import AggregateResult
 from jobs.dp.release import release as _release
-from jobs.spec import AggregateSpec
+from jobs.kinds.aggregate.spec import AggregateSpec
 
 __all__ = [
     "AggregateEstimate",

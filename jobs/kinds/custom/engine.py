@@ -1,6 +1,6 @@
 """The ``custom`` job kind: operator code run in a jail; its output always needs review.
 
-Contract for the operator's code (a :class:`~jobs.spec.CustomSpec`):
+Contract for the operator's code (a :class:`~jobs.kinds.custom.spec.CustomSpec`):
 
 * the code is at ``/code`` (read-only, copied in from memory) and
   ``python /code/<entrypoint>`` runs in ``/tmp`` as uid 65534, with no
@@ -58,8 +58,9 @@ from jobs.dp.accounting import Charge
 from jobs.errors import InternalError, InvalidJobSpec, JobFailed
 from jobs.kinds.custom.jail import Limits, Runtime, run_jailed, sweep_private_folders
 from jobs.kinds.custom.outputs import IMAGE_NOTE, OUTPUT_FORMATS, collect
-from jobs.runner import Outcome, Task, evaluation_errors, sha256_file
-from jobs.spec import MAX_CUSTOM_ARCHIVE_BYTES, CustomSpec, parse_job_spec
+from jobs.kinds.custom.spec import MAX_CUSTOM_ARCHIVE_BYTES, CustomSpec
+from jobs.spec import parse_job_spec
+from jobs.task import Outcome, Task, evaluation_errors, sha256_file
 from policies.catalog import ColumnTag, Grade
 from policies.errors import PolicyViolation
 

@@ -45,8 +45,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from jobs.kinds.custom.jail import Limits
-from jobs.runner import sha256_file
+from jobs.kinds.custom.limits import Limits
+from jobs.task import sha256_file
 
 #: Suffixes an output file may have, and the format each claims.
 OUTPUT_FORMATS = {

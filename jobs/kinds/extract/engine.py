@@ -54,9 +54,10 @@ from jobs.errors import InternalError, InvalidJobSpec
 from jobs.kinds.extract import failures
 from jobs.kinds.extract.hierarchies import Choice, choose
 from jobs.kinds.extract.rows import one_per_person, pseudonym_key, pseudonymized
+from jobs.kinds.extract.spec import ExtractSpec
 from jobs.kinds.extract.text import redact_free_text, redact_known_identifiers, scan_summary
-from jobs.runner import Outcome, Task, write_result
-from jobs.spec import NUMERIC_DTYPES, ExtractSpec, parse_job_spec
+from jobs.spec import NUMERIC_DTYPES, parse_job_spec
+from jobs.task import Outcome, Task, write_result
 from policies.catalog import ColumnTag, Grade
 from policies.extract import (
     check_can_extract_grade,

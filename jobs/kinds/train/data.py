@@ -28,8 +28,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from jobs.kinds.train.spec import TrainFeature, TrainLabel
 from jobs.privacy_unit import known_unit
-from jobs.spec import Scalar, TrainFeature, TrainLabel
+from jobs.spec import Scalar
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

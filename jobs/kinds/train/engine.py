@@ -50,8 +50,9 @@ from jobs.errors import InvalidJobSpec, JobFailed
 from jobs.kinds.train import data as _train_data
 from jobs.kinds.train import mlp as _train_mlp
 from jobs.kinds.train import models as _train_models
-from jobs.runner import Outcome, Task, sha256_file
-from jobs.spec import NUMERIC_DTYPES, KMeansModel, MLPModel, TrainSpec, parse_job_spec
+from jobs.kinds.train.spec import KMeansModel, MLPModel, TrainSpec
+from jobs.spec import NUMERIC_DTYPES, parse_job_spec
+from jobs.task import Outcome, Task, sha256_file
 from policies.catalog import ColumnTag, ColumnUse, Grade, can_use_column
 from policies.errors import PolicyViolation
 
@@ -365,7 +366,7 @@ def predict(path: str | Path, frame: Any) -> npt.NDArray[Any]:
     Raises:
         InvalidJobSpec: The file is not an exported model.
     """
-    from jobs.spec import TrainFeature
+    from jobs.kinds.train.spec import TrainFeature
 
     path = Path(path)
     if path.suffix == ".safetensors":

@@ -48,7 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from jobs.errors import InvalidJobSpec
-from jobs.spec import MLPModel
+from jobs.kinds.train.spec import MLPModel
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from jobs.spec import (
+from jobs.kinds.train.spec import (
     AnyTrainModel,
     GaussianNBModel,
     KMeansModel,

@@ -7,7 +7,7 @@ import dataclasses
 import polars as pl
 
 from jobs.kinds.aggregate.engine import DatasetContext, exact_partials, release
-from jobs.spec import AggregateSpec
+from jobs.kinds.aggregate.spec import AggregateSpec
 
 RUN = "__run"
 

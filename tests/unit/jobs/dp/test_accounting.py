@@ -19,7 +19,8 @@ from jobs.dp.accounting import (
     zcdp_to_dp,
 )
 from jobs.kinds.aggregate.engine import DatasetContext, charge
-from jobs.spec import AggregateSpec, parse_job_spec
+from jobs.kinds.aggregate.spec import AggregateSpec
+from jobs.spec import parse_job_spec
 from policies.budget import PrivacyBudget
 from policies.errors import BudgetExhausted, InvalidRequest
 

@@ -29,7 +29,8 @@ from scipy import stats
 from jobs.dp import exact
 from jobs.dp.mechanisms import NoiseLaw
 from jobs.kinds.aggregate.engine import DatasetContext, plan
-from jobs.spec import AggregateSpec, parse_job_spec
+from jobs.kinds.aggregate.spec import AggregateSpec
+from jobs.spec import parse_job_spec
 from tests.unit.jobs.dp.helpers import repeated
 
 EPSILON = 1.0

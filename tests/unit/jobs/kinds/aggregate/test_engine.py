@@ -20,7 +20,8 @@ from jobs.kinds.aggregate.engine import (
     exact_partials,
     plan,
 )
-from jobs.spec import AggregateSpec, parse_job_spec
+from jobs.kinds.aggregate.spec import AggregateSpec
+from jobs.spec import parse_job_spec
 from tests.unit.jobs.dp.helpers import repeated
 
 # city, age and income of six people; income clamped to [0, 100] is 0, 50, 100, 100, -, 10
@@ -468,7 +469,7 @@ def test_dataset_context_when_round_tripped_through_dict_then_equal() -> None:
 
 
 def _task(tmp_path: Any, spec: dict[str, Any], **extra: Any) -> Any:
-    from jobs.runner import Task
+    from jobs.task import Task
 
     data = tmp_path / "d.parquet"
     SIZED.with_columns(pl.Series("pid", range(SIZED.height))).write_parquet(data)
@@ -487,7 +488,7 @@ def _task(tmp_path: Any, spec: dict[str, Any], **extra: Any) -> Any:
 def test_execute_when_task_carries_key_domains_then_intervals_and_null_small_cells(
     tmp_path: Any,
 ) -> None:
-    from jobs.runner import execute
+    from jobs.task import execute
 
     spec = _spec(group_by=["g"], aggregates=[{"op": "count"}], epsilon=10.0)
     task = _task(
@@ -505,7 +506,7 @@ def test_execute_when_task_carries_key_domains_then_intervals_and_null_small_cel
 
 def test_execute_when_task_lacks_catalog_context_then_refuses_to_run(tmp_path: Any) -> None:
     from jobs.errors import InternalError
-    from jobs.runner import execute
+    from jobs.task import execute
 
     # Without the catalog's key domains the observed keys would be released,
     # which is not DP: the task must not run at all.
@@ -518,7 +519,7 @@ def test_execute_when_task_lacks_catalog_context_then_refuses_to_run(tmp_path: A
 def test_execute_when_spec_does_not_fit_dataset_then_job_failed_without_values(
     tmp_path: Any,
 ) -> None:
-    from jobs.runner import execute
+    from jobs.task import execute
 
     spec = _spec(group_by=["g"], aggregates=[{"op": "count"}])
     with pytest.raises(JobFailed, match="no public domain"):
@@ -534,7 +535,7 @@ def test_dataset_context_when_exact_counts_differ_then_the_grid_follows_the_publ
     import dataclasses
 
     from jobs.dp.plan import make_plan, rows_bound
-    from jobs.runner import dataset_context
+    from jobs.kinds.aggregate.kind import dataset_context
 
     spec = _spec(aggregates=[{"op": "sum", "column": "x", "lower": 0, "upper": 100}])
     base = _task(tmp_path, spec.model_dump(mode="json"), public_keys={"d": {}})

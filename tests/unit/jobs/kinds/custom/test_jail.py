@@ -22,7 +22,8 @@ from jobs.errors import InvalidJobSpec
 from jobs.kinds.custom import engine as custom
 from jobs.kinds.custom import outputs as custom_outputs
 from jobs.kinds.custom.jail import LIMIT_RANGES, Limits
-from jobs.spec import CustomSpec, parse_job_spec
+from jobs.kinds.custom.spec import CustomSpec
+from jobs.spec import parse_job_spec
 from policies.catalog import Grade
 from policies.errors import InvalidRequest, PolicyViolation
 

@@ -26,8 +26,9 @@ from anonymize.transforms.pseudonym import pseudonymize
 from jobs.errors import InvalidJobSpec, JobFailed
 from jobs.kinds.extract.engine import charge, run, validate
 from jobs.kinds.extract.hierarchies import OTHER, choose
-from jobs.runner import Task, execute, sha256_file
-from jobs.spec import ExtractSpec, parse_job_spec
+from jobs.kinds.extract.spec import ExtractSpec
+from jobs.spec import parse_job_spec
+from jobs.task import Task, execute, sha256_file
 from policies.catalog import ColumnTag, Grade
 from policies.errors import PolicyViolation
 from sandbox.cli.demo_data import DEMO_TAGS, generate_residents

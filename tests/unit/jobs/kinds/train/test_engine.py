@@ -22,8 +22,9 @@ from jobs.kinds.train import data as _train_data
 from jobs.kinds.train import engine as train
 from jobs.kinds.train import mlp as _train_mlp
 from jobs.kinds.train import models as _train_models
-from jobs.runner import Task
-from jobs.spec import MLPModel, TrainSpec, parse_job_spec
+from jobs.kinds.train.spec import MLPModel, TrainSpec
+from jobs.spec import parse_job_spec
+from jobs.task import Task
 from policies.catalog import ColumnTag, Grade
 from policies.errors import PolicyViolation
 from sandbox.cli.demo_data import DEMO_TAGS, JIANGSU_CITIES, generate_residents

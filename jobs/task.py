@@ -1,0 +1,135 @@
+"""What crosses between the service and a running job: :class:`Task` and :class:`Outcome`.
+
+The runner (:mod:`jobs.runner`), the Ray tasks (:mod:`jobs.distributed`) and
+every kind's engine import this module; it imports none of them, so no
+import cycle runs through the runner. :func:`execute` runs a task in this
+process by asking its kind (:data:`jobs.kinds.KINDS`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobs.errors import InvalidJobSpec, JobFailed
+
+__all__ = ["Outcome", "Task", "evaluation_errors", "execute", "sha256_file", "write_result"]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """Everything a Ray task needs; plain values only (it crosses process boundaries)."""
+
+    job_id: int
+    spec: dict[str, Any]
+    inputs: dict[str, str]  # dataset name -> Parquet path
+    row_counts: dict[str, int]  # dataset name -> catalogued rows (public)
+    output_path: str
+    min_cell: int
+    seed: int | None = None
+    #: Dataset name -> its privacy-unit column (absent or ``None``: one row per person).
+    privacy_units: dict[str, str | None] = field(default_factory=dict)
+    #: Dataset name -> {column: declared key domain} ({} when none is declared). A dataset
+    #: missing here gets the legacy contract of a caller that predates key domains
+    #: (the kind refuses to run without it where it needs it).
+    public_keys: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    #: Dataset name -> columns the catalog declares free of nulls.
+    non_null_columns: dict[str, list[str]] = field(default_factory=dict)
+    #: Dataset name -> {column: {"dtype": polars dtype name, "tag": ColumnTag value}}.
+    columns: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    #: Dataset name -> security grade (``general`` / ``important`` / ``core``).
+    grades: dict[str, str] = field(default_factory=dict)
+    #: Kind-specific settings the service derives from the grant and its own settings
+    #: (:meth:`jobs.kinds.base.JobKind.options`).
+    options: dict[str, Any] = field(default_factory=dict)
+    #: Dataset name -> the noisy row count operators see (``sandbox.catalog.facts``). What
+    #: an operator is charged must not be a function of the exact count (DP-SGD's sampling
+    #: rate): absent, the catalogued count stands in (callers that predate it).
+    public_rows: dict[str, int] = field(default_factory=dict)
+
+    def charged_rows(self, dataset: str) -> int:
+        """The row count a charge visible to the operator may depend on."""
+        return self.public_rows.get(dataset, self.row_counts[dataset])
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a finished task reports; no data values."""
+
+    output_path: str
+    output_sha256: str
+    rows: int
+    epsilon: float
+    delta: float
+    cells: int = 0
+    suppressed_cells: int = 0
+    rho: float | None = None
+    #: Kind-specific report for the reviewer (e.g. an extract's risk report); counts, no values.
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def execute(task: Task) -> Outcome:
+    """Run a task in this process (tests, and the in-process runner): its kind runs it.
+
+    A partitioned kind gives the same result before noise on Ray, partition
+    by partition (:mod:`jobs.distributed`).
+
+    Raises:
+        JobFailed: With a message that carries no data value.
+        InvalidJobSpec: The task's spec is not a spec of a registered kind.
+        InternalError: The task lacks the catalog context its kind needs.
+    """
+    from jobs.kinds import KINDS
+    from jobs.spec import parse_job_spec
+
+    return KINDS[parse_job_spec(task.spec).kind].run(task)
+
+
+@contextmanager
+def evaluation_errors() -> Iterator[None]:
+    """Turn engine and polars errors into :class:`JobFailed` without their messages."""
+    import polars as pl
+
+    try:
+        yield
+    except InvalidJobSpec as err:
+        raise JobFailed(str(err)) from None
+    except pl.exceptions.PolarsError as err:
+        # Polars messages can quote values; keep only the error class.
+        raise JobFailed(
+            f"the query failed while evaluating ({type(err).__name__}); "
+            "check the filter values' types against the schema"
+        ) from None
+
+
+def write_result(task: Task, result: Any) -> Outcome:
+    """Write a released table into quarantine (atomically) and describe it."""
+    out = Path(task.output_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".partial")
+    result.table.write_parquet(tmp)
+    os.replace(tmp, out)
+    return Outcome(
+        output_path=str(out),
+        output_sha256=sha256_file(out),
+        rows=result.table.height,
+        epsilon=result.epsilon,
+        delta=result.delta,
+        cells=result.cells,
+        suppressed_cells=result.suppressed_cells,
+        rho=result.rho,
+    )

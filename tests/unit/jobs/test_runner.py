@@ -1,0 +1,184 @@
+"""The runner and Ray's functions ask the job's kind; none of them knows a kind's name.
+
+Ray itself is replaced by a recorder here (the ``ray`` tests run the real one):
+what matters is which functions the runner sends, with which reservations
+and time limit, and that a kind registered by a test runs like a built-in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs import distributed
+from jobs.errors import InternalError
+from jobs.kinds import KINDS
+from jobs.runner import Outcome, RayRunner, Task
+from jobs.task import execute
+from tests.unit.jobs.kinds.toy import PartitionedToy, Toy
+
+
+def _task(tmp_path: Path, spec: dict[str, Any], **changes: Any) -> Task:
+    task = Task(
+        job_id=3,
+        spec=spec,
+        inputs={"d": str(tmp_path / "d" / "part-*.parquet")},
+        row_counts={"d": 100},
+        output_path=str(tmp_path / "job-3.parquet"),
+        min_cell=10,
+    )
+    return dataclasses.replace(task, **changes)
+
+
+TOY = {"kind": "toy", "dataset": "d", "note": "hello"}
+
+
+def test_execute_when_toy_kind_then_its_run_runs(tmp_path: Path) -> None:
+    toy = Toy()
+    with KINDS.registered(toy):
+        outcome = execute(_task(tmp_path, TOY))
+    assert toy.calls == ["run"]
+    assert Path(outcome.output_path).read_text() == "hello"
+
+
+def test_single_when_toy_kind_then_the_outcome_as_plain_values(tmp_path: Path) -> None:
+    toy = Toy()
+    with KINDS.registered(toy):
+        result = distributed.single(asdict(_task(tmp_path, TOY)))
+    assert Outcome(**result).rows == 1 and toy.calls == ["run"]
+
+
+def test_partial_and_finish_when_partitioned_toy_then_combined_once(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for number, size in enumerate((3, 5)):
+        (folder / f"part-{number:05d}.parquet").write_bytes(b"x" * size)
+    toy = PartitionedToy()
+    task = _task(tmp_path, TOY)
+    with KINDS.registered(toy):
+        parts = [distributed.partial(asdict(task), f) for f in toy.partitions(task)]
+        result = distributed.finish(asdict(task), *parts)
+    assert toy.calls == ["partial", "partial", "finish"]
+    assert Path(result["output_path"]).read_text() == "8" and result["rows"] == 2
+
+
+def test_partial_when_kind_is_not_partitioned_then_internal_error(tmp_path: Path) -> None:
+    with KINDS.registered(Toy()), pytest.raises(InternalError, match="not partitioned"):
+        distributed.partial(asdict(_task(tmp_path, TOY)), "part-00000.parquet")
+
+
+class _Remote:
+    """Stands in for a Ray remote function: records its reservations and calls."""
+
+    def __init__(self, name: str, log: list[tuple[str, Any]]) -> None:
+        self.name, self.log = name, log
+
+    def options(self, **options: Any) -> _Remote:
+        self.log.append((f"{self.name}.options", options))
+        return self
+
+    def remote(self, *args: Any) -> str:
+        self.log.append((self.name, len(args)))
+        return f"ref-{self.name}-{len(self.log)}"
+
+
+@pytest.fixture
+def fake_ray(monkeypatch: pytest.MonkeyPatch) -> tuple[RayRunner, list[tuple[str, Any]]]:
+    ray = pytest.importorskip("ray")
+    log: list[tuple[str, Any]] = []
+    runner = RayRunner(timeout_s=600.0)
+    runner._partial, runner._finish, runner._single = (
+        _Remote("partial", log),
+        _Remote("finish", log),
+        _Remote("single", log),
+    )
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+
+    def get(ref: str, timeout: float) -> dict[str, Any]:
+        log.append(("get", timeout))
+        return asdict(Outcome("out", "0" * 64, rows=1, epsilon=0.0, delta=0.0))
+
+    monkeypatch.setattr(ray, "get", get)
+    return runner, log
+
+
+def test_run_when_custom_then_no_cpu_slot_wrapper_memory_and_the_jails_time(
+    tmp_path: Path, fake_ray: tuple[RayRunner, list[tuple[str, Any]]]
+) -> None:
+    runner, log = fake_ray
+    spec = {"kind": "custom", "datasets": ["d"], "source": "print(1)"}
+    task = _task(tmp_path, spec, options={"limits": {"wall_s": 3600}})
+    runner.run(task)
+    assert log == [
+        ("single.options", {"num_cpus": 0, "memory": 512 * 1024 * 1024}),
+        ("single", 1),
+        ("get", 3660.0),
+    ]
+
+
+def test_run_when_aggregate_then_one_partial_per_partition_and_one_finish(
+    tmp_path: Path, fake_ray: tuple[RayRunner, list[tuple[str, Any]]]
+) -> None:
+    runner, log = fake_ray
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for number in range(3):
+        (folder / f"part-{number:05d}.parquet").write_bytes(b"")
+    spec = {"kind": "aggregate", "dataset": "d", "epsilon": 1.0, "aggregates": [{"op": "count"}]}
+    runner.run(_task(tmp_path, spec))
+    assert log == [("partial", 2)] * 3 + [("finish", 4), ("get", 600.0)]
+
+
+def test_run_when_aggregate_without_partitions_then_internal_error(
+    tmp_path: Path, fake_ray: tuple[RayRunner, list[tuple[str, Any]]]
+) -> None:
+    runner, _ = fake_ray
+    spec = {"kind": "aggregate", "dataset": "d", "epsilon": 1.0, "aggregates": [{"op": "count"}]}
+    with pytest.raises(InternalError, match="no stored partitions"):
+        runner.run(_task(tmp_path, spec))
+
+
+@pytest.mark.parametrize("name", ["extract", "train"])
+def test_run_when_whole_dataset_kind_then_one_task_with_rays_defaults(
+    name: str, tmp_path: Path, fake_ray: tuple[RayRunner, list[tuple[str, Any]]]
+) -> None:
+    runner, log = fake_ray
+    specs: dict[str, dict[str, Any]] = {
+        "extract": {"kind": "extract", "dataset": "d", "columns": ["age"]},
+        "train": {
+            "kind": "train",
+            "dataset": "d",
+            "model": {"type": "kmeans", "n_clusters": 2},
+            "features": [{"column": "age", "lower": 0, "upper": 1}],
+            "epsilon": 1.0,
+        },
+    }
+    runner.run(_task(tmp_path, specs[name]))
+    assert log == [("single", 1), ("get", 600.0)]
+
+
+def test_run_when_toy_kind_then_its_reservations_and_time_limit(
+    tmp_path: Path, fake_ray: tuple[RayRunner, list[tuple[str, Any]]]
+) -> None:
+    runner, log = fake_ray
+    with KINDS.registered(Toy()):
+        runner.run(_task(tmp_path, TOY))
+    assert log == [("single.options", {"num_cpus": 0.5}), ("single", 1), ("get", 300.0)]
+
+
+def test_modules_when_read_then_no_import_cycle_through_the_runner() -> None:
+    import ast
+
+    jobs = Path(__file__).resolve().parents[3] / "jobs"
+
+    def imports(module: str) -> set[str]:
+        tree = ast.parse((jobs / f"{module}.py").read_text(encoding="utf-8"))
+        return {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+
+    # Ray's functions and the task module never import the runner (it imports them)
+    assert "jobs.runner" not in imports("distributed")
+    assert not {"jobs.runner", "jobs.distributed"} & imports("task")
