@@ -8,7 +8,6 @@ from policies.errors import InvalidRequest, SandboxError
 class AnonymizationError(SandboxError):
     """De-identification could not be done as asked."""
 
-    status_code = 422
     code = "anonymization_error"
 
 

@@ -1,19 +1,23 @@
 """The one error tree of Data Sandbox.
 
-Every package raises subclasses of :class:`SandboxError`; the service maps
-the tree to HTTP status codes in a single handler, so domain code never
-raises ``HTTPException``. Messages say what to do next and never carry a
-data value (a cell, a row, an identifier): they may reach an operator.
+Every package raises subclasses of :class:`SandboxError`; each class has a
+stable machine-readable ``code`` and knows nothing of HTTP: the web side maps
+the tree to status codes in one table (:mod:`sandbox.web.errors`), so domain
+code never raises ``HTTPException``, and the client raises the class a
+response's code names (:data:`BY_CODE`). Messages say what to do next and
+never carry a data value (a cell, a row, an identifier): they may reach an
+operator.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
 
 class SandboxError(Exception):
     """Base of every error a caller of Data Sandbox is expected to handle."""
 
-    #: HTTP status the service answers with; subclasses override it.
-    status_code: int = 500
     #: Stable machine-readable code for clients.
     code: str = "internal_error"
 
@@ -21,14 +25,12 @@ class SandboxError(Exception):
 class Unauthenticated(SandboxError):
     """No valid credentials were presented."""
 
-    status_code = 401
     code = "unauthenticated"
 
 
 class TooManyAttempts(Unauthenticated):
     """Too many failed sign-ins from one address: wait before trying again."""
 
-    status_code = 429
     code = "too_many_attempts"
 
     def __init__(self, message: str, retry_after_s: int = 0) -> None:
@@ -40,21 +42,18 @@ class TooManyAttempts(Unauthenticated):
 class PolicyViolation(SandboxError):
     """The action is forbidden by a rule in :mod:`policies` (the message names the article)."""
 
-    status_code = 403
     code = "policy_violation"
 
 
 class NotFound(SandboxError):
     """The object does not exist, or the caller may not know that it exists."""
 
-    status_code = 404
     code = "not_found"
 
 
 class Conflict(SandboxError):
     """The object is in a state that does not allow the action."""
 
-    status_code = 409
     code = "conflict"
 
 
@@ -67,29 +66,38 @@ class BudgetExhausted(Conflict):
 class InvalidJobSpec(SandboxError):
     """A job specification is malformed or refers to what the catalog does not allow."""
 
-    status_code = 422
     code = "invalid_job_spec"
 
 
 class InvalidRequest(SandboxError):
     """A request other than a job spec is malformed (bad file, bad tag, bad value)."""
 
-    status_code = 422
     code = "invalid_request"
 
 
 class JobFailed(SandboxError):
     """A job failed while running; the message is safe to show to its operator."""
 
-    status_code = 500
     code = "job_failed"
 
 
 class InternalError(SandboxError):
     """A fault of the service itself; details go to the server log, not the caller."""
 
-    status_code = 500
     code = "internal_error"
+
+
+def _tree(root: type[SandboxError]) -> Iterator[type[SandboxError]]:
+    yield root
+    for sub in root.__subclasses__():
+        yield from _tree(sub)
+
+
+#: Every class of the tree defined here, by its ``code``: a client answered with a
+#: code raises that class (a class added here is known to clients for free).
+BY_CODE: Mapping[str, type[SandboxError]] = MappingProxyType(
+    {c.code: c for c in _tree(SandboxError) if c.__module__ == __name__ and c is not SandboxError}
+)
 
 
 def redacted_traceback(err: BaseException) -> str:

@@ -2,7 +2,7 @@
 
 API tokens are long random secrets, so guessing one is hopeless; the throttle
 keeps a guesser from filling the audit chain with failures: past the limit,
-failures are answered 429 and not audited (:func:`sandbox.web.api.deps.signed_in`),
+failures are answered 429 and not audited (:func:`sandbox.web.deps.signed_in`),
 while a valid token still signs in, so that one guesser behind a shared proxy
 cannot lock everyone out. Only failures
 count: users who sign in, however many at once from one address (an office

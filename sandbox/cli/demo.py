@@ -26,6 +26,8 @@ import uvicorn
 from rich.console import Console
 from rich.text import Text
 
+from jobs.kinds.aggregate import KIND as AGGREGATE
+from jobs.kinds.extract import KIND as EXTRACT
 from policies.errors import BudgetExhausted, InternalError
 from sandbox.access.auth import bootstrap
 from sandbox.airlock import signing
@@ -34,7 +36,7 @@ from sandbox.cli.render import safe
 from sandbox.client import Client
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
-from sandbox.web.api.app import create_app
+from sandbox.web.app import create_app
 
 console = Console()
 
@@ -131,7 +133,7 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
                 org_id=firm["id"],
                 datasets=["jiangsu_residents"],
                 purpose="Regional income statistics for a public-service planning report",
-                kinds=["aggregate", "extract"],
+                kinds=[AGGREGATE.name, EXTRACT.name],
                 epsilon=3.0,
                 delta=0.0,
                 commitment_accepted=True,
@@ -144,7 +146,7 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
 
             _step("operator: submit a DP aggregate through the client")
             spec = {
-                "kind": "aggregate",
+                "kind": AGGREGATE.name,
                 "dataset": "jiangsu_residents",
                 "group_by": ["city"],
                 "filters": [{"column": "age", "op": "ge", "value": 18}],
@@ -172,7 +174,7 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
             extract = analyst.submit(
                 grant["id"],
                 {
-                    "kind": "extract",
+                    "kind": EXTRACT.name,
                     "dataset": "jiangsu_residents",
                     "columns": ["sex", "age", "city", "education", "income"],
                     "k": 5,

@@ -52,7 +52,7 @@ def serve(
 
     from sandbox.service import Sandbox
     from sandbox.settings import Settings
-    from sandbox.web.api.app import create_app
+    from sandbox.web.app import create_app
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     try:

@@ -76,6 +76,7 @@ __all__ = [
     "variance",
 ]
 
+#: A response without an error code (a proxy's, a gateway's) is read by its status alone.
 _BY_STATUS: dict[int, type[E.SandboxError]] = {
     401: E.Unauthenticated,
     403: E.PolicyViolation,
@@ -83,21 +84,6 @@ _BY_STATUS: dict[int, type[E.SandboxError]] = {
     409: E.Conflict,
     422: E.InvalidRequest,
     429: E.TooManyAttempts,
-}
-_BY_CODE: dict[str, type[E.SandboxError]] = {
-    cls.code: cls
-    for cls in (
-        E.Unauthenticated,
-        E.TooManyAttempts,
-        E.PolicyViolation,
-        E.NotFound,
-        E.Conflict,
-        E.BudgetExhausted,
-        E.InvalidJobSpec,
-        E.InvalidRequest,
-        E.JobFailed,
-        E.InternalError,
-    )
 }
 
 
@@ -113,7 +99,8 @@ def _raise_for(response: httpx.Response) -> None:
             )
     except (json.JSONDecodeError, AttributeError):
         code, message = "", response.text or response.reason_phrase
-    cls = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code, E.InternalError)
+    # the class the service's code names, from the error tree itself (no list to keep up)
+    cls = E.BY_CODE.get(code) or _BY_STATUS.get(response.status_code, E.InternalError)
     if cls is E.Unauthenticated:
         message += "; check SANDBOX_TOKEN (or the token given to Client) with your administrator"
     if cls is E.TooManyAttempts:
@@ -228,7 +215,7 @@ class Client:
 
         Args:
             dataset: The dataset's name.
-            kind: ``aggregate``, ``extract``, ``train`` or ``custom``.
+            kind: A job kind's name (:data:`jobs.kinds.KINDS` lists them).
             grant: An explicit grant id (returned as is).
 
         Raises:

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from jobs.kinds import OutputShape
 from policies import errors as E
+from policies.catalog import Product
 from sandbox.client import html as H
 from sandbox.client import output as O
 
@@ -27,8 +29,8 @@ _STEPS = {"queued": 1, "running": 2, "awaiting_review": 3, "released": 4, "rejec
 class Job:
     """A submitted job: :meth:`wait`, then read its released output by kind.
 
-    :meth:`result` (aggregate, extract: a polars table), :meth:`model`
-    (train), :meth:`files` (custom) or :meth:`download` (any kind, to a file).
+    :meth:`result` (a kind whose output is a table: a polars table), :meth:`model`
+    (a model), :meth:`files` (a zip of files) or :meth:`download` (any kind, to a file).
     """
 
     client: Client
@@ -100,7 +102,7 @@ class Job:
 
     @property
     def kind(self) -> str:
-        """``aggregate``, ``extract``, ``train`` or ``custom``."""
+        """The job kind's name (:data:`jobs.kinds.KINDS` lists them)."""
         return str(self.data.get("kind", ""))
 
     def result(self) -> pl.DataFrame:
@@ -115,7 +117,7 @@ class Job:
             InvalidRequest: The output is not a table (a model or a zip of
                 files); the message names the method that reads it.
         """
-        self._check_kind("aggregate", "extract")
+        self._check_shape(OutputShape.TABLE)
         output = self._output()
         if output.suffix != ".parquet":
             raise E.InvalidRequest(
@@ -137,7 +139,7 @@ class Job:
             InvalidRequest: Not a train job, or a ``.safetensors`` model and
                 the ``safetensors`` package is missing (``pip install safetensors``).
         """
-        self._check_kind("train")
+        self._check_shape(OutputShape.MODEL)
         return O.read_model(self._output())
 
     def files(self) -> dict[str, bytes]:
@@ -153,7 +155,7 @@ class Job:
             InvalidRequest: Not a custom job.
             InternalError: The archive holds a name with a path or ``..`` (refused).
         """
-        self._check_kind("custom")
+        self._check_shape(OutputShape.FILES)
         return O.read_files(self._output().content)
 
     def download(self, path: str | Path | None = None) -> Path:
@@ -176,10 +178,15 @@ class Job:
         output = self._output()
         return O.write(output, O.target(output, path))
 
-    def _check_kind(self, *kinds: str) -> None:
-        if self.kind and self.kind not in kinds:
+    def _check_shape(self, shape: OutputShape) -> None:
+        """Refuse, naming the right reader, unless this job's kind releases a ``shape`` output."""
+        kind = O.kind_named(self.kind)
+        if kind is not None and kind.shape is not shape:
+            what = _WHAT[kind.shape]
+            if kind.shape is OutputShape.TABLE and kind.product is Product.RECORDS:
+                what += " of rows"
             raise E.InvalidRequest(
-                f"job {self.id} is {self.kind!r}: its output is {_READ_WITH[self.kind]}"
+                f"job {self.id} is {self.kind!r}: its output is {what}; {_READ_WITH[kind.shape]}"
             )
 
     def _output(self) -> O.Output:
@@ -218,11 +225,16 @@ class Job:
         return H.fields(f"job {self.id}", items, _NEXT.get(self.status, ""))
 
 
+#: What an output of each shape is, and how it is read.
+_WHAT = {
+    OutputShape.TABLE: "a table",
+    OutputShape.MODEL: "a model",
+    OutputShape.FILES: "a zip of files",
+}
 _READ_WITH = {
-    "aggregate": "a table; use job.result() / job.download()",
-    "extract": "a table of rows; use job.result() / job.download()",
-    "train": "a model; use job.model() / job.download()",
-    "custom": "a zip of files; use job.files() / job.download()",
+    OutputShape.TABLE: "use job.result() / job.download()",
+    OutputShape.MODEL: "use job.model() / job.download()",
+    OutputShape.FILES: "use job.files() / job.download()",
 }
 _NEXT = {
     "queued": "waiting for a worker: job.wait()",

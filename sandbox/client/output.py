@@ -1,9 +1,10 @@
-"""A job's output file as downloaded: its name, and readers for each job kind.
+"""A job's output file as downloaded: its name, and readers for each output shape.
 
-``aggregate`` and ``extract`` jobs release a Parquet table, ``train`` jobs a
-model (``.json``, or ``.safetensors`` for an MLP) and ``custom`` jobs a
-``.zip`` of files. Nothing here writes a file under a name the service or
-an archive chose: local names are built from the job id and a known suffix.
+A kind's output is a table (Parquet), a model (``.json``, or ``.safetensors``
+for an MLP) or a ``.zip`` of files: its :class:`~jobs.kinds.base.OutputShape`
+and its file formats come from the registry (:data:`jobs.kinds.KINDS`). Nothing
+here writes a file under a name the service or an archive chose: local names
+are built from the job id and a known suffix.
 """
 
 from __future__ import annotations
@@ -18,19 +19,31 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+from jobs.kinds import KINDS, JobKind
 from policies import errors as E
 from sandbox.client import html as H
 
-#: The suffix of each job kind's output (train: ``.json`` unless the model is an MLP).
-SUFFIXES: dict[str, tuple[str, ...]] = {
-    "aggregate": (".parquet",),
-    "extract": (".parquet",),
-    "train": (".json", ".safetensors"),
-    "custom": (".zip",),
-}
-_KNOWN = frozenset(s for suffixes in SUFFIXES.values() for s in suffixes)
 #: Uncompressed bytes :func:`read_files` holds in memory at most (zip bombs).
 MAX_FILES_BYTES = 1 << 30
+
+
+def kind_named(name: str) -> JobKind | None:
+    """The registered kind called ``name``; ``None`` for one this client does not know."""
+    return KINDS[name] if name in KINDS else None
+
+
+def suffixes(kind: str) -> tuple[str, ...]:
+    """The suffixes a ``kind`` job's output may have (none for an unknown kind).
+
+    >>> suffixes("no such kind")
+    ()
+    """
+    found = kind_named(kind)
+    return tuple(sorted(f".{f}" for f in found.output_formats)) if found else ()
+
+
+def _known() -> frozenset[str]:
+    return frozenset(f".{f}" for kind in KINDS for f in kind.output_formats)
 
 
 @dataclass(frozen=True)
@@ -72,18 +85,20 @@ def suffix_of(content_disposition: str, kind: str) -> str:
     Raises:
         InternalError: Neither the header nor the kind tell the suffix.
 
-    >>> suffix_of('attachment; filename="job-3.safetensors"', "train")
+    >>> from jobs.kinds import OutputShape
+    >>> files = next(k.name for k in KINDS if k.shape is OutputShape.FILES)
+    >>> suffix_of('attachment; filename="job-3.safetensors"', files)
     '.safetensors'
-    >>> suffix_of("", "custom")
+    >>> suffix_of("", files)
     '.zip'
     """
     header = Message()
     header["content-disposition"] = content_disposition
     name = header.get_filename() or ""
     suffix = os.path.splitext(name)[1].lower()
-    if suffix in _KNOWN:
+    if suffix in _known():
         return suffix
-    options = SUFFIXES.get(kind, ())
+    options = suffixes(kind)
     if len(options) == 1:
         return options[0]
     raise E.InternalError(

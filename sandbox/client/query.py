@@ -21,6 +21,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from jobs.kinds import parse_job_spec
+from jobs.kinds.aggregate import KIND as AGGREGATE
 from jobs.kinds.aggregate.spec import (
     AggregateSpec,
     AnyAggregate,
@@ -327,7 +328,7 @@ class PrivateQuery:
         """
         q = self.query
         data = {
-            "kind": "aggregate",
+            "kind": AGGREGATE.name,
             "dataset": q.dataset.name,
             "filters": [f.model_dump(mode="json") for f in q.filters],
             "group_by": list(q.keys),
@@ -358,7 +359,7 @@ class PrivateQuery:
     def estimate(self, grant: int | None = None) -> Estimate:
         """Cost and expected error; spends nothing. ``grant`` as in :meth:`submit`."""
         client = self.query.dataset.client
-        gid = client.grant_for(self.query.dataset.name, "aggregate", grant)
+        gid = client.grant_for(self.query.dataset.name, AGGREGATE.name, grant)
         return client.estimate(gid, self.to_spec())
 
     def submit(self, purpose: str, grant: int | None = None) -> Job:
@@ -375,7 +376,7 @@ class PrivateQuery:
             BudgetExhausted: The grant cannot pay (nothing is charged).
         """
         client = self.query.dataset.client
-        gid = client.grant_for(self.query.dataset.name, "aggregate", grant)
+        gid = client.grant_for(self.query.dataset.name, AGGREGATE.name, grant)
         return client.submit(gid, self.to_spec(), purpose=purpose)
 
     def _repr_html_(self) -> str:

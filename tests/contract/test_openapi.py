@@ -22,7 +22,7 @@ BASELINE = Path(__file__).with_name("openapi_baseline.json")
 #: Keys holding prose: present, any wording.
 PROSE = frozenset({"description", "summary"})
 #: Where the app factory lives: after the redesign, then before it.
-FACTORIES = ("sandbox.web.app", "sandbox.web.api.app")
+FACTORIES = ("sandbox.web.app",)
 
 
 def _create_app() -> Callable[[Any], Any]:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
-from sandbox.web.api.app import create_app
+from sandbox.web.app import create_app
 from tests.factories import World, build_world
 
 

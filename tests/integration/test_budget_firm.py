@@ -25,7 +25,7 @@ from sandbox.access.auth import Principal
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.store.models import AuditEntry, Dataset, Job, LedgerEntry
-from sandbox.web.api.app import create_app
+from sandbox.web.app import create_app
 from tests.factories import World, aggregate_spec, build_world, wait_status
 
 

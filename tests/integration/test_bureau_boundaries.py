@@ -21,7 +21,7 @@ from jobs.runner import Outcome, Task, execute
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.store.models import Dataset, Job
-from sandbox.web.api.app import create_app
+from sandbox.web.app import create_app
 from tests.factories import PUBLIC_KEYS, TAGS, World, auth, build_world, residents, wait_status
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -24,7 +24,7 @@ from sandbox.checks import Check, CheckContext
 from sandbox.jobs import execute as job_service
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
-from sandbox.web.api.app import create_app
+from sandbox.web.app import create_app
 
 pytestmark = pytest.mark.slow
 

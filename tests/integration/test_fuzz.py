@@ -26,7 +26,7 @@ from jobs.errors import JobFailed
 from jobs.runner import Outcome, Task
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
-from sandbox.web.api.app import create_app
+from sandbox.web.app import create_app
 from tests.factories import World, build_world
 
 pytestmark = pytest.mark.slow

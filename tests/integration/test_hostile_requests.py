@@ -22,7 +22,7 @@ from jobs.runner import Outcome, Task
 from policies.errors import JobFailed
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
-from sandbox.web.api.app import create_app
+from sandbox.web.app import create_app
 from tests.factories import World, aggregate_spec, build_world
 
 #: Ids no key column holds: past PostgreSQL's INTEGER, past int64, past uint64.

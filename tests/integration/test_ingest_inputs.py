@@ -24,7 +24,7 @@ from sandbox.catalog import datasets as catalog
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.store.models import AuditEntry
-from sandbox.web.api.app import create_app
+from sandbox.web.app import create_app
 from tests.factories import CITIES, auth, residents
 
 MARKER = "ZZMARKER-4711"

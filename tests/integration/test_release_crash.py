@@ -34,7 +34,7 @@ from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 from sandbox.store.models import AuditEntry, Job, Release
-from sandbox.web.api.app import create_app
+from sandbox.web.app import create_app
 from tests.factories import World, build_world, wait_status
 
 #: The approval, killed at one step (argv: data folder, database URL, token, job id, step).

@@ -10,9 +10,9 @@ from policies.roles import OrgKind, Role, check_role
 from sandbox.access import auth
 from sandbox.audit import chain as audit
 from sandbox.store.models import Organisation, User
-from sandbox.web.api.deps import Caller, SandboxDep
-from sandbox.web.api.params import IdPath
 from sandbox.web.api.schemas import OrgCreate, OrgPublic, TokenPublic, UserCreate, UserPublic
+from sandbox.web.deps import Caller, SandboxDep
+from sandbox.web.params import IdPath
 
 router = APIRouter(tags=["admin"])
 

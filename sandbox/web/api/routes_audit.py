@@ -18,9 +18,9 @@ from sandbox.audit.view import entry_views
 from sandbox.catalog.datasets import get as get_dataset
 from sandbox.catalog.facts import verify_dataset
 from sandbox.store.models import AuditEntry, Release
-from sandbox.web.api.deps import Caller, SandboxDep
-from sandbox.web.api.params import MAX_ID, IdPath
 from sandbox.web.api.schemas import AuditEntryPublic, AuditVerifyPublic, InputCheckPublic
+from sandbox.web.deps import Caller, SandboxDep
+from sandbox.web.params import MAX_ID, IdPath
 
 router = APIRouter(tags=["audit"])
 _READERS = (Role.AUDITOR, Role.ADMIN, Role.STEWARD)

@@ -17,8 +17,8 @@ from sandbox.catalog import datasets as catalog
 from sandbox.catalog.facts import input_digest
 from sandbox.service import Sandbox
 from sandbox.store.models import Dataset
-from sandbox.web.api.deps import Caller, SandboxDep
 from sandbox.web.api.schemas import DatasetCreate, DatasetPublic, ProposalPublic
+from sandbox.web.deps import Caller, SandboxDep
 
 router = APIRouter(tags=["catalog"])
 

@@ -11,8 +11,6 @@ from policies.grants import GrantState
 from policies.roles import Role, check_role
 from sandbox.access import grants, ledger
 from sandbox.store.models import Grant
-from sandbox.web.api.deps import Caller, SandboxDep
-from sandbox.web.api.params import IdPath
 from sandbox.web.api.schemas import (
     BudgetPeriodCreate,
     BudgetPeriodPublic,
@@ -20,6 +18,8 @@ from sandbox.web.api.schemas import (
     GrantCreate,
     GrantPublic,
 )
+from sandbox.web.deps import Caller, SandboxDep
+from sandbox.web.params import IdPath
 
 router = APIRouter(tags=["grants"])
 

@@ -16,9 +16,9 @@ from sandbox.airlock import review as airlock
 from sandbox.jobs.answer_cache import answer_source
 from sandbox.jobs.service import visible_job
 from sandbox.store.models import Job, Release
-from sandbox.web.api.deps import Caller, SandboxDep
-from sandbox.web.api.params import IdPath
 from sandbox.web.api.schemas import JobCreate, JobPublic, ReleasePublic, ReviewCreate
+from sandbox.web.deps import Caller, SandboxDep
+from sandbox.web.params import IdPath
 
 router = APIRouter(tags=["jobs"])
 

@@ -10,10 +10,11 @@ from fastapi import APIRouter
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from policies.airlock import JobStatus, operator_status
+from policies.airlock import JobStatus
 from policies.roles import Role
+from sandbox.jobs.lifecycle import view_of
 from sandbox.store.models import Job
-from sandbox.web.api.deps import Caller, SandboxDep
+from sandbox.web.deps import Caller, SandboxDep
 
 router = APIRouter(tags=["status"])
 
@@ -34,7 +35,11 @@ def service_status(who: Caller, sandbox: SandboxDep) -> dict[str, Any]:
             jobs: dict[str, int] = {}
             for kind, status, n in session.execute(stmt).all():
                 # an operator counts its jobs by the status it is shown (see JobPublic.of)
-                shown = operator_status(kind, JobStatus(status)).value if operator else status
+                shown = (
+                    view_of(Role.OPERATOR, kind).status(JobStatus(status)).value
+                    if operator
+                    else status
+                )
                 jobs[str(shown)] = jobs.get(str(shown), 0) + int(n)
         database = {"ok": True, "dialect": sandbox.db.engine.dialect.name}
     except SQLAlchemyError:

@@ -3,52 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from policies.airlock import Decision, JobStatus, operator_sees_timing, operator_status
+from policies.airlock import Decision, JobStatus
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade, OpenAttribute
-from policies.errors import InvalidRequest
-from policies.names import check_name
 from policies.roles import OrgKind, Role
 from sandbox.access.ledger import DatasetBudget, summary
+from sandbox.jobs.lifecycle import view_of
 from sandbox.store.models import Dataset, Grant, Job
-from sandbox.web.api.params import Id
-
-_NAME_LENGTH = 200
+from sandbox.web.api.fields import NAME_LENGTH, KindName, kind_choices, name_check
+from sandbox.web.params import Id
 
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _name(what: str, pattern: str | None = None, means: str = "") -> AfterValidator:
-    """A validator applying :func:`policies.names.check_name` (the 422 names no value).
-
-    ``pattern`` and the length bound apply to the NFKC form that is stored (``ﷺ``
-    is one word character that NFKC makes into four words).
-    """
-    compiled = re.compile(pattern) if pattern else None
-
-    def validate(value: str) -> str:
-        try:
-            name = check_name(value, what)
-        except InvalidRequest as err:
-            raise ValueError(str(err)) from None
-        if len(name) > _NAME_LENGTH:
-            raise ValueError(f"the {what} is longer than {_NAME_LENGTH} characters")
-        if compiled is not None and not compiled.fullmatch(name):
-            raise ValueError(f"the {what} may hold {means} only")
-        return name
-
-    return AfterValidator(validate)
-
-
 class OrgCreate(_In):
-    name: Annotated[str, Field(min_length=1, max_length=_NAME_LENGTH), _name("organisation name")]
+    name: Annotated[
+        str, Field(min_length=1, max_length=NAME_LENGTH), name_check("organisation name")
+    ]
     kind: OrgKind
 
 
@@ -61,8 +38,8 @@ class OrgPublic(BaseModel):
 class UserCreate(_In):
     name: Annotated[
         str,
-        Field(min_length=1, max_length=_NAME_LENGTH),
-        _name("user name", r"[\w.@-]+", "letters, digits, '_', '.', '@' and '-'"),
+        Field(min_length=1, max_length=NAME_LENGTH),
+        name_check("user name", r"[\w.@-]+", "letters, digits, '_', '.', '@' and '-'"),
     ]
     role: Role
     org_id: Id
@@ -209,7 +186,7 @@ class GrantCreate(_In):
     org_id: Id
     datasets: list[str] = Field(min_length=1)
     purpose: str = Field(max_length=4000)
-    kinds: list[Literal["aggregate", "extract", "train", "custom"]] = Field(min_length=1)
+    kinds: list[KindName] = Field(min_length=1, json_schema_extra=kind_choices)
     epsilon: float = Field(gt=0, le=1000)
     delta: float = Field(default=0.0, ge=0, lt=1)
     #: With a time zone (``2026-12-31T23:59:59+08:00``); stored in UTC.
@@ -369,8 +346,9 @@ class JobPublic(BaseModel):
         without run times: its code could otherwise signal data through its duration.
         """
         cost = PrivacyBudget.from_units(j.epsilon, j.delta)
-        timed = with_report or operator_sees_timing(j.kind)
-        status = j.status if with_report else operator_status(j.kind, JobStatus(j.status)).value
+        view = view_of(Role.OPERATOR, j.kind)
+        timed = with_report or view.timing
+        status = j.status if with_report else view.status(JobStatus(j.status)).value
         return cls(
             id=j.id,
             grant_id=j.grant_id,

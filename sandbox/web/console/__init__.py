@@ -16,7 +16,7 @@ Stewards review quarantined outputs and manage grants; auditors read. Map:
 - :mod:`sandbox.web.console.profile` — a dataset's quality profile (no values).
 - :mod:`sandbox.web.console.screenshots` — Playwright screenshots of the console for the demo.
 
-The app mounts :data:`router` (``app.include_router(console.router)``).
+The app factory (:mod:`sandbox.web.app`) mounts :data:`router`.
 """
 
 from fastapi import APIRouter

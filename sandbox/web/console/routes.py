@@ -19,8 +19,6 @@ from sandbox.audit import chain as audit
 from sandbox.jobs.service import visible_job
 from sandbox.service import Sandbox
 from sandbox.store.models import Job
-from sandbox.web.api.deps import SandboxDep, signed_in
-from sandbox.web.api.params import MAX_ID, IdPath, parse_id
 from sandbox.web.console import preview, views
 from sandbox.web.console.session import (
     COOKIE,
@@ -41,6 +39,8 @@ from sandbox.web.console.web import (
     check_csrf,
     render,
 )
+from sandbox.web.deps import SandboxDep, signed_in
+from sandbox.web.params import MAX_ID, IdPath, parse_id
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 #: The console's static files, read once: name -> (bytes, media type).

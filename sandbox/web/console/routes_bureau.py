@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
+from jobs.kinds import KINDS
 from policies.access import can_manage_datasets, can_read_exact_facts_of
 from policies.budget import PrivacyBudget
 from policies.errors import InvalidRequest, NotFound, PolicyViolation, SandboxError
@@ -20,8 +21,6 @@ from sandbox.audit.view import entry_views
 from sandbox.catalog.datasets import list_all
 from sandbox.service import Sandbox
 from sandbox.store.models import AuditEntry, Organisation
-from sandbox.web.api.deps import SandboxDep
-from sandbox.web.api.params import MAX_ID, IdPath
 from sandbox.web.console.grant_terms import (
     FIELD_PREFIX,
     LIMIT_FIELDS,
@@ -31,6 +30,9 @@ from sandbox.web.console.grant_terms import (
 )
 from sandbox.web.console.profile import profile
 from sandbox.web.console.web import ConsoleRoute, StewardDep, Viewer, ViewerDep, render
+from sandbox.web.deps import SandboxDep
+from sandbox.web.errors import status_of
+from sandbox.web.params import MAX_ID, IdPath
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 #: Entries the audit page shows (newest first).
@@ -84,7 +86,7 @@ def _grants_page(
             request,
             "grants.html",
             viewer,
-            status_code=error.status_code if error else 200,
+            status_code=status_of(error) if error else 200,
             rows=rows,
             orgs=orgs,
             datasets=[
@@ -92,7 +94,8 @@ def _grants_page(
                 for d in list_all(session)
                 if can_manage_datasets(viewer.who.role, viewer.who.org_id, [d.org_id])
             ],
-            kinds=sorted(grants.JOB_KINDS),
+            kinds=sorted(KINDS.names()),
+            default_kind=KINDS.names()[0],
             limit_fields=LIMIT_FIELDS,
             grade_defaults=grade_defaults(),
             default_expiry=(dt.date.today() + dt.timedelta(days=365)).isoformat(),

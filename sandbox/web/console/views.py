@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jobs.kinds import KINDS, JobKind, OutputShape
 from policies.airlock import Decision, JobStatus, approvals_required_for
 from policies.budget import PrivacyBudget
-from policies.catalog import Grade
+from policies.catalog import Grade, Product
 from policies.errors import NotFound, PolicyViolation
 from sandbox.access import ledger
 from sandbox.airlock.review import REVIEWERS_ONLY, for_non_reviewers, job_datasets
@@ -26,7 +28,6 @@ from sandbox.web.console import plots, preview
 
 #: Jobs one queue page lists.
 QUEUE_LIMIT = 500
-_OPS = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥", "in": "in"}
 #: Facts of a custom job's run a reviewer reads (from :mod:`jobs.kinds.custom.engine`'s report).
 RUN_FACTS = ("succeeded", "exit_code", "killed_by", "wall_s", "cpu_s", "peak_processes")
 #: Characters shown of each stream's tail.
@@ -44,6 +45,8 @@ class QueueRow:
     checks: dict[str, int]
     approvals: int
     required: int | None
+    #: The kind releases what operator code wrote (the queue tags it "not DP").
+    not_dp: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,7 @@ def queue(
                 checks={v: verdicts.count(v) for v in ("pass", "warn", "fail")},
                 approvals=len(approvals.get(j.id, set())),
                 required=_required([grades.get(n, "core") for n in names]),
+                not_dp=not_dp(j.kind),
             )
         )
     return rows
@@ -120,52 +124,40 @@ def filter_options(session: Session) -> dict[str, list[Any]]:
             )
         ],
         "datasets": list(session.scalars(select(Dataset.name).order_by(Dataset.name))),
-        "kinds": ["aggregate", "extract", "train", "custom"],
+        "kinds": list(KINDS.names()),
         "statuses": [s.value for s in JobStatus],
     }
 
 
 def describe_spec(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    """The job spec as labelled lines a reviewer reads at a glance."""
+    """The job spec as labelled lines a reviewer reads at a glance.
+
+    Every spec shows its kind and datasets; the kind adds its own lines
+    (:meth:`jobs.kinds.base.JobKind.describe`). A kind no longer registered, or
+    a stored spec its model no longer reads, shows the common lines only.
+    """
     lines: list[tuple[str, str]] = [("kind", str(spec.get("kind", "?")))]
     names = spec.get("datasets") or [spec.get("dataset")]
     lines.append(("datasets", ", ".join(str(n) for n in names)))
-    if spec.get("kind") == "aggregate":
-        filters = spec.get("filters") or []
-        lines.append(
-            (
-                "rows",
-                " and ".join(
-                    f"{f['column']} {_OPS.get(f['op'], f['op'])} {f['value']}" for f in filters
-                )
-                or "all rows",
-            )
-        )
-        lines.append(("grouped by", ", ".join(spec.get("group_by") or []) or "no grouping"))
-        for a in spec.get("aggregates", []):
-            what = a["op"] + (f" of {a['column']}" if a.get("column") else "")
-            if "lower" in a and "upper" in a:
-                what += f", clamped to [{a['lower']}, {a['upper']}]"
-            lines.append(("computes", what))
-        lines.append(
-            (
-                "privacy",
-                f"ε = {spec.get('epsilon')}, δ = {spec.get('delta', 0)}, "
-                f"{spec.get('noise', 'laplace')} noise, at most "
-                f"{spec.get('max_rows_per_unit', 1)} rows and "
-                f"{spec.get('max_groups_per_unit', 1)} groups per person",
-            )
-        )
-    elif spec.get("kind") == "extract":
-        lines.append(("columns", ", ".join(spec.get("columns", []))))
-        lines.append(("k-anonymity", f"k = {spec.get('k')}, l = {spec.get('l') or '—'}"))
-        if spec.get("pseudonymize"):
-            lines.append(("pseudonyms", ", ".join(spec["pseudonymize"])))
-    elif spec.get("kind") == "custom":
-        lines.append(("runs", f"/code/{spec.get('entrypoint', 'main.py')}, jailed (no network)"))
-    elif spec.get("kind") == "train":
-        lines.append(("privacy", f"ε = {spec.get('epsilon')}, δ = {spec.get('delta', 0)}"))
-    return lines
+    kind = _kind(spec.get("kind"))
+    if kind is None:
+        return lines
+    try:
+        parsed = kind.spec_type.model_validate(spec)
+    except ValidationError:
+        return lines
+    return lines + list(kind.describe(parsed))
+
+
+def _kind(name: object) -> JobKind | None:
+    """The registered kind called ``name``, if any (stored jobs may predate a kind's removal)."""
+    return KINDS[name] if isinstance(name, str) and name in KINDS else None
+
+
+def not_dp(kind_name: str) -> bool:
+    """Whether a kind releases what operator code wrote, with no guarantee by construction."""
+    kind = _kind(kind_name)
+    return kind is not None and kind.product is Product.PROGRAM_OUTPUT
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +188,8 @@ class JobPage:
     #: Whether the viewer reads the run's exact facts (checks, run facts): auditors and the
     #: stewards of the bureau holding the data (art. 63).
     exact: bool = True
+    #: The kind releases what operator code wrote: not differentially private.
+    not_dp: bool = False
 
 
 def job_page(session: Session, job: Job, reviewer: bool, *, exact: bool = True) -> JobPage:
@@ -277,6 +271,7 @@ def job_page(session: Session, job: Job, reviewer: bool, *, exact: bool = True) 
         file_note=note,
         image_note=str(_run_report(report).get("image_note") or "") if reviewer else "",
         exact=exact,
+        not_dp=not_dp(job.kind),
     )
 
 
@@ -349,7 +344,9 @@ def _preview(
     if not path.is_file():
         return None, [], [], "the output file is no longer kept"
     suffix = path.suffix.lower()
-    if suffix == ".parquet" and job.kind == "aggregate":  # small: the size check caps it
+    kind = _kind(job.kind)
+    statistics = kind is not None and kind.product is Product.STATISTICS
+    if suffix == ".parquet" and statistics:  # small: the size check caps it
         frame = preview.read_table(path)
         if frame is None:
             return None, [], [], "the output is not a readable table"
@@ -364,7 +361,7 @@ def _preview(
             return None, [], [], "the output is not a readable table"
     if suffix == ".zip":
         return None, preview.zip_members(path), [], ""
-    if job.kind == "train" and suffix in (".json", ".safetensors"):
+    if kind is not None and kind.shape is OutputShape.MODEL and suffix[1:] in kind.output_formats:
         return None, [preview.model_member(path)], [], ""
     size = path.stat().st_size
     return None, [], [], f"no preview for a {suffix or 'plain'} file ({size} bytes); check its hash"

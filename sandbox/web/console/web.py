@@ -17,8 +17,9 @@ from fastapi.templating import Jinja2Templates
 from policies.errors import PolicyViolation, SandboxError, Unauthenticated
 from policies.roles import Role
 from sandbox.access.auth import Principal, authenticate
-from sandbox.web.api.deps import SandboxDep
 from sandbox.web.console.session import COOKIE, ConsoleSession, same_secret, store
+from sandbox.web.deps import SandboxDep
+from sandbox.web.errors import status_of
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
@@ -154,7 +155,7 @@ def console_error_page(request: Request, status: int, message: str) -> Response:
 
 def error_page(request: Request, err: SandboxError) -> Response:
     """A polite page for a domain error (its message carries no data value)."""
-    return console_error_page(request, err.status_code, str(err))
+    return console_error_page(request, status_of(err), str(err))
 
 
 class ConsoleRoute(APIRoute):

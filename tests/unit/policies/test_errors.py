@@ -41,7 +41,13 @@ def test_redacted_traceback_when_chained_then_every_cause_kept_without_message()
 
 @pytest.mark.parametrize(
     "module",
-    ["sandbox.jobs.execute", "jobs.runner", "sandbox.web.api.app", "sandbox.web.api.hardening"],
+    [
+        "sandbox.jobs.execute",
+        "jobs.runner",
+        "sandbox.web.app",
+        "sandbox.web.api.errors",
+        "sandbox.web.hardening",
+    ],
 )
 def test_log_sites_when_a_job_crashes_then_no_logger_attaches_exc_info(module: str):
     # exc_info makes logging print the message, which may quote data; every site logs the

@@ -6,6 +6,7 @@ import httpx
 import polars as pl
 import pytest
 
+from policies import errors as E
 from policies.errors import (
     BudgetExhausted,
     InternalError,
@@ -170,3 +171,23 @@ def test_client_when_address_must_wait_then_error_carries_the_wait(header: str, 
     ):
         c.me()
     assert raised.value.retry_after_s == wait
+
+
+@pytest.mark.parametrize("code", sorted(E.BY_CODE))
+def test_client_when_service_answers_a_code_then_the_class_of_the_tree_it_names(code: str):
+    # derived from the error tree: a class added to policies.errors is raised here for free
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(418, json={"error": code, "message": "refused for a reason"})
+
+    with Client("http://sandbox.test", "t", transport=httpx.MockTransport(answer)) as c:
+        with pytest.raises(E.SandboxError, match="refused for a reason") as raised:
+            c.me()
+    assert type(raised.value) is E.BY_CODE[code]
+
+
+def test_error_tree_when_read_then_every_class_has_its_own_code():
+    classes = [v for v in vars(E).values() if isinstance(v, type) and issubclass(v, E.SandboxError)]
+    assert sorted(E.BY_CODE.values(), key=lambda c: c.code) == sorted(
+        (c for c in classes if c is not E.SandboxError), key=lambda c: c.code
+    )
+    assert len(E.BY_CODE) == len(classes) - 1  # codes are unique (the base shares internal)

@@ -210,3 +210,24 @@ def test_review_when_override_reason_given_then_sent_with_the_decision():
         {"decision": "approve", "reason": "fine", "override_reason": "public counts"},
         {"decision": "reject", "reason": "no", "override_reason": ""},
     ]
+
+
+def test_readers_when_a_toy_kind_is_registered_then_its_shape_and_formats_decide():
+    from jobs.kinds import KINDS, OutputShape
+    from policies.catalog import Product
+    from tests.unit.sandbox.web._toy import TOY, toy
+
+    body = _zip("counts.csv")
+    with KINDS.registered(toy()):  # a zip of files
+        assert O.suffix_of("", TOY) == ".zip"
+        with _service(TOY, body, "job-5") as c:
+            assert c.job(5).files() == {"counts.csv": b"content of counts.csv"}
+            with pytest.raises(InvalidRequest, match=rf"'{TOY}': its output is a zip of files; "):
+                c.job(5).result()
+    with KINDS.registered(toy(shape=OutputShape.TABLE, product=Product.RECORDS)):
+        assert O.suffix_of("", TOY) == ".zip"
+        with (
+            _service(TOY, body, "job-5.zip") as c,
+            pytest.raises(InvalidRequest, match=r"a table of rows; use job.result\(\)"),
+        ):
+            c.job(5).model()
