@@ -47,9 +47,9 @@ from policies.errors import InternalError
 from policies.grants import GrantState, in_force
 from policies.roles import Role
 from sandbox.access.auth import Principal
-from sandbox.airlock import signing
 from sandbox.airlock.releases import publish, stale
 from sandbox.audit import chain as audit
+from sandbox.audit import signing
 from sandbox.catalog.datasets import get as get_dataset
 from sandbox.catalog.facts import DIGEST_ALGORITHM, input_digest
 from sandbox.checks import blocking

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from policies.airlock import JobStatus
 from policies.errors import InvalidRequest
-from sandbox.airlock import signing
+from sandbox.audit import signing
 from sandbox.audit.chain import GENESIS, canonical_json, head_record, key_id, mac_key
 from sandbox.store.models import AuditEntry, Job, Release, utcnow
 

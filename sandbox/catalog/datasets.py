@@ -326,7 +326,7 @@ def _store(
                 f"dataset:{dataset.id}",
                 name=request.name,
                 # the keyed digest, never the plain SHA-256 (a guessed table is tested against
-                # it); the exact rows are for auditors and the bureau (sandbox.audit.view)
+                # it); the exact rows are for auditors and the bureau (sandbox.web.audit_view)
                 digest=input_digest(settings.secret(), digest),
                 rows=rows,
                 partitions=partitions,

@@ -30,7 +30,7 @@ from jobs.kinds.aggregate import KIND as AGGREGATE
 from jobs.kinds.extract import KIND as EXTRACT
 from policies.errors import BudgetExhausted, InternalError
 from sandbox.access.auth import bootstrap
-from sandbox.airlock import signing
+from sandbox.audit import signing
 from sandbox.cli.demo_data import DEMO_TAGS, JIANGSU_CITIES, write_demo_csv
 from sandbox.cli.render import safe
 from sandbox.client import Client

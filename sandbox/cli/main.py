@@ -116,7 +116,7 @@ def verify(
     """Check the chain (links, MACs), the releases and published heads; exit 1 on a problem."""
     from sandbox.audit.anchors import load_heads
     from sandbox.audit.anchors import retired_keys as read_retired
-    from sandbox.audit.chain import verify as do_verify
+    from sandbox.audit.verify import verify as do_verify
 
     settings = _settings()
     try:
@@ -168,7 +168,7 @@ def checkpoint() -> None:
     """
     from sandbox.audit.anchors import checkpoint as do_checkpoint
     from sandbox.audit.anchors import retired_keys
-    from sandbox.audit.chain import verify as do_verify
+    from sandbox.audit.verify import verify as do_verify
 
     settings = _settings()
     try:

@@ -21,6 +21,8 @@ from sandbox.access.auth import Principal
 from sandbox.airlock import review as airlock
 from sandbox.audit import chain as audit
 from sandbox.audit.anchors import PublishedHead, RetiredKey, checkpoint, load_heads
+from sandbox.audit.verify import Verification
+from sandbox.audit.verify import verify as verify_chain
 from sandbox.jobs.service import JobService
 from sandbox.settings import Settings
 from sandbox.store.db import Database
@@ -49,11 +51,9 @@ class Chain:
     approvals: list[int]  # sequence numbers of their releasing review.approve entries
     last: int  # the chain's last sequence number
 
-    def verify(
-        self, *heads: PublishedHead, retired: Sequence[RetiredKey] = ()
-    ) -> audit.Verification:
+    def verify(self, *heads: PublishedHead, retired: Sequence[RetiredKey] = ()) -> Verification:
         with self.db.session() as s:
-            return audit.verify(s, self.secret, heads, retired)
+            return verify_chain(s, self.secret, heads, retired)
 
     def head(self) -> PublishedHead:
         with self.db.session() as s:

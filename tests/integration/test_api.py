@@ -179,7 +179,7 @@ def test_spec_when_direct_identifier_used_then_422_and_no_budget_spent(world: Wo
 
 
 def test_review_when_decided_then_manifest_is_signed_and_complete(world: World):
-    from sandbox.airlock import signing
+    from sandbox.audit import signing
 
     job_id = _released_job(world)
     release = world.http.get(f"/v1/jobs/{job_id}/manifest", headers=world.as_("operator")).json()

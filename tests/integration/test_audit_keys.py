@@ -13,9 +13,10 @@ from alembic.config import Config
 from sqlalchemy import select, text, update
 
 from policies.errors import InternalError
-from sandbox.airlock import signing
 from sandbox.audit import chain as audit
+from sandbox.audit import signing
 from sandbox.audit.anchors import RetiredKey, checkpoint, key_record, load_heads, load_retired_keys
+from sandbox.audit.verify import verify as verify_chain
 from sandbox.store.db import Database
 from tests.integration.audit_chain import (
     LOG,
@@ -43,8 +44,8 @@ def test_audit_verify_when_the_secret_is_rotated_then_old_entries_are_under_a_re
     db = Database(chain.db.url, audit_key=audit.mac_key(rotated))
     with db.session() as s:
         audit.append(db, s, "user:admin", "test.after_rotation", "thing:1")
-        undeclared = audit.verify(s, rotated, [published])
-        result = audit.verify(s, rotated, [published], retired)
+        undeclared = verify_chain(s, rotated, [published])
+        result = verify_chain(s, rotated, [published], retired)
     # Only a retired key the operator declares is accepted, never one read from the data.
     assert not undeclared.ok and undeclared.broken_at == 1
     assert "neither the current key nor a retired one declared" in undeclared.reason
@@ -56,7 +57,7 @@ def test_audit_verify_when_the_secret_is_rotated_then_old_entries_are_under_a_re
         conn.execute(update(LOG).where(LOG.c.seq == 3).values(actor="user:mallory"))
         rechain(conn, 3)
     with db.session() as s:
-        broken = audit.verify(s, rotated, retired=retired)
+        broken = verify_chain(s, rotated, retired=retired)
     assert not broken.ok and broken.broken_at == chain.last + 1
     db.dispose()
 
@@ -84,8 +85,8 @@ def test_audit_verify_when_macs_are_stripped_after_a_published_head_then_it_tell
         conn.execute(update(LOG).where(LOG.c.seq == 9).values(actor="user:mallory"))
         rechain(conn, 1)  # the key fingerprint is hashed: every hash changes
     with db.session() as s:
-        stripped = audit.verify(s, secret)
-        against = audit.verify(s, secret, published)
+        stripped = verify_chain(s, secret)
+        against = verify_chain(s, secret, published)
     assert stripped.ok and stripped.legacy == 9  # looks written before MACs: the note says so
     assert not against.ok and against.broken_at == 8
     assert "does not match the head published" in against.reason
@@ -104,7 +105,7 @@ def test_audit_verify_when_macs_are_stripped_after_a_head_of_an_empty_chain_then
         conn.execute(update(LOG).values(mac=None, mac_key=None))
         rechain(conn, 1)
     with db.session() as s:
-        against = audit.verify(s, secret, published)
+        against = verify_chain(s, secret, published)
     assert not against.ok and against.broken_at == 1
     assert "MACs were removed or replaced after it" in against.reason
     db.dispose()
@@ -143,13 +144,13 @@ def test_audit_verify_when_entries_predate_macs_then_reported_as_such(db_url: st
             prev = digest
     db.migrate()
     with db.session() as s:
-        before = audit.verify(s, settings.secret())
+        before = verify_chain(s, settings.secret())
         for i in range(3):
             audit.append(db, s, "user:a", "test.new", f"thing:{i}")
     assert before.ok and (before.unmaced, before.legacy) == (5, 5)
     assert before.note.startswith("entries 1..5 carry no MAC under the current key; 5 predate")
     with db.session() as s:
-        after = audit.verify(s, settings.secret())
+        after = verify_chain(s, settings.secret())
         published = load_heads(json.dumps(checkpoint(s, settings.secret())))
     assert after.ok and (after.entries, after.legacy) == (8, 5)
     assert "entries 1..5" in after.note
@@ -158,7 +159,7 @@ def test_audit_verify_when_entries_predate_macs_then_reported_as_such(db_url: st
         conn.execute(update(LOG).where(LOG.c.seq == 2).values(actor="user:mallory"))
         rechain(conn, 2)
     with db.session() as s:
-        broken = audit.verify(s, settings.secret(), published)
+        broken = verify_chain(s, settings.secret(), published)
     assert not broken.ok and broken.broken_at == 6 and "MAC does not match" in broken.reason
     db.dispose()
 

@@ -245,7 +245,7 @@ def test_audit_verify_when_tail_is_cut_without_a_published_head_then_unnoticed(c
 
 def _published_head_at(chain: Chain, seq: int) -> PublishedHead:
     """A head for an earlier entry, signed as checkpoint would have signed it then."""
-    from sandbox.airlock import signing
+    from sandbox.audit import signing
 
     digest = chain.rows(seq)[0]["hash"]
     body = {

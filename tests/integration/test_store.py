@@ -27,6 +27,7 @@ from policies.roles import OrgKind, Role
 from sandbox.access import auth, grants
 from sandbox.access.auth import Principal
 from sandbox.audit import chain as audit
+from sandbox.audit.verify import verify as verify_chain
 from sandbox.catalog import datasets as catalog
 from sandbox.jobs.service import JobService
 from sandbox.settings import Settings
@@ -169,12 +170,12 @@ def test_audit_when_appended_then_chain_verifies_and_edits_are_located(db: Datab
         for i in range(12):
             audit.append(db, s, "user:a", "test.event", f"thing:{i}", n=i, city="南京市")
     with db.session() as s:
-        result = audit.verify(s, SECRET)
+        result = verify_chain(s, SECRET)
     assert result.ok and result.entries == 12
     with db.session() as s:
         s.execute(update(AuditEntry).where(AuditEntry.seq == 7).values(details={"n": 99}))
     with db.session() as s:
-        broken = audit.verify(s, SECRET)
+        broken = verify_chain(s, SECRET)
     assert (broken.ok, broken.broken_at, broken.entries) == (False, 7, 6)
 
 
@@ -185,7 +186,7 @@ def test_audit_when_an_entry_is_deleted_then_verify_names_the_gap(db: Database):
     with db.session() as s:
         s.delete(s.get(AuditEntry, 3))
     with db.session() as s:
-        broken = audit.verify(s, SECRET)
+        broken = verify_chain(s, SECRET)
     assert (broken.ok, broken.broken_at) == (False, 3)
 
 
@@ -201,7 +202,7 @@ def test_audit_when_appended_from_many_threads_then_chain_stays_linear(db: Datab
     for t in threads:
         t.join()
     with db.session() as s:
-        result = audit.verify(s, SECRET)
+        result = verify_chain(s, SECRET)
     assert result.ok and result.entries == 40
 
 

@@ -11,14 +11,14 @@ from sqlalchemy import select
 from policies.access import check_can_read_exact_facts_of
 from policies.errors import NotFound
 from policies.roles import Role, check_role
-from sandbox.airlock import signing
-from sandbox.audit import chain as audit
+from sandbox.audit import signing
 from sandbox.audit.anchors import retired_keys
-from sandbox.audit.view import entry_views
+from sandbox.audit.verify import verify as verify_chain
 from sandbox.catalog.datasets import get as get_dataset
 from sandbox.catalog.facts import verify_dataset
 from sandbox.store.models import AuditEntry, Release
 from sandbox.web.api.schemas import AuditEntryPublic, AuditVerifyPublic, InputCheckPublic
+from sandbox.web.audit_view import entry_views
 from sandbox.web.deps import Caller, SandboxDep
 from sandbox.web.params import MAX_ID, IdPath
 
@@ -53,7 +53,7 @@ def verify(who: Caller, sandbox: SandboxDep) -> AuditVerifyPublic:
     """
     check_role(who.role, *_READERS)
     with sandbox.db.session() as session:
-        result = audit.verify(
+        result = verify_chain(
             session,
             sandbox.settings.secret(),
             retired=retired_keys(sandbox.settings.audit_retired_keys),

@@ -390,7 +390,7 @@ class AuditEntryPublic(BaseModel):
     details: dict[str, Any]
     prev_hash: str
     hash: str
-    #: Detail fields left out for this reader: exact facts (art. 63; see sandbox.audit.view).
+    #: Detail fields left out for this reader: exact facts (art. 63; see sandbox.web.audit_view).
     redacted: list[str] = []
 
 

@@ -15,12 +15,12 @@ from policies.budget import PrivacyBudget
 from policies.errors import InvalidRequest, NotFound, PolicyViolation, SandboxError
 from policies.grants import GrantState
 from sandbox.access import grants, ledger
-from sandbox.audit import chain as audit
 from sandbox.audit.anchors import retired_keys
-from sandbox.audit.view import entry_views
+from sandbox.audit.verify import verify as verify_chain
 from sandbox.catalog.datasets import list_all
 from sandbox.service import Sandbox
 from sandbox.store.models import AuditEntry, Organisation
+from sandbox.web.audit_view import entry_views
 from sandbox.web.console.grant_terms import (
     FIELD_PREFIX,
     LIMIT_FIELDS,
@@ -241,7 +241,7 @@ def catalog_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Re
 def audit_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
     """Recent audit entries and whether the hash chain holds."""
     with sandbox.db.session() as session:
-        verification = audit.verify(
+        verification = verify_chain(
             session,
             sandbox.settings.secret(),
             retired=retired_keys(sandbox.settings.audit_retired_keys),

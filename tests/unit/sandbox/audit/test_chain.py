@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.airlock.signing import public_key_pem, sign, signing_key, verify
 from sandbox.audit.chain import GENESIS, canonical_json, entry_hash
+from sandbox.audit.signing import public_key_pem, sign, signing_key, verify
 
 SECRET = b"k" * 48
 OTHER_SECRET = b"j" * 48
