@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 import polars as pl
 
@@ -18,12 +18,10 @@ from policies.catalog import ColumnTag
 from policies.errors import NotFound
 from sandbox.client import html as H
 from sandbox.client.dummy import dummy_frame
+from sandbox.client.protocols import Service
 from sandbox.client.query import QueryBuilder
 from sandbox.client.results import DataView
 from sandbox.client.schema import Column
-
-if TYPE_CHECKING:
-    from sandbox.client import Client
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,11 +30,11 @@ class Dataset(DataView):
 
     Attributes:
         data: The catalog's JSON for the dataset.
-        client: The connection it came from (for queries).
+        client: The connection it came from (for queries): a :class:`sandbox.client.Client`.
     """
 
     data: Mapping[str, Any] = field(repr=False)
-    client: Client = field(repr=False)
+    client: Service = field(repr=False)
 
     @property
     def name(self) -> str:

@@ -7,7 +7,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -17,8 +17,14 @@ from policies.catalog import Product
 from sandbox.client import html as H
 from sandbox.client import output as O
 
-if TYPE_CHECKING:
-    from sandbox.client import Client
+
+class Transport(Protocol):
+    """What a job uses of the client it came from (a :class:`sandbox.client.Client`)."""
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any: ...
+
+    def _download(self, job_id: int, kind: str = "") -> O.Output: ...
+
 
 _FINAL = frozenset({"awaiting_review", "released", "rejected", "failed"})
 #: Progress-bar steps of a job's life up to the data bureau's decision.
@@ -33,7 +39,7 @@ class Job:
     (a model), :meth:`files` (a zip of files) or :meth:`download` (any kind, to a file).
     """
 
-    client: Client
+    client: Transport
     data: dict[str, Any]
 
     @property

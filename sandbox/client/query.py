@@ -39,11 +39,9 @@ from policies.catalog import ColumnUse, check_column_use
 from policies.errors import InvalidJobSpec
 from sandbox.client import html as H
 from sandbox.client import local as _client_local
-
-if TYPE_CHECKING:
-    from sandbox.client.catalog import Dataset
-    from sandbox.client.job import Job
-    from sandbox.client.results import Estimate
+from sandbox.client.job import Job
+from sandbox.client.protocols import QueriedDataset
+from sandbox.client.results import Estimate
 
 FilterOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "==", "!=", "<", "<=", ">", ">="]
 _SYMBOLS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
@@ -104,7 +102,7 @@ def histogram(column: str, edges: Sequence[float], name: str | None = None) -> H
     return _build(Histogram, op="histogram", column=column, bins=list(edges), name=name)  # type: ignore[no-any-return]
 
 
-def _known(ds: Dataset, column: str, use: ColumnUse) -> None:
+def _known(ds: QueriedDataset, column: str, use: ColumnUse) -> None:
     columns = ds.columns_by_name
     if column not in columns:
         raise InvalidJobSpec(
@@ -117,7 +115,7 @@ def _known(ds: Dataset, column: str, use: ColumnUse) -> None:
 class QueryBuilder:
     """A query on one dataset being written: add filters, then group or aggregate."""
 
-    dataset: Dataset
+    dataset: QueriedDataset
     filters: tuple[Filter, ...] = ()
 
     def filter(self, column: str, op: FilterOp, value: Scalar | Sequence[Scalar]) -> QueryBuilder:
@@ -161,7 +159,7 @@ class QueryBuilder:
 class GroupedQuery:
     """A grouped query: only ``agg`` comes next."""
 
-    dataset: Dataset
+    dataset: QueriedDataset
     filters: tuple[Filter, ...]
     keys: tuple[str, ...]
 
@@ -195,7 +193,7 @@ class GroupedQuery:
 class AggregateQuery:
     """A complete query without a privacy cost: try it on dummy data, then set ``epsilon``."""
 
-    dataset: Dataset
+    dataset: QueriedDataset
     filters: tuple[Filter, ...]
     keys: tuple[str, ...]
     aggregates: tuple[AnyAggregate, ...]
