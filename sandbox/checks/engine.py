@@ -107,7 +107,7 @@ def read_output(output: Path, context: CheckContext, workdir: Path) -> Contents:
 def _checked(contents: Contents, context: CheckContext) -> list[Check]:
     """Run the registry; mask names that hold identifiers; bound every reason."""
     checks = [c.run(contents, context) for c in CHECKS if contents.members or c.ON_EMPTY]
-    if contents.members:
+    if contents.members or contents.names:
         names = [c for t in contents.tables for c in t.frame.columns]
         names += [t.name for t in contents.tables] + [m.name for m in contents.members]
         names += list(contents.names)

@@ -122,3 +122,15 @@ def test_file_type_when_declared_sizes_exceed_the_cap_then_nothing_is_extracted(
     found = run_checks(path, job_context("custom", max_bytes=1000))
     assert verdicts(found) == {"file_type": "fail", "size": "fail"}
     assert "declare" in reason_of(found, "size")
+
+
+def test_file_type_when_no_member_is_readable_then_its_identifying_name_is_masked(
+    tmp_path: Path,
+) -> None:
+    # the only file is refused, so nothing was read; its name (a phone number) still may
+    # not reach the reason
+    found = run_checks(
+        zip_file(tmp_path, {"13912345678.exe": b"MZ\x90\x00"}), job_context("custom")
+    )
+    assert verdicts(found)["file_type"] == "fail"
+    assert "13912345678" not in " ".join(c.reason for c in found)
