@@ -10,6 +10,8 @@ from typing import Any
 import polars as pl
 from fastapi.testclient import TestClient
 
+from jobs.errors import JobFailed
+from jobs.runner import Outcome, Task
 from sandbox.access.auth import bootstrap
 from sandbox.service import Sandbox
 
@@ -52,6 +54,13 @@ def aggregate_spec(**overrides: Any) -> dict[str, Any]:
         "epsilon": 1.0,
     }
     return spec | overrides
+
+
+class RefusingRunner:
+    """Runs nothing: a job that gets this far fails (for services that need no Ray)."""
+
+    def run(self, task: Task) -> Outcome:
+        raise JobFailed("this test service runs no jobs")
 
 
 def auth(token: str) -> dict[str, str]:

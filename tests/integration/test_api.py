@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import io
-import json
 import re
-from typing import Any
 
 import polars as pl
 import pytest
 from sqlalchemy import delete, select, update
 
-from sandbox.access.throttle import SignInThrottle
 from sandbox.store.models import AuditEntry, DatasetColumn, Job
-from tests.factories import TAGS, World, residents, wait_status
+from tests.factories import World, wait_status
 
 pytestmark = pytest.mark.ray
 
@@ -54,9 +51,6 @@ def test_api_when_operator_calls_every_get_route_then_no_raw_value_comes_back(wo
     # The one table an operator receives is the released aggregate, with no identifier column.
     table = world.http.get(f"/v1/jobs/{released}/output", headers=world.as_("operator"))
     assert table.status_code == 200
-    import io
-
-    import polars as pl
 
     released_table = pl.read_parquet(io.BytesIO(table.content))
     assert set(released_table.columns) == {
@@ -155,15 +149,6 @@ def test_submit_when_grant_suspended_then_refused_until_reinstated(world: World)
         f"{path}/reinstate", headers=world.as_("steward"), json={"reason": "try to revive"}
     )
     assert again.status_code == 409
-
-
-def test_grant_when_operator_tries_to_suspend_then_403(world: World):
-    response = world.http.post(
-        f"/v1/grants/{world.grant_id}/suspend",
-        headers=world.as_("operator"),
-        json={"reason": "not allowed"},
-    )
-    assert response.status_code == 403
 
 
 def test_spec_when_direct_identifier_used_then_422_and_no_budget_spent(world: World):
@@ -282,59 +267,6 @@ def test_grant_when_it_sets_a_stricter_small_cell_threshold_then_jobs_use_it(wor
     assert done["report"]["suppressed_cells"] == 3
 
 
-def test_catalog_when_operator_reads_it_then_no_classification_evidence(world: World):
-    # evidence holds exact counts from the raw data (sampled cells, identifiers found)
-    mine = world.http.get("/v1/datasets/residents", headers=world.as_("operator")).json()
-    assert all(c["evidence"] is None and c["proposed_tag"] is None for c in mine["columns"])
-    theirs = world.http.get("/v1/datasets", headers=world.as_("steward")).json()[0]
-    phone = next(c for c in theirs["columns"] if c["name"] == "phone")
-    assert phone["evidence"]["entities"] == {"PHONE_NUMBER": phone["evidence"]["sampled"]}
-
-
-def _upload(world: World, name: str, frame: pl.DataFrame) -> Any:
-    buffer = io.BytesIO()
-    frame.write_parquet(buffer)
-    metadata = {
-        "name": name,
-        "source": "test factory",
-        "open_attribute": "unconditional",
-        "grade": "general",
-        "tags": TAGS,
-        "privacy_unit": "resident_id",
-    }
-    return world.http.post(
-        "/v1/datasets",
-        headers=world.as_("steward"),
-        files={"file": (f"{name}.parquet", buffer.getvalue())},
-        data={"metadata": json.dumps(metadata)},
-    )
-
-
-def test_catalog_when_privacy_unit_partly_null_then_stewards_see_the_count_operators_do_not(
-    world: World,
-):
-    def without_ids(younger_than: int) -> pl.DataFrame:
-        missing = pl.col("age") < younger_than
-        return residents().with_columns(
-            pl.when(missing).then(None).otherwise(pl.col("resident_id")).alias("resident_id")
-        )
-
-    created = _upload(world, "partly_known", without_ids(24))  # ages 18-23: 60 of 600 rows
-    assert created.status_code == 201 and created.json()["null_unit_rows"] == 60
-    path = "/v1/datasets/partly_known"
-    assert world.http.get(path, headers=world.as_("steward")).json()["null_unit_rows"] == 60
-    assert world.http.get(path, headers=world.as_("auditor")).json()["null_unit_rows"] == 60
-    assert world.http.get(path, headers=world.as_("operator")).json()["null_unit_rows"] is None
-    listed = world.http.get("/v1/datasets", headers=world.as_("operator")).json()
-    assert all(d["null_unit_rows"] is None for d in listed)
-
-    refused = _upload(world, "mostly_unknown", without_ids(60))  # 420 of 600 rows
-    assert refused.status_code == 422
-    assert "'resident_id' is empty in 420 of 600 rows" in refused.json()["message"]
-    missing = world.http.get("/v1/datasets/mostly_unknown", headers=world.as_("steward"))
-    assert missing.status_code == 404
-
-
 def test_download_when_grant_suspended_after_release_then_refused_until_reinstated(
     world: World,
 ):
@@ -440,37 +372,6 @@ def test_audit_when_chain_is_recomputed_after_an_edit_then_verify_names_the_mac(
     assert "MAC does not match" in broken["reason"]
 
 
-def test_auth_when_token_is_bad_then_401_and_failure_audited(world: World):
-    response = world.http.get("/v1/datasets", headers={"Authorization": "Bearer sbx_wrong"})
-    assert response.status_code == 401
-    assert world.http.get("/v1/datasets").status_code == 401
-    entries = world.http.get("/v1/audit?limit=1000", headers=world.as_("auditor")).json()
-    failures = [e for e in entries if e["action"] == "auth.failure"]
-    assert len(failures) == 2
-    assert "sbx_wrong" not in str(failures)
-
-
-def test_auth_when_one_address_fails_too_often_then_its_failures_get_429_unaudited(world: World):
-    now = [0.0]
-    world.http.app.state.sign_in_throttle = SignInThrottle(3, 60, clock=lambda: now[0])
-    bad = {"Authorization": "Bearer sbx_wrong"}
-    assert [world.http.get("/v1/datasets", headers=bad).status_code for _ in range(3)] == [401] * 3
-    refused = world.http.get("/v1/datasets", headers=bad)
-    assert refused.status_code == 429
-    assert refused.headers["Retry-After"] == "60"
-    assert refused.json()["error"] == "too_many_attempts"
-    # a valid token from the same address (a shared proxy) still works
-    assert world.http.get("/v1/datasets", headers=world.as_("auditor")).status_code == 200
-    now[0] = 30.0
-    assert world.http.get("/v1/datasets", headers=bad).status_code == 429
-    entries = world.http.get("/v1/audit?limit=1000", headers=world.as_("auditor")).json()
-    actions = [e["action"] for e in entries]
-    assert actions.count("auth.failure") == 3  # refused tries are not audited again
-    assert actions.count("auth.throttled") == 1
-    now[0] = 61.0
-    assert world.http.get("/v1/datasets", headers=bad).status_code == 401
-
-
 def test_job_when_finished_then_status_and_budget_are_recorded(world: World):
     job_id = world.submit(epsilon=0.5).json()["id"]
     job = wait_status(world, job_id, {"awaiting_review"})
@@ -497,19 +398,3 @@ def test_job_when_query_fails_in_ray_then_failed_without_values(world: World):
     assert job["status"] == "failed"
     assert "南京市" not in job["error"] and "苏州市" not in job["error"]
     assert world.grant()["epsilon_spent"] == 1.0  # a failed job's budget is not handed back
-
-
-def test_admin_when_rotating_a_stewards_token_then_old_one_dies_and_issue_is_audited(
-    world: World,
-):
-    me = world.http.get("/v1/me", headers=world.as_("steward")).json()
-    rotated = world.http.post(f"/v1/users/{me['id']}/tokens", headers=world.as_("admin"))
-    assert rotated.status_code == 201, rotated.text
-    assert world.http.get("/v1/me", headers=world.as_("steward")).status_code == 401
-    fresh = {"Authorization": f"Bearer {rotated.json()['token']}"}
-    assert world.http.get("/v1/me", headers=fresh).json()["id"] == me["id"]
-    entries = world.http.get("/v1/audit?limit=1000", headers=world.as_("auditor")).json()
-    issued = [e for e in entries if e["action"] == "token.issue"]
-    assert [e["subject"] for e in issued] == [f"user:{me['id']}"]
-    assert issued[0]["actor"] != f"user:{me['name']}"  # the admin issued it, and it says so
-    assert rotated.json()["token"] not in json.dumps(entries)

@@ -5,35 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
-from sandbox.cli.demo import free_port, serving
 from sandbox.cli.main import app
 from sandbox.client import Client, count, mean
-from sandbox.service import Sandbox
-from sandbox.settings import Settings
-from tests.factories import World, build_world
+from tests.factories import World
 from tests.integration.test_client_kinds import SMALL_CELLS_SOURCE
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def live(
-    tmp_path_factory: pytest.TempPathFactory, ray_runner: object
-) -> Iterator[tuple[str, World]]:
-    data = tmp_path_factory.mktemp("cli")
-    sandbox = Sandbox(Settings(data_dir=Path(data)), runner=ray_runner)  # type: ignore[arg-type]
-    sandbox.start()
-    with serving(sandbox, free_port()) as url, httpx.Client(base_url=url) as http:
-        yield url, build_world(http, sandbox)  # type: ignore[arg-type]
-    sandbox.close()
 
 
 def sandbox_cli(live: tuple[str, World], who: str, *args: str) -> Any:
@@ -75,17 +58,6 @@ def test_status_when_operator_then_audit_not_visible_and_only_own_jobs_counted(l
     assert report["audit"] is None and report["service"]["jobs"] == {}
     result = sandbox_cli(live, "operator", "status")
     assert "not visible to your role" in result.stdout
-
-
-def test_datasets_when_listed_then_table_and_json_carry_metadata_only(live):
-    result = sandbox_cli(live, "operator", "datasets")
-    assert result.exit_code == 0 and "residents" in result.stdout and "~" in result.stdout
-    [entry] = as_json(live, "operator", "datasets")
-    assert entry["name"] == "residents" and entry["row_count"] is None  # the exact count: bureau
-    assert entry["public_row_count"] > 0 and entry["sha256"] is None
-    shown = sandbox_cli(live, "operator", "datasets", "residents")
-    assert "direct_identifier" in shown.stdout and "income" in shown.stdout
-    assert as_json(live, "operator", "datasets", "residents")["public_keys"]["city"]
 
 
 def test_jobs_when_watching_then_refreshes_until_nothing_runs(live, job_id):
@@ -145,11 +117,6 @@ def test_budget_when_a_job_ran_then_spent_shown_per_grant(live, job_id):
     assert row["epsilon_spent"] == pytest.approx(0.5) and row["epsilon_left"] == pytest.approx(2.5)
     table = sandbox_cli(live, "operator", "budget")
     assert table.exit_code == 0 and "privacy budget" in table.stdout and "2.5" in table.stdout
-
-
-def test_cli_when_no_token_then_exit_1_naming_the_variable(live):
-    result = CliRunner().invoke(app, ["datasets"], env={"SANDBOX_URL": live[0], "COLUMNS": "200"})
-    assert result.exit_code == 1 and "SANDBOX_TOKEN" in result.stderr
 
 
 def test_review_approve_when_checks_fail_then_override_reason_releases_and_download_saves_zip(

@@ -22,23 +22,14 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.python import asgi
 
-from jobs.errors import JobFailed
-from jobs.runner import Outcome, Task
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.web.app import create_app
-from tests.factories import World, build_world
+from tests.factories import RefusingRunner, World, build_world
 
 pytestmark = pytest.mark.slow
 #: Generated cases per operation and mode (each sent as two or three roles).
 EXAMPLES = 40
-
-
-class RefusingRunner:
-    """Runs nothing: a fuzzed job fails at once (the fuzz tests the HTTP edge, not Ray)."""
-
-    def run(self, task: Task) -> Outcome:
-        raise JobFailed("this test service runs no jobs")
 
 
 @pytest.fixture(

@@ -19,22 +19,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from jobs.runner import Outcome, Task
-from policies.errors import JobFailed
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.web.app import create_app
-from tests.factories import World, aggregate_spec, build_world
+from tests.factories import RefusingRunner, World, aggregate_spec, build_world
 
 #: Ids no key column holds: past PostgreSQL's INTEGER, past int64, past uint64.
 HUGE_IDS = [2**31, 2**63, 2**64, 10**30]
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-class RefusingRunner:
-    """Runs nothing: a job that gets this far fails (these tests stop before Ray)."""
-
-    def run(self, task: Task) -> Outcome:
-        raise JobFailed("this test service runs no jobs")
 
 
 @pytest.fixture

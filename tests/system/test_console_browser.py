@@ -146,11 +146,3 @@ def test_capture_when_nothing_awaits_review_then_the_newest_job_is_shown(
     )
     shots = capture(url, world.steward, tmp_path, executable_path=chromium)
     assert [p.name for p in shots] == ["console-queue.png", "console-output.png"]
-
-
-def test_capture_when_chromium_missing_then_no_files_and_a_clear_message(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-):
-    shots = capture("http://127.0.0.1:9", "sbx_x", tmp_path, executable_path="/nonexistent")
-    assert shots == []
-    assert "Chromium is missing at /nonexistent" in caplog.text

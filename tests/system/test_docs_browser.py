@@ -13,7 +13,7 @@ from sandbox.cli.demo import free_port, serving
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.web.console.screenshots import CHROMIUM
-from tests.integration.test_hostile_requests import RefusingRunner
+from tests.factories import RefusingRunner
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -153,3 +153,22 @@ def test_model_member_when_json_is_small_then_pretty_printed(tmp_path: Path) -> 
     path = tmp_path / "model.json"
     path.write_text(json.dumps({"weights": [1, 2]}))
     assert preview.model_member(path).text == json.dumps({"weights": [1, 2]}, indent=2)
+
+
+def test_preview_when_archive_has_more_files_than_previewed_then_every_one_listed_and_images_shown(
+    tmp_path: Path,
+):
+    png = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
+        b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N"
+        b"\x00\x00\x00\x00IEND\xaeB`\x82"
+    )
+    path = tmp_path / "out.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(250):
+            archive.writestr(f"part-{i:03}.txt", f"row {i}\n")
+        archive.writestr("z-last.png", png)  # a picture the reviewer must be able to see
+    members = preview.zip_members(path)
+    assert len(members) == 251
+    assert members[10].text == "row 10\n" and "not previewed" in (members[240].note or "")
+    assert members[250].kind == "image" and preview.zip_image(path, 250) == png
