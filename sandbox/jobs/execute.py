@@ -120,10 +120,6 @@ def checked(
         return [Check("checks", "fail", reason)]
 
 
-#: The former name of :func:`checked`.
-_checked = checked
-
-
 def run_problems(outcome: Outcome) -> list[Check]:
     """A failing ``run`` check for the problems a run reports (a failed or cut-short custom
     run, refused files): the reviewer must read why before anything is approved."""

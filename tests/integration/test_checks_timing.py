@@ -63,7 +63,7 @@ def test_api_latency_when_a_large_output_is_checked_then_the_tail_stays_flat(
         baseline = _times(http, token, 400)
         found: list[list[Check]] = []
         checking = threading.Thread(
-            target=lambda: found.append(job_service._checked(1, output, context))
+            target=lambda: found.append(job_service.checked(1, output, context))
         )
         checking.start()
         during: list[float] = []

@@ -61,8 +61,7 @@ from jobs.kinds.custom.outputs import IMAGE_NOTE, OUTPUT_FORMATS, collect
 from jobs.kinds.custom.spec import MAX_CUSTOM_ARCHIVE_BYTES, CustomSpec
 from jobs.spec import parse_as
 from jobs.task import Outcome, Task, evaluation_errors, sha256_file
-from policies.catalog import ColumnTag, Grade
-from policies.errors import PolicyViolation
+from policies.catalog import ColumnTag, Grade, Product, check_grade_allows
 
 #: Most files a code archive may hold, and their total unpacked size.
 MAX_ARCHIVE_MEMBERS = 200
@@ -227,13 +226,9 @@ def sweep_work_folders() -> None:
 
 
 def _check_grade(grade: Grade) -> None:
-    if grade == Grade.CORE:
-        # art. 62: core data gets the strictest protection; code that sees every
-        # row cannot be bounded by a reviewer's look at its output.
-        raise PolicyViolation(
-            "operator code may not run on core data (核心数据, art. 62); "
-            "use a declarative job kind (aggregate) instead"
-        )
+    # art. 62: core data gets the strictest protection; code that sees every
+    # row cannot be bounded by a reviewer's look at its output.
+    check_grade_allows(grade, Product.PROGRAM_OUTPUT)
 
 
 # -- code ---------------------------------------------------------------------------------------

@@ -53,7 +53,14 @@ from jobs.kinds.train import models as _train_models
 from jobs.kinds.train.spec import KMeansModel, MLPModel, TrainSpec
 from jobs.spec import NUMERIC_DTYPES, parse_as
 from jobs.task import Outcome, Task, sha256_file
-from policies.catalog import ColumnTag, ColumnUse, Grade, can_use_column
+from policies.catalog import (
+    ColumnTag,
+    ColumnUse,
+    Grade,
+    Product,
+    can_use_column,
+    check_grade_allows,
+)
 from policies.errors import PolicyViolation
 
 __all__ = ["FORMAT", "charge", "predict", "run", "validate"]
@@ -89,11 +96,7 @@ def validate(
             a non-numeric column where a number is needed.
     """
     # art. 62: core data (核心数据) gets no derived model; a model can memorize rows.
-    if Grade(grade) is Grade.CORE:
-        raise PolicyViolation(
-            "core data (核心数据) admits no model training (art. 62); "
-            "ask the data bureau for an aggregate instead"
-        )
+    check_grade_allows(Grade(grade), Product.MODEL)
     allowed = (options or {}).get("models")
     if allowed is not None and spec.model.type not in allowed:
         raise PolicyViolation(

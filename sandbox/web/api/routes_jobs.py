@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from policies.access import can_read_exact_facts
 from policies.airlock import JobStatus
-from policies.errors import NotFound, PolicyViolation
+from policies.errors import NotFound
 from policies.roles import Role
+from policies.views import ReportAccess, check_can_read_manifest
 from sandbox.airlock import review as airlock
 from sandbox.jobs.answer_cache import answer_source
+from sandbox.jobs.lifecycle import view_of
 from sandbox.jobs.service import visible_job
 from sandbox.store.models import Job, Release
 from sandbox.web.api.schemas import JobCreate, JobPublic, ReleasePublic, ReviewCreate
@@ -30,9 +31,10 @@ def _public(job: Job, role: Role, *, reviewer: bool = False) -> JobPublic:
     # data): stewards of the bureau owning the job's inputs (``reviewer``).
     # A steward of another bureau reads no exact run facts either (art. 63).
     public = JobPublic.of(job, with_report=role is not Role.OPERATOR)
-    if not can_read_exact_facts(role) or (role is Role.STEWARD and not reviewer):
+    access = view_of(role, job.kind, reviewer=reviewer).report
+    if access is ReportAccess.NONE:
         public.report = None
-    if not (role is Role.STEWARD and reviewer) and public.report is not None:
+    elif access is ReportAccess.REDACTED and public.report is not None:
         public.report = airlock.for_non_reviewers(public.report, job.kind)
     return public
 
@@ -127,8 +129,7 @@ def manifest(job_id: IdPath, who: Caller, sandbox: SandboxDep) -> ReleasePublic:
     """The signed manifest of a released product."""
     with sandbox.db.session() as session:
         job = visible_job(session, who, job_id)
-        if who.role is Role.OPERATOR and job.status != JobStatus.RELEASED.value:
-            raise PolicyViolation("only released products have a manifest")
+        check_can_read_manifest(who.role, JobStatus(job.status))
         release = session.scalar(select(Release).where(Release.job_id == answer_source(job)))
         if release is None:
             raise NotFound("the job has no release")

@@ -109,7 +109,7 @@ def test_checked_when_the_checks_break_then_one_failing_check_and_no_value_logge
         raise pl.exceptions.PanicException("value 320102199001011234 overflowed")
 
     monkeypatch.setattr(job_service, "run_isolated", broken)
-    found = job_service._checked(7, tmp_path / "out.zip", job_context("custom"))
+    found = job_service.checked(7, tmp_path / "out.zip", job_context("custom"))
     assert [(c.name, c.verdict) for c in found] == [("checks", "fail")]
     assert "PanicException" in found[0].reason
     assert "320102199001011234" not in found[0].reason + caplog.text

@@ -325,7 +325,7 @@ def test_checked_when_the_checks_process_is_stopped_then_one_failing_check(
 ) -> None:
     path = tmp_path / "model.json"
     path.write_text(json.dumps({"w": [f"s{i}" for i in range(3_000_000)]}))
-    found = job_service._checked(
+    found = job_service.checked(
         7, path, context_of("train", min_cell=10), Limits(memory_bytes=250 << 20)
     )
     assert [(c.name, c.verdict) for c in found] == [("checks", "fail")]
