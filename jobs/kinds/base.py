@@ -176,3 +176,52 @@ class PartitionedKind(JobKind, Protocol):
     def finish(self, task: Task, parts: Sequence[Any]) -> Outcome:
         """Combine the partials, release once, write quarantine."""
         ...
+
+
+class KindDefaults:
+    """What most kinds do alike; a kind class inherits it and overrides what differs.
+
+    The defaults: no kind-specific options, the charge's own (ε, δ) as the stated
+    cost and the estimate, an operator who sees why a run failed (no reviewable
+    failed outcome), one Ray CPU slot and the deployment's time limit.
+    """
+
+    name: str
+
+    def charge(self, spec: Any, datasets: Sequence[DatasetFacts], min_cell: int) -> Charge:
+        """Every kind states its own charge."""
+        raise NotImplementedError
+
+    def options(
+        self, grant: GrantFacts, datasets: Sequence[DatasetFacts], secret: bytes
+    ) -> dict[str, Any]:
+        """None: the spec says everything."""
+        del grant, datasets, secret
+        return {}
+
+    def cost(self, spec: Any, charge: Charge) -> tuple[float, float]:
+        """The charge's own (ε, δ) statement."""
+        del spec
+        return charge.standalone
+
+    def estimate(
+        self, spec: Any, datasets: Sequence[DatasetFacts], min_cell: int
+    ) -> dict[str, Any]:
+        """The kind and its cost."""
+        epsilon, delta = self.charge(spec, datasets, min_cell).standalone
+        return {"kind": self.name, "epsilon": epsilon, "delta": delta}
+
+    def failed_outcome(self, task: Task, reason: str) -> Outcome | None:
+        """None: the operator sees why a run failed."""
+        del task, reason
+        return None
+
+    def ray_options(self, task: Task) -> dict[str, Any]:
+        """Ray's defaults: one CPU slot."""
+        del task
+        return {}
+
+    def timeout_s(self, task: Task, default: float) -> float:
+        """The deployment's limit."""
+        del task
+        return default

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from jobs.kinds.aggregate.spec import COUNTS, AggregateSpec, _Bounded, validate_against_schema
-from jobs.kinds.base import KindCheckFacts, OutputShape, PartitionedKind
+from jobs.kinds.base import KindCheckFacts, KindDefaults, OutputShape, PartitionedKind
 from policies.airlock import min_cell_size
 from policies.catalog import Product
 
 if TYPE_CHECKING:
     from jobs.dp.accounting import Charge
-    from jobs.facts import DatasetFacts, GrantFacts
+    from jobs.facts import DatasetFacts
     from jobs.kinds.aggregate.plan import DatasetContext
     from jobs.task import Outcome, Task
 
@@ -80,7 +80,7 @@ def _spec(task: Task) -> AggregateSpec:
     return spec
 
 
-class _Aggregate:
+class _Aggregate(KindDefaults):
     """Differentially private statistics: plan, exact partials, noise once."""
 
     name = "aggregate"
@@ -94,13 +94,6 @@ class _Aggregate:
         "over one dataset, with noise added once to the exact answers."
     )
     partitioned = True
-
-    def options(
-        self, grant: GrantFacts, datasets: Sequence[DatasetFacts], secret: bytes
-    ) -> dict[str, Any]:
-        """None: the spec and the small-cell threshold say everything."""
-        del grant, datasets, secret
-        return {}
 
     def validate(
         self, spec: AggregateSpec, datasets: Sequence[DatasetFacts], options: Mapping[str, Any]
@@ -195,21 +188,6 @@ class _Aggregate:
             exact = combine_partials([pl.DataFrame(pl.from_arrow(p)) for p in parts], spec)
             result = release(exact, spec, dataset_context(task, spec.dataset), seed=task.seed)
         return write_result(task, result)
-
-    def failed_outcome(self, task: Task, reason: str) -> Outcome | None:
-        """None: the operator sees why an aggregate failed."""
-        del task, reason
-        return None
-
-    def ray_options(self, task: Task) -> dict[str, Any]:
-        """Ray's defaults: one CPU slot per task."""
-        del task
-        return {}
-
-    def timeout_s(self, task: Task, default: float) -> float:
-        """The deployment's limit."""
-        del task
-        return default
 
     def check_facts(self, spec: AggregateSpec, task: Task) -> KindCheckFacts:
         """Counts (histograms included) must clear the small-cell rule."""

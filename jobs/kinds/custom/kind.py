@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from jobs.kinds.base import JobKind, KindCheckFacts, OutputShape
+from jobs.kinds.base import JobKind, KindCheckFacts, KindDefaults, OutputShape
 from jobs.kinds.custom.spec import CustomSpec
 from policies.catalog import Product
 
@@ -28,7 +28,7 @@ CUSTOM_WRAPPER_MEMORY = 512 * 1024 * 1024
 _WRAPPER_SLACK_S = 60.0
 
 
-class _Custom:
+class _Custom(KindDefaults):
     """Operator code run in a jail; no guarantee by construction, always reviewed."""
 
     name = "custom"
@@ -65,18 +65,6 @@ class _Custom:
 
         del datasets, min_cell
         return charge(spec)
-
-    def cost(self, spec: CustomSpec, charge: Charge) -> tuple[float, float]:
-        """The charge's (ε, δ): zero."""
-        del spec
-        return charge.standalone
-
-    def estimate(
-        self, spec: CustomSpec, datasets: Sequence[DatasetFacts], min_cell: int
-    ) -> dict[str, Any]:
-        """The kind and its (zero) cost."""
-        epsilon, delta = self.charge(spec, datasets, min_cell).standalone
-        return {"kind": self.name, "epsilon": epsilon, "delta": delta}
 
     def run(self, task: Task) -> Outcome:
         """See :func:`jobs.kinds.custom.engine.run`."""

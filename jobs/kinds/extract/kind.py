@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from jobs.kinds.base import JobKind, KindCheckFacts, OutputShape
+from jobs.kinds.base import JobKind, KindCheckFacts, KindDefaults, OutputShape
 from jobs.kinds.extract.spec import ExtractSpec
 from policies.catalog import Product
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["KIND"]
 
 
-class _Extract:
+class _Extract(KindDefaults):
     """Anonymized records: k-anonymity and l-diversity, not differential privacy."""
 
     name = "extract"
@@ -76,38 +76,11 @@ class _Extract:
         del datasets, min_cell
         return charge(spec)
 
-    def cost(self, spec: ExtractSpec, charge: Charge) -> tuple[float, float]:
-        """The charge's (ε, δ): zero."""
-        del spec
-        return charge.standalone
-
-    def estimate(
-        self, spec: ExtractSpec, datasets: Sequence[DatasetFacts], min_cell: int
-    ) -> dict[str, Any]:
-        """The kind and its (zero) cost."""
-        epsilon, delta = self.charge(spec, datasets, min_cell).standalone
-        return {"kind": self.name, "epsilon": epsilon, "delta": delta}
-
     def run(self, task: Task) -> Outcome:
         """See :func:`jobs.kinds.extract.engine.run`."""
         from jobs.kinds.extract.engine import run
 
         return run(task)
-
-    def failed_outcome(self, task: Task, reason: str) -> Outcome | None:
-        """None: the operator sees why an extract failed (the failed-extract limit counts it)."""
-        del task, reason
-        return None
-
-    def ray_options(self, task: Task) -> dict[str, Any]:
-        """Ray's defaults: one CPU slot."""
-        del task
-        return {}
-
-    def timeout_s(self, task: Task, default: float) -> float:
-        """The deployment's limit."""
-        del task
-        return default
 
     def check_facts(self, spec: ExtractSpec, task: Task) -> KindCheckFacts:
         """Records: the k enforced, the pseudonymized columns, at most the inputs' rows."""

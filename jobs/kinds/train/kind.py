@@ -12,19 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from jobs.kinds.base import JobKind, KindCheckFacts, OutputShape
+from jobs.kinds.base import JobKind, KindCheckFacts, KindDefaults, OutputShape
 from jobs.kinds.train.spec import TrainSpec
 from policies.catalog import Product
 
 if TYPE_CHECKING:
     from jobs.dp.accounting import Charge
-    from jobs.facts import DatasetFacts, GrantFacts
+    from jobs.facts import DatasetFacts
     from jobs.task import Outcome, Task
 
 __all__ = ["KIND"]
 
 
-class _Train:
+class _Train(KindDefaults):
     """A model trained with differential privacy (diffprivlib, or opacus DP-SGD)."""
 
     name = "train"
@@ -38,13 +38,6 @@ class _Train:
         "released as JSON or safetensors, never as a pickle."
     )
     partitioned = False
-
-    def options(
-        self, grant: GrantFacts, datasets: Sequence[DatasetFacts], secret: bytes
-    ) -> dict[str, Any]:
-        """None: the spec states its model and budget."""
-        del grant, datasets, secret
-        return {}
 
     def validate(
         self, spec: TrainSpec, datasets: Sequence[DatasetFacts], options: Mapping[str, Any]
@@ -67,38 +60,11 @@ class _Train:
         del min_cell
         return charge(spec, datasets[0].public_row_count)
 
-    def cost(self, spec: TrainSpec, charge: Charge) -> tuple[float, float]:
-        """The charge's (ε, δ) (DP-SGD's may be below the spec's)."""
-        del spec
-        return charge.standalone
-
-    def estimate(
-        self, spec: TrainSpec, datasets: Sequence[DatasetFacts], min_cell: int
-    ) -> dict[str, Any]:
-        """The kind and what it would cost."""
-        epsilon, delta = self.charge(spec, datasets, min_cell).standalone
-        return {"kind": self.name, "epsilon": epsilon, "delta": delta}
-
     def run(self, task: Task) -> Outcome:
         """See :func:`jobs.kinds.train.engine.run`."""
         from jobs.kinds.train.engine import run
 
         return run(task)
-
-    def failed_outcome(self, task: Task, reason: str) -> Outcome | None:
-        """None: the operator sees why training failed."""
-        del task, reason
-        return None
-
-    def ray_options(self, task: Task) -> dict[str, Any]:
-        """Ray's defaults: one CPU slot."""
-        del task
-        return {}
-
-    def timeout_s(self, task: Task, default: float) -> float:
-        """The deployment's limit."""
-        del task
-        return default
 
     def check_facts(self, spec: TrainSpec, task: Task) -> KindCheckFacts:
         """A model file: its formats; the checks' default row cap."""
