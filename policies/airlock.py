@@ -37,7 +37,8 @@ _TERMINAL = frozenset({JobStatus.RELEASED, JobStatus.REJECTED, JobStatus.FAILED}
 
 _TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.FAILED}),
-    JobStatus.RUNNING: frozenset({JobStatus.AWAITING_REVIEW, JobStatus.FAILED}),
+    # running -> queued: a lost lease (a restart, a killed worker) hands the job back
+    JobStatus.RUNNING: frozenset({JobStatus.AWAITING_REVIEW, JobStatus.FAILED, JobStatus.QUEUED}),
     JobStatus.AWAITING_REVIEW: frozenset({JobStatus.RELEASED, JobStatus.REJECTED}),
     JobStatus.RELEASED: frozenset(),
     JobStatus.REJECTED: frozenset(),

@@ -66,6 +66,28 @@ class Settings(BaseSettings):
     #: address can name any client, so a guesser behind it could rotate past the sign-in
     #: throttle.
     forwarded_allow_ips: str | None = None
+    #: Worker threads ``sandbox serve`` runs beside the API (0: an API-only process, with
+    #: ``sandbox worker`` processes elsewhere) for jobs whose run times operators see...
+    workers: int = Field(default=4, ge=0)
+    #: ...and for jobs of untimed kinds (custom code), which never share a worker with those.
+    untimed_workers: int = Field(default=2, ge=0)
+    #: A worker holds a running job for this long and renews it every third of it; a job
+    #: whose lease ends (a killed worker, a lost host) goes back to the queue.
+    lease_s: float = Field(default=30.0, ge=1.0)
+    #: How often an idle worker looks at the queue (a job submitted to the same process
+    #: wakes its workers at once).
+    poll_s: float = Field(default=1.0, gt=0)
+    #: On SIGTERM, running jobs may finish within this many seconds; the rest go back to
+    #: the queue. Keep it below Kubernetes' terminationGracePeriodSeconds.
+    drain_grace_s: float = Field(default=60.0, ge=0)
+    #: Runs a job may start; one whose worker died this many times fails (its charge stays).
+    max_attempts: int = Field(default=3, ge=1)
+    #: Days rejected and failed jobs' outputs are kept in quarantine before deletion.
+    retention_days: int = Field(default=30, ge=1)
+    #: ``text`` for a terminal, ``json`` (one object a line) for a log collector.
+    log_format: Literal["text", "json"] = "text"
+    #: Port of ``sandbox worker``'s /healthz, /readyz and /metrics.
+    worker_port: int = Field(default=9100, ge=1, le=65535)
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

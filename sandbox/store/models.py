@@ -138,6 +138,34 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+class ConsoleSession(Base):
+    """A signed-in console browser; shared by every API process (one database).
+
+    Only the SHA-256 of the session id is stored (the cookie carries the id);
+    the API token it was exchanged for is named by its row, so revoking the
+    token or deactivating the user ends the session on every process.
+    """
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SignInFailure(Base):
+    """One failed (or still open) sign-in try from an address, within the throttle's window."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The client address as the service sees it (no token, no user name).
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
 class Dataset(Base):
     __tablename__ = "datasets"
 
@@ -167,6 +195,9 @@ class Dataset(Base):
     #: The bureau that owns the dataset (the ingesting steward's organisation, art. 63).
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: When a steward withdrew the dataset (files deleted, grants terminated); a tombstone.
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    withdrawn_reason: Mapped[str] = mapped_column(Text, default="")
 
     columns: Mapped[list[DatasetColumn]] = relationship(
         order_by="DatasetColumn.position", lazy="selectin", cascade="all, delete-orphan"
@@ -268,6 +299,16 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    #: Runs started so far (a lost lease hands the job back; the next run is attempt + 1).
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    #: The worker holding the job while it runs (None: nobody); see :mod:`sandbox.jobs.queue`.
+    lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
+    #: When the lease ends unless renewed; an expired lease puts the job back in the queue.
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None, index=True)
+    #: Fixes the noise of a test's job (tests only; never set through the API).
+    seed: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: When retention deleted a rejected or failed job's output (audited).
+    output_deleted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     grant: Mapped[Grant] = relationship(lazy="joined")
 
