@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     #: Port of ``sandbox worker``'s /healthz, /readyz and /metrics.
     worker_port: int = Field(default=9100, ge=1, le=65535)
+    #: Whether the service applies database migrations when it starts. None: in
+    #: development yes; in production no, the schema is migrated once by
+    #: ``sandbox admin migrate`` (a Kubernetes Job) and a service on an older schema
+    #: refuses to start.
+    migrate_on_start: bool | None = None
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
@@ -106,6 +111,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'sandbox.db').resolve()}"
+
+    @property
+    def migrates_on_start(self) -> bool:
+        """Whether :attr:`migrate_on_start` applies, its default resolved by environment."""
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return self.environment == "development"
 
     @property
     def datasets_dir(self) -> Path:

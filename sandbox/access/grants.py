@@ -17,6 +17,7 @@ from policies.grants import GrantState, check_can_grant, check_can_transition, c
 from policies.roles import OrgKind, Role
 from sandbox.audit import chain as audit
 from sandbox.catalog.datasets import get as get_dataset
+from sandbox.catalog.withdraw import check_usable
 from sandbox.store.db import Database
 from sandbox.store.models import Grant, Organisation, User, utcnow
 
@@ -55,6 +56,7 @@ def create(
         InvalidRequest: Not an operator organisation, unknown kind, bad expiry.
         PolicyViolation: A closed dataset, conditions of art. 34 unmet, or a dataset
             of another bureau than the steward's (art. 63).
+        Conflict: A withdrawn dataset.
     """
     org = session.get(Organisation, org_id)
     if org is None:
@@ -82,6 +84,8 @@ def create(
 
         Limits.from_grant(jail_limits)  # unknown keys or values beyond the maxima are refused
     rows = [get_dataset(session, name) for name in dict.fromkeys(datasets)]
+    for row in rows:
+        check_usable(row)
     steward = _user(session, user_id)
     check_can_manage_datasets(Role(steward.role), steward.org_id, [d.org_id for d in rows])
     for d in rows:

@@ -52,6 +52,7 @@ from sandbox.audit import chain as audit
 from sandbox.audit import signing
 from sandbox.catalog.datasets import get as get_dataset
 from sandbox.catalog.facts import DIGEST_ALGORITHM, input_digest
+from sandbox.catalog.withdraw import check_usable
 from sandbox.checks import blocking
 from sandbox.jobs.lifecycle import transition, visible_job
 from sandbox.settings import Settings
@@ -99,7 +100,8 @@ def review(
         PolicyViolation: Not a steward, the steward's own organisation's job,
             an input dataset of another bureau, or ``core`` data.
         Conflict: Not awaiting review, automatic checks fail and no override
-            reason, or this steward approved the output already.
+            reason, this steward approved the output already, or (an approval) an
+            input dataset was withdrawn.
         InvalidRequest: No reason.
     """
     published: str | None = None  # the released file's name, copied once the release commits
@@ -124,6 +126,8 @@ def review(
                 action="review.reject",
                 reason=reason,
             )
+        for dataset in datasets:  # computed from data its bureau has since withdrawn
+            check_usable(dataset)
         required = approvals_required_for(Grade(d.grade) for d in datasets)
         earlier = list(
             session.scalars(

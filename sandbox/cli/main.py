@@ -57,11 +57,13 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     try:
         settings = Settings.load(**overrides)
+        sandbox = Sandbox(settings)
+        sandbox.prepare_schema()  # here, so that a refusal prints without a traceback
     except SandboxError as error:
         _fail(error)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
-        create_app(Sandbox(settings)),
+        create_app(sandbox),
         host=settings.host,
         port=settings.port,
         log_level="info",
@@ -88,6 +90,91 @@ def bootstrap(
         _fail(error)
     R.say(f"admin '{name}' created; its token is shown once:", to_err=True)
     typer.echo(token)
+
+
+@admin_app.command("migrate")
+def migrate() -> None:
+    """Apply the database migrations up to this version's head, and nothing else.
+
+    Run it once per upgrade (in Kubernetes, as a Job before the rolling update); a
+    production service does not migrate at start (SANDBOX_MIGRATE_ON_START).
+    """
+    from sandbox.store.db import Database
+
+    settings = _settings()
+    db = Database(settings.db_url)
+    try:
+        before = db.revision()
+        db.migrate()
+        after = db.revision()
+    finally:
+        db.dispose()
+    if before == after:
+        R.say(f"the database is at {after} already (this version's head)")
+    else:
+        R.say(f"the database migrated from {before or '(empty)'} to {after}")
+
+
+@admin_app.command("backup")
+def backup(
+    to: Annotated[
+        Path, typer.Option("--to", help="A new (or empty) folder to write the backup into")
+    ],
+) -> None:
+    """Back up the database and the data folder while the service runs (not the secret)."""
+    from sandbox.service.backup import create
+
+    settings = _settings()
+    try:
+        db = _database(settings)
+        made = create(db, settings, to, actor="system:cli")
+    except SandboxError as error:
+        _fail(error)
+    R.say(
+        f"backup written to {made.path}: {made.files} files, {made.bytes} bytes, database at "
+        f"{made.revision}; manifest SHA-256 {made.manifest_sha256}"
+    )
+
+
+@admin_app.command("restore")
+def restore(
+    source: Annotated[
+        Path, typer.Argument(help="A folder written by `sandbox admin backup`", file_okay=False)
+    ],
+) -> None:
+    """Restore a backup into an empty deployment, then verify the audit chain and datasets.
+
+    The deployment must be configured with the backed-up deployment's secret key,
+    database kind and data folder; exit 1 if the restored state does not verify.
+    """
+    from sandbox.service.backup import RestoreFailed
+    from sandbox.service.backup import restore as do_restore
+
+    settings = _settings()
+    try:
+        done = do_restore(settings, source, actor="system:cli")
+    except RestoreFailed as error:
+        err.print(Text.assemble(("error:", "red"), " ", R.safe(str(error))), highlight=False)
+        raise typer.Exit(1) from error
+    except SandboxError as error:
+        _fail(error)
+    R.say(
+        f"restored {done.files} files and the database; verified {done.audit_entries} audit "
+        f"entries, {done.releases} releases and {done.datasets} datasets' files"
+    )
+
+
+@admin_app.command("retention")
+def retention() -> None:
+    """Delete the outputs of rejected and failed jobs older than SANDBOX_RETENTION_DAYS."""
+    from sandbox.service.retention import sweep
+
+    settings = _settings()
+    try:
+        deleted = sweep(_database(settings), settings)
+    except SandboxError as error:
+        _fail(error)
+    R.say(f"{deleted} job outputs deleted (kept {settings.retention_days} days)")
 
 
 @audit_app.command("verify")
@@ -250,12 +337,19 @@ def _settings() -> Settings:
 
 
 def _database(settings: Settings) -> Database:
-    """The migrated store, able to write audit entries (MAC key from the secret)."""
+    """The migrated store, able to write audit entries (MAC key from the secret).
+
+    It is migrated here as the service would be at start (``migrate_on_start``);
+    otherwise a database behind this version is refused.
+    """
     from sandbox.audit.chain import mac_key
     from sandbox.store.db import Database
 
     db = Database(settings.db_url, audit_key=mac_key(settings.secret()))
-    db.migrate()
+    if settings.migrates_on_start:
+        db.migrate()
+    else:
+        db.check_at_head()
     return db
 
 

@@ -31,6 +31,7 @@ from sandbox.access.auth import Principal
 from sandbox.access.grants import get as get_grant
 from sandbox.audit import chain as audit
 from sandbox.catalog.datasets import get as get_dataset
+from sandbox.catalog.withdraw import check_usable
 from sandbox.jobs import answer_cache
 from sandbox.jobs.facts import dataset_facts, grant_facts, min_cell
 from sandbox.jobs.lifecycle import transition
@@ -80,7 +81,8 @@ def prepare(
             a grade that admits no such product (art. 62), too many failed extracts.
         NotFound: No such grant for the caller's organisation, or no such dataset.
         InvalidJobSpec: Malformed spec or forbidden column use.
-        Conflict: An identical query's answer is not released yet and its grant ended.
+        Conflict: An identical query's answer is not released yet and its grant ended, or
+            a dataset was withdrawn.
     """
     check_role(who.role, Role.OPERATOR)
     spec = parse_job_spec(spec_data)
@@ -100,6 +102,8 @@ def prepare(
     if limits_failures(kind.product):
         check_failed_extracts(failed_runs(session, grant.id, kind))
     datasets = [get_dataset(session, name) for name in spec.datasets]
+    for row in datasets:
+        check_usable(row)
     facts = tuple(dataset_facts(d) for d in datasets)
     terms = grant_facts(grant)
     # a spec the kind cannot run on these datasets is refused before any budget is spent

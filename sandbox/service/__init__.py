@@ -80,7 +80,7 @@ class Sandbox:
             self.settings.data_dir / "uploads",
         ):
             private_dir(folder)
-        self.db.migrate()
+        self.prepare_schema()
         stale = self.jobs.recover()
         if stale:
             log.warning("%d jobs interrupted by the last shutdown were failed", stale)
@@ -98,6 +98,17 @@ class Sandbox:
         if start is not None:
             start()
         self._started = True
+
+    def prepare_schema(self) -> None:
+        """Migrate the database, or (``migrate_on_start`` off) check it is migrated.
+
+        Raises:
+            SchemaNotAtHead: Not migrating, and the database is not at this code's head.
+        """
+        if self.settings.migrates_on_start:
+            self.db.migrate()
+        else:
+            self.db.check_at_head()
 
     def close(self) -> None:
         """Wait for running jobs, then release the database."""

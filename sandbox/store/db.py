@@ -18,13 +18,21 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from policies.errors import InvalidRequest
+from policies.errors import InvalidRequest, SandboxError
 
 #: Key of the PostgreSQL advisory lock that serializes audit appends.
 AUDIT_LOCK_KEY = 0x5A4E_D0C5
+
+
+class SchemaNotAtHead(SandboxError):
+    """The database's schema is not the one this version of the service needs."""
+
+    code = "schema_not_at_head"
 
 
 def _sqlite_immediate(engine: Engine) -> None:
@@ -136,14 +144,49 @@ class Database:
         _refuse_nul(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
+    @staticmethod
+    def _alembic_config() -> Config:
+        config = Config()
+        script_location = str(resources.files("sandbox") / "store" / "migrations")
+        config.set_main_option("script_location", script_location)
+        return config
+
     def migrate(self) -> None:
         """Apply Alembic migrations up to head (idempotent)."""
-        script_location = str(resources.files("sandbox") / "store" / "migrations")
-        config = Config()
-        config.set_main_option("script_location", script_location)
+        config = self._alembic_config()
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    @classmethod
+    def head(cls) -> str:
+        """The newest migration this version of the code knows."""
+        head = ScriptDirectory.from_config(cls._alembic_config()).get_current_head()
+        if head is None:  # pragma: no cover - the package ships its migrations
+            raise SchemaNotAtHead("no migrations found in the installed package")
+        return head
+
+    def revision(self) -> str | None:
+        """The migration the database is at (None: never migrated)."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def at_head(self) -> bool:
+        """Whether the database's schema is the one this code needs."""
+        return self.revision() == self.head()
+
+    def check_at_head(self) -> None:
+        """Refuse a database whose schema this code does not expect.
+
+        Raises:
+            SchemaNotAtHead: Behind (or ahead of) the code's newest migration.
+        """
+        revision = self.revision()
+        if revision != self.head():
+            raise SchemaNotAtHead(
+                f"the database is at migration {revision or '(none)'}, this version needs "
+                f"{self.head()}: run `sandbox admin migrate` first (with this version's image)"
+            )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

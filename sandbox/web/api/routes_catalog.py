@@ -10,14 +10,21 @@ from fastapi import APIRouter, File, Form, UploadFile, status
 from pydantic import ValidationError
 
 from policies.access import can_read_exact_facts_of
-from policies.errors import InvalidRequest
+from policies.errors import InvalidRequest, NotFound
 from policies.roles import Role, check_role
 from sandbox.access.auth import Principal
 from sandbox.catalog import datasets as catalog
 from sandbox.catalog.facts import input_digest
+from sandbox.catalog.withdraw import visible
 from sandbox.service import Sandbox
+from sandbox.service.withdraw import withdraw as do_withdraw
 from sandbox.store.models import Dataset
-from sandbox.web.api.schemas import DatasetCreate, DatasetPublic, ProposalPublic
+from sandbox.web.api.schemas import (
+    DatasetCreate,
+    DatasetPublic,
+    DatasetWithdraw,
+    ProposalPublic,
+)
 from sandbox.web.deps import Caller, SandboxDep
 
 router = APIRouter(tags=["catalog"])
@@ -101,13 +108,28 @@ def propose(
 
 @router.get("/datasets")
 def list_datasets(who: Caller, sandbox: SandboxDep) -> list[DatasetPublic]:
-    """The catalog: schema, tags, row counts (exact ones for stewards and auditors only)."""
+    """The catalog: schema, tags, row counts (exact ones for stewards and auditors only).
+
+    Withdrawn datasets stay listed, as tombstones, for everyone but operators.
+    """
     with sandbox.db.session() as session:
-        return [_view(d, who, sandbox) for d in catalog.list_all(session)]
+        return [_view(d, who, sandbox) for d in visible(who.role, catalog.list_all(session))]
 
 
 @router.get("/datasets/{name}")
 def get_dataset(name: str, who: Caller, sandbox: SandboxDep) -> DatasetPublic:
-    """One dataset's metadata."""
+    """One dataset's metadata (a withdrawn one: not found for operators)."""
     with sandbox.db.session() as session:
-        return _view(catalog.get(session, name), who, sandbox)
+        dataset = catalog.get(session, name)
+        if not visible(who.role, [dataset]):
+            raise NotFound(f"no dataset named '{name}'")
+        return _view(dataset, who, sandbox)
+
+
+@router.post("/datasets/{name}/withdraw")
+def withdraw(name: str, body: DatasetWithdraw, who: Caller, sandbox: SandboxDep) -> DatasetPublic:
+    """Withdraw a dataset (steward of its bureau): grants including it end, queued jobs on
+    it fail, outputs awaiting review can no longer be approved, its files are deleted;
+    the catalog keeps a tombstone and released products stay downloadable."""
+    dataset = do_withdraw(sandbox.db, sandbox.settings, who, name, body.reason)
+    return _view(dataset, who, sandbox)

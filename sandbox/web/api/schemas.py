@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from policies.airlock import Decision, JobStatus
+from policies.airlock import MIN_REASON_LENGTH, Decision, JobStatus
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.roles import OrgKind, Role
@@ -138,6 +138,9 @@ class DatasetPublic(BaseModel):
     org_id: int
     created_at: dt.datetime
     columns: list[ColumnPublic]
+    #: When its bureau withdrew it (files deleted, grants terminated); null: in the catalog.
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_reason: str | None = None
 
     @classmethod
     def of(cls, d: Dataset, *, with_evidence: bool, exact: bool, digest: str) -> DatasetPublic:
@@ -159,6 +162,8 @@ class DatasetPublic(BaseModel):
             public_keys=d.public_keys,
             org_id=d.org_id,
             created_at=d.created_at,
+            withdrawn_at=d.withdrawn_at,
+            withdrawn_reason=d.withdrawn_reason if d.withdrawn_at is not None else None,
             columns=[
                 ColumnPublic(
                     name=c.name,
@@ -212,6 +217,12 @@ class GrantCreate(_In):
 
 class GrantAction(_In):
     reason: str = Field(min_length=5, max_length=2000)
+
+
+class DatasetWithdraw(_In):
+    """Why a dataset is withdrawn (audited; its grantees see it on their ended grants)."""
+
+    reason: str = Field(min_length=MIN_REASON_LENGTH, max_length=2000)
 
 
 class DatasetBudgetPublic(BaseModel):

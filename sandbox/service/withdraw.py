@@ -1,0 +1,115 @@
+"""Withdrawing a dataset: its grants end, its queued jobs fail, its files go (art. 63).
+
+One transaction terminates every grant that includes the dataset (with the
+reason, each audited as ``grant.terminated``), fails every queued job that reads
+it (``job.fail``), turns the catalog row into a tombstone
+(:mod:`sandbox.catalog.withdraw`) and appends ``dataset.withdraw``; the files are
+deleted once it commits. Outputs awaiting review are left as they are, but no
+steward can approve them afterwards (:func:`sandbox.airlock.review.review`
+refuses with a 409); a job running at that moment fails on its missing files or
+ends awaiting a review that cannot approve it. Released products stay.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from policies.access import check_can_manage_datasets
+from policies.airlock import JobStatus
+from policies.errors import NotFound
+from policies.grants import GrantState
+from sandbox.access import grants
+from sandbox.access.auth import Principal
+from sandbox.audit import chain as audit
+from sandbox.catalog import withdraw as tombstone
+from sandbox.jobs.lifecycle import transition
+from sandbox.settings import Settings
+from sandbox.store.db import Database
+from sandbox.store.models import Dataset, Grant, Job, grant_datasets, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def withdraw(db: Database, settings: Settings, who: Principal, name: str, reason: str) -> Dataset:
+    """Withdraw a dataset of the steward's bureau.
+
+    Args:
+        db: The store.
+        settings: Where the dataset's files are.
+        who: A steward of the bureau owning the dataset.
+        name: The dataset.
+        reason: Why (audited; recorded on the terminated grants and failed jobs).
+
+    Returns:
+        The tombstone.
+
+    Raises:
+        InvalidRequest: No reason.
+        NotFound: No such dataset.
+        PolicyViolation: Not a steward of the owning bureau (art. 63).
+        Conflict: Withdrawn already.
+    """
+    tombstone.check_reason(reason)
+    with db.session() as session:
+        dataset = session.scalar(
+            select(Dataset).where(Dataset.name == name).with_for_update(of=Dataset)
+        )
+        if dataset is None:
+            raise NotFound(f"no dataset named '{name}'")
+        check_can_manage_datasets(who.role, who.org_id, [dataset.org_id])
+        tombstone.mark(dataset, reason, utcnow())
+        why = f"dataset '{name}' withdrawn by its bureau: {reason}"
+        terminated = []
+        for grant_id in session.scalars(
+            select(Grant.id)
+            .join(grant_datasets, grant_datasets.c.grant_id == Grant.id)
+            .where(grant_datasets.c.dataset_id == dataset.id)
+            .order_by(Grant.id)
+        ):
+            grant = grants.get(session, grant_id, for_update=True)
+            if GrantState(grant.state) is not GrantState.TERMINATED:
+                grants.transition(
+                    db, session, who.actor, grant_id, GrantState.TERMINATED, why,
+                    user_id=who.user_id,
+                )  # fmt: skip
+                terminated.append(grant_id)
+        failed = []
+        queued = session.scalars(
+            select(Job)
+            .where(Job.status == JobStatus.QUEUED.value)
+            .order_by(Job.id)
+            .with_for_update(of=Job)
+        )
+        for job in queued:
+            if name in job.dataset_names:
+                transition(
+                    db,
+                    session,
+                    job,
+                    JobStatus.FAILED,
+                    actor=who.actor,
+                    action="job.fail",
+                    error=f"dataset '{name}' was withdrawn by its bureau before the job ran",
+                )
+                failed.append(job.id)
+        audit.append(
+            db,
+            session,
+            who.actor,
+            "dataset.withdraw",
+            f"dataset:{name}",
+            reason=reason,
+            grants_terminated=terminated,
+            jobs_failed=failed,
+        )
+    try:
+        tombstone.delete_files(settings, dataset)
+    except OSError as err:  # committed: the tombstone stands; the files are an operator's job
+        log.error(
+            "dataset %s withdrawn, but its files could not be deleted (%s)",
+            name,
+            type(err).__name__,
+        )
+    return dataset
