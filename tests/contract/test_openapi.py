@@ -25,6 +25,12 @@ REWORDED = {
         "the docstring names the module of the catalog's facts, which moved "
         "(sandbox.dataset_facts -> sandbox.catalog.facts)"
     ),
+    "/paths/~1v1~1datasets/get/description": (
+        "says that withdrawn datasets are listed as tombstones, except to operators (issue 15)"
+    ),
+    "/paths/~1v1~1datasets~1{name}/get/description": (
+        "says that a withdrawn dataset is not found for operators (issue 15)"
+    ),
 }
 #: Where the app factory lives: after the redesign, then before it.
 FACTORIES = ("sandbox.web.app",)

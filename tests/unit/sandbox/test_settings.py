@@ -190,3 +190,21 @@ def test_secret_when_many_processes_start_at_once_then_all_read_one_complete_sec
         t.join()
     assert len(results) == 16 and len(set(results)) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    ("environment", "setting", "migrates"),
+    [
+        ("development", None, True),  # a laptop migrates at start, as always
+        ("production", None, False),  # production migrates in a Job, never at start
+        ("production", True, True),  # a single-process production install may opt in
+        ("development", False, False),  # a developer may rehearse the production start
+    ],
+)
+def test_migrates_on_start_when_unset_then_development_only(
+    tmp_path: Path, environment: str, setting: bool | None, migrates: bool
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path, environment=environment, migrate_on_start=setting  # type: ignore[arg-type]
+    )
+    assert settings.migrates_on_start is migrates
