@@ -4,7 +4,7 @@ A backup is a folder: the database (SQLite through its online backup API, a
 consistent snapshot under concurrent writers; PostgreSQL through ``pg_dump -Fc``,
 one repeatable-read transaction), the data folder's ``datasets/``, ``releases/``,
 ``quarantine/`` and ``uploads/`` under ``files/``, and ``manifest.json`` naming
-every file with its SHA-256 and size, the Alembic revision, the dialect, the
+every file with its SHA-256 and length in bytes, the Alembic revision, the dialect, the
 time, the sandbox version and the fingerprint of the key in force. The secret
 itself is never copied: a backup is useless without it, and a stolen backup
 cannot forge a release or an audit entry. ``manifest.json.sha256`` holds the
@@ -180,7 +180,7 @@ def create(db: Database, settings: Settings, dest: Path, *, actor: str = "system
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     files = len(entries) - 1
-    size = sum(int(e["size"]) for e in entries)
+    size = sum(int(e["bytes"]) for e in entries)
     with db.session() as session:
         audit.append(
             db,
@@ -219,7 +219,7 @@ def check(source: Path) -> dict[str, Any]:
         if not path.is_file():
             raise InvalidRequest(f"the backup lacks {entry['path']}")
         actual = _digest(path)
-        if actual != {"sha256": entry["sha256"], "size": entry["size"]}:
+        if actual != {"sha256": entry["sha256"], "bytes": entry["bytes"]}:
             raise InvalidRequest(f"{entry['path']} does not match its checksum in {MANIFEST}")
     return manifest
 
@@ -353,7 +353,7 @@ def _digest(path: Path) -> dict[str, Any]:
         while block := handle.read(_BLOCK):
             digest.update(block)
             size += len(block)
-    return {"sha256": digest.hexdigest(), "size": size}
+    return {"sha256": digest.hexdigest(), "bytes": size}
 
 
 def _copy(source: Path, target: Path) -> dict[str, Any]:
@@ -368,7 +368,7 @@ def _copy(source: Path, target: Path) -> dict[str, Any]:
                 dst.write(block)
             dst.flush()
             os.fsync(dst.fileno())
-    return {"sha256": digest.hexdigest(), "size": size}
+    return {"sha256": digest.hexdigest(), "bytes": size}
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -236,7 +236,7 @@ def test_cli_restore_when_dataset_files_differ_from_catalog_then_exit_1_naming_i
     (folder / entry["path"]).write_bytes(b"not the ingested partition")
     entry |= {
         "sha256": hashlib.sha256(b"not the ingested partition").hexdigest(),
-        "size": len(b"not the ingested partition"),
+        "bytes": len(b"not the ingested partition"),
     }
     text = json.dumps(manifest).encode()
     (folder / backups.MANIFEST).write_bytes(text)

@@ -205,6 +205,8 @@ def test_migrates_on_start_when_unset_then_development_only(
     tmp_path: Path, environment: str, setting: bool | None, migrates: bool
 ) -> None:
     settings = Settings(
-        data_dir=tmp_path, environment=environment, migrate_on_start=setting  # type: ignore[arg-type]
+        data_dir=tmp_path,
+        environment=environment,
+        migrate_on_start=setting,  # type: ignore[arg-type]
     )
     assert settings.migrates_on_start is migrates

@@ -1,0 +1,185 @@
+"""Withdrawing a dataset through the API (art. 63), on SQLite and PostgreSQL, without Ray.
+
+Its grants end, its queued jobs fail, outputs awaiting review can no longer be
+approved, its files go, operators stop seeing it, and released products stay (their
+grantee's download follows the terminated grant, as for any termination: art. 76).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from jobs.runner import Outcome, Task, execute
+from policies.airlock import JobStatus
+from sandbox.audit.verify import verify
+from sandbox.jobs.lifecycle import transition
+from sandbox.service import Sandbox
+from sandbox.settings import Settings
+from sandbox.store.models import AuditEntry, Dataset, Job
+from sandbox.web.app import create_app
+from tests.factories import World, aggregate_spec, build_world, wait_status
+
+WITHDRAW = "/v1/datasets/residents/withdraw"
+REASON = {"reason": "the source licence ended"}
+
+
+class InProcessRunner:
+    """The real executor, without Ray."""
+
+    def run(self, task: Task) -> Outcome:
+        return execute(task)
+
+
+@pytest.fixture
+def world(settings: Settings) -> Iterator[World]:
+    sandbox = Sandbox(settings, runner=InProcessRunner())
+    with TestClient(create_app(sandbox)) as http:
+        yield build_world(http, sandbox)
+
+
+def _post(world: World, path: str, who: str, body: dict[str, Any]) -> Any:
+    return world.http.post(path, headers=world.as_(who), json=body)
+
+
+def _awaiting(world: World, **spec: Any) -> int:
+    job_id = int(world.submit(epsilon=0.3, **spec).json()["id"])
+    wait_status(world, job_id, {"awaiting_review"})
+    return job_id
+
+
+def _queued(world: World) -> int:
+    """A job still in the queue (as if no worker had taken it yet)."""
+    db = world.sandbox.db
+    with db.session() as session:
+        job = Job(
+            grant_id=world.grant_id,
+            org_id=world.firm_id,
+            submitted_by=4,
+            kind="aggregate",
+            spec=aggregate_spec(),
+            epsilon=0,
+            delta=0,
+        )
+        transition(db, session, job, JobStatus.QUEUED, actor="system")
+        return job.id
+
+
+@pytest.mark.parametrize(
+    ("who", "body", "status", "code"),
+    [
+        ("operator", REASON, 403, "policy_violation"),  # operators withdraw nothing
+        ("auditor", REASON, 403, "policy_violation"),  # nor do auditors of the bureau
+        ("steward", {"reason": "no"}, 422, None),  # a reason is required (audited)
+        ("steward", {}, 422, None),  # ...always
+    ],
+)
+def test_withdraw_when_not_allowed_or_no_reason_then_4xx_and_nothing_changes(
+    world: World, who: str, body: dict[str, Any], status: int, code: str | None
+):
+    response = _post(world, WITHDRAW, who, body)
+    assert response.status_code == status, response.text
+    if code is not None:
+        assert response.json()["error"] == code
+    listed = world.http.get("/v1/datasets", headers=world.as_("operator")).json()
+    assert [d["name"] for d in listed] == ["residents"]
+    assert world.grant()["state"] == "active"
+
+
+def test_withdraw_when_steward_of_another_bureau_or_unknown_dataset_then_403_or_404(
+    world: World,
+):
+    org = _post(world, "/v1/orgs", "admin", {"name": "rival bureau", "kind": "bureau"}).json()
+    rival = _post(
+        world, "/v1/users", "admin", {"name": "rival", "role": "steward", "org_id": org["id"]}
+    ).json()["token"]
+    response = world.http.post(WITHDRAW, headers={"Authorization": f"Bearer {rival}"}, json=REASON)
+    assert response.status_code == 403 and response.json()["error"] == "policy_violation"
+    missing = _post(world, "/v1/datasets/nothing_here/withdraw", "steward", REASON)
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+def test_withdraw_when_steward_withdraws_then_grants_end_jobs_fail_files_go_releases_stay(
+    world: World,
+):
+    sandbox = world.sandbox
+    released = _awaiting(world, group_by=["city"])
+    approve = {"decision": "approve", "reason": "aggregates, checks pass"}
+    assert _post(world, f"/v1/jobs/{released}/review", "steward", approve).status_code == 200
+    awaiting = _awaiting(world, group_by=[])
+    queued = _queued(world)
+    with sandbox.db.session() as session:
+        folder = Path(session.scalars(select(Dataset.path)).one())
+    assert folder.is_dir()
+
+    response = _post(world, WITHDRAW, "steward", REASON)
+    assert response.status_code == 200, response.text
+    tombstone = response.json()
+    assert tombstone["withdrawn_reason"] == REASON["reason"]
+    assert dt.datetime.fromisoformat(tombstone["withdrawn_at"])
+    assert not folder.exists()  # the files are gone
+
+    grant = world.grant()
+    assert grant["state"] == "terminated" and REASON["reason"] in grant["state_reason"]
+    job = world.http.get(f"/v1/jobs/{queued}", headers=world.as_("operator")).json()
+    assert job["status"] == "failed" and "withdrawn" in job["error"]
+    refused = _post(world, f"/v1/jobs/{awaiting}/review", "steward", approve)
+    assert refused.status_code == 409 and "withdrawn" in refused.json()["message"]
+    rejected = _post(
+        world,
+        f"/v1/jobs/{awaiting}/review",
+        "steward",
+        {"decision": "reject", "reason": "its dataset was withdrawn"},
+    )
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    # the released product stays: its file, its signed manifest, its bureau's download; the
+    # grantee's download follows its (terminated) grant, as for any termination (art. 76)
+    output = world.http.get(f"/v1/jobs/{released}/output", headers=world.as_("steward"))
+    assert output.status_code == 200 and output.content
+    manifest = world.http.get(f"/v1/jobs/{released}/manifest", headers=world.as_("operator"))
+    assert manifest.status_code == 200, manifest.text
+    grantee = world.http.get(f"/v1/jobs/{released}/output", headers=world.as_("operator"))
+    assert grantee.status_code == 403 and "art. 76" in grantee.json()["message"]
+
+    # operators no longer see it; its bureau and auditors see the tombstone
+    assert world.http.get("/v1/datasets", headers=world.as_("operator")).json() == []
+    hidden = world.http.get("/v1/datasets/residents", headers=world.as_("operator"))
+    assert hidden.status_code == 404
+    for who in ("steward", "auditor"):
+        listed = world.http.get("/v1/datasets", headers=world.as_(who)).json()
+        assert [(d["name"], d["withdrawn_reason"]) for d in listed] == [
+            ("residents", REASON["reason"])
+        ]
+
+    # no new grant on it, no second withdrawal
+    new_grant = {
+        "org_id": world.other_firm_id,
+        "datasets": ["residents"],
+        "purpose": "statistics for a report",
+        "kinds": ["aggregate"],
+        "epsilon": 1.0,
+        "commitment_accepted": True,
+        "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
+    }
+    granted = _post(world, "/v1/grants", "steward", new_grant)
+    assert granted.status_code == 409 and "withdrawn" in granted.json()["message"]
+    again = _post(world, WITHDRAW, "steward", REASON)
+    assert again.status_code == 409 and again.json()["error"] == "conflict"
+
+    with sandbox.db.session() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "dataset.withdraw")
+        ).one()
+        assert entry.subject == "dataset:residents" and entry.actor == "user:steward"
+        assert entry.details == {
+            "reason": REASON["reason"],
+            "grants_terminated": [world.grant_id],
+            "jobs_failed": [queued],
+        }
+        assert verify(session, sandbox.settings.secret()).ok
