@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
 #: The environment variable naming the point to crash at.
 ENV = "SANDBOX_CRASH_AT"
@@ -32,3 +33,12 @@ def crashpoint(point: str) -> None:
     """Kill this process with SIGKILL if it is to crash at ``point``; otherwise nothing."""
     if armed(point):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def crash_soon(point: str, after_s: float) -> None:
+    """Kill this process ``after_s`` seconds from now if it is to crash at ``point`` (a
+    crash in the middle of what the caller starts next: a run, a check)."""
+    if armed(point):
+        timer = threading.Timer(after_s, os.kill, (os.getpid(), signal.SIGKILL))
+        timer.daemon = True
+        timer.start()
