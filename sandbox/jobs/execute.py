@@ -116,6 +116,7 @@ def checked(
     a value from the output).
     """
     try:
+        crash_soon("during_checks", 0.3)  # while the child process checks
         return run_isolated(output, context, limits or Limits())
     except (KeyboardInterrupt, SystemExit, InternalError):
         raise  # InternalError: a stored dataset could not be read, whatever the output holds
