@@ -16,8 +16,11 @@ and :func:`execute` live in :mod:`jobs.task` and are re-exported here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -51,6 +54,25 @@ def execute(task: Task) -> Outcome:
         InternalError: The task lacks the catalog context its kind needs.
     """
     return KINDS[parse_job_spec(task.spec).kind].run(task)
+
+
+@contextlib.contextmanager
+def _keeping_sigterm() -> Iterator[None]:
+    """Keep this process's SIGTERM handler across ``ray.init``.
+
+    Called from the main thread, ``ray.init`` replaces it with one that raises
+    ``SystemExit`` wherever the main thread is (inside a request of the API's
+    event loop: a 500, and the workers never drain). The service's own handler
+    (uvicorn's, ``sandbox worker``'s) is put back, so SIGTERM drains.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, handler)
 
 
 class RayRunner:
@@ -89,11 +111,12 @@ class RayRunner:
                 "configure_logging": False,
                 "namespace": "data-sandbox",
             }
-            if self.address is None:
-                options |= {"num_cpus": self.num_cpus, "_node_ip_address": "127.0.0.1"}
-                ray.init(**options)
+            if self.address is not None:
+                options["address"] = self.address
             else:
-                ray.init(address=self.address, **options)
+                options |= {"num_cpus": self.num_cpus, "_node_ip_address": "127.0.0.1"}
+            with _keeping_sigterm():
+                ray.init(**options)
         if self._partial is None:
             from jobs.distributed import finish, partial, single
 

@@ -54,6 +54,22 @@ def stale(settings: Settings, name: str, sha256: str) -> str | None:
     return None
 
 
+def quarantined(settings: Settings, name: str, sha256: str) -> Path | None:
+    """The quarantined file a release named ``name`` (``job-N.<suffix>``) copies: the run's
+    attempt file (``job-N-a<k>.<suffix>``, see :mod:`sandbox.jobs.queue`) or, for outputs
+    written before leases, ``name`` itself; the one whose SHA-256 is ``sha256``, or None."""
+    found = _RELEASED_NAME.fullmatch(name)
+    if found is None:
+        return None
+    suffix = name[name.index(".") :]
+    candidates = [settings.quarantine_dir / name]
+    candidates += sorted(settings.quarantine_dir.glob(f"job-{found.group(1)}-a*{suffix}"))
+    for source in candidates:
+        if source.is_file() and not source.is_symlink() and sha256_file(source) == sha256:
+            return source
+    return None
+
+
 def publish(settings: Settings, name: str, sha256: str) -> Path:
     """Copy a committed release's file out of quarantine into ``releases/``; idempotent.
 
@@ -74,8 +90,8 @@ def publish(settings: Settings, name: str, sha256: str) -> Path:
     released = settings.releases_dir / name
     if stale(settings, name, sha256) is None:
         return released
-    source = settings.quarantine_dir / name
-    if not source.is_file() or sha256_file(source) != sha256:
+    source = quarantined(settings, name, sha256)
+    if source is None:
         raise InternalError(f"the quarantined output of {name} is missing or changed")
     settings.releases_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=settings.releases_dir, prefix=f".{name}.", suffix=".partial")

@@ -57,6 +57,7 @@ from sandbox.checks import blocking
 from sandbox.jobs.lifecycle import transition, visible_job
 from sandbox.settings import Settings
 from sandbox.store.db import Database
+from sandbox.store.faults import crashpoint
 from sandbox.store.models import Dataset, Job, Release, Review, User, spec_datasets, utcnow
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,8 @@ def review(
             output_sha256=job.output_sha256,
             **anchor,
         )
+        crashpoint("before_approve_commit")
+    crashpoint("after_approve_commit")
     if published is not None:
         try:
             publish(settings, published, job.output_sha256)

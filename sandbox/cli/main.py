@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -42,12 +44,21 @@ def _fail(error: SandboxError) -> NoReturn:
     raise typer.Exit(2)
 
 
+def _exit_quietly(signum: int, _frame: object) -> None:
+    """SIGTERM's end once the service has drained: exit 0, no traceback."""
+    raise SystemExit(0)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default SANDBOX_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default SANDBOX_PORT)")] = None,
 ) -> None:
-    """Run the API service (Ray starts inside it unless SANDBOX_RAY_ADDRESS is set)."""
+    """Run the API service, and SANDBOX_WORKERS job workers beside it (0: API only).
+
+    SIGTERM drains: no new request or job, running jobs finish within
+    SANDBOX_DRAIN_GRACE_S, the rest go back to the queue; then exit 0.
+    """
     import uvicorn
 
     from sandbox.service import Sandbox
@@ -62,6 +73,9 @@ def serve(
     except SandboxError as error:
         _fail(error)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # uvicorn handles SIGTERM while it runs (stop accepting, finish requests, drain the
+    # workers in the app's shutdown), then raises the signal again: this handler ends there.
+    signal.signal(signal.SIGTERM, _exit_quietly)
     uvicorn.run(
         create_app(sandbox),
         host=settings.host,
@@ -72,6 +86,44 @@ def serve(
         proxy_headers=False,
         forwarded_allow_ips="",
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run job workers only (no API): they claim queued jobs from the database.
+
+    SANDBOX_WORKERS and SANDBOX_UNTIMED_WORKERS say how many jobs of each sort run at
+    once. SIGTERM (or Ctrl-C) drains: no new claim, running jobs finish within
+    SANDBOX_DRAIN_GRACE_S, the rest go back to the queue; then exit 0.
+    """
+    from sandbox.service import Sandbox
+    from sandbox.settings import Settings
+
+    try:
+        settings = Settings.load()
+    except SandboxError as error:
+        _fail(error)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stop = threading.Event()
+    sandbox = Sandbox(settings)
+    if not sandbox.runs_jobs:
+        _fail(
+            SandboxError("SANDBOX_WORKERS and SANDBOX_UNTIMED_WORKERS are both 0: nothing to run")
+        )
+    try:
+        sandbox.start()
+    except SandboxError as error:
+        _fail(error)
+    for sig in (signal.SIGTERM, signal.SIGINT):  # after Ray's start, which sets its own
+        signal.signal(sig, lambda _s, _f: stop.set())
+    log = logging.getLogger("sandbox.worker")
+    log.info("worker %s running", sandbox.jobs.executor.owner)
+    while not stop.wait(1.0):
+        pass
+    log.info("stopping: draining (at most %g s)", settings.drain_grace_s)
+    handed = sandbox.jobs.drain()
+    sandbox.close(grace_s=0)
+    log.info("stopped; %d running jobs handed back to the queue", handed)
 
 
 @admin_app.command("bootstrap")

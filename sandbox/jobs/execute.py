@@ -10,16 +10,18 @@ carry no data. Status changes go through :func:`sandbox.jobs.lifecycle.transitio
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.kinds import KINDS, JobKind
 from jobs.runner import Outcome, Task
-from policies.airlock import JobStatus, check_can_transition
+from policies.airlock import JobStatus
 from policies.errors import InternalError, SandboxError, redacted_traceback
 from policies.grants import GrantState, in_force
 from policies.views import operator_sees_failure
@@ -28,8 +30,21 @@ from sandbox.checks import Check, CheckContext
 from sandbox.checks.process import ChecksStopped, Limits, run_isolated
 from sandbox.jobs.facts import check_context, dataset_facts, grant_facts, min_cell, task
 from sandbox.jobs.lifecycle import locked, transition
+from sandbox.jobs.queue import (
+    Lease,
+    Leases,
+    attempt_output,
+    expired,
+    holds,
+    next_queued,
+    owner_id,
+    release,
+    remove_outputs,
+    take,
+)
 from sandbox.settings import Settings
 from sandbox.store.db import Database, storable
+from sandbox.store.faults import crash_soon, crashpoint
 from sandbox.store.models import Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -101,6 +116,7 @@ def checked(
     a value from the output).
     """
     try:
+        crash_soon("during_checks", 0.3)  # while the child process checks
         return run_isolated(output, context, limits or Limits())
     except (KeyboardInterrupt, SystemExit, InternalError):
         raise  # InternalError: a stored dataset could not be read, whatever the output holds
@@ -129,30 +145,41 @@ def run_problems(outcome: Outcome) -> list[Check]:
     return [Check("run", "fail", "; ".join(str(p) for p in problems))]
 
 
-def output_path(settings: Settings, job_id: int) -> Path:
-    """Where a job's output is written in quarantine."""
-    return (settings.quarantine_dir / f"job-{job_id}.parquet").resolve()
+def output_path(settings: Settings, job_id: int, attempt: int = 1) -> Path:
+    """Where attempt ``attempt`` of a job writes its output in quarantine."""
+    return attempt_output(settings.quarantine_dir, job_id, attempt).resolve()
 
 
 #: A started job: its task, its kind and its parsed spec.
 Started = tuple[Task, JobKind, Any]
 
+#: What :meth:`Executor.claim` returns when it took a job but had nothing to run (its
+#: grant ended, so it failed unrun).
+ENDED = "ended"
+
 
 class Executor:
-    """Runs queued jobs in worker threads.
+    """Runs queued jobs in worker threads that claim them from the database.
 
-    Jobs whose run times the operator does not see (an untimed kind, e.g. custom
+    Workers claim jobs with leases (:mod:`sandbox.jobs.queue`), so several
+    processes share one queue and a job whose worker died runs again. Jobs
+    whose run times the operator does not see (an untimed kind, e.g. custom
     code, which could encode data in how long it runs) have their own workers:
-    sharing a pool, an untimed job that held a worker for a data-dependent time
+    sharing them, an untimed job that held a worker for a data-dependent time
     would delay the start of the operator's next visible job, and that job's
     ``started_at`` would tell the time.
 
+    Workers start on :meth:`start` (or the first :meth:`wake`); :meth:`drain`
+    stops them as SIGTERM asks: no new claim, running jobs finish within a
+    grace period, the rest go back to the queue.
+
     Args:
         db: The metadata store.
-        settings: Service settings (quarantine folder, checks' limits).
+        settings: Service settings (quarantine folder, checks' limits, leases).
         runner: Executes tasks (Ray).
-        workers: Jobs with visible timing that may run at once.
-        untimed_workers: Jobs without that may run at once.
+        workers: Jobs with visible timing that may run at once (default: the settings').
+        untimed_workers: Jobs without that may run at once (default: the settings').
+        owner: This process's name on its leases (default: host, pid and a random part).
     """
 
     def __init__(
@@ -160,138 +187,252 @@ class Executor:
         db: Database,
         settings: Settings,
         runner: Runner,
-        workers: int = 4,
-        untimed_workers: int = 2,
+        workers: int | None = None,
+        untimed_workers: int | None = None,
+        owner: str | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.runner = runner
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
-        self.untimed = ThreadPoolExecutor(untimed_workers, thread_name_prefix="untimed")
+        self.workers = settings.workers if workers is None else workers
+        self.untimed_workers = (
+            settings.untimed_workers if untimed_workers is None else untimed_workers
+        )
+        self.owner = owner or owner_id()
+        self.leases = Leases(db, settings.lease_s)
         self.limits = Limits(
             memory_bytes=settings.checks_memory_mb << 20,
             cpu_seconds=settings.checks_cpu_s,
             wall_seconds=settings.checks_wall_s,
         )
+        self._threads: list[threading.Thread] = []
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._last_requeue = 0.0
+        self._busy = 0
 
-    def enqueue(self, job_id: int, kind: JobKind, seed: int | None = None) -> None:
-        """Run the queued job ``job_id`` in the background."""
-        pool = self.untimed if kind.untimed else self.pool
-        pool.submit(self.run, job_id, seed).add_done_callback(_log_crash)
+    # --- the worker threads ------------------------------------------------------------
 
-    def run(self, job_id: int, seed: int | None) -> None:
-        """Run a queued job to a terminal or reviewable state, whatever fails on the way."""
-        output: Path | None = None
-        started: Started | None = None
-        try:
-            started = self.start(job_id, seed)
-            if started is None:
+    def start(self) -> None:
+        """Start the worker threads (once; none after :meth:`drain`)."""
+        with self._lock:
+            if self._threads or self._stopping.is_set():
                 return
-            task_, kind, spec = started
-            output = Path(task_.output_path)
-            outcome = self.runner.run(task_)
-            context = check_context(kind, spec, task_)
-            checks = checked(job_id, Path(outcome.output_path), context, self.limits)
-            self.finish(job_id, outcome, [*checks, *run_problems(outcome)])
-        except SandboxError as err:
-            self.fail(job_id, str(err), output, started)
-        except Exception as err:
-            log.error("job %s crashed\n%s", job_id, redacted_traceback(err))
-            message = "the job failed inside the sandbox; the data bureau was told"
-            self.fail(job_id, message, output, started)
+            pools = [(False, self.workers), (True, self.untimed_workers)]
+            for untimed, count in pools:
+                for i in range(count):
+                    name = f"{'untimed' if untimed else 'job'}-worker-{i}"
+                    thread = threading.Thread(
+                        target=self._loop, args=(untimed,), name=name, daemon=True
+                    )
+                    self._threads.append(thread)
+                    thread.start()
 
-    def start(self, job_id: int, seed: int | None) -> Started | None:
-        """Start a queued job: its task, or None when its grant ended (it fails, unrun)."""
+    def wake(self) -> None:
+        """Tell idle workers that a job was queued (other processes find it when they poll)."""
+        self.start()
+        self._wakeup.set()
+
+    def _loop(self, untimed: bool) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._requeue_now_and_then()
+                if not self._stopping.is_set() and self.run_next(untimed):
+                    continue
+            except Exception as err:  # a database outage: the next poll tries again
+                log.error("job worker: %s\n%s", type(err).__name__, redacted_traceback(err))
+            if self._wakeup.wait(self.settings.poll_s):
+                self._wakeup.clear()
+
+    def _requeue_now_and_then(self) -> None:
+        """Requeue expired leases, at most every third of a lease per process."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_requeue < self.settings.lease_s / 3:
+                return
+            self._last_requeue = now
+        self.requeue_expired()
+
+    def run_next(self, untimed: bool) -> bool:
+        """Claim one queued job (of untimed kinds or of the others) and run it.
+
+        Returns:
+            Whether a job was claimed (False: the queue had none for this worker).
+        """
+        kinds = [k.name for k in KINDS if k.untimed == untimed]
+        with self._lock:
+            self._busy += 1
+        try:
+            claimed = self.claim(kinds)
+            if claimed is None:
+                return False
+            if claimed != ENDED:
+                assert not isinstance(claimed, str)
+                self.run(*claimed)
+            return True
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    # --- one job ---------------------------------------------------------------------
+
+    def claim(self, kinds: list[str]) -> tuple[Started, Lease] | str | None:
+        """Claim the oldest queued job of ``kinds``: its task and lease; :data:`ENDED` when
+        its grant ended (it failed, unrun); None when none waits."""
         with self.db.session() as session:
-            job = locked(session, job_id)
-            check_can_transition(JobStatus(job.status), JobStatus.RUNNING)
-            grant = job.grant
-            if not in_force(GrantState(grant.state), grant.expires_at, utcnow()):
-                # art. 76: a suspended, terminated or expired grant runs nothing more
-                transition(
-                    self.db,
-                    session,
-                    job,
-                    JobStatus.FAILED,
-                    actor="system",
-                    action="job.fail",
-                    error="the grant is no longer active (art. 76); the job did not run",
-                )
+            job = next_queued(session, kinds)
+            if job is None:
                 return None
-            spec = job.parsed_spec
-            kind = KINDS[spec.kind]
-            transition(self.db, session, job, JobStatus.RUNNING, actor="system", action="job.run")
-            facts = tuple(dataset_facts(get_dataset(session, n)) for n in spec.datasets)
-            terms = grant_facts(grant)
-            built = task(
-                job.id,
-                job.spec,
-                facts,
-                output_path=output_path(self.settings, job.id),
-                # the aggregate engine's threshold; other kinds' checks use the same rule
-                min_cell=min_cell(facts, terms),
-                options=kind.options(terms, facts, self.settings.secret()),
-                seed=seed,
-            )
-            return built, kind, spec
+            lease = Lease(job.id, self.owner, job.attempt + 1)
+            started = self.start_job(session, job, lease)
+        if started is None:
+            return ENDED
+        self.leases.add(lease)
+        crashpoint("after_claim")
+        return started, lease
 
-    def finish(self, job_id: int, outcome: Outcome, checks: list[Check]) -> None:
-        """File a run's output for review with its report and checks."""
-        with self.db.session() as session:
-            job = locked(session, job_id)
-            report = RunReport.of(outcome, checks)
+    def start_job(self, session: Session, job: Job, lease: Lease) -> Started | None:
+        """Start a claimed job under ``lease``: its task, or None when its grant ended (it
+        fails, unrun)."""
+        grant = job.grant
+        if not in_force(GrantState(grant.state), grant.expires_at, utcnow()):
+            # art. 76: a suspended, terminated or expired grant runs nothing more
             transition(
                 self.db,
                 session,
                 job,
-                JobStatus.AWAITING_REVIEW,
+                JobStatus.FAILED,
                 actor="system",
-                action="job.finish",
-                status=JobStatus.AWAITING_REVIEW.value,
-                output_sha256=outcome.output_sha256,
-                rows=outcome.rows,
-                epsilon_spent=outcome.epsilon,
-                checks=storable({c.name: c.verdict for c in checks}),
+                action="job.fail",
+                error="the grant is no longer active (art. 76); the job did not run",
             )
-            job.output_path, job.output_sha256 = outcome.output_path, outcome.output_sha256
-            job.report = report.stored()
+            return None
+        spec = job.parsed_spec
+        kind = KINDS[spec.kind]
+        take(job, lease, self.settings.lease_s, utcnow())
+        # a run after a lost lease says which attempt it is; a first run says nothing new
+        again: dict[str, Any] = {"attempt": lease.attempt} if lease.attempt > 1 else {}
+        transition(
+            self.db, session, job, JobStatus.RUNNING, actor="system", action="job.run", **again
+        )
+        facts = tuple(dataset_facts(get_dataset(session, n)) for n in spec.datasets)
+        terms = grant_facts(grant)
+        built = task(
+            job.id,
+            job.spec,
+            facts,
+            output_path=output_path(self.settings, job.id, lease.attempt),
+            # the aggregate engine's threshold; other kinds' checks use the same rule
+            min_cell=min_cell(facts, terms),
+            options=kind.options(terms, facts, self.settings.secret()),
+            seed=job.seed,
+        )
+        return built, kind, spec
+
+    def run(self, started: Started, lease: Lease) -> None:
+        """Run a claimed job to a terminal or reviewable state, whatever fails on the way."""
+        task_, kind, spec = started
+        output = Path(task_.output_path)
+        try:
+            crash_soon("during_run", 0.5)
+            outcome = self.runner.run(task_)
+            crashpoint("after_output")
+            context = check_context(kind, spec, task_)
+            checks = checked(lease.job_id, Path(outcome.output_path), context, self.limits)
+            self.finish(lease, outcome, [*checks, *run_problems(outcome)])
+        except SandboxError as err:
+            self.fail(lease, str(err), output, started)
+        except Exception as err:
+            log.error("job %s crashed\n%s", lease.job_id, redacted_traceback(err))
+            message = "the job failed inside the sandbox; the data bureau was told"
+            self.fail(lease, message, output, started)
+        finally:
+            self.leases.drop(lease)
+
+    def finish(self, lease: Lease, outcome: Outcome, checks: list[Check]) -> bool:
+        """File a run's output for review with its report and checks.
+
+        Returns:
+            False when ``lease`` is no longer the job's run (it went back to the queue,
+            or another worker runs it now): its output is removed, the job untouched.
+        """
+        filed = Path(outcome.output_path)
+        with self.db.session() as session:
+            job = locked(session, lease.job_id)
+            current = holds(job, lease) and not self.leases.lost(lease)
+            if current:
+                report = RunReport.of(outcome, checks)
+                release(job)
+                transition(
+                    self.db,
+                    session,
+                    job,
+                    JobStatus.AWAITING_REVIEW,
+                    actor="system",
+                    action="job.finish",
+                    status=JobStatus.AWAITING_REVIEW.value,
+                    output_sha256=outcome.output_sha256,
+                    rows=outcome.rows,
+                    epsilon_spent=outcome.epsilon,
+                    checks=storable({c.name: c.verdict for c in checks}),
+                )
+                job.output_path, job.output_sha256 = outcome.output_path, outcome.output_sha256
+                job.report = report.stored()
+        if not current:
+            log.warning(
+                "job %s: attempt %s no longer holds the job; its output is discarded",
+                lease.job_id,
+                lease.attempt,
+            )
+            for leftover in filed.parent.glob(f"{filed.with_suffix('').name}.*"):
+                leftover.unlink(missing_ok=True)
+            return False
+        # earlier attempts' files (a run cut short, a late writer): only this one is reviewed
+        remove_outputs(self.settings.quarantine_dir, lease.job_id, keep=filed)
+        return True
 
     def fail(
         self,
-        job_id: int,
+        lease: Lease,
         message: str,
         output: Path | None = None,
         started: Started | None = None,
     ) -> None:
-        """Fail a job (best effort: a database outage leaves it to the next start's recovery).
+        """Fail a job (best effort: a database outage leaves it to lease expiry).
 
         A started job whose failure the operator may not see (its code could have
         caused it) goes to review instead, with a failing check that says why.
         """
-        if output is not None:  # nothing of a failed job stays in quarantine
-            for leftover in output.parent.glob(f"{output.stem}.*"):
+        if output is not None:  # nothing of a failed attempt stays in quarantine
+            for leftover in output.parent.glob(f"{output.with_suffix('').name}.*"):
                 leftover.unlink(missing_ok=True)
         if started is not None and not operator_sees_failure(untimed=started[1].untimed):
             try:
                 outcome = started[1].failed_outcome(started[0], message)
                 if outcome is None:
                     raise InternalError("an untimed kind gave no reviewable outcome of a failure")
-                self.finish(job_id, outcome, run_problems(outcome))
+                self.finish(lease, outcome, run_problems(outcome))
                 return
             except Exception as err:
-                log.error("job %s could not be sent to review\n%s", job_id, redacted_traceback(err))
+                log.error(
+                    "job %s could not be sent to review\n%s", lease.job_id, redacted_traceback(err)
+                )
         try:
-            self.mark_failed(job_id, message)
+            self.mark_failed(lease, message)
         except Exception as err:
-            log.error("job %s could not be marked failed\n%s", job_id, redacted_traceback(err))
+            log.error(
+                "job %s could not be marked failed\n%s", lease.job_id, redacted_traceback(err)
+            )
 
-    def mark_failed(self, job_id: int, message: str) -> None:
-        """Fail the job with ``message`` unless it ended already (the first reason stays)."""
+    def mark_failed(self, lease: Lease, message: str) -> None:
+        """Fail the job with ``message`` if ``lease`` still holds it (the first reason stays)."""
         with self.db.session() as session:
-            job = session.get(Job, job_id, with_for_update={"of": Job})
-            if job is None or JobStatus(job.status).is_terminal():
-                return  # failed already (e.g. by a restart's recovery): keep the first reason
+            job = session.get(Job, lease.job_id, with_for_update={"of": Job})
+            if job is None or not holds(job, lease):
+                return  # ended already, or back in the queue for another attempt
             # The reservation stays charged: the job may have touched the data.
+            release(job)
             transition(
                 self.db,
                 session,
@@ -302,6 +443,61 @@ class Executor:
                 error=message,
             )
 
+    # --- leases that ended -----------------------------------------------------------
+
+    def requeue_expired(self) -> int:
+        """Put running jobs whose lease ended back in the queue; how many were handled.
+
+        A job started :attr:`Settings.max_attempts` times already fails instead (its
+        charge stays); one whose failure the operator may not see (an untimed kind's:
+        its code could have killed its workers on purpose) goes to review, failing.
+        """
+        message = (
+            f"the job's worker stopped {self.settings.max_attempts} times before it finished; "
+            "it was not run again"
+        )
+        hidden: list[tuple[Started, Lease]] = []
+        with self.db.session() as session:
+            stale = expired(session, utcnow(), self.owner)
+            for job in stale:
+                remove_outputs(self.settings.quarantine_dir, job.id)  # half-written attempts
+                if job.attempt < self.settings.max_attempts:
+                    release(job)
+                    transition(
+                        self.db,
+                        session,
+                        job,
+                        JobStatus.QUEUED,
+                        actor="system",
+                        action="job.requeue",
+                        reason="lease expired",
+                        attempt=job.attempt,
+                    )
+                    continue
+                if not operator_sees_failure(
+                    untimed=job.kind not in KINDS or KINDS[job.kind].untimed
+                ):
+                    lease = Lease(job.id, self.owner, job.attempt)
+                    take(job, lease, self.settings.lease_s, utcnow())
+                    hidden.append((self.interrupted(session, job), lease))
+                    continue
+                release(job)
+                transition(
+                    self.db,
+                    session,
+                    job,
+                    JobStatus.FAILED,
+                    actor="system",
+                    action="job.fail",
+                    error=message,
+                )
+            count = len(stale)
+        for started, lease in hidden:
+            self.fail(lease, message, Path(started[0].output_path), started)
+        if count:
+            log.warning("%d jobs whose worker stopped were handled (requeued or ended)", count)
+        return count
+
     def interrupted(self, session: Session, job: Job) -> Started:
         """What a review of an interrupted run needs: where its output goes, its limits."""
         spec = job.parsed_spec
@@ -311,17 +507,82 @@ class Executor:
         except SandboxError:  # a dataset gone since: the options come from the grant alone
             facts = ()
         options = kind.options(grant_facts(job.grant), facts, self.settings.secret())
-        built = Task(
-            job.id, job.spec, {}, {}, str(output_path(self.settings, job.id)), 1, options=options
-        )
+        path = output_path(self.settings, job.id, max(job.attempt, 1))
+        built = Task(job.id, job.spec, {}, {}, str(path), 1, options=options)
         return built, kind, spec
 
+    # --- stopping --------------------------------------------------------------------
+
+    def drain(self, grace_s: float | None = None) -> int:
+        """Stop as SIGTERM asks: claim nothing more, let running jobs finish within
+        ``grace_s`` (default the settings'), hand the rest back to the queue.
+
+        Returns:
+            How many running jobs were handed back.
+        """
+        grace = self.settings.drain_grace_s if grace_s is None else grace_s
+        self._stopping.set()
+        self._wakeup.set()
+        deadline = time.monotonic() + grace
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        handed = 0
+        for lease in self.leases.held():
+            try:
+                handed += self.hand_back(lease)
+            except Exception as err:  # its lease expires instead
+                log.error("job %s could not be handed back (%s)", lease.job_id, type(err).__name__)
+        self.leases.close()
+        if handed:
+            log.warning("%d running jobs handed back to the queue at shutdown", handed)
+        return handed
+
+    def hand_back(self, lease: Lease) -> int:
+        """Put a job this worker runs back in the queue (1), unless it ended meanwhile (0)."""
+        with self.db.session() as session:
+            job = locked(session, lease.job_id)
+            if not holds(job, lease):
+                return 0
+            release(job)
+            transition(
+                self.db,
+                session,
+                job,
+                JobStatus.QUEUED,
+                actor="system",
+                action="job.requeue",
+                reason="worker stopped",
+                attempt=lease.attempt,
+            )
+        self.leases.drop(lease)
+        return 1
+
+    def wait_idle(self, timeout_s: float = 300.0) -> bool:
+        """Wait until no job this process could claim is queued or running here (tests).
+
+        Returns:
+            Whether it became idle within ``timeout_s``.
+        """
+        self.start()
+        deadline = time.monotonic() + timeout_s
+        kinds = {k.name: k.untimed for k in KINDS}
+        pools = {False: self.workers > 0, True: self.untimed_workers > 0}
+        while time.monotonic() < deadline:
+            with self.db.session() as session:
+                waiting = session.scalars(
+                    select(Job.kind).where(Job.status == JobStatus.QUEUED)
+                ).all()
+            claimable = [k for k in waiting if k in kinds and pools[kinds[k]]]
+            with self._lock:
+                busy = self._busy
+            if not claimable and not busy and not self.leases.held():
+                return True
+            self._wakeup.set()
+            time.sleep(0.02)
+        return False
+
     def shutdown(self, wait: bool = True) -> None:
-        """Stop taking jobs; wait for running ones when ``wait``."""
-        for pool in (self.pool, self.untimed):
-            pool.shutdown(wait=wait, cancel_futures=not wait)
-
-
-def _log_crash(future: Future[None]) -> None:
-    if (err := future.exception()) is not None:
-        log.error("job worker crashed\n%s", redacted_traceback(err))
+        """Stop the workers; when ``wait``, first run what is queued (tests); else drain."""
+        if wait:
+            self.wait_idle()
+        self.drain(self.settings.drain_grace_s if wait else 0.0)

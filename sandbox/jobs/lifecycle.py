@@ -9,39 +9,26 @@ timestamps and appends the audit entry, in the caller's transaction.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jobs.kinds import KINDS, JobKind
-from jobs.runner import Task
+from jobs.kinds import KINDS
 from policies.airlock import JobStatus, check_can_create, check_can_see_job, check_can_transition
 from policies.errors import NotFound
 from policies.roles import Role
-from policies.views import JobView, job_view, operator_sees_failure
+from policies.views import JobView, job_view
 from sandbox.access.auth import Principal
 from sandbox.audit import chain as audit
 from sandbox.store.db import Database
 from sandbox.store.models import Job, utcnow
 
 
-class Reviewable(Protocol):
+class Requeuer(Protocol):
     """What recovery needs of the executor (:class:`sandbox.jobs.execute.Executor`)."""
 
-    def interrupted(self, session: Session, job: Job) -> tuple[Task, JobKind, Any]:
-        """A running job's task, kind and spec, to send it to review."""
-        ...
-
-    def fail(
-        self,
-        job_id: int,
-        message: str,
-        output: Path | None = None,
-        started: tuple[Task, JobKind, Any] | None = None,
-    ) -> None:
-        """Fail the job, or send it to review failing when the operator may not see why."""
+    def requeue_expired(self) -> int:
+        """Put running jobs whose lease ended back in the queue (or end them); how many."""
         ...
 
 
@@ -141,39 +128,22 @@ def visible_job(session: Session, who: Principal, job_id: int) -> Job:
     return job
 
 
-def recover(db: Database, executor: Reviewable) -> int:
-    """Fail jobs a previous process left queued or running; their budget stays spent.
+def recover(executor: Requeuer) -> int:
+    """What a starting service does about jobs a previous process left behind.
 
-    A running job whose failure the operator may not see (an untimed kind's, e.g.
-    custom code, which could have brought the service down on purpose) goes to
-    review instead, failing. Also removes the private folders of custom runs
-    whose process was killed on this host (each run sweeps its own worker's host too).
+    Queued jobs simply wait for a worker. Running jobs whose lease ended, or whose
+    worker was a process of this host that is gone, go back to the queue and run
+    again with the charge they hold (:meth:`Requeuer.requeue_expired`); the others
+    are requeued when their lease ends. Also removes the private folders of custom
+    runs whose process was killed on this host (each run sweeps its own worker's
+    host too).
 
     Returns:
-        How many jobs were failed or sent to review.
+        How many jobs were requeued or ended.
     """
     from jobs.kinds.custom.engine import sweep_work_folders
     from jobs.kinds.custom.jail import sweep_private_folders
 
     sweep_work_folders()
     sweep_private_folders()
-    message = "interrupted by a service restart"
-    hidden: list[tuple[Task, JobKind, Any]] = []
-    with db.session() as session:
-        stale = session.scalars(
-            select(Job).where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
-        ).all()
-        for job in stale:
-            if job.status is JobStatus.RUNNING and not operator_sees_failure(
-                untimed=job.kind in KINDS and KINDS[job.kind].untimed
-            ):
-                hidden.append(executor.interrupted(session, job))
-                continue
-            transition(
-                db, session, job, JobStatus.FAILED, actor="system", action="job.fail", error=message
-            )
-        count = len(stale)
-    for started in hidden:
-        task = started[0]
-        executor.fail(task.job_id, message, Path(task.output_path), started)
-    return count
+    return executor.requeue_expired()

@@ -2,7 +2,8 @@
 
 :class:`JobService` is what the API, the console and the tests hold; the work
 is done in :mod:`sandbox.jobs.submit` (policy, budget, the answer cache),
-:mod:`sandbox.jobs.execute` (worker pools, the run, the checks) and
+:mod:`sandbox.jobs.queue` (the durable queue and its leases),
+:mod:`sandbox.jobs.execute` (the workers, the run, the checks) and
 :mod:`sandbox.jobs.lifecycle` (the one writer of a job's status, recovery).
 """
 
@@ -22,14 +23,15 @@ __all__ = ["JobService", "Runner", "visible_job"]
 
 
 class JobService:
-    """Submits jobs and runs them in the background.
+    """Submits jobs to the durable queue; its workers (if any) run them.
 
     Args:
         db: The metadata store.
-        settings: Service settings (quarantine folder, checks' limits, the secret).
+        settings: Service settings (quarantine folder, checks' limits, leases, the secret).
         runner: Executes tasks (Ray).
-        workers: Jobs with visible timing that may run at once.
-        untimed_workers: Jobs of untimed kinds (custom code) that may run at once.
+        workers: Jobs with visible timing this process may run at once (default: the
+            settings'; 0: none, other processes run them).
+        untimed_workers: Jobs of untimed kinds (custom code) this process may run at once.
     """
 
     def __init__(
@@ -37,8 +39,8 @@ class JobService:
         db: Database,
         settings: Settings,
         runner: Runner,
-        workers: int = 4,
-        untimed_workers: int = 2,
+        workers: int | None = None,
+        untimed_workers: int | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -57,7 +59,7 @@ class JobService:
         purpose: str = "",
         seed: int | None = None,
     ) -> Job:
-        """Check, reserve and queue a job, then run it in the background.
+        """Check, reserve and queue a job; this process's workers (if any) are woken.
 
         Args:
             who: The operator submitting.
@@ -72,15 +74,23 @@ class JobService:
             InvalidJobSpec: Malformed spec or forbidden column use.
             BudgetExhausted: Not enough ε left; the ledger is unchanged.
         """
-        job, kind = submit.submit(self.db, self.settings, who, grant_id, spec_data, purpose)
+        job, kind = submit.submit(self.db, self.settings, who, grant_id, spec_data, purpose, seed)
         if kind is not None:
-            self.executor.enqueue(job.id, kind, seed)
+            self.executor.wake()
         return job
 
+    def start(self) -> None:
+        """Start this process's workers (they claim queued jobs from the database)."""
+        self.executor.start()
+
     def recover(self) -> int:
-        """Fail jobs a previous process left queued or running; see :func:`lifecycle.recover`."""
-        return lifecycle.recover(self.db, self.executor)
+        """Requeue jobs a previous process left running; see :func:`lifecycle.recover`."""
+        return lifecycle.recover(self.executor)
+
+    def drain(self, grace_s: float | None = None) -> int:
+        """Stop as SIGTERM asks; see :meth:`Executor.drain`. How many jobs were handed back."""
+        return self.executor.drain(grace_s)
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop taking jobs; wait for running ones when ``wait``."""
+        """Stop the workers; when ``wait``, first run what is queued (tests)."""
         self.executor.shutdown(wait)

@@ -37,6 +37,7 @@ from sandbox.jobs.facts import dataset_facts, grant_facts, min_cell
 from sandbox.jobs.lifecycle import transition
 from sandbox.settings import Settings
 from sandbox.store.db import Database
+from sandbox.store.faults import crashpoint
 from sandbox.store.models import Dataset, Grant, Job, utcnow
 
 
@@ -197,8 +198,11 @@ def submit(
     grant_id: int,
     spec_data: Any,
     purpose: str = "",
+    seed: int | None = None,
 ) -> tuple[Job, JobKind | None]:
-    """Check, reserve and queue a job.
+    """Check, reserve and queue a job (a worker claims it: :mod:`sandbox.jobs.queue`).
+
+    ``seed`` fixes the job's noise (tests only; the API never passes one).
 
     Returns:
         The job, and its kind when it was queued now (to be run); ``None`` when
@@ -236,6 +240,7 @@ def submit(
             purpose=purpose,
             epsilon=eps,
             delta=delta,
+            seed=seed,
         )
         epsilon_left = min(ledger.left(session, grant, d.id).epsilon for d in p.datasets)
         transition(
@@ -254,4 +259,5 @@ def submit(
         )
         for entry in entries:
             entry.job_id = job.id
+    crashpoint("after_submit")
     return job, p.kind

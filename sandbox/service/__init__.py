@@ -67,8 +67,13 @@ class Sandbox:
         self.jobs = JobService(self.db, settings, self.runner)
         self._started = False
 
+    @property
+    def runs_jobs(self) -> bool:
+        """Whether this process runs jobs (it has workers); an API-only process does not."""
+        return self.jobs.executor.workers + self.jobs.executor.untimed_workers > 0
+
     def start(self) -> None:
-        """Migrate, make folders, fail stale jobs and start (or join) Ray."""
+        """Migrate, make folders, requeue jobs left running, start (or join) Ray and workers."""
         if self._started:
             return
         self.settings.check_secure()
@@ -81,9 +86,6 @@ class Sandbox:
         ):
             private_dir(folder)
         self.prepare_schema()
-        stale = self.jobs.recover()
-        if stale:
-            log.warning("%d jobs interrupted by the last shutdown were failed", stale)
         published, removed = recover_releases(self.db, self.settings)
         if published or removed:
             log.warning(
@@ -91,12 +93,17 @@ class Sandbox:
                 len(published),
                 len(removed),
             )
-        # Ray starts here, in a thread that lives as long as the service: Ray
-        # ties its daemons to the starting thread (PR_SET_PDEATHSIG), so a
-        # short-lived warm-up thread would take them down when it ends.
-        start = getattr(self.runner, "start", None)
-        if start is not None:
-            start()
+        if self.runs_jobs:
+            stale = self.jobs.recover()
+            if stale:
+                log.warning("%d jobs left running by a stopped worker were requeued", stale)
+            # Ray starts here, in a thread that lives as long as the service: Ray
+            # ties its daemons to the starting thread (PR_SET_PDEATHSIG), so a
+            # short-lived warm-up thread would take them down when it ends.
+            start = getattr(self.runner, "start", None)
+            if start is not None:
+                start()
+            self.jobs.start()
         self._started = True
 
     def prepare_schema(self) -> None:
@@ -110,8 +117,9 @@ class Sandbox:
         else:
             self.db.check_at_head()
 
-    def close(self) -> None:
-        """Wait for running jobs, then release the database."""
-        self.jobs.shutdown(wait=True)
+    def close(self, grace_s: float | None = None) -> None:
+        """Drain the workers (running jobs finish within ``grace_s``, default the settings';
+        the rest go back to the queue), then release the database."""
+        self.jobs.drain(grace_s)
         self.db.dispose()
         self._started = False

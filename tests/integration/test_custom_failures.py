@@ -150,14 +150,19 @@ def test_recover_when_killed_runs_left_private_folders_then_they_are_removed(
     assert [f for f in stale if f.exists()] == [] and kept
 
 
-def test_recover_when_a_custom_run_was_interrupted_then_review_fails_it_not_the_operator(
+def test_recover_when_runs_lost_their_workers_too_often_then_review_fails_custom_not_the_operator(
     db: Database,  # noqa: F811
     tmp_path: Path,
 ):
+    """Jobs left running by a killed worker go back to the queue; those started
+    ``max_attempts`` times end instead: a custom run (its code could have killed its
+    workers on purpose) in review, failing; a visible kind's run failed. A job left
+    queued runs."""
     settings, who, grant_id = _world(db, tmp_path, epsilon=1.0, kinds=("aggregate", "custom"))
-    left = [("custom", CUSTOM, "running"), ("custom", CUSTOM, "queued")]
-    left.append(("aggregate", aggregate_spec(epsilon=0.1), "running"))
-    with db.session() as s:  # what a killed process left behind
+    left = [("custom", CUSTOM, "running", 3), ("custom", CUSTOM, "queued", 0)]
+    left.append(("aggregate", aggregate_spec(epsilon=0.1), "running", 3))
+    left.append(("aggregate", aggregate_spec(epsilon=0.2), "running", 1))
+    with db.session() as s:  # what a killed process left behind (no lease: an old service's)
         jobs = [
             Job(
                 grant_id=grant_id,
@@ -167,25 +172,28 @@ def test_recover_when_a_custom_run_was_interrupted_then_review_fails_it_not_the_
                 spec=spec,
                 purpose="left behind",
                 status=status,
+                attempt=attempt,
                 epsilon=0,
                 delta=0,
             )
-            for kind, spec, status in left
+            for kind, spec, status, attempt in left
         ]
         s.add_all(jobs)
         s.flush()
-        custom, queued, aggregate = (j.id for j in jobs)
+        custom, queued, aggregate, again = (j.id for j in jobs)
     restarted = JobService(db, settings, FailingRunner(), workers=1, untimed_workers=1)
     try:
         assert restarted.recover() == 3
     finally:
         restarted.shutdown(wait=True)
     with db.session() as s:
-        views = {
-            i: JobPublic.of(s.get(Job, i), with_report=False) for i in (custom, queued, aggregate)
-        }
-        report = s.get(Job, custom).report
+        rows = {i: s.get(Job, i) for i in (custom, queued, aggregate, again)}
+        views = {i: JobPublic.of(job, with_report=False) for i, job in rows.items()}
+        report = rows[custom].report
+        attempts = {i: job.attempt for i, job in rows.items()}
     assert views[custom].status == "awaiting_review"  # the code ran: its end is hidden
     assert {c["name"]: c["verdict"] for c in report["checks"]} == {"run": "fail"}
-    assert views[queued].status == "failed"  # never started: no code chose this
-    assert views[aggregate].status == "failed"
+    assert views[aggregate].status == "failed" and "stopped 3 times" in views[aggregate].error
+    # requeued, then run again from the start; the queued one ran too
+    assert attempts[again] == 2 and views[again].status == "awaiting_review"
+    assert attempts[queued] == 1 and views[queued].status == "awaiting_review"

@@ -263,30 +263,103 @@ def test_ledger_when_job_crashes_after_reservation_then_budget_stays_spent(
         assert grant.epsilon_spent == PrivacyBudget(0.4).units[0]
 
 
-def test_ledger_when_service_restarts_with_queued_jobs_then_they_fail_and_stay_charged(
+def test_queue_when_a_worker_stops_renewing_then_another_runs_the_job_once_charged_once(
     db: Database, tmp_path: Path
 ):
+    """A worker that dies mid-run (here: stops renewing its lease) loses the job: another
+    worker runs it again from the start, under the charge it holds; the first worker's
+    late end changes nothing."""
     settings, who, grant_id = _world(db, tmp_path, epsilon=1.0)
-    blocked = threading.Event()
+    settings = settings.model_copy(update={"lease_s": 1.0, "poll_s": 0.05})
+    blocked, running = threading.Event(), threading.Event()
 
     class Stuck(InProcessRunner):
         def run(self, task: Task) -> Outcome:
+            running.set()
             blocked.wait(30)
-            raise MemoryError("never finishes before the restart")
+            raise MemoryError("ends after another worker took the job")
 
-    first = JobService(db, settings, Stuck(), workers=1)
+    first = JobService(db, settings, Stuck(), workers=1, untimed_workers=0)
     job = first.submit(who, grant_id, aggregate_spec(epsilon=0.3))
-    restarted = JobService(db, settings, InProcessRunner(), workers=1)
-    assert restarted.recover() == 1
+    assert running.wait(10)
+    first.executor.leases.close()  # as a killed process: nobody renews its lease
+    time.sleep(1.2)
+    second_runner = InProcessRunner()
+    second = JobService(db, settings, second_runner, workers=1, untimed_workers=0)
+    assert second.recover() == 1
+    second.shutdown(wait=True)
     blocked.set()
     first.shutdown(wait=True)
     with db.session() as s:
         row = s.get(Job, job.id)
         grant = s.get(Grant, grant_id)
         assert row is not None and grant is not None
-        assert row.status == "failed" and "restart" in row.error
+        assert (row.status, row.attempt, row.lease_owner) == ("awaiting_review", 2, None)
+        assert Path(row.output_path).name == f"job-{job.id}-a2.parquet"
         assert grant.epsilon_spent == PrivacyBudget(0.3).units[0]
-    restarted.shutdown()
+        actions = s.scalars(
+            select(AuditEntry.action).where(AuditEntry.subject == f"job:{job.id}")
+        ).all()
+    assert actions == ["job.submit", "job.run", "job.requeue", "job.run", "job.finish"]
+    assert second_runner.ran == [job.id]
+    assert sorted(p.name for p in settings.quarantine_dir.glob(f"job-{job.id}*")) == [
+        f"job-{job.id}-a2.parquet"
+    ]
+
+
+def test_queue_when_a_job_lost_its_worker_too_often_then_it_fails_charged(
+    db: Database, tmp_path: Path
+):
+    settings, who, grant_id = _world(db, tmp_path, epsilon=1.0)
+    settings = settings.model_copy(update={"max_attempts": 2})
+    service = JobService(db, settings, InProcessRunner(), workers=0, untimed_workers=0)
+    job = service.submit(who, grant_id, aggregate_spec(epsilon=0.2))
+    with db.session() as s:  # its second run's worker died; its lease ended long ago
+        s.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(
+                status="running",
+                attempt=2,
+                lease_owner="gone:1:x",
+                lease_expires_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            )
+        )
+    assert service.recover() == 1
+    with db.session() as s:
+        row = s.get(Job, job.id)
+        grant = s.get(Grant, grant_id)
+        assert row is not None and grant is not None
+        assert row.status == "failed" and "stopped 2 times" in row.error
+        assert grant.epsilon_spent == PrivacyBudget(0.2).units[0]
+
+
+def test_queue_when_draining_then_running_jobs_go_back_and_nothing_new_is_claimed(
+    db: Database, tmp_path: Path
+):
+    settings, who, grant_id = _world(db, tmp_path, epsilon=1.0)
+    blocked, running = threading.Event(), threading.Event()
+
+    class Stuck(InProcessRunner):
+        def run(self, task: Task) -> Outcome:
+            running.set()
+            blocked.wait(30)
+            return execute(task)
+
+    service = JobService(db, settings, Stuck(), workers=1, untimed_workers=0)
+    first = service.submit(who, grant_id, aggregate_spec(epsilon=0.1))
+    assert running.wait(10)
+    assert service.drain(grace_s=0.2) == 1
+    second = service.submit(who, grant_id, aggregate_spec(epsilon=0.2))  # after the drain
+    blocked.set()
+    deadline = time.monotonic() + 30
+    while service.executor._busy and time.monotonic() < deadline:  # the late run ends
+        time.sleep(0.05)
+    with db.session() as s:
+        statuses = [s.get(Job, j.id).status for j in (first, second)]
+        attempt = s.get(Job, first.id).attempt
+    assert statuses == ["queued", "queued"] and attempt == 1
+    assert list(settings.quarantine_dir.glob(f"job-{first.id}*")) == []
 
 
 def _ingest(

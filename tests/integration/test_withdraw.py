@@ -17,14 +17,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from jobs.runner import Outcome, Task, execute
-from policies.airlock import JobStatus
 from sandbox.audit.verify import verify
-from sandbox.jobs.lifecycle import transition
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
-from sandbox.store.models import AuditEntry, Dataset, Job
+from sandbox.store.models import AuditEntry, Dataset
 from sandbox.web.app import create_app
-from tests.factories import World, aggregate_spec, build_world, wait_status
+from tests.factories import World, build_world, wait_status
 
 WITHDRAW = "/v1/datasets/residents/withdraw"
 REASON = {"reason": "the source licence ended"}
@@ -52,23 +50,6 @@ def _awaiting(world: World, **spec: Any) -> int:
     job_id = int(world.submit(epsilon=0.3, **spec).json()["id"])
     wait_status(world, job_id, {"awaiting_review"})
     return job_id
-
-
-def _queued(world: World) -> int:
-    """A job still in the queue (as if no worker had taken it yet)."""
-    db = world.sandbox.db
-    with db.session() as session:
-        job = Job(
-            grant_id=world.grant_id,
-            org_id=world.firm_id,
-            submitted_by=4,
-            kind="aggregate",
-            spec=aggregate_spec(),
-            epsilon=0,
-            delta=0,
-        )
-        transition(db, session, job, JobStatus.QUEUED, actor="system")
-        return job.id
 
 
 @pytest.mark.parametrize(
@@ -113,7 +94,6 @@ def test_withdraw_when_steward_withdraws_then_grants_end_jobs_fail_files_go_rele
     approve = {"decision": "approve", "reason": "aggregates, checks pass"}
     assert _post(world, f"/v1/jobs/{released}/review", "steward", approve).status_code == 200
     awaiting = _awaiting(world, group_by=[])
-    queued = _queued(world)
     with sandbox.db.session() as session:
         folder = Path(session.scalars(select(Dataset.path)).one())
     assert folder.is_dir()
@@ -127,8 +107,6 @@ def test_withdraw_when_steward_withdraws_then_grants_end_jobs_fail_files_go_rele
 
     grant = world.grant()
     assert grant["state"] == "terminated" and REASON["reason"] in grant["state_reason"]
-    job = world.http.get(f"/v1/jobs/{queued}", headers=world.as_("operator")).json()
-    assert job["status"] == "failed" and "withdrawn" in job["error"]
     refused = _post(world, f"/v1/jobs/{awaiting}/review", "steward", approve)
     assert refused.status_code == 409 and "withdrawn" in refused.json()["message"]
     rejected = _post(
@@ -180,6 +158,30 @@ def test_withdraw_when_steward_withdraws_then_grants_end_jobs_fail_files_go_rele
         assert entry.details == {
             "reason": REASON["reason"],
             "grants_terminated": [world.grant_id],
-            "jobs_failed": [queued],
+            "jobs_failed": [],
         }
         assert verify(session, sandbox.settings.secret()).ok
+
+
+@pytest.fixture
+def idle_world(settings: Settings) -> Iterator[World]:
+    """An API-only service: submitted jobs stay queued (no worker claims them)."""
+    idle = settings.model_copy(update={"workers": 0, "untimed_workers": 0})
+    sandbox = Sandbox(idle, runner=InProcessRunner())
+    with TestClient(create_app(sandbox)) as http:
+        yield build_world(http, sandbox)
+
+
+def test_withdraw_when_jobs_are_queued_on_it_then_they_fail_with_a_reason(idle_world: World):
+    world = idle_world
+    queued = world.submit(epsilon=0.3)
+    assert queued.status_code == 202 and queued.json()["status"] == "queued", queued.text
+    job_id = queued.json()["id"]
+    assert _post(world, WITHDRAW, "steward", REASON).status_code == 200
+    job = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("operator")).json()
+    assert job["status"] == "failed" and "withdrawn" in job["error"]
+    with world.sandbox.db.session() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "dataset.withdraw")
+        ).one()
+        assert entry.details["jobs_failed"] == [job_id]

@@ -16,6 +16,7 @@ from sandbox.airlock import review as airlock
 from sandbox.jobs.answer_cache import answer_source
 from sandbox.jobs.lifecycle import view_of
 from sandbox.jobs.service import visible_job
+from sandbox.store.faults import crash_soon
 from sandbox.store.models import Job, Release
 from sandbox.web.api.schemas import JobCreate, JobPublic, ReleasePublic, ReviewCreate
 from sandbox.web.deps import Caller, SandboxDep
@@ -116,6 +117,7 @@ _MEDIA_TYPES = {
 def download(job_id: IdPath, who: Caller, sandbox: SandboxDep) -> FileResponse:
     """The output file: released products for the grantee; quarantined ones for stewards."""
     d = airlock.download(sandbox.db, who, job_id, sandbox.settings)
+    crash_soon("during_download", 0.05)  # while the file is being sent
     return FileResponse(
         d.path,
         media_type=_MEDIA_TYPES.get(d.path.suffix, "application/octet-stream"),
