@@ -8,9 +8,10 @@
 #   BACKUP_KEEP   how many of the newest backups to keep (default 14)
 #
 # `sandbox admin backup --to DIR` writes the snapshot (pg_dump of the database,
-# the data folder, the signing-key fingerprint, a checksummed manifest). A
-# backup that fails leaves its folder behind under a `.partial` name, which
-# pruning never counts as a good backup and removes on a later run.
+# the data folder, the signing-key fingerprint, a checksummed manifest) into a
+# hidden sibling folder and renames it into place whole, so a folder named by a
+# time stamp is a complete backup. The hidden leftovers of runs that died are
+# removed here on a later run; a failed run prunes nothing.
 set -eu
 
 root="${BACKUP_ROOT:-/backups}"
@@ -20,15 +21,12 @@ case "$keep" in
 esac
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-partial="$root/$stamp.partial"
-sandbox admin backup --to "$partial"
-mv "$partial" "$root/$stamp"
+sandbox admin backup --to "$root/$stamp"
 echo "backup: written $root/$stamp" >&2
 
 # Names are UTC time stamps, so name order is age order; the newest $keep stay.
-# Partial folders of earlier runs that died are removed too.
 for old in $(ls -1d "$root"/*Z 2>/dev/null | sort | head -n "-$keep") \
-           $(ls -1d "$root"/*Z.partial 2>/dev/null); do
+           $(ls -1d "$root"/.*Z.partial-* 2>/dev/null); do
     rm -rf -- "$old"
     echo "backup: removed $old" >&2
 done

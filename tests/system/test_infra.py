@@ -604,7 +604,7 @@ def test_backup_script_when_run_then_a_stamped_folder_and_only_the_newest_kept(
     root.mkdir()
     for old in ("20250101T000000Z", "20250102T000000Z", "20250103T000000Z"):
         (root / old).mkdir()
-    (root / "20250104T000000Z.partial").mkdir()  # a run that died
+    (root / ".20250104T000000Z.partial-0a1b2c3d").mkdir()  # a run that died
     env |= {"BACKUP_ROOT": str(root), "BACKUP_KEEP": "2"}
     subprocess.run(["sh", str(INFRA / "backup.sh")], env=env, check=True, timeout=60)
     kept = sorted(p.name for p in root.iterdir())
