@@ -6,7 +6,9 @@
 # SANDBOX_<NAME>_FILE variable this exports SANDBOX_<NAME> with the file's
 # content (the convention of the official postgres image), removes the
 # *_FILE variable, then runs the command unchanged: `sandbox serve ...` for
-# the API, `ray start ...` for Ray nodes.
+# the API, `sandbox worker`, `sandbox admin migrate`, `sandbox-bootstrap`,
+# `sandbox-backup`, `ray start ...` for Ray nodes. Kubernetes must set `args`
+# (not `command`) and compose `command` (not `entrypoint`), or this is skipped.
 set -eu
 
 for file_var in $(env | sed -n 's/^\(SANDBOX_[A-Z0-9_]*_FILE\)=.*/\1/p'); do

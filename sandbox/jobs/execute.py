@@ -5,6 +5,10 @@ grant must still be in force), hands its task to the runner (Ray), checks the
 output in a child process (:func:`checked`) and files it for review with its
 :class:`RunReport`, or fails it. Job status and errors shown to operators
 carry no data. Status changes go through :func:`sandbox.jobs.lifecycle.transition`.
+
+This module is long because a run's whole life in a worker (claim, run, checks,
+filing, failure, lease expiry, drain) is fenced by one lease: each step's guard
+is only right beside the others, so they are read together.
 """
 
 from __future__ import annotations
