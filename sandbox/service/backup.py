@@ -227,7 +227,7 @@ def check(source: Path) -> dict[str, Any]:
 def restore(settings: Settings, source: Path, *, actor: str = "system") -> Restored:
     """Restore a backup into this (empty) deployment, then verify it.
 
-    Order: every checksum; the key, dialect and data folder; that the deployment
+    Order: every checksum; the key, dialect, migration and data folder; that the deployment
     is empty; the database; the files; the audit chain; each dataset's files.
 
     Args:
@@ -236,8 +236,8 @@ def restore(settings: Settings, source: Path, *, actor: str = "system") -> Resto
         actor: Who asked, as the audit log names them.
 
     Raises:
-        InvalidRequest: A checksum fails, or the backup is of another key, dialect or
-            data folder.
+        InvalidRequest: A checksum fails, or the backup is of another key, dialect,
+            migration or data folder.
         Conflict: The deployment is not empty.
         RestoreFailed: The restored audit chain or a dataset's files do not verify.
     """
@@ -254,6 +254,12 @@ def restore(settings: Settings, source: Path, *, actor: str = "system") -> Resto
         raise InvalidRequest(
             f"the backup holds a {manifest['dialect']} database, SANDBOX_DATABASE_URL names a "
             f"{kind} one: restore into a deployment of the same database"
+        )
+    if manifest["alembic_revision"] != Database.head():
+        raise InvalidRequest(
+            f"the backup's database is at migration {manifest['alembic_revision']}, this "
+            f"version's is {Database.head()}: restore with the version that took it "
+            f"(sandbox {manifest['sandbox_version']}), then upgrade with `sandbox admin migrate`"
         )
     if manifest["data_dir"] != str(settings.data_dir.resolve()):
         raise InvalidRequest(

@@ -191,6 +191,11 @@ def test_restore_when_refused_then_it_says_why(
     elsewhere = _settings(tmp_path / "elsewhere", fresh_url)
     with pytest.raises(InvalidRequest, match="SANDBOX_DATA_DIR"):
         backups.restore(elsewhere, made.path)
+    # a backup of another version's schema: restored by that version, then migrated
+    _rewrite(made.path, alembic_revision="0001")
+    with pytest.raises(InvalidRequest, match="restore with the version that took it"):
+        backups.restore(_settings(settings.data_dir, fresh_url), made.path)
+    _rewrite(made.path, alembic_revision=Database.head())
     # a file altered after the backup
     manifest = json.loads((made.path / backups.MANIFEST).read_text())
     part = next(e["path"] for e in manifest["files"] if e["path"].startswith("files/datasets/"))
@@ -205,6 +210,14 @@ def test_restore_when_refused_then_it_says_why(
     with pytest.raises(InvalidRequest, match="altered"):
         backups.restore(target, made.path)
     assert not settings.data_dir.exists()  # nothing restored by a refused restore
+
+
+def _rewrite(folder: Path, **fields: Any) -> None:
+    """Change the manifest's fields, and its checksum with them (as a forger would)."""
+    manifest = json.loads((folder / backups.MANIFEST).read_text()) | fields
+    text = json.dumps(manifest).encode()
+    (folder / backups.MANIFEST).write_bytes(text)
+    (folder / backups.MANIFEST_SUM).write_text(hashlib.sha256(text).hexdigest() + "  x\n")
 
 
 def _sandbox_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
