@@ -396,7 +396,9 @@ def _sqlite_copy(source: Path, target: Path) -> None:
     """Copy a SQLite database page by page (the online backup API: consistent while written)."""
     if not target.exists():
         os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
-    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    # read-write, though it only reads: a read-only connection cannot open a WAL database
+    # whose -shm file is gone (no other connection open)
+    src = sqlite3.connect(source, timeout=30)
     dst = sqlite3.connect(target, timeout=30)
     try:
         src.backup(dst)
@@ -432,18 +434,9 @@ def _pg_dump(url: str, target: Path) -> None:
 
 
 def _pg_restore(url: str, source: Path) -> None:
-    """Restore into the (empty) database; tables an earlier migration made are replaced."""
+    """Restore into the (empty) database."""
     conninfo, env = libpq(url)
-    args = [
-        _pg_tool("pg_restore"),
-        "--no-owner",
-        "--no-privileges",
-        "--clean",
-        "--if-exists",
-        "--single-transaction",
-        "--exit-on-error",
-        "--dbname",
-        conninfo,
-        str(source),
-    ]
-    _run(args, env, "pg_restore")
+    once = ["--single-transaction", "--exit-on-error"]  # all restored, or nothing
+    replace = ["--clean", "--if-exists"]  # the empty tables of an earlier migration
+    args = [_pg_tool("pg_restore"), "--no-owner", "--no-privileges", *once, *replace]
+    _run([*args, "--dbname", conninfo, str(source)], env, "pg_restore")
