@@ -28,7 +28,7 @@ from sandbox.settings import Settings
 #: Attributes every :class:`logging.LogRecord` has; anything else came as ``extra``.
 _STANDARD = frozenset(
     vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys()
-    | {"message", "asctime", "taskName"}
+    | {"message", "asctime", "taskName", "color_message"}  # uvicorn's ANSI copy of message
 )
 #: Request paths whose access-log lines are noise: probes, scrapes.
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
