@@ -5,7 +5,8 @@ so every replica (``sandbox serve``, ``sandbox worker``) reports the same number
 and a restart loses none; the result is kept a few seconds, so a burst of scrapes
 costs the database one read.
 
-- ``sandbox_jobs{kind,state}``: jobs by kind and state.
+- ``sandbox_jobs{kind,state}``: jobs by kind and state (every registered kind in
+  every state, 0 included).
 - ``sandbox_queue_depth``, ``sandbox_queue_oldest_age_seconds``: queued jobs and how
   long the oldest has waited since submission.
 - ``sandbox_job_run_seconds{kind}``: a histogram of runs (``started_at`` to
@@ -117,8 +118,13 @@ class SandboxCollector(Collector):
         rows = session.execute(
             select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)
         ).all()
-        for kind, state, count in sorted(rows, key=lambda r: (r[0], str(r[1]))):
-            jobs.add_metric([kind, JobStatus(state).value], count)
+        counts = {(kind, JobStatus(state).value): count for kind, state, count in rows}
+        # every registered kind in every state (0 included: a rate or an alert needs the
+        # series before its first job), and kinds no longer registered that still have jobs
+        kinds = sorted({*KINDS.names(), *(kind for kind, _ in counts)})
+        for kind in kinds:
+            for state in JobStatus:
+                jobs.add_metric([kind, state.value], counts.get((kind, state.value), 0))
         depth, oldest = session.execute(
             select(func.count(), func.min(Job.created_at)).where(Job.status == JobStatus.QUEUED)
         ).one()

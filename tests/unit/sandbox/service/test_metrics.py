@@ -89,7 +89,7 @@ def test_collector_when_scraped_then_jobs_queue_and_audit_counts_come_from_the_s
     db, grant, expired = seeded
     samples = scrape(SandboxCollector(db))
 
-    jobs = {k[1]: v for k, v in samples.items() if k[0] == "sandbox_jobs"}
+    jobs = {k[1]: v for k, v in samples.items() if k[0] == "sandbox_jobs" and v}
     assert jobs == {
         (("kind", "aggregate"), ("state", "queued")): 2,
         (("kind", "aggregate"), ("state", "running")): 1,
@@ -155,9 +155,13 @@ def test_collector_when_scraped_again_then_cached_until_ttl_and_audit_read_incre
     assert {k: fresh[k] for k in counters} == {k: samples[k] for k in counters}
 
 
-def test_collector_when_the_store_is_empty_then_zeros_and_no_series(db: Database) -> None:
+def test_collector_when_the_store_is_empty_then_zeros_and_no_run_times(db: Database) -> None:
     samples = scrape(SandboxCollector(db))
     assert samples[("sandbox_queue_depth", ())] == 0
     assert samples[("sandbox_queue_oldest_age_seconds", ())] == 0
     assert samples[("sandbox_sign_in_failures_total", ())] == 0
-    assert not [k for k in samples if k[0].startswith(("sandbox_jobs", "sandbox_job_run"))]
+    assert not [k for k in samples if k[0].startswith("sandbox_job_run")]
+    jobs = {k[1]: v for k, v in samples.items() if k[0] == "sandbox_jobs"}
+    assert set(jobs.values()) == {0}
+    assert (("kind", "custom"), ("state", "queued")) in jobs
+    assert (("kind", "extract"), ("state", "released")) in jobs
