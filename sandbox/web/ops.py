@@ -112,10 +112,10 @@ def _database(sandbox: Sandbox) -> str:
 
 
 def _ray(sandbox: Sandbox) -> str:
-    """``ok``, ``unreachable``, or ``not used`` (no workers here, or a runner without a probe)."""
-    settings = sandbox.settings
+    """``ok``, ``unreachable``, or ``not used`` (an API-only process, which never starts
+    Ray, or a runner without a probe)."""
     probe = getattr(sandbox.runner, "ready", None)
-    if settings.workers + settings.untimed_workers == 0 or probe is None:
+    if not sandbox.runs_jobs or probe is None:
         return "not used"
     if probe():
         return "ok"
