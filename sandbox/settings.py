@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     #: Port of ``sandbox worker``'s /healthz, /readyz and /metrics.
     worker_port: int = Field(default=9100, ge=1, le=65535)
+    #: When set, ``/metrics`` asks for ``Authorization: Bearer <it>`` (401 otherwise). Either
+    #: way the Ingress must not route ``/metrics``: Prometheus scrapes pods from inside.
+    metrics_token: SecretStr | None = None
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

@@ -61,7 +61,7 @@ def serve(
     """
     import uvicorn
 
-    from sandbox.service import Sandbox
+    from sandbox.service import Sandbox, logs
     from sandbox.settings import Settings
     from sandbox.web.app import create_app
 
@@ -70,7 +70,7 @@ def serve(
         settings = Settings.load(**overrides)
     except SandboxError as error:
         _fail(error)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings)
     # uvicorn handles SIGTERM while it runs (stop accepting, finish requests, drain the
     # workers in the app's shutdown), then raises the signal again: this handler ends there.
     signal.signal(signal.SIGTERM, _exit_quietly)
@@ -79,6 +79,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="info",
+        log_config=None,  # keep logs.configure's handler, format and access-log filter
         # uvicorn would believe X-Forwarded-For from loopback (its FORWARDED_ALLOW_IPS
         # default); the app believes only SANDBOX_FORWARDED_ALLOW_IPS
         proxy_headers=False,
@@ -94,14 +95,14 @@ def worker() -> None:
     once. SIGTERM (or Ctrl-C) drains: no new claim, running jobs finish within
     SANDBOX_DRAIN_GRACE_S, the rest go back to the queue; then exit 0.
     """
-    from sandbox.service import Sandbox
+    from sandbox.service import Sandbox, logs
     from sandbox.settings import Settings
 
     try:
         settings = Settings.load()
     except SandboxError as error:
         _fail(error)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings)
     stop = threading.Event()
     sandbox = Sandbox(settings)
     if not sandbox.runs_jobs:
