@@ -22,6 +22,9 @@ from sandbox.cli import render as R
 from sandbox.cli.remote import register as register_service_commands
 
 if TYPE_CHECKING:
+    import uvicorn
+
+    from sandbox.service import Sandbox
     from sandbox.settings import Settings
     from sandbox.store.db import Database
 
@@ -116,13 +119,40 @@ def worker() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):  # after Ray's start, which sets its own
         signal.signal(sig, lambda _s, _f: stop.set())
     log = logging.getLogger("sandbox.worker")
-    log.info("worker %s running", sandbox.jobs.executor.owner)
+    probes = _worker_probes(sandbox, settings)
+    log.info(
+        "worker %s running; probes and metrics on port %d",
+        sandbox.jobs.executor.owner,
+        settings.worker_port,
+    )
     while not stop.wait(1.0):
         pass
     log.info("stopping: draining (at most %g s)", settings.drain_grace_s)
     handed = sandbox.jobs.drain()
     sandbox.close(grace_s=0)
+    probes.should_exit = True
     log.info("stopped; %d running jobs handed back to the queue", handed)
+
+
+def _worker_probes(sandbox: Sandbox, settings: Settings) -> uvicorn.Server:
+    """Serve a worker's /healthz, /readyz and /metrics on SANDBOX_HOST:SANDBOX_WORKER_PORT,
+    in a thread (uvicorn installs no signal handler outside the main thread)."""
+    import uvicorn
+
+    from sandbox.web.app import create_worker_app
+
+    config = uvicorn.Config(
+        create_worker_app(sandbox),
+        host=settings.host,
+        port=settings.worker_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        forwarded_allow_ips="",
+    )
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, name="worker-probes", daemon=True).start()
+    return server
 
 
 @admin_app.command("bootstrap")
