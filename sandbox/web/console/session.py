@@ -146,7 +146,7 @@ class SessionStore:
                 return None
             who = None if _expired(row, now) else token_principal(db_session, row.token_id)
             if who is None:
-                db_session.delete(row)
+                db_session.execute(delete(SessionRow).where(SessionRow.id_hash == digest))
                 return None
             if (now - row.last_seen_at).total_seconds() >= TOUCH_S:
                 db_session.execute(
@@ -182,6 +182,7 @@ def _purge(db_session: Session, now: dt.datetime) -> None:
             )
         )
         .limit(PURGE_BATCH)
+        .with_for_update(skip_locked=True)  # concurrent sign-ins never wait on one another
     )
     hashes = list(db_session.scalars(stale))
     if hashes:
@@ -195,6 +196,7 @@ def _keep_newest(db_session: Session, token_id: int, keep: int) -> None:
         .where(SessionRow.token_id == token_id)
         .order_by(SessionRow.created_at.desc(), SessionRow.id_hash)
         .offset(keep)
+        .with_for_update(skip_locked=True)
     )
     hashes = list(db_session.scalars(older))
     if hashes:

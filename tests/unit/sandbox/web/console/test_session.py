@@ -4,6 +4,7 @@ expiring, ended by sign-out, revocation and deactivation, storage bound."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -179,3 +180,34 @@ def test_session_when_a_token_signs_in_often_then_its_oldest_sessions_end(
         made.append(store.create(token_id))
     assert [store.get(m.id) is not None for m in made] == [False, False, True, True, True]
     assert len(_rows(db)) == 3
+
+
+def test_session_when_one_token_signs_in_at_once_on_two_processes_then_no_error(
+    db: Database,
+    other_db: Database,
+    token_id: int,
+    now: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(session_module, "MAX_PER_TOKEN", 3)
+    stores = (_store(db, now), _store(other_db, now))
+    for _ in range(4):
+        stores[0].create(token_id)
+    now[0] += IDLE + 1  # those four are expired: every sign-in below purges or trims
+    errors: list[BaseException] = []
+    made = []
+
+    def sign_in(store: SessionStore) -> None:
+        try:
+            made.append(store.create(token_id))
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=sign_in, args=(stores[i % 2],)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(made) == 16
+    live = [m for m in made if stores[1].get(m.id) is not None]
+    assert 1 <= len(live) <= len(_rows(db))
