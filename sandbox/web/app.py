@@ -53,7 +53,7 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     hardening.install_docs(app)
     app.state.sandbox = sandbox
     app.state.sign_in_throttle = SignInThrottle(
-        sandbox.settings.auth_failure_limit, sandbox.settings.auth_failure_window_s
+        sandbox.db, sandbox.settings.auth_failure_limit, sandbox.settings.auth_failure_window_s
     )
     install_error_handlers(app)
     ops.install(app, sandbox)  # /healthz, /readyz, /metrics
