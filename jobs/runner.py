@@ -95,6 +95,7 @@ class RayRunner:
         self._finish: Any = None
         self._single: Any = None
         self._lock = threading.Lock()
+        self._probing = threading.Lock()
 
     def start(self) -> None:
         """Connect to or start Ray once per process; later calls do nothing (thread-safe)."""
@@ -173,6 +174,33 @@ class RayRunner:
             ) from None
         except RayError as err:
             raise InternalError("the compute engine is unavailable; try again later") from err
+
+    def ready(self, timeout_s: float = 2.0) -> bool:
+        """Whether Ray answers: connected in this process, and its cluster lists a live node
+        within ``timeout_s`` (a readiness probe; it never starts Ray and never raises).
+
+        The question runs in a thread of its own, one at a time: a cluster that stopped
+        answering holds that thread, and probes meanwhile answer False at once.
+        """
+        import ray
+
+        if not ray.is_initialized() or not self._probing.acquire(blocking=False):
+            return False
+        answered = threading.Event()
+        alive: list[bool] = []
+
+        def probe() -> None:
+            try:
+                nodes = ray.nodes()  # type: ignore[no-untyped-call]
+                alive.append(any(node.get("Alive") for node in nodes))
+            except Exception:  # Ray's errors vary by version; any of them is "not ready"
+                alive.append(False)
+            finally:
+                self._probing.release()
+                answered.set()
+
+        threading.Thread(target=probe, name="ray-ready", daemon=True).start()
+        return answered.wait(timeout_s) and bool(alive) and alive[0]
 
     def stop(self) -> None:
         """Disconnect from Ray (a local Ray shuts down)."""

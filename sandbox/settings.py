@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     #: ``sandbox admin migrate`` (a Kubernetes Job) and a service on an older schema
     #: refuses to start.
     migrate_on_start: bool | None = None
+    #: When set, ``/metrics`` asks for ``Authorization: Bearer <it>`` (401 otherwise). Either
+    #: way the Ingress must not route ``/metrics``: Prometheus scrapes pods from inside.
+    metrics_token: SecretStr | None = None
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

@@ -196,3 +196,84 @@ def wait_status(
             return dict(job)
         assert time.monotonic() < deadline, f"job {job_id} stuck in {job['status']}"
         time.sleep(0.05)
+
+
+def seed_grant(db: Any, *, epsilon: float = 3.0, expires_in_days: float = 30) -> int:
+    """An operator firm, its analyst, a dataset row and a grant on it, straight into ``db``
+    (no HTTP, no files): rows for tests that read the store. Returns the grant's id."""
+    from sqlalchemy import select
+
+    from policies.budget import epsilon_units
+    from policies.catalog import Grade, OpenAttribute
+    from policies.roles import OrgKind, Role
+    from sandbox.store.models import Dataset, Grant, Organisation, User
+
+    with db.session() as session:
+        firm = session.scalars(select(Organisation).where(Organisation.name == "firm")).first()
+        if firm is None:
+            firm = Organisation(name="firm", kind=OrgKind.OPERATOR)
+            session.add(firm)
+            session.flush()
+            session.add(User(name="analyst", role=Role.OPERATOR, org_id=firm.id))
+            session.flush()
+            session.add(
+                Dataset(
+                    name="residents",
+                    source="test factory",
+                    open_attribute=OpenAttribute.UNCONDITIONAL,
+                    grade=Grade.GENERAL,
+                    path="residents",
+                    sha256="0" * 64,
+                    row_count=600,
+                    created_by=1,
+                    org_id=firm.id,
+                )
+            )
+            session.flush()
+        grant = Grant(
+            org_id=firm.id,
+            purpose="statistics for a report",
+            kinds=["aggregate", "custom"],
+            epsilon_total=epsilon_units(epsilon),
+            delta_total=0,
+            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in_days),
+            created_by=1,
+        )
+        session.add(grant)
+        session.flush()
+        return int(grant.id)
+
+
+def seed_job(
+    session: Any,
+    grant_id: int,
+    kind: str,
+    status: str,
+    *,
+    waited_s: float = 0.0,
+    ran_s: float | None = None,
+    **fields: Any,
+) -> Any:
+    """A job row in ``status`` (set at creation, as a migration would load it), submitted
+    ``waited_s`` seconds ago; with ``ran_s``, a run of that length that ended now."""
+    from sandbox.store.models import Job
+
+    now = dt.datetime.now(dt.UTC)
+    times: dict[str, Any] = {"created_at": now - dt.timedelta(seconds=waited_s)}
+    if ran_s is not None:
+        times |= {"started_at": now - dt.timedelta(seconds=ran_s), "finished_at": now}
+    job = Job(
+        grant_id=grant_id,
+        org_id=1,
+        submitted_by=1,
+        kind=kind,
+        spec=fields.pop("spec", {"kind": kind}),
+        status=status,
+        epsilon=0,
+        delta=0,
+        **times,
+        **fields,
+    )
+    session.add(job)
+    session.flush()
+    return job

@@ -12,7 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from policies.errors import Conflict, NotFound, Unauthenticated
@@ -20,7 +20,7 @@ from policies.names import check_name
 from policies.roles import OrgKind, Role, check_role_fits_org
 from sandbox.audit import chain as audit
 from sandbox.store.db import Database
-from sandbox.store.models import ApiToken, Organisation, User, utcnow
+from sandbox.store.models import ApiToken, ConsoleSession, Organisation, User, utcnow
 
 TOKEN_PREFIX = "sbx_"  # noqa: S105 (a prefix, not a secret)
 
@@ -59,23 +59,62 @@ def authenticate(db: Database, token: str | None, audit_failure: bool = True) ->
         Unauthenticated: No token, unknown or revoked token, inactive user.
     """
     if token:
-        digest = hash_token(token)
         with db.session() as session:
-            row = session.scalars(
-                select(ApiToken).where(ApiToken.token_hash == digest)
-            ).one_or_none()
-            if (
-                row is not None
-                and hmac.compare_digest(row.token_hash, digest)
-                and row.revoked_at is None
-                and row.user.active
-            ):
-                u = row.user
-                return Principal(u.id, u.name, Role(u.role), u.org_id, u.org.name)
+            row = _token_row(session, token)
+            who = _principal(row) if row is not None else None
+            if who is not None:
+                return who
     if audit_failure:
         with db.session() as session:
             audit.append(db, session, "anonymous", "auth.failure", "token", presented=bool(token))
     raise Unauthenticated("missing, unknown or revoked token: pass 'Authorization: Bearer <token>'")
+
+
+def live_token_id(db: Database, token: str | None) -> int:
+    """The row id of a live token (not revoked, its user active), for a console session
+    to name instead of holding the token; failures are not audited (the caller signed
+    in with :func:`authenticate` first).
+
+    Raises:
+        Unauthenticated: No token, unknown or revoked token, inactive user.
+    """
+    if token:
+        with db.session() as session:
+            row = _token_row(session, token)
+            if row is not None and _principal(row) is not None:
+                return row.id
+    raise Unauthenticated("missing, unknown or revoked token: pass 'Authorization: Bearer <token>'")
+
+
+def token_principal(session: Session, token_id: int) -> Principal | None:
+    """The caller a token row stands for, checked as :func:`authenticate` checks a token.
+
+    Args:
+        session: The transaction to read in.
+        token_id: An :class:`~sandbox.store.models.ApiToken` row id.
+
+    Returns:
+        The principal, or None: no such token, revoked, or its user inactive.
+    """
+    row = session.get(ApiToken, token_id)
+    return _principal(row) if row is not None else None
+
+
+def _token_row(session: Session, token: str) -> ApiToken | None:
+    """The token's row, compared in constant time, or None."""
+    digest = hash_token(token)
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).one_or_none()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    return row
+
+
+def _principal(row: ApiToken) -> Principal | None:
+    """The caller of a live token's row; None if revoked or its user is inactive."""
+    if row.revoked_at is not None or not row.user.active:
+        return None
+    u = row.user
+    return Principal(u.id, u.name, Role(u.role), u.org_id, u.org.name)
 
 
 def create_org(
@@ -141,12 +180,17 @@ def issue_token(session: Session, user: User, label: str) -> str:
 
 
 def revoke_tokens(db: Database, session: Session, actor: str, user_id: int) -> int:
-    """Revoke every live token of a user; returns how many."""
+    """Revoke every live token of a user and end the console sessions made with them
+    (on every API process: they share the database); returns how many tokens."""
     rows = session.scalars(
         select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
     ).all()
     for row in rows:
         row.revoked_at = utcnow()
+    if rows:
+        session.execute(
+            delete(ConsoleSession).where(ConsoleSession.token_id.in_([r.id for r in rows]))
+        )
     audit.append(db, session, actor, "token.revoke", f"user:{user_id}", count=len(rows))
     return len(rows)
 

@@ -31,7 +31,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -41,6 +41,7 @@ from policies import budget
 from policies.access import check_can_manage_datasets
 from policies.budget import PrivacyBudget, delta_units, epsilon_units
 from policies.errors import InvalidRequest, NotFound
+from policies.grants import GrantState
 from policies.roles import OrgKind, Role
 from sandbox.audit import chain as audit
 from sandbox.catalog.datasets import get as get_dataset
@@ -229,6 +230,45 @@ def grant_budgets(session: Session, grant: Grant) -> list[DatasetBudget]:
             )
         )
     return rows
+
+
+def spent_by_grant(
+    session: Session, at: dt.datetime | None = None
+) -> dict[int, tuple[float, float]]:
+    """Each live grant's (ε spent, ε total): its own jobs' composed spend on its most-used
+    dataset this period (the ``spent`` of :func:`summary`), in one query for all grants.
+
+    Live: active and not expired at ``at`` (default now); grants without a charge in the
+    current period are left out (the monitoring figures, :mod:`sandbox.service.metrics`).
+    """
+    when = at or utcnow()
+    period = func.coalesce(FirmBudget.period, 1)
+    rows = session.execute(
+        select(LedgerEntry, Grant.epsilon_total, Grant.delta_total)
+        .join(Grant, Grant.id == LedgerEntry.grant_id)
+        .outerjoin(
+            FirmBudget,
+            (FirmBudget.org_id == Grant.org_id) & (FirmBudget.dataset_id == LedgerEntry.dataset_id),
+        )
+        .where(
+            Grant.state == GrantState.ACTIVE,
+            Grant.expires_at > when,
+            LedgerEntry.period == period,
+        )
+        .order_by(LedgerEntry.id)
+    ).all()
+    charges: dict[tuple[int, int], list[Charge]] = {}
+    totals: dict[int, PrivacyBudget] = {}
+    for entry, epsilon_total, delta_total in rows:
+        totals[entry.grant_id] = PrivacyBudget.from_units(epsilon_total, delta_total)
+        charges.setdefault((entry.grant_id, entry.dataset_id), []).append(
+            Charge(entry.epsilon, entry.rho, entry.delta, entry.conversion_delta)
+        )
+    spent: dict[int, float] = {}
+    for (grant_id, _dataset), own in charges.items():
+        epsilon = _composed(Accountant(totals[grant_id], own)).epsilon
+        spent[grant_id] = max(spent.get(grant_id, 0.0), epsilon)
+    return {g: (spent[g], totals[g].epsilon) for g in sorted(spent)}
 
 
 def summary(budgets: list[DatasetBudget], grant: Grant) -> tuple[PrivacyBudget, PrivacyBudget]:

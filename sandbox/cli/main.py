@@ -22,6 +22,9 @@ from sandbox.cli import render as R
 from sandbox.cli.remote import register as register_service_commands
 
 if TYPE_CHECKING:
+    import uvicorn
+
+    from sandbox.service import Sandbox
     from sandbox.settings import Settings
     from sandbox.store.db import Database
 
@@ -61,7 +64,7 @@ def serve(
     """
     import uvicorn
 
-    from sandbox.service import Sandbox
+    from sandbox.service import Sandbox, logs
     from sandbox.settings import Settings
     from sandbox.web.app import create_app
 
@@ -72,7 +75,7 @@ def serve(
         sandbox.prepare_schema()  # here, so that a refusal prints without a traceback
     except SandboxError as error:
         _fail(error)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings)
     # uvicorn handles SIGTERM while it runs (stop accepting, finish requests, drain the
     # workers in the app's shutdown), then raises the signal again: this handler ends there.
     signal.signal(signal.SIGTERM, _exit_quietly)
@@ -81,6 +84,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="info",
+        log_config=None,  # keep logs.configure's handler, format and access-log filter
         # uvicorn would believe X-Forwarded-For from loopback (its FORWARDED_ALLOW_IPS
         # default); the app believes only SANDBOX_FORWARDED_ALLOW_IPS
         proxy_headers=False,
@@ -96,14 +100,14 @@ def worker() -> None:
     once. SIGTERM (or Ctrl-C) drains: no new claim, running jobs finish within
     SANDBOX_DRAIN_GRACE_S, the rest go back to the queue; then exit 0.
     """
-    from sandbox.service import Sandbox
+    from sandbox.service import Sandbox, logs
     from sandbox.settings import Settings
 
     try:
         settings = Settings.load()
     except SandboxError as error:
         _fail(error)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings)
     stop = threading.Event()
     sandbox = Sandbox(settings)
     if not sandbox.runs_jobs:
@@ -117,13 +121,40 @@ def worker() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):  # after Ray's start, which sets its own
         signal.signal(sig, lambda _s, _f: stop.set())
     log = logging.getLogger("sandbox.worker")
-    log.info("worker %s running", sandbox.jobs.executor.owner)
+    probes = _worker_probes(sandbox, settings)
+    log.info(
+        "worker %s running; probes and metrics on port %d",
+        sandbox.jobs.executor.owner,
+        settings.worker_port,
+    )
     while not stop.wait(1.0):
         pass
     log.info("stopping: draining (at most %g s)", settings.drain_grace_s)
     handed = sandbox.jobs.drain()
     sandbox.close(grace_s=0)
+    probes.should_exit = True
     log.info("stopped; %d running jobs handed back to the queue", handed)
+
+
+def _worker_probes(sandbox: Sandbox, settings: Settings) -> uvicorn.Server:
+    """Serve a worker's /healthz, /readyz and /metrics on SANDBOX_HOST:SANDBOX_WORKER_PORT,
+    in a thread (uvicorn installs no signal handler outside the main thread)."""
+    import uvicorn
+
+    from sandbox.web.app import create_worker_app
+
+    config = uvicorn.Config(
+        create_worker_app(sandbox),
+        host=settings.host,
+        port=settings.worker_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        forwarded_allow_ips="",
+    )
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, name="worker-probes", daemon=True).start()
+    return server
 
 
 @admin_app.command("bootstrap")

@@ -9,6 +9,7 @@ timestamps and appends the audit entry, in the caller's transaction.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -72,6 +73,7 @@ def transition(
         Conflict: The state machine forbids the move.
     """
     now = utcnow()
+    before = None if job.status is None else JobStatus(job.status).value
     if job.status is None:  # a new job: its first state
         check_can_create(target)
         job.status = target
@@ -91,6 +93,20 @@ def transition(
         details = {"error": error, **details}
     if action is not None:
         audit.append(db, session, actor, action, subject or f"job:{job.id}", **details)
+    # ids, kind and states only: never a spec, a value or the error; an untimed kind's
+    # run time never leaves the database (the operator must not learn it)
+    event: dict[str, Any] = {
+        "event": "job.transition",
+        "job_id": job.id,
+        "kind": job.kind,
+        "from": before,
+    }
+    timed = view_of(Role.OPERATOR, job.kind).timing
+    if before and target in _RUN_ENDED and job.started_at and timed:
+        event["duration_s"] = round((now - job.started_at).total_seconds(), 3)
+    logging.getLogger(__name__).info(
+        "job %s %s -> %s", job.id, before, target.value, extra={**event, "state": target.value}
+    )
     return job
 
 

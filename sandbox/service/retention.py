@@ -4,7 +4,8 @@ A rejected output never leaves the sandbox and a failed job's partial output
 is of no use; keeping them longer than needed for a complaint or an audit only
 keeps derived data at risk. ``SANDBOX_RETENTION_DAYS`` after a rejected or failed
 job finished, :func:`sweep` deletes every quarantined file of the job
-(``job-<id>.*``: a table, a custom job's archive, a model and its card),
+(``job-<id>.*`` and each run's ``job-<id>-a<attempt>.*``: a table, a custom job's
+archive, a model and its card),
 records ``Job.output_deleted_at`` and appends ``job.output_deleted`` to the audit
 log (which files, never what they held). The job row, its report and its
 ledger charge stay. Released outputs are never touched: their copy in
@@ -114,7 +115,8 @@ def sweep_periodically(
 def _remove_outputs(settings: Settings, job: Job) -> list[str]:
     """Delete the job's files in quarantine; the names removed (no content)."""
     quarantine = settings.quarantine_dir.resolve()
-    candidates = set(quarantine.glob(f"job-{job.id}.*"))
+    # job-N.* (a job's first runs) and job-N-a<attempt>.* (each run's own file)
+    candidates = set(quarantine.glob(f"job-{job.id}.*")) | set(quarantine.glob(f"job-{job.id}-a*"))
     if job.output_path:
         path = Path(job.output_path).resolve()
         if path.parent == quarantine:  # never a released copy, never outside quarantine

@@ -4,7 +4,8 @@
 :mod:`sandbox.web.console`, which do not import each other: what both use
 lives beside this module (:mod:`sandbox.web.deps`, :mod:`sandbox.web.params`,
 :mod:`sandbox.web.errors`), and what spans every response (headers, last-resort
-error pages, the API docs) in :mod:`sandbox.web.hardening`.
+error pages, the API docs) in :mod:`sandbox.web.hardening`. :func:`create_worker_app`
+serves only the probes and metrics (:mod:`sandbox.web.ops`) beside a ``sandbox worker``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from sandbox.access.throttle import SignInThrottle
 from sandbox.service import Sandbox
-from sandbox.web import api, console, hardening
+from sandbox.web import api, console, hardening, ops
 from sandbox.web.api.errors import install_error_handlers
 from sandbox.web.hardening import SecurityHeaders
 
@@ -52,14 +53,29 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     hardening.install_docs(app)
     app.state.sandbox = sandbox
     app.state.sign_in_throttle = SignInThrottle(
-        sandbox.settings.auth_failure_limit, sandbox.settings.auth_failure_window_s
+        sandbox.db, sandbox.settings.auth_failure_limit, sandbox.settings.auth_failure_window_s
     )
     install_error_handlers(app)
-
-    @app.get("/healthz", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    ops.install(app, sandbox)  # /healthz, /readyz, /metrics
     app.include_router(api.router)
     app.include_router(console.router)  # the review console's pages under /console
+    return app
+
+
+def create_worker_app(sandbox: Sandbox) -> FastAPI:
+    """The app of a ``sandbox worker``: ``/healthz``, ``/readyz`` and ``/metrics`` only.
+
+    The worker starts and closes ``sandbox`` itself; this app has no lifespan.
+    """
+    app = FastAPI(
+        title="Data Sandbox worker",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.add_middleware(SecurityHeaders)
+    hardening.install_error_pages(app)
+    app.state.sandbox = sandbox
+    ops.install(app, sandbox)
     return app

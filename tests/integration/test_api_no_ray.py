@@ -101,7 +101,9 @@ def test_auth_when_token_is_bad_then_401_and_failure_audited(world: World):
 
 def test_auth_when_one_address_fails_too_often_then_its_failures_get_429_unaudited(world: World):
     now = [0.0]
-    world.http.app.state.sign_in_throttle = SignInThrottle(3, 60, clock=lambda: now[0])
+    world.http.app.state.sign_in_throttle = SignInThrottle(
+        world.sandbox.db, 3, 60, clock=lambda: now[0]
+    )
     bad = {"Authorization": "Bearer sbx_wrong"}
     assert [world.http.get("/v1/datasets", headers=bad).status_code for _ in range(3)] == [401] * 3
     refused = world.http.get("/v1/datasets", headers=bad)

@@ -119,7 +119,7 @@ def test_console_login_when_form_or_token_is_wrong_then_no_session(
 def test_console_login_when_address_failed_too_often_then_429_but_a_good_token_signs_in(
     world: World,
 ):
-    world.http.app.state.sign_in_throttle = SignInThrottle(2, 60)
+    world.http.app.state.sign_in_throttle = SignInThrottle(world.sandbox.db, 2, 60)
     browser = _client(world)
     for token, status in (("sbx_not-a-token", 401), ("sbx_still-not", 401), ("sbx_again", 429)):
         form = browser.get("/console/login")

@@ -60,3 +60,10 @@ exit $status
     assert seen["nodes"] == 2
     assert seen["nodes_used"] == 2  # partitions really ran on both nodes
     assert seen["exact_equal"] and seen["released_equal"]
+
+
+def test_ready_when_the_sessions_local_ray_runs_then_true(ray_runner: object) -> None:
+    from jobs.runner import RayRunner
+
+    assert isinstance(ray_runner, RayRunner)
+    assert ray_runner.ready(timeout_s=30) is True

@@ -290,7 +290,16 @@ def test_ingress_when_routing_then_tls_and_only_the_public_paths(manifests: list
     paths = {
         p["path"]: p["pathType"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]
     }
-    assert paths == {"/v1": "Prefix", "/console": "Prefix", "/": "Exact", "/healthz": "Exact"}
+    assert paths == {
+        "/v1": "Prefix",
+        "/console": "Prefix",
+        "/": "Exact",
+        "/healthz": "Exact",
+        # the API docs analysts read (served without a CDN, assets under /docs/)
+        "/docs": "Prefix",
+        "/redoc": "Exact",
+        "/openapi.json": "Exact",
+    }
     assert all("metrics" not in path for path in paths)
     hosts = {rule["host"] for rule in ingress["spec"]["rules"]}
     assert hosts <= {h for t in tls for h in t["hosts"]}

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from policies.airlock import Decision, JobStatus, can_download
 from policies.errors import NotFound, TooManyAttempts, Unauthenticated
 from policies.roles import Role
+from sandbox.access.auth import live_token_id
 from sandbox.airlock import review as airlock
 from sandbox.audit import chain as audit
 from sandbox.jobs.service import visible_job
@@ -105,9 +106,9 @@ def login(
     except Unauthenticated:
         return _login_form(request, 401, "That token is not valid.")
     check_console_role(who)
-    sessions = store(request)
-    sessions.drop(request.cookies.get(COOKIE))  # a fresh id at every sign-in (no fixation)
-    session = sessions.create(token.strip())
+    token_id = live_token_id(sandbox.db, token.strip())
+    # a fresh id at every sign-in (no fixation)
+    session = store(request).create(token_id, replacing=request.cookies.get(COOKIE))
     with sandbox.db.session() as db_session:
         audit.append(sandbox.db, db_session, who.actor, "console.login", f"user:{who.user_id}")
     response = RedirectResponse("/console/queue", status_code=303)

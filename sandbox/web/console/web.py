@@ -16,9 +16,8 @@ from fastapi.templating import Jinja2Templates
 
 from policies.errors import PolicyViolation, SandboxError, Unauthenticated
 from policies.roles import Role
-from sandbox.access.auth import Principal, authenticate
+from sandbox.access.auth import Principal
 from sandbox.web.console.session import COOKIE, ConsoleSession, same_secret, store
-from sandbox.web.deps import SandboxDep
 from sandbox.web.errors import status_of
 
 HERE = Path(__file__).parent
@@ -70,22 +69,17 @@ def check_console_role(who: Principal) -> None:
         )
 
 
-def get_viewer(request: Request, sandbox: SandboxDep) -> Viewer:
+def get_viewer(request: Request) -> Viewer:
     """The viewer of a signed-in session; its token is checked again on every request.
 
     Raises:
-        Unauthenticated: No live session, or its token was revoked.
+        Unauthenticated: No live session, or its token was revoked or its user deactivated.
         PolicyViolation: Not a steward or auditor.
     """
-    sessions = store(request)
-    session = sessions.get(request.cookies.get(COOKIE))
-    if session is None:
+    found = store(request).get(request.cookies.get(COOKIE))
+    if found is None:
         raise Unauthenticated("sign in to the console")
-    try:
-        who = authenticate(sandbox.db, session.token)
-    except Unauthenticated:
-        sessions.drop(session.id)
-        raise
+    session, who = found
     check_console_role(who)
     return Viewer(who, session)
 

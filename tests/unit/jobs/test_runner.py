@@ -181,3 +181,57 @@ def test_modules_when_read_then_no_import_cycle_through_the_runner() -> None:
     # Ray's functions and the task module never import the runner (it imports them)
     assert "jobs.runner" not in imports("distributed")
     assert not {"jobs.runner", "jobs.distributed"} & imports("task")
+
+
+def test_ready_when_ray_is_not_connected_then_false_without_starting_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ray = pytest.importorskip("ray")
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "nodes", lambda: pytest.fail("asked a Ray that is not there"))
+    assert RayRunner().ready() is False
+
+
+@pytest.mark.parametrize(
+    ("nodes", "ready"), [([{"Alive": True}], True), ([{"Alive": False}], False)]
+)
+def test_ready_when_the_cluster_answers_then_whether_a_node_lives(
+    monkeypatch: pytest.MonkeyPatch, nodes: list[dict[str, bool]], ready: bool
+) -> None:
+    ray = pytest.importorskip("ray")
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "nodes", lambda: nodes)
+    assert RayRunner().ready() is ready
+
+
+def test_ready_when_the_cluster_hangs_then_false_in_time_and_one_probe_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+    import time
+
+    ray = pytest.importorskip("ray")
+    release, calls = threading.Event(), []
+
+    def nodes() -> list[dict[str, bool]]:
+        calls.append(1)
+        release.wait(10)
+        return [{"Alive": True}]
+
+    def broken() -> list[dict[str, bool]]:
+        raise ConnectionError("gcs at 10.0.0.9:6379 unreachable")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "nodes", nodes)
+    runner = RayRunner()
+    assert runner.ready(timeout_s=0.05) is False
+    assert runner.ready(timeout_s=5) is False  # the hung probe still holds: no second one
+    assert calls == [1]
+    release.set()
+    for _ in range(500):  # the hung probe ends, and the next one is asked
+        if runner.ready(timeout_s=5):
+            break
+        time.sleep(0.01)
+    assert len(calls) >= 2
+    monkeypatch.setattr(ray, "nodes", broken)
+    assert runner.ready(timeout_s=5) is False

@@ -87,6 +87,7 @@ def test_sweep_when_rejected_and_failed_past_retention_then_their_files_go_once(
 ):
     rejected = _job(db, settings, REJECTED, days_ago=31)
     (settings.quarantine_dir / f"job-{rejected}.zip").write_bytes(b"archive")  # a custom job's
+    (settings.quarantine_dir / f"job-{rejected}-a2.parquet").write_bytes(b"run")  # a 2nd run's
     failed = _job(db, settings, FAILED, days_ago=40)
     assert sweep(db, settings, NOW) == 2
     assert sorted(p.name for p in settings.quarantine_dir.iterdir()) == []
@@ -98,7 +99,11 @@ def test_sweep_when_rejected_and_failed_past_retention_then_their_files_go_once(
             {
                 "status": "rejected",
                 "retention_days": 30,
-                "files": [f"job-{rejected}.parquet", f"job-{rejected}.zip"],
+                "files": [
+                    f"job-{rejected}-a2.parquet",
+                    f"job-{rejected}.parquet",
+                    f"job-{rejected}.zip",
+                ],
             },
         ),
         (
@@ -134,9 +139,11 @@ def test_sweep_when_another_job_shares_a_prefix_then_its_files_stay(
 ):
     ids = [_job(db, settings, REJECTED if i == 0 else AWAITING, 31) for i in range(12)]
     assert ids[0] == 1 and ids[-1] == 12
+    (settings.quarantine_dir / "job-12-a1.parquet").write_bytes(b"job 12's run")
     assert sweep(db, settings, NOW) == 1
     assert not (settings.quarantine_dir / "job-1.parquet").exists()
     assert (settings.quarantine_dir / "job-12.parquet").exists()
+    assert (settings.quarantine_dir / "job-12-a1.parquet").exists()
     assert (settings.quarantine_dir / "job-10.parquet").exists()
 
 
