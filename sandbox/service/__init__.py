@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -12,6 +13,7 @@ from jobs.runner import RayRunner
 from sandbox.airlock.releases import recover_releases
 from sandbox.audit import chain as audit
 from sandbox.jobs.service import JobService, Runner
+from sandbox.service import retention
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 
@@ -66,6 +68,7 @@ class Sandbox:
         )
         self.jobs = JobService(self.db, settings, self.runner)
         self._started = False
+        self._housekeeping = threading.Event()
 
     @property
     def runs_jobs(self) -> bool:
@@ -104,6 +107,14 @@ class Sandbox:
             if start is not None:
                 start()
             self.jobs.start()
+            # rejected and failed outputs past SANDBOX_RETENTION_DAYS: every hour, by workers
+            self._housekeeping.clear()
+            threading.Thread(
+                target=retention.sweep_periodically,
+                args=(self.db, self.settings, self._housekeeping),
+                name="retention",
+                daemon=True,
+            ).start()
         self._started = True
 
     def prepare_schema(self) -> None:
@@ -120,6 +131,7 @@ class Sandbox:
     def close(self, grace_s: float | None = None) -> None:
         """Drain the workers (running jobs finish within ``grace_s``, default the settings';
         the rest go back to the queue), then release the database."""
+        self._housekeeping.set()
         self.jobs.drain(grace_s)
         self.db.dispose()
         self._started = False

@@ -107,8 +107,10 @@ def sweep_periodically(
             deleted = sweep(db, settings)
             if deleted:
                 log.info("retention: %d job outputs deleted", deleted)
-        except Exception:
-            log.exception("retention sweep failed; retrying in %.0f s", interval_s)
+        except Exception as err:  # the type only: a driver's message may quote a value
+            log.error(
+                "retention sweep failed (%s); retrying in %.0f s", type(err).__name__, interval_s
+            )
         stop.wait(interval_s)
 
 
