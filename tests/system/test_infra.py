@@ -364,7 +364,14 @@ def test_network_policies_when_read_then_api_and_workers_reach_database_and_ray_
     for name in ("data-sandbox-api", "data-sandbox-worker"):
         labels = _one(manifests, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
         assert labels["data-sandbox/database-client"] == "true", name
-        assert labels["data-sandbox/ray-client"] == "true", name
+    # only the job workers reach Ray; the API-only pods run no job and never join it
+    api = _one(manifests, "Deployment", "data-sandbox-api")["spec"]["template"]
+    assert "data-sandbox/ray-client" not in api["metadata"]["labels"]
+    assert all(
+        e["name"] != "SANDBOX_RAY_ADDRESS" for c in api["spec"]["containers"] for e in c["env"]
+    )
+    worker = _one(manifests, "Deployment", "data-sandbox-worker")["spec"]["template"]
+    assert worker["metadata"]["labels"]["data-sandbox/ray-client"] == "true"
     db_egress = policies["database-clients-egress"]["spec"]
     assert db_egress["podSelector"]["matchLabels"] == {"data-sandbox/database-client": "true"}
     assert db_egress["egress"][0]["to"] == [
