@@ -1,15 +1,17 @@
 """Kill -9 a real service at each crash point, restart it, and find nothing lost (issue 15).
 
 Each test runs ``sandbox serve`` (and ``sandbox worker``) as real processes on a
-free loopback port, with a SQLite database in a fresh data folder, and talks to
-them over HTTP. ``SANDBOX_CRASH_AT`` makes a process SIGKILL itself at a named
-point (:mod:`sandbox.store.faults`). Ray takes seconds to start, so the points
+free loopback port, with a SQLite database in a fresh data folder (the worker
+test also on a fresh PostgreSQL database), and talks to them over HTTP.
+``SANDBOX_CRASH_AT`` makes a process SIGKILL itself at a named point
+(:mod:`sandbox.store.faults`). Ray takes seconds to start, so the points
 are chained: the service starts armed at one point, is driven until it dies
 with -9, and the next start (armed at the next point) must first have repaired
 the previous crash. A last start, unarmed, lets the queued work complete, then
 the database and the API must show: no job stuck, one charge per job (none
 twice, none refunded), no release without an approving review, every released
-file downloadable with its digest, and an audit chain that verifies.
+file downloadable with its digest, and an audit chain that verifies. The chain
+ends with a SIGTERM while jobs run (exit 0, the running jobs handed back).
 """
 
 from __future__ import annotations
@@ -461,6 +463,8 @@ def test_kill_9_at_each_point_then_restart_loses_nothing(deployment: Deployment)
         proc = d.up("during_download", workers=0)
         assert world.job(first)["status"] == "released"
         assert (d.folder / "data" / "releases" / "job-1.parquet").exists()
+        again = world.approve(first)  # the lost answer's retry: refused, nothing recorded
+        assert 400 <= again.status_code < 500, again.text
         second = queued[0]
         approved = world.approve(second)
         assert approved.status_code == 200, approved.text
