@@ -78,6 +78,10 @@ def formatter(settings: Settings) -> logging.Formatter:
     return logging.Formatter(TEXT_FORMAT)
 
 
+#: The name of the handler :func:`configure` installs.
+_HANDLER = "sandbox"
+
+
 def configure(settings: Settings, level: int = logging.INFO) -> None:
     """Send every log record to stderr in ``settings.log_format``; quiet uvicorn's access log.
 
@@ -87,9 +91,13 @@ def configure(settings: Settings, level: int = logging.INFO) -> None:
     """
     handler = logging.StreamHandler()
     handler.setFormatter(formatter(settings))
+    handler.set_name(_HANDLER)
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        # ours from an earlier call, and the default stderr handler of basicConfig; others
+        # (a test's log capture, an embedding application's) are not ours to remove
+        if old.get_name() == _HANDLER or type(old) is logging.StreamHandler:
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
