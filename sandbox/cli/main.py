@@ -114,12 +114,14 @@ def worker() -> None:
         _fail(
             SandboxError("SANDBOX_WORKERS and SANDBOX_UNTIMED_WORKERS are both 0: nothing to run")
         )
+    # before the start: a SIGTERM while workers start must drain too (Ray's start keeps
+    # this handler: jobs.runner)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _s, _f: stop.set())
     try:
         sandbox.start()
     except SandboxError as error:
         _fail(error)
-    for sig in (signal.SIGTERM, signal.SIGINT):  # after Ray's start, which sets its own
-        signal.signal(sig, lambda _s, _f: stop.set())
     log = logging.getLogger("sandbox.worker")
     probes = _worker_probes(sandbox, settings)
     log.info(

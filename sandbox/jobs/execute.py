@@ -35,11 +35,15 @@ from sandbox.checks.process import ChecksStopped, Limits, run_isolated
 from sandbox.jobs.facts import check_context, dataset_facts, grant_facts, min_cell, task
 from sandbox.jobs.lifecycle import locked, transition
 from sandbox.jobs.queue import (
+    HANDED_BACK,
+    REQUEUED,
     Lease,
     Leases,
     attempt_output,
     expired,
     holds,
+    lease_ended,
+    lost_leases,
     next_queued,
     owner_id,
     release,
@@ -153,6 +157,9 @@ def output_path(settings: Settings, job_id: int, attempt: int = 1) -> Path:
     """Where attempt ``attempt`` of a job writes its output in quarantine."""
     return attempt_output(settings.quarantine_dir, job_id, attempt).resolve()
 
+
+#: What a job that failed on an unexpected error tells the operator.
+_CRASHED = "the job failed inside the sandbox; the data bureau was told"
 
 #: A started job: its task, its kind and its parsed spec.
 Started = tuple[Task, JobKind, Any]
@@ -283,18 +290,48 @@ class Executor:
 
     def claim(self, kinds: list[str]) -> tuple[Started, Lease] | str | None:
         """Claim the oldest queued job of ``kinds``: its task and lease; :data:`ENDED` when
-        its grant ended (it failed, unrun); None when none waits."""
+        it ended unrun (its grant ended, or it could not be started); None when none waits.
+
+        A job that cannot be started (a stored spec an upgrade no longer reads, a dataset
+        gone) fails in the claim's transaction: left queued, it would be the oldest job
+        again at every poll and hold up every job behind it.
+        """
         with self.db.session() as session:
             job = next_queued(session, kinds)
             if job is None:
                 return None
             lease = Lease(job.id, self.owner, job.attempt + 1)
-            started = self.start_job(session, job, lease)
+            try:
+                with session.begin_nested():  # a failed start leaves the row as it was
+                    started = self.start_job(session, job, lease)
+            except SandboxError as err:
+                self._fail_unstarted(session, job, str(err))
+                return ENDED
+            except Exception as err:
+                log.error("job %s could not start\n%s", job.id, redacted_traceback(err))
+                self._fail_unstarted(session, job, _CRASHED)
+                return ENDED
         if started is None:
             return ENDED
         self.leases.add(lease)
         crashpoint("after_claim")
+        if self._stopping.is_set():  # claimed while a drain read the held leases
+            self.hand_back(lease)
+            return ENDED
         return started, lease
+
+    def _fail_unstarted(self, session: Session, job: Job, message: str) -> None:
+        """Fail a queued job that could not start (nothing ran: no code chose this)."""
+        session.refresh(job)
+        transition(
+            self.db,
+            session,
+            job,
+            JobStatus.FAILED,
+            actor="system",
+            action="job.fail",
+            error=message,
+        )
 
     def start_job(self, session: Session, job: Job, lease: Lease) -> Started | None:
         """Start a claimed job under ``lease``: its task, or None when its grant ended (it
@@ -349,8 +386,7 @@ class Executor:
             self.fail(lease, str(err), output, started)
         except Exception as err:
             log.error("job %s crashed\n%s", lease.job_id, redacted_traceback(err))
-            message = "the job failed inside the sandbox; the data bureau was told"
-            self.fail(lease, message, output, started)
+            self.fail(lease, _CRASHED, output, started)
         finally:
             self.leases.drop(lease)
 
@@ -452,39 +488,59 @@ class Executor:
     def requeue_expired(self) -> int:
         """Put running jobs whose lease ended back in the queue; how many were handled.
 
-        A job started :attr:`Settings.max_attempts` times already fails instead (its
-        charge stays); one whose failure the operator may not see (an untimed kind's:
-        its code could have killed its workers on purpose) goes to review, failing.
+        Each job in its own transaction: one that cannot be handled is logged and left
+        for the next tick, without holding up the others. A job whose worker stopped
+        :attr:`Settings.max_attempts` times fails instead (its charge stays; a drain's
+        hand-back does not count); one whose failure the operator may not see (an
+        untimed kind's: its code could have killed its workers on purpose) goes to
+        review, failing.
         """
+        with self.db.session() as session:
+            ids = [job.id for job in expired(session, utcnow(), self.owner)]
+        handled = 0
+        for job_id in ids:
+            try:
+                handled += self._requeue(job_id)
+            except Exception as err:
+                log.error(
+                    "job %s: its ended lease was not handled (%s)", job_id, type(err).__name__
+                )
+        if handled:
+            log.warning("%d jobs whose worker stopped were handled (requeued or ended)", handled)
+        return handled
+
+    def _requeue(self, job_id: int) -> int:
+        """Handle one job whose lease ended (1), unless another worker did already (0)."""
         message = (
             f"the job's worker stopped {self.settings.max_attempts} times before it finished; "
             "it was not run again"
         )
-        hidden: list[tuple[Started, Lease]] = []
+        hidden: tuple[Started, Lease] | None = None
         with self.db.session() as session:
-            stale = expired(session, utcnow(), self.owner)
-            for job in stale:
-                remove_outputs(self.settings.quarantine_dir, job.id)  # half-written attempts
-                if job.attempt < self.settings.max_attempts:
-                    release(job)
-                    transition(
-                        self.db,
-                        session,
-                        job,
-                        JobStatus.QUEUED,
-                        actor="system",
-                        action="job.requeue",
-                        reason="lease expired",
-                        attempt=job.attempt,
-                    )
-                    continue
-                if not operator_sees_failure(
-                    untimed=job.kind not in KINDS or KINDS[job.kind].untimed
-                ):
-                    lease = Lease(job.id, self.owner, job.attempt)
-                    take(job, lease, self.settings.lease_s, utcnow())
-                    hidden.append((self.interrupted(session, job), lease))
-                    continue
+            job = locked(session, job_id)
+            if not lease_ended(job, utcnow(), self.owner):
+                return 0
+            remove_outputs(self.settings.quarantine_dir, job.id)  # half-written attempts
+            if lost_leases(session, job.id) + 1 < self.settings.max_attempts:
+                release(job)
+                transition(
+                    self.db,
+                    session,
+                    job,
+                    JobStatus.QUEUED,
+                    actor="system",
+                    action=REQUEUED,
+                    reason="lease expired",
+                    attempt=job.attempt,
+                )
+            elif not operator_sees_failure(
+                untimed=job.kind not in KINDS or KINDS[job.kind].untimed
+            ):
+                # a run of its own (a new attempt: a stalled old worker's files differ)
+                lease = Lease(job.id, self.owner, job.attempt + 1)
+                take(job, lease, self.settings.lease_s, utcnow())
+                hidden = (self.interrupted(session, job), lease)
+            else:
                 release(job)
                 transition(
                     self.db,
@@ -495,12 +551,10 @@ class Executor:
                     action="job.fail",
                     error=message,
                 )
-            count = len(stale)
-        for started, lease in hidden:
+        if hidden is not None:
+            started, lease = hidden
             self.fail(lease, message, Path(started[0].output_path), started)
-        if count:
-            log.warning("%d jobs whose worker stopped were handled (requeued or ended)", count)
-        return count
+        return 1
 
     def interrupted(self, session: Session, job: Job) -> Started:
         """What a review of an interrupted run needs: where its output goes, its limits."""
@@ -554,7 +608,7 @@ class Executor:
                 job,
                 JobStatus.QUEUED,
                 actor="system",
-                action="job.requeue",
+                action=HANDED_BACK,
                 reason="worker stopped",
                 attempt=lease.attempt,
             )

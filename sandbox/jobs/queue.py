@@ -34,19 +34,35 @@ from sqlalchemy.orm import Session
 
 from policies.airlock import JobStatus
 from sandbox.store.db import Database
-from sandbox.store.models import Job, utcnow
+from sandbox.store.models import AuditEntry, Job, utcnow
 
 log = logging.getLogger(__name__)
 
 
+#: The audit actions of a job going back to the queue: its lease ended (a worker died)...
+REQUEUED = "job.requeue"
+#: ...or its worker gave it up when told to stop (SIGTERM).
+HANDED_BACK = "job.handback"
+
+#: Owner names of the executors alive in this process (a test may run several).
+_LIVE: set[str] = set()
+
+
+def _host() -> str:
+    return socket.gethostname()[:64]
+
+
 def owner_id() -> str:
-    """A name for this worker process, unique across hosts and restarts.
+    """A name for a worker process's executor, unique across hosts and restarts; it
+    counts as alive in this process from now on (:func:`dead_here`).
 
     >>> a, b = owner_id(), owner_id()
     >>> a != b and a.split(":")[1] == str(os.getpid())
     True
     """
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+    owner = f"{_host()}:{os.getpid()}:{secrets.token_hex(4)}"
+    _LIVE.add(owner)
+    return owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +144,9 @@ def holds(job: Job, lease: Lease) -> bool:
 
 
 def expired(session: Session, now: dt.datetime, me: str | None = None) -> list[Job]:
-    """Running jobs whose lease ended, locked for this transaction (rows another worker is
-    handling are skipped).
-
-    Also those without a lease (left by a service before leases) and, when ``me`` (this
-    worker's owner name) is given, those whose owner was a process of this host that is
-    gone: a restarted service takes its jobs back at once instead of after their lease.
-    """
-    host = f"{socket.gethostname()[:60]}:"
+    """Running jobs whose lease ended (:func:`lease_ended`), locked for this transaction
+    (rows another worker is handling are skipped)."""
+    host = f"{_host()}:"
     ended = [Job.lease_expires_at.is_(None), Job.lease_expires_at < now]
     if me is not None:
         ended.append(Job.lease_owner.startswith(host, autoescape=True))
@@ -145,14 +156,32 @@ def expired(session: Session, now: dt.datetime, me: str | None = None) -> list[J
         .order_by(Job.id)
         .with_for_update(skip_locked=True, of=Job)
     )
-    found = session.scalars(query).all()
-    return [
-        j
-        for j in found
-        if j.lease_expires_at is None
-        or _as_utc(j.lease_expires_at) < now
-        or (me is not None and dead_here(j.lease_owner or "", me))
-    ]
+    return [j for j in session.scalars(query).all() if lease_ended(j, now, me)]
+
+
+def lease_ended(job: Job, now: dt.datetime, me: str | None = None) -> bool:
+    """Whether running ``job``'s lease ended: it has none (left by a service before
+    leases), its time passed, or (``me`` given: this worker's owner name) its owner was a
+    process of this host that is gone, so that a restarted service takes its jobs back
+    at once instead of after their lease."""
+    if job.status is not JobStatus.RUNNING:
+        return False
+    if job.lease_expires_at is None or _as_utc(job.lease_expires_at) < now:
+        return True
+    return me is not None and dead_here(job.lease_owner or "", me)
+
+
+def lost_leases(session: Session, job_id: int) -> int:
+    """How many times ``job_id`` went back to the queue because its worker stopped (a
+    drain's hand-back does not count: the worker gave it up in order)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == REQUEUED, AuditEntry.subject == f"job:{job_id}")
+        )
+        or 0
+    )
 
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
@@ -162,20 +191,20 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
 def dead_here(owner: str, me: str) -> bool:
     """Whether ``owner`` names a process of this host that is gone (``me`` is this one).
 
-    A process with the same pid but another name is gone too (a container restarted
-    with the same pid 1).
+    A name with this process's pid that none of its executors carries is gone too (a
+    container restarted with the same pid 1).
 
     >>> me = owner_id()
-    >>> dead_here(me, me), dead_here(me.rsplit(":", 1)[0] + ":other", me)
-    (False, True)
+    >>> dead_here(me, me), dead_here(owner_id(), me), dead_here(me.rsplit(":", 1)[0] + ":x", me)
+    (False, False, True)
     >>> dead_here("elsewhere:1:abcd", me)
     False
     """
-    if owner == me:
+    if owner == me or owner in _LIVE:
         return False
     host, _, rest = owner.partition(":")
     pid_text, _, _ = rest.partition(":")
-    if host != socket.gethostname()[:60] or not pid_text.isdigit():
+    if host != _host() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():

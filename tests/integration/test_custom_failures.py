@@ -21,6 +21,7 @@ import pytest
 
 from jobs.errors import JobFailed
 from jobs.runner import Outcome, Task, execute, sha256_file
+from sandbox.audit import chain as audit
 from sandbox.jobs.service import JobService
 from sandbox.store.db import Database
 from sandbox.store.models import Job
@@ -181,6 +182,11 @@ def test_recover_when_runs_lost_their_workers_too_often_then_review_fails_custom
         s.add_all(jobs)
         s.flush()
         custom, queued, aggregate, again = (j.id for j in jobs)
+        for job_id in (custom, aggregate):  # their workers died twice before
+            for _ in range(2):
+                audit.append(
+                    db, s, "system", "job.requeue", f"job:{job_id}", reason="lease expired"
+                )
     restarted = JobService(db, settings, FailingRunner(), workers=1, untimed_workers=1)
     try:
         assert restarted.recover() == 3

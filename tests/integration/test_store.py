@@ -314,17 +314,28 @@ def test_queue_when_a_job_lost_its_worker_too_often_then_it_fails_charged(
     settings = settings.model_copy(update={"max_attempts": 2})
     service = JobService(db, settings, InProcessRunner(), workers=0, untimed_workers=0)
     job = service.submit(who, grant_id, aggregate_spec(epsilon=0.2))
-    with db.session() as s:  # its second run's worker died; its lease ended long ago
-        s.execute(
-            update(Job)
-            .where(Job.id == job.id)
-            .values(
-                status="running",
-                attempt=2,
-                lease_owner="gone:1:x",
-                lease_expires_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+
+    def dies_running(attempt: int) -> None:  # a worker claims it, then dies
+        with db.session() as s:
+            s.execute(
+                update(Job)
+                .where(Job.id == job.id)
+                .values(
+                    status="running",
+                    attempt=attempt,
+                    lease_owner="gone:1:x",
+                    lease_expires_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                )
             )
-        )
+
+    dies_running(1)
+    assert service.recover() == 1
+    with db.session() as s:
+        assert s.get(Job, job.id).status == "queued"  # once: it runs again
+    # a drain's hand-back is no lost worker: it does not count
+    with db.session() as s:
+        audit.append(db, s, "system", "job.handback", f"job:{job.id}", reason="worker stopped")
+    dies_running(3)
     assert service.recover() == 1
     with db.session() as s:
         row = s.get(Job, job.id)
@@ -332,6 +343,29 @@ def test_queue_when_a_job_lost_its_worker_too_often_then_it_fails_charged(
         assert row is not None and grant is not None
         assert row.status == "failed" and "stopped 2 times" in row.error
         assert grant.epsilon_spent == PrivacyBudget(0.2).units[0]
+
+
+def test_queue_when_the_oldest_job_cannot_start_then_it_fails_and_the_next_runs(
+    db: Database, tmp_path: Path
+):
+    """A queued job that cannot start (here: a stored spec no kind reads any more) fails
+    unrun; it must not stay the oldest queued job and hold up the pool."""
+    settings, who, grant_id = _world(db, tmp_path, epsilon=1.0)
+    runner = InProcessRunner()
+    service = JobService(db, settings, runner, workers=0, untimed_workers=0)
+    broken = service.submit(who, grant_id, aggregate_spec(epsilon=0.1))
+    fine = service.submit(who, grant_id, aggregate_spec(epsilon=0.2))
+    with db.session() as s:
+        s.execute(
+            update(Job).where(Job.id == broken.id).values(spec={"kind": "aggregate", "x": 1})
+        )
+    worker = JobService(db, settings, runner, workers=1, untimed_workers=0)
+    worker.shutdown(wait=True)
+    with db.session() as s:
+        rows = [s.get(Job, j.id) for j in (broken, fine)]
+        assert [r.status for r in rows] == ["failed", "awaiting_review"]
+        assert rows[0].started_at is None and rows[0].lease_owner is None
+    assert runner.ran == [fine.id]
 
 
 def test_queue_when_draining_then_running_jobs_go_back_and_nothing_new_is_claimed(

@@ -487,7 +487,7 @@ def test_kill_9_at_each_point_then_restart_loses_nothing(deployment: Deployment)
             for job in jobs:
                 assert job.lease_owner is None
                 if job.status == "queued" and job.attempt > 0:  # handed back, audited
-                    assert audit_actions(d, "job.requeue", job.id) >= 1
+                    assert audit_actions(d, "job.handback", job.id) >= 1
 
         # the last start: queued work completes
         proc = d.up(workers=2)
