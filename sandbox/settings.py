@@ -93,8 +93,10 @@ class Settings(BaseSettings):
     #: ``sandbox admin migrate`` (a Kubernetes Job) and a service on an older schema
     #: refuses to start.
     migrate_on_start: bool | None = None
-    #: When set, ``/metrics`` asks for ``Authorization: Bearer <it>`` (401 otherwise). Either
-    #: way the Ingress must not route ``/metrics``: Prometheus scrapes pods from inside.
+    #: When set, ``/metrics`` asks for ``Authorization: Bearer <it>`` (401 otherwise). Required
+    #: outside development: the figures include ε spent per grant of every organisation,
+    #: which operators must not read through a proxy that forwards everything. Either way
+    #: the Ingress must not route ``/metrics``: Prometheus scrapes pods from inside.
     metrics_token: SecretStr | None = None
 
     @classmethod
@@ -148,6 +150,12 @@ class Settings(BaseSettings):
                 "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
         _check_strong(self.secret_key.get_secret_value())
+        if self.metrics_token is None or _is_weak(self.metrics_token.get_secret_value()):
+            raise InvalidRequest(
+                "SANDBOX_METRICS_TOKEN must be set in production to at least "
+                f"{MIN_SECRET_LENGTH} random characters (/metrics shows ε spent per grant); "
+                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         if self.host not in ("127.0.0.1", "::1", "localhost") and self.db_url.startswith("sqlite"):
             raise InvalidRequest(
                 "a service reachable from other hosts must use PostgreSQL: set SANDBOX_DATABASE_URL"
@@ -185,8 +193,12 @@ class Settings(BaseSettings):
         return value.encode()
 
 
+def _is_weak(value: str) -> bool:
+    return value.lower() in _WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH
+
+
 def _check_strong(value: str) -> None:
-    if value.lower() in _WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH:
+    if _is_weak(value):
         raise InvalidRequest(
             f"the secret key is weak: use at least {MIN_SECRET_LENGTH} random characters"
         )

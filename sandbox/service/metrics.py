@@ -5,10 +5,20 @@ so every replica (``sandbox serve``, ``sandbox worker``) reports the same number
 and a restart loses none; the result is kept a few seconds, so a burst of scrapes
 costs the database one read.
 
-- ``sandbox_jobs{kind,state}``: jobs by kind and state (every registered kind in
-  every state, 0 included).
-- ``sandbox_queue_depth``, ``sandbox_queue_oldest_age_seconds``: queued jobs and how
-  long the oldest has waited since submission.
+Untimed kinds (custom code, :attr:`jobs.kinds.base.JobKind.untimed`, and kinds no
+longer registered: the safe side) show an operator neither when a run started or
+ended nor whether it failed (:func:`policies.views.job_view`,
+:func:`policies.views.operator_sees_failure`), and an operator could scrape these
+figures every few seconds. So:
+
+- ``sandbox_jobs{kind,state}``: jobs by kind and state, every registered kind with
+  every state it has, 0 included. A timed kind has every :class:`JobStatus`; an
+  untimed kind has ``open`` (queued, running and awaiting review together: it changes
+  only when a job is submitted, which the operator knows, and when a steward decides),
+  ``released``, ``rejected`` and ``failed``.
+- ``sandbox_queue_depth``, ``sandbox_queue_oldest_age_seconds``: queued jobs of timed
+  kinds and how long the oldest has waited since submission (an untimed job leaving
+  the queue is a run starting).
 - ``sandbox_job_run_seconds{kind}``: a histogram of runs (``started_at`` to
   ``finished_at``) of *timed* kinds only. An untimed kind's run times (custom code,
   :attr:`jobs.kinds.base.JobKind.untimed`) never leave the database, not even
@@ -16,8 +26,9 @@ costs the database one read.
   created with a re-issued answer (same start and end) had no run and is left out.
 - ``sandbox_grant_epsilon_spent{grant}``, ``sandbox_grant_epsilon_total{grant}``: each
   live grant's composed ε spend (:func:`sandbox.access.ledger.spent_by_grant`) and cap.
-- ``sandbox_checks_total{check,verdict}``: verdicts of the automatic checks of every
-  run filed for review.
+- ``sandbox_checks_total{check,verdict}``: verdicts of the automatic checks of runs
+  of timed kinds filed for review (an untimed run's failing ``run`` check is its
+  failure, and its entry's time is when it ended).
 - ``sandbox_sign_in_failures_total``, ``sandbox_sign_in_throttled_total``: refused
   tokens (API and console) and addresses that reached the sign-in limit.
 
@@ -58,11 +69,26 @@ from sandbox.store.models import AuditEntry, Job, utcnow
 RUN_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
 #: Audit actions the counters read.
 _COUNTED = ("job.finish", "auth.failure", "auth.throttled")
+#: The one state an untimed kind's unfinished jobs are counted in.
+OPEN = "open"
 
 
 def timed_kinds() -> list[str]:
-    """The registered kinds whose run times may be shown."""
+    """The registered kinds whose run times, queueing and failures may be shown."""
     return [kind.name for kind in KINDS if not kind.untimed]
+
+
+def states_of(kind: str) -> list[str]:
+    """The states ``sandbox_jobs`` shows for ``kind``: all for a timed kind; for an
+    untimed one (or one no longer registered), :data:`OPEN` and the terminal states."""
+    if kind in timed_kinds():
+        return [state.value for state in JobStatus]
+    return [OPEN, *(state.value for state in JobStatus if state.is_terminal())]
+
+
+def _shown_state(kind: str, status: JobStatus, timed: list[str]) -> str:
+    """The state a job of ``kind`` in ``status`` is counted in (``timed``: the timed kinds)."""
+    return status.value if kind in timed or status.is_terminal() else OPEN
 
 
 class SandboxCollector(Collector):
@@ -113,28 +139,42 @@ class SandboxCollector(Collector):
 
     def _jobs(self, session: Session) -> list[Metric]:
         jobs = GaugeMetricFamily(
-            "sandbox_jobs", "Jobs by kind and state.", labels=["kind", "state"]
+            "sandbox_jobs",
+            "Jobs by kind and state. Untimed kinds (custom code) show 'open' (queued, "
+            "running and awaiting review together), released, rejected and failed.",
+            labels=["kind", "state"],
         )
+        timed = timed_kinds()
         rows = session.execute(
             select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)
         ).all()
-        counts = {(kind, JobStatus(state).value): count for kind, state, count in rows}
-        # every registered kind in every state (0 included: a rate or an alert needs the
-        # series before its first job), and kinds no longer registered that still have jobs
+        counts: Counter[tuple[str, str]] = Counter()
+        for kind, status, count in rows:
+            counts[(kind, _shown_state(kind, JobStatus(status), timed))] += count
+        # every registered kind in each of its states (0 included: a rate or an alert needs
+        # the series before its first job), and kinds no longer registered that have jobs
         kinds = sorted({*KINDS.names(), *(kind for kind, _ in counts)})
         for kind in kinds:
-            for state in JobStatus:
-                jobs.add_metric([kind, state.value], counts.get((kind, state.value), 0))
+            for state in states_of(kind):
+                jobs.add_metric([kind, state], counts[(kind, state)])
         depth, oldest = session.execute(
-            select(func.count(), func.min(Job.created_at)).where(Job.status == JobStatus.QUEUED)
+            select(func.count(), func.min(Job.created_at)).where(
+                Job.status == JobStatus.QUEUED, Job.kind.in_(timed)
+            )
         ).one()
         age = 0.0 if oldest is None else max(0.0, (utcnow() - _aware(oldest)).total_seconds())
         return [
             jobs,
-            GaugeMetricFamily("sandbox_queue_depth", "Jobs waiting for a worker.", value=depth),
+            GaugeMetricFamily(
+                "sandbox_queue_depth",
+                "Jobs of timed kinds waiting for a worker (untimed kinds, e.g. custom code, "
+                "never counted).",
+                value=depth,
+            ),
             GaugeMetricFamily(
                 "sandbox_queue_oldest_age_seconds",
-                "Seconds the oldest queued job has waited since submission (0: none queued).",
+                "Seconds the oldest queued job of a timed kind has waited since submission "
+                "(0: none queued; untimed kinds never counted).",
                 value=age,
             ),
         ]
@@ -186,16 +226,19 @@ class SandboxCollector(Collector):
 
     def _audited(self, session: Session) -> list[Metric]:
         rows = session.execute(
-            select(AuditEntry.seq, AuditEntry.action, AuditEntry.details)
+            select(AuditEntry.seq, AuditEntry.action, AuditEntry.subject, AuditEntry.details)
             .where(AuditEntry.action.in_(_COUNTED), AuditEntry.seq > self._seq)
             .order_by(AuditEntry.seq)
         ).all()
+        timed = _timed_jobs(
+            session, [_job_id(subject) for _, action, subject, _ in rows if action == "job.finish"]
+        )
         # counted only once the read is whole (a failed read leaves the tallies as they were)
         checks: Counter[tuple[str, str]] = Counter()
         actions: Counter[str] = Counter()
-        for _seq, action, details in rows:
+        for _seq, action, subject, details in rows:
             actions[action] += 1
-            if action == "job.finish":
+            if action == "job.finish" and _job_id(subject) in timed:
                 checks.update(_verdicts(details))
         if rows:
             self._seq = rows[-1][0]
@@ -203,7 +246,8 @@ class SandboxCollector(Collector):
         self._actions.update(actions)
         verdicts = CounterMetricFamily(
             "sandbox_checks",
-            "Automatic checks of runs filed for review, by check and verdict.",
+            "Automatic checks of runs of timed kinds filed for review, by check and verdict "
+            "(untimed kinds, e.g. custom code, never counted).",
             labels=["check", "verdict"],
         )
         for (name, verdict), count in sorted(self._checks.items()):
@@ -221,6 +265,28 @@ class SandboxCollector(Collector):
                 value=self._actions["auth.throttled"],
             ),
         ]
+
+
+def _job_id(subject: str) -> int | None:
+    """The id in a ``job:<id>`` subject (``None`` for any other subject)."""
+    prefix, _, rest = subject.partition(":")
+    return int(rest) if prefix == "job" and rest.isascii() and rest.isdigit() else None
+
+
+def _timed_jobs(session: Session, ids: list[int | None]) -> set[int]:
+    """Those of ``ids`` that are jobs of timed kinds, in one query.
+
+    It reads the timed jobs' ids between the smallest and the largest of ``ids`` (a
+    range, not a list of bound values, so a first read of a long log stays one query).
+    A job of an untimed kind, of a kind no longer registered or not found is left out.
+    """
+    known = [i for i in ids if i is not None]
+    if not known:
+        return set()
+    found = session.scalars(
+        select(Job.id).where(Job.id.between(min(known), max(known)), Job.kind.in_(timed_kinds()))
+    )
+    return set(found) & set(known)
 
 
 def _verdicts(details: Any) -> list[tuple[str, str]]:

@@ -11,7 +11,8 @@ Served by the API (:func:`sandbox.web.app.create_app`) and, alone, by each
   check that failed, never why (an exception's text may hold a URL or a host).
 - ``/metrics``: Prometheus' text format, from the database at scrape time
   (:class:`sandbox.service.metrics.SandboxCollector`), plus this process' own
-  CPU and memory. With ``SANDBOX_METRICS_TOKEN`` set it asks for
+  CPU and memory. With ``SANDBOX_METRICS_TOKEN`` set (required in production:
+  :meth:`sandbox.settings.Settings.check_secure`) it asks for
   ``Authorization: Bearer <token>``. The Ingress must not route ``/metrics``
   (nor ``/readyz``) from outside: Prometheus scrapes pods inside the cluster.
 """

@@ -18,6 +18,7 @@ from sandbox.store.db import Database, SchemaNotAtHead
 from tests.factories import RefusingRunner
 
 SECRET = SecretStr("a production secret of more than 32 characters")
+METRICS_TOKEN = "a production metrics token, 32 characters or more"
 
 
 def _behind(db: Database) -> str:
@@ -50,7 +51,7 @@ def test_start_when_production_on_an_old_schema_then_refused_and_not_migrated(
 ):
     settings = Settings(
         data_dir=tmp_path / "data", database_url=db_url, environment="production",
-        secret_key=SECRET,
+        secret_key=SECRET, metrics_token=METRICS_TOKEN,
     )  # fmt: skip
     db = Database(db_url)
     previous = _behind(db)
@@ -88,7 +89,11 @@ def _sandbox(data_dir: Path, *args: str, **settings: str) -> subprocess.Complete
 
 @pytest.mark.slow
 def test_cli_when_production_schema_is_old_then_serve_refuses_until_migrate(tmp_path: Path):
-    production = {"environment": "production", "secret_key": SECRET.get_secret_value()}
+    production = {
+        "environment": "production",
+        "secret_key": SECRET.get_secret_value(),
+        "metrics_token": METRICS_TOKEN,
+    }
     served = _sandbox(tmp_path, "serve", "--port", "1", **production)
     assert served.returncode == 2, served.stderr
     said = " ".join(served.stderr.split())  # the console wraps long lines

@@ -34,6 +34,10 @@ K8S_VERSIONS = ("1.30.0", "1.33.0")
 #: SANDBOX_DRAIN_GRACE_S's default (sandbox/settings.py), when a pod does not set it.
 DRAIN_GRACE_DEFAULT_S = 60.0
 SANDBOX_IMAGE = re.compile(r"(^|/)data-sandbox:")
+#: What every sandbox process gets as a secret file in production (Settings.check_secure).
+PRODUCTION_SECRETS = ("SANDBOX_DATABASE_URL", "SANDBOX_SECRET_KEY", "SANDBOX_METRICS_TOKEN")
+#: Their compose secrets' names.
+COMPOSE_SECRETS = tuple(name.lower() for name in PRODUCTION_SECRETS)
 
 Manifest = dict[str, Any]
 
@@ -230,7 +234,9 @@ def test_sandbox_pods_when_run_then_through_the_entrypoint_with_secret_files(
             assert all("valueFrom" not in e for e in env), f"{name}: secrets go in as files"
             assert _env(container)["SANDBOX_ENVIRONMENT"] == "production", name
             assert _env(container)["SANDBOX_LOG_FORMAT"] == "json", name
-            assert _env(container)["SANDBOX_DATABASE_URL_FILE"].startswith("/run/secrets/"), name
+            # production refuses to start without any of them (Settings.check_secure)
+            for secret in PRODUCTION_SECRETS:
+                assert _env(container)[f"{secret}_FILE"].startswith("/run/secrets/"), name
             context = container["securityContext"]
             assert context["allowPrivilegeEscalation"] is False, name
             assert context["readOnlyRootFilesystem"] is True, name
@@ -473,7 +479,7 @@ def test_compose_when_the_plugin_is_present_then_docker_accepts_the_file(tmp_pat
     made = not secrets.exists()
     if made:  # `config` wants the secret files to exist; empty ones will do
         secrets.mkdir()
-        for name in ("sandbox_secret_key", "sandbox_database_url", "postgres_password"):
+        for name in (*COMPOSE_SECRETS, "postgres_password"):
             (secrets / name).touch()
     try:
         subprocess.run(
@@ -535,8 +541,11 @@ def test_compose_when_read_then_only_the_api_is_published_and_ray_has_no_secrets
         elif name != "db":
             # Every sandbox process goes through the entrypoint with secret files.
             assert "entrypoint" not in service, name
-            assert env["SANDBOX_DATABASE_URL_FILE"].startswith("/run/secrets/"), name
+            for secret in PRODUCTION_SECRETS:
+                assert env[f"{secret}_FILE"] == f"/run/secrets/{secret.lower()}", name
+            assert set(service["secrets"]) == set(COMPOSE_SECRETS), name
             assert env["SANDBOX_LOG_FORMAT"] == "json", name
+    assert set(COMPOSE_SECRETS) <= set(compose["secrets"])
 
 
 # --- the scripts of the image --------------------------------------------------------------

@@ -13,6 +13,7 @@ from policies.errors import InvalidRequest
 from sandbox.settings import MIN_SECRET_LENGTH, Settings
 
 STRONG = "q7V-3xYt_9LmZ2pRk8sWf4HbNc6JdAe1Uo0GiTyE"  # 40 random-looking characters
+TOKEN = "Zk2-9pQr_4TyWx7NbVc1LmJh8GfDs3Ae6UoIy0Rt"  # a metrics token as strong
 
 
 @pytest.fixture(autouse=True)
@@ -117,16 +118,64 @@ def test_check_secure_when_weak_secret_in_production_then_refused(
 def test_check_secure_when_strong_secret_in_production_then_accepted(
     tmp_path: Path, secret: str
 ) -> None:
-    _settings(tmp_path, environment="production", secret_key=secret).check_secure()
+    _settings(
+        tmp_path, environment="production", secret_key=secret, metrics_token=TOKEN
+    ).check_secure()
     loaded = Settings.load(
-        data_dir=tmp_path, environment="production", secret_key=secret, _env_file=None
+        data_dir=tmp_path,
+        environment="production",
+        secret_key=secret,
+        metrics_token=TOKEN,
+        _env_file=None,
     )
     assert loaded.secret() == secret.encode()
+
+
+def test_check_secure_when_production_without_metrics_token_then_refused(
+    tmp_path: Path,
+) -> None:
+    settings = _settings(tmp_path, environment="production", secret_key=STRONG)
+    with pytest.raises(InvalidRequest, match="SANDBOX_METRICS_TOKEN must be set") as refused:
+        settings.check_secure()
+    assert "token_urlsafe" in str(refused.value)  # how to generate one
+    with pytest.raises(InvalidRequest, match="SANDBOX_METRICS_TOKEN"):
+        Settings.load(
+            data_dir=tmp_path, environment="production", secret_key=STRONG, _env_file=None
+        )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "changethis",  # the template's placeholder
+        "Secret",  # in any case
+        "m" * (MIN_SECRET_LENGTH - 1),  # one character short
+        "",  # empty
+    ],
+)
+def test_check_secure_when_weak_metrics_token_in_production_then_refused(
+    tmp_path: Path, token: str
+) -> None:
+    settings = _settings(tmp_path, environment="production", secret_key=STRONG, metrics_token=token)
+    with pytest.raises(InvalidRequest, match=f"SANDBOX_METRICS_TOKEN .* {MIN_SECRET_LENGTH}"):
+        settings.check_secure()
+
+
+def test_check_secure_when_metrics_token_from_the_environment_then_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SANDBOX_ENVIRONMENT", "production")
+    monkeypatch.setenv("SANDBOX_SECRET_KEY", STRONG)
+    monkeypatch.setenv("SANDBOX_METRICS_TOKEN", "m" * MIN_SECRET_LENGTH)  # exactly the minimum
+    loaded = Settings.load(data_dir=tmp_path, _env_file=None)
+    assert loaded.metrics_token is not None
+    assert loaded.metrics_token.get_secret_value() == "m" * MIN_SECRET_LENGTH
 
 
 def test_check_secure_when_development_then_anything_goes(tmp_path: Path) -> None:
     _settings(tmp_path).check_secure()
     _settings(tmp_path, secret_key="changethis", host="0.0.0.0").check_secure()
+    _settings(tmp_path, secret_key=STRONG, metrics_token="dev").check_secure()
 
 
 @pytest.mark.parametrize(
@@ -141,7 +190,12 @@ def test_check_secure_when_production_host_then_sqlite_only_on_loopback(
     tmp_path: Path, host: str, database_url: str | None, ok: bool
 ) -> None:
     settings = _settings(
-        tmp_path, environment="production", secret_key=STRONG, host=host, database_url=database_url
+        tmp_path,
+        environment="production",
+        secret_key=STRONG,
+        metrics_token=TOKEN,
+        host=host,
+        database_url=database_url,
     )
     if ok:
         settings.check_secure()

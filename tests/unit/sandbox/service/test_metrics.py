@@ -1,4 +1,5 @@
-"""SandboxCollector: durable figures from the store, untimed kinds' run times never."""
+"""SandboxCollector: durable figures from the store; of untimed kinds, never when a run
+started or ended, nor whether it failed."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from policies.airlock import JobStatus
 from sandbox.audit import chain as audit
 from sandbox.service.metrics import SandboxCollector
 from sandbox.store.db import Database
-from sandbox.store.models import LedgerEntry
+from sandbox.store.models import Job, LedgerEntry
 from tests.factories import seed_grant, seed_job
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -69,10 +71,17 @@ def seeded(db: Database) -> tuple[Database, int, int]:
         seed_job(session, grant, "aggregate", "awaiting_review", ran_s=3)
         seed_job(session, grant, "aggregate", "failed", ran_s=90, error="value 4711 broke it")
         seed_job(session, grant, "aggregate", "released", ran_s=0)  # a re-issued answer
-        seed_job(session, grant, "custom", "awaiting_review", ran_s=42)
+        seed_job(session, grant, "custom", "awaiting_review", ran_s=42)  # job 7
         seed_job(session, grant, "custom", "failed", ran_s=7)
-        for checks in ({"small_cells": "pass", "run": "fail"}, {"small_cells": "pass"}):
+        seed_job(session, grant, "custom", "queued", waited_s=500)
+        seed_job(session, grant, "custom", "running", waited_s=400)
+        seed_job(session, grant, "retired", "running", waited_s=300)  # job 11: kind unregistered
+        for checks in ({"small_cells": "pass", "noise": "warn"}, {"small_cells": "pass"}):
             audit.append(db, session, "system", "job.finish", "job:4", checks=checks)
+        # an untimed run's failing `run` check is its failure, its entry's time when it ended
+        audit.append(db, session, "system", "job.finish", "job:7", checks={"run": "fail"})
+        for subject in ("job:11", "job:999"):  # a kind no longer registered, no such job
+            audit.append(db, session, "system", "job.finish", subject, checks={"x": "fail"})
         for _ in range(2):
             audit.append(db, session, "anonymous", "auth.failure", "token", presented=True)
         audit.append(db, session, "anonymous", "auth.throttled", "address")
@@ -96,13 +105,19 @@ def test_collector_when_scraped_then_jobs_queue_and_audit_counts_come_from_the_s
         (("kind", "aggregate"), ("state", "awaiting_review")): 1,
         (("kind", "aggregate"), ("state", "failed")): 1,
         (("kind", "aggregate"), ("state", "released")): 1,
-        (("kind", "custom"), ("state", "awaiting_review")): 1,
+        # untimed: queued, running and awaiting review are one state
+        (("kind", "custom"), ("state", "open")): 3,
         (("kind", "custom"), ("state", "failed")): 1,
+        (("kind", "retired"), ("state", "open")): 1,
     }
+    # the queue of timed kinds only: not the custom job that waited 500 s
     assert samples[("sandbox_queue_depth", ())] == 2
     assert 99 <= samples[("sandbox_queue_oldest_age_seconds", ())] < 160
-    assert samples[("sandbox_checks_total", (("check", "small_cells"), ("verdict", "pass")))] == 2
-    assert samples[("sandbox_checks_total", (("check", "run"), ("verdict", "fail")))] == 1
+    verdicts = {k[1]: v for k, v in samples.items() if k[0] == "sandbox_checks_total"}
+    assert verdicts == {
+        (("check", "small_cells"), ("verdict", "pass")): 2,
+        (("check", "noise"), ("verdict", "warn")): 1,
+    }
     assert samples[("sandbox_sign_in_failures_total", ())] == 2
     assert samples[("sandbox_sign_in_throttled_total", ())] == 1
     # the live grant's composed spend (0.5 + 0.25) and its cap; the expired grant not at all
@@ -141,14 +156,16 @@ def test_collector_when_scraped_again_then_cached_until_ttl_and_audit_read_incre
     assert scrape(collector)[("sandbox_sign_in_failures_total", ())] == 2
     with db.session() as session:
         audit.append(db, session, "anonymous", "auth.failure", "token", presented=False)
-        audit.append(db, session, "system", "job.finish", "job:4", checks={"run": "fail"})
+        audit.append(db, session, "system", "job.finish", "job:4", checks={"noise": "warn"})
+        audit.append(db, session, "system", "job.finish", "job:7", checks={"run": "fail"})
 
     clock.now = 4.9  # a scrape storm: the cached figures
     assert scrape(collector)[("sandbox_sign_in_failures_total", ())] == 2
     clock.now = 5.0
     samples = scrape(collector)
     assert samples[("sandbox_sign_in_failures_total", ())] == 3
-    assert samples[("sandbox_checks_total", (("check", "run"), ("verdict", "fail")))] == 2
+    assert samples[("sandbox_checks_total", (("check", "noise"), ("verdict", "warn")))] == 2
+    assert not [k for k in samples if dict(k[1]).get("check") == "run"]
     # a fresh collector (another replica, a restart) reads the same totals from the log
     fresh = scrape(SandboxCollector(db))
     counters = [k for k in samples if k[0].endswith("_total")]
@@ -163,5 +180,28 @@ def test_collector_when_the_store_is_empty_then_zeros_and_no_run_times(db: Datab
     assert not [k for k in samples if k[0].startswith("sandbox_job_run")]
     jobs = {k[1]: v for k, v in samples.items() if k[0] == "sandbox_jobs"}
     assert set(jobs.values()) == {0}
-    assert (("kind", "custom"), ("state", "queued")) in jobs
-    assert (("kind", "extract"), ("state", "released")) in jobs
+    states = {kind: {s for (_, k), (_, s) in jobs if k == kind} for kind in ("custom", "extract")}
+    assert states["extract"] == {s.value for s in JobStatus}
+    assert states["custom"] == {"open", "released", "rejected", "failed"}
+
+
+@pytest.mark.parametrize("state", ["queued", "running", "awaiting_review"])
+def test_collector_when_an_untimed_job_moves_before_a_decision_then_no_figure_changes(
+    db: Database, state: str
+) -> None:
+    grant = seed_grant(db)
+    with db.session() as session:
+        job = seed_job(session, grant, "custom", "queued", waited_s=30)
+    before = scrape(SandboxCollector(db))
+    with db.session() as session:
+        session.get(Job, job.id).status = state  # started, or filed for review
+        if state == "awaiting_review":
+            audit.append(
+                db, session, "system", "job.finish", f"job:{job.id}", checks={"run": "fail"}
+            )
+    after = scrape(SandboxCollector(db))
+    # the process' own figures aside, a scrape after the run reads as one before it
+    assert {k: v for k, v in after.items() if k[0].startswith("sandbox_")} == {
+        k: v for k, v in before.items() if k[0].startswith("sandbox_")
+    }
+    assert after[("sandbox_jobs", (("kind", "custom"), ("state", "open")))] == 1
