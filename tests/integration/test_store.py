@@ -356,9 +356,7 @@ def test_queue_when_the_oldest_job_cannot_start_then_it_fails_and_the_next_runs(
     broken = service.submit(who, grant_id, aggregate_spec(epsilon=0.1))
     fine = service.submit(who, grant_id, aggregate_spec(epsilon=0.2))
     with db.session() as s:
-        s.execute(
-            update(Job).where(Job.id == broken.id).values(spec={"kind": "aggregate", "x": 1})
-        )
+        s.execute(update(Job).where(Job.id == broken.id).values(spec={"kind": "aggregate", "x": 1}))
     worker = JobService(db, settings, runner, workers=1, untimed_workers=0)
     worker.shutdown(wait=True)
     with db.session() as s:
