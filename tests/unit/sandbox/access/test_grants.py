@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
+from policies.airlock import JobStatus
 from sandbox.access import grants
 from sandbox.store.db import Database
 from sandbox.store.models import Job
@@ -34,7 +35,7 @@ def test_grants_when_a_submission_holds_a_grant_then_a_worker_still_updates_its_
             worker.execute(text("SET LOCAL lock_timeout = '3s'"))  # else: a wait, then 55P03
             job = worker.get(Job, job_id, with_for_update={"of": Job})
             assert job is not None
-            job.status = "awaiting_review"
+            job.status = JobStatus.AWAITING_REVIEW
             worker.flush()
             job.output_sha256 = "0" * 64  # a second update of a row this transaction
             worker.flush()  # updated: PostgreSQL checks the job's grant key again
