@@ -32,6 +32,9 @@ when one is missed). The load generator and PostgreSQL share the machine's cores
 the API processes: the throughput ratio says how many cores were free for the second
 process; the API's CPU per request, equal in both setups, is the machine-independent
 figure. ``--keep DIR`` keeps the processes' logs.
+
+This script is long because it is one self-contained program (start the deployment,
+populate it over HTTP, drive it, meter the CPU, report), as each benchmark here is.
 """
 
 from __future__ import annotations
