@@ -136,14 +136,21 @@ def _user(session: Session, user_id: int) -> User:
 
 
 def get(session: Session, grant_id: int, *, for_update: bool = False) -> Grant:
-    """A grant by id.
+    """A grant by id; with ``for_update``, its row locked until the transaction ends.
+
+    The lock is PostgreSQL's ``FOR NO KEY UPDATE``: it serializes the grant's
+    submissions and state changes, yet lets other transactions check foreign keys to
+    the grant (a worker filing a job's output, a ledger entry). ``FOR UPDATE`` blocked
+    those checks: a submission holding the grant and waiting for the audit lock, and a
+    worker holding the audit lock and updating its job, deadlocked (PostgreSQL then
+    failed one of them, and the requests queued behind, with 500s).
 
     Raises:
         NotFound: No such grant.
     """
     stmt = select(Grant).where(Grant.id == grant_id)
     if for_update:
-        stmt = stmt.with_for_update(of=Grant)
+        stmt = stmt.with_for_update(of=Grant, key_share=True)
     grant = session.scalar(stmt)
     if grant is None:
         raise NotFound("no such grant")

@@ -162,7 +162,13 @@ def _composed(acc: Accountant, extra: Charge | None = None) -> PrivacyBudget:
 
 def spent(session: Session, grant: Grant, dataset_id: int) -> PrivacyBudget:
     """The composed (ε, δ) the grant's firm has spent on one dataset this period."""
-    return _composed(accountant(session, grant, dataset_id))
+    return composed(accountant(session, grant, dataset_id))
+
+
+def composed(acc: Accountant) -> PrivacyBudget:
+    """The composed (ε, δ) of an :func:`accountant`'s charges: :func:`spent` without a
+    second read of the ledger."""
+    return _composed(acc)
 
 
 def left(session: Session, grant: Grant, dataset_id: int) -> PrivacyBudget:

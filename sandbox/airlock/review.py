@@ -108,7 +108,7 @@ def review(
     published: str | None = None  # the released file's name, copied once the release commits
     with db.session() as session:
         job = visible_job(session, who, job_id)
-        session.refresh(job, with_for_update={"of": Job})
+        session.refresh(job, with_for_update={"of": Job, "key_share": True})
         datasets = [get_dataset(session, n) for n in job_datasets(job.spec)]
         check_can_manage_datasets(who.role, who.org_id, [d.org_id for d in datasets])
         check_can_review(who.role, who.org_id, job.org_id, JobStatus(job.status), reason)

@@ -468,7 +468,7 @@ class Executor:
     def mark_failed(self, lease: Lease, message: str) -> None:
         """Fail the job with ``message`` if ``lease`` still holds it (the first reason stays)."""
         with self.db.session() as session:
-            job = session.get(Job, lease.job_id, with_for_update={"of": Job})
+            job = session.get(Job, lease.job_id, with_for_update={"of": Job, "key_share": True})
             if job is None or not holds(job, lease):
                 return  # ended already, or back in the queue for another attempt
             # The reservation stays charged: the job may have touched the data.

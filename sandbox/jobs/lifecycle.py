@@ -113,10 +113,15 @@ def transition(
 def locked(session: Session, job_id: int) -> Job:
     """The job row, locked until the transaction ends.
 
+    ``FOR NO KEY UPDATE`` on PostgreSQL: rows that reference the job (ledger entries,
+    releases) may still be written by others meanwhile (their foreign-key checks take a
+    key-share lock, which a plain ``FOR UPDATE`` would block: a deadlock with the audit
+    lock under load).
+
     Raises:
         NotFound: No such job.
     """
-    job = session.get(Job, job_id, with_for_update={"of": Job})
+    job = session.get(Job, job_id, with_for_update={"of": Job, "key_share": True})
     if job is None:
         raise NotFound("no such job")
     return job

@@ -116,7 +116,7 @@ def next_queued(session: Session, kinds: Iterable[str]) -> Job | None:
         .where(Job.status == JobStatus.QUEUED, Job.kind.in_(names))
         .order_by(Job.id)
         .limit(1)
-        .with_for_update(skip_locked=True, of=Job)
+        .with_for_update(skip_locked=True, key_share=True, of=Job)
     )
     return session.scalars(query).first()
 
@@ -154,7 +154,7 @@ def expired(session: Session, now: dt.datetime, me: str | None = None) -> list[J
         select(Job)
         .where(Job.status == JobStatus.RUNNING, or_(*ended))
         .order_by(Job.id)
-        .with_for_update(skip_locked=True, of=Job)
+        .with_for_update(skip_locked=True, key_share=True, of=Job)
     )
     return [j for j in session.scalars(query).all() if lease_ended(j, now, me)]
 

@@ -30,7 +30,6 @@ from sandbox.access import ledger
 from sandbox.access.auth import Principal
 from sandbox.access.grants import get as get_grant
 from sandbox.audit import chain as audit
-from sandbox.catalog.datasets import get as get_dataset
 from sandbox.catalog.withdraw import check_usable
 from sandbox.jobs import answer_cache
 from sandbox.jobs.facts import dataset_facts, grant_facts, min_cell
@@ -102,7 +101,9 @@ def prepare(
     )
     if limits_failures(kind.product):
         check_failed_extracts(failed_runs(session, grant.id, kind))
-    datasets = [get_dataset(session, name) for name in spec.datasets]
+    # in the grant's scope (checked above), so loaded with it, columns included: no query
+    granted = {d.name: d for d in grant.datasets}
+    datasets = [granted[name] for name in spec.datasets]
     for row in datasets:
         check_usable(row)
     facts = tuple(dataset_facts(d) for d in datasets)
@@ -177,11 +178,15 @@ def estimate(
     with db.session() as session:
         p = prepare(session, settings, who, grant_id, spec_data, lock=False)
         result = p.kind.estimate(p.spec, p.facts, p.min_cell)
-        fits = p.cached is not None or all(
-            ledger.accountant(session, p.grant, d.id).can_charge(p.charge) for d in p.datasets
+        # what the firm spent on the dataset under all its grants: what counts (each
+        # accountant reads the ledger: read the first dataset's once)
+        first = ledger.accountant(session, p.grant, p.dataset.id)
+        accountants = (
+            first if d.id == p.dataset.id else ledger.accountant(session, p.grant, d.id)
+            for d in p.datasets
         )
-        # what the firm spent on the dataset under all its grants: what counts
-        used = ledger.spent(session, p.grant, p.dataset.id)
+        fits = p.cached is not None or all(a.can_charge(p.charge) for a in accountants)
+        used = ledger.composed(first)
         total = PrivacyBudget.from_units(p.grant.epsilon_total, p.grant.delta_total)
         return result | {
             "fits": fits,

@@ -27,17 +27,24 @@ SandboxDep = Annotated[Sandbox, Depends(get_sandbox)]
 def signed_in(request: Request, sandbox: Sandbox, token: str | None) -> Principal:
     """:func:`~sandbox.access.auth.authenticate` behind the app's sign-in throttle.
 
-    Only failures count (see :mod:`sandbox.access.throttle`). An address at the limit
-    still signs in with a valid token (behind a shared proxy, one guesser must
-    not lock everyone out), but its failures are answered 429 and no longer
-    audited; each failure that brings it to the limit is audited as
-    ``auth.throttled``.
+    A valid token is accepted first, without reading the throttle; an invalid one then
+    goes through it (counted as an open try, checked again, audited). Only failures
+    count (see :mod:`sandbox.access.throttle`). An address at the limit still signs in
+    with a valid token (behind a shared proxy, one guesser must not lock everyone out),
+    but its failures are answered 429 and no longer audited; each failure that brings
+    it to the limit is audited as ``auth.throttled``.
 
     Raises:
         TooManyAttempts: The address is at the limit and the token is not valid
             (429, ``Retry-After``).
         Unauthenticated: The token is missing, unknown or revoked.
     """
+    # A valid token signs in whatever the throttle holds, and leaves no trace in it: one
+    # query, no read of the throttle (which every request would otherwise pay for).
+    try:
+        return authenticate(sandbox.db, token, audit_failure=False)
+    except Unauthenticated:
+        pass
     throttle: SignInThrottle = request.app.state.sign_in_throttle
     address = request.client.host if request.client else "unknown"
     try:
