@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from jobs.runner import Outcome, Task, execute
 from sandbox.audit.verify import verify
+from sandbox.jobs import answer_cache
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.store.models import AuditEntry, Dataset, Job
@@ -253,3 +254,62 @@ def test_withdraw_when_a_worker_claims_a_job_meanwhile_then_no_deadlock(
     job = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("operator")).json()
     assert job["status"] in ("failed", "awaiting_review")
     assert world.grant()["state"] == "terminated"
+
+
+@pytest.mark.postgres
+def test_withdraw_when_a_job_is_submitted_on_its_second_grant_meanwhile_then_no_deadlock(
+    idle_world: World, monkeypatch: pytest.MonkeyPatch
+):
+    world = idle_world
+    if world.sandbox.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time (BEGIN IMMEDIATE): nothing to interleave")
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    second = _post(
+        world,
+        "/v1/grants",
+        "steward",
+        {
+            "org_id": world.firm_id,
+            "datasets": ["residents"],
+            "purpose": "another report",
+            "kinds": ["aggregate"],
+            "epsilon": 1.0,
+            "commitment_accepted": True,
+            "expires_at": expires,
+        },
+    ).json()["id"]
+    assert second > world.grant_id  # the withdrawal reaches it after terminating the first
+    # the firm's budget row for the dataset exists from then on: the next submission's
+    # insert of it does nothing, so it holds no lock on the dataset row
+    assert world.submit(epsilon=0.3).status_code == 202
+    real_lookup = answer_cache.lookup
+    locked = threading.Event()
+    answers: list[Any] = []
+
+    def lookup(session: Any, grant: Any, spec_hash: str) -> Any:
+        # the submission holds its grant's row; the withdrawal now waits for it, and this
+        # submission appends its audit entry only then
+        locked.set()
+        _wait_for_a_lock_waiter(world.sandbox.db.url)
+        return real_lookup(session, grant, spec_hash)
+
+    def submit() -> None:
+        try:
+            answers.append(world.submit(grant_id=second, epsilon=0.3))
+        except BaseException as err:  # reported below
+            answers.append(err)
+            locked.set()
+
+    monkeypatch.setattr(answer_cache, "lookup", lookup)
+    operator = threading.Thread(target=submit)
+    operator.start()
+    assert locked.wait(20)
+    response = _post(world, WITHDRAW, "steward", REASON)
+    operator.join(60)
+    assert not operator.is_alive()
+    assert response.status_code == 200, response.text
+    [submitted] = answers
+    assert not isinstance(submitted, BaseException), submitted
+    assert submitted.status_code == 202, submitted.text
+    job = world.http.get(f"/v1/jobs/{submitted.json()['id']}", headers=world.as_("operator"))
+    assert job.json()["status"] == "failed"  # queued before the withdrawal committed
