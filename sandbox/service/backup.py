@@ -8,22 +8,32 @@ every file with its SHA-256 and length in bytes, the Alembic revision, the diale
 time, the sandbox version and the fingerprint of the key in force. The secret
 itself is never copied: a backup is useless without it, and a stolen backup
 cannot forge a release or an audit entry. ``manifest.json.sha256`` holds the
-manifest's own SHA-256 (``sha256sum -c`` reads it).
+manifest's own SHA-256 (``sha256sum -c`` reads it); ``manifest.json.hmac`` its
+HMAC-SHA256 under a key derived from the secret (:func:`manifest_key`), so a
+manifest rewritten with a recomputed SHA-256 is still refused.
 
 The database is copied before the files: a file written after the snapshot is
 one more file the restored catalog does not name (harmless), never a catalog row
-without its file. The backup is written into a hidden sibling folder and renamed
-into place whole, so a folder of that name is a complete backup.
+without its file. A dataset withdrawn between the snapshot and the copy of its
+files would be the opposite (a catalog row whose files are gone), so a backup
+during which a withdrawal was audited is taken again (:func:`create`). The backup
+is written into a hidden sibling folder and renamed into place whole, so a folder
+of that name is a complete backup.
 
-Restoring refuses anything but an empty deployment, checks every checksum first,
-then copies the database and the files back and verifies the audit chain and
-each dataset's files against the catalog (:func:`restore`).
+Restoring refuses anything but an empty deployment, checks the manifest (its MAC;
+that every file lies in a backed-up folder, without ``..`` or symbolic links) and
+every checksum first, then copies the database and the files back and verifies the
+audit chain and each dataset's files against the catalog (:func:`restore`).
+
+This module is long because taking, checking and restoring a backup share the
+manifest's format and its checks, which are clearer read in one place.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -33,10 +43,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import inspect, literal, select
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import func, inspect, literal, select
 from sqlalchemy.engine import make_url
 
 from policies.errors import Conflict, InternalError, InvalidRequest, SandboxError
@@ -47,15 +59,19 @@ from sandbox.catalog.facts import content_sha256
 from sandbox.service import private_dir, private_sqlite_file
 from sandbox.settings import Settings
 from sandbox.store.db import Database
-from sandbox.store.models import Base, Dataset
+from sandbox.store.models import AuditEntry, Base, Dataset
 
 MANIFEST = "manifest.json"
 MANIFEST_SUM = "manifest.json.sha256"
+MANIFEST_MAC = "manifest.json.hmac"
 #: The data folder's parts a backup holds (never ``secret_key``, never the SQLite file).
 FOLDERS = ("datasets", "releases", "quarantine", "uploads")
 FORMAT = 1
 _DB_FILES = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
 _BLOCK = 1 << 20
+_MANIFEST_KEY_INFO = b"data-sandbox backup manifest mac v1"
+#: Backups taken again when withdrawals keep landing between snapshot and file copy.
+_ATTEMPTS = 3
 
 
 class RestoreFailed(SandboxError):
@@ -91,6 +107,22 @@ def key_fingerprint(secret: bytes) -> str:
     It tells which secret made a backup without revealing it.
     """
     return audit.key_id(audit.mac_key(secret))
+
+
+def manifest_key(secret: bytes) -> bytes:
+    """The key that MACs backup manifests: HKDF-SHA256 (RFC 5869) of the deployment secret.
+
+    A label of its own keeps it apart from the audit MAC key and the other keys
+    derived from the same secret.
+    """
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_MANIFEST_KEY_INFO).derive(
+        secret
+    )
+
+
+def manifest_mac(secret: bytes, text: bytes) -> str:
+    """The HMAC-SHA256 (hex) a manifest of these bytes must carry in ``manifest.json.hmac``."""
+    return hmac.new(manifest_key(secret), text, hashlib.sha256).hexdigest()
 
 
 def dialect(url: str) -> str:
@@ -141,44 +173,45 @@ def create(db: Database, settings: Settings, dest: Path, *, actor: str = "system
         raise Conflict(f"{dest} exists and is not an empty folder: choose a new backup folder")
     kind = dialect(db.url)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
-    private_dir(tmp)
-    try:
-        revision = db.revision()
-        database = tmp / _DB_FILES[kind]
-        if kind == "sqlite":
-            _sqlite_copy(_sqlite_path(db.url), database)
-        else:
-            _pg_dump(db.url, database)
-        entries = [{"path": database.name, **_digest(database)}]
-        for relative, source in _data_files(settings.data_dir):
-            target = tmp / "files" / relative
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            try:
-                entries.append({"path": f"files/{relative}", **_copy(source, target)})
-            except FileNotFoundError:  # removed since listed (an upload ingested): not needed
+    for _ in range(_ATTEMPTS):
+        tmp = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
+        private_dir(tmp)
+        try:
+            seen = _audit_seq(db)
+            revision = db.revision()
+            entries = _take(db, settings, kind, tmp)
+            if _withdrawn_since(db, seen):
+                # the snapshot may name a dataset whose files went before they were copied
+                shutil.rmtree(tmp)
                 continue
-        manifest = {
-            "format": FORMAT,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "sandbox_version": metadata.version("data-sandbox"),
-            "dialect": kind,
-            "alembic_revision": revision,
-            "data_dir": str(settings.data_dir.resolve()),
-            "key_fingerprint": key_fingerprint(settings.secret()),
-            "database": database.name,
-            "files": entries,
-        }
-        text = json.dumps(manifest, indent=2, sort_keys=True).encode()
-        (tmp / MANIFEST).write_bytes(text)
-        digest = hashlib.sha256(text).hexdigest()
-        (tmp / MANIFEST_SUM).write_text(f"{digest}  {MANIFEST}\n")
-        _fsync_dir(tmp)
-        os.rename(tmp, dest)  # replaces an empty folder; refuses a non-empty one
-        _fsync_dir(dest.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            manifest = {
+                "format": FORMAT,
+                "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "sandbox_version": metadata.version("data-sandbox"),
+                "dialect": kind,
+                "alembic_revision": revision,
+                "data_dir": str(settings.data_dir.resolve()),
+                "key_fingerprint": key_fingerprint(settings.secret()),
+                "database": _DB_FILES[kind],
+                "files": entries,
+            }
+            text = json.dumps(manifest, indent=2, sort_keys=True).encode()
+            (tmp / MANIFEST).write_bytes(text)
+            digest = hashlib.sha256(text).hexdigest()
+            (tmp / MANIFEST_SUM).write_text(f"{digest}  {MANIFEST}\n")
+            (tmp / MANIFEST_MAC).write_text(manifest_mac(settings.secret(), text) + "\n")
+            _fsync_dir(tmp)
+            os.rename(tmp, dest)  # replaces an empty folder; refuses a non-empty one
+            _fsync_dir(dest.parent)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        break
+    else:
+        raise Conflict(
+            f"datasets were withdrawn while each of {_ATTEMPTS} backups was taken: "
+            "take the backup again"
+        )
     files = len(entries) - 1
     size = sum(int(e["bytes"]) for e in entries)
     with db.session() as session:
@@ -196,39 +229,157 @@ def create(db: Database, settings: Settings, dest: Path, *, actor: str = "system
     return Backup(dest, files, size, digest, revision)
 
 
-def check(source: Path) -> dict[str, Any]:
+def _take(db: Database, settings: Settings, kind: str, tmp: Path) -> list[dict[str, Any]]:
+    """Copy the database, then the files, into ``tmp``: the manifest's file entries."""
+    database = tmp / _DB_FILES[kind]
+    if kind == "sqlite":
+        _sqlite_copy(_sqlite_path(db.url), database)
+    else:
+        _pg_dump(db.url, database)
+    entries = [{"path": database.name, **_digest(database)}]
+    for relative, source in _data_files(settings.data_dir):
+        target = tmp / "files" / relative
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            entries.append({"path": f"files/{relative}", **_copy(source, target)})
+        except FileNotFoundError:  # removed since listed (an upload ingested): not needed
+            continue
+    return entries
+
+
+def _audit_seq(db: Database) -> int:
+    """The last committed audit entry's number (0: none)."""
+    with db.session() as session:
+        return int(session.scalar(select(func.coalesce(func.max(AuditEntry.seq), 0))) or 0)
+
+
+def _withdrawn_since(db: Database, seq: int) -> bool:
+    """Whether a withdrawal was committed after audit entry ``seq``.
+
+    A withdrawal commits its ``dataset.withdraw`` entry with the tombstone and deletes
+    the files after; one committed before ``seq`` was read is in the snapshot taken
+    after, so only a later one can leave the snapshot naming files never copied.
+    """
+    with db.session() as session:
+        later = select(AuditEntry.seq).where(
+            AuditEntry.seq > seq, AuditEntry.action == "dataset.withdraw"
+        )
+        return session.scalar(later.limit(1)) is not None
+
+
+def check(source: Path, secret: bytes) -> dict[str, Any]:
     """Read a backup's manifest after checking it and every file it names.
 
+    The manifest must match its SHA-256 and its MAC under ``secret``; every file entry
+    is the database or ``files/<backed-up folder>/...`` (relative, normalised, no ``..``,
+    no symbolic link on the way) and matches its checksum.
+
+    Args:
+        source: The backup folder.
+        secret: The deployment secret (the backed-up deployment's).
+
     Raises:
-        InvalidRequest: No backup there, or a checksum or size does not match.
+        InvalidRequest: No backup there, another secret's, an altered manifest, or a
+            file outside the backed-up folders or not matching its checksum.
     """
-    manifest_file, sum_file = source / MANIFEST, source / MANIFEST_SUM
+    manifest_file, sum_file, mac_file = (
+        source / MANIFEST,
+        source / MANIFEST_SUM,
+        source / MANIFEST_MAC,
+    )
     if not manifest_file.is_file() or not sum_file.is_file():
         raise InvalidRequest(f"{source} holds no backup ({MANIFEST} and {MANIFEST_SUM} expected)")
     text = manifest_file.read_bytes()
     expected = sum_file.read_text().split()[0] if sum_file.read_text().split() else ""
     if hashlib.sha256(text).hexdigest() != expected:
         raise InvalidRequest(f"{MANIFEST} does not match {MANIFEST_SUM}: the backup was altered")
-    manifest: dict[str, Any] = json.loads(text)
+    try:
+        manifest = json.loads(text)
+    except ValueError as err:
+        raise InvalidRequest(f"{MANIFEST} is not JSON: the backup was altered") from err
+    if not isinstance(manifest, dict):
+        raise InvalidRequest(f"{MANIFEST} is not a backup manifest")
     if manifest.get("format") != FORMAT:
         raise InvalidRequest(f"backup format {manifest.get('format')} is not {FORMAT}")
-    for entry in manifest["files"]:
-        path = (source / entry["path"]).resolve()
-        if not path.is_relative_to(source.resolve()):
-            raise InvalidRequest(f"the manifest names a file outside the backup: {entry['path']}")
-        if not path.is_file():
-            raise InvalidRequest(f"the backup lacks {entry['path']}")
-        actual = _digest(path)
-        if actual != {"sha256": entry["sha256"], "bytes": entry["bytes"]}:
-            raise InvalidRequest(f"{entry['path']} does not match its checksum in {MANIFEST}")
+    configured = key_fingerprint(secret)
+    if manifest.get("key_fingerprint") != configured:
+        raise InvalidRequest(
+            f"the backup was made under a secret key of fingerprint "
+            f"{manifest.get('key_fingerprint')}, this deployment's is {configured}: set "
+            "SANDBOX_SECRET_KEY (or the data folder's secret_key file) to the backed-up "
+            "deployment's secret"
+        )
+    mac = mac_file.read_text().strip() if mac_file.is_file() else ""
+    if not hmac.compare_digest(mac, manifest_mac(secret, text)):
+        raise InvalidRequest(f"{MANIFEST} does not match {MANIFEST_MAC}: the backup was altered")
+    _check_entries(source, manifest)
     return manifest
+
+
+def _check_entries(source: Path, manifest: dict[str, Any]) -> None:
+    """Every file entry's place (the database, or a backed-up folder's) and checksum."""
+    database = _DB_FILES.get(str(manifest.get("dialect")))
+    if database is None or manifest.get("database") != database:
+        raise InvalidRequest(
+            f"the manifest's database is not {database or 'a supported database file'}"
+        )
+    entries = manifest.get("files")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise InvalidRequest(f"{MANIFEST} lists no files")
+    paths = [e.get("path") for e in entries]
+    if paths.count(database) != 1 or len(set(map(str, paths))) != len(paths):
+        raise InvalidRequest(f"the manifest must list {database} once, and each file once")
+    root = source.resolve()
+    for entry in entries:
+        relative = entry["path"]
+        if relative != database:
+            _check_place(relative)
+        if any((source / p).is_symlink() for p in _prefixes(relative)):
+            raise InvalidRequest(f"the manifest names a symbolic link: {relative}")
+        path = (source / relative).resolve()
+        if not path.is_relative_to(root):
+            raise InvalidRequest(f"the manifest names a file outside the backup: {relative}")
+        if not path.is_file():
+            raise InvalidRequest(f"the backup lacks {relative}")
+        actual = _digest(path)
+        if actual != {"sha256": entry.get("sha256"), "bytes": entry.get("bytes")}:
+            raise InvalidRequest(f"{relative} does not match its checksum in {MANIFEST}")
+
+
+def _check_place(relative: object) -> None:
+    """Refuse a file entry that is not ``files/<backed-up folder>/...``, normalised.
+
+    >>> _check_place("files/datasets/a/part-0.parquet")  # no error
+    """
+    pure = PurePosixPath(relative) if isinstance(relative, str) else None
+    if (
+        pure is None
+        or pure.is_absolute()
+        or pure.as_posix() != relative
+        or "\\" in str(relative)
+        or "\x00" in str(relative)
+        or len(pure.parts) < 3
+        or pure.parts[0] != "files"
+        or pure.parts[1] not in FOLDERS
+        or any(part in ("..", ".") for part in pure.parts)
+    ):
+        raise InvalidRequest(
+            f"the manifest names a file outside the backed-up folders: {relative!r}"
+        )
+
+
+def _prefixes(relative: str) -> list[str]:
+    """``a``, ``a/b``, ``a/b/c`` of ``a/b/c``."""
+    parts = PurePosixPath(relative).parts
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def restore(settings: Settings, source: Path, *, actor: str = "system") -> Restored:
     """Restore a backup into this (empty) deployment, then verify it.
 
-    Order: every checksum; the key, dialect, migration and data folder; that the deployment
-    is empty; the database; the files; the audit chain; each dataset's files.
+    Order: the key, the manifest's MAC and file places, every checksum; the dialect,
+    migration and data folder; that the deployment is empty and every file's target lies
+    inside its data folder; the database; the files; the audit chain; each dataset's files.
 
     Args:
         settings: The deployment to restore into (its data folder, database, secret).
@@ -236,19 +387,13 @@ def restore(settings: Settings, source: Path, *, actor: str = "system") -> Resto
         actor: Who asked, as the audit log names them.
 
     Raises:
-        InvalidRequest: A checksum fails, or the backup is of another key, dialect,
-            migration or data folder.
+        InvalidRequest: A checksum or the manifest's MAC fails, a file lies outside the
+            backed-up folders, or the backup is of another key, dialect, migration or
+            data folder.
         Conflict: The deployment is not empty.
         RestoreFailed: The restored audit chain or a dataset's files do not verify.
     """
-    manifest = check(source)
-    configured = key_fingerprint(settings.secret())
-    if manifest["key_fingerprint"] != configured:
-        raise InvalidRequest(
-            f"the backup was made under a secret key of fingerprint {manifest['key_fingerprint']},"
-            f" this deployment's is {configured}: set SANDBOX_SECRET_KEY (or the data folder's "
-            "secret_key file) to the backed-up deployment's secret"
-        )
+    manifest = check(source, settings.secret())
     kind = dialect(settings.db_url)
     if manifest["dialect"] != kind:
         raise InvalidRequest(
@@ -266,6 +411,8 @@ def restore(settings: Settings, source: Path, *, actor: str = "system") -> Resto
             f"the catalog names files under {manifest['data_dir']}: set SANDBOX_DATA_DIR to it"
         )
     _check_empty(settings)
+    files = [e["path"] for e in manifest["files"] if e["path"] != manifest["database"]]
+    targets = _targets(settings.data_dir, files)
     private_dir(settings.data_dir)
     database = source / manifest["database"]
     if kind == "sqlite":
@@ -273,12 +420,24 @@ def restore(settings: Settings, source: Path, *, actor: str = "system") -> Resto
         _sqlite_copy(database, _sqlite_path(settings.db_url))
     else:
         _pg_restore(settings.db_url, database)
-    files = [e for e in manifest["files"] if e["path"].startswith("files/")]
-    for entry in files:
-        target = settings.data_dir / entry["path"].removeprefix("files/")
+    for relative, target in zip(files, targets, strict=True):
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _copy(source / entry["path"], target)
+        _copy(source / relative, target)
     return _verify_restored(settings, manifest, actor, len(files))
+
+
+def _targets(data_dir: Path, files: list[str]) -> list[Path]:
+    """Where each backed-up file goes: inside the data folder, or nothing is written.
+
+    Raises:
+        InvalidRequest: A target resolves outside the data folder (a symbolic link in it).
+    """
+    root = data_dir.resolve()
+    targets = [data_dir / f.removeprefix("files/") for f in files]
+    for relative, target in zip(files, targets, strict=True):
+        if not target.resolve().is_relative_to(root) or target.is_symlink():
+            raise InvalidRequest(f"{relative} would be restored outside {data_dir}")
+    return targets
 
 
 def _verify_restored(

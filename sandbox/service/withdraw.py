@@ -8,6 +8,11 @@ deleted once it commits. Outputs awaiting review are left as they are, but no
 steward can approve them afterwards (:func:`sandbox.airlock.review.review`
 refuses with a 409); a job running at that moment fails on its missing files or
 ends awaiting a review that cannot approve it. Released products stay.
+
+Every row is locked (the dataset, its grants, the queued jobs, each in id order)
+before the first audit entry: appending one takes the audit chain's lock, which
+a worker's claim (holding a job row) and a submission (holding a grant row) wait
+for, so locking a row after it could deadlock on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -53,21 +58,39 @@ def withdraw(db: Database, settings: Settings, who: Principal, name: str, reason
     """
     tombstone.check_reason(reason)
     with db.session() as session:
+        # FOR NO KEY UPDATE: rows inserted meanwhile that refer to the dataset (a firm's
+        # budget, a ledger entry) need not wait, holding their own locks, for this one
         dataset = session.scalar(
-            select(Dataset).where(Dataset.name == name).with_for_update(of=Dataset)
+            select(Dataset).where(Dataset.name == name).with_for_update(of=Dataset, key_share=True)
         )
         if dataset is None:
             raise NotFound(f"no dataset named '{name}'")
         check_can_manage_datasets(who.role, who.org_id, [dataset.org_id])
+        # every row lock before the first audit entry (which takes the audit lock): a
+        # worker's claim holds a job row, a submission a grant row, then wait for that lock
+        grant_ids = list(
+            session.scalars(
+                select(Grant.id)
+                .join(grant_datasets, grant_datasets.c.grant_id == Grant.id)
+                .where(grant_datasets.c.dataset_id == dataset.id)
+                .order_by(Grant.id)
+                .with_for_update(of=Grant)
+            )
+        )
+        queued = [
+            job
+            for job in session.scalars(
+                select(Job)
+                .where(Job.status == JobStatus.QUEUED.value)
+                .order_by(Job.id)
+                .with_for_update(of=Job)
+            )
+            if name in job.dataset_names
+        ]
         tombstone.mark(dataset, reason, utcnow())
         why = f"dataset '{name}' withdrawn by its bureau: {reason}"
         terminated = []
-        for grant_id in session.scalars(
-            select(Grant.id)
-            .join(grant_datasets, grant_datasets.c.grant_id == Grant.id)
-            .where(grant_datasets.c.dataset_id == dataset.id)
-            .order_by(Grant.id)
-        ):
+        for grant_id in grant_ids:
             grant = grants.get(session, grant_id, for_update=True)
             if GrantState(grant.state) is not GrantState.TERMINATED:
                 grants.transition(
@@ -76,24 +99,17 @@ def withdraw(db: Database, settings: Settings, who: Principal, name: str, reason
                 )  # fmt: skip
                 terminated.append(grant_id)
         failed = []
-        queued = session.scalars(
-            select(Job)
-            .where(Job.status == JobStatus.QUEUED.value)
-            .order_by(Job.id)
-            .with_for_update(of=Job)
-        )
         for job in queued:
-            if name in job.dataset_names:
-                transition(
-                    db,
-                    session,
-                    job,
-                    JobStatus.FAILED,
-                    actor=who.actor,
-                    action="job.fail",
-                    error=f"dataset '{name}' was withdrawn by its bureau before the job ran",
-                )
-                failed.append(job.id)
+            transition(
+                db,
+                session,
+                job,
+                JobStatus.FAILED,
+                actor=who.actor,
+                action="job.fail",
+                error=f"dataset '{name}' was withdrawn by its bureau before the job ran",
+            )
+            failed.append(job.id)
         audit.append(
             db,
             session,

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,15 @@ from sqlalchemy import select
 
 from jobs.runner import Outcome, Task, execute
 from policies.errors import Conflict, InvalidRequest
+from sandbox.access.auth import authenticate
 from sandbox.audit import chain as audit
 from sandbox.audit import signing
 from sandbox.service import Sandbox
 from sandbox.service import backup as backups
+from sandbox.service.withdraw import withdraw
 from sandbox.settings import Settings
 from sandbox.store.db import Database
-from sandbox.store.models import AuditEntry, Grant, LedgerEntry
+from sandbox.store.models import AuditEntry, Dataset, Grant, LedgerEntry
 from sandbox.web.app import create_app
 from tests.factories import RefusingRunner, World, build_world, wait_status
 
@@ -161,6 +163,48 @@ def test_restore_when_deployment_destroyed_then_release_verifies_and_ledger_is_u
         assert actions[-2:] == ["backup.restore", "output.download"]
 
 
+def test_backup_when_a_dataset_is_withdrawn_after_the_snapshot_then_it_is_taken_again(
+    released: tuple[Settings, World, int, dict[str, Any]],
+    fresh_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    settings, world, *_ = released
+    db = Database(settings.db_url, audit_key=audit.mac_key(settings.secret()))
+    steward = authenticate(db, world.steward)
+    snapshots: list[object] = []
+
+    def then_withdraw(copy: Callable[[Any, Path], None]) -> Callable[[Any, Path], None]:
+        def copied(source: Any, target: Path) -> None:
+            copy(source, target)
+            snapshots.append(source)
+            if len(snapshots) == 1:  # the snapshot names the dataset; its files go now
+                withdraw(db, settings, steward, "residents", "the source licence ended")
+
+        return copied
+
+    monkeypatch.setattr(backups, "_sqlite_copy", then_withdraw(backups._sqlite_copy))
+    monkeypatch.setattr(backups, "_pg_dump", then_withdraw(backups._pg_dump))
+    try:
+        made = backups.create(db, settings, tmp_path / "backup")
+    finally:
+        db.dispose()
+    taken = len(snapshots)
+    _destroy(settings)
+    restored = _settings(settings.data_dir, fresh_url)
+    done = backups.restore(restored, made.path)  # every active dataset's files are there
+    assert done.datasets == 0
+    assert taken == 2  # taken again: the second snapshot has the tombstone
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+    again = Database(restored.db_url)
+    try:
+        with again.session() as s:
+            dataset = s.scalars(select(Dataset)).one()
+            assert dataset.withdrawn_at is not None
+    finally:
+        again.dispose()
+
+
 def test_backup_when_folder_not_empty_then_refused_and_nothing_written(
     released: tuple[Settings, World, int, dict[str, Any]], tmp_path: Path
 ):
@@ -212,12 +256,53 @@ def test_restore_when_refused_then_it_says_why(
     assert not settings.data_dir.exists()  # nothing restored by a refused restore
 
 
-def _rewrite(folder: Path, **fields: Any) -> None:
-    """Change the manifest's fields, and its checksum with them (as a forger would)."""
+def _rewrite(folder: Path, *, sign: bool = True, **fields: Any) -> None:
+    """Change the manifest's fields, its checksum with them and, when ``sign``, its MAC (as
+    only a holder of the secret could)."""
     manifest = json.loads((folder / backups.MANIFEST).read_text()) | fields
     text = json.dumps(manifest).encode()
     (folder / backups.MANIFEST).write_bytes(text)
     (folder / backups.MANIFEST_SUM).write_text(hashlib.sha256(text).hexdigest() + "  x\n")
+    if sign:
+        (folder / backups.MANIFEST_MAC).write_text(backups.manifest_mac(SECRET.encode(), text))
+
+
+def test_restore_when_manifest_forged_then_refused_and_nothing_written(
+    released: tuple[Settings, World, int, dict[str, Any]], fresh_url: str, tmp_path: Path
+):
+    settings, *_ = released
+    made = _backup(settings, tmp_path / "backup")
+    _destroy(settings)
+    target = _settings(settings.data_dir, fresh_url)
+    manifest = json.loads((made.path / backups.MANIFEST).read_text())
+    original = manifest["files"]
+    outside = settings.data_dir.parent / "planted"
+    (made.path / "files" / "planted").write_bytes(b"planted")
+    planted = {"sha256": hashlib.sha256(b"planted").hexdigest(), "bytes": 7}
+    # even signed with the secret: an entry restored outside the data folder...
+    _rewrite(made.path, files=[*original, {"path": "files/../planted", **planted}])
+    (made.path / "planted").write_bytes(b"planted")
+    with pytest.raises(InvalidRequest, match="outside the backed-up folders"):
+        backups.restore(target, made.path)
+    # ...an absolute one...
+    outside.write_bytes(b"planted")
+    _rewrite(made.path, files=[*original, {"path": str(outside), **planted}])
+    with pytest.raises(InvalidRequest, match="outside"):
+        backups.restore(target, made.path)
+    outside.unlink()
+    # ...a database that is another file of the backup
+    _rewrite(made.path, files=original, database=original[-1]["path"])
+    with pytest.raises(InvalidRequest, match="database"):
+        backups.restore(target, made.path)
+    # unsigned: a file added and the SHA-256 recomputed, without the secret
+    _rewrite(made.path, sign=False, files=[*original, {"path": "files/uploads/x", **planted}])
+    (made.path / "files" / "uploads").mkdir(exist_ok=True)
+    (made.path / "files" / "uploads" / "x").write_bytes(b"planted")
+    with pytest.raises(InvalidRequest, match="altered"):
+        backups.restore(target, made.path)
+    assert not settings.data_dir.exists() and not outside.exists()
+    if fresh_url.startswith("sqlite"):
+        assert not Path(sa.engine.make_url(fresh_url).database or "").exists()
 
 
 def _sandbox_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -251,9 +336,7 @@ def test_cli_restore_when_dataset_files_differ_from_catalog_then_exit_1_naming_i
         "sha256": hashlib.sha256(b"not the ingested partition").hexdigest(),
         "bytes": len(b"not the ingested partition"),
     }
-    text = json.dumps(manifest).encode()
-    (folder / backups.MANIFEST).write_bytes(text)
-    (folder / backups.MANIFEST_SUM).write_text(hashlib.sha256(text).hexdigest() + "  x\n")
+    _rewrite(folder, files=manifest["files"])  # by a holder of the secret
     _destroy(settings)
     env["database_url"] = fresh_url
     restored = _sandbox_cli("admin", "restore", str(folder), **env)

@@ -8,19 +8,23 @@ grantee's download follows the terminated grant, as for any termination: art. 76
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from jobs.runner import Outcome, Task, execute
 from sandbox.audit.verify import verify
+from sandbox.jobs import answer_cache
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
-from sandbox.store.models import AuditEntry, Dataset
+from sandbox.store.models import AuditEntry, Dataset, Job
 from sandbox.web.app import create_app
 from tests.factories import World, build_world, wait_status
 
@@ -185,3 +189,127 @@ def test_withdraw_when_jobs_are_queued_on_it_then_they_fail_with_a_reason(idle_w
             select(AuditEntry).where(AuditEntry.action == "dataset.withdraw")
         ).one()
         assert entry.details["jobs_failed"] == [job_id]
+
+
+def _wait_for_a_lock_waiter(url: str, timeout_s: float = 20.0) -> None:
+    """Until another session of this PostgreSQL database waits for a lock."""
+    engine = sa.create_engine(url)
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with engine.connect() as connection:
+                if connection.execute(waiting).scalar_one() > 0:
+                    return
+            time.sleep(0.05)
+        raise AssertionError("no session waited for a lock")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_withdraw_when_a_worker_claims_a_job_meanwhile_then_no_deadlock(
+    idle_world: World, monkeypatch: pytest.MonkeyPatch
+):
+    world = idle_world
+    sandbox = world.sandbox
+    if sandbox.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time (BEGIN IMMEDIATE): nothing to interleave")
+    job_id = int(world.submit(epsilon=0.3).json()["id"])
+    with sandbox.db.session() as session:
+        kind = session.scalars(select(Job.kind).where(Job.id == job_id)).one()
+    executor = sandbox.jobs.executor
+    real_start = executor.start_job
+    claimed = threading.Event()
+    errors: list[BaseException] = []
+
+    def start_job(session: Any, job: Any, lease: Any) -> Any:
+        # the job row is locked (FOR UPDATE SKIP LOCKED); the withdrawal now waits for it,
+        # and this claim appends its audit entry only then
+        claimed.set()
+        _wait_for_a_lock_waiter(sandbox.db.url)
+        return real_start(session, job, lease)
+
+    def claim() -> None:
+        try:
+            started = executor.claim([kind])
+            assert isinstance(started, tuple)
+            executor.run(*started)  # its dataset's files are gone: it cannot release
+        except BaseException as err:  # reported below
+            errors.append(err)
+            claimed.set()
+
+    monkeypatch.setattr(executor, "start_job", start_job)
+    worker = threading.Thread(target=claim)
+    worker.start()
+    assert claimed.wait(20)
+    response = _post(world, WITHDRAW, "steward", REASON)
+    worker.join(60)
+    assert not worker.is_alive()
+    assert response.status_code == 200, response.text
+    assert errors == []
+    job = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("operator")).json()
+    assert job["status"] in ("failed", "awaiting_review")
+    assert world.grant()["state"] == "terminated"
+
+
+@pytest.mark.postgres
+def test_withdraw_when_a_job_is_submitted_on_its_second_grant_meanwhile_then_no_deadlock(
+    idle_world: World, monkeypatch: pytest.MonkeyPatch
+):
+    world = idle_world
+    if world.sandbox.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time (BEGIN IMMEDIATE): nothing to interleave")
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    second = _post(
+        world,
+        "/v1/grants",
+        "steward",
+        {
+            "org_id": world.firm_id,
+            "datasets": ["residents"],
+            "purpose": "another report",
+            "kinds": ["aggregate"],
+            "epsilon": 1.0,
+            "commitment_accepted": True,
+            "expires_at": expires,
+        },
+    ).json()["id"]
+    assert second > world.grant_id  # the withdrawal reaches it after terminating the first
+    # the firm's budget row for the dataset exists from then on: the next submission's
+    # insert of it does nothing, so it holds no lock on the dataset row
+    assert world.submit(epsilon=0.3).status_code == 202
+    real_lookup = answer_cache.lookup
+    locked = threading.Event()
+    answers: list[Any] = []
+
+    def lookup(session: Any, grant: Any, spec_hash: str) -> Any:
+        # the submission holds its grant's row; the withdrawal now waits for it, and this
+        # submission appends its audit entry only then
+        locked.set()
+        _wait_for_a_lock_waiter(world.sandbox.db.url)
+        return real_lookup(session, grant, spec_hash)
+
+    def submit() -> None:
+        try:
+            answers.append(world.submit(grant_id=second, epsilon=0.3))
+        except BaseException as err:  # reported below
+            answers.append(err)
+            locked.set()
+
+    monkeypatch.setattr(answer_cache, "lookup", lookup)
+    operator = threading.Thread(target=submit)
+    operator.start()
+    assert locked.wait(20)
+    response = _post(world, WITHDRAW, "steward", REASON)
+    operator.join(60)
+    assert not operator.is_alive()
+    assert response.status_code == 200, response.text
+    [submitted] = answers
+    assert not isinstance(submitted, BaseException), submitted
+    assert submitted.status_code == 202, submitted.text
+    job = world.http.get(f"/v1/jobs/{submitted.json()['id']}", headers=world.as_("operator"))
+    assert job.json()["status"] == "failed"  # queued before the withdrawal committed
