@@ -104,6 +104,10 @@ def configure(settings: Settings, level: int = logging.INFO) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        # a logging set-up before this one (uvicorn's dictConfig, alembic's fileConfig) may
+        # have disabled them or raised their level
+        logger.disabled = False
+        logger.setLevel(logging.NOTSET)
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, QuietAccess) for f in access.filters):
         access.addFilter(QuietAccess())

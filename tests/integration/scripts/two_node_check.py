@@ -59,7 +59,8 @@ ray.init(address=address, log_to_driver=False, include_dashboard=False)
 nodes = [x for x in ray.nodes() if x["Alive"]]
 
 
-@ray.remote(num_cpus=1)
+# SPREAD: one partition a node even when one node is free first (a loaded machine)
+@ray.remote(num_cpus=1, scheduling_strategy="SPREAD")
 def partial_on_node(path: str) -> tuple[str, object]:
     table = exact_partials(pl.scan_parquet(path), spec, context)
     return ray.get_runtime_context().get_node_id(), table.to_arrow()
