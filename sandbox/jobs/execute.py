@@ -320,6 +320,12 @@ class Executor:
             return ENDED
         return started, lease
 
+    def _end_lease(self, session: Session, job: Job, target: JobStatus, **audit: Any) -> None:
+        """End the run the job's lease held: clear the lease, move the job to ``target``
+        (to review, failed, or back to the queue) with its audit entry."""
+        release(job)
+        transition(self.db, session, job, target, actor="system", **audit)
+
     def _fail_unstarted(self, session: Session, job: Job, message: str) -> None:
         """Fail a queued job that could not start (nothing ran: no code chose this)."""
         session.refresh(job)
@@ -403,13 +409,10 @@ class Executor:
             current = holds(job, lease) and not self.leases.lost(lease)
             if current:
                 report = RunReport.of(outcome, checks)
-                release(job)
-                transition(
-                    self.db,
+                self._end_lease(
                     session,
                     job,
                     JobStatus.AWAITING_REVIEW,
-                    actor="system",
                     action="job.finish",
                     status=JobStatus.AWAITING_REVIEW.value,
                     output_sha256=outcome.output_sha256,
@@ -472,13 +475,10 @@ class Executor:
             if job is None or not holds(job, lease):
                 return  # ended already, or back in the queue for another attempt
             # The reservation stays charged: the job may have touched the data.
-            release(job)
-            transition(
-                self.db,
+            self._end_lease(
                 session,
                 job,
                 JobStatus.FAILED,
-                actor="system",
                 action="job.fail",
                 error=message,
             )
@@ -522,13 +522,10 @@ class Executor:
                 return 0
             remove_outputs(self.settings.quarantine_dir, job.id)  # half-written attempts
             if lost_leases(session, job.id) + 1 < self.settings.max_attempts:
-                release(job)
-                transition(
-                    self.db,
+                self._end_lease(
                     session,
                     job,
                     JobStatus.QUEUED,
-                    actor="system",
                     action=REQUEUED,
                     reason="lease expired",
                     attempt=job.attempt,
@@ -541,13 +538,10 @@ class Executor:
                 take(job, lease, self.settings.lease_s, utcnow())
                 hidden = (self.interrupted(session, job), lease)
             else:
-                release(job)
-                transition(
-                    self.db,
+                self._end_lease(
                     session,
                     job,
                     JobStatus.FAILED,
-                    actor="system",
                     action="job.fail",
                     error=message,
                 )
@@ -601,13 +595,10 @@ class Executor:
             job = locked(session, lease.job_id)
             if not holds(job, lease):
                 return 0
-            release(job)
-            transition(
-                self.db,
+            self._end_lease(
                 session,
                 job,
                 JobStatus.QUEUED,
-                actor="system",
                 action=HANDED_BACK,
                 reason="worker stopped",
                 attempt=lease.attempt,
