@@ -26,6 +26,9 @@ class JobStatus(StrEnum):
     AWAITING_REVIEW = "awaiting_review"
     RELEASED = "released"
     REJECTED = "rejected"
+    #: A steward returned the output for changes (OpenSAFELY's "return to researcher"):
+    #: closed without release; the operator reads the comment and may submit again.
+    RETURNED = "returned"
     FAILED = "failed"
 
     def is_terminal(self) -> bool:
@@ -33,15 +36,20 @@ class JobStatus(StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({JobStatus.RELEASED, JobStatus.REJECTED, JobStatus.FAILED})
+_TERMINAL = frozenset(
+    {JobStatus.RELEASED, JobStatus.REJECTED, JobStatus.RETURNED, JobStatus.FAILED}
+)
 
 _TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.FAILED}),
     # running -> queued: a lost lease (a restart, a killed worker) hands the job back
     JobStatus.RUNNING: frozenset({JobStatus.AWAITING_REVIEW, JobStatus.FAILED, JobStatus.QUEUED}),
-    JobStatus.AWAITING_REVIEW: frozenset({JobStatus.RELEASED, JobStatus.REJECTED}),
+    JobStatus.AWAITING_REVIEW: frozenset(
+        {JobStatus.RELEASED, JobStatus.REJECTED, JobStatus.RETURNED}
+    ),
     JobStatus.RELEASED: frozenset(),
     JobStatus.REJECTED: frozenset(),
+    JobStatus.RETURNED: frozenset(),
     JobStatus.FAILED: frozenset(),
 }
 
@@ -94,6 +102,8 @@ class Decision(StrEnum):
 
     APPROVE = "approve"
     REJECT = "reject"
+    #: Return for changes with a comment: the job closes without release.
+    RETURN = "return"
 
 
 #: A rejection or approval reason shorter than this tells the operator nothing.

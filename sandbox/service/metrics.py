@@ -15,7 +15,7 @@ figures every few seconds. So:
   every state it has, 0 included. A timed kind has every :class:`JobStatus`; an
   untimed kind has ``open`` (queued, running and awaiting review together: it changes
   only when a job is submitted, which the operator knows, and when a steward decides),
-  ``released``, ``rejected`` and ``failed``.
+  ``released``, ``rejected``, ``returned`` and ``failed``.
 - ``sandbox_queue_depth``, ``sandbox_queue_oldest_age_seconds``: queued jobs of timed
   kinds and how long the oldest has waited since submission (an untimed job leaving
   the queue is a run starting).
@@ -141,7 +141,7 @@ class SandboxCollector(Collector):
         jobs = GaugeMetricFamily(
             "sandbox_jobs",
             "Jobs by kind and state. Untimed kinds (custom code) show 'open' (queued, "
-            "running and awaiting review together), released, rejected and failed.",
+            "running and awaiting review together), released, rejected, returned and failed.",
             labels=["kind", "state"],
         )
         timed = timed_kinds()

@@ -191,6 +191,9 @@ class Dataset(Base):
     null_unit_rows: Mapped[int | None] = mapped_column(BigInteger, default=None)
     #: Declared public group-key domains, column -> values.
     public_keys: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The steward's declared expected group sizes for estimates, column -> band
+    #: (see :mod:`policies.catalog`); ``{}``: none declared (migration 0009).
+    group_size_bands: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     #: The bureau that owns the dataset (the ingesting steward's organisation, art. 63).
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -246,7 +249,16 @@ class Grant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     purpose: Mapped[str] = mapped_column(Text)
+    #: Whether the operator firm must accept the conditional dataset's commitment (art. 34)
+    #: before it may submit; the steward sets it, the firm accepts (migration 0009).
+    commitment_required: Mapped[bool] = mapped_column(default=False)
+    #: True once the commitment is accepted (by the firm itself since migration 0009).
     commitment_accepted: Mapped[bool] = mapped_column(default=False)
+    #: The operator of the firm who accepted the commitment, and when (audited).
+    commitment_accepted_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", name="fk_grants_commitment_accepted_by"), default=None
+    )
+    commitment_accepted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     kinds: Mapped[list[Any]] = mapped_column()
     epsilon_total: Mapped[int] = mapped_column(BigInteger)
     delta_total: Mapped[int] = mapped_column(BigInteger)

@@ -17,13 +17,21 @@ from fastapi.templating import Jinja2Templates
 from policies.errors import PolicyViolation, SandboxError, Unauthenticated
 from policies.roles import Role
 from sandbox.access.auth import Principal
-from sandbox.web.console.session import COOKIE, ConsoleSession, same_secret, store
+from sandbox.web.console import i18n
+from sandbox.web.console.session import COOKIE, ConsoleSession, same_secret, set_cookie, store
 from sandbox.web.errors import status_of
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 # Jinja2Templates autoescapes .html; make it unconditional: outputs never render as HTML.
 TEMPLATES.env.autoescape = True
+# Every visible string goes through gettext in the request's language (i18n.py).
+TEMPLATES.env.add_extension("jinja2.ext.i18n")
+TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext, i18n.ngettext, newstyle=True
+)
+TEMPLATES.env.globals["html_lang"] = i18n.html_lang
+TEMPLATES.env.globals["locale"] = i18n.current
 TEMPLATES.env.filters["when"] = lambda t: (
     t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if isinstance(t, dt.datetime) else ""
 )
@@ -159,6 +167,9 @@ class ConsoleRoute(APIRoute):
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            asked = request.query_params.get("lang")
+            locale = i18n.choose(asked, request.cookies.get(i18n.LANG_COOKIE))
+            i18n.use(locale)
             try:
                 response = await original(request)
             except Unauthenticated:
@@ -170,6 +181,8 @@ class ConsoleRoute(APIRoute):
                 message = "the form or address is incomplete or malformed: " + ", ".join(fields)
                 response = console_error_page(request, 422, message)
             response.headers.update(SECURITY_HEADERS)
+            if asked == locale:
+                set_cookie(request, response, i18n.LANG_COOKIE, locale, max_age=365 * 24 * 3600)
             return response
 
         return handler

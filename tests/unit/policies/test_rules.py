@@ -307,8 +307,13 @@ def test_job_check_can_transition_when_pair_then_allowed_per_table(
     )
 
 
-def test_job_status_is_terminal_when_state_then_released_rejected_failed() -> None:
-    assert {s for s in JobStatus if s.is_terminal()} == {J.RELEASED, J.REJECTED, J.FAILED}
+def test_job_status_is_terminal_when_state_then_released_rejected_returned_failed() -> None:
+    assert {s for s in JobStatus if s.is_terminal()} == {
+        J.RELEASED,
+        J.REJECTED,
+        J.RETURNED,
+        J.FAILED,
+    }
 
 
 @pytest.mark.parametrize(

@@ -182,7 +182,7 @@ def test_collector_when_the_store_is_empty_then_zeros_and_no_run_times(db: Datab
     assert set(jobs.values()) == {0}
     states = {kind: {s for (_, k), (_, s) in jobs if k == kind} for kind in ("custom", "extract")}
     assert states["extract"] == {s.value for s in JobStatus}
-    assert states["custom"] == {"open", "released", "rejected", "failed"}
+    assert states["custom"] == {"open", "released", "rejected", "returned", "failed"}
 
 
 @pytest.mark.parametrize("state", ["queued", "running", "awaiting_review"])
