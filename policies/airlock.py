@@ -210,6 +210,46 @@ def can_download(
     return True
 
 
+def check_can_export(
+    role: Role, caller_org: int, job_org: int, status: JobStatus, grant_active: bool = True
+) -> None:
+    """Raise unless the caller may export the job's product for a data trading venue.
+
+    art. 40: a product offered on a trading venue must have left the sandbox lawfully,
+    so only a released product is exported, and only by whom may download it: the
+    grantee organisation's operators while the grant is in force, or a steward
+    (whose bureau owns the inputs: the service checks that, as for a download).
+
+    Raises:
+        NotFound: An operator asked for another organisation's job.
+        PolicyViolation: The product is not released, or the caller may not download it.
+
+    >>> check_can_export(Role.STEWARD, 1, 2, JobStatus.RELEASED)
+    >>> can_export(Role.STEWARD, 1, 2, JobStatus.AWAITING_REVIEW)
+    False
+    >>> can_export(Role.AUDITOR, 1, 1, JobStatus.RELEASED)
+    False
+    """
+    check_can_see_job(role, caller_org, job_org)
+    if status is not JobStatus.RELEASED:
+        raise PolicyViolation(
+            f"the job is {status.value}: only a released product is exported for a data "
+            "trading venue (art. 40)"
+        )
+    check_can_download(role, caller_org, job_org, status, grant_active)
+
+
+def can_export(
+    role: Role, caller_org: int, job_org: int, status: JobStatus, grant_active: bool = True
+) -> bool:
+    """Whether the caller may export; see :func:`check_can_export`."""
+    try:
+        check_can_export(role, caller_org, job_org, status, grant_active)
+    except (NotFound, PolicyViolation):
+        return False
+    return True
+
+
 # Minimum noisy count for a released cell, by grade (art. 62: more important
 # data, stricter output rules).
 _MIN_CELL: dict[Grade, int] = {Grade.GENERAL: 10, Grade.IMPORTANT: 20}

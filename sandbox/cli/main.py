@@ -19,6 +19,7 @@ from rich.text import Text
 
 from policies.errors import SandboxError
 from sandbox.cli import render as R
+from sandbox.cli.export import register as register_venue_commands
 from sandbox.cli.remote import register as register_service_commands
 
 if TYPE_CHECKING:
@@ -410,6 +411,7 @@ def demo(
 
 
 register_service_commands(app)
+register_venue_commands(app)
 
 
 def _settings() -> Settings:

@@ -396,6 +396,15 @@ class Client:
             who = {"error": str(err)}
         return H.fields("Data Sandbox", {"service": self.url} | who)
 
+    def _export(self, job_id: int) -> tuple[bytes, str]:
+        """A trading-venue package (``POST /v1/jobs/{id}/export``), its SHA-256 checked."""
+        response = self._send("POST", f"/jobs/{job_id}/export")
+        _raise_for(response)
+        expected = response.headers.get("X-Content-SHA256", "")
+        if hashlib.sha256(response.content).hexdigest() != expected:
+            raise E.InternalError("the package does not match its SHA-256; export again")
+        return response.content, expected
+
     def _download(self, job_id: int, kind: str = "") -> Output:
         response = self._send("GET", f"/jobs/{job_id}/output")
         _raise_for(response)

@@ -25,6 +25,8 @@ class Transport(Protocol):
 
     def _download(self, job_id: int, kind: str = "") -> O.Output: ...
 
+    def _export(self, job_id: int) -> tuple[bytes, str]: ...
+
 
 _FINAL = frozenset({"awaiting_review", "released", "rejected", "failed"})
 #: Progress-bar steps of a job's life up to the data bureau's decision.
@@ -212,6 +214,30 @@ class Job:
     def manifest(self) -> dict[str, Any]:
         """The signed release manifest."""
         return dict(self.client._call("GET", f"/jobs/{self.id}/manifest"))
+
+    def export(self, path: str | Path | None = None) -> Path:
+        """Write the package of this released product for a data trading venue (art. 40).
+
+        The zip holds the product, its signed manifest, the public key with its
+        fingerprint and a README (Chinese, English) on checking it offline
+        (``sandbox-client verify FILE``); the service audits the export.
+
+        Args:
+            path: A folder (the file is ``job-<id>-venue.zip`` in it), a file path,
+                or ``None`` for the current folder.
+
+        Returns:
+            The path written.
+
+        Raises:
+            PolicyViolation: Not released, or you may not download it.
+        """
+        content, sha256 = self.client._export(self.id)
+        name = f"job-{self.id}-venue.zip"
+        target = Path.cwd() / name if path is None else Path(path).expanduser()
+        if target.is_dir():
+            target = target / name
+        return O.write(O.Output(self.id, ".zip", content, sha256), target)
 
     def __repr__(self) -> str:
         return f"Job(id={self.id}, status={self.status!r})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 
 from policies.airlock import JobStatus
@@ -13,6 +13,7 @@ from policies.errors import NotFound
 from policies.roles import Role
 from policies.views import ReportAccess, check_can_read_manifest
 from sandbox.airlock import review as airlock
+from sandbox.airlock.export import export as export_package
 from sandbox.jobs.answer_cache import answer_source
 from sandbox.jobs.lifecycle import view_of
 from sandbox.jobs.service import visible_job
@@ -123,6 +124,23 @@ def download(job_id: IdPath, who: Caller, sandbox: SandboxDep) -> FileResponse:
         media_type=_MEDIA_TYPES.get(d.path.suffix, "application/octet-stream"),
         filename=d.filename,
         headers={"X-Content-SHA256": d.sha256},
+    )
+
+
+@router.post("/jobs/{job_id}/export", response_class=Response)
+def export(job_id: IdPath, who: Caller, sandbox: SandboxDep) -> Response:
+    """A released product packaged for a data trading venue (art. 40), audited: a zip of
+    the product, its signed manifest, the public key and its fingerprint, and a README
+    (Chinese, English) on checking it offline. Whoever may download the product may export it.
+    """
+    package = export_package(sandbox.db, sandbox.settings, who, job_id)
+    return Response(
+        package.content,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{package.filename}"',
+            "X-Content-SHA256": package.sha256,
+        },
     )
 
 
