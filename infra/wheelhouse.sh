@@ -30,11 +30,12 @@ python -m pip download --no-deps --dest "$out" \
 # Everything else as wheels (sdist-only packages are built into wheels here),
 # resolved with the CPU torch above (2.x+cpu satisfies ==2.x), plus the build
 # backend that pip needs to build the project itself offline.
+# The service requires data-sandbox-client, built from ./packaging/client beside it.
 python -m pip wheel --wheel-dir "$out" --find-links "$out" \
-    ".[server]" "ray[client]==${ray_version}" "setuptools>=69" wheel
+    ./packaging/client . "ray[client]==${ray_version}" "setuptools>=77" wheel
 
-# The project is built from the source in the image, never taken from here.
-rm -f "$out"/data_sandbox-*.whl
+# The project's two distributions are built from the source in the image, never taken from here.
+rm -f "$out"/data_sandbox-*.whl "$out"/data_sandbox_client-*.whl
 if ls "$out"/nvidia_* >/dev/null 2>&1; then
     echo "wheelhouse: CUDA wheels were pulled in; the torch in $out is not the CPU build" >&2
     exit 1

@@ -415,7 +415,7 @@ def test_versions_when_pinned_then_image_cluster_and_project_agree(manifests: li
     assert ray and torch
     assert _one(manifests, "RayCluster", "sandbox-ray")["spec"]["rayVersion"] == ray[1]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert f"torch=={torch[1]}" in project["optional-dependencies"]["server"]
+    assert f"torch=={torch[1]}" in project["dependencies"]
     images = {
         d["spec"]["images"][0]["newName"] + ":" + d["spec"]["images"][0]["newTag"]
         for d in (

@@ -1,7 +1,8 @@
 """The client works on the light install: httpx, polars, pydantic and tqdm, nothing more.
 
-A fresh interpreter refuses to import the server's dependencies (as if
-``pip install data-sandbox`` had left out the ``[server]`` extra), then
+A fresh interpreter refuses to import the server's dependencies (as after
+``pip install data-sandbox-client``; ``tests/system/test_dist.py`` installs that
+wheel for real), then
 imports the client, builds a query, makes dummy rows and runs the query on
 them.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[4]
-# Top-level modules of the [server] extra (and of dev-only tools) that the client must not need.
+# Top-level modules of the service's dependencies (and of dev tools) the client must not need.
 SERVER_ONLY = sorted(
     {
         "ray", "pyarrow", "diffprivlib", "sklearn", "numpy", "torch", "opacus",
