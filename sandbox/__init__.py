@@ -17,5 +17,7 @@ Map of the package (front ends above the service above its parts above the store
 - :mod:`sandbox.store` — SQLAlchemy models, :class:`Database`, Alembic migrations.
 - :mod:`sandbox.settings` — :class:`Settings` (``SANDBOX_*``).
 
-This ``__init__`` imports nothing, so ``import sandbox.client`` stays light.
+This ``__init__`` imports nothing, so ``import sandbox.client`` stays light. It belongs
+to the ``data-sandbox`` distribution; ``data-sandbox-client`` ships ``sandbox/client/``
+without it (installed alone, ``sandbox`` is then a namespace package).
 """

@@ -13,7 +13,9 @@ Map: :mod:`sandbox.client.catalog` (:class:`Datasets`, :class:`Dataset`),
 :mod:`sandbox.client.dummy` (dummy rows), :mod:`sandbox.client.local`
 (a query on a local frame), :mod:`sandbox.client.results` (:class:`Estimate`,
 :class:`Budget`), :mod:`sandbox.client.output` (a job's output file and its
-readers), :mod:`sandbox.client.html` (Jupyter display).
+readers), :mod:`sandbox.client.html` (Jupyter display),
+:mod:`sandbox.client.verify` (trading-venue packages checked offline) and
+:mod:`sandbox.client.cli` (the ``sandbox-client`` command).
 
 Errors raised are the service's error tree (:mod:`policies.errors`): a
 ``BudgetExhausted`` on the server is a ``BudgetExhausted`` here, with the

@@ -28,6 +28,8 @@ from policies import venues as V
 
 #: Bytes read at a time when hashing the product.
 _CHUNK = 1 << 20
+#: The largest README, manifest, signature, key or fingerprint read (a manifest is a few KB).
+MAX_SMALL_MEMBER = 16 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,10 @@ def _check(archive: zipfile.ZipFile, expected: str | None) -> PackageCheck:
     missing = [m for m in V.FIXED_MEMBERS if m not in names]
     if missing:
         problems.append(f"missing from the package: {', '.join(missing)}")
+        return PackageCheck(tuple(problems))
+    oversized = [m for m in V.FIXED_MEMBERS if archive.getinfo(m).file_size > MAX_SMALL_MEMBER]
+    if oversized:
+        problems.append(f"too large to be what it says: {', '.join(oversized)}")
         return PackageCheck(tuple(problems))
     # the key and its fingerprint
     pem = archive.read(V.PUBLIC_KEY)

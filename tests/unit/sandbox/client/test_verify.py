@@ -22,7 +22,7 @@ from sandbox.airlock.export import build_package
 from sandbox.audit import signing
 from sandbox.audit.chain import canonical_json
 from sandbox.client.cli import main
-from sandbox.client.verify import report_lines, verify_package
+from sandbox.client.verify import CryptographyMissing, report_lines, verify_package
 
 SECRET = b"venue-test-secret-" + b"k" * 40
 OTHER = b"someone-else-secret-" + b"x" * 40
@@ -183,6 +183,18 @@ def test_verify_when_arguments_unusable_then_raises(tmp_path: Path):
         verify_package(tmp_path / "absent.zip")
     with pytest.raises(InvalidRequest, match="64 hexadecimal digits"):
         verify_package(_package(tmp_path), "abc")
+
+
+def test_verify_when_cryptography_missing_then_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    path = _package(tmp_path)
+    for name in [n for n in sys.modules if n.split(".")[0] == "cryptography"] + ["cryptography"]:
+        monkeypatch.setitem(sys.modules, name, None)  # every import of it fails
+    with pytest.raises(CryptographyMissing, match=r"data-sandbox-client\[verify\]"):
+        verify_package(path)
+    assert main(["verify", str(path)]) == 2
+    assert "pip install" in capsys.readouterr().err
 
 
 def test_signed_bytes_when_compared_then_same_as_the_services_canonical_json():
