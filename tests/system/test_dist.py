@@ -194,6 +194,7 @@ def test_dist_when_wheels_installed_offline_then_client_alone_is_light_and_both_
         client_files, server_files = set(c.namelist()), set(s.namelist())
     assert not client_files & server_files
     assert "sandbox/__init__.py" in server_files and "sandbox/client/verify.py" in client_files
+    assert {"sandbox/client/py.typed", "policies/py.typed", "jobs/py.typed"} <= client_files
     assert {"sandbox/store/migrations/env.py", "sandbox/web/console/templates/base.html"} <= (
         server_files
     )
