@@ -93,6 +93,8 @@ def test_export_when_operator_of_the_firm_then_package_verifies_and_is_audited(
     assert entry.details["package_sha256"] == digest
     assert entry.details["product_sha256"] == check.sha256
     assert entry.details["key_fingerprint"] == check.fingerprint
+    chain = world.http.get("/v1/audit/verify", headers=world.as_("auditor")).json()
+    assert chain["ok"], chain
 
 
 @pytest.mark.parametrize(
