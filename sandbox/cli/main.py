@@ -36,7 +36,11 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
+admin_app = typer.Typer(
+    help="Platform administration, on this host: the settings' database and data folder "
+    "directly, no token (the first admin, organisations and users come before any token).",
+    no_args_is_help=True,
+)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")

@@ -306,7 +306,7 @@ def create_grant(
         typer.Option(
             "--expires",
             help="90d (days from now), a date (2027-06-30: its end, China Standard Time) "
-            "or a date and time with its zone",
+            "or a date and time (2027-06-30T18:00; China Standard Time unless it names a zone)",
         ),
     ],
     delta: Annotated[float, typer.Option("--delta", help="Total δ (0: pure ε)")] = 0.0,
