@@ -230,9 +230,14 @@ def ingest(
     )
 
 
+def _interactive() -> bool:
+    """Whether a person can answer on stdin."""
+    return sys.stdin.isatty()
+
+
 def _confirm(name: str) -> None:
     """Ask at a terminal; without one, or on a no, exit 1 (a script passes --yes)."""
-    if not sys.stdin.isatty():
+    if not _interactive():
         R.say(
             "error: nothing stored: no terminal to confirm on; re-run with --yes to accept "
             "the tags shown (--tag COLUMN=TAG changes one)",

@@ -145,3 +145,15 @@ def test_admin_when_the_kind_or_role_is_unknown_then_usage_error_lists_the_choic
     role = admin_cli(host, "admin", "user", "create", "x", "--org", "1", "--role", "root")
     assert kind.exit_code == 2 and "bureau" in kind.output and "operator" in kind.output
     assert role.exit_code == 2 and "steward" in role.output and "auditor" in role.output
+
+
+def test_demo_csv_when_written_then_a_file_to_ingest_and_an_unwritable_path_exits_2(
+    tmp_path: Path,
+):
+    made = admin_cli(tmp_path, "demo", "--csv", str(tmp_path / "out" / "r.csv"), "--rows", "50")
+    assert made.exit_code == 0, made.output
+    assert len((tmp_path / "out" / "r.csv").read_text(encoding="utf-8").splitlines()) == 51
+    (tmp_path / "file").write_text("")
+    refused = admin_cli(tmp_path, "demo", "--csv", str(tmp_path / "file" / "r.csv"))
+    assert refused.exit_code == 2 and "cannot write" in refused.stderr
+    assert "Traceback" not in refused.output

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
+from sandbox.cli.main import app
 from tests.factories import World, residents
 from tests.integration.test_cli_listings import as_json, sandbox_cli
 
@@ -100,6 +102,22 @@ def test_ingest_when_not_confirmed_at_a_terminal_then_nothing_is_stored(live, cs
     assert "nothing stored" in result.stderr
     names = [d["name"] for d in as_json(live, "steward", "datasets")]
     assert "unasked" not in names
+
+
+@pytest.mark.parametrize("answer, stored", [("n\n", False), ("y\n", True)])
+def test_ingest_when_asked_at_a_terminal_then_the_answer_decides(
+    live, csv, monkeypatch, answer, stored
+):
+    monkeypatch.setattr("sandbox.cli.steward._interactive", lambda: True)
+    name = f"asked_{answer.strip()}"
+    url, world = live
+    env = {"SANDBOX_URL": url, "SANDBOX_TOKEN": world.steward, "COLUMNS": "200"}
+    args = ["datasets", "ingest", str(csv), "--name", name]
+    args += ["--open-attribute", "conditional", "--grade", "important"]
+    result = CliRunner().invoke(app, args, env=env, input=answer)
+    assert result.exit_code == (0 if stored else 1), result.output
+    assert f"Ingest '{name}' with these tags?" in result.output
+    assert (name in [d["name"] for d in as_json(live, "steward", "datasets")]) is stored
 
 
 @pytest.mark.parametrize(
