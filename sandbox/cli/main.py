@@ -19,8 +19,11 @@ from rich.text import Text
 
 from policies.errors import SandboxError
 from sandbox.cli import render as R
+from sandbox.cli.accounts import register as register_account_commands
 from sandbox.cli.export import register as register_venue_commands
+from sandbox.cli.remote import datasets_app, grants_app
 from sandbox.cli.remote import register as register_service_commands
+from sandbox.cli.steward import register as register_steward_commands
 
 if TYPE_CHECKING:
     import uvicorn
@@ -34,7 +37,11 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
+admin_app = typer.Typer(
+    help="Platform administration, on this host: the settings' database and data folder "
+    "directly, no token (the first admin, organisations and users come before any token).",
+    no_args_is_help=True,
+)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
@@ -185,9 +192,12 @@ def migrate() -> None:
     Run it once per upgrade (in Kubernetes, as a Job before the rolling update); a
     production service does not migrate at start (SANDBOX_MIGRATE_ON_START).
     """
+    from sandbox.service import private_dir, private_sqlite_file
     from sandbox.store.db import Database
 
     settings = _settings()
+    private_dir(settings.data_dir)  # a new host's first command may be this one
+    private_sqlite_file(settings.db_url)
     db = Database(settings.db_url)
     try:
         before = db.revision()
@@ -399,11 +409,30 @@ def pii_scan(
 
 @app.command()
 def demo(
-    rows: Annotated[int, typer.Option(help="Synthetic residents to generate")] = 5000,
+    rows: Annotated[int, typer.Option(help="Synthetic residents to generate", min=1)] = 5000,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Only write the synthetic residents (invented, seeded) to this CSV file and "
+            "exit: data for a first `sandbox datasets ingest`",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the whole flow on embedded defaults in a fresh demo folder."""
     from sandbox.cli.demo import run
 
+    if csv is not None:
+        from sandbox.cli.demo_data import write_demo_csv
+
+        try:
+            write_demo_csv(csv, n=rows)
+        except OSError as error:
+            R.say(f"error: cannot write {csv}: {error.strerror}", to_err=True)
+            raise typer.Exit(2) from error
+        R.say(f"{rows} synthetic residents written to {csv}")
+        return
     try:
         run(rows=rows)
     except SandboxError as error:
@@ -411,6 +440,8 @@ def demo(
 
 
 register_service_commands(app)
+register_account_commands(admin_app)
+register_steward_commands(datasets_app, grants_app)
 register_venue_commands(app)
 
 
@@ -424,20 +455,10 @@ def _settings() -> Settings:
 
 
 def _database(settings: Settings) -> Database:
-    """The migrated store, able to write audit entries (MAC key from the secret).
+    """The migrated store (:func:`sandbox.cli.local.open_database`: made if missing)."""
+    from sandbox.cli.local import open_database
 
-    It is migrated here as the service would be at start (``migrate_on_start``);
-    otherwise a database behind this version is refused.
-    """
-    from sandbox.audit.chain import mac_key
-    from sandbox.store.db import Database
-
-    db = Database(settings.db_url, audit_key=mac_key(settings.secret()))
-    if settings.migrates_on_start:
-        db.migrate()
-    else:
-        db.check_at_head()
-    return db
+    return open_database(settings)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.live import Live
 from rich.progress_bar import ProgressBar
+from typer.core import TyperGroup
 
 from policies.errors import PolicyViolation, SandboxError
 from sandbox.cli import render as R
@@ -109,35 +110,39 @@ def _rows(count: int, exact: bool) -> str:
     return str(count) if exact else f"~{count}"
 
 
+class _DatasetsGroup(TyperGroup):
+    """``sandbox datasets NAME`` still shows a dataset (``datasets show NAME``): a first word
+    that names no command is a dataset's name."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+datasets_app = typer.Typer(
+    cls=_DatasetsGroup,
+    invoke_without_command=True,
+    help="The catalog: `sandbox datasets` lists it, `sandbox datasets NAME` shows one "
+    "dataset's columns; stewards ingest with `sandbox datasets ingest FILE`.",
+)
+
+
+@datasets_app.callback()
 def datasets(
-    name: Annotated[str | None, typer.Argument(help="Show this dataset's columns")] = None,
+    ctx: typer.Context,
     url: Url = None,
     token: Token = None,
     as_json: AsJson = False,
 ) -> None:
     """The catalog (metadata only; no route returns a row)."""
-    if name is not None:
-        ds = _run(url, token, lambda c: c.dataset(name))
-        if as_json:
-            R.dump(dict(ds))
-            return
-        keys = ds.public_keys
-        R.listing(
-            f"{ds.name}: {_rows(ds.row_count, ds.row_count_is_exact)} rows, "
-            f"privacy unit {ds.privacy_unit or 'the row'}",
-            [
-                {
-                    "name": c.name,
-                    "dtype": c.dtype,
-                    "tag": c.tag.value,
-                    "keys": len(keys.get(c.name, [])) or None,
-                }
-                for c in ds.columns
-            ],
-            {"name": "column", "dtype": "dtype", "tag": "tag", "keys": "public keys"},
-            False,
-        )
-        return
+    if ctx.invoked_subcommand is None:
+        datasets_list(url, token, as_json)
+
+
+@datasets_app.command("list")
+def datasets_list(url: Url = None, token: Token = None, as_json: AsJson = False) -> None:
+    """The catalog: names, row counts, open attribute, grade (metadata only)."""
     found = _run(url, token, lambda c: [dict(d) for d in c.datasets])
     for d in found:
         d["column_count"] = len(d["columns"])
@@ -156,6 +161,36 @@ def datasets(
             "description": "description",
         },
         as_json,
+    )
+
+
+@datasets_app.command("show")
+def datasets_show(
+    name: Annotated[str, typer.Argument(help="The dataset's name")],
+    url: Url = None,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """One dataset's columns, tags and public keys."""
+    ds = _run(url, token, lambda c: c.dataset(name))
+    if as_json:
+        R.dump(dict(ds))
+        return
+    keys = ds.public_keys
+    R.listing(
+        f"{ds.name}: {_rows(ds.row_count, ds.row_count_is_exact)} rows, "
+        f"privacy unit {ds.privacy_unit or 'the row'}",
+        [
+            {
+                "name": c.name,
+                "dtype": c.dtype,
+                "tag": c.tag.value,
+                "keys": len(keys.get(c.name, [])) or None,
+            }
+            for c in ds.columns
+        ],
+        {"name": "column", "dtype": "dtype", "tag": "tag", "keys": "public keys"},
+        False,
     )
 
 
@@ -398,7 +433,7 @@ def budget(url: Url = None, token: Token = None, as_json: AsJson = False) -> Non
 def register(app: typer.Typer) -> None:
     """Add the service commands to the ``sandbox`` app."""
     app.command()(status)
-    app.command()(datasets)
+    app.add_typer(datasets_app, name="datasets")
     app.command()(jobs)
     app.command()(budget)
     app.command()(download)

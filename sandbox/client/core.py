@@ -381,6 +381,10 @@ class Client:
             self._call("POST", "/users", json={"name": name, "role": role, "org_id": org_id})
         )
 
+    def orgs(self) -> list[dict[str, Any]]:
+        """Organisations: id, name and kind (admin, steward)."""
+        return list(self._call("GET", "/orgs"))
+
     def audit_verify(self) -> dict[str, Any]:
         """Walk the audit hash chain (auditor, admin, steward)."""
         return dict(self._call("GET", "/audit/verify"))

@@ -21,6 +21,7 @@ from sandbox.service.withdraw import withdraw as do_withdraw
 from sandbox.store.models import Dataset
 from sandbox.web.api.schemas import (
     DatasetCreate,
+    DatasetCreateJson,
     DatasetPublic,
     DatasetWithdraw,
     ProposalPublic,
@@ -47,7 +48,7 @@ def ingest(
     file: Annotated[
         UploadFile, File(description="CSV (UTF-8 or GB18030/GBK, header row) or Parquet")
     ],
-    metadata: Annotated[str, Form(description="JSON object of DatasetCreate")],
+    metadata: Annotated[DatasetCreateJson, Form(description="JSON object of DatasetCreate")],
 ) -> DatasetPublic:
     """Ingest a dataset (steward)."""
     check_role(who.role, Role.STEWARD)
