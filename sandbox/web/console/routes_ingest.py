@@ -60,6 +60,11 @@ EVIDENCE_LABELS = {
     "name_matches": N_("name matches"),
     "dtype": N_("type"),
 }
+#: Words the evidence holds (what a column's name matched).
+VALUE_LABELS = {
+    "quasi": N_("quasi-identifier"),
+    "sensitive": N_("sensitive"),
+}
 OPEN_LABELS = {
     OpenAttribute.UNCONDITIONAL.value: N_("unconditional"),
     OpenAttribute.CONDITIONAL.value: N_("conditional"),
@@ -164,6 +169,7 @@ def _confirm_page(
         tag_label=TAG_LABELS,
         rule_label=RULE_LABELS,
         evidence_label=EVIDENCE_LABELS,
+        value_label=VALUE_LABELS,
         open_label=OPEN_LABELS,
         grade_label=GRADE_LABELS,
     )
