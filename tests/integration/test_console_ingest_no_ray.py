@@ -332,3 +332,22 @@ def test_staged_purge_when_files_are_older_than_the_limit_then_removed(world: Wo
     assert staged.purge(world.sandbox.settings) == 0
     assert staged.purge(world.sandbox.settings, now=9e12) == 2
     assert _uploads(world) == []
+
+
+def test_ingest_confirm_when_a_racing_confirmation_took_the_file_then_404_not_500(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    from sandbox.catalog import datasets as catalog
+
+    browser, csrf = _steward(world)
+    stage_id, page = _stage(browser, csrf, gbk_csv())
+    ingest = catalog.ingest
+
+    def raced(*args: Any) -> Any:
+        args[4].unlink()  # the other confirmation ingested and removed it meanwhile
+        return ingest(*args)
+
+    monkeypatch.setattr(catalog, "ingest", raced)
+    response = _confirm(browser, csrf, stage_id, _proposed(page))
+    assert response.status_code == 404 and "重新上传" in response.text
+    assert _uploads(world) == []

@@ -238,6 +238,10 @@ def confirm(
         dataset = _ingest(sandbox, steward, held, typed)
     except _REFUSED as err:
         return _confirm_page(request, viewer, held, typed=typed, error=err)
+    except FileNotFoundError:
+        # a second confirmation of the same upload, racing the first: it is gone
+        staged.drop(sandbox.settings, held.id)
+        raise staged.gone() from None
     staged.drop(sandbox.settings, held.id)
     return RedirectResponse(f"/console/catalog#dataset-{dataset}", status_code=303)
 

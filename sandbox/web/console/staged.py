@@ -122,6 +122,16 @@ def stage(
     return Staged(stage_id, upload, filename[:MAX_FILENAME], proposals, now)
 
 
+def gone() -> NotFound:
+    """The error of a staged upload that is not (or no longer) there for this session."""
+    return NotFound(
+        gettext(
+            "the uploaded file is no longer here (it waits one hour, and only for the "
+            "session that uploaded it); upload it again"
+        )
+    )
+
+
 def load(settings: Settings, stage_id: str, session_id: str, *, now: float | None = None) -> Staged:
     """The staged upload ``stage_id`` of this session.
 
@@ -130,24 +140,18 @@ def load(settings: Settings, stage_id: str, session_id: str, *, now: float | Non
             or it expired (it is then removed).
     """
     now = time.time() if now is None else now
-    gone = NotFound(
-        gettext(
-            "the uploaded file is no longer here (it waits one hour, and only for the "
-            "session that uploaded it); upload it again"
-        )
-    )
     if not _ID.fullmatch(stage_id):
-        raise gone
+        raise gone()
     upload, meta = _paths(_folder(settings), stage_id)
     try:
         held = json.loads(meta.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise gone from None
+        raise gone() from None
     if not secrets.compare_digest(str(held.get("owner", "")), _owner(session_id)):
-        raise gone
+        raise gone()
     if now - float(held["created"]) > TTL_S or not upload.is_file():
         drop(settings, stage_id)
-        raise gone
+        raise gone()
     return Staged(stage_id, upload, str(held["filename"]), dict(held["proposals"]), held["created"])
 
 
