@@ -228,7 +228,7 @@ def issue_user_token(
         NotFound: No such user.
         Conflict: The user is deactivated (their tokens sign no one in).
     """
-    label = check_name(label, "token label")
+    label = check_name(label.strip(), "token label")
     if len(label) > MAX_LABEL:
         raise InvalidRequest(f"a token label has at most {MAX_LABEL} characters")
     user = session.get(User, user_id)

@@ -1,6 +1,7 @@
 """The review console of the data bureau: server-rendered pages under ``/console``.
 
-Stewards review quarantined outputs and manage grants; auditors read. Map:
+Stewards review quarantined outputs, manage grants and ingest datasets; auditors read;
+admins manage organisations, users and tokens on pages of their own. Map:
 
 - :mod:`sandbox.web.console.session` — token sign-in exchanged for a server-side
   session (HttpOnly, SameSite=Strict cookie) with a per-session CSRF token.
