@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from policies.errors import Conflict, NotFound, Unauthenticated
+from policies.errors import Conflict, InvalidRequest, NotFound, PolicyViolation, Unauthenticated
 from policies.names import check_name
 from policies.roles import OrgKind, Role, check_role_fits_org
 from sandbox.audit import chain as audit
@@ -211,3 +211,83 @@ def bootstrap(db: Database, name: str = "admin", org_name: str = "platform") -> 
         org = create_org(db, session, "system", org_name, OrgKind.PLATFORM)
         _, token = create_user(db, session, "system", name, Role.ADMIN, org.id)
         return token
+
+
+#: Longest token label (the column's width).
+MAX_LABEL = 100
+
+
+def issue_user_token(
+    db: Database, session: Session, actor: str, user_id: int, label: str
+) -> tuple[User, str]:
+    """Issue one more token for an active user, audited as ``token.issue`` (the chain says
+    who holds a credential made for whom); the token is returned once, never stored.
+
+    Raises:
+        InvalidRequest: An empty, overlong or misreadable label.
+        NotFound: No such user.
+        Conflict: The user is deactivated (their tokens sign no one in).
+    """
+    label = check_name(label.strip(), "token label")
+    if len(label) > MAX_LABEL:
+        raise InvalidRequest(f"a token label has at most {MAX_LABEL} characters")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    if not user.active:
+        raise Conflict("the user is deactivated: a token for them would sign no one in")
+    token = issue_token(session, user, label)
+    audit.append(db, session, actor, "token.issue", f"user:{user.id}", role=user.role, label=label)
+    return user, token
+
+
+def revoke_token(db: Database, session: Session, actor: str, token_id: int) -> ApiToken:
+    """Revoke one token and end the console sessions made with it (audited as
+    ``token.revoke``, as :func:`revoke_tokens`).
+
+    Raises:
+        NotFound: No such token.
+        Conflict: It is revoked already.
+    """
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound("no such token")
+    if row.revoked_at is not None:
+        raise Conflict("the token is revoked already")
+    row.revoked_at = utcnow()
+    session.execute(delete(ConsoleSession).where(ConsoleSession.token_id == row.id))
+    audit.append(db, session, actor, "token.revoke", f"user:{row.user_id}", count=1, token=row.id)
+    return row
+
+
+def deactivate_user(
+    db: Database, session: Session, actor: str, user_id: int, *, by_user_id: int
+) -> User:
+    """Deactivate a user: their tokens and console sessions stop signing them in at once
+    (every request checks the user), and the row stays for the audit log's names.
+
+    Raises:
+        NotFound: No such user.
+        Conflict: The user is deactivated already.
+        PolicyViolation: ``by_user_id`` is the user (no one locks themself out), or the
+            user is the last active admin.
+    """
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    if user.id == by_user_id:
+        raise PolicyViolation("you cannot deactivate yourself; ask another admin")
+    if not user.active:
+        raise Conflict("the user is deactivated already")
+    if user.role == Role.ADMIN:
+        admins = session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == Role.ADMIN.value, User.active.is_(True))
+        )
+        if (admins or 0) <= 1:
+            raise PolicyViolation("the last active admin cannot be deactivated")
+    user.active = False
+    session.flush()
+    audit.append(db, session, actor, "user.deactivate", f"user:{user.id}", role=user.role)
+    return user

@@ -187,9 +187,10 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
             console.print(f"job {extract.id}: {extract.status}")
 
             _step("steward: the review console (screenshots into the data folder)")
-            from sandbox.web.console.screenshots import capture
+            from sandbox.web.console.screenshots import capture, capture_admin
 
             shots = capture(url, steward_tok, folder / "screenshots")
+            shots += capture_admin(url, admin_token, steward_tok, folder / "screenshots")
             for shot in shots:
                 console.print(f"  {shot.resolve()}")
             if not shots:

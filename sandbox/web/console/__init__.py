@@ -1,6 +1,7 @@
 """The review console of the data bureau: server-rendered pages under ``/console``.
 
-Stewards review quarantined outputs and manage grants; auditors read. Map:
+Stewards review quarantined outputs, manage grants and ingest datasets; auditors read;
+admins manage organisations, users and tokens on pages of their own. Map:
 
 - :mod:`sandbox.web.console.session` — token sign-in exchanged for a server-side
   session (HttpOnly, SameSite=Strict cookie) with a per-session CSRF token.
@@ -8,6 +9,9 @@ Stewards review quarantined outputs and manage grants; auditors read. Map:
   security headers and HTML error pages (:class:`ConsoleRoute`).
 - :mod:`sandbox.web.console.routes` — sign-in, the queue, an output page, the decision.
 - :mod:`sandbox.web.console.routes_bureau` — grants, catalog and audit pages.
+- :mod:`sandbox.web.console.routes_ingest` — a steward ingests a dataset: upload, the PII
+  scan's proposals, confirm (:mod:`sandbox.web.console.staged` keeps the file between).
+- :mod:`sandbox.web.console.routes_admin` — the admins' organisations, users and tokens.
 - :mod:`sandbox.web.console.grant_terms` — a grant's terms in readable units: jail
   limits shown (defaults filled in) and read from the create form (s, MiB, counts).
 - :mod:`sandbox.web.console.views` — what those pages show, from the store.
@@ -21,10 +25,12 @@ The app factory (:mod:`sandbox.web.app`) mounts :data:`router`.
 
 from fastapi import APIRouter
 
-from sandbox.web.console import routes, routes_bureau
+from sandbox.web.console import routes, routes_admin, routes_bureau, routes_ingest
 
 router = APIRouter()
 router.include_router(routes.router)
 router.include_router(routes_bureau.router)
+router.include_router(routes_ingest.router)
+router.include_router(routes_admin.router)
 
 __all__ = ["router"]

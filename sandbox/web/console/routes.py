@@ -32,6 +32,7 @@ from sandbox.web.console.session import (
 )
 from sandbox.web.console.web import (
     HERE,
+    AnyViewerDep,
     ConsoleRoute,
     StewardDep,
     Viewer,
@@ -39,6 +40,7 @@ from sandbox.web.console.web import (
     check_console_role,
     check_csrf,
     render,
+    start_page,
 )
 from sandbox.web.deps import SandboxDep, signed_in
 from sandbox.web.params import MAX_ID, IdPath, parse_id
@@ -68,9 +70,10 @@ def static(name: str) -> Response:
 
 
 @router.get("")
-def home() -> RedirectResponse:
-    """The queue is the start page."""
-    return RedirectResponse("/console/queue", status_code=303)
+def home(request: Request) -> RedirectResponse:
+    """The queue is the bureau's start page; the users page the admins'."""
+    found = store(request).get(request.cookies.get(COOKIE))
+    return RedirectResponse(start_page(found[1]) if found else "/console/queue", status_code=303)
 
 
 def _login_form(request: Request, status_code: int = 200, message: str = "") -> Response:
@@ -111,7 +114,7 @@ def login(
     session = store(request).create(token_id, replacing=request.cookies.get(COOKIE))
     with sandbox.db.session() as db_session:
         audit.append(sandbox.db, db_session, who.actor, "console.login", f"user:{who.user_id}")
-    response = RedirectResponse("/console/queue", status_code=303)
+    response = RedirectResponse(start_page(who), status_code=303)
     set_cookie(request, response, COOKIE, session.id, max_age=int(LIFETIME))
     clear_cookie(request, response, LOGIN_COOKIE)
     return response
@@ -119,7 +122,7 @@ def login(
 
 @router.post("/logout")
 def logout(
-    request: Request, viewer: ViewerDep, sandbox: SandboxDep, csrf: Annotated[str, Form()] = ""
+    request: Request, viewer: AnyViewerDep, sandbox: SandboxDep, csrf: Annotated[str, Form()] = ""
 ) -> Response:
     """End the session."""
     check_csrf(viewer, csrf)

@@ -47,42 +47,50 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-#: Roles that may use the console; auditors read only.
-CONSOLE_ROLES = (Role.STEWARD, Role.AUDITOR)
+#: Roles that may sign in to the console: the review pages are the data bureau's
+#: (auditors read only), the admin pages the platform operators'.
+CONSOLE_ROLES = (Role.STEWARD, Role.AUDITOR, Role.ADMIN)
+#: Roles of the review pages (queue, outputs, grants, catalog, audit, ingest).
+REVIEW_ROLES = (Role.STEWARD, Role.AUDITOR)
 
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """The signed-in steward or auditor."""
+    """The signed-in steward, auditor or admin."""
 
     who: Principal
     session: ConsoleSession
 
     @property
     def can_act(self) -> bool:
-        """Stewards decide and manage; auditors only read."""
-        return self.who.role is Role.STEWARD
+        """Stewards act on the review pages and admins on theirs; auditors only read."""
+        return self.who.role in (Role.STEWARD, Role.ADMIN)
 
 
 def check_console_role(who: Principal) -> None:
     """Raise unless ``who`` may use the console.
 
     Raises:
-        PolicyViolation: Operators and admins use the API and the client instead.
+        PolicyViolation: Operators use the API and the client instead.
     """
     if who.role not in CONSOLE_ROLES:
         raise PolicyViolation(
-            "the review console is for the data bureau's stewards and auditors (art. 63); "
-            "operators use the Python client or the API"
+            "the review console is for the data bureau's stewards and auditors (art. 63) "
+            "and the platform's admins; operators use the Python client or the API"
         )
 
 
-def get_viewer(request: Request) -> Viewer:
-    """The viewer of a signed-in session; its token is checked again on every request.
+def start_page(who: Principal) -> str:
+    """Where a viewer lands after sign-in: admins on their pages, the bureau on the queue."""
+    return "/console/admin/users" if who.role is Role.ADMIN else "/console/queue"
+
+
+def get_any_viewer(request: Request) -> Viewer:
+    """The viewer of a live session (token and user checked again on every request).
 
     Raises:
         Unauthenticated: No live session, or its token was revoked or its user deactivated.
-        PolicyViolation: Not a steward or auditor.
+        PolicyViolation: Not a role of the console.
     """
     found = store(request).get(request.cookies.get(COOKIE))
     if found is None:
@@ -92,7 +100,45 @@ def get_viewer(request: Request) -> Viewer:
     return Viewer(who, session)
 
 
+def get_viewer(request: Request) -> Viewer:
+    """The viewer of a review page: a steward or auditor (art. 63).
+
+    Raises:
+        Unauthenticated: No live session, or its token was revoked or its user deactivated.
+        PolicyViolation: Not a steward or auditor (an admin: their own pages only).
+    """
+    viewer = get_any_viewer(request)
+    if viewer.who.role not in REVIEW_ROLES:
+        raise PolicyViolation(
+            i18n.gettext(
+                "the review pages are for the data bureau's stewards and auditors "
+                "(art. 63); admins manage organisations, users and tokens under /console/admin"
+            )
+        )
+    return viewer
+
+
+def get_admin_viewer(request: Request) -> Viewer:
+    """The viewer of an admin page: a platform admin.
+
+    Raises:
+        Unauthenticated: No live session, or its token was revoked or its user deactivated.
+        PolicyViolation: Not an admin (stewards and auditors: the review pages).
+    """
+    viewer = get_any_viewer(request)
+    if viewer.who.role is not Role.ADMIN:
+        raise PolicyViolation(
+            i18n.gettext(
+                "the admin pages are for the platform's admins; stewards and auditors use "
+                "the review pages"
+            )
+        )
+    return viewer
+
+
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+#: Any signed-in viewer (sign-out).
+AnyViewerDep = Annotated[Viewer, Depends(get_any_viewer)]
 
 
 def check_csrf(viewer: Viewer, token: str) -> None:
@@ -115,12 +161,26 @@ def get_steward(viewer: ViewerDep, csrf: Annotated[str, Form()] = "") -> Princip
         PolicyViolation: A wrong CSRF token, or an auditor (read-only).
     """
     check_csrf(viewer, csrf)
-    if not viewer.can_act:
+    if viewer.who.role is not Role.STEWARD:
         raise PolicyViolation("auditors read the console; only stewards act (art. 63)")
     return viewer.who
 
 
 StewardDep = Annotated[Principal, Depends(get_steward)]
+AdminViewerDep = Annotated[Viewer, Depends(get_admin_viewer)]
+
+
+def get_admin(viewer: AdminViewerDep, csrf: Annotated[str, Form()] = "") -> Principal:
+    """The admin posting a form with a valid CSRF token.
+
+    Raises:
+        PolicyViolation: A wrong CSRF token, or not an admin.
+    """
+    check_csrf(viewer, csrf)
+    return viewer.who
+
+
+AdminDep = Annotated[Principal, Depends(get_admin)]
 
 
 def render(
