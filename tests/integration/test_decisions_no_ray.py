@@ -17,8 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from sandbox.jobs.answer_cache import ANSWER_OF
 from sandbox.service import Sandbox
-from sandbox.store.models import AuditEntry
+from sandbox.store.models import AuditEntry, Job
 from tests.factories import World, auth, build_world, quarantined_job
 from tests.integration.test_console import _client, _sign_in
 
@@ -147,6 +148,40 @@ def test_review_when_decided_then_operator_reads_the_decision_with_its_reason(
     assert seen["status"] == status
     assert seen["decision"]["state"] == decision
     assert seen["decision"]["reason"] == ("同意" if decision == "approve" else "不同意")
+
+
+def _copy(world: World, job_id: int, **fields: Any) -> int:
+    """A new row of ``job_id``'s job (its spec, grant and firm) with ``fields`` changed."""
+    with world.sandbox.db.session() as session:
+        source = session.get(Job, job_id)
+        assert source is not None
+        job = Job(
+            grant_id=source.grant_id,
+            org_id=source.org_id,
+            submitted_by=source.submitted_by,
+            kind=source.kind,
+            spec=source.spec,
+            spec_hash=source.spec_hash,
+            epsilon=0,
+            delta=0,
+            **fields,
+        )
+        session.add(job)
+        session.flush()
+        return int(job.id)
+
+
+def test_job_when_a_reissued_answer_then_it_shows_the_decision_that_released_it(world: World):
+    source = quarantined_job(world)
+    assert _review(world, source, "approve", "同意").status_code == 200
+    reissued = _copy(world, source, status="released", report={ANSWER_OF: source})
+    decision = _job(world, reissued)["decision"]
+    assert (decision["state"], decision["reason"]) == ("approve", "同意")
+
+
+def test_job_when_failed_then_no_decision(world: World):
+    failed = _copy(world, quarantined_job(world), status="failed", error="the run failed")
+    assert _job(world, failed)["decision"] is None  # no steward decided on it
 
 
 @pytest.mark.parametrize(
