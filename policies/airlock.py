@@ -5,7 +5,9 @@ waits in quarantine until a steward of another organisation approves it;
 outputs of ``important`` data wait for two different stewards (art. 62), as
 OpenSAFELY's airlock asks two output checkers for every release. A failing
 automatic check blocks approval unless the steward overrides it with a
-written reason, which is audited.
+written reason, which is audited. One steward's rejection, or return for
+changes (OpenSAFELY's "return to researcher"), closes the job unreleased;
+the operator reads the reason.
 """
 
 from __future__ import annotations
