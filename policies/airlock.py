@@ -5,7 +5,9 @@ waits in quarantine until a steward of another organisation approves it;
 outputs of ``important`` data wait for two different stewards (art. 62), as
 OpenSAFELY's airlock asks two output checkers for every release. A failing
 automatic check blocks approval unless the steward overrides it with a
-written reason, which is audited.
+written reason, which is audited. One steward's rejection, or return for
+changes (OpenSAFELY's "return to researcher"), closes the job unreleased;
+the operator reads the reason.
 """
 
 from __future__ import annotations
@@ -106,8 +108,27 @@ class Decision(StrEnum):
     RETURN = "return"
 
 
-#: A rejection or approval reason shorter than this tells the operator nothing.
-MIN_REASON_LENGTH = 5
+#: The shortest reason a steward writes (a review, an override, a withdrawal, a grant's
+#: change): two characters, so that a reason in Chinese such as "同意" passes; a single
+#: character tells the operator nothing.
+MIN_REASON_LENGTH = 2
+
+# art. 62 asks more eyes for what leaves, not for what stays: one steward's rejection or
+# return closes the job (OpenSAFELY's airlock: any output checker may return a request).
+_CLOSES_ALONE: dict[Decision, JobStatus] = {
+    Decision.REJECT: JobStatus.REJECTED,
+    Decision.RETURN: JobStatus.RETURNED,
+}
+
+
+def closing_state(decision: Decision) -> JobStatus | None:
+    """The state one steward's ``decision`` closes the job in, or None for an approval
+    (the output is released once enough stewards approved: :func:`release_due`).
+
+    >>> closing_state(Decision.RETURN), closing_state(Decision.APPROVE)
+    (<JobStatus.RETURNED: 'returned'>, None)
+    """
+    return _CLOSES_ALONE.get(decision)
 
 
 def check_can_review(
@@ -125,8 +146,10 @@ def check_can_review(
         Conflict: The job is not awaiting review.
         InvalidRequest: No reason given.
 
-    >>> check_can_review(Role.STEWARD, 1, 2, JobStatus.AWAITING_REVIEW, "checked")
+    >>> check_can_review(Role.STEWARD, 1, 2, JobStatus.AWAITING_REVIEW, "同意")
     >>> can_review(Role.STEWARD, 2, 2, JobStatus.AWAITING_REVIEW, "checked")
+    False
+    >>> can_review(Role.STEWARD, 1, 2, JobStatus.AWAITING_REVIEW, "同")
     False
     """
     from policies.errors import InvalidRequest
@@ -138,7 +161,10 @@ def check_can_review(
     if status is not JobStatus.AWAITING_REVIEW:
         raise Conflict(f"the job is {status.value}, not awaiting review")
     if len(reason.strip()) < MIN_REASON_LENGTH:
-        raise InvalidRequest(f"a review needs a reason of at least {MIN_REASON_LENGTH} characters")
+        raise InvalidRequest(
+            f"a review needs a reason of at least {MIN_REASON_LENGTH} characters "
+            "(the operator reads it)"
+        )
 
 
 def can_review(role: Role, reviewer_org: int, job_org: int, status: JobStatus, reason: str) -> bool:
@@ -345,7 +371,8 @@ def check_can_approve(failing: Sequence[str], override_reason: str) -> tuple[str
     if len(override_reason.strip()) < MIN_REASON_LENGTH:
         raise Conflict(
             f"automatic checks fail ({', '.join(failing)}); the output cannot be approved as "
-            "it is: reject it (the operator can resubmit a coarser query), or override the "
+            "it is: reject it or return it for changes (the operator can resubmit a coarser "
+            "query), or override the "
             f"checks with a written override reason of at least {MIN_REASON_LENGTH} "
             "characters (audited)"
         )

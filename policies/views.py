@@ -98,6 +98,25 @@ def operator_sees_failure(*, untimed: bool) -> bool:
     return not untimed
 
 
+#: The states a steward's decision closed a job in: the job shows that decision.
+_DECIDED = frozenset({JobStatus.RELEASED, JobStatus.REJECTED, JobStatus.RETURNED})
+
+
+def shows_decision(status: JobStatus) -> bool:
+    """Whether a job in ``status`` shows the review decision that closed it.
+
+    Everyone who may see the job reads the decision (its kind, the steward's reason, the
+    deciding bureau and time; never the steward's name): the operator learns why its
+    output was released, rejected or returned. An approval still waiting for a second
+    steward (important data) is no decision yet and is not shown: it would tell the
+    operator that an untimed job's run has ended (art. 37).
+
+    >>> shows_decision(JobStatus.RETURNED), shows_decision(JobStatus.AWAITING_REVIEW)
+    (True, False)
+    """
+    return status in _DECIDED
+
+
 def check_can_read_manifest(role: Role, status: JobStatus) -> None:
     """Raise unless the caller, who may see the job, may read its release manifest.
 

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     drain_grace_s: float = Field(default=60.0, ge=0)
     #: Runs a job may start; one whose worker died this many times fails (its charge stays).
     max_attempts: int = Field(default=3, ge=1)
-    #: Days rejected and failed jobs' outputs are kept in quarantine before deletion.
+    #: Days rejected, returned and failed jobs' outputs are kept in quarantine before deletion.
     retention_days: int = Field(default=30, ge=1)
     #: ``text`` for a terminal, ``json`` (one object a line) for a log collector.
     log_format: Literal["text", "json"] = "text"

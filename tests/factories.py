@@ -277,3 +277,57 @@ def seed_job(
     session.add(job)
     session.flush()
     return job
+
+
+def quarantined_job(world: World, *, epsilon: float = 0.0, **spec: Any) -> int:
+    """An aggregate job of ``world``'s operator firm awaiting review, with a small table in
+    quarantine (its SHA-256 recorded, no check failing): a job to approve, reject or return
+    without running one. With ``epsilon``, its charge is in the grant's ledger, as a run
+    leaves it. Returns the job's id."""
+    import hashlib
+
+    from sqlalchemy import select
+
+    from policies.budget import epsilon_units
+    from sandbox.store.models import Dataset, Job, LedgerEntry, User
+
+    settings = world.sandbox.settings
+    settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
+    table = pl.DataFrame({"city": CITIES, "count": [200, 200, 200]})
+    with world.sandbox.db.session() as session:
+        analyst = session.scalars(select(User).where(User.org_id == world.firm_id)).first()
+        assert analyst is not None
+        job = Job(
+            grant_id=world.grant_id,
+            org_id=world.firm_id,
+            submitted_by=analyst.id,
+            kind="aggregate",
+            spec=aggregate_spec(**spec),
+            purpose="test job",
+            status="awaiting_review",
+            epsilon=epsilon_units(epsilon),
+            delta=0,
+            report={"checks": []},
+        )
+        session.add(job)
+        session.flush()
+        path = settings.quarantine_dir / f"job-{job.id}.parquet"
+        table.write_parquet(path)
+        job.output_path = str(path.resolve())
+        job.output_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        now = dt.datetime.now(dt.UTC)
+        job.started_at, job.finished_at = now - dt.timedelta(seconds=1), now
+        if epsilon:
+            dataset = session.scalars(select(Dataset).where(Dataset.name == "residents")).one()
+            session.add(
+                LedgerEntry(
+                    grant_id=world.grant_id,
+                    dataset_id=dataset.id,
+                    job_id=job.id,
+                    epsilon=epsilon,
+                    rho=0.0,
+                    delta=0.0,
+                    conversion_delta=0.0,
+                )
+            )
+        return int(job.id)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from jobs.kinds import KINDS
 from policies.access import check_can_manage_datasets
+from policies.airlock import MIN_REASON_LENGTH
 from policies.budget import PrivacyBudget
 from policies.catalog import OpenAttribute
 from policies.errors import InvalidRequest, NotFound
@@ -184,8 +185,10 @@ def transition(
         Conflict: The transition is not allowed.
         InvalidRequest: No reason given.
     """
-    if len(reason.strip()) < 5:
-        raise InvalidRequest("give a reason of at least 5 characters (it is audited)")
+    if len(reason.strip()) < MIN_REASON_LENGTH:
+        raise InvalidRequest(
+            f"give a reason of at least {MIN_REASON_LENGTH} characters (it is audited)"
+        )
     grant = get(session, grant_id, for_update=True)
     steward = _user(session, user_id)
     check_can_manage_datasets(

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from jobs.dp.accounting import Accountant, Charge
 from policies import budget
 from policies.access import check_can_manage_datasets
+from policies.airlock import MIN_REASON_LENGTH
 from policies.budget import PrivacyBudget, delta_units, epsilon_units
 from policies.errors import InvalidRequest, NotFound
 from policies.grants import GrantState
@@ -49,7 +50,7 @@ from sandbox.store.db import Database
 from sandbox.store.models import Dataset, FirmBudget, Grant, LedgerEntry, Organisation, utcnow
 
 #: Shortest reason a steward gives for a new budget period (it is audited).
-MIN_REASON = 5
+MIN_REASON = MIN_REASON_LENGTH
 
 
 @dataclass(frozen=True, slots=True)

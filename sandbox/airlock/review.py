@@ -1,7 +1,8 @@
 """The airlock: review of quarantined outputs, release with a signed manifest, download.
 
 Nothing but a released product crosses the boundary (art. 37). A steward
-of another organisation approves or rejects with a reason; an approval
+of another organisation approves, rejects, or returns the output for changes
+(OpenSAFELY's "return to researcher") with a reason the operator reads; an approval
 while an automatic check fails needs a written override reason (audited);
 outputs of ``important`` data need two different stewards' approvals
 (art. 62). Only stewards of the bureau that owns every input dataset review
@@ -39,6 +40,7 @@ from policies.airlock import (
     check_can_approve,
     check_can_download,
     check_can_review,
+    closing_state,
     release_due,
 )
 from policies.budget import PrivacyBudget
@@ -78,11 +80,13 @@ def review(
     *,
     override_reason: str = "",
 ) -> Job:
-    """Approve or reject a quarantined output.
+    """Approve, reject or return a quarantined output.
 
-    A rejection by any steward rejects. An approval is recorded; the output
-    is released once as many different stewards as the datasets' grade
-    requires have approved (one for ``general``, two for ``important`` data;
+    A rejection, or a return for changes, by any one steward closes the job without
+    release (rejected, or returned: the operator reads the reason, changes the job and
+    submits it again); its charge stays spent, as for any job that ran. An approval is
+    recorded; the output is released once as many different stewards as the datasets'
+    grade requires have approved (one for ``general``, two for ``important`` data;
     :func:`policies.airlock.approvals_required`). An approval while automatic
     checks fail needs ``override_reason``; the overridden checks are recorded
     on the review, in the audit log and in the manifest.
@@ -92,7 +96,7 @@ def review(
         settings: Where releases go, and the signing key.
         who: The reviewing steward.
         job_id: The job.
-        decision: Approve or reject.
+        decision: Approve, reject or return.
         reason: Why (shown to the operator, recorded, audited).
         override_reason: Why failing automatic checks do not matter here (approvals only).
 
@@ -112,7 +116,8 @@ def review(
         datasets = [get_dataset(session, n) for n in job_datasets(job.spec)]
         check_can_manage_datasets(who.role, who.org_id, [d.org_id for d in datasets])
         check_can_review(who.role, who.org_id, job.org_id, JobStatus(job.status), reason)
-        if decision is Decision.REJECT:
+        closed = closing_state(decision)
+        if closed is not None:  # rejected or returned: the output never leaves
             session.add(
                 Review(
                     job_id=job.id, reviewer_id=who.user_id, decision=decision.value, reason=reason
@@ -122,9 +127,9 @@ def review(
                 db,
                 session,
                 job,
-                JobStatus.REJECTED,
+                closed,
                 actor=who.actor,
-                action="review.reject",
+                action=f"review.{decision.value}",
                 reason=reason,
             )
         for dataset in datasets:  # computed from data its bureau has since withdrawn

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from anonymize.detect.classify import Proposal, less_protective, propose_tags
 from jobs.privacy_unit import known_unit, only_null_missing
+from policies.airlock import MIN_REASON_LENGTH
 from policies.catalog import ColumnTag, Grade, OpenAttribute, check_privacy_unit_coverage
 from policies.errors import Conflict, InvalidRequest, NotFound
 from policies.names import check_name
@@ -95,7 +96,8 @@ def _resolve_tags(
         if declared is None:
             resolved[column] = (proposal.tag, "proposal")
         elif less_protective(declared, proposal.tag):
-            if column not in request.overrides or len(request.overrides[column].strip()) < 5:
+            reason = request.overrides.get(column, "")
+            if len(reason.strip()) < MIN_REASON_LENGTH:
                 refused.append(
                     f"{column} (declared {declared.value}, proposed "
                     f"{proposal.tag.value}: {proposal.rule})"
@@ -108,7 +110,8 @@ def _resolve_tags(
         raise InvalidRequest(
             "declared tags protect less than the detectors propose for: "
             + "; ".join(refused)
-            + ". Declare the proposed tag, or pass an override with a reason for the column"
+            + ". Declare the proposed tag, or pass an override with a reason for the column "
+            f"(at least {MIN_REASON_LENGTH} characters)"
         )
     return resolved
 
@@ -170,7 +173,7 @@ def _missing_keys(
 
 
 def _check_coverage(missing: Mapping[str, int], request: IngestRequest) -> None:
-    if missing and len(request.public_keys_confirm_reason.strip()) < 5:
+    if missing and len(request.public_keys_confirm_reason.strip()) < MIN_REASON_LENGTH:
         columns = "; ".join(f"'{c}' misses {n}" for c, n in missing.items())
         raise InvalidRequest(
             f"declared public keys miss distinct values of the data ({columns}; empty cells "

@@ -262,7 +262,7 @@ def restore(
 
 @admin_app.command("retention")
 def retention() -> None:
-    """Delete the outputs of rejected and failed jobs older than SANDBOX_RETENTION_DAYS."""
+    """Delete the outputs of rejected, returned and failed jobs past SANDBOX_RETENTION_DAYS."""
     from sandbox.service.retention import sweep
 
     settings = _settings()

@@ -57,6 +57,13 @@ _GRANT_COLUMNS = {
     "expires_at": "expires",
 }
 _ACTIVE = frozenset({"queued", "running"})
+#: The data bureau's decision, as a job's table shows it (``decision`` is the service's).
+_DECISION_FIELDS = {
+    "state": "decision",
+    "reason": "reason",
+    "organisation": "decided by",
+    "decided_at": "decided at",
+}
 
 
 def _run(url: str | None, token: str | None, action: Callable[[Client], T]) -> T:
@@ -194,7 +201,27 @@ def datasets_show(
     )
 
 
+def _decided_text(job: dict[str, Any]) -> str | None:
+    """A job's decision in one line for a table: ``return (市数据局): 请按区县汇总``."""
+    decision = job.get("decision")
+    if not isinstance(decision, dict):
+        return None
+    return f"{decision['state']} ({decision['organisation']}): {decision['reason']}"
+
+
+def _show_job(data: dict[str, Any]) -> None:
+    """One job's fields, then the data bureau's decision when it has one."""
+    R.fields(f"job {data['id']}", {k: data.get(k) for k in (*_JOB_COLUMNS, "error")})
+    decision = data.get("decision")
+    if isinstance(decision, dict):
+        R.fields("decision", {h: decision.get(k) for k, h in _DECISION_FIELDS.items()})
+
+
 def jobs(
+    job_id: Annotated[
+        int | None,
+        typer.Argument(help="Show this job, with the data bureau's decision and its reason"),
+    ] = None,
     status_: Annotated[
         str | None, typer.Option("--status", help="Only jobs in this status")
     ] = None,
@@ -206,15 +233,28 @@ def jobs(
     token: Token = None,
     as_json: AsJson = False,
 ) -> None:
-    """Recent jobs (an operator sees its organisation's)."""
+    """Recent jobs (an operator sees its organisation's), or one job (its id), each with the
+    data bureau's decision once it decided: released, rejected or returned for changes."""
     if watch and as_json:
         raise typer.BadParameter("--watch refreshes a table; use --json without it")
+    if job_id is not None:
+        if watch or status_ is not None:
+            raise typer.BadParameter("--watch and --status list jobs; give no job id with them")
+        data = _run(url, token, lambda c: c.job(job_id).data)
+        if as_json:
+            R.dump(data)
+        else:
+            _show_job(data)
+        return
 
     def fetch(c: Client) -> list[dict[str, Any]]:
         return [j.data for j in c.jobs(status_)]
 
     if not watch:
-        R.listing("jobs", _run(url, token, fetch), _JOB_COLUMNS, as_json)
+        found = _run(url, token, fetch)
+        if not as_json:
+            found = [j | {"decided": _decided_text(j)} for j in found]
+        R.listing("jobs", found, _JOB_COLUMNS | {"decided": "decision"}, as_json)
         return
 
     def view(items: list[dict[str, Any]]) -> Any:
@@ -255,7 +295,7 @@ def review_show(
         R.dump(data)
         return
     report = data.get("report") or {}
-    R.fields(f"job {job_id}", {k: data.get(k) for k in (*_JOB_COLUMNS, "error")})
+    _show_job(data)
     checks = report.get("checks") or []
     R.listing(
         "disclosure checks",
@@ -272,10 +312,20 @@ def _decided(job: Job, as_json: bool) -> None:
         R.say(f"job {job.id}: {job.status}")
 
 
+#: A review's reason: the operator reads it with the decision.
+ReviewReason = Annotated[
+    str,
+    typer.Option(
+        "--reason",
+        help="Why (the operator reads it; recorded in the audit log); 2 characters or more",
+    ),
+]
+
+
 @review_app.command("approve")
 def review_approve(
     job_id: Annotated[int, typer.Argument(help="Job id")],
-    reason: Reason,
+    reason: ReviewReason,
     override_reason: Annotated[
         str,
         typer.Option(
@@ -296,13 +346,26 @@ def review_approve(
 @review_app.command("reject")
 def review_reject(
     job_id: Annotated[int, typer.Argument(help="Job id")],
-    reason: Reason,
+    reason: ReviewReason,
     url: Url = None,
     token: Token = None,
     as_json: AsJson = False,
 ) -> None:
     """Reject a quarantined output (steward)."""
     _decided(_run(url, token, lambda c: c.review(job_id, "reject", reason)), as_json)
+
+
+@review_app.command("return")
+def review_return(
+    job_id: Annotated[int, typer.Argument(help="Job id")],
+    reason: ReviewReason,
+    url: Url = None,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Return a quarantined output for changes (steward): the job closes without release
+    and the operator reads your reason (what to change) as the decision."""
+    _decided(_run(url, token, lambda c: c.review(job_id, "return", reason)), as_json)
 
 
 def download(

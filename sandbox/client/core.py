@@ -14,7 +14,7 @@ import httpx
 from policies import errors as E
 from sandbox.client import html as H
 from sandbox.client.catalog import Dataset, Datasets
-from sandbox.client.job import Job
+from sandbox.client.job import Job, ReviewDecision
 from sandbox.client.output import Output, suffix_of
 from sandbox.client.query import (
     AggregateQuery,
@@ -46,6 +46,7 @@ __all__ = [
     "Output",
     "PrivateQuery",
     "QueryBuilder",
+    "ReviewDecision",
     "count",
     "count_distinct",
     "histogram",
@@ -356,12 +357,16 @@ class Client:
         return dict(self._call("POST", "/budgets/periods", json=body))
 
     def review(self, job_id: int, decision: str, reason: str, override_reason: str = "") -> Job:
-        """``approve`` or ``reject`` a quarantined output (steward).
+        """``approve``, ``reject`` or ``return`` (for changes) a quarantined output (steward).
+
+        A rejection or a return closes the job without release; the operator reads the
+        reason as the job's :attr:`Job.decision`.
 
         Args:
             job_id: The job whose output is reviewed.
-            decision: ``approve`` or ``reject``.
-            reason: Why (recorded in the audit log).
+            decision: ``approve``, ``reject`` or ``return``.
+            reason: Why (shown to the operator, recorded in the audit log); at least
+                two characters.
             override_reason: Why failing automatic checks do not matter here;
                 needed to approve over them, audited and listed in the manifest.
 

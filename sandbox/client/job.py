@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import time
 import warnings
@@ -28,9 +29,53 @@ class Transport(Protocol):
     def _export(self, job_id: int) -> tuple[bytes, str]: ...
 
 
-_FINAL = frozenset({"awaiting_review", "released", "rejected", "failed"})
+_FINAL = frozenset({"awaiting_review", "released", "rejected", "returned", "failed"})
 #: Progress-bar steps of a job's life up to the data bureau's decision.
-_STEPS = {"queued": 1, "running": 2, "awaiting_review": 3, "released": 4, "rejected": 4}
+_STEPS = {
+    "queued": 1,
+    "running": 2,
+    "awaiting_review": 3,
+    "released": 4,
+    "rejected": 4,
+    "returned": 4,
+}
+#: Decided without release: the output never leaves.
+_CLOSED = frozenset({"rejected", "returned"})
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDecision:
+    """The data bureau's decision on a job's output (:attr:`Job.decision`).
+
+    Attributes:
+        state: ``approve`` (released), ``reject``, or ``return`` (returned for changes:
+            change the job as the reason says and submit it again).
+        reason: The steward's own words.
+        organisation: The deciding data bureau.
+        decided_at: When (UTC).
+    """
+
+    state: str
+    reason: str
+    organisation: str
+    decided_at: dt.datetime
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> ReviewDecision:
+        """From the service's ``decision`` object."""
+        return cls(
+            state=str(data["state"]),
+            reason=str(data["reason"]),
+            organisation=str(data["organisation"]),
+            decided_at=dt.datetime.fromisoformat(str(data["decided_at"])),
+        )
+
+    def __str__(self) -> str:
+        return f"{_VERB.get(self.state, self.state)} by {self.organisation}: {self.reason}"
+
+
+#: How a decision reads in a sentence.
+_VERB = {"approve": "approved", "reject": "rejected", "return": "returned for changes"}
 
 
 @dataclass
@@ -51,6 +96,17 @@ class Job:
     @property
     def status(self) -> str:
         return str(self.data["status"])
+
+    @property
+    def decision(self) -> ReviewDecision | None:
+        """The data bureau's decision, once it closed the job (released, rejected or
+        returned for changes); ``None`` before (and for a failed job).
+
+        >>> job.decision.reason  # doctest: +SKIP
+        '请按区县汇总后重新提交'
+        """
+        data = self.data.get("decision")
+        return ReviewDecision.of(data) if isinstance(data, dict) else None
 
     def refresh(self) -> Job:
         """Fetch the current state."""
@@ -97,15 +153,18 @@ class Job:
         """Block until the data bureau has decided.
 
         Raises:
-            PolicyViolation: The output was rejected.
+            PolicyViolation: The output was rejected or returned for changes; the
+                message holds the steward's reason (also in :attr:`decision`).
         """
         deadline = time.monotonic() + timeout
         while self.wait(timeout, poll, progress=False).status == "awaiting_review":
             if time.monotonic() > deadline:
                 raise TimeoutError(f"job {self.id} is still awaiting review")
             time.sleep(poll)
-        if self.status == "rejected":
-            raise E.PolicyViolation(f"job {self.id} was rejected by the data bureau")
+        if self.status in _CLOSED:
+            decision = self.decision
+            why = f": {decision}" if decision is not None else ""
+            raise E.PolicyViolation(f"job {self.id} was {self.status} by the data bureau{why}")
         return self
 
     @property
@@ -204,10 +263,10 @@ class Job:
                 f"job {self.id} is {self.status}: only released products leave; "
                 "call job.wait_released() and then job.result()"
             )
-        if self.status in ("rejected", "failed"):
+        if self.status in (*_CLOSED, "failed"):
             raise E.PolicyViolation(
                 f"job {self.id} was {self.status} and has no result; see job.data['error'] "
-                "or the reviewer's reason, change the job and submit again"
+                "or the reviewer's reason (job.decision), change the job and submit again"
             )
         return self.client._download(self.id, self.kind)
 
@@ -254,6 +313,14 @@ class Job:
             "created": d.get("created_at"),
             "error": d.get("error") or None,
         }
+        decision = self.decision
+        if decision is not None:
+            items |= {
+                "decision": _VERB.get(decision.state, decision.state),
+                "reason": decision.reason,
+                "decided by": decision.organisation,
+                "decided at": decision.decided_at.isoformat(timespec="seconds"),
+            }
         return H.fields(f"job {self.id}", items, _NEXT.get(self.status, ""))
 
 
@@ -274,6 +341,8 @@ _NEXT = {
     "awaiting_review": "the data bureau reviews it next: job.wait_released()",
     "released": "released: job.result(), .model() or .files() reads it; job.download() saves it",
     "rejected": "rejected by the data bureau; change the job and submit again",
+    "returned": "returned for changes by the data bureau: change the job as the reason says "
+    "and submit it again",
     "failed": "failed; see the error, change the job and submit again",
 }
 

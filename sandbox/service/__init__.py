@@ -107,7 +107,7 @@ class Sandbox:
             if start is not None:
                 start()
             self.jobs.start()
-            # rejected and failed outputs past SANDBOX_RETENTION_DAYS: every hour, by workers
+            # rejected, returned, failed outputs past SANDBOX_RETENTION_DAYS: hourly, by workers
             self._housekeeping.clear()
             threading.Thread(
                 target=retention.sweep_periodically,

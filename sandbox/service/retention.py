@@ -1,12 +1,12 @@
 """Retention: outputs no one will receive are deleted from quarantine after a while.
 
-A rejected output never leaves the sandbox and a failed job's partial output
-is of no use; keeping them longer than needed for a complaint or an audit only
-keeps derived data at risk. ``SANDBOX_RETENTION_DAYS`` after a rejected or failed
-job finished, :func:`sweep` deletes every quarantined file of the job
-(``job-<id>.*`` and each run's ``job-<id>-a<attempt>.*``: a table, a custom job's
-archive, a model and its card),
-records ``Job.output_deleted_at`` and appends ``job.output_deleted`` to the audit
+A rejected or returned output never leaves the sandbox (a returned job is changed
+and submitted again as a new job) and a failed job's partial output is of no use;
+keeping them longer than needed for a complaint or an audit only keeps derived data
+at risk. ``SANDBOX_RETENTION_DAYS`` after a rejected, returned or failed job
+finished, :func:`sweep` deletes every quarantined file of the job (``job-<id>.*``
+and each run's ``job-<id>-a<attempt>.*``: a table, a custom job's archive, a model
+and its card), records ``Job.output_deleted_at`` and appends ``job.output_deleted`` to the audit
 log (which files, never what they held). The job row, its report and its
 ledger charge stay. Released outputs are never touched: their copy in
 ``releases/`` is what grantees download.
@@ -34,13 +34,13 @@ from sandbox.store.models import Job, utcnow
 log = logging.getLogger(__name__)
 
 #: Statuses whose output nobody will receive.
-EXPIRING = (JobStatus.REJECTED, JobStatus.FAILED)
+EXPIRING = (JobStatus.REJECTED, JobStatus.RETURNED, JobStatus.FAILED)
 #: How often :func:`sweep_periodically` sweeps.
 SWEEP_INTERVAL_S = 3600.0
 
 
 def sweep(db: Database, settings: Settings, now: dt.datetime | None = None) -> int:
-    """Delete the quarantined outputs of rejected and failed jobs past retention.
+    """Delete the quarantined outputs of rejected, returned and failed jobs past retention.
 
     Idempotent: a job whose output was deleted is not looked at again; one
     interrupted between deleting its files and committing is finished by the

@@ -319,7 +319,7 @@ class Job(Base):
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None, index=True)
     #: Fixes the noise of a test's job (tests only; never set through the API).
     seed: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    #: When retention deleted a rejected or failed job's output (audited).
+    #: When retention deleted a rejected, returned or failed job's output (audited).
     output_deleted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     grant: Mapped[Grant] = relationship(lazy="joined")

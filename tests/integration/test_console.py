@@ -556,9 +556,9 @@ def test_grants_page_when_steward_creates_and_changes_a_grant_then_done_with_rea
     new = next(g for g in grants if g["org_id"] == world.other_firm_id)
     assert (new["epsilon_total"], new["min_cell"], new["state"]) == (2.5, 25, "active")
     short = browser.post(
-        f"/console/grants/{new['id']}/suspend", data={"csrf": csrf, "reason": "no"}
+        f"/console/grants/{new['id']}/suspend", data={"csrf": csrf, "reason": "否"}
     )
-    assert short.status_code == 422  # a reason is required (and audited)
+    assert short.status_code == 422  # a reason of 2 characters or more is required (audited)
     for action, state in (
         ("suspend", "suspended"),
         ("reinstate", "active"),

@@ -61,7 +61,7 @@ def _awaiting(world: World, **spec: Any) -> int:
     [
         ("operator", REASON, 403, "policy_violation"),  # operators withdraw nothing
         ("auditor", REASON, 403, "policy_violation"),  # nor do auditors of the bureau
-        ("steward", {"reason": "no"}, 422, None),  # a reason is required (audited)
+        ("steward", {"reason": "撤"}, 422, None),  # a reason of 2 characters is required
         ("steward", {}, 422, None),  # ...always
     ],
 )

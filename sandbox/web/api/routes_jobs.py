@@ -14,6 +14,7 @@ from policies.roles import Role
 from policies.views import ReportAccess, check_can_read_manifest
 from sandbox.airlock import review as airlock
 from sandbox.airlock.export import export as export_package
+from sandbox.airlock.decisions import Decided, decision_of, decisions
 from sandbox.jobs.answer_cache import answer_source
 from sandbox.jobs.lifecycle import view_of
 from sandbox.jobs.service import visible_job
@@ -26,13 +27,16 @@ from sandbox.web.params import IdPath
 router = APIRouter(tags=["jobs"])
 
 
-def _public(job: Job, role: Role, *, reviewer: bool = False) -> JobPublic:
+def _public(
+    job: Job, role: Role, *, reviewer: bool = False, decided: Decided | None = None
+) -> JobPublic:
     # The run report holds exact facts (how many groups existed) that are not
     # differentially private: stewards and auditors see it, operators and admins never do;
     # what the operator's code printed is for the reviewing stewards only (it may print
     # data): stewards of the bureau owning the job's inputs (``reviewer``).
     # A steward of another bureau reads no exact run facts either (art. 63).
-    public = JobPublic.of(job, with_report=role is not Role.OPERATOR)
+    # The closing review decision (``decided``) is shown to everyone who sees the job.
+    public = JobPublic.of(job, with_report=role is not Role.OPERATOR, decided=decided)
     access = view_of(role, job.kind, reviewer=reviewer).report
     if access is ReportAccess.NONE:
         public.report = None
@@ -67,14 +71,23 @@ def list_jobs(
         # An operator filters on the status it is shown (custom jobs hide their progress).
         stmt = stmt.where(Job.org_id == who.org_id)
         with sandbox.db.session() as session:
-            shown = (_public(j, who.role) for j in session.scalars(stmt.limit(10 * limit)))
+            rows = list(session.scalars(stmt.limit(10 * limit)))
+            decided = decisions(session, rows)
+            shown = (_public(j, who.role, decided=decided.get(j.id)) for j in rows)
             return [j for j in shown if status_ is None or j.status == status_.value][:limit]
     if status_ is not None:
         stmt = stmt.where(Job.status == status_.value)
     with sandbox.db.session() as session:
+        rows = list(session.scalars(stmt.limit(limit)))
+        decided = decisions(session, rows)
         return [
-            _public(j, who.role, reviewer=airlock.owns_inputs(session, who, j))
-            for j in session.scalars(stmt.limit(limit))
+            _public(
+                j,
+                who.role,
+                reviewer=airlock.owns_inputs(session, who, j),
+                decided=decided.get(j.id),
+            )
+            for j in rows
         ]
 
 
@@ -83,17 +96,20 @@ def get_job(job_id: IdPath, who: Caller, sandbox: SandboxDep) -> JobPublic:
     """One job (another organisation's job is 404 to an operator)."""
     with sandbox.db.session() as session:
         job = visible_job(session, who, job_id)
-        return _public(job, who.role, reviewer=airlock.owns_inputs(session, who, job))
+        reviewer = airlock.owns_inputs(session, who, job)
+        return _public(job, who.role, reviewer=reviewer, decided=decision_of(session, job))
 
 
 @router.post("/jobs/{job_id}/review")
 def review(job_id: IdPath, body: ReviewCreate, who: Caller, sandbox: SandboxDep) -> JobPublic:
-    """Approve or reject a quarantined output (steward of another organisation).
+    """Approve, reject or return for changes a quarantined output (steward of the bureau).
 
     Failing automatic checks need ``override_reason`` to approve; outputs of
-    important data are released on the second different steward's approval.
+    important data are released on the second different steward's approval. A
+    rejection or a return by one steward closes the job; the operator reads the reason
+    in the job's ``decision``.
     """
-    job = airlock.review(
+    airlock.review(
         sandbox.db,
         sandbox.settings,
         who,
@@ -102,7 +118,10 @@ def review(job_id: IdPath, body: ReviewCreate, who: Caller, sandbox: SandboxDep)
         body.reason,
         override_reason=body.override_reason,
     )
-    return _public(job, who.role, reviewer=True)  # the review passed the bureau's check
+    with sandbox.db.session() as session:
+        job = visible_job(session, who, job_id)
+        # the review passed the bureau's check: the steward reads the report in full
+        return _public(job, who.role, reviewer=True, decided=decision_of(session, job))
 
 
 #: Output media types by suffix (tables, models, custom zips).

@@ -24,6 +24,7 @@ from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.roles import OrgKind, Role
 from sandbox.access.ledger import DatasetBudget, summary
+from sandbox.airlock.decisions import Decided
 from sandbox.jobs.lifecycle import view_of
 from sandbox.store.models import Dataset, Grant, Job
 from sandbox.web.api.fields import NAME_LENGTH, KindName, kind_choices, name_check
@@ -241,7 +242,7 @@ class GrantCreate(_In):
 
 
 class GrantAction(_In):
-    reason: str = Field(min_length=5, max_length=2000)
+    reason: str = Field(min_length=MIN_REASON_LENGTH, max_length=2000)
 
 
 class DatasetWithdraw(_In):
@@ -284,7 +285,7 @@ class BudgetPeriodCreate(_In):
 
     org_id: int = Field(ge=1, le=2**31 - 1)
     dataset: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=5, max_length=2000)
+    reason: str = Field(min_length=MIN_REASON_LENGTH, max_length=2000)
 
 
 class BudgetPeriodPublic(BaseModel):
@@ -356,6 +357,25 @@ class JobCreate(_In):
     purpose: str = Field(default="", max_length=2000)
 
 
+class DecisionPublic(BaseModel):
+    """The review decision that closed a job (:func:`policies.views.shows_decision`)."""
+
+    #: ``approve`` (released), ``reject`` or ``return`` (for changes: change the job and
+    #: submit it again).
+    state: Decision
+    #: The steward's own reason (an approval's override reason after it).
+    reason: str
+    #: The deciding steward's organisation (the data bureau); never the steward's name.
+    organisation: str
+    decided_at: dt.datetime
+
+    @classmethod
+    def of(cls, d: Decided) -> DecisionPublic:
+        return cls(
+            state=d.decision, reason=d.reason, organisation=d.organisation, decided_at=d.decided_at
+        )
+
+
 class JobPublic(BaseModel):
     """A job; the run report (exact, not DP) is shown to stewards and auditors only."""
 
@@ -373,9 +393,11 @@ class JobPublic(BaseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     report: dict[str, Any] | None = None
+    #: The review decision that closed the job (released, rejected, returned); else null.
+    decision: DecisionPublic | None = None
 
     @classmethod
-    def of(cls, j: Job, *, with_report: bool) -> JobPublic:
+    def of(cls, j: Job, *, with_report: bool, decided: Decided | None = None) -> JobPublic:
         """The job as a steward or auditor (``with_report``) or an operator sees it.
 
         An operator sees a custom job as awaiting review from submission to decision,
@@ -400,12 +422,16 @@ class JobPublic(BaseModel):
             started_at=j.started_at if timed else None,
             finished_at=j.finished_at if timed else None,
             report=j.report if with_report else None,
+            decision=None if decided is None else DecisionPublic.of(decided),
         )
 
 
 class ReviewCreate(_In):
+    #: ``approve``, ``reject``, or ``return`` for changes (closes the job without release;
+    #: the operator reads the reason).
     decision: Decision
-    reason: str = Field(min_length=1, max_length=4000)
+    #: Shown to the operator with the decision; at least 2 characters ("同意" will do).
+    reason: str = Field(min_length=MIN_REASON_LENGTH, max_length=4000)
     #: Why failing automatic checks may be overridden (approvals only; audited).
     override_reason: str = Field(default="", max_length=4000)
 

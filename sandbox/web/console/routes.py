@@ -21,6 +21,7 @@ from sandbox.jobs.service import visible_job
 from sandbox.service import Sandbox
 from sandbox.store.models import Job
 from sandbox.web.console import preview, views
+from sandbox.web.console.i18n import N_, gettext
 from sandbox.web.console.session import (
     COOKIE,
     LIFETIME,
@@ -57,6 +58,7 @@ NOTICES = {
     "released": "Approved and released; the manifest is signed.",
     "rejected": "Rejected; the operator sees the reason.",
     "waiting": "Approval recorded; a second steward must approve before release.",
+    "returned": N_("Returned for changes; the operator sees your comment."),
 }
 
 
@@ -183,7 +185,7 @@ def job(
             "job.html",
             viewer,
             page=page,
-            notice=NOTICES.get(notice, ""),
+            notice=gettext(NOTICES[notice]) if notice in NOTICES else "",
             may_review=reviewer,
         )
 
@@ -243,7 +245,8 @@ def review(
     reason: Annotated[str, Form(max_length=4000)] = "",
     override_reason: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    """Approve or reject with a reason; failing checks need an override reason."""
+    """Approve, reject or return for changes with a reason; failing checks need an override
+    reason to approve. A rejection or a return closes the job; the operator reads the reason."""
     decided = airlock.review(
         sandbox.db,
         sandbox.settings,
@@ -255,6 +258,8 @@ def review(
     )
     if decision is Decision.REJECT:
         notice = "rejected"
+    elif decision is Decision.RETURN:
+        notice = "returned"
     elif decided.status == "released":
         notice = "released"
     else:

@@ -7,8 +7,10 @@ import doctest
 import pytest
 
 from policies import airlock
+from policies.airlock import Decision, JobStatus
 from policies.catalog import Grade
-from policies.errors import Conflict, PolicyViolation
+from policies.errors import Conflict, InvalidRequest, PolicyViolation
+from policies.roles import Role
 
 
 @pytest.mark.parametrize(
@@ -53,8 +55,9 @@ def test_approvals_required_for_when_one_is_core_then_refused() -> None:
         ([], "", ()),  # nothing fails: no override needed
         ([], "irrelevant reason", ()),  # nor recorded when given
         (["small_cells"], "", None),  # a failing check blocks
-        (["small_cells"], "   1234  ", None),  # a padded 4-character reason is no reason
-        (["small_cells"], "12345", ("small_cells",)),  # 5 characters: a reason
+        (["small_cells"], "   同  ", None),  # a padded single character is no reason
+        (["small_cells"], "同意", ("small_cells",)),  # 2 characters: a reason (in Chinese)
+        (["small_cells"], " ok ", ("small_cells",)),  # 2 characters padded: a reason
         (["pii_scan", "size"], "reviewed by hand", ("pii_scan", "size")),  # every one recorded
     ],
 )
@@ -69,6 +72,46 @@ def test_check_can_approve_when_checks_fail_then_override_reason_needed(
     else:
         assert airlock.check_can_approve(failing, override) == result
     assert airlock.can_approve(failing, override) is (result is not None)
+
+
+@pytest.mark.parametrize(
+    ("reason", "ok"),
+    [
+        ("同意", True),  # two Chinese characters: a reason the operator can read
+        ("  同意  ", True),  # padding does not count, the characters do
+        ("ok", True),  # two Latin characters likewise
+        ("同", False),  # one character tells the operator nothing
+        ("  同 ", False),  # nor does one character padded
+        ("", False),  # no reason
+    ],
+)
+def test_check_can_review_when_reason_length_then_two_characters_needed(
+    reason: str, ok: bool
+) -> None:
+    args = (Role.STEWARD, 1, 2, JobStatus.AWAITING_REVIEW, reason)
+    if ok:
+        airlock.check_can_review(*args)
+    else:
+        with pytest.raises(InvalidRequest, match="at least 2 characters"):
+            airlock.check_can_review(*args)
+    assert airlock.can_review(*args) is ok
+
+
+@pytest.mark.parametrize(
+    ("decision", "closes"),
+    [
+        (Decision.REJECT, JobStatus.REJECTED),  # one steward's rejection closes the job
+        (Decision.RETURN, JobStatus.RETURNED),  # so does one steward's return for changes
+        (Decision.APPROVE, None),  # an approval releases once enough stewards approved
+    ],
+)
+def test_closing_state_when_decision_then_reject_and_return_close_alone(
+    decision: Decision, closes: JobStatus | None
+) -> None:
+    assert airlock.closing_state(decision) is closes
+    if closes is not None:  # a state an awaiting output may move to, and a final one
+        assert airlock.can_transition(JobStatus.AWAITING_REVIEW, closes)
+        assert closes.is_terminal()
 
 
 @pytest.mark.parametrize(

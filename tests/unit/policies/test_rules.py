@@ -200,9 +200,9 @@ PURPOSE = "statistics for the annual report"
         (OpenAttribute.CLOSED, PURPOSE, True, False),  # closed (不予开放) is never granted
         (OpenAttribute.CONDITIONAL, PURPOSE, True, True),  # purpose and commitment: granted
         (OpenAttribute.CONDITIONAL, "", True, False),  # no purpose
-        (OpenAttribute.CONDITIONAL, "123456789", True, False),  # 9 characters: too short
-        (OpenAttribute.CONDITIONAL, "1234567890", True, True),  # 10 characters: just enough
-        (OpenAttribute.CONDITIONAL, "   short      ", True, False),  # padding does not count
+        (OpenAttribute.CONDITIONAL, "科", True, False),  # 1 character: too short
+        (OpenAttribute.CONDITIONAL, "科研", True, True),  # 2 characters ("research"): enough
+        (OpenAttribute.CONDITIONAL, "   科      ", True, False),  # padding does not count
         (OpenAttribute.CONDITIONAL, PURPOSE, False, False),  # commitment not accepted
     ],
 )
@@ -320,7 +320,7 @@ def test_job_status_is_terminal_when_state_then_released_rejected_returned_faile
     ("role", "reviewer_org", "status", "reason", "error", "article"),
     [
         (Role.STEWARD, 1, J.AWAITING_REVIEW, "checked, fine", None, None),  # allowed
-        (Role.STEWARD, 1, J.AWAITING_REVIEW, "12345", None, None),  # 5 characters: enough
+        (Role.STEWARD, 1, J.AWAITING_REVIEW, "同意", None, None),  # 2 characters: enough
         (Role.OPERATOR, 1, J.AWAITING_REVIEW, "checked", PolicyViolation, "art. 63"),  # not steward
         (Role.ADMIN, 1, J.AWAITING_REVIEW, "checked", PolicyViolation, "art. 63"),
         (Role.AUDITOR, 1, J.AWAITING_REVIEW, "checked", PolicyViolation, "art. 63"),
@@ -328,7 +328,8 @@ def test_job_status_is_terminal_when_state_then_released_rejected_returned_faile
         (Role.STEWARD, 1, J.RUNNING, "checked", Conflict, None),  # nothing to review yet
         (Role.STEWARD, 1, J.RELEASED, "checked", Conflict, None),  # already decided
         (Role.STEWARD, 1, J.AWAITING_REVIEW, "", InvalidRequest, None),  # no reason
-        (Role.STEWARD, 1, J.AWAITING_REVIEW, "  1234   ", InvalidRequest, None),  # padded 4 chars
+        (Role.STEWARD, 1, J.AWAITING_REVIEW, "  同   ", InvalidRequest, None),  # padded 1 char
+        (Role.STEWARD, 1, J.RETURNED, "checked", Conflict, None),  # returned: decided already
     ],
 )
 def test_check_can_review_when_reviewer_and_job_then_per_table(

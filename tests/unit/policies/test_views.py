@@ -17,6 +17,7 @@ from policies.views import (
     check_can_read_manifest,
     job_view,
     operator_sees_failure,
+    shows_decision,
 )
 
 NOW = datetime(2026, 1, 1)
@@ -62,6 +63,22 @@ def test_manifest_when_not_released_then_only_non_operators_may_ask() -> None:
         check_can_read_manifest(Role.OPERATOR, JobStatus.AWAITING_REVIEW)
     assert can_read_manifest(Role.OPERATOR, JobStatus.RELEASED)
     assert can_read_manifest(Role.STEWARD, JobStatus.AWAITING_REVIEW)
+
+
+@pytest.mark.parametrize(
+    ("status", "shown"),
+    [
+        (JobStatus.QUEUED, False),  # nothing decided yet
+        (JobStatus.RUNNING, False),
+        (JobStatus.AWAITING_REVIEW, False),  # a first approval of two is no decision yet
+        (JobStatus.RELEASED, True),  # approved: why, by which bureau, when
+        (JobStatus.REJECTED, True),  # the operator reads why it was refused
+        (JobStatus.RETURNED, True),  # and what to change
+        (JobStatus.FAILED, False),  # no steward decided on a failed run
+    ],
+)
+def test_shows_decision_when_status_then_only_decided_jobs(status: JobStatus, shown: bool):
+    assert shows_decision(status) is shown
 
 
 @pytest.mark.parametrize("product", list(Product))

@@ -20,10 +20,15 @@ def _dataset(name: str = "residents", path: str = "") -> Dataset:
     return Dataset(name=name, path=path, withdrawn_at=None, withdrawn_reason="")
 
 
-@pytest.mark.parametrize("reason", ["", "    ", "no", "abcd "])
+@pytest.mark.parametrize("reason", ["", "    ", "同", " n "])
 def test_check_reason_when_shorter_than_the_minimum_then_refused(reason: str):
-    with pytest.raises(InvalidRequest, match="at least 5 characters"):
+    with pytest.raises(InvalidRequest, match="at least 2 characters"):
         check_reason(reason)
+
+
+@pytest.mark.parametrize("reason", ["同意", " 撤回 ", "no"])
+def test_check_reason_when_two_characters_then_accepted(reason: str):
+    check_reason(reason)  # a reason in Chinese is short: two characters will do
 
 
 def test_mark_when_withdrawn_then_refused_as_input_and_a_second_time():

@@ -1,4 +1,4 @@
-"""Retention: rejected and failed outputs leave quarantine after retention_days, once."""
+"""Retention: rejected, returned and failed outputs leave quarantine after retention_days, once."""
 
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ def _job(db: Database, settings: Settings, path: list[JobStatus], days_ago: floa
 
 
 REJECTED = [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.AWAITING_REVIEW, JobStatus.REJECTED]
+RETURNED = [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.AWAITING_REVIEW, JobStatus.RETURNED]
 FAILED = [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED]
 AWAITING = [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.AWAITING_REVIEW]
 RELEASED = [*AWAITING, JobStatus.RELEASED]
@@ -116,10 +117,26 @@ def test_sweep_when_rejected_and_failed_past_retention_then_their_files_go_once(
     assert len(_deleted(db)) == 2
 
 
+def test_sweep_when_returned_past_retention_then_its_output_goes_like_a_rejected_one(
+    db: Database, settings: Settings
+):
+    # a returned output never leaves: the operator changes the job and submits a new one
+    returned = _job(db, settings, RETURNED, days_ago=31)
+    assert sweep(db, settings, NOW) == 1
+    assert not (settings.quarantine_dir / f"job-{returned}.parquet").exists()
+    assert _deleted(db) == [
+        (
+            f"job:{returned}",
+            {"status": "returned", "retention_days": 30, "files": [f"job-{returned}.parquet"]},
+        )
+    ]
+
+
 @pytest.mark.parametrize(
     ("path", "days_ago"),
     [
         (REJECTED, 29),  # rejected, within retention
+        (RETURNED, 29),  # returned for changes, within retention
         (FAILED, 29.9),  # failed, within retention
         (RELEASED, 400),  # released: its grantee may download it for ever
         (AWAITING, 400),  # still before a steward
