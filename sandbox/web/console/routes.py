@@ -55,6 +55,7 @@ NOTICES = {
     "released": "Approved and released; the manifest is signed.",
     "rejected": "Rejected; the operator sees the reason.",
     "waiting": "Approval recorded; a second steward must approve before release.",
+    "returned": "Returned for changes; the operator reads your comment.",
 }
 
 
@@ -172,7 +173,9 @@ def job(
         reviewer = _reads_output(session, viewer, shown)
         # exact run facts: auditors and the bureau holding the data, as in the API (art. 63)
         exact = viewer.who.role is Role.AUDITOR or airlock.owns_inputs(session, viewer.who, shown)
-        page = views.job_page(session, shown, reviewer=reviewer, exact=exact)
+        page = views.job_page(
+            session, shown, reviewer=reviewer, exact=exact, viewer_id=viewer.who.user_id
+        )
         if reviewer:
             _audit_preview(sandbox, session, viewer, shown)
         return render(
@@ -252,6 +255,8 @@ def review(
     )
     if decision is Decision.REJECT:
         notice = "rejected"
+    elif decision is Decision.RETURN:
+        notice = "returned"
     elif decided.status == "released":
         notice = "released"
     else:
