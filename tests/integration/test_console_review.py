@@ -284,7 +284,7 @@ def test_differencing_when_new_table_differs_by_few_people_then_flag_in_queue_an
     browser = _client(world)
     _sign_in(browser, world.steward)
     for lang, flag, banner in (
-        (ZH, "差分风险", f"差分风险：本输出与此前发布的 #{released} 所涉人群相差的人数少于"),
+        (ZH, "差分攻击风险", f"差分攻击风险：本输出与此前发布的 #{released} 所涉人群相差的人数少于"),
         (
             EN,
             "differencing risk",
@@ -350,8 +350,11 @@ def test_review_form_when_awaiting_then_return_choice_and_returned_job_shows_sta
     found = re.search(r'name="decision" value="return" id="return"[^>]*>([^<]+)<', form)
     assert found and found[1] == button
     returned = _job(world, aggregate_spec(), status="returned", epsilon=1.0)
-    _review(world, returned, "steward", "return", "please group by district, not by city")
+    _review(world, returned, "steward", "return", "please group by district, not by city <b>")
     html = browser.get(f"/console/jobs/{returned}{lang}").text
+    assert "<b>" not in html and html.count("not by city &lt;b&gt;") == 2  # banner and list
+    colon = "：" if lang == ZH else ": "
+    assert f"{colon}please group by district" in _text(html.split('class="reviews"')[1])
     assert state in _text(html.split("</h1>")[0])
     shown = _by_id(html, "returned")
     assert banner in shown and "please group by district, not by city" in shown

@@ -204,8 +204,8 @@ def _fits(page: Any) -> None:
                 "queue": "待审核的输出",
                 "aggregate": "任一发布结果出现的概率最多相差",
                 "extract": "风险报告",
-                "differencing": "差分风险",
-                "returned": "已退回修改",
+                "differencing": "差分攻击风险",
+                "returned": "退回修改：",
             },
         ),
         (

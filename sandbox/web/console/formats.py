@@ -16,8 +16,14 @@ from jinja2 import Environment
 SIGNIFICANT = 4
 
 
-def _plain(value: float, digits: int) -> str:
-    """``value`` to ``digits`` significant digits, grouped, without an exponent."""
+def plain(value: float, digits: int) -> str:
+    """``value`` to ``digits`` significant digits, grouped, without an exponent.
+
+    >>> plain(35740.1234, 6), plain(3.574e4, 4), plain(-1.5e-7, 2)
+    ('35,740.1', '35,740', '-0.00000015')
+    """
+    if not math.isfinite(value):
+        return str(value)
     if value == 0:
         return "0"
     rounded = Decimal(repr(float(f"{value:.{digits}g}")))
@@ -41,7 +47,7 @@ def num(value: Any) -> str:
             return str(value)
         if value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
-        return _plain(value, SIGNIFICANT)
+        return plain(value, SIGNIFICANT)
     return str(value)
 
 
@@ -53,7 +59,7 @@ def eps(value: Any) -> str:
     """
     if not isinstance(value, int | float) or isinstance(value, bool):
         return "—"
-    return _plain(float(value), 3)
+    return plain(float(value), 3)
 
 
 def delta(value: Any) -> str:
@@ -64,7 +70,7 @@ def delta(value: Any) -> str:
     """
     if not isinstance(value, int | float) or isinstance(value, bool):
         return "—"
-    return _plain(float(value), 2)
+    return plain(float(value), 2)
 
 
 def register(env: Environment) -> None:
