@@ -284,7 +284,11 @@ def test_differencing_when_new_table_differs_by_few_people_then_flag_in_queue_an
     browser = _client(world)
     _sign_in(browser, world.steward)
     for lang, flag, banner in (
-        (ZH, "差分攻击风险", f"差分攻击风险：本输出与此前发布的 #{released} 所涉人群相差的人数少于"),
+        (
+            ZH,
+            "差分攻击风险",
+            f"差分攻击风险：本输出与此前发布的 #{released} 所涉人群相差的人数少于",
+        ),
         (
             EN,
             "differencing risk",
