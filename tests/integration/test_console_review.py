@@ -217,7 +217,7 @@ def test_extract_page_when_viewer_reads_no_exact_facts_then_no_risk_report(world
             {"kind": "train", "dataset": "residents"},
             0.5,
             1e-6,
-            "ε = 0.5，δ = 0.000001：无论任何一个人的数据是否包含在内，任一发布结果出现的概率"
+            "ε = 0.5，δ = 1 × 10⁻⁶：无论任何一个人的数据是否包含在内，任一发布结果出现的概率"
             "最多相差 e0.5 ≈ 1.65 倍；超出这一界限的概率至多为 δ。",
         ),
         (
@@ -225,7 +225,7 @@ def test_extract_page_when_viewer_reads_no_exact_facts_then_no_risk_report(world
             {"kind": "train", "dataset": "residents"},
             0.5,
             1e-6,
-            "ε = 0.5, δ = 0.000001: whether or not any one person's data is included changes "
+            "ε = 0.5, δ = 1 × 10⁻⁶: whether or not any one person's data is included changes "
             "the probability of any released result by at most a factor of e0.5 ≈ 1.65, "
             "except with probability at most δ.",
         ),

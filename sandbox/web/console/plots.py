@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 from markupsafe import Markup, escape
 
-from sandbox.web.console.formats import plain
+from sandbox.web.console.formats import num
 
 #: Groups drawn per panel; the preview table lists the rest.
 MAX_GROUPS = 40
@@ -53,7 +53,7 @@ def _label(row: dict[str, object], keys: list[str]) -> str:
 
 
 def _fmt(value: float) -> str:
-    return plain(value, 4)  # grouped, never 3.574e+04
+    return num(value)  # grouped, never 3.574e+04
 
 
 def error_bars(table: pl.DataFrame, group_by: list[str]) -> list[Panel]:

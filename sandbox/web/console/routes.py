@@ -55,7 +55,6 @@ NOTICES = {
     "released": "Approved and released; the manifest is signed.",
     "rejected": "Rejected; the operator sees the reason.",
     "waiting": "Approval recorded; a second steward must approve before release.",
-    "returned": "Returned for changes; the operator reads your comment.",
 }
 
 
@@ -255,8 +254,6 @@ def review(
     )
     if decision is Decision.REJECT:
         notice = "rejected"
-    elif decision is Decision.RETURN:
-        notice = "returned"
     elif decided.status == "released":
         notice = "released"
     else:

@@ -32,7 +32,9 @@ TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]
 )
 TEMPLATES.env.globals["html_lang"] = i18n.html_lang
 TEMPLATES.env.globals["locale"] = i18n.current
-formats.register(TEMPLATES.env)  # num, eps, delta
+TEMPLATES.env.filters["num"] = lambda v: formats.num(v, i18n.current())
+TEMPLATES.env.filters["eps"] = lambda v: formats.eps(v, i18n.current())
+TEMPLATES.env.filters["delta"] = lambda v: formats.delta(v, i18n.current())
 TEMPLATES.env.filters["when"] = lambda t: (
     t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if isinstance(t, dt.datetime) else ""
 )
