@@ -299,6 +299,8 @@ def test_differencing_when_new_table_differs_by_few_people_then_flag_in_queue_an
         rows = dict(re.findall(r'data-job="(\d+)">(.*?)</tr>', queue, re.S))
         assert flag in rows[str(near)] and 'class="job-row flagged"' in queue
         assert flag not in rows[str(far)]
+        graded = "residents 一般数据" if lang == ZH else "residents general"
+        assert graded in _text(rows[str(far)])
         page = browser.get(f"/console/jobs/{near}{lang}").text
         assert banner in _by_id(page, "differencing")
         # the banner comes first, before the request and the history at the bottom

@@ -47,7 +47,8 @@ class QueueRow:
 
     job: Job
     org: str
-    datasets: list[str]
+    #: (name, grade) of each dataset the job reads (grade "?" for one no longer listed).
+    datasets: list[tuple[str, str]]
     epsilon: float
     checks: dict[str, int]
     approvals: int
@@ -148,7 +149,7 @@ def queue(
             QueueRow(
                 job=j,
                 org=j.grant.org.name,
-                datasets=[f"{n} ({grades.get(n, '?')})" for n in names],
+                datasets=[(n, grades.get(n, "?")) for n in names],
                 epsilon=PrivacyBudget.from_units(j.epsilon, 0).epsilon,
                 checks={v: verdicts.count(v) for v in ("pass", "warn", "fail")},
                 approvals=len(approvals.get(j.id, set())),
