@@ -286,7 +286,7 @@ def test_budget_when_a_grant_is_shown_then_its_own_and_the_firms_spend_per_datas
     )
     assert started.status_code == 303
     assert _grant_view(world, second)["budgets"][0]["period"] == 2
-    review = browser.get(f"/console/jobs/{job['id']}")
+    review = browser.get(f"/console/jobs/{job['id']}?lang=en")
     assert review.status_code == 200 and "spent by the firm" in review.text
 
 

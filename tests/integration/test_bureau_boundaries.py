@@ -289,7 +289,7 @@ def test_console_review_when_steward_of_another_bureau_then_403_and_no_form(
 ):
     browser, csrf = _browser(world, _rival(world))
     job_id = _awaiting(world)
-    page = browser.get(f"/console/jobs/{job_id}").text
+    page = browser.get(f"/console/jobs/{job_id}?lang=en").text
     assert 'id="approve"' not in page and "bureau that owns" in page
     response = browser.post(
         f"/console/jobs/{job_id}/review",

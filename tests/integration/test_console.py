@@ -117,7 +117,7 @@ def test_console_when_auditor_signs_in_then_reads_everything_and_changes_nothing
     job_id = _awaiting(world)
     browser = _client(world)
     csrf = _sign_in(browser, world.auditor)
-    page = browser.get(f"/console/jobs/{job_id}")
+    page = browser.get(f"/console/jobs/{job_id}?lang=en")
     assert page.status_code == 200
     assert 'id="approve"' not in page.text and "Read-only" in page.text
     assert "New grant" not in browser.get("/console/grants").text
@@ -182,7 +182,7 @@ def test_output_page_when_aggregate_then_checks_budget_preview_and_error_bars_wi
     job_id = _awaiting(world)
     browser = _client(world)
     _sign_in(browser, world.steward)
-    page = browser.get(f"/console/jobs/{job_id}")
+    page = browser.get(f"/console/jobs/{job_id}?lang=en")
     assert page.status_code == 200
     html = page.text
     job = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("steward")).json()
@@ -190,7 +190,7 @@ def test_output_page_when_aggregate_then_checks_budget_preview_and_error_bars_wi
         assert f'data-check="{check["name"]}"' in html
         assert str(escape(check["reason"])) in html
     assert "general" in html and "grouped by" in html and "mean of income" in html
-    assert "left on the grant" in html and "2.0" in html  # 3.0 granted, 1.0 spent
+    assert re.search(r"left on the grant</td><td>2</td>", html)  # 3 granted, 1 spent
     assert "<svg" in html and "count_ci" not in html.split('id="error-bars"')[1][:200]
     assert html.count("<circle") >= 3  # a dot per city and aggregate
     assert "南京市" in html  # the released table's group keys (public domain)
@@ -248,7 +248,7 @@ def test_output_page_when_custom_zip_then_banner_escaped_text_tables_and_png_onl
         job_id = job.id
     browser = _client(world)
     _sign_in(browser, world.steward)
-    html = browser.get(f"/console/jobs/{job_id}").text
+    html = browser.get(f"/console/jobs/{job_id}?lang=en").text
     assert "not differentially private; review every file" in html
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "done &lt;i&gt;ok&lt;/i&gt;" in html  # the code's stdout tail, escaped
@@ -344,6 +344,50 @@ def test_output_page_when_train_model_then_parameters_and_weights_header_are_rea
     assert "&lt;relu&gt;" in mlp and "<relu>" not in mlp  # escaped
 
 
+def test_output_page_when_real_extract_then_risk_report_in_chinese_and_english(world: World):
+    grant = world.http.post(
+        "/v1/grants",
+        headers=world.as_("steward"),
+        json={
+            "org_id": world.firm_id,
+            "datasets": ["residents"],
+            "purpose": "anonymized extracts for a survey",
+            "kinds": ["extract"],
+            "epsilon": 1.0,
+            "commitment_accepted": True,
+            "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
+        },
+    ).json()["id"]
+    spec = {"kind": "extract", "dataset": "residents", "columns": ["city", "age", "income"]}
+    submitted = world.http.post(
+        "/v1/jobs",
+        headers=world.as_("operator"),
+        json={"grant_id": grant, "spec": {**spec, "k": 5, "l": 2}, "purpose": "survey"},
+    )
+    assert submitted.status_code == 202, submitted.text
+    job_id = int(submitted.json()["id"])
+    wait_status(world, job_id, {"awaiting_review"}, timeout=120)
+    report = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("steward")).json()["report"]
+    sizes = report["smallest_classes"]
+    assert sizes and sizes[0] == report["k_achieved"] >= 5 and sizes == sorted(sizes)
+    browser = _client(world)
+    _sign_in(browser, world.steward)
+    for lang, words in (
+        ("zh_CN", ("风险报告", "实际达到的 k", "最小等价类", "泛化层级")),
+        ("en", ("Risk report", "k achieved", "smallest classes", "generalization level")),
+    ):
+        html = browser.get(f"/console/jobs/{job_id}?lang={lang}").text
+        risk = unescape(html.split('id="risk"')[1].split("</section>")[0])
+        assert all(w in risk for w in words), lang
+        shown = re.search(r'id="smallest-classes">([\d, ]+)', risk)
+        assert shown and shown[1].strip() == ", ".join(f"{n:,}" for n in sizes)
+        assert re.search(rf'id="k-achieved">{report["k_achieved"]}\b', risk)
+        assert str(report["records_suppressed"]) in risk
+        assert set(re.findall(r'data-column="(\w+)"', risk)) == {"city", "age"}
+        assert 'id="dp-meaning"' not in html  # an extract is not DP: no ε sentence
+        assert "南京市" not in risk  # sizes and levels only, never a class's values
+
+
 # --- overrides and the second reviewer ------------------------------------------------------
 
 
@@ -423,7 +467,7 @@ def test_review_when_important_data_then_two_different_stewards_release_it(impor
     job_id = _awaiting(world)
     first = _client(world)
     csrf = _sign_in(first, world.steward)
-    assert "0 of 2 approvals" in first.get(f"/console/jobs/{job_id}").text
+    assert "0 of 2 approvals" in first.get(f"/console/jobs/{job_id}?lang=en").text
     response = first.post(
         f"/console/jobs/{job_id}/review",
         data={"decision": "approve", "reason": "first look: fine", "csrf": csrf},
@@ -432,6 +476,8 @@ def test_review_when_important_data_then_two_different_stewards_release_it(impor
     assert _status(world, job_id) == "awaiting_review"
     page = first.get(response.headers["location"]).text
     assert "1 of 2 approvals" in page and "second steward must approve" in page
+    # the steward who approved waits for a second one instead of seeing the form again
+    assert "waiting for a second steward" in page and 'id="approve"' not in page
     # the same steward cannot count twice, on the console or the API
     again = first.post(
         f"/console/jobs/{job_id}/review",
@@ -516,7 +562,7 @@ def test_history_when_new_table_differs_from_a_release_by_few_people_then_flagge
     near = _awaiting(world, grant_id=strict, filters=[{"column": "age", "op": "ge", "value": 31}])
     browser = _client(world)
     _sign_in(browser, world.auditor)
-    html = browser.get(f"/console/jobs/{near}").text
+    html = browser.get(f"/console/jobs/{near}?lang=en").text
     history = html.split('id="history"')[1].split("</section>")[0]
     rows = {
         int(m[0]): m[1]

@@ -7,6 +7,7 @@ autouse fixture that clears ``SANDBOX_*`` runs.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterator
@@ -20,7 +21,8 @@ from sandbox.cli.demo import free_port, serving
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
 from sandbox.web.console.screenshots import CHROMIUM, capture
-from tests.factories import World, build_world, wait_status
+from tests.factories import World, aggregate_spec, build_world, wait_status
+from tests.integration.test_console_review import EXTRACT_REPORT, _job, _review
 
 pytestmark = [pytest.mark.browser, pytest.mark.ray, pytest.mark.slow]
 
@@ -73,7 +75,7 @@ def test_console_in_chromium_when_steward_signs_in_then_approves_rejects_and_sus
         problems: list[str] = []  # CSP violations and script errors show up here
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
-        page.goto(f"{url}/console/queue")
+        page.goto(f"{url}/console/queue?lang=en")  # this walk reads the English labels
         expect(page).to_have_url(re.compile(r".*/console/login$"))
         page.fill("#token", world.steward)
         page.click("#sign-in")
@@ -146,3 +148,126 @@ def test_capture_when_nothing_awaits_review_then_the_newest_job_is_shown(
     )
     shots = capture(url, world.steward, tmp_path, executable_path=chromium)
     assert [p.name for p in shots] == ["console-queue.png", "console-output.png"]
+
+
+#: The viewport the console must fit without horizontal scrolling (a common office laptop).
+LAPTOP = {"width": 1366, "height": 768}
+
+
+def _review_pages(world: World) -> dict[str, int]:
+    """One job of each review situation: a real DP aggregate (Ray), an extract's risk report,
+    a table flagged for differencing, a job returned for changes."""
+    strict = world.http.post(
+        "/v1/grants",
+        headers=world.as_("steward"),
+        json={
+            "org_id": world.firm_id,
+            "datasets": ["residents"],
+            "purpose": "statistics with a strict cell threshold",
+            "kinds": ["aggregate"],
+            "epsilon": 5.0,
+            "min_cell": 20,
+            "commitment_accepted": True,
+            "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
+        },
+    ).json()["id"]
+
+    def table(age: int, status: str) -> int:
+        spec = aggregate_spec(filters=[{"column": "age", "op": "ge", "value": age}])
+        return _job(world, spec, status=status, epsilon=1.0, grant_id=strict)
+
+    table(30, "released")
+    returned = _job(world, aggregate_spec(group_by=["age"]), status="returned", epsilon=1.0)
+    _review(world, returned, "steward", "return", "请按年龄段分组，不要按单个年龄分组")
+    extract = {"kind": "extract", "dataset": "residents", "columns": ["age", "city", "income"]}
+    return {
+        "aggregate": _awaiting(world),
+        "extract": _job(world, extract, report=EXTRACT_REPORT),
+        "differencing": table(31, "awaiting_review"),  # ten people from the release: flagged
+        "returned": returned,
+    }
+
+
+def _fits(page: Any) -> None:
+    """No horizontal scroll at the laptop's width."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= LAPTOP["width"], f"{page.url} is {width} px wide"
+
+
+@pytest.mark.parametrize(
+    ("lang", "html_lang", "words"),
+    [
+        (
+            "zh_CN",
+            "zh-CN",
+            {
+                "queue": "待审核的输出",
+                "aggregate": "任一发布结果出现的概率最多相差",
+                "extract": "风险报告",
+                "differencing": "差分攻击风险",
+                "returned": "退回修改：",
+            },
+        ),
+        (
+            "en",
+            "en",
+            {
+                "queue": "Outputs awaiting review",
+                "aggregate": "changes the probability of any released result",
+                "extract": "Risk report",
+                "differencing": "Differencing risk",
+                "returned": "Returned for changes",
+            },
+        ),
+    ],
+)
+def test_review_pages_in_chromium_when_zh_or_en_then_fit_1366_and_chinese_screenshots(
+    live: tuple[str, World], chromium: str, lang: str, html_lang: str, words: dict[str, str]
+):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, world = live
+    jobs = _review_pages(world)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True)
+        page = browser.new_page(viewport=LAPTOP)  # type: ignore[arg-type]
+        page.set_default_timeout(30_000)
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{url}/console/login?lang={lang}")
+        page.fill("#token", world.steward)
+        page.click("#sign-in")
+        expect(page).to_have_url(re.compile(r".*/console/queue$"))
+        expect(page.locator("html")).to_have_attribute("lang", html_lang)
+        expect(page.locator("h1")).to_contain_text(words["queue"])
+        flagged = page.locator(f'tr.job-row[data-job="{jobs["differencing"]}"] .differencing')
+        expect(flagged).to_be_visible()
+        _fits(page)
+        if lang == "zh_CN":
+            shots.append(ARTIFACTS / "review-zh-queue.png")
+            page.screenshot(path=str(shots[-1]), full_page=True)
+        banners = {
+            "aggregate": "#dp-meaning",
+            "extract": "#risk",
+            "differencing": "#differencing",
+            "returned": "#returned",
+        }
+        for name, job_id in jobs.items():
+            page.goto(f"{url}/console/jobs/{job_id}")
+            expect(page.locator(banners[name])).to_contain_text(words[name])
+            _fits(page)
+            if lang == "zh_CN":
+                shots.append(ARTIFACTS / f"review-zh-{name}.png")
+                page.screenshot(path=str(shots[-1]), full_page=True)
+        expect(page.locator("#return")).to_have_count(0)  # returned: nothing more to decide
+        page.goto(f"{url}/console/jobs/{jobs['aggregate']}")
+        expect(page.locator("#return")).to_have_text(
+            "退回修改" if lang == "zh_CN" else "Return for changes"
+        )
+        browser.close()
+    assert problems == []
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in shots)
+    assert len(shots) == (5 if lang == "zh_CN" else 0)

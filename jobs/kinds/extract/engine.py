@@ -28,6 +28,7 @@ One run:
 6. writes the table into quarantine atomically and returns an
    :class:`~jobs.runner.Outcome` whose ``report`` is the risk report for the
    reviewer: k and l targeted and achieved, records in, out and suppressed,
+   the sizes of the smallest equivalence classes (sizes only),
    information loss, generalization levels, what was dropped, pseudonymized
    and redacted, and the PII scan of the result. Counts and names only.
 
@@ -254,6 +255,27 @@ def _anonymize(
         ) from None
 
 
+#: Sizes of the smallest equivalence classes a reviewer reads (sizes only, never their values).
+SMALLEST_CLASSES = 5
+
+
+def smallest_classes(out: pl.DataFrame, quasi_identifiers: tuple[str, ...]) -> list[int]:
+    """Sizes of the :data:`SMALLEST_CLASSES` smallest equivalence classes, smallest first.
+
+    An equivalence class is the released records sharing all quasi-identifier
+    values; with none, the whole table is one class. Only sizes leave here.
+
+    >>> smallest_classes(pl.DataFrame({"age": ["20-29"] * 3 + ["30-39"] * 5}), ("age",))
+    [3, 5]
+    """
+    if out.height == 0:
+        return []
+    if not quasi_identifiers:
+        return [out.height]
+    sizes = out.group_by(list(quasi_identifiers)).len()["len"].sort()
+    return [int(n) for n in sizes.head(SMALLEST_CLASSES)]
+
+
 def _report(
     spec: ExtractSpec,
     the: ExtractPlan,
@@ -285,6 +307,7 @@ def _report(
         "records_in": records_in,
         "records_out": out.height,
         "records_suppressed": suppressed,
+        "smallest_classes": smallest_classes(out, the.quasi_identifiers),
         "suppression_limit": spec.suppression_limit,
         "suppression_limit_records": kanon.suppression_limit if kanon else 0,
         "per_person": people,

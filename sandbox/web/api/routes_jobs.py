@@ -13,8 +13,8 @@ from policies.errors import NotFound
 from policies.roles import Role
 from policies.views import ReportAccess, check_can_read_manifest
 from sandbox.airlock import review as airlock
-from sandbox.airlock.export import export as export_package
 from sandbox.airlock.decisions import Decided, decision_of, decisions
+from sandbox.airlock.export import export as export_package
 from sandbox.jobs.answer_cache import answer_source
 from sandbox.jobs.lifecycle import view_of
 from sandbox.jobs.service import visible_job

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import polars as pl
 from markupsafe import Markup, escape
 
+from sandbox.web.console.formats import num
+
 #: Groups drawn per panel; the preview table lists the rest.
 MAX_GROUPS = 40
 _WIDTH = 640
@@ -51,7 +53,7 @@ def _label(row: dict[str, object], keys: list[str]) -> str:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.4g}"
+    return num(value)  # grouped, never 3.574e+04
 
 
 def error_bars(table: pl.DataFrame, group_by: list[str]) -> list[Panel]:

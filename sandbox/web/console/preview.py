@@ -24,6 +24,7 @@ import polars as pl
 
 from policies.errors import NotFound
 from sandbox.checks.support.files import MAX_MEMBERS
+from sandbox.web.console.formats import num
 
 #: Rows shown of a table.
 PREVIEW_ROWS = 20
@@ -82,7 +83,7 @@ def _cell(value: object) -> str:
     if value is None:
         return "∅"
     if isinstance(value, float):
-        text = f"{value:.6g}"
+        text = num(value)  # grouped, never 3.66644e+06
     else:
         text = str(value)
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"

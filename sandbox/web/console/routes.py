@@ -177,7 +177,9 @@ def job(
         reviewer = _reads_output(session, viewer, shown)
         # exact run facts: auditors and the bureau holding the data, as in the API (art. 63)
         exact = viewer.who.role is Role.AUDITOR or airlock.owns_inputs(session, viewer.who, shown)
-        page = views.job_page(session, shown, reviewer=reviewer, exact=exact)
+        page = views.job_page(
+            session, shown, reviewer=reviewer, exact=exact, viewer_id=viewer.who.user_id
+        )
         if reviewer:
             _audit_preview(sandbox, session, viewer, shown)
         return render(

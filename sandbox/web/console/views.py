@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,12 @@ QUEUE_LIMIT = 500
 RUN_FACTS = ("succeeded", "exit_code", "killed_by", "wall_s", "cpu_s", "peak_processes")
 #: Characters shown of each stream's tail.
 MAX_STREAM = 8000
+#: Queue rows awaiting review whose release history is compared (differencing flag); the
+#: comparison reads the dataset, so a long queue compares its newest rows only.
+MAX_DIFFERENCING_ROWS = 100
+#: Products released with differential privacy (:class:`policies.catalog.Product`): their
+#: pages say what their ε means.
+DP_PRODUCTS = frozenset({Product.STATISTICS, Product.MODEL})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +47,16 @@ class QueueRow:
 
     job: Job
     org: str
-    datasets: list[str]
+    #: (name, grade) of each dataset the job reads (grade "?" for one no longer listed).
+    datasets: list[tuple[str, str]]
     epsilon: float
     checks: dict[str, int]
     approvals: int
     required: int | None
     #: The kind releases what operator code wrote (the queue tags it "not DP").
     not_dp: bool = False
+    #: Earlier releases it differs from by fewer people than the grant's threshold.
+    differencing: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +68,41 @@ class ReviewRow:
     reason: str
     overrides: list[str]
     at: Any
+    reviewer_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EpsilonMeaning:
+    """What a DP job's ε means, for one plain sentence (numbers rounded for display)."""
+
+    epsilon: float
+    delta: float
+    #: e^ε written for display (grouped, a few significant digits).
+    factor: str
+
+
+def epsilon_meaning(epsilon: float, delta: float) -> EpsilonMeaning:
+    """The bound on how much one person changes the odds of any released result: e^ε.
+
+    Dwork & Roth 2014, def. 2.4: for neighbouring inputs, Pr[M(x) ∈ S] ≤ e^ε Pr[M(y) ∈ S] + δ.
+
+    >>> epsilon_meaning(1.0, 0.0).factor, epsilon_meaning(0.1, 0).factor
+    ('2.72', '1.11')
+    >>> epsilon_meaning(20.0, 0.0).factor
+    '485,165,195'
+    """
+    factor = math.exp(min(epsilon, 700.0))
+    text = f"{factor:,.0f}" if factor >= 1000 else f"{factor:.3g}"
+    return EpsilonMeaning(epsilon, delta, text)
+
+
+def differencing_with(session: Session, job: Job) -> list[int]:
+    """Earlier releases ``job`` differs from by fewer people than its grant's threshold."""
+    return [
+        h.job_id
+        for h in release_history(session, job)
+        if h.difference is not None and h.difference.flagged
+    ]
 
 
 def _required(grades: list[str]) -> int | None:
@@ -93,6 +138,9 @@ def queue(
             )
         ):
             approvals.setdefault(job_id, set()).add(reviewer)
+    # jobs come newest first: the newest awaiting review are compared
+    compared = {j.id for j in jobs if j.status == JobStatus.AWAITING_REVIEW.value}
+    compared = set(sorted(compared, reverse=True)[:MAX_DIFFERENCING_ROWS])
     rows = []
     for j in jobs:
         names = job_datasets(j.spec)
@@ -101,12 +149,13 @@ def queue(
             QueueRow(
                 job=j,
                 org=j.grant.org.name,
-                datasets=[f"{n} ({grades.get(n, '?')})" for n in names],
+                datasets=[(n, grades.get(n, "?")) for n in names],
                 epsilon=PrivacyBudget.from_units(j.epsilon, 0).epsilon,
                 checks={v: verdicts.count(v) for v in ("pass", "warn", "fail")},
                 approvals=len(approvals.get(j.id, set())),
                 required=_required([grades.get(n, "core") for n in names]),
                 not_dp=not_dp(j.kind),
+                differencing=j.id in compared and bool(differencing_with(session, j)),
             )
         )
     return rows
@@ -190,12 +239,30 @@ class JobPage:
     exact: bool = True
     #: The kind releases what operator code wrote: not differentially private.
     not_dp: bool = False
+    #: What the job's ε means (DP products only).
+    dp: EpsilonMeaning | None = None
+    #: An extract's risk report (k, l, suppression, levels, loss, smallest classes), exact only.
+    risk: dict[str, Any] | None = None
+    #: Earlier releases this output differs from by fewer people than the threshold.
+    differencing: tuple[int, ...] = ()
+    #: The viewer already approved (a second, different steward must now decide).
+    approved_by_viewer: bool = False
+    #: The decision that returned the job for changes, if it was returned.
+    returned: ReviewRow | None = None
 
 
-def job_page(session: Session, job: Job, reviewer: bool, *, exact: bool = True) -> JobPage:
+def job_page(
+    session: Session,
+    job: Job,
+    reviewer: bool,
+    *,
+    exact: bool = True,
+    viewer_id: int | None = None,
+) -> JobPage:
     """The output page of ``job``; its output and run logs only for a ``reviewer`` (a steward:
     an auditor may no more read an output here than download it); its checks and run facts
-    only where ``exact`` (not for a steward of another bureau)."""
+    only where ``exact`` (not for a steward of another bureau). ``viewer_id``: the signed-in
+    user, to tell them they already approved."""
     datasets = list(
         session.scalars(select(Dataset).where(Dataset.name.in_(job_datasets(job.spec))))
     )
@@ -221,10 +288,19 @@ def job_page(session: Session, job: Job, reviewer: bool, *, exact: bool = True) 
     }
     reviews = [
         ReviewRow(
-            users.get(r.reviewer_id, "?"), r.decision, r.reason, list(r.overrides), r.created_at
+            users.get(r.reviewer_id, "?"),
+            r.decision,
+            r.reason,
+            list(r.overrides),
+            r.created_at,
+            r.reviewer_id,
         )
         for r in decided
     ]
+    approved = {r.reviewer_id for r in reviews if r.decision == Decision.APPROVE.value}
+    returns = [r for r in reviews if r.decision == Decision.RETURN.value]
+    history = release_history(session, job)
+    kind = _kind(job.kind)
     report = job.report if reviewer else for_non_reviewers(job.report, job.kind)
     if not exact:
         report = {}
@@ -260,19 +336,61 @@ def job_page(session: Session, job: Job, reviewer: bool, *, exact: bool = True) 
         checks=checks,
         failing=blocking(checks),
         reviews=reviews,
-        approvals=len({r.reviewer for r in reviews if r.decision == Decision.APPROVE.value}),
+        approvals=len(approved),
         required=_required([d.grade for d in datasets] or ["core"]),
         table=table,
         members=members,
         panels=panels,
         streams=streams(report),
         run_facts=run_facts(report),
-        history=release_history(session, job),
+        history=history,
         file_note=note,
         image_note=str(_run_report(report).get("image_note") or "") if reviewer else "",
         exact=exact,
         not_dp=not_dp(job.kind),
+        dp=(
+            epsilon_meaning(cost.epsilon, cost.delta)
+            if kind is not None and kind.product in DP_PRODUCTS
+            else None
+        ),
+        risk=risk_report(report) if kind is not None and kind.product is Product.RECORDS else None,
+        differencing=tuple(
+            h.job_id for h in history if h.difference is not None and h.difference.flagged
+        ),
+        approved_by_viewer=viewer_id is not None and viewer_id in approved,
+        returned=returns[-1] if job.status == JobStatus.RETURNED.value and returns else None,
     )
+
+
+def risk_report(report: dict[str, Any]) -> dict[str, Any] | None:
+    """An extract's risk report as the page shows it: counts, levels and sizes, no values.
+
+    None when the run left no report (the job has not finished, or the viewer is a
+    steward of another bureau and reads no exact facts).
+    """
+    if "k_achieved" not in report:
+        return None
+    loss = report.get("information_loss")
+    levels = report.get("generalization")
+    return {
+        "k_achieved": report.get("k_achieved"),
+        "k_target": report.get("k_target"),
+        "l_achieved": report.get("l_achieved"),
+        "l_target": report.get("l_target"),
+        "sensitive": report.get("sensitive_column"),
+        "records_in": report.get("records_in"),
+        "records_out": report.get("records_out"),
+        "records_suppressed": report.get("records_suppressed"),
+        "suppression_limit_records": report.get("suppression_limit_records"),
+        "loss": loss.get("value") if isinstance(loss, dict) else None,
+        "loss_metric": loss.get("metric", "") if isinstance(loss, dict) else "",
+        "levels": [
+            (column, entry.get("level"), entry.get("height"), entry.get("hierarchy", ""))
+            for column, entry in (levels.items() if isinstance(levels, dict) else [])
+            if isinstance(entry, dict)
+        ],
+        "smallest_classes": [n for n in report.get("smallest_classes") or [] if isinstance(n, int)],
+    }
 
 
 def shown_spec(spec: dict[str, Any]) -> dict[str, Any]:

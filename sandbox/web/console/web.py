@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from policies.errors import PolicyViolation, SandboxError, Unauthenticated
 from policies.roles import Role
 from sandbox.access.auth import Principal
-from sandbox.web.console import i18n
+from sandbox.web.console import formats, i18n
 from sandbox.web.console.session import COOKIE, ConsoleSession, same_secret, set_cookie, store
 from sandbox.web.errors import status_of
 
@@ -32,6 +32,9 @@ TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]
 )
 TEMPLATES.env.globals["html_lang"] = i18n.html_lang
 TEMPLATES.env.globals["locale"] = i18n.current
+TEMPLATES.env.filters["num"] = lambda v: formats.num(v, i18n.current())
+TEMPLATES.env.filters["eps"] = lambda v: formats.eps(v, i18n.current())
+TEMPLATES.env.filters["delta"] = lambda v: formats.delta(v, i18n.current())
 TEMPLATES.env.filters["when"] = lambda t: (
     t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if isinstance(t, dt.datetime) else ""
 )

@@ -121,6 +121,18 @@ def test_extract_when_demo_data_then_k_at_least_5_with_measured_information_loss
     assert "not differentially private" in report["note"]
 
 
+def test_extract_when_demo_data_then_smallest_class_sizes_reported_sizes_only(
+    tmp_path: Path, residents: pl.DataFrame
+) -> None:
+    outcome, out = _extract(tmp_path, residents, _spec())
+    sizes = outcome.report["smallest_classes"]
+    # measured independently: the released records grouped by their quasi-identifiers
+    measured = sorted(out.group_by(_qis(outcome.report)).len()["len"].to_list())
+    assert sizes == measured[: len(sizes)] and 0 < len(sizes) <= 5
+    assert sizes[0] == outcome.report["k_achieved"] >= 5
+    assert all(isinstance(n, int) for n in sizes)  # sizes only: no class's values
+
+
 def test_extract_when_report_read_then_every_field_present(
     tmp_path: Path, residents: pl.DataFrame
 ) -> None:
