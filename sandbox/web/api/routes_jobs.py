@@ -18,7 +18,13 @@ from sandbox.jobs.lifecycle import view_of
 from sandbox.jobs.service import visible_job
 from sandbox.store.faults import crash_soon
 from sandbox.store.models import Job, Release
-from sandbox.web.api.schemas import JobCreate, JobPublic, ReleasePublic, ReviewCreate
+from sandbox.web.api.schemas import (
+    JobCreate,
+    JobEstimate,
+    JobPublic,
+    ReleasePublic,
+    ReviewCreate,
+)
 from sandbox.web.deps import Caller, SandboxDep
 from sandbox.web.params import IdPath
 
@@ -48,9 +54,13 @@ def submit(body: JobCreate, who: Caller, sandbox: SandboxDep) -> JobPublic:
 
 
 @router.post("/jobs/estimate")
-def estimate(body: JobCreate, who: Caller, sandbox: SandboxDep) -> dict[str, Any]:
-    """Cost (ε, δ) and expected accuracy of a job, without running it or spending budget."""
-    return sandbox.jobs.estimate(who, body.grant_id, body.spec)
+def estimate(body: JobEstimate, who: Caller, sandbox: SandboxDep) -> dict[str, Any]:
+    """Cost (ε, δ), expected accuracy and small-cell warnings of a job, spending nothing.
+
+    ``expected_group_size`` (rows per group) is the operator's planning figure; without
+    it the steward's group-size band from the catalog is used.
+    """
+    return sandbox.jobs.estimate(who, body.grant_id, body.spec, body.expected_group_size)
 
 
 @router.get("/jobs")
