@@ -249,7 +249,7 @@ def check_group_size_bands(
         tags: The dataset's columns and their tags.
 
     Returns:
-        Normalized key (columns joined by ``,``) -> band.
+        Normalized key (the columns sorted, joined by ``,``) -> band.
 
     Raises:
         InvalidRequest: Unknown or ungroupable column, a repeated column, a malformed band.
@@ -281,7 +281,7 @@ def check_group_size_bands(
             raise InvalidRequest(
                 f'the group-size band of \'{key}\' must be {{"low": L, "high": H}}'
             )
-        normal = ",".join(columns)
+        normal = ",".join(sorted(columns))  # a group of city and sex is one of sex and city
         if normal in parsed:
             raise InvalidRequest(f"two group-size bands name the same columns: {normal}")
         parsed[normal] = GroupSizeBand(band["low"], band["high"])
