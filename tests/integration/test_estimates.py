@@ -179,3 +179,43 @@ def test_estimate_when_demo_data_then_every_measure_within_a_factor_of_two_of_th
             <= next(p["ci_half_width"] for p in by_city["aggregates"] if p["name"] == a["name"])
             <= worst
         )
+
+
+BAD_BANDS: list[tuple[dict[str, Any], str]] = [
+    ({"city": {"low": 700, "high": 150}}, "whole numbers"),  # upside down
+    ({"name": {"low": 1, "high": 2}}, "cannot be grouped"),  # a direct identifier
+    ({"town": {"low": 1, "high": 2}}, "lacks"),  # no such column
+]
+
+
+def test_ingest_when_group_size_bands_malformed_then_4xx_and_nothing_stored(world: World) -> None:
+    frame = generate_residents(50)
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    for bands, message in BAD_BANDS:
+        metadata = {
+            "name": "bad_bands",
+            "source": "test",
+            "open_attribute": "unconditional",
+            "grade": "general",
+            "tags": DEMO_TAGS,
+            "group_size_bands": bands,
+        }
+        response = world.http.post(
+            "/v1/datasets",
+            headers=world.as_("steward"),
+            files={"file": ("r.parquet", buffer.getvalue())},
+            data={"metadata": json.dumps(metadata)},
+        )
+        assert response.status_code == 422, response.text
+        assert message in response.json()["message"]
+    names = [d["name"] for d in world.http.get("/v1/datasets", headers=world.as_("steward")).json()]
+    assert "bad_bands" not in names
+    body = {"grant_id": world.grant_id, "spec": _spec([]) | {"dataset": "residents"}}
+    for size in (0, -5, "many"):
+        response = world.http.post(
+            "/v1/jobs/estimate",
+            headers=world.as_("operator"),
+            json=body | {"expected_group_size": size},
+        )
+        assert response.status_code == 422, response.text

@@ -55,11 +55,9 @@ def submit(body: JobCreate, who: Caller, sandbox: SandboxDep) -> JobPublic:
 
 @router.post("/jobs/estimate")
 def estimate(body: JobEstimate, who: Caller, sandbox: SandboxDep) -> dict[str, Any]:
-    """Cost (ε, δ), expected accuracy and small-cell warnings of a job, spending nothing.
-
-    ``expected_group_size`` (rows per group) is the operator's planning figure; without
-    it the steward's group-size band from the catalog is used.
-    """
+    """Cost (ε, δ) and expected accuracy of a job, without running it or spending budget."""
+    # also the group size assumed and small-cell warnings; ``expected_group_size`` (rows
+    # per group) is the operator's planning figure, else the steward's band is used
     return sandbox.jobs.estimate(who, body.grant_id, body.spec, body.expected_group_size)
 
 
