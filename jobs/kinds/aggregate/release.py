@@ -180,7 +180,8 @@ def suppress(
         name = a.output_name
         trio = (name, f"{name}_ci_low", f"{name}_ci_high")
         if isinstance(a, Histogram):
-            values = np.asarray(out[name].to_numpy(), dtype=np.int64).reshape(n, -1)
+            bins = len(a.bins) - 1  # from the spec: a table without groups has no rows to count
+            values = np.asarray(out[name].to_numpy(), dtype=np.int64).reshape(n, bins)
             small = (values < threshold) & ~small_group[:, None]
             labels = [f"{name}[{lo:g}, {hi:g})" for lo, hi in zip(a.bins, a.bins[1:], strict=False)]
             for row, col in zip(*np.nonzero(small), strict=True):
@@ -189,7 +190,7 @@ def suppress(
             for column in trio:
                 flat_values = out[column].reshape((-1,))
                 hidden = pl.select(pl.when(flat).then(None).otherwise(flat_values)).to_series()
-                updates.append(hidden.reshape((n, values.shape[1])).alias(column))
+                updates.append(hidden.reshape((n, bins)).alias(column))
             continue
         small = (out[name] < threshold).fill_null(False).to_numpy() & ~small_group
         for row in np.nonzero(small)[0]:

@@ -136,3 +136,11 @@ def test_release_when_noise_then_suppression_reads_released_counts_only() -> Non
         for s in range(40)
     ]
     assert 0 < sum(shown) < len(shown)
+
+
+def test_release_when_no_discovered_group_clears_the_threshold_then_an_empty_typed_table() -> None:
+    frame = _frame({"a": [1, 0, 0], "b": [0, 1, 0]})
+    spec = _spec([{"op": "count"}, HIST], epsilon=1.0, delta=1e-6)
+    result = evaluate(frame, spec, DatasetContext(min_cell=10), seed=6)
+    assert result.table.height == 0 and result.table.columns[-1] == "suppressed"
+    assert result.table.schema["histogram_x"] == pl.Array(pl.Int64, 3)
