@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.catalog import ColumnTag, Grade
+from policies.catalog import ColumnTag, Grade, GroupSizeBand
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,8 @@ class DatasetFacts:
         privacy_unit: Column identifying a person; ``None``: one row per person.
         public_keys: Declared public domains of key columns.
         columns: The catalogued columns, in order.
+        group_size_bands: The steward's expected group sizes (estimates only),
+            key (columns joined by ``,``) -> band.
     """
 
     name: str
@@ -49,6 +51,7 @@ class DatasetFacts:
     privacy_unit: str | None = None
     public_keys: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     columns: tuple[Column, ...] = ()
+    group_size_bands: Mapping[str, GroupSizeBand] = field(default_factory=dict)
 
     @property
     def dtypes(self) -> dict[str, str]:

@@ -1,12 +1,17 @@
 """Classification of datasets and columns (art. 20, 34, 62).
 
 Pure values: the open attribute a dataset is published under, its security
-grade, and the tag of each column that decides how jobs may use it.
+grade, the tag of each column that decides how jobs may use it, and the
+group-size bands a steward declares for estimates.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from policies.errors import InvalidJobSpec, InvalidRequest, PolicyViolation
 
@@ -180,3 +185,145 @@ def check_privacy_unit_coverage(unit: str, rows: int, null_units: int) -> None:
 def can_cover_privacy_units(rows: int, null_units: int) -> bool:
     """Whether the unit names a person in enough rows; see :func:`check_privacy_unit_coverage`."""
     return null_units <= MAX_NULL_UNIT_SHARE * rows
+
+
+#: Largest group size a band may declare (far above any table the sandbox holds).
+MAX_GROUP_SIZE = 10**12
+#: Most columns one band's key may combine (as many as a query may group by).
+MAX_BAND_COLUMNS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSizeBand:
+    """How many rows a group holds, as the data bureau expects: ``low`` to ``high``.
+
+    A planning figure the steward declares in the catalog, never measured from
+    the data (a measured size would be a data-derived number the operator sees).
+    Estimates of means, variances and quantiles, and the small-cell warnings,
+    are given at ``low`` (the worst case) and at ``high``.
+
+    Raises:
+        InvalidRequest: Not whole numbers with 1 <= low <= high <= MAX_GROUP_SIZE.
+
+    >>> GroupSizeBand(200, 2000).as_dict()
+    {'low': 200, 'high': 2000}
+    """
+
+    low: int
+    high: int
+
+    def __post_init__(self) -> None:
+        whole = all(isinstance(v, int) and not isinstance(v, bool) for v in (self.low, self.high))
+        if not whole or not 1 <= self.low <= self.high <= MAX_GROUP_SIZE:
+            raise InvalidRequest(
+                'a group-size band is {"low": L, "high": H} with whole numbers '
+                f"1 <= L <= H <= {MAX_GROUP_SIZE:,}"
+            )
+
+    def as_dict(self) -> dict[str, int]:
+        """As the catalog stores it."""
+        return {"low": self.low, "high": self.high}
+
+
+def band_columns(key: str) -> tuple[str, ...]:
+    """The columns a band's key names: ``"city"`` or ``"city,sex"`` (a group of both).
+
+    >>> band_columns("city, sex")
+    ('city', 'sex')
+    """
+    return tuple(c.strip() for c in key.split(","))
+
+
+def check_group_size_bands(
+    bands: Mapping[str, Any], tags: Mapping[str, ColumnTag]
+) -> dict[str, GroupSizeBand]:
+    """Parse the steward's group-size bands, or raise a message that says what to write.
+
+    Format: ``{"city": {"low": 200, "high": 2000}, "city,sex": {"low": 80, "high": 1000}}``
+    means a group of rows sharing one city holds 200 to 2,000 rows, one sharing a city
+    and a sex 80 to 1,000. A key names one column, or several joined by commas (at most
+    :data:`MAX_BAND_COLUMNS`), each a column of the dataset that a query may group by.
+
+    Args:
+        bands: The declared bands, as JSON gives them.
+        tags: The dataset's columns and their tags.
+
+    Returns:
+        Normalized key (the columns sorted, joined by ``,``) -> band.
+
+    Raises:
+        InvalidRequest: Unknown or ungroupable column, a repeated column, a malformed band.
+
+    >>> check_group_size_bands({"city": {"low": 200, "high": 2000}},
+    ...                        {"city": ColumnTag.QUASI_IDENTIFIER})
+    {'city': GroupSizeBand(low=200, high=2000)}
+    >>> can_declare_group_size_bands({"name": {"low": 1, "high": 1}},
+    ...                              {"name": ColumnTag.DIRECT_IDENTIFIER})
+    False
+    """
+    parsed: dict[str, GroupSizeBand] = {}
+    for key, band in bands.items():
+        columns = band_columns(key)
+        if not 1 <= len(columns) <= MAX_BAND_COLUMNS or len(set(columns)) != len(columns):
+            raise InvalidRequest(
+                f"a group-size band's key names 1 to {MAX_BAND_COLUMNS} distinct columns "
+                'joined by commas, e.g. "city" or "city,sex"'
+            )
+        for column in columns:
+            if column not in tags:
+                raise InvalidRequest(f"a group-size band names a column the data lacks: {column}")
+            if not can_use_column(tags[column], ColumnUse.GROUP_BY):
+                raise InvalidRequest(
+                    f"column '{column}' is tagged {tags[column].value} and cannot be grouped "
+                    "on: it takes no group-size band"
+                )
+        if not isinstance(band, Mapping) or set(band) != {"low", "high"}:
+            raise InvalidRequest(
+                f'the group-size band of \'{key}\' must be {{"low": L, "high": H}}'
+            )
+        normal = ",".join(sorted(columns))  # a group of city and sex is one of sex and city
+        if normal in parsed:
+            raise InvalidRequest(f"two group-size bands name the same columns: {normal}")
+        parsed[normal] = GroupSizeBand(band["low"], band["high"])
+    return parsed
+
+
+def can_declare_group_size_bands(bands: Mapping[str, Any], tags: Mapping[str, ColumnTag]) -> bool:
+    """Whether the bands are well formed; see :func:`check_group_size_bands`."""
+    try:
+        check_group_size_bands(bands, tags)
+    except InvalidRequest:
+        return False
+    return True
+
+
+def band_for(
+    bands: Mapping[str, GroupSizeBand],
+    group_by: Sequence[str],
+    domain_sizes: Mapping[str, int],
+) -> GroupSizeBand | None:
+    """The band of the groups a query makes, from the declared ones; ``None`` if none fits.
+
+    A band declared for exactly the query's columns (in any order) is taken as
+    is. Otherwise the band of the most columns among them is spread evenly over
+    the declared domains of the query's other columns (a group by city and sex,
+    with a band for city and two declared sexes, gets half the city's band);
+    without a band or without those domains there is nothing to say.
+
+    >>> band_for({"city": GroupSizeBand(200, 2000)}, ["sex", "city"], {"sex": 2})
+    GroupSizeBand(low=100, high=1000)
+    """
+    wanted = frozenset(group_by)
+    best: tuple[int, GroupSizeBand] | None = None
+    for key, band in bands.items():
+        columns = frozenset(band_columns(key))
+        if columns == wanted:
+            return band
+        rest = wanted - columns
+        if not columns < wanted or any(c not in domain_sizes for c in rest):
+            continue
+        spread = math.prod(domain_sizes[c] for c in rest)
+        shared = GroupSizeBand(max(1, band.low // spread), max(1, band.high // spread))
+        if best is None or len(columns) > best[0]:
+            best = (len(columns), shared)
+    return best[1] if best is not None else None

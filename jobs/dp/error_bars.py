@@ -113,6 +113,25 @@ def half_width(law: NoiseLaw, level: float = _LEVEL) -> int:
     return m
 
 
+def below(law: NoiseLaw, expected: float, threshold: int) -> float:
+    """P(expected + Z < threshold): how likely a count of ``expected`` is released below it.
+
+    Exact for the symmetric integer laws (``expected`` is rounded down to a whole count):
+    P(Z <= t - 1 - n) = P(Z >= n - t + 1), and P(Z >= m) = P(|Z| > m - 1) / 2 for m >= 1.
+
+    >>> from fractions import Fraction
+    >>> law = NoiseLaw.discrete_laplace(1, Fraction(1))
+    >>> round(below(law, 10, 10), 3), below(law, 30, 10) < 1e-9
+    (0.269, True)
+    """
+    m = math.floor(expected) - threshold + 1
+    if law.scale == 0:
+        return 0.0 if m >= 1 else 1.0
+    if m >= 1:
+        return tail_two_sided(law, m - 1) / 2
+    return 1.0 - tail_two_sided(law, -m) / 2
+
+
 def tail_at_least(law: NoiseLaw, m: int) -> float:
     """An upper bound on P(Z >= m) for m >= 1, as partition selection needs.
 

@@ -116,9 +116,18 @@ class JobKind(Protocol):
         ...
 
     def estimate(
-        self, spec: Any, datasets: Sequence[DatasetFacts], min_cell: int
+        self,
+        spec: Any,
+        datasets: Sequence[DatasetFacts],
+        min_cell: int,
+        *,
+        expected_group_size: int | None = None,
     ) -> dict[str, Any]:
-        """What the job would cost and how accurate it would be, without running it."""
+        """What the job would cost and how accurate it would be, without running it.
+
+        ``expected_group_size``: the operator's planning figure of rows per group
+        (kinds without groups ignore it).
+        """
         ...
 
     def run(self, task: Task) -> Outcome:
@@ -205,9 +214,15 @@ class KindDefaults:
         return charge.standalone
 
     def estimate(
-        self, spec: Any, datasets: Sequence[DatasetFacts], min_cell: int
+        self,
+        spec: Any,
+        datasets: Sequence[DatasetFacts],
+        min_cell: int,
+        *,
+        expected_group_size: int | None = None,
     ) -> dict[str, Any]:
-        """The kind and its cost."""
+        """The kind and its cost (no groups: ``expected_group_size`` is not used)."""
+        del expected_group_size
         epsilon, delta = self.charge(spec, datasets, min_cell).standalone
         return {"kind": self.name, "epsilon": epsilon, "delta": delta}
 

@@ -36,7 +36,13 @@ from sqlalchemy.orm import Session
 from anonymize.detect.classify import Proposal, less_protective, propose_tags
 from jobs.privacy_unit import known_unit, only_null_missing
 from policies.airlock import MIN_REASON_LENGTH
-from policies.catalog import ColumnTag, Grade, OpenAttribute, check_privacy_unit_coverage
+from policies.catalog import (
+    ColumnTag,
+    Grade,
+    OpenAttribute,
+    check_group_size_bands,
+    check_privacy_unit_coverage,
+)
 from policies.errors import Conflict, InvalidRequest, NotFound
 from policies.names import check_name
 from sandbox.audit import chain as audit
@@ -60,7 +66,9 @@ class IngestRequest:
     maps a column to the reason for declaring a tag less protective than
     the proposal. ``public_keys_confirm_reason`` accepts declared public keys
     that miss values of the data (their rows drop out of every result that
-    groups by the column); it is audited.
+    groups by the column); it is audited. ``group_size_bands`` declares how many
+    rows groups keyed by a column (or columns joined by commas) hold, for
+    estimates (:func:`policies.catalog.check_group_size_bands`).
     """
 
     name: str
@@ -73,6 +81,7 @@ class IngestRequest:
     public_keys: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     overrides: Mapping[str, str] = field(default_factory=dict)
     public_keys_confirm_reason: str = ""
+    group_size_bands: Mapping[str, Any] = field(default_factory=dict)
 
 
 def scan_dataset(path: str | Path) -> pl.LazyFrame:
@@ -265,6 +274,9 @@ def _store(
     proposals = propose_tags(frame)
     tags = _resolve_tags(list(schema), proposals, request)
     keys = _check_keys(request, schema, tags)
+    bands = check_group_size_bands(
+        request.group_size_bands, {c: tag for c, (tag, _) in tags.items()}
+    )
     null_units = _null_units(frame, schema, request.privacy_unit, counts)
     if request.privacy_unit is not None:
         check_privacy_unit_coverage(request.privacy_unit, rows, null_units)
@@ -301,6 +313,7 @@ def _store(
                 privacy_unit=request.privacy_unit,
                 null_unit_rows=null_units,
                 public_keys=keys,
+                group_size_bands={key: band.as_dict() for key, band in bands.items()},
                 created_by=user_id,
                 columns=[
                     DatasetColumn(
@@ -339,6 +352,8 @@ def _store(
                 tag_overrides=overridden,
                 # counts of distinct values the declared domains miss, never the values
                 public_keys_missing=missing_keys,
+                # the steward's planning figures, not facts of the data
+                group_size_bands={key: band.as_dict() for key, band in bands.items()},
                 public_keys_confirm_reason=request.public_keys_confirm_reason
                 if missing_keys
                 else "",

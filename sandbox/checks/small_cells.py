@@ -1,9 +1,12 @@
 """``small_cells``: counts below the minimum cell size, and classes of records smaller than k.
 
 Statistics declare their count columns (histogram bins included), and a noisy
-zero is small; in other tables count-like columns are found by name and
-content (:func:`sandbox.checks.support.cells.count_like`), and a structural
-zero shows nobody. Records are judged by their equivalence classes over the
+zero is small; a null is a cell the release suppressed (one cell at a time, named
+in the aggregate's ``suppressed`` column: :mod:`jobs.kinds.aggregate.release`), so
+a released aggregate passes and any count it left under ``min_cell`` fails; in
+other tables count-like columns are found by name and content
+(:func:`sandbox.checks.support.cells.count_like`), and a structural zero shows
+nobody. Records are judged by their equivalence classes over the
 inputs' quasi-identifiers.
 """
 

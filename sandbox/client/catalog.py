@@ -71,6 +71,13 @@ class Dataset(DataView):
         return {str(k): list(v) for k, v in (self.data.get("public_keys") or {}).items()}
 
     @property
+    def group_size_bands(self) -> dict[str, dict[str, int]]:
+        """Rows the data bureau expects per group, for estimates: ``{"city": {"low": 200,
+        "high": 2000}}`` (a key may join columns: ``"city,sex"``); ``{}``: none declared."""
+        bands = self.data.get("group_size_bands") or {}
+        return {str(k): {"low": int(v["low"]), "high": int(v["high"])} for k, v in bands.items()}
+
+    @property
     def columns(self) -> tuple[Column, ...]:
         """The columns, in order."""
         return tuple(
@@ -132,6 +139,10 @@ class Dataset(DataView):
                 "open attribute": self.data.get("open_attribute"),
                 "grade": self.data.get("grade"),
                 "privacy unit": self.privacy_unit,
+                "rows per group": "; ".join(
+                    f"{k}: {b['low']:,} – {b['high']:,}" for k, b in self.group_size_bands.items()
+                )
+                or None,
             },
         )
         return head + H.table(rows, ["column", "dtype", "tag", "public keys"])

@@ -265,17 +265,32 @@ class Client:
         )
         return Job(self, data)
 
-    def estimate(self, grant_id: int, spec: Mapping[str, Any]) -> Estimate:
+    def estimate(
+        self,
+        grant_id: int,
+        spec: Mapping[str, Any],
+        *,
+        expected_group_size: int | None = None,
+    ) -> Estimate:
         """Cost and expected accuracy of a job before running it; spends nothing.
+
+        Args:
+            grant_id: The grant the job would run under.
+            spec: The job spec.
+            expected_group_size: Rows you expect per group (means, variances, quantiles
+                and small-cell warnings depend on it); ``None``: the data bureau's band
+                from the catalog, the table's size for an ungrouped query, else 100.
 
         Returns:
             ``epsilon``, ``delta``, per aggregate ``expected_abs_error`` and
-            ``ci_half_width`` (95 %), ``fits`` (the grant can pay for it) and
-            ``cached_job_id`` (an identical earlier query, answered at no cost).
+            ``ci_half_width`` (95 %), ``group_size`` assumed, ``warnings`` (cells likely
+            suppressed), ``fits`` (the grant can pay for it) and ``cached_job_id`` (an
+            identical earlier query, answered at no cost).
         """
-        return Estimate(
-            self._call("POST", "/jobs/estimate", json={"grant_id": grant_id, "spec": dict(spec)})
-        )
+        body: dict[str, Any] = {"grant_id": grant_id, "spec": dict(spec)}
+        if expected_group_size is not None:
+            body["expected_group_size"] = expected_group_size
+        return Estimate(self._call("POST", "/jobs/estimate", json=body))
 
     def job(self, job_id: int) -> Job:
         """A job by id."""
@@ -301,6 +316,7 @@ class Client:
         public_keys: Mapping[str, list[Any]] | None = None,
         overrides: Mapping[str, str] | None = None,
         public_keys_confirm_reason: str = "",
+        group_size_bands: Mapping[str, Mapping[str, int]] | None = None,
     ) -> dict[str, Any]:
         """Upload a CSV (UTF-8 or GB18030/GBK) or Parquet file into the catalog (steward).
 
@@ -308,6 +324,9 @@ class Client:
         less protective than the proposal needs ``overrides[column] = reason``.
         Declared ``public_keys`` that miss values of the data are refused unless
         ``public_keys_confirm_reason`` says why those rows may drop out (audited).
+        ``group_size_bands`` tells operators' estimates how many rows a group holds,
+        e.g. ``{"city": {"low": 200, "high": 2000}}`` (a key may join columns:
+        ``"city,sex"``).
         """
         metadata = {
             "name": name,
@@ -320,6 +339,7 @@ class Client:
             "public_keys": dict(public_keys or {}),
             "overrides": dict(overrides or {}),
             "public_keys_confirm_reason": public_keys_confirm_reason,
+            "group_size_bands": {k: dict(v) for k, v in (group_size_bands or {}).items()},
         }
         with Path(path).open("rb") as handle:
             return dict(

@@ -1,8 +1,8 @@
 """Evaluate an aggregate query on a local frame, exactly: for developing against dummy data.
 
 This mirrors the service's output shape (group keys, then per aggregate its
-value and ``_ci_low`` / ``_ci_high`` columns; every declared public key in
-the catalog's order) and drops rows without a privacy unit and reads NaN as
+value and ``_ci_low`` / ``_ci_high`` columns, then ``suppressed``; every
+declared public key in the catalog's order) and drops rows without a privacy unit and reads NaN as
 null as the engine does, but adds no noise, bounds no contributions and
 suppresses no small cells, so its numbers are not what a release would
 show. The interval columns are null. It must never be pointed at real data:
@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from jobs.kinds.aggregate.spec import (
+    SUPPRESSED,
     AnyAggregate,
     Count,
     CountDistinct,
@@ -112,7 +113,8 @@ def evaluate(
             pl.lit(None, dtype=dtype).alias(f"{name}_ci_low"),
             pl.lit(None, dtype=dtype).alias(f"{name}_ci_high"),
         ]
-    return out.select(columns)
+    # nothing is suppressed here: the column is for the release's shape
+    return out.select(*columns, pl.lit(None, dtype=pl.String).alias(SUPPRESSED))
 
 
 def _over_domain(

@@ -23,7 +23,13 @@ class Service(Protocol):
 
     def grant_for(self, dataset: str, kind: str, grant: int | None = None) -> int: ...
 
-    def estimate(self, grant_id: int, spec: Mapping[str, Any]) -> Estimate: ...
+    def estimate(
+        self,
+        grant_id: int,
+        spec: Mapping[str, Any],
+        *,
+        expected_group_size: int | None = None,
+    ) -> Estimate: ...
 
     def submit(self, grant_id: int, spec: Mapping[str, Any], purpose: str = "") -> Job: ...
 

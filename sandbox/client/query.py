@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from jobs.kinds import parse_job_spec
 from jobs.kinds.aggregate import KIND as AGGREGATE
 from jobs.kinds.aggregate.spec import (
+    SUPPRESSED,
     AggregateSpec,
     AnyAggregate,
     Count,
@@ -208,11 +209,15 @@ class AggregateQuery:
 
     @property
     def output_columns(self) -> list[str]:
-        """The result's column names: keys, then each aggregate with its interval."""
-        return list(self.keys) + [
-            n
-            for a in self.aggregates
-            for n in (a.output_name, f"{a.output_name}_ci_low", f"{a.output_name}_ci_high")
+        """The result's column names: keys, each aggregate with its interval, ``suppressed``."""
+        return [
+            *self.keys,
+            *(
+                n
+                for a in self.aggregates
+                for n in (a.output_name, f"{a.output_name}_ci_low", f"{a.output_name}_ci_high")
+            ),
+            SUPPRESSED,
         ]
 
     def run_on(self, frame: pl.DataFrame) -> pl.DataFrame:
@@ -354,11 +359,17 @@ class PrivateQuery:
         """See :meth:`AggregateQuery.run_on` (no noise, spends nothing)."""
         return self.query.run_on(frame)
 
-    def estimate(self, grant: int | None = None) -> Estimate:
-        """Cost and expected error; spends nothing. ``grant`` as in :meth:`submit`."""
+    def estimate(
+        self, grant: int | None = None, *, expected_group_size: int | None = None
+    ) -> Estimate:
+        """Cost, expected error and small-cell warnings; spends nothing.
+
+        ``grant`` as in :meth:`submit`; ``expected_group_size``: rows you expect per
+        group (``None``: the data bureau's band from the catalog, if declared).
+        """
         client = self.query.dataset.client
         gid = client.grant_for(self.query.dataset.name, AGGREGATE.name, grant)
-        return client.estimate(gid, self.to_spec())
+        return client.estimate(gid, self.to_spec(), expected_group_size=expected_group_size)
 
     def submit(self, purpose: str, grant: int | None = None) -> Job:
         """Submit the query; ε is reserved now.

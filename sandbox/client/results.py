@@ -32,7 +32,8 @@ class Estimate(DataView):
 
     Also a read-only mapping of the service's answer: ``epsilon``, ``delta``,
     ``aggregates`` (per aggregate ``expected_abs_error`` and ``ci_half_width``,
-    95 %), ``fits`` and ``cached_job_id``.
+    95 %), ``group_size`` (rows per group the figures assume, and from where),
+    ``warnings`` (cells likely to be suppressed), ``fits`` and ``cached_job_id``.
     """
 
     data: Mapping[str, Any] = field(repr=False)
@@ -58,6 +59,18 @@ class Estimate(DataView):
         cached = self.data.get("cached_job_id")
         return int(cached) if cached is not None else None
 
+    @property
+    def group_size(self) -> Mapping[str, Any] | None:
+        """Rows per group the figures assume: ``low``, ``high`` and ``source`` (``argument``,
+        ``catalog``, ``table`` or ``default``); ``None`` for kinds without groups."""
+        size = self.data.get("group_size")
+        return dict(size) if size is not None else None
+
+    @property
+    def warnings(self) -> list[str]:
+        """Cells likely to be suppressed (below the minimum cell size), Chinese then English."""
+        return [str(w["message"]) for w in self.data.get("warnings") or ()]
+
     def to_polars(self) -> pl.DataFrame:
         """One row per aggregate with its expected absolute error and 95 % half-width."""
         rows = [dict(a) for a in self.data.get("aggregates", [])]
@@ -73,9 +86,17 @@ class Estimate(DataView):
             note = "the grant can pay for it"
         else:
             note = "the grant's budget left cannot pay for it: lower epsilon or ask for more"
-        head = H.fields("estimate", {"ε": self.epsilon, "δ": self.delta}, note)
+        items: dict[str, Any] = {"ε": self.epsilon, "δ": self.delta}
+        size = self.group_size
+        if size is not None:
+            span = f"{size['low']:,}" + (
+                f" – {size['high']:,}" if size["high"] != size["low"] else ""
+            )
+            items["rows per group"] = f"{span} ({size['source']})"
+        head = H.fields("estimate", items, note)
+        alerts = "".join(f"<p style='margin:4px 0'>⚠ {H.text(w)}</p>" for w in self.warnings)
         frame = self.to_polars()
-        return head + (H.table(frame.to_dicts(), frame.columns) if frame.height else "")
+        return head + alerts + (H.table(frame.to_dicts(), frame.columns) if frame.height else "")
 
 
 _BUDGET_SCHEMA: dict[str, pl.DataType] = {

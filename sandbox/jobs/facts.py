@@ -16,7 +16,7 @@ from jobs.facts import Column, DatasetFacts, GrantFacts
 from jobs.kinds.base import JobKind
 from jobs.runner import Task
 from policies.airlock import min_cell_for
-from policies.catalog import ColumnTag, Grade
+from policies.catalog import ColumnTag, Grade, GroupSizeBand
 from sandbox.checks import CheckContext
 from sandbox.store.models import Dataset, Grant
 
@@ -34,6 +34,11 @@ def dataset_facts(dataset: Dataset) -> DatasetFacts:
         columns=tuple(
             Column(c.name, c.dtype, ColumnTag(c.tag), c.nullable) for c in dataset.columns
         ),
+        # validated at ingest (policies.catalog.check_group_size_bands)
+        group_size_bands={
+            key: GroupSizeBand(int(b["low"]), int(b["high"]))
+            for key, b in (dataset.group_size_bands or {}).items()
+        },
     )
 
 

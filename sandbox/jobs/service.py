@@ -47,9 +47,17 @@ class JobService:
         self.runner = runner
         self.executor = Executor(db, settings, runner, workers, untimed_workers)
 
-    def estimate(self, who: Principal, grant_id: int, spec_data: Any) -> dict[str, Any]:
+    def estimate(
+        self,
+        who: Principal,
+        grant_id: int,
+        spec_data: Any,
+        expected_group_size: int | None = None,
+    ) -> dict[str, Any]:
         """What a job would cost and how accurate it would be; see :func:`submit.estimate`."""
-        return submit.estimate(self.db, self.settings, who, grant_id, spec_data)
+        return submit.estimate(
+            self.db, self.settings, who, grant_id, spec_data, expected_group_size
+        )
 
     def submit(
         self,

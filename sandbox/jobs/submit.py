@@ -163,21 +163,38 @@ def failed_runs(session: Session, grant_id: int, kind: JobKind) -> int:
 
 
 def estimate(
-    db: Database, settings: Settings, who: Principal, grant_id: int, spec_data: Any
+    db: Database,
+    settings: Settings,
+    who: Principal,
+    grant_id: int,
+    spec_data: Any,
+    expected_group_size: int | None = None,
 ) -> dict[str, Any]:
     """What a job would cost and how accurate it would be, without running it.
 
+    Args:
+        db: The metadata store.
+        settings: Service settings.
+        who: The operator asking.
+        grant_id: The grant the job would run under.
+        spec_data: The job spec as JSON-like data.
+        expected_group_size: Rows the operator expects per group (planning figure);
+            ``None``: the steward's band in the catalog, or the kind's default.
+
     Returns:
         The kind's estimate (for aggregates: ε, δ, per aggregate expected
-        absolute error and 95 % interval half-width), whether it fits the budget
-        left, and the cached job an identical query would return at no cost.
+        absolute error and 95 % interval half-width, the group size assumed and
+        small-cell warnings), whether it fits the budget left, and the cached
+        job an identical query would return at no cost.
 
     Raises:
         The same errors as :func:`submit`, except ``BudgetExhausted``.
     """
     with db.session() as session:
         p = prepare(session, settings, who, grant_id, spec_data, lock=False)
-        result = p.kind.estimate(p.spec, p.facts, p.min_cell)
+        result = p.kind.estimate(
+            p.spec, p.facts, p.min_cell, expected_group_size=expected_group_size
+        )
         # what the firm spent on the dataset under all its grants: what counts (each
         # accountant reads the ledger: read the first dataset's once)
         first = ledger.accountant(session, p.grant, p.dataset.id)

@@ -61,6 +61,7 @@ def test_api_when_operator_calls_every_get_route_then_no_raw_value_comes_back(wo
         "mean_income",
         "mean_income_ci_low",
         "mean_income_ci_high",
+        "suppressed",
     }
     assert released_table["city"].to_list() == ["南京市", "苏州市", "无锡市"]  # declared keys
 

@@ -379,7 +379,7 @@ def test_review_when_steward_returns_for_changes_then_job_returned_with_comment(
         data={"decision": "return", "reason": "请按区县分组", "csrf": csrf},
     )
     assert response.status_code == 303 and "notice=returned" in response.headers["location"]
-    html = browser.get(f"/console/jobs/{job_id}{ZH}").text
+    html = browser.get(response.headers["location"] + "&lang=zh_CN").text
     assert "已退回修改" in _by_id(html, "notice")
     assert "请按区县分组" in _by_id(html, "returned")
     job = world.http.get(f"/v1/jobs/{job_id}", headers=world.as_("operator")).json()

@@ -79,7 +79,12 @@ class ToyKind:
         return charge.standalone
 
     def estimate(
-        self, spec: Any, datasets: Sequence[DatasetFacts], min_cell: int
+        self,
+        spec: Any,
+        datasets: Sequence[DatasetFacts],
+        min_cell: int,
+        *,
+        expected_group_size: int | None = None,
     ) -> dict[str, Any]:
         return {"kind": self.name, "epsilon": spec.epsilon, "delta": 0.0}
 

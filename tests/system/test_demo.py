@@ -82,6 +82,7 @@ def test_demo_when_run_then_operator_receives_the_released_table_and_output_is_u
         "mean_income",
         "mean_income_ci_low",
         "mean_income_ci_high",
+        "suppressed",
     ]
     assert table["city"].to_list() == list(JIANGSU_CITIES)  # every declared key, in order
     shown = table.filter(pl.col("residents").is_not_null())

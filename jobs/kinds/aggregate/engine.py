@@ -25,7 +25,7 @@ sensitivities and the budget split.
 >>> spec = parse_job_spec({"kind": "aggregate", "dataset": "d", "epsilon": 1.0,
 ...                        "aggregates": [{"op": "count"}]})
 >>> evaluate(pl.DataFrame({"x": range(50)}), spec, seed=1).table.columns
-['count', 'count_ci_low', 'count_ci_high']
+['count', 'count_ci_low', 'count_ci_high', 'suppressed']
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from jobs.dp.accounting import Charge
 from jobs.dp.mechanisms import make_rng
 from jobs.kinds.aggregate import exact as _exact
 from jobs.kinds.aggregate.estimate import (
-    DEFAULT_GROUP_SIZE,
     AggregateEstimate,
     Estimate,
+    GroupSize,
     estimate_plan,
 )
 from jobs.kinds.aggregate.plan import DatasetContext, Plan, make_plan
@@ -53,6 +53,7 @@ __all__ = [
     "AggregateResult",
     "DatasetContext",
     "Estimate",
+    "GroupSize",
     "charge",
     "combine_partials",
     "cost",
@@ -149,14 +150,16 @@ def estimate(
     spec: AggregateSpec,
     context: DatasetContext | None = None,
     *,
-    group_size: int = DEFAULT_GROUP_SIZE,
+    group_size: int | GroupSize | None = None,
 ) -> Estimate:
-    """Cost and expected accuracy of ``spec``, without touching data.
+    """Cost, expected accuracy and small-cell warnings of ``spec``, without touching data.
 
     Args:
         spec: The job spec.
         context: The dataset's public facts.
-        group_size: Group size assumed for means, variances and quantiles.
+        group_size: Rows per group assumed for means, variances, quantiles and the
+            small-cell warnings (a band: :func:`jobs.kinds.aggregate.estimate.group_size_for`);
+            ``None``: :data:`jobs.kinds.aggregate.estimate.DEFAULT_GROUP_SIZE`.
 
     Raises:
         InvalidJobSpec: See :func:`plan`.

@@ -132,12 +132,24 @@ class _Aggregate(KindDefaults):
         return cost(spec)
 
     def estimate(
-        self, spec: AggregateSpec, datasets: Sequence[DatasetFacts], min_cell: int
+        self,
+        spec: AggregateSpec,
+        datasets: Sequence[DatasetFacts],
+        min_cell: int,
+        *,
+        expected_group_size: int | None = None,
     ) -> dict[str, Any]:
-        """ε, δ and each aggregate's expected error and 95 % interval half-width."""
-        from jobs.kinds.aggregate.engine import estimate
+        """ε, δ, each aggregate's expected error and 95 % half-width, small-cell warnings.
 
-        return estimate(spec, context_of(datasets[0], min_cell)).as_dict()
+        The group size is the operator's ``expected_group_size``, else the
+        steward's band for the query's keys, else the table's public size for
+        an ungrouped query (:func:`jobs.kinds.aggregate.estimate.group_size_for`).
+        """
+        from jobs.kinds.aggregate.engine import estimate
+        from jobs.kinds.aggregate.estimate import group_size_for
+
+        size = group_size_for(spec, datasets[0], expected_group_size)
+        return estimate(spec, context_of(datasets[0], min_cell), group_size=size).as_dict()
 
     def run(self, task: Task) -> Outcome:
         """Evaluate in this process (tests, the in-process runner); Ray runs the partitions.

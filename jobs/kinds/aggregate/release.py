@@ -10,11 +10,16 @@ whether or not the data has rows there. With discovered keys the cells are
 the groups present in the data, and only those whose noisy count of people
 clears the partition-selection threshold are kept (:mod:`jobs.dp.partition`).
 
-Small cells. A cell whose noisy count of people, or any other released
-count (rows, a histogram bin), is below ``min_cell`` is suppressed. A
-public-key or ungrouped cell stays in the table with null values (its key
-is public, and hiding the row would make the table's shape depend on the
-data); a discovered cell is dropped.
+Small cells, one at a time. A released count below ``min_cell`` (the
+grant's minimum cell size) is suppressed on its own: a row count, or one
+histogram bin, is shown as null with its interval, and the rest of the row
+stays. A group whose noisy count of people is below ``min_cell`` is small as a
+whole: every value of its row is suppressed. A public-key or ungrouped row
+stays in the table with null values (its key is public, and hiding the row
+would make the table's shape depend on the data); a discovered group that
+small is dropped. The :data:`SUPPRESSED` column says, per row, which cells
+were suppressed and why, e.g. ``count<10: histogram_age[60, 70)`` or
+``people<10: all``: the reason is the public threshold, never a value.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from jobs.errors import JobFailed
 from jobs.kinds.aggregate.plan import Plan, Use
 from jobs.kinds.aggregate.quantiles import tree_nodes, tree_quantiles
 from jobs.kinds.aggregate.spec import (
+    COUNTS,
+    SUPPRESSED,
     Count,
     CountDistinct,
     Histogram,
@@ -43,8 +50,6 @@ from jobs.kinds.aggregate.spec import (
     Variance,
 )
 
-_SUPPRESSED = "__suppressed"
-
 
 @dataclass(frozen=True, slots=True)
 class AggregateResult:
@@ -52,12 +57,13 @@ class AggregateResult:
 
     Attributes:
         table: Group keys, then for each aggregate its value and the bounds of
-            its 95 % interval (``<name>_ci_low``, ``<name>_ci_high``).
+            its 95 % interval (``<name>_ci_low``, ``<name>_ci_high``), then
+            :data:`SUPPRESSED` (null where nothing in the row was suppressed).
         epsilon: ε charged (as the spec declared).
         delta: δ charged (as the spec declared).
         rho: zCDP ρ of the Gaussian measurements, ``None`` under Laplace noise.
-        cells: Cells in the table, suppressed ones included.
-        suppressed_cells: Cells whose noisy count of people was below ``min_cell``.
+        cells: Groups (rows) released or dropped, suppressed ones included.
+        suppressed_cells: Groups with at least one suppressed value.
         threshold: Partition-selection threshold τ, when keys were discovered.
         noise: ``laplace`` or ``gaussian``.
     """
@@ -128,48 +134,82 @@ def release(exact: pl.DataFrame, plan: Plan, rng: np.random.Generator) -> Aggreg
         table = table.filter(pl.Series(keep))
         noisy = [values[keep] for values in noisy]
         units = units[keep]
-    suppressed = (units < plan.context.min_cell) & (plan.context.min_cell > 0)
     columns: dict[str, pl.Series] = {c: table[c] for c in plan.spec.group_by}
     for use in plan.uses:
         columns.update(_derive(use, plan, noisy))
-    out = pl.DataFrame(columns)
-    if plan.context.min_cell > 0:
-        # Post-processing: a released count below the threshold (an independently
-        # noised row count, a histogram bin) suppresses its cell too.
-        suppressed = suppressed | _small_counts(out, plan)
-    out = out.with_columns(pl.Series(_SUPPRESSED, suppressed))
-    outputs = [c for c in out.columns if c not in plan.spec.group_by and c != _SUPPRESSED]
-    out = out.with_columns(
-        pl.when(~pl.col(_SUPPRESSED)).then(pl.col(c)).otherwise(None).alias(c) for c in outputs
-    )
+    out, reasons, small_group = suppress(pl.DataFrame(columns), units, plan)
+    touched = np.asarray([bool(r) for r in reasons], dtype=bool)
+    out = out.with_columns(pl.Series(SUPPRESSED, reasons, dtype=pl.String))
     if plan.key_mode == "discovered":
-        out = out.filter(~pl.col(_SUPPRESSED))
+        out = out.filter(pl.Series(~small_group))
     return AggregateResult(
-        table=out.drop(_SUPPRESSED),
+        table=out,
         epsilon=plan.spec.epsilon,
         delta=plan.spec.delta,
         rho=plan.rho,
         cells=len(units),
-        suppressed_cells=int(suppressed.sum()),
+        suppressed_cells=int(touched.sum()),
         threshold=plan.threshold,
         noise=plan.spec.noise,
     )
 
 
-def _small_counts(out: pl.DataFrame, plan: Plan) -> npt.NDArray[np.bool_]:
-    """Cells where a released count (rows, people or a histogram bin) is below ``min_cell``."""
-    small = np.zeros(out.height, dtype=bool)
+def suppress(
+    out: pl.DataFrame, units: IntArray, plan: Plan
+) -> tuple[pl.DataFrame, list[str | None], npt.NDArray[np.bool_]]:
+    """Null the values below ``min_cell``, one cell at a time; say which and why per row.
+
+    Post-processing of released noisy counts only (a row count, a histogram
+    bin, the count of people), so it costs no privacy.
+
+    Returns:
+        The table with suppressed values (and their intervals) null, the
+        reasons per row (``None``: nothing suppressed) and which groups are
+        small as a whole (their count of people is below ``min_cell``).
+    """
+    threshold = plan.context.min_cell
+    n = out.height
+    small_group = np.asarray(units < threshold, dtype=bool) if threshold > 0 else np.zeros(n, bool)
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    if threshold <= 0:
+        return out, [None] * n, small_group
+    updates: list[pl.Series] = []
     for a in plan.spec.aggregates:
-        if a.op not in ("count", "count_distinct", "histogram"):
+        if not isinstance(a, COUNTS):
             continue
-        column = pl.col(a.output_name)
-        dtype = out.schema[a.output_name]
-        smallest = column.arr.min() if isinstance(dtype, pl.Array) else column
-        if isinstance(dtype, pl.List):
-            smallest = column.list.min()
-        flags = out.select((smallest < plan.context.min_cell).fill_null(False)).to_series()
-        small |= flags.to_numpy()
-    return small
+        name = a.output_name
+        trio = (name, f"{name}_ci_low", f"{name}_ci_high")
+        if isinstance(a, Histogram):
+            bins = len(a.bins) - 1  # from the spec: a table without groups has no rows to count
+            values = np.asarray(out[name].to_numpy(), dtype=np.int64).reshape(n, bins)
+            small = (values < threshold) & ~small_group[:, None]
+            labels = [f"{name}[{lo:g}, {hi:g})" for lo, hi in zip(a.bins, a.bins[1:], strict=False)]
+            for row, col in zip(*np.nonzero(small), strict=True):
+                reasons[row].append(labels[col])
+            flat = pl.Series(small.reshape(-1))
+            for column in trio:
+                flat_values = out[column].reshape((-1,))
+                hidden = pl.select(pl.when(flat).then(None).otherwise(flat_values)).to_series()
+                updates.append(hidden.reshape((n, bins)).alias(column))
+            continue
+        small = (out[name] < threshold).fill_null(False).to_numpy() & ~small_group
+        for row in np.nonzero(small)[0]:
+            reasons[row].append(name)
+        mask = pl.Series(small)
+        updates += [
+            pl.select(pl.when(mask).then(None).otherwise(out[c])).to_series().alias(c) for c in trio
+        ]
+    out = out.with_columns(updates)
+    outputs = [c for c in out.columns if c not in plan.spec.group_by]
+    whole = pl.Series(small_group)
+    out = out.with_columns(pl.when(whole).then(None).otherwise(pl.col(c)).alias(c) for c in outputs)
+    shown: list[str | None] = []
+    for row, names in enumerate(reasons):
+        if small_group[row]:
+            shown.append(f"people<{threshold}: all")
+        else:
+            shown.append(f"count<{threshold}: {', '.join(names)}" if names else None)
+    return out, shown, small_group
 
 
 def _check_size(exact: pl.DataFrame, plan: Plan) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "MAX_GROUPS_PER_UNIT",
     "MAX_ROWS_PER_UNIT",
     "MEASURES",
+    "SUPPRESSED",
     "AggregateSpec",
     "Aggregation",
     "AnyAggregate",
@@ -50,6 +51,8 @@ __all__ = [
 MAX_ROWS_PER_UNIT = 1000
 MAX_GROUPS_PER_UNIT = 100
 MAX_BINS = 1000
+#: The result's column saying which cells of a row were suppressed and why (a reserved name).
+SUPPRESSED = "suppressed"
 
 
 class Count(SpecModel):
@@ -218,6 +221,11 @@ class AggregateSpec(SpecModel):
         duplicates = sorted({n for n in names if columns.count(n) > 1})
         if duplicates:
             raise ValueError(f"output names must be distinct: {', '.join(duplicates)}")
+        if SUPPRESSED in columns:
+            raise ValueError(
+                f"'{SUPPRESSED}' is the result's column of suppressed cells: name the "
+                "aggregate otherwise (or group by a renamed copy of the column)"
+            )
         if self.noise == "gaussian" and self.delta <= 0.0:
             raise ValueError("gaussian noise needs delta > 0; give delta or use laplace noise")
         return self

@@ -57,7 +57,8 @@ def ingest(
     except (json.JSONDecodeError, ValidationError, RecursionError) as err:  # nested too deep
         raise InvalidRequest(
             "metadata must be a JSON object with name, source, open_attribute, grade, and "
-            "optionally tags, overrides (column -> reason), privacy_unit and public_keys"
+            "optionally tags, overrides (column -> reason), privacy_unit, public_keys and "
+            'group_size_bands (column -> {"low": L, "high": H})'
         ) from err
     upload = sandbox.settings.data_dir / "uploads" / f"{uuid.uuid4().hex}.upload"
     try:
@@ -79,6 +80,7 @@ def ingest(
                 public_keys=body.public_keys,
                 overrides=body.overrides,
                 public_keys_confirm_reason=body.public_keys_confirm_reason,
+                group_size_bands={c: b.model_dump() for c, b in body.group_size_bands.items()},
             ),
         )
     finally:

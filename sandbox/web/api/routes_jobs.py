@@ -20,7 +20,13 @@ from sandbox.jobs.lifecycle import view_of
 from sandbox.jobs.service import visible_job
 from sandbox.store.faults import crash_soon
 from sandbox.store.models import Job, Release
-from sandbox.web.api.schemas import JobCreate, JobPublic, ReleasePublic, ReviewCreate
+from sandbox.web.api.schemas import (
+    JobCreate,
+    JobEstimate,
+    JobPublic,
+    ReleasePublic,
+    ReviewCreate,
+)
 from sandbox.web.deps import Caller, SandboxDep
 from sandbox.web.params import IdPath
 
@@ -53,9 +59,11 @@ def submit(body: JobCreate, who: Caller, sandbox: SandboxDep) -> JobPublic:
 
 
 @router.post("/jobs/estimate")
-def estimate(body: JobCreate, who: Caller, sandbox: SandboxDep) -> dict[str, Any]:
+def estimate(body: JobEstimate, who: Caller, sandbox: SandboxDep) -> dict[str, Any]:
     """Cost (ε, δ) and expected accuracy of a job, without running it or spending budget."""
-    return sandbox.jobs.estimate(who, body.grant_id, body.spec)
+    # also the group size assumed and small-cell warnings; ``expected_group_size`` (rows
+    # per group) is the operator's planning figure, else the steward's band is used
+    return sandbox.jobs.estimate(who, body.grant_id, body.spec, body.expected_group_size)
 
 
 @router.get("/jobs")

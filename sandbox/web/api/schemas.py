@@ -21,7 +21,7 @@ from pydantic_core import CoreSchema
 
 from policies.airlock import MIN_REASON_LENGTH, Decision, JobStatus
 from policies.budget import PrivacyBudget
-from policies.catalog import ColumnTag, Grade, OpenAttribute
+from policies.catalog import MAX_GROUP_SIZE, ColumnTag, Grade, OpenAttribute
 from policies.roles import OrgKind, Role
 from sandbox.access.ledger import DatasetBudget, summary
 from sandbox.airlock.decisions import Decided
@@ -98,6 +98,13 @@ class ProposalPublic(BaseModel):
     evidence: dict[str, Any]
 
 
+class GroupSizeBandIn(_In):
+    """Rows a group is expected to hold, from ``low`` to ``high`` (a planning figure)."""
+
+    low: int = Field(ge=1, le=MAX_GROUP_SIZE)
+    high: int = Field(ge=1, le=MAX_GROUP_SIZE)
+
+
 class DatasetCreate(_In):
     name: str
     source: str = Field(min_length=1, max_length=2000)
@@ -115,6 +122,9 @@ class DatasetCreate(_In):
     #: Accepts declared public keys that miss values of the data (those rows drop out
     #: of results grouped by the column); audited. Without it such keys are refused.
     public_keys_confirm_reason: str = Field(default="", max_length=2000)
+    #: Expected rows per group, for estimates: ``{"city": {"low": 200, "high": 2000}}``; a key
+    #: may join columns (``"city,sex"``). See :func:`policies.catalog.check_group_size_bands`.
+    group_size_bands: dict[str, GroupSizeBandIn] = Field(default_factory=dict, max_length=100)
 
 
 def _as_dataset_create_json(_core: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
@@ -160,6 +170,8 @@ class DatasetPublic(BaseModel):
     #: also for a dataset ingested before the count existed: not counted.
     null_unit_rows: int | None = None
     public_keys: dict[str, list[Any]]
+    #: The steward's expected rows per group, for estimates (``{}``: none declared).
+    group_size_bands: dict[str, dict[str, int]] = Field(default_factory=dict)
     #: The owning bureau's organisation id.
     org_id: int
     created_at: dt.datetime
@@ -186,6 +198,7 @@ class DatasetPublic(BaseModel):
             privacy_unit=d.privacy_unit,
             null_unit_rows=d.null_unit_rows if with_evidence else None,
             public_keys=d.public_keys,
+            group_size_bands=dict(d.group_size_bands or {}),
             org_id=d.org_id,
             created_at=d.created_at,
             withdrawn_at=d.withdrawn_at,
@@ -374,6 +387,14 @@ class DecisionPublic(BaseModel):
         return cls(
             state=d.decision, reason=d.reason, organisation=d.organisation, decided_at=d.decided_at
         )
+
+
+class JobEstimate(JobCreate):
+    """An estimate's request: a job as submitted, and the rows the operator expects per group."""
+
+    #: Rows per group for means, variances, quantiles and small-cell warnings;
+    #: ``null``: the steward's group-size band, or the kind's default.
+    expected_group_size: int | None = Field(default=None, ge=1, le=MAX_GROUP_SIZE)
 
 
 class JobPublic(BaseModel):

@@ -61,7 +61,12 @@ class Toy:
         return charge.standalone
 
     def estimate(
-        self, spec: Any, datasets: Sequence[DatasetFacts], min_cell: int
+        self,
+        spec: Any,
+        datasets: Sequence[DatasetFacts],
+        min_cell: int,
+        *,
+        expected_group_size: int | None = None,
     ) -> dict[str, Any]:
         return {"kind": self.name, "epsilon": 0.5, "delta": 0.0}
 

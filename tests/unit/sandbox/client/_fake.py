@@ -127,6 +127,18 @@ def _estimate(body: Any) -> dict[str, Any]:
         ],
         "fits": True,
         "cached_job_id": None,
+        "group_size": {
+            "low": body.get("expected_group_size", 100),
+            "high": body.get("expected_group_size", 100),
+            "source": "argument" if "expected_group_size" in body else "default",
+        },
+        "warnings": [
+            {
+                "aggregate": "count",
+                "probability": 0.3,
+                "message": "计数可能低于最小单元格 10 <b>。 The count may fall below 10.",
+            }
+        ],
     }
 
 

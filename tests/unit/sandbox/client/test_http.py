@@ -100,6 +100,21 @@ def test_estimate_when_asked_then_mapping_with_a_table():
     assert "the grant can pay for it" in est._repr_html_()
 
 
+def test_estimate_when_expected_group_size_given_then_sent_and_shown_with_warnings():
+    service = FakeService()
+    with client(service) as c:
+        query = c.dataset("residents").query().agg(count()).epsilon(0.5)
+        plain = query.estimate()
+        planned = query.estimate(expected_group_size=250)
+    sent = [body for path, body in service.posted if path == "/v1/jobs/estimate"]
+    assert "expected_group_size" not in sent[0] and sent[1]["expected_group_size"] == 250
+    assert plain.group_size == {"low": 100, "high": 100, "source": "default"}
+    assert planned.group_size == {"low": 250, "high": 250, "source": "argument"}
+    assert planned.warnings == ["计数可能低于最小单元格 10 <b>。 The count may fall below 10."]
+    shown = planned._repr_html_()
+    assert "250 (argument)" in shown and "&lt;b&gt;" in shown and "<b>。" not in shown
+
+
 def test_budget_when_no_grant_given_then_every_grant_in_a_table():
     with client(FakeService(grants=[grant(7), grant(8, state="suspended")])) as c:
         b = c.budget()

@@ -186,6 +186,7 @@ def test_evaluate_when_same_seed_then_same_table_and_interval_columns() -> None:
             for n in ("count", "sum_income", "mean_income")
             for end in ("", "_ci_low", "_ci_high")
         ),
+        "suppressed",
     ]
     assert_frame_equal(first, evaluate(FRAME, spec, CITIES, seed=42).table)
 
@@ -225,7 +226,7 @@ def test_evaluate_when_small_public_cells_then_shown_as_nulls() -> None:
     result = evaluate(SIZED, spec, context, seed=0)
     assert result.table["g"].to_list() == ["a", "b", "c", "d"]
     assert result.table["count"].to_list() == [None, 10, 11, 100]
-    assert result.table.row(0)[1:] == (None, None, None)  # the interval is hidden too
+    assert result.table.row(0)[1:] == (None, None, None, "people<10: all")  # interval too
     assert (result.cells, result.suppressed_cells) == (4, 1)
     assert (result.epsilon, result.delta, result.rho) == (10.0, 0.0, None)
 
@@ -499,7 +500,7 @@ def test_execute_when_task_carries_key_domains_then_intervals_and_null_small_cel
     )
     outcome = execute(task)
     table = pl.read_parquet(outcome.output_path)
-    assert table.columns == ["g", "count", "count_ci_low", "count_ci_high"]
+    assert table.columns == ["g", "count", "count_ci_low", "count_ci_high", "suppressed"]
     assert table["count"].to_list() == [None, 10, 11, 100]
     assert (outcome.rows, outcome.cells, outcome.suppressed_cells, outcome.rho) == (4, 4, 1, None)
 
