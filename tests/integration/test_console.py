@@ -30,9 +30,13 @@ def _csrf(html: str) -> str:
     return found[1]
 
 
-def _client(world: World, base_url: str = "http://testserver") -> TestClient:
-    """A browser of its own (own cookie jar) on the world's app."""
-    return TestClient(world.http.app, base_url=base_url, follow_redirects=False)
+def _client(world: World, base_url: str = "http://testserver", lang: str = "en") -> TestClient:
+    """A browser of its own (own cookie jar) on the world's app, reading ``lang`` (the
+    console's default is Chinese; these tests read its English, ``test_console_i18n`` the
+    Chinese)."""
+    return TestClient(
+        world.http.app, base_url=base_url, follow_redirects=False, cookies={"console_lang": lang}
+    )
 
 
 def _sign_in(browser: TestClient, token: str) -> str:
