@@ -633,7 +633,7 @@ def test_grants_page_when_steward_sets_limits_k_and_linkage_then_api_stores_them
         assert f'name="kinds" value="{kind}"' in form
     for name in ("min_cell", "extract_k", "allow_linkage", "limit_wall_s", "limit_tmp_bytes"):
         assert f'name="{name}"' in form
-    assert 'placeholder="default 4096 MiB (max 32768)"' in form  # memory: default and maximum
+    assert 'placeholder="default 4,096 MiB (max 32,768)"' in form  # memory: default and maximum
     before = _grant_ids(world)
     created = browser.post(
         "/console/grants",

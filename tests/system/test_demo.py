@@ -93,7 +93,13 @@ def test_demo_when_run_then_operator_receives_the_released_table_and_output_is_u
     released = list((tmp_path / "demo" / "releases").iterdir())
     assert sorted(p.suffix for p in released) == [".parquet", ".parquet"]  # aggregate, extract
     shots = sorted(p.name for p in (tmp_path / "demo" / "screenshots").iterdir())
-    assert shots == ["console-output.png", "console-queue.png"]
+    assert shots == [
+        "console-audit.png",
+        "console-catalog.png",
+        "console-grants.png",
+        "console-output.png",
+        "console-queue.png",
+    ]
 
     if REGENERATE:
         BASELINE.write_text(printed, encoding="utf-8")

@@ -62,6 +62,7 @@ TERMS: dict[str, str] = {
     "period": N_("period"),
     "files": N_("files"),
     "status": N_("status"),
+    "rows": N_("rows"),
     "role": N_("role"),
     "name": N_("name"),
     # checks
