@@ -79,7 +79,8 @@ def test_console_in_chromium_when_steward_signs_in_then_approves_rejects_and_sus
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True)
-        page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+        # a Chinese browser: date fields read 2027/12/05, as a bureau's screens show them
+        page = browser.new_page(viewport=VIEWPORT, locale="zh-CN")  # type: ignore[arg-type]
         page.set_default_timeout(30_000)
         problems: list[str] = []  # CSP violations and script errors show up here
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -142,7 +143,9 @@ def test_console_in_chromium_when_steward_signs_in_then_approves_rejects_and_sus
         expect(page).to_have_url(re.compile(r".*/console/login$"))
         browser.close()
 
-    assert problems == []
+    # the refused grant form answers 422 on purpose; anything else is a problem
+    assert [p for p in problems if "status of 422" not in p] == []
+    assert len(problems) <= 1
     statuses = {
         j: world.http.get(f"/v1/jobs/{j}", headers=world.as_("steward")).json()["status"]
         for j in (approve_id, reject_id)

@@ -109,6 +109,7 @@ def _grants_page(
             grade_defaults=grade_defaults(),
             default_expiry=(dt.date.today() + dt.timedelta(days=365)).isoformat(),
             refusal=refusal,
+            page_path="/console/grants",
         )
 
 

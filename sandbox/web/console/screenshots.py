@@ -71,7 +71,10 @@ def capture(
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=executable_path, headless=True)
             try:
-                page = browser.new_page(viewport=_VIEWPORT)  # type: ignore[arg-type]
+                page = browser.new_page(
+                    viewport=_VIEWPORT,  # type: ignore[arg-type]
+                    locale=lang.replace("_", "-"),
+                )
                 page.set_default_timeout(timeout_s * 1000)
                 page.goto(f"{base}/console/login?lang={lang}")  # remembered in a cookie
                 page.fill("#token", token)

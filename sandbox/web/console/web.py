@@ -62,8 +62,14 @@ TEMPLATES.env.filters["plain"] = lambda v: formats.plain(v, i18n.current())
 TEMPLATES.env.filters["term"] = terms.term
 
 
-def lang_url(request: Request, locale: str) -> str:
-    """This page's address (path and query) in ``locale``: the language switch's links."""
+def lang_url(request: Request, locale: str, path: str | None = None) -> str:
+    """This page's address (path and query) in ``locale``: the language switch's links.
+
+    A page rendered for a posted form (a refused one) names the page to go back to
+    (``path``): its own address only answers posts.
+    """
+    if path is not None:
+        return f"{path}?lang={locale}"
     return str(request.url.include_query_params(lang=locale).replace(scheme="", netloc=""))
 
 
