@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 from markupsafe import Markup, escape
 
+from sandbox.web.console import formats, i18n
 from sandbox.web.console.i18n import gettext
 
 #: Groups drawn per panel; the preview table lists the rest.
@@ -53,7 +54,8 @@ def _label(row: dict[str, object], keys: list[str]) -> str:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.4g}"
+    """Three significant digits, grouped, never in scientific notation (``35,171``)."""
+    return formats.eps(value, i18n.current())
 
 
 def error_bars(table: pl.DataFrame, group_by: list[str]) -> list[Panel]:

@@ -69,7 +69,12 @@ def capture(
     base = base_url.rstrip("/")
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=executable_path, headless=True)
+            # the browser's own language too: date fields read as the page's readers expect
+            browser = pw.chromium.launch(
+                executable_path=executable_path,
+                headless=True,
+                args=[f"--lang={lang.replace('_', '-')}"],
+            )
             try:
                 page = browser.new_page(
                     viewport=_VIEWPORT,  # type: ignore[arg-type]
