@@ -78,8 +78,7 @@ def test_console_in_chromium_when_steward_signs_in_then_approves_rejects_and_sus
     reject_id = _awaiting(world, group_by=["age"])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--lang=zh-CN"])
-        # a Chinese browser: date fields read 2027/12/05, as a bureau's screens show them
+        browser = pw.chromium.launch(executable_path=chromium, headless=True)
         page = browser.new_page(viewport=VIEWPORT, locale="zh-CN")  # type: ignore[arg-type]
         page.set_default_timeout(30_000)
         problems: list[str] = []  # CSP violations and script errors show up here

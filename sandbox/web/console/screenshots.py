@@ -69,12 +69,7 @@ def capture(
     base = base_url.rstrip("/")
     try:
         with sync_playwright() as pw:
-            # the browser's own language too: date fields read as the page's readers expect
-            browser = pw.chromium.launch(
-                executable_path=executable_path,
-                headless=True,
-                args=[f"--lang={lang.replace('_', '-')}"],
-            )
+            browser = pw.chromium.launch(executable_path=executable_path, headless=True)
             try:
                 page = browser.new_page(
                     viewport=_VIEWPORT,  # type: ignore[arg-type]
