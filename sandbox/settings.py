@@ -14,8 +14,9 @@ import secrets
 import tempfile
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from policies.errors import InvalidRequest
@@ -98,6 +99,17 @@ class Settings(BaseSettings):
     #: which operators must not read through a proxy that forwards everything. Either way
     #: the Ingress must not route ``/metrics``: Prometheus scrapes pods from inside.
     metrics_token: SecretStr | None = None
+    #: The time zone the review console shows times in (an IANA name, e.g. ``UTC``).
+    console_timezone: str = "Asia/Shanghai"
+
+    @field_validator("console_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"not an IANA time zone name: {value!r}") from err
+        return value
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from policies.errors import redacted_traceback
+from sandbox.web.console.i18n import N_
 from sandbox.web.console.web import SECURITY_HEADERS, console_error_page
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,11 @@ def install_error_pages(app: FastAPI) -> None:
     async def http_error(request: Request, err: StarletteHTTPException) -> Response:
         if headers_for(request.url.path) is not SECURITY_HEADERS:
             return await http_exception_handler(request, err)
-        message = "no such page in the console" if err.status_code == 404 else "not possible here"
+        message = (
+            N_("No such page in the console.")
+            if err.status_code == 404
+            else N_("Not possible here.")
+        )
         return console_error_page(request, err.status_code, message)
 
     @app.exception_handler(Exception)
@@ -96,7 +101,7 @@ def install_error_pages(app: FastAPI) -> None:
         # Starlette's outermost middleware answers with this, past SecurityHeaders: set them here.
         log.error("request failed: %s\n%s", type(err).__name__, redacted_traceback(err))
         headers = headers_for(request.url.path)
-        message = "the service failed on this request; the platform operator was told"
+        message = N_("The service failed on this request; the platform operator was told.")
         if headers is SECURITY_HEADERS:
             response: Response = console_error_page(request, 500, message)
         else:

@@ -270,7 +270,7 @@ def test_budget_when_a_grant_is_shown_then_its_own_and_the_firms_spend_per_datas
     assert one["epsilon_left"] == pytest.approx(1.1)
     # the console's grants page shows both; a steward starts a new period there
     wait_status(world, job["id"], {"awaiting_review"})
-    browser = TestClient(world.http.app, follow_redirects=False)
+    browser = TestClient(world.http.app, follow_redirects=False, cookies={"console_lang": "en"})
     csrf = _sign_in(browser, world.steward)
     page = browser.get("/console/grants")
     assert page.status_code == 200

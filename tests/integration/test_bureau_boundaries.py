@@ -231,7 +231,7 @@ def test_job_views_when_admin_reads_then_no_run_report_but_auditor_gets_one(worl
 
 
 def _browser(world: World, token: str) -> tuple[TestClient, str]:
-    browser = TestClient(world.http.app, follow_redirects=False)
+    browser = TestClient(world.http.app, follow_redirects=False, cookies={"console_lang": "en"})
     form = browser.get("/console/login")
     found = _CSRF.search(form.text)
     assert found

@@ -30,9 +30,13 @@ def _csrf(html: str) -> str:
     return found[1]
 
 
-def _client(world: World, base_url: str = "http://testserver") -> TestClient:
-    """A browser of its own (own cookie jar) on the world's app."""
-    return TestClient(world.http.app, base_url=base_url, follow_redirects=False)
+def _client(world: World, base_url: str = "http://testserver", lang: str = "en") -> TestClient:
+    """A browser of its own (own cookie jar) on the world's app, reading ``lang`` (the
+    console's default is Chinese; these tests read its English, ``test_console_i18n`` the
+    Chinese)."""
+    return TestClient(
+        world.http.app, base_url=base_url, follow_redirects=False, cookies={"console_lang": lang}
+    )
 
 
 def _sign_in(browser: TestClient, token: str) -> str:
@@ -675,7 +679,7 @@ def test_grants_page_when_steward_sets_limits_k_and_linkage_then_api_stores_them
         assert f'name="kinds" value="{kind}"' in form
     for name in ("min_cell", "extract_k", "allow_linkage", "limit_wall_s", "limit_tmp_bytes"):
         assert f'name="{name}"' in form
-    assert 'placeholder="default 4096 MiB (max 32768)"' in form  # memory: default and maximum
+    assert 'placeholder="default 4,096 MiB (max 32,768)"' in form  # memory: default and maximum
     before = _grant_ids(world)
     created = browser.post(
         "/console/grants",

@@ -41,7 +41,12 @@ def _spent(world: World) -> float:
 
 
 def _sign_in(world: World) -> tuple[TestClient, str]:
-    browser = TestClient(world.http.app, follow_redirects=False, raise_server_exceptions=False)
+    browser = TestClient(
+        world.http.app,
+        follow_redirects=False,
+        raise_server_exceptions=False,
+        cookies={"console_lang": "en"},
+    )
     form = browser.get("/console/login")
     found = _CSRF.search(form.text)
     assert found

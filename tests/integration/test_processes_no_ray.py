@@ -29,7 +29,7 @@ def pair(settings: Settings) -> Iterator[tuple[World, TestClient]]:
 
 def _browser(http: TestClient) -> TestClient:
     """A browser of its own (own cookie jar) on one app."""
-    return TestClient(http.app, follow_redirects=False)  # type: ignore[arg-type]
+    return TestClient(http.app, follow_redirects=False, cookies={"console_lang": "en"})  # type: ignore[arg-type]
 
 
 def _on(http: TestClient, browser: TestClient) -> TestClient:

@@ -59,9 +59,20 @@ def _awaiting(world: World, **spec: Any) -> int:
     return job_id
 
 
+#: A common office screen: every page fits its width (no sideways scrolling).
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+def _fits(page: Any, where: str) -> None:
+    """The page needs no horizontal scroll at 1366 px (tables scroll inside their own box)."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= VIEWPORT["width"], f"{where} is {width} px wide"
+
+
 def test_console_in_chromium_when_steward_signs_in_then_approves_rejects_and_suspends(
     live: tuple[str, World], chromium: str
 ):
+    """In Chinese, the console's first language; screenshots of every page are kept."""
     from playwright.sync_api import expect, sync_playwright
 
     url, world = live
@@ -70,51 +81,72 @@ def test_console_in_chromium_when_steward_signs_in_then_approves_rejects_and_sus
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = browser.new_page(viewport=VIEWPORT, locale="zh-CN")  # type: ignore[arg-type]
         page.set_default_timeout(30_000)
         problems: list[str] = []  # CSP violations and script errors show up here
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.goto(f"{url}/console/queue?lang=en")  # this walk reads the English labels
         expect(page).to_have_url(re.compile(r".*/console/login$"))
+        expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        expect(page.locator("h1")).to_have_text("登录")
+        _fits(page, "login")
+        page.screenshot(path=str(ARTIFACTS / "00-login.png"), full_page=True)
         page.fill("#token", world.steward)
         page.click("#sign-in")
         expect(page).to_have_url(re.compile(r".*/console/queue$"))
         expect(page.locator("tr.job-row")).to_have_count(2)
+        _fits(page, "queue")
         page.screenshot(path=str(ARTIFACTS / "01-queue.png"), full_page=True)
 
         page.click(f'a[href="/console/jobs/{approve_id}"]')
         expect(page.locator("#error-bars svg").first).to_be_visible()
+        _fits(page, "output")
         page.screenshot(path=str(ARTIFACTS / "02-output.png"), full_page=True)
-        page.fill("#reason", "aggregates over public cities; checks pass")
+        page.fill("#reason", "按城市汇总的公开统计，检查全部通过")
         page.click("#approve")
-        expect(page.locator("#notice")).to_contain_text("released")
+        expect(page.locator("#notice")).to_contain_text("已批准并发布")
         page.screenshot(path=str(ARTIFACTS / "03-approved.png"), full_page=True)
 
         page.goto(f"{url}/console/jobs/{reject_id}")
-        page.fill("#reason", "per-age table is beyond the declared purpose")
+        page.fill("#reason", "按年龄的表格超出了申报的用途")
         page.click("#reject")
-        expect(page.locator("#notice")).to_contain_text("Rejected")
+        expect(page.locator("#notice")).to_contain_text("已驳回")
         page.screenshot(path=str(ARTIFACTS / "04-rejected.png"), full_page=True)
 
-        page.click("text=Grants")
+        page.click('header a[href="/console/grants"]')
         row = page.locator(f'tr.grant-row[data-grant="{world.grant_id}"]')
-        row.locator('input[name="reason"]').fill("operator exceeded the granted scope")
+        row.locator('input[name="reason"]').fill("运营机构超出了授权范围")
         row.locator("button.suspend").click()
-        expect(row.locator(".state")).to_have_text("suspended")
+        expect(row.locator(".state")).to_have_text("已暂停")
+        _fits(page, "grants")
         page.screenshot(path=str(ARTIFACTS / "05-grant-suspended.png"), full_page=True)
 
-        for path in ("catalog", "audit"):
-            page.click(f"text={path.capitalize()}")
+        # a refused grant form: the reason at the top, what was typed kept
+        page.fill("#purpose", "2026 年统计年鉴的人口统计")
+        page.fill("#limit_wall_s", "99999")
+        page.locator("#limit_wall_s").evaluate("e => e.removeAttribute('max')")
+        page.click("#create-grant")
+        expect(page.locator("#grant-error")).to_contain_text("授权未创建")
+        expect(page.locator("#purpose")).to_have_value("2026 年统计年鉴的人口统计")
+        _fits(page, "refused grant form")
+        page.screenshot(path=str(ARTIFACTS / "06-grant-refused.png"), full_page=True)
+
+        for n, path in enumerate(("catalog", "audit"), start=7):
+            page.click(f'header a[href="/console/{path}"]')
             expect(page).to_have_url(re.compile(f".*/console/{path}$"))
-        expect(page.locator("#chain")).to_contain_text("Hash chain verified")
-        page.screenshot(path=str(ARTIFACTS / "06-audit.png"), full_page=True)
+            _fits(page, path)
+            page.screenshot(path=str(ARTIFACTS / f"0{n}-{path}.png"), full_page=True)
+        expect(page.locator("#chain")).to_contain_text("哈希链校验通过")
+        expect(page.locator("table.audit")).to_contain_text("运营机构超出了授权范围")
 
         page.click("#logout")
         expect(page).to_have_url(re.compile(r".*/console/login$"))
         browser.close()
 
-    assert problems == []
+    # the refused grant form answers 422 on purpose; anything else is a problem
+    assert [p for p in problems if "status of 422" not in p] == []
+    assert len(problems) <= 1
     statuses = {
         j: world.http.get(f"/v1/jobs/{j}", headers=world.as_("steward")).json()["status"]
         for j in (approve_id, reject_id)
@@ -122,8 +154,42 @@ def test_console_in_chromium_when_steward_signs_in_then_approves_rejects_and_sus
     assert statuses == {approve_id: "released", reject_id: "rejected"}
     assert world.grant()["state"] == "suspended"
     shots = sorted(p.name for p in ARTIFACTS.glob("0*.png"))
-    assert len(shots) == 6
+    assert len(shots) == 9
     assert all((ARTIFACTS / s).read_bytes().startswith(b"\x89PNG") for s in shots)
+
+
+def test_console_in_chromium_when_english_is_chosen_then_pages_are_english_and_fit(
+    live: tuple[str, World], chromium: str
+):
+    """The switch in the header turns the console English, and the choice is remembered."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, world = live
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True)
+        page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+        page.set_default_timeout(30_000)
+        page.goto(f"{url}/console/login")
+        page.click("#lang-en")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.locator("h1")).to_have_text("Sign in")
+        page.fill("#token", world.auditor)
+        page.click("#sign-in")
+        expect(page).to_have_url(re.compile(r".*/console/queue$"))
+        for path, heading in (
+            ("grants", "Grants"),
+            ("catalog", "Catalog"),
+            ("audit", "Audit log"),
+        ):
+            page.click(f'header a[href="/console/{path}"]')
+            expect(page.locator("html")).to_have_attribute("lang", "en")
+            expect(page.locator("h1")).to_have_text(heading)
+            _fits(page, f"{path} (English)")
+            page.screenshot(path=str(ARTIFACTS / f"en-{path}.png"), full_page=True)
+        page.click("#lang-zh_CN")  # and back
+        expect(page.locator("h1")).to_have_text("审计日志")
+        browser.close()
 
 
 def test_capture_when_chromium_present_then_queue_and_output_screenshots(
@@ -132,7 +198,13 @@ def test_capture_when_chromium_present_then_queue_and_output_screenshots(
     url, world = live
     _awaiting(world)
     shots = capture(url, world.auditor, tmp_path / "shots", executable_path=chromium)
-    assert [p.name for p in shots] == ["console-queue.png", "console-output.png"]
+    assert [p.name for p in shots] == [
+        "console-queue.png",
+        "console-output.png",
+        "console-grants.png",
+        "console-catalog.png",
+        "console-audit.png",
+    ]
     assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 5000 for p in shots)
 
 
@@ -147,11 +219,10 @@ def test_capture_when_nothing_awaits_review_then_the_newest_job_is_shown(
         json={"decision": "approve", "reason": "aggregates look fine"},
     )
     shots = capture(url, world.steward, tmp_path, executable_path=chromium)
-    assert [p.name for p in shots] == ["console-queue.png", "console-output.png"]
+    assert [p.name for p in shots][:2] == ["console-queue.png", "console-output.png"]
 
 
-#: The viewport the console must fit without horizontal scrolling (a common office laptop).
-LAPTOP = {"width": 1366, "height": 768}
+LAPTOP = VIEWPORT
 
 
 def _review_pages(world: World) -> dict[str, int]:
@@ -186,12 +257,6 @@ def _review_pages(world: World) -> dict[str, int]:
         "differencing": table(31, "awaiting_review"),  # ten people from the release: flagged
         "returned": returned,
     }
-
-
-def _fits(page: Any) -> None:
-    """No horizontal scroll at the laptop's width."""
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= LAPTOP["width"], f"{page.url} is {width} px wide"
 
 
 @pytest.mark.parametrize(
@@ -245,7 +310,7 @@ def test_review_pages_in_chromium_when_zh_or_en_then_fit_1366_and_chinese_screen
         expect(page.locator("h1")).to_contain_text(words["queue"])
         flagged = page.locator(f'tr.job-row[data-job="{jobs["differencing"]}"] .differencing')
         expect(flagged).to_be_visible()
-        _fits(page)
+        _fits(page, page.url)
         if lang == "zh_CN":
             shots.append(ARTIFACTS / "review-zh-queue.png")
             page.screenshot(path=str(shots[-1]), full_page=True)
@@ -258,7 +323,7 @@ def test_review_pages_in_chromium_when_zh_or_en_then_fit_1366_and_chinese_screen
         for name, job_id in jobs.items():
             page.goto(f"{url}/console/jobs/{job_id}")
             expect(page.locator(banners[name])).to_contain_text(words[name])
-            _fits(page)
+            _fits(page, page.url)
             if lang == "zh_CN":
                 shots.append(ARTIFACTS / f"review-zh-{name}.png")
                 page.screenshot(path=str(shots[-1]), full_page=True)

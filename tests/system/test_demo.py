@@ -98,8 +98,11 @@ def test_demo_when_run_then_operator_receives_the_released_table_and_output_is_u
         "console-admin-orgs.png",
         "console-admin-tokens.png",
         "console-admin-users.png",
+        "console-audit.png",
+        "console-catalog.png",
         "console-datasets-confirm.png",
         "console-datasets-new.png",
+        "console-grants.png",
         "console-output.png",
         "console-queue.png",
     ]

@@ -18,6 +18,8 @@ from policies.airlock import min_cell_size
 from policies.catalog import Grade
 from policies.errors import InvalidRequest
 from policies.extract import DEFAULT_MIN_K
+from sandbox.web.console.i18n import N_, gettext
+from sandbox.web.console.terms import term
 
 _KIB = 1024
 _MIB = 1024 * _KIB
@@ -28,31 +30,39 @@ FIELD_PREFIX = "limit_"
 #: Digits a limit field may hold: more than any range needs, few enough to parse cheaply.
 _MAX_DIGITS = 9
 _LABELS = {
-    "wall_s": "wall",
-    "cpu_s": "CPU",
-    "memory_bytes": "memory",
-    "processes": "processes",
-    "file_size_bytes": "file size",
-    "open_files": "open files",
-    "output_bytes": "output size",
-    "output_files": "output files",
-    "tmp_bytes": "tmp size",
-    "cpu_percent": "CPU quota",
+    "wall_s": N_("wall"),
+    "cpu_s": N_("CPU"),
+    "memory_bytes": N_("memory"),
+    "processes": N_("processes"),
+    "file_size_bytes": N_("file size"),
+    "open_files": N_("open files"),
+    "output_bytes": N_("output size"),
+    "output_files": N_("output files"),
+    "tmp_bytes": N_("tmp size"),
+    "cpu_percent": N_("CPU quota"),
 }
 _HINTS = {
-    "wall_s": "wall-clock time before the jail is killed",
-    "cpu_s": "CPU time per process",
-    "memory_bytes": "memory per process and in total",
-    "processes": "processes and threads at once",
-    "file_size_bytes": "largest file written",
-    "open_files": "open files per process",
-    "output_bytes": "size of /output",
-    "output_files": "files in /output",
-    "tmp_bytes": "size of /tmp",
-    "cpu_percent": "percent of one core the jail may use",
+    "wall_s": N_("wall-clock time before the jail is killed"),
+    "cpu_s": N_("CPU time per process"),
+    "memory_bytes": N_("memory per process and in total"),
+    "processes": N_("processes and threads at once"),
+    "file_size_bytes": N_("largest file written"),
+    "open_files": N_("open files per process"),
+    "output_bytes": N_("size of /output"),
+    "output_files": N_("files in /output"),
+    "tmp_bytes": N_("size of /tmp"),
+    "cpu_percent": N_("percent of one core the jail may use"),
 }
 
 Unit = Literal["s", "MiB", ""]
+#: How each unit reads (msgids; MiB and counts read the same in every language).
+_UNIT_NAMES: dict[str, str] = {"s": N_("s"), "MiB": "MiB", "": ""}
+
+
+def unit_name(unit: str) -> str:
+    """A unit in the reader's language (``"s"`` is 秒 in Chinese)."""
+    name = _UNIT_NAMES.get(unit, unit)
+    return gettext(name) if name else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +90,14 @@ class LimitField:
     high: int
 
     @property
+    def unit_name(self) -> str:
+        """The form's unit in the reader's language."""
+        return unit_name(self.unit)
+
+    def _unit_suffix(self) -> str:
+        return f" {self.unit_name}" if self.unit else ""
+
+    @property
     def name(self) -> str:
         """The form field's name."""
         return FIELD_PREFIX + self.key
@@ -96,22 +114,28 @@ class LimitField:
             return None
         if not (text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS):
             raise InvalidRequest(
-                f"jail limit '{self.label}' is a whole number{self._in_unit()}; "
-                "leave it blank for the default"
+                gettext(
+                    "jail limit '%(label)s' is a whole number%(unit)s; "
+                    "leave it blank for the default"
+                )
+                % {"label": gettext(self.label), "unit": self._unit_suffix()}
             )
         value = int(text)
         if not self.low <= value <= self.high:
             raise InvalidRequest(
-                f"jail limit '{self.label}' must be between {self.low} and {self.high}"
-                f"{self._units()} (default {self.default}); leave it blank for the default"
+                gettext(
+                    "jail limit '%(label)s' must be between %(low)s and %(high)s%(unit)s "
+                    "(default %(default)s); leave it blank for the default"
+                )
+                % {
+                    "label": gettext(self.label),
+                    "low": self.low,
+                    "high": self.high,
+                    "unit": self._unit_suffix(),
+                    "default": self.default,
+                }
             )
         return value * self.scale
-
-    def _in_unit(self) -> str:
-        return {"s": " of seconds", "MiB": " of MiB", "": ""}[self.unit]
-
-    def _units(self) -> str:
-        return {"s": " seconds", "MiB": " MiB", "": ""}[self.unit]
 
 
 def _field(key: str, default: int) -> LimitField:
@@ -194,8 +218,11 @@ def effective_limits(grant_limits: Mapping[str, object] | None) -> list[LimitSho
     Shows what is stored without judging it: a value a later release forbids
     is still listed (the job service refuses it when a job starts).
 
+    Labels stay msgids (the page translates them); units read in the current language
+    (Chinese outside a request):
+
     >>> [(s.label, s.value, s.from_grant) for s in effective_limits({"wall_s": 60})][:3]
-    [('wall', '60 s', True), ('CPU', '120 s', False), ('memory', '4 GiB', False)]
+    [('wall', '60 秒', True), ('CPU', '120 秒', False), ('memory', '4 GiB', False)]
     """
     own = dict(grant_limits or {})
     shown = []
@@ -203,7 +230,7 @@ def effective_limits(grant_limits: Mapping[str, object] | None) -> list[LimitSho
         raw = own.get(f.key)
         from_grant = isinstance(raw, int) and not isinstance(raw, bool)
         value = raw if isinstance(raw, int) and from_grant else getattr(_DEFAULTS, f.key)
-        text = format_bytes(value) if f.unit == "MiB" else f"{value} {f.unit}".rstrip()
+        text = format_bytes(value) if f.unit == "MiB" else f"{value} {unit_name(f.unit)}".rstrip()
         shown.append(LimitShown(f.key, f.label, text, from_grant))
     return shown
 
@@ -211,11 +238,11 @@ def effective_limits(grant_limits: Mapping[str, object] | None) -> list[LimitSho
 def grade_defaults() -> dict[str, str]:
     """The grade defaults that apply when a grant leaves ``min_cell`` or ``extract_k`` unset.
 
-    >>> grade_defaults()["extract_k"]
-    '5 general, 10 important'
+    >>> grade_defaults()["extract_k"]  # in the current language (Chinese outside a request)
+    '5 一般数据, 10 重要数据'
     """
     grades = (Grade.GENERAL, Grade.IMPORTANT)
     return {
-        "min_cell": ", ".join(f"{min_cell_size(g)} {g.value}" for g in grades),
-        "extract_k": ", ".join(f"{DEFAULT_MIN_K[g]} {g.value}" for g in grades),
+        "min_cell": ", ".join(f"{min_cell_size(g)} {term(g.value)}" for g in grades),
+        "extract_k": ", ".join(f"{DEFAULT_MIN_K[g]} {term(g.value)}" for g in grades),
     }

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import polars as pl
 from markupsafe import Markup, escape
 
-from sandbox.web.console.formats import num
+from sandbox.web.console import formats, i18n
+from sandbox.web.console.i18n import gettext
 
 #: Groups drawn per panel; the preview table lists the rest.
 MAX_GROUPS = 40
@@ -48,12 +49,13 @@ def measures(table: pl.DataFrame) -> list[str]:
 
 
 def _label(row: dict[str, object], keys: list[str]) -> str:
-    text = " · ".join("∅" if row[k] is None else str(row[k]) for k in keys) or "all"
+    text = " · ".join("∅" if row[k] is None else str(row[k]) for k in keys) or gettext("all")
     return text if len(text) <= 28 else text[:27] + "…"
 
 
 def _fmt(value: float) -> str:
-    return num(value)  # grouped, never 3.574e+04
+    """Three significant digits, grouped, never in scientific notation (``35,171``)."""
+    return formats.eps(value, i18n.current())
 
 
 def error_bars(table: pl.DataFrame, group_by: list[str]) -> list[Panel]:
@@ -74,15 +76,18 @@ def _panel(table: pl.DataFrame, keys: list[str], measure: str) -> Markup:
         )
     ]
     height = _PAD * 2 + _ROW * max(len(rows), 1)
+    label = gettext("95%% intervals of %(measure)s") % {"measure": measure}
+    legend = gettext("(dot: noisy value; bar: interval at 95 %%)") % {}
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="errorbars" width="{_WIDTH}" '
         f'height="{height}" viewBox="0 0 {_WIDTH} {height}" role="img" '
-        f'aria-label="95% intervals of {escape(measure)}">',
+        f'aria-label="{escape(label)}">',
         f'<text x="4" y="14" font-size="12" font-weight="bold">{escape(measure)} '
-        "(dot: noisy value; bar: 95 % interval)</text>",
+        f"{escape(legend)}</text>",
     ]
     if not rows:
-        parts.append(f'<text x="4" y="{_PAD + 12}" font-size="12">no finite values</text></svg>')
+        none = escape(gettext("no finite values"))
+        parts.append(f'<text x="4" y="{_PAD + 12}" font-size="12">{none}</text></svg>')
         return Markup("".join(parts))  # noqa: S704 - every text above is escaped
     low = min(float(r[f"{measure}_ci_low"]) for r in rows)
     high = max(float(r[f"{measure}_ci_high"]) for r in rows)

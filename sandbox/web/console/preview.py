@@ -25,6 +25,7 @@ import polars as pl
 from policies.errors import NotFound
 from sandbox.checks.support.files import MAX_MEMBERS
 from sandbox.web.console.formats import num
+from sandbox.web.console.i18n import gettext
 
 #: Rows shown of a table.
 PREVIEW_ROWS = 20
@@ -129,14 +130,17 @@ def parquet_table(path: Path | IO[bytes]) -> Table:
                 size = sum(chunk.total_uncompressed_size for chunk in chunks)
                 if size > MAX_PREVIEW_BYTES:
                     raise TooLarge(
-                        f"too large to preview (its first rows unpack to over "
-                        f"{MAX_PREVIEW_BYTES >> 20} MiB): download the output to read it"
+                        gettext(
+                            "too large to preview (its first rows unpack to over %(mib)s MiB): "
+                            "download the output to read it"
+                        )
+                        % {"mib": MAX_PREVIEW_BYTES >> 20}
                     )
                 arrow = parquet.read_row_group(0, columns=names).slice(0, PREVIEW_ROWS)
             frame = pl.from_arrow(arrow)
             total = meta.num_rows
     except (pa.ArrowException, pl.exceptions.PolarsError, KeyError, IndexError) as err:
-        raise OSError("not a readable Parquet table") from err
+        raise OSError(gettext("not a readable Parquet table")) from err
     assert isinstance(frame, pl.DataFrame)
     return frame_table(frame, total)
 
@@ -155,7 +159,7 @@ def csv_table(data: bytes) -> Table:
     if len(data) > MAX_CSV_PREFIX:
         prefix = prefix[: prefix.rfind(b"\n") + 1]
         if not prefix:
-            raise TooLarge("too wide to preview (its header is over 1 MiB): download it")
+            raise TooLarge(gettext("too wide to preview (its header is over 1 MiB): download it"))
     text = prefix.decode("utf-8")
     lines = csv.reader(io.StringIO(text, newline=""))
     header = next(lines, [])[:MAX_COLUMNS]
@@ -217,7 +221,7 @@ def zip_members(path: Path | IO[bytes]) -> list[Member]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as err:
-        raise NotFound("the output is not a readable zip archive") from err
+        raise NotFound(gettext("the output is not a readable zip archive")) from err
     members: list[Member] = []
     with archive:
         files = [i for i in archive.infolist() if not i.is_dir()]
@@ -225,10 +229,14 @@ def zip_members(path: Path | IO[bytes]) -> list[Member]:
             if index < MAX_PREVIEWED or _kind(info.filename) in ("image", "other"):
                 members.append(_member(archive, index, info))
             else:
-                note = f"not previewed (over {MAX_PREVIEWED} files): download the output to read it"
+                note = gettext(
+                    "not previewed (over %(n)s files): download the output to read it"
+                ) % {"n": MAX_PREVIEWED}
                 members.append(Member(index, info.filename, info.file_size, "other", note=note))
         if len(files) > MAX_MEMBERS:
-            note = f"{len(files) - MAX_MEMBERS} more files not listed (the checks fail it)"
+            note = gettext("%(n)s more files not listed (the checks fail it)") % {
+                "n": len(files) - MAX_MEMBERS
+            }
             members.append(Member(len(files), "…", 0, "other", note=note))
     return members
 
@@ -239,7 +247,7 @@ def _member(archive: zipfile.ZipFile, index: int, info: zipfile.ZipInfo) -> Memb
     if kind in ("other", "image"):
         return Member(index, name, size, kind)
     if size > MAX_MEMBER:
-        return Member(index, name, size, kind, note="too large to preview")
+        return Member(index, name, size, kind, note=gettext("too large to preview"))
     data = _read_member(archive, info, MAX_MEMBER + 1)
     if kind == "text":
         text = data[: MAX_TEXT * 4].decode("utf-8", errors="replace")[:MAX_TEXT]
@@ -253,7 +261,7 @@ def _member(archive: zipfile.ZipFile, index: int, info: zipfile.ZipInfo) -> Memb
     except TooLarge as err:
         return Member(index, name, size, kind, note=str(err))
     except (pl.exceptions.PanicException, OSError, UnicodeDecodeError, csv.Error):
-        return Member(index, name, size, kind, note="not a readable table")
+        return Member(index, name, size, kind, note=gettext("not a readable table"))
     return Member(index, name, size, kind, table=table)
 
 
@@ -266,17 +274,17 @@ def zip_image(path: Path, index: int) -> bytes:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as err:
-        raise NotFound("the output is not a readable zip archive") from err
+        raise NotFound(gettext("the output is not a readable zip archive")) from err
     with archive:
         files = [i for i in archive.infolist() if not i.is_dir()]
         if not 0 <= index < min(len(files), MAX_MEMBERS):
-            raise NotFound("no such file in the output")
+            raise NotFound(gettext("no such file in the output"))
         info = files[index]
         if _kind(info.filename) != "image" or info.file_size > MAX_MEMBER:
-            raise NotFound("no such image in the output")
+            raise NotFound(gettext("no such image in the output"))
         data = _read_member(archive, info, MAX_MEMBER + 1)
     if not data.startswith(PNG_MAGIC) or len(data) > MAX_MEMBER:
-        raise NotFound("the file is not a PNG image")
+        raise NotFound(gettext("the file is not a PNG image"))
     return data
 
 
@@ -290,13 +298,13 @@ def model_member(path: Path) -> Member:
 
     size = path.stat().st_size
     if size > MAX_MEMBER:
-        return Member(0, path.name, size, "text", note="too large to preview")
+        return Member(0, path.name, size, "text", note=gettext("too large to preview"))
     try:
         if path.suffix.lower() == ".json":
             if size > MAX_JSON_PRETTY:  # parsed and indented, JSON takes many times its bytes
                 with path.open(encoding="utf-8", errors="replace") as handle:
                     text = handle.read(MAX_TEXT)
-                return Member(0, path.name, size, "text", text=text + "\n… (cut)")
+                return Member(0, path.name, size, "text", text=text + "\n… " + gettext("(cut)"))
             text = path.read_text(encoding="utf-8", errors="replace")
             try:
                 return Member(0, path.name, size, "text", text=_pretty(json.loads(text)))
@@ -309,7 +317,13 @@ def model_member(path: Path) -> Member:
             }
         return Member(0, path.name, size, "text", text=_pretty(header))
     except (OSError, ValueError, SafetensorError) as err:
-        return Member(0, path.name, size, "other", note=f"not readable ({type(err).__name__})")
+        return Member(
+            0,
+            path.name,
+            size,
+            "other",
+            note=gettext("not readable (%(error)s)") % {"error": type(err).__name__},
+        )
 
 
 def _pretty(value: object) -> str:
@@ -326,4 +340,4 @@ def _pretty(value: object) -> str:
 
 
 def _cut(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "\n… (cut)"
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "\n… " + gettext("(cut)")

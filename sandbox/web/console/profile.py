@@ -14,6 +14,7 @@ from functools import lru_cache
 import polars as pl
 
 from sandbox.catalog.datasets import scan_dataset
+from sandbox.web.console.i18n import N_
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ def distinct_band(n: int) -> str:
     ):
         if n < upper:
             return label
-    return "100 000 or more"
+    return N_("100 000 or more")
 
 
 def profile(path: str, sha256: str, rows: int) -> list[ColumnProfile]:

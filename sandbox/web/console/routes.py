@@ -54,10 +54,10 @@ _STATIC = {
 }
 #: Notices a redirect may name (never free text from the query string).
 NOTICES = {
-    "approved": "Approval recorded.",
-    "released": "Approved and released; the manifest is signed.",
-    "rejected": "Rejected; the operator sees the reason.",
-    "waiting": "Approval recorded; a second steward must approve before release.",
+    "approved": N_("Approval recorded."),
+    "released": N_("Approved and released; the manifest is signed."),
+    "rejected": N_("Rejected; the operator sees the reason."),
+    "waiting": N_("Approval recorded; a second steward must approve before release."),
     "returned": N_("Returned for changes; the operator sees your comment."),
 }
 
@@ -66,7 +66,7 @@ NOTICES = {
 def static(name: str) -> Response:
     """The style sheet and the icon (a fixed list: no path is read from the request)."""
     if name not in _STATIC:
-        raise NotFound("no such file")
+        raise NotFound(gettext("No such file."))
     body, media = _STATIC[name]
     return Response(body, media_type=media)
 
@@ -100,16 +100,18 @@ def login(
 ) -> Response:
     """Exchange an API token for a console session (stewards and auditors only)."""
     if not same_secret(csrf, request.cookies.get(LOGIN_COOKIE, "")):
-        return _login_form(request, 403, "The sign-in form expired; please try again.")
+        return _login_form(request, 403, gettext("The sign-in form expired; please try again."))
     try:
         who = signed_in(request, sandbox, token.strip() or None)
     except TooManyAttempts as err:
-        wait = f"Too many failed sign-ins; wait {err.retry_after_s} s."
+        wait = gettext("Too many failed sign-ins; wait %(seconds)s s.") % {
+            "seconds": err.retry_after_s
+        }
         refused = _login_form(request, 429, wait)
         refused.headers["Retry-After"] = str(err.retry_after_s)
         return refused
     except Unauthenticated:
-        return _login_form(request, 401, "That token is not valid.")
+        return _login_form(request, 401, gettext("That token is not valid."))
     check_console_role(who)
     token_id = live_token_id(sandbox.db, token.strip())
     # a fresh id at every sign-in (no fixation)
@@ -225,11 +227,11 @@ def image(
     with sandbox.db.session() as session:
         shown = visible_job(session, viewer.who, job_id)
         if not _reads_output(session, viewer, shown):
-            raise NotFound("outputs are shown to the reviewing stewards only")
+            raise NotFound(gettext("Outputs are shown to the reviewing stewards only."))
         path = Path(shown.output_path or "/nonexistent")
         _audit_preview(sandbox, session, viewer, shown, file=index)
     if path.suffix.lower() != ".zip" or not path.is_file():
-        raise NotFound("the output has no images")
+        raise NotFound(gettext("The output has no images."))
     return Response(
         preview.zip_image(path, index),
         media_type="image/png",

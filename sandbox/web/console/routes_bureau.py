@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from jobs.kinds import KINDS
 from policies.access import can_manage_datasets, can_read_exact_facts_of
 from policies.budget import PrivacyBudget
-from policies.errors import InvalidRequest, NotFound, PolicyViolation, SandboxError
+from policies.errors import InvalidRequest, NotFound, PolicyViolation
 from policies.grants import GrantState
 from sandbox.access import grants, ledger
 from sandbox.audit.anchors import retired_keys
@@ -28,10 +29,19 @@ from sandbox.web.console.grant_terms import (
     grade_defaults,
     parse_limits,
 )
+from sandbox.web.console.i18n import N_, gettext
 from sandbox.web.console.profile import profile
-from sandbox.web.console.web import ConsoleRoute, StewardDep, Viewer, ViewerDep, render
+from sandbox.web.console.web import (
+    ConsoleRoute,
+    Refusal,
+    StewardDep,
+    TypedFormDep,
+    Viewer,
+    ViewerDep,
+    parse_form,
+    render,
+)
 from sandbox.web.deps import SandboxDep
-from sandbox.web.errors import status_of
 from sandbox.web.params import MAX_ID, IdPath
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
@@ -55,10 +65,9 @@ def _grants_page(
     viewer: Viewer,
     sandbox: Sandbox,
     *,
-    error: SandboxError | None = None,
-    period_error: bool = False,
+    refusal: Refusal | None = None,
 ) -> Response:
-    """The grants page, with a refused form's message above the form when there is one."""
+    """The grants page; after a refused form, its reason at the top and what was typed."""
     with sandbox.db.session() as session:
         rows = [
             {
@@ -86,7 +95,7 @@ def _grants_page(
             request,
             "grants.html",
             viewer,
-            status_code=status_of(error) if error else 200,
+            status_code=refusal.status if refusal else 200,
             rows=rows,
             orgs=orgs,
             datasets=[
@@ -99,15 +108,58 @@ def _grants_page(
             limit_fields=LIMIT_FIELDS,
             grade_defaults=grade_defaults(),
             default_expiry=(dt.date.today() + dt.timedelta(days=365)).isoformat(),
-            error=str(error) if error and not period_error else "",
-            period_error=str(error) if error and period_error else "",
+            refusal=refusal,
+            page_path="/console/grants",
         )
 
 
-async def limit_inputs(request: Request) -> dict[str, str]:
-    """The create form's ``limit_*`` fields as typed (the form is parsed once per request)."""
-    form = await request.form()
-    return {k: v for k, v in form.items() if k.startswith(FIELD_PREFIX) and isinstance(v, str)}
+class GrantForm(BaseModel):
+    """The create-grant form's fields and ranges (:func:`grants.create` checks the rules)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    org_id: int = Field(ge=1, le=MAX_ID)
+    datasets: list[str] = Field(min_length=1)
+    kinds: list[str] = Field(min_length=1)
+    purpose: str = Field(max_length=4000)
+    epsilon: float = Field(gt=0, le=1000)
+    delta: float = Field(default=0.0, ge=0, lt=1)
+    expires: dt.date
+    min_cell: str = Field(default="", max_length=6)
+    extract_k: str = Field(default="", max_length=6)
+    allow_linkage: bool = False
+    commitment_accepted: bool = False
+
+
+#: The create-grant form's field labels (msgids), to name a wrong field.
+GRANT_LABELS = {
+    "org_id": N_("Operator organisation"),
+    "datasets": N_("Datasets"),
+    "kinds": N_("Job kinds"),
+    "purpose": N_("Purpose (art. 34)"),
+    "epsilon": N_("ε budget"),
+    "delta": N_("δ budget"),
+    "expires": N_("Expires"),
+    "min_cell": N_("small-cell threshold"),
+    "extract_k": N_("extract k"),
+}
+
+
+class PeriodForm(BaseModel):
+    """The budget-period form's fields."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    org_id: int = Field(ge=1, le=MAX_ID)
+    dataset: str = Field(max_length=64)
+    reason: str = Field(default="", max_length=2000)
+
+
+PERIOD_LABELS = {
+    "org_id": N_("Operator organisation"),
+    "dataset": N_("Dataset"),
+    "reason": N_("Reason (audited)"),
+}
 
 
 def _whole(text: str, what: str) -> int | None:
@@ -116,7 +168,10 @@ def _whole(text: str, what: str) -> int | None:
     if not text:
         return None
     if not (text.isascii() and text.isdigit()):
-        raise InvalidRequest(f"the {what} is a whole number; leave it blank for the default")
+        raise InvalidRequest(
+            gettext("the %(field)s is a whole number; leave it blank for the default")
+            % {"field": gettext(what)}
+        )
     return int(text)
 
 
@@ -126,47 +181,41 @@ def create_grant(
     viewer: ViewerDep,
     steward: StewardDep,
     sandbox: SandboxDep,
-    limit_text: Annotated[dict[str, str], Depends(limit_inputs)],
-    org_id: Annotated[int, Form(ge=1, le=MAX_ID)],
-    purpose: Annotated[str, Form(max_length=4000)],
-    epsilon: Annotated[float, Form(gt=0, le=1000)],
-    expires: Annotated[dt.date, Form()],
-    datasets: Annotated[list[str], Form()],
-    kinds: Annotated[list[str], Form()],
-    delta: Annotated[float, Form(ge=0, lt=1)] = 0.0,
-    min_cell: Annotated[str, Form(max_length=6)] = "",
-    extract_k: Annotated[str, Form(max_length=6)] = "",
-    allow_linkage: Annotated[bool, Form()] = False,
-    commitment_accepted: Annotated[bool, Form()] = False,
+    typed: TypedFormDep,
 ) -> Response:
     """Create a grant (the same rules as ``POST /v1/grants``, checked by :func:`grants.create`).
 
-    A refused form comes back as the grants page with the reason (status 4xx);
-    the reason names fields and ranges, never what was typed.
+    A refused form comes back as the grants page with the reason at the top and what was
+    typed (status 4xx); the reason names fields and ranges, never what was typed.
     """
     try:
-        cell, k = _whole(min_cell, "small-cell threshold"), _whole(extract_k, "extract k")
-        limits = parse_limits(limit_text)
+        form = parse_form(GrantForm, typed, GRANT_LABELS)
+        cell = _whole(form.min_cell, N_("small-cell threshold"))
+        k = _whole(form.extract_k, N_("extract k"))
+        limits = parse_limits(
+            {n: v[-1] for n, v in typed.items() if n.startswith(FIELD_PREFIX) and v}
+        )
         with sandbox.db.session() as session:
             grants.create(
                 sandbox.db,
                 session,
                 steward.actor,
                 steward.user_id,
-                org_id=org_id,
-                datasets=datasets,
-                purpose=purpose,
-                kinds=kinds,
-                budget=PrivacyBudget(epsilon, delta),
-                expires_at=dt.datetime.combine(expires, dt.time(23, 59, 59), dt.UTC),
-                commitment_accepted=commitment_accepted,
+                org_id=form.org_id,
+                datasets=form.datasets,
+                purpose=form.purpose,
+                kinds=form.kinds,
+                budget=PrivacyBudget(form.epsilon, form.delta),
+                expires_at=dt.datetime.combine(form.expires, dt.time(23, 59, 59), dt.UTC),
+                commitment_accepted=form.commitment_accepted,
                 min_cell=cell,
                 extract_k=k,
-                allow_linkage=allow_linkage,
+                allow_linkage=form.allow_linkage,
                 limits=limits,
             )
     except (InvalidRequest, PolicyViolation, NotFound) as err:
-        return _grants_page(request, viewer, sandbox, error=err)
+        refusal = Refusal.of(err, typed, N_("The grant was not created"), form="grant")
+        return _grants_page(request, viewer, sandbox, refusal=refusal)
     return RedirectResponse("/console/grants", status_code=303)
 
 
@@ -198,12 +247,11 @@ def start_budget_period(
     viewer: ViewerDep,
     steward: StewardDep,
     sandbox: SandboxDep,
-    org_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
-    dataset: Annotated[str, Form(max_length=64)],
-    reason: Annotated[str, Form(max_length=2000)] = "",
+    typed: TypedFormDep,
 ) -> Response:
     """Start a new budget period for a firm on a dataset (audited; same rules as the API)."""
     try:
+        form = parse_form(PeriodForm, typed, PERIOD_LABELS)
         with sandbox.db.session() as session:
             ledger.start_period(
                 sandbox.db,
@@ -211,12 +259,13 @@ def start_budget_period(
                 steward.actor,
                 steward.user_id,
                 steward_org=steward.org_id,
-                org_id=org_id,
-                dataset=dataset,
-                reason=reason,
+                org_id=form.org_id,
+                dataset=form.dataset,
+                reason=form.reason,
             )
     except (InvalidRequest, NotFound, PolicyViolation) as err:
-        return _grants_page(request, viewer, sandbox, error=err, period_error=True)
+        refusal = Refusal.of(err, typed, N_("No new period was started"), form="period")
+        return _grants_page(request, viewer, sandbox, refusal=refusal)
     return RedirectResponse("/console/grants", status_code=303)
 
 

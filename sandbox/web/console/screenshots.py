@@ -1,10 +1,12 @@
 """Screenshots of the review console for the demo's evidence folder.
 
 Drives Debian's Chromium headless through Playwright (no browser download):
-signs in with a steward's or auditor's token, then captures the queue and
-the page of the newest output in it (or of the newest job in any state when
-nothing awaits review); :func:`capture_admin` captures the admins' pages and
-the ingest pages in Chinese. Without Playwright or Chromium it logs
+signs in with a steward's or auditor's token, then captures the queue, the
+page of the newest output in it (or of the newest job in any state when
+nothing awaits review), the grants, the catalog and the audit log, in Chinese
+(the console's first language) unless asked otherwise, at 1366×768 (a common
+office screen; the pages fit its width); :func:`capture_admin` captures the admins'
+pages and the ingest pages in Chinese. Without Playwright or Chromium it logs
 what to install and returns no files, so the rest of the demo goes on.
 """
 
@@ -17,7 +19,13 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 CHROMIUM = "/usr/bin/chromium"
-_VIEWPORT = {"width": 1280, "height": 900}
+_VIEWPORT = {"width": 1366, "height": 768}
+#: Pages captured after the queue and the output page: (file stem, path).
+PAGES = (
+    ("grants", "/console/grants"),
+    ("catalog", "/console/catalog"),
+    ("audit", "/console/audit"),
+)
 
 
 def capture(
@@ -27,18 +35,22 @@ def capture(
     *,
     executable_path: str = CHROMIUM,
     timeout_s: float = 30.0,
+    lang: str = "zh_CN",
 ) -> list[Path]:
-    """Sign in to the console at ``base_url`` and screenshot its queue and one output page.
+    """Sign in to the console at ``base_url`` and screenshot its pages.
 
     Args:
         base_url: Where the service answers, e.g. ``http://127.0.0.1:8000``.
         token: A steward's or auditor's API token.
-        out_dir: Folder for ``console-queue.png`` and ``console-output.png`` (made if missing).
+        out_dir: Folder for ``console-queue.png``, ``console-output.png``,
+            ``console-grants.png``, ``console-catalog.png`` and ``console-audit.png``
+            (made if missing).
         executable_path: The Chromium binary.
         timeout_s: Longest wait for one page.
+        lang: The console's language (``zh_CN`` or ``en``).
 
     Returns:
-        The screenshots written (the output page only when the queue lists a job);
+        The screenshots written, in that order (the output page only when there is a job);
         empty when Playwright or Chromium is missing, with the reason logged.
     """
     if not Path(executable_path).is_file():
@@ -60,9 +72,12 @@ def capture(
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=executable_path, headless=True)
             try:
-                page = browser.new_page(viewport=_VIEWPORT)  # type: ignore[arg-type]
+                page = browser.new_page(
+                    viewport=_VIEWPORT,  # type: ignore[arg-type]
+                    locale=lang.replace("_", "-"),
+                )
                 page.set_default_timeout(timeout_s * 1000)
-                page.goto(f"{base}/console/login")
+                page.goto(f"{base}/console/login?lang={lang}")  # remembered in a cookie
                 page.fill("#token", token)
                 page.click("#sign-in")
                 page.wait_for_url(re.compile(r".*/console/queue.*"))
@@ -79,6 +94,11 @@ def capture(
                     output = out_dir / "console-output.png"
                     page.screenshot(path=str(output), full_page=True)
                     written.append(output)
+                for stem, path in PAGES:
+                    page.goto(f"{base}{path}")
+                    shot = out_dir / f"console-{stem}.png"
+                    page.screenshot(path=str(shot), full_page=True)
+                    written.append(shot)
             finally:
                 browser.close()
     except PlaywrightError as err:

@@ -26,11 +26,14 @@ from sandbox.checks import blocking
 from sandbox.jobs.history import HistoryEntry, release_history
 from sandbox.store.models import Dataset, Job, Organisation, Review, User
 from sandbox.web.console import plots, preview
+from sandbox.web.console.i18n import N_, gettext
 
 #: Jobs one queue page lists.
 QUEUE_LIMIT = 500
 #: Facts of a custom job's run a reviewer reads (from :mod:`jobs.kinds.custom.engine`'s report).
 RUN_FACTS = ("succeeded", "exit_code", "killed_by", "wall_s", "cpu_s", "peak_processes")
+#: :data:`sandbox.airlock.review.REVIEWERS_ONLY`, marked here for the catalog.
+N_("shown to the reviewing stewards only")
 #: Characters shown of each stream's tail.
 MAX_STREAM = 8000
 #: Queue rows awaiting review whose release history is compared (differencing flag); the
@@ -185,9 +188,9 @@ def describe_spec(spec: dict[str, Any]) -> list[tuple[str, str]]:
     (:meth:`jobs.kinds.base.JobKind.describe`). A kind no longer registered, or
     a stored spec its model no longer reads, shows the common lines only.
     """
-    lines: list[tuple[str, str]] = [("kind", str(spec.get("kind", "?")))]
+    lines: list[tuple[str, str]] = [(gettext("kind"), str(spec.get("kind", "?")))]
     names = spec.get("datasets") or [spec.get("dataset")]
-    lines.append(("datasets", ", ".join(str(n) for n in names)))
+    lines.append((gettext("datasets"), ", ".join(str(n) for n in names)))
     kind = _kind(spec.get("kind"))
     if kind is None:
         return lines
@@ -309,7 +312,7 @@ def job_page(
         table, members, panels, note = _preview(job)
     else:
         table, members, panels = None, [], []
-        note = "outputs and run logs are shown to the reviewing stewards only"
+        note = gettext("outputs and run logs are shown to the reviewing stewards only")
     return JobPage(
         job=job,
         org=grant.org.name,
@@ -409,7 +412,9 @@ def code_files(spec: dict[str, Any]) -> list[preview.Member]:
             data = base64.b64decode(str(spec["archive"]), validate=True)
             return preview.zip_members(io.BytesIO(data))
         except (binascii.Error, NotFound):
-            return [preview.Member(0, "archive", 0, "other", note="not a readable zip archive")]
+            return [
+                preview.Member(0, "archive", 0, "other", note=gettext("not a readable zip archive"))
+            ]
     return []
 
 
@@ -440,16 +445,16 @@ def run_facts(report: dict[str, Any]) -> dict[str, Any]:
     files = run.get("files")
     if isinstance(files, list) and any(isinstance(f, dict) and "code_name" in f for f in files):
         # The code chose these names (they could spell data): the reviewer reads them as data.
-        facts["released as (the code's names)"] = "; ".join(
+        facts[gettext("released as (the code's names)")] = "; ".join(
             f"{f.get('name', '?')} ← {f.get('code_name', '?')}" for f in files
         )
     refused = run.get("rejected")
     if isinstance(refused, list) and refused:
-        facts["refused files"] = "; ".join(
+        facts[gettext("refused files")] = "; ".join(
             f"{r.get('name', '?')}: {r.get('reason', '')}" for r in refused
         )
     elif isinstance(refused, int) and refused:  # names for the reviewing stewards only
-        facts["refused files"] = f"{refused} ({REVIEWERS_ONLY})"
+        facts[gettext("refused files")] = f"{refused} ({gettext(REVIEWERS_ONLY)})"
     return facts
 
 
@@ -457,17 +462,17 @@ def _preview(
     job: Job,
 ) -> tuple[preview.Table | None, list[preview.Member], list[plots.Panel], str]:
     if not job.output_path:
-        return None, [], [], "this job has no output"
+        return None, [], [], gettext("this job has no output")
     path = Path(job.output_path)
     if not path.is_file():
-        return None, [], [], "the output file is no longer kept"
+        return None, [], [], gettext("the output file is no longer kept")
     suffix = path.suffix.lower()
     kind = _kind(job.kind)
     statistics = kind is not None and kind.product is Product.STATISTICS
     if suffix == ".parquet" and statistics:  # small: the size check caps it
         frame = preview.read_table(path)
         if frame is None:
-            return None, [], [], "the output is not a readable table"
+            return None, [], [], gettext("the output is not a readable table")
         panels = plots.error_bars(frame, list(job.spec.get("group_by") or []))
         return preview.frame_table(frame), [], panels, ""
     if suffix == ".parquet":
@@ -476,10 +481,11 @@ def _preview(
         except preview.TooLarge as err:
             return None, [], [], str(err)
         except (pl.exceptions.PolarsError, OSError):
-            return None, [], [], "the output is not a readable table"
+            return None, [], [], gettext("the output is not a readable table")
     if suffix == ".zip":
         return None, preview.zip_members(path), [], ""
     if kind is not None and kind.shape is OutputShape.MODEL and suffix[1:] in kind.output_formats:
         return None, [preview.model_member(path)], [], ""
     size = path.stat().st_size
-    return None, [], [], f"no preview for a {suffix or 'plain'} file ({size} bytes); check its hash"
+    note = gettext("no preview for a %(suffix)s file (%(size)s bytes); check its hash")
+    return None, [], [], note % {"suffix": suffix or gettext("plain"), "size": size}

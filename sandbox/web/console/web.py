@@ -1,23 +1,32 @@
-"""What every console page shares: templates, the signed-in viewer, CSRF, headers, errors."""
+"""What every console page shares: templates, the signed-in viewer, CSRF, headers, errors.
+
+A refused form comes back as its own page with the reason at the top and what was typed
+kept (:class:`Refusal`): the route reads the posted fields with :data:`TypedFormDep`,
+checks them with :func:`parse_form` (a pydantic model), and on an error renders its page
+with ``refusal=Refusal.of(err, typed, heading)``; ``base.html`` shows the banner and the
+form's fields read their values back with ``refusal.value(name)`` / ``refusal.has(name, v)``.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, get_origin
 
+import jinja2
 from fastapi import Depends, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ValidationError
 
-from policies.errors import PolicyViolation, SandboxError, Unauthenticated
+from policies.errors import InvalidRequest, PolicyViolation, SandboxError, Unauthenticated
 from policies.roles import Role
 from sandbox.access.auth import Principal
-from sandbox.web.console import formats, i18n
+from sandbox.web.console import formats, i18n, terms
+from sandbox.web.console.i18n import gettext
 from sandbox.web.console.session import COOKIE, ConsoleSession, same_secret, set_cookie, store
 from sandbox.web.errors import status_of
 
@@ -32,12 +41,39 @@ TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]
 )
 TEMPLATES.env.globals["html_lang"] = i18n.html_lang
 TEMPLATES.env.globals["locale"] = i18n.current
+TEMPLATES.env.globals["LOCALES"] = i18n.LOCALES
+
+
+@jinja2.pass_context
+def _when(context: jinja2.runtime.Context, value: object) -> str:
+    """``|when``: a time in the console's zone (setting ``console_timezone``)."""
+    request = context.get("request")
+    sandbox = getattr(getattr(request, "app", None), "state", None)
+    settings = getattr(getattr(sandbox, "sandbox", None), "settings", None)
+    zone = getattr(settings, "console_timezone", formats.DEFAULT_ZONE)
+    return formats.when(value, i18n.current(), zone)
+
+
+TEMPLATES.env.filters["when"] = _when
 TEMPLATES.env.filters["num"] = lambda v: formats.num(v, i18n.current())
 TEMPLATES.env.filters["eps"] = lambda v: formats.eps(v, i18n.current())
 TEMPLATES.env.filters["delta"] = lambda v: formats.delta(v, i18n.current())
-TEMPLATES.env.filters["when"] = lambda t: (
-    t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if isinstance(t, dt.datetime) else ""
-)
+TEMPLATES.env.filters["plain"] = lambda v: formats.plain(v, i18n.current())
+TEMPLATES.env.filters["term"] = terms.term
+
+
+def lang_url(request: Request, locale: str, path: str | None = None) -> str:
+    """This page's address (path and query) in ``locale``: the language switch's links.
+
+    A page rendered for a posted form (a refused one) names the page to go back to
+    (``path``): its own address only answers posts.
+    """
+    if path is not None:
+        return f"{path}?lang={locale}"
+    return str(request.url.include_query_params(lang=locale).replace(scheme="", netloc=""))
+
+
+TEMPLATES.env.globals["lang_url"] = lang_url
 
 #: Headers of every console response.
 SECURITY_HEADERS = {
@@ -78,8 +114,10 @@ def check_console_role(who: Principal) -> None:
     """
     if who.role not in CONSOLE_ROLES:
         raise PolicyViolation(
-            "the review console is for the data bureau's stewards and auditors (art. 63) "
-            "and the platform's admins; operators use the Python client or the API"
+            gettext(
+                "The review console is for the data bureau's stewards and auditors (art. 63) "
+                "and the platform's admins; operators use the Python client or the API."
+            )
         )
 
 
@@ -97,7 +135,7 @@ def get_any_viewer(request: Request) -> Viewer:
     """
     found = store(request).get(request.cookies.get(COOKIE))
     if found is None:
-        raise Unauthenticated("sign in to the console")
+        raise Unauthenticated(gettext("Sign in to the console."))
     session, who = found
     check_console_role(who)
     return Viewer(who, session)
@@ -152,8 +190,10 @@ def check_csrf(viewer: Viewer, token: str) -> None:
     """
     if not same_secret(token, viewer.session.csrf):
         raise PolicyViolation(
-            "the form is stale or did not come from the console (CSRF token missing or wrong); "
-            "reload the page and try again"
+            gettext(
+                "The form is stale or did not come from the console (CSRF token missing or "
+                "wrong); reload the page and try again."
+            )
         )
 
 
@@ -165,7 +205,7 @@ def get_steward(viewer: ViewerDep, csrf: Annotated[str, Form()] = "") -> Princip
     """
     check_csrf(viewer, csrf)
     if viewer.who.role is not Role.STEWARD:
-        raise PolicyViolation("auditors read the console; only stewards act (art. 63)")
+        raise PolicyViolation(gettext("Auditors read the console; only stewards act (art. 63)."))
     return viewer.who
 
 
@@ -206,8 +246,23 @@ def render(
     )
 
 
+def use_language(request: Request) -> str:
+    """Serve ``request`` in the language asked for (``?lang=``), remembered (cookie) or the
+    default; return it."""
+    locale = i18n.choose(request.query_params.get("lang"), request.cookies.get(i18n.LANG_COOKIE))
+    i18n.use(locale)
+    return locale
+
+
 def console_error_page(request: Request, status: int, message: str) -> Response:
-    """The console's error page with its security headers (``message`` carries no data value)."""
+    """The console's error page with its security headers (``message`` carries no data value).
+
+    ``message`` is translated when the catalog has it (a console message marked with
+    :func:`~sandbox.web.console.i18n.N_`); a domain error's English text shows as it is,
+    under a translated heading.
+    """
+    use_language(request)
+    message = gettext(message)
     response = TEMPLATES.TemplateResponse(
         request,
         "error.html",
@@ -231,8 +286,7 @@ class ConsoleRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             asked = request.query_params.get("lang")
-            locale = i18n.choose(asked, request.cookies.get(i18n.LANG_COOKIE))
-            i18n.use(locale)
+            locale = use_language(request)
             try:
                 response = await original(request)
             except Unauthenticated:
@@ -241,11 +295,93 @@ class ConsoleRoute(APIRoute):
                 response = error_page(request, err)
             except RequestValidationError as err:
                 fields = sorted({str(e.get("loc", ("", "?"))[-1]) for e in err.errors()})
-                message = "the form or address is incomplete or malformed: " + ", ".join(fields)
-                response = console_error_page(request, 422, message)
+                message = gettext("The form or address is incomplete or malformed: %(fields)s")
+                response = console_error_page(request, 422, message % {"fields": ", ".join(fields)})
             response.headers.update(SECURITY_HEADERS)
             if asked == locale:
                 set_cookie(request, response, i18n.LANG_COOKIE, locale, max_age=365 * 24 * 3600)
             return response
 
         return handler
+
+
+# --- refused forms: the page again, the reason at the top, what was typed kept ------------
+
+#: A posted form as typed: field name to its values (several for checkboxes), no CSRF token.
+TypedForm = dict[str, list[str]]
+
+
+async def typed_form(request: Request) -> TypedForm:
+    """The posted form's text fields as typed (the form is parsed once per request)."""
+    form = await request.form()
+    typed: TypedForm = {}
+    for name, value in form.multi_items():
+        if isinstance(value, str) and name != "csrf":
+            typed.setdefault(name, []).append(value)
+    return typed
+
+
+TypedFormDep = Annotated[TypedForm, Depends(typed_form)]
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_form(model: type[M], typed: TypedForm, labels: Mapping[str, str]) -> M:
+    """The posted form checked by ``model``: list fields take every value, others the last;
+    a blank field counts as not given (its default applies).
+
+    Args:
+        model: A pydantic model of the form's fields (ranges and types).
+        typed: The form as typed (:func:`typed_form`).
+        labels: Field name to its label's msgid, to name wrong fields in the reader's language.
+
+    Raises:
+        InvalidRequest: Fields missing or malformed; the message names them, never their value.
+    """
+    data: dict[str, object] = {}
+    for name, info in model.model_fields.items():
+        values = [v for v in typed.get(name, []) if v.strip()]
+        if get_origin(info.annotation) is list:
+            data[name] = values
+        elif values:
+            data[name] = values[-1].strip()
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        names = dict.fromkeys(str(e["loc"][0]) for e in err.errors() if e["loc"])
+        shown = ", ".join(gettext(labels.get(n, n)) for n in names)
+        raise InvalidRequest(
+            gettext("Please check these fields: %(fields)s") % {"fields": shown}
+        ) from err
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A refused form: why (shown at the top of its page) and what was typed (kept).
+
+    Attributes:
+        heading: What did not happen, translated (``"The grant was not created"``).
+        message: Why: a console message (translated) or a domain error's text.
+        typed: The form as typed.
+        form: Which form of the page was refused (its pages may hold several).
+        status: The HTTP status of the page (4xx).
+    """
+
+    heading: str
+    message: str
+    typed: TypedForm = field(default_factory=dict)
+    form: str = ""
+    status: int = 422
+
+    @classmethod
+    def of(cls, err: SandboxError, typed: TypedForm, heading: str, form: str = "") -> Refusal:
+        """The refusal of ``err`` (``heading`` a msgid, translated here)."""
+        return cls(gettext(heading), gettext(str(err)), typed, form, status_of(err))
+
+    def value(self, name: str, default: object = "") -> object:
+        """What was typed in field ``name`` (the last value), else ``default``."""
+        values = self.typed.get(name)
+        return values[-1] if values else default
+
+    def has(self, name: str, value: object) -> bool:
+        """Whether checkbox (or option) ``value`` of field ``name`` was chosen."""
+        return str(value) in self.typed.get(name, [])

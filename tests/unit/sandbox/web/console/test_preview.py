@@ -31,6 +31,7 @@ def _peak(code: str) -> tuple[int, float, Any]:
         resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
         from pathlib import Path
         import polars, pyarrow.parquet, sandbox.web.console.preview
+        sandbox.web.console.i18n.use("en")  # the English messages, as in conftest.py
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.process_time()
         """
