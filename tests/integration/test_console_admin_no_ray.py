@@ -42,7 +42,7 @@ LANGS = {
 
 def _admin(world: World, lang: str = "zh_CN") -> tuple[TestClient, str]:
     """A browser signed in as the admin, in ``lang``; its CSRF token."""
-    browser = _client(world)
+    browser = _client(world, lang=lang)
     form = browser.get(f"/console/login?lang={lang}")
     response = browser.post("/console/login", data={"token": world.admin, "csrf": _csrf(form.text)})
     assert response.status_code == 303 and response.headers["location"] == "/console/admin/users"

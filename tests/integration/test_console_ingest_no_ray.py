@@ -53,8 +53,7 @@ def gbk_csv(rows: list[tuple[str, str, str, int, int]] | None = None) -> bytes:
 
 
 def _steward(world: World, lang: str = "zh_CN") -> tuple[TestClient, str]:
-    browser = _client(world)
-    browser.cookies.set("console_lang", lang, path="/console")
+    browser = _client(world, lang=lang)
     return browser, _sign_in(browser, world.steward)
 
 
