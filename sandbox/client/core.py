@@ -15,7 +15,8 @@ from policies import errors as E
 from sandbox.client import html as H
 from sandbox.client.catalog import Dataset, Datasets
 from sandbox.client.job import Job
-from sandbox.client.output import Output, suffix_of
+from sandbox.client.models import Model
+from sandbox.client.output import Output, Table, suffix_of
 from sandbox.client.query import (
     AggregateQuery,
     Cost,
@@ -43,9 +44,11 @@ __all__ = [
     "Estimate",
     "GroupedQuery",
     "Job",
+    "Model",
     "Output",
     "PrivateQuery",
     "QueryBuilder",
+    "Table",
     "count",
     "count_distinct",
     "histogram",
@@ -251,6 +254,19 @@ class Client:
         return figures
 
     # -- operators --------------------------------------------------------
+    def accept_commitment(self, grant_id: int) -> dict[str, Any]:
+        """Accept the grant's data-use commitment for your firm (art. 34); idempotent.
+
+        Read it first: ``client.grant(grant_id)["commitment_text"]`` (Chinese, then
+        English). Jobs on the grant's conditionally open datasets run only once it is
+        accepted; who accepted and when are recorded and audited.
+
+        Raises:
+            Conflict: The grant requires no commitment.
+            NotFound: No such grant for your firm.
+        """
+        return dict(self._call("POST", f"/grants/{grant_id}/commitment"))
+
     def submit(self, grant_id: int, spec: Mapping[str, Any], purpose: str = "") -> Job:
         """Submit a job; ε is reserved now.
 

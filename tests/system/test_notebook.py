@@ -67,7 +67,7 @@ def _world(url: str, admin_token: str, data_dir: Path) -> tuple[str, str]:
             purpose="Regional income statistics for a planning report",
             kinds=["aggregate"],
             epsilon=3.0,
-            commitment_accepted=True,
+            commitment_required=True,
             expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
         )
     return steward_token, operator_token

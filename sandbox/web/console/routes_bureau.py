@@ -137,7 +137,7 @@ def create_grant(
     min_cell: Annotated[str, Form(max_length=6)] = "",
     extract_k: Annotated[str, Form(max_length=6)] = "",
     allow_linkage: Annotated[bool, Form()] = False,
-    commitment_accepted: Annotated[bool, Form()] = False,
+    commitment_required: Annotated[bool, Form()] = False,
 ) -> Response:
     """Create a grant (the same rules as ``POST /v1/grants``, checked by :func:`grants.create`).
 
@@ -159,7 +159,7 @@ def create_grant(
                 kinds=kinds,
                 budget=PrivacyBudget(epsilon, delta),
                 expires_at=dt.datetime.combine(expires, dt.time(23, 59, 59), dt.UTC),
-                commitment_accepted=commitment_accepted,
+                commitment_required=commitment_required,
                 min_cell=cell,
                 extract_k=k,
                 allow_linkage=allow_linkage,
