@@ -14,6 +14,8 @@ import httpx
 from policies import errors as E
 from sandbox.client import html as H
 from sandbox.client.catalog import Dataset, Datasets
+from sandbox.client.dryrun import LocalRun, dummy_inputs
+from sandbox.client.dryrun import run as run_locally
 from sandbox.client.job import Job
 from sandbox.client.models import Model
 from sandbox.client.output import Output, Table, suffix_of
@@ -44,6 +46,7 @@ __all__ = [
     "Estimate",
     "GroupedQuery",
     "Job",
+    "LocalRun",
     "Model",
     "Output",
     "PrivateQuery",
@@ -291,6 +294,40 @@ class Client:
         return Estimate(
             self._call("POST", "/jobs/estimate", json={"grant_id": grant_id, "spec": dict(spec)})
         )
+
+    def dry_run(
+        self,
+        spec: Mapping[str, Any],
+        *,
+        n: int = 1000,
+        seed: int | None = None,
+        frames: Mapping[str, Any] | None = None,
+        timeout: float = 600.0,
+    ) -> LocalRun:
+        """Run ``spec`` on your machine on ``n`` dummy rows per dataset; spends nothing.
+
+        Any kind: an ``aggregate``'s exact table, an ``extract``'s table and risk report
+        and a ``train`` job's model from the kinds' own engines, a ``custom`` entry point
+        run on the jail's layout (:mod:`sandbox.client.dryrun`). The numbers mean
+        nothing; what comes out, and whether the code runs, is the point.
+
+        Args:
+            spec: The spec you would submit.
+            n: Dummy rows per dataset (categories from declared domains).
+            seed: Fixes the dummy rows.
+            frames: Your own dummy frames by dataset, instead of ``n`` made-up rows.
+            timeout: Seconds a ``custom`` entry point may run.
+
+        Raises:
+            InvalidJobSpec: The spec is malformed or does not fit the datasets.
+            NotFound: A dataset is not in the catalog.
+        """
+        from jobs.kinds import parse_job_spec
+
+        parsed = parse_job_spec(dict(spec))
+        metadata = {name: dict(self.dataset(name).data) for name in parsed.datasets}
+        rows = dict(frames) if frames is not None else dummy_inputs(parsed, metadata, n, seed)
+        return run_locally(spec, metadata, rows, timeout=timeout)
 
     def job(self, job_id: int) -> Job:
         """A job by id."""
