@@ -258,11 +258,10 @@ class Client:
 
     # -- operators --------------------------------------------------------
     def accept_commitment(self, grant_id: int) -> dict[str, Any]:
-        """Accept the grant's data-use commitment for your firm (art. 34); idempotent.
+        """Accept the grant's data-use commitment for your firm (art. 34); idempotent, audited.
 
-        Read it first: ``client.grant(grant_id)["commitment_text"]`` (Chinese, then
-        English). Jobs on the grant's conditionally open datasets run only once it is
-        accepted; who accepted and when are recorded and audited.
+        Read it first: ``client.grant(grant_id)["commitment_text"]``. Jobs on the grant's
+        conditionally open datasets run only once it is accepted.
 
         Raises:
             Conflict: The grant requires no commitment.
@@ -306,21 +305,12 @@ class Client:
     ) -> LocalRun:
         """Run ``spec`` on your machine on ``n`` dummy rows per dataset; spends nothing.
 
-        Any kind: an ``aggregate``'s exact table, an ``extract``'s table and risk report
-        and a ``train`` job's model from the kinds' own engines, a ``custom`` entry point
-        run on the jail's layout (:mod:`sandbox.client.dryrun`). The numbers mean
-        nothing; what comes out, and whether the code runs, is the point.
-
-        Args:
-            spec: The spec you would submit.
-            n: Dummy rows per dataset (categories from declared domains).
-            seed: Fixes the dummy rows.
-            frames: Your own dummy frames by dataset, instead of ``n`` made-up rows.
-            timeout: Seconds a ``custom`` entry point may run.
+        Any kind (:mod:`sandbox.client.dryrun`): the numbers mean nothing, what comes out
+        does. ``frames`` (by dataset) replaces the made-up rows; ``seed`` fixes them;
+        ``timeout`` bounds a ``custom`` entry point.
 
         Raises:
             InvalidJobSpec: The spec is malformed or does not fit the datasets.
-            NotFound: A dataset is not in the catalog.
         """
         from jobs.kinds import parse_job_spec
 
