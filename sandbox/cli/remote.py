@@ -319,7 +319,7 @@ def grants_accept_commitment(
     def accept(client: Client) -> dict[str, Any]:
         grant = client.grant(grant_id)
         if grant.get("commitment_text"):
-            R.out.print(grant["commitment_text"])
+            R.say(grant["commitment_text"], to_err=as_json)  # JSON alone on stdout
         if not yes and not grant.get("commitment_accepted"):
             typer.confirm("接受此承诺？/ Accept this commitment?", abort=True)
         return client.accept_commitment(grant_id)

@@ -256,7 +256,7 @@ _WHAT = {
 }
 _READ_WITH = {
     OutputShape.TABLE: "use job.result() / job.download()",
-    OutputShape.MODEL: "use job.model() / job.download()",
+    OutputShape.MODEL: "use job.model(), job.predictor() / job.download()",
     OutputShape.FILES: "use job.files() / job.download()",
 }
 _NEXT = {
