@@ -234,7 +234,7 @@ def _setup(url: str, admin: str, clients: int, folder: Path) -> World:
                 "purpose": "load benchmark",
                 "kinds": ["aggregate"],
                 "epsilon": 1000.0,
-                "commitment_accepted": True,
+                "commitment_required": True,
                 "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
             }
             grants.append(post("/v1/grants", steward, body)["id"])
@@ -243,6 +243,8 @@ def _setup(url: str, admin: str, clients: int, folder: Path) -> World:
             firm = firms[i % FIRMS]
             body = {"name": f"operator-{i}", "role": "operator", "org_id": firm["id"]}
             operators.append((post("/v1/users", admin, body)["token"], grants[i % FIRMS]))
+        for token, grant in operators[:FIRMS]:  # art. 34: each firm accepts its commitment
+            post(f"/v1/grants/{grant}/commitment", token, {})
         # two released jobs per grant, to download
         rng = random.Random(1)
         pending = []

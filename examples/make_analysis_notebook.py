@@ -19,17 +19,61 @@ CELLS = [
         "An operator's notebook for the Data Sandbox: browse the catalog, develop the query "
         "on dummy rows (free, no data touched), check its cost, submit it, and download the "
         "released table once the data bureau has approved it.\n\n"
-        "Set `SANDBOX_URL` and `SANDBOX_TOKEN` (your operator token) before starting Jupyter.",
+        "Set `SANDBOX_URL` and `SANDBOX_TOKEN` (your operator token) before starting Jupyter. "
+        "It runs against any service: `SANDBOX_DATASET` names the dataset (default "
+        "`jiangsu_residents`, the demo's). With `SANDBOX_DEMO_INGEST=1` and a steward's "
+        "token in `SANDBOX_STEWARD_TOKEN`, the demo data is ingested under that name and "
+        "granted to your firm first, if the catalog lacks it.",
     ),
     (
         "code",
+        "import os\n\n"
         "from sandbox.client import Client, count, mean, quantile\n\n"
         "client = Client()  # reads SANDBOX_URL and SANDBOX_TOKEN\n"
+        'DATASET = os.environ.get("SANDBOX_DATASET", "jiangsu_residents")\n'
         "client",
+    ),
+    (
+        "code",
+        "# Only when asked: a steward ingests the synthetic demo residents and grants your firm.\n"
+        'asked = os.environ.get("SANDBOX_DEMO_INGEST") == "1"\n'
+        "if asked and DATASET not in client.datasets.names:\n"
+        "    import datetime as dt\n"
+        "    import tempfile\n"
+        "    from pathlib import Path\n\n"
+        "    from sandbox.cli.demo_data import DEMO_TAGS, JIANGSU_CITIES, write_demo_csv\n\n"
+        '    with Client(token=os.environ["SANDBOX_STEWARD_TOKEN"]) as steward:\n'
+        "        with tempfile.TemporaryDirectory() as folder:\n"
+        '            csv = write_demo_csv(Path(folder) / "residents.csv", n=2000)\n'
+        "            steward.ingest(\n"
+        '                csv, name=DATASET, source="synthetic demo residents (seeded)",\n'
+        '                open_attribute="conditional", grade="general", tags=DEMO_TAGS,\n'
+        '                privacy_unit="resident_id", public_keys={"city": list(JIANGSU_CITIES)},\n'
+        "            )\n"
+        "        steward.create_grant(\n"
+        '            org_id=client.me()["org_id"], datasets=[DATASET], kinds=["aggregate"],\n'
+        '            purpose="Regional income statistics for a planning report", epsilon=3.0,\n'
+        "            commitment_required=True,\n"
+        "            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),\n"
+        "        )",
     ),
     ("md", "## The catalog\nMetadata only: names, schemas, tags, row counts. Never a row."),
     ("code", "client.datasets"),
-    ("code", 'ds = client.dataset("jiangsu_residents")\nds'),
+    ("code", "ds = client.dataset(DATASET)\nds"),
+    (
+        "md",
+        "## The data-use commitment (art. 34)\n"
+        "A conditionally open dataset is used only once your firm has accepted the "
+        "commitment its grant requires. Read it; accepting is recorded and audited.",
+    ),
+    (
+        "code",
+        "for grant in client.grants():\n"
+        '    if DATASET in grant["datasets"] and grant["commitment_required"]:\n'
+        '        print(grant["commitment_text"])\n'
+        '        if not grant["commitment_accepted"]:\n'
+        '            client.accept_commitment(grant["id"])',
+    ),
     ("code", "ds.schema"),
     (
         "md",
@@ -74,6 +118,11 @@ CELLS = [
         "few residents are suppressed (null).",
     ),
     ("code", "result = job.result()\nresult"),
+    (
+        "md",
+        "`result.to_pandas()` gives a pandas frame with the `pandas` extra "
+        "(`pip install 'data-sandbox-client[pandas]'`).",
+    ),
     ("code", "client.budget()"),
 ]
 

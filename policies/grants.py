@@ -76,7 +76,7 @@ def check_can_grant(
     dataset: str,
     open_attribute: OpenAttribute,
     purpose: str,
-    commitment_accepted: bool,
+    commitment_required: bool,
 ) -> None:
     """Raise unless a dataset with ``open_attribute`` may be granted for ``purpose``.
 
@@ -84,7 +84,8 @@ def check_can_grant(
         dataset: The dataset's name (catalog metadata, safe to show).
         open_attribute: The dataset's open attribute.
         purpose: The operator's declared purpose.
-        commitment_accepted: Whether the operator accepted the data-use commitment.
+        commitment_required: Whether the grant requires the operator firm to accept the
+            data-use commitment (the firm accepts it itself: :func:`check_commitment_met`).
 
     Raises:
         PolicyViolation: The dataset is closed, or conditions are unmet.
@@ -106,22 +107,105 @@ def check_can_grant(
                 f"dataset '{dataset}' is conditionally open (有条件开放): the grant needs a "
                 f"declared purpose of at least {MIN_PURPOSE_LENGTH} characters (art. 34)"
             )
-        if not commitment_accepted:
+        if not commitment_required:
             raise PolicyViolation(
-                f"dataset '{dataset}' is conditionally open (有条件开放): the operator must "
-                "accept the data-use commitment before it is granted (art. 34)"
+                f"dataset '{dataset}' is conditionally open (有条件开放): the grant must require "
+                "the operator firm's data-use commitment (commitment_required, art. 34)"
             )
 
 
 def can_grant(
-    dataset: str, open_attribute: OpenAttribute, purpose: str, commitment_accepted: bool
+    dataset: str, open_attribute: OpenAttribute, purpose: str, commitment_required: bool
 ) -> bool:
     """Whether the dataset may be granted; see :func:`check_can_grant`."""
     try:
-        check_can_grant(dataset, open_attribute, purpose, commitment_accepted)
+        check_can_grant(dataset, open_attribute, purpose, commitment_required)
     except PolicyViolation:
         return False
     return True
+
+
+def commitment_text(purpose: str) -> str:
+    """The data-use commitment (art. 34) an operator firm accepts for a grant's ``purpose``.
+
+    Fixed text, Chinese first then English; the purpose is the grant's own declared one.
+
+    >>> "第三十四条" in commitment_text("统计报告") and "art. 34" in commitment_text("x")
+    True
+    """
+    return (
+        "数据使用承诺（第三十四条）：本单位承诺仅为以下已申报用途使用有条件开放的数据："
+        f"“{purpose.strip()}”；不尝试识别任何个人，不向第三方提供数据或结果之外的任何内容，"
+        "遵守数据管理机构规定的使用条件，并接受其监督和审计。\n"
+        "Data-use commitment (art. 34): our firm will use the conditionally open data only "
+        f"for the declared purpose above (“{purpose.strip()}”), will not attempt to identify "
+        "any person, will pass nothing beyond released results to third parties, will keep "
+        "to the conditions of use the data bureau sets, and accepts its supervision and audit."
+    )
+
+
+def check_commitment_met(
+    grant_id: int,
+    open_attributes: Iterable[OpenAttribute],
+    commitment_required: bool,
+    commitment_accepted: bool,
+) -> None:
+    """Raise unless a job on datasets with ``open_attributes`` may run under the grant.
+
+    Args:
+        grant_id: The grant (named in the message: the operator accepts with it).
+        open_attributes: The job's datasets' open attributes.
+        commitment_required: Whether the steward required the firm's commitment.
+        commitment_accepted: Whether the firm accepted it.
+
+    Raises:
+        PolicyViolation: A conditional dataset, a required commitment not accepted yet.
+
+    >>> check_commitment_met(1, [OpenAttribute.CONDITIONAL], True, True)
+    >>> commitment_met(1, [OpenAttribute.CONDITIONAL], True, False)
+    False
+    """
+    # art. 34: conditionally open data is used only once the operator firm itself
+    # accepted the conditions of use (the steward only requires it).
+    conditional = OpenAttribute.CONDITIONAL in set(open_attributes)
+    if conditional and commitment_required and not commitment_accepted:
+        raise PolicyViolation(
+            f"授权 {grant_id} 的数据集为有条件开放，贵单位须先接受数据使用承诺（第三十四条）："
+            f"sandbox grants accept-commitment {grant_id}，或 client.accept_commitment({grant_id})"
+            f" / the grant's datasets are conditionally open: your firm must first accept the "
+            f"data-use commitment (art. 34): sandbox grants accept-commitment {grant_id}, or "
+            f"client.accept_commitment({grant_id}) (POST /v1/grants/{grant_id}/commitment)"
+        )
+
+
+def commitment_met(
+    grant_id: int,
+    open_attributes: Iterable[OpenAttribute],
+    commitment_required: bool,
+    commitment_accepted: bool,
+) -> bool:
+    """Whether the commitment rule lets the job run; see :func:`check_commitment_met`."""
+    try:
+        check_commitment_met(grant_id, open_attributes, commitment_required, commitment_accepted)
+    except PolicyViolation:
+        return False
+    return True
+
+
+def check_can_accept_commitment(commitment_required: bool, commitment_accepted: bool) -> None:
+    """Raise unless the operator firm may accept a grant's commitment (idempotent).
+
+    Raises:
+        Conflict: The grant requires no commitment (nothing to accept).
+
+    >>> check_can_accept_commitment(True, False)
+    >>> check_can_accept_commitment(False, True)  # accepted before the steward's flag existed
+    """
+    if not commitment_required and not commitment_accepted:
+        raise Conflict(
+            "该授权无需数据使用承诺 / this grant requires no data-use commitment (art. 34): "
+            "nothing to accept"
+        )
 
 
 def check_grant_terms(expires_at: datetime, now: datetime, kinds: Iterable[str]) -> None:

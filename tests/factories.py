@@ -164,10 +164,12 @@ def build_world(
             "purpose": "statistics for a report",
             "kinds": ["aggregate"],
             "epsilon": epsilon,
-            "commitment_accepted": True,
+            "commitment_required": open_attribute == "conditional",
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
         },
     )
+    if grant["commitment_required"]:  # art. 34: the firm accepts its commitment itself
+        post(f"/v1/grants/{grant['id']}/commitment", tokens["operator"], {})
     return World(
         http=http,
         sandbox=sandbox,

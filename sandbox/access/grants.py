@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
@@ -14,8 +15,15 @@ from policies.airlock import MIN_REASON_LENGTH
 from policies.budget import PrivacyBudget
 from policies.catalog import OpenAttribute
 from policies.errors import InvalidRequest, NotFound
-from policies.grants import GrantState, check_can_grant, check_can_transition, check_grant_terms
-from policies.roles import OrgKind, Role
+from policies.grants import (
+    GrantState,
+    check_can_accept_commitment,
+    check_can_grant,
+    check_can_transition,
+    check_grant_terms,
+    commitment_text,
+)
+from policies.roles import OrgKind, Role, check_role
 from sandbox.audit import chain as audit
 from sandbox.catalog.datasets import get as get_dataset
 from sandbox.catalog.withdraw import check_usable
@@ -44,7 +52,7 @@ def create(
     kinds: Sequence[str],
     budget: PrivacyBudget,
     expires_at: dt.datetime,
-    commitment_accepted: bool,
+    commitment_required: bool,
     min_cell: int | None = None,
     extract_k: int | None = None,
     allow_linkage: bool = False,
@@ -90,12 +98,12 @@ def create(
     steward = _user(session, user_id)
     check_can_manage_datasets(Role(steward.role), steward.org_id, [d.org_id for d in rows])
     for d in rows:
-        check_can_grant(d.name, OpenAttribute(d.open_attribute), purpose, commitment_accepted)
+        check_can_grant(d.name, OpenAttribute(d.open_attribute), purpose, commitment_required)
     eps, delta = budget.units
     grant = Grant(
         org_id=org.id,
         purpose=purpose,
-        commitment_accepted=commitment_accepted,
+        commitment_required=commitment_required,
         kinds=sorted(set(kinds)),
         epsilon_total=eps,
         delta_total=delta,
@@ -125,7 +133,52 @@ def create(
         extract_k=extract_k,
         allow_linkage=allow_linkage,
         limits=jail_limits,
+        commitment_required=commitment_required,
     )
+    return grant
+
+
+def accept_commitment(
+    db: Database, session: Session, actor: str, grant_id: int, *, user_id: int
+) -> Grant:
+    """The operator firm accepts its grant's data-use commitment (art. 34); idempotent.
+
+    Records who accepted and when, and audits ``grant.commitment_accepted`` once; a
+    second call changes nothing.
+
+    Args:
+        db: The metadata store.
+        session: The transaction.
+        actor: Who, as the audit log names them.
+        grant_id: The grant.
+        user_id: The operator accepting: of the grant's firm only.
+
+    Raises:
+        NotFound: No such grant for the operator's firm, or no such user.
+        PolicyViolation: Not an operator.
+        Conflict: The grant requires no commitment.
+    """
+    user = _user(session, user_id)
+    check_role(Role(user.role), Role.OPERATOR)
+    grant = get(session, grant_id, for_update=True)
+    if grant.org_id != user.org_id:
+        raise NotFound("no such grant")
+    check_can_accept_commitment(grant.commitment_required, grant.commitment_accepted)
+    if not grant.commitment_accepted:
+        grant.commitment_accepted = True
+        grant.commitment_accepted_by = user.id
+        grant.commitment_accepted_at = utcnow()
+        audit.append(
+            db,
+            session,
+            actor,
+            "grant.commitment_accepted",
+            f"grant:{grant.id}",
+            org=grant.org.name,
+            user=user.name,
+            datasets=[d.name for d in grant.datasets],
+            text_sha256=hashlib.sha256(commitment_text(grant.purpose).encode()).hexdigest(),
+        )
     return grant
 
 

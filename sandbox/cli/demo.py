@@ -136,12 +136,19 @@ def run(rows: int = 5000, settings: Settings | None = None) -> pl.DataFrame:
                 kinds=[AGGREGATE.name, EXTRACT.name],
                 epsilon=3.0,
                 delta=0.0,
-                commitment_accepted=True,
+                commitment_required=True,
                 expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=90),
             )
             console.print(
                 f"grant {grant['id']}: ε={grant['epsilon_total']}, "
                 f"expires {grant['expires_at'][:10]}"
+            )
+
+            _step("operator: accept the data-use commitment (art. 34)")
+            accepted = analyst.accept_commitment(grant["id"])
+            console.print(
+                f"grant {grant['id']}: commitment accepted at "
+                f"{accepted['commitment_accepted_at'][:19]}"
             )
 
             _step("operator: submit a DP aggregate through the client")

@@ -54,6 +54,7 @@ _GRANT_COLUMNS = {
     "kinds": "kinds",
     "state": "state",
     "epsilon_left": "ε left",
+    "commitment_accepted": "commitment accepted",
     "expires_at": "expires",
 }
 _ACTIVE = frozenset({"queued", "running"})
@@ -401,6 +402,34 @@ def grants_show(
         R.dump(grant)
     else:
         R.fields(f"grant {grant_id}", grant)
+
+
+@grants_app.command("accept-commitment")
+def grants_accept_commitment(
+    grant_id: Annotated[int, typer.Argument(help="Grant id")],
+    yes: Annotated[bool, typer.Option("--yes", help="Accept without asking")] = False,
+    url: Url = None,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Accept the grant's data-use commitment for your firm (operators; art. 34; audited)."""
+
+    def accept(client: Client) -> dict[str, Any]:
+        grant = client.grant(grant_id)
+        if grant.get("commitment_text"):
+            R.say(grant["commitment_text"], to_err=as_json)  # JSON alone on stdout
+        if not yes and not grant.get("commitment_accepted"):
+            typer.confirm("接受此承诺？/ Accept this commitment?", abort=True)
+        return client.accept_commitment(grant_id)
+
+    grant = _run(url, token, accept)
+    if as_json:
+        R.dump(grant)
+    else:
+        R.say(
+            f"grant {grant_id}: commitment accepted at {grant['commitment_accepted_at']} "
+            f"(user {grant['commitment_accepted_by']})"
+        )
 
 
 def _transition(action: str) -> Callable[..., None]:

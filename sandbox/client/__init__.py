@@ -11,9 +11,11 @@
 Map: :mod:`sandbox.client.catalog` (:class:`Datasets`, :class:`Dataset`),
 :mod:`sandbox.client.query` (the builder and the aggregate functions),
 :mod:`sandbox.client.dummy` (dummy rows), :mod:`sandbox.client.local`
-(a query on a local frame), :mod:`sandbox.client.results` (:class:`Estimate`,
-:class:`Budget`), :mod:`sandbox.client.output` (a job's output file and its
-readers), :mod:`sandbox.client.html` (Jupyter display),
+(a query on a local frame), :mod:`sandbox.client.dryrun` (any spec run locally
+on dummy rows: ``client.dry_run(spec)``), :mod:`sandbox.client.models`
+(predictions from a released model), :mod:`sandbox.client.results`
+(:class:`Estimate`, :class:`Budget`), :mod:`sandbox.client.output` (a job's output
+file and its readers, :class:`Table`), :mod:`sandbox.client.html` (Jupyter display),
 :mod:`sandbox.client.verify` (trading-venue packages checked offline) and
 :mod:`sandbox.client.cli` (the ``sandbox-client`` command).
 

@@ -14,8 +14,11 @@ import httpx
 from policies import errors as E
 from sandbox.client import html as H
 from sandbox.client.catalog import Dataset, Datasets
+from sandbox.client.dryrun import LocalRun, dummy_inputs
+from sandbox.client.dryrun import run as run_locally
 from sandbox.client.job import Job, ReviewDecision
-from sandbox.client.output import Output, suffix_of
+from sandbox.client.models import Model
+from sandbox.client.output import Output, Table, suffix_of
 from sandbox.client.query import (
     AggregateQuery,
     Cost,
@@ -43,10 +46,13 @@ __all__ = [
     "Estimate",
     "GroupedQuery",
     "Job",
+    "LocalRun",
+    "Model",
     "Output",
     "PrivateQuery",
     "QueryBuilder",
     "ReviewDecision",
+    "Table",
     "count",
     "count_distinct",
     "histogram",
@@ -252,6 +258,18 @@ class Client:
         return figures
 
     # -- operators --------------------------------------------------------
+    def accept_commitment(self, grant_id: int) -> dict[str, Any]:
+        """Accept the grant's data-use commitment for your firm (art. 34); idempotent, audited.
+
+        Read it first: ``client.grant(grant_id)["commitment_text"]``. Jobs on the grant's
+        conditionally open datasets run only once it is accepted.
+
+        Raises:
+            Conflict: The grant requires no commitment.
+            NotFound: No such grant for your firm.
+        """
+        return dict(self._call("POST", f"/grants/{grant_id}/commitment"))
+
     def submit(self, grant_id: int, spec: Mapping[str, Any], purpose: str = "") -> Job:
         """Submit a job; ε is reserved now.
 
@@ -291,6 +309,31 @@ class Client:
         if expected_group_size is not None:
             body["expected_group_size"] = expected_group_size
         return Estimate(self._call("POST", "/jobs/estimate", json=body))
+
+    def dry_run(
+        self,
+        spec: Mapping[str, Any],
+        *,
+        n: int = 1000,
+        seed: int | None = None,
+        frames: Mapping[str, Any] | None = None,
+        timeout: float = 600.0,
+    ) -> LocalRun:
+        """Run ``spec`` on your machine on ``n`` dummy rows per dataset; spends nothing.
+
+        Any kind (:mod:`sandbox.client.dryrun`): the numbers mean nothing, what comes out
+        does. ``frames`` (by dataset) replaces the made-up rows; ``seed`` fixes them;
+        ``timeout`` bounds a ``custom`` entry point.
+
+        Raises:
+            InvalidJobSpec: The spec is malformed or does not fit the datasets.
+        """
+        from jobs.kinds import parse_job_spec
+
+        parsed = parse_job_spec(dict(spec))
+        metadata = {name: dict(self.dataset(name).data) for name in parsed.datasets}
+        rows = dict(frames) if frames is not None else dummy_inputs(parsed, metadata, n, seed)
+        return run_locally(spec, metadata, rows, timeout=timeout)
 
     def job(self, job_id: int) -> Job:
         """A job by id."""

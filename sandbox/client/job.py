@@ -17,6 +17,7 @@ from policies import errors as E
 from policies.catalog import Product
 from sandbox.client import html as H
 from sandbox.client import output as O
+from sandbox.client.models import Model
 
 
 class Transport(Protocol):
@@ -172,8 +173,8 @@ class Job:
         """The job kind's name (:data:`jobs.kinds.KINDS` lists them)."""
         return str(self.data.get("kind", ""))
 
-    def result(self) -> pl.DataFrame:
-        """The released table, as polars.
+    def result(self) -> O.Table:
+        """The released table, as polars (``.to_pandas()`` with the ``pandas`` extra).
 
         An ``aggregate`` gives group keys, then per aggregate its value and
         95 % interval (``name``, ``name_ci_low``, ``name_ci_high``); an
@@ -190,7 +191,7 @@ class Job:
             raise E.InvalidRequest(
                 f"job {self.id}'s output is a {output.suffix} file, not a table; use job.download()"
             )
-        return pl.read_parquet(io.BytesIO(output.content))
+        return O.Table.of(pl.read_parquet(io.BytesIO(output.content)))
 
     def model(self) -> dict[str, Any]:
         """A ``train`` job's released model.
@@ -208,6 +209,22 @@ class Job:
         """
         self._check_shape(OutputShape.MODEL)
         return O.read_model(self._output())
+
+    def predictor(self) -> Model:
+        """A ``train`` job's released model, ready to ``predict`` on a polars frame.
+
+        >>> job.predictor().predict(ds.dummy(5))  # doctest: +SKIP
+
+        Raises:
+            PolicyViolation: Not released yet.
+            InvalidRequest: Not a train job.
+            ImportError: An MLP without the ``models`` extra (numpy and safetensors).
+        """
+        self._check_shape(OutputShape.MODEL)
+        output = self._output()
+        if output.suffix == ".safetensors":
+            return Model.from_safetensors(output.content)
+        return Model.from_json(O.read_model(output))
 
     def files(self) -> dict[str, bytes]:
         """A ``custom`` job's released files, name to bytes; nothing is written to disk.
@@ -332,7 +349,7 @@ _WHAT = {
 }
 _READ_WITH = {
     OutputShape.TABLE: "use job.result() / job.download()",
-    OutputShape.MODEL: "use job.model() / job.download()",
+    OutputShape.MODEL: "use job.model(), job.predictor() / job.download()",
     OutputShape.FILES: "use job.files() / job.download()",
 }
 _NEXT = {

@@ -19,6 +19,8 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from jobs.kinds import KINDS, JobKind
 from policies import errors as E
 from sandbox.client import html as H
@@ -44,6 +46,37 @@ def suffixes(kind: str) -> tuple[str, ...]:
 
 def _known() -> frozenset[str]:
     return frozenset(f".{f}" for kind in KINDS for f in kind.output_formats)
+
+
+#: What ``pip install`` adds for :meth:`Table.to_pandas`.
+PANDAS_EXTRA = "pip install 'data-sandbox-client[pandas]' (or 'data-sandbox[pandas]')"
+
+
+class Table(pl.DataFrame):
+    """A released table: a polars frame whose :meth:`to_pandas` names the extra it needs."""
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame) -> Table:
+        """``frame`` as a :class:`Table` (the same data, not copied)."""
+        table = cls.__new__(cls)
+        table._df = frame._df
+        return table
+
+    def to_pandas(self, *args: Any, **kwargs: Any) -> Any:
+        """The table as a pandas DataFrame (polars' ``to_pandas``, with pandas and pyarrow).
+
+        Raises:
+            ImportError: pandas or pyarrow is missing; the message names the extra.
+        """
+        try:
+            import pandas  # noqa: F401
+            import pyarrow  # noqa: F401
+        except ImportError as err:
+            raise ImportError(
+                f"job.result().to_pandas() needs pandas and pyarrow: {PANDAS_EXTRA}; "
+                "or keep the polars table job.result() returns"
+            ) from err
+        return super().to_pandas(*args, **kwargs)
 
 
 @dataclass(frozen=True)

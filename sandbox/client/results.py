@@ -111,6 +111,7 @@ _BUDGET_SCHEMA: dict[str, pl.DataType] = {
     "delta_total": pl.Float64(),
     "delta_spent": pl.Float64(),
     "delta_left": pl.Float64(),
+    "commitment": pl.String(),
     "expires_at": pl.String(),
 }
 _BY_DATASET_SCHEMA: dict[str, pl.DataType] = {
@@ -161,6 +162,7 @@ class Budget:
                 "delta_total": g["delta_total"],
                 "delta_spent": g["delta_spent"],
                 "delta_left": g.get("delta_left", max(0.0, g["delta_total"] - g["delta_spent"])),
+                "commitment": commitment_state(g),
                 "expires_at": str(g.get("expires_at", "")),
             }
             for g in self.grants
@@ -199,8 +201,37 @@ class Budget:
     def _repr_html_(self) -> str:
         frame = self.to_polars()
         detail = self.by_dataset()
-        return H.table(frame.to_dicts(), frame.columns, "privacy budget by grant") + H.table(
-            detail.to_dicts(),
-            detail.columns,
-            "by dataset: this grant's spend and the firm's under all its grants",
+        pending = "".join(
+            H.fields(
+                f"grant {g['id']}: commitment to accept (art. 34)",
+                {"text": g.get("commitment_text", "")},
+                f"client.accept_commitment({g['id']}) accepts it for your firm",
+            )
+            for g in self.grants
+            if commitment_state(g) == PENDING
         )
+        return (
+            H.table(frame.to_dicts(), frame.columns, "privacy budget by grant")
+            + H.table(
+                detail.to_dicts(),
+                detail.columns,
+                "by dataset: this grant's spend and the firm's under all its grants",
+            )
+            + pending
+        )
+
+
+#: A grant's commitment (art. 34) the firm must still accept.
+PENDING = "required, not accepted"
+
+
+def commitment_state(grant: Mapping[str, Any]) -> str:
+    """``accepted`` (with when), ``required, not accepted`` or ``not required``.
+
+    >>> commitment_state({"commitment_required": True, "commitment_accepted": False})
+    'required, not accepted'
+    """
+    if grant.get("commitment_accepted"):
+        when = str(grant.get("commitment_accepted_at") or "")[:19]
+        return f"accepted {when}".strip()
+    return PENDING if grant.get("commitment_required") else "not required"

@@ -21,10 +21,10 @@ from jobs.facts import DatasetFacts
 from jobs.kinds import KINDS, AnySpec, JobKind, parse_job_spec
 from policies.airlock import JobStatus
 from policies.budget import PrivacyBudget
-from policies.catalog import check_grade_allows
+from policies.catalog import OpenAttribute, check_grade_allows
 from policies.errors import NotFound
 from policies.extract import FAILED_EXTRACT_WINDOW, check_failed_extracts, limits_failures
-from policies.grants import GrantState, check_can_submit
+from policies.grants import GrantState, check_can_submit, check_commitment_met
 from policies.roles import Role, check_role
 from sandbox.access import ledger
 from sandbox.access.auth import Principal
@@ -78,6 +78,7 @@ def prepare(
 
     Raises:
         PolicyViolation: Not an operator, grant not in force or out of scope (art. 76),
+            a conditional dataset whose required commitment the firm has not accepted (art. 34),
             a grade that admits no such product (art. 62), too many failed extracts.
         NotFound: No such grant for the caller's organisation, or no such dataset.
         InvalidJobSpec: Malformed spec or forbidden column use.
@@ -106,6 +107,12 @@ def prepare(
     datasets = [granted[name] for name in spec.datasets]
     for row in datasets:
         check_usable(row)
+    check_commitment_met(
+        grant.id,
+        [OpenAttribute(d.open_attribute) for d in datasets],
+        grant.commitment_required,
+        grant.commitment_accepted,
+    )
     facts = tuple(dataset_facts(d) for d in datasets)
     terms = grant_facts(grant)
     # a spec the kind cannot run on these datasets is refused before any budget is spent

@@ -69,7 +69,7 @@ def _grant(
             "kinds": list(kinds),
             "epsilon": epsilon,
             "delta": delta,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
         },
     )

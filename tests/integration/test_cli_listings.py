@@ -131,7 +131,7 @@ def test_review_approve_when_checks_fail_then_override_reason_releases_and_downl
             kinds=["custom"],
             epsilon=1.0,
             delta=1e-6,
-            commitment_accepted=True,
+            commitment_required=True,
             expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
         )
     spec = {"kind": "custom", "datasets": ["residents"], "source": SMALL_CELLS_SOURCE}

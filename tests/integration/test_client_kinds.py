@@ -18,6 +18,7 @@ import httpx
 import polars as pl
 import pytest
 
+from jobs.kinds.train import engine
 from policies.errors import Conflict, InvalidRequest
 from sandbox.client import Client, Job
 from tests.factories import World
@@ -85,11 +86,14 @@ def test_train_when_released_then_model_is_the_json_and_result_points_to_it(
     with client(world, "operator") as operator:
         mine = operator.job(job.id)
         model = mine.model()
-        with pytest.raises(InvalidRequest, match=r"a model; use job.model\(\) / job.download\(\)"):
+        with pytest.raises(InvalidRequest, match=r"a model; use job.model\(\), job.predictor"):
             mine.result()
         written = mine.download(tmp_path / "model")
         manifest = mine.manifest()["manifest"]
+        predicted = mine.predictor().predict(world.frame.head(50))
     assert len(model["parameters"]["coef"][0]) == 2  # one weight per declared feature
+    # the client predicts what the service's own reader of the released file predicts
+    assert predicted.to_list() == engine.predict(written, world.frame.head(50)).tolist()
     assert written == tmp_path / "model.json"
     assert hashlib.sha256(written.read_bytes()).hexdigest() == manifest["output"]["sha256"]
 

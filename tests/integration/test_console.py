@@ -153,7 +153,7 @@ def _second_org_grant(world: World) -> int:
             "purpose": "statistics for another report",
             "kinds": ["aggregate"],
             "epsilon": 3.0,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
         },
     )
@@ -358,7 +358,7 @@ def test_output_page_when_real_extract_then_risk_report_in_chinese_and_english(w
             "purpose": "anonymized extracts for a survey",
             "kinds": ["extract"],
             "epsilon": 1.0,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
         },
     ).json()["id"]
@@ -550,7 +550,7 @@ def test_history_when_new_table_differs_from_a_release_by_few_people_then_flagge
             "kinds": ["aggregate"],
             "epsilon": 5.0,
             "min_cell": 20,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
         },
     ).json()["id"]
@@ -778,7 +778,7 @@ def test_grants_page_when_grant_created_through_api_then_its_limits_are_listed(
             "purpose": "a custom model of commuting",
             "kinds": ["custom", "aggregate"],
             "epsilon": 1.0,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
             "extract_k": 20,
             "allow_linkage": True,

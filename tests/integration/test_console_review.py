@@ -268,7 +268,7 @@ def test_differencing_when_new_table_differs_by_few_people_then_flag_in_queue_an
             "kinds": ["aggregate"],
             "epsilon": 5.0,
             "min_cell": 20,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
         },
     ).json()["id"]

@@ -35,7 +35,7 @@ def _grant(world: World, limits: dict[str, Any], kinds: tuple[str, ...] = ("cust
             "purpose": "custom analysis under tight limits",
             "kinds": list(kinds),
             "epsilon": 1.0,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
             "limits": limits,
         },

@@ -283,7 +283,7 @@ def test_grant_when_conditional_dataset_and_purpose_length_then_two_characters_n
             "purpose": purpose,
             "kinds": ["aggregate"],
             "epsilon": 1.0,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
         },
     )

@@ -87,12 +87,15 @@ def _grant(world: World) -> int:
             "purpose": "estimates checked against releases",
             "kinds": ["aggregate"],
             "epsilon": 10.0,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat(),
         },
     )
     assert response.status_code in (200, 201), response.text
-    return int(response.json()["id"])
+    grant_id = int(response.json()["id"])
+    accepted = world.http.post(f"/v1/grants/{grant_id}/commitment", headers=world.as_("operator"))
+    assert accepted.status_code == 200, accepted.text
+    return grant_id
 
 
 def _spec(group_by: list[str]) -> dict[str, Any]:

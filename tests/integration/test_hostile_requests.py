@@ -212,7 +212,7 @@ def test_grant_when_expiry_has_no_time_zone_then_422(quiet_world: World, expires
         "purpose": "statistics",
         "kinds": ["aggregate"],
         "epsilon": 1.0,
-        "commitment_accepted": True,
+        "commitment_required": True,
         "expires_at": expires_at,
     }
     response = w.http.post("/v1/grants", headers=w.as_("steward"), json=body)

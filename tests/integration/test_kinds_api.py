@@ -29,7 +29,7 @@ def _all_kinds_grant(world: World, **terms: Any) -> int:
             "kinds": ["aggregate", "extract", "train", "custom"],
             "epsilon": 5.0,
             "delta": 1e-5,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
             **terms,
         },

@@ -103,7 +103,7 @@ def _world(
             kinds=list(kinds),
             budget=PrivacyBudget(epsilon),
             expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
-            commitment_accepted=False,
+            commitment_required=False,
         )
         grant_id = grant.id
     who = Principal(analyst_id, "analyst", Role.OPERATOR, firm_id, "firm")

@@ -153,7 +153,7 @@ def _toy_grant(world: World) -> int:
             kinds=["toy"],
             budget=PrivacyBudget(1.0),
             expires_at=_later(),
-            commitment_accepted=True,
+            commitment_required=True,
         )
         return grant.id
 

@@ -146,7 +146,7 @@ def test_withdraw_when_steward_withdraws_then_grants_end_jobs_fail_files_go_rele
         "purpose": "statistics for a report",
         "kinds": ["aggregate"],
         "epsilon": 1.0,
-        "commitment_accepted": True,
+        "commitment_required": True,
         "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
     }
     granted = _post(world, "/v1/grants", "steward", new_grant)
@@ -274,7 +274,7 @@ def test_withdraw_when_a_job_is_submitted_on_its_second_grant_meanwhile_then_no_
             "purpose": "another report",
             "kinds": ["aggregate"],
             "epsilon": 1.0,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": expires,
         },
     ).json()["id"]

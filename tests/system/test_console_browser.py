@@ -238,7 +238,7 @@ def _review_pages(world: World) -> dict[str, int]:
             "kinds": ["aggregate"],
             "epsilon": 5.0,
             "min_cell": 20,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
         },
     ).json()["id"]

@@ -308,7 +308,7 @@ def build_world(deployed: Deployment, http: httpx.Client) -> World:
             "purpose": "statistics for a report",
             "kinds": ["aggregate"],
             "epsilon": 10.0,
-            "commitment_accepted": True,
+            "commitment_required": True,
             "expires_at": "2099-01-01T00:00:00+00:00",
         },
     )

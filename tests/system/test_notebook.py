@@ -7,7 +7,6 @@ approves once the job awaits review, as the review console would.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 import threading
@@ -21,7 +20,7 @@ from nbclient import NotebookClient
 
 from sandbox.access.auth import bootstrap
 from sandbox.cli.demo import free_port, serving
-from sandbox.cli.demo_data import DEMO_TAGS, JIANGSU_CITIES, write_demo_csv
+from sandbox.cli.demo_data import JIANGSU_CITIES
 from sandbox.client import Client
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
@@ -39,37 +38,23 @@ print(json.dumps({
     "run_on_columns": query.run_on(dummy).columns,
     "estimate_epsilon": estimate.epsilon,
     "spent": client.budget().to_polars()["epsilon_spent"].to_list(),
+    "commitment": client.budget().to_polars()["commitment"].to_list(),
+    "dataset": ds.name,
 }))"""
 
 
-def _world(url: str, admin_token: str, data_dir: Path) -> tuple[str, str]:
-    """Organisations, a steward and an operator, the demo residents and a grant."""
+#: Not the demo's name: the notebook takes it from SANDBOX_DATASET.
+DATASET = "residents_for_the_notebook"
+
+
+def _world(url: str, admin_token: str) -> tuple[str, str]:
+    """Organisations, a steward and an operator; the notebook ingests the data and grants it
+    (``SANDBOX_DEMO_INGEST=1``), and the operator accepts the commitment (art. 34) there."""
     with Client(url, admin_token) as admin:
         bureau = admin.create_org("bureau", "bureau")
         firm = admin.create_org("firm", "operator")
         steward_token = admin.create_user("steward", "steward", bureau["id"])["token"]
         operator_token = admin.create_user("analyst", "operator", firm["id"])["token"]
-    with Client(url, steward_token) as steward:
-        csv = write_demo_csv(data_dir / "residents.csv", n=2000)
-        steward.ingest(
-            csv,
-            name="jiangsu_residents",
-            source="synthetic, seeded",
-            open_attribute="conditional",
-            grade="general",
-            tags=DEMO_TAGS,
-            privacy_unit="resident_id",
-            public_keys={"city": list(JIANGSU_CITIES)},
-        )
-        steward.create_grant(
-            org_id=firm["id"],
-            datasets=["jiangsu_residents"],
-            purpose="Regional income statistics for a planning report",
-            kinds=["aggregate"],
-            epsilon=3.0,
-            commitment_accepted=True,
-            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
-        )
     return steward_token, operator_token
 
 
@@ -114,9 +99,12 @@ def test_notebook_when_executed_against_live_service_then_released_table_arrives
     sandbox.start()
     try:
         with serving(sandbox, free_port()) as url:
-            steward, operator = _world(url, bootstrap(sandbox.db), tmp_path)
+            steward, operator = _world(url, bootstrap(sandbox.db))
             monkeypatch.setenv("SANDBOX_URL", url)  # the kernel inherits the environment
             monkeypatch.setenv("SANDBOX_TOKEN", operator)
+            monkeypatch.setenv("SANDBOX_DATASET", DATASET)
+            monkeypatch.setenv("SANDBOX_DEMO_INGEST", "1")
+            monkeypatch.setenv("SANDBOX_STEWARD_TOKEN", steward)
             waited, done, errors = threading.Event(), threading.Event(), []
             reviewer = threading.Thread(
                 target=_approve_when_ready,
@@ -156,9 +144,10 @@ def test_notebook_when_executed_against_live_service_then_released_table_arrives
     assert probe["cities"] == list(JIANGSU_CITIES)
     assert probe["dummy_rows"] == 2000 and probe["estimate_epsilon"] == 1.0
     assert probe["spent"] == [pytest.approx(1.0)]
+    assert probe["dataset"] == DATASET and probe["commitment"][0].startswith("accepted")
     # Jupyter showed rich HTML for the client's objects, and the progress bar.
     html = [o for cell in outputs for o in cell if "text/html" in o.get("data", {})]
-    assert any("jiangsu_residents" in o["data"]["text/html"] for o in html)
+    assert any(DATASET in o["data"]["text/html"] for o in html)
     assert any("privacy budget by grant" in o["data"]["text/html"] for o in html)
     code = [c for c in nb.cells if c.cell_type == "code"]
     [wait_cell] = [c for c in code if "job.wait()" in c.source]

@@ -196,7 +196,7 @@ def _world(d: Deployment) -> dict[str, Any]:
                 "purpose": "statistics for a report",
                 "kinds": ["aggregate"],
                 "epsilon": 10.0,
-                "commitment_accepted": True,
+                "commitment_required": True,
                 "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
             },
         ),

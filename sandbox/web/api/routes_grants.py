@@ -45,7 +45,7 @@ def create_grant(body: GrantCreate, who: Caller, sandbox: SandboxDep) -> GrantPu
             kinds=body.kinds,
             budget=PrivacyBudget(body.epsilon, body.delta),
             expires_at=body.expires_at,
-            commitment_accepted=body.commitment_accepted,
+            commitment_required=body.commitment_required,
             min_cell=body.min_cell,
             extract_k=body.extract_k,
             allow_linkage=body.allow_linkage,
@@ -69,6 +69,21 @@ def get_grant(grant_id: IdPath, who: Caller, sandbox: SandboxDep) -> GrantPublic
         grant = grants.get(session, grant_id)
         if who.role is Role.OPERATOR and grant.org_id != who.org_id:
             raise NotFound("no such grant")
+        return _public(session, grant)
+
+
+@router.post("/grants/{grant_id}/commitment")
+def accept_commitment(grant_id: IdPath, who: Caller, sandbox: SandboxDep) -> GrantPublic:
+    """Accept the grant's data-use commitment (art. 34) for the operator's own firm.
+
+    Idempotent: who accepted and when are recorded once (audited
+    ``grant.commitment_accepted``); the answer carries the commitment's text.
+    """
+    check_role(who.role, Role.OPERATOR)
+    with sandbox.db.session() as session:
+        grant = grants.accept_commitment(
+            sandbox.db, session, who.actor, grant_id, user_id=who.user_id
+        )
         return _public(session, grant)
 
 

@@ -22,6 +22,7 @@ from pydantic_core import CoreSchema
 from policies.airlock import MIN_REASON_LENGTH, Decision, JobStatus
 from policies.budget import PrivacyBudget
 from policies.catalog import MAX_GROUP_SIZE, ColumnTag, Grade, OpenAttribute
+from policies.grants import commitment_text
 from policies.roles import OrgKind, Role
 from sandbox.access.ledger import DatasetBudget, summary
 from sandbox.airlock.decisions import Decided
@@ -235,7 +236,10 @@ class GrantCreate(_In):
     delta: float = Field(default=0.0, ge=0, lt=1)
     #: With a time zone (``2026-12-31T23:59:59+08:00``); stored in UTC.
     expires_at: AwareDatetime
-    commitment_accepted: bool = False
+    #: The operator firm must accept the data-use commitment before its jobs use a
+    #: conditionally open dataset (art. 34); required for those datasets. The firm
+    #: accepts it itself: ``POST /v1/grants/{id}/commitment``.
+    commitment_required: bool = False
     #: Small-cell threshold; the grade's default applies when higher (10 general, 20 important).
     min_cell: int | None = Field(default=None, ge=1, le=10_000)
     #: Smallest k an extract must reach; the grade's default applies when higher (5 / 10).
@@ -332,6 +336,13 @@ class GrantPublic(BaseModel):
     budgets: list[DatasetBudgetPublic]
     expires_at: dt.datetime
     created_at: dt.datetime
+    #: Whether the firm must accept the data-use commitment (art. 34), whether it did,
+    #: who (user id) and when; the text it accepts (Chinese, then English).
+    commitment_required: bool = False
+    commitment_accepted: bool = False
+    commitment_accepted_by: int | None = None
+    commitment_accepted_at: dt.datetime | None = None
+    commitment_text: str = ""
 
     @classmethod
     def of(cls, g: Grant, budgets: list[DatasetBudget]) -> GrantPublic:
@@ -361,6 +372,13 @@ class GrantPublic(BaseModel):
             budgets=[DatasetBudgetPublic.of(b) for b in budgets],
             expires_at=g.expires_at,
             created_at=g.created_at,
+            commitment_required=g.commitment_required,
+            commitment_accepted=g.commitment_accepted,
+            commitment_accepted_by=g.commitment_accepted_by,
+            commitment_accepted_at=g.commitment_accepted_at,
+            commitment_text=(
+                commitment_text(g.purpose) if g.commitment_required or g.commitment_accepted else ""
+            ),
         )
 
 

@@ -128,7 +128,7 @@ class GrantForm(BaseModel):
     min_cell: str = Field(default="", max_length=6)
     extract_k: str = Field(default="", max_length=6)
     allow_linkage: bool = False
-    commitment_accepted: bool = False
+    commitment_required: bool = False
 
 
 #: The create-grant form's field labels (msgids), to name a wrong field.
@@ -207,7 +207,7 @@ def create_grant(
                 kinds=form.kinds,
                 budget=PrivacyBudget(form.epsilon, form.delta),
                 expires_at=dt.datetime.combine(form.expires, dt.time(23, 59, 59), dt.UTC),
-                commitment_accepted=form.commitment_accepted,
+                commitment_required=form.commitment_required,
                 min_cell=cell,
                 extract_k=k,
                 allow_linkage=form.allow_linkage,

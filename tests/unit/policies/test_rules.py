@@ -203,7 +203,7 @@ PURPOSE = "statistics for the annual report"
         (OpenAttribute.CONDITIONAL, "科", True, False),  # 1 character: too short
         (OpenAttribute.CONDITIONAL, "科研", True, True),  # 2 characters ("research"): enough
         (OpenAttribute.CONDITIONAL, "   科      ", True, False),  # padding does not count
-        (OpenAttribute.CONDITIONAL, PURPOSE, False, False),  # commitment not accepted
+        (OpenAttribute.CONDITIONAL, PURPOSE, False, False),  # commitment not required
     ],
 )
 def test_check_can_grant_when_open_attribute_and_conditions_then_per_art_34(
@@ -216,6 +216,69 @@ def test_check_can_grant_when_open_attribute_and_conditions_then_per_art_34(
         None if ok else PolicyViolation,
         "art. 34",
     )
+
+
+C, UN = OpenAttribute.CONDITIONAL, OpenAttribute.UNCONDITIONAL
+
+
+@pytest.mark.parametrize(
+    ("attributes", "required", "accepted", "ok"),
+    [
+        ([C], True, False, False),  # conditional, required, not accepted: refused
+        ([UN, C], True, False, False),  # one conditional dataset among others is enough
+        ([C], True, True, True),  # accepted by the firm
+        ([C], False, True, True),  # accepted before the steward's flag existed (pre-0009)
+        ([C], False, False, True),  # not required (a grant from before 0009)
+        ([UN], True, False, True),  # unconditional data only: no commitment needed
+        ([], True, False, True),  # no dataset
+    ],
+)
+def test_check_commitment_met_when_required_and_accepted_then_per_art_34(
+    attributes: list[OpenAttribute], required: bool, accepted: bool, ok: bool
+) -> None:
+    _assert_rule(
+        grants.check_commitment_met,
+        grants.commitment_met,
+        (7, attributes, required, accepted),
+        None if ok else PolicyViolation,
+        "art. 34",
+    )
+
+
+def test_check_commitment_met_when_refused_then_message_says_how_to_accept() -> None:
+    with pytest.raises(PolicyViolation) as info:
+        grants.check_commitment_met(7, [C], True, False)
+    message = str(info.value)
+    assert "sandbox grants accept-commitment 7" in message
+    assert "accept_commitment(7)" in message and "/v1/grants/7/commitment" in message
+    assert message.index("承诺") < message.index("commitment")  # Chinese first
+
+
+@pytest.mark.parametrize(
+    ("required", "accepted", "ok"),
+    [
+        (True, False, True),  # required: the firm accepts
+        (True, True, True),  # accepted already: idempotent
+        (False, True, True),  # accepted before migration 0009: idempotent
+        (False, False, False),  # nothing to accept
+    ],
+)
+def test_check_can_accept_commitment_when_required_then_allowed(
+    required: bool, accepted: bool, ok: bool
+) -> None:
+    _assert_rule(
+        grants.check_can_accept_commitment,
+        None,
+        (required, accepted),
+        None if ok else Conflict,
+        "art. 34",
+    )
+
+
+def test_commitment_text_when_purpose_then_chinese_first_naming_art_34_and_purpose() -> None:
+    text = grants.commitment_text("  统计年度报告  ")
+    assert text.index("第三十四条") < text.index("art. 34")
+    assert text.count("“统计年度报告”") == 2
 
 
 @pytest.mark.parametrize(

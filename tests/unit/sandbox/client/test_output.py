@@ -115,6 +115,39 @@ def test_result_when_extract_then_rows_as_polars():
     assert frame.columns == ["city", "age"] and frame.height == 2
 
 
+def test_to_pandas_when_pandas_installed_then_same_rows():
+    pytest.importorskip("pandas", reason="the pandas extra: pip install 'data-sandbox[pandas]'")
+    with _service("extract", _parquet(), "job-5.parquet") as c:
+        table = c.job(5).result()
+    frame = table.to_pandas()
+    assert list(frame.columns) == ["city", "age"] and frame["age"].tolist() == [30, 40]
+    assert table.filter(pl.col("age") > 30).height == 1  # still a polars table
+
+
+def test_to_pandas_when_pandas_missing_then_import_error_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas raises ImportError
+    with _service("extract", _parquet(), "job-5.parquet") as c:
+        table = c.job(5).result()
+    with pytest.raises(ImportError, match=r"data-sandbox-client\[pandas\]"):
+        table.to_pandas()
+
+
+def test_predictor_when_train_json_released_then_predicts_declared_classes():
+    header = {
+        "format": "data-sandbox/model-v1",
+        "model": "kmeans",
+        "features": [{"column": "age", "lower": 0.0, "upper": 100.0}],
+        "inputs": ["age"],
+        "classes": None,
+        "parameters": {"centroids": [[0.1], [0.9]]},
+    }
+    with _service("train", json.dumps(header).encode(), "job-5.json") as c:
+        model = c.job(5).predictor()
+    assert model.predict(pl.DataFrame({"age": [5, 95, 20]})).to_list() == [0, 1, 0]
+
+
 @pytest.mark.parametrize(
     ("kind", "advice"),
     [("train", r"a model; use job.model\(\)"), ("custom", r"zip of files; use job.files\(\)")],
