@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -55,6 +55,30 @@ class KindCheckFacts:
     k: int | None = None
     pseudonyms: frozenset[str] = frozenset()
     max_rows: int | None = None
+
+
+class Phrase(NamedTuple):
+    """A line of text as an English message and its values, for a reader in any language.
+
+    The console translates :attr:`message` (its msgid in the console's catalog) and then
+    fills in :attr:`values`, translating any value that is itself a phrase; elsewhere
+    ``str()`` gives the English.
+
+    >>> str(Phrase("%(op)s of %(column)s", {"op": Phrase("mean"), "column": "income"}))
+    'mean of income'
+    """
+
+    message: str
+    values: Mapping[str, object] = {}
+
+    def __str__(self) -> str:
+        if not self.values:
+            return self.message
+        return self.message % {k: str(v) for k, v in self.values.items()}
+
+
+#: A labelled line of :meth:`JobKind.describe`: the label is a msgid too.
+Line = tuple[str, "str | Phrase"]
 
 
 @runtime_checkable
@@ -150,10 +174,12 @@ class JobKind(Protocol):
         """What the automatic checks need to know about this job's output."""
         ...
 
-    def describe(self, spec: Any) -> list[tuple[str, str]]:
+    def describe(self, spec: Any) -> list[Line]:
         """The spec as labelled lines a reviewer reads at a glance.
 
         Only the kind's own lines: the caller shows the kind and the datasets first.
+        Words go in :class:`Phrase` messages (the console shows them in Chinese);
+        names and numbers are values.
         """
         ...
 

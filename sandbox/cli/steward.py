@@ -74,6 +74,20 @@ def _public_keys(given: list[str], keys_file: Path | None) -> dict[str, list[Any
     return keys
 
 
+def _bands(given: list[str]) -> dict[str, dict[str, int]]:
+    """Group-size bands from ``COLUMNS=LOW-HIGH`` (columns comma-joined, whole numbers)."""
+    bands: dict[str, dict[str, int]] = {}
+    for columns, band in _pairs(given, "--group-size-band").items():
+        low, sep, high = band.partition("-")
+        if not (sep and low.strip().isdigit() and high.strip().isdigit()):
+            raise typer.BadParameter(
+                f"the band of '{columns}' must be LOW-HIGH in rows per group, e.g. 200-2000",
+                param_hint="--group-size-band",
+            )
+        bands[columns] = {"low": int(low), "high": int(high)}
+    return bands
+
+
 def _evidence(evidence: dict[str, Any]) -> str:
     """A proposal's evidence as one line: counts and entity names (it holds no value)."""
     parts = []
@@ -173,6 +187,14 @@ def ingest(
             help="Why rows whose values the declared keys miss may drop out (audited)",
         ),
     ] = "",
+    group_size_band: Annotated[
+        list[str],
+        typer.Option(
+            "--group-size-band",
+            help="COLUMNS=LOW-HIGH: how many rows a group by these columns (comma-joined) "
+            "holds, for operators' estimates (e.g. city=200-2000). Repeat it.",
+        ),
+    ] = [],  # noqa: B006
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Accept the tags shown without asking")
     ] = False,
@@ -193,6 +215,7 @@ def ingest(
     tags = _tags(tag)
     overrides = _pairs(override, "--override")
     keys = _public_keys(public_key, public_keys)
+    bands = _bands(group_size_band)
 
     def act(c: Client) -> dict[str, Any]:
         proposals = c.propose_tags(file)
@@ -218,6 +241,7 @@ def ingest(
             public_keys=keys,
             overrides=overrides,
             public_keys_confirm_reason=public_keys_confirm_reason,
+            group_size_bands=bands or None,
         )
 
     dataset = _run(url, token, act)

@@ -60,6 +60,8 @@ def test_ingest_when_accepted_then_proposals_shown_first_and_the_dataset_is_the_
         CITIES,
         "--description",
         "测试居民",
+        "--group-size-band",
+        "city=50-150",
         "--yes",
     )
     assert result.exit_code == 0, result.output
@@ -71,6 +73,7 @@ def test_ingest_when_accepted_then_proposals_shown_first_and_the_dataset_is_the_
     tags = {c["name"]: c["tag"] for c in people["columns"]}
     assert tags["resident_id"] == tags["phone"] == tags["name"] == "direct_identifier"
     assert people["public_keys"] == {"city": ["南京市", "苏州市", "无锡市"]}
+    assert people["group_size_bands"] == {"city": {"low": 50, "high": 150}}
     assert people["source"] == "file people.csv" and people["description"] == "测试居民"
     # the audit log names the steward, not the command line
     _url, world = live
@@ -133,6 +136,10 @@ def test_ingest_when_asked_at_a_terminal_then_the_answer_decides(
         (["--tag", "phone"], "steward", 2, "COLUMN=VALUE"),
         # a public-keys file that is no JSON object
         (["--public-keys", "KEYS"], "steward", 2, "JSON object"),
+        # a band that is not LOW-HIGH
+        (["--group-size-band", "city=many"], "steward", 2, "LOW-HIGH"),
+        # a band the service refuses (low above high, or on a column no query groups by)
+        (["--group-size-band", "city=300-100"], "steward", 1, "band"),
         # an operator may not ingest (the service says so)
         ([], "operator", 1, "steward"),
     ],

@@ -20,9 +20,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from sandbox.service import Sandbox
-from sandbox.store.models import AuditEntry, Dataset, Grant, Organisation, User
-from tests.factories import World
+from sandbox.store.models import AuditEntry, Dataset, Grant, Job, Organisation, User
+from tests.factories import World, quarantined_job
 from tests.integration.test_console import _client, _sign_in
+from tests.integration.test_console_admin_no_ray import _admin
 
 #: Two or more English words in a row: a phrase or a sentence someone forgot to translate.
 ENGLISH = re.compile(r"[A-Za-z]{2,}(?:[ ,;:'’/-]+[A-Za-z]{2,})+")
@@ -88,6 +89,7 @@ def _data_texts(sandbox: Sandbox) -> list[str]:
             *session.scalars(select(Dataset.description)),
             *session.scalars(select(Dataset.source)),
             *session.scalars(select(Grant.purpose)),
+            *session.scalars(select(Job.purpose)),
             *(r for r in session.scalars(select(Grant.state_reason)) if r),
             *session.scalars(select(Organisation.name)),
             *session.scalars(select(User.name)),
@@ -111,9 +113,17 @@ def english_left(html: str, data: list[str]) -> tuple[str, list[str]]:
     return page.lang, left
 
 
-#: Pages to read: (who signs in, path). The queue and output pages belong to helper
-#: "review" and are added here once their templates are translated.
+#: Pages to read: (who signs in, path); ``{job}``: a job awaiting review.
 PAGES = [
+    ("steward", "/console/queue"),
+    ("steward", "/console/queue?status="),
+    ("auditor", "/console/queue"),
+    ("steward", "/console/jobs/{job}"),
+    ("auditor", "/console/jobs/{job}"),
+    ("steward", "/console/datasets/new"),
+    ("admin", "/console/admin/users"),
+    ("admin", "/console/admin/orgs"),
+    ("admin", "/console/admin/tokens"),
     ("steward", "/console/grants"),
     ("steward", "/console/catalog"),
     ("steward", "/console/audit"),
@@ -128,8 +138,13 @@ PAGES = [
 def test_console_page_when_read_in_chinese_then_no_english_sentence_and_lang_zh(
     world: World, who: str, path: str
 ):
-    browser = _client(world, lang="zh_CN")
-    _sign_in(browser, getattr(world, who))
+    if who == "admin":
+        browser, _ = _admin(world, "zh_CN")
+    else:
+        browser = _client(world, lang="zh_CN")
+        _sign_in(browser, getattr(world, who))
+    if "{job}" in path:
+        path = path.format(job=quarantined_job(world, epsilon=1.0))
     response = browser.get(path)
     assert response.status_code in (200, 404)
     lang, left = english_left(response.text, _data_texts(world.sandbox))
@@ -210,3 +225,18 @@ def test_audit_page_when_details_hold_chinese_then_shown_as_text_in_fields(world
     page = browser.get("/console/audit").text
     assert "超出授权范围的使用" in page and "\\u8d85" not in page
     assert re.search(r'<dt data-key="reason">理由</dt><dd>超出授权范围的使用</dd>', page)
+
+
+def test_catalog_when_steward_declared_group_size_bands_then_shown_grouped_in_chinese(
+    world: World,
+):
+    with world.sandbox.db.session() as session:
+        dataset = session.scalars(select(Dataset)).first()
+        assert dataset is not None
+        dataset.group_size_bands = {"city": {"low": 200, "high": 2000}}
+    browser = _client(world, lang="zh_CN")
+    _sign_in(browser, world.steward)
+    page = browser.get("/console/catalog").text
+    assert "预期分组规模" in page and "按 city 分组：每组 200–2,000 行" in page
+    english = browser.get("/console/catalog", params={"lang": "en"}).text
+    assert "by city: 200–2,000 rows per group" in english

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from jobs.kinds.aggregate.spec import COUNTS, AggregateSpec, _Bounded, validate_against_schema
-from jobs.kinds.base import KindCheckFacts, KindDefaults, OutputShape, PartitionedKind
+from jobs.kinds.base import KindCheckFacts, KindDefaults, Line, OutputShape, PartitionedKind, Phrase
 from policies.airlock import min_cell_size
 from policies.catalog import Product
 
@@ -207,24 +207,37 @@ class _Aggregate(KindDefaults):
         counts = tuple(a.output_name for a in spec.aggregates if isinstance(a, COUNTS))
         return KindCheckFacts(formats=self.output_formats, count_columns=counts)
 
-    def describe(self, spec: AggregateSpec) -> list[tuple[str, str]]:
+    def describe(self, spec: AggregateSpec) -> list[Line]:
         """Rows kept, grouping, each aggregate, and the privacy parameters."""
-        rows = " and ".join(f"{f.column} {_OPS.get(f.op, f.op)} {f.value}" for f in spec.filters)
-        lines = [
-            ("rows", rows or "all rows"),
-            ("grouped by", ", ".join(spec.group_by) or "no grouping"),
+        rows = " ∧ ".join(f"{f.column} {_OPS.get(f.op, f.op)} {f.value}" for f in spec.filters)
+        lines: list[Line] = [
+            ("rows", rows or Phrase("all rows")),
+            ("grouped by", ", ".join(spec.group_by) or Phrase("no grouping")),
         ]
         for a in spec.aggregates:
             column = getattr(a, "column", None)
-            what = a.op + (f" of {column}" if column else "")
+            op = Phrase(a.op)
+            what = Phrase("%(op)s of %(column)s", {"op": op, "column": column}) if column else op
             if isinstance(a, _Bounded):
-                what += f", clamped to [{a.lower}, {a.upper}]"
+                what = Phrase(
+                    "%(what)s, clamped to [%(lower)s, %(upper)s]",
+                    {"what": what, "lower": a.lower, "upper": a.upper},
+                )
             lines.append(("computes", what))
         lines.append(
             (
                 "privacy",
-                f"ε = {spec.epsilon}, δ = {spec.delta}, {spec.noise} noise, at most "
-                f"{spec.max_rows_per_unit} rows and {spec.max_groups_per_unit} groups per person",
+                Phrase(
+                    "ε = %(epsilon)s, δ = %(delta)s, %(noise)s noise, at most %(rows)s rows "
+                    "and %(groups)s groups per person",
+                    {
+                        "epsilon": spec.epsilon,
+                        "delta": spec.delta,
+                        "noise": Phrase(spec.noise),
+                        "rows": spec.max_rows_per_unit,
+                        "groups": spec.max_groups_per_unit,
+                    },
+                ),
             )
         )
         return lines

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from jobs.kinds.base import JobKind, KindCheckFacts, KindDefaults, OutputShape
+from jobs.kinds.base import JobKind, KindCheckFacts, KindDefaults, Line, OutputShape, Phrase
 from jobs.kinds.custom.spec import CustomSpec
 from policies.catalog import Product
 
@@ -106,9 +106,10 @@ class _Custom(KindDefaults):
         del spec, task
         return KindCheckFacts(formats=self.output_formats)
 
-    def describe(self, spec: CustomSpec) -> list[tuple[str, str]]:
+    def describe(self, spec: CustomSpec) -> list[Line]:
         """What runs, and how."""
-        return [("runs", f"/code/{spec.entrypoint}, jailed (no network)")]
+        path = f"/code/{spec.entrypoint}"
+        return [("runs", Phrase("%(path)s, jailed (no network)", {"path": path}))]
 
     def privacy_statement(self, spec: CustomSpec, report: Mapping[str, Any]) -> dict[str, Any]:
         """None by construction: a person reviewed every file."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from jobs.kinds.base import JobKind, KindCheckFacts, KindDefaults, OutputShape
+from jobs.kinds.base import JobKind, KindCheckFacts, KindDefaults, Line, OutputShape
 from jobs.kinds.extract.spec import ExtractSpec
 from policies.catalog import Product
 
@@ -91,9 +91,9 @@ class _Extract(KindDefaults):
             max_rows=sum(task.row_counts.values()),
         )
 
-    def describe(self, spec: ExtractSpec) -> list[tuple[str, str]]:
+    def describe(self, spec: ExtractSpec) -> list[Line]:
         """The columns, k and l, and the pseudonymized columns."""
-        lines = [
+        lines: list[Line] = [
             ("columns", ", ".join(spec.columns)),
             ("k-anonymity", f"k = {spec.k}, l = {spec.l or '—'}"),
         ]

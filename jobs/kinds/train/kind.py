@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from jobs.kinds.base import JobKind, KindCheckFacts, KindDefaults, OutputShape
+from jobs.kinds.base import JobKind, KindCheckFacts, KindDefaults, Line, OutputShape
 from jobs.kinds.train.spec import TrainSpec
 from policies.catalog import Product
 
@@ -71,7 +71,7 @@ class _Train(KindDefaults):
         del spec, task
         return KindCheckFacts(formats=self.output_formats)
 
-    def describe(self, spec: TrainSpec) -> list[tuple[str, str]]:
+    def describe(self, spec: TrainSpec) -> list[Line]:
         """The privacy parameters."""
         return [("privacy", f"ε = {spec.epsilon}, δ = {spec.delta}")]
 

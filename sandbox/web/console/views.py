@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.kinds import KINDS, JobKind, OutputShape
+from jobs.kinds.base import Phrase
 from policies.airlock import Decision, JobStatus, approvals_required_for
 from policies.budget import PrivacyBudget
 from policies.catalog import Grade, Product
@@ -181,6 +182,37 @@ def filter_options(session: Session) -> dict[str, list[Any]]:
     }
 
 
+#: The words kinds put in their descriptions as values (an aggregate's operation, its noise),
+#: marked here for the catalog.
+DESCRIBED_WORDS = (
+    N_("count"),
+    N_("count_distinct"),
+    N_("sum"),
+    N_("mean"),
+    N_("variance"),
+    N_("quantile"),
+    N_("median"),
+    N_("histogram"),
+    N_("laplace"),
+    N_("gaussian"),
+)
+
+
+def shown(text: str | Phrase) -> str:
+    """A description's text in the reader's language: a :class:`Phrase` translated, its
+    values filled in (phrases among them translated too); plain text as it is.
+
+    >>> shown(Phrase("%(op)s of %(column)s", {"op": Phrase("mean"), "column": "income"}))
+    'mean of income'
+    """
+    if not isinstance(text, Phrase):
+        return text
+    message = gettext(text.message)
+    if not text.values:
+        return message
+    return message % {k: shown(v) if isinstance(v, Phrase) else v for k, v in text.values.items()}
+
+
 def describe_spec(spec: dict[str, Any]) -> list[tuple[str, str]]:
     """The job spec as labelled lines a reviewer reads at a glance.
 
@@ -198,7 +230,7 @@ def describe_spec(spec: dict[str, Any]) -> list[tuple[str, str]]:
         parsed = kind.spec_type.model_validate(spec)
     except ValidationError:
         return lines
-    return lines + list(kind.describe(parsed))
+    return lines + [(label, shown(text)) for label, text in kind.describe(parsed)]
 
 
 def _kind(name: object) -> JobKind | None:

@@ -15,12 +15,17 @@ import pytest
 from babel.messages.extract import extract, extract_from_dir
 from babel.messages.pofile import read_po
 
+import jobs.kinds
 from sandbox.web.console import i18n
 
 CONSOLE = Path(i18n.__file__).parent
 #: Python files outside the console folder whose messages the console shows.
-ALSO = (CONSOLE.parent / "hardening.py",)
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+#: The job kinds' descriptions (:class:`jobs.kinds.base.Phrase`) are shown on output pages.
+ALSO = (
+    CONSOLE.parent / "hardening.py",
+    *sorted((Path(jobs.kinds.__file__).parent).glob("*/kind.py")),
+)
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "Phrase": None}
 METHODS = [("templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
