@@ -159,7 +159,8 @@ def suppress(
 ) -> tuple[pl.DataFrame, list[str | None], npt.NDArray[np.bool_]]:
     """Null the values below ``min_cell``, one cell at a time; say which and why per row.
 
-    Post-processing of released noisy counts only (a row count, a histogram
+    A histogram's small bins take complementary bins with them (:func:`_complements`),
+    so no hidden bin is the row's count minus the bins shown. Post-processing of released noisy counts only (a row count, a histogram
     bin, the count of people), so it costs no privacy.
 
     Returns:
@@ -186,6 +187,9 @@ def suppress(
             labels = [f"{name}[{lo:g}, {hi:g})" for lo, hi in zip(a.bins, a.bins[1:], strict=False)]
             for row, col in zip(*np.nonzero(small), strict=True):
                 reasons[row].append(labels[col])
+            for row, col in _complements(values, small, threshold):
+                small[row, col] = True
+                reasons[row].append(f"{labels[col]} (complement)")
             flat = pl.Series(small.reshape(-1))
             for column in trio:
                 flat_values = out[column].reshape((-1,))
@@ -210,6 +214,36 @@ def suppress(
         else:
             shown.append(f"count<{threshold}: {', '.join(names)}" if names else None)
     return out, shown, small_group
+
+
+def _complements(
+    values: npt.NDArray[np.int64], small: npt.NDArray[np.bool_], threshold: int
+) -> list[tuple[int, int]]:
+    """Bins to hide beside the small ones, so that no hidden bin can be worked out.
+
+    A row's bins add up to its released count: one hidden bin is the count minus the
+    others, and two small hidden bins give away their small sum. So in every row with a
+    small bin, the smallest visible bins are hidden too until at least two are hidden
+    and the hidden ones hold at least ``threshold`` together (complementary suppression).
+
+    >>> _complements(np.array([[40, 3, 40, 50]]), np.array([[False, True, False, False]]), 10)
+    [(0, 0)]
+    >>> _complements(np.array([[40, 3, 4, 50]]), np.array([[False, True, True, False]]), 10)
+    [(0, 0)]
+    >>> _complements(np.array([[40, 13, 12]]), np.array([[False, False, False]]), 10)
+    []
+    """
+    extra: list[tuple[int, int]] = []
+    for row in np.nonzero(small.any(axis=1))[0]:
+        hidden = small[row].copy()
+        order = np.argsort(values[row], kind="stable")  # smallest first
+        for col in order:
+            if hidden.sum() >= 2 and values[row][hidden].sum() >= threshold:
+                break
+            if not hidden[col]:
+                hidden[col] = True
+                extra.append((int(row), int(col)))
+    return extra
 
 
 def _check_size(exact: pl.DataFrame, plan: Plan) -> None:

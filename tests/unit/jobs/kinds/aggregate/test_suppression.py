@@ -52,17 +52,35 @@ def _context(groups: list[str], min_cell: int = 10) -> DatasetContext:
     return DatasetContext(public_keys={"g": groups}, min_cell=min_cell, max_rows=10_000)
 
 
-def test_release_when_one_histogram_bin_is_small_then_only_that_bin_is_suppressed() -> None:
+def test_release_when_one_histogram_bin_is_small_then_it_and_one_complement_are_suppressed() -> (
+    None
+):
     frame = _frame({"a": [40, 3, 40], "b": [40, 40, 40]})
     table = evaluate(frame, _spec([{"op": "count"}, HIST, MEAN]), _context(["a", "b"]), seed=1)
     a, b = table.table.rows(named=True)
-    assert [v is None for v in a["histogram_x"]] == [False, True, False]  # the small bin alone
+    hidden = [v is None for v in a["histogram_x"]]
+    # the small bin, and one more: count − the bins shown must not give the small one back
+    assert hidden[1] and sum(hidden) == 2
     assert a["histogram_x_ci_low"][1] is None and a["histogram_x_ci_high"][1] is None
-    assert a["histogram_x_ci_low"][0] is not None
     assert a["count"] is not None and a["mean_x"] is not None  # the rest of the row stays
-    assert a["suppressed"] == "count<10: histogram_x[10, 20)"
+    assert a["suppressed"].startswith("count<10: histogram_x[10, 20), histogram_x[")
+    assert a["suppressed"].endswith(" (complement)")
     assert None not in b["histogram_x"] and b["suppressed"] is None
     assert table.suppressed_cells == 1 and table.cells == 2
+
+
+def test_release_when_bins_are_hidden_then_no_hidden_bin_follows_from_the_count() -> None:
+    """Two small bins side by side: their sum (count − the rest) would be small too, so a
+    third bin goes with them; whatever is hidden holds at least the threshold together."""
+    frame = _frame({"a": [3, 4, 40, 60], "b": [2, 50, 50, 50]})
+    hist = {"op": "histogram", "column": "x", "bins": [0, 10, 20, 30, 40]}
+    table = evaluate(frame, _spec([{"op": "count"}, hist]), _context(["a", "b"]), seed=2)
+    for row in table.table.rows(named=True):
+        hidden = [v is None for v in row["histogram_x"]]
+        assert sum(hidden) != 1
+        if any(hidden):
+            shown = sum(v for v in row["histogram_x"] if v is not None)
+            assert row["count"] - shown >= 10  # the hidden bins together: not a small cell
 
 
 def test_release_when_the_group_is_small_then_its_whole_row_is_hidden_with_one_reason() -> None:
