@@ -220,8 +220,12 @@ MAX_LABEL = 100
 def issue_user_token(
     db: Database, session: Session, actor: str, user_id: int, label: str
 ) -> tuple[User, str]:
-    """Issue one more token for an active user, audited as ``token.issue`` (the chain says
-    who holds a credential made for whom); the token is returned once, never stored.
+    """Issue a token for an active user, audited as ``token.issue`` (the chain says who
+    holds a credential made for whom); the token is returned once, never stored.
+
+    An operator may hold several (a notebook, a script). A steward, auditor or admin
+    holds one: issuing theirs revokes the others, so no one can keep a second credential
+    of a person whose approvals release data without that person noticing.
 
     Raises:
         InvalidRequest: An empty, overlong or misreadable label.
@@ -236,6 +240,8 @@ def issue_user_token(
         raise NotFound("no such user")
     if not user.active:
         raise Conflict("the user is deactivated: a token for them would sign no one in")
+    if Role(user.role) is not Role.OPERATOR:
+        revoke_tokens(db, session, actor, user.id)
     token = issue_token(session, user, label)
     audit.append(db, session, actor, "token.issue", f"user:{user.id}", role=user.role, label=label)
     return user, token

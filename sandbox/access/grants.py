@@ -21,6 +21,7 @@ from policies.grants import (
     check_can_grant,
     check_can_transition,
     check_grant_terms,
+    check_in_force,
     commitment_text,
 )
 from policies.roles import OrgKind, Role, check_role
@@ -155,7 +156,8 @@ def accept_commitment(
 
     Raises:
         NotFound: No such grant for the operator's firm, or no such user.
-        PolicyViolation: Not an operator.
+        PolicyViolation: Not an operator, or the grant is not in force (suspended,
+            terminated or expired: nothing it allows is to be committed to).
         Conflict: The grant requires no commitment.
     """
     user = _user(session, user_id)
@@ -164,6 +166,7 @@ def accept_commitment(
     if grant.org_id != user.org_id:
         raise NotFound("no such grant")
     check_can_accept_commitment(grant.commitment_required, grant.commitment_accepted)
+    check_in_force(grant.state, grant.expires_at, utcnow())
     if not grant.commitment_accepted:
         grant.commitment_accepted = True
         grant.commitment_accepted_by = user.id

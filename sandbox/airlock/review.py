@@ -21,6 +21,7 @@ release; the next start finishes such releases and removes any file in
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,15 @@ from sandbox.jobs.lifecycle import transition, visible_job
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 from sandbox.store.faults import crashpoint
-from sandbox.store.models import Dataset, Job, Release, Review, User, spec_datasets, utcnow
+from sandbox.store.models import (
+    Dataset,
+    Job,
+    Organisation,
+    Release,
+    Review,
+    spec_datasets,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +191,7 @@ def review(
             override_reason=override_reason if overrides else "",
             approvals=len(approvers),
             approvals_required=required,
+            approver_ref=reviewer_ref(settings.secret(), who.user_id),
             released=due,
             output_sha256=job.output_sha256,
             **anchor,
@@ -199,6 +209,21 @@ def review(
                 type(err).__name__,
             )
     return job
+
+
+#: Domain label of the reviewer references in signed manifests.
+_REVIEWER_LABEL = b"data-sandbox reviewer reference v1"
+
+
+def reviewer_ref(secret: bytes, user_id: int) -> str:
+    """A steward's keyed reference in signed manifests: not their name.
+
+    Manifests reach operators and, exported, trading venues and buyers; they name the
+    approving bureau and this reference. The approval's audit entry records the same
+    reference beside the steward, so auditors can say who it was.
+    """
+    key = hmac.new(secret, _REVIEWER_LABEL, hashlib.sha256).digest()
+    return "steward-" + hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def _release(
@@ -226,15 +251,23 @@ def _release(
     released = settings.releases_dir / f"job-{job.id}{quarantined.suffix}"
     spec = job.spec
     cost = PrivacyBudget.from_units(job.epsilon, job.delta)
-    names = {
-        u.id: u.name
-        for u in session.scalars(select(User).where(User.id.in_([r.reviewer_id for r in earlier])))
-    }
+    secret = settings.secret()
     approvals = [
-        {"approver": names.get(r.reviewer_id, "?"), "reason": r.reason, "overrides": r.overrides}
+        {
+            "approver": reviewer_ref(secret, r.reviewer_id),
+            "reason": r.reason,
+            "overrides": r.overrides,
+        }
         for r in earlier
     ]
-    approvals.append({"approver": who.name, "reason": reason, "overrides": list(overrides)})
+    approvals.append(
+        {
+            "approver": reviewer_ref(secret, who.user_id),
+            "reason": reason,
+            "overrides": list(overrides),
+        }
+    )
+    bureau = session.get(Organisation, who.org_id)
     manifest = {
         "version": 1,
         "job_id": job.id,
@@ -262,7 +295,9 @@ def _release(
         "checks": [
             {"name": c["name"], "verdict": c["verdict"]} for c in job.report.get("checks", [])
         ],
-        "approver": who.name,
+        # the approving bureau, and keyed references of its stewards (reviewer_ref)
+        "approving_organisation": bureau.name if bureau is not None else "",
+        "approver": reviewer_ref(secret, who.user_id),
         "approval_reason": reason,
         "approvals": approvals,
         "overrides": sorted({name for a in approvals for name in a["overrides"]}),

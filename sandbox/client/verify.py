@@ -19,6 +19,7 @@ import binascii
 import hashlib
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,8 +142,10 @@ def verify_package(path: str | Path, fingerprint: str | None = None) -> PackageC
     try:
         with zipfile.ZipFile(path) as archive:
             return _check(archive, expected)
-    except (zipfile.BadZipFile, EOFError):
+    except (zipfile.BadZipFile, EOFError, zlib.error):
         return PackageCheck(("the file is not a zip archive, or it is damaged",))
+    except (RuntimeError, NotImplementedError):  # encrypted members, unknown compression
+        return PackageCheck(("the archive uses encryption or a compression zip cannot read",))
 
 
 def _check(archive: zipfile.ZipFile, expected: str | None) -> PackageCheck:
@@ -195,8 +198,18 @@ def _check(archive: zipfile.ZipFile, expected: str | None) -> PackageCheck:
         manifest = loaded
     except (UnicodeDecodeError, ValueError):
         problems.append(f"{V.MANIFEST} is not a JSON object")
-    if manifest and key is not None:
-        if not _signature_holds(key, archive.read(V.SIGNATURE), V.signed_bytes(manifest)):
+    signed: bytes | None = None
+    if manifest:
+        try:
+            signed = V.signed_bytes(manifest)
+        except (ValueError, OverflowError, RecursionError):
+            problems.append(f"{V.MANIFEST} holds numbers no signed manifest holds")
+    if signed is not None and raw != signed:
+        # the signature covers these exact bytes: another spelling of the same JSON could be
+        # read differently by another parser (and fails the OpenSSL check of the README)
+        problems.append(f"{V.MANIFEST} is not the bytes that were signed (it was rewritten)")
+    if signed is not None and key is not None:
+        if not _signature_holds(key, archive.read(V.SIGNATURE), signed):
             problems.append(
                 f"the signature does not hold: {V.MANIFEST} or {V.SIGNATURE} was changed, "
                 "or they were signed with another key"

@@ -184,7 +184,8 @@ def test_review_when_decided_then_manifest_is_signed_and_complete(world: World):
     )
     assert "sha256" not in manifest["datasets"][0] and "rows" not in manifest["datasets"][0]
     assert manifest["privacy"]["epsilon"] == 1.0
-    assert manifest["approver"] == "steward"
+    assert re.fullmatch(r"steward-[0-9a-f]{16}", manifest["approver"])  # a keyed reference
+    assert manifest["approving_organisation"] == "bureau"
     assert {c["name"] for c in manifest["checks"]} >= {"pii_scan", "small_cells"}
     # the operator's manifest holds no check's reason (exact, non-private facts of the input)
     assert all(set(c) == {"name", "verdict"} for c in manifest["checks"])

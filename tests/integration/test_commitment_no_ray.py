@@ -175,3 +175,25 @@ def test_cli_accept_commitment_when_not_confirmed_then_nothing_accepted(live):
     assert not world.http.get(f"/v1/grants/{grant_id}", headers=world.as_("operator")).json()[
         "commitment_accepted"
     ]
+
+
+def test_accept_commitment_when_the_grant_is_suspended_then_403_and_nothing_recorded(
+    live, conditional
+):
+    _, world = live
+    created = world.http.post(
+        "/v1/grants",
+        headers=world.as_("steward"),
+        json=_grant_body(world, commitment_required=True),
+    )
+    assert created.status_code == 201, created.text
+    grant_id = int(created.json()["id"])
+    suspended = world.http.post(
+        f"/v1/grants/{grant_id}/suspend", headers=world.as_("steward"), json={"reason": "核查中"}
+    )
+    assert suspended.status_code == 200, suspended.text
+    refused = world.http.post(f"/v1/grants/{grant_id}/commitment", headers=world.as_("operator"))
+    assert refused.status_code == 403, refused.text
+    assert not _accepted_entries(world, grant_id)
+    grant = world.http.get(f"/v1/grants/{grant_id}", headers=world.as_("operator")).json()
+    assert not grant["commitment_accepted"]

@@ -506,14 +506,23 @@ def test_review_when_important_data_then_two_different_stewards_release_it(impor
     manifest = world.http.get(f"/v1/jobs/{job_id}/manifest", headers=world.as_("operator")).json()[
         "manifest"
     ]
-    assert [a["approver"] for a in manifest["approvals"]] == ["steward", "second_steward"]
-    assert manifest["approver"] == "second_steward"
-    details = [
-        e["details"]
+    # keyed references, not the stewards' names (the manifest reaches operators and venues)
+    refs = [a["approver"] for a in manifest["approvals"]]
+    assert len(set(refs)) == 2 and all(r.startswith("steward-") for r in refs)
+    assert manifest["approver"] == refs[1]
+    assert "second_steward" not in json.dumps(manifest, ensure_ascii=False)
+    entries = [
+        e
         for e in world.http.get("/v1/audit?limit=1000", headers=world.as_("auditor")).json()
         if e["action"] == "review.approve"
     ]
+    details = [e["details"] for e in entries]
     assert [(d["approvals"], d["released"]) for d in details] == [(1, False), (2, True)]
+    # the audit log says whose reference is whose
+    assert [(e["actor"], e["details"]["approver_ref"]) for e in entries] == [
+        ("user:steward", refs[0]),
+        ("user:second_steward", refs[1]),
+    ]
 
 
 def test_review_when_important_and_second_steward_rejects_then_rejected(important: World):

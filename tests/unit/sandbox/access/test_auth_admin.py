@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from policies.errors import Conflict, InvalidRequest, NotFound, PolicyViolation
+from policies.errors import Conflict, InvalidRequest, NotFound, PolicyViolation, Unauthenticated
 from policies.roles import OrgKind, Role
 from sandbox.access import auth
 from sandbox.store.db import Database
@@ -43,6 +43,27 @@ def test_issue_user_token_when_active_user_then_token_signs_in_and_is_audited(db
         _, token = auth.issue_user_token(db, session, "user:admin", user_id, " 笔记本 ")
     assert auth.authenticate(db, token).user_id == user_id
     assert _actions(db)[-1] == "token.issue"
+
+
+def test_issue_user_token_when_operator_then_kept_when_steward_then_the_old_one_stops(
+    db: Database,
+):
+    _, operator_id = _ids(db)
+    with db.session() as session:
+        bureau = auth.create_org(db, session, "test", "bureau", OrgKind.BUREAU)
+        steward, first = auth.create_user(db, session, "test", "steward", Role.STEWARD, bureau.id)
+        steward_id = steward.id
+        _, analyst_first = auth.issue_user_token(db, session, "user:admin", operator_id, "a")
+    with db.session() as session:
+        auth.issue_user_token(db, session, "user:admin", operator_id, "notebook")
+        _, second = auth.issue_user_token(db, session, "user:admin", steward_id, "laptop")
+    # an operator keeps both; a steward's earlier token stops (no silent second credential)
+    assert auth.authenticate(db, analyst_first).user_id == operator_id
+    assert auth.authenticate(db, second).user_id == steward_id
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(db, first)
+    actions = _actions(db)
+    assert actions[-3:-1] == ["token.revoke", "token.issue"]  # then the refused sign-in
 
 
 @pytest.mark.parametrize(

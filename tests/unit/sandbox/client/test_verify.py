@@ -135,6 +135,19 @@ def _duplicate_key(path: Path) -> Path:
     return _rewrite(path, {V.MANIFEST: raw[:-1] + b',"job_id":8}'})
 
 
+def _respell_manifest(path: Path) -> Path:
+    # the same JSON object spelt otherwise (pretty-printed): Python reads the same values,
+    # but these are not the bytes that were signed (OpenSSL's check of them fails)
+    raw = _member(path, V.MANIFEST).decode()
+    respelt = json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    return _rewrite(path, {V.MANIFEST: respelt.encode()})
+
+
+def _huge_number(path: Path) -> Path:
+    raw = _member(path, V.MANIFEST)
+    return _rewrite(path, {V.MANIFEST: raw[:-1] + b',"x":1e400}'})
+
+
 def _not_a_zip(path: Path) -> Path:
     target = path.with_name("broken.zip")
     target.write_bytes(path.read_bytes()[:100])
@@ -152,6 +165,8 @@ def _not_a_zip(path: Path) -> Path:
         (_drop_signature, "missing from the package: manifest.sig"),
         (_add_member, "files the signature does not cover"),  # an unsigned extra product
         (_duplicate_key, "is not a JSON object"),  # two readings of one manifest
+        (_respell_manifest, "is not the bytes that were signed"),  # reformatted
+        (_huge_number, "holds numbers no signed manifest holds"),  # 1e400: no traceback
         (_not_a_zip, "not a zip archive"),  # truncated in transit
     ],
 )
