@@ -160,8 +160,9 @@ def suppress(
     """Null the values below ``min_cell``, one cell at a time; say which and why per row.
 
     A histogram's small bins take complementary bins with them (:func:`_complements`),
-    so no hidden bin is the row's count minus the bins shown. Post-processing of released noisy counts only (a row count, a histogram
-    bin, the count of people), so it costs no privacy.
+    so no hidden bin is the row's count minus the bins shown. Post-processing of released
+    noisy counts only (a row count, a histogram bin, the count of people), so it costs no
+    privacy.
 
     Returns:
         The table with suppressed values (and their intervals) null, the
