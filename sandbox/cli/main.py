@@ -2,6 +2,10 @@
 
 The commands that talk to a running service (``status``, ``datasets``,
 ``jobs``, ``review``, ``grants``, ``budget``) live in :mod:`sandbox.cli.remote`.
+
+The module is long because each local command (serve, worker, the admin and audit groups,
+pii, demo) is declared here with its options and help text for people at a shell; accounts,
+steward and trading-venue commands have modules of their own.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Each talks to a running service over HTTP through :class:`sandbox.client.Client`
 (``--url`` / ``--token`` or ``SANDBOX_URL`` / ``SANDBOX_TOKEN``), prints rich
 tables, and prints JSON with ``--json`` for scripts. A refused request
 prints the service's message, which says what to do next, and exits 1.
+
+The module is long because every command spells out its options, help text and table
+columns for people at a shell; what they do is the client's (:mod:`sandbox.client`).
 """
 
 from __future__ import annotations

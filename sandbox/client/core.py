@@ -1,4 +1,9 @@
-"""The :class:`Client` and the names :mod:`sandbox.client` exports (its docstring shows them)."""
+"""The :class:`Client` and the names :mod:`sandbox.client` exports (its docstring shows them).
+
+The module is long because :class:`Client` is the one object an analyst holds: every
+endpoint has a typed, documented method here, while queries, jobs, results, dry runs, models
+and verification live in modules of their own.
+"""
 
 from __future__ import annotations
 

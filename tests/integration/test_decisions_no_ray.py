@@ -321,8 +321,8 @@ def test_console_when_steward_returns_then_redirect_notice_in_chinese_and_englis
     browser, response = _console_review(world, job_id, "return", RETURN_REASON)
     assert response.status_code == 303, response.text
     assert response.headers["location"] == f"/console/jobs/{job_id}?notice=returned"
-    page = unescape(browser.get(response.headers["location"]).text)
-    assert "已退回修改；运营机构可看到您的意见。" in page  # Chinese first
+    page = unescape(browser.get(f"{response.headers['location']}&lang=zh_CN").text)
+    assert "已退回修改；运营机构可看到您的意见。" in page  # Chinese
     assert RETURN_REASON in page  # the comment is on the job's decisions
     english = unescape(browser.get(f"{response.headers['location']}&lang=en").text)
     assert "Returned for changes; the operator sees your comment." in english

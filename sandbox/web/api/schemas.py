@@ -1,4 +1,8 @@
-"""HTTP schemas: what a caller may set (``*Create``) and may see (``*Public``) are separate."""
+"""HTTP schemas: what a caller may set (``*Create``) and may see (``*Public``) are separate.
+
+The module is long because every request and answer body of ``/v1`` is declared here with
+each field documented, so the OpenAPI document is complete; it holds no logic.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""What the queue and output pages show, assembled from the store (no HTTP here)."""
+"""What the queue and output pages show, assembled from the store (no HTTP here).
+
+The module is long because an output page gathers many parts for the steward (the spec in
+plain words, datasets and budget, checks, a preview, error bars, an extract's risk report,
+what ε means, release history and the differencing flag, decisions); the rendering pieces
+live in :mod:`~sandbox.web.console.preview`, :mod:`~sandbox.web.console.plots` and
+:mod:`~sandbox.web.console.profile`.
+"""
 
 from __future__ import annotations
 
@@ -518,6 +525,6 @@ def _preview(
         return None, preview.zip_members(path), [], ""
     if kind is not None and kind.shape is OutputShape.MODEL and suffix[1:] in kind.output_formats:
         return None, [preview.model_member(path)], [], ""
-    size = path.stat().st_size
-    note = gettext("no preview for a %(suffix)s file (%(size)s bytes); check its hash")
-    return None, [], [], note % {"suffix": suffix or gettext("plain"), "size": size}
+    length = path.stat().st_size
+    note = gettext("no preview for a %(suffix)s file (%(length)s bytes); check its hash")
+    return None, [], [], note % {"suffix": suffix or gettext("plain"), "length": length}
