@@ -135,11 +135,15 @@ def test_notebook_when_executed_against_live_service_then_released_table_arrives
     outputs = [c.outputs for c in nb.cells if c.cell_type == "code"]
     probe = json.loads(next(o["text"] for o in outputs[-1] if o.get("name") == "stdout"))
     assert probe["status"] == "released"
-    columns = ["city"] + [
-        f"{n}{end}"
-        for n in ("residents", "mean_income", "median_income")
-        for end in ("", "_ci_low", "_ci_high")
-    ] + ["suppressed"]  # which cells fell under the small-cell threshold, and why
+    columns = (
+        ["city"]
+        + [
+            f"{n}{end}"
+            for n in ("residents", "mean_income", "median_income")
+            for end in ("", "_ci_low", "_ci_high")
+        ]
+        + ["suppressed"]
+    )  # which cells fell under the small-cell threshold, and why
     assert probe["columns"] == probe["run_on_columns"] == columns
     assert probe["cities"] == list(JIANGSU_CITIES)
     assert probe["dummy_rows"] == 2000 and probe["estimate_epsilon"] == 1.0
