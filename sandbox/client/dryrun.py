@@ -289,6 +289,11 @@ def _bwrap_argv(folder: Path, entrypoint: str) -> list[str]:
         str(folder / "code"),
         "/code",
     ]
+    # the jail's /tmp hides the host's: an interpreter or packages kept there (a checkout in
+    # /tmp) are shown again, read-only, where they were
+    kept = {sys.prefix, sys.exec_prefix, *(p for p in sys.path if p)}
+    for path in sorted(p for p in kept if p.startswith(f"{JAIL_TMP}/") and os.path.isdir(p)):
+        argv += ["--ro-bind", path, path]
     return [*argv, "--chdir", JAIL_TMP, sys.executable, f"/code/{entrypoint}"]
 
 

@@ -54,6 +54,11 @@ def use(locale: str) -> contextvars.Token[str]:
     return _current.set(locale if locale in LOCALES else DEFAULT_LOCALE)
 
 
+def reset(token: contextvars.Token[str]) -> None:
+    """Serve in the language before :func:`use` returned ``token``."""
+    _current.reset(token)
+
+
 def choose(asked: str | None, remembered: str | None, default: str = DEFAULT_LOCALE) -> str:
     """The language to serve: asked for (``?lang=``), else remembered (cookie), else default.
 

@@ -209,8 +209,14 @@ def shown(text: str | Phrase) -> str:
     """A description's text in the reader's language: a :class:`Phrase` translated, its
     values filled in (phrases among them translated too); plain text as it is.
 
-    >>> shown(Phrase("%(op)s of %(column)s", {"op": Phrase("mean"), "column": "income"}))
+    >>> line = Phrase("%(op)s of %(column)s", {"op": Phrase("mean"), "column": "income"})
+    >>> shown(line)  # the console's first language
+    'income 的均值'
+    >>> from sandbox.web.console import i18n
+    >>> token = i18n.use("en")
+    >>> shown(line)
     'mean of income'
+    >>> i18n.reset(token)
     """
     if not isinstance(text, Phrase):
         return text

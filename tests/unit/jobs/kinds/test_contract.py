@@ -17,6 +17,7 @@ from jobs.dp.accounting import Charge
 from jobs.kinds import KINDS, JobKind, KindCheckFacts, parse_job_spec
 from jobs.kinds.aggregate import engine as aggregate_engine
 from jobs.kinds.aggregate.plan import DatasetContext, rows_bound
+from jobs.kinds.base import Phrase
 from jobs.kinds.custom.kind import CUSTOM_WRAPPER_MEMORY
 from jobs.kinds.train import engine as train_engine
 from jobs.kinds.train.spec import TrainSpec
@@ -72,7 +73,9 @@ def test_kind_when_given_its_example_then_every_member_answers_with_its_type(nam
     facts = kind.check_facts(spec, _task(kind))
     assert isinstance(facts, KindCheckFacts) and facts.formats == kind.output_formats
     lines = kind.describe(spec)
-    assert lines and all(isinstance(label, str) and isinstance(text, str) for label, text in lines)
+    assert lines and all(
+        isinstance(label, str) and isinstance(text, str | Phrase) for label, text in lines
+    )
     statement = kind.privacy_statement(spec, {})
     assert isinstance(statement, dict) and isinstance(statement["guarantee"], str)
     assert not BASE & set(statement)  # the caller's fields come first and stay its own
@@ -88,10 +91,11 @@ def test_kind_when_core_data_then_refused(name: str) -> None:
         kind.validate(_example(kind), [core], kind.options(GRANT, [core], SECRET))
 
 
-# The exact lines the console showed after the kind and the datasets.
+# The exact lines the console shows after the kind and the datasets, in English (``str`` of a
+# Phrase; the console translates its message).
 DESCRIBED = {
     "aggregate": [
-        ("rows", "age ≥ 18 and city in ['南京市', '苏州市']"),
+        ("rows", "age ≥ 18 ∧ city in ['南京市', '苏州市']"),
         ("grouped by", "city"),
         ("computes", "count"),
         ("computes", "mean of income, clamped to [0.0, 100000.0]"),
@@ -109,17 +113,21 @@ DESCRIBED = {
 }
 
 
+def _english(lines: list[tuple[str, str | Phrase]]) -> list[tuple[str, str]]:
+    return [(label, str(text)) for label, text in lines]
+
+
 @pytest.mark.parametrize("name", list(EXAMPLES))
 def test_describe_when_example_then_the_console_lines_of_before(name: str) -> None:
     kind = KINDS[name]
-    assert kind.describe(_example(kind)) == DESCRIBED[name]
+    assert _english(kind.describe(_example(kind))) == DESCRIBED[name]
 
 
 def test_describe_when_no_filter_grouping_l_or_pseudonym_then_says_so() -> None:
     aggregate = parse_job_spec(
         {"kind": "aggregate", "dataset": "d", "epsilon": 0.5, "aggregates": [{"op": "count"}]}
     )
-    assert KINDS["aggregate"].describe(aggregate)[:2] == [
+    assert _english(KINDS["aggregate"].describe(aggregate))[:2] == [
         ("rows", "all rows"),
         ("grouped by", "no grouping"),
     ]
