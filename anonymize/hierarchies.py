@@ -17,7 +17,9 @@ declare them as data; ``kind`` selects the family:
   region of GB/T 2260; postcode → prefix);
 - ``address``: Chinese addresses to district / city / province, parsed on
   省 / 自治区 / 市 / 州 / 盟 / 区 / 县 / 旗;
-- ``map``: categorical maps given as data (district → city → province).
+- ``map``: categorical maps given as data (district → city → province);
+- ``table``: a steward's hierarchy in ARX's CSV format, one line per value
+  (``value;level1;level2;…;*``), every level read straight off its column.
 
 References:
     P. Samarati. Protecting respondents' identities in microdata release.
@@ -393,6 +395,104 @@ class MapHierarchy(_Hierarchy):
                 )
 
 
+class TableHierarchy(_Hierarchy):
+    r"""A hierarchy given as a table in ARX's CSV format: ``value;level1;…;*`` per line.
+
+    Column ``i`` of a line is the value's generalization at level ``i``; the
+    last column is ``*`` on every line (ARX's full suppression), so a table of
+    ``n`` columns has height ``n - 1`` and its top is this module's ``*``
+    level, not one more above it. Levels must nest: two values that share a
+    level share every level above it.
+
+    >>> h = TableHierarchy.from_csv("Male;*\nFemale;*\n")
+    >>> h.height
+    1
+    >>> h = TableHierarchy.from_csv("11th;High School;Secondary;*\nBachelors;Undergrad;Higher;*")
+    >>> pl.DataFrame({"e": ["11th"]}).select(h.expr("e", 2)).item()
+    'Secondary'
+    """
+
+    kind: Literal["table"] = "table"
+    #: One row per value: the value, then its generalizations, the last one ``*``.
+    rows: tuple[tuple[str, ...], ...] = Field(min_length=1, max_length=1_000_000)
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> TableHierarchy:
+        width = len(self.rows[0])
+        if width < 2:
+            raise ValueError("each line needs a value and at least the top level '*'")
+        seen: set[str] = set()
+        for number, row in enumerate(self.rows, start=1):
+            if len(row) != width:
+                raise ValueError(
+                    f"line {number} has {len(row)} columns where the first has {width}: "
+                    "every line needs the same number of levels"
+                )
+            if row[-1] != SUPPRESSED:
+                raise ValueError(f"line {number} does not end in '*': the top level must be '*'")
+            if row[0] in seen:
+                raise ValueError(f"line {number} repeats a value of an earlier line")
+            seen.add(row[0])
+        for level in range(1, width - 1):
+            parents: dict[str, str] = {}
+            for number, row in enumerate(self.rows, start=1):
+                if parents.setdefault(row[level], row[level + 1]) != row[level + 1]:
+                    raise ValueError(
+                        f"line {number}: level {level} maps to two different values at level "
+                        f"{level + 1}, so the levels do not nest"
+                    )
+        return self
+
+    @classmethod
+    def from_csv(cls, text: str, *, delimiter: str = ";") -> TableHierarchy:
+        """Read ARX's hierarchy CSV (``;``-separated, no header; blank lines skipped).
+
+        Raises:
+            AnonymizationError: The table is empty, ragged, does not end in
+                ``*`` on every line, repeats a value or its levels do not nest;
+                the message names the line, never a value.
+        """
+        rows = tuple(
+            tuple(cell.strip() for cell in line.split(delimiter))
+            for line in text.lstrip("\ufeff").splitlines()
+            if line.strip()
+        )
+        if not rows:
+            raise AnonymizationError("the hierarchy file is empty: give one line per value")
+        try:
+            return cls(rows=rows)
+        except ValueError as err:
+            errors = getattr(err, "errors", None)
+            detail = errors()[0]["msg"] if callable(errors) else str(err)
+            raise AnonymizationError(
+                f"the hierarchy file is not in ARX's format: {detail.removeprefix('Value error, ')}"
+            ) from None
+
+    def to_csv(self, *, delimiter: str = ";") -> str:
+        """The table back in ARX's format."""
+        return "".join(delimiter.join(row) + "\n" for row in self.rows)
+
+    def _steps(self) -> int:
+        return len(self.rows[0]) - 2
+
+    def _level(self, value: pl.Expr, level: int) -> pl.Expr:
+        mapping = {row[0]: row[level] for row in self.rows}
+        return value.cast(pl.String).replace_strict(mapping, default=None, return_dtype=pl.String)
+
+    def check_column(self, frame: pl.DataFrame, column: str) -> None:
+        super().check_column(frame, column)
+        known = pl.Series([row[0] for row in self.rows], dtype=pl.String)
+        missing = frame.select(
+            (pl.col(column).is_not_null() & ~pl.col(column).cast(pl.String).is_in(known)).sum()
+        ).item()
+        if missing:
+            log.warning("table hierarchy: %d value(s) of column %r have no line", missing, column)
+            raise AnonymizationError(
+                f"column '{column}' holds values that have no line in its hierarchy: "
+                "add a line for every value"
+            )
+
+
 #: Any hierarchy, chosen by its ``kind`` field.
 Hierarchy = Annotated[
     IntervalHierarchy
@@ -400,7 +500,8 @@ Hierarchy = Annotated[
     | DateHierarchy
     | PrefixHierarchy
     | AddressHierarchy
-    | MapHierarchy,
+    | MapHierarchy
+    | TableHierarchy,
     Field(discriminator="kind"),
 ]
 
@@ -413,4 +514,5 @@ __all__ = [
     "IntervalHierarchy",
     "MapHierarchy",
     "PrefixHierarchy",
+    "TableHierarchy",
 ]
