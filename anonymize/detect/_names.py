@@ -366,3 +366,15 @@ def following_words() -> frozenset[str]:
         The words, read once per process.
     """
     return frozenset(_two_character_words(FOLLOW_MIN_FREQUENCY) | set(GLUED_WORDS))
+
+
+@functools.cache
+def _frequencies() -> dict[str, int]:
+    """Every entry of 2-4 characters of jieba's dictionary read here, with its frequency."""
+    return {word: frequency for word, frequency, _ in _dictionary()}
+
+
+def word_frequency(word: str) -> int:
+    """jieba's frequency of ``word`` (0 when it is not a dictionary word of 2-4 characters
+    at least :data:`MIN_WORD_FREQUENCY` frequent, or without jieba)."""
+    return _frequencies().get(word, 0)

@@ -102,4 +102,10 @@ def analyze_text(
     results = engine().analyze(
         text=text, language=LANGUAGE, entities=wanted, score_threshold=threshold
     )
-    return sorted(Span(r.start, r.end, r.entity_type, float(r.score)) for r in results)
+    found = sorted(Span(r.start, r.end, r.entity_type, float(r.score)) for r in results)
+    from anonymize.detect import fusion
+
+    if not fusion.FUSED & set(wanted) or not fusion.is_free_text(text):
+        return found
+    fused = fusion.fuse_texts([text], [found], frozenset(wanted))[0]
+    return [s for s in fused if s.score >= threshold]

@@ -7,8 +7,9 @@ with its CRF transitions and dictionaries. Its own decoder reads one text at
 a time with a Python Viterbi loop (about 90 notes/s here); this module runs
 the same model and the same decoding over batches:
 
-- texts are sorted by length and cut into batches of :data:`BATCH` (little
-  padding; the encoder takes each row's true length);
+- texts are grouped by length and cut into batches of :data:`BATCH`: the
+  encoder reads a padded row differently (its backward GRU starts in the
+  padding), so no row is ever padded;
 - the batches run on :data:`THREADS` threads over **one** session with one
   intra-op thread each: a GRU of hidden size 128 parallelizes badly inside
   one step, so two batches at once are faster than two threads on one
@@ -46,6 +47,8 @@ import numpy.typing as npt
 BATCH = 16
 #: Threads running batches over the one session.
 THREADS = 2
+#: Texts decoded at once (the Viterbi recursion is vectorized over them).
+_DECODE = 256
 #: Longest text tagged in one piece; longer ones are cut at this many characters.
 MAX_CHARS = 512
 
@@ -152,6 +155,7 @@ class Tagger:
         self._labels = [tag.rsplit("-", 1)[0] for tag in self._tags]
         self._inside = np.array([tag.endswith("-I") for tag in self._tags])
         self._transitions = np.load(model_dir / "lac_crf_transitions.npy").astype(np.float32)
+        self._width = int(self._transitions.shape[0])
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -166,20 +170,33 @@ class Tagger:
         return [get(c, oov) for c in text]
 
     def tag_ids(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
-        """The decoded tag id of every character of every text (empty texts: empty arrays)."""
+        """The decoded tag id of every character of every text (empty texts: empty arrays).
+
+        The encoder reads a padded row differently (its backward GRU starts in
+        the padding), so a batch holds texts of one length only: a text's tags
+        never depend on the other texts of the call, and one text alone is read
+        exactly as in a batch (``test_tagger.py``). The Viterbi decoding, which
+        honours each row's length, then runs over every text at once.
+        """
         out: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)] * len(texts)
-        order = sorted((i for i, t in enumerate(texts) if t), key=lambda i: len(texts[i]))
-        batches = [order[b : b + BATCH] for b in range(0, len(order), BATCH)]
+        pieces = [t[:MAX_CHARS] for t in texts]
+        by_length: dict[int, list[int]] = {}
+        for i, piece in enumerate(pieces):
+            if piece:
+                by_length.setdefault(len(piece), []).append(i)
+        batches = [
+            rows[b : b + BATCH]
+            for _, rows in sorted(by_length.items())
+            for b in range(0, len(rows), BATCH)
+        ]
+        emissions: dict[int, npt.NDArray[np.float32]] = {}
 
         def run(batch: list[int]) -> None:
-            lengths = np.array([min(len(texts[i]), MAX_CHARS) for i in batch], dtype=np.int64)
-            ids = np.zeros((len(batch), int(lengths.max())), dtype=np.int64)
+            ids = np.array([self.encode(pieces[i]) for i in batch], dtype=np.int64)
+            lengths = np.full(len(batch), ids.shape[1], dtype=np.int64)
+            scores = self._session.run(None, {"token_ids": ids, "length": lengths})[0]
             for row, i in enumerate(batch):
-                ids[row, : lengths[row]] = self.encode(texts[i][:MAX_CHARS])
-            emissions = self._session.run(None, {"token_ids": ids, "length": lengths})[0]
-            paths = viterbi(emissions, self._transitions, lengths)
-            for row, i in enumerate(batch):
-                out[i] = paths[row, : lengths[row]]
+                emissions[i] = scores[row]
 
         if self._threads == 1 or len(batches) < 2:
             for batch in batches:
@@ -187,6 +204,16 @@ class Tagger:
         else:
             with ThreadPoolExecutor(self._threads) as pool:
                 list(pool.map(run, batches))
+        order = sorted(emissions, key=lambda i: len(pieces[i]))
+        for b in range(0, len(order), _DECODE):
+            chunk = order[b : b + _DECODE]
+            lengths = np.array([len(pieces[i]) for i in chunk], dtype=np.int64)
+            stacked = np.zeros((len(chunk), int(lengths.max()), self._width), dtype=np.float32)
+            for row, i in enumerate(chunk):
+                stacked[row, : lengths[row]] = emissions[i]
+            paths = viterbi(stacked, self._transitions, lengths)
+            for row, i in enumerate(chunk):
+                out[i] = paths[row, : lengths[row]]
         for i, text in enumerate(texts):  # the rest of a long text, piece by piece
             if len(text) > MAX_CHARS:
                 rest = self.tag_ids(
@@ -202,7 +229,7 @@ class Tagger:
         reading: an ``-I`` after a word of another label joins it too).
         """
         out: list[list[Word]] = []
-        for text, ids in zip(texts, self.tag_ids(texts), strict=True):
+        for ids in self.tag_ids(texts):
             words: list[Word] = []
             start = 0
             for position in range(1, len(ids) + 1):

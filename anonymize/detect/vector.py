@@ -56,7 +56,7 @@ from anonymize.detect.context import (
 )
 from anonymize.detect.entities import ENTITIES, entity_set
 from anonymize.detect.entity import EntityDefinition, Rule
-from anonymize.detect.findings import FINDINGS_SCHEMA
+from anonymize.detect.findings import FINDINGS_SCHEMA, Span
 from anonymize.detect.text import FULLWIDTH, HALFWIDTH, PAD_AFTER, PAD_BEFORE
 from anonymize.errors import AnonymizationError
 
@@ -194,9 +194,10 @@ def scan_table(
         cells = _prepared(frame.get_column(column).to_frame(), column)
         if cells is None or not cells.height:
             return None
-        return _scan_column(cells, definitions, threshold).with_columns(
-            pl.lit(column).alias("column")
-        )
+        found = _scan_column(cells, definitions, threshold)
+        if schema[column] == pl.String:
+            found = _fused(frame.get_column(column), found, wanted, threshold)
+        return found.with_columns(pl.lit(column).alias("column"))
 
     # Columns in parallel threads (polars releases the GIL): many steps are small and would
     # leave cores idle. The biggest columns start first, so that no thread is left alone
@@ -237,6 +238,46 @@ def _scan_column(
     # One packed key (row < 2^32, start < 2^31), stable: ties keep registry and rule order.
     key = pl.col("row") * (1 << 31) + pl.col("start")
     return pl.concat(parts).sort(key, maintain_order=True)
+
+
+def _fused(
+    text: pl.Series, found: pl.DataFrame, wanted: frozenset[str], threshold: float
+) -> pl.DataFrame:
+    """The findings of a text column with its free-text cells fused with the tagger's reading.
+
+    The cells :func:`anonymize.detect.fusion.is_free_text` selects (the same
+    test, as a polars expression) go to the tagger in one batch, with their
+    rule findings; every other cell keeps its findings as they are.
+    """
+    from anonymize.detect import fusion
+
+    if not wanted & fusion.FUSED:
+        return found
+    han = text.str.count_matches(fusion.HAN_CLASS).fill_null(0)
+    rows = (han >= fusion.MIN_HAN).arg_true()
+    if not rows.len():
+        return found
+    chosen = rows.to_list()
+    texts = text.gather(rows).to_list()
+    index = {row: i for i, row in enumerate(chosen)}
+    spans: list[list[Span]] = [[] for _ in chosen]
+    mine = found.filter(pl.col("row").is_in(rows.implode()))
+    for row, entity, start, end, score in mine.select(list(_COLUMN_SCHEMA)).iter_rows():
+        spans[index[row]].append(Span(start, end, entity, score))
+    fused = fusion.fuse_texts(texts, spans, wanted)
+    again = pl.DataFrame(
+        [
+            (row, s.entity, s.start, s.end, s.score)
+            for row, cell in zip(chosen, fused, strict=True)
+            for s in cell
+            if s.score >= threshold
+        ],
+        schema=_COLUMN_SCHEMA,
+        orient="row",
+    )
+    rest = found.filter(~pl.col("row").is_in(rows.implode()))
+    key = pl.col("row") * (1 << 31) + pl.col("start")
+    return pl.concat([rest, again]).sort(key, maintain_order=True)
 
 
 _COLUMN_SCHEMA = {

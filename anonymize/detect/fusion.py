@@ -1,0 +1,462 @@
+"""Rules and the trained tagger together for names, addresses and organisations.
+
+The rules (:mod:`anonymize.detect.entities`) keep what they are good at:
+checksums, context words, form fields (姓名：…, 住址：…). They miss what no
+list knows: a name in running prose with no role word before it (刚跟吴颖通了
+电话), an address without province or city (白云区宜都街U座). LAC, the
+trained tagger of :mod:`anonymize.detect.tagger`, reads those; fused, each
+covers the other's blind side:
+
+``PERSON``
+    A tagger ``PER`` word is a name when it is Chinese, starts with a known
+    surname (or is a minority name with ``·``), is 2 to 4 characters and is
+    not a title (王医生, 老李, 张氏, 邢某). Where a rule's name and the
+    tagger's overlap, the rule keeps its span when a context word or a form
+    field made it sure (score ≥ :data:`SURE`), else the tagger's word wins
+    (王瑞刚在群里说: 王瑞刚, not 王瑞). A rule's name inside a longer ``ORG``
+    word (凌云科技有限公司) is dropped: ORG keeps company names out of PERSON.
+``CN_ADDRESS``
+    A run of tagger words that reads as an address: places (``LOC``), then
+    house numbers, buildings, units and rooms (12号, 3栋, 2单元, 402室), with
+    at least a street-level part (a road, street, village, estate or a
+    number). It finds partial addresses the rules cannot accept, and where a
+    rule's run overlaps it, the run's edges come from the tagger's words
+    (入户走访鼓楼区… starts at 鼓楼区; …286号二楼 ends at 286号).
+
+Only free text goes to the tagger (:func:`is_free_text`: at least
+:data:`MIN_HAN` Chinese characters); a column of names or addresses keeps the
+rules alone, which read it better and far faster. Both detection paths call
+:func:`fuse_texts` on the same texts with the same rule findings, so they stay
+identical (``tests/unit/anonymize/detect/test_agreement.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from anonymize.detect._names import (
+    COMPOUND_SURNAMES,
+    ORG_WORDS,
+    SAFE_SURNAMES,
+    SURNAMES,
+    word_frequency,
+)
+from anonymize.detect.entities import address, person
+from anonymize.detect.findings import Span
+from anonymize.detect.tagger import Word, tagger
+
+PERSON = person.NAME
+ADDRESS = address.NAME
+#: The entities fusion decides; every other finding passes through unchanged.
+FUSED = frozenset({PERSON, ADDRESS})
+#: A text needs this many Chinese characters to be read by the tagger.
+MIN_HAN = 8
+#: A rule's score at or above which its span beats the tagger's (context word, form field).
+SURE = 0.85
+#: Scores of what the tagger finds (above the default threshold of 0.5, below :data:`SURE`).
+TAGGER_PERSON = 0.8
+TAGGER_ADDRESS = 0.8
+
+#: Chinese characters (CJK unified ideographs), as a character class both paths count with.
+HAN_CLASS = "[\u4e00-\u9fff]"
+_HAN = re.compile(HAN_CLASS)
+#: A word's parts between white space, and the white space.
+_SEGMENT = re.compile(r"\S+|\s+")
+#: Letters, digits and hyphens only (a room number LAC cut at its hyphens: 9-2-501).
+_ASCII_RUN = re.compile(r"[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*")
+#: The part of a word from its first to its last letter, digit or Chinese character.
+_CORE = re.compile(r"[0-9A-Za-z\u4e00-\u9fff](?:.*[0-9A-Za-z\u4e00-\u9fff])?", re.S)
+_HAN_ONLY = re.compile(r"^[\u4e00-\u9fff]+$")
+_MINORITY = re.compile(r"^[\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,6}$")
+#: The rules' surnames and rarer ones the tagger reads (宓, 訾, 仉, 禚 …): the tagger's name
+#: needs a surname, the rules' lists need no change.
+_SURNAMES = frozenset(SURNAMES) | frozenset("宓訾仉禚莘荀习厍蒯禤眭邴羿笪暨逯郗隗钭茹")
+_COMPOUNDS = tuple(COMPOUND_SURNAMES)
+#: What follows a surname in a title, not a name (王医生, 张老师, 邓师傅, 李总).
+_TITLES = frozenset(
+    "医生 老师 师傅 经理 主任 总 局长 处长 科长 所长 院长 校长 书记 队长 班长 阿姨 大爷 大妈 大姐"
+    " 大哥 姐 哥 叔 婶 工 警官 律师 会计 护士 老板 总监 助理 秘书 同学 先生 女士 小姐 某 某某 氏"
+    " 家".split()
+)
+_NOT_FIRST = "老小阿"
+_COMMON = frozenset(SAFE_SURNAMES)
+#: Words after which a tagger's name is a shop's or a company's (凌云超市, 凌云专营店).
+_SHOP_WORDS = (*sorted(ORG_WORDS), "超市", "专营", "旗舰", "店", "商城", "集团", "工作室", "有限")
+#: A place word that ends at street level (or below): what makes a run an address.
+_STREET = re.compile(
+    r"(?:路|街|道|巷|弄|胡同|大道|村|组|苑|园|小区|新村|山庄|花园|公寓|大厦|广场|中心|城|里|庄|湾|屯|寨"
+    r"|[0-9]+号|[0-9]+号院|[0-9]+号楼|栋|幢|座|单元|室|层)$"
+)
+#: Administrative suffixes: a word ending in one may open a run (友好区, 高新区).
+_ADMIN = re.compile(r"(?:省|市|区|县|旗|镇|乡|街道)$")
+#: House numbers, buildings, units, rooms and village groups after a place: one or more
+#: numbers each with its unit (四段778号, 7栋, 2单元, 402室, 三组, D座, 27楼).
+_PART = (
+    r"(?:[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*|[一二三四五六七八九十]+)"
+    r"(?:号楼|号院|号|栋|幢|座|单元|室|层|楼|组|期|房)"
+)
+_TAIL = re.compile(rf"^(?:[一二三四五六七八九十0-9]+段)?(?:{_PART})*$")
+#: What one place word needs to be an address on its own: a number, a letter, a building
+#: part, or an administrative level before its street (白云区宜都街).
+_ONE_WORD = re.compile(r"[0-9A-Za-z]|号|栋|幢|座|单元|室|层|[省市区县镇乡].+(?:路|街|道|巷|弄|村)")
+#: An organisation word that holds an administrative level and ends on a street or number.
+_ORG_ADDRESS = re.compile(r"[省市区县镇乡].*(?:路|街|道|巷|弄|村|[0-9]+号)$")
+#: A building with its number, where a run of buildings and units may start (6号楼, 5栋, 1栋).
+_BUILDING = re.compile(r"[0-9]+(?:号楼|栋|幢|座)|[0-9]+号")
+#: An estate's name (碧桂园, 凤凰城, 梅花山庄): glued before a place, it belongs to the address.
+_ESTATE = re.compile(r"(?:园|苑|城|庄|湾|府|邸|居|村)$")
+#: Nouns that close an estate or community after its name (幸福里小区, 桂花园社区).
+_AREA_WORDS = frozenset({"小区", "社区", "新村", "花园", "大院", "公寓"})
+#: Field labels LAC may read as places (户籍地址): they open no address.
+_LABELS = ("地址", "住址", "地点", "住所")
+_NUMBER = re.compile(r"^[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*$")
+#: A room given as building-unit-room (9-2-501).
+_TRIPLE = re.compile(r"[0-9]+-[0-9]+-[0-9]+")
+#: A noun that ends on a building or a number (阳光花园6幢, 朝晖六区22幢, 五社27号).
+_ENDS_BUILDING = re.compile(
+    r"[\u4e00-\u9fff]{1,10}[0-9A-Za-z]+(?:号楼|号院|号|栋|幢|座|单元|室|层|组|社)"
+)
+#: A unit word after a bare number (3 单元, 402 室, 30 楼).
+_UNIT_WORDS = frozenset({"单元", "室", "房", "号楼", "栋", "幢", "座", "层", "楼"})
+#: Ends of a piece after which a bare number is a unit or room (2单元 301, 12幢 402).
+_BUILDING_END = ("单元", "栋", "幢", "座", "号楼", "楼")
+#: What a rule's run may hold past the tagger's run and still be address (…号 + 楼).
+_RAW_TAIL = re.compile(
+    r"^(?:[0-9A-Za-z一二三四五六七八九十-]|号楼|号院|号|栋|幢|座|单元|室|层|楼|组|期|房)+$"
+)
+
+
+def is_free_text(text: str) -> bool:
+    """Whether the tagger reads ``text``: at least :data:`MIN_HAN` Chinese characters.
+
+    >>> is_free_text("张伟"), is_free_text("刚跟吴颖通了电话，她说明天到")
+    (False, True)
+    """
+    return len(_HAN.findall(text)) >= MIN_HAN
+
+
+def _person(word: str) -> str | None:
+    """The name in a tagger ``PER`` word, if it reads as a private person's full name.
+
+    A four-character word that opens with a single surname is a three-character
+    name and the next character glued on (汪大海术后: 汪大海); one that opens with
+    no surname is a transliterated name (扎西多吉, 阿依古丽).
+    """
+    if _MINORITY.fullmatch(word):
+        return word
+    if not _HAN_ONLY.fullmatch(word) or not 2 <= len(word) <= 4:
+        return None
+    compound = word.startswith(_COMPOUNDS)
+    surname = word[:2] if compound else word[0]
+    if len(word) == 4 and not compound:
+        if surname in _COMMON:
+            word = word[:3]
+        elif word[0] in _NOT_FIRST and word[1] in _SURNAMES:
+            return None
+        else:
+            return word
+    rest = word[len(surname) :]
+    if not rest or _title(word):
+        return None
+    if word[0] in _NOT_FIRST and len(word) == 2:
+        return None
+    return word if compound or surname in _SURNAMES else None
+
+
+def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for w in words:
+        name = _person(text[w.start : w.end]) if w.tag == "PER" else None
+        end = w.start + len(name) if name else w.end
+        # 凌云超市, 凌云科技: a shop's or a company's name, not a person's.
+        if name and not text.startswith(_SHOP_WORDS, end):
+            out.append((w.start, end))
+    return out
+
+
+def _crossed(words: Sequence[Word], start: int, end: int) -> bool:
+    """Whether a tagger word crosses an edge of ``[start, end)`` (师傅|现场 for 傅现场)."""
+    return any(w.start < edge < w.end for w in words for edge in (start, end))
+
+
+def _torn(text: str, words: Sequence[Word], span: Span) -> bool:
+    """Whether the tagger reads a rule's name as other words (师傅|现场, 杜明|同住, 于|下午).
+
+    A weak name (below :data:`SURE`) goes when a word the tagger reads across
+    either edge is one jieba's dictionary knows as common, or when a time
+    word lies over it; a sure one (a context word or a form field before it)
+    only when a common word crosses its end, or it opens with a preposition
+    before a time (女儿于下午), or it is one common word the tagger does not read
+    as a name (信访, 阿姨). An odd piece across an edge (沈桂珍|持 read as 沈桂
+    + 珍持) says nothing.
+    """
+    sure = span.score >= SURE
+    inside = [w for w in words if w.start < span.end and span.start < w.end]
+    for w in inside:
+        if w.tag == "PER":
+            continue
+        common = word_frequency(text[w.start : w.end]) >= _COMMON_WORD
+        if common and w.start < span.end < w.end:
+            return True
+        if not sure and (w.tag == "TIME" or (common and w.start < span.start < w.end)):
+            return True
+    if sure and inside and inside[0].tag == "p" and any(w.tag == "TIME" for w in inside):
+        return True
+    single = len(inside) == 1 and (inside[0].start, inside[0].end) == (span.start, span.end)
+    return (
+        single
+        and inside[0].tag != "PER"
+        and word_frequency(text[span.start : span.end]) >= _COMMON_NAME
+    )
+
+
+def _title(name: str) -> bool:
+    """A surname and a title, not a name (王医生, 邓师傅, 张氏, 邢某, 陈氏凉…)."""
+    surname = name[:2] if name.startswith(_COMPOUNDS) else name[:1]
+    rest = name[len(surname) :]
+    return rest in _TITLES or "某" in rest or "氏" in rest
+
+
+#: Verbs: a weak rule's name that the tagger reads as verbs only is dropped (信访, 应加强).
+_VERBS = frozenset({"v", "vn", "vd"})
+#: jieba's frequency from which a word is common (a name's edge does not tear one).
+_COMMON_WORD = 100
+#: jieba's frequency from which a word the tagger does not read as a name is no name (信访).
+_COMMON_NAME = 1000
+
+
+def _cleaned(text: str, words: Sequence[Word]) -> list[Word]:
+    """The tagger's words with symbols and spaces split off, numbers joined.
+
+    LAC knows no emoji (📌王琴 is read as one name) and may read a line break
+    inside a word (楼\n实); a room number it cuts at hyphens (9 - 2 - 501) is one.
+    """
+    pieces: list[Word] = []
+    for w in words:
+        for m in _SEGMENT.finditer(text, w.start, w.end):
+            core = _CORE.search(m.group())
+            if core is None:
+                pieces.append(Word(m.start(), m.end(), "w"))
+                continue
+            if core.start():
+                pieces.append(Word(m.start(), m.start() + core.start(), "w"))
+            pieces.append(Word(m.start() + core.start(), m.start() + core.end(), w.tag))
+            if core.end() < len(m.group()):
+                pieces.append(Word(m.start() + core.end(), m.end(), "w"))
+    out: list[Word] = []
+    for w in pieces:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.end == w.start
+            and _ASCII_RUN.fullmatch(text[last.start : w.end])
+            and any(c.isdigit() for c in text[last.start : w.end])
+        ):
+            out[-1] = Word(last.start, w.end, "m")
+        else:
+            out.append(w)
+    return out
+
+
+def _streetlike(word: Word, piece: str) -> bool:
+    """A place word at street level or below (湖南路, 春晖苑12幢; not 顺路, a way)."""
+    return word.tag == "LOC" and len(piece) >= 3 and _STREET.search(piece) is not None
+
+
+def _opens(words: Sequence[Word], i: int, text: str) -> bool:
+    """Whether an address may start at word ``i``."""
+    word, piece = words[i], text[words[i].start : words[i].end]
+    if word.tag == "LOC":
+        return not piece.endswith(_LABELS)
+    if _placelike(word, piece):
+        return True
+    if _BUILDING.fullmatch(piece):  # 6号楼1单元502 with no place before it
+        return True
+    following = words[i + 1] if i + 1 < len(words) else None
+    return (
+        _ADMIN.search(piece) is not None
+        and following is not None
+        and following.tag == "LOC"
+        and word.end == following.start
+    )
+
+
+def _addresses(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
+    """Runs of place, number, building and room words that read as an address."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(words):
+        if not _opens(words, i, text):
+            i += 1
+            continue
+        word = text[words[i].start : words[i].end]
+        first = i
+        # A lone administrative suffix (友好|区) or an estate (碧桂园|凤凰城) glued before.
+        if first and words[first - 1].end == words[first].start:
+            before = text[words[first - 1].start : words[first - 1].end]
+            lone_suffix = word in ("区", "县", "镇", "乡", "市") and _HAN_ONLY.fullmatch(before)
+            estate = words[first - 1].tag == "ORG" and _ESTATE.search(before) is not None
+            if lone_suffix or estate:
+                first -= 1
+        j = i + 1
+        street = _streetlike(words[i], word) or _placelike(words[i], word)
+        buildings = 1 if _BUILDING.fullmatch(word) else 0
+        while j < len(words):
+            piece = text[words[j].start : words[j].end]
+            previous = text[words[j - 1].start : words[j - 1].end]
+            following = text[words[j + 1].start : words[j + 1].end] if j + 1 < len(words) else ""
+            if words[j].tag == "LOC" and len(piece) == 1 and buildings:
+                break  # 15层东区: a side of the floor, not a further place
+            if (
+                words[j].tag == "LOC"
+                or _placelike(words[j], piece)
+                or (words[j].tag == "ORG" and _STREET.search(piece) is not None and street)
+            ):
+                street = street or _streetlike(words[j], piece) or _placelike(words[j], piece)
+            elif _ENDS_BUILDING.fullmatch(piece) and street:
+                buildings += 1
+            elif _TRIPLE.fullmatch(piece) and street:
+                buildings += 1
+            elif _NUMBER.fullmatch(piece) and following in _UNIT_WORDS:
+                pass
+            elif piece and _TAIL.fullmatch(piece):
+                street = street or not piece.endswith("段")
+                buildings += 1
+            elif piece in _UNIT_WORDS and _NUMBER.fullmatch(previous):
+                street = True
+                buildings += 1
+            elif piece in _AREA_WORDS:
+                street = True
+            elif _NUMBER.fullmatch(piece) and previous.endswith(_BUILDING_END):
+                pass
+            else:
+                break
+            j += 1
+        # One word alone must carry a number, a building or a second level (宜都街U座,
+        # 解放路43号): a lone 顺路 or 江南路 in prose is a way, not an address. A run of
+        # buildings with no place needs a unit or room after the building (5栋2单元).
+        lone = j == first + 1 and not _ONE_WORD.search(word)
+        bare = _BUILDING.fullmatch(word) is not None and first == i and buildings < 2
+        if street and not lone and not bare:
+            out.append((words[first].start, _stairs(text, words[j - 1].end)))
+        i = j
+    return out
+
+
+def _stairs(text: str, end: int) -> int:
+    """An address that ends in a room number and 楼 before 上 / 下 ends before 楼 (788楼下)."""
+    if (
+        end >= 2
+        and text[end - 1] == "楼"
+        and text[end : end + 1] in ("上", "下")
+        and text[end - 2].isdigit()
+    ):
+        return end - 1
+    return end
+
+
+def _placelike(word: Word, text: str) -> bool:
+    """An ``ORG`` word that is an address (北京市海淀区学院路30号 read as an organisation)."""
+    return word.tag == "ORG" and _ORG_ADDRESS.search(text) is not None
+
+
+def _holds(text: str, word: Word) -> bool:
+    """Whether a word past the tagger's run may still belong to the address (香榭|里|6幢)."""
+    piece = text[word.start : word.end]
+    if word.tag in ("LOC", "ORG", "m", "q", "xc", "nz"):
+        return True
+    return piece in _UNIT_WORDS or piece in _AREA_WORDS or (word.tag == "f" and piece == "里")
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def fuse(
+    text: str, spans: Sequence[Span], words: Sequence[Word], wanted: frozenset[str]
+) -> list[Span]:
+    """The findings of one free text after fusing the rules' with the tagger's words.
+
+    Args:
+        text: The text.
+        spans: The rules' findings (both paths give the same).
+        words: The tagger's reading of ``text``.
+        wanted: The entities asked for (fusion adds only these).
+
+    Returns:
+        The findings, sorted.
+    """
+    out = [s for s in spans if s.entity not in FUSED]
+    words = _cleaned(text, words)
+    orgs = [(w.start, w.end) for w in words if w.tag == "ORG"]
+    if PERSON in wanted:
+        found = _names(text, words)
+        for span in (s for s in spans if s.entity == PERSON):
+            edges = (span.start, span.end)
+            inside_org = any(
+                o[0] <= span.start
+                and span.end <= o[1]
+                and (o[1] - o[0]) - (span.end - span.start) >= 2
+                for o in orgs
+            )
+            if inside_org or _title(text[span.start : span.end]) or _torn(text, words, span):
+                continue
+            clash = [f for f in found if _overlaps(f, edges)]
+            crossed = _crossed(words, *edges)
+            if span.score < SURE and not clash:
+                covered = [w for w in words if w.start < span.end and span.start < w.end]
+                timed = any(w.tag == "TIME" for w in covered)
+                verbs = bool(covered) and all(w.tag in _VERBS for w in covered)
+                if crossed or timed or verbs:
+                    continue  # the tagger reads other words there (于|下午, 师傅|现场, 信访)
+            # The tagger's name wins a clash unless the rule was sure, or the tagger's is a
+            # piece of the rule's and a tagger word crosses the rule's edge (沈桂|珍持: LAC
+            # cut the name where a verb glued on; but 吴颖|通 is a name and a verb).
+            inside = all(span.start <= f[0] and f[1] <= span.end for f in clash)
+            if clash and span.score < SURE and not (inside and crossed):
+                continue
+            found = [f for f in found if f not in clash]
+            out.append(span)
+        out.extend(Span(s, e, PERSON, TAGGER_PERSON) for s, e in found)
+    if ADDRESS in wanted:
+        runs = _addresses(text, words)
+        places = [(w.start, w.end) for w in words if w.tag == "LOC"]
+        for span in (s for s in spans if s.entity == ADDRESS):
+            clash = [r for r in runs if _overlaps(r, (span.start, span.end))]
+            if not clash:
+                out.append(span)
+                continue
+            runs = [r for r in runs if r not in clash]
+            start, end = clash[0][0], clash[-1][1]
+            if span.start < start and any(span.start <= p[0] < start for p in places):
+                start = span.start  # the rule's run holds a place before the tagger's
+            past = [w for w in words if w.start < span.end and w.end > end]
+            if span.end > end and all(_holds(text, w) for w in past):
+                end = _stairs(text, span.end)  # the rule's run holds more (an estate, a room)
+            out.append(Span(start, end, ADDRESS, max(span.score, TAGGER_ADDRESS)))
+        out.extend(Span(s, e, ADDRESS, TAGGER_ADDRESS) for s, e in runs)
+    return sorted(set(out))
+
+
+def fuse_texts(
+    texts: Sequence[str], spans: Sequence[Sequence[Span]], wanted: frozenset[str]
+) -> list[list[Span]]:
+    """Fuse the rules' findings of many texts with the tagger's reading, batched.
+
+    Texts that are not free text (:func:`is_free_text`) or where no fused
+    entity is wanted keep their findings as they are.
+    """
+    out = [sorted(s) for s in spans]
+    if not wanted & FUSED:
+        return out
+    chosen = [i for i, t in enumerate(texts) if is_free_text(t)]
+    if not chosen:
+        return out
+    read = tagger().words([texts[i] for i in chosen])
+    for i, words in zip(chosen, read, strict=True):
+        out[i] = fuse(texts[i], spans[i], words, wanted)
+    return out
+
+
+__all__ = ["FUSED", "HAN_CLASS", "MIN_HAN", "SURE", "fuse", "fuse_texts", "is_free_text"]
