@@ -36,8 +36,10 @@ the column's name names it: 学历 / education, 职业 / occupation, 城市 / ci
 区县 / district …), and the most of them as classified values rather than
 bare labels. The records it does not know keep their value at its first level
 when at least ``k`` records hold it (else ``其他``) and are ``其他`` above.
-Levels above the first that would hold a single label, or merge nothing more,
-are left out.
+Levels that hold a single label, and levels above the first that merge
+nothing more, are left out (with none left, the column is grouped by
+frequency). The report names the basis (``taxonomy``, ``parent column``,
+``frequency``), the taxonomy and its level names, never a value.
 
 ``*`` (suppression of the value) is always the top level, so the lattice
 search of :mod:`anonymize.kanon` can trade a column away entirely.
@@ -72,6 +74,7 @@ from anonymize.hierarchies import (
     IntervalHierarchy,
     MapHierarchy,
     PrefixHierarchy,
+    TableHierarchy,
 )
 from anonymize.taxonomies import TAXONOMIES, Taxonomy, coverage
 
@@ -99,7 +102,8 @@ class Choice:
     Attributes:
         hierarchy: The hierarchy handed to :func:`anonymize.kanon.enforce_k_anonymity`.
         source: ``spec`` (the operator named it) or ``automatic``.
-        description: Its kind and parameters, without data values (for the report).
+        description: Its kind and parameters, and for an automatic map its basis
+            (taxonomy and level names), without data values (for the report).
     """
 
     hierarchy: Hierarchy
@@ -137,9 +141,9 @@ def choose(
 
 
 def _describe(h: Hierarchy) -> dict[str, Any]:
-    """Kind and parameters; a map hierarchy's entries are data, so only their count is shown."""
-    if isinstance(h, MapHierarchy):
-        return {"kind": h.kind, "levels": len(h.levels), "height": h.height}
+    """Kind and parameters; a map's or a table's entries are data, so only levels are counted."""
+    if isinstance(h, MapHierarchy | TableHierarchy):
+        return {"kind": h.kind, "levels": h.height - 1, "height": h.height}
     params = h.model_dump(mode="json")
     return params | {"height": h.height}
 

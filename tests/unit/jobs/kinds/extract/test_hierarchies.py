@@ -7,7 +7,7 @@ import json
 import polars as pl
 import pytest
 
-from anonymize.hierarchies import MapHierarchy
+from anonymize.hierarchies import MapHierarchy, TableHierarchy
 from anonymize.kanon import KAnonymitySpec, enforce_k_anonymity
 from anonymize.taxonomies.divisions import JIANGSU_COUNTIES
 from anonymize.taxonomies.occupation import MAJOR_GROUPS, NOT_IN_WORK
@@ -145,6 +145,14 @@ def test_choose_when_taxonomy_chosen_then_description_holds_no_data_value() -> N
     values = {v for c in columns for v in frame[c].unique().to_list()}
     assert not [v for v in values if v in text]
     assert all(c.description["basis"] == "taxonomy" for c in choices.values())
+
+
+def test_choose_when_spec_names_a_table_then_description_counts_levels_only() -> None:
+    table = TableHierarchy.from_csv("本科;高等教育;*\n初中;义务教育及以下;*\n")
+    frame = pl.DataFrame({"学历": ["本科", "初中"]})
+    choice = choose(frame, ["学历"], 5, {"学历": table})["学历"]
+    assert choice.source == "spec"
+    assert choice.description == {"kind": "table", "levels": 1, "height": 2}
 
 
 def test_demo_districts_when_compared_then_agree_with_gbt_2260_table() -> None:
