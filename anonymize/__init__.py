@@ -23,6 +23,8 @@ Transformation and privacy models:
 - :mod:`anonymize.transforms` — per-column operators (drop, mask, pseudonym,
   generalize, redact …) declared in a spec and applied with polars.
 - :mod:`anonymize.hierarchies` — generalization hierarchies for quasi-identifiers.
+- :mod:`anonymize.taxonomies` — published classifications (Jiangsu's divisions,
+  school stages, GB/T 6565 occupations) that give categories middle levels.
 - :mod:`anonymize.privacy_models` — k-anonymity, l-diversity, t-closeness and
   information loss, measured.
 - :mod:`anonymize.kanon` — enforcement with the least information loss.

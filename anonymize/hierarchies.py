@@ -12,7 +12,8 @@ declare them as data; ``kind`` selects the family:
 
 - ``interval``: numbers to bands of growing width (age → 5, 10, 20 years);
 - ``cuts``: numbers to ranges between given cut points (income);
-- ``date``: dates to month, year, decade (birth date → year);
+- ``date``: dates to month, quarter (``2024-Q1``), year, decade (birth
+  date → year);
 - ``prefix``: strings to their first code points (resident ID → 6/4/2-digit
   region of GB/T 2260; postcode → prefix);
 - ``address``: Chinese addresses to district / city / province, parsed on
@@ -54,7 +55,7 @@ _DISTRICT = rf"{_NAME}{{1,8}}?(?:区|县|市|旗)"
 _ADDRESS = rf"^\s*({_PROVINCE})?({_CITY})?({_DISTRICT})?"
 
 AddressLevel = Literal["district", "city", "province"]
-DateLevel = Literal["month", "year", "decade"]
+DateLevel = Literal["month", "quarter", "year", "decade"]
 
 
 def _everything(column: str) -> pl.Expr:
@@ -213,11 +214,17 @@ class CutHierarchy(_Hierarchy):
 
 
 class DateHierarchy(_Hierarchy):
-    """Dates (or ISO ``YYYY-MM-DD`` strings) to month, year, decade (birth date → year).
+    """Dates (or ISO ``YYYY-MM-DD`` strings) to month, quarter, year, decade (birth date → year).
+
+    Quarters are calendar quarters labelled ``YYYY-Qn`` (Q1 = January to March),
+    the period of quarterly statistics.
 
     >>> h = DateHierarchy(levels=("year", "decade"))
     >>> pl.DataFrame({"born": ["1985-03-02"]}).select(h.expr("born", 1))["born"].to_list()
     ['1985']
+    >>> h = DateHierarchy(levels=("month", "quarter", "year"))
+    >>> pl.DataFrame({"d": ["2024-05-31"]}).select(h.expr("d", 2))["d"].to_list()
+    ['2024-Q2']
     """
 
     kind: Literal["date"] = "date"
@@ -225,10 +232,10 @@ class DateHierarchy(_Hierarchy):
 
     @model_validator(mode="after")
     def _coarsening(self) -> DateHierarchy:
-        order = ["month", "year", "decade"]
+        order = ["month", "quarter", "year", "decade"]
         ranks = [order.index(level) for level in self.levels]
         if ranks != sorted(set(ranks)):
-            raise ValueError("date levels must grow coarser: month, year, decade")
+            raise ValueError("date levels must grow coarser: month, quarter, year, decade")
         return self
 
     def _steps(self) -> int:
@@ -242,6 +249,10 @@ class DateHierarchy(_Hierarchy):
         match self.levels[level - 1]:
             case "month":
                 return date.dt.strftime("%Y-%m")
+            case "quarter":
+                return pl.concat_str(
+                    [year.cast(pl.String), pl.lit("-Q"), date.dt.quarter().cast(pl.String)]
+                )
             case "year":
                 return year.cast(pl.String)
             case _:

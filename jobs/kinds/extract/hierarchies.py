@@ -8,10 +8,17 @@ the report names only the kind and its parameters):
 ======================  =====================================================
 column                  hierarchy
 ======================  =====================================================
-dates, ISO date text    month → year → decade → ``*``
+dates, ISO date text    month → quarter → year → decade → ``*``
 named like an age       5-, 10-, 20-, 40-year bands → ``*``
 other numbers           bands of a 1-2-5 width ``w`` ≈ range / 20, then
                         ``2w``, ``10w`` → ``*`` (integers: no band of width 1)
+cities                  Jiangsu's: city → 苏南 / 苏中 / 苏北 → 江苏省 → ``*``;
+                        other provinces': city → province → ``*``
+Jiangsu districts and   district → city → region → 江苏省 → ``*`` (GB/T 2260;
+counties                written alone or after the city)
+education               value → 义务教育及以下 / 高中阶段 / 高等教育 → ``*``
+occupations             value → GB/T 6565-2015 major group (8 大类, or
+                        非从业人员 for 学生, 退休, 无业 …) → ``*``
 full addresses          district → city → province → ``*`` (levels that hold a
                         single value are left out)
 equal-length codes      prefixes of 6 / 4 / 2 characters (GB/T 2260 region
@@ -19,15 +26,27 @@ equal-length codes      prefixes of 6 / 4 / 2 characters (GB/T 2260 region
 other categories        the parent category where another quasi-identifier
                         is a function of this one (district → city), else
                         the values held by fewer than ``k`` records merged
-                        into ``其他`` → ``*``
+                        into ``其他``, then (when it merges more) the values
+                        held by under 10 % of the records too → ``*``
 ======================  =====================================================
+
+A taxonomy (:mod:`anonymize.taxonomies`) is chosen by the values: when at
+least 90 % of the column's non-null records hold a value it knows (60 % when
+the column's name names it: 学历 / education, 职业 / occupation, 城市 / city,
+区县 / district …), and the most of them as classified values rather than
+bare labels. The records it does not know keep their value at its first level
+when at least ``k`` records hold it (else ``其他``) and are ``其他`` above.
+Levels that hold a single label, and levels above the first that merge
+nothing more, are left out (with none left, the column is grouped by
+frequency). The report names the basis (``taxonomy``, ``parent column``,
+``frequency``), the taxonomy and its level names, never a value.
 
 ``*`` (suppression of the value) is always the top level, so the lattice
 search of :mod:`anonymize.kanon` can trade a column away entirely.
 
-When no category is rare, the middle level of a category equals its values
-(a map hierarchy needs one level): the lattice then holds nodes of equal
-loss twice, which costs search time, never quality.
+When no category is rare and no taxonomy fits, the middle level of a category
+equals its values (a map hierarchy needs one level): the lattice then holds
+nodes of equal loss twice, which costs search time, never quality.
 
 Why hand-written: ARX (Java) and sdcMicro (R) offer hierarchy builders that a
 steward drives; neither runs in this Python worker, and neither picks a
@@ -50,11 +69,14 @@ from anonymize.hierarchies import (
     AddressHierarchy,
     AddressLevel,
     DateHierarchy,
+    DateLevel,
     Hierarchy,
     IntervalHierarchy,
     MapHierarchy,
     PrefixHierarchy,
+    TableHierarchy,
 )
+from anonymize.taxonomies import TAXONOMIES, Taxonomy, coverage
 
 #: The label of the merged rare categories (``*`` is reserved for full suppression).
 OTHER = "其他"
@@ -64,6 +86,13 @@ _CODE = re.compile(r"^[0-9A-Za-z]*[0-9][0-9A-Za-z]*$")
 #: Share of values that must parse as addresses (two parts or more) for an address hierarchy.
 _ADDRESS_SHARE = 0.9
 _BANDS = 20
+#: Share of a column's records a taxonomy must know to be chosen (by values, by name).
+_TAXONOMY_SHARE = 0.9
+_NAMED_SHARE = 0.6
+#: Second frequency level: values held by under this share of the records join 其他.
+_COMMON_SHARE = 0.1
+#: Automatic date levels.
+_DATE_LEVELS: tuple[DateLevel, ...] = ("month", "quarter", "year", "decade")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +102,8 @@ class Choice:
     Attributes:
         hierarchy: The hierarchy handed to :func:`anonymize.kanon.enforce_k_anonymity`.
         source: ``spec`` (the operator named it) or ``automatic``.
-        description: Its kind and parameters, without data values (for the report).
+        description: Its kind and parameters, and for an automatic map its basis
+            (taxonomy and level names), without data values (for the report).
     """
 
     hierarchy: Hierarchy
@@ -105,35 +135,46 @@ def choose(
             out[column] = Choice(h, "spec", _describe(h))
         else:
             others = [q for q in quasi_identifiers if q != column and q not in given]
-            h = _automatic(frame, column, k, others)
-            out[column] = Choice(h, "automatic", _describe(h))
+            h, basis = _automatic(frame, column, k, others)
+            out[column] = Choice(h, "automatic", _describe(h) | basis)
     return out
 
 
 def _describe(h: Hierarchy) -> dict[str, Any]:
-    """Kind and parameters; a map hierarchy's entries are data, so only their count is shown."""
-    if isinstance(h, MapHierarchy):
-        return {"kind": h.kind, "levels": len(h.levels), "height": h.height}
+    """Kind and parameters; a map's or a table's entries are data, so only levels are counted."""
+    if isinstance(h, MapHierarchy | TableHierarchy):
+        return {"kind": h.kind, "levels": h.height - 1, "height": h.height}
     params = h.model_dump(mode="json")
     return params | {"height": h.height}
 
 
-def _automatic(frame: pl.DataFrame, column: str, k: int, others: Sequence[str]) -> Hierarchy:
+_Basis = dict[str, Any]
+
+
+def _automatic(
+    frame: pl.DataFrame, column: str, k: int, others: Sequence[str]
+) -> tuple[Hierarchy, _Basis]:
+    """The hierarchy of one column and what it was built from (names only, for the report)."""
     dtype = frame.schema[column]
     values = frame[column].drop_nulls()
     if dtype.is_temporal():
-        return DateHierarchy(levels=("month", "year", "decade"))
+        return DateHierarchy(levels=_DATE_LEVELS), {}
     if dtype.is_numeric() and values.n_unique() > 1:
-        return _numeric(column, values, integer=dtype.is_integer())
+        return _numeric(column, values, integer=dtype.is_integer()), {}
+    textual = dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
+    if textual and values.len():
+        if dtype == pl.String and _all_dates(values):
+            return DateHierarchy(levels=_DATE_LEVELS), {}
+        taxonomic = _taxonomic(column, _counts(frame, column), k)
+        if taxonomic is not None:
+            return taxonomic
     if dtype == pl.String and values.len():
-        if _all_dates(values):
-            return DateHierarchy(levels=("month", "year", "decade"))
         address = _address(frame, column)
         if address is not None:
-            return address
+            return address, {}
         prefix = _prefix(values)
         if prefix is not None:
-            return prefix
+            return prefix, {}
     return _categorical(frame, column, k, others)
 
 
@@ -203,15 +244,102 @@ def _prefix(values: pl.Series) -> PrefixHierarchy | None:
     return PrefixHierarchy(lengths=cuts) if cuts else None
 
 
-def _categorical(frame: pl.DataFrame, column: str, k: int, others: Sequence[str]) -> MapHierarchy:
-    """The parent category if one exists among the other quasi-identifiers, else rare → 其他."""
+def _counts(frame: pl.DataFrame, column: str) -> list[tuple[str, int]]:
+    """Each non-null value of the column as text, with the number of records holding it."""
+    text = frame.select(pl.col(column).cast(pl.String)).to_series().drop_nulls()
+    return [(str(v), int(n)) for v, n in text.value_counts(name="n").iter_rows()]
+
+
+def _taxonomy_for(column: str, counts: Sequence[tuple[str, int]]) -> Taxonomy | None:
+    """The taxonomy that knows the column's records, the most of them as classified values."""
+    best: tuple[tuple[float, bool], Taxonomy] | None = None
+    for taxonomy in TAXONOMIES:
+        named = taxonomy.named(column)
+        known, leaves = coverage(taxonomy, counts)
+        share = _NAMED_SHARE if named else _TAXONOMY_SHARE
+        if known < share or leaves < share / 2:
+            continue  # a column of bare labels (provinces only) has no level to gain
+        if best is None or (leaves, named) > best[0]:
+            best = ((leaves, named), taxonomy)
+    return None if best is None else best[1]
+
+
+def _taxonomic(
+    column: str, counts: Sequence[tuple[str, int]], k: int
+) -> tuple[MapHierarchy, _Basis] | None:
+    """A map up the taxonomy that fits the column; unknown values are grouped by frequency.
+
+    >>> h, basis = _taxonomic("学历", [("本科", 9), ("硕士", 5), ("初中", 7), ("夜校", 1)], 5)
+    >>> h.levels
+    ({'本科': '高等教育', '硕士': '高等教育', '初中': '义务教育及以下', '夜校': '其他'},)
+    >>> basis["taxonomy"], basis["level_names"]
+    ('education_stages', ['stage'])
+    """
+    taxonomy = _taxonomy_for(column, counts)
+    if taxonomy is None:
+        return None
+    above = len(taxonomy.levels) - 1
+    paths = {
+        value: taxonomy.path(value) or ((value if n >= k else OTHER),) + (OTHER,) * above
+        for value, n in counts
+    }
+    # Keep the first level (as a frequency map keeps one), then the levels that merge
+    # something more; none that holds a single label (it would merge like ``*``).
+    keep: list[int] = []
+    previous = len(paths) + 1
+    for i in range(len(taxonomy.levels)):
+        labels = len({path[i] for path in paths.values()})
+        if 1 < labels < previous:
+            keep.append(i)
+            previous = labels
+    if not keep:
+        return None
+    maps: list[dict[str, str]] = [{} for _ in keep]
+    for value, path in paths.items():
+        below = value
+        for mapping, i in zip(maps, keep, strict=True):
+            if mapping.setdefault(below, path[i]) != path[i]:
+                return None  # pragma: no cover - taxonomies nest (checked when built)
+            below = path[i]
+    basis: _Basis = {
+        "basis": "taxonomy",
+        "taxonomy": taxonomy.name,
+        "standard": taxonomy.standard,
+        "level_names": [taxonomy.levels[i] for i in keep],
+    }
+    return MapHierarchy(levels=tuple(maps)), basis
+
+
+def _categorical(
+    frame: pl.DataFrame, column: str, k: int, others: Sequence[str]
+) -> tuple[MapHierarchy, _Basis]:
+    """The parent category if one exists among the other quasi-identifiers, else by frequency."""
     text = frame.select(pl.col(column).cast(pl.String)).to_series()
     parent = _parent(frame, column, text, others)
     if parent is not None:
-        return parent
-    counts = text.drop_nulls().value_counts(name="n")
-    mapping = {value: value if n >= k else OTHER for value, n in counts.iter_rows()}
-    return MapHierarchy(levels=(mapping,))
+        return parent, {"basis": "parent column"}
+    return _frequency(_counts(frame, column), k), {"basis": "frequency"}
+
+
+def _frequency(counts: Sequence[tuple[str, int]], k: int) -> MapHierarchy:
+    """Values held by fewer than ``k`` records → 其他; then those under 10 % of records too.
+
+    >>> counts = [("工人", 60), ("农民", 30), ("教师", 8), ("船长", 2)]
+    >>> [sorted(set(level.values())) for level in _frequency(counts, 5).levels]
+    [['其他', '农民', '工人', '教师'], ['其他', '农民', '工人']]
+    """
+    rare = {value: value if n >= k else OTHER for value, n in counts}
+    held: dict[str, int] = {}
+    for value, n in counts:
+        held[rare[value]] = held.get(rare[value], 0) + n
+    total = sum(held.values())
+    common = {
+        label: label if label != OTHER and n >= _COMMON_SHARE * total else OTHER
+        for label, n in held.items()
+    }
+    if 1 < len(set(common.values())) < len(held):
+        return MapHierarchy(levels=(rare, common))
+    return MapHierarchy(levels=(rare,))
 
 
 def _parent(

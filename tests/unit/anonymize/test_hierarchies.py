@@ -26,6 +26,7 @@ from anonymize.hierarchies import (
 AGES = IntervalHierarchy(widths=(5, 10, 20))
 INCOME = CutHierarchy(levels=((3000, 8000, 20000, 50000), (8000, 50000), (8000,)))
 BIRTH = DateHierarchy(levels=("month", "year", "decade"))
+PERIOD = DateHierarchy(levels=("month", "quarter", "year", "decade"))
 REGION = PrefixHierarchy(lengths=(6, 4, 2))
 ADDRESS = AddressHierarchy()
 DIVISIONS = MapHierarchy(
@@ -55,6 +56,15 @@ CASES = [
     (INCOME, 99999, [99999, ">=50000", ">=50000", ">=8000", "*"]),
     # birth date to month, year, decade
     (BIRTH, dt.date(1985, 3, 2), [dt.date(1985, 3, 2), "1985-03", "1985", "[1980, 1990)", "*"]),
+    # a date to month, calendar quarter (May is Q2), year, decade
+    (
+        PERIOD,
+        dt.date(2024, 5, 31),
+        [dt.date(2024, 5, 31), "2024-05", "2024-Q2", "2024", "[2020, 2030)", "*"],
+    ),
+    # quarter edges: March closes Q1, October opens Q4 (ISO text works too)
+    (PERIOD, "2024-03-31", ["2024-03-31", "2024-03", "2024-Q1", "2024", "[2020, 2030)", "*"]),
+    (PERIOD, "1999-10-01", ["1999-10-01", "1999-10", "1999-Q4", "1999", "[1990, 2000)", "*"]),
     # resident ID to county, city, province region codes (GB/T 2260)
     (REGION, "32010219800101123X", ["32010219800101123X", "320102", "3201", "32", "*"]),
     # full address to district, city, province
@@ -140,6 +150,9 @@ INVALID = [
     (PrefixHierarchy, {"lengths": [2, 4]}),
     # date levels must grow coarser
     (DateHierarchy, {"levels": ["year", "month"]}),
+    # a quarter lies between month and year
+    (DateHierarchy, {"levels": ["year", "quarter"]}),
+    (DateHierarchy, {"levels": ["quarter", "month"]}),
     # address levels must grow coarser
     (AddressHierarchy, {"levels": ["province", "city"]}),
     # unknown fields are refused

@@ -497,13 +497,14 @@ def _choice(frame: pl.DataFrame, column: str, k: int = 5) -> Any:
             pl.DataFrame({"weight": [0.0, 200.0]}), "weight",
             lambda h: isinstance(h, IntervalHierarchy) and h.widths == (10, 20, 100),
         ),
-        # dates and ISO date text: month, year, decade
+        # dates and ISO date text: month, quarter, year, decade
         (
             pl.DataFrame({"born": ["1980-01-02", "1990-05-06"]}).with_columns(
                 pl.col("born").str.to_date()
             ),
             "born",
-            lambda h: isinstance(h, DateHierarchy) and h.levels == ("month", "year", "decade"),
+            lambda h: isinstance(h, DateHierarchy)
+            and h.levels == ("month", "quarter", "year", "decade"),
         ),
         (pl.DataFrame({"born": ["1980-01-02", "1990-05-06"]}), "born",
          lambda h: isinstance(h, DateHierarchy)),
@@ -536,13 +537,14 @@ def test_choose_when_column_semantics_then_fitting_hierarchy(
 
 
 def test_choose_when_plain_category_then_rare_values_merged_then_star() -> None:
-    frame = pl.DataFrame({"job": ["教师"] * 6 + ["医生"] * 5 + ["船长"]})
-    h = _choice(frame, "job", k=5)
+    # Hobbies: no taxonomy knows them (occupations would go to their GB/T 6565 group).
+    frame = pl.DataFrame({"hobby": ["围棋"] * 6 + ["书法"] * 5 + ["潜水"]})
+    h = _choice(frame, "hobby", k=5)
     assert isinstance(h, MapHierarchy)
-    assert frame.select(h.expr("job", 1))["job"].unique().sort().to_list() == sorted(
-        ["教师", "医生", OTHER]
+    assert frame.select(h.expr("hobby", 1))["hobby"].unique().sort().to_list() == sorted(
+        ["围棋", "书法", OTHER]
     )
-    assert frame.select(h.expr("job", 2))["job"].unique().to_list() == ["*"]
+    assert frame.select(h.expr("hobby", 2))["hobby"].unique().to_list() == ["*"]
 
 
 def test_extract_hierarchies_when_doctests_run_then_they_pass() -> None:
