@@ -121,10 +121,6 @@ _ENDS_BUILDING = re.compile(
 _UNIT_WORDS = frozenset({"单元", "室", "房", "号楼", "栋", "幢", "座", "层", "楼"})
 #: Ends of a piece after which a bare number is a unit or room (2单元 301, 12幢 402).
 _BUILDING_END = ("单元", "栋", "幢", "座", "号楼", "楼")
-#: What a rule's run may hold past the tagger's run and still be address (…号 + 楼).
-_RAW_TAIL = re.compile(
-    r"^(?:[0-9A-Za-z一二三四五六七八九十-]|号楼|号院|号|栋|幢|座|单元|室|层|楼|组|期|房)+$"
-)
 
 
 def is_free_text(text: str) -> bool:
