@@ -76,7 +76,11 @@ def engine() -> AnalyzerEngine:
 
 
 def analyze_text(
-    text: str, entities: Iterable[str] | None = None, threshold: float = 0.5
+    text: str,
+    entities: Iterable[str] | None = None,
+    threshold: float = 0.5,
+    *,
+    fuse: bool = True,
 ) -> list[Span]:
     """Find personal information in ``text`` with Presidio.
 
@@ -85,6 +89,8 @@ def analyze_text(
         entities: Entity names to look for (default: all of
             :data:`~anonymize.detect.entities.ENTITIES`).
         threshold: Smallest score reported, after context.
+        fuse: Read a free text with the trained tagger too
+            (:mod:`anonymize.detect.fusion`); ``False`` runs the rules alone.
 
     Returns:
         Spans in order of start, with code-point offsets into ``text``.
@@ -105,7 +111,7 @@ def analyze_text(
     found = sorted(Span(r.start, r.end, r.entity_type, float(r.score)) for r in results)
     from anonymize.detect import fusion
 
-    if not fusion.FUSED & set(wanted) or not fusion.is_free_text(text):
+    if not fuse or not fusion.FUSED & set(wanted) or not fusion.is_free_text(text):
         return found
     fused = fusion.fuse_texts([text], [found], frozenset(wanted))[0]
     return [s for s in fused if s.score >= threshold]

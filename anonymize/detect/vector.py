@@ -159,6 +159,8 @@ def scan_table(
     columns: list[str] | None = None,
     entities: Iterable[str] | None = None,
     threshold: float = 0.5,
+    *,
+    fuse: bool = True,
 ) -> pl.DataFrame:
     """Find personal information in every cell of ``frame``.
 
@@ -170,6 +172,9 @@ def scan_table(
         entities: Entity names to look for (default: all of
             :data:`~anonymize.detect.entities.ENTITIES`).
         threshold: Smallest score reported, after context.
+        fuse: Read free-text cells with the trained tagger too
+            (:mod:`anonymize.detect.fusion`); ``False`` runs the rules alone
+            (benchmarks, and callers that scan only structured columns).
 
     Returns:
         One row per finding with exactly :data:`~anonymize.detect.findings.FINDINGS_SCHEMA`
@@ -195,7 +200,7 @@ def scan_table(
         if cells is None or not cells.height:
             return None
         found = _scan_column(cells, definitions, threshold)
-        if schema[column] == pl.String:
+        if fuse and schema[column] == pl.String:
             found = _fused(frame.get_column(column), found, wanted, threshold)
         return found.with_columns(pl.lit(column).alias("column"))
 
