@@ -88,6 +88,31 @@ def _bands(given: list[str]) -> dict[str, dict[str, int]]:
     return bands
 
 
+def read_hierarchy(path: Path) -> str:
+    """A hierarchy file's text: UTF-8 (with or without BOM), else GB18030 (Excel on
+    Chinese Windows).
+
+    Raises:
+        InvalidRequest: The file cannot be read.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InvalidRequest(f"cannot read the hierarchy file {path}: {err.strerror}") from None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InvalidRequest(  # pragma: no cover - GB18030 decodes every byte sequence
+        f"the hierarchy file {path} is neither UTF-8 nor GB18030: save it as CSV UTF-8"
+    )
+
+
+def _hierarchies(given: list[str]) -> dict[str, str]:
+    return {c: read_hierarchy(Path(f)) for c, f in _pairs(given, "--hierarchy").items()}
+
+
 def _evidence(evidence: dict[str, Any]) -> str:
     """A proposal's evidence as one line: counts and entity names (it holds no value)."""
     parts = []
@@ -195,6 +220,15 @@ def ingest(
             "holds, for operators' estimates (e.g. city=200-2000). Repeat it.",
         ),
     ] = [],  # noqa: B006
+    hierarchy: Annotated[
+        list[str],
+        typer.Option(
+            "--hierarchy",
+            help="COLUMN=FILE.csv: the quasi-identifier's generalization hierarchy in ARX's "
+            "format (value;level1;…;* per line, UTF-8 or GB18030), used by extracts. "
+            "Repeat it.",
+        ),
+    ] = [],  # noqa: B006
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Accept the tags shown without asking")
     ] = False,
@@ -216,6 +250,7 @@ def ingest(
     overrides = _pairs(override, "--override")
     keys = _public_keys(public_key, public_keys)
     bands = _bands(group_size_band)
+    hierarchies = _hierarchies(hierarchy)
 
     def act(c: Client) -> dict[str, Any]:
         proposals = c.propose_tags(file)
@@ -242,6 +277,7 @@ def ingest(
             overrides=overrides,
             public_keys_confirm_reason=public_keys_confirm_reason,
             group_size_bands=bands or None,
+            hierarchies=hierarchies or None,
         )
 
     dataset = _run(url, token, act)
