@@ -20,6 +20,7 @@ lines are the column's domain).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -52,6 +53,7 @@ __all__ = [
     "record",
 ]
 
+log = logging.getLogger(__name__)
 #: Longest hierarchy name (an extract spec's identifiers are as long).
 MAX_NAME = 64
 
@@ -123,23 +125,46 @@ def check_covers(frame: pl.LazyFrame, column: str, hierarchy: TableHierarchy) ->
         InvalidRequest: Some value has no line (neither the values nor their count are
             named: the count goes to the server log only).
     """
+    # the cells as the extract reads them (TableHierarchy maps their text form)
+    cells = pl.col(column).drop_nulls().cast(pl.String).unique()
     try:
-        values = frame.select(pl.col(column)).unique().collect()
+        values = frame.select(cells).collect().to_series()
     except pl.exceptions.PolarsError:
         raise InvalidRequest(
             f"column '{column}' could not be read to check the hierarchy against it"
         ) from None
-    try:
-        hierarchy.check_column(values, column)
-    except AnonymizationError:
+    known = {row[0] for row in hierarchy.rows}
+    missing = sum(1 for value in values if value not in known)
+    if missing:
+        log.warning("hierarchy of column %r: %d value(s) have no line", column, missing)
         raise InvalidRequest(
             f"column '{column}' holds values that have no line in the hierarchy: add a line "
             "for every value of the column (ARX: value;level1;…;*)"
-        ) from None
+        )
 
 
 def _scan(dataset: Dataset) -> pl.LazyFrame:
     return pl.scan_parquet(dataset_files(dataset.path), hive_partitioning=False)
+
+
+def _check_name_free(session: Session, dataset: Dataset, column: str, name: str) -> None:
+    """Raise if another column's hierarchy of the dataset has the name.
+
+    Raises:
+        Conflict: The name is taken.
+    """
+    taken = session.scalar(
+        select(DatasetHierarchy).where(
+            DatasetHierarchy.dataset_id == dataset.id,
+            DatasetHierarchy.name == name,
+            DatasetHierarchy.column != column,
+        )
+    )
+    if taken is not None:
+        raise Conflict(
+            f"dataset '{dataset.name}' has a hierarchy named '{name}' for column "
+            f"'{taken.column}' already: choose another name"
+        )
 
 
 def record(
@@ -155,18 +180,7 @@ def record(
     Raises:
         Conflict: Another column's hierarchy has the name.
     """
-    taken = session.scalar(
-        select(DatasetHierarchy).where(
-            DatasetHierarchy.dataset_id == dataset.id,
-            DatasetHierarchy.name == name,
-            DatasetHierarchy.column != column,
-        )
-    )
-    if taken is not None:
-        raise Conflict(
-            f"dataset '{dataset.name}' has a hierarchy named '{name}' for column "
-            f"'{taken.column}' already: choose another name"
-        )
+    _check_name_free(session, dataset, column, name)
     row = session.scalar(
         select(DatasetHierarchy).where(
             DatasetHierarchy.dataset_id == dataset.id, DatasetHierarchy.column == column
@@ -220,6 +234,7 @@ def put(
         check_column(column, {c.name: ColumnTag(c.tag) for c in dataset.columns})
         previous = next((h for h in dataset.hierarchies if h.column == column), None)
         chosen = check_name_of(name or (previous.name if previous else column))
+        _check_name_free(session, dataset, column, chosen)
         check_covers(_scan(dataset), column, hierarchy)
         row, replaced = record(session, dataset, column, chosen, hierarchy, who.user_id)
         audit.append(

@@ -161,7 +161,10 @@ def test_extract_run_when_steward_hierarchy_then_used_and_reported_by_name_only(
     assert entry["source"] == "steward"
     assert entry["hierarchy"] == {"kind": "table", "name": "schooling", "height": 2}
     released = set(pl.read_parquet(outcome.output_path)["education"].to_list())
-    allowed = {0: {"小学", "初中", "高中", "大专", "本科", "研究生"}, 1: {"基础教育", "中等教育", "高等教育"}}
+    allowed = {
+        0: {"小学", "初中", "高中", "大专", "本科", "研究生"},
+        1: {"基础教育", "中等教育", "高等教育"},
+    }
     assert released <= allowed.get(entry["level"], {"*"})
     assert outcome.report["generalization"]["sex"]["source"] == "automatic"
 
