@@ -21,6 +21,8 @@ import typer
 from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.errors import InvalidRequest, NotFound
 from sandbox.cli import render as R
+from sandbox.cli.hierarchies import hierarchy as store_hierarchy
+from sandbox.cli.hierarchies import read_hierarchy
 from sandbox.cli.remote import AsJson, Token, Url, _run
 from sandbox.client import Client
 
@@ -86,27 +88,6 @@ def _bands(given: list[str]) -> dict[str, dict[str, int]]:
             )
         bands[columns] = {"low": int(low), "high": int(high)}
     return bands
-
-
-def read_hierarchy(path: Path) -> str:
-    """A hierarchy file's text: UTF-8 (with or without BOM), else GB18030 (Excel on
-    Chinese Windows).
-
-    Raises:
-        InvalidRequest: The file cannot be read.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise InvalidRequest(f"cannot read the hierarchy file {path}: {err.strerror}") from None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InvalidRequest(  # pragma: no cover - GB18030 decodes every byte sequence
-        f"the hierarchy file {path} is neither UTF-8 nor GB18030: save it as CSV UTF-8"
-    )
 
 
 def _hierarchies(given: list[str]) -> dict[str, str]:
@@ -418,6 +399,8 @@ def create_grant(
 
 
 def register(datasets_app: typer.Typer, grants_app: typer.Typer) -> None:
-    """Add ``ingest`` to ``sandbox datasets`` and ``create`` to ``sandbox grants``."""
+    """Add ``ingest`` and ``hierarchy`` to ``sandbox datasets``, ``create`` to ``sandbox
+    grants``."""
     datasets_app.command("ingest")(ingest)
+    datasets_app.command("hierarchy")(store_hierarchy)
     grants_app.command("create")(create_grant)
