@@ -185,3 +185,16 @@ def test_extract_when_spec_names_an_unknown_hierarchy_then_422_at_submit(world: 
     assert _put(world, {"csv": CITY, "name": "region"}).status_code == 200
     accepted = world.http.post("/v1/jobs", headers=world.as_("operator"), json=body)
     assert accepted.status_code == 202, accepted.text
+
+
+def test_hierarchy_audit_when_read_by_an_admin_then_the_line_count_is_redacted(world: World):
+    assert _put(world, {"csv": CITY}).status_code == 200
+
+    def entry(who: str) -> dict[str, Any]:
+        rows = world.http.get("/v1/audit", headers=world.as_(who), params={"limit": 1000}).json()
+        return next(e for e in rows if e["action"] == "dataset.hierarchy.put")
+
+    assert entry("auditor")["details"]["lines"] == 3
+    admin = entry("admin")
+    assert "lines" not in admin["details"] and admin["redacted"] == ["lines"]
+    assert admin["details"]["levels"] == 2
