@@ -100,6 +100,7 @@ class KAnonymitySpec(BaseModel):
     t_closeness: float | None = Field(default=None, gt=0, le=1)
     ordered: bool | None = None
     max_suppression: float = Field(default=0.05, ge=0, lt=1)
+    metric: Literal["ncp", "non_uniform_entropy"] = "ncp"
 
     @model_validator(mode="after")
     def _sensitive_when_needed(self) -> KAnonymitySpec:

@@ -27,6 +27,19 @@ class Column:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredHierarchy:
+    """A steward's generalization hierarchy stored with the dataset (ARX's CSV format).
+
+    The text is parsed where an extract needs it
+    (:class:`anonymize.hierarchies.TableHierarchy`), not for every kind's facts.
+    """
+
+    name: str
+    column: str
+    csv: str
+
+
+@dataclass(frozen=True, slots=True)
 class DatasetFacts:
     """What the catalog says about one dataset; plain values (it crosses to Ray).
 
@@ -41,6 +54,7 @@ class DatasetFacts:
         columns: The catalogued columns, in order.
         group_size_bands: The steward's expected group sizes (estimates only),
             key (columns joined by ``,``) -> band.
+        hierarchies: The steward's generalization hierarchies, one per column at most.
     """
 
     name: str
@@ -52,6 +66,7 @@ class DatasetFacts:
     public_keys: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     columns: tuple[Column, ...] = ()
     group_size_bands: Mapping[str, GroupSizeBand] = field(default_factory=dict)
+    hierarchies: tuple[StoredHierarchy, ...] = ()
 
     @property
     def dtypes(self) -> dict[str, str]:

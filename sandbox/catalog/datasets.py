@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anonymize.detect.classify import Proposal, less_protective, propose_tags
+from anonymize.hierarchies import TableHierarchy
 from jobs.privacy_unit import known_unit, only_null_missing
 from policies.airlock import MIN_REASON_LENGTH
 from policies.catalog import (
@@ -46,6 +47,7 @@ from policies.catalog import (
 from policies.errors import Conflict, InvalidRequest, NotFound
 from policies.names import check_name
 from sandbox.audit import chain as audit
+from sandbox.catalog import hierarchies as steward
 from sandbox.catalog.facts import content_sha256, dataset_files, input_digest, public_row_count
 from sandbox.catalog.uploads import open_upload
 from sandbox.settings import Settings
@@ -68,7 +70,9 @@ class IngestRequest:
     that miss values of the data (their rows drop out of every result that
     groups by the column); it is audited. ``group_size_bands`` declares how many
     rows groups keyed by a column (or columns joined by commas) hold, for
-    estimates (:func:`policies.catalog.check_group_size_bands`).
+    estimates (:func:`policies.catalog.check_group_size_bands`). ``hierarchies`` maps a
+    quasi-identifier to its generalization hierarchy in ARX's CSV format, stored under
+    the column's name (:mod:`sandbox.catalog.hierarchies`).
     """
 
     name: str
@@ -82,6 +86,7 @@ class IngestRequest:
     overrides: Mapping[str, str] = field(default_factory=dict)
     public_keys_confirm_reason: str = ""
     group_size_bands: Mapping[str, Any] = field(default_factory=dict)
+    hierarchies: Mapping[str, str] = field(default_factory=dict)
 
 
 def scan_dataset(path: str | Path) -> pl.LazyFrame:
@@ -192,6 +197,18 @@ def _check_coverage(missing: Mapping[str, int], request: IngestRequest) -> None:
         )
 
 
+def _hierarchies(
+    frame: pl.LazyFrame, request: IngestRequest, tags: Mapping[str, ColumnTag]
+) -> dict[str, TableHierarchy]:
+    """The declared hierarchies, parsed and checked against the data (every value a line)."""
+    out: dict[str, TableHierarchy] = {}
+    for column, text in request.hierarchies.items():
+        steward.check_column(column, tags)
+        out[column] = steward.parse(column, text)
+        steward.check_covers(frame, column, out[column])
+    return out
+
+
 def _write_partitions(
     frame: pl.LazyFrame, unit: str | None, rows: int, folder: Path, rows_per_partition: int
 ) -> int:
@@ -282,6 +299,7 @@ def _store(
         check_privacy_unit_coverage(request.privacy_unit, rows, null_units)
     missing_keys = _missing_keys(frame, schema, keys)
     _check_coverage(missing_keys, request)
+    hierarchies = _hierarchies(frame, request, {c: tag for c, (tag, _) in tags.items()})
 
     # A unique folder per ingest: a concurrent ingest of the same name that
     # loses the race removes its own files, never the winner's.
@@ -331,6 +349,8 @@ def _store(
             )
             session.add(dataset)
             session.flush()
+            for column, hierarchy in hierarchies.items():
+                steward.record(session, dataset, column, column, hierarchy, user_id)
             overridden = {
                 c: request.overrides[c] for c, (_, src) in tags.items() if src == "override"
             }
@@ -354,6 +374,8 @@ def _store(
                 public_keys_missing=missing_keys,
                 # the steward's planning figures, not facts of the data
                 group_size_bands={key: band.as_dict() for key, band in bands.items()},
+                # the steward's hierarchies: column -> height (their lines are not audited)
+                hierarchies={c: h.height for c, h in hierarchies.items()},
                 public_keys_confirm_reason=request.public_keys_confirm_reason
                 if missing_keys
                 else "",

@@ -21,6 +21,8 @@ import typer
 from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.errors import InvalidRequest, NotFound
 from sandbox.cli import render as R
+from sandbox.cli.hierarchies import hierarchy as store_hierarchy
+from sandbox.cli.hierarchies import read_hierarchy
 from sandbox.cli.remote import AsJson, Token, Url, _run
 from sandbox.client import Client
 
@@ -86,6 +88,10 @@ def _bands(given: list[str]) -> dict[str, dict[str, int]]:
             )
         bands[columns] = {"low": int(low), "high": int(high)}
     return bands
+
+
+def _hierarchies(given: list[str]) -> dict[str, str]:
+    return {c: read_hierarchy(Path(f)) for c, f in _pairs(given, "--hierarchy").items()}
 
 
 def _evidence(evidence: dict[str, Any]) -> str:
@@ -195,6 +201,15 @@ def ingest(
             "holds, for operators' estimates (e.g. city=200-2000). Repeat it.",
         ),
     ] = [],  # noqa: B006
+    hierarchy: Annotated[
+        list[str],
+        typer.Option(
+            "--hierarchy",
+            help="COLUMN=FILE.csv: the quasi-identifier's generalization hierarchy in ARX's "
+            "format (value;level1;…;* per line, UTF-8 or GB18030), used by extracts. "
+            "Repeat it.",
+        ),
+    ] = [],  # noqa: B006
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Accept the tags shown without asking")
     ] = False,
@@ -216,6 +231,7 @@ def ingest(
     overrides = _pairs(override, "--override")
     keys = _public_keys(public_key, public_keys)
     bands = _bands(group_size_band)
+    hierarchies = _hierarchies(hierarchy)
 
     def act(c: Client) -> dict[str, Any]:
         proposals = c.propose_tags(file)
@@ -242,6 +258,7 @@ def ingest(
             overrides=overrides,
             public_keys_confirm_reason=public_keys_confirm_reason,
             group_size_bands=bands or None,
+            hierarchies=hierarchies or None,
         )
 
     dataset = _run(url, token, act)
@@ -382,6 +399,8 @@ def create_grant(
 
 
 def register(datasets_app: typer.Typer, grants_app: typer.Typer) -> None:
-    """Add ``ingest`` to ``sandbox datasets`` and ``create`` to ``sandbox grants``."""
+    """Add ``ingest`` and ``hierarchy`` to ``sandbox datasets``, ``create`` to ``sandbox
+    grants``."""
     datasets_app.command("ingest")(ingest)
+    datasets_app.command("hierarchy")(store_hierarchy)
     grants_app.command("create")(create_grant)

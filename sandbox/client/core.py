@@ -365,6 +365,7 @@ class Client:
         overrides: Mapping[str, str] | None = None,
         public_keys_confirm_reason: str = "",
         group_size_bands: Mapping[str, Mapping[str, int]] | None = None,
+        hierarchies: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Upload a CSV (UTF-8 or GB18030/GBK) or Parquet file into the catalog (steward).
 
@@ -374,7 +375,8 @@ class Client:
         ``public_keys_confirm_reason`` says why those rows may drop out (audited).
         ``group_size_bands`` tells operators' estimates how many rows a group holds,
         e.g. ``{"city": {"low": 200, "high": 2000}}`` (a key may join columns:
-        ``"city,sex"``).
+        ``"city,sex"``). ``hierarchies`` maps a quasi-identifier to its generalization
+        hierarchy in ARX's CSV format (see :meth:`put_hierarchy`).
         """
         metadata = {
             "name": name,
@@ -388,6 +390,7 @@ class Client:
             "overrides": dict(overrides or {}),
             "public_keys_confirm_reason": public_keys_confirm_reason,
             "group_size_bands": {k: dict(v) for k, v in (group_size_bands or {}).items()},
+            "hierarchies": dict(hierarchies or {}),
         }
         with Path(path).open("rb") as handle:
             return dict(
@@ -398,6 +401,27 @@ class Client:
                     files={"file": (Path(path).name, handle)},
                 )
             )
+
+    def put_hierarchy(
+        self, dataset: str, column: str, csv: str, name: str | None = None
+    ) -> dict[str, Any]:
+        """Store a quasi-identifier's generalization hierarchy with the dataset (steward).
+
+        ``csv`` is ARX's format, one line per value: ``value;level1;…;*``
+        (``sandbox datasets ingest --hierarchy`` reads files saved by Excel). Extracts
+        use it for the column unless their spec gives another, and a spec may name it:
+        ``{"kind": "named", "name": name}`` (default name: the column's).
+        """
+        body = {"csv": csv, "name": name}
+        return dict(self._call("PUT", f"/datasets/{dataset}/hierarchies/{column}", json=body))
+
+    def hierarchies(self, dataset: str) -> list[dict[str, Any]]:
+        """The dataset's stored hierarchies: column, name, levels (never their lines)."""
+        return list(self._call("GET", f"/datasets/{dataset}/hierarchies"))
+
+    def delete_hierarchy(self, dataset: str, column: str) -> None:
+        """Delete the hierarchy stored for a column (steward)."""
+        _raise_for(self._send("DELETE", f"/datasets/{dataset}/hierarchies/{column}"))
 
     def propose_tags(self, path: str | Path) -> dict[str, Any]:
         """Proposed tags for a file's columns, with evidence; nothing is stored (steward)."""

@@ -9,6 +9,8 @@ nothing: they only show that the code and the spec work and what comes out.
 - ``extract`` and ``train``: the kind's own engine (``jobs.kinds``), given a task
   built as the service builds it (grade, tags, privacy unit, key domains, the
   kind's options from default grant terms) on a Parquet file of the dummy rows.
+  An extract's named steward hierarchies are left out (their lines stay with
+  the bureau): the dry run chooses those columns' hierarchies itself.
   They need the engines' libraries: numpy for ``extract``; diffprivlib and
   scikit-learn for ``train`` (torch and opacus for the MLP): ``pip install
   data-sandbox``.
@@ -47,6 +49,7 @@ from jobs.facts import DatasetFacts, GrantFacts
 from jobs.kinds import KINDS, AnySpec, OutputShape, parse_job_spec
 from jobs.kinds.aggregate.spec import AggregateSpec
 from jobs.kinds.custom.spec import CustomSpec
+from jobs.kinds.extract.spec import ExtractSpec, NamedHierarchy
 from jobs.kinds.train.spec import TrainSpec
 from jobs.task import Task
 from policies import errors as E
@@ -220,6 +223,8 @@ def _engine(
 ) -> LocalRun:
     """The kind's own engine on a task built as the service builds it (default grant terms)."""
     kind = KINDS[spec.kind]
+    if isinstance(spec, ExtractSpec):
+        spec = _without_named(spec)
     facts = tuple(
         _facts(metadata[name], str(folder / "data" / f"{name}.parquet"), inputs[name].height)
         for name in spec.datasets
@@ -255,6 +260,13 @@ def _engine(
     if kind.shape is OutputShape.MODEL:
         return LocalRun(spec.kind, model=Model.from_file(path), report=report, inputs=inputs)
     return LocalRun(spec.kind, files={path.name: path.read_bytes()}, report=report, inputs=inputs)
+
+
+def _without_named(spec: ExtractSpec) -> ExtractSpec:
+    """The spec without the steward's named hierarchies: their lines stay with the bureau
+    (and dummy rows would not fit them), so a dry run chooses for those columns itself."""
+    kept = {c: h for c, h in spec.hierarchies.items() if not isinstance(h, NamedHierarchy)}
+    return spec.model_copy(update={"hierarchies": kept})
 
 
 def _code(spec: CustomSpec, folder: Path) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jobs.facts import Column, DatasetFacts, GrantFacts
+from jobs.facts import Column, DatasetFacts, GrantFacts, StoredHierarchy
 from jobs.kinds.base import JobKind
 from jobs.runner import Task
 from policies.airlock import min_cell_for
@@ -39,6 +39,7 @@ def dataset_facts(dataset: Dataset) -> DatasetFacts:
             key: GroupSizeBand(int(b["low"]), int(b["high"]))
             for key, b in (dataset.group_size_bands or {}).items()
         },
+        hierarchies=tuple(StoredHierarchy(h.name, h.column, h.csv) for h in dataset.hierarchies),
     )
 
 

@@ -3,6 +3,9 @@
 Budgets are kept as integers (see :mod:`policies.budget`). Timestamps are
 timezone-aware UTC in Python; the database column type keeps them portable
 between SQLite and PostgreSQL.
+
+The module is long because every table of the store is declared here, each column
+documented, so the schema the migrations build reads in one place.
 """
 
 from __future__ import annotations
@@ -205,6 +208,10 @@ class Dataset(Base):
     columns: Mapped[list[DatasetColumn]] = relationship(
         order_by="DatasetColumn.position", lazy="selectin", cascade="all, delete-orphan"
     )
+    #: The steward's generalization hierarchies for extracts (migration 0010).
+    hierarchies: Mapped[list[DatasetHierarchy]] = relationship(
+        order_by="DatasetHierarchy.column", cascade="all, delete-orphan"
+    )
 
 
 class DatasetColumn(Base):
@@ -224,6 +231,34 @@ class DatasetColumn(Base):
     proposed_tag: Mapped[str] = mapped_column(String(20), default="")
     #: Why the detectors proposed their tag: counts and entity names, no values.
     evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DatasetHierarchy(Base):
+    """A steward's generalization hierarchy of one column, in ARX's CSV format (migration 0010).
+
+    One per column, named (an extract spec names it as ``{"kind": "named", "name": ...}``);
+    an extract that names none for the column uses it. Its lines are the column's values
+    and their generalizations: stewards read them, operators see ``levels`` only.
+    """
+
+    __tablename__ = "dataset_hierarchies"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "column"),
+        UniqueConstraint("dataset_id", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    column: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    #: The table in ARX's format (``value;level1;…;*`` per line), as validated and normalized.
+    csv: Mapped[str] = mapped_column(Text)
+    #: The hierarchy's height (its top level is ``*``).
+    levels: Mapped[int] = mapped_column(Integer)
+    #: Lines of the table (values the steward declared, not a count of the data).
+    lines: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 grant_datasets = Table(

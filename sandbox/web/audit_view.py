@@ -24,9 +24,10 @@ from sandbox.access.auth import Principal
 from sandbox.airlock.review import input_owners
 from sandbox.store.models import AuditEntry, Dataset, Job
 
-#: Detail fields holding exact facts of stored data or of a run.
+#: Detail fields holding exact facts of stored data or of a run (``lines``: of a steward's
+#: hierarchy, at least the column's distinct values).
 EXACT_FIELDS = frozenset(
-    {"sha256", "rows", "row_counts", "output_sha256", "records_suppressed", "row_count"}
+    {"sha256", "rows", "row_counts", "output_sha256", "records_suppressed", "row_count", "lines"}
 )
 
 

@@ -260,3 +260,48 @@ def test_grants_create_when_the_kind_is_unknown_then_the_service_lists_the_kinds
     )
     assert result.exit_code == 1 and "aggregate" in result.stderr
     assert json.dumps("magic") not in result.stderr  # the input is not echoed
+
+
+def test_ingest_when_hierarchy_files_given_then_stored_with_the_dataset(live, csv, tmp_path):
+    hierarchy = tmp_path / "城市.csv"  # saved by Excel on Chinese Windows: GB18030
+    hierarchy.write_bytes("南京市;苏南;*\n苏州市;苏南;*\n无锡市;苏南;*\n".encode("gb18030"))
+    result = sandbox_cli(
+        live,
+        "steward",
+        "datasets",
+        "ingest",
+        str(csv),
+        "--name",
+        "people_regions",
+        "--open-attribute",
+        "unconditional",
+        "--grade",
+        "general",
+        "--tag",
+        "city=quasi_identifier",
+        "--hierarchy",
+        f"city={hierarchy}",
+        "--yes",
+    )
+    assert result.exit_code == 0, result.output
+    _url, world = live
+    listed = world.http.get(
+        "/v1/datasets/people_regions/hierarchies",
+        headers={"Authorization": f"Bearer {world.steward}"},
+    ).json()
+    assert [(h["column"], h["levels"], h["lines"]) for h in listed] == [("city", 2, 3)]
+
+
+def test_hierarchy_when_stored_from_the_shell_then_listed_and_a_bad_file_refused(live, tmp_path):
+    good = tmp_path / "region.csv"
+    good.write_text("\ufeff南京市;苏南;*\n苏州市;苏南;*\n无锡市;苏南;*\n", encoding="utf-8")
+    stored = sandbox_cli(
+        live, "steward", "datasets", "hierarchy", "residents", "city", str(good), "--name", "区域"
+    )
+    assert stored.exit_code == 0, stored.output
+    assert "hierarchy '区域' of 'residents.city' stored: 2 levels, 3 lines" in stored.stdout
+    short = tmp_path / "short.csv"
+    short.write_text("南京市;苏南;*\n", encoding="utf-8")
+    refused = sandbox_cli(live, "steward", "datasets", "hierarchy", "residents", "city", str(short))
+    assert refused.exit_code == 1 and "no line" in refused.output
+    assert "苏州市" not in refused.output and "无锡市" not in refused.output

@@ -240,3 +240,21 @@ def test_catalog_when_steward_declared_group_size_bands_then_shown_grouped_in_ch
     assert "预期分组规模" in page and "按 city 分组：每组 200–2,000 行" in page
     english = browser.get("/console/catalog", params={"lang": "en"}).text
     assert "by city: 200–2,000 rows per group" in english
+
+
+def test_catalog_when_steward_stored_a_hierarchy_then_listed_by_name_and_height_in_chinese(
+    world: World,
+):
+    stored = world.http.put(
+        "/v1/datasets/residents/hierarchies/city",
+        headers=world.as_("steward"),
+        json={"csv": "南京市;苏南;*\n苏州市;苏南;*\n无锡市;苏南;*\n", "name": "region"},
+    )
+    assert stored.status_code == 200, stored.text
+    browser = _client(world, lang="zh_CN")
+    _sign_in(browser, world.steward)
+    page = browser.get("/console/catalog").text
+    assert "泛化层级" in page and "city：“region”，2 级" in page
+    assert "苏南" not in page  # the lines stay in the download
+    english = browser.get("/console/catalog", params={"lang": "en"}).text
+    assert "city: “region”, 2 levels" in english

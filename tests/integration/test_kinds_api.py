@@ -98,6 +98,27 @@ def test_extract_when_approved_then_operator_gets_k_anonymous_rows_without_ident
         assert [(e.epsilon, e.rho, e.delta) for e in entries] == [(0.0, 0.0, 0.0)]
 
 
+def test_extract_when_steward_stored_a_hierarchy_then_the_run_uses_it_under_its_name(
+    world: World,
+):
+    region = "南京市;苏南;*\n苏州市;苏南;*\n无锡市;苏南;*\n"
+    stored = world.http.put(
+        "/v1/datasets/residents/hierarchies/city",
+        headers=world.as_("steward"),
+        json={"csv": region, "name": "region"},
+    )
+    assert stored.status_code == 200, stored.text
+    grant_id = _all_kinds_grant(world)
+    spec = EXTRACT | {"hierarchies": {"city": {"kind": "named", "name": "region"}}}
+    job = _submit(world, grant_id, spec)
+    done = wait_status(world, job["id"], {"awaiting_review", "failed"}, timeout=120)
+    assert done["status"] == "awaiting_review", done.get("error")
+    report = world.http.get(f"/v1/jobs/{job['id']}", headers=world.as_("steward")).json()["report"]
+    city = report["generalization"]["city"]
+    assert city == city | {"source": "steward", "hierarchy": {"kind": "table", "name": "region",
+                                                              "height": 2}}  # fmt: skip
+
+
 def test_extract_when_grant_lacks_the_kind_then_refused_before_anything_runs(world: World):
     response = world.http.post(
         "/v1/jobs",

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from jobs.runner import Outcome, Task, execute, sha256_file
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade, OpenAttribute
-from policies.errors import BudgetExhausted
+from policies.errors import BudgetExhausted, Conflict
 from policies.grants import GrantState
 from policies.roles import OrgKind, Role
 from sandbox.access import auth, grants
@@ -592,3 +592,52 @@ def _status(db: Database, job_id: int) -> str | None:
     with db.session() as s:
         job = s.get(Job, job_id)
         return None if job is None else job.status
+
+
+#: ARX's format for the factory's cities: city -> region -> *.
+CITY_HIERARCHY = "南京市;苏南;*\n苏州市;苏南;*\n无锡市;苏南;*\n"
+
+
+def _steward(db: Database) -> Principal:
+    with db.session() as s:
+        user = s.scalar(select(User).where(User.name == "steward"))
+        assert user is not None
+        return Principal(user.id, user.name, user.role, user.org_id, "bureau")
+
+
+def test_hierarchies_when_stored_then_an_extract_uses_the_stewards_and_reports_it(
+    db: Database, tmp_path: Path
+):
+    from sandbox.catalog import hierarchies
+    from sandbox.jobs.facts import dataset_facts
+
+    settings, who, grant_id = _world(db, tmp_path, epsilon=1.0, kinds=("extract",))
+    steward = _steward(db)
+    hierarchies.put(db, steward, "residents", "city", CITY_HIERARCHY, "region")
+    with pytest.raises(Conflict, match="named 'region'"):  # one name per dataset
+        hierarchies.put(db, steward, "residents", "age", "18;*\n", "region")
+    with db.session() as s:
+        facts = dataset_facts(catalog.get(s, "residents"))
+    assert [(h.name, h.column) for h in facts.hierarchies] == [("region", "city")]
+    service = JobService(db, settings, InProcessRunner(), workers=1, untimed_workers=0)
+    spec = {"kind": "extract", "dataset": "residents", "columns": ["city", "age"], "k": 5}
+    job = service.submit(who, grant_id, spec)
+    service.shutdown(wait=True)
+    with db.session() as s:
+        row = s.get(Job, job.id)
+        assert row is not None and row.status == "awaiting_review", row.error
+        city = row.report["generalization"]["city"]
+    assert (city["source"], city["hierarchy"]["name"]) == ("steward", "region")
+
+
+def test_hierarchies_when_migrated_down_and_up_then_the_table_comes_back_empty(
+    db: Database, tmp_path: Path
+):
+    from sandbox.catalog import hierarchies
+
+    _world(db, tmp_path, epsilon=1.0)
+    hierarchies.put(db, _steward(db), "residents", "city", CITY_HIERARCHY, None)
+    _alembic(db, "downgrade", "0009")
+    _alembic(db, "upgrade", "head")
+    with db.session() as s:
+        assert catalog.get(s, "residents").hierarchies == []

@@ -19,8 +19,11 @@ One run:
 4. generalizes the quasi-identifiers with :func:`anonymize.kanon.enforce_k_anonymity`
    (optimal full-domain generalization with bounded suppression, least NCP)
    until k holds, with k = max(spec, grade default, grant), and l-diversity
-   holds for the sensitive column; hierarchies come from the spec or are
-   chosen per column (:mod:`jobs.kinds.extract.hierarchies`);
+   holds for the sensitive column, minimizing the spec's information-loss
+   ``metric``; hierarchies come from the spec (inline, or a steward's named
+   one), else the steward's stored for the column
+   (:mod:`jobs.kinds.extract.stewarded`), else are chosen per column
+   (:mod:`jobs.kinds.extract.hierarchies`);
 5. redacts the personal information found in free text of plain columns,
    then every value of the dataset's direct identifiers left in them
    (:mod:`jobs.kinds.extract.text`), and shuffles the records (the stored order
@@ -56,6 +59,7 @@ from jobs.kinds.extract import failures
 from jobs.kinds.extract.hierarchies import Choice, choose
 from jobs.kinds.extract.rows import one_per_person, pseudonym_key, pseudonymized
 from jobs.kinds.extract.spec import ExtractSpec
+from jobs.kinds.extract.stewarded import check_named, resolve, sourced
 from jobs.kinds.extract.text import redact_free_text, redact_known_identifiers, scan_summary
 from jobs.spec import NUMERIC_DTYPES, parse_as
 from jobs.task import Outcome, Task, write_result
@@ -177,7 +181,8 @@ def validate(
             or pseudonyms under a grant that does not allow linkage (art. 37).
         InvalidJobSpec: Unknown columns, pseudonyms of non-identifiers, two
             sensitive columns, ``l`` without a sensitive column, a hierarchy
-            that does not fit its column, or nothing left to release.
+            that does not fit its column, a named hierarchy the dataset does
+            not store (``options["hierarchies"]``), or nothing left to release.
     """
     check_can_extract_grade(grade)
     the = plan_columns(spec, tags)
@@ -194,6 +199,7 @@ def validate(
             "list the quasi-identifiers, sensitive or plain columns to release"
         )
     _check_hierarchies(spec, dtypes, the)
+    check_named(spec, options)
 
 
 def charge(spec: ExtractSpec) -> Charge:
@@ -242,6 +248,7 @@ def _anonymize(
         sensitive=the.sensitive,
         l_diversity=l_target,
         max_suppression=spec.suppression_limit,
+        metric=spec.metric,
     )
     try:
         return enforce_k_anonymity(frame, target)
@@ -393,7 +400,8 @@ def run(task: Task) -> Outcome:
         if frame.height == 0:
             raise failures.no_records(dataset, unit)
         frame = pseudonymized(frame.select(the.released), the.pseudonymized, key)
-        choices = choose(frame, the.quasi_identifiers, k[1], spec.hierarchies)
+        given, steward = resolve(spec, task.options, the.quasi_identifiers)
+        choices = sourced(choose(frame, the.quasi_identifiers, k[1], given), steward)
         released, kanon = _anonymize(frame, spec, the, k[1], choices)
         released, redacted = redact_free_text(released, the.plain)
         released, known = redact_known_identifiers(released, the.plain, identifiers)

@@ -43,7 +43,7 @@ class _Extract(KindDefaults):
     def options(
         self, grant: GrantFacts, datasets: Sequence[DatasetFacts], secret: bytes
     ) -> dict[str, Any]:
-        """The least k (grade and grant), whether linkage is allowed, the grant's pseudonym key.
+        """The least k (grade and grant), linkage, the grant's pseudonym key, stored hierarchies.
 
         The key is an HMAC of the deployment secret and the grant: pseudonyms
         are stable within a grant and unlinkable across grants.
@@ -54,10 +54,14 @@ class _Extract(KindDefaults):
         from policies.extract import min_k
 
         key = hmac.new(secret, f"pseudonym/grant/{grant.id}".encode(), hashlib.sha256).hexdigest()
+        from jobs.kinds.extract.stewarded import options_of
+
         return {
             "min_k": min_k(datasets[0].grade, grant.extract_k),
             "linkage": grant.allow_linkage,
             "pseudonym_key": key,
+            # the steward's hierarchies stored with the dataset, by name
+            "hierarchies": options_of(datasets[0].hierarchies),
         }
 
     def validate(

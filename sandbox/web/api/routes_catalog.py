@@ -57,8 +57,9 @@ def ingest(
     except (json.JSONDecodeError, ValidationError, RecursionError) as err:  # nested too deep
         raise InvalidRequest(
             "metadata must be a JSON object with name, source, open_attribute, grade, and "
-            "optionally tags, overrides (column -> reason), privacy_unit, public_keys and "
-            'group_size_bands (column -> {"low": L, "high": H})'
+            "optionally tags, overrides (column -> reason), privacy_unit, public_keys, "
+            'group_size_bands (column -> {"low": L, "high": H}) and hierarchies '
+            "(column -> ARX CSV text)"
         ) from err
     upload = sandbox.settings.data_dir / "uploads" / f"{uuid.uuid4().hex}.upload"
     try:
@@ -81,6 +82,7 @@ def ingest(
                 overrides=body.overrides,
                 public_keys_confirm_reason=body.public_keys_confirm_reason,
                 group_size_bands={c: b.model_dump() for c, b in body.group_size_bands.items()},
+                hierarchies=body.hierarchies,
             ),
         )
     finally:

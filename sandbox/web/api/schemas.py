@@ -35,6 +35,9 @@ from sandbox.store.models import Dataset, Grant, Job
 from sandbox.web.api.fields import NAME_LENGTH, KindName, kind_choices, name_check
 from sandbox.web.params import Id
 
+#: Longest hierarchy a request carries (ARX's CSV of up to a million lines).
+MAX_HIERARCHY_CHARS = 16_000_000
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -130,6 +133,9 @@ class DatasetCreate(_In):
     #: Expected rows per group, for estimates: ``{"city": {"low": 200, "high": 2000}}``; a key
     #: may join columns (``"city,sex"``). See :func:`policies.catalog.check_group_size_bands`.
     group_size_bands: dict[str, GroupSizeBandIn] = Field(default_factory=dict, max_length=100)
+    #: Quasi-identifier -> its generalization hierarchy in ARX's CSV format
+    #: (``value;level1;…;*`` per line), stored under the column's name for extracts.
+    hierarchies: dict[str, str] = Field(default_factory=dict, max_length=100)
 
 
 def _as_dataset_create_json(_core: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
@@ -270,6 +276,37 @@ class DatasetWithdraw(_In):
     """Why a dataset is withdrawn (audited; its grantees see it on their ended grants)."""
 
     reason: str = Field(min_length=MIN_REASON_LENGTH, max_length=2000)
+
+
+class HierarchyPut(_In):
+    """A steward's generalization hierarchy of one column, in ARX's CSV format.
+
+    One line per value of the column: ``value;level1;level2;…;*`` (``;``-separated,
+    no header, every line the same number of levels, the last one ``*``, levels
+    nesting). Every value of the column in the dataset needs a line.
+    """
+
+    csv: str = Field(min_length=1, max_length=MAX_HIERARCHY_CHARS)
+    #: How extract specs name it (``{"kind": "named", "name": ...}``); default: the
+    #: column's name, or the name of the hierarchy it replaces.
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class HierarchyPublic(BaseModel):
+    """A hierarchy stored with a dataset, as the caller may see it (never its lines).
+
+    The lines themselves are downloaded by the owning bureau's stewards only
+    (``GET /v1/datasets/{name}/hierarchies/{column}``).
+    """
+
+    column: str
+    #: The name an extract spec gives it: ``{"kind": "named", "name": ...}``.
+    name: str
+    #: Its height: the generalizing levels are 1 to ``levels - 1``, ``levels`` is ``*``.
+    levels: int
+    #: Lines of the table (the column's declared domain): its bureau and auditors only.
+    lines: int | None
+    created_at: dt.datetime
 
 
 class DatasetBudgetPublic(BaseModel):

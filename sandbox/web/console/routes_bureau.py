@@ -271,10 +271,15 @@ def start_budget_period(
 
 @router.get("/catalog")
 def catalog_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Response:
-    """Datasets: classification, column tags and their source; the exact count, SHA-256 and
-    quality profile (no values) for the bureau holding a dataset and auditors (art. 63)."""
+    """Datasets: classification, column tags and their source, the steward's hierarchies;
+    the exact count, SHA-256 and quality profile (no values) for the bureau holding a
+    dataset and auditors (art. 63)."""
     with sandbox.db.session() as session:
         datasets = list_all(session)
+        # the steward's hierarchies: column, name and height (never their lines)
+        hierarchies = {
+            d.name: [(h.column, h.name, h.levels) for h in d.hierarchies] for d in datasets
+        }
     who = viewer.who
     exact = {d.name: can_read_exact_facts_of(who.role, who.org_id, [d.org_id]) for d in datasets}
     profiles = {
@@ -282,7 +287,13 @@ def catalog_page(request: Request, viewer: ViewerDep, sandbox: SandboxDep) -> Re
         for d in datasets
     }
     return render(
-        request, "catalog.html", viewer, datasets=datasets, profiles=profiles, exact=exact
+        request,
+        "catalog.html",
+        viewer,
+        datasets=datasets,
+        profiles=profiles,
+        exact=exact,
+        hierarchies=hierarchies,
     )
 
 

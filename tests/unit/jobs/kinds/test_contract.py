@@ -178,6 +178,7 @@ def test_options_when_extract_then_grade_k_linkage_and_the_grants_pseudonym_key(
         "min_k": 5,
         "linkage": True,
         "pseudonym_key": key,
+        "hierarchies": {},  # the dataset stores none
     }
     important = dataclasses.replace(RESIDENTS, grade=Grade.IMPORTANT)
     strict = dataclasses.replace(GRANT, extract_k=20, allow_linkage=False)

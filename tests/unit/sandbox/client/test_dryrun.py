@@ -76,6 +76,12 @@ def test_dry_run_when_extract_then_the_kinds_engine_releases_k_anonymous_rows():
     assert set(run.inputs["residents"]["city"].unique()) <= set(CITIES)
 
 
+def test_dry_run_when_extract_names_a_steward_hierarchy_then_chosen_locally_instead():
+    named = {"city": {"kind": "named", "name": "region"}}  # its lines stay with the bureau
+    run = client().dry_run({**EXTRACT, "hierarchies": named}, n=400, seed=2)
+    assert run.report["generalization"]["city"]["source"] == "automatic"
+
+
 def test_dry_run_when_extract_spec_names_an_unknown_column_then_invalid_spec():
     with pytest.raises(InvalidJobSpec, match="no column"):
         client().dry_run({**EXTRACT, "columns": ["city", "nope"]}, n=50)
