@@ -22,6 +22,10 @@ declare them as data; ``kind`` selects the family:
 - ``table``: a steward's hierarchy in ARX's CSV format, one line per value
   (``value;level1;level2;…;*``), every level read straight off its column.
 
+This module is long because every family of levels lives beside the one
+base class whose nesting they all must keep, in one discriminated union a
+job spec names; split, the union would import each file back.
+
 References:
     P. Samarati. Protecting respondents' identities in microdata release.
     IEEE TKDE 13(6), 2001.

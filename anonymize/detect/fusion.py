@@ -23,6 +23,11 @@ covers the other's blind side:
     rule's run overlaps it, the run's edges come from the tagger's words
     (入户走访鼓楼区… starts at 鼓楼区; …286号二楼 ends at 286号).
 
+This module is long because the two halves of the fusion (names, addresses)
+share the tagger's words, its clean-up and the windows of doubt, and are
+tuned together against the held-out sets; split, each half would re-read
+the others' constants.
+
 Only free text goes to the tagger (:func:`is_free_text`: at least
 :data:`MIN_HAN` Chinese characters); a column of names or addresses keeps the
 rules alone, which read it better and far faster. Both detection paths call
