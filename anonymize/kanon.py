@@ -59,9 +59,12 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from anonymize import _classes
 from anonymize import privacy_models as pm
 from anonymize.errors import AnonymizationError
 from anonymize.hierarchies import Hierarchy
@@ -88,6 +91,9 @@ class KAnonymitySpec(BaseModel):
         t_closeness: Maximum earth mover's distance to the table's distribution.
         ordered: Ordered distance for t; by default for numbers and dates.
         max_suppression: Largest share of records that may be removed.
+        metric: The information loss minimized: ``"ncp"``, normalized certainty
+            penalty with suppressed cells costing 1, or ``"non_uniform_entropy"``,
+            ARX's precomputed non-uniform entropy (suppression not counted).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -100,6 +106,7 @@ class KAnonymitySpec(BaseModel):
     t_closeness: float | None = Field(default=None, gt=0, le=1)
     ordered: bool | None = None
     max_suppression: float = Field(default=0.05, ge=0, lt=1)
+    metric: Literal["ncp", "non_uniform_entropy"] = "ncp"
 
     @model_validator(mode="after")
     def _sensitive_when_needed(self) -> KAnonymitySpec:
@@ -130,10 +137,22 @@ class KAnonymityReport:
     information_loss: float
     generalization_height: float
     discernibility: int
+    #: Classes of the chosen node before suppression (ARX's count); the released
+    #: table holds those that pass the models.
+    equivalence_classes: int
     nodes_total: int
     nodes_checked: int
     seconds: float
+    #: The metric ``information_loss`` is in, named for a reader.
     metric: str = "normalized certainty penalty (Xu et al. 2006), suppressed cells = 1"
+
+
+#: How the report names each metric.
+_METRICS = {
+    "ncp": "normalized certainty penalty (Xu et al. 2006), suppressed cells = 1",
+    "non_uniform_entropy": "non-uniform entropy, ARX's precomputed variant (bits), "
+    "suppression not counted",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +164,7 @@ class _Evaluation:
 
 
 class _Lattice:
-    """Level codes, per-cell penalties and the node checks of one table."""
+    """Level codes, the loss metric's per-level terms and the node checks of one table."""
 
     def __init__(self, frame: pl.DataFrame, spec: KAnonymitySpec) -> None:
         self.spec = spec
@@ -153,8 +172,10 @@ class _Lattice:
         self.qis = list(spec.quasi_identifiers)
         self.heights = [spec.quasi_identifiers[q].height for q in self.qis]
         self.limit = math.floor(spec.max_suppression * frame.height)
-        self.checked = 0
+        self.ncp = spec.metric == "ncp"
+        self._touched: set[Node] = set()
         self._seen: dict[tuple[Node, bool], _Evaluation] = {}
+        self._suppressed: dict[Node, int] = {}
         # Every level once (lazy, so a hierarchy's shared parsing is computed once) ...
         levels = [
             expr.alias(f"g{i}_{level}")
@@ -162,47 +183,91 @@ class _Lattice:
             for level, expr in enumerate(spec.quasi_identifiers[q].expressions(q))
         ]
         generalized = frame.lazy().with_columns(levels)
-        # ... then as integer codes for group_by, and the per-cell penalty of each level.
+        # ... then as integer codes, and for NCP the per-cell penalty of each level.
         exprs: list[pl.Expr] = []
         for i, q in enumerate(self.qis):
             numeric = pm.is_numeric(frame.schema[q])
             for level in range(self.heights[i] + 1):
                 g = pl.col(f"g{i}_{level}")
-                exprs.append(g.rank("dense").fill_null(0).alias(f"c{i}_{level}"))
-                exprs.append(
-                    pm.certainty_penalty(pl.col(q), g, numeric=numeric).alias(f"p{i}_{level}")
-                )
+                exprs.append(g.rank("dense").fill_null(0).cast(pl.Int64).alias(f"c{i}_{level}"))
+                if self.ncp:
+                    exprs.append(
+                        pm.certainty_penalty(pl.col(q), g, numeric=numeric).alias(f"p{i}_{level}")
+                    )
         self.domain: pm.SensitiveDomain | None = None
         if spec.sensitive is not None:
             self.domain = pm.SensitiveDomain.of(frame[spec.sensitive], ordered=spec.ordered)
             exprs.append(self.domain.codes(spec.sensitive).alias(_S))
         self.data = generalized.select(exprs).collect()
-        sums = self.data.select(pl.col(r"^p\d+_\d+$").sum()).row(0, named=True)
-        self.penalty = [
-            [float(sums[f"p{i}_{lv}"]) for lv in range(h + 1)] for i, h in enumerate(self.heights)
+        codes = [
+            [self.data[f"c{i}_{lv}"].to_numpy() for lv in range(h + 1)]
+            for i, h in enumerate(self.heights)
         ]
+        # Per column and level: NCP's penalty sum, or the non-uniform entropy.
+        if self.ncp:
+            self.pen = [
+                [self.data[f"p{i}_{lv}"].to_numpy() for lv in range(h + 1)]
+                for i, h in enumerate(self.heights)
+            ]
+            sums = self.data.select(pl.col(r"^p\d+_\d+$").sum()).row(0, named=True)
+            self.terms = [
+                [float(sums[f"p{i}_{lv}"]) for lv in range(h + 1)]
+                for i, h in enumerate(self.heights)
+            ]
+        else:
+            self.terms = [_entropies(column) for column in codes]
+        # k-anonymity alone is checked on numpy codes; l and t on polars classes.
+        self.counter = (
+            _classes.ClassCounter(codes)
+            if spec.l_diversity is None and spec.t_closeness is None
+            else None
+        )
         # The full check is monotone when only k and distinct l apply, or nothing is suppressed.
         self.monotone = self.limit == 0 or (
             spec.t_closeness is None and (spec.l_diversity is None or spec.l_kind == "distinct")
         )
 
+    @property
+    def checked(self) -> int:
+        """The nodes whose classes were counted."""
+        return len(self._touched)
+
     def bound(self, node: Node) -> float:
-        """Loss without suppression: a lower bound of the node's loss, and its loss at 0."""
-        total = sum(self.penalty[i][lv] for i, lv in enumerate(node))
-        return total / (self.rows * len(node))
+        """A lower bound of the node's loss: its loss without suppression.
+
+        For non-uniform entropy it is the loss itself (suppression does not count).
+        """
+        total = 0.0
+        for i, lv in enumerate(node):
+            total += self.terms[i][lv]
+        return total / (self.rows * len(node)) if self.ncp else total
+
+    def anonymous(self, node: Node) -> bool:
+        """Whether ``node`` passes the monotone part of the models within the limit."""
+        if self.counter is None:
+            return self.evaluate(node, full=self.monotone).anonymous
+        if node not in self._suppressed:
+            self._touched.add(node)
+            _, sizes = self.counter.classes(node)
+            self._suppressed[node] = int(sizes[sizes < self.spec.k].sum())
+        return self._suppressed[node] <= self.limit
 
     def classes(self, node: Node, *, full: bool) -> pl.DataFrame:
         """The node's classes with ``ok`` (passes the models) and penalty sums."""
         spec = self.spec
         keys = [f"c{i}_{lv}" for i, lv in enumerate(node)]
-        penalty = pl.sum_horizontal([pl.col(f"p{i}_{lv}") for i, lv in enumerate(node)])
+        sums = (
+            {"penalty": pl.sum_horizontal([pl.col(f"p{i}_{lv}") for i, lv in enumerate(node)])}
+            if self.ncp
+            else None
+        )
         table = pm.class_statistics(
             self.data,
             keys,
             _S if spec.l_diversity is not None or (full and spec.t_closeness is not None) else None,
             entropy=full and spec.l_diversity is not None and spec.l_kind == "entropy",
             domain=self.domain if full and spec.t_closeness is not None else None,
-            sums={"penalty": penalty},
+            sums=sums,
         )
         ok = pl.col("size") >= spec.k
         if spec.l_diversity is not None:
@@ -214,21 +279,60 @@ class _Lattice:
             ok &= pl.col("emd") <= spec.t_closeness + _EPS
         return table.with_columns(ok.alias("ok"))
 
+    def keep(self, node: Node) -> tuple[pl.Series, int]:
+        """Per row, whether its class at ``node`` passes every model; and the node's classes.
+
+        The classes are counted before suppression, as ARX reports them.
+        """
+        if self.counter is not None:
+            row_class, sizes = self.counter.row_classes(node)
+            return pl.Series("ok", sizes[row_class] >= self.spec.k), len(sizes)
+        keys = [f"c{i}_{lv}" for i, lv in enumerate(node)]
+        passing = self.classes(node, full=True).select(*keys, "ok")
+        joined = self.data.select(keys).join(passing, on=keys, how="left", maintain_order="left")
+        return joined["ok"], passing.height
+
     def evaluate(self, node: Node, *, full: bool) -> _Evaluation:
         """Suppression and exact loss of ``node``; ``full`` adds the non-monotone models."""
         full = full or self.monotone  # when monotone, the partial check is the full one
         if (node, full) in self._seen:
             return self._seen[(node, full)]
-        self.checked += 1
-        failed = self.classes(node, full=full).filter(~pl.col("ok"))
-        suppressed = int(failed["size"].sum())
-        lost = float(failed["penalty"].sum())
+        self._touched.add(node)
         width = len(node)
-        total = self.bound(node) * self.rows * width
-        loss = (total - lost + suppressed * width) / (self.rows * width)
+        if self.counter is not None and not self.ncp:
+            self.anonymous(node)
+            suppressed, lost = self._suppressed[node], 0.0
+        elif self.counter is not None:
+            row_class, sizes = self.counter.row_classes(node)
+            failing = sizes[row_class] < self.spec.k
+            suppressed = int(failing.sum())
+            lost = sum(float(self.pen[i][lv][failing].sum()) for i, lv in enumerate(node))
+        else:
+            failed = self.classes(node, full=full).filter(~pl.col("ok"))
+            suppressed = int(failed["size"].sum())
+            lost = float(failed["penalty"].sum()) if self.ncp else 0.0
+        if self.ncp:
+            total = self.bound(node) * self.rows * width
+            loss = (total - lost + suppressed * width) / (self.rows * width)
+        else:
+            loss = self.bound(node)
         result = _Evaluation(node, suppressed <= self.limit, suppressed, loss)
         self._seen[(node, full)] = result
         return result
+
+
+def _entropies(levels: list[npt.NDArray[np.int64]]) -> list[float]:
+    """ARX's precomputed non-uniform entropy of one column at each level, from row codes."""
+    values = levels[0]
+    counts = np.bincount(values)
+    present = np.flatnonzero(counts)
+    result = []
+    for codes in levels:
+        parent = np.zeros(len(counts), dtype=np.int64)
+        parent[values] = codes
+        released = np.bincount(codes)
+        result.append(pm.column_entropy(counts[present], released[parent[present]]))
+    return result
 
 
 def _neighbours(node: Node, heights: list[int], step: int) -> list[Node]:
@@ -252,12 +356,19 @@ def _tag(status: dict[Node, bool], node: Node, value: bool, heights: list[int]) 
 
 
 def _flash(lattice: _Lattice) -> dict[Node, bool]:
-    """Tag every node anonymous or not, checking as few as Flash's path search needs."""
+    """Tag anonymous or not every node that could be optimal, checking as few as possible.
+
+    Flash's path search, with one pruning when the checks are exact (monotone
+    models): a checked anonymous node's loss bounds the optimum, so a node
+    whose lower bound exceeds it is neither checked nor walked through, and
+    may stay untagged.
+    """
     status: dict[Node, bool] = {}
     heights = lattice.heights
+    best = math.inf
     nodes = itertools.product(*(range(h + 1) for h in heights))
     for start in sorted(nodes, key=lambda n: (sum(n), lattice.bound(n), n)):
-        if start in status:
+        if start in status or lattice.bound(start) > best + _EPS:
             continue
         path = [start]
         while ups := [n for n in _neighbours(path[-1], heights, 1) if n not in status]:
@@ -268,8 +379,10 @@ def _flash(lattice: _Lattice) -> dict[Node, bool]:
             node = path[mid]
             anonymous = status.get(node)
             if anonymous is None:
-                anonymous = lattice.evaluate(node, full=lattice.monotone).anonymous
+                anonymous = lattice.anonymous(node)
                 _tag(status, node, anonymous, heights)
+                if anonymous and lattice.monotone:
+                    best = min(best, lattice.evaluate(node, full=True).loss)
             if anonymous:
                 high = mid - 1
             else:
@@ -341,7 +454,7 @@ def _check(frame: pl.DataFrame, spec: KAnonymitySpec) -> None:
 def enforce_k_anonymity(
     frame: pl.DataFrame, spec: KAnonymitySpec
 ) -> tuple[pl.DataFrame, KAnonymityReport]:
-    """Generalize and suppress ``frame`` to meet ``spec`` with the least NCP.
+    """Generalize and suppress ``frame`` to meet ``spec`` with the least loss (``spec.metric``).
 
     Args:
         frame: The table; columns other than the quasi-identifiers pass through
@@ -365,13 +478,11 @@ def enforce_k_anonymity(
     best = _best(lattice, _flash(lattice))
     if best is None:
         raise _unreachable(spec, lattice)
-    keys = [f"c{i}_{lv}" for i, lv in enumerate(best.node)]
-    passing = lattice.classes(best.node, full=True).select(*keys, "ok")
-    keep = lattice.data.select(keys).join(passing, on=keys, how="left", maintain_order="left")
+    keep, classes = lattice.keep(best.node)
     released = frame.with_columns(
         spec.quasi_identifiers[q].expr(q, lv) for q, lv in zip(lattice.qis, best.node, strict=True)
-    ).filter(keep["ok"])
-    report = _report(frame, released, spec, lattice, best, time.perf_counter() - started)
+    ).filter(keep)
+    report = _report(frame, released, spec, lattice, best, classes, time.perf_counter() - started)
     return released, report
 
 
@@ -381,6 +492,7 @@ def _report(
     spec: KAnonymitySpec,
     lattice: _Lattice,
     best: _Evaluation,
+    classes: int,
     seconds: float,
 ) -> KAnonymityReport:
     reference = frame[spec.sensitive] if spec.sensitive is not None else None
@@ -414,9 +526,11 @@ def _report(
         information_loss=best.loss,
         generalization_height=pm.generalization_height(levels, heights),
         discernibility=pm.discernibility(released, lattice.qis, suppressed=best.suppressed),
+        equivalence_classes=classes,
         nodes_total=math.prod(h + 1 for h in lattice.heights),
         nodes_checked=lattice.checked,
         seconds=round(seconds, 4),
+        metric=_METRICS[spec.metric],
     )
 
 
