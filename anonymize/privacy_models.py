@@ -19,7 +19,8 @@ and the information a generalization lost:
   the input values it stands for when numeric, ``(distinct - 1) /
   (domain - 1)`` when categorical, 1 when the record is suppressed; the mean
   over cells is in ``[0, 1]`` and rises monotonically along nested levels;
-- non-uniform entropy as ARX precomputes it (Prasser et al. 2016): per column,
+- non-uniform entropy (Gionis and Tassa 2009) as ARX precomputes it
+  (``MetricMDNUEntropyPrecomputed``): per column,
   ``-sum a * log2(a / b)`` over the input's distinct values, ``a`` a value's
   count and ``b`` the count of the released value it became, i.e. the bits
   lost per record summed over records; rounded down to 10 decimals as ARX
@@ -41,10 +42,11 @@ References:
     R. Bayardo, R. Agrawal. Data privacy through optimal k-anonymization. ICDE 2005.
     K. LeFevre, D. DeWitt, R. Ramakrishnan. Mondrian multidimensional
     k-anonymity. ICDE 2006.
-    F. Prasser, F. Kohlmayer, K. Kuhn. The importance of context: risk-based
-    de-identification of biomedical data. Methods Inf Med 55(4), 2016 (ARX's
-    ``MetricMDNUEntropyPrecomputed``; A. Gionis, T. Tassa, k-anonymization with
-    minimal loss of information, IEEE TKDE 21(2), 2009, define the measure).
+    A. Gionis, T. Tassa. k-anonymization with minimal loss of information.
+    IEEE TKDE 21(2), 2009.
+    F. Prasser, F. Kohlmayer. Putting statistical disclosure control into
+    practice: the ARX data anonymization tool. In Medical Data Privacy
+    Handbook, Springer, 2015.
 """
 
 from __future__ import annotations
