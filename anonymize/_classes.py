@@ -33,8 +33,11 @@ import numpy.typing as npt
 
 Codes = npt.NDArray[np.int64]
 Node = tuple[int, ...]
-#: Specializations kept for roll-up (their class tables), oldest replaced first.
+#: Specializations kept for roll-up (their class tables), oldest replaced first ...
 _SLOTS = 256
+#: ... within this many codes in all (32 MiB), whatever the table's size.
+_BUDGET = 1 << 22
+_NEVER = np.iinfo(np.int64).max
 _KEY_LIMIT = 1 << 62
 
 
@@ -63,7 +66,7 @@ def group(columns: Sequence[Codes], cards: Sequence[int] | None = None) -> tuple
         span *= card
     if span <= 4 * rows + 4096:  # a dense table beats sorting
         seen = np.zeros(span, dtype=np.int64)
-        seen[key[::-1]] = np.arange(rows - 1, -1, -1)
+        seen[key] = np.arange(rows)  # some row of each key
         present = np.zeros(span, dtype=bool)
         present[key] = True
         ids = np.cumsum(present) - 1
@@ -95,54 +98,70 @@ class ClassCounter:
             for a, lower in enumerate(column):
                 row: list[Codes] = []
                 for b, upper in enumerate(column):
+                    if b < a:  # never rolled down
+                        row.append(np.zeros(0, dtype=np.int64))
+                        continue
                     table = np.zeros(int(lower.max()) + 1 if len(lower) else 1, dtype=np.int64)
-                    if b >= a:
-                        table[lower] = upper
-                        self.nested &= bool(np.array_equal(table[lower], upper))
+                    table[lower] = upper
+                    self.nested &= bool(np.array_equal(table[lower], upper))
                     row.append(table)
                 maps.append(row)
             self.up.append(maps)
         self.cards = [[int(level.max()) + 1 if len(level) else 1 for level in c] for c in base]
-        zero = (0,) * self.width
+        self._zero = (0,) * self.width
         self._base_table = (np.stack([column[0] for column in base], axis=1), self.weights)
-        self._nodes = np.zeros((_SLOTS, self.width), dtype=np.int64)
-        self._sizes = np.full(_SLOTS, np.iinfo(np.int64).max, dtype=np.int64)
+        # The ring of kept tables; an empty slot's node is above every node.
+        self._nodes = np.full((_SLOTS, self.width), _NEVER, dtype=np.int64)
+        self._sizes = np.full(_SLOTS, _NEVER, dtype=np.int64)
         self._tables: list[tuple[Codes, Codes] | None] = [None] * _SLOTS
         self._next = 0
-        self._zero = zero
+        self._used = 0
 
-    def classes(self, node: Node) -> tuple[Codes, Codes]:
-        """The node's classes: a ``(classes, width)`` code matrix and the class sizes."""
+    def classes(self, node: Node) -> Codes:
+        """The sizes of the node's classes (kept for roll-up when small enough)."""
         source, codes, counts = self._source(node)
         columns = [
             codes[:, i] if s == n else self.up[i][s][n][codes[:, i]]
             for i, (s, n) in enumerate(zip(source, node, strict=True))
         ]
         inverse, first = group(columns, [self.cards[i][n] for i, n in enumerate(node)])
-        merged = np.stack([column[first] for column in columns], axis=1)
         sizes = np.bincount(inverse, weights=counts, minlength=len(first)).astype(np.int64)
-        self._keep(node, merged, sizes)
-        return merged, sizes
+        if self.nested and len(sizes) * 4 <= 3 * len(self.weights):  # else the base is as good
+            self._keep(node, np.stack([column[first] for column in columns], axis=1), sizes)
+        return sizes
 
     def _source(self, node: Node) -> tuple[Node, Codes, Codes]:
-        """The counted specialization of ``node`` with the fewest classes (the base groups last)."""
+        """The kept specialization of ``node`` with the fewest classes, else the base groups."""
         if self.nested:
             below = np.all(self._nodes <= np.asarray(node), axis=1)
-            sizes = np.where(below, self._sizes, np.iinfo(np.int64).max)
-            slot = int(np.argmin(sizes))
+            slot = int(np.argmin(np.where(below, self._sizes, _NEVER)))
             table = self._tables[slot]
             if below[slot] and table is not None:
                 return tuple(int(v) for v in self._nodes[slot]), table[0], table[1]
         return self._zero, *self._base_table
 
     def _keep(self, node: Node, codes: Codes, sizes: Codes) -> None:
-        if not self.nested or len(sizes) * 4 > 3 * len(self.weights):
-            return  # nothing to gain over the base groups
+        if codes.size * 4 > _BUDGET:
+            return
         slot = self._next
         self._next = (slot + 1) % _SLOTS
+        self._drop(slot)
+        oldest = self._next
+        while self._used + codes.size > _BUDGET:
+            self._drop(oldest)
+            oldest = (oldest + 1) % _SLOTS
         self._nodes[slot] = node
         self._sizes[slot] = len(sizes)
         self._tables[slot] = (codes, sizes)
+        self._used += codes.size
+
+    def _drop(self, slot: int) -> None:
+        table = self._tables[slot]
+        if table is not None:
+            self._used -= table[0].size
+        self._tables[slot] = None
+        self._nodes[slot] = _NEVER
+        self._sizes[slot] = _NEVER
 
     def row_classes(self, node: Node) -> tuple[Codes, Codes]:
         """Each row's class at ``node`` and the class sizes, from the base groups."""

@@ -284,7 +284,7 @@ class _Lattice:
             return self.evaluate(node, full=self.monotone).anonymous
         if node not in self._suppressed:
             self._touched.add(node)
-            _, sizes = self.counter.classes(node)
+            sizes = self.counter.classes(node)
             self._suppressed[node] = int(sizes[sizes < self.spec.k].sum())
         return self._suppressed[node] <= self.limit
 

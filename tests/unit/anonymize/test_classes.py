@@ -6,7 +6,9 @@ import itertools
 
 import numpy as np
 import polars as pl
+import pytest
 
+from anonymize import _classes
 from anonymize._classes import ClassCounter, group
 
 
@@ -24,7 +26,17 @@ def _nested_codes(rng: np.random.Generator, rows: int) -> list[list[np.ndarray]]
     return codes
 
 
-def test_class_counter_when_nodes_in_any_order_then_sizes_equal_group_by() -> None:
+@pytest.mark.parametrize(
+    "budget",
+    [
+        _classes._BUDGET,  # every small table kept
+        120,  # room for a few tables of 2 columns at most: kept tables are evicted
+    ],
+)
+def test_class_counter_when_nodes_in_any_order_then_sizes_equal_group_by(
+    budget: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_classes, "_BUDGET", budget)
     rng = np.random.default_rng(3)
     codes = _nested_codes(rng, 500)
     counter = ClassCounter(codes)
@@ -32,12 +44,13 @@ def test_class_counter_when_nodes_in_any_order_then_sizes_equal_group_by() -> No
     nodes = list(itertools.product(*(range(len(c)) for c in codes)))
     rng.shuffle(nodes)  # roll-ups from whatever was counted before
     for node in map(tuple, nodes):
-        _, sizes = counter.classes(node)
+        sizes = counter.classes(node)
         assert sorted(sizes.tolist()) == _sizes_by_polars(codes, node)
         row_class, row_sizes = counter.row_classes(node)
         assert row_sizes.sum() == 500
         assert sorted(row_sizes.tolist()) == _sizes_by_polars(codes, node)
         assert len(np.unique(row_class)) == len(row_sizes)
+    assert counter._used <= budget
 
 
 def test_class_counter_when_levels_do_not_nest_then_counts_from_base_groups() -> None:
@@ -48,7 +61,7 @@ def test_class_counter_when_levels_do_not_nest_then_counts_from_base_groups() ->
     counter = ClassCounter(codes)
     assert not counter.nested
     for node in [(1,), (2,), (0,), (3,)]:
-        assert sorted(counter.classes(node)[1].tolist()) == _sizes_by_polars(codes, node)
+        assert sorted(counter.classes(node).tolist()) == _sizes_by_polars(codes, node)
 
 
 def test_group_when_key_would_overflow_then_recoded_and_still_exact() -> None:
