@@ -71,8 +71,15 @@ def group(columns: Sequence[Codes], cards: Sequence[int] | None = None) -> tuple
         present[key] = True
         ids = np.cumsum(present) - 1
         return ids[key], seen[present]
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return inverse.astype(np.int64, copy=False).reshape(-1), first.astype(np.int64, copy=False)
+    # np.unique's work without its extras (a stable sort, the sorted keys kept).
+    order = np.argsort(key)
+    ordered = key[order]
+    starts = np.empty(rows, dtype=bool)
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    inverse = np.empty(rows, dtype=np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    return inverse, order[starts]
 
 
 class ClassCounter:
