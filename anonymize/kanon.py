@@ -212,39 +212,25 @@ class _Lattice:
         self._touched: set[Node] = set()
         self._seen: dict[tuple[Node, bool], _Evaluation] = {}
         self._suppressed: dict[Node, int] = {}
-        # Every level once (lazy, so a hierarchy's shared parsing is computed once) ...
-        levels = [
-            expr.alias(f"g{i}_{level}")
-            for i, q in enumerate(self.qis)
-            for level, expr in enumerate(spec.quasi_identifiers[q].expressions(q))
-        ]
-        generalized = frame.lazy().with_columns(levels)
-        # ... then as integer codes, and for NCP the per-cell penalty of each level.
-        exprs: list[pl.Expr] = []
-        for i, q in enumerate(self.qis):
-            numeric = pm.is_numeric(frame.schema[q])
-            for level in range(self.heights[i] + 1):
-                g = pl.col(f"g{i}_{level}")
-                exprs.append(g.rank("dense").fill_null(0).cast(pl.Int64).alias(f"c{i}_{level}"))
-                if self.ncp:
-                    exprs.append(
-                        pm.certainty_penalty(pl.col(q), g, numeric=numeric).alias(f"p{i}_{level}")
-                    )
+        codes, penalties = _level_codes(frame, spec, ncp=self.ncp)
+        columns: dict[str, npt.NDArray[np.generic]] = {
+            f"c{i}_{lv}": level for i, column in enumerate(codes) for lv, level in enumerate(column)
+        }
+        columns |= {
+            f"p{i}_{lv}": level
+            for i, column in enumerate(penalties)
+            for lv, level in enumerate(column)
+        }
+        self.data = pl.DataFrame(columns)
         self.domain: pm.SensitiveDomain | None = None
         if spec.sensitive is not None:
             self.domain = pm.SensitiveDomain.of(frame[spec.sensitive], ordered=spec.ordered)
-            exprs.append(self.domain.codes(spec.sensitive).alias(_S))
-        self.data = generalized.select(exprs).collect()
-        codes = [
-            [self.data[f"c{i}_{lv}"].to_numpy() for lv in range(h + 1)]
-            for i, h in enumerate(self.heights)
-        ]
+            self.data = self.data.with_columns(
+                frame.select(self.domain.codes(spec.sensitive).alias(_S)).to_series()
+            )
         # Per column and level: NCP's penalty sum, or the non-uniform entropy.
         if self.ncp:
-            self.pen = [
-                [self.data[f"p{i}_{lv}"].to_numpy() for lv in range(h + 1)]
-                for i, h in enumerate(self.heights)
-            ]
+            self.pen = penalties
             sums = self.data.select(pl.col(r"^p\d+_\d+$").sum()).row(0, named=True)
             self.terms = [
                 [float(sums[f"p{i}_{lv}"]) for lv in range(h + 1)]
@@ -355,6 +341,46 @@ class _Lattice:
         result = _Evaluation(node, suppressed <= self.limit, suppressed, loss)
         self._seen[(node, full)] = result
         return result
+
+
+def _level_codes(
+    frame: pl.DataFrame, spec: KAnonymitySpec, *, ncp: bool
+) -> tuple[list[list[npt.NDArray[np.int64]]], list[list[npt.NDArray[np.float64]]]]:
+    """Each row's integer code (and NCP penalty) per quasi-identifier and level.
+
+    Every level and every penalty is a function of the value (a penalty looks
+    at the input values a released value covers, which are the same over
+    distinct values as over rows), so both are computed on each column's
+    distinct values and gathered to the rows: a hierarchy's expressions run
+    on tens of values instead of every row. Codes are dense ranks, null 0.
+    """
+    codes: list[list[npt.NDArray[np.int64]]] = []
+    penalties: list[list[npt.NDArray[np.float64]]] = []
+    for q, hierarchy in spec.quasi_identifiers.items():
+        rank = pl.col(q).rank("dense").fill_null(0).cast(pl.Int64)
+        row_code = frame.select(rank).to_series().to_numpy()
+        values = frame.select(pl.col(q).unique())
+        # Level-0 codes are ranks over the same distinct values: position of each code.
+        position = np.zeros(values.height + 1, dtype=np.int64)
+        position[values.select(rank).to_series().to_numpy()] = np.arange(values.height)
+        rows = position[row_code]
+        levels = values.lazy().with_columns(
+            expr.alias(f"g{level}") for level, expr in enumerate(hierarchy.expressions(q))
+        )
+        exprs = []
+        numeric = pm.is_numeric(frame.schema[q])
+        for level in range(hierarchy.height + 1):
+            g = pl.col(f"g{level}")
+            exprs.append(g.rank("dense").fill_null(0).cast(pl.Int64).alias(f"c{level}"))
+            if ncp:
+                exprs.append(pm.certainty_penalty(pl.col(q), g, numeric=numeric).alias(f"p{level}"))
+        table = levels.select(exprs).collect()
+        codes.append([table[f"c{lv}"].to_numpy()[rows] for lv in range(hierarchy.height + 1)])
+        if ncp:
+            penalties.append(
+                [table[f"p{lv}"].to_numpy()[rows] for lv in range(hierarchy.height + 1)]
+            )
+    return codes, penalties
 
 
 def _entropies(levels: list[npt.NDArray[np.int64]]) -> list[float]:
