@@ -421,9 +421,10 @@ def _flash(lattice: _Lattice) -> dict[Node, bool]:
     """Tag anonymous or not every node that could be optimal, checking as few as possible.
 
     Flash's path search, with one pruning when the checks are exact (monotone
-    models): a checked anonymous node's loss bounds the optimum, so a node
-    whose lower bound exceeds it is neither checked nor walked through, and
-    may stay untagged.
+    models): a checked anonymous node's exact loss bounds the optimum, so no
+    path starts at a node whose lower bound exceeds it, and such a node may
+    stay untagged. Paths still climb through costlier nodes: a non-anonymous
+    one tags every cheaper node below it at once.
     """
     status: dict[Node, bool] = {}
     heights = lattice.heights
