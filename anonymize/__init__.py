@@ -25,7 +25,9 @@ Transformation and privacy models:
 - :mod:`anonymize.hierarchies` — generalization hierarchies for quasi-identifiers.
 - :mod:`anonymize.privacy_models` — k-anonymity, l-diversity, t-closeness and
   information loss, measured.
-- :mod:`anonymize.kanon` — enforcement with the least information loss.
+- :mod:`anonymize.kanon` — enforcement with the least information loss (NCP or
+  ARX's non-uniform entropy); :mod:`anonymize._classes` counts the classes of
+  its lattice nodes with numpy.
 - :mod:`anonymize.errors` — :class:`AnonymizationError`.
 
 Every public name but the finding types loads on first use, so ``import
