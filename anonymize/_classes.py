@@ -1,4 +1,9 @@
-"""Equivalence classes of full-domain nodes, counted on integer codes with numpy.
+"""Integer level codes of a table, and the equivalence classes of lattice nodes on them.
+
+The codes (:func:`level_codes`): each quasi-identifier at each level of its
+hierarchy as dense integer ranks, computed once on the column's distinct
+values and gathered to the rows, with NCP's per-cell penalty and ARX's
+non-uniform entropy per level (:func:`entropies`).
 
 Why not a polars ``group_by`` per node: Flash checks thousands of nodes on a
 lattice of ten thousand (3,500 of 12,960 on ARX's Adult benchmark), and a
@@ -26,10 +31,15 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
+
+from anonymize import privacy_models as pm
+from anonymize.hierarchies import Hierarchy
+from anonymize.nu_entropy import column_entropy
 
 Codes = npt.NDArray[np.int64]
 Node = tuple[int, ...]
@@ -176,3 +186,57 @@ class ClassCounter:
         inverse, first = group(columns, [self.cards[i][n] for i, n in enumerate(node)])
         sizes = np.bincount(inverse, weights=self.weights, minlength=len(first)).astype(np.int64)
         return inverse[self.row_group], sizes
+
+
+def level_codes(
+    frame: pl.DataFrame, hierarchies: Mapping[str, Hierarchy], *, ncp: bool
+) -> tuple[list[list[Codes]], list[list[npt.NDArray[np.float64]]]]:
+    """Each row's integer code (and NCP penalty) per quasi-identifier and level.
+
+    Every level and every penalty is a function of the value (a penalty looks
+    at the input values a released value covers, which are the same over
+    distinct values as over rows), so both are computed on each column's
+    distinct values and gathered to the rows: a hierarchy's expressions run
+    on tens of values instead of every row. Codes are dense ranks, null 0.
+    """
+    codes: list[list[Codes]] = []
+    penalties: list[list[npt.NDArray[np.float64]]] = []
+    for q, hierarchy in hierarchies.items():
+        rank = pl.col(q).rank("dense").fill_null(0).cast(pl.Int64)
+        row_code = frame.select(rank).to_series().to_numpy()
+        values = frame.select(pl.col(q).unique())
+        # Level-0 codes are ranks over the same distinct values: position of each code.
+        position = np.zeros(values.height + 1, dtype=np.int64)
+        position[values.select(rank).to_series().to_numpy()] = np.arange(values.height)
+        rows = position[row_code]
+        levels = values.lazy().with_columns(
+            expr.alias(f"g{level}") for level, expr in enumerate(hierarchy.expressions(q))
+        )
+        exprs = []
+        numeric = pm.is_numeric(frame.schema[q])
+        for level in range(hierarchy.height + 1):
+            g = pl.col(f"g{level}")
+            exprs.append(g.rank("dense").fill_null(0).cast(pl.Int64).alias(f"c{level}"))
+            if ncp:
+                exprs.append(pm.certainty_penalty(pl.col(q), g, numeric=numeric).alias(f"p{level}"))
+        table = levels.select(exprs).collect()
+        codes.append([table[f"c{lv}"].to_numpy()[rows] for lv in range(hierarchy.height + 1)])
+        if ncp:
+            penalties.append(
+                [table[f"p{lv}"].to_numpy()[rows] for lv in range(hierarchy.height + 1)]
+            )
+    return codes, penalties
+
+
+def entropies(levels: list[Codes]) -> list[float]:
+    """ARX's precomputed non-uniform entropy of one column at each level, from row codes."""
+    values = levels[0]
+    counts = np.bincount(values)
+    present = np.flatnonzero(counts)
+    result = []
+    for codes in levels:
+        parent = np.zeros(len(counts), dtype=np.int64)
+        parent[values] = codes
+        released = np.bincount(codes)
+        result.append(column_entropy(counts[present], released[parent[present]]))
+    return result

@@ -23,25 +23,17 @@ Why a lattice and not Mondrian (LeFevre et al. 2006):
   asserts, to the level, the bit and the suppressed record
   (``benchmarks/kanon_adult.py``).
 
-Loss metrics (``KAnonymitySpec.metric``), both in :mod:`anonymize.privacy_models`:
+Loss metrics (``KAnonymitySpec.metric``):
 
-- ``"ncp"`` (default): normalized certainty penalty (Xu et al. 2006), the mean
-  over quasi-identifier cells of the share of the domain a released value
-  covers, a suppressed record costing 1 per cell. Bounded in ``[0, 1]`` and
-  readable by a reviewer; it charges suppression, so it is not monotone.
+- ``"ncp"`` (default): normalized certainty penalty (Xu et al. 2006;
+  :mod:`anonymize.privacy_models`), the mean over quasi-identifier cells of the
+  share of the domain a released value covers, a suppressed record costing 1
+  per cell: in ``[0, 1]``, readable by a reviewer, not monotone.
 - ``"non_uniform_entropy"``: ARX's precomputed non-uniform entropy
-  (``MetricMDNUEntropyPrecomputed``; Gionis and Tassa 2009), per column
-  ``-sum a * log2(a / b)`` over the input's values (``a`` a value's count,
-  ``b`` that of the value it is released as), rounded down to 10 decimals and
-  summed over columns. ARX's tests build it with
-  ``createPrecomputedEntropyMetric(0.1, true)``: 0.1 is the threshold below
-  which ARX precomputes (distinct values over rows), not the gsFactor, which
-  stays at its default 0.5 and so gives the generalization factor 1; no
-  factor is exposed (any other would only scale the loss). It counts bits lost by
-  generalization over all records and ignores suppression, so it is exactly
-  known per node before any check and monotone along the lattice. Offered
-  to compare with ARX and because it weighs a merge by how many records it
-  blurs, where NCP weighs it by the share of the domain.
+  (:mod:`anonymize.nu_entropy`), the bits records lose to generalization,
+  suppression not counted: known per node before any check and monotone
+  along the lattice. Offered to compare with ARX and because it weighs a
+  merge by how many records it blurs, where NCP weighs it by the domain.
 
 Search. Anonymity with suppression is monotone for k-anonymity and distinct
 l-diversity (a record's class only grows as levels rise, so the records to
@@ -50,26 +42,18 @@ node tags all its generalizations anonymous, a non-anonymous one all its
 specializations not. Paths are walked upward from the lowest untagged node
 and binary-searched. Each metric's loss without suppression is a lower bound
 of its loss (the loss itself for non-uniform entropy), known per node from
-per-level sums; once a check finds an anonymous node, its exact loss bounds
-the optimum and no path starts at a node whose lower bound exceeds it
-(non-anonymous nodes above it are still checked: they tag the cheaper nodes
-below them). Entropy l-diversity and t-closeness are monotone only without
-suppression (entropy is concave and EMD convex under merging); with
-suppression they are checked exactly on the candidates the monotone part
-admits, without that pruning. The anonymous candidates are then scored by
-branch and bound, in order of their lower bound until it exceeds the best
-exact loss.
+per-level sums; once a check finds an anonymous node, no path starts at a
+node whose bound exceeds its exact loss. Entropy l-diversity and t-closeness
+are monotone only without suppression (entropy is concave and EMD convex
+under merging); with suppression they are checked exactly on the candidates
+the monotone part admits, without that pruning. The anonymous candidates
+are scored by branch and bound, by lower bound until it exceeds the best loss.
 
-Node checks. k-anonymity alone is checked on integer level codes with numpy
-(:mod:`anonymize._classes`): rows are collapsed once to their distinct
-level-0 tuples, and a node's classes are rolled up from an already counted
-specialization, as ARX does, instead of a polars ``group_by`` over the rows
-(about two milliseconds of fixed cost each, and Flash checks hundreds to
-thousands of nodes: ARX's Adult went from 9 s to about 0.6 s). l-diversity and
-t-closeness need the sensitive values per class and keep polars.
-
-The report adds the generalization height, the discernibility metric and the
-node's equivalence classes (before suppression, as ARX counts them).
+The search is :mod:`anonymize._search`. k-anonymity alone is checked on integer
+codes with numpy, classes rolled up from counted specializations as ARX does
+(:mod:`anonymize._classes`; ARX's Adult went from 9 s to about 0.6 s); l and t
+keep polars ``group_by``. The report adds the generalization height, the
+discernibility metric and the node's classes (before suppression, as ARX).
 
 References:
     F. Kohlmayer, F. Prasser, C. Eckert, A. Kemper, K. Kuhn. Flash: efficient,
@@ -79,16 +63,10 @@ References:
     K. El Emam et al. A globally optimal k-anonymity method for the
     de-identification of health data. JAMIA 16(5), 2009.
     J. Xu et al. Utility-based anonymization using local recoding. KDD 2006.
-    A. Gionis, T. Tassa. k-anonymization with minimal loss of information.
-    IEEE TKDE 21(2), 2009.
-    F. Prasser, F. Kohlmayer. Putting statistical disclosure control into
-    practice: the ARX data anonymization tool. In Medical Data Privacy
-    Handbook, Springer, 2015.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import time
@@ -102,6 +80,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from anonymize import _classes
 from anonymize import privacy_models as pm
+from anonymize._search import Evaluation, best_node, flash
 from anonymize.errors import AnonymizationError
 from anonymize.hierarchies import Hierarchy
 from policies.errors import InternalError
@@ -191,14 +170,6 @@ _METRICS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Evaluation:
-    node: Node
-    anonymous: bool
-    suppressed: int
-    loss: float
-
-
 class _Lattice:
     """Level codes, the loss metric's per-level terms and the node checks of one table."""
 
@@ -210,9 +181,9 @@ class _Lattice:
         self.limit = math.floor(spec.max_suppression * frame.height)
         self.ncp = spec.metric == "ncp"
         self._touched: set[Node] = set()
-        self._seen: dict[tuple[Node, bool], _Evaluation] = {}
+        self._seen: dict[tuple[Node, bool], Evaluation] = {}
         self._suppressed: dict[Node, int] = {}
-        codes, penalties = _level_codes(frame, spec, ncp=self.ncp)
+        codes, penalties = _classes.level_codes(frame, spec.quasi_identifiers, ncp=self.ncp)
         columns: dict[str, npt.NDArray[np.generic]] = {
             f"c{i}_{lv}": level for i, column in enumerate(codes) for lv, level in enumerate(column)
         }
@@ -237,7 +208,7 @@ class _Lattice:
                 for i, h in enumerate(self.heights)
             ]
         else:
-            self.terms = [_entropies(column) for column in codes]
+            self.terms = [_classes.entropies(column) for column in codes]
         # k-anonymity alone is checked on numpy codes; l and t on polars classes.
         self.counter = (
             _classes.ClassCounter(codes)
@@ -314,7 +285,7 @@ class _Lattice:
         joined = self.data.select(keys).join(passing, on=keys, how="left", maintain_order="left")
         return joined["ok"], passing.height
 
-    def evaluate(self, node: Node, *, full: bool) -> _Evaluation:
+    def evaluate(self, node: Node, *, full: bool) -> Evaluation:
         """Suppression and exact loss of ``node``; ``full`` adds the non-monotone models."""
         full = full or self.monotone  # when monotone, the partial check is the full one
         if (node, full) in self._seen:
@@ -338,134 +309,9 @@ class _Lattice:
             loss = (total - lost + suppressed * width) / (self.rows * width)
         else:
             loss = self.bound(node)
-        result = _Evaluation(node, suppressed <= self.limit, suppressed, loss)
+        result = Evaluation(node, suppressed <= self.limit, suppressed, loss)
         self._seen[(node, full)] = result
         return result
-
-
-def _level_codes(
-    frame: pl.DataFrame, spec: KAnonymitySpec, *, ncp: bool
-) -> tuple[list[list[npt.NDArray[np.int64]]], list[list[npt.NDArray[np.float64]]]]:
-    """Each row's integer code (and NCP penalty) per quasi-identifier and level.
-
-    Every level and every penalty is a function of the value (a penalty looks
-    at the input values a released value covers, which are the same over
-    distinct values as over rows), so both are computed on each column's
-    distinct values and gathered to the rows: a hierarchy's expressions run
-    on tens of values instead of every row. Codes are dense ranks, null 0.
-    """
-    codes: list[list[npt.NDArray[np.int64]]] = []
-    penalties: list[list[npt.NDArray[np.float64]]] = []
-    for q, hierarchy in spec.quasi_identifiers.items():
-        rank = pl.col(q).rank("dense").fill_null(0).cast(pl.Int64)
-        row_code = frame.select(rank).to_series().to_numpy()
-        values = frame.select(pl.col(q).unique())
-        # Level-0 codes are ranks over the same distinct values: position of each code.
-        position = np.zeros(values.height + 1, dtype=np.int64)
-        position[values.select(rank).to_series().to_numpy()] = np.arange(values.height)
-        rows = position[row_code]
-        levels = values.lazy().with_columns(
-            expr.alias(f"g{level}") for level, expr in enumerate(hierarchy.expressions(q))
-        )
-        exprs = []
-        numeric = pm.is_numeric(frame.schema[q])
-        for level in range(hierarchy.height + 1):
-            g = pl.col(f"g{level}")
-            exprs.append(g.rank("dense").fill_null(0).cast(pl.Int64).alias(f"c{level}"))
-            if ncp:
-                exprs.append(pm.certainty_penalty(pl.col(q), g, numeric=numeric).alias(f"p{level}"))
-        table = levels.select(exprs).collect()
-        codes.append([table[f"c{lv}"].to_numpy()[rows] for lv in range(hierarchy.height + 1)])
-        if ncp:
-            penalties.append(
-                [table[f"p{lv}"].to_numpy()[rows] for lv in range(hierarchy.height + 1)]
-            )
-    return codes, penalties
-
-
-def _entropies(levels: list[npt.NDArray[np.int64]]) -> list[float]:
-    """ARX's precomputed non-uniform entropy of one column at each level, from row codes."""
-    values = levels[0]
-    counts = np.bincount(values)
-    present = np.flatnonzero(counts)
-    result = []
-    for codes in levels:
-        parent = np.zeros(len(counts), dtype=np.int64)
-        parent[values] = codes
-        released = np.bincount(codes)
-        result.append(pm.column_entropy(counts[present], released[parent[present]]))
-    return result
-
-
-def _neighbours(node: Node, heights: list[int], step: int) -> list[Node]:
-    """The nodes one level up (``step=1``) or down (``step=-1``) in one quasi-identifier."""
-    return [
-        (*node[:i], level + step, *node[i + 1 :])
-        for i, level in enumerate(node)
-        if 0 <= level + step <= heights[i]
-    ]
-
-
-def _tag(status: dict[Node, bool], node: Node, value: bool, heights: list[int]) -> None:
-    """Predictive tagging: anonymity goes up the lattice, its absence down."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current in status:
-            continue
-        status[current] = value
-        stack.extend(_neighbours(current, heights, 1 if value else -1))
-
-
-def _flash(lattice: _Lattice) -> dict[Node, bool]:
-    """Tag anonymous or not every node that could be optimal, checking as few as possible.
-
-    Flash's path search, with one pruning when the checks are exact (monotone
-    models): a checked anonymous node's exact loss bounds the optimum, so no
-    path starts at a node whose lower bound exceeds it, and such a node may
-    stay untagged. Paths still climb through costlier nodes: a non-anonymous
-    one tags every cheaper node below it at once.
-    """
-    status: dict[Node, bool] = {}
-    heights = lattice.heights
-    best = math.inf
-    nodes = itertools.product(*(range(h + 1) for h in heights))
-    for start in sorted(nodes, key=lambda n: (sum(n), lattice.bound(n), n)):
-        if start in status or lattice.bound(start) > best + _EPS:
-            continue
-        path = [start]
-        while ups := [n for n in _neighbours(path[-1], heights, 1) if n not in status]:
-            path.append(min(ups, key=lambda n: (lattice.bound(n), n)))
-        low, high = 0, len(path) - 1
-        while low <= high:
-            mid = (low + high) // 2
-            node = path[mid]
-            anonymous = status.get(node)
-            if anonymous is None:
-                anonymous = lattice.anonymous(node)
-                _tag(status, node, anonymous, heights)
-                if anonymous and lattice.monotone:
-                    best = min(best, lattice.evaluate(node, full=True).loss)
-            if anonymous:
-                high = mid - 1
-            else:
-                low = mid + 1
-    return status
-
-
-def _best(lattice: _Lattice, status: dict[Node, bool]) -> _Evaluation | None:
-    """Branch and bound over the anonymous nodes, cheapest lower bound first."""
-    best: _Evaluation | None = None
-    candidates = sorted(
-        (n for n, ok in status.items() if ok), key=lambda n: (lattice.bound(n), sum(n), n)
-    )
-    for node in candidates:
-        if best is not None and lattice.bound(node) > best.loss + _EPS:
-            break
-        result = lattice.evaluate(node, full=True)
-        if result.anonymous and (best is None or result.loss < best.loss - _EPS):
-            best = result
-    return best
 
 
 def _unreachable(spec: KAnonymitySpec, lattice: _Lattice) -> AnonymizationError:
@@ -538,7 +384,7 @@ def enforce_k_anonymity(
     started = time.perf_counter()
     _check(frame, spec)
     lattice = _Lattice(frame, spec)
-    best = _best(lattice, _flash(lattice))
+    best = best_node(lattice, flash(lattice))
     if best is None:
         raise _unreachable(spec, lattice)
     keep, classes = lattice.keep(best.node)
@@ -554,7 +400,7 @@ def _report(
     released: pl.DataFrame,
     spec: KAnonymitySpec,
     lattice: _Lattice,
-    best: _Evaluation,
+    best: Evaluation,
     classes: int,
     seconds: float,
 ) -> KAnonymityReport:

@@ -19,13 +19,7 @@ and the information a generalization lost:
   the input values it stands for when numeric, ``(distinct - 1) /
   (domain - 1)`` when categorical, 1 when the record is suppressed; the mean
   over cells is in ``[0, 1]`` and rises monotonically along nested levels;
-- non-uniform entropy (Gionis and Tassa 2009) as ARX precomputes it
-  (``MetricMDNUEntropyPrecomputed``): per column,
-  ``-sum a * log2(a / b)`` over the input's distinct values, ``a`` a value's
-  count and ``b`` the count of the released value it became, i.e. the bits
-  lost per record summed over records; rounded down to 10 decimals as ARX
-  does, then summed over columns. It depends on the levels only, not on which
-  records are suppressed, and rises along nested levels;
+- non-uniform entropy, as ARX precomputes it: in :mod:`anonymize.nu_entropy`;
 - discernibility (Bayardo and Agrawal 2005) and the normalized average class
   size C_avg (LeFevre et al. 2006);
 - generalization height: levels used over levels available (Sweeney's
@@ -42,11 +36,6 @@ References:
     R. Bayardo, R. Agrawal. Data privacy through optimal k-anonymization. ICDE 2005.
     K. LeFevre, D. DeWitt, R. Ramakrishnan. Mondrian multidimensional
     k-anonymity. ICDE 2006.
-    A. Gionis, T. Tassa. k-anonymization with minimal loss of information.
-    IEEE TKDE 21(2), 2009.
-    F. Prasser, F. Kohlmayer. Putting statistical disclosure control into
-    practice: the ARX data anonymization tool. In Medical Data Privacy
-    Handbook, Springer, 2015.
 """
 
 from __future__ import annotations
@@ -412,59 +401,3 @@ def generalization_height(levels: Mapping[str, int], heights: Mapping[str, int])
     """Levels used over levels available, in ``[0, 1]`` (Sweeney's precision is 1 minus it)."""
     available = sum(heights[q] for q in levels)
     return sum(levels.values()) / available if available else 0.0
-
-
-#: ARX rounds each column's loss down to this many decimals (``Metric.round``).
-_ARX_DIGITS = 1e10
-
-
-def column_entropy(counts: npt.ArrayLike, released: npt.ArrayLike) -> float:
-    """One column's non-uniform entropy from its value counts, as ARX computes it.
-
-    Args:
-        counts: ``a``, the count of each distinct input value (zeros are skipped).
-        released: ``b``, the count of the released value each input value became.
-
-    Returns:
-        ``-sum a * log2(a / b)`` rounded down to 10 decimals (0 stays 0).
-
-    >>> column_entropy([2, 2], [4, 4])  # two values merged into one: 1 bit per record
-    4.0
-    """
-    a = np.asarray(counts, dtype=np.float64)
-    b = np.asarray(released, dtype=np.float64)
-    present = a > 0
-    value = float(np.sum(a[present] * (np.log(a[present] / b[present]) / math.log(2))))
-    return 0.0 if value == 0.0 else math.floor(-value * _ARX_DIGITS) / _ARX_DIGITS
-
-
-def non_uniform_entropy(
-    original: pl.DataFrame, generalized: pl.DataFrame, quasi_identifiers: Sequence[str]
-) -> float:
-    """ARX's precomputed non-uniform entropy of a generalization, summed over columns.
-
-    Args:
-        original: The input table.
-        generalized: The same rows in the same order, generalized, suppressed
-            records included (the measure ignores suppression); each released
-            value must be a function of the input value.
-        quasi_identifiers: The columns to score.
-
-    Raises:
-        AnonymizationError: The tables are not row-aligned or lack a column.
-    """
-    _check_columns(original, quasi_identifiers)
-    _check_columns(generalized, quasi_identifiers)
-    if original.height != generalized.height:
-        raise AnonymizationError(
-            "non-uniform entropy needs the generalized table row-aligned with the input: "
-            "generalize every record, suppressed ones included"
-        )
-    total = 0.0
-    for q in quasi_identifiers:
-        pairs = pl.DataFrame({"o": original[q], "g": generalized[q]})
-        released = pairs.group_by("g").agg(pl.len().alias("b"))
-        values = pairs.group_by("o").agg(pl.len().alias("a"), pl.col("g").first())
-        values = values.join(released, on="g", how="left", nulls_equal=True)
-        total += column_entropy(values["a"].to_numpy(), values["b"].to_numpy())
-    return total

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from anonymize.errors import AnonymizationError
 from anonymize.hierarchies import Hierarchy, MapHierarchy, TableHierarchy
 from anonymize.kanon import KAnonymitySpec, enforce_k_anonymity
-from anonymize.privacy_models import column_entropy, non_uniform_entropy
+from anonymize.nu_entropy import column_entropy, non_uniform_entropy
 from tests.unit.anonymize.test_kanon import _random_spec, _table, rows
 
 #: The shared benchmark beside the repository (/work/shared when the repo is /work/main).
