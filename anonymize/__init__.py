@@ -25,9 +25,10 @@ Transformation and privacy models:
 - :mod:`anonymize.hierarchies` — generalization hierarchies for quasi-identifiers.
 - :mod:`anonymize.privacy_models` — k-anonymity, l-diversity, t-closeness and
   information loss, measured.
+- :mod:`anonymize.nu_entropy` — ARX's precomputed non-uniform entropy.
 - :mod:`anonymize.kanon` — enforcement with the least information loss (NCP or
-  ARX's non-uniform entropy); :mod:`anonymize._classes` counts the classes of
-  its lattice nodes with numpy.
+  non-uniform entropy); its search is :mod:`anonymize._search`, its node checks
+  :mod:`anonymize._classes` (numpy).
 - :mod:`anonymize.errors` — :class:`AnonymizationError`.
 
 Every public name but the finding types loads on first use, so ``import
