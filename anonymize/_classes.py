@@ -68,6 +68,8 @@ def group(columns: Sequence[Codes], cards: Sequence[int] | None = None) -> tuple
     key = np.zeros(rows, dtype=np.int64)
     span = 1
     for column, card in zip(columns, cards, strict=True):
+        if card == 1:  # one value (a column at its top): nothing to tell apart
+            continue
         if span * card >= _KEY_LIMIT:  # re-code densely before the key could overflow
             _, key = np.unique(key, return_inverse=True)
             key = key.astype(np.int64, copy=False).reshape(-1)
