@@ -189,9 +189,7 @@ class _Lattice:
             f"c{i}_{lv}": level for i, column in enumerate(codes) for lv, level in enumerate(column)
         }
         columns |= {
-            f"p{i}_{lv}": level
-            for i, column in enumerate(penalties)
-            for lv, level in enumerate(column)
+            f"p{i}_{lv}": pen for i, column in enumerate(penalties) for lv, pen in enumerate(column)
         }
         self.data = pl.DataFrame(columns)
         self.domain: pm.SensitiveDomain | None = None
@@ -212,11 +210,8 @@ class _Lattice:
             self.terms = [_classes.entropies(column) for column in codes]
         self._bounds = self._all_bounds()
         # k-anonymity alone is checked on numpy codes; l and t on polars classes.
-        self.counter = (
-            _classes.ClassCounter(codes)
-            if spec.l_diversity is None and spec.t_closeness is None
-            else None
-        )
+        plain = spec.l_diversity is None and spec.t_closeness is None
+        self.counter = _classes.ClassCounter(codes) if plain else None
         # The full check is monotone when only k and distinct l apply, or nothing is suppressed.
         self.monotone = self.limit == 0 or (
             spec.t_closeness is None and (spec.l_diversity is None or spec.l_kind == "distinct")
@@ -228,10 +223,7 @@ class _Lattice:
         return len(self._touched)
 
     def bound(self, node: Node) -> float:
-        """A lower bound of the node's loss: its loss without suppression.
-
-        For non-uniform entropy it is the loss itself (suppression does not count).
-        """
+        """A lower bound of the node's loss: its loss without suppression (entropy's loss)."""
         return self._bounds[node]
 
     def _all_bounds(self) -> dict[Node, float]:
