@@ -140,10 +140,13 @@ class ClassCounter:
     def classes(self, node: Node) -> Codes:
         """The sizes of the node's classes (kept for roll-up when small enough)."""
         source, codes, counts = self._source(node)
-        columns = [
-            codes[:, i] if s == n else self.up[i][s][n][codes[:, i]]
-            for i, (s, n) in enumerate(zip(source, node, strict=True))
-        ]
+        if source == self._zero:  # the base groups' codes at every level are at hand
+            columns = [self.base[i][n] for i, n in enumerate(node)]
+        else:
+            columns = [
+                codes[:, i] if s == n else self.up[i][s][n][codes[:, i]]
+                for i, (s, n) in enumerate(zip(source, node, strict=True))
+            ]
         inverse, first = group(columns, [self.cards[i][n] for i, n in enumerate(node)])
         sizes = np.bincount(inverse, weights=counts, minlength=len(first)).astype(np.int64)
         if self.nested and len(sizes) * 4 <= 3 * len(self.weights):  # else the base is as good
