@@ -27,7 +27,10 @@ Transformation and privacy models:
   school stages, GB/T 6565 occupations) that give categories middle levels.
 - :mod:`anonymize.privacy_models` — k-anonymity, l-diversity, t-closeness and
   information loss, measured.
-- :mod:`anonymize.kanon` — enforcement with the least information loss.
+- :mod:`anonymize.nu_entropy` — ARX's precomputed non-uniform entropy.
+- :mod:`anonymize.kanon` — enforcement with the least information loss (NCP or
+  non-uniform entropy); its search is :mod:`anonymize._search`, its node checks
+  :mod:`anonymize._classes` (numpy).
 - :mod:`anonymize.errors` — :class:`AnonymizationError`.
 
 Every public name but the finding types loads on first use, so ``import

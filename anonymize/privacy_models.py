@@ -19,6 +19,7 @@ and the information a generalization lost:
   the input values it stands for when numeric, ``(distinct - 1) /
   (domain - 1)`` when categorical, 1 when the record is suppressed; the mean
   over cells is in ``[0, 1]`` and rises monotonically along nested levels;
+- non-uniform entropy, as ARX precomputes it: in :mod:`anonymize.nu_entropy`;
 - discernibility (Bayardo and Agrawal 2005) and the normalized average class
   size C_avg (LeFevre et al. 2006);
 - generalization height: levels used over levels available (Sweeney's
