@@ -52,6 +52,8 @@ from collections.abc import Sequence
 from anonymize.detect._names import (
     COMPOUND_SURNAMES,
     ORG_WORDS,
+    ROLE_SUFFIXES,
+    ROLE_WORDS,
     SAFE_SURNAMES,
     SURNAMES,
     two_character_frequencies,
@@ -397,6 +399,49 @@ def _holds(text: str, word: Word) -> bool:
     return piece in _UNIT_WORDS or piece in _AREA_WORDS or (word.tag == "f" and piece == "里")
 
 
+def _listed(text: str, words: Sequence[Word], names: Sequence[Span]) -> list[Span]:
+    """Names beside names in a list (靳国栋、訾文娟、高峰、常青): an item of two or three
+    Chinese characters that opens with a surname, next to a name across 、, is a name too,
+    whatever word it also is (高峰, 常青, 花蕾)."""
+    taken = {(n.start, n.end) for n in names}
+    by_start = {w.start: w for w in words}
+    by_end = {w.end: w for w in words}
+    added: list[Span] = []
+    queue = sorted(taken)
+    while queue:
+        start, end = queue.pop()
+        neighbours = []
+        if text[end : end + 1] == "、" and (after := by_start.get(end + 1)) is not None:
+            neighbours.append(after)
+        if start > 0 and text[start - 1] == "、" and (before := by_end.get(start - 1)) is not None:
+            neighbours.append(before)
+        for w in neighbours:
+            item = text[w.start : w.end]
+            if (w.start, w.end) in taken or w.tag in _NOT_LISTED:
+                continue
+            if not (_HAN_ONLY.fullmatch(item) and 2 <= len(item) <= 3):
+                continue
+            if not (item[0] in _SURNAMES or item.startswith(_COMPOUNDS)) or _title(item):
+                continue
+            following = by_start.get(w.end)
+            if (
+                item[-1] in ROLE_SUFFIXES
+                or item in ROLE_WORDS
+                or (following is not None and following.tag == "PER")
+            ):
+                continue  # a role before the next name (、楼长李婷), not a name
+            if any(_overlaps((w.start, w.end), t) for t in taken):
+                continue
+            taken.add((w.start, w.end))
+            queue.append((w.start, w.end))
+            added.append(Span(w.start, w.end, PERSON, TAGGER_PERSON))
+    return added
+
+
+#: Tags of list items that are no name whatever their neighbours (verbs, times, places).
+_NOT_LISTED = frozenset({"v", "vd", "p", "c", "u", "TIME", "LOC", "w", "m", "q", "xc"})
+
+
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -447,6 +492,7 @@ def fuse(
             found = [f for f in found if f not in clash]
             out.append(span)
         out.extend(Span(s, e, PERSON, TAGGER_PERSON) for s, e in found)
+        out.extend(_listed(text, words, [s for s in out if s.entity == PERSON]))
     if ADDRESS in wanted:
         runs = _addresses(text, words)
         places = [(w.start, w.end) for w in words if w.tag == "LOC"]
