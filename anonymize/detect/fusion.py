@@ -20,7 +20,9 @@ covers the other's blind side:
     name and the tagger's overlap, the rule keeps its span when it was sure,
     or when the tagger's is a piece of it and a tagger word crosses the
     rule's edge (沈桂|珍持: LAC cut the name where a verb glued on); else the
-    tagger's word wins (刚跟吴颖|通了电话: 吴颖, not the rule's 吴颖通).
+    tagger's word wins (刚跟吴颖|通了电话: 吴颖, not the rule's 吴颖通). An item
+    beside a name in a list (靳国栋、訾文娟、高峰、常青) that opens with a
+    surname and is no role is a name too, whatever word it also is.
 ``CN_ADDRESS``
     A run of tagger words that reads as an address: places (``LOC``), then
     house numbers, buildings, units and rooms (12号, 3栋, 2单元, 402室), with
