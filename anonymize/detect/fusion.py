@@ -69,6 +69,8 @@ PERSON = person.NAME
 ADDRESS = address.NAME
 #: The entities fusion decides; every other finding passes through unchanged.
 FUSED = frozenset({PERSON, ADDRESS})
+#: Texts read by the tagger at once (its scores, 57 floats a character, are held per call).
+CHUNK = 2_000
 #: A text needs this many Chinese characters to be read by the tagger.
 MIN_HAN = 8
 #: A rule's score at or above which its span beats the tagger's (context word, form field).
@@ -462,6 +464,7 @@ def fuse(
     Returns:
         The findings, sorted.
     """
+    spans = sorted(spans)  # the same order whatever order a path found them in
     out = [s for s in spans if s.entity not in FUSED]
     words = _cleaned(text, words)
     orgs = [(w.start, w.end) for w in words if w.tag == "ORG"]
@@ -591,19 +594,22 @@ def fuse_texts(
     chosen = [i for i, t in enumerate(texts) if is_free_text(t)]
     if not chosen:
         return out
-    windows = [(i, a, b) for i in chosen for a, b in doubts(texts[i], spans[i])]
-    read = tagger().words([texts[i][a:b] for i, a, b in windows])
-    words: dict[int, list[Word]] = {i: [] for i in chosen}
-    for (i, a, _), found in zip(windows, read, strict=True):
-        words[i].extend(Word(a + w.start, a + w.end, w.tag) for w in found)
-    for i in chosen:
-        out[i] = fuse(texts[i], spans[i], words[i], wanted)
+    for first in range(0, len(chosen), CHUNK):  # the tagger's scores of a chunk at a time
+        part = chosen[first : first + CHUNK]
+        windows = [(i, a, b) for i in part for a, b in doubts(texts[i], spans[i])]
+        read = tagger().words([texts[i][a:b] for i, a, b in windows])
+        words: dict[int, list[Word]] = {i: [] for i in part}
+        for (i, a, _), found in zip(windows, read, strict=True):
+            words[i].extend(Word(a + w.start, a + w.end, w.tag) for w in found)
+        for i in part:
+            out[i] = fuse(texts[i], spans[i], words[i], wanted)
     return out
 
 
 __all__ = [
     "AFTER",
     "BEFORE",
+    "CHUNK",
     "FUSED",
     "HAN_CLASS",
     "MIN_HAN",

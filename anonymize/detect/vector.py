@@ -200,8 +200,9 @@ def scan_table(
         if cells is None or not cells.height:
             return None
         found = _scan_column(cells, definitions, threshold)
-        if fuse and schema[column] == pl.String:
-            found = _fused(frame.get_column(column), found, wanted, threshold)
+        if fuse and schema[column] in _TEXT_TYPES:
+            text = frame.get_column(column).cast(pl.String)
+            found = _fused(text, found, wanted, threshold)
         return found.with_columns(pl.lit(column).alias("column"))
 
     # Columns in parallel threads (polars releases the GIL): many steps are small and would
@@ -284,6 +285,9 @@ def _fused(
     key = pl.col("row") * (1 << 31) + pl.col("start")
     return pl.concat([rest, again]).sort(key, maintain_order=True)
 
+
+#: Column types whose cells are text the tagger may read (categories are text too).
+_TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum)
 
 _COLUMN_SCHEMA = {
     "row": pl.Int64,

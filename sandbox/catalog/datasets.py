@@ -204,6 +204,7 @@ def _hierarchies(
     out: dict[str, TableHierarchy] = {}
     for column, text in request.hierarchies.items():
         steward.check_column(column, tags)
+        steward.check_name_of(column)  # stored under the column's name
         out[column] = steward.parse(column, text)
         steward.check_covers(frame, column, out[column])
     return out
@@ -350,7 +351,9 @@ def _store(
             session.add(dataset)
             session.flush()
             for column, hierarchy in hierarchies.items():
-                steward.record(session, dataset, column, column, hierarchy, user_id)
+                steward.record(
+                    session, dataset, column, steward.check_name_of(column), hierarchy, user_id
+                )  # the name was checked before anything was written
             overridden = {
                 c: request.overrides[c] for c, (_, src) in tags.items() if src == "override"
             }

@@ -227,15 +227,21 @@ def put(
         dataset = _dataset(session, dataset_name)
         check_can_manage_datasets(who.role, who.org_id, [dataset.org_id])
         hierarchy = parse(column, text)
-        # one writer of a dataset's hierarchies at a time (a concurrent put of the same
-        # column would otherwise meet the unique constraint)
-        session.execute(select(Dataset.id).where(Dataset.id == dataset.id).with_for_update())
         check_usable(dataset)
         check_column(column, {c.name: ColumnTag(c.tag) for c in dataset.columns})
+        # The data's files never change: read them before any lock is held.
+        check_covers(_scan(dataset), column, hierarchy)
+        # One writer of a dataset's hierarchies at a time (a concurrent put of the same
+        # column would otherwise meet the unique constraint). FOR NO KEY UPDATE on
+        # PostgreSQL: rows that reference the dataset (ledger, grants) may still be written.
+        session.execute(
+            select(Dataset.id).where(Dataset.id == dataset.id).with_for_update(key_share=True)
+        )
+        session.refresh(dataset)
+        check_usable(dataset)
         previous = next((h for h in dataset.hierarchies if h.column == column), None)
         chosen = check_name_of(name or (previous.name if previous else column))
         _check_name_free(session, dataset, column, chosen)
-        check_covers(_scan(dataset), column, hierarchy)
         row, replaced = record(session, dataset, column, chosen, hierarchy, who.user_id)
         audit.append(
             db,

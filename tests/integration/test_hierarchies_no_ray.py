@@ -67,6 +67,16 @@ def test_hierarchy_when_steward_stores_one_then_operators_see_its_height_only(wo
     ]  # fmt: skip
 
 
+def test_hierarchy_when_its_name_is_chinese_then_downloaded_with_an_encoded_file_name(
+    world: World,
+):
+    assert _put(world, {"csv": CITY, "name": "城市分区"}).status_code == 200
+    download = world.http.get(f"{PATH}/city", headers=world.as_("steward"))
+    assert download.status_code == 200 and download.text == CITY
+    disposition = download.headers["content-disposition"]
+    assert "filename*=UTF-8''residents-%E5%9F%8E%E5%B8%82%E5%88%86%E5%8C%BA.csv" in disposition
+
+
 def test_hierarchy_when_a_value_of_the_column_has_no_line_then_422_naming_no_value(world: World):
     response = _put(world, {"csv": "南京市;苏南;*\n苏州市;苏南;*\n"})
     assert response.status_code == 422

@@ -52,6 +52,13 @@ def check_named(spec: ExtractSpec, options: Mapping[str, Any]) -> None:
                 f"for column '{column}'): list its hierarchies with GET "
                 f"/v1/datasets/{spec.dataset}/hierarchies, or give the hierarchy inline"
             )
+        # A steward's hierarchy is for its own column: applied to another, the run's "value
+        # without a line" refusal would tell whether that column's values are among its lines.
+        if isinstance(hierarchy, NamedHierarchy) and stored[hierarchy.name]["column"] != column:
+            raise InvalidJobSpec(
+                f"hierarchy '{hierarchy.name}' of dataset '{spec.dataset}' is stored for "
+                f"another column than '{column}': name it only for its own column"
+            )
 
 
 def resolve(

@@ -4,6 +4,9 @@ the bureau downloads their lines (:mod:`sandbox.catalog.hierarchies`)."""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import quote
+
 from fastapi import APIRouter, Response, status
 from fastapi.responses import PlainTextResponse
 
@@ -65,7 +68,7 @@ def download_hierarchy(name: str, column: str, who: Caller, sandbox: SandboxDep)
         return Response(
             row.csv.encode(),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}-{row.name}.csv"'},
+            headers={"Content-Disposition": _attachment(f"{name}-{row.name}.csv")},
         )
 
 
@@ -74,3 +77,14 @@ def delete_hierarchy(name: str, column: str, who: Caller, sandbox: SandboxDep) -
     """Delete the hierarchy of a column (steward of the owning bureau; audited)."""
     steward.delete(sandbox.db, who, name, column)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition for ``filename`` (RFC 6266): an ASCII fallback and the UTF-8
+    name percent-encoded (RFC 5987), since headers are latin-1 and names are Chinese.
+
+    >>> _attachment("年人口-城市.csv").split("; ")[1:]
+    ['filename="-.csv"', "filename*=UTF-8''%E5%B9%B4%E4%BA%BA%E5%8F%A3-%E5%9F%8E%E5%B8%82.csv"]
+    """
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "", filename) or "hierarchy.csv"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
