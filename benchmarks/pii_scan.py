@@ -1,30 +1,49 @@
-"""PII scan speed: the vectorized path vs Presidio's per-cell AnalyzerEngine, same run.
+"""PII scan speed: rules alone, rules + the trained tagger, and Presidio, same run.
 
     python benchmarks/pii_scan.py [--rows N] [--sample S] [--seed K] [--repeat R]
+                                  [--tagger-rows T] [--notes M] [--presidio-notes P]
 
-Builds a table of six Chinese columns (name, resident ID, phone, e-mail,
-address, free-text note) with numpy / polars templates (no per-row Faker),
-with the ground truth of every span. Scans the whole table with
-:func:`anonymize.vector.scan_table` and the first ``S`` rows cell by cell with
-:func:`anonymize.analyzer.analyze_text` (Presidio), then prints rows/s of
-both (best and median of R runs), their ratio, per-entity recall and
-precision of both on the sample (exact spans), the vector path's on the whole
-table, and memory (peak RSS during the vector scan).
-Notes mix the entities with hard negatives (order and tracking numbers,
-amounts, dates, hotlines) that must not be found.
+Table: builds a table of six Chinese columns (name, resident ID, phone,
+e-mail, address, free-text note) with numpy / polars templates (no per-row
+Faker), with the ground truth of every span. Scans the whole table with the
+rules alone (:func:`anonymize.detect.vector.scan_table` with ``fuse=False``)
+and the first ``S`` rows cell by cell with
+:func:`anonymize.detect.analyzer.analyze_text` (Presidio, ``fuse=False``),
+then prints rows/s of both (best and median of R runs), their ratio and
+memory (peak RSS during the vector scan). The tagger reads about a thousand
+free-text cells a second, so rules + tagger (``fuse=True``) run on the first
+``T`` rows only (and Presidio + tagger on the first ``S``); the output says
+so. Per-entity recall and precision (exact spans) of every configuration
+close the section. Notes mix the entities with hard negatives (order and
+tracking numbers, amounts, dates, hotlines) that must not be found.
+
+Notes: ``M`` distinct free-text notes of about 165 characters, held-out
+corpus notes (:mod:`tests.corpus`, every notes set) joined until 150
+characters, scanned as a one-column table with the rules alone, through the
+tagger stage alone (:func:`anonymize.detect.fusion.fuse_texts` on the rules'
+findings, after a warm-up; the model load is timed apart), rules + tagger
+end to end, and Presidio on the first ``P`` notes, one call a note, without
+and with the tagger. Prints notes/s and the target of issue 17: the tagger
+stage reads at least 1,000 notes/s on the 2-core reference machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the `tests` package
 
 from anonymize.detect._names import NAME_STOP
 from anonymize.detect.entities import Entity
@@ -372,14 +391,8 @@ def timed(run: Callable[[], object], repeat: int) -> tuple[float, float, object]
     return min(times), statistics.median(times), result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--sample", type=int, default=2_000)
-    parser.add_argument("--seed", type=int, default=20250301)
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each path")
-    args = parser.parse_args()
-
+def table_section(args: argparse.Namespace) -> None:
+    """The six-column table: rules alone on every row, rules + tagger on the first rows."""
     from anonymize.detect.analyzer import analyze_text, engine
     from anonymize.detect.vector import scan_table
 
@@ -389,12 +402,12 @@ def main() -> None:
         f"table: {args.rows:,} rows x {table.width} columns, {truth.height:,} labelled spans,"
         f" built in {time.perf_counter() - start:.1f} s"
     )
-    scan_table(table.head(100))  # warm-up: regex compilation, word lists
+    scan_table(table.head(100))  # warm-up: regex compilation, word lists, the tagger
     engine()  # warm-up: Presidio and spaCy load once
     resident = current_rss_mb()
 
     tracemalloc.start()
-    vector_s, vector_median, found = timed(lambda: scan_table(table), args.repeat)
+    vector_s, vector_median, found = timed(lambda: scan_table(table, fuse=False), args.repeat)
     python_peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     peak = peak_rss_mb()
@@ -402,38 +415,74 @@ def main() -> None:
 
     sample = table.head(args.sample)
 
-    def presidio_scan() -> list[dict[str, object]]:
+    def presidio_scan(fuse: bool) -> list[dict[str, object]]:
         return [
             {"row": row, "column": column, "entity": s.entity, "start": s.start, "end": s.end}
             for column in sample.columns
             for row, text in enumerate(sample[column].to_list())
-            for s in analyze_text(text)
+            for s in analyze_text(text, fuse=fuse)
         ]
 
-    presidio_s, presidio_median, presidio = timed(presidio_scan, args.repeat)
+    presidio_s, presidio_median, presidio = timed(lambda: presidio_scan(False), args.repeat)
     assert isinstance(presidio, list)
 
     vector_rate, presidio_rate = args.rows / vector_s, args.sample / presidio_s
+    print("rules alone (fuse=False):")
     print(
-        f"vector   scan_table  : {args.rows:>9,} rows, best {vector_s:6.2f} s (median "
+        f"  vector   scan_table  : {args.rows:>9,} rows, best {vector_s:6.2f} s (median "
         f"{vector_median:6.2f} s) = {vector_rate:>9,.0f} rows/s ({found.height:,} findings)"
     )
     print(
-        f"presidio analyze_text: {args.sample:>9,} rows, best {presidio_s:6.2f} s (median "
+        f"  presidio analyze_text: {args.sample:>9,} rows, best {presidio_s:6.2f} s (median "
         f"{presidio_median:6.2f} s) = {presidio_rate:>9,.0f} rows/s (6 calls per row)"
     )
     print(
-        f"ratio vector / presidio: {vector_rate / presidio_rate:,.0f}x best, "
+        f"  ratio vector / presidio: {vector_rate / presidio_rate:,.0f}x best, "
         f"{(args.rows / vector_median) / (args.sample / presidio_median):,.0f}x median "
         f"(target >= 300x; {pl.thread_pool_size()} polars threads)"
     )
     print(
-        f"memory: RSS {resident:,.0f} MB with the table and both engines loaded, peak "
+        f"  memory: RSS {resident:,.0f} MB with the table and both engines loaded, peak "
         f"{peak:,.0f} MB during the vector scan (+{peak - resident:,.0f} MB); Python heap "
         f"peak {python_peak:,.0f} MB (tracemalloc; polars allocates outside it)"
     )
 
+    # The tagger reads ~1,000 free-text cells a second: the whole table would take many
+    # minutes, so rules + tagger run on its first rows (every column; the cells the tagger
+    # reads are those fusion.is_free_text selects: the notes and the longer addresses).
+    rows = min(args.tagger_rows, args.rows)
+    head = table.head(rows)
+    free = sum(
+        int(head[c].map_elements(is_free, return_dtype=pl.Boolean).sum()) for c in head.columns
+    )
+    head_rules_s, head_rules_median, _ = timed(lambda: scan_table(head, fuse=False), args.repeat)
+    fused_s, fused_median, fused = timed(lambda: scan_table(head, fuse=True), args.repeat)
+    assert isinstance(fused, pl.DataFrame)
+    presidio_fused_s, presidio_fused_median, presidio_fused = timed(
+        lambda: presidio_scan(True), args.repeat
+    )
+    assert isinstance(presidio_fused, list)
+    print(
+        f"rules + tagger (fuse=True), first {rows:,} rows only (all 6 columns; {free:,} "
+        "free-text cells go to the tagger):"
+    )
+    for label, count, best, median in (
+        ("vector   rules alone  ", rows, head_rules_s, head_rules_median),
+        ("vector   rules + tagger", rows, fused_s, fused_median),
+        ("presidio rules + tagger", args.sample, presidio_fused_s, presidio_fused_median),
+    ):
+        print(
+            f"  {label}: {count:>9,} rows, best {best:6.2f} s (median {median:6.2f} s) = "
+            f"{count / best:>9,.0f} rows/s"
+        )
+    print(
+        f"  ratio vector / presidio with the tagger: "
+        f"{(rows / fused_s) / (args.sample / presidio_fused_s):,.1f}x best; the tagger costs "
+        f"the vector path {fused_s / head_rules_s:,.1f}x its rules-alone time on these rows"
+    )
+
     in_sample = pl.col("row") < args.sample
+    in_head = pl.col("row") < rows
     schema = {
         "row": pl.Int64,
         "column": pl.String,
@@ -442,17 +491,256 @@ def main() -> None:
         "end": pl.Int64,
     }
     results = {
-        "vector (sample)": accuracy(found.filter(in_sample), truth.filter(in_sample)),
-        "presidio (sample)": accuracy(
+        "vector rules (sample)": accuracy(found.filter(in_sample), truth.filter(in_sample)),
+        "presidio rules (sample)": accuracy(
             pl.DataFrame(presidio, schema=schema), truth.filter(in_sample)
         ),
-        "vector (all rows)": accuracy(found, truth),
+        "vector rules (all rows)": accuracy(found, truth),
+        f"vector + tagger (first {rows:,})": accuracy(fused, truth.filter(in_head)),
+        "presidio + tagger (sample)": accuracy(
+            pl.DataFrame(presidio_fused, schema=schema), truth.filter(in_sample)
+        ),
     }
     print("\n| entity | " + " | ".join(f"{k} R / P" for k in results) + " |")
     print("|---|" + "--:|" * len(results))
     for entity in Entity:
         cells = [f"{r:.4f} / {p:.4f}" for r, p in (v[entity.value] for v in results.values())]
         print(f"| {entity.value} | " + " | ".join(cells) + " |")
+
+
+def is_free(text: str | None) -> bool:
+    """Whether the tagger reads this cell (:func:`anonymize.detect.fusion.is_free_text`)."""
+    from anonymize.detect.fusion import is_free_text
+
+    return text is not None and is_free_text(text)
+
+
+#: A note is built from corpus texts until it has at least this many characters.
+NOTE_MIN_CHARS = 150
+#: Characters that end a sentence; a text without one gets a full stop before the next.
+_ENDS = tuple("。！？!?；…～~）)」”")
+
+
+def make_notes(n: int, seed: int, min_chars: int = NOTE_MIN_CHARS) -> list[str]:
+    """``n`` distinct free-text notes of at least ``min_chars`` characters.
+
+    Each note is consecutive held-out corpus texts (every notes set of
+    :mod:`tests.corpus`, names and numbers filled in by the corpus) joined
+    until it is long enough, so notes read like a case worker's running
+    record rather than one template.
+    """
+    from tests.corpus import (
+        BLIND_NOTES,
+        HELD_OUT_NOTES,
+        INDEPENDENT_NOTES,
+        LAST_NOTES,
+        SIXTH_NOTES,
+        UNSEEN_NOTES,
+        make_corpus,
+    )
+
+    templates = (
+        HELD_OUT_NOTES + UNSEEN_NOTES + INDEPENDENT_NOTES + BLIND_NOTES + LAST_NOTES + SIXTH_NOTES
+    )
+    notes: list[str] = []
+    seen: set[str] = set()
+    note, round_ = "", 0
+    while len(notes) < n:
+        for item in make_corpus(4 * (n - len(notes)) + 8, seed + round_, templates):
+            text = item.text.strip()
+            note += text if not note or note.endswith(_ENDS) else "。" + text
+            if len(note) >= min_chars:
+                if note not in seen:
+                    seen.add(note)
+                    notes.append(note)
+                note = ""
+                if len(notes) == n:
+                    break
+        round_ += 1
+    return notes
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """One configuration's times over ``count`` notes: wall (best, median) and CPU.
+
+    ``cpu`` is the process's CPU seconds in the run with the best wall time: on
+    a machine shared with other work, notes per CPU-second moves less than notes
+    per second.
+    """
+
+    key: str
+    label: str
+    count: int
+    best: float
+    median: float
+    cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.best
+
+    @property
+    def median_rate(self) -> float:
+        return self.count / self.median
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.count / self.cpu if self.cpu else float("nan")
+
+
+def measure(
+    key: str, label: str, count: int, run: Callable[[], object], repeat: int
+) -> tuple[Timing, object]:
+    """Time ``repeat`` runs of ``run`` (wall and process CPU); the timing and the last result."""
+    runs, result = [], None
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = run()
+        runs.append((time.perf_counter() - wall, time.process_time() - cpu))
+    best = min(runs)
+    median = statistics.median(w for w, _ in runs)
+    return Timing(key, label, count, best[0], median, best[1]), result
+
+
+#: The tagger stage's target (issue 17): free-text notes a second on the 2-core machine.
+TAGGER_TARGET = 1_000
+
+
+def load_tagger() -> float:
+    """Seconds to load the tagger (import, model, session); near 0 once it is loaded."""
+    start = time.perf_counter()
+    from anonymize.detect.tagger import tagger
+
+    tagger()
+    return time.perf_counter() - start
+
+
+def notes_speed(notes: list[str], repeat: int, presidio_n: int) -> tuple[list[Timing], bool]:
+    """Time every configuration on the notes; also whether both vector ways agree.
+
+    Returns the timings (rules alone, the tagger stage alone and the LAC
+    tagging inside it, rules + tagger end to end, then Presidio rules alone and
+    Presidio + tagger on the first ``presidio_n`` notes, one call per note) and
+    whether ``fuse_texts`` after the rules gives exactly the end-to-end findings.
+    """
+    from anonymize.detect import fusion
+    from anonymize.detect.analyzer import analyze_text, engine
+    from anonymize.detect.entities import entity_set
+    from anonymize.detect.findings import Span
+    from anonymize.detect.tagger import tagger
+    from anonymize.detect.vector import scan_table
+
+    n = len(notes)
+    frame = pl.DataFrame({"note": pl.Series(notes, dtype=pl.String)})
+    wanted = entity_set(None)
+    scan_table(frame.head(16), fuse=False)  # warm-up: regex compilation, word lists
+    label = "rules alone (`scan_table(fuse=False)`)"
+    rules_t, rules = measure("rules", label, n, lambda: scan_table(frame, fuse=False), repeat)
+    assert isinstance(rules, pl.DataFrame)
+    spans: list[list[Span]] = [[] for _ in notes]
+    columns = rules.select("row", "entity", "start", "end", "score")
+    for row, entity, start, end, score in columns.iter_rows():
+        spans[row].append(Span(start, end, entity, score))
+    fusion.fuse_texts(notes[:32], spans[:32], wanted)  # warm-up: the first batches
+    free = [t for t in notes if fusion.is_free_text(t)]
+    label = "of which LAC tagging (`tagger().words`)"
+    words_t, _ = measure("words", label, n, lambda: tagger().words(free), repeat)
+    label = "tagger stage alone (`fusion.fuse_texts`)"
+    stage_t, stage = measure(
+        "stage", label, n, lambda: fusion.fuse_texts(notes, spans, wanted), repeat
+    )
+    assert isinstance(stage, list)
+    label = "rules + tagger (`scan_table(fuse=True)`)"
+    both_t, both = measure("both", label, n, lambda: scan_table(frame, fuse=True), repeat)
+    assert isinstance(both, pl.DataFrame)
+    staged = {(r, s.entity, s.start, s.end) for r, cell in enumerate(stage) for s in cell}
+    agree = staged == set(both.select("row", "entity", "start", "end").iter_rows())
+
+    sample = notes[:presidio_n]
+    engine()  # warm-up: Presidio and spaCy load once
+    analyze_text(sample[0])
+    presidio = [
+        measure(
+            key,
+            label,
+            len(sample),
+            lambda f=fuse: [analyze_text(t, fuse=f) for t in sample],
+            repeat,
+        )[0]
+        for key, label, fuse in (
+            ("presidio", "Presidio rules alone (`analyze_text(fuse=False)`, per note)", False),
+            ("presidio_fused", "Presidio rules + tagger (`analyze_text`, per note)", True),
+        )
+    ]
+    return [rules_t, stage_t, words_t, both_t, *presidio], agree
+
+
+def notes_markdown(timings: list[Timing]) -> str:
+    """The notes table: notes/s (best, median), per CPU-second, and against Presidio + tagger."""
+    peer = next(t for t in timings if t.key == "presidio_fused").rate
+    lines = [
+        "| configuration | notes | best s | notes/s (best) | notes/s (median) | notes/CPU-s "
+        "| × Presidio + tagger |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    lines += [
+        f"| {t.label} | {t.count:,} | {t.best:.2f} | {t.rate:,.0f} | {t.median_rate:,.0f} | "
+        f"{t.cpu_rate:,.0f} | {t.rate / peer:,.1f}× |"
+        for t in timings
+    ]
+    return "\n".join(lines)
+
+
+def notes_section(args: argparse.Namespace, load_s: float) -> None:
+    """Free-text notes of ~165 characters: every configuration, notes/s, the target."""
+    start = time.perf_counter()
+    notes = make_notes(args.notes, args.seed)
+    mean = statistics.mean(len(n) for n in notes)
+    print(
+        f"\nnotes: {len(notes):,} distinct free-text notes (held-out corpus notes joined until "
+        f">= {NOTE_MIN_CHARS} characters), mean {mean:.0f} characters, built in "
+        f"{time.perf_counter() - start:.1f} s; Presidio on the first "
+        f"{min(args.presidio_notes, len(notes)):,}; best and median of {args.repeat} runs"
+    )
+    timings, agree = notes_speed(notes, args.repeat, args.presidio_notes)
+    print(f"tagger model load (import, ONNX session): {load_s:.2f} s, excluded from the timings\n")
+    print(notes_markdown(timings))
+    by = {t.key: t for t in timings}
+    rules, words, stage, both = by["rules"], by["words"], by["stage"], by["both"]
+    print(
+        f"\ntagger stage: {stage.best / both.best:.0%} of rules + tagger end to end, LAC tagging "
+        f"{words.best / stage.best:.0%} of the stage; rules + tagger is "
+        f"{rules.rate / both.rate:.1f}x slower than the rules alone; the tagger stage's findings "
+        f"{'equal' if agree else 'DIFFER FROM'} the end-to-end scan's"
+    )
+    met = "met" if stage.rate >= TAGGER_TARGET else "NOT met"
+    print(
+        f"target: tagger stage >= {TAGGER_TARGET:,} notes/s of ~165 characters: {met} "
+        f"({stage.rate:,.0f} best, {stage.median_rate:,.0f} median; {stage.cpu_rate:,.0f} per "
+        f"CPU-second; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--sample", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=20250301)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each path")
+    parser.add_argument(
+        "--tagger-rows", type=int, default=20_000, help="table rows scanned with the tagger"
+    )
+    parser.add_argument("--notes", type=int, default=3_000, help="free-text notes")
+    parser.add_argument(
+        "--presidio-notes", type=int, default=300, help="notes Presidio reads, one call each"
+    )
+    args = parser.parse_args()
+
+    load_s = load_tagger()  # first, so that no other step pays for it
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs\n")
+    table_section(args)
+    notes_section(args, load_s)
 
 
 if __name__ == "__main__":
