@@ -117,8 +117,8 @@ def scan_table(
     entities: Iterable[str] | None = None,
     threshold: float = 0.5,
     *,
-    in_process_below: int = IN_PROCESS_CELLS,
-    task_cells: int = TASK_CELLS,
+    in_process_below: int | None = None,
+    task_cells: int | None = None,
 ) -> pl.DataFrame:
     """:func:`anonymize.detect.vector.scan_table` (rules fused with the tagger), free text on Ray.
 
@@ -127,8 +127,9 @@ def scan_table(
         columns: Columns to scan (default: all), in the order findings are wanted.
         entities: Entity names to look for (default: all).
         threshold: Smallest score reported.
-        in_process_below: Fewer free-text cells than this stay in this process.
-        task_cells: Free-text cells a Ray task reads at least.
+        in_process_below: Fewer free-text cells than this stay in this process
+            (default :data:`IN_PROCESS_CELLS`).
+        task_cells: Free-text cells a Ray task reads at least (default :data:`TASK_CELLS`).
 
     Returns:
         Exactly what ``vector.scan_table(frame, columns, entities, threshold)`` returns.
@@ -153,7 +154,8 @@ def scan_table(
     per_column = {c: int(_free_text_per_row(frame, [c]).sum()) for c in texts}
     spread = [c for c in texts if per_column[c]]
     cells = sum(per_column.values())
-    parts = _parts(cells, task_cells) if cells >= in_process_below else 1
+    below = IN_PROCESS_CELLS if in_process_below is None else in_process_below
+    parts = _parts(cells, TASK_CELLS if task_cells is None else task_cells) if cells >= below else 1
     if parts < 2:
         return scan(frame, names, wanted, threshold)
     import ray

@@ -59,3 +59,26 @@ def test_scan_table_when_called_inside_a_ray_task_then_findings_equal_in_process
     found = pl.from_arrow(ray.get(ray.remote(_inside_a_task).remote(frame.to_arrow(), some)))
     assert isinstance(found, pl.DataFrame)
     assert found.equals(in_process(frame, some))
+
+
+def test_scan_file_lines_when_ray_up_then_slices_on_ray_and_lines_equal(
+    ray_runner: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jobs.scan
+    from sandbox.catalog.pii import scan_file_lines
+
+    frame = _table().select("note", "age")
+    frame.write_parquet(tmp_path / "notes.parquet")
+    expected = list(scan_file_lines(tmp_path / "notes.parquet", batch_rows=50))
+    submitted: list[int] = []
+    remote = jobs.scan._remote
+
+    def counted() -> Any:
+        submitted.append(1)
+        return remote()
+
+    monkeypatch.setattr(jobs.scan, "IN_PROCESS_CELLS", 1)
+    monkeypatch.setattr(jobs.scan, "TASK_CELLS", 1)
+    monkeypatch.setattr(jobs.scan, "_remote", counted)
+    assert list(scan_file_lines(tmp_path / "notes.parquet", batch_rows=50)) == expected
+    assert submitted and expected
