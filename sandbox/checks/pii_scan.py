@@ -15,7 +15,7 @@ holds the real identifiers fails ``raw_rows`` and ``identifier_columns``.
 The checks run in a fresh child process per output (:mod:`sandbox.checks.process`),
 not on Ray: the trained tagger loads there once per checked output (about a
 second) and reads every free-text cell of it within the checks' CPU budget
-(``SANDBOX_CHECKS_CPU_S``); an extract's own report already carries the same
+(``SANDBOX_CHECKS_CPU_S``); an extract's own risk report already carries a
 scan of its released table, run on Ray (``jobs.kinds.extract.text``).
 """
 
