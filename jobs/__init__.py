@@ -33,6 +33,8 @@ Map of the package:
 - :mod:`jobs.runner` — :class:`RayRunner`; :mod:`jobs.distributed` — the
   functions Ray runs: one task per partition and noise once for a partitioned
   kind, one task for the others.
+- :mod:`jobs.scan` — a job's PII scan of a table (rules fused with the trained
+  tagger); a large free-text column is read in row slices, one Ray task each.
 
 ``import jobs`` stays light: Ray and the engines load when first used.
 """

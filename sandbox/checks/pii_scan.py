@@ -11,6 +11,12 @@ cut short warns and says how many of its lines were scanned. Columns of a
 records output's keyed pseudonyms only warn: a format-preserving pseudonym
 passes a checksum by chance (about 1 in 25,000 for an ID); a column that still
 holds the real identifiers fails ``raw_rows`` and ``identifier_columns``.
+
+The checks run in a fresh child process per output (:mod:`sandbox.checks.process`),
+not on Ray: the trained tagger loads there once per checked output (about a
+second) and reads every free-text cell of it within the checks' CPU budget
+(``SANDBOX_CHECKS_CPU_S``); an extract's own risk report already carries a
+scan of its released table, run on Ray (``jobs.kinds.extract.text``).
 """
 
 from __future__ import annotations

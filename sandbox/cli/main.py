@@ -396,13 +396,26 @@ def pii_scan(
         str | None, typer.Option(help="Comma-separated columns to scan (default: all)")
     ] = None,
     batch_rows: Annotated[int, typer.Option(help="Rows scanned per batch", min=1)] = 100_000,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Read free text on Ray's workers (SANDBOX_RAY_ADDRESS, else a local Ray)",
+        ),
+    ] = False,
 ) -> None:
     """Write one JSON line per finding: row, column, entity, start, end (code points), score.
 
-    Findings carry positions, never the values; a progress bar goes to stderr.
+    Findings carry positions, never the values; a progress bar goes to stderr. With
+    --ray, large free-text columns are read in slices on Ray (the same findings).
     """
     from sandbox.catalog.pii import scan_file_lines
 
+    if ray:
+        from jobs.runner import RayRunner
+
+        settings = _settings()
+        RayRunner(settings.ray_address, settings.ray_num_cpus).start()
     selected = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     try:
         for line in scan_file_lines(file, selected, batch_rows, progress=err):

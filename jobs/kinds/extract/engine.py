@@ -26,8 +26,10 @@ One run:
    (:mod:`jobs.kinds.extract.hierarchies`);
 5. redacts the personal information found in free text of plain columns,
    then every value of the dataset's direct identifiers left in them
-   (:mod:`jobs.kinds.extract.text`), and shuffles the records (the stored order
-   could be known, e.g. by registration date, and would link records back);
+   (:mod:`jobs.kinds.extract.text`: free-text cells are read by the trained
+   tagger too, spread over Ray tasks when there are many, :mod:`jobs.scan`),
+   and shuffles the records (the stored order could be known, e.g. by
+   registration date, and would link records back);
 6. writes the table into quarantine atomically and returns an
    :class:`~jobs.runner.Outcome` whose ``report`` is the risk report for the
    reviewer: k and l targeted and achieved, records in, out and suppressed,
@@ -61,6 +63,7 @@ from jobs.kinds.extract.rows import one_per_person, pseudonym_key, pseudonymized
 from jobs.kinds.extract.spec import ExtractSpec
 from jobs.kinds.extract.stewarded import check_named, resolve, sourced
 from jobs.kinds.extract.text import redact_free_text, redact_known_identifiers, scan_summary
+from jobs.scan import warm_tagger
 from jobs.spec import NUMERIC_DTYPES, parse_as
 from jobs.task import Outcome, Task, write_result
 from policies.catalog import ColumnTag, Grade
@@ -393,6 +396,8 @@ def run(task: Task) -> Outcome:
     # Free text is also cleaned of every direct identifier of the dataset, listed or not.
     direct = [c for c, t in tags.items() if t is ColumnTag.DIRECT_IDENTIFIER] if the.plain else []
     read = list(dict.fromkeys([*spec.columns, *([unit] if unit else []), *direct]))
+    if any(columns[c]["dtype"] == "String" for c in the.plain):
+        warm_tagger()  # free text will be read: load the tagger while the records are anonymized
     with failures.data_errors():
         frame = pl.scan_parquet(task.inputs[dataset]).select(read).collect()
         identifiers = frame.select(direct)
