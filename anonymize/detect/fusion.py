@@ -111,6 +111,8 @@ _STREET = re.compile(
     r"(?:路|街|道|巷|弄|胡同|大道|村|组|苑|园|小区|新村|山庄|花园|公寓|大厦|广场|中心|城|里|庄|湾|屯|寨"
     r"|[0-9]+号|[0-9]+号院|[0-9]+号楼|栋|幢|座|单元|室|层)$"
 )
+#: A road's or a street's name.
+_ROAD = re.compile(r"(?:路|街|大道|巷|弄|胡同)$")
 #: Administrative suffixes: a word ending in one may open a run (友好区, 高新区).
 _ADMIN = re.compile(r"(?:省|市|区|县|旗|镇|乡|街道)$")
 #: House numbers, buildings, units, rooms and village groups after a place: one or more
@@ -119,7 +121,7 @@ _PART = (
     r"(?:[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*|[一二三四五六七八九十]+)"
     r"(?:号楼|号院|号|栋|幢|座|单元|室|层|楼|组|期|房)"
 )
-_TAIL = re.compile(rf"^(?:[一二三四五六七八九十0-9]+段)?(?:{_PART})*$")
+_TAIL = re.compile(rf"^(?:[一二三四五六七八九十0-9]+段)?(?:{_PART})*(?<=[^0-9A-Za-z])[0-9]*$")
 #: What one place word needs to be an address on its own: a number, a letter, a building
 #: part, or an administrative level before its street (白云区宜都街).
 _ONE_WORD = re.compile(r"[0-9A-Za-z]|号|栋|幢|座|单元|室|层|[省市区县镇乡].+(?:路|街|道|巷|弄|村)")
@@ -357,21 +359,26 @@ def _addresses(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
             elif piece and _TAIL.fullmatch(piece):
                 street = street or not piece.endswith("段")
                 buildings += 1
-            elif piece in _UNIT_WORDS and _NUMBER.fullmatch(previous):
+            elif piece in _UNIT_WORDS and (
+                _NUMBER.fullmatch(previous) or previous.endswith("号") or previous[-1:].isdigit()
+            ):  # 402 室, 4号 楼, B座5 楼: a new part only after a bare number
                 street = True
-                buildings += 1
+                buildings += 1 if _NUMBER.fullmatch(previous) else 0
+            elif words[j].tag in ("n", "nz") and _ROAD.search(piece) and len(piece) >= 3:
+                street = True  # a road LAC read as a noun after a place (西湖区 教工路)
             elif piece in _AREA_WORDS:
                 street = True
             elif _NUMBER.fullmatch(piece) and previous.endswith(_BUILDING_END):
-                pass
+                buildings += 1  # a room after its unit (2单元 301)
             else:
                 break
             j += 1
         # One word alone must carry a number, a building or a second level (宜都街U座,
         # 解放路43号): a lone 顺路 or 江南路 in prose is a way, not an address. A run of
-        # buildings with no place needs a unit or room after the building (5栋2单元).
+        # buildings with no place needs a unit and a room after the building (6号楼1单元502;
+        # 3号楼2单元 alone reads as part of a notice, not an address).
         lone = j == first + 1 and not _ONE_WORD.search(word)
-        bare = _BUILDING.fullmatch(word) is not None and first == i and buildings < 2
+        bare = _BUILDING.fullmatch(word) is not None and first == i and buildings < 3
         if street and not lone and not bare:
             out.append((words[first].start, _stairs(text, words[j - 1].end)))
         i = j
@@ -400,6 +407,8 @@ def _holds(text: str, word: Word) -> bool:
     piece = text[word.start : word.end]
     if word.tag in ("LOC", "ORG", "m", "q", "xc", "nz"):
         return True
+    if word.tag in ("n", "nz") and _HAN_ONLY.fullmatch(piece) and 2 <= len(piece) <= 6:
+        return word_frequency(piece) < _COMMON_WORD  # an estate's name (香榭), not 会议室
     return piece in _UNIT_WORDS or piece in _AREA_WORDS or (word.tag == "f" and piece == "里")
 
 
