@@ -85,7 +85,7 @@ _HAN = re.compile(HAN_CLASS)
 #: A word's parts between white space, and the white space.
 _SEGMENT = re.compile(r"\S+|\s+")
 #: Letters, digits and hyphens only (a room number LAC cut at its hyphens: 9-2-501).
-_ASCII_RUN = re.compile(r"[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*")
+_CODE_RUN = re.compile(r"[0-9A-Za-z-]+")
 #: The part of a word from its first to its last letter, digit or Chinese character.
 _CORE = re.compile(r"[0-9A-Za-z\u4e00-\u9fff](?:.*[0-9A-Za-z\u4e00-\u9fff])?", re.S)
 _HAN_ONLY = re.compile(r"^[\u4e00-\u9fff]+$")
@@ -98,6 +98,7 @@ _COMPOUNDS = tuple(COMPOUND_SURNAMES)
 _TITLES = frozenset(
     "医生 老师 师傅 经理 主任 总 局长 处长 科长 所长 院长 校长 书记 队长 班长 阿姨 大爷 大妈 大姐"
     " 大哥 姐 哥 叔 婶 工 警官 律师 会计 护士 老板 总监 助理 秘书 同学 先生 女士 小姐 某 某某 氏"
+    " 阿婆 阿姨 阿公 婆婆 奶奶 爷爷 伯 姨 嫂"
     " 家".split()
 )
 _NOT_FIRST = "老小阿"
@@ -286,7 +287,7 @@ def _cleaned(text: str, words: Sequence[Word]) -> list[Word]:
         if (
             last is not None
             and last.end == w.start
-            and _ASCII_RUN.fullmatch(text[last.start : w.end])
+            and _CODE_RUN.fullmatch(text[last.start : w.end])
             and any(c.isdigit() for c in text[last.start : w.end])
         ):
             out[-1] = Word(last.start, w.end, "m")
