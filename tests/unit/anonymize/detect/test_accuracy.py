@@ -13,6 +13,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -20,6 +21,9 @@ import pytest
 from anonymize.detect.entities import Entity
 from anonymize.detect.findings import FINDINGS_SCHEMA
 from tests.corpus import (
+    BLIND_FILE,
+    BLIND_FILE_B,
+    BLIND_FILE_C,
     BLIND_NOTES,
     HELD_OUT_NOTES,
     INDEPENDENT_NOTES,
@@ -459,6 +463,16 @@ FUSED_MIN_RECALL = FUSED_MIN_PRECISION = 0.95
 #: PERSON 182 of 207 found, 182 of 193 right (0.879 / 0.943); CN_ADDRESS 92 of 104, 92 of 101
 #: (0.885 / 0.911).
 MARKED_FLOORS = {"PERSON": (0.859, 0.923), "CN_ADDRESS": (0.864, 0.890)}
+#: The same for the second and third sets of that day (``BLIND_FILE_B``, ``BLIND_FILE_C``),
+#: each scored once blind (B before its misses were looked at, C with the final fusion):
+#: B 0.858 / 0.911 and 0.843 / 0.887, C 0.896 / 0.923 and 0.864 / 0.899 (PERSON, CN_ADDRESS);
+#: floors below today's figures (B after its misses were looked at: 0.853 / 0.916, 0.853 /
+#: 0.897), minus 0.02.
+MARKED_FLOORS_BY_FILE = {
+    BLIND_FILE: MARKED_FLOORS,
+    BLIND_FILE_B: {"PERSON": (0.833, 0.896), "CN_ADDRESS": (0.833, 0.877)},
+    BLIND_FILE_C: {"PERSON": (0.876, 0.903), "CN_ADDRESS": (0.844, 0.879)},
+}
 
 
 @cache
@@ -487,16 +501,21 @@ def test_scan_table_when_held_out_notes_then_fused_names_and_addresses_meet_targ
     assert ok, f"{name}: " + failure_report(run.corpus, run.scores, run.found, entity)
 
 
-@pytest.mark.parametrize("entity", sorted(MARKED_FLOORS))
-def test_scan_table_when_marked_notes_then_above_regression_floor(entity: str) -> None:
-    """A floor, not a target: the marked notes were written blind, scored once with the rules
-    of 2026-12-05, and then looked at to fuse the tagger in, so they are no longer blind. The
-    floors are that day's fused figures minus 0.02, to catch a change that loses ground."""
-    corpus = marked_notes()
+@pytest.mark.parametrize(
+    ("path", "entity"),
+    [(path, e) for path, floors in MARKED_FLOORS_BY_FILE.items() for e in sorted(floors)],
+    ids=lambda v: v.stem if isinstance(v, Path) else str(v),
+)
+def test_scan_table_when_marked_notes_then_above_regression_floor(path: Path, entity: str) -> None:
+    """A floor, not a target (issue 17's target, 0.95 / 0.95, is not met on these sets): the
+    marked notes were written blind and scored once, then looked at, so they are no longer
+    blind. The floors are the fused figures of 2026-12-05 minus 0.02, to catch a change that
+    loses ground."""
+    corpus = marked_notes(path)
     found = predict_vector(corpus)
     scores = score(corpus, found)
     s = scores[entity]
-    min_recall, min_precision = MARKED_FLOORS[entity]
+    min_recall, min_precision = MARKED_FLOORS_BY_FILE[path][entity]
     assert s.recall >= min_recall and s.precision >= min_precision, failure_report(
         corpus, scores, found, entity
     )
