@@ -498,7 +498,10 @@ class TableHierarchy(_Hierarchy):
         super().check_column(frame, column)
         known = pl.Series([row[0] for row in self.rows], dtype=pl.String)
         missing = frame.select(
-            (pl.col(column).is_not_null() & ~pl.col(column).cast(pl.String).is_in(known.implode())).sum()
+            (
+                pl.col(column).is_not_null()
+                & ~pl.col(column).cast(pl.String).is_in(known.implode())
+            ).sum()
         ).item()
         if missing:
             log.warning("table hierarchy: %d value(s) of column %r have no line", missing, column)
