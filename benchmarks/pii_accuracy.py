@@ -9,9 +9,11 @@ further tables score both paths on held-out notes (``tests.corpus``'s
 ``HELD_OUT_NOTES``, ``UNSEEN_NOTES``, ``INDEPENDENT_NOTES``, ``BLIND_NOTES``,
 ``LAST_NOTES``, ``SIXTH_NOTES``: names in places the name rules were not written
 for; the last four were written by helpers who never saw the rules) and the
-blind notes of 2026-12-05 (``tests.corpus.marked_notes()``: 120 notes with
-their names and addresses marked, written by a helper who saw neither the
-code, the rules nor the tagger), each with the rules alone and with the rules
+three sets of blind notes of 2026-12-05 (``tests.corpus.marked_notes(path)``
+with ``BLIND_FILE``, ``BLIND_FILE_B``, ``BLIND_FILE_C``: 120 notes each with
+their names and addresses marked, each written by a helper who saw neither the
+code, the rules, the tagger nor the other sets; each scored once blind, then
+looked at, see benchmarks/README.md), each with the rules alone and with the rules
 fused with the trained tagger (``fuse=False`` / ``fuse=True``), both paths.
 ``--examples`` adds, per entity below target, up to ten masked misses and
 false alarms. The corpus and the scoring live in ``tests/`` (``tests.corpus``,
@@ -30,6 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the `tests` 
 import polars as pl
 
 from tests.corpus import (
+    BLIND_FILE,
+    BLIND_FILE_B,
+    BLIND_FILE_C,
     BLIND_NOTES,
     HELD_OUT_NOTES,
     INDEPENDENT_NOTES,
@@ -140,8 +145,12 @@ def main() -> None:
         ("Last notes", LAST_NOTES),
         ("Sixth notes", SIXTH_NOTES),
     )
-    blind = marked_notes()
-    print_rules_vs_fused("Blind notes of 2026-12-05, names and addresses marked", blind, MARKED)
+    for label, path in (("A", BLIND_FILE), ("B", BLIND_FILE_B), ("C", BLIND_FILE_C)):
+        print_rules_vs_fused(
+            f"Blind notes {label} of 2026-12-05, names and addresses marked",
+            marked_notes(path),
+            MARKED,
+        )
     for title, notes in held_out:
         print_rules_vs_fused(title, make_corpus(args.held_out_n, args.seed, notes))
     if args.examples:
