@@ -229,7 +229,12 @@ def put(
         hierarchy = parse(column, text)
         check_usable(dataset)
         check_column(column, {c.name: ColumnTag(c.tag) for c in dataset.columns})
-        # The data's files never change: read them before any lock is held.
+        previous = next((h for h in dataset.hierarchies if h.column == column), None)
+        _check_name_free(
+            session, dataset, column, check_name_of(name or (previous.name if previous else column))
+        )
+        # The data's files never change: read them before any lock is held (the checks
+        # above are cheap and run again under the lock).
         check_covers(_scan(dataset), column, hierarchy)
         # One writer of a dataset's hierarchies at a time (a concurrent put of the same
         # column would otherwise meet the unique constraint). FOR NO KEY UPDATE on
