@@ -37,8 +37,9 @@ tuned together against the held-out sets; split, each half would re-read
 the others' constants.
 
 Only free text goes to the tagger (:func:`is_free_text`: at least
-:data:`MIN_HAN` Chinese characters); a column of names or addresses keeps the
-rules alone, which read it better and far faster. Within a free text the
+:data:`MIN_HAN` Chinese characters); a column of names, IDs or phones keeps the
+rules alone, which read it better and far faster (a column of full addresses
+does reach the tagger, whose runs then keep the rules' edges). Within a free text the
 tagger reads only where the rules leave doubt (:func:`doubts`: around
 surnames, address parts and the rules' own names and addresses), about
 60 % of a case note's characters. Both detection paths call
