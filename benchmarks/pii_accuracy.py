@@ -35,12 +35,7 @@ from tests.corpus import (
     BLIND_FILE,
     BLIND_FILE_B,
     BLIND_FILE_C,
-    BLIND_NOTES,
-    HELD_OUT_NOTES,
-    INDEPENDENT_NOTES,
-    LAST_NOTES,
-    SIXTH_NOTES,
-    UNSEEN_NOTES,
+    HELD_OUT_SETS,
     LabelledText,
     make_corpus,
     marked_notes,
@@ -137,21 +132,14 @@ def main() -> None:
     print(f"Targets (exact offsets): recall ≥ {MIN_RECALL}, precision ≥ {MIN_PRECISION} for "
           + ", ".join(STRICT) + f"; PERSON ≥ {PERSON_MIN_RECALL} / {PERSON_MIN_PRECISION}; the"
           " other entities are reported.")  # fmt: skip
-    held_out = (
-        ("Held-out notes", HELD_OUT_NOTES),
-        ("Unseen notes", UNSEEN_NOTES),
-        ("Independent notes", INDEPENDENT_NOTES),
-        ("Blind notes", BLIND_NOTES),
-        ("Last notes", LAST_NOTES),
-        ("Sixth notes", SIXTH_NOTES),
-    )
     for label, path in (("A", BLIND_FILE), ("B", BLIND_FILE_B), ("C", BLIND_FILE_C)):
         print_rules_vs_fused(
             f"Blind notes {label} of 2026-12-05, names and addresses marked",
             marked_notes(path),
             MARKED,
         )
-    for title, notes in held_out:
+    for name, notes in HELD_OUT_SETS.items():
+        title = name.removesuffix("_NOTES").replace("_", "-").capitalize() + " notes"
         print_rules_vs_fused(title, make_corpus(args.held_out_n, args.seed, notes))
     if args.examples:
         for path, run in runs.items():

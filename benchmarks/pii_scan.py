@@ -529,19 +529,9 @@ def make_notes(n: int, seed: int, min_chars: int = NOTE_MIN_CHARS) -> list[str]:
     until it is long enough, so notes read like a case worker's running
     record rather than one template.
     """
-    from tests.corpus import (
-        BLIND_NOTES,
-        HELD_OUT_NOTES,
-        INDEPENDENT_NOTES,
-        LAST_NOTES,
-        SIXTH_NOTES,
-        UNSEEN_NOTES,
-        make_corpus,
-    )
+    from tests.corpus import HELD_OUT_SETS, make_corpus
 
-    templates = (
-        HELD_OUT_NOTES + UNSEEN_NOTES + INDEPENDENT_NOTES + BLIND_NOTES + LAST_NOTES + SIXTH_NOTES
-    )
+    templates = tuple(t for notes in HELD_OUT_SETS.values() for t in notes)
     notes: list[str] = []
     seen: set[str] = set()
     note, round_ = "", 0

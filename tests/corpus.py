@@ -44,6 +44,7 @@ __all__ = [
     "BLIND_FILE_C",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
+    "HELD_OUT_SETS",
     "INDEPENDENT_NOTES",
     "LAST_NOTES",
     "NEGATIVE_KINDS",
@@ -818,6 +819,16 @@ def table(corpus: list[LabelledText], column: str = "text") -> pl.DataFrame:
     """
     return pl.DataFrame({column: pl.Series([t.text for t in corpus], dtype=pl.String)})
 
+
+#: Every held-out notes set by name, in the order they were written.
+HELD_OUT_SETS: dict[str, tuple[str, ...]] = {
+    "HELD_OUT_NOTES": HELD_OUT_NOTES,
+    "UNSEEN_NOTES": UNSEEN_NOTES,
+    "INDEPENDENT_NOTES": INDEPENDENT_NOTES,
+    "BLIND_NOTES": BLIND_NOTES,
+    "LAST_NOTES": LAST_NOTES,
+    "SIXTH_NOTES": SIXTH_NOTES,
+}
 
 #: Notes with their names and addresses marked inline (``[PERSON:孙红梅]``, ``[CN_ADDRESS:…]``),
 #: written on 2026-12-05 by a helper who never saw the project's code, rules, corpora or the

@@ -24,12 +24,7 @@ from tests.corpus import (
     BLIND_FILE,
     BLIND_FILE_B,
     BLIND_FILE_C,
-    BLIND_NOTES,
-    HELD_OUT_NOTES,
-    INDEPENDENT_NOTES,
-    LAST_NOTES,
-    SIXTH_NOTES,
-    UNSEEN_NOTES,
+    HELD_OUT_SETS,
     LabelledText,
     make_corpus,
     marked_notes,
@@ -443,14 +438,6 @@ def test_score_when_findings_vary_then_counts_exact_and_overlap_matches(
 
 
 #: The held-out note sets, scored on the fused vector path (``scan_table``, tagger on).
-HELD_OUT_SETS = {
-    "HELD_OUT_NOTES": HELD_OUT_NOTES,
-    "UNSEEN_NOTES": UNSEEN_NOTES,
-    "INDEPENDENT_NOTES": INDEPENDENT_NOTES,
-    "BLIND_NOTES": BLIND_NOTES,
-    "LAST_NOTES": LAST_NOTES,
-    "SIXTH_NOTES": SIXTH_NOTES,
-}
 #: Texts drawn from each held-out set.
 FUSED_N = 300
 #: Names and addresses on the fused path, exact offsets, on each held-out set. Measured on
