@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from policies.access import check_can_manage_datasets
 from policies.airlock import JobStatus
@@ -32,7 +32,7 @@ from sandbox.catalog import withdraw as tombstone
 from sandbox.jobs.lifecycle import transition
 from sandbox.settings import Settings
 from sandbox.store.db import Database
-from sandbox.store.models import Dataset, Grant, Job, grant_datasets, utcnow
+from sandbox.store.models import Dataset, DatasetHierarchy, Grant, Job, grant_datasets, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,9 @@ def withdraw(db: Database, settings: Settings, who: Principal, name: str, reason
             if name in job.dataset_names
         ]
         tombstone.mark(dataset, reason, utcnow())
+        hierarchies = session.execute(
+            delete(DatasetHierarchy).where(DatasetHierarchy.dataset_id == dataset.id)
+        ).rowcount  # type: ignore[attr-defined]
         why = f"dataset '{name}' withdrawn by its bureau: {reason}"
         terminated = []
         for grant_id in grant_ids:
@@ -119,6 +122,7 @@ def withdraw(db: Database, settings: Settings, who: Principal, name: str, reason
             reason=reason,
             grants_terminated=terminated,
             jobs_failed=failed,
+            hierarchies_deleted=hierarchies,
         )
     try:
         tombstone.delete_files(settings, dataset)

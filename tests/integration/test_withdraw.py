@@ -24,11 +24,12 @@ from sandbox.audit.verify import verify
 from sandbox.jobs import answer_cache
 from sandbox.service import Sandbox
 from sandbox.settings import Settings
-from sandbox.store.models import AuditEntry, Dataset, Job
+from sandbox.store.models import AuditEntry, Dataset, DatasetHierarchy, Job
 from sandbox.web.app import create_app
-from tests.factories import World, build_world, wait_status
+from tests.factories import CITIES, World, build_world, wait_status
 
 WITHDRAW = "/v1/datasets/residents/withdraw"
+HIERARCHY = "/v1/datasets/residents/hierarchies/city"
 REASON = {"reason": "the source licence ended"}
 
 
@@ -101,6 +102,9 @@ def test_withdraw_when_steward_withdraws_then_grants_end_jobs_fail_files_go_rele
     with sandbox.db.session() as session:
         folder = Path(session.scalars(select(Dataset.path)).one())
     assert folder.is_dir()
+    hierarchy = {"csv": "".join(f"{city};*\n" for city in CITIES)}
+    stored = world.http.put(HIERARCHY, headers=world.as_("steward"), json=hierarchy)
+    assert stored.status_code == 200, stored.text
 
     response = _post(world, WITHDRAW, "steward", REASON)
     assert response.status_code == 200, response.text
@@ -108,6 +112,8 @@ def test_withdraw_when_steward_withdraws_then_grants_end_jobs_fail_files_go_rele
     assert tombstone["withdrawn_reason"] == REASON["reason"]
     assert dt.datetime.fromisoformat(tombstone["withdrawn_at"])
     assert not folder.exists()  # the files are gone
+    with sandbox.db.session() as session:  # and the hierarchies: their lines are the values
+        assert session.scalars(select(DatasetHierarchy)).all() == []
 
     grant = world.grant()
     assert grant["state"] == "terminated" and REASON["reason"] in grant["state_reason"]
@@ -163,6 +169,7 @@ def test_withdraw_when_steward_withdraws_then_grants_end_jobs_fail_files_go_rele
             "reason": REASON["reason"],
             "grants_terminated": [world.grant_id],
             "jobs_failed": [],
+            "hierarchies_deleted": 1,
         }
         assert verify(session, sandbox.settings.secret()).ok
 
