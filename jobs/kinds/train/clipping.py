@@ -17,14 +17,16 @@ loss at the layer's output (Goodfellow 2015). So
   uses the same identity for ``Linear``);
 - the clipped sum is one matrix product: ``Σᵢ cᵢ gᵢ aᵢᵀ = (c ⊙ G)ᵀ A``.
 
-One forward pass keeps every aᵢ, one backward pass of the summed loss gives
-every gᵢ (the loss is a sum of per-row losses, so row i of ∂(Σℓ)/∂z is
-∂ℓᵢ/∂zᵢ), and two small matrix products per layer give the clipped sum.
-The result equals opacus's per-sample clipping up to floating-point
-rounding, with its clip factor ``min(1, C / (‖∇ℓᵢ‖ + 1e-6))``; the
-activations between layers have no parameters, and :func:`clipped_sum`
-refuses a network with any other parametrised module, for which the
-identity would not hold.
+One forward pass keeps every aᵢ; one backward pass, written out for the
+three pieces :func:`jobs.kinds.train.mlp.build` uses (cross-entropy:
+softmax minus the one-hot label; ReLU: its 0/1 slope; tanh: 1 − tanh²),
+gives every gᵢ row by row, as a batch; and two small matrix products per
+layer give the clipped sum. Autograd would give the same gᵢ (row i of
+∂(Σℓ)/∂z is ∂ℓᵢ/∂zᵢ) at a third more time per step, for building a graph
+over the parameters that is never used. The result equals opacus's
+per-sample clipping up to floating-point rounding, with its clip factor
+``min(1, C / (‖∇ℓᵢ‖ + 1e-6))``; :func:`clipped_sum` refuses any other
+network, for which neither the backward pass nor the identity is written.
 
 References:
     Abadi, M. et al. (2016). Deep Learning with Differential Privacy. CCS.
@@ -45,8 +47,8 @@ def clipped_sum(net: Any, features: Any, labels: Any, max_grad_norm: float) -> l
     """Σ over the batch of each row's cross-entropy gradient clipped to ``max_grad_norm``.
 
     Args:
-        net: A ``torch.nn.Sequential`` of ``Linear`` layers and parameter-free
-            activations (:func:`jobs.kinds.train.mlp.build`).
+        net: A ``torch.nn.Sequential`` of ``Linear`` layers, each but the last
+            followed by ``ReLU`` or ``Tanh`` (:func:`jobs.kinds.train.mlp.build`).
         features: ``[B, inputs]`` float tensor; B may be 0 (an empty Poisson batch).
         labels: ``[B]`` class indices.
         max_grad_norm: C, the bound on each row's whole gradient (all layers).
@@ -56,27 +58,20 @@ def clipped_sum(net: Any, features: Any, labels: Any, max_grad_norm: float) -> l
         the clipped sum, with no noise and no division by the batch size.
 
     Raises:
-        ValueError: ``net`` holds a parametrised module other than ``Linear``.
+        ValueError: ``net`` holds another kind of module.
     """
     import torch
 
-    linears: list[Any] = []
-    inputs: list[Any] = []
-    outputs: list[Any] = []
-    h = features
-    for layer in net:
-        if isinstance(layer, torch.nn.Linear):
-            linears.append(layer)
-            inputs.append(h)
-            h = layer(h)
-            outputs.append(h)
-        elif any(True for _ in layer.parameters()):
-            raise ValueError(f"clipped_sum handles Linear layers only, not {type(layer).__name__}")
-        else:
-            h = layer(h)
-    loss = torch.nn.functional.cross_entropy(h, labels, reduction="sum")
-    backprops = torch.autograd.grad(loss, outputs)
     with torch.no_grad():
+        linears, inputs, slopes, logits = _forward(net, features)
+        # ∂ℓᵢ/∂logitsᵢ of row i's cross-entropy: softmax minus the one-hot label
+        g = torch.softmax(logits, dim=1)
+        g[torch.arange(g.shape[0]), labels] -= 1
+        backprops = [g]
+        for layer, slope in zip(reversed(linears[1:]), reversed(slopes), strict=True):
+            g = (g @ layer.weight) * slope
+            backprops.append(g)
+        backprops.reverse()
         squared = torch.zeros(features.shape[0], dtype=features.dtype)
         for layer, a, g in zip(linears, inputs, backprops, strict=True):
             # the weight's ‖gᵢ‖²‖aᵢ‖², plus the bias's ‖gᵢ‖²
@@ -89,6 +84,42 @@ def clipped_sum(net: Any, features: Any, labels: Any, max_grad_norm: float) -> l
             if layer.bias is not None:
                 sums.append(scaled.sum(dim=0))
     return sums
+
+
+def _forward(net: Any, features: Any) -> tuple[list[Any], list[Any], list[Any], Any]:
+    """The Linear layers, their inputs, each activation's slope, and the logits.
+
+    Raises:
+        ValueError: A module other than Linear, ReLU, Tanh, or not alternating
+            Linear and activation from a Linear to a Linear.
+    """
+    import torch
+
+    linears: list[Any] = []
+    inputs: list[Any] = []
+    slopes: list[Any] = []
+    h = features
+    for layer in net:
+        # alternating: a Linear first and last, one activation between two
+        if isinstance(layer, torch.nn.Linear) and len(linears) == len(slopes):
+            linears.append(layer)
+            inputs.append(h)
+            h = torch.nn.functional.linear(h, layer.weight, layer.bias)
+        elif isinstance(layer, torch.nn.ReLU) and len(linears) == len(slopes) + 1:
+            slope = h > 0
+            h = h * slope
+            slopes.append(slope)
+        elif isinstance(layer, torch.nn.Tanh) and len(linears) == len(slopes) + 1:
+            h = torch.tanh(h)
+            slopes.append(1 - h.square())
+        else:
+            raise ValueError(
+                "clipped_sum handles Linear layers with ReLU or Tanh between them only, "
+                f"not {type(layer).__name__} here"
+            )
+    if not linears or len(linears) != len(slopes) + 1:
+        raise ValueError("clipped_sum needs a network that starts and ends with a Linear layer")
+    return linears, inputs, slopes, h
 
 
 def dp_optimizer(inner: Any, **options: Any) -> Any:

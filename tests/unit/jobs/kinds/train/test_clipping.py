@@ -84,11 +84,24 @@ def test_clipped_sum_when_batch_empty_then_zeros() -> None:
     assert all(float(g.abs().sum()) == 0.0 for g in got)
 
 
-def test_clipped_sum_when_layer_is_not_linear_then_refused() -> None:
-    # the norm identity holds for Linear layers only; a LayerNorm has its own parameters
-    net = torch.nn.Sequential(torch.nn.Linear(INPUTS, 3), torch.nn.LayerNorm(3))
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        # a LayerNorm has its own parameters: no backward pass written for it
+        ([torch.nn.Linear(INPUTS, 3), torch.nn.ReLU(), torch.nn.LayerNorm(3)], "not LayerNorm"),
+        ([torch.nn.Linear(INPUTS, 3), torch.nn.Sigmoid(), torch.nn.Linear(3, 2)], "not Sigmoid"),
+        # two Linear layers in a row, or an activation after the logits
+        ([torch.nn.Linear(INPUTS, 3), torch.nn.Linear(3, 2)], "not Linear here"),
+        ([torch.nn.Linear(INPUTS, 3), torch.nn.ReLU()], "ends with a Linear"),
+        ([torch.nn.ReLU(), torch.nn.Linear(INPUTS, 3)], "not ReLU here"),
+    ],
+)
+def test_clipped_sum_when_network_is_not_an_mlp_of_build_then_refused(
+    layers: list[Any], message: str
+) -> None:
+    net = torch.nn.Sequential(*layers)
 
-    with pytest.raises(ValueError, match="Linear layers only"):
+    with pytest.raises(ValueError, match=message):
         clipping.clipped_sum(net, torch.ones(2, INPUTS), torch.zeros(2, dtype=torch.long), 1.0)
 
 
