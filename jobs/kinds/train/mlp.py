@@ -208,8 +208,12 @@ def train(
             # opacus's Poisson sampler (UniformWithReplacementSampler): every row
             # in independently with probability q, the same draw from the same generator.
             chosen = torch.rand(features.shape[0], generator=generator) < dpsgd.sample_rate
+            rows = chosen.nonzero().squeeze(1)  # once for both tensors: half the sampling time
             optimizer.zero_grad()
-            sums = _clipping.clipped_sum(net, features[chosen], labels[chosen], model.max_grad_norm)
+            sums = _clipping.clipped_sum(
+                net, features.index_select(0, rows), labels.index_select(0, rows),
+                model.max_grad_norm,
+            )  # fmt: skip
             for param, summed in zip(params, sums, strict=True):
                 param.grad = summed
             optimizer.step()
