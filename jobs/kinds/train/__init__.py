@@ -5,8 +5,8 @@
 - :mod:`~jobs.kinds.train.kind` — ``KIND``, the kind's answers to
   :class:`jobs.kinds.base.JobKind`.
 - :mod:`~jobs.kinds.train.engine` — the run (with :mod:`~jobs.kinds.train.data`,
-  :mod:`~jobs.kinds.train.models` for diffprivlib and :mod:`~jobs.kinds.train.mlp`
-  for DP-SGD).
+  :mod:`~jobs.kinds.train.models` for diffprivlib, :mod:`~jobs.kinds.train.mlp`
+  for DP-SGD and :mod:`~jobs.kinds.train.clipping` for its per-row clipping).
 """
 
 from jobs.kinds.train.kind import KIND
