@@ -134,7 +134,7 @@ def _bound_everyone(
     groups_per_unit: int | None,
     seed: int,
 ) -> pl.LazyFrame:
-    """Hash, sort and rank every row of ``frame`` (known units only)."""
+    """Hash, sort and rank every row of ``frame`` (known units only): the bound itself."""
     if groups_per_unit is not None:
         frame = _bound_groups(frame, unit, keys, groups_per_unit, seed)
     row_hash = pl.struct(sorted({unit, *keys, *columns})).hash(seed ^ 0x5BD1E995)
@@ -172,9 +172,11 @@ def bound_contributions(
     schema = frame.collect_schema()
     frame = frame.filter(known_unit(unit, schema[unit]))
     groups = groups_per_unit if keys and groups_per_unit < rows_per_unit else None
-    over = _over_bound(frame, unit, keys, schema, rows_per_unit, groups)
-    # polars evaluates ``frame`` once for the three uses (common subplan elimination)
-    untouched = frame.join(over, on=unit, how="anti")
-    cut = frame.join(over, on=unit, how="semi")
-    bounded = _bound_everyone(cut, unit, keys, columns, rows_per_unit, groups, seed)
-    return pl.concat([untouched, bounded])
+    # Collected here, not joined lazily: a join would make polars cache every row in
+    # memory (the frame feeds both sides), while a filter on this short list streams.
+    over = _over_bound(frame, unit, keys, schema, rows_per_unit, groups).collect().to_series()
+    if over.is_empty():
+        return frame
+    cut = pl.col(unit).is_in(over.implode())
+    bounded = _bound_everyone(frame.filter(cut), unit, keys, columns, rows_per_unit, groups, seed)
+    return pl.concat([frame.filter(~cut), bounded])
