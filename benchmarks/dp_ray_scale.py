@@ -77,7 +77,11 @@ def write_partitions(folder: Path, rows: int, parts: int, seed: int = 3) -> None
 
 
 class PeakRss:
-    """Samples the RSS of matching processes every 50 ms: peak of the sum, peak of each."""
+    """Samples the RSS of matching processes every 50 ms: peak of the sum, peak of each.
+
+    Ray's per-node agents (``ray::DashboardAgent``, ``ray::RuntimeEnvAgent``) are
+    not workers and are left out.
+    """
 
     def __init__(self, match: str) -> None:
         self.match, self.peak, self._stop = match, 0, threading.Event()
@@ -89,7 +93,8 @@ class PeakRss:
             total = 0
             for proc in psutil.process_iter(["pid", "cmdline", "memory_info"]):
                 cmd = " ".join(proc.info["cmdline"] or [])
-                if self.match in cmd and proc.info["memory_info"] is not None:
+                worker = self.match in cmd and not cmd.rstrip().endswith("Agent")
+                if worker and proc.info["memory_info"] is not None:
                     rss = proc.info["memory_info"].rss
                     total += rss
                     self.each[proc.info["pid"]] = max(self.each.get(proc.info["pid"], 0), rss)
