@@ -174,9 +174,8 @@ def bound_contributions(
     groups = groups_per_unit if keys and groups_per_unit < rows_per_unit else None
     # Collected here, not joined lazily: a join would make polars cache every row in
     # memory (the frame feeds both sides), while a filter on this short list streams.
+    # The plan has the same shape whether or not anyone is over the bound.
     over = _over_bound(frame, unit, keys, schema, rows_per_unit, groups).collect().to_series()
-    if over.is_empty():
-        return frame
     cut = pl.col(unit).is_in(over.implode())
     bounded = _bound_everyone(frame.filter(cut), unit, keys, columns, rows_per_unit, groups, seed)
     return pl.concat([frame.filter(~cut), bounded])
