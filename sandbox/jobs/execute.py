@@ -31,7 +31,7 @@ from policies.grants import GrantState, in_force
 from policies.views import operator_sees_failure
 from sandbox.catalog.datasets import get as get_dataset
 from sandbox.checks import Check, CheckContext
-from sandbox.checks.process import ChecksStopped, Limits, run_isolated
+from sandbox.checks.process import ChecksStopped, Limits, Spare, run_isolated
 from sandbox.jobs.facts import check_context, dataset_facts, grant_facts, min_cell, task
 from sandbox.jobs.lifecycle import locked, transition
 from sandbox.jobs.queue import (
@@ -107,14 +107,19 @@ class RunReport(BaseModel):
 
 
 def checked(
-    job_id: int, output: Path, context: CheckContext, limits: Limits | None = None
+    job_id: int,
+    output: Path,
+    context: CheckContext,
+    limits: Limits | None = None,
+    spare: Spare | None = None,
 ) -> list[Check]:
     """The automatic checks of an output; where they break, one failing check instead.
 
     They run in a child process within ``limits`` (:mod:`sandbox.checks.process`):
     checking a large output must not slow the API's answers (an operator timing
     them would read what the hidden run did), and a file that defeats a reader
-    must not take the service's memory.
+    must not take the service's memory. ``spare`` holds a child started ahead
+    (:class:`~sandbox.checks.process.Spare`), so the job waits for no interpreter.
 
     Operator code chooses what its output holds, so an output that breaks a check
     (or stops its process) must not fail the job: a job's failure is visible to the
@@ -125,7 +130,7 @@ def checked(
     """
     try:
         crash_soon("during_checks", 0.3)  # while the child process checks
-        return run_isolated(output, context, limits or Limits())
+        return run_isolated(output, context, limits or Limits(), spare)
     except (KeyboardInterrupt, SystemExit, InternalError):
         raise  # InternalError: a stored dataset could not be read, whatever the output holds
     except ChecksStopped as err:  # its message is ours: limits and error types, no value
@@ -216,6 +221,10 @@ class Executor:
             cpu_seconds=settings.checks_cpu_s,
             wall_seconds=settings.checks_wall_s,
         )
+        # A checks' process started ahead of each output: starting one took most of a
+        # small job's time to review (issue 18). The first is started by the first job's
+        # checks (a process that runs no job, as most tests' services, starts none).
+        self.spare = Spare(self.limits)
         self._threads: list[threading.Thread] = []
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
@@ -386,7 +395,8 @@ class Executor:
             outcome = self.runner.run(task_)
             crashpoint("after_output")
             context = check_context(kind, spec, task_)
-            checks = checked(lease.job_id, Path(outcome.output_path), context, self.limits)
+            output_file = Path(outcome.output_path)
+            checks = checked(lease.job_id, output_file, context, self.limits, self.spare)
             self.finish(lease, outcome, [*checks, *run_problems(outcome)])
         except SandboxError as err:
             self.fail(lease, str(err), output, started)
@@ -585,6 +595,7 @@ class Executor:
             except Exception as err:  # its lease expires instead
                 log.error("job %s could not be handed back (%s)", lease.job_id, type(err).__name__)
         self.leases.close()
+        self.spare.close()
         if handed:
             log.warning("%d running jobs handed back to the queue at shutdown", handed)
         return handed

@@ -105,7 +105,7 @@ def test_checked_when_the_checks_break_then_one_failing_check_and_no_value_logge
 ) -> None:
     from sandbox.jobs import execute as job_service
 
-    def broken(output: Path, context: CheckContext, limits: object) -> list[Check]:
+    def broken(output: Path, context: CheckContext, *limits: object) -> list[Check]:
         raise pl.exceptions.PanicException("value 320102199001011234 overflowed")
 
     monkeypatch.setattr(job_service, "run_isolated", broken)
