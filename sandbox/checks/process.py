@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from jobs import storage
 from policies.errors import InternalError
 
 if TYPE_CHECKING:  # the child sets its limits before it imports polars
@@ -111,9 +112,16 @@ def run_isolated(output: Path, context: CheckContext, limits: Limits) -> list[Ch
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _child_env() -> dict[str, str]:
-    """The child's environment: locale, paths and threads; none of the service's secrets."""
+def _child_env(remote: bool = False) -> dict[str, str]:
+    """The child's environment: locale, paths and threads; none of the service's secrets.
+
+    With datasets in object storage (``remote``) the child also gets the storage's
+    ``AWS_*`` variables: it reads the inputs' parts there, as it reads a local data
+    folder otherwise. Give the service a key limited to its bucket prefix.
+    """
     env = {name: os.environ[name] for name in _ENV_KEPT if name in os.environ}
+    if remote:
+        env |= storage.environment()
     # The child imports this very code, wherever the parent found it.
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
@@ -133,7 +141,7 @@ def _run_child(output: Path, context: CheckContext, limits: Limits, folder: Path
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env=_child_env(),
+        env=_child_env(remote=any(storage.is_remote(p) for p in context.inputs.values())),
         close_fds=True,
     ) as child:
         try:
