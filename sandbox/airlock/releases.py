@@ -123,6 +123,25 @@ def publish(settings: Settings, name: str, sha256: str) -> str:
     return location
 
 
+def local_output(cache: Path, location: str | None, sha256: str | None) -> Path | None:
+    """A local file of a stored output to show or send, or None when it is gone.
+
+    A local output is itself; an object in object storage is served from a copy in
+    ``cache`` checked against ``sha256`` (:func:`jobs.storage.cached`).
+    """
+    if not location:
+        return None
+    if not storage.is_remote(location):
+        path = Path(location)
+        return path if path.is_file() else None
+    if not sha256:
+        return None
+    try:
+        return storage.cached(location, sha256, cache)
+    except FileNotFoundError:
+        return None
+
+
 def _fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:

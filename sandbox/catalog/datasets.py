@@ -391,12 +391,10 @@ def _store(
             )
             return dataset
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        if storage.is_remote(stored):  # the parts put before the failure
-            storage.delete_tree(stored)
+        storage.delete_tree(stored)  # what was stored before the failure
         raise
     finally:
-        if storage.is_remote(stored):  # the local copy of what is now stored
+        if remote:  # the local copy of what is now stored (or was refused)
             shutil.rmtree(folder, ignore_errors=True)
 
 

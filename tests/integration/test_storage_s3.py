@@ -24,11 +24,13 @@ from policies.catalog import ColumnTag, Grade, OpenAttribute
 from policies.roles import OrgKind, Role
 from sandbox.access import auth, grants
 from sandbox.access.auth import Principal
+from sandbox.airlock.releases import local_output
 from sandbox.airlock.review import download, review
 from sandbox.audit import chain as audit
 from sandbox.catalog import datasets as catalog
 from sandbox.catalog.withdraw import delete_files
 from sandbox.jobs.service import JobService
+from sandbox.service.retention import sweep
 from sandbox.settings import Settings
 from sandbox.store.db import Database
 from sandbox.store.models import Job
@@ -202,3 +204,24 @@ def test_extract_when_storage_is_s3_then_its_output_is_an_object_in_quarantine(
     assert storage.sha256(output) == sha256
     assert storage.scan_parquet(output).collect().columns == ["city", "age"]
     _no_local_data(settings)
+
+
+def test_retention_when_storage_is_s3_then_a_rejected_output_object_is_deleted(
+    db: Database, tmp_path: Path, store_url: str
+):
+    settings, steward, analyst, grant_id = _world(db, tmp_path, store_url)
+    service = JobService(db, settings, InProcessRunner(), workers=1, untimed_workers=0)
+    job = service.submit(analyst, grant_id, aggregate_spec(epsilon=0.5))
+    service.shutdown(wait=True)
+    with db.session() as s:
+        row = s.get(Job, job.id)
+        assert row is not None and row.status == "awaiting_review", row.error
+        quarantined, sha256 = row.output_path, row.output_sha256
+    cache = tmp_path / "cache"
+    shown = local_output(cache, quarantined, sha256)  # what the console previews
+    assert shown is not None and storage.sha256(str(shown)) == sha256
+    review(db, settings, steward, job.id, Decision.REJECT, "not this one")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=settings.retention_days + 1)
+    assert sweep(db, settings, later) == 1
+    assert storage.glob(f"{store_url}/quarantine/*") == []
+    assert local_output(tmp_path / "other", quarantined, sha256) is None  # gone: nothing shown
