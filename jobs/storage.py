@@ -29,6 +29,7 @@ complete, so a reader sees no object or the whole one, never a partial file.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import os
 import posixpath
@@ -165,7 +166,14 @@ def filesystem(location: str | os.PathLike[str]) -> tuple[pafs.FileSystem, str]:
 
     if not is_remote(location):
         return pafs.LocalFileSystem(), str(Path(location).absolute())
-    access = S3Access.from_environment()
+    return _s3(S3Access.from_environment()), str(location)[len(_SCHEME) :]
+
+
+@functools.lru_cache(maxsize=4)
+def _s3(access: S3Access) -> pafs.S3FileSystem:
+    """One client per set of credentials (a rotated key in the environment gets a new one)."""
+    from pyarrow import fs as pafs
+
     options: dict[str, Any] = {}
     if access.access_key and access.secret_key:
         options |= {"access_key": access.access_key, "secret_key": access.secret_key}
@@ -176,7 +184,7 @@ def filesystem(location: str | os.PathLike[str]) -> tuple[pafs.FileSystem, str]:
     if access.endpoint_url:
         scheme, _, host = access.endpoint_url.partition("://")
         options |= {"endpoint_override": host.rstrip("/"), "scheme": scheme}
-    return pafs.S3FileSystem(**options), str(location)[len(_SCHEME) :]
+    return pafs.S3FileSystem(**options)
 
 
 def polars_options(location: str | os.PathLike[str]) -> dict[str, str] | None:
