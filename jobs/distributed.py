@@ -19,7 +19,7 @@ from typing import Any
 
 from jobs.errors import InternalError
 from jobs.kinds import KINDS, JobKind, PartitionedKind, parse_job_spec
-from jobs.task import Task
+from jobs.task import Task, staged
 
 __all__ = ["finish", "partial", "single"]
 
@@ -44,10 +44,10 @@ def partial(task: dict[str, Any], path: str) -> Any:
 def finish(task: dict[str, Any], *parts: Any) -> dict[str, Any]:
     """Combine the partials, release once (noise, selection, suppression), write quarantine."""
     t = Task(**task)
-    return asdict(_partitioned(t).finish(t, parts))
+    return asdict(staged(t, lambda local: _partitioned(local).finish(local, parts)))
 
 
 def single(task: dict[str, Any]) -> dict[str, Any]:
     """Run a job whole in one Ray task; write quarantine; return metadata."""
     t = Task(**task)
-    return asdict(_kind(t).run(t))
+    return asdict(staged(t, lambda local: _kind(local).run(local)))

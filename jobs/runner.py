@@ -27,7 +27,7 @@ from typing import Any
 from jobs.errors import InternalError, JobFailed, redacted_traceback
 from jobs.kinds import KINDS, parse_job_spec
 from jobs.kinds.base import PartitionedKind
-from jobs.task import Outcome, Task, evaluation_errors, sha256_file, write_result
+from jobs.task import Outcome, Task, evaluation_errors, sha256_file, staged, write_result
 
 __all__ = [
     "Outcome",
@@ -53,7 +53,7 @@ def execute(task: Task) -> Outcome:
         InvalidJobSpec: The task's spec is not a spec of a registered kind.
         InternalError: The task lacks the catalog context its kind needs.
     """
-    return KINDS[parse_job_spec(task.spec).kind].run(task)
+    return staged(task, KINDS[parse_job_spec(task.spec).kind].run)
 
 
 @contextlib.contextmanager

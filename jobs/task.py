@@ -8,16 +8,17 @@ process by asking its kind (:data:`jobs.kinds.KINDS`).
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from jobs.errors import InvalidJobSpec, JobFailed
+from jobs import storage
+from jobs.errors import InternalError, InvalidJobSpec, JobFailed
 
 __all__ = [
     "Outcome",
@@ -25,6 +26,7 @@ __all__ = [
     "evaluation_errors",
     "partition_files",
     "sha256_file",
+    "staged",
     "write_result",
 ]
 
@@ -126,6 +128,28 @@ def write_result(task: Task, result: Any) -> Outcome:
     )
 
 
+def staged(task: Task, run: Callable[[Task], Outcome]) -> Outcome:
+    """Run ``task`` with ``run``; an output bound for object storage is written locally first.
+
+    Engines write their output to a local file and rename it into place. When
+    quarantine is in object storage, ``run`` gets a task whose output path lies
+    in a private temporary folder; the file it wrote is then put, whole, beside
+    ``task.output_path`` under the name the engine gave it (``.zip``,
+    ``.safetensors``...), and the outcome names that object.
+    """
+    if not storage.is_remote(task.output_path):
+        return run(task)
+    with tempfile.TemporaryDirectory(prefix="sandbox-output-") as folder:
+        local = Path(folder) / storage.name(task.output_path)
+        outcome = run(replace(task, output_path=str(local)))
+        written = Path(outcome.output_path)
+        if written.parent != local.parent:
+            raise InternalError("a job kind wrote its output outside the folder it was given")
+        target = storage.join(storage.parent(task.output_path), written.name)
+        storage.put_file(written, target)
+        return replace(outcome, output_path=target)
+
+
 def partition_files(pattern: str) -> list[str]:
-    """The partition files a task's input names (a glob), in partition order."""
-    return sorted(glob.glob(pattern))
+    """The partition files a task's input names (a glob, local or remote), in partition order."""
+    return storage.glob(pattern)

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Path(".sandbox")
+    #: Where datasets, quarantine and releases live instead of the data folder: an
+    #: S3-compatible bucket and prefix (``s3://bucket/prefix``), so Ray workers on any
+    #: node read partitions directly and no shared volume is needed. Credentials and the
+    #: endpoint come from each process's environment (``AWS_*``, or ``AWS_*_FILE``; see
+    #: :mod:`jobs.storage`), never from here nor from the database. Unset: the data folder.
+    storage_url: str | None = None
     #: SQLAlchemy URL; default a SQLite file in the data folder.
     database_url: str | None = None
     #: Address of an existing Ray cluster; unset starts a local Ray (dashboard off).
@@ -102,6 +108,16 @@ class Settings(BaseSettings):
     #: The time zone the review console shows times in (an IANA name, e.g. ``UTC``).
     console_timezone: str = "Asia/Shanghai"
 
+    @field_validator("storage_url")
+    @classmethod
+    def _bucket_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        bucket = value.removeprefix("s3://").split("/", 1)[0]
+        if not value.startswith("s3://") or not bucket or "?" in value or "@" in value:
+            raise ValueError("SANDBOX_STORAGE_URL must read s3://bucket/prefix (no credentials)")
+        return value.rstrip("/")
+
     @field_validator("console_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -147,6 +163,26 @@ class Settings(BaseSettings):
     @property
     def releases_dir(self) -> Path:
         return self.data_dir / "releases"
+
+    @property
+    def datasets_location(self) -> str:
+        """Where datasets are stored: a local folder, or a prefix in object storage."""
+        return self._location("datasets")
+
+    @property
+    def quarantine_location(self) -> str:
+        """Where jobs' outputs wait for review: a local folder, or a prefix in object storage."""
+        return self._location("quarantine")
+
+    @property
+    def releases_location(self) -> str:
+        """Where released files are: a local folder, or a prefix in object storage."""
+        return self._location("releases")
+
+    def _location(self, folder: str) -> str:
+        if self.storage_url is not None:
+            return f"{self.storage_url}/{folder}"
+        return str((self.data_dir / folder).resolve())
 
     def check_secure(self) -> None:
         """Refuse insecure settings outside development.

@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from jobs.runner import sha256_file
+from jobs import storage
 from policies.errors import InternalError
 from sandbox.audit import chain as audit
 from sandbox.settings import Settings
@@ -46,15 +46,20 @@ def stale(settings: Settings, name: str, sha256: str) -> str | None:
     Returns:
         ``"missing"`` (absent, or not a regular file), ``"hash mismatch"``, or None.
     """
-    released = settings.releases_dir / name
-    if released.is_symlink() or not released.is_file():
-        return "missing"
-    if sha256_file(released) != sha256:
+    location = storage.join(settings.releases_location, name)
+    if storage.is_remote(location):
+        if not storage.exists(location):
+            return "missing"
+    else:
+        released = Path(location)
+        if released.is_symlink() or not released.is_file():
+            return "missing"
+    if storage.sha256(location) != sha256:
         return "hash mismatch"
     return None
 
 
-def quarantined(settings: Settings, name: str, sha256: str) -> Path | None:
+def quarantined(settings: Settings, name: str, sha256: str) -> str | None:
     """The quarantined file a release named ``name`` (``job-N.<suffix>``) copies: the run's
     attempt file (``job-N-a<k>.<suffix>``, see :mod:`sandbox.jobs.queue`) or, for outputs
     written before leases, ``name`` itself; the one whose SHA-256 is ``sha256``, or None."""
@@ -62,19 +67,25 @@ def quarantined(settings: Settings, name: str, sha256: str) -> Path | None:
     if found is None:
         return None
     suffix = name[name.index(".") :]
-    candidates = [settings.quarantine_dir / name]
-    candidates += sorted(settings.quarantine_dir.glob(f"job-{found.group(1)}-a*{suffix}"))
+    folder = settings.quarantine_location
+    candidates = [storage.join(folder, name)]
+    candidates += storage.glob(storage.join(folder, f"job-{found.group(1)}-a*{suffix}"))
     for source in candidates:
-        if source.is_file() and not source.is_symlink() and sha256_file(source) == sha256:
+        if storage.is_remote(source):
+            present = storage.exists(source)
+        else:
+            present = Path(source).is_file() and not Path(source).is_symlink()
+        if present and storage.sha256(source) == sha256:
             return source
     return None
 
 
-def publish(settings: Settings, name: str, sha256: str) -> Path:
+def publish(settings: Settings, name: str, sha256: str) -> str:
     """Copy a committed release's file out of quarantine into ``releases/``; idempotent.
 
     The copy is written to a temporary file, flushed to disk and renamed into
     place, so ``releases/`` holds either nothing or the whole file under its name.
+    In object storage the copy is one server-side copy: the object appears whole.
 
     Args:
         settings: Where quarantine and releases are.
@@ -82,21 +93,25 @@ def publish(settings: Settings, name: str, sha256: str) -> Path:
         sha256: The output's recorded SHA-256.
 
     Returns:
-        The released file.
+        The released file's location.
 
     Raises:
         InternalError: The quarantined output is gone or changed.
     """
-    released = settings.releases_dir / name
+    location = storage.join(settings.releases_location, name)
     if stale(settings, name, sha256) is None:
-        return released
+        return location
     source = quarantined(settings, name, sha256)
     if source is None:
         raise InternalError(f"the quarantined output of {name} is missing or changed")
+    if storage.is_remote(location):
+        storage.copy(source, location)
+        return location
+    released = Path(location)
     settings.releases_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=settings.releases_dir, prefix=f".{name}.", suffix=".partial")
     try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+        with os.fdopen(fd, "wb") as out, storage.open_input(source) as src:
             shutil.copyfileobj(src, out)
             out.flush()
             os.fsync(out.fileno())
@@ -105,7 +120,26 @@ def publish(settings: Settings, name: str, sha256: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(settings.releases_dir)
-    return released
+    return location
+
+
+def local_output(cache: Path, location: str | None, sha256: str | None) -> Path | None:
+    """A local file of a stored output to show or send, or None when it is gone.
+
+    A local output is itself; an object in object storage is served from a copy in
+    ``cache`` checked against ``sha256`` (:func:`jobs.storage.cached`).
+    """
+    if not location:
+        return None
+    if not storage.is_remote(location):
+        path = Path(location)
+        return path if path.is_file() else None
+    if not sha256:
+        return None
+    try:
+        return storage.cached(location, sha256, cache)
+    except FileNotFoundError:
+        return None
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -125,17 +159,29 @@ def _released(session: Session, name: str) -> bool:
     return release is not None and release.manifest.get("output", {}).get("file") == name
 
 
-def _young_partial(path: Path) -> bool:
+def _young_partial(location: str) -> bool:
+    if storage.is_remote(location):
+        return False  # object storage holds no partial copies
+    path = Path(location)
     if not path.name.endswith(".partial") or path.is_symlink() or not path.is_file():
         return False
     return time.time() - path.stat().st_mtime < PARTIAL_GRACE_SECONDS
 
 
-def _remove(path: Path) -> None:
-    if path.is_symlink() or not path.is_dir():  # a symlink is removed, never followed
-        path.unlink(missing_ok=True)
+def _remove(location: str) -> None:
+    path = Path(location)
+    if storage.is_remote(location) or path.is_symlink() or not path.is_dir():
+        storage.delete(location)  # a symlink is removed, never followed
     else:
         shutil.rmtree(path)
+
+
+def _entries(folder: str) -> list[str]:
+    """Everything in the releases folder (or prefix)."""
+    if storage.is_remote(folder):
+        return storage.glob(storage.join(folder, "*"))
+    path = Path(folder)
+    return sorted(str(p) for p in path.iterdir()) if path.is_dir() else []
 
 
 def recover_releases(db: Database, settings: Settings) -> tuple[list[int], list[str]]:
@@ -152,7 +198,7 @@ def recover_releases(db: Database, settings: Settings) -> tuple[list[int], list[
     Returns:
         (job ids whose file was published now, names of the entries removed).
     """
-    folder = settings.releases_dir
+    folder = settings.releases_location
     published: list[int] = []
     removed: list[str] = []
     with db.session() as session:
@@ -175,13 +221,14 @@ def recover_releases(db: Database, settings: Settings) -> tuple[list[int], list[
                 )
                 continue
             published.append(job_id)
-        for path in sorted(folder.iterdir() if folder.is_dir() else []):
-            if path.name in expected or _young_partial(path):
+        for entry in _entries(folder):
+            name = storage.name(entry)
+            if name in expected or _young_partial(entry):
                 continue
-            if _released(session, path.name):  # committed by another process meanwhile
+            if _released(session, name):  # committed by another process meanwhile
                 continue
-            _remove(path)
-            removed.append(path.name)
+            _remove(entry)
+            removed.append(name)
         if published or removed:
             audit.append(
                 db,

@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jobs import storage
 from jobs.kinds import KINDS
-from jobs.runner import sha256_file
 from policies.access import can_manage_datasets, check_can_manage_datasets
 from policies.airlock import (
     Decision,
@@ -245,10 +245,11 @@ def _release(
         ``releases/``), and the manifest's SHA-256 and signature for the
         release's audit entry.
     """
-    quarantined = Path(job.output_path)
-    if sha256_file(quarantined) != job.output_sha256:
+    quarantined = job.output_path
+    if storage.sha256(quarantined) != job.output_sha256:
         raise InternalError("the quarantined output changed since the job wrote it")
-    released = settings.releases_dir / f"job-{job.id}{quarantined.suffix}"
+    suffix = Path(storage.name(quarantined)).suffix
+    released = storage.join(settings.releases_location, f"job-{job.id}{suffix}")
     spec = job.spec
     cost = PrivacyBudget.from_units(job.epsilon, job.delta)
     secret = settings.secret()
@@ -303,7 +304,7 @@ def _release(
         "overrides": sorted({name for a in approvals for name in a["overrides"]}),
         "override_reason": override_reason if overrides else "",
         "approved_at": utcnow().isoformat(),
-        "output": {"file": released.name, "sha256": job.output_sha256},
+        "output": {"file": storage.name(released), "sha256": job.output_sha256},
         # The newest audit entry when this was signed: `sandbox audit verify` checks
         # that the chain still holds it, so the signed manifest anchors the chain.
         "audit_head": audit.head_record(session, settings.secret()),
@@ -312,9 +313,9 @@ def _release(
     session.add(Release(job_id=job.id, manifest=manifest, signature=signature))
     # the approval's own audit entry (review.approve) records the release
     transition(db, session, job, JobStatus.RELEASED, actor=who.actor)
-    job.output_path = str(released.resolve())
+    job.output_path = released
     digest = hashlib.sha256(audit.canonical_json(manifest)).hexdigest()
-    return released.name, {"manifest_sha256": digest, "manifest_signature": signature}
+    return storage.name(released), {"manifest_sha256": digest, "manifest_signature": signature}
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,16 +353,22 @@ def download(
     """
     with db.session() as session:
         job = _downloadable(session, who, job_id)
-        path, sha256 = Path(job.output_path), job.output_sha256
+        location, sha256 = job.output_path, job.output_sha256
         publishing = settings is not None and job.status is JobStatus.RELEASED
     republished: str | None = None
     if settings is not None and publishing:
         # outside the transaction: SQLite's write lock is not held during the copy
-        republished = stale(settings, path.name, sha256)
-        path = publish(settings, path.name, sha256)  # checks the quarantined hash
+        republished = stale(settings, storage.name(location), sha256)
+        location = publish(settings, storage.name(location), sha256)  # checks quarantine's hash
         if republished is not None:
             log.warning("job %s: released file %s, published again", job_id, republished)
-    elif not path.is_file() or sha256_file(path) != sha256:
+    # an object in object storage is served from a checked local copy (a web server sends files)
+    folder = (
+        settings.data_dir if settings is not None else Settings.model_fields["data_dir"].default
+    )
+    cache = Path(folder) / "cache"
+    path = storage.cached(location, sha256, cache)
+    if path is None:
         raise InternalError("the stored output does not match its recorded hash")
     with db.session() as session:
         job = _downloadable(session, who, job_id)  # the grant may have ended meanwhile

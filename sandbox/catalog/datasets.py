@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from anonymize.detect.classify import Proposal, less_protective, propose_tags
 from anonymize.hierarchies import TableHierarchy
+from jobs import storage
 from jobs.privacy_unit import known_unit, only_null_missing
 from policies.airlock import MIN_REASON_LENGTH
 from policies.catalog import (
@@ -91,7 +92,7 @@ class IngestRequest:
 
 def scan_dataset(path: str | Path) -> pl.LazyFrame:
     """A lazy view of a stored dataset (all partitions)."""
-    return pl.scan_parquet(dataset_files(path), hive_partitioning=False)
+    return storage.scan_parquet(dataset_files(path), hive_partitioning=False)
 
 
 def _resolve_tags(
@@ -304,7 +305,10 @@ def _store(
 
     # A unique folder per ingest: a concurrent ingest of the same name that
     # loses the race removes its own files, never the winner's.
-    folder = settings.datasets_dir / f"{request.name}-{uuid.uuid4().hex}"
+    stored = storage.join(settings.datasets_location, f"{request.name}-{uuid.uuid4().hex}")
+    # In object storage the partitions are written locally first, then each is put whole.
+    remote = storage.is_remote(stored)
+    folder = settings.data_dir / "uploads" / storage.name(stored) if remote else Path(stored)
     folder.mkdir(parents=True)
     try:
         partitions = _write_partitions(
@@ -313,6 +317,8 @@ def _store(
         digest = content_sha256(folder)
         for file in dataset_files(folder):
             os.chmod(file, 0o440)
+            if remote:
+                storage.put_file(Path(file), storage.join(stored, storage.name(file)))
         with db.session() as session:
             owner = session.get(User, user_id)
             if owner is None:
@@ -323,7 +329,7 @@ def _store(
                 source=request.source,
                 open_attribute=request.open_attribute.value,
                 grade=request.grade.value,
-                path=str(folder.resolve()),
+                path=stored,
                 sha256=digest,
                 row_count=rows,
                 public_row_count=public_row_count(rows),
@@ -385,8 +391,11 @@ def _store(
             )
             return dataset
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        storage.delete_tree(stored)  # what was stored before the failure
         raise
+    finally:
+        if remote:  # the local copy of what is now stored (or was refused)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def propose(upload: Path, settings: Settings) -> dict[str, Proposal]:

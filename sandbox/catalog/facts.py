@@ -33,6 +33,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from jobs import storage
 from jobs.dp.mechanisms import make_rng, sample_discrete_laplace
 
 #: ε of the one-off public row count (one row's presence changes it by one).
@@ -134,16 +135,16 @@ def verify_dataset(
     )
 
 
-def dataset_files(path: str | Path) -> list[Path]:
-    """The Parquet files of a stored dataset, in partition order."""
-    return sorted(Path(path).glob("part-*.parquet"))
+def dataset_files(path: str | Path) -> list[str]:
+    """The Parquet files of a stored dataset (local or in object storage), in partition order."""
+    return storage.glob(storage.join(path, "part-*.parquet"))
 
 
 def content_sha256(path: str | Path) -> str:
     """SHA-256 over the bytes of a dataset's files, in partition order."""
     digest = hashlib.sha256()
     for file in dataset_files(path):
-        with file.open("rb") as handle:
+        with storage.open_input(file) as handle:
             while block := handle.read(1 << 20):
                 digest.update(block)
     return digest.hexdigest()

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from anonymize.errors import AnonymizationError
 from anonymize.hierarchies import TableHierarchy
+from jobs import storage
 from policies.access import check_can_manage_datasets
 from policies.catalog import ColumnTag
 from policies.errors import Conflict, InvalidRequest, NotFound
@@ -144,7 +145,7 @@ def check_covers(frame: pl.LazyFrame, column: str, hierarchy: TableHierarchy) ->
 
 
 def _scan(dataset: Dataset) -> pl.LazyFrame:
-    return pl.scan_parquet(dataset_files(dataset.path), hive_partitioning=False)
+    return storage.scan_parquet(dataset_files(dataset.path), hive_partitioning=False)
 
 
 def _check_name_free(session: Session, dataset: Dataset, column: str, name: str) -> None:

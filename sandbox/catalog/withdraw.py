@@ -19,6 +19,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from jobs import storage
 from policies.airlock import MIN_REASON_LENGTH
 from policies.errors import Conflict, InvalidRequest
 from policies.roles import Role
@@ -75,10 +76,15 @@ def mark(dataset: Dataset, reason: str, now: dt.datetime) -> None:
 def delete_files(settings: Settings, dataset: Dataset) -> bool:
     """Delete a withdrawn dataset's stored files (idempotent); whether any were there.
 
-    Only a folder inside the datasets folder is removed, whatever the row says.
+    Only a folder inside the datasets folder (or prefix, in object storage) is removed,
+    whatever the row says.
     """
-    folder, root = Path(dataset.path).resolve(), settings.datasets_dir.resolve()
-    if folder == root or not folder.is_relative_to(root) or not folder.exists():
+    root = settings.datasets_location
+    if storage.is_remote(root):
+        inside = dataset.path.startswith(root + "/") and ".." not in dataset.path.split("/")
+        return inside and storage.delete_tree(dataset.path)
+    folder = Path(dataset.path).resolve()
+    if folder == Path(root) or not folder.is_relative_to(root) or not folder.exists():
         return False
     shutil.rmtree(folder)
     return True

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from jobs import storage
 from policies.errors import InternalError
 
 if TYPE_CHECKING:  # the child sets its limits before it imports polars
@@ -121,9 +122,16 @@ def run_isolated(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _child_env() -> dict[str, str]:
-    """The child's environment: locale, paths and threads; none of the service's secrets."""
+def _child_env(remote: bool = False) -> dict[str, str]:
+    """The child's environment: locale, paths and threads; none of the service's secrets.
+
+    With datasets in object storage (``remote``) the child also gets the storage's
+    ``AWS_*`` variables: it reads the inputs' parts there, as it reads a local data
+    folder otherwise. Give the service a key limited to its bucket prefix.
+    """
     env = {name: os.environ[name] for name in _ENV_KEPT if name in os.environ}
+    if remote:
+        env |= storage.environment()
     # The child imports this very code, wherever the parent found it.
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
@@ -158,8 +166,11 @@ def _run_child(
     output: Path, context: CheckContext, limits: Limits, folder: Path, spare: Spare | None
 ) -> list[Check]:
     request = pickle.dumps((str(output), context, str(folder)))
-    ahead = spare.take(limits) if spare is not None else None
-    with ahead or _spawn(limits, _child_env()) as child:
+    # inputs in object storage: the child needs the storage's credentials, which the
+    # spare (started before anyone knew the inputs) was not given
+    remote = any(storage.is_remote(p) for p in context.inputs.values())
+    ahead = spare.take(limits) if spare is not None and not remote else None
+    with ahead or _spawn(limits, _child_env(remote=remote)) as child:
         try:
             answer = _watch(child, request, limits)
         finally:

@@ -23,8 +23,10 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jobs import storage
 from jobs.kinds import KINDS, JobKind
 from jobs.runner import Outcome, Task
+from jobs.task import staged
 from policies.airlock import JobStatus
 from policies.errors import InternalError, SandboxError, redacted_traceback
 from policies.grants import GrantState, in_force
@@ -47,6 +49,7 @@ from sandbox.jobs.queue import (
     next_queued,
     owner_id,
     release,
+    remove_attempt,
     remove_outputs,
     take,
 )
@@ -158,9 +161,30 @@ def run_problems(outcome: Outcome) -> list[Check]:
     return [Check("run", "fail", "; ".join(str(p) for p in problems))]
 
 
-def output_path(settings: Settings, job_id: int, attempt: int = 1) -> Path:
-    """Where attempt ``attempt`` of a job writes its output in quarantine."""
-    return attempt_output(settings.quarantine_dir, job_id, attempt).resolve()
+def output_path(settings: Settings, job_id: int, attempt: int = 1) -> str:
+    """Where attempt ``attempt`` of a job writes its output in quarantine (a path or a URL)."""
+    return attempt_output(settings.quarantine_location, job_id, attempt)
+
+
+def staged_failure(started: Started, message: str) -> Outcome | None:
+    """The reviewable outcome an untimed kind gives for a failure, written into quarantine
+    wherever quarantine is (:func:`jobs.task.staged`)."""
+    task_, kind, _ = started
+
+    def run(local: Task) -> Outcome:
+        outcome = kind.failed_outcome(local, message)
+        if outcome is None:
+            raise _NoOutcome
+        return outcome
+
+    try:
+        return staged(task_, run)
+    except _NoOutcome:
+        return None
+
+
+class _NoOutcome(Exception):
+    """A kind gave no outcome for a failure (staged needs one to store)."""
 
 
 #: What a job that failed on an unexpected error tells the operator.
@@ -389,14 +413,14 @@ class Executor:
     def run(self, started: Started, lease: Lease) -> None:
         """Run a claimed job to a terminal or reviewable state, whatever fails on the way."""
         task_, kind, spec = started
-        output = Path(task_.output_path)
+        output = task_.output_path
         try:
             crash_soon("during_run", 0.5)
             outcome = self.runner.run(task_)
             crashpoint("after_output")
             context = check_context(kind, spec, task_)
-            output_file = Path(outcome.output_path)
-            checks = checked(lease.job_id, output_file, context, self.limits, self.spare)
+            with storage.local_copy(outcome.output_path) as local:  # checks read a local file
+                checks = checked(lease.job_id, local, context, self.limits, self.spare)
             self.finish(lease, outcome, [*checks, *run_problems(outcome)])
         except SandboxError as err:
             self.fail(lease, str(err), output, started)
@@ -413,7 +437,7 @@ class Executor:
             False when ``lease`` is no longer the job's run (it went back to the queue,
             or another worker runs it now): its output is removed, the job untouched.
         """
-        filed = Path(outcome.output_path)
+        filed = outcome.output_path
         with self.db.session() as session:
             job = locked(session, lease.job_id)
             current = holds(job, lease) and not self.leases.lost(lease)
@@ -438,18 +462,17 @@ class Executor:
                 lease.job_id,
                 lease.attempt,
             )
-            for leftover in filed.parent.glob(f"{filed.with_suffix('').name}.*"):
-                leftover.unlink(missing_ok=True)
+            remove_attempt(filed)
             return False
         # earlier attempts' files (a run cut short, a late writer): only this one is reviewed
-        remove_outputs(self.settings.quarantine_dir, lease.job_id, keep=filed)
+        remove_outputs(self.settings.quarantine_location, lease.job_id, keep=filed)
         return True
 
     def fail(
         self,
         lease: Lease,
         message: str,
-        output: Path | None = None,
+        output: str | None = None,
         started: Started | None = None,
     ) -> None:
         """Fail a job (best effort: a database outage leaves it to lease expiry).
@@ -458,11 +481,10 @@ class Executor:
         caused it) goes to review instead, with a failing check that says why.
         """
         if output is not None:  # nothing of a failed attempt stays in quarantine
-            for leftover in output.parent.glob(f"{output.with_suffix('').name}.*"):
-                leftover.unlink(missing_ok=True)
+            remove_attempt(output)
         if started is not None and not operator_sees_failure(untimed=started[1].untimed):
             try:
-                outcome = started[1].failed_outcome(started[0], message)
+                outcome = staged_failure(started, message)
                 if outcome is None:
                     raise InternalError("an untimed kind gave no reviewable outcome of a failure")
                 self.finish(lease, outcome, run_problems(outcome))
@@ -530,7 +552,7 @@ class Executor:
             job = locked(session, job_id)
             if not lease_ended(job, utcnow(), self.owner):
                 return 0
-            remove_outputs(self.settings.quarantine_dir, job.id)  # half-written attempts
+            remove_outputs(self.settings.quarantine_location, job.id)  # half-written attempts
             if lost_leases(session, job.id) + 1 < self.settings.max_attempts:
                 self._end_lease(
                     session,
@@ -557,7 +579,7 @@ class Executor:
                 )
         if hidden is not None:
             started, lease = hidden
-            self.fail(lease, message, Path(started[0].output_path), started)
+            self.fail(lease, message, started[0].output_path, started)
         return 1
 
     def interrupted(self, session: Session, job: Job) -> Started:
@@ -570,7 +592,7 @@ class Executor:
             facts = ()
         options = kind.options(grant_facts(job.grant), facts, self.settings.secret())
         path = output_path(self.settings, job.id, max(job.attempt, 1))
-        built = Task(job.id, job.spec, {}, {}, str(path), 1, options=options)
+        built = Task(job.id, job.spec, {}, {}, path, 1, options=options)
         return built, kind, spec
 
     # --- stopping --------------------------------------------------------------------

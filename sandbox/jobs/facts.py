@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from jobs import storage
 from jobs.facts import Column, DatasetFacts, GrantFacts, StoredHierarchy
 from jobs.kinds.base import JobKind
 from jobs.runner import Task
@@ -25,7 +26,7 @@ def dataset_facts(dataset: Dataset) -> DatasetFacts:
     """The public facts of a catalogued dataset (its exact row count stays inside the sandbox)."""
     return DatasetFacts(
         name=dataset.name,
-        parts=str(Path(dataset.path) / "part-*.parquet"),
+        parts=storage.join(dataset.path, "part-*.parquet"),
         grade=Grade(dataset.grade),
         row_count=dataset.row_count,
         public_row_count=dataset.public_row_count,
@@ -68,7 +69,7 @@ def task(
     spec: dict[str, Any],
     datasets: Sequence[DatasetFacts],
     *,
-    output_path: Path,
+    output_path: str | Path,
     min_cell: int,
     options: dict[str, Any],
     seed: int | None = None,

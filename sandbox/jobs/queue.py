@@ -32,6 +32,7 @@ from pathlib import Path
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from jobs import storage
 from policies.airlock import JobStatus
 from sandbox.store.db import Database
 from sandbox.store.models import AuditEntry, Job, utcnow
@@ -74,30 +75,38 @@ class Lease:
     attempt: int
 
 
-def attempt_output(quarantine: Path, job_id: int, attempt: int) -> Path:
-    """Where attempt ``attempt`` of job ``job_id`` writes its output.
+def attempt_output(quarantine: str | Path, job_id: int, attempt: int) -> str:
+    """Where attempt ``attempt`` of job ``job_id`` writes its output (a path or a URL).
 
-    >>> attempt_output(Path("/q"), 12, 2).name
-    'job-12-a2.parquet'
+    >>> attempt_output("s3://bucket/q", 12, 2)
+    's3://bucket/q/job-12-a2.parquet'
     """
-    return quarantine / f"job-{job_id}-a{attempt}.parquet"
+    return storage.join(quarantine, f"job-{job_id}-a{attempt}.parquet")
 
 
-def remove_outputs(quarantine: Path, job_id: int, keep: Path | None = None) -> int:
+def remove_attempt(output: str) -> None:
+    """Delete an attempt's files (``job-N-aK.*``: its output whatever the suffix, a
+    half-written ``.partial``)."""
+    stem = storage.name(output).split(".")[0]
+    for leftover in storage.glob(storage.join(storage.parent(output), f"{stem}.*")):
+        storage.delete(leftover)
+
+
+def remove_outputs(quarantine: str | Path, job_id: int, keep: str | None = None) -> int:
     """Delete every attempt's files of ``job_id`` in quarantine but ``keep``'s; how many.
 
     Covers half-written files (``.partial``), a custom run's ``.zip`` and the
     single ``job-N.*`` name used before leases.
     """
-    kept = None if keep is None else keep.with_suffix("")
+    kept = None if keep is None else storage.name(keep).split(".")[0]
     removed = 0
     for pattern in (f"job-{job_id}-a*", f"job-{job_id}.*"):
-        for leftover in quarantine.glob(pattern):
-            if kept is not None and leftover.name.split(".")[0] == kept.name:
+        for leftover in storage.glob(storage.join(quarantine, pattern)):
+            if kept is not None and storage.name(leftover).split(".")[0] == kept:
                 continue
-            if leftover.is_dir():
+            if not storage.is_remote(leftover) and Path(leftover).is_dir():
                 continue  # the runs' own folders are swept by their kind
-            leftover.unlink(missing_ok=True)
+            storage.delete(leftover)
             removed += 1
     return removed
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from jobs import storage
 from policies.airlock import JobStatus
 from sandbox.audit import chain as audit
 from sandbox.settings import Settings
@@ -116,12 +117,15 @@ def sweep_periodically(
 
 def _remove_outputs(settings: Settings, job: Job) -> list[str]:
     """Delete the job's files in quarantine; the names removed (no content)."""
-    quarantine = settings.quarantine_dir.resolve()
+    quarantine = settings.quarantine_location
+    if storage.is_remote(quarantine):
+        return _remove_objects(quarantine, job)
+    root = Path(quarantine)
     # job-N.* (a job's first runs) and job-N-a<attempt>.* (each run's own file)
-    candidates = set(quarantine.glob(f"job-{job.id}.*")) | set(quarantine.glob(f"job-{job.id}-a*"))
+    candidates = set(root.glob(f"job-{job.id}.*")) | set(root.glob(f"job-{job.id}-a*"))
     if job.output_path:
         path = Path(job.output_path).resolve()
-        if path.parent == quarantine:  # never a released copy, never outside quarantine
+        if path.parent == root:  # never a released copy, never outside quarantine
             candidates.add(path)
     removed = []
     for path in sorted(candidates):
@@ -133,3 +137,12 @@ def _remove_outputs(settings: Settings, job: Job) -> list[str]:
             continue
         removed.append(path.name)
     return removed
+
+
+def _remove_objects(quarantine: str, job: Job) -> list[str]:
+    """:func:`_remove_outputs` in object storage: the same names, as objects."""
+    candidates = set(storage.glob(storage.join(quarantine, f"job-{job.id}.*")))
+    candidates |= set(storage.glob(storage.join(quarantine, f"job-{job.id}-a*")))
+    if job.output_path and storage.parent(job.output_path) == quarantine:
+        candidates.add(job.output_path)  # never a released copy, never outside quarantine
+    return [storage.name(c) for c in sorted(candidates) if storage.delete(c)]

@@ -10,8 +10,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.moto_s3 import environment, new_bucket, s3_server
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 SCRIPT = Path(__file__).parent / "scripts" / "two_node_check.py"
@@ -25,6 +28,27 @@ def _free_port() -> int:
 
 
 def test_runner_when_two_node_cluster_then_partitioned_equals_single_process(tmp_path: Path):
+    seen = _two_nodes({})
+    assert seen["nodes"] == 2
+    assert seen["nodes_used"] == 2  # partitions really ran on both nodes
+    assert seen["exact_equal"] and seen["released_equal"]
+
+
+def test_runner_when_partitions_are_in_object_storage_then_both_nodes_read_them(tmp_path: Path):
+    """The same run with partitions and quarantine in a local S3 server (moto): no shared
+    folder; each node's workers reach the server through their node's environment."""
+    with s3_server() as endpoint:
+        store = f"s3://{new_bucket(endpoint)}/sandbox"
+        seen = _two_nodes(environment(endpoint), store)
+    assert seen["nodes"] == 2
+    assert seen["nodes_used"] == 2 == seen["nodes_with_storage_environment"]
+    assert seen["partitions"] == 6
+    assert seen["output"] == f"{store}/quarantine/job-1-a1.parquet"
+    assert seen["exact_equal"] and seen["released_equal"]
+
+
+def _two_nodes(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """Run the script on a fresh two-node cluster whose nodes start with ``env``."""
     if shutil.which("unshare") is None or os.geteuid() != 0:
         pytest.skip("needs root and unshare: the cluster runs in a private PID namespace")
     ray = Path(sys.executable).with_name("ray")
@@ -41,7 +65,7 @@ export RAY_AUTH_MODE=token
 {ray} start --address=127.0.0.1:{port} --num-cpus=1 --node-ip-address=127.0.0.1 \\
     --disable-usage-stats >/dev/null
 status=0
-{sys.executable} {SCRIPT} 127.0.0.1:{port} || status=$?
+{sys.executable} {SCRIPT} 127.0.0.1:{port} {" ".join(args)} || status=$?
 {ray} stop --force >/dev/null 2>&1 || true
 exit $status
 """
@@ -52,14 +76,13 @@ exit $status
             capture_output=True,
             text=True,
             timeout=600,
+            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | env,
         )
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
-    assert seen["nodes"] == 2
-    assert seen["nodes_used"] == 2  # partitions really ran on both nodes
-    assert seen["exact_equal"] and seen["released_equal"]
+    seen: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return seen
 
 
 def test_ready_when_the_sessions_local_ray_runs_then_true(ray_runner: object) -> None:

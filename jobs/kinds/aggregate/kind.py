@@ -158,15 +158,14 @@ class _Aggregate(KindDefaults):
             JobFailed: With a message that carries no data value.
             InternalError: The task carries no catalog context for its dataset.
         """
-        import polars as pl
-
+        from jobs import storage
         from jobs.kinds.aggregate.engine import evaluate
         from jobs.task import evaluation_errors, write_result
 
         spec = _spec(task)
         context = dataset_context(task, spec.dataset)
         with evaluation_errors():
-            frame = pl.scan_parquet(task.inputs[spec.dataset])
+            frame = storage.scan_parquet(task.inputs[spec.dataset])
             result = evaluate(frame, spec, context, seed=task.seed)
         return write_result(task, result)
 
@@ -178,14 +177,15 @@ class _Aggregate(KindDefaults):
 
     def partial(self, task: Task, path: str) -> Any:
         """Exact partial measurements of one partition, as an Arrow table."""
-        import polars as pl
-
+        from jobs import storage
         from jobs.kinds.aggregate.engine import exact_partials
         from jobs.task import evaluation_errors
 
         spec = _spec(task)
         with evaluation_errors():
-            frame = exact_partials(pl.scan_parquet(path), spec, dataset_context(task, spec.dataset))
+            frame = exact_partials(
+                storage.scan_parquet(path), spec, dataset_context(task, spec.dataset)
+            )
         return frame.to_arrow()
 
     def finish(self, task: Task, parts: Sequence[Any]) -> Outcome:

@@ -54,6 +54,7 @@ from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from jobs import storage
 from jobs.dp.accounting import Charge
 from jobs.errors import InternalError, InvalidJobSpec, JobFailed
 from jobs.kinds.custom.jail import Limits, Runtime, run_jailed, sweep_private_folders
@@ -344,22 +345,18 @@ def _prepare_data(spec: CustomSpec, inputs: Mapping[str, str], folder: Path) -> 
     runs as a fresh uid, and root binds the folder (in the jail's own ``0700``
     folder) before dropping to it, so that uid needs the read bits for others.
     """
-    import glob
-
-    import polars as pl
-
     shared = os.geteuid() == 0
     folder.mkdir(mode=0o755 if shared else 0o700)
     folder.chmod(0o755 if shared else 0o700)
     for name in spec.datasets:
         if name not in inputs:
             raise InternalError("the task carries no input for one of its datasets")
-        parts = sorted(glob.glob(inputs[name]))
+        parts = storage.glob(inputs[name])
         if not parts:
             raise JobFailed(f"dataset '{name}' has no stored data")
         target = folder / f"{name}.parquet"
         with evaluation_errors():
-            pl.scan_parquet(parts).sink_parquet(target)
+            storage.scan_parquet(parts).sink_parquet(target)
         target.chmod(0o444 if shared else 0o400)
 
 

@@ -55,6 +55,7 @@ import polars as pl
 
 from anonymize.errors import AnonymizationError
 from anonymize.kanon import KAnonymityReport, KAnonymitySpec, enforce_k_anonymity
+from jobs import storage
 from jobs.dp.accounting import Charge
 from jobs.errors import InternalError, InvalidJobSpec
 from jobs.kinds.extract import failures
@@ -399,7 +400,7 @@ def run(task: Task) -> Outcome:
     if any(columns[c]["dtype"] == "String" for c in the.plain):
         warm_tagger()  # free text will be read: load the tagger while the records are anonymized
     with failures.data_errors():
-        frame = pl.scan_parquet(task.inputs[dataset]).select(read).collect()
+        frame = storage.scan_parquet(task.inputs[dataset]).select(read).collect()
         identifiers = frame.select(direct)
         frame, people = one_per_person(frame, unit, task.seed)
         if frame.height == 0:

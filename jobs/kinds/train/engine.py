@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from jobs import storage
 from jobs.dp.accounting import Charge
 from jobs.dp.mechanisms import NoiseLaw, make_rng
 from jobs.errors import InvalidJobSpec, JobFailed
@@ -185,7 +186,11 @@ def run(task: Task) -> Outcome:
     unit = task.privacy_units.get(spec.dataset)
     columns = _train_data.used_columns(spec.features, spec.label) + ([unit] if unit else [])
     try:
-        frame = pl.read_parquet(task.inputs[spec.dataset], columns=list(dict.fromkeys(columns)))
+        frame = (
+            storage.scan_parquet(task.inputs[spec.dataset])
+            .select(list(dict.fromkeys(columns)))
+            .collect()
+        )
     except pl.exceptions.PolarsError as err:
         raise JobFailed(f"the dataset could not be read ({type(err).__name__})") from None
     split = _train_data.prepare(frame, spec.features, spec.label, unit, spec.holdout_fraction, key)

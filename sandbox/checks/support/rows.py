@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from jobs import storage
 from policies.catalog import ColumnTag, Product
 from policies.errors import InternalError
 from sandbox.checks.support.verdict import Verdict
@@ -101,7 +102,7 @@ def scan_input(pattern: str) -> pl.LazyFrame:
         OSError: Out of memory (``ENOMEM``): no fault of the dataset, the checks break.
     """
     try:
-        lazy = pl.scan_parquet(pattern)
+        lazy = storage.scan_parquet(pattern)  # local or in object storage
         lazy.collect_schema()
     except OSError as err:
         if err.errno == errno.ENOMEM:

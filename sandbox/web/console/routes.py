@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -16,6 +15,7 @@ from policies.errors import NotFound, TooManyAttempts, Unauthenticated
 from policies.roles import Role
 from sandbox.access.auth import live_token_id
 from sandbox.airlock import review as airlock
+from sandbox.airlock.releases import local_output
 from sandbox.audit import chain as audit
 from sandbox.jobs.service import visible_job
 from sandbox.service import Sandbox
@@ -180,7 +180,12 @@ def job(
         # exact run facts: auditors and the bureau holding the data, as in the API (art. 63)
         exact = viewer.who.role is Role.AUDITOR or airlock.owns_inputs(session, viewer.who, shown)
         page = views.job_page(
-            session, shown, reviewer=reviewer, exact=exact, viewer_id=viewer.who.user_id
+            session,
+            shown,
+            reviewer=reviewer,
+            exact=exact,
+            viewer_id=viewer.who.user_id,
+            cache=sandbox.settings.data_dir / "cache",
         )
         if reviewer:
             _audit_preview(sandbox, session, viewer, shown)
@@ -228,9 +233,10 @@ def image(
         shown = visible_job(session, viewer.who, job_id)
         if not _reads_output(session, viewer, shown):
             raise NotFound(gettext("Outputs are shown to the reviewing stewards only."))
-        path = Path(shown.output_path or "/nonexistent")
+        location, sha256 = shown.output_path, shown.output_sha256
         _audit_preview(sandbox, session, viewer, shown, file=index)
-    if path.suffix.lower() != ".zip" or not path.is_file():
+    path = local_output(sandbox.settings.data_dir / "cache", location, sha256)
+    if path is None or path.suffix.lower() != ".zip":
         raise NotFound(gettext("The output has no images."))
     return Response(
         preview.zip_image(path, index),

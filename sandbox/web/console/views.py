@@ -29,6 +29,7 @@ from policies.budget import PrivacyBudget
 from policies.catalog import Grade, Product
 from policies.errors import NotFound, PolicyViolation
 from sandbox.access import ledger
+from sandbox.airlock.releases import local_output
 from sandbox.airlock.review import REVIEWERS_ONLY, for_non_reviewers, job_datasets
 from sandbox.checks import blocking
 from sandbox.jobs.history import HistoryEntry, release_history
@@ -306,11 +307,13 @@ def job_page(
     *,
     exact: bool = True,
     viewer_id: int | None = None,
+    cache: Path = Path(".sandbox/cache"),
 ) -> JobPage:
     """The output page of ``job``; its output and run logs only for a ``reviewer`` (a steward:
     an auditor may no more read an output here than download it); its checks and run facts
     only where ``exact`` (not for a steward of another bureau). ``viewer_id``: the signed-in
-    user, to tell them they already approved."""
+    user, to tell them they already approved. ``cache``: where outputs in object storage
+    are copied to be shown."""
     datasets = list(
         session.scalars(select(Dataset).where(Dataset.name.in_(job_datasets(job.spec))))
     )
@@ -354,7 +357,7 @@ def job_page(
         report = {}
     checks = list(report.get("checks", []))
     if reviewer:
-        table, members, panels, note = _preview(job)
+        table, members, panels, note = _preview(job, cache)
     else:
         table, members, panels = None, [], []
         note = gettext("outputs and run logs are shown to the reviewing stewards only")
@@ -504,12 +507,12 @@ def run_facts(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _preview(
-    job: Job,
+    job: Job, cache: Path
 ) -> tuple[preview.Table | None, list[preview.Member], list[plots.Panel], str]:
     if not job.output_path:
         return None, [], [], gettext("this job has no output")
-    path = Path(job.output_path)
-    if not path.is_file():
+    path = local_output(cache, job.output_path, job.output_sha256)
+    if path is None:
         return None, [], [], gettext("the output file is no longer kept")
     suffix = path.suffix.lower()
     kind = _kind(job.kind)

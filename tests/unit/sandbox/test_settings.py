@@ -264,3 +264,33 @@ def test_migrates_on_start_when_unset_then_development_only(
         migrate_on_start=setting,  # type: ignore[arg-type]
     )
     assert settings.migrates_on_start is migrates
+
+
+@pytest.mark.parametrize(
+    ("url", "valid"),
+    [
+        ("s3://bucket/prefix/", True),  # the trailing slash is dropped
+        ("s3://bucket", True),  # the bucket's root
+        ("/srv/data", False),  # a folder is SANDBOX_DATA_DIR's job
+        ("s3://key:secret@bucket/p", False),  # credentials never in the setting
+        ("s3:///prefix", False),  # no bucket
+    ],
+)
+def test_settings_when_storage_url_given_then_only_a_bucket_url(
+    url: str, valid: bool, tmp_path: Path
+):
+    if not valid:
+        with pytest.raises(ValueError, match="s3://bucket/prefix"):
+            _settings(tmp_path, storage_url=url)
+        return
+    settings = _settings(tmp_path, storage_url=url)
+    root = url.rstrip("/")
+    assert settings.datasets_location == f"{root}/datasets"
+    assert settings.quarantine_location == f"{root}/quarantine"
+    assert settings.releases_location == f"{root}/releases"
+
+
+def test_settings_when_no_storage_url_then_the_data_folder(tmp_path: Path):
+    settings = _settings(tmp_path)
+    assert settings.datasets_location == str((tmp_path / "datasets").resolve())
+    assert not settings.releases_location.startswith("s3://")
