@@ -35,8 +35,9 @@ import os
 import posixpath
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -276,9 +277,16 @@ def put_file(local: Path, location: str) -> None:
             Path(tmp).unlink(missing_ok=True)
         return
     system, path = filesystem(location)
-    # One object appears when the (multipart) upload completes, never before.
-    with local.open("rb") as src, system.open_output_stream(path) as out:
-        shutil.copyfileobj(src, out, 8 << 20)
+    # One object appears when the (multipart) upload completes, never before; but
+    # pyarrow's stream completes it on close even when the copy broke off (it has no
+    # abort), so a broken copy deletes the object it left.
+    try:
+        with local.open("rb") as src, system.open_output_stream(path) as out:
+            shutil.copyfileobj(src, out, 8 << 20)
+    except BaseException:
+        with suppress(OSError):
+            system.delete_file(path)
+        raise
 
 
 def copy(source: str, target: str) -> None:
@@ -313,7 +321,10 @@ def cached(location: str, sha256_hex: str, folder: Path) -> Path | None:
     A local location is itself (checked). A remote object is downloaded once into
     ``folder`` (private, named by its hash, renamed into place when whole and
     checked) and served from there after: stored outputs never change, and a
-    web server sends a local file.
+    web server sends a local file. A copy is served only while its object is still
+    stored (retention and withdrawal delete the object: the copy goes with it on the
+    next read), and copies not read for :data:`CACHE_HOURS` are deleted when another
+    is made, so the folder does not grow without end.
     """
     if not is_remote(location):
         local = Path(location)
@@ -322,8 +333,15 @@ def cached(location: str, sha256_hex: str, folder: Path) -> Path | None:
         return local
     target = folder / sha256_hex / name(location)
     if target.is_file():
+        if not exists(location):
+            shutil.rmtree(target.parent, ignore_errors=True)
+            return None
+        target.touch()  # read now: kept another CACHE_HOURS
         return target
+    if not exists(location):
+        return None
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _evict(folder, keep=target.parent)
     target.parent.mkdir(mode=0o700, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".partial")
     digest = hashlib.sha256()
@@ -338,6 +356,21 @@ def cached(location: str, sha256_hex: str, folder: Path) -> Path | None:
     finally:
         Path(tmp).unlink(missing_ok=True)
     return target
+
+
+#: Hours a downloaded copy of a stored output stays in the cache after its last read.
+CACHE_HOURS = 24
+
+
+def _evict(folder: Path, keep: Path) -> None:
+    """Delete the cache's copies not read for :data:`CACHE_HOURS` (other than ``keep``)."""
+    oldest = time.time() - CACHE_HOURS * 3600
+    for entry in folder.iterdir():
+        if entry == keep or not entry.is_dir():
+            continue
+        files = [f.stat().st_mtime for f in entry.iterdir() if f.is_file()]
+        if max(files, default=0.0) < oldest:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def delete(location: str) -> bool:

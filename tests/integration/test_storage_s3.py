@@ -13,6 +13,7 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -134,9 +135,37 @@ def test_storage_when_s3_then_put_list_read_copy_and_delete_round_trip(
     cached = storage.cached(storage.join(store_url, "r", "x.parquet"), digest, tmp_path / "c")
     assert cached is not None and cached.read_bytes() == local.read_bytes()
     assert storage.cached(files[1], "0" * 64, tmp_path / "c") is None  # a wrong hash: refused
+    # a copy is served only while its object is stored (retention, withdrawal)
+    storage.delete(storage.join(store_url, "r", "x.parquet"))
+    assert storage.cached(storage.join(store_url, "r", "x.parquet"), digest, tmp_path / "c") is None
+    assert not cached.exists()
+    # copies not read for CACHE_HOURS go when another is made
+    stale = tmp_path / "c" / ("f" * 64)
+    stale.mkdir(parents=True)
+    (stale / "old.parquet").write_bytes(b"x")
+    os.utime(stale / "old.parquet", (0, 0))
+    assert storage.cached(files[0], digest, tmp_path / "c") is not None
+    assert not stale.exists()
     assert storage.delete_tree(storage.join(store_url, "d"))
     assert storage.glob(storage.join(store_url, "d", "*")) == []
     assert not storage.delete(storage.join(store_url, "d", "part-00000.parquet"))
+
+
+def test_put_file_when_the_copy_breaks_off_then_no_object_is_left(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    local = tmp_path / "big.bin"
+    local.write_bytes(os.urandom(3 << 20))
+    target = storage.join(store_url, "broken", "big.bin")
+
+    def broken(src: Any, out: Any, length: int = 0) -> None:
+        out.write(src.read(1 << 20))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(storage.shutil, "copyfileobj", broken)
+    with pytest.raises(KeyboardInterrupt):
+        storage.put_file(local, target)
+    assert not storage.exists(target)
 
 
 def test_ingest_when_storage_is_s3_then_partitions_are_objects_and_read_back(
