@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from jobs import scratch
+
 if TYPE_CHECKING:
     import polars as pl
     from pyarrow import fs as pafs
@@ -308,8 +310,8 @@ def local_copy(location: str) -> Iterator[Path]:
     if not is_remote(location):
         yield Path(location)
         return
-    with tempfile.TemporaryDirectory(prefix="sandbox-storage-") as folder:
-        local = Path(folder) / name(location)
+    with scratch.folder("sandbox-storage-") as folder:  # swept if this process is killed
+        local = folder / name(location)
         with open_input(location) as src, local.open("wb") as out:
             shutil.copyfileobj(src, out, 8 << 20)
         yield local

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from jobs import storage
+from jobs import scratch, storage
 from jobs.errors import InternalError, InvalidJobSpec, JobFailed
 
 __all__ = [
@@ -128,6 +127,10 @@ def write_result(task: Task, result: Any) -> Outcome:
     )
 
 
+#: Private folders where outputs bound for object storage are written first.
+OUTPUT_PREFIX = "sandbox-output-"
+
+
 def staged(task: Task, run: Callable[[Task], Outcome]) -> Outcome:
     """Run ``task`` with ``run``; an output bound for object storage is written locally first.
 
@@ -139,8 +142,9 @@ def staged(task: Task, run: Callable[[Task], Outcome]) -> Outcome:
     """
     if not storage.is_remote(task.output_path):
         return run(task)
-    with tempfile.TemporaryDirectory(prefix="sandbox-output-") as folder:
-        local = Path(folder) / storage.name(task.output_path)
+    # named by this process: what a task killed at its time limit left is swept by the next
+    with scratch.folder(OUTPUT_PREFIX) as folder:
+        local = folder / storage.name(task.output_path)
         outcome = run(replace(task, output_path=str(local)))
         written = Path(outcome.output_path)
         if written.parent != local.parent:

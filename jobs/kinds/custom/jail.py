@@ -72,6 +72,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs import scratch
 from jobs.kinds.custom.arguments import (
     JAIL_RUNTIME,
     JAIL_TMP,
@@ -228,16 +229,7 @@ def _close_all(fds: list[int]) -> None:
 
 def sweep_private_folders(prefix: str = WORK_PREFIX) -> None:
     """Remove private folders (``<prefix><pid>-…``) whose process was killed from outside."""
-    import shutil
-    import tempfile
-
-    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
-        try:
-            pid = int(folder.name[len(prefix) :].split("-")[0])
-        except ValueError:
-            continue
-        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(folder, ignore_errors=True)
+    scratch.sweep(prefix)
 
 
 @contextmanager
