@@ -49,6 +49,7 @@ identical (``tests/unit/anonymize/detect/test_agreement.py``).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 
@@ -90,6 +91,8 @@ _CODE_RUN = re.compile(r"[0-9A-Za-z-]+")
 #: The part of a word from its first to its last letter, digit or Chinese character.
 _CORE = re.compile(r"[0-9A-Za-z\u4e00-\u9fff](?:.*[0-9A-Za-z\u4e00-\u9fff])?", re.S)
 _HAN_ONLY = re.compile(r"^[\u4e00-\u9fff]+$")
+#: A word of letters, digits and Chinese characters only (nothing for :func:`_cleaned` to split).
+_PLAIN = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]+")
 _MINORITY = re.compile(r"^[\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,6}$")
 #: The rules' surnames and rarer ones the tagger reads (宓, 訾, 仉, 禚 …): the tagger's name
 #: needs a surname, the rules' lists need no change.
@@ -214,11 +217,32 @@ def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
 
 
 def _crossed(words: Sequence[Word], start: int, end: int) -> bool:
-    """Whether a tagger word crosses an edge of ``[start, end)`` (师傅|现场 for 傅现场)."""
+    """Whether a tagger word crosses an edge of ``[start, end)`` (师傅|现场 for 傅现场).
+
+    ``words`` need only hold the words over the span (:func:`_over`): a word
+    across an edge of a span overlaps it.
+    """
     return any(w.start < edge < w.end for w in words for edge in (start, end))
 
 
-def _torn(text: str, words: Sequence[Word], span: Span) -> bool:
+def _over(words: Sequence[Word], ends: Sequence[int] | None, start: int, end: int) -> list[Word]:
+    """The words over ``[start, end)``, in order.
+
+    ``ends`` are the words' ends when the words are sorted and disjoint (as the
+    tagger reads them): the first one found by bisection, not by a scan of a
+    note's every word for each of its names.
+    """
+    if ends is None:
+        return [w for w in words if w.start < end and start < w.end]
+    out: list[Word] = []
+    for i in range(bisect.bisect_right(ends, start), len(words)):
+        if words[i].start >= end:
+            break
+        out.append(words[i])
+    return out
+
+
+def _torn(text: str, inside: Sequence[Word], span: Span) -> bool:
     """Whether the tagger reads a rule's name as other words (师傅|现场, 杜明|同住, 于|下午).
 
     A weak name (below :data:`SURE`) goes when a word the tagger reads across
@@ -230,7 +254,6 @@ def _torn(text: str, words: Sequence[Word], span: Span) -> bool:
     + 珍持) says nothing.
     """
     sure = span.score >= SURE
-    inside = [w for w in words if w.start < span.end and span.start < w.end]
     for w in inside:
         if w.tag == "PER":
             continue
@@ -272,6 +295,9 @@ def _cleaned(text: str, words: Sequence[Word]) -> list[Word]:
     """
     pieces: list[Word] = []
     for w in words:
+        if _PLAIN.fullmatch(text, w.start, w.end):  # most words: nothing to split off
+            pieces.append(w)
+            continue
         for m in _SEGMENT.finditer(text, w.start, w.end):
             core = _CORE.search(m.group())
             if core is None:
@@ -288,6 +314,7 @@ def _cleaned(text: str, words: Sequence[Word]) -> list[Word]:
         if (
             last is not None
             and last.end == w.start
+            and _CODE_CHAR.match(text, w.start)
             and _CODE_RUN.fullmatch(text[last.start : w.end])
             and any(c.isdigit() for c in text[last.start : w.end])
         ):
@@ -479,6 +506,8 @@ def fuse(
     out = [s for s in spans if s.entity not in FUSED]
     words = _cleaned(text, words)
     orgs = [(w.start, w.end) for w in words if w.tag == "ORG"]
+    disjoint = all(a.end <= b.start for a, b in zip(words, words[1:], strict=False))
+    ends = [w.end for w in words] if disjoint else None
     if PERSON in wanted:
         found = _names(text, words)
         for span in (s for s in spans if s.entity == PERSON):
@@ -489,12 +518,12 @@ def fuse(
                 and (o[1] - o[0]) - (span.end - span.start) >= 2
                 for o in orgs
             )
-            if inside_org or _title(text[span.start : span.end]) or _torn(text, words, span):
+            covered = _over(words, ends, *edges)
+            if inside_org or _title(text[span.start : span.end]) or _torn(text, covered, span):
                 continue
             clash = [f for f in found if _overlaps(f, edges)]
-            crossed = _crossed(words, *edges)
+            crossed = _crossed(covered, *edges)
             if span.score < SURE and not clash:
-                covered = [w for w in words if w.start < span.end and span.start < w.end]
                 timed = any(w.tag == "TIME" for w in covered)
                 verbs = bool(covered) and all(w.tag in _VERBS for w in covered)
                 if crossed or timed or verbs:

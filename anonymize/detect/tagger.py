@@ -253,13 +253,20 @@ class Tagger:
             parts.extend((number, start, end) for start, end in sentences(text))
         out: list[list[Word]] = [[] for _ in texts]
         read = self.tag_ids([texts[n][a:b] for n, a, b in parts])
+        labels = self._labels
         for (number, offset, _), ids in zip(parts, read, strict=True):
-            words = out[number]
-            start = 0
-            for position in range(1, len(ids) + 1):
-                if position == len(ids) or not self._inside[ids[position]]:
-                    words.append(Word(offset + start, offset + position, self._labels[ids[start]]))
-                    start = position
+            if not len(ids):
+                continue
+            opens = ~self._inside[ids]
+            opens[0] = True  # a text's first character opens a word whatever its tag
+            starts = np.flatnonzero(opens)
+            ends = [*(starts[1:] + offset).tolist(), offset + len(ids)]
+            out[number].extend(
+                Word(start, end, labels[tag])
+                for start, end, tag in zip(
+                    (starts + offset).tolist(), ends, ids[starts].tolist(), strict=True
+                )
+            )
         return out
 
 
