@@ -347,11 +347,21 @@ def _opens(words: Sequence[Word], i: int, text: str) -> bool:
     )
 
 
+#: A word that may open an address is a place or an organisation, or it ends as a
+#: building (:data:`_BUILDING`) or an administrative level (:data:`_ADMIN`) does.
+_OPEN_TAGS = frozenset({"LOC", "ORG"})
+_OPEN_LAST = frozenset("号楼栋幢座省市区县旗镇乡道")
+
+
 def _addresses(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
     """Runs of place, number, building and room words that read as an address."""
     out: list[tuple[int, int]] = []
     i = 0
     while i < len(words):
+        w = words[i]
+        if w.tag not in _OPEN_TAGS and text[w.end - 1 : w.end] not in _OPEN_LAST:
+            i += 1  # what no address opens with (most words): no need to ask _opens
+            continue
         if not _opens(words, i, text):
             i += 1
             continue
