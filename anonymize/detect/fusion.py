@@ -52,6 +52,8 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 from anonymize.detect._names import (
     COMPOUND_SURNAMES,
@@ -67,12 +69,15 @@ from anonymize.detect.entities import address, person
 from anonymize.detect.findings import Span
 from anonymize.detect.tagger import Word, tagger
 
+_T = TypeVar("_T")
+
 PERSON = person.NAME
 ADDRESS = address.NAME
 #: The entities fusion decides; every other finding passes through unchanged.
 FUSED = frozenset({PERSON, ADDRESS})
-#: Texts read by the tagger at once (its scores, 57 floats a character, are held per call).
-CHUNK = 2_000
+#: Texts read by the tagger at once (its scores, 57 floats a character, are held per call);
+#: the next chunk is read while one is fused.
+CHUNK = 500
 #: A text needs this many Chinese characters to be read by the tagger.
 MIN_HAN = 8
 #: A rule's score at or above which its span beats the tagger's (context word, form field).
@@ -629,6 +634,13 @@ def _in_word(text: str, i: int) -> bool:
     )
 
 
+def _done(value: _T) -> Future[_T]:
+    """A future already holding ``value`` (the one chunk, read on this thread)."""
+    future: Future[_T] = Future()
+    future.set_result(value)
+    return future
+
+
 def fuse_texts(
     texts: Sequence[str], spans: Sequence[Sequence[Span]], wanted: frozenset[str]
 ) -> list[list[Span]]:
@@ -644,15 +656,31 @@ def fuse_texts(
     chosen = [i for i, t in enumerate(texts) if is_free_text(t)]
     if not chosen:
         return out
-    for first in range(0, len(chosen), CHUNK):  # the tagger's scores of a chunk at a time
-        part = chosen[first : first + CHUNK]
+    parts = [chosen[first : first + CHUNK] for first in range(0, len(chosen), CHUNK)]
+
+    def read(part: list[int]) -> tuple[list[tuple[int, int, int]], list[list[Word]]]:
         windows = [(i, a, b) for i in part for a, b in doubts(texts[i], spans[i])]
-        read = tagger().words([texts[i][a:b] for i, a, b in windows])
-        words: dict[int, list[Word]] = {i: [] for i in part}
-        for (i, a, _), found in zip(windows, read, strict=True):
-            words[i].extend(Word(a + w.start, a + w.end, w.tag) for w in found)
-        for i in part:
-            out[i] = fuse(texts[i], spans[i], words[i], wanted)
+        return windows, tagger().words([texts[i][a:b] for i, a, b in windows])
+
+    # One thread reads the chunks in turn (the encoder releases the GIL) while this one
+    # fuses those already read: the second core is not left idle during fusion.
+    ahead = ThreadPoolExecutor(1) if len(parts) > 1 else None
+    try:
+        coming = (
+            [ahead.submit(read, part) for part in parts]
+            if ahead is not None
+            else [_done(read(parts[0]))]
+        )
+        for part, future in zip(parts, coming, strict=True):
+            windows, found_words = future.result()
+            words: dict[int, list[Word]] = {i: [] for i in part}
+            for (i, a, _), found in zip(windows, found_words, strict=True):
+                words[i].extend(Word(a + w.start, a + w.end, w.tag) for w in found)
+            for i in part:
+                out[i] = fuse(texts[i], spans[i], words[i], wanted)
+    finally:
+        if ahead is not None:
+            ahead.shutdown(cancel_futures=True)
     return out
 
 

@@ -214,7 +214,13 @@ class Tagger:
         """
         out: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)] * len(texts)
         pieces = [t[:MAX_CHARS] for t in texts]
-        order = sorted((i for i, piece in enumerate(pieces) if piece), key=lambda i: len(pieces[i]))
+        # A piece read twice (a sentence repeated across notes) is encoded once: its scores
+        # are the same in any batch.
+        first: dict[str, int] = {}
+        for i, piece in enumerate(pieces):
+            if piece:
+                first.setdefault(piece, i)
+        order = sorted(first.values(), key=lambda i: len(pieces[i]))
         batches = [order[b : b + BATCH] for b in range(0, len(order), BATCH)]
 
         def run(batch: list[int]) -> npt.NDArray[np.float32]:
@@ -253,6 +259,9 @@ class Tagger:
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
+        for i, piece in enumerate(pieces):
+            if piece and first[piece] != i:
+                out[i] = out[first[piece]]
         for i, text in enumerate(texts):  # the rest of a long text, piece by piece
             if len(text) > MAX_CHARS:
                 rest = self.tag_ids(
