@@ -582,7 +582,7 @@ def doubts(text: str, spans: Sequence[Span]) -> list[tuple[int, int]]:
     not), a character that ends an address part (区, 路, 号, 栋 …), and every
     name or address the rules found (the tagger may drop or trim it). Each
     point is widened by :data:`BEFORE` and :data:`AFTER` characters, the
-    windows are merged and cut at sentence ends. About half of a case note's
+    windows are merged and cut at sentence ends. About two thirds of a case note's
     characters are read (``benchmarks/pii_scan.py``: 66 % of its notes). The
     windows give LAC the context it needs on either side of a name: measured on
     2026-12-05, windows one character narrower (:data:`AFTER` 5 or
