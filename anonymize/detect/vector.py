@@ -53,6 +53,7 @@ from anonymize.detect.context import (
     NEGATIVE_FACTOR,
     context_regex,
     context_words,
+    halving_words,
 )
 from anonymize.detect.entities import ENTITIES, entity_set
 from anonymize.detect.entity import EntityDefinition, Rule
@@ -127,7 +128,11 @@ def _scored(found: pl.DataFrame, definition: EntityDefinition, rule: Rule) -> pl
     # needs captures (slow), so it runs only where some word occurs at all.
     inside = lazy.filter(pl.col("start") > 0).with_columns(window.alias("window"))
     has_word = pl.col("window").str.contains(context_words(definition))
-    nearest = pl.col("window").str.extract(context_regex(definition), 1)
+    if halving_words(definition):
+        nearest = pl.col("window").str.extract(context_regex(definition), 1)
+    else:
+        # Every word raises the score alike: which is nearest does not matter (no capture).
+        nearest = pl.lit("", dtype=pl.String)
     none = pl.lit(None, pl.String).alias("word")
     lazy = pl.concat(
         [
