@@ -421,14 +421,15 @@ def structured_speed(sample: pl.DataFrame, repeat: int) -> Structured:
     from anonymize.detect.analyzer import engine
     from anonymize.detect.recognizer import LANGUAGE
 
-    frame = sample.to_pandas()
-    builder = PandasAnalysisBuilder(analyzer=engine())
+    original = sample.to_pandas()
     structured = StructuredEngine(PandasDataProcessor())
     operators = {"DEFAULT": OperatorConfig("replace")}
     runs: list[tuple[float, float, float]] = []
     mapping: dict[str, str] = {}
     for _ in range(repeat):
+        frame = original.copy()  # anonymize() replaces the cells of the frame it is given
         start = time.perf_counter()
+        builder = PandasAnalysisBuilder(analyzer=engine())
         analysis = builder.generate_analysis(frame, n=len(frame), language=LANGUAGE)
         middle = time.perf_counter()
         structured.anonymize(frame, analysis, operators)
