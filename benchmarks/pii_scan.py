@@ -6,11 +6,14 @@
 Table: builds a table of six Chinese columns (name, resident ID, phone,
 e-mail, address, free-text note) with numpy / polars templates (no per-row
 Faker), with the ground truth of every span. Scans the whole table with the
-rules alone (:func:`anonymize.detect.vector.scan_table` with ``fuse=False``)
-and the first ``S`` rows cell by cell with
-:func:`anonymize.detect.analyzer.analyze_text` (Presidio, ``fuse=False``),
-then prints rows/s of both (best and median of R runs), their ratio and
-memory (peak RSS during the vector scan). The tagger reads about a thousand
+rules alone (:func:`anonymize.detect.vector.scan_table` with ``fuse=False``),
+classify first (the default) and with every rule on every cell
+(``classify=False``), and says whether both found the same; then the first
+``S`` rows cell by cell with :func:`anonymize.detect.analyzer.analyze_text`
+(Presidio, ``fuse=False``) and with ``presidio-structured``, Presidio's own
+column-sampling scanner (:func:`structured_speed`), and prints rows/s of each
+(best and median of R runs), the ratios, memory (peak RSS during the vector
+scan) and the load average. The tagger reads about a thousand
 free-text cells a second, so rules + tagger (``fuse=True``) run on the first
 ``T`` rows only (and Presidio + tagger on the first ``S``); the output says
 so. Per-entity recall and precision (exact spans) of every configuration
@@ -391,6 +394,53 @@ def timed(run: Callable[[], object], repeat: int) -> tuple[float, float, object]
     return min(times), statistics.median(times), result
 
 
+@dataclass(frozen=True, slots=True)
+class Structured:
+    """presidio-structured on the sample: wall times (best, median) and their two steps."""
+
+    best: float
+    median: float
+    analysis: float
+    anonymize: float
+    mapping: dict[str, str]
+
+
+def structured_speed(sample: pl.DataFrame, repeat: int) -> Structured:
+    """presidio-structured's own column-sampling scan of ``sample``, timed.
+
+    ``PandasAnalysisBuilder`` reads every row of the sample with our Presidio
+    engine (the recognizers of ``analyze_text``) and names one entity per
+    column (most common); ``StructuredEngine`` then replaces every cell of
+    those columns. The two steps are timed apart: on a table much longer than
+    its sample, the replacement is what each row costs.
+    """
+    from presidio_anonymizer.entities import OperatorConfig
+    from presidio_structured import PandasAnalysisBuilder, StructuredEngine
+    from presidio_structured.data.data_processors import PandasDataProcessor
+
+    from anonymize.detect.analyzer import engine
+    from anonymize.detect.recognizer import LANGUAGE
+
+    original = sample.to_pandas()
+    structured = StructuredEngine(PandasDataProcessor())
+    operators = {"DEFAULT": OperatorConfig("replace")}
+    runs: list[tuple[float, float, float]] = []
+    mapping: dict[str, str] = {}
+    for _ in range(repeat):
+        frame = original.copy()  # anonymize() replaces the cells of the frame it is given
+        start = time.perf_counter()
+        builder = PandasAnalysisBuilder(analyzer=engine())
+        analysis = builder.generate_analysis(frame, n=len(frame), language=LANGUAGE)
+        middle = time.perf_counter()
+        structured.anonymize(frame, analysis, operators)
+        runs.append((time.perf_counter() - start, middle - start, time.perf_counter() - middle))
+        mapping = mapping or dict(analysis.entity_mapping)
+        if not analysis.entity_mapping:
+            print(f"  presidio-structured run {len(runs)}: no column named (found nothing)")
+    best = min(runs)
+    return Structured(best[0], statistics.median(r[0] for r in runs), best[1], best[2], mapping)
+
+
 def table_section(args: argparse.Namespace) -> None:
     """The six-column table: rules alone on every row, rules + tagger on the first rows."""
     from anonymize.detect.analyzer import analyze_text, engine
@@ -412,6 +462,11 @@ def table_section(args: argparse.Namespace) -> None:
     tracemalloc.stop()
     peak = peak_rss_mb()
     assert isinstance(found, pl.DataFrame)
+    full_s, full_median, full = timed(
+        lambda: scan_table(table, fuse=False, classify=False), args.repeat
+    )
+    assert isinstance(full, pl.DataFrame)
+    same = found.sort(found.columns).equals(full.sort(full.columns))
 
     sample = table.head(args.sample)
 
@@ -425,26 +480,61 @@ def table_section(args: argparse.Namespace) -> None:
 
     presidio_s, presidio_median, presidio = timed(lambda: presidio_scan(False), args.repeat)
     assert isinstance(presidio, list)
+    structured = structured_speed(sample, args.repeat)
 
     vector_rate, presidio_rate = args.rows / vector_s, args.sample / presidio_s
+    vector_median_rate = args.rows / vector_median
     print("rules alone (fuse=False):")
+    for label, count, best, median, what in (
+        (
+            "vector   classify first",
+            args.rows,
+            vector_s,
+            vector_median,
+            f"{found.height:,} findings",
+        ),
+        ("vector   every rule    ", args.rows, full_s, full_median, "every rule on every cell"),
+        ("presidio analyze_text  ", args.sample, presidio_s, presidio_median, "6 calls per row"),
+        (
+            "presidio-structured    ",
+            args.sample,
+            structured.best,
+            structured.median,
+            f"analysis {structured.analysis:.2f} s + anonymization {structured.anonymize:.2f} s",
+        ),
+    ):
+        print(
+            f"  {label}: {count:>9,} rows, best {best:6.2f} s (median {median:6.2f} s) = "
+            f"{count / best:>9,.0f} rows/s ({what})"
+        )
     print(
-        f"  vector   scan_table  : {args.rows:>9,} rows, best {vector_s:6.2f} s (median "
-        f"{vector_median:6.2f} s) = {vector_rate:>9,.0f} rows/s ({found.height:,} findings)"
+        f"  classify first: findings {'EQUAL' if same else 'DIFFER FROM'} the full scan's; "
+        f"{full_s / vector_s:.2f}x faster best, {full_median / vector_median:.2f}x median"
     )
     print(
-        f"  presidio analyze_text: {args.sample:>9,} rows, best {presidio_s:6.2f} s (median "
-        f"{presidio_median:6.2f} s) = {presidio_rate:>9,.0f} rows/s (6 calls per row)"
-    )
-    print(
-        f"  ratio vector / presidio: {vector_rate / presidio_rate:,.0f}x best, "
-        f"{(args.rows / vector_median) / (args.sample / presidio_median):,.0f}x median "
+        f"  ratio vector / presidio per cell: {vector_rate / presidio_rate:,.0f}x best, "
+        f"{vector_median_rate / (args.sample / presidio_median):,.0f}x median "
         f"(target >= 300x; {pl.thread_pool_size()} polars threads)"
+    )
+    alone = args.sample / structured.anonymize
+    print(
+        f"  ratio vector / presidio-structured: "
+        f"{vector_rate / (args.sample / structured.best):,.0f}x best, "
+        f"{vector_median_rate / (args.sample / structured.median):,.0f}x median (target >= "
+        f"100x); against its anonymization pass alone ({alone:,.0f} rows/s, what it costs a row "
+        f"on a table much longer than its sample): {vector_rate / alone:,.0f}x best"
+    )
+    print(
+        f"  presidio-structured was given our Presidio engine (`analyzer.engine()`: the same "
+        f"recognizers as analyze_text), language zh, n = all {args.sample:,} sampled rows, "
+        f"the default most-common strategy, and a `replace` operator for every entity; its "
+        f"columns: {structured.mapping or 'NONE (it found nothing: its time is no scan)'}"
     )
     print(
         f"  memory: RSS {resident:,.0f} MB with the table and both engines loaded, peak "
         f"{peak:,.0f} MB during the vector scan (+{peak - resident:,.0f} MB); Python heap "
-        f"peak {python_peak:,.0f} MB (tracemalloc; polars allocates outside it)"
+        f"peak {python_peak:,.0f} MB (tracemalloc; polars allocates outside it); load "
+        f"average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
 
     # The tagger reads ~1,000 free-text cells a second: the whole table would take many

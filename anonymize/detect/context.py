@@ -55,6 +55,17 @@ def context_words(definition: EntityDefinition) -> str:
     return "(" + "|".join(words) + ")"
 
 
+def halving_words(definition: EntityDefinition) -> tuple[str, ...]:
+    """The entity's context words that halve its score.
+
+    Without any, the nearest word always raises the score: only whether a word
+    occurs in the window matters, not which (the vector path then skips the
+    capturing search for the nearest one).
+    """
+    words = definition.context + (NEGATIVE_CONTEXT if definition.negative_context else ())
+    return tuple(word for word in words if word in NEGATIVE_CONTEXT)
+
+
 def context_regex(definition: EntityDefinition) -> str:
     """A regex whose group 1 is the supporting or negative word nearest the window's end."""
     return "(?s:.*)" + context_words(definition)

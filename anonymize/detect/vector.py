@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
-from anonymize.detect import _checks
+from anonymize.detect import _checks, _routing
 from anonymize.detect._extract import candidates, spans
 from anonymize.detect.context import (
     CONTEXT_BOOST,
@@ -53,6 +53,7 @@ from anonymize.detect.context import (
     NEGATIVE_FACTOR,
     context_regex,
     context_words,
+    halving_words,
 )
 from anonymize.detect.entities import ENTITIES, entity_set
 from anonymize.detect.entity import EntityDefinition, Rule
@@ -127,7 +128,11 @@ def _scored(found: pl.DataFrame, definition: EntityDefinition, rule: Rule) -> pl
     # needs captures (slow), so it runs only where some word occurs at all.
     inside = lazy.filter(pl.col("start") > 0).with_columns(window.alias("window"))
     has_word = pl.col("window").str.contains(context_words(definition))
-    nearest = pl.col("window").str.extract(context_regex(definition), 1)
+    if halving_words(definition):
+        nearest = pl.col("window").str.extract(context_regex(definition), 1)
+    else:
+        # Every word raises the score alike: which is nearest does not matter (no capture).
+        nearest = pl.lit("", dtype=pl.String)
     none = pl.lit(None, pl.String).alias("word")
     lazy = pl.concat(
         [
@@ -161,6 +166,7 @@ def scan_table(
     threshold: float = 0.5,
     *,
     fuse: bool = True,
+    classify: bool = True,
 ) -> pl.DataFrame:
     """Find personal information in every cell of ``frame``.
 
@@ -175,6 +181,11 @@ def scan_table(
         fuse: Read free-text cells with the trained tagger too
             (:mod:`anonymize.detect.fusion`); ``False`` runs the rules alone
             (benchmarks, and callers that scan only structured columns).
+        classify: Classify each long column from a sample first and run on
+            its cells only its entity's rules, and every rule where a cell
+            could hold another entity (:mod:`anonymize.detect._routing`); the
+            findings are the same as with ``False`` (every rule on every cell),
+            found faster.
 
     Returns:
         One row per finding with exactly :data:`~anonymize.detect.findings.FINDINGS_SCHEMA`
@@ -199,7 +210,10 @@ def scan_table(
         cells = _prepared(frame.get_column(column).to_frame(), column)
         if cells is None or not cells.height:
             return None
-        found = _scan_column(cells, definitions, threshold)
+        if classify:
+            found = _scan_planned(cells, definitions, threshold)
+        else:
+            found = _scan_column(cells, definitions, threshold)
         if fuse and schema[column] in _TEXT_TYPES:
             text = frame.get_column(column).cast(pl.String)
             found = _fused(text, found, wanted, threshold)
@@ -242,6 +256,23 @@ def _scan_column(
     if not parts:
         return pl.DataFrame(schema=_COLUMN_SCHEMA)
     # One packed key (row < 2^32, start < 2^31), stable: ties keep registry and rule order.
+    key = pl.col("row") * (1 << 31) + pl.col("start")
+    return pl.concat(parts).sort(key, maintain_order=True)
+
+
+def _scan_planned(
+    cells: pl.DataFrame, definitions: list[EntityDefinition], threshold: float
+) -> pl.DataFrame:
+    """:func:`_scan_column`, each cell with only the rules that can find something in it."""
+    plan = _routing.plan(cells, definitions, threshold, _scan_column)
+    if plan.guard is None:
+        return _scan_column(cells, list(plan.own), threshold)
+    doubt = _routing.doubtful(cells, plan.guard)
+    routes = ((cells.filter(doubt), definitions), (cells.filter(~doubt), list(plan.own)))
+    parts = [_scan_column(part, chosen, threshold) for part, chosen in routes if part.height]
+    if len(parts) == 1:
+        return parts[0]
+    # Each cell's findings come from one part, in the order the full scan lists them.
     key = pl.col("row") * (1 << 31) + pl.col("start")
     return pl.concat(parts).sort(key, maintain_order=True)
 

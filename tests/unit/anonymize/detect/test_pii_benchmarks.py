@@ -65,6 +65,8 @@ def test_table_section_when_tiny_table_then_tagger_sample_is_stated(
     out = capsys.readouterr().out
     assert "first 10 rows only" in out
     assert "| PERSON |" in out
+    assert "classify first: findings EQUAL the full scan's" in out
+    assert "presidio-structured was given our Presidio engine" in out
 
 
 def test_rules_vs_fused_when_marked_notes_then_names_and_addresses_scored_four_ways(
