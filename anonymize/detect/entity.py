@@ -46,7 +46,10 @@ class Rule:
         forms: ``(regex, score)`` pairs; the first whose regex matches the whole
             span overrides ``score``.
         requires: A cheap regex every cell with a valid match contains; rules sharing
-            one are searched for together first (see :func:`anonymize.detect.vector.scan_table`).
+            one are searched for together first (see :func:`anonymize.detect.vector.scan_table`),
+            and a classified column's cells without it skip this entity's rules
+            (:mod:`anonymize.detect._routing`): a wrong one loses findings
+            (``test_routing`` checks it on the corpus and the entities' examples).
         greedy: Whether the pattern prefers its longest match (no lazy quantifier), so
             that a cell matching it from end to end is one match (a fast path).
         tail_width: How many characters ``tail`` consumes (``ALONE_AFTER``: one,

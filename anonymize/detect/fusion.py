@@ -667,20 +667,20 @@ def fuse_texts(
         windows = [(i, a, b) for i in part for a, b in doubts(texts[i], spans[i])]
         return windows, tagger().words([texts[i][a:b] for i, a, b in windows])
 
-    # One thread reads the chunks in turn (the encoder releases the GIL) while this one
-    # fuses those already read: the second core is not left idle during fusion.
+    # One thread reads the next chunk (the encoder releases the GIL) while this one fuses
+    # the chunk read before: the second core is not left idle during fusion. One chunk
+    # ahead only: a chunk's words take about 20 times its text's memory.
     ahead = ThreadPoolExecutor(1) if len(parts) > 1 else None
     try:
-        coming = (
-            [ahead.submit(read, part) for part in parts]
-            if ahead is not None
-            else [_done(read(parts[0]))]
-        )
-        for part, future in zip(parts, coming, strict=True):
-            windows, found_words = future.result()
+        coming = ahead.submit(read, parts[0]) if ahead is not None else _done(read(parts[0]))
+        for k, part in enumerate(parts):
+            windows, found_words = coming.result()
+            if ahead is not None and k + 1 < len(parts):
+                coming = ahead.submit(read, parts[k + 1])
             words: dict[int, list[Word]] = {i: [] for i in part}
             for (i, a, _), found in zip(windows, found_words, strict=True):
                 words[i].extend(Word(a + w.start, a + w.end, w.tag) for w in found)
+            del windows, found_words
             for i in part:
                 out[i] = fuse(texts[i], spans[i], words[i], wanted)
     finally:

@@ -51,7 +51,8 @@ import numpy.typing as npt
 BATCH = 64
 #: Threads running batches over the one session.
 THREADS = 2
-#: Added to the transitions' span before a step reads the best tags alone.
+#: Added to the transitions' span before a step reads the best tags alone (with a few
+#: float32 steps of the best score: see :func:`viterbi`).
 _MARGIN = 1e-3
 #: Predecessors the Viterbi step reads when they provably hold the best one.
 _CANDIDATES = 4
@@ -129,7 +130,10 @@ def viterbi(
         # Only a tag within ``spread`` of the best score can be a best predecessor (LAC's
         # transitions span about 0.4, its emissions far more). In most rows the best tag
         # is the only one: it is then every tag's best predecessor.
-        near = (now >= (peak - spread)[:, None]).sum(axis=1)
+        # (plus a few float32 steps at the peak's size: scores of long texts reach
+        # thousands, where one step of float32 is already about 1e-3)
+        reach = spread + 4 * np.spacing(np.abs(peak))
+        near = (now >= (peak - reach)[:, None]).sum(axis=1)
         best = np.repeat(lead[:, None], tags, axis=1)
         moved = peak[:, None] + transitions[lead]
         wide = np.flatnonzero(near > 1)

@@ -151,8 +151,12 @@ def test_requires_when_an_entity_is_found_then_its_cell_holds_the_entity_s_requi
     """The guard rests on this: a cell without an entity's ``requires`` holds none of it.
 
     The guard reads the cell as the rules do: normalized (full-width digits folded).
+    Every entity's own examples too: a new rule whose ``requires`` its matches do not
+    hold fails here, before the guard loses its findings.
     """
-    frame = pl.DataFrame({"text": pl.Series([t.text for t in corpus], dtype=pl.String)})
+    examples = [text for entity in ENTITIES for text, _ in entity.examples]
+    texts = [t.text for t in corpus] + examples
+    frame = pl.DataFrame({"text": pl.Series(texts, dtype=pl.String)})
     found = scan_table(frame, fuse=False, classify=False)
     prepared = _prepared(frame, "text")
     assert prepared is not None
