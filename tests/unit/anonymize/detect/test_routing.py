@@ -59,7 +59,7 @@ def _plan(frame: pl.DataFrame, column: str) -> _routing.Plan:
 def _same(frame: pl.DataFrame) -> pl.DataFrame:
     """Assert both scans find the same (rows in the same order); the findings."""
     full = scan_table(frame, fuse=False, classify=False)
-    routed = scan_table(frame, fuse=False)
+    routed = scan_table(frame, fuse=False, classify=True)
     columns = list(full.columns)
     assert routed.sort(columns).equals(full.sort(columns))
     assert routed.select("column", "row", "start").equals(full.select("column", "row", "start"))
