@@ -132,8 +132,9 @@ def _child_env(remote: bool = False) -> dict[str, str]:
     env = {name: os.environ[name] for name in _ENV_KEPT if name in os.environ}
     if remote:
         env |= storage.environment()
-    # The child imports this very code, wherever the parent found it.
-    root = str(Path(__file__).resolve().parent.parent)
+    # The child imports this very code, wherever the parent found it: the folder that
+    # holds the packages (not sandbox/, whose jobs/ would hide the top-level jobs).
+    root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     env["POLARS_MAX_THREADS"] = str(THREADS)
     return env

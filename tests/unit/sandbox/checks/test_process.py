@@ -113,3 +113,18 @@ def test_child_env_when_the_service_holds_a_secret_then_the_child_gets_none(
     env = _checks_process._child_env()
     assert not any(name.startswith("SANDBOX_") for name in env)
     assert env["POLARS_MAX_THREADS"] == "2" and "PYTHONPATH" in env
+
+
+def test_child_env_when_the_service_runs_elsewhere_then_the_child_imports_the_checks(
+    tmp_path: Path,
+):
+    """A service started in another folder (``sandbox serve`` in its data folder): the
+    child finds the top-level packages (``jobs``, not ``sandbox.jobs``) by its PYTHONPATH."""
+    child = subprocess.run(
+        [sys.executable, "-c", "import jobs.storage, sandbox.checks.process"],
+        env=_checks_process._child_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr.decode()[-500:]
