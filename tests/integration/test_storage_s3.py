@@ -114,6 +114,21 @@ def _world(
     return settings, steward_, analyst_, grant_id
 
 
+def _awaiting(
+    db: Database, tmp_path: Path, store_url: str
+) -> tuple[Settings, Principal, Principal, int, str, str]:
+    """One aggregate job run in process into S3 quarantine, awaiting review."""
+    settings, steward, analyst, grant_id = _world(db, tmp_path, store_url)
+    service = JobService(db, settings, InProcessRunner(), workers=1, untimed_workers=0)
+    job = service.submit(analyst, grant_id, aggregate_spec(epsilon=0.5))
+    service.shutdown(wait=True)
+    with db.session() as s:
+        row = s.get(Job, job.id)
+        assert row is not None and row.status == "awaiting_review", row.error
+        assert row.output_path is not None and row.output_sha256 is not None
+        return settings, steward, analyst, job.id, row.output_path, row.output_sha256
+
+
 def _no_local_data(settings: Settings) -> None:
     for folder in (settings.datasets_dir, settings.quarantine_dir, settings.releases_dir):
         assert not folder.exists() or not any(folder.iterdir()), folder
@@ -194,25 +209,21 @@ def test_ingest_when_storage_is_s3_then_partitions_are_objects_and_read_back(
 def test_job_when_storage_is_s3_then_quarantined_released_and_downloaded_from_it(
     db: Database, tmp_path: Path, store_url: str
 ):
-    settings, steward, analyst, grant_id = _world(db, tmp_path, store_url)
-    service = JobService(db, settings, InProcessRunner(), workers=1, untimed_workers=0)
-    job = service.submit(analyst, grant_id, aggregate_spec(epsilon=0.5))
-    service.shutdown(wait=True)
+    settings, steward, analyst, job_id, quarantined, sha256 = _awaiting(db, tmp_path, store_url)
     with db.session() as s:
-        row = s.get(Job, job.id)
-        assert row is not None and row.status == "awaiting_review", row.error
-        quarantined, sha256 = row.output_path, row.output_sha256
+        row = s.get(Job, job_id)
+        assert row is not None
         assert {c["name"] for c in row.report["checks"]}  # the checks read the object
-    assert quarantined == f"{store_url}/quarantine/job-{job.id}-a1.parquet"
+    assert quarantined == f"{store_url}/quarantine/job-{job_id}-a1.parquet"
     assert storage.sha256(quarantined) == sha256
-    review(db, settings, steward, job.id, Decision.APPROVE, "aggregates only: fine")
-    released = f"{store_url}/releases/job-{job.id}.parquet"
+    review(db, settings, steward, job_id, Decision.APPROVE, "aggregates only: fine")
+    released = f"{store_url}/releases/job-{job_id}.parquet"
     assert storage.sha256(released) == sha256
-    got = download(db, analyst, job.id, settings)
-    assert got.sha256 == sha256 and got.filename == f"job-{job.id}.parquet"
+    got = download(db, analyst, job_id, settings)
+    assert got.sha256 == sha256 and got.filename == f"job-{job_id}.parquet"
     assert pl.read_parquet(got.path).height == 3  # the three cities
     storage.delete(released)  # a lost object: the next download publishes it again
-    assert download(db, analyst, job.id, settings).sha256 == sha256
+    assert download(db, analyst, job_id, settings).sha256 == sha256
     assert storage.sha256(released) == sha256
     _no_local_data(settings)
 
@@ -238,18 +249,11 @@ def test_extract_when_storage_is_s3_then_its_output_is_an_object_in_quarantine(
 def test_retention_when_storage_is_s3_then_a_rejected_output_object_is_deleted(
     db: Database, tmp_path: Path, store_url: str
 ):
-    settings, steward, analyst, grant_id = _world(db, tmp_path, store_url)
-    service = JobService(db, settings, InProcessRunner(), workers=1, untimed_workers=0)
-    job = service.submit(analyst, grant_id, aggregate_spec(epsilon=0.5))
-    service.shutdown(wait=True)
-    with db.session() as s:
-        row = s.get(Job, job.id)
-        assert row is not None and row.status == "awaiting_review", row.error
-        quarantined, sha256 = row.output_path, row.output_sha256
+    settings, steward, _analyst, job_id, quarantined, sha256 = _awaiting(db, tmp_path, store_url)
     cache = tmp_path / "cache"
     shown = local_output(cache, quarantined, sha256)  # what the console previews
     assert shown is not None and storage.sha256(str(shown)) == sha256
-    review(db, settings, steward, job.id, Decision.REJECT, "not this one")
+    review(db, settings, steward, job_id, Decision.REJECT, "not this one")
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=settings.retention_days + 1)
     assert sweep(db, settings, later) == 1
     assert storage.glob(f"{store_url}/quarantine/*") == []
