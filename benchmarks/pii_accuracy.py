@@ -9,12 +9,13 @@ further tables score both paths on held-out notes (``tests.corpus``'s
 ``HELD_OUT_NOTES``, ``UNSEEN_NOTES``, ``INDEPENDENT_NOTES``, ``BLIND_NOTES``,
 ``LAST_NOTES``, ``SIXTH_NOTES``: names in places the name rules were not written
 for; the last four were written by helpers who never saw the rules) and the
-three sets of blind notes of 2026-12-05 (``tests.corpus.marked_notes(path)``
-with ``BLIND_FILE``, ``BLIND_FILE_B``, ``BLIND_FILE_C``: 120 notes each with
-their names and addresses marked, each written by a helper who saw neither the
-code, the rules, the tagger nor the other sets; each scored once blind, then
-looked at, see benchmarks/README.md), each with the rules alone and with the rules
-fused with the trained tagger (``fuse=False`` / ``fuse=True``), both paths.
+four sets of blind notes (``tests.corpus.marked_notes(path)`` with
+``BLIND_FILE``, ``BLIND_FILE_B``, ``BLIND_FILE_C`` of 2026-12-05 and ``BLIND_FILE_D`` of
+2026-12-06: 120 notes each with their names and addresses marked, each written
+by a helper who saw neither the code, the rules, the tagger nor the other sets;
+each scored once blind, then looked at, see benchmarks/README.md), each with
+the rules alone and with the rules fused with the trained tagger
+(``fuse=False`` / ``fuse=True``), both paths.
 ``--examples`` adds, per entity below target, up to ten masked misses and
 false alarms. The corpus and the scoring live in ``tests/`` (``tests.corpus``,
 ``tests.unit.anonymize.test_accuracy``) so the tests and this table agree.
@@ -35,6 +36,7 @@ from tests.corpus import (
     BLIND_FILE,
     BLIND_FILE_B,
     BLIND_FILE_C,
+    BLIND_FILE_D,
     HELD_OUT_SETS,
     LabelledText,
     make_corpus,
@@ -132,9 +134,15 @@ def main() -> None:
     print(f"Targets (exact offsets): recall ≥ {MIN_RECALL}, precision ≥ {MIN_PRECISION} for "
           + ", ".join(STRICT) + f"; PERSON ≥ {PERSON_MIN_RECALL} / {PERSON_MIN_PRECISION}; the"
           " other entities are reported.")  # fmt: skip
-    for label, path in (("A", BLIND_FILE), ("B", BLIND_FILE_B), ("C", BLIND_FILE_C)):
+    sets = (
+        ("A", BLIND_FILE, "2026-12-05"),
+        ("B", BLIND_FILE_B, "2026-12-05"),
+        ("C", BLIND_FILE_C, "2026-12-05"),
+        ("D", BLIND_FILE_D, "2026-12-06"),
+    )
+    for label, path, day in sets:
         print_rules_vs_fused(
-            f"Blind notes {label} of 2026-12-05, names and addresses marked",
+            f"Blind notes {label} of {day}, names and addresses marked",
             marked_notes(path),
             MARKED,
         )

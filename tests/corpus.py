@@ -42,6 +42,7 @@ __all__ = [
     "BLIND_FILE",
     "BLIND_FILE_B",
     "BLIND_FILE_C",
+    "BLIND_FILE_D",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -842,6 +843,10 @@ BLIND_FILE_B = Path(__file__).parent / "data" / "blind_notes_2026_12_05_b.txt"
 #: A third set, written by a third helper while set B's misses were looked at, scored once
 #: with the final rules and tagger of 2026-12-05 (120 notes, 202 names, 103 addresses).
 BLIND_FILE_C = Path(__file__).parent / "data" / "blind_notes_2026_12_05_c.txt"
+#: A fourth set, written on 2026-12-06 by a helper who saw nothing on the machine (no code, rules,
+#: tagger or earlier set): 120 notes, 251 names, 100 addresses (50 partial). Scored once, blind,
+#: with the code before and after that day's fusion change (the same figures, see the README).
+BLIND_FILE_D = Path(__file__).parent / "data" / "blind_notes_2026_12_06_d.txt"
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 
 

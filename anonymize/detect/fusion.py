@@ -252,9 +252,11 @@ def _torn(text: str, inside: Sequence[Word], span: Span) -> bool:
     """Whether the tagger reads a rule's name as other words (师傅|现场, 杜明|同住, 于|下午).
 
     A weak name (below :data:`SURE`) goes when a word the tagger reads across
-    either edge is one jieba's dictionary knows as common, or when a time
-    word lies over it; a sure one (a context word or a form field before it)
-    only when a common word crosses its end, or it opens with a preposition
+    either edge is one jieba's dictionary knows as common, when a time word
+    lies over it, or when it opens with a one-character conjunction (但|门卫);
+    a sure one (a context word or a form field before it) only when a common
+    word crosses its end, a very common one (:data:`_COMMON_NAME`) its start
+    (维修师|傅现场: the role word was 师傅), or it opens with a preposition
     before a time (女儿于下午), or it is one common word the tagger does not read
     as a name (信访, 阿姨). An odd piece across an edge (沈桂珍|持 read as 沈桂
     + 珍持) says nothing.
@@ -263,11 +265,18 @@ def _torn(text: str, inside: Sequence[Word], span: Span) -> bool:
     for w in inside:
         if w.tag == "PER":
             continue
-        common = word_frequency(text[w.start : w.end]) >= _COMMON_WORD
+        frequency = word_frequency(text[w.start : w.end])
+        common = frequency >= _COMMON_WORD
         if common and w.start < span.end < w.end:
             return True
-        if not sure and (w.tag == "TIME" or (common and w.start < span.start < w.end)):
+        if w.start < span.start < w.end and (common if not sure else frequency >= _COMMON_NAME):
+            return True  # 师傅|现场: the name's first character closes a word
+        if not sure and w.tag == "TIME":
             return True
+    if not sure and inside:
+        first = inside[0]
+        if first.start == span.start and first.end == first.start + 1 and first.tag in _LEADS:
+            return True  # 但|门卫: a conjunction, not a surname
     if sure and inside and inside[0].tag == "p" and any(w.tag == "TIME" for w in inside):
         return True
     single = len(inside) == 1 and (inside[0].start, inside[0].end) == (span.start, span.end)
@@ -285,6 +294,9 @@ def _title(name: str) -> bool:
     return rest in _TITLES or "某" in rest or "氏" in rest
 
 
+#: Tags of a one-character word that opens no weak name (但|孩子: a conjunction). Adverbs and
+#: pronouns are left out: 都 and 何 open names (都小红, 何玉英) the tagger reads as d and r.
+_LEADS = frozenset({"c"})
 #: Verbs: a weak rule's name that the tagger reads as verbs only is dropped (信访, 应加强).
 _VERBS = frozenset({"v", "vn", "vd"})
 #: jieba's frequency from which a word is common (a name's edge does not tear one).

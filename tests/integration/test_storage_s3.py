@@ -246,6 +246,37 @@ def test_extract_when_storage_is_s3_then_its_output_is_an_object_in_quarantine(
     _no_local_data(settings)
 
 
+def test_train_when_storage_is_s3_then_model_quarantined_released_and_downloaded_from_it(
+    db: Database, tmp_path: Path, store_url: str
+):
+    settings, steward, analyst, grant_id = _world(db, tmp_path, store_url, kinds=("train",))
+    service = JobService(db, settings, InProcessRunner(), workers=1, untimed_workers=0)
+    spec = {
+        "kind": "train",
+        "dataset": "residents",
+        "epsilon": 1.0,
+        "model": {"type": "logistic_regression"},
+        "features": [
+            {"column": "age", "lower": 18, "upper": 80},
+            {"column": "household_size", "lower": 1, "upper": 6},
+        ],
+        "label": {"column": "income", "threshold": 32_500},
+    }
+    job = service.submit(analyst, grant_id, spec)
+    service.shutdown(wait=True)
+    with db.session() as s:
+        row = s.get(Job, job.id)
+        assert row is not None and row.status == "awaiting_review", row.error
+        output, sha256 = row.output_path, row.output_sha256
+    assert output is not None and output.startswith(f"{store_url}/quarantine/job-{job.id}-a1.")
+    assert storage.sha256(output) == sha256
+    review(db, settings, steward, job.id, Decision.APPROVE, "a small model: fine")
+    got = download(db, analyst, job.id, settings)
+    assert got.sha256 == sha256
+    assert got.path.read_bytes()  # the model file itself, published from the bucket
+    _no_local_data(settings)
+
+
 def test_retention_when_storage_is_s3_then_a_rejected_output_object_is_deleted(
     db: Database, tmp_path: Path, store_url: str
 ):

@@ -45,6 +45,13 @@ NAMED_WRONG = [
 #: Notes that hold no name.
 NO_NAME = [
     "外卖到了以后发现汤全洒了一地，真是气死了。",  # 汤 opens a clause
+    # 傅 closes 师傅, a very common word, across the sure name's start (维修师 reads as a role)
+    "空调坏了，已通知维修师傅下午2点上门查看，请家里留人。",
+    "搬家公司说上楼要加钱，可以跟师傅商量一下价格再定。",
+    "材料费另计，人工由师傅现场报价，满意后再付款。",
+    # 但 is a conjunction here (the tagger reads 但|门卫), not a surname opening a clause
+    "快递放在3号楼门口了，但门卫说没看到这个包裹，麻烦再查查。",
+    "到了小区东门，但孩子说妈妈早上交代过让爸爸来接。",
     "经学校研究决定，对在省级竞赛中获奖的同学予以通报表扬，同时感谢指导老师。",
     "凌云科技有限公司与我方签订了软件开发合同。",  # a company, not 凌云
     "本项目由凌云科技有限公司负责开发和维护。",
