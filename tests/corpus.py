@@ -43,6 +43,7 @@ __all__ = [
     "BLIND_FILE_B",
     "BLIND_FILE_C",
     "BLIND_FILE_D",
+    "BLIND_FILE_E",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -845,8 +846,12 @@ BLIND_FILE_B = Path(__file__).parent / "data" / "blind_notes_2026_12_05_b.txt"
 BLIND_FILE_C = Path(__file__).parent / "data" / "blind_notes_2026_12_05_c.txt"
 #: A fourth set, written on 2026-12-06 by a helper who saw nothing on the machine (no code, rules,
 #: tagger or earlier set): 120 notes, 251 names, 100 addresses (50 partial). Scored once, blind,
-#: with the code before and after that day's fusion change (the same figures, see the README).
+#: with the code before and after that day's first fusion change (the same figures, see the README).
 BLIND_FILE_D = Path(__file__).parent / "data" / "blind_notes_2026_12_06_d.txt"
+#: A fifth set, written the same day by another helper who saw nothing on the machine: 120
+#: notes, 235 names, 98 addresses (48 partial). Scored once, blind, with the code before
+#: that day's changes and with the code after all of them (tuned on A–D), see the README.
+BLIND_FILE_E = Path(__file__).parent / "data" / "blind_notes_2026_12_06_e.txt"
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 
 

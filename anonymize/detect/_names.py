@@ -128,6 +128,9 @@ ROLE_WORDS = (
     "顾问", "助理", "总裁", "副总裁", "董事长", "总监", "老板", "店主", "领导", "护士长",
     "维修工", "环卫工", "清洁工", "保洁", "电工", "焊工", "木工", "农民工",
 )  # fmt: skip
+#: Hospital and factory shifts, which jieba's dictionary lacks and case notes use like
+#: names (请白班护士…, 交给夜班): no one's name.
+SHIFT_WORDS = ("白班", "夜班", "早班", "中班", "晚班", "大夜", "小夜", "值班")
 _LEAD_WORDS = (
     "姓名", "名字", "联系人", "收件人", "收货人", "寄件人", "患者", "申请人", "户主", "持卡人",
     "负责人", "经办人", "客户", "乘客", "签收人", "法定代表人", "代表人", "监护人", "投保人",
@@ -140,7 +143,7 @@ _LEAD_WORDS = (
 #: first: where two start at one place the longer leads (护士长孙红梅: 孙红梅, not 长孙红梅).
 PERSON_CONTEXT_LEAD = (
     f"(?:{'|'.join(sorted(dict.fromkeys(_LEAD_WORDS), key=len, reverse=True))}"
-    f"|[{HAN}][{ROLE_SUFFIXES}])"
+    f"|[{HAN}][{ROLE_SUFFIXES}]|[0-9]{{1,3}}床)"
     "[: ]{0,2}(?:是|为)?"
 )
 #: Verbs and particles after which a name follows in running text (已核实王霞的银行卡,
@@ -275,7 +278,8 @@ def common_words() -> frozenset[str]:
     Taken from jieba's dictionary and its part-of-speech tags: every entry
     that starts with a surname, occurs at least :data:`MIN_WORD_FREQUENCY`
     times, and is either not tagged as a person name (``nr*``), such as 高中,
-    文化, 江苏, 金融, or tagged so but too frequent to be one (谢谢, 明白). A cell or a
+    文化, 江苏, 金融, or tagged so but too frequent to be one (谢谢, 明白); and the
+    role words and shifts (:data:`SHIFT_WORDS`) that open with a surname. A cell or a
     captured name equal to one of these is a word, not a person. Without
     jieba installed the set is empty (more false positives, never fewer
     findings).
@@ -284,12 +288,18 @@ def common_words() -> frozenset[str]:
         The words, read once per process.
     """
     starts = set(SURNAMES)
+    entries = _dictionary()
+    if not entries:
+        return frozenset()
+    # Role words (保安, 司机 …) and shifts (白班) that open with a surname are no
+    # names either, though jieba's dictionary lacks some or tags them rarely.
+    extra = (w for w in (*ROLE_WORDS, *SHIFT_WORDS) if w[0] in starts)
     return frozenset(
         word
-        for word, frequency, tag in _dictionary()
+        for word, frequency, tag in entries
         if not (tag.startswith("nr") and frequency < NAME_TAG_MAX_FREQUENCY)
         and (word[0] in starts or word[:2] in COMPOUND_SURNAMES)
-    )
+    ) | frozenset(extra)
 
 
 #: Two-character dictionary words at least this frequent may not straddle a name's ends.

@@ -22,14 +22,21 @@ covers the other's blind side:
     rule's edge (沈桂|珍持: LAC cut the name where a verb glued on); else the
     tagger's word wins (刚跟吴颖|通了电话: 吴颖, not the rule's 吴颖通). An item
     beside a name in a list (靳国栋、訾文娟、高峰、常青) that opens with a
-    surname and is no role is a name too, whatever word it also is.
+    surname and is no role is a name too, whatever word it also is. A name
+    that ends at a middle dot, or starts after one, takes the tagger's word
+    on the dot's other side (艾力|·|库尔班: 艾力·库尔班), and the tagger reads a
+    few characters more on either side of every such dot.
 ``CN_ADDRESS``
     A run of tagger words that reads as an address: places (``LOC``), then
     house numbers, buildings, units and rooms (12号, 3栋, 2单元, 402室), with
     at least a street-level part (a road, street, village, estate or a
     number). It finds partial addresses the rules cannot accept, and where a
     rule's run overlaps it, the run's edges come from the tagger's words
-    (入户走访鼓楼区… starts at 鼓楼区; …286号二楼 ends at 286号).
+    (入户走访鼓楼区… starts at 鼓楼区; …286号二楼 ends at 286号). Past a house
+    number an address goes on over an estate's or a building's name and its
+    buildings, units and room (…112号金色家园8栋1703室, …214号之三901房,
+    16号楼5门302); past a village, over its group (石桥村五组12号); a floor in
+    words at its end (百隆广场一楼) and a word before it (隔壁, 致) are left out.
 
 This module is long because the two halves of the fusion (names, addresses)
 share the tagger's words, its clean-up and the windows of doubt, and are
@@ -109,6 +116,7 @@ _TITLES = frozenset(
     "医生 老师 师傅 经理 主任 总 局长 处长 科长 所长 院长 校长 书记 队长 班长 阿姨 大爷 大妈 大姐"
     " 大哥 姐 哥 叔 婶 工 警官 律师 会计 护士 老板 总监 助理 秘书 同学 先生 女士 小姐 某 某某 氏"
     " 阿婆 阿姨 阿公 婆婆 奶奶 爷爷 伯 姨 嫂"
+    " 法官 检察官 民警 交警 辅警 大夫 医师 站长 村长 组长 部长 厂长 行长 馆长 园长 主管 教练 司机"
     " 家".split()
 )
 _NOT_FIRST = "老小阿"
@@ -150,6 +158,10 @@ BEFORE = 3
 AFTER = 6
 #: Characters before an address part's end a window reaches (an estate's name: 幸福里小区).
 PLACE_BEFORE = 6
+#: Characters read on either side of a middle dot between Chinese characters (a
+#: transliterated name's parts), besides :data:`BEFORE` and :data:`AFTER`.
+DOT_SIDE = 6
+_DOT = re.compile(r"(?<=[\u4e00-\u9fff])·(?=[\u4e00-\u9fff])")
 #: A character of a number or code a window never cuts, and the units that may follow one.
 _CODE_CHAR = re.compile(r"[0-9A-Za-z-]")
 _UNIT_CHARS = frozenset("室号层楼栋幢座房")
@@ -454,6 +466,61 @@ def _stairs(text: str, end: int) -> int:
     return end
 
 
+#: What may follow a house number or a village and still belong to the address: an annex
+#: (附2号, 之三), an estate's or a building's name, then buildings, units and a room
+#: (金色家园8栋1703室, 百家湖花园三区15-2-703, 16号楼5门302); a village's group (三社,
+#: 后郢组, 弄亮屯12号). At least one building or group part must follow the name.
+_NUMERAL = "[0-9]+|[一二三四五六七八九十]+"
+_ANNEX = re.compile(
+    rf"(?:附[0-9]+号|之[一二三四五六七八九十0-9]+)?"
+    rf"(?:[\u4e00-\u9fff]{{2,8}}?)?"
+    rf"(?:(?:{_NUMERAL})(?:期|区|栋|幢|座|号楼|单元|门))+"
+    rf"(?:[0-9]+(?:-[0-9]+)*(?:室|房)?)?"
+    rf"|附[0-9]+号(?:[0-9]+(?:室|房))?|之[一二三四五六七八九十]+(?:[0-9]+(?:室|房))?"
+    rf"|-?[0-9]+(?:-[0-9]+)+(?:室|房)?"
+)
+#: After a building's number (3号楼2): its door or unit and the room (门401, 单元1502).
+_DOOR = re.compile(r"(?:门|单元)[0-9]+(?:室|房)?")
+#: A floor in words at an address's end (百隆广场一楼, 12号楼一层): where the writer is, not
+#: the address (a floor in digits, 3栋5楼, stays: it is part of a flat's number).
+_FLOOR = re.compile(r"(?<=[^0-9一二三四五六七八九十])[一二三四五六七八九十]+(?:楼|层)$")
+#: Words that may open a run the tagger reads but are no part of the address.
+_NOT_OPENING = ("隔壁", "位于", "住在", "致", "在")
+_VILLAGE_GROUP = re.compile(
+    rf"(?:(?:{_NUMERAL})(?:社|组|队)|[\u4e00-\u9fff]{{1,3}}?(?:组|屯))(?:[0-9]+号)?"
+)
+
+
+def _annexed(text: str, end: int) -> int:
+    """The end of an address after its annex, building and room parts (see :data:`_ANNEX`)."""
+    if end == 0 or end >= len(text):
+        return end
+    last = text[end - 1]
+    if last == "村":
+        m = _VILLAGE_GROUP.match(text, end)
+    elif last == "号" and text[end] == "院":
+        return _annexed(text, end + 1)  # 17号院, 甲5号院3号楼
+    elif last in "号楼栋幢座院" or last.isdigit():
+        m = _ANNEX.match(text, end) or (_DOOR.match(text, end) if last.isdigit() else None)
+    else:
+        m = None
+    return m.end() if m is not None else end
+
+
+def _edged(text: str, span: Span) -> Span:
+    """An address found by fusion, its end past annexes and rooms, without a floor in words
+    at its end or a word before it that is no part of it (隔壁, 致)."""
+    start, end = span.start, _annexed(text, span.end)
+    floor = _FLOOR.search(text, start, end)
+    if floor is not None and floor.start() - start >= 4:
+        end = floor.start()
+    for word in _NOT_OPENING:
+        if text.startswith(word, start) and end - start - len(word) >= 4:
+            start += len(word)
+            break
+    return Span(start, end, ADDRESS, span.score)
+
+
 def _placelike(word: Word, text: str) -> bool:
     """An ``ORG`` word that is an address (北京市海淀区学院路30号 read as an organisation)."""
     return word.tag == "ORG" and _ORG_ADDRESS.search(text) is not None
@@ -512,6 +579,57 @@ def _listed(text: str, words: Sequence[Word], names: Sequence[Span]) -> list[Spa
 _NOT_LISTED = frozenset({"v", "vd", "p", "c", "u", "TIME", "LOC", "w", "m", "q", "xc"})
 
 
+#: Tags of a word that is no part of a transliterated name beside a middle dot.
+_NOT_NAME_PART = frozenset({"LOC", "ORG", "TIME", "w", "m", "q", "p", "c", "u", "xc", "r"})
+
+
+def _dotted(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]:
+    """Join a name's parts across a middle dot (阿依古丽 · 买买提, 买买提 · 艾力).
+
+    Where a name found (by the rules or the tagger) ends at a middle dot, or
+    starts right after one, and the tagger's word on the other side is
+    Chinese, of 2 to 6 characters and no place, time, number or function word,
+    the two parts and the dot are one name; the parts found alone go.
+    """
+    names = [s for s in found if s.entity == PERSON]
+    if not names or "·" not in text:
+        return found
+    by_start = {w.start: w for w in words}
+    by_end = {w.end: w for w in words}
+    joined: list[Span] = []
+    for name in names:
+        start, end = name.start, name.end
+        if text[end : end + 1] == "·" and (after := by_start.get(end + 1)) is not None:
+            if _name_part(text, after):
+                end = after.end
+        if start > 0 and text[start - 1] == "·" and (before := by_end.get(start - 1)) is not None:
+            if _name_part(text, before):
+                start = before.start
+        if (start, end) != (name.start, name.end):
+            joined.append(Span(start, end, PERSON, name.score))
+    if not joined:
+        return found
+    kept = [
+        s
+        for s in found
+        if s.entity != PERSON
+        or not any(_overlaps((s.start, s.end), (j.start, j.end)) for j in joined)
+    ]
+    return kept + joined
+
+
+def _name_part(text: str, word: Word) -> bool:
+    """Whether a word beside a middle dot may be the other part of a transliterated name.
+
+    A Chinese piece tagged ``w`` was cut from a symbol by :func:`_cleaned` (LAC reads
+    ·阿不来 as one symbol word): its tag says nothing of it.
+    """
+    piece = text[word.start : word.end]
+    if not (2 <= len(piece) <= 6 and _HAN_ONLY.fullmatch(piece)):
+        return False
+    return word.tag == "w" or word.tag not in _NOT_NAME_PART
+
+
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -565,6 +683,7 @@ def fuse(
             found = [f for f in found if f not in clash]
             out.append(span)
         out.extend(Span(s, e, PERSON, TAGGER_PERSON) for s, e in found)
+        out = _dotted(text, words, out)
         out.extend(_listed(text, words, [s for s in out if s.entity == PERSON]))
     if ADDRESS in wanted:
         runs = _addresses(text, words)
@@ -583,6 +702,7 @@ def fuse(
                 end = _stairs(text, span.end)  # the rule's run holds more (an estate, a room)
             out.append(Span(start, end, ADDRESS, max(span.score, TAGGER_ADDRESS)))
         out.extend(Span(s, e, ADDRESS, TAGGER_ADDRESS) for s, e in runs)
+        out = [_edged(text, s) if s.entity == ADDRESS else s for s in out]
     return sorted(set(out))
 
 
@@ -619,6 +739,11 @@ def doubts(text: str, spans: Sequence[Span]) -> list[tuple[int, int]]:
         (max(0, s.start - BEFORE), min(len(text), s.end + AFTER))
         for s in spans
         if s.entity in FUSED
+    ]
+    # A transliterated name (阿依古丽·托合提) is read whole, with context on both sides.
+    windows += [
+        (max(0, m.start() - DOT_SIDE - BEFORE), min(size, m.end() + DOT_SIDE + AFTER))
+        for m in _DOT.finditer(text)
     ]
     ends = [m.end() for m in _SENTENCE_END.finditer(text)]
     merged: list[tuple[int, int]] = []

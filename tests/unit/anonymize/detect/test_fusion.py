@@ -28,6 +28,7 @@ Finding = tuple[str, int, int, float]
 #: A README sentence in a note, and the name in it (the blind notes' mark).
 NAMED = [
     ("查房时护士长孙红梅说患者夜间睡得很好。", "孙红梅"),  # the longer role word leads, not 长孙
+    ("交班：21床温如玉术后疼痛评分6分，已通知麻醉医生调整镇痛泵。", "温如玉"),  # a bed leads
     ("妈你别急，刚跟吴颖通了电话，她说明天上午过来。", "吴颖"),  # the rules read 吴颖通
     ("其监护人彭勇常年在外务工，建议纳入特困供养范围。", "彭勇"),  # 常年 keeps its 常
     ("网格长入户走访发现，独居老人腿脚不便，其监护人彭勇常年在外务工。", "彭勇"),
@@ -52,6 +53,8 @@ NO_NAME = [
     # 但 is a conjunction here (the tagger reads 但|门卫), not a surname opening a clause
     "快递放在3号楼门口了，但门卫说没看到这个包裹，麻烦再查查。",
     "到了小区东门，但孩子说妈妈早上交代过让爸爸来接。",
+    "夜间患者血压平稳，请白班护士继续观察并记录出入量。",  # a shift, not 白 and a name
+    "经调解员王法官主持，双方当事人自愿达成如下协议。",  # a surname and a title
     "经学校研究决定，对在省级竞赛中获奖的同学予以通报表扬，同时感谢指导老师。",
     "凌云科技有限公司与我方签订了软件开发合同。",  # a company, not 凌云
     "本项目由凌云科技有限公司负责开发和维护。",
@@ -72,6 +75,19 @@ ADDRESSES = [
     ("二舅家搬新家了，新地址是友好区深圳街t座，下周六中午暖房，能来的都来🎉", "友好区深圳街t座"),
     ("快递请送到白云区宜都街U座，到了以后给我打电话。", "白云区宜都街U座"),
 ]  # fmt: skip
+#: Addresses whose ends lie past the house number (an estate, buildings, units, rooms and
+#: annexes): the rules stop at the number, fusion reads on.
+ANNEXED = [
+    (
+        "快递请送到合肥市蜀山区长江西路112号金色家园8栋1703室，到了打电话。",
+        "合肥市蜀山区长江西路112号金色家园8栋1703室",
+    ),
+    (
+        "出租屋地址：海珠区江南大道中路214号之三901房，租客已搬走。",
+        "海珠区江南大道中路214号之三901房",
+    ),
+    ("住址：和平里七区16号楼5门302，主诉反复头晕一周。", "和平里七区16号楼5门302"),
+]
 #: A name glued to an emoji (LAC knows no emoji and reads 📌王琴 as one word).
 EMOJI = [
     ("📌王琴持护照到窗口办理了签证手续，已经通过审核。", "王琴"),
@@ -87,7 +103,7 @@ TAGGER_ONLY = [
 MIXED = "王琴持护照到窗口办理了签证手续，电话13912345678，住在白云区宜都街U座。"
 
 ALL_TEXTS = [
-    *(t for t, _ in NAMED + NAMED_WRONG + ADDRESSES + EMOJI + TAGGER_ONLY),
+    *(t for t, _ in NAMED + NAMED_WRONG + ADDRESSES + ANNEXED + EMOJI + TAGGER_ONLY),
     *NO_NAME,
     *NO_NAME_WRONG,
     MIXED,
@@ -311,3 +327,27 @@ def test_fuse_texts_when_read_in_many_chunks_then_same_as_one_text_at_a_time(
     alone = [fusion.fuse_texts([t], [s], FUSED)[0] for t, s in zip(texts, spans, strict=True)]
     monkeypatch.setattr(fusion, "CHUNK", 3)
     assert fusion.fuse_texts(texts, spans, FUSED) == alone
+
+
+def test_fuse_when_a_name_ends_at_a_middle_dot_then_joined_with_the_part_after_it() -> None:
+    # LAC cut the transliterated name at the dot: 艾力 (PER) · 库尔班 (nz)
+    text = "社保窗口：申请人艾力·库尔班，男，前来办理退休手续。"
+    start = text.index("艾力")
+    words = [
+        Word(0, 2, "n"), Word(2, 4, "n"), Word(4, 5, "w"), Word(5, 8, "n"),
+        Word(start, start + 2, "PER"), Word(start + 2, start + 3, "w"),
+        Word(start + 3, start + 6, "nz"), Word(start + 6, start + 7, "w"),
+    ]  # fmt: skip
+    found = fuse(text, [], words, FUSED)
+    assert [(s.start, s.end) for s in found if s.entity == "PERSON"] == [(start, start + 6)]
+    # no join across a place or a number beside the dot
+    words[-2] = Word(start + 3, start + 6, "LOC")
+    found = fuse(text, [], words, FUSED)
+    assert [(s.start, s.end) for s in found if s.entity == "PERSON"] == [(start, start + 2)]
+
+
+@pytest.mark.parametrize(("text", "address"), ANNEXED)
+def test_fused_paths_when_address_goes_on_past_the_number_then_its_whole_span(
+    text: str, address: str
+) -> None:
+    assert _found(text, "CN_ADDRESS") == _span(text, address)
