@@ -44,6 +44,7 @@ __all__ = [
     "BLIND_FILE_C",
     "BLIND_FILE_D",
     "BLIND_FILE_E",
+    "BLIND_FILE_F",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -852,6 +853,10 @@ BLIND_FILE_D = Path(__file__).parent / "data" / "blind_notes_2026_12_06_d.txt"
 #: notes, 235 names, 98 addresses (48 partial). Scored once, blind, with the code before
 #: that day's changes and with the code after all of them (tuned on A–D), see the README.
 BLIND_FILE_E = Path(__file__).parent / "data" / "blind_notes_2026_12_06_e.txt"
+#: A sixth set, the same day, a third helper who saw nothing on the machine: 120 notes, 221
+#: names, 98 addresses (49 partial). Scored once, blind, with the code of the day's start, of
+#: the second change and of the third (Uyghur, Tibetan and Mongolian names …), see the README.
+BLIND_FILE_F = Path(__file__).parent / "data" / "blind_notes_2026_12_06_f.txt"
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 
 

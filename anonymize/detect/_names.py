@@ -131,6 +131,8 @@ ROLE_WORDS = (
 #: Hospital and factory shifts, which jieba's dictionary lacks and case notes use like
 #: names (请白班护士…, 交给夜班): no one's name.
 SHIFT_WORDS = ("白班", "夜班", "早班", "中班", "晚班", "大夜", "小夜", "值班")
+#: Roles in a community's records that open with a surname (联系楼长, 督促商户): no names.
+PLACE_ROLES = ("楼长", "楼栋长", "单元长", "商户", "租户", "房东", "房客")
 _LEAD_WORDS = (
     "姓名", "名字", "联系人", "收件人", "收货人", "寄件人", "患者", "申请人", "户主", "持卡人",
     "负责人", "经办人", "客户", "乘客", "签收人", "法定代表人", "代表人", "监护人", "投保人",
@@ -143,7 +145,7 @@ _LEAD_WORDS = (
 #: first: where two start at one place the longer leads (护士长孙红梅: 孙红梅, not 长孙红梅).
 PERSON_CONTEXT_LEAD = (
     f"(?:{'|'.join(sorted(dict.fromkeys(_LEAD_WORDS), key=len, reverse=True))}"
-    f"|[{HAN}][{ROLE_SUFFIXES}]|[0-9]{{1,3}}床)"
+    f"|[{HAN}][{ROLE_SUFFIXES}]|[0-9]{{1,3}}床|[0-9]{{3,4}}房)"
     "[: ]{0,2}(?:是|为)?"
 )
 #: Verbs and particles after which a name follows in running text (已核实王霞的银行卡,
@@ -291,9 +293,9 @@ def common_words() -> frozenset[str]:
     entries = _dictionary()
     if not entries:
         return frozenset()
-    # Role words (保安, 司机 …) and shifts (白班) that open with a surname are no
+    # Role and context words (保安, 车主 …) and shifts (白班) that open with a surname are no
     # names either, though jieba's dictionary lacks some or tags them rarely.
-    extra = (w for w in (*ROLE_WORDS, *SHIFT_WORDS) if w[0] in starts)
+    extra = (w for w in (*_LEAD_WORDS, *SHIFT_WORDS, *PLACE_ROLES) if w[0] in starts)
     return frozenset(
         word
         for word, frequency, tag in entries

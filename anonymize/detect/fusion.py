@@ -63,9 +63,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
 from typing import TypeVar
 
+from anonymize.detect._minority import minority_names
 from anonymize.detect._names import (
     COMPOUND_SURNAMES,
     ORG_WORDS,
+    PERSON_CONTEXT_LEAD,
     ROLE_SUFFIXES,
     ROLE_WORDS,
     SAFE_SURNAMES,
@@ -579,6 +581,67 @@ def _listed(text: str, words: Sequence[Word], names: Sequence[Span]) -> list[Spa
 _NOT_LISTED = frozenset({"v", "vd", "p", "c", "u", "TIME", "LOC", "w", "m", "q", "xc"})
 
 
+#: Where an undotted Uyghur, Tibetan or Mongolian name may stand: after a context or role
+#: word (牧民达瓦次仁, 其妻乌云其木格) or a bed or room number (8床次仁卓玛) ...
+_MINORITY_LEAD = re.compile(f"(?:{PERSON_CONTEXT_LEAD}|[0-9]{{1,4}}[床房])$")
+#: ... or after a non-Chinese character and before one or before these (其其格奶奶, 央金说).
+_MINORITY_FOLLOW = frozenset("说称讲问奶爷家阿的")
+
+
+def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]:
+    """Uyghur, Tibetan and Mongolian names (:mod:`anonymize.detect._minority`) in their place.
+
+    A dotted one stands anywhere; an undotted one under a tagger ``PER`` word
+    or in a name's place (:data:`_MINORITY_LEAD`, :data:`_MINORITY_FOLLOW`).
+    Each replaces the names found inside or across it (阿依古丽 · 买买|提现).
+    """
+    spans = minority_names(text)
+    if not spans:
+        return found
+    tagged = [(w.start, w.end) for w in words if w.tag == "PER"]
+    names: list[Span] = []
+    for start, end, dotted in spans:
+        if not dotted:
+            before = text[start - 1 : start]
+            after = text[end : end + 1]
+            placed = (
+                _MINORITY_LEAD.search(text, max(0, start - 12), start) is not None
+                or (not _HAN.match(before) and (not _HAN.match(after) or after in _MINORITY_FOLLOW))
+                or any(_overlaps((start, end), t) for t in tagged)
+            )
+            if not placed:
+                continue
+        names.append(Span(start, end, PERSON, TAGGER_PERSON))
+    if not names:
+        return found
+    spans_of = [(n.start, n.end) for n in names]
+    kept = [
+        s
+        for s in found
+        if s.entity != PERSON or not any(_overlaps((s.start, s.end), n) for n in spans_of)
+    ]
+    return kept + names
+
+
+#: Function words that glue onto a two-character name's end (杜明同住, 符晓凭身份证, 满江下个月):
+#: rare as a given name's last character. Left out: 刚, 明, 和, 才, 将 and 从, which end
+#: names as often (王志刚, 李明, 刘德才).
+_GLUED_LAST = frozenset("同跟与在说凭也都又还就已把被给对向下")
+
+
+def _unglued(text: str, span: Span) -> Span:
+    """A three-character name with a single surname and a function word glued on, cut to two."""
+    name = text[span.start : span.end]
+    if (
+        len(name) == 3
+        and name[-1] in _GLUED_LAST
+        and not name.startswith(_COMPOUNDS)
+        and _HAN.match(text, span.end) is not None
+    ):
+        return Span(span.start, span.end - 1, PERSON, span.score)
+    return span
+
+
 #: Tags of a word that is no part of a transliterated name beside a middle dot.
 _NOT_NAME_PART = frozenset({"LOC", "ORG", "TIME", "w", "m", "q", "p", "c", "u", "xc", "r"})
 
@@ -684,6 +747,8 @@ def fuse(
             out.append(span)
         out.extend(Span(s, e, PERSON, TAGGER_PERSON) for s, e in found)
         out = _dotted(text, words, out)
+        out = _minority(text, words, out)
+        out = [_unglued(text, s) if s.entity == PERSON else s for s in out]
         out.extend(_listed(text, words, [s for s in out if s.entity == PERSON]))
     if ADDRESS in wanted:
         runs = _addresses(text, words)

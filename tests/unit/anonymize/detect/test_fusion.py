@@ -88,6 +88,17 @@ ANNEXED = [
     ),
     ("住址：和平里七区16号楼5门302，主诉反复头晕一周。", "和平里七区16号楼5门302"),
 ]
+#: Notes and every name in them: Uyghur, Tibetan and Mongolian names (no Chinese surname;
+#: the tagger cuts them inside), a function word glued to a name (周芳|同住), a room number
+#: as a lead, and role words that open with a surname (楼长, 车主, 商户: no names).
+NAMES_IN = [
+    ("走访记录：牧民达瓦次仁家今年新添牦牛12头，其妻乌云其木格在家照看老人。",
+     ["达瓦次仁", "乌云其木格"]),
+    ("医保窗口：参保人阿依古丽·买买提现住水磨沟区南湖路，申请异地就医备案。", ["阿依古丽·买买提"]),
+    ("老人丧偶多年，现与女儿周芳同住，生活基本能自理，每月领取养老金。", ["周芳"]),
+    ("养老院夜班记录：207房孔繁英晚饭进食少，已报告值班医生。", ["孔繁英"]),
+    ("需要登记的老人请提前联系楼长，车辆挪车请联系车主，油烟问题已督促商户整改。", []),
+]  # fmt: skip
 #: A name glued to an emoji (LAC knows no emoji and reads 📌王琴 as one word).
 EMOJI = [
     ("📌王琴持护照到窗口办理了签证手续，已经通过审核。", "王琴"),
@@ -104,6 +115,7 @@ MIXED = "王琴持护照到窗口办理了签证手续，电话13912345678，住
 
 ALL_TEXTS = [
     *(t for t, _ in NAMED + NAMED_WRONG + ADDRESSES + ANNEXED + EMOJI + TAGGER_ONLY),
+    *(t for t, _ in NAMES_IN),
     *NO_NAME,
     *NO_NAME_WRONG,
     MIXED,
@@ -330,9 +342,9 @@ def test_fuse_texts_when_read_in_many_chunks_then_same_as_one_text_at_a_time(
 
 
 def test_fuse_when_a_name_ends_at_a_middle_dot_then_joined_with_the_part_after_it() -> None:
-    # LAC cut the transliterated name at the dot: 艾力 (PER) · 库尔班 (nz)
-    text = "社保窗口：申请人艾力·库尔班，男，前来办理退休手续。"
-    start = text.index("艾力")
+    # LAC cut the transliterated name at the dot: 康妮 (PER) · 史密斯 (nz)
+    text = "社保窗口：申请人康妮·史密斯，女，前来办理退休手续。"
+    start = text.index("康妮")
     words = [
         Word(0, 2, "n"), Word(2, 4, "n"), Word(4, 5, "w"), Word(5, 8, "n"),
         Word(start, start + 2, "PER"), Word(start + 2, start + 3, "w"),
@@ -351,3 +363,11 @@ def test_fused_paths_when_address_goes_on_past_the_number_then_its_whole_span(
     text: str, address: str
 ) -> None:
     assert _found(text, "CN_ADDRESS") == _span(text, address)
+
+
+@pytest.mark.parametrize(("text", "names"), NAMES_IN)
+def test_fused_paths_when_names_in_a_note_then_exactly_those_are_person(
+    text: str, names: list[str]
+) -> None:
+    expected = set().union(*(_span(text, name) for name in names)) if names else set()
+    assert _found(text, "PERSON") == expected

@@ -1,0 +1,82 @@
+"""Uyghur, Kazakh, Tibetan and Mongolian names written in Chinese characters.
+
+Such names have no Chinese surname, so the name rules (a surname, then one or
+two given-name characters) never read them, and the trained tagger cuts them
+inside more often than not (阿依古丽·买买|提现住, 艾克拜尔·吐|尔逊). They are
+written with a small, closed set of syllables: the common names of each
+language transcribed as Chinese puts them (买买提, 古丽, 阿不都, 次仁, 卓玛,
+其其格, 巴特尔 …), much as a few hundred surnames cover Han names. A run of
+Chinese characters that is wholly such syllables, of at least two of them or
+three characters, optionally two runs joined by a middle dot, is read as one
+name (:func:`minority_names`); fusion lets it replace the pieces the rules or
+the tagger found inside it.
+
+The syllables are the ones public name lists and news writing use most; a
+syllable that is also a common Chinese word on its own (阿里, 巴特 as a verb …)
+is left out or only allowed inside a longer run. One-character pieces (措,
+江, 汗) may only close a run (拉毛措, 买买提江).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+#: Syllables of two or more characters (Uyghur and Kazakh, Tibetan, Mongolian).
+SYLLABLES = (
+    # Uyghur, Kazakh, Hui usage
+    "买买提", "阿不都", "阿卜杜", "阿布都", "艾力", "艾山", "艾合买提", "艾尔肯", "艾克拜尔",
+    "艾则孜", "艾孜", "古丽", "阿依", "帕提", "热依拉", "迪丽", "娜尔", "努尔", "吐尔逊",
+    "吐尔洪", "吐尔", "热合曼", "库尔班", "托合提", "吾斯曼", "阿卜杜拉", "阿不都拉", "阿力木",
+    "图尔荪", "玉苏普", "阿不来提", "阿布力孜", "伊力", "亚森", "依明", "吐逊", "塔依尔",
+    "麦麦提", "买合木提", "沙吾提", "吾买尔", "肉孜", "卡德尔", "卡迪尔", "阿迪力", "阿里木",
+    "阿曼", "巴哈尔", "布维", "海力其", "哈力克", "米吉提", "再努尔", "祖力", "排孜", "皮达",
+    "克然木", "库尔", "加依", "热西提", "努尔兰", "叶尔兰", "别克", "哈力", "马合", "木提",
+    "阿依古丽", "帕提古丽", "古丽娜尔", "迪丽娜尔", "热娜", "阿丽米热", "米热", "孜古丽",
+    # Tibetan
+    "次仁", "卓玛", "达瓦", "扎西", "格桑", "拉姆", "央金", "旺堆", "多吉", "平措", "才让",
+    "阿旺", "晋美", "德吉", "尼玛", "索朗", "顿珠", "益西", "洛桑", "曲珍", "东智", "拉毛",
+    "仁青", "旦增", "罗布", "普布", "白玛", "边巴", "巴桑", "次旦", "贡嘎", "群培", "嘎玛",
+    "琼达", "桑珠", "加措", "强巴", "丹增", "措姆", "拉巴", "米玛", "卓嘎", "德庆", "桑吉",
+    "才旦", "多杰", "更登", "卓尕", "吉美", "旺姆", "玉珍", "央宗", "次珍", "德央",
+    # Mongolian
+    "其其格", "乌云", "巴特尔", "宝音", "那仁", "朝鲁", "苏和", "格日勒", "图雅", "斯琴",
+    "巴雅尔", "额尔敦", "孟和", "阿拉坦", "乌兰", "敖登", "萨仁", "高娃", "其木格", "哈斯",
+    "巴图", "达来", "吉日嘎拉", "毕力格", "额尔德尼", "桑布", "都兰", "琪琪格", "塔娜",
+    "查干", "呼和", "包音", "满都拉", "特木尔", "巴雅", "娜仁", "格日乐", "图", "门",
+    "花", "布和", "阿木古郎", "乌日娜", "其其",
+)  # fmt: skip
+#: One character that may close a run, never open one (拉毛措, 买买提江, 乌兰其其格).
+CLOSERS = "措江汗格图门花"
+
+
+@functools.cache
+def _pattern() -> re.Pattern[str]:
+    long = sorted({s for s in SYLLABLES if len(s) >= 2}, key=len, reverse=True)
+    syllable = "|".join(long)
+    run = f"(?:{syllable})+[{CLOSERS}]?"
+    return re.compile(f"(?:{run})(?:·(?:{run}))?")
+
+
+def minority_names(text: str) -> list[tuple[int, int, bool]]:
+    """The spans of ``text`` that may be one Uyghur, Tibetan or Mongolian name.
+
+    Each is ``(start, end, dotted)``: two runs of syllables joined by a middle
+    dot (``dotted``), or one run of at least three characters. An undotted run
+    is a name only in a name's place; the caller decides (fusion: after a role
+    or context word, a bed number, a non-Chinese character, or under a tagger
+    ``PER`` word).
+
+    >>> text = "参保人阿依古丽·买买提现住水磨沟区，其妻乌云其木格在家。"
+    >>> [(text[a:b], dotted) for a, b, dotted in minority_names(text)]
+    [('阿依古丽·买买提', True), ('乌云其木格', False)]
+    """
+    out: list[tuple[int, int, bool]] = []
+    for m in _pattern().finditer(text):
+        piece = m.group()
+        if "·" in piece or len(piece) >= 3:
+            out.append((m.start(), m.end(), "·" in piece))
+    return out
+
+
+__all__ = ["CLOSERS", "SYLLABLES", "minority_names"]
