@@ -111,7 +111,12 @@ _PLAIN = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]+")
 _MINORITY = re.compile(r"^[\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,6}$")
 #: The rules' surnames and rarer ones the tagger reads (宓, 訾, 仉, 禚 …): the tagger's name
 #: needs a surname, the rules' lists need no change.
-_SURNAMES = frozenset(SURNAMES) | frozenset("宓訾仉禚莘荀习厍蒯禤眭邴羿笪暨逯郗隗钭茹")
+_SURNAMES = frozenset(SURNAMES) | frozenset(
+    "宓訾仉禚莘荀习厍蒯禤眭邴羿笪暨逯郗隗钭茹"
+    # rarer surnames still met in records (暴, 竺, 缑, 鄂, 綦 …): read only where the
+    # tagger reads a name (PER) or a list does, never by the rules
+    "暴竺缑鄂綦禄怀钮陇贝凤乜逄郦弓拓蹇琚糜蔚贲仝"
+)
 _COMPOUNDS = tuple(COMPOUND_SURNAMES)
 #: What follows a surname in a title, not a name (王医生, 张老师, 邓师傅, 李总).
 _TITLES = frozenset(
@@ -477,7 +482,7 @@ _ANNEX = re.compile(
     rf"(?:附[0-9]+号|之[一二三四五六七八九十0-9]+)?"
     rf"(?:[\u4e00-\u9fff]{{2,8}}?)?"
     rf"(?:(?:{_NUMERAL})(?:期|区|栋|幢|座|号楼|单元|门))+"
-    rf"(?:[0-9]+(?:-[0-9]+)*(?:室|房)?)?"
+    rf"(?:[0-9]+(?:-[0-9]+)*(?:室|房|户)?)?"
     rf"|附[0-9]+号(?:[0-9]+(?:室|房))?|之[一二三四五六七八九十]+(?:[0-9]+(?:室|房))?"
     rf"|-?[0-9]+(?:-[0-9]+)+(?:室|房)?"
 )
@@ -509,18 +514,65 @@ def _annexed(text: str, end: int) -> int:
     return m.end() if m is not None else end
 
 
-def _edged(text: str, span: Span) -> Span:
-    """An address found by fusion, its end past annexes and rooms, without a floor in words
-    at its end or a word before it that is no part of it (隔壁, 致)."""
+def _edged(text: str, words: Sequence[Word], span: Span) -> Span:
+    """An address found by fusion with its edges set right.
+
+    Its end goes past annexes and rooms (:func:`_annexed`) and stops before a
+    floor in words or 楼 before 下 (4栋楼下); its start leaves out a word that is
+    no part of it (隔壁, 致), a character that closes a common word
+    before it (反|映锦绣华庭…; not 到|达州市), and takes in an estate's name the tagger
+    reads just before a building (碧桂园二期|18栋).
+    """
     start, end = span.start, _annexed(text, span.end)
+    if text[end : end + 1] == "户" and _ROOM_END.search(text, start, end):
+        end += 1  # …1单元601户
     floor = _FLOOR.search(text, start, end)
     if floor is not None and floor.start() - start >= 4:
         end = floor.start()
+    if text[end - 1 : end] == "楼" and text[end - 2 : end - 1] in ("栋", "幢", "座"):
+        if text[end : end + 1] in ("下", "上", "前", "后", "顶", "道"):
+            end -= 1
     for word in _NOT_OPENING:
         if text.startswith(word, start) and end - start - len(word) >= 4:
             start += len(word)
             break
+    if (
+        0 < start < end - 4
+        and word_frequency(text[start - 1 : start + 1]) >= _COMMON_NAME
+        and word_frequency(text[start : start + 2]) == 0
+        and text[start + 1] not in _PLACE_PART
+    ):
+        start += 1  # 反映 is a word, 映锦 none: 映 is no part of the address (到|达州市 stays)
+    if _BUILDING_START.match(text, start):
+        start = _estate_before(text, words, start)
     return Span(start, end, ADDRESS, span.score)
+
+
+#: Characters that end a place's name: an address cut before one is cut inside a name.
+_PLACE_PART = frozenset("省市区县州旗盟镇乡村路街道巷弄")
+#: A room's number after its building or unit, at an address's end (1单元601).
+_ROOM_END = re.compile(r"(?:单元|栋|幢|号楼|门)[0-9]{3,4}$")
+#: An address that opens at a building's number (18栋2单元703).
+_BUILDING_START = re.compile(r"[0-9]+(?:栋|幢|座|号楼)")
+
+
+def _estate_before(text: str, words: Sequence[Word], start: int) -> int:
+    """The start of an estate's name (and its phase, 二期) the tagger reads right before a
+    building's number: at most two words, places, organisations or rare nouns."""
+    by_end = {w.end: w for w in words}
+    for _ in range(2):
+        w = by_end.get(start)
+        if w is None:
+            break
+        piece = text[w.start : w.end]
+        phase = re.fullmatch(r"(?:[0-9]+|[一二三四五六七八九十]+)(?:期|区)", piece) is not None
+        rare = w.tag in ("n", "nz") and word_frequency(piece) < _COMMON_WORD
+        if not (_HAN.match(piece) or phase) or not (phase or w.tag in ("LOC", "ORG") or rare):
+            break
+        if not 2 <= len(piece) <= 8:
+            break
+        start = w.start
+    return start
 
 
 def _placelike(word: Word, text: str) -> bool:
@@ -767,7 +819,8 @@ def fuse(
                 end = _stairs(text, span.end)  # the rule's run holds more (an estate, a room)
             out.append(Span(start, end, ADDRESS, max(span.score, TAGGER_ADDRESS)))
         out.extend(Span(s, e, ADDRESS, TAGGER_ADDRESS) for s, e in runs)
-        out = [_edged(text, s) if s.entity == ADDRESS else s for s in out]
+        out = [_edged(text, words, s) if s.entity == ADDRESS else s for s in out]
+
     return sorted(set(out))
 
 

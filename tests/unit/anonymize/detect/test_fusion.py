@@ -87,6 +87,18 @@ ANNEXED = [
         "海珠区江南大道中路214号之三901房",
     ),
     ("住址：和平里七区16号楼5门302，主诉反复头晕一周。", "和平里七区16号楼5门302"),
+    # an estate's name the tagger reads before a building; a household after a room
+    ("社区网格员入户走访碧桂园二期18栋2单元703，住户表示近期一切正常。", "碧桂园二期18栋2单元703"),
+    (
+        "快递地址：山东省青岛市市南区燕儿岛路8号2号楼1单元601户，请送货上门。",
+        "山东省青岛市市南区燕儿岛路8号2号楼1单元601户",
+    ),
+    # not the end of 反映, nor 楼 of 楼下
+    (
+        "物业通知：近日有业主反映锦绣华庭5栋1单元1202室装修噪音过大，请注意施工时间。",
+        "锦绣华庭5栋1单元1202室",
+    ),
+    ("电动车停放在西乡塘区大学东路98号4栋楼下，第二天早上发现被盗。", "西乡塘区大学东路98号4栋"),
 ]
 #: Notes and every name in them: Uyghur, Tibetan and Mongolian names (no Chinese surname;
 #: the tagger cuts them inside), a function word glued to a name (周芳|同住), a room number
@@ -98,6 +110,8 @@ NAMES_IN = [
     ("老人丧偶多年，现与女儿周芳同住，生活基本能自理，每月领取养老金。", ["周芳"]),
     ("养老院夜班记录：207房孔繁英晚饭进食少，已报告值班医生。", ["孔繁英"]),
     ("需要登记的老人请提前联系楼长，车辆挪车请联系车主，油烟问题已督促商户整改。", []),
+    # a rarer surname (竺) the tagger reads as a name
+    ("原告申屠华诉被告竺晓燕房屋买卖合同纠纷一案，定于下周三上午开庭审理。", ["申屠华", "竺晓燕"]),
 ]  # fmt: skip
 #: A name glued to an emoji (LAC knows no emoji and reads 📌王琴 as one word).
 EMOJI = [
