@@ -148,6 +148,9 @@ PERSON_CONTEXT_LEAD = (
     f"|[{HAN}][{ROLE_SUFFIXES}]|[0-9]{{1,3}}床|[0-9]{{3,4}}房)"
     "[: ]{0,2}(?:是|为)?"
 )
+#: Context and role words, shifts and community roles: where a name is expected, these
+#: words stand for no one in particular (联系车主, 请白班, 督促商户).
+NOT_NAMES = frozenset((*_LEAD_WORDS, *SHIFT_WORDS, *PLACE_ROLES))
 #: Verbs and particles after which a name follows in running text (已核实王霞的银行卡,
 #: 我和李欣去了南京, 请转告张伟). Left out: single characters that open common words with
 #: a surname-like second character (对于, 由于, 把关, 向阳, 同时, 叫车).
@@ -295,13 +298,21 @@ def common_words() -> frozenset[str]:
         return frozenset()
     # Role and context words (保安, 车主 …) and shifts (白班) that open with a surname are no
     # names either, though jieba's dictionary lacks some or tags them rarely.
-    extra = (w for w in (*_LEAD_WORDS, *SHIFT_WORDS, *PLACE_ROLES) if w[0] in starts)
+    extra = (w for w in NOT_NAMES if w[0] in starts)
     return frozenset(
         word
         for word, frequency, tag in entries
         if not (tag.startswith("nr") and frequency < NAME_TAG_MAX_FREQUENCY)
         and (word[0] in starts or word[:2] in COMPOUND_SURNAMES)
     ) | frozenset(extra)
+
+
+@functools.cache
+def function_words() -> frozenset[str]:
+    """Dictionary words (2-4 characters, :data:`MIN_WORD_FREQUENCY` or more) that jieba tags
+    as verbs, pronouns, adverbs, conjunctions or prepositions (来电, 申请, 那边): words
+    that never stand for a person in a name's place, unlike nouns (高峰, 金融)."""
+    return frozenset(word for word, _, tag in _dictionary() if tag[:1] in ("v", "r", "d", "c", "p"))
 
 
 #: Two-character dictionary words at least this frequent may not straddle a name's ends.

@@ -66,12 +66,14 @@ from typing import TypeVar
 from anonymize.detect._minority import minority_names
 from anonymize.detect._names import (
     COMPOUND_SURNAMES,
+    NOT_NAMES,
     ORG_WORDS,
     PERSON_CONTEXT_LEAD,
     ROLE_SUFFIXES,
     ROLE_WORDS,
     SAFE_SURNAMES,
     SURNAMES,
+    function_words,
     two_character_frequencies,
     word_frequency,
 )
@@ -681,6 +683,46 @@ def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
 _GLUED_LAST = frozenset("同跟与在说凭也都又还就已把被给对向下")
 
 
+#: A name's slot no word fills (市民高峰来电称, 报警人金融，女, 甲方周全，乙方): after a context
+#: word, before a delimiter or a verb of reporting. There a name that is also a common word
+#: (高峰, 金融, 周全), which the rules refuse anywhere else, is a name.
+_SLOT = re.compile(
+    f"(?:{PERSON_CONTEXT_LEAD}|[0-9]{{1,3}}床)"
+    f"(?P<name>(?:{'|'.join(COMPOUND_SURNAMES)}|[{''.join(sorted(SURNAMES))}])[\u4e00-\u9fff]{{1,2}}?)"
+    "(?=[，,、（(：:。；;]|反映|来电|报警|表示|称|说|等)"
+)
+
+
+def _slotted(text: str, found: list[Span]) -> list[Span]:
+    """Names in a name's slot (:data:`_SLOT`) that no finding covers yet."""
+    taken = [(s.start, s.end) for s in found if s.entity in FUSED]
+    added = []
+    for m in _SLOT.finditer(text):
+        start, end = m.span("name")
+        name = m.group("name")
+        if _title(name) or name in _ROLE_NOUNS or name in function_words():
+            continue
+        if name[0] == "来" or word_frequency(name) >= _EVERYDAY:
+            continue  # 来|探望 (a verb, come); 信息, 关系, 安全: far too common to be a name
+        if text[start - 1 : start] == "师" or any(_overlaps((start, end), t) for t in taken):
+            continue  # 师|傅联系: the role word was 师傅
+        added.append(Span(start, end, PERSON, TAGGER_PERSON))
+    return found + added if added else found
+
+
+#: jieba's frequency from which a word in a name's slot is the word (信息 12,256, 关系), not a
+#: name (高峰 1,556, 金融 6,455 and 和平 7,998 stay names there).
+_EVERYDAY = 9000
+#: Words in a name's slot that are no names (申请人本人，, 患者家属，).
+_ROLE_NOUNS = NOT_NAMES | frozenset(("本人", "家属", "自己", "双方", "单位", "家人", "全家"))
+
+
+def _role_noun(text: str, span: Span) -> bool:
+    """A three-character "name" that ends like a role (查勘员, 信访人, 申领人): no one's name."""
+    name = text[span.start : span.end]
+    return len(name) == 3 and name[-1] in "员人者" and not name.startswith(_COMPOUNDS)
+
+
 def _unglued(text: str, span: Span) -> Span:
     """A three-character name with a single surname and a function word glued on, cut to two."""
     name = text[span.start : span.end]
@@ -801,6 +843,8 @@ def fuse(
         out = _dotted(text, words, out)
         out = _minority(text, words, out)
         out = [_unglued(text, s) if s.entity == PERSON else s for s in out]
+        out = [s for s in out if s.entity != PERSON or not _role_noun(text, s)]
+        out = _slotted(text, out)
         out.extend(_listed(text, words, [s for s in out if s.entity == PERSON]))
     if ADDRESS in wanted:
         runs = _addresses(text, words)
