@@ -45,6 +45,7 @@ __all__ = [
     "BLIND_FILE_D",
     "BLIND_FILE_E",
     "BLIND_FILE_F",
+    "BLIND_FILE_G",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -857,6 +858,10 @@ BLIND_FILE_E = Path(__file__).parent / "data" / "blind_notes_2026_12_06_e.txt"
 #: names, 98 addresses (49 partial). Scored once, blind, with the code of the day's start, of
 #: the second change and of the third (Uyghur, Tibetan and Mongolian names …), see the README.
 BLIND_FILE_F = Path(__file__).parent / "data" / "blind_notes_2026_12_06_f.txt"
+#: A seventh set, the same day, a fourth helper who saw nothing: 120 notes, 337 names (chat
+#: speakers counted each time), 98 addresses (48 partial). Scored once, blind, with the code
+#: of the day's start and after the fourth and fifth changes (tuned on A–F), see the README.
+BLIND_FILE_G = Path(__file__).parent / "data" / "blind_notes_2026_12_06_g.txt"
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 
 
