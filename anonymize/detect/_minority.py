@@ -33,21 +33,32 @@ SYLLABLES = (
     "阿曼", "巴哈尔", "布维", "海力其", "哈力克", "米吉提", "再努尔", "祖力", "排孜", "皮达",
     "克然木", "库尔", "加依", "热西提", "努尔兰", "叶尔兰", "别克", "哈力", "马合", "木提",
     "阿依古丽", "帕提古丽", "古丽娜尔", "迪丽娜尔", "热娜", "阿丽米热", "米热", "孜古丽",
+    "帕尔哈提", "阿布都", "热依木", "达吾提", "木沙", "阿布拉", "依木",
     # Tibetan
     "次仁", "卓玛", "达瓦", "扎西", "格桑", "拉姆", "央金", "旺堆", "多吉", "平措", "才让",
     "阿旺", "晋美", "德吉", "尼玛", "索朗", "顿珠", "益西", "洛桑", "曲珍", "东智", "拉毛",
     "仁青", "旦增", "罗布", "普布", "白玛", "边巴", "巴桑", "次旦", "贡嘎", "群培", "嘎玛",
     "琼达", "桑珠", "加措", "强巴", "丹增", "措姆", "拉巴", "米玛", "卓嘎", "德庆", "桑吉",
-    "才旦", "多杰", "更登", "卓尕", "吉美", "旺姆", "玉珍", "央宗", "次珍", "德央",
+    "才旦", "多杰", "更登", "卓尕", "吉美", "旺姆", "玉珍", "央宗", "次珍", "德央", "尕藏",
     # Mongolian
     "其其格", "乌云", "巴特尔", "宝音", "那仁", "朝鲁", "苏和", "格日勒", "图雅", "斯琴",
     "巴雅尔", "额尔敦", "孟和", "阿拉坦", "乌兰", "敖登", "萨仁", "高娃", "其木格", "哈斯",
     "巴图", "达来", "吉日嘎拉", "毕力格", "额尔德尼", "桑布", "都兰", "琪琪格", "塔娜",
     "查干", "呼和", "包音", "满都拉", "特木尔", "巴雅", "娜仁", "格日乐", "图", "门",
-    "花", "布和", "阿木古郎", "乌日娜", "其其",
+    "花", "布和", "阿木古郎", "乌日娜", "其其", "吉日格勒", "格勒",
 )  # fmt: skip
 #: One character that may close a run, never open one (拉毛措, 买买提江, 乌兰其其格).
 CLOSERS = "措江汗格图门花"
+#: Yi clan names, which open a Yi name of four characters (吉克阿依, 沙马拉且, 曲比石一).
+YI_CLANS = (
+    "吉克", "沙马", "沙玛", "曲比", "阿苦", "阿说", "吉木", "海来", "俄底", "阿西", "马海",
+    "勒格", "阿约", "瓦扎", "吉伍", "俄木", "日火", "吉布", "吉子", "苏呷", "的日", "阿侯",
+    "吉史", "克其", "木乃", "巴莫",
+)  # fmt: skip
+
+
+#: What ends no Yi name but a clause (阿牛来了, 马海燕说): a verb or a particle glued on.
+_NOT_LAST = "说称讲问来了在和与同都也就"
 
 
 @functools.cache
@@ -55,14 +66,16 @@ def _pattern() -> re.Pattern[str]:
     long = sorted({s for s in SYLLABLES if len(s) >= 2}, key=len, reverse=True)
     syllable = "|".join(long)
     run = f"(?:{syllable})+[{CLOSERS}]?"
-    return re.compile(f"(?:{run})(?:·(?:{run}))?")
+    yi = f"(?:{'|'.join(YI_CLANS)})[\u4e00-\u9fff](?![{_NOT_LAST}])[\u4e00-\u9fff]"
+    return re.compile(f"(?:{run})(?:·(?:{run}))?|{yi}(?![\u4e00-\u9fff])")
 
 
 def minority_names(text: str) -> list[tuple[int, int, bool]]:
     """The spans of ``text`` that may be one Uyghur, Tibetan or Mongolian name.
 
     Each is ``(start, end, dotted)``: two runs of syllables joined by a middle
-    dot (``dotted``), or one run of at least three characters. An undotted run
+    dot (``dotted``), one run of at least three characters, or a Yi clan name
+    and two characters before a non-Chinese one (沙马拉且、). An undotted run
     is a name only in a name's place; the caller decides (fusion: after a role
     or context word, a bed number, a non-Chinese character, or under a tagger
     ``PER`` word).
@@ -79,4 +92,4 @@ def minority_names(text: str) -> list[tuple[int, int, bool]]:
     return out
 
 
-__all__ = ["CLOSERS", "SYLLABLES", "minority_names"]
+__all__ = ["CLOSERS", "SYLLABLES", "YI_CLANS", "minority_names"]

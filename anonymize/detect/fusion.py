@@ -126,6 +126,7 @@ _TITLES = frozenset(
     " 大哥 姐 哥 叔 婶 工 警官 律师 会计 护士 老板 总监 助理 秘书 同学 先生 女士 小姐 某 某某 氏"
     " 阿婆 阿姨 阿公 婆婆 奶奶 爷爷 伯 姨 嫂"
     " 法官 检察官 民警 交警 辅警 大夫 医师 站长 村长 组长 部长 厂长 行长 馆长 园长 主管 教练 司机"
+    " 爸爸 妈妈 爸 妈 叔叔 哥哥 姐姐 嫂子 伯伯"
     " 家".split()
 )
 _NOT_FIRST = "老小阿"
@@ -507,8 +508,8 @@ def _annexed(text: str, end: int) -> int:
     last = text[end - 1]
     if last == "村":
         m = _VILLAGE_GROUP.match(text, end)
-    elif last == "号" and text[end] == "院":
-        return _annexed(text, end + 1)  # 17号院, 甲5号院3号楼
+    elif last == "号" and text[end] == "楼" and text[end + 1 : end + 2] not in _NOT_BUILDING:
+        return _annexed(text, end + 1)  # 文华里7号楼 (not 7号楼下: downstairs)
     elif last in "号楼栋幢座院" or last.isdigit():
         m = _ANNEX.match(text, end) or (_DOOR.match(text, end) if last.isdigit() else None)
     else:
@@ -516,7 +517,7 @@ def _annexed(text: str, end: int) -> int:
     return m.end() if m is not None else end
 
 
-def _edged(text: str, words: Sequence[Word], span: Span) -> Span:
+def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: Span) -> Span:
     """An address found by fusion with its edges set right.
 
     Its end goes past annexes and rooms (:func:`_annexed`) and stops before a
@@ -531,11 +532,16 @@ def _edged(text: str, words: Sequence[Word], span: Span) -> Span:
     floor = _FLOOR.search(text, start, end)
     if floor is not None and floor.start() - start >= 4:
         end = floor.start()
+    if end - start > 6 and text[end - 3 : end] == "号小区":
+        end -= 2  # 吉华路338号|小区: the estate at that number, not part of the address
     if text[end - 1 : end] == "楼" and text[end - 2 : end - 1] in ("栋", "幢", "座"):
         if text[end : end + 1] in ("下", "上", "前", "后", "顶", "道"):
             end -= 1
     for word in _NOT_OPENING:
         if text.startswith(word, start) and end - start - len(word) >= 4:
+            lone = by_start.get(start)
+            if len(word) == 1 and (lone is None or lone.end != start + 1):
+                break  # 致远路: 致 opens the road's name unless the tagger reads it alone
             start += len(word)
             break
     if (
@@ -546,10 +552,12 @@ def _edged(text: str, words: Sequence[Word], span: Span) -> Span:
     ):
         start += 1  # 反映 is a word, 映锦 none: 映 is no part of the address (到|达州市 stays)
     if _BUILDING_START.match(text, start):
-        start = _estate_before(text, words, start)
+        start = _estate_before(text, by_end, start)
     return Span(start, end, ADDRESS, span.score)
 
 
+#: After 楼: downstairs, upstairs … (7号楼下 is at number 7, not in building 7).
+_NOT_BUILDING = frozenset("下上前后顶道梯")
 #: Characters that end a place's name: an address cut before one is cut inside a name.
 _PLACE_PART = frozenset("省市区县州旗盟镇乡村路街道巷弄")
 #: A room's number after its building or unit, at an address's end (1单元601).
@@ -558,10 +566,9 @@ _ROOM_END = re.compile(r"(?:单元|栋|幢|号楼|门)[0-9]{3,4}$")
 _BUILDING_START = re.compile(r"[0-9]+(?:栋|幢|座|号楼)")
 
 
-def _estate_before(text: str, words: Sequence[Word], start: int) -> int:
+def _estate_before(text: str, by_end: dict[int, Word], start: int) -> int:
     """The start of an estate's name (and its phase, 二期) the tagger reads right before a
     building's number: at most two words, places, organisations or rare nouns."""
-    by_end = {w.end: w for w in words}
     for _ in range(2):
         w = by_end.get(start)
         if w is None:
@@ -654,8 +661,15 @@ def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
         return found
     tagged = [(w.start, w.end) for w in words if w.tag == "PER"]
     names: list[Span] = []
+    names_found = [s for s in found if s.entity == PERSON]
     for start, end, dotted in spans:
         if not dotted:
+            if any(
+                s.start < start < s.end or s.start < end < s.end
+                for s in names_found
+                if _overlaps((s.start, s.end), (start, end))
+            ):
+                continue  # 张|玉珍花了: the run would cut a name found across it
             before = text[start - 1 : start]
             after = text[end : end + 1]
             placed = (
@@ -677,10 +691,10 @@ def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
     return kept + names
 
 
-#: Function words that glue onto a two-character name's end (杜明同住, 符晓凭身份证, 满江下个月):
-#: rare as a given name's last character. Left out: 刚, 明, 和, 才, 将 and 从, which end
-#: names as often (王志刚, 李明, 刘德才).
-_GLUED_LAST = frozenset("同跟与在说凭也都又还就已把被给对向下")
+#: Function words that glue onto a two-character name's end (符晓凭身份证, 满江下个月): rare
+#: as a given name's last character. Left out: 刚, 明, 和, 才, 将, 从 and 同, which end
+#: names as often (王志刚, 李明, 刘德才, 王志同).
+_GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未")
 
 
 #: A name's slot no word fills (市民高峰来电称, 报警人金融，女, 甲方周全，乙方): after a context
@@ -717,10 +731,22 @@ _EVERYDAY = 9000
 _ROLE_NOUNS = NOT_NAMES | frozenset(("本人", "家属", "自己", "双方", "单位", "家人", "全家"))
 
 
+def _role(text: str, span: Span, tagged: Sequence[tuple[int, int]]) -> bool:
+    """Whether a name is a role noun (:func:`_role_noun`) to drop: always at four characters
+    (班咨询师); at three only when weak and no tagger name lies over it (陈立人 stays)."""
+    if not _role_noun(text, span):
+        return False
+    if span.end - span.start == 4:
+        return True
+    return span.score < SURE and not any(_overlaps((span.start, span.end), t) for t in tagged)
+
+
 def _role_noun(text: str, span: Span) -> bool:
-    """A three-character "name" that ends like a role (查勘员, 信访人, 申领人): no one's name."""
+    """A "name" of three or four characters that ends like a role (查勘员, 信访人, 班咨询师)."""
     name = text[span.start : span.end]
-    return len(name) == 3 and name[-1] in "员人者" and not name.startswith(_COMPOUNDS)
+    if name.startswith(_COMPOUNDS):
+        return False
+    return (len(name) == 3 and name[-1] in "员人者") or (len(name) == 4 and name[-1] in "员人者师")
 
 
 def _unglued(text: str, span: Span) -> Span:
@@ -843,8 +869,9 @@ def fuse(
         out = _dotted(text, words, out)
         out = _minority(text, words, out)
         out = [_unglued(text, s) if s.entity == PERSON else s for s in out]
-        out = [s for s in out if s.entity != PERSON or not _role_noun(text, s)]
         out = _slotted(text, out)
+        tagged = [(w.start, w.end) for w in words if w.tag == "PER"]
+        out = [s for s in out if s.entity != PERSON or not _role(text, s, tagged)]
         out.extend(_listed(text, words, [s for s in out if s.entity == PERSON]))
     if ADDRESS in wanted:
         runs = _addresses(text, words)
@@ -863,7 +890,9 @@ def fuse(
                 end = _stairs(text, span.end)  # the rule's run holds more (an estate, a room)
             out.append(Span(start, end, ADDRESS, max(span.score, TAGGER_ADDRESS)))
         out.extend(Span(s, e, ADDRESS, TAGGER_ADDRESS) for s, e in runs)
-        out = [_edged(text, words, s) if s.entity == ADDRESS else s for s in out]
+        word_at = {w.start: w for w in words}
+        word_before = {w.end: w for w in words}
+        out = [_edged(text, word_at, word_before, s) if s.entity == ADDRESS else s for s in out]
 
     return sorted(set(out))
 
