@@ -9,9 +9,9 @@ further tables score both paths on held-out notes (``tests.corpus``'s
 ``HELD_OUT_NOTES``, ``UNSEEN_NOTES``, ``INDEPENDENT_NOTES``, ``BLIND_NOTES``,
 ``LAST_NOTES``, ``SIXTH_NOTES``: names in places the name rules were not written
 for; the last four were written by helpers who never saw the rules) and the
-seven sets of blind notes (``tests.corpus.marked_notes(path)`` with
+eight sets of blind notes (``tests.corpus.marked_notes(path)`` with
 ``BLIND_FILE``, ``BLIND_FILE_B``, ``BLIND_FILE_C`` of 2026-12-05, ``BLIND_FILE_D`` to
-``BLIND_FILE_G`` of 2026-12-06: 120 notes each with their names and addresses marked, written
+``BLIND_FILE_H`` of 2026-12-06: 120 notes each with their names and addresses marked, written
 by a helper who saw neither the code, the rules, the tagger nor the other sets;
 each scored once blind, then looked at, see benchmarks/README.md), each with
 the rules alone and with the rules fused with the trained tagger
@@ -40,6 +40,7 @@ from tests.corpus import (
     BLIND_FILE_E,
     BLIND_FILE_F,
     BLIND_FILE_G,
+    BLIND_FILE_H,
     HELD_OUT_SETS,
     LabelledText,
     make_corpus,
@@ -145,6 +146,7 @@ def main() -> None:
         ("E", BLIND_FILE_E, "2026-12-06"),
         ("F", BLIND_FILE_F, "2026-12-06"),
         ("G", BLIND_FILE_G, "2026-12-06"),
+        ("H", BLIND_FILE_H, "2026-12-06"),
     )
     for label, path, day in sets:
         print_rules_vs_fused(

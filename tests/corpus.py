@@ -46,6 +46,7 @@ __all__ = [
     "BLIND_FILE_E",
     "BLIND_FILE_F",
     "BLIND_FILE_G",
+    "BLIND_FILE_H",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -862,6 +863,10 @@ BLIND_FILE_F = Path(__file__).parent / "data" / "blind_notes_2026_12_06_f.txt"
 #: speakers counted each time), 98 addresses (48 partial). Scored once, blind, with the code
 #: of the day's start and after the fourth and fifth changes (tuned on A–F), see the README.
 BLIND_FILE_G = Path(__file__).parent / "data" / "blind_notes_2026_12_06_g.txt"
+#: An eighth set, the same day, a fifth helper who saw nothing: 120 notes, 230 names, 101
+#: addresses (54 partial). Scored once, blind, with the code of the day's start and the final
+#: code of the day (52ca932, tuned on A–G), see the README.
+BLIND_FILE_H = Path(__file__).parent / "data" / "blind_notes_2026_12_06_h.txt"
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 
 
