@@ -36,6 +36,7 @@ from sandbox.settings import Settings
 from sandbox.store.db import Database
 from sandbox.store.models import Job
 from tests.factories import PUBLIC_KEYS, TAGS, aggregate_spec, residents
+from tests.integration.test_kinds_api import _train_spec
 from tests.integration.test_store import SECRET, InProcessRunner
 from tests.moto_s3 import environment, new_bucket, s3_server
 
@@ -251,18 +252,7 @@ def test_train_when_storage_is_s3_then_model_quarantined_released_and_downloaded
 ):
     settings, steward, analyst, grant_id = _world(db, tmp_path, store_url, kinds=("train",))
     service = JobService(db, settings, InProcessRunner(), workers=1, untimed_workers=0)
-    spec = {
-        "kind": "train",
-        "dataset": "residents",
-        "epsilon": 1.0,
-        "model": {"type": "logistic_regression"},
-        "features": [
-            {"column": "age", "lower": 18, "upper": 80},
-            {"column": "household_size", "lower": 1, "upper": 6},
-        ],
-        "label": {"column": "income", "threshold": 32_500},
-    }
-    job = service.submit(analyst, grant_id, spec)
+    job = service.submit(analyst, grant_id, _train_spec())
     service.shutdown(wait=True)
     with db.session() as s:
         row = s.get(Job, job.id)
