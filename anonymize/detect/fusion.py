@@ -25,7 +25,13 @@ covers the other's blind side:
     surname and is no role is a name too, whatever word it also is. A name
     that ends at a middle dot, or starts after one, takes the tagger's word
     on the dot's other side (艾力|·|库尔班: 艾力·库尔班), and the tagger reads a
-    few characters more on either side of every such dot.
+    few characters more on either side of every such dot. Uyghur, Tibetan,
+    Mongolian and Yi names are read by their syllables
+    (:mod:`anonymize.detect._minority`) where a name stands, and replace the
+    pieces found inside them. In a name's slot (after a context word, before a
+    delimiter or 称: 市民高峰来电称) a common word is a name. A function word
+    glued to a two-character name is cut off (符晓|凭), and a weak "name" that
+    ends like a role (查勘员, 信访人) goes.
 ``CN_ADDRESS``
     A run of tagger words that reads as an address: places (``LOC``), then
     house numbers, buildings, units and rooms (12号, 3栋, 2单元, 402室), with
