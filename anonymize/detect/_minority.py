@@ -62,6 +62,12 @@ _NOT_LAST = "说称讲问来了在和与同都也就"
 
 
 @functools.cache
+def _openings() -> frozenset[str]:
+    """The first two characters of every syllable and clan name: every match opens with one."""
+    return frozenset(s[:2] for s in (*SYLLABLES, *YI_CLANS) if len(s) >= 2)
+
+
+@functools.cache
 def _pattern() -> re.Pattern[str]:
     long = sorted({s for s in SYLLABLES if len(s) >= 2}, key=len, reverse=True)
     syllable = "|".join(long)
@@ -84,6 +90,9 @@ def minority_names(text: str) -> list[tuple[int, int, bool]]:
     >>> [(text[a:b], dotted) for a, b, dotted in minority_names(text)]
     [('阿依古丽·买买提', True), ('乌云其木格', False)]
     """
+    openings = _openings()
+    if not any(text[i : i + 2] in openings for i in range(len(text) - 1)):
+        return []  # most texts: no two characters open a syllable, the regex need not run
     out: list[tuple[int, int, bool]] = []
     for m in _pattern().finditer(text):
         piece = m.group()
