@@ -33,7 +33,8 @@ SYLLABLES = (
     "阿曼", "巴哈尔", "布维", "海力其", "哈力克", "米吉提", "再努尔", "祖力", "排孜", "皮达",
     "克然木", "库尔", "加依", "热西提", "努尔兰", "叶尔兰", "别克", "哈力", "马合", "木提",
     "阿依古丽", "帕提古丽", "古丽娜尔", "迪丽娜尔", "热娜", "阿丽米热", "米热", "孜古丽",
-    "帕尔哈提", "阿布都", "热依木", "达吾提", "木沙", "阿布拉", "依木",
+    "帕尔哈提", "阿布都", "热依木", "达吾提", "木沙", "阿布拉", "依木", "米拉", "艾买提", "赛买提", "阿吾提",
+    "哈斯木", "卡斯木", "麦麦提明", "阿衣", "吾守尔", "阿卜力克木",
     # Tibetan
     "次仁", "卓玛", "达瓦", "扎西", "格桑", "拉姆", "央金", "旺堆", "多吉", "平措", "才让",
     "阿旺", "晋美", "德吉", "尼玛", "索朗", "顿珠", "益西", "洛桑", "曲珍", "东智", "拉毛",
@@ -41,9 +42,9 @@ SYLLABLES = (
     "琼达", "桑珠", "加措", "强巴", "丹增", "措姆", "拉巴", "米玛", "卓嘎", "德庆", "桑吉",
     "才旦", "多杰", "更登", "卓尕", "吉美", "旺姆", "玉珍", "央宗", "次珍", "德央", "尕藏",
     # Mongolian
-    "其其格", "乌云", "巴特尔", "宝音", "那仁", "朝鲁", "苏和", "格日勒", "图雅", "斯琴",
+    "其其格", "乌云", "巴特尔", "宝音", "那仁", "朝鲁", "苏和", "格日勒", "吉日格拉", "图雅", "斯琴",
     "巴雅尔", "额尔敦", "孟和", "阿拉坦", "乌兰", "敖登", "萨仁", "高娃", "其木格", "哈斯",
-    "巴图", "达来", "吉日嘎拉", "毕力格", "额尔德尼", "桑布", "都兰", "琪琪格", "塔娜",
+    "巴图", "达来", "吉日嘎拉", "毕力格", "额尔德尼", "桑布", "都兰", "琪琪格", "塔娜", "那日苏",
     "查干", "呼和", "包音", "满都拉", "特木尔", "巴雅", "娜仁", "格日乐", "图", "门",
     "花", "布和", "阿木古郎", "乌日娜", "其其", "吉日格勒", "格勒",
 )  # fmt: skip
@@ -53,12 +54,16 @@ CLOSERS = "措江汗格图门花"
 YI_CLANS = (
     "吉克", "沙马", "沙玛", "曲比", "阿苦", "阿说", "吉木", "海来", "俄底", "阿西", "马海",
     "勒格", "阿约", "瓦扎", "吉伍", "俄木", "日火", "吉布", "吉子", "苏呷", "的日", "阿侯",
-    "吉史", "克其", "木乃", "巴莫",
+    "吉史", "克其", "木乃", "巴莫", "阿苏",
 )  # fmt: skip
+#: Han surnames Mongolians of Inner Mongolia put before a Mongolian name (包宝音图).
+MONGOLIAN_SURNAMES = "包"
 
 
 #: What ends no Yi name but a clause (阿牛来了, 马海燕说): a verb or a particle glued on.
 _NOT_LAST = "说称讲问来了在和与同都也就"
+#: Characters that may follow a Yi name (吉克阿依户, 吉克曲布今年, 阿苏么日家).
+_YI_NEXT = "户家今现已等"
 
 
 @functools.cache
@@ -71,9 +76,19 @@ def _openings() -> frozenset[str]:
 def _pattern() -> re.Pattern[str]:
     long = sorted({s for s in SYLLABLES if len(s) >= 2}, key=len, reverse=True)
     syllable = "|".join(long)
-    run = f"(?:{syllable})+[{CLOSERS}]?"
+    run = f"[{MONGOLIAN_SURNAMES}]?(?:{syllable})+[{CLOSERS}]?"
     yi = f"(?:{'|'.join(YI_CLANS)})[\u4e00-\u9fff](?![{_NOT_LAST}])[\u4e00-\u9fff]"
-    return re.compile(f"(?:{run})(?:·(?:{run}))?|{yi}(?![\u4e00-\u9fff])")
+    after_yi = f"(?![\u4e00-\u9fff])|(?=[{_YI_NEXT}])"
+    return re.compile(f"(?:{run})(?:·(?:{run}))?|{yi}(?:{after_yi})")
+
+
+def is_minority_name(word: str) -> bool:
+    """Whether ``word`` is wholly one name of these syllables (洛桑, 那日苏, 阿苏木呷).
+
+    A single syllable of two characters counts here: the caller asks only of a
+    word the tagger already reads as a name.
+    """
+    return word in SYLLABLES or _pattern().fullmatch(word) is not None
 
 
 def minority_names(text: str) -> list[tuple[int, int, bool]]:
@@ -101,4 +116,11 @@ def minority_names(text: str) -> list[tuple[int, int, bool]]:
     return out
 
 
-__all__ = ["CLOSERS", "SYLLABLES", "YI_CLANS", "minority_names"]
+__all__ = [
+    "CLOSERS",
+    "MONGOLIAN_SURNAMES",
+    "SYLLABLES",
+    "YI_CLANS",
+    "is_minority_name",
+    "minority_names",
+]

@@ -69,9 +69,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
 from typing import TypeVar
 
-from anonymize.detect._minority import minority_names
+from anonymize.detect._minority import is_minority_name, minority_names
 from anonymize.detect._names import (
     COMPOUND_SURNAMES,
+    GLUED_WORD,
     NOT_NAMES,
     ORG_WORDS,
     PERSON_CONTEXT_LEAD,
@@ -80,6 +81,7 @@ from anonymize.detect._names import (
     SAFE_SURNAMES,
     SURNAMES,
     function_words,
+    third_taken,
     two_character_frequencies,
     word_frequency,
 )
@@ -124,6 +126,8 @@ _SURNAMES = frozenset(SURNAMES) | frozenset(
     # rarer surnames still met in records (暴, 竺, 缑, 鄂, 綦 …): read only where the
     # tagger reads a name (PER) or a list does, never by the rules
     "暴竺缑鄂綦禄怀钮陇贝凤乜逄郦弓拓蹇琚糜蔚贲仝"
+    # Hui, Dai and Mongolian family names and a few more (纳文杰, 刀建明, 岩温, 包宝音图)
+    "纳刀岩包晋储"
 )
 _COMPOUNDS = tuple(COMPOUND_SURNAMES)
 #: What follows a surname in a title, not a name (王医生, 张老师, 邓师傅, 李总).
@@ -215,10 +219,12 @@ def _person(word: str) -> str | None:
     """The name in a tagger ``PER`` word, if it reads as a private person's full name.
 
     A four-character word that opens with a single surname is a three-character
-    name and the next character glued on (汪大海术后: 汪大海); one that opens with
-    no surname is a transliterated name (扎西多吉, 阿依古丽).
+    name and the next character glued on (汪大海术后: 汪大海); one that opens with a
+    rarer surname, only when an adverb or a function word is glued on (易平安原在:
+    易平安, but 边玛次仁, 伊帕尔汗); one that opens with no
+    surname is a transliterated name (扎西多吉, 阿依古丽).
     """
-    if _MINORITY.fullmatch(word):
+    if _MINORITY.fullmatch(word) or is_minority_name(word):
         return word
     if not _HAN_ONLY.fullmatch(word) or not 2 <= len(word) <= 4:
         return None
@@ -229,6 +235,8 @@ def _person(word: str) -> str | None:
             word = word[:3]
         elif word[0] in _NOT_FIRST and word[1] in _SURNAMES:
             return None
+        elif surname in _SURNAMES and word[-1] in _GLUED_FOURTH:
+            word = word[:3]  # 易平安原|在: a rarer surname, an adverb glued on
         else:
             return word
     rest = word[len(surname) :]
@@ -239,10 +247,42 @@ def _person(word: str) -> str | None:
     return word if compound or surname in _SURNAMES else None
 
 
+#: Adverbs and function words LAC glues onto a three-character name (易平安原在, 钟伟一方).
+_GLUED_FOURTH = frozenset("跟与在说凭也都又还就已把被给对向未原曾现均今昨刚将一")
+
+
+def _joined(text: str, words: Sequence[Word]) -> list[Word]:
+    """A one-character ``PER`` surname and the ``PER`` given name after it as one word
+    (晋/PER 小鹏/PER: 晋小鹏)."""
+    out: list[Word] = []
+    for w in words:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and w.tag == "PER"
+            and last.tag == "PER"
+            and last.end == w.start
+            and last.end - last.start == 1
+            and text[last.start] in _SURNAMES
+            and 1 <= w.end - w.start <= 2
+        ):
+            out[-1] = Word(last.start, w.end, "PER")
+        else:
+            out.append(w)
+    return out
+
+
 def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
-    for w in words:
-        name = _person(text[w.start : w.end]) if w.tag == "PER" else None
+    for w in _joined(text, words):
+        word = text[w.start : w.end]
+        if w.tag == "PER" and len(word) >= 4 and word[-1] in "户家" and word[:-1] != word[0] * 3:
+            word = word[:-1]  # 吉克阿依户: the household, not the name
+        name = _person(word) if w.tag == "PER" else None
+        if name and len(name) == 3 and not name.startswith(_COMPOUNDS) and "·" not in name:
+            after = w.start + 3
+            if third_taken(name[2] + text[after : after + 1], text[after : after + 2]):
+                name = name[:2]  # 钟伟一|方保险: 一方 takes the third character
         end = w.start + len(name) if name else w.end
         # 凌云超市, 凌云科技: a shop's or a company's name, not a person's.
         if name and not text.startswith(_SHOP_WORDS, end):
@@ -290,6 +330,9 @@ def _torn(text: str, inside: Sequence[Word], span: Span) -> bool:
     + 珍持) says nothing.
     """
     sure = span.score >= SURE
+    # 来电人马|文静: the tagger reads the given name as a name, so the surname before it is one
+    # too, whatever word it also closes.
+    given = any(w.tag == "PER" and w.end == span.end and w.start > span.start for w in inside)
     for w in inside:
         if w.tag == "PER":
             continue
@@ -297,6 +340,8 @@ def _torn(text: str, inside: Sequence[Word], span: Span) -> bool:
         common = frequency >= _COMMON_WORD
         if common and w.start < span.end < w.end:
             return True
+        if given and w.start < span.start < w.end:
+            continue
         if w.start < span.start < w.end and (common if not sure else frequency >= _COMMON_NAME):
             return True  # 师傅|现场: the name's first character closes a word
         if not sure and w.tag == "TIME":
@@ -315,6 +360,18 @@ def _torn(text: str, inside: Sequence[Word], span: Span) -> bool:
     )
 
 
+def _pieces(text: str, covered: Sequence[Word], span: Span) -> bool:
+    """Whether the tagger reads a weak name as words no name is made of (:data:`_NO_NAME_PIECE`)."""
+    if len(covered) < 2 or text[span.start - 1 : span.start] == "、":
+        return False
+    if text[span.end : span.end + 1] in ("、", "及", "和", "与"):
+        return False
+    tags = [w.tag for w in covered]
+    return any(t in _NO_NAME_PIECE for t in tags) and all(
+        t in _NO_NAME_PIECE or t in _ADJECTIVES for t in tags
+    )
+
+
 def _title(name: str) -> bool:
     """A surname and a title, not a name (王医生, 邓师傅, 张氏, 邢某, 陈氏凉…)."""
     surname = name[:2] if name.startswith(_COMPOUNDS) else name[:1]
@@ -327,6 +384,11 @@ def _title(name: str) -> bool:
 _LEADS = frozenset({"c"})
 #: Verbs: a weak rule's name that the tagger reads as verbs only is dropped (信访, 应加强).
 _VERBS = frozenset({"v", "vn", "vd"})
+#: ... and one it reads as two or more words of verbs, function words and adjectives, outside
+#: a list (关|好门窗, 向|其说明, 宫缩|好; but 文玲、斯|想 and the one word 何杨). Adjectives alone
+#: say nothing: names are often read as such (严佳, 齐心).
+_NO_NAME_PIECE = _VERBS | frozenset({"p", "r", "c", "u", "xc"})
+_ADJECTIVES = frozenset({"a", "ad"})
 #: jieba's frequency from which a word is common (a name's edge does not tear one).
 _COMMON_WORD = 100
 #: jieba's frequency from which a word the tagger does not read as a name is no name (信访).
@@ -652,7 +714,7 @@ _NOT_LISTED = frozenset({"v", "vd", "p", "c", "u", "TIME", "LOC", "w", "m", "q",
 #: word (牧民达瓦次仁, 其妻乌云其木格) or a bed or room number (8床次仁卓玛) ...
 _MINORITY_LEAD = re.compile(f"(?:{PERSON_CONTEXT_LEAD}|[0-9]{{1,4}}[床房])$")
 #: ... or after a non-Chinese character and before one or before these (其其格奶奶, 央金说).
-_MINORITY_FOLLOW = frozenset("说称讲问奶爷家阿的")
+_MINORITY_FOLLOW = frozenset("说称讲问奶爷家阿的老")
 
 
 def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]:
@@ -709,7 +771,8 @@ _GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未"
 _SLOT = re.compile(
     f"(?:{PERSON_CONTEXT_LEAD}|[0-9]{{1,3}}床)"
     f"(?P<name>(?:{'|'.join(COMPOUND_SURNAMES)}|[{''.join(sorted(SURNAMES))}])[\u4e00-\u9fff]{{1,2}}?)"
-    "(?=[，,、（(：:。；;]|反映|来电|报警|表示|称|说|等)"
+    "(?=[，,、（(：:。；;]|反映|来电|报警|表示|称|说|等"
+    f"|{GLUED_WORD}|[与和也已今到]|入户|接待|陪同)"
 )
 
 
@@ -726,6 +789,44 @@ def _slotted(text: str, found: list[Span]) -> list[Span]:
             continue  # 来|探望 (a verb, come); 信息, 关系, 安全: far too common to be a name
         if text[start - 1 : start] == "师" or any(_overlaps((start, end), t) for t in taken):
             continue  # 师|傅联系: the role word was 师傅
+        added.append(Span(start, end, PERSON, TAGGER_PERSON))
+    return found + added if added else found
+
+
+#: A speaker's turn in a chat or a transcript (冷静：收到, 黄河爸爸：老师): two to three
+#: Chinese characters (and a parent's word) at a line's, a sentence's or a message's start,
+#: before a colon.
+_TURN = re.compile(
+    r"(?:^|(?<=[。！？!?\s）)」”\]]))"
+    r"(?P<name>[\u4e00-\u9fff]{2,3}?)(?P<kin>爸爸|妈妈|奶奶|爷爷|外婆|外公|家长)?(?=[：:])"
+)
+
+
+def _speakers(text: str, found: list[Span]) -> list[Span]:
+    """The other speakers of a chat in which a speaker is a name found (储明：…, 伍月：…).
+
+    Where two or more turns open with a speaker and one of them is a name already,
+    the others that open with a surname are names too, whatever word they also are
+    (冷静, 夏天), unless a title, a role, a function word or far too common a word.
+    """
+    turns = list(_TURN.finditer(text))
+    if len(turns) < 2:
+        return found
+    names = {(s.start, s.end) for s in found if s.entity == PERSON}
+    if not any(m.span("name") in names for m in turns):
+        return found
+    taken = [(s.start, s.end) for s in found if s.entity in FUSED]
+    added = []
+    for m in turns:
+        start, end = m.span("name")
+        name = m.group("name")
+        if not (name[0] in _SURNAMES or name.startswith(_COMPOUNDS)):
+            continue
+        if _title(name) or name in _ROLE_NOUNS or name in function_words():
+            continue
+        if word_frequency(name) >= _EVERYDAY or any(_overlaps((start, end), t) for t in taken):
+            continue
+        taken.append((start, end))
         added.append(Span(start, end, PERSON, TAGGER_PERSON))
     return found + added if added else found
 
@@ -861,6 +962,7 @@ def fuse(
             if span.score < SURE and not clash:
                 timed = any(w.tag == "TIME" for w in covered)
                 verbs = bool(covered) and all(w.tag in _VERBS for w in covered)
+                verbs = verbs or _pieces(text, covered, span)
                 if crossed or timed or verbs:
                     continue  # the tagger reads other words there (于|下午, 师傅|现场, 信访)
             # The tagger's name wins a clash unless the rule was sure, or the tagger's is a
@@ -876,6 +978,7 @@ def fuse(
         out = _minority(text, words, out)
         out = [_unglued(text, s) if s.entity == PERSON else s for s in out]
         out = _slotted(text, out)
+        out = _speakers(text, out)
         tagged = [(w.start, w.end) for w in words if w.tag == "PER"]
         out = [s for s in out if s.entity != PERSON or not _role(text, s, tagged)]
         out.extend(_listed(text, words, [s for s in out if s.entity == PERSON]))
