@@ -127,7 +127,7 @@ _SURNAMES = frozenset(SURNAMES) | frozenset(
     # tagger reads a name (PER) or a list does, never by the rules
     "暴竺缑鄂綦禄怀钮陇贝凤乜逄郦弓拓蹇琚糜蔚贲仝"
     # Hui, Dai and Mongolian family names and a few more (纳文杰, 刀建明, 岩温, 包宝音图)
-    "纳刀岩包晋储"
+    "纳刀岩包晋储郇沃母"
 )
 _COMPOUNDS = tuple(COMPOUND_SURNAMES)
 #: What follows a surname in a title, not a name (王医生, 张老师, 邓师傅, 李总).
@@ -247,6 +247,8 @@ def _person(word: str) -> str | None:
     return word if compound or surname in _SURNAMES else None
 
 
+#: Characters before 方 that make it a party to a contract or a dispute (甲方, 承租方, 女方).
+_PARTY = frozenset("甲乙丙丁双对租买卖男女我他院校警资劳让")
 #: Adverbs and function words LAC glues onto a three-character name (易平安原在, 钟伟一方).
 _GLUED_FOURTH = frozenset("跟与在说凭也都又还就已把被给对向未原曾现均今昨刚将一")
 
@@ -278,15 +280,18 @@ def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
         word = text[w.start : w.end]
         if w.tag == "PER" and len(word) >= 4 and word[-1] in "户家" and word[:-1] != word[0] * 3:
             word = word[:-1]  # 吉克阿依户: the household, not the name
+        start = w.start
+        if w.tag == "PER" and len(word) >= 3 and word[0] == "方" and text[start - 1 : start] in _PARTY:
+            word, start = word[1:], start + 1  # 甲方|田大勇, 承租方|梁晓蕾: the party, not 方
         name = _person(word) if w.tag == "PER" else None
         if name and len(name) == 3 and not name.startswith(_COMPOUNDS) and "·" not in name:
             after = w.start + 3
             if third_taken(name[2] + text[after : after + 1], text[after : after + 2]):
                 name = name[:2]  # 钟伟一|方保险: 一方 takes the third character
-        end = w.start + len(name) if name else w.end
+        end = start + len(name) if name else w.end
         # 凌云超市, 凌云科技: a shop's or a company's name, not a person's.
         if name and not text.startswith(_SHOP_WORDS, end):
-            out.append((w.start, end))
+            out.append((start, end))
     return out
 
 
