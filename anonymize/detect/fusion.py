@@ -497,6 +497,16 @@ def _addresses(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
             if words[j].tag == "LOC" and len(piece) == 1 and buildings:
                 break  # 15层东区: a side of the floor, not a further place
             if (
+                words[j].tag == "f"
+                and piece in ("前", "后", "东", "西", "南", "北", "上", "下")
+                and previous[-1:] in ("镇", "乡", "县", "区")
+                and j + 1 < len(words)
+                and words[j + 1].tag == "LOC"
+                and words[j + 1].start == words[j].end
+            ):
+                j += 1  # 浆水镇|前|南峪村: a village's name LAC cut in two
+                continue
+            if (
                 words[j].tag == "LOC"
                 or _placelike(words[j], piece)
                 or (words[j].tag == "ORG" and _STREET.search(piece) is not None and street)
@@ -600,8 +610,14 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
     reads just before a building (碧桂园二期|18栋).
     """
     start, end = span.start, _annexed(text, span.end)
+    if text[end - 1 : end] in ("栋", "幢", "座", "元") and text[end - 2 : end] != "万元":
+        room = _GLUED_ROOM.match(text, end)
+        if room is not None and (text[end - 1] != "元" or text[end - 2 : end] == "单元"):
+            end = room.end()  # 万科城市花园16栋|802: the room, read glued to what follows
     if text[end : end + 1] == "户" and _ROOM_END.search(text, start, end):
         end += 1  # …1单元601户
+    if text[end - 2 : end] == "村村" and text[end : end + 1] in ("口", "头", "里"):
+        end -= 1  # …桑木村|村口: the village's entrance, not a second 村
     floor = _FLOOR.search(text, start, end)
     if floor is not None and floor.start() - start >= 4:
         end = floor.start()
@@ -629,6 +645,10 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
     return Span(start, end, ADDRESS, span.score)
 
 
+#: An address that ends on a house number, a building or a room (端履门32号, 5栋, 1203室).
+_NUMBERED_END = re.compile(r"[0-9]+(?:号|号楼|栋|幢|座|单元|室)$")
+#: A room's number right after a building or a unit, no unit of measure after it (16栋802).
+_GLUED_ROOM = re.compile(r"[0-9]{3,4}(?:室|房)?(?![0-9A-Za-z元米年人万平块斤个次号%])")
 #: After 楼: downstairs, upstairs … (7号楼下 is at number 7, not in building 7).
 _NOT_BUILDING = frozenset("下上前后顶道梯")
 #: Characters that end a place's name: an address cut before one is cut inside a name.
@@ -1002,6 +1022,20 @@ def fuse(
             past = [w for w in words if w.start < span.end and w.end > end]
             if span.end > end and all(_holds(text, w) for w in past):
                 end = _stairs(text, span.end)  # the rule's run holds more (an estate, a room)
+            elif span.end > end and span.score >= SURE and _NUMBERED_END.search(
+                text, span.start, span.end
+            ):
+                end = span.end  # 住址：…东大街|端履门32号: a form field's address to its number
+            elif span.end > end:
+                # …白石龙|一区|42栋|楼顶: as far as the words still belong, to a number
+                reach = end
+                for w in past:
+                    if w.start > reach or w.end > span.end or not _holds(text, w):
+                        break
+                    reach = w.end
+                numbered = _NUMBERED_END.search(text, span.start, reach) is not None
+                if numbered and reach > _annexed(text, end):
+                    end = reach
             out.append(Span(start, end, ADDRESS, max(span.score, TAGGER_ADDRESS)))
         out.extend(Span(s, e, ADDRESS, TAGGER_ADDRESS) for s, e in runs)
         word_at = {w.start: w for w in words}
