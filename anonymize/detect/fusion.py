@@ -127,7 +127,7 @@ _SURNAMES = frozenset(SURNAMES) | frozenset(
     # tagger reads a name (PER) or a list does, never by the rules
     "暴竺缑鄂綦禄怀钮陇贝凤乜逄郦弓拓蹇琚糜蔚贲仝"
     # Hui, Dai and Mongolian family names and a few more (纳文杰, 刀建明, 岩温, 包宝音图)
-    "纳刀岩包晋储郇沃母"
+    "纳刀岩包晋储郇沃母池怀步战汝农"
 )
 _COMPOUNDS = tuple(COMPOUND_SURNAMES)
 #: What follows a surname in a title, not a name (王医生, 张老师, 邓师傅, 李总).
@@ -794,8 +794,9 @@ _GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未"
 #: word, before a delimiter or a verb of reporting. There a name that is also a common word
 #: (高峰, 金融, 周全), which the rules refuse anywhere else, is a name.
 _SLOT = re.compile(
-    f"(?:{PERSON_CONTEXT_LEAD}|[0-9]{{1,3}}床)"
-    f"(?P<name>(?:{'|'.join(COMPOUND_SURNAMES)}|[{''.join(sorted(SURNAMES))}])[\u4e00-\u9fff]{{1,2}}?)"
+    f"(?:{PERSON_CONTEXT_LEAD}|[0-9]{{1,3}}床|[甲乙丙]方|干部)"
+    f"(?P<name>(?:{'|'.join(COMPOUND_SURNAMES)}|[{''.join(sorted(_SURNAMES - {'和'}))}])"
+    "[\u4e00-\u9fff]{1,2}?)"
     "(?=[，,、（(：:。；;]|反映|来电|报警|表示|称|说|等"
     f"|{GLUED_WORD}|[与和也已今到]|入户|接待|陪同)"
 )
@@ -804,6 +805,7 @@ _SLOT = re.compile(
 def _slotted(text: str, found: list[Span]) -> list[Span]:
     """Names in a name's slot (:data:`_SLOT`) that no finding covers yet."""
     taken = [(s.start, s.end) for s in found if s.entity in FUSED]
+    taken += [(a, b) for a, b, _ in minority_names(text)]  # 办事人买买提明·…: not 买买提
     added = []
     for m in _SLOT.finditer(text):
         start, end = m.span("name")
