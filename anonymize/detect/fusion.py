@@ -226,6 +226,8 @@ def _person(word: str) -> str | None:
     """
     if _MINORITY.fullmatch(word) or is_minority_name(word):
         return word
+    if word in _ROLE_NOUNS or word in ROLE_WORDS:
+        return None  # 房东, 楼长: a role the tagger read as a name
     if not _HAN_ONLY.fullmatch(word) or not 2 <= len(word) <= 4:
         return None
     compound = word.startswith(_COMPOUNDS)
@@ -281,6 +283,9 @@ def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
         if w.tag == "PER" and len(word) >= 4 and word[-1] in "户家" and word[:-1] != word[0] * 3:
             word = word[:-1]  # 吉克阿依户: the household, not the name
         start = w.start
+        compound = text[start - 1 : start + 1] in _COMPOUNDS and text[start - 1] not in ROLE_SUFFIXES
+        if w.tag == "PER" and 2 <= len(word) <= 3 and compound:  # not 护士长|孙红梅
+            word, start = text[start - 1 : start + len(word)], start - 1  # 证人公|孙晓燕
         if w.tag == "PER" and len(word) >= 3 and word[0] == "方" and text[start - 1 : start] in _PARTY:
             word, start = word[1:], start + 1  # 甲方|田大勇, 承租方|梁晓蕾: the party, not 方
         name = _person(word) if w.tag == "PER" else None
@@ -375,6 +380,34 @@ def _pieces(text: str, covered: Sequence[Word], span: Span) -> bool:
     return any(t in _NO_NAME_PIECE for t in tags) and all(
         t in _NO_NAME_PIECE or t in _ADJECTIVES for t in tags
     )
+
+
+def _longer_compound(text: str, span: Span, tagged: tuple[int, int]) -> bool:
+    """Whether the tagger's name is the rule's three-character compound-surname name and
+    one character more (欧阳建|平等: the rules stop before 平等, the tagger reads 欧阳建平)."""
+    return (
+        tagged[0] == span.start
+        and tagged[1] == span.end + 1
+        and span.end - span.start == 3
+        and text.startswith(_COMPOUNDS, span.start)
+    )
+
+
+#: One-character verbs that follow a name glued (端木晴骑车, 王芳说): rare as a name's end.
+_CUT_VERBS = frozenset("骑说讲问找送拿打坐走跑去")
+
+
+def _verb_cut(text: str, covered: Sequence[Word], span: Span) -> Span:
+    """A sure name without a one-character verb the tagger reads at its end (端木晴|骑)."""
+    last = covered[-1] if covered else None
+    if last is None or (last.start, last.end) != (span.end - 1, span.end) or last.tag != "v":
+        return span
+    if text[span.end - 1] not in _CUT_VERBS:
+        return span  # 钟大有: 有 ends names as often as it follows them
+    surname = 2 if text.startswith(_COMPOUNDS, span.start) else 1
+    if span.end - 1 - span.start <= surname:
+        return span
+    return Span(span.start, span.end - 1, span.entity, span.score)
 
 
 def _title(name: str) -> bool:
@@ -998,6 +1031,9 @@ def fuse(
             inside = all(span.start <= f[0] and f[1] <= span.end for f in clash)
             if clash and span.score < SURE and not (inside and crossed):
                 continue
+            if any(_longer_compound(text, span, f) for f in clash):
+                continue  # 欧阳建|平等 read by the rules, 欧阳建平 by the tagger
+            span = _verb_cut(text, covered, span)
             found = [f for f in found if f not in clash]
             out.append(span)
         out.extend(Span(s, e, PERSON, TAGGER_PERSON) for s, e in found)
@@ -1074,7 +1110,9 @@ def doubts(text: str, spans: Sequence[Span]) -> list[tuple[int, int]]:
         if c in _ADDRESS_CHARS
         else (max(0, i - BEFORE), min(size, i + AFTER))
         for i, c in enumerate(text)
-        if c in _ADDRESS_CHARS or (c in _STARTS and i + 1 < size and not _in_word(text, i))
+        if c in _ADDRESS_CHARS
+        or (c in _STARTS and i + 1 < size and not _in_word(text, i))
+        or text.startswith(_COMPOUNDS, i)  # 欧阳, 司徒: words too, and always a surname
     ]
     windows += [
         (max(0, s.start - BEFORE), min(len(text), s.end + AFTER))
