@@ -148,7 +148,7 @@ _LEAD_WORDS = (
 #: first: where two start at one place the longer leads (护士长孙红梅: 孙红梅, not 长孙红梅).
 PERSON_CONTEXT_LEAD = (
     f"(?:{'|'.join(sorted(dict.fromkeys(_LEAD_WORDS), key=len, reverse=True))}"
-    f"|[{HAN}][{ROLE_SUFFIXES}]|[0-9]{{1,3}}床|[0-9]{{3,4}}房|[0-9][）)]?班)"
+    f"|[{HAN}][{ROLE_SUFFIXES}]|[0-9]{{1,3}}床|[0-9]{{3,4}}房|[0-9][）)]?班|[小中大][一二三四五六]班)"
     "[: ]{0,2}(?:是|为)?"
 )
 #: Context and role words, shifts and community roles: where a name is expected, these

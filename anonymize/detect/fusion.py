@@ -772,7 +772,9 @@ _NOT_LISTED = frozenset({"v", "vd", "p", "c", "u", "TIME", "LOC", "w", "m", "q",
 #: word (牧民达瓦次仁, 其妻乌云其木格) or a bed or room number (8床次仁卓玛) ...
 _MINORITY_LEAD = re.compile(f"(?:{PERSON_CONTEXT_LEAD}|[0-9]{{1,4}}[床房])$")
 #: ... or after a non-Chinese character and before one or before these (其其格奶奶, 央金说).
-_MINORITY_FOLLOW = frozenset("说称讲问奶爷家阿的老")
+_MINORITY_FOLLOW = frozenset("说称讲问奶爷家阿的老由")
+#: ... or at a clause's start when four characters or more long (。格日勒图承认, ；乌云其其格住址).
+_CLAUSE_START = frozenset("。；;！？!?：:，,\n")
 
 
 def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]:
@@ -801,6 +803,7 @@ def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
             placed = (
                 _MINORITY_LEAD.search(text, max(0, start - 12), start) is not None
                 or (not _HAN.match(before) and (not _HAN.match(after) or after in _MINORITY_FOLLOW))
+                or (before in _CLAUSE_START and end - start >= 4)  # 。格日勒图承认…
                 or any(_overlaps((start, end), t) for t in tagged)
             )
             if not placed:
@@ -820,7 +823,7 @@ def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
 #: Function words that glue onto a two-character name's end (符晓凭身份证, 满江下个月): rare
 #: as a given name's last character. Left out: 刚, 明, 和, 才, 将, 从 and 同, which end
 #: names as often (王志刚, 李明, 刘德才, 王志同).
-_GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未")
+_GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未经")
 
 
 #: A name's slot no word fills (市民高峰来电称, 报警人金融，女, 甲方周全，乙方): after a context
