@@ -611,7 +611,7 @@ _DOOR = re.compile(r"(?:门|单元)[0-9]+(?:室|房)?")
 #: the address (a floor in digits, 3栋5楼, stays: it is part of a flat's number).
 _FLOOR = re.compile(r"(?<=[^0-9一二三四五六七八九十])[一二三四五六七八九十]+(?:楼|层)$")
 #: Words that may open a run the tagger reads but are no part of the address.
-_NOT_OPENING = ("隔壁", "位于", "住在", "致", "在")
+_NOT_OPENING = ("隔壁", "位于", "住在", "致", "在", "对")
 _VILLAGE_GROUP = re.compile(
     rf"(?:(?:{_NUMERAL})(?:社|组|队)|[\u4e00-\u9fff]{{1,3}}?(?:组|屯))(?:[0-9]+号)?"
 )
@@ -659,6 +659,12 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
     if text[end - 1 : end] == "楼" and text[end - 2 : end - 1] in ("栋", "幢", "座"):
         if text[end : end + 1] in ("下", "上", "前", "后", "顶", "道"):
             end -= 1
+    if text[end - 2 : end] in ("楼下", "楼上", "楼前", "楼后") and (
+        text[end - 4 : end - 2] == "号楼" or text[end - 3 : end - 2] in ("栋", "幢", "座")
+    ):
+        end -= 2  # 翠华小区12号楼|楼下: the LOC word took downstairs in
+    if (facility := _FACILITY.search(text, start, end)) is not None:
+        end = facility.start()  # 锦绣大道16号|智慧物流园: a business at the number
     for word in _NOT_OPENING:
         if text.startswith(word, start) and end - start - len(word) >= 4:
             lone = by_start.get(start)
@@ -682,6 +688,11 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
 _NUMBERED_END = re.compile(r"[0-9]+(?:号|号楼|栋|幢|座|单元|室)$")
 #: A room's number right after a building or a unit, no unit of measure after it (16栋802).
 _GLUED_ROOM = re.compile(r"[0-9]{3,4}(?:室|房)?(?![0-9A-Za-z元米年人万平块斤个次号%])")
+#: A business park, a market or a centre right after a house number, at an address's end:
+#: where someone works or shops, named after the address (16号|智慧物流园, 3号|华润家具城).
+_FACILITY = re.compile(
+    r"(?<=[0-9]号)[\u4e00-\u9fff]{0,6}(?:物流园|产业园|工业园|科技园|家具城|建材城|商城|市场|基地)$"
+)
 #: After 楼: downstairs, upstairs … (7号楼下 is at number 7, not in building 7).
 _NOT_BUILDING = frozenset("下上前后顶道梯")
 #: Characters that end a place's name: an address cut before one is cut inside a name.
@@ -1130,7 +1141,7 @@ def doubts(text: str, spans: Sequence[Span]) -> list[tuple[int, int]]:
     ends = [m.end() for m in _SENTENCE_END.finditer(text)]
     merged: list[tuple[int, int]] = []
     for start, end in sorted(windows):
-        if merged and start <= merged[-1][1]:
+        if merged and start <= merged[-1][1] + _GAP:  # 苗族|侗|族自治州: no word cut in two
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
@@ -1148,6 +1159,10 @@ def doubts(text: str, spans: Sequence[Span]) -> list[tuple[int, int]]:
             start = cut
         out.append((start, end))
     return [(a, b) for a, b in out if _HAN.search(text, a, b)]
+
+
+#: Windows this close are read as one: a gap of a character or two would cut a word.
+_GAP = 2
 
 
 def _in_word(text: str, i: int) -> bool:
