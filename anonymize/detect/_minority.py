@@ -90,7 +90,10 @@ def is_minority_name(word: str) -> bool:
     A single syllable of two characters counts here: the caller asks only of a
     word the tagger already reads as a name.
     """
-    return word in SYLLABLES or _pattern().fullmatch(word) is not None
+    return word in _SYLLABLE_SET or _pattern().fullmatch(word) is not None
+
+
+_SYLLABLE_SET = frozenset(SYLLABLES)
 
 
 def minority_names(text: str) -> list[tuple[int, int, bool]]:

@@ -130,6 +130,8 @@ _SURNAMES = frozenset(SURNAMES) | frozenset(
     "纳刀岩包晋储郇沃母池怀步战汝农"
 )
 _COMPOUNDS = tuple(COMPOUND_SURNAMES)
+_COMPOUND_SET = frozenset(COMPOUND_SURNAMES)
+_COMPOUND_FIRST = frozenset(c[0] for c in COMPOUND_SURNAMES)
 #: What follows a surname in a title, not a name (王医生, 张老师, 邓师傅, 李总).
 _TITLES = frozenset(
     "医生 老师 师傅 经理 主任 总 局长 处长 科长 所长 院长 校长 书记 队长 班长 阿姨 大爷 大妈 大姐"
@@ -279,24 +281,27 @@ def _joined(text: str, words: Sequence[Word]) -> list[Word]:
 def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for w in _joined(text, words):
-        word = text[w.start : w.end]
-        if w.tag == "PER" and len(word) >= 4 and word[-1] in "户家" and word[:-1] != word[0] * 3:
+        if w.tag != "PER":
+            continue
+        word, start = text[w.start : w.end], w.start
+        if len(word) >= 4 and word[-1] in "户家" and word[:-1] != word[0] * 3:
             word = word[:-1]  # 吉克阿依户: the household, not the name
-        start = w.start
-        compound = text[start - 1 : start + 1] in _COMPOUNDS and text[start - 1] not in ROLE_SUFFIXES
-        if w.tag == "PER" and 2 <= len(word) <= 3 and compound:  # not 护士长|孙红梅
+        if (
+            2 <= len(word) <= 3
+            and text[start - 1 : start + 1] in _COMPOUND_SET
+            and text[start - 1] not in ROLE_SUFFIXES  # not 护士长|孙红梅
+        ):
             word, start = text[start - 1 : start + len(word)], start - 1  # 证人公|孙晓燕
-        if w.tag == "PER" and len(word) >= 3 and word[0] == "方" and text[start - 1 : start] in _PARTY:
+        if len(word) >= 3 and word[0] == "方" and text[start - 1 : start] in _PARTY:
             word, start = word[1:], start + 1  # 甲方|田大勇, 承租方|梁晓蕾: the party, not 方
-        name = _person(word) if w.tag == "PER" else None
+        name = _person(word)
         if name and len(name) == 3 and not name.startswith(_COMPOUNDS) and "·" not in name:
-            after = w.start + 3
+            after = start + 3
             if third_taken(name[2] + text[after : after + 1], text[after : after + 2]):
                 name = name[:2]  # 钟伟一|方保险: 一方 takes the third character
-        end = start + len(name) if name else w.end
         # 凌云超市, 凌云科技: a shop's or a company's name, not a person's.
-        if name and not text.startswith(_SHOP_WORDS, end):
-            out.append((start, end))
+        if name and not text.startswith(_SHOP_WORDS, start + len(name)):
+            out.append((start, start + len(name)))
     return out
 
 
@@ -852,8 +857,8 @@ _SLOT = re.compile(
 def _slotted(text: str, found: list[Span]) -> list[Span]:
     """Names in a name's slot (:data:`_SLOT`) that no finding covers yet."""
     taken = [(s.start, s.end) for s in found if s.entity in FUSED]
-    taken += [(a, b) for a, b, _ in minority_names(text)]  # 办事人买买提明·…: not 买买提
     added = []
+    minority: list[tuple[int, int]] | None = None
     for m in _SLOT.finditer(text):
         start, end = m.span("name")
         name = m.group("name")
@@ -863,6 +868,10 @@ def _slotted(text: str, found: list[Span]) -> list[Span]:
             continue  # 来|探望 (a verb, come); 信息, 关系, 安全: far too common to be a name
         if text[start - 1 : start] == "师" or any(_overlaps((start, end), t) for t in taken):
             continue  # 师|傅联系: the role word was 师傅
+        if minority is None:
+            minority = [(a, b) for a, b, _ in minority_names(text)]
+        if any(_overlaps((start, end), t) for t in minority):
+            continue  # 办事人买买提明·…: not 买买提
         added.append(Span(start, end, PERSON, TAGGER_PERSON))
     return found + added if added else found
 
@@ -1126,7 +1135,7 @@ def doubts(text: str, spans: Sequence[Span]) -> list[tuple[int, int]]:
         for i, c in enumerate(text)
         if c in _ADDRESS_CHARS
         or (c in _STARTS and i + 1 < size and not _in_word(text, i))
-        or text.startswith(_COMPOUNDS, i)  # 欧阳, 司徒: words too, and always a surname
+        or (c in _COMPOUND_FIRST and text[i : i + 2] in _COMPOUND_SET)  # 欧阳, 司徒: words too
     ]
     windows += [
         (max(0, s.start - BEFORE), min(len(text), s.end + AFTER))
