@@ -880,7 +880,7 @@ def _slotted(text: str, found: list[Span]) -> list[Span]:
 #: Chinese characters (and a parent's word) at a line's, a sentence's or a message's start,
 #: before a colon.
 _TURN = re.compile(
-    r"(?:^|(?<=[。！？!?\s）)」”\]]))"
+    r"(?:^|(?<=[。！？!?\s）)」”\]：:]))"
     r"(?P<name>[\u4e00-\u9fff]{2,3}?)(?P<kin>爸爸|妈妈|奶奶|爷爷|外婆|外公|家长)?(?=[：:])"
 )
 

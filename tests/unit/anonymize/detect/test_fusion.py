@@ -103,6 +103,26 @@ ANNEXED = [
         "锦绣华庭5栋1单元1202室",
     ),
     ("电动车停放在西乡塘区大学东路98号4栋楼下，第二天早上发现被盗。", "西乡塘区大学东路98号4栋"),
+    # 2026-12-06, second day: a form field's address to its number; a room glued to what
+    # follows; downstairs in the tagger's place word; a business after the number; a
+    # village's name cut in two; 村口; as far as the words belong; a window cut at 侗
+    (
+        "因心梗在家中去世，住址西安市碑林区东大街端履门32号。调查员走访社区。",
+        "西安市碑林区东大街端履门32号",
+    ),
+    ("业主群：楼上万科城市花园16栋802天天半夜拖椅子，咚咚响。", "万科城市花园16栋802"),
+    (
+        "上午，停放于河北省石家庄市长安区南大街翠华小区12号楼楼下的轿车被刮。",
+        "河北省石家庄市长安区南大街翠华小区12号楼",
+    ),
+    ("经服务站推荐，至经开区锦绣大道16号智慧物流园应聘安保主管。", "经开区锦绣大道16号"),
+    ("您反映的邢台县浆水镇前南峪村林业承包合同纠纷问题已受理。", "邢台县浆水镇前南峪村"),
+    ("小型货车在堆龙德庆区羊达街道桑木村村口撞伤原告。", "堆龙德庆区羊达街道桑木村"),
+    ("来电反映，龙华区民治街道白石龙一区42栋楼顶有违建铁皮房。", "龙华区民治街道白石龙一区42栋"),
+    (
+        "女，48岁，住贵州省黔东南苗族侗族自治州雷山县西江镇羊排村二组45号。丈夫早逝。",
+        "贵州省黔东南苗族侗族自治州雷山县西江镇羊排村二组45号",
+    ),
 ]
 #: Notes and every name in them: Uyghur, Tibetan and Mongolian names (no Chinese surname;
 #: the tagger cuts them inside), a function word glued to a name (周芳|同住), a room number
@@ -134,6 +154,36 @@ NAMES_IN = [
     ("家长群：@杜海涛 杜爸爸，明天秋游孩子要带午饭，值班咨询师已到位。", ["杜海涛"]),
     # a rarer surname (竺) the tagger reads as a name
     ("原告申屠华诉被告竺晓燕房屋买卖合同纠纷一案，定于下周三上午开庭审理。", ["申屠华", "竺晓燕"]),
+    # 2026-12-06, second day: a weak name the tagger reads as a verb or a preposition and a
+    # pronoun or an adjective (关|好, 向|其) is none
+    ("施工期间请关好门窗，不要在阳台晾晒衣物。", []),
+    ("明日家属探视时请向其说明跌倒经过，并做好防护。", []),
+    # the tagger reads the given name (来电人马|文静): the surname before it stays
+    ("12345工单：来电人马文静反映，小区门口路灯已坏多日。", ["马文静"]),
+    # a PER surname and a PER given name are one name; a household after a Yi name is not
+    # part of it; Mongolian and Tibetan names the tagger reads (那日苏, 洛桑, 包宝音图)
+    ("手机培训：由志愿者晋小鹏教其使用智能手机。", ["晋小鹏"]),
+    ("走访昭觉县火普村三组，吉克阿依户，四口人，已脱贫。", ["吉克阿依"]),
+    ("社保窗口：代办人那日苏为其父办理丧葬补助。", ["那日苏"]),
+    ("困境儿童陪伴计划，并联系其父亲洛桑承担部分抚养费。", ["洛桑"]),
+    ("退役军人服务站记录：包宝音图，蒙古族，退役士兵，现住本镇。", ["包宝音图"]),
+    ("驾驶人乌云其其格颈部受伤。格日勒图承认连续驾驶超过四小时。", ["乌云其其格", "格日勒图"]),
+    # a chat's other speakers, when one is a name (冷静 is also a word)
+    ("科室工作群：白云：今天下午的会改到三点了。冷静：收到，会议室还是408吗？", ["白云", "冷静"]),
+    # a name's slot before a verb (入户, 到场) or after a party (甲方|田大勇: not 方田大勇)
+    ("今日上午社工高峰入户探访独居老人，发现其腿部浮肿。", ["高峰"]),
+    ("车辆受损较轻。高速交警米兰到场处理，认定货车全责。", ["米兰"]),
+    ("人民调解协议书：当事人甲方田大勇，乙方闫二柱，均为本村村民。", ["田大勇", "闫二柱"]),
+    ("客户服务记录：顾客上官婉清投诉外卖送错，已退款。", ["上官婉清"]),
+    # rarer surnames the tagger reads (纳), compound surnames always read (欧阳方圆), the
+    # tagger's longer compound name (欧阳建平等), a verb cut off (端木晴|骑), 经 glued on
+    ("会议研究饮水管网改造，确定由纳文杰牵头，月底前完成入户管道铺设。", ["纳文杰"]),
+    ("投诉工单：买家欧阳方圆称购买的儿童座椅与描述不符。", ["欧阳方圆"]),
+    ("集体仲裁受理：申请人欧阳建平等12名职工称被拖欠工资。", ["欧阳建平"]),
+    ("事故记录：初二学生端木晴骑自行车放学途经路口。", ["端木晴"]),
+    ("被申请人法定代表人曹丽经两次合法传唤未到庭。", ["曹丽"]),
+    # a role the tagger reads as a name (房东) is none
+    ("三楼防盗窗封死无逃生口。房东文伟强签字确认问题，承诺整改。", ["文伟强"]),
 ]  # fmt: skip
 #: A name glued to an emoji (LAC knows no emoji and reads 📌王琴 as one word).
 EMOJI = [
