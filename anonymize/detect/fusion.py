@@ -251,6 +251,9 @@ def _person(word: str) -> str | None:
     return word if compound or surname in _SURNAMES else None
 
 
+#: An administrative area alone (高新区, 城关镇): what a sure rule's address may open with
+#: where the tagger read it as a noun.
+_ADMIN_GAP = re.compile(r"[\u4e00-\u9fff]{1,8}(?:省|市|区|县|旗|镇|乡|州)")
 #: Characters before 方 that make it a party to a contract or a dispute (甲方, 承租方, 女方).
 _PARTY = frozenset("甲乙丙丁双对租买卖男女我他院校警资劳让")
 #: Adverbs and function words LAC glues onto a three-character name (易平安原在, 钟伟一方).
@@ -290,6 +293,7 @@ def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
             2 <= len(word) <= 3
             and text[start - 1 : start + 1] in _COMPOUND_SET
             and text[start - 1] not in ROLE_SUFFIXES  # not 护士长|孙红梅
+            and text[start - 2 : start] not in ROLE_WORDS  # not 房东|郭铁柱
         ):
             word, start = text[start - 1 : start + len(word)], start - 1  # 证人公|孙晓燕
         if len(word) >= 3 and word[0] == "方" and text[start - 1 : start] in _PARTY:
@@ -384,6 +388,31 @@ def _pieces(text: str, covered: Sequence[Word], span: Span) -> bool:
     tags = [w.tag for w in covered]
     return any(t in _NO_NAME_PIECE for t in tags) and all(
         t in _NO_NAME_PIECE or t in _ADJECTIVES for t in tags
+    )
+
+
+def _role_after_surname(text: str, span: Span) -> bool:
+    """A "surname" before a role is a preposition or a verb (由|房东承担, 向|乘客补偿)."""
+    surname = 2 if text.startswith(_COMPOUNDS, span.start) else 1
+    rest = text[span.start + surname : span.end]
+    return rest in ROLE_WORDS or rest in _ROLE_NOUNS
+
+
+#: Locatives after a noun (民房|内, 院子|里): no name's last character when read alone.
+_LOCATIVES = frozenset("内外里中旁边")
+
+
+def _locative(text: str, covered: Sequence[Word], span: Span) -> bool:
+    """A two-character "name" whose first character closes a word and whose second the tagger
+    reads as a locative (民|房内: 民房 and 内)."""
+    if span.end - span.start != 2 or len(covered) != 2:
+        return False
+    first, last = covered
+    return (
+        first.start < span.start
+        and (last.start, last.end) == (span.end - 1, span.end)
+        and last.tag == "f"
+        and text[span.end - 1] in _LOCATIVES
     )
 
 
@@ -602,16 +631,19 @@ def _stairs(text: str, end: int) -> int:
 #: (金色家园8栋1703室, 百家湖花园三区15-2-703, 16号楼5门302); a village's group (三社,
 #: 后郢组, 弄亮屯12号). At least one building or group part must follow the name.
 _NUMERAL = "[0-9]+|[一二三四五六七八九十]+"
+_ROOM_WORD = "(?:室|房(?![产东租价子屋间]))"
 _ANNEX = re.compile(
-    rf"(?:附[0-9]+号|之[一二三四五六七八九十0-9]+)?"
+    rf"(?:附[0-9]+号|之[一二三四五六七八九十0-9]+)?院?"
     rf"(?:[\u4e00-\u9fff]{{2,8}}?)?"
     rf"(?:(?:{_NUMERAL})(?:期|区|栋|幢|座|号楼|单元|门))+"
-    rf"(?:[0-9]+(?:-[0-9]+)*(?:室|房|户)?)?"
-    rf"|附[0-9]+号(?:[0-9]+(?:室|房))?|之[一二三四五六七八九十]+(?:[0-9]+(?:室|房))?"
-    rf"|-?[0-9]+(?:-[0-9]+)+(?:室|房)?"
+    rf"(?:[0-9]+(?:-[0-9]+)*(?:{_ROOM_WORD}|户)?)?"
+    rf"|附[0-9]+号(?:[0-9]+{_ROOM_WORD})?|之[一二三四五六七八九十]+(?:[0-9]+{_ROOM_WORD})?"
+    rf"|-?[0-9]+(?:-[0-9]+)+{_ROOM_WORD}?"
 )
+#: After a house number, a room alone (固戍一路28号|303房, 港口一路33号|401).
+_NUMBER_ROOM = re.compile(rf"[0-9]{{3,4}}{_ROOM_WORD}?(?![0-9A-Za-z元米年万平号人个次%])")
 #: After a building's number (3号楼2): its door or unit and the room (门401, 单元1502).
-_DOOR = re.compile(r"(?:门|单元)[0-9]+(?:室|房)?")
+_DOOR = re.compile(rf"(?:门|单元)[0-9]+{_ROOM_WORD}?")
 #: A floor in words at an address's end (百隆广场一楼, 12号楼一层): where the writer is, not
 #: the address (a floor in digits, 3栋5楼, stays: it is part of a flat's number).
 _FLOOR = re.compile(r"(?<=[^0-9一二三四五六七八九十])[一二三四五六七八九十]+(?:楼|层)$")
@@ -633,6 +665,8 @@ def _annexed(text: str, end: int) -> int:
         return _annexed(text, end + 1)  # 文华里7号楼 (not 7号楼下: downstairs)
     elif last in "号楼栋幢座院" or last.isdigit():
         m = _ANNEX.match(text, end) or (_DOOR.match(text, end) if last.isdigit() else None)
+        if m is None and last == "号":
+            m = _NUMBER_ROOM.match(text, end)
     else:
         m = None
     return m.end() if m is not None else end
@@ -654,8 +688,10 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
             end = room.end()  # 万科城市花园16栋|802: the room, read glued to what follows
     if text[end : end + 1] == "户" and _ROOM_END.search(text, start, end):
         end += 1  # …1单元601户
-    if text[end - 2 : end] == "村村" and text[end : end + 1] in ("口", "头", "里"):
-        end -= 1  # …桑木村|村口: the village's entrance, not a second 村
+    if text[end - 2 : end] in ("村村", "组村") and text[end : end + 1] in ("口", "头", "里", "道"):
+        end -= 1  # …桑木村|村口, 二组|村道: the village's entrance or road, not a second 村
+    if (whole := _WHOLE_BUILDING.search(text, start, end)) is not None:
+        end = whole.start()  # 天华苑4栋|整栋楼: the whole building, said after the address
     floor = _FLOOR.search(text, start, end)
     if floor is not None and floor.start() - start >= 4:
         end = floor.start()
@@ -693,6 +729,7 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
 _NUMBERED_END = re.compile(r"[0-9]+(?:号|号楼|栋|幢|座|单元|室)$")
 #: A room's number right after a building or a unit, no unit of measure after it (16栋802).
 _GLUED_ROOM = re.compile(r"[0-9]{3,4}(?:室|房)?(?![0-9A-Za-z元米年人万平块斤个次号%])")
+_WHOLE_BUILDING = re.compile(r"(?<=[栋幢座楼])整(?:栋|幢|座)楼?$")
 #: A business park, a market or a centre right after a house number, at an address's end:
 #: where someone works or shops, named after the address (16号|智慧物流园, 3号|华润家具城).
 _FACILITY = re.compile(
@@ -1040,6 +1077,8 @@ def fuse(
             covered = _over(words, ends, *edges)
             if inside_org or _title(text[span.start : span.end]) or _torn(text, covered, span):
                 continue
+            if _role_after_surname(text, span) or _locative(text, covered, span):
+                continue
             clash = [f for f in found if _overlaps(f, edges)]
             crossed = _crossed(covered, *edges)
             if span.score < SURE and not clash:
@@ -1080,6 +1119,10 @@ def fuse(
             start, end = clash[0][0], clash[-1][1]
             if span.start < start and any(span.start <= p[0] < start for p in places):
                 start = span.start  # the rule's run holds a place before the tagger's
+            elif span.start < start and span.score >= SURE and _ADMIN_GAP.fullmatch(
+                text, span.start, start
+            ):
+                start = span.start  # 住址高新区|科技二路65号: the tagger read the district as a noun
             past = [w for w in words if w.start < span.end and w.end > end]
             if span.end > end and all(_holds(text, w) for w in past):
                 end = _stairs(text, span.end)  # the rule's run holds more (an estate, a room)
