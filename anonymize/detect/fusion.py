@@ -882,9 +882,11 @@ _GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未�
 #: A name's slot no word fills (市民高峰来电称, 报警人金融，女, 甲方周全，乙方): after a context
 #: word, before a delimiter or a verb of reporting. There a name that is also a common word
 #: (高峰, 金融, 周全), which the rules refuse anywhere else, is a name.
+#: Surname-like prepositions and conjunctions that open no name in a slot (两人|于昨日到场).
+_NOT_SLOT_FIRST = frozenset("和于与及向对从在由把被给将为同跟")
 _SLOT = re.compile(
     f"(?:{PERSON_CONTEXT_LEAD}|[0-9]{{1,3}}床|[甲乙丙]方|干部)"
-    f"(?P<name>(?:{'|'.join(COMPOUND_SURNAMES)}|[{''.join(sorted(_SURNAMES - {'和'}))}])"
+    f"(?P<name>(?:{'|'.join(COMPOUND_SURNAMES)}|[{''.join(sorted(_SURNAMES - _NOT_SLOT_FIRST))}])"
     "[\u4e00-\u9fff]{1,2}?)"
     "(?=[，,、（(：:。；;]|反映|来电|报警|表示|称|说|等"
     f"|{GLUED_WORD}|[与和也已今到]|入户|接待|陪同)"
