@@ -260,6 +260,18 @@ _PARTY = frozenset("甲乙丙丁双对租买卖男女我他院校警资劳让")
 _GLUED_FOURTH = frozenset("跟与在说凭也都又还就已把被给对向未原曾现均今昨刚将一")
 
 
+def _role_glued(text: str, word: Word) -> tuple[int, int] | None:
+    """The name in a noun LAC read with the role before it (邻居费国强, 管家池雪梅)."""
+    piece = text[word.start : word.end]
+    for k in (2, 3):
+        role, rest = piece[:k], piece[k:]
+        if role not in ROLE_WORDS or not 2 <= len(rest) <= 3:
+            continue
+        if rest[0] in _SURNAMES and rest not in _ROLE_NOUNS and word_frequency(rest) == 0:
+            return (word.start + k, word.end)
+    return None
+
+
 def _joined(text: str, words: Sequence[Word]) -> list[Word]:
     """A one-character ``PER`` surname and the ``PER`` given name after it as one word
     (晋/PER 小鹏/PER: 晋小鹏)."""
@@ -284,6 +296,11 @@ def _joined(text: str, words: Sequence[Word]) -> list[Word]:
 def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for w in _joined(text, words):
+        if w.tag in ("n", "nz") and 4 <= w.end - w.start <= 6:
+            glued = _role_glued(text, w)
+            if glued is not None:
+                out.append(glued)
+            continue
         if w.tag != "PER":
             continue
         word, start = text[w.start : w.end], w.start
@@ -429,6 +446,20 @@ def _longer_compound(text: str, span: Span, tagged: tuple[int, int]) -> bool:
 
 #: One-character verbs that follow a name glued (端木晴骑车, 王芳说): rare as a name's end.
 _CUT_VERBS = frozenset("骑说讲问找送拿打坐走跑去")
+
+
+def _longer_given(text: str, span: Span, tagged: tuple[int, int]) -> bool:
+    """Whether the tagger's name is the rule's two-character name and one character more,
+    no function word or verb (矫正对象祁明|月，: the rules stop before the word 明月)."""
+    return (
+        tagged[0] == span.start
+        and tagged[1] == span.end + 1
+        and span.end - span.start == 2
+        and not text.startswith(_COMPOUNDS, span.start)
+        and text[span.end] not in _GLUED_FOURTH
+        and text[span.end] not in _CUT_VERBS
+        and text[span.end] not in "的了是和及等来去住于"
+    )
 
 
 def _verb_cut(text: str, covered: Sequence[Word], span: Span) -> Span:
@@ -1095,8 +1126,8 @@ def fuse(
             inside = all(span.start <= f[0] and f[1] <= span.end for f in clash)
             if clash and span.score < SURE and not (inside and crossed):
                 continue
-            if any(_longer_compound(text, span, f) for f in clash):
-                continue  # 欧阳建|平等 read by the rules, 欧阳建平 by the tagger
+            if any(_longer_compound(text, span, f) or _longer_given(text, span, f) for f in clash):
+                continue  # 欧阳建|平等, 祁明|月 read by the rules, 欧阳建平, 祁明月 by the tagger
             span = _verb_cut(text, covered, span)
             found = [f for f in found if f not in clash]
             out.append(span)
