@@ -123,6 +123,13 @@ ANNEXED = [
         "女，48岁，住贵州省黔东南苗族侗族自治州雷山县西江镇羊排村二组45号。丈夫早逝。",
         "贵州省黔东南苗族侗族自治州雷山县西江镇羊排村二组45号",
     ),
+    # a room right after the house number; the whole building and a village road said after
+    (
+        "报修地址：深圳市宝安区西乡街道固戍一路28号303房。故障描述：插座冒火。",
+        "深圳市宝安区西乡街道固戍一路28号303房",
+    ),
+    ("报修人称开元东路169号天华苑4栋整栋楼从晚上七点开始停电。", "开元东路169号天华苑4栋"),
+    ("群众反映东坝村二组村道上的路灯坏了半年多。", "东坝村二组"),
 ]
 #: Notes and every name in them: Uyghur, Tibetan and Mongolian names (no Chinese surname;
 #: the tagger cuts them inside), a function word glued to a name (周芳|同住), a room number
@@ -184,6 +191,16 @@ NAMES_IN = [
     ("被申请人法定代表人曹丽经两次合法传唤未到庭。", ["曹丽"]),
     # a role the tagger reads as a name (房东) is none
     ("三楼防盗窗封死无逃生口。房东文伟强签字确认问题，承诺整改。", ["文伟强"]),
+    # a locative after a word (民房|内); a name LAC read with the role before it; a syllable
+    ("桥东村三组一处民房内有人夜间生产豆芽，已责令停产。", []),
+    ("午到社区调委会反映，邻居费国强家的狗在小区里乱叫。", ["费国强"]),
+    ("无障碍服务工单：乘客阿西木·买买提乘坐轮椅，反映司机拒载。", ["阿西木·买买提"]),
+    # guards for the above: a role after 由 or 向 is none; 房东 is no compound surname's
+    # start (东郭); no slot name opens with 于
+    ("经与房东电话确认，维修费由房东承担。", []),
+    ("因等待时间过长，平台向乘客补偿五元优惠券。", []),
+    ("租房带看记录：房东郭铁柱只同意押一付三，经协商改为押一付二。", ["郭铁柱"]),
+    ("周玉兰、马桂香两人于昨日到场签字。", ["周玉兰", "马桂香"]),
 ]  # fmt: skip
 #: A name glued to an emoji (LAC knows no emoji and reads 📌王琴 as one word).
 EMOJI = [
