@@ -605,6 +605,15 @@ def _addresses(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
                 j += 1  # 浆水镇|前|南峪村: a village's name LAC cut in two
                 continue
             if (
+                piece in ("中", "东", "西", "南", "北")
+                and _ROAD.search(previous)
+                and j + 1 < len(words)
+                and words[j + 1].start == words[j].end
+                and _NUMBERED.fullmatch(text, words[j + 1].start, words[j + 1].end)
+            ):
+                j += 1  # 江南大道|中|168号: the road's middle section, then the number
+                continue
+            if (
                 words[j].tag == "LOC"
                 or _placelike(words[j], piece)
                 or (words[j].tag == "ORG" and _STREET.search(piece) is not None and street)
@@ -673,13 +682,15 @@ _ANNEX = re.compile(
 )
 #: After a house number, a room alone (固戍一路28号|303房, 港口一路33号|401).
 _NUMBER_ROOM = re.compile(rf"[0-9]{{3,4}}{_ROOM_WORD}?(?![0-9A-Za-z元米年万平号人个次%])")
+#: A road's section after its name (五四路东段).
+_ROAD_SECTIONS = frozenset({"东段", "西段", "南段", "北段", "中段"})
 #: After a building's number (3号楼2): its door or unit and the room (门401, 单元1502).
 _DOOR = re.compile(rf"(?:门|单元)[0-9]+{_ROOM_WORD}?")
 #: A floor in words at an address's end (百隆广场一楼, 12号楼一层): where the writer is, not
 #: the address (a floor in digits, 3栋5楼, stays: it is part of a flat's number).
 _FLOOR = re.compile(r"(?<=[^0-9一二三四五六七八九十])[一二三四五六七八九十]+(?:楼|层)$")
 #: Words that may open a run the tagger reads but are no part of the address.
-_NOT_OPENING = ("隔壁", "位于", "住在", "致", "在", "对")
+_NOT_OPENING = ("隔壁", "位于", "住在", "郊区", "致", "在", "对")
 _VILLAGE_GROUP = re.compile(
     rf"(?:(?:{_NUMERAL})(?:社|组|队)|[\u4e00-\u9fff]{{1,3}}?(?:组|屯))(?:[0-9]+号)?"
 )
@@ -690,8 +701,10 @@ def _annexed(text: str, end: int) -> int:
     if end == 0 or end >= len(text):
         return end
     last = text[end - 1]
-    if last == "村":
-        m = _VILLAGE_GROUP.match(text, end)
+    if last == "村" or text[end - 2 : end] == "社区":
+        m = _VILLAGE_GROUP.match(text, end)  # 石桥村五组12号, 河口社区堤下组23号
+    elif last in "路街道" and text[end : end + 2] in _ROAD_SECTIONS:
+        return end + 2  # 五四路东段
     elif last == "号" and text[end] == "楼" and text[end + 1 : end + 2] not in _NOT_BUILDING:
         return _annexed(text, end + 1)  # 文华里7号楼 (not 7号楼下: downstairs)
     elif last in "号楼栋幢座院" or last.isdigit():
@@ -719,7 +732,7 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
             end = room.end()  # 万科城市花园16栋|802: the room, read glued to what follows
     if text[end : end + 1] == "户" and _ROOM_END.search(text, start, end):
         end += 1  # …1单元601户
-    if text[end - 2 : end] in ("村村", "组村") and text[end : end + 1] in ("口", "头", "里", "道"):
+    if text[end - 2 : end] in ("村村", "组村") and text[end : end + 1] in _VILLAGE_AFTER:
         end -= 1  # …桑木村|村口, 二组|村道: the village's entrance or road, not a second 村
     if (whole := _WHOLE_BUILDING.search(text, start, end)) is not None:
         end = whole.start()  # 天华苑4栋|整栋楼: the whole building, said after the address
@@ -760,12 +773,16 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
 _NUMBERED_END = re.compile(r"[0-9]+(?:号|号楼|栋|幢|座|单元|室)$")
 #: A room's number right after a building or a unit, no unit of measure after it (16栋802).
 _GLUED_ROOM = re.compile(r"[0-9]{3,4}(?:室|房)?(?![0-9A-Za-z元米年人万平块斤个次号%])")
+#: What follows a village's 村 in a word about the village (村口, 村道, 村西头), not its name.
+_VILLAGE_AFTER = frozenset("口头里道东西南北")
 _WHOLE_BUILDING = re.compile(r"(?<=[栋幢座楼])整(?:栋|幢|座)楼?$")
 #: A business park, a market or a centre right after a house number, at an address's end:
 #: where someone works or shops, named after the address (16号|智慧物流园, 3号|华润家具城).
 _FACILITY = re.compile(
     r"(?<=[0-9]号)[\u4e00-\u9fff]{0,6}(?:物流园|产业园|工业园|科技园|家具城|建材城|商城|市场|基地)$"
 )
+#: A house number alone (168号, 3号).
+_NUMBERED = re.compile(r"[0-9]+号")
 #: After 楼: downstairs, upstairs … (7号楼下 is at number 7, not in building 7).
 _NOT_BUILDING = frozenset("下上前后顶道梯")
 #: Characters that end a place's name: an address cut before one is cut inside a name.
@@ -774,6 +791,10 @@ _PLACE_PART = frozenset("省市区县州旗盟镇乡村路街道巷弄")
 _ROOM_END = re.compile(r"(?:单元|栋|幢|号楼|门)[0-9]{3,4}$")
 #: An address that opens at a building's number (18栋2单元703).
 _BUILDING_START = re.compile(r"[0-9]+(?:栋|幢|座|号楼)")
+
+
+#: Common nouns that close an estate's name (金色|家园, 阳光|花园) before its building.
+_ESTATE_NOUNS = frozenset({"家园", "花园", "小区", "新村", "公寓", "山庄", "名苑", "新城"})
 
 
 def _estate_before(text: str, by_end: dict[int, Word], start: int) -> int:
@@ -786,6 +807,7 @@ def _estate_before(text: str, by_end: dict[int, Word], start: int) -> int:
         piece = text[w.start : w.end]
         phase = re.fullmatch(r"(?:[0-9]+|[一二三四五六七八九十]+)(?:期|区)", piece) is not None
         rare = w.tag in ("n", "nz") and word_frequency(piece) < _COMMON_WORD
+        rare = rare or (w.tag == "n" and piece in _ESTATE_NOUNS)  # 金色|家园|6幢
         if not (_HAN.match(piece) or phase) or not (phase or w.tag in ("LOC", "ORG") or rare):
             break
         if not 2 <= len(piece) <= 8:
