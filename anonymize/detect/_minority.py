@@ -58,6 +58,12 @@ YI_CLANS = (
     "勒格", "阿约", "瓦扎", "吉伍", "俄木", "日火", "吉布", "吉子", "苏呷", "的日", "阿侯",
     "吉史", "克其", "木乃", "巴莫", "阿苏", "阿牛",
 )  # fmt: skip
+#: Clan names that open no Chinese word or Han name (unlike 马海, 海来, 阿西, 木乃): a Yi name
+#: that opens with one is a name wherever it stands (邻户吉克石布家, 村民沙马拉哈来).
+DISTINCT_YI_CLANS = frozenset(
+    ("吉克", "沙马", "曲比", "阿苦", "俄木", "阿牛", "阿苏", "吉木", "俄底", "勒格", "阿约", "瓦扎",
+     "吉伍", "吉布", "吉子", "阿侯", "吉史", "巴莫")
+)  # fmt: skip
 #: Han surnames Mongolians of Inner Mongolia put before a Mongolian name (包宝音图).
 MONGOLIAN_SURNAMES = "包"
 
@@ -123,6 +129,7 @@ def minority_names(text: str) -> list[tuple[int, int, bool]]:
 
 __all__ = [
     "CLOSERS",
+    "DISTINCT_YI_CLANS",
     "MONGOLIAN_SURNAMES",
     "SYLLABLES",
     "YI_CLANS",

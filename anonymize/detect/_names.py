@@ -130,6 +130,14 @@ ROLE_WORDS = (
     "其母", "其父", "其妻", "其夫", "其子", "其女", "脱贫户", "监测户", "低保户", "贫困户",
     "五保户", "困难户", "志愿者",
 )  # fmt: skip
+#: Words that are also common given names (海洋, 立新, 天明): after a surname the rules stop
+#: before such a word's second character (景立|新二人, 牟海|洋家) where a common word starts;
+#: fusion reads the name on (景立新, 牟海洋).
+GIVEN_NAME_WORDS = frozenset(
+    "海洋 立新 天明 明月 和平 胜利 长江 光明 平安 文静 建设 国庆 红旗 向阳 春雨 秋菊 海燕 晨曦"
+    " 晓光 永生 新华 东升 卫东 卫国 建国 志强 建华 建军 国强 国华 海涛 海波 立军 春生 春晖"
+    " 振华 学文 金城 德才 一鸣 天佑 思远 晓东 红军 爱国 建平 伟民 志远 雪梅 玉兰 秀英".split()
+)
 #: Hospital and factory shifts, which jieba's dictionary lacks and case notes use like
 #: names (请白班护士…, 交给夜班): no one's name.
 SHIFT_WORDS = ("白班", "夜班", "早班", "中班", "晚班", "大夜", "小夜", "值班")

@@ -69,9 +69,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
 from typing import TypeVar
 
-from anonymize.detect._minority import is_minority_name, minority_names
+from anonymize.detect._minority import DISTINCT_YI_CLANS, is_minority_name, minority_names
 from anonymize.detect._names import (
     COMPOUND_SURNAMES,
+    GIVEN_NAME_WORDS,
     GLUED_WORD,
     NOT_NAMES,
     ORG_WORDS,
@@ -80,6 +81,7 @@ from anonymize.detect._names import (
     ROLE_WORDS,
     SAFE_SURNAMES,
     SURNAMES,
+    THIRD_MIN_FREQUENCY,
     function_words,
     third_taken,
     two_character_frequencies,
@@ -910,6 +912,7 @@ def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
                 _MINORITY_LEAD.search(text, max(0, start - 12), start) is not None
                 or (not _HAN.match(before) and (not _HAN.match(after) or after in _MINORITY_FOLLOW))
                 or (before in _CLAUSE_START and end - start >= 4)  # 。格日勒图承认…
+                or (end - start == 4 and text[start : start + 2] in DISTINCT_YI_CLANS)
                 or any(_overlaps((start, end), t) for t in tagged)
             )
             if not placed:
@@ -942,7 +945,7 @@ _SLOT = re.compile(
     f"(?P<name>(?:{'|'.join(COMPOUND_SURNAMES)}|[{''.join(sorted(_SURNAMES - _NOT_SLOT_FIRST))}])"
     "[\u4e00-\u9fff]{1,2}?)"
     "(?=[，,、（(：:。；;]|反映|来电|报警|表示|称|说|等"
-    f"|{GLUED_WORD}|[与和也已今到]|入户|接待|陪同)"
+    f"|{GLUED_WORD}|[与和也已今到家]|入户|接待|陪同)"
 )
 
 
@@ -956,6 +959,8 @@ def _slotted(text: str, found: list[Span]) -> list[Span]:
         name = m.group("name")
         if _title(name) or name in _ROLE_NOUNS or name in function_words():
             continue
+        if len(name) == 3 and name[:2] in function_words() and name[1:] not in GIVEN_NAME_WORDS:
+            continue  # 老人申请|居家: a verb, then a word (but 司机修建军)
         if name[0] == "来" or word_frequency(name) >= _EVERYDAY:
             continue  # 来|探望 (a verb, come); 信息, 关系, 安全: far too common to be a name
         if text[start - 1 : start] == "师" or any(_overlaps((start, end), t) for t in taken):
@@ -1029,6 +1034,17 @@ def _role_noun(text: str, span: Span) -> bool:
     if name.startswith(_COMPOUNDS):
         return False
     return (len(name) == 3 and name[-1] in "员人者") or (len(name) == 4 and name[-1] in "员人者师")
+
+
+def _given_word(text: str, span: Span) -> Span:
+    """A two-character name read on over a given name that is also a word (景立|新 → 景立新)."""
+    if span.end - span.start != 2 or text.startswith(_COMPOUNDS, span.start):
+        return span
+    if text[span.start + 1 : span.end + 1] not in GIVEN_NAME_WORDS:
+        return span
+    if two_character_frequencies().get(text[span.end : span.end + 2], 0) >= THIRD_MIN_FREQUENCY:
+        return span  # 调度员刘平|安排: 安排 takes the character
+    return Span(span.start, span.end + 1, PERSON, span.score)
 
 
 def _unglued(text: str, span: Span) -> Span:
@@ -1157,6 +1173,7 @@ def fuse(
         out = _dotted(text, words, out)
         out = _minority(text, words, out)
         out = [_unglued(text, s) if s.entity == PERSON else s for s in out]
+        out = [_given_word(text, s) if s.entity == PERSON else s for s in out]
         out = _slotted(text, out)
         out = _speakers(text, out)
         tagged = [(w.start, w.end) for w in words if w.tag == "PER"]
