@@ -63,13 +63,19 @@ identical (``tests/unit/anonymize/detect/test_agreement.py``).
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
 from typing import TypeVar
 
-from anonymize.detect._minority import DISTINCT_YI_CLANS, is_minority_name, minority_names
+from anonymize.detect._minority import (
+    DISTINCT_YI_CLANS,
+    SYLLABLES,
+    is_minority_name,
+    minority_names,
+)
 from anonymize.detect._names import (
     COMPOUND_SURNAMES,
     GIVEN_NAME_WORDS,
@@ -885,6 +891,27 @@ _MINORITY_FOLLOW = frozenset("说称讲问奶爷家阿的老由")
 _CLAUSE_START = frozenset("。；;！？!?：:，,\n")
 
 
+@functools.cache
+def _short_slot() -> re.Pattern[str]:
+    """Two-character Tibetan, Mongolian and Uyghur names (次旦, 格桑, 图雅) in a name's slot:
+    after a context word or 、, before a delimiter or a verb after names. Syllables that are
+    common words (阿曼, 乌兰) are left out."""
+    short = sorted(s for s in SYLLABLES if len(s) == 2 and word_frequency(s) < _COMMON_WORD)
+    return re.compile(
+        f"(?:{PERSON_CONTEXT_LEAD}|、)(?P<name>{'|'.join(short)})"
+        f"(?=[，,、。；;：:（(]|{GLUED_WORD}|[已在说等和与])"
+    )
+
+
+def _short_minority(text: str) -> list[tuple[int, int, bool]]:
+    if not any(text[i : i + 2] in _SHORT_OPENINGS for i in range(len(text) - 1)):
+        return []
+    return [(*m.span("name"), True) for m in _short_slot().finditer(text)]
+
+
+_SHORT_OPENINGS = frozenset(s for s in SYLLABLES if len(s) == 2)
+
+
 def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]:
     """Uyghur, Tibetan and Mongolian names (:mod:`anonymize.detect._minority`) in their place.
 
@@ -892,7 +919,7 @@ def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
     or in a name's place (:data:`_MINORITY_LEAD`, :data:`_MINORITY_FOLLOW`).
     Each replaces the names found inside or across it (阿依古丽 · 买买|提现).
     """
-    spans = minority_names(text)
+    spans = minority_names(text) + _short_minority(text)
     if not spans:
         return found
     tagged = [(w.start, w.end) for w in words if w.tag == "PER"]
