@@ -808,6 +808,7 @@ _ESTATE_NOUNS = frozenset({"家园", "花园", "小区", "新村", "公寓", "�
 def _estate_before(text: str, by_end: dict[int, Word], start: int) -> int:
     """The start of an estate's name (and its phase, 二期) the tagger reads right before a
     building's number: at most two words, places, organisations or rare nouns."""
+    estate = False
     for _ in range(2):
         w = by_end.get(start)
         if w is None:
@@ -815,7 +816,10 @@ def _estate_before(text: str, by_end: dict[int, Word], start: int) -> int:
         piece = text[w.start : w.end]
         phase = re.fullmatch(r"(?:[0-9]+|[一二三四五六七八九十]+)(?:期|区)", piece) is not None
         rare = w.tag in ("n", "nz") and word_frequency(piece) < _COMMON_WORD
-        rare = rare or (w.tag == "n" and piece in _ESTATE_NOUNS)  # 金色|家园|6幢
+        # 金色|家园|6幢: an estate's common noun, and the word that names it
+        named = estate and w.tag in ("n", "a", "nz") and len(piece) == 2
+        estate = w.tag == "n" and piece in _ESTATE_NOUNS
+        rare = rare or estate or named
         if not (_HAN.match(piece) or phase) or not (phase or w.tag in ("LOC", "ORG") or rare):
             break
         if not 2 <= len(piece) <= 8:

@@ -130,6 +130,17 @@ ANNEXED = [
     ),
     ("报修人称开元东路169号天华苑4栋整栋楼从晚上七点开始停电。", "开元东路169号天华苑4栋"),
     ("群众反映东坝村二组村道上的路灯坏了半年多。", "东坝村二组"),
+    # a road's middle section and number; an estate's common noun and its name; a
+    # community's group; a road's section; 村西头 and 郊区 are no part of an address
+    ("傍晚，岑卫东在广州市海珠区江南大道中168号楼下遛狗时被咬伤。", "广州市海珠区江南大道中168号"),
+    ("物业收费记录：上午收取金色家园6幢1单元101业主半年物业费。", "金色家园6幢1单元101"),
+    (
+        "转移户谢长林，家庭成员3人，住洞庭湖区河口社区堤下组23号，已安置。",
+        "洞庭湖区河口社区堤下组23号",
+    ),
+    ("工地欠薪投诉，现场地址：邕宁区蒲庙镇五四路东段。", "邕宁区蒲庙镇五四路东段"),
+    ("群众来电反映太保庄街道西庄村二组村西头有人夜间倾倒建筑垃圾。", "太保庄街道西庄村二组"),
+    ("养鸽户已将鸽笼从楼顶移至郊区鱼嘴镇双溪村五社亲戚家。", "鱼嘴镇双溪村五社"),
 ]
 #: Notes and every name in them: Uyghur, Tibetan and Mongolian names (no Chinese surname;
 #: the tagger cuts them inside), a function word glued to a name (周芳|同住), a room number
@@ -201,6 +212,15 @@ NAMES_IN = [
     ("因等待时间过长，平台向乘客补偿五元优惠券。", []),
     ("租房带看记录：房东郭铁柱只同意押一付三，经协商改为押一付二。", ["郭铁柱"]),
     ("周玉兰、马桂香两人于昨日到场签字。", ["周玉兰", "马桂香"]),
+    # a given name that is also a word (牟海|洋 → 牟海洋), unless a commoner word takes its
+    # last character (刘平|安排); a Yi name of a distinct clan anywhere; a short Tibetan name
+    # in a slot; a slot name that is a verb's pieces is none (申请|居家), but 修建|军 is one
+    ("汛期转移台账：7月20日下午转移至其弟牟海洋家暂住。", ["牟海洋"]),
+    ("货物已由调度员刘平安排接驳，预计明早送达。", ["刘平"]),
+    ("村委值班日志：其承包的核桃地被邻户吉克石布家的羊啃坏了二十多棵幼苗。", ["吉克石布"]),
+    ("欠薪回访：工作人员次旦已联系老板，约定下周一结清。", ["次旦"]),
+    ("关于蒋玉珍老人申请居家养老服务的情况说明。", ["蒋玉珍"]),
+    ("投诉处理：已安排司机修建军参加规范操作培训。", ["修建军"]),
 ]  # fmt: skip
 #: A name glued to an emoji (LAC knows no emoji and reads 📌王琴 as one word).
 EMOJI = [
