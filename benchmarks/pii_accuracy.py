@@ -9,11 +9,11 @@ further tables score both paths on held-out notes (``tests.corpus``'s
 ``HELD_OUT_NOTES``, ``UNSEEN_NOTES``, ``INDEPENDENT_NOTES``, ``BLIND_NOTES``,
 ``LAST_NOTES``, ``SIXTH_NOTES``: names in places the name rules were not written
 for; the last four were written by helpers who never saw the rules) and the
-eight sets of blind notes (``tests.corpus.marked_notes(path)`` with
-``BLIND_FILE``, ``BLIND_FILE_B``, ``BLIND_FILE_C`` of 2026-12-05, ``BLIND_FILE_D`` to
-``BLIND_FILE_H`` of 2026-12-06: 120 notes each with their names and addresses marked, written
-by a helper who saw neither the code, the rules, the tagger nor the other sets;
-each scored once blind, then looked at, see benchmarks/README.md), each with
+sets of blind notes (``tests.corpus.marked_notes(path)`` with ``BLIND_FILE``,
+``BLIND_FILE_B``, ``BLIND_FILE_C`` of 2026-12-05, ``BLIND_FILE_D`` to ``BLIND_FILE_L``
+of 2026-12-06, I to L the next working day: 120 notes each with their names and
+addresses marked, written by a helper who saw neither the code, the rules, the tagger
+nor the other sets; each scored once blind, then looked at, see benchmarks/README.md), each with
 the rules alone and with the rules fused with the trained tagger
 (``fuse=False`` / ``fuse=True``), both paths.
 ``--examples`` adds, per entity below target, up to ten masked misses and
@@ -41,6 +41,10 @@ from tests.corpus import (
     BLIND_FILE_F,
     BLIND_FILE_G,
     BLIND_FILE_H,
+    BLIND_FILE_I,
+    BLIND_FILE_J,
+    BLIND_FILE_K,
+    BLIND_FILE_L,
     HELD_OUT_SETS,
     LabelledText,
     make_corpus,
@@ -147,6 +151,10 @@ def main() -> None:
         ("F", BLIND_FILE_F, "2026-12-06"),
         ("G", BLIND_FILE_G, "2026-12-06"),
         ("H", BLIND_FILE_H, "2026-12-06"),
+        ("I", BLIND_FILE_I, "2026-12-06"),
+        ("J", BLIND_FILE_J, "2026-12-06"),
+        ("K", BLIND_FILE_K, "2026-12-06"),
+        ("L", BLIND_FILE_L, "2026-12-06"),
     )
     for label, path, day in sets:
         print_rules_vs_fused(

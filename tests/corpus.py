@@ -50,6 +50,7 @@ __all__ = [
     "BLIND_FILE_I",
     "BLIND_FILE_J",
     "BLIND_FILE_K",
+    "BLIND_FILE_L",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -878,6 +879,7 @@ BLIND_FILE_H = Path(__file__).parent / "data" / "blind_notes_2026_12_06_h.txt"
 BLIND_FILE_I = Path(__file__).parent / "data" / "blind_notes_2026_12_06_i.txt"
 BLIND_FILE_J = Path(__file__).parent / "data" / "blind_notes_2026_12_06_j.txt"
 BLIND_FILE_K = Path(__file__).parent / "data" / "blind_notes_2026_12_06_k.txt"
+BLIND_FILE_L = Path(__file__).parent / "data" / "blind_notes_2026_12_06_l.txt"
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 
 

@@ -31,7 +31,15 @@ covers the other's blind side:
     pieces found inside them. In a name's slot (after a context word, before a
     delimiter or 称: 市民高峰来电称) a common word is a name. A function word
     glued to a two-character name is cut off (符晓|凭), and a weak "name" that
-    ends like a role (查勘员, 信访人) goes.
+    ends like a role (查勘员, 信访人) goes. In a chat where one speaker is a
+    name, the other speakers are names too (白云：… 冷静：…). A weak name the
+    tagger reads as a verb and an adjective or a preposition and a pronoun goes
+    (关|好门窗, 向|其说明), and so does a role after a preposition (由|房东). The
+    tagger's surname and given name read apart are one name (晋|小鹏), a name it
+    read with the role before it is cut out of it (邻居费国强), its longer reading
+    wins over a rule that stopped before a word (祁明|月, 欧阳建|平等), a name
+    that closes on a given name that is also a word is read on (牟海|洋), and a
+    compound surname is always read (欧阳方圆).
 ``CN_ADDRESS``
     A run of tagger words that reads as an address: places (``LOC``), then
     house numbers, buildings, units and rooms (12号, 3栋, 2单元, 402室), with
@@ -43,6 +51,10 @@ covers the other's blind side:
     buildings, units and room (…112号金色家园8栋1703室, …214号之三901房,
     16号楼5门302); past a village, over its group (石桥村五组12号); a floor in
     words at its end (百隆广场一楼) and a word before it (隔壁, 致) are left out.
+    A form field's address keeps its end at the number (住址：…端履门32号), a
+    room glued after a building (16栋802) or a house number (28号303房) belongs to
+    it, a business at the number (16号智慧物流园), downstairs (12号楼楼下) and a
+    village's road or entrance (村口, 村西头) do not.
 
 This module is long because the two halves of the fusion (names, addresses)
 share the tagger's words, its clean-up and the windows of doubt, and are
@@ -1222,15 +1234,19 @@ def fuse(
             start, end = clash[0][0], clash[-1][1]
             if span.start < start and any(span.start <= p[0] < start for p in places):
                 start = span.start  # the rule's run holds a place before the tagger's
-            elif span.start < start and span.score >= SURE and _ADMIN_GAP.fullmatch(
-                text, span.start, start
+            elif (
+                span.start < start
+                and span.score >= SURE
+                and _ADMIN_GAP.fullmatch(text, span.start, start)
             ):
-                start = span.start  # 住址高新区|科技二路65号: the tagger read the district as a noun
+                start = span.start  # 住址高新区|科技二路65号: the district read as a noun
             past = [w for w in words if w.start < span.end and w.end > end]
             if span.end > end and all(_holds(text, w) for w in past):
                 end = _stairs(text, span.end)  # the rule's run holds more (an estate, a room)
-            elif span.end > end and span.score >= SURE and _NUMBERED_END.search(
-                text, span.start, span.end
+            elif (
+                span.end > end
+                and span.score >= SURE
+                and _NUMBERED_END.search(text, span.start, span.end)
             ):
                 end = span.end  # 住址：…东大街|端履门32号: a form field's address to its number
             elif span.end > end:
