@@ -250,6 +250,8 @@ def _person(word: str) -> str | None:
         return word
     if word in _ROLE_NOUNS or word in ROLE_WORDS:
         return None  # 房东, 楼长: a role the tagger read as a name
+    if word[-1] in "村镇乡区县路街":
+        return None  # 后|刘村: a place the tagger read as a name
     if not _HAN_ONLY.fullmatch(word) or not 2 <= len(word) <= 4:
         return None
     compound = word.startswith(_COMPOUNDS)
@@ -340,6 +342,8 @@ def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
             after = start + 3
             if third_taken(name[2] + text[after : after + 1], text[after : after + 2]):
                 name = name[:2]  # 钟伟一|方保险: 一方 takes the third character
+                if _title(name):
+                    continue  # 潘总|列席
         # 凌云超市, 凌云科技: a shop's or a company's name, not a person's.
         if name and not text.startswith(_SHOP_WORDS, start + len(name)):
             out.append((start, start + len(name)))
@@ -428,13 +432,42 @@ def _pieces(text: str, covered: Sequence[Word], span: Span) -> bool:
     )
 
 
+_NUMERALS = frozenset("一二两三四五六七八九十几0123456789")
+
+
+def _measure(text: str, span: Span) -> bool:
+    """A weak "name" after a numeral: a measure word (两|周后), not a surname."""
+    return span.score < SURE and text[span.start - 1 : span.start] in _NUMERALS
+
+
+def _pronoun_word(text: str, covered: Sequence[Word], span: Span) -> bool:
+    """A weak two-character "name" the tagger reads as one pronoun (那行), unless its first
+    character is a common surname (何杨 is a name the tagger reads as a pronoun)."""
+    return (
+        span.score < SURE
+        and len(covered) == 1
+        and (covered[0].start, covered[0].end) == (span.start, span.end)
+        and covered[0].tag == "r"
+        and text[span.start] not in _COMMON
+    )
+
+
 def _role_after_surname(text: str, span: Span) -> bool:
     """A "surname" before a role is a preposition or a verb (由|房东承担, 向|乘客补偿)."""
     surname = 2 if text.startswith(_COMPOUNDS, span.start) else 1
     rest = text[span.start + surname : span.end]
-    return rest in ROLE_WORDS or rest in _ROLE_NOUNS
+    if rest in ROLE_WORDS or rest in _ROLE_NOUNS:
+        return True
+    # 骑手向|平台申请: a preposition before a common noun
+    return (
+        text[span.start] in _PREPOSITIONS
+        and word_frequency(rest) >= _COMMON_NAME
+        and rest not in GIVEN_NAME_WORDS  # 组长向红军, 专员向建国
+    )
 
 
+#: Surname-like prepositions (向, 和, 对 …).
+_PREPOSITIONS = frozenset("向和对跟与给被把为从")
 #: Locatives after a noun (民房|内, 院子|里): no name's last character when read alone.
 _LOCATIVES = frozenset("内外里中旁边")
 
@@ -674,6 +707,18 @@ def _addresses(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
     return out
 
 
+def _verbs_cut(text: str, inside: Sequence[Word], span: Span) -> Span:
+    """A rule's address cut after its house number where the tagger reads verbs after it
+    (大学东路100号|附近|撞倒|违规|横穿马路: the rules ran on to the 路 of 马路)."""
+    numbered = [w for w in inside if _NUMBERED_END.search(text, w.start, w.end)]
+    if not numbered:
+        return span
+    cut = numbered[-1].end
+    if any(w.tag == "v" and w.start >= cut for w in inside):
+        return Span(span.start, cut, span.entity, span.score)
+    return span
+
+
 def _stairs(text: str, end: int) -> int:
     """An address that ends in a room number and 楼 before 上 / 下 ends before 楼 (788楼下)."""
     if (
@@ -691,7 +736,7 @@ def _stairs(text: str, end: int) -> int:
 #: (金色家园8栋1703室, 百家湖花园三区15-2-703, 16号楼5门302); a village's group (三社,
 #: 后郢组, 弄亮屯12号). At least one building or group part must follow the name.
 _NUMERAL = "[0-9]+|[一二三四五六七八九十]+"
-_ROOM_WORD = "(?:室|房(?![产东租价子屋间]))"
+_ROOM_WORD = "(?:室(?![温内外友])|房(?![产东租价子屋间]))"
 _ANNEX = re.compile(
     rf"(?:附[0-9]+号|之[一二三四五六七八九十0-9]+)?院?"
     rf"(?:[\u4e00-\u9fff]{{2,8}}?)?"
@@ -799,7 +844,8 @@ _WHOLE_BUILDING = re.compile(r"(?<=[栋幢座楼])整(?:栋|幢|座)楼?$")
 #: A business park, a market or a centre right after a house number, at an address's end:
 #: where someone works or shops, named after the address (16号|智慧物流园, 3号|华润家具城).
 _FACILITY = re.compile(
-    r"(?<=[0-9]号)[\u4e00-\u9fff]{0,6}(?:物流园|产业园|工业园|科技园|家具城|建材城|商城|市场|基地)$"
+    r"(?<=[0-9]号)[\u4e00-\u9fff]{0,6}(?:物流园|产业园|工业园|科技园|家具城|建材城|商城|市场|基地"
+    r"|服务中心|社区|顶层|底层|底商|顶楼)$"
 )
 #: A house number alone (168号, 3号).
 _NUMBERED = re.compile(r"[0-9]+号")
@@ -821,7 +867,7 @@ def _estate_before(text: str, by_end: dict[int, Word], start: int) -> int:
     """The start of an estate's name (and its phase, 二期) the tagger reads right before a
     building's number: at most two words, places, organisations or rare nouns."""
     estate = False
-    for _ in range(2):
+    for _ in range(3):
         w = by_end.get(start)
         if w is None:
             break
@@ -915,7 +961,7 @@ def _short_slot() -> re.Pattern[str]:
     short = sorted(s for s in SYLLABLES if len(s) == 2 and word_frequency(s) < _COMMON_WORD)
     return re.compile(
         f"(?:{PERSON_CONTEXT_LEAD}|、)(?P<name>{'|'.join(short)})"
-        f"(?=[，,、。；;：:（(]|{GLUED_WORD}|[已在说等和与])"
+        f"(?=[，,、。；;：:（(]|{GLUED_WORD}|[已在说等和与老])"
     )
 
 
@@ -1081,9 +1127,10 @@ def _role_noun(text: str, span: Span) -> bool:
 
 def _given_word(text: str, span: Span) -> Span:
     """A two-character name read on over a given name that is also a word (景立|新 → 景立新)."""
-    if span.end - span.start != 2 or text.startswith(_COMPOUNDS, span.start):
+    surname = 2 if text.startswith(_COMPOUNDS, span.start) else 1
+    if span.end - span.start != surname + 1:
         return span
-    if text[span.start + 1 : span.end + 1] not in GIVEN_NAME_WORDS:
+    if text[span.start + surname : span.end + 1] not in GIVEN_NAME_WORDS:
         return span
     if two_character_frequencies().get(text[span.end : span.end + 2], 0) >= THIRD_MIN_FREQUENCY:
         return span  # 调度员刘平|安排: 安排 takes the character
@@ -1176,6 +1223,7 @@ def fuse(
     out = [s for s in spans if s.entity not in FUSED]
     words = _cleaned(text, words)
     orgs = [(w.start, w.end) for w in words if w.tag == "ORG"]
+    orgs_and_places = orgs + [(w.start, w.end) for w in words if w.tag == "LOC"]
     disjoint = all(a.end <= b.start for a, b in pairwise(words))
     ends = [w.end for w in words] if disjoint else None
     if PERSON in wanted:
@@ -1186,12 +1234,14 @@ def fuse(
                 o[0] <= span.start
                 and span.end <= o[1]
                 and (o[1] - o[0]) - (span.end - span.start) >= 2
-                for o in orgs
-            )
+                for o in orgs_and_places
+            )  # 凌云科技有限公司, 回民公墓: a name inside an organisation's or a place's name
             covered = _over(words, ends, *edges)
             if inside_org or _title(text[span.start : span.end]) or _torn(text, covered, span):
                 continue
             if _role_after_surname(text, span) or _locative(text, covered, span):
+                continue
+            if _measure(text, span) or _pronoun_word(text, covered, span):
                 continue
             clash = [f for f in found if _overlaps(f, edges)]
             crossed = _crossed(covered, *edges)
@@ -1228,7 +1278,7 @@ def fuse(
         for span in (s for s in spans if s.entity == ADDRESS):
             clash = [r for r in runs if _overlaps(r, (span.start, span.end))]
             if not clash:
-                out.append(span)
+                out.append(_verbs_cut(text, _over(words, ends, span.start, span.end), span))
                 continue
             runs = [r for r in runs if r not in clash]
             start, end = clash[0][0], clash[-1][1]
