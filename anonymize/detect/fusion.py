@@ -147,7 +147,7 @@ _SURNAMES = frozenset(SURNAMES) | frozenset(
     # tagger reads a name (PER) or a list does, never by the rules
     "暴竺缑鄂綦禄怀钮陇贝凤乜逄郦弓拓蹇琚糜蔚贲仝"
     # Hui, Dai and Mongolian family names and a few more (纳文杰, 刀建明, 岩温, 包宝音图)
-    "纳刀岩包晋储郇沃母池怀步战汝农"
+    "纳刀岩包晋储郇沃母池怀步战汝农桓"
 )
 _COMPOUNDS = tuple(COMPOUND_SURNAMES)
 _COMPOUND_SET = frozenset(COMPOUND_SURNAMES)
@@ -1125,6 +1125,31 @@ def _role_noun(text: str, span: Span) -> bool:
     return (len(name) == 3 and name[-1] in "员人者") or (len(name) == 4 and name[-1] in "员人者师")
 
 
+@functools.cache
+def _given_pattern() -> re.Pattern[str]:
+    words = "|".join(sorted(GIVEN_NAME_WORDS, key=len, reverse=True))
+    return re.compile(f"[{''.join(sorted(_COMMON))}](?:{words})")
+
+
+def _given_named(text: str, found: list[Span]) -> list[Span]:
+    """A common surname before a given name that is also a word (任和谐得31票, 石平安票数):
+    a name, unless the surname closes a word with the character before it (提高|长江) or the
+    word's last character opens one with the character after it (国庆|节)."""
+    taken = [(s.start, s.end) for s in found if s.entity in FUSED]
+    added = []
+    frequencies = two_character_frequencies()
+    for m in _given_pattern().finditer(text):
+        start, end = m.span()
+        if any(_overlaps((start, end), t) for t in taken):
+            continue
+        if start and frequencies.get(text[start - 1 : start + 1], 0) >= _WORD_FREQUENCY:
+            continue
+        if frequencies.get(text[end - 1 : end + 1], 0) >= THIRD_MIN_FREQUENCY:
+            continue
+        added.append(Span(start, end, PERSON, TAGGER_PERSON))
+    return found + added if added else found
+
+
 def _given_word(text: str, span: Span) -> Span:
     """A two-character name read on over a given name that is also a word (景立|新 → 景立新)."""
     surname = 2 if text.startswith(_COMPOUNDS, span.start) else 1
@@ -1269,6 +1294,7 @@ def fuse(
         out = [_given_word(text, s) if s.entity == PERSON else s for s in out]
         out = _slotted(text, out)
         out = _speakers(text, out)
+        out = _given_named(text, out)
         tagged = [(w.start, w.end) for w in words if w.tag == "PER"]
         out = [s for s in out if s.entity != PERSON or not _role(text, s, tagged)]
         out.extend(_listed(text, words, [s for s in out if s.entity == PERSON]))
