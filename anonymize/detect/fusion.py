@@ -1128,7 +1128,12 @@ def _role_noun(text: str, span: Span) -> bool:
 @functools.cache
 def _given_pattern() -> re.Pattern[str]:
     words = "|".join(sorted(GIVEN_NAME_WORDS, key=len, reverse=True))
-    return re.compile(f"[{''.join(sorted(_COMMON))}](?:{words})")
+    surnames = _SURNAMES - _NOT_SLOT_FIRST - frozenset("区房")
+    return re.compile(f"[{''.join(sorted(surnames))}](?:{words})")
+
+
+#: What follows a place's name, not a person's (建国路, 和平北路, 振兴大道, 红旗村).
+_PLACE_NEXT = frozenset("路街道巷弄村镇乡区县市省大北南东西中里屯桥")
 
 
 def _given_named(text: str, found: list[Span]) -> list[Span]:
@@ -1146,6 +1151,8 @@ def _given_named(text: str, found: list[Span]) -> list[Span]:
             continue
         if frequencies.get(text[end - 1 : end + 1], 0) >= THIRD_MIN_FREQUENCY:
             continue
+        if text[end : end + 1] in _PLACE_NEXT:
+            continue  # 朝阳区建国|路, 天宁区和平|北路: a road named after the word
         added.append(Span(start, end, PERSON, TAGGER_PERSON))
     return found + added if added else found
 
