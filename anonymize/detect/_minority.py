@@ -92,7 +92,9 @@ def _pattern() -> re.Pattern[str]:
     yi = f"(?:{'|'.join(YI_CLANS)})[\u4e00-\u9fff](?![{_NOT_LAST}])[\u4e00-\u9fff]"
     after_yi = f"(?![\u4e00-\u9fff])|(?=[{_YI_NEXT}]|{GLUED_WORD})"
     # a distinct clan's name is one wherever it stands (班主任叮嘱阿苏拉则注意安全)
-    distinct = f"(?:{'|'.join(sorted(DISTINCT_YI_CLANS))})[\u4e00-\u9fff](?![{_NOT_LAST}])[\u4e00-\u9fff]"
+    distinct = (
+        f"(?:{'|'.join(sorted(DISTINCT_YI_CLANS))})[\u4e00-\u9fff](?![{_NOT_LAST}])[\u4e00-\u9fff]"
+    )
     return re.compile(f"(?:{run})(?:·(?:{run}))?|{yi}(?:{after_yi})|{distinct}")
 
 

@@ -318,6 +318,8 @@ def _joined(text: str, words: Sequence[Word]) -> list[Word]:
 def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for w in _joined(text, words):
+        if w.tag == "PER" and text[w.start - 1 : w.start] in _NUMERALS and w.start:
+            continue  # 两|周后: a measure word after a numeral, not a surname
         if w.tag in ("n", "nz") and 4 <= w.end - w.start <= 6:
             glued = _role_glued(text, w)
             if glued is not None:
@@ -799,6 +801,8 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
         end += 1  # …1单元601户
     if text[end - 2 : end] in ("村村", "组村") and text[end : end + 1] in _VILLAGE_AFTER:
         end -= 1  # …桑木村|村口, 二组|村道: the village's entrance or road, not a second 村
+    if text[end - 1 : end] in ("室", "房") and _ROOM_WORD_AFTER.match(text, end - 1) is not None:
+        end -= 1  # …401|室温, 302|房东: the unit opens the next word
     if (whole := _WHOLE_BUILDING.search(text, start, end)) is not None:
         end = whole.start()  # 天华苑4栋|整栋楼: the whole building, said after the address
     floor = _FLOOR.search(text, start, end)
@@ -840,6 +844,7 @@ _NUMBERED_END = re.compile(r"[0-9]+(?:号|号楼|栋|幢|座|单元|室)$")
 _GLUED_ROOM = re.compile(r"[0-9]{3,4}(?:室|房)?(?![0-9A-Za-z元米年人万平块斤个次号%])")
 #: What follows a village's 村 in a word about the village (村口, 村道, 村西头), not its name.
 _VILLAGE_AFTER = frozenset("口头里道东西南北")
+_ROOM_WORD_AFTER = re.compile(r"室[温内外友]|房[产东租价子屋间]")
 _WHOLE_BUILDING = re.compile(r"(?<=[栋幢座楼])整(?:栋|幢|座)楼?$")
 #: A business park, a market or a centre right after a house number, at an address's end:
 #: where someone works or shops, named after the address (16号|智慧物流园, 3号|华润家具城).
@@ -894,6 +899,8 @@ def _placelike(word: Word, text: str) -> bool:
 def _holds(text: str, word: Word) -> bool:
     """Whether a word past the tagger's run may still belong to the address (香榭|里|6幢)."""
     piece = text[word.start : word.end]
+    if piece[0] in "室房" and piece not in _UNIT_WORDS:
+        return False  # 401|室温, 302|房东: a word that opens with a room's unit
     if word.tag in ("LOC", "ORG", "m", "q", "xc", "nz"):
         return True
     if word.tag in ("n", "nz") and _HAN_ONLY.fullmatch(piece) and 2 <= len(piece) <= 6:

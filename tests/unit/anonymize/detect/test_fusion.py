@@ -141,6 +141,21 @@ ANNEXED = [
     ("工地欠薪投诉，现场地址：邕宁区蒲庙镇五四路东段。", "邕宁区蒲庙镇五四路东段"),
     ("群众来电反映太保庄街道西庄村二组村西头有人夜间倾倒建筑垃圾。", "太保庄街道西庄村二组"),
     ("养鸽户已将鸽笼从楼顶移至郊区鱼嘴镇双溪村五社亲戚家。", "鱼嘴镇双溪村五社"),
+    # a rule's address cut before the verbs after its number; 室温, 顶层 and a service
+    # centre after the number are no part of it
+    (
+        "桂A·5J813号轿车在南宁市西乡塘区大学东路100号附近撞倒违规横穿马路的老人。",
+        "南宁市西乡塘区大学东路100号",
+    ),
+    (
+        "用户反映，其居住的西宁市城西区五四西路57号2号楼3单元401室温长期不达标。",
+        "西宁市城西区五四西路57号2号楼3单元401",
+    ),
+    (
+        "暖气投诉回访：用户住大连市甘井子区山东路145号顶层，反映暖气上热下凉。",
+        "大连市甘井子区山东路145号",
+    ),
+    ("选举大会于1月18日在金牛区营门口路339号社区服务中心举行。", "金牛区营门口路339号"),
 ]
 #: Notes and every name in them: Uyghur, Tibetan and Mongolian names (no Chinese surname;
 #: the tagger cuts them inside), a function word glued to a name (周芳|同住), a room number
@@ -221,6 +236,21 @@ NAMES_IN = [
     ("欠薪回访：工作人员次旦已联系老板，约定下周一结清。", ["次旦"]),
     ("关于蒋玉珍老人申请居家养老服务的情况说明。", ["蒋玉珍"]),
     ("投诉处理：已安排司机修建军参加规范操作培训。", ["修建军"]),
+    # a surname before a given name that is also a word (石平安, 任和谐), but not before a
+    # road named after the word (和平北路); no title after a cut (潘总), no name inside a
+    # place's name (回民公墓), after a numeral (两周后) or a preposition before a common noun
+    ("书面投票结果：白雪、冯国栋、石平安票数居前三位，当选业委会委员。", ["白雪", "冯国栋", "石平安"]),
+    ("经无记名投票，任和谐得31票，当选居民小组长。", ["任和谐"]),
+    ("住所江苏省常州市天宁区和平北路320号，楼下烧烤店夜间扰民。", []),
+    ("核会，请财务部及销售总监潘总列席。", []),
+    ("已告知回民公墓相关手续，需携带死亡医学证明。", []),
+    ("两名骑手发生纠纷后，骑手向平台申请误工补贴5天。", []),
+    ("用感冒药暂缓献血，预约两周后再来。", []),
+    # a compound surname's given name that is a word; Yi, Tibetan and Mongolian names
+    ("殡葬预约：皇甫立新来电，其父于昨夜去世。", ["皇甫立新"]),
+    ("班主任叮嘱阿苏拉则注意安全，有困难及时联系。", ["阿苏拉则"]),
+    ("外卖站点负责人次旺已上报平台，手术费用由保险承担。", ["次旺"]),
+    ("养老院日志：下午三点，A区5床苏和老人的儿子从锡林浩特赶来。", ["苏和"]),
 ]  # fmt: skip
 #: A name glued to an emoji (LAC knows no emoji and reads 📌王琴 as one word).
 EMOJI = [
