@@ -239,7 +239,7 @@ NAMES_IN = [
     # a surname before a given name that is also a word (石平安, 任和谐), but not before a
     # road named after the word (和平北路); no title after a cut (潘总), no name inside a
     # place's name (回民公墓), after a numeral (两周后) or a preposition before a common noun
-    ("书面投票结果：白雪、冯国栋、石平安票数居前三位，当选业委会委员。", ["白雪", "冯国栋", "石平安"]),
+    ("投票结果：白雪、冯国栋、石平安票数居前三位，当选委员。", ["白雪", "冯国栋", "石平安"]),
     ("经无记名投票，任和谐得31票，当选居民小组长。", ["任和谐"]),
     ("住所江苏省常州市天宁区和平北路320号，楼下烧烤店夜间扰民。", []),
     ("核会，请财务部及销售总监潘总列席。", []),
