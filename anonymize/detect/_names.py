@@ -137,7 +137,7 @@ GIVEN_NAME_WORDS = frozenset(
     "海洋 立新 天明 明月 和平 胜利 长江 光明 平安 文静 建设 国庆 红旗 向阳 春雨 秋菊 海燕 晨曦"
     " 晓光 永生 新华 东升 卫东 卫国 建国 志强 建华 建军 国强 国华 海涛 海波 立军 春生 春晖"
     " 振华 学文 金城 德才 一鸣 天佑 思远 晓东 红军 爱国 建平 伟民 志远 雪梅 玉兰 秀英"
-    " 和谐 雨露 秋实".split()
+    " 和谐 雨露 秋实 晓雨 红霞 建新 光荣 新民 振兴 春风 丰收 德胜 有才 志强".split()
 )
 #: Hospital and factory shifts, which jieba's dictionary lacks and case notes use like
 #: names (请白班护士…, 交给夜班): no one's name.

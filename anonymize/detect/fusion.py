@@ -147,7 +147,7 @@ _SURNAMES = frozenset(SURNAMES) | frozenset(
     # tagger reads a name (PER) or a list does, never by the rules
     "暴竺缑鄂綦禄怀钮陇贝凤乜逄郦弓拓蹇琚糜蔚贲仝"
     # Hui, Dai and Mongolian family names and a few more (纳文杰, 刀建明, 岩温, 包宝音图)
-    "纳刀岩包晋储郇沃母池怀步战汝农桓"
+    "纳刀岩包晋储郇沃母池怀步战汝农桓麴雒勾"
 )
 _COMPOUNDS = tuple(COMPOUND_SURNAMES)
 _COMPOUND_SET = frozenset(COMPOUND_SURNAMES)
@@ -256,6 +256,8 @@ def _person(word: str) -> str | None:
         return None
     compound = word.startswith(_COMPOUNDS)
     surname = word[:2] if compound else word[0]
+    if len(word) == 4 and not compound and word[2:] in _TITLES:
+        word = word[:2]  # 魏红园长: 魏红 and the title 园长
     if len(word) == 4 and not compound:
         if surname in _COMMON:
             word = word[:3]
@@ -440,6 +442,17 @@ _NUMERALS = frozenset("一二两三四五六七八九十几0123456789")
 def _measure(text: str, span: Span) -> bool:
     """A weak "name" after a numeral: a measure word (两|周后), not a surname."""
     return span.score < SURE and text[span.start - 1 : span.start] in _NUMERALS
+
+
+def _no_name(text: str, span: Span) -> bool:
+    """A compound surname alone (诸葛|先生), a verb before a colon (目击者陈述：), or 时 after
+    a verb (联系司机时|得知, 会见时|长)."""
+    name = text[span.start : span.end]
+    if name in _COMPOUND_SET:
+        return True
+    if len(name) == 2 and name in function_words() and text[span.end : span.end + 1] in "：:":
+        return True
+    return span.score < SURE and name[0] == "时" and _HAN.match(text, span.start - 1) is not None
 
 
 def _pronoun_word(text: str, covered: Sequence[Word], span: Span) -> bool:
@@ -701,7 +714,7 @@ def _addresses(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
         # 解放路43号): a lone 顺路 or 江南路 in prose is a way, not an address. A run of
         # buildings with no place needs a unit and a room after the building (6号楼1单元502;
         # 3号楼2单元 alone reads as part of a notice, not an address).
-        lone = j == first + 1 and not _ONE_WORD.search(word)
+        lone = j == first + 1 and (not _ONE_WORD.search(word) or _BUS_LINE.fullmatch(word))
         bare = _BUILDING.fullmatch(word) is not None and first == i and buildings < 3
         if street and not lone and not bare:
             out.append((words[first].start, _stairs(text, words[j - 1].end)))
@@ -852,6 +865,8 @@ _FACILITY = re.compile(
     r"(?<=[0-9]号)[\u4e00-\u9fff]{0,6}(?:物流园|产业园|工业园|科技园|家具城|建材城|商城|市场|基地"
     r"|服务中心|社区|顶层|底层|底商|顶楼)$"
 )
+#: A bus line (K9路, 302路): no address.
+_BUS_LINE = re.compile(r"[A-Za-z]*[0-9]+路")
 #: A house number alone (168号, 3号).
 _NUMBERED = re.compile(r"[0-9]+号")
 #: After 楼: downstairs, upstairs … (7号楼下 is at number 7, not in building 7).
@@ -1280,7 +1295,7 @@ def fuse(
                 continue
             if _role_after_surname(text, span) or _locative(text, covered, span):
                 continue
-            if _measure(text, span) or _pronoun_word(text, covered, span):
+            if _measure(text, span) or _pronoun_word(text, covered, span) or _no_name(text, span):
                 continue
             clash = [f for f in found if _overlaps(f, edges)]
             crossed = _crossed(covered, *edges)
