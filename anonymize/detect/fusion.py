@@ -444,15 +444,22 @@ def _measure(text: str, span: Span) -> bool:
     return span.score < SURE and text[span.start - 1 : span.start] in _NUMERALS
 
 
-def _no_name(text: str, span: Span) -> bool:
-    """A compound surname alone (诸葛|先生), a verb before a colon (目击者陈述：), or 时 after
-    a verb (联系司机时|得知, 会见时|长)."""
+def _no_name(text: str, covered: Sequence[Word], span: Span) -> bool:
+    """A compound surname alone (诸葛|先生), a verb the tagger reads before a colon
+    (目击者陈述：), or 时 after a verb before a common word (联系司机时|得知, 会见时长)."""
     name = text[span.start : span.end]
     if name in _COMPOUND_SET:
         return True
-    if len(name) == 2 and name in function_words() and text[span.end : span.end + 1] in "：:":
+    whole = len(covered) == 1 and (covered[0].start, covered[0].end) == (span.start, span.end)
+    if whole and covered[0].tag in _VERBS and text[span.end : span.end + 1] in ("：", ":"):
         return True
-    return span.score < SURE and name[0] == "时" and _HAN.match(text, span.start - 1) is not None
+    if name[0] != "时" or _HAN.match(text, span.start - 1) is None:
+        return False
+    if span.score < SURE:
+        return True  # 回访时|案主
+    rest = name[1:] if len(name) == 3 else name
+    frequency = two_character_frequencies().get(rest, 0)
+    return frequency >= THIRD_MIN_FREQUENCY and rest not in GIVEN_NAME_WORDS
 
 
 def _pronoun_word(text: str, covered: Sequence[Word], span: Span) -> bool:
@@ -1060,9 +1067,11 @@ _SLOT = re.compile(
 )
 
 
-def _slotted(text: str, found: list[Span]) -> list[Span]:
-    """Names in a name's slot (:data:`_SLOT`) that no finding covers yet."""
+def _slotted(text: str, found: list[Span], words: Sequence[Word] = ()) -> list[Span]:
+    """Names in a name's slot (:data:`_SLOT`) that no finding covers yet, unless the tagger
+    reads one verb there (目击者陈述：)."""
     taken = [(s.start, s.end) for s in found if s.entity in FUSED]
+    verbs = {(w.start, w.end) for w in words if w.tag in _VERBS}
     added = []
     minority: list[tuple[int, int]] | None = None
     for m in _SLOT.finditer(text):
@@ -1076,6 +1085,8 @@ def _slotted(text: str, found: list[Span]) -> list[Span]:
             continue  # 来|探望 (a verb, come); 信息, 关系, 安全: far too common to be a name
         if text[start - 1 : start] == "师" or any(_overlaps((start, end), t) for t in taken):
             continue  # 师|傅联系: the role word was 师傅
+        if (start, end) in verbs:
+            continue  # 目击者陈述：: the tagger reads one verb there
         if minority is None:
             minority = [(a, b) for a, b, _ in minority_names(text)]
         if any(_overlaps((start, end), t) for t in minority):
@@ -1295,7 +1306,9 @@ def fuse(
                 continue
             if _role_after_surname(text, span) or _locative(text, covered, span):
                 continue
-            if _measure(text, span) or _pronoun_word(text, covered, span) or _no_name(text, span):
+            if _measure(text, span) or _pronoun_word(text, covered, span):
+                continue
+            if _no_name(text, covered, span):
                 continue
             clash = [f for f in found if _overlaps(f, edges)]
             crossed = _crossed(covered, *edges)
@@ -1321,7 +1334,7 @@ def fuse(
         out = _minority(text, words, out)
         out = [_unglued(text, s) if s.entity == PERSON else s for s in out]
         out = [_given_word(text, s) if s.entity == PERSON else s for s in out]
-        out = _slotted(text, out)
+        out = _slotted(text, out, words)
         out = _speakers(text, out)
         out = _given_named(text, out)
         tagged = [(w.start, w.end) for w in words if w.tag == "PER"]

@@ -157,6 +157,8 @@ ANNEXED = [
     ),
     ("选举大会于1月18日在金牛区营门口路339号社区服务中心举行。", "金牛区营门口路339号"),
 ]
+#: Notes that hold no address: a bus line is none (K9路).
+NO_ADDRESS = ["2024年3月8日傍晚乘坐K9路公交车回家，在车上看到一名男子。"]
 #: Notes and every name in them: Uyghur, Tibetan and Mongolian names (no Chinese surname;
 #: the tagger cuts them inside), a function word glued to a name (周芳|同住), a room number
 #: as a lead, and role words that open with a surname (楼长, 车主, 商户: no names).
@@ -251,6 +253,13 @@ NAMES_IN = [
     ("班主任叮嘱阿苏拉则注意安全，有困难及时联系。", ["阿苏拉则"]),
     ("外卖站点负责人次旺已上报平台，手术费用由保险承担。", ["次旺"]),
     ("养老院日志：下午三点，A区5床苏和老人的儿子从锡林浩特赶来。", ["苏和"]),
+    # a verb before a colon, a compound surname alone, 时 after a verb, a title inside a
+    # tagger's name (魏红|园长) are no names; a rarer surname the tagger reads (雒)
+    ("目击者陈述：我叫谭丰收，是送外卖的。", ["谭丰收"]),
+    ("来电乘客诸葛先生称，其妻子连慧敏昨晚乘车遗落手提包。", ["连慧敏"]),
+    ("联系司机时得知车辆已交班，由另一名司机接单。", []),
+    ("家长群：魏红园长：各位家长，下周一起错峰入园。", ["魏红"]),
+    ("养老金资格核查：退休人员雒建新长期居住国外，已暂停发放。", ["雒建新"]),
 ]  # fmt: skip
 #: A name glued to an emoji (LAC knows no emoji and reads 📌王琴 as one word).
 EMOJI = [
@@ -516,6 +525,11 @@ def test_fused_paths_when_address_goes_on_past_the_number_then_its_whole_span(
     text: str, address: str
 ) -> None:
     assert _found(text, "CN_ADDRESS") == _span(text, address)
+
+
+@pytest.mark.parametrize("text", NO_ADDRESS)
+def test_fused_paths_when_no_address_in_the_note_then_none_found(text: str) -> None:
+    assert _found(text, "CN_ADDRESS") == set()
 
 
 @pytest.mark.parametrize(("text", "names"), NAMES_IN)
