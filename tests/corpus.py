@@ -53,6 +53,7 @@ __all__ = [
     "BLIND_FILE_L",
     "BLIND_FILE_M",
     "BLIND_FILE_N",
+    "BLIND_FILE_O",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -884,6 +885,7 @@ BLIND_FILE_K = Path(__file__).parent / "data" / "blind_notes_2026_12_06_k.txt"
 BLIND_FILE_L = Path(__file__).parent / "data" / "blind_notes_2026_12_06_l.txt"
 BLIND_FILE_M = Path(__file__).parent / "data" / "blind_notes_2026_12_06_m.txt"
 BLIND_FILE_N = Path(__file__).parent / "data" / "blind_notes_2026_12_06_n.txt"
+BLIND_FILE_O = Path(__file__).parent / "data" / "blind_notes_2026_12_06_o.txt"
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 
 

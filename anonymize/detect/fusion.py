@@ -767,8 +767,14 @@ _ANNEX = re.compile(
     rf"|附[0-9]+号(?:[0-9]+{_ROOM_WORD})?|之[一二三四五六七八九十]+(?:[0-9]+{_ROOM_WORD})?"
     rf"|-?[0-9]+(?:-[0-9]+)+{_ROOM_WORD}?"
 )
+_ANNEX_UNNAMED = re.compile(
+    rf"(?:(?:{_NUMERAL})(?:期|区|栋|幢|座|号楼|单元|门))+(?:[0-9]+(?:-[0-9]+)*(?:{_ROOM_WORD}|户)?)?"
+    rf"|-?[0-9]+(?:-[0-9]+)+{_ROOM_WORD}?"
+)
 #: After a house number, a room alone (固戍一路28号|303房, 港口一路33号|401).
-_NUMBER_ROOM = re.compile(rf"[0-9]{{3,4}}{_ROOM_WORD}?(?![0-9A-Za-z元米年万平号人个次%])")
+_NUMBER_ROOM = re.compile(
+    rf"[0-9]{{3,4}}{_ROOM_WORD}?(?![0-9A-Za-z元米年万平号人个次%千伏吨斤克度])"
+)
 #: A road's section after its name (五四路东段).
 _ROAD_SECTIONS = frozenset({"东段", "西段", "南段", "北段", "中段"})
 #: After a building's number (3号楼2): its door or unit and the room (门401, 单元1502).
@@ -794,8 +800,10 @@ def _annexed(text: str, end: int) -> int:
         return end + 2  # 五四路东段
     elif last == "号" and text[end] == "楼" and text[end + 1 : end + 2] not in _NOT_BUILDING:
         return _annexed(text, end + 1)  # 文华里7号楼 (not 7号楼下: downstairs)
-    elif last in "号楼栋幢座院" or last.isdigit():
-        m = _ANNEX.match(text, end) or (_DOOR.match(text, end) if last.isdigit() else None)
+    elif last.isdigit():  # after a room number, no estate's name (2801|窗外正对另一栋)
+        m = _ANNEX_UNNAMED.match(text, end) or _DOOR.match(text, end)
+    elif last in "号楼栋幢座院":
+        m = _ANNEX.match(text, end)
         if m is None and last == "号":
             m = _NUMBER_ROOM.match(text, end)
     else:
@@ -839,6 +847,14 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
         end -= 2  # 翠华小区12号楼|楼下: the LOC word took downstairs in
     if (facility := _FACILITY.search(text, start, end)) is not None:
         end = facility.start()  # 锦绣大道16号|智慧物流园: a business at the number
+    opener = by_start.get(start)
+    if (
+        opener is not None
+        and opener.tag == "v"
+        and opener.end - start >= 2
+        and end - opener.end >= 4
+    ):
+        start = opener.end  # 巡查|高新区…: a verb the rules' run took in
     for word in _NOT_OPENING:
         if text.startswith(word, start) and end - start - len(word) >= 4:
             lone = by_start.get(start)
