@@ -147,7 +147,7 @@ _SURNAMES = frozenset(SURNAMES) | frozenset(
     # tagger reads a name (PER) or a list does, never by the rules
     "暴竺缑鄂綦禄怀钮陇贝凤乜逄郦弓拓蹇琚糜蔚贲仝"
     # Hui, Dai and Mongolian family names and a few more (纳文杰, 刀建明, 岩温, 包宝音图)
-    "纳刀岩包晋储郇沃母池怀步战汝农桓麴雒勾"
+    "纳刀岩包晋储郇沃母池怀步战汝农桓麴雒勾殳卯韶"
 )
 _COMPOUNDS = tuple(COMPOUND_SURNAMES)
 _COMPOUND_SET = frozenset(COMPOUND_SURNAMES)
@@ -252,6 +252,8 @@ def _person(word: str) -> str | None:
         return None  # 房东, 楼长: a role the tagger read as a name
     if word[-1] in "村镇乡区县路街":
         return None  # 后|刘村: a place the tagger read as a name
+    if len(word) == 2 and word[-1] in "员":
+        return None  # 调|解员: a role's end, not a name
     if not _HAN_ONLY.fullmatch(word) or not 2 <= len(word) <= 4:
         return None
     compound = word.startswith(_COMPOUNDS)
@@ -475,7 +477,10 @@ def _pronoun_word(text: str, covered: Sequence[Word], span: Span) -> bool:
 
 
 def _role_after_surname(text: str, span: Span) -> bool:
-    """A "surname" before a role is a preposition or a verb (由|房东承担, 向|乘客补偿)."""
+    """A "surname" before a role is a preposition or a verb (由|房东承担, 向|乘客补偿); 方
+    after a party is the party (警|方追回, 甲|方)."""
+    if text[span.start] == "方" and text[span.start - 1 : span.start] in _PARTY:
+        return True
     surname = 2 if text.startswith(_COMPOUNDS, span.start) else 1
     rest = text[span.start + surname : span.end]
     if rest in ROLE_WORDS or rest in _ROLE_NOUNS:
@@ -1066,7 +1071,7 @@ def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
 #: Function words that glue onto a two-character name's end (符晓凭身份证, 满江下个月): rare
 #: as a given name's last character. Left out: 刚, 明, 和, 才, 将, 从 and 同, which end
 #: names as often (王志刚, 李明, 刘德才, 王志同).
-_GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未经")
+_GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未经用")
 
 
 #: A name's slot no word fills (市民高峰来电称, 报警人金融，女, 甲方周全，乙方): after a context
