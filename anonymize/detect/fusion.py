@@ -762,7 +762,7 @@ def _stairs(text: str, end: int) -> int:
 #: (附2号, 之三), an estate's or a building's name, then buildings, units and a room
 #: (金色家园8栋1703室, 百家湖花园三区15-2-703, 16号楼5门302); a village's group (三社,
 #: 后郢组, 弄亮屯12号). At least one building or group part must follow the name.
-_NUMERAL = "[0-9]+|[一二三四五六七八九十]+"
+_NUMERAL = "[0-9]+|[一二三四五六七八九十]+|[A-Z][0-9]?"
 _ROOM_WORD = "(?:室(?![温内外友])|房(?![产东租价子屋间]))"
 _ANNEX = re.compile(
     rf"(?:附[0-9]+号|之[一二三四五六七八九十0-9]+)?院?"
@@ -779,6 +779,12 @@ _ANNEX_UNNAMED = re.compile(
 #: After a house number, a room alone (固戍一路28号|303房, 港口一路33号|401).
 _NUMBER_ROOM = re.compile(
     rf"[0-9]{{3,4}}{_ROOM_WORD}?(?![0-9A-Za-z元米年万平号人个次%千伏吨斤克度])"
+)
+#: An estate's name ending like one, then its buildings, after a road with no number.
+_ESTATE_AFTER_ROAD = re.compile(
+    r"[\u4e00-\u9fff]{1,6}(?:家园|花园|小区|新村|公寓|山庄|苑|园|城)"
+    r"(?:(?:[0-9]+|[一二三四五六七八九十]+|[A-Z][0-9]?)(?:期|区|栋|幢|座|号楼|单元))+"
+    r"(?:[0-9]{3,4}(?:室|房)?)?"
 )
 #: A road's section after its name (五四路东段).
 _ROAD_SECTIONS = frozenset({"东段", "西段", "南段", "北段", "中段"})
@@ -803,6 +809,8 @@ def _annexed(text: str, end: int) -> int:
         m = _VILLAGE_GROUP.match(text, end)  # 石桥村五组12号, 河口社区堤下组23号
     elif last in "路街道" and text[end : end + 2] in _ROAD_SECTIONS:
         return end + 2  # 五四路东段
+    elif last in "路街" and (m := _ESTATE_AFTER_ROAD.match(text, end)) is not None:
+        return m.end()  # 东风路|金色家园B区9栋: an estate's buildings after a road, no number
     elif last == "号" and text[end] == "楼" and text[end + 1 : end + 2] not in _NOT_BUILDING:
         return _annexed(text, end + 1)  # 文华里7号楼 (not 7号楼下: downstairs)
     elif last.isdigit():  # after a room number, no estate's name (2801|窗外正对另一栋)
@@ -884,7 +892,7 @@ _NUMBERED_END = re.compile(r"[0-9]+(?:号|号楼|栋|幢|座|单元|室)$")
 #: A room's number right after a building or a unit, no unit of measure after it (16栋802).
 _GLUED_ROOM = re.compile(r"[0-9]{3,4}(?:室|房)?(?![0-9A-Za-z元米年人万平块斤个次号%])")
 #: What follows a village's 村 in a word about the village (村口, 村道, 村西头), not its name.
-_VILLAGE_AFTER = frozenset("口头里道东西南北")
+_VILLAGE_AFTER = frozenset("口头里道东西南北小部委")
 _ROOM_WORD_AFTER = re.compile(r"室[温内外友]|房[产东租价子屋间]")
 _WHOLE_BUILDING = re.compile(r"(?<=[栋幢座楼])整(?:栋|幢|座)楼?$")
 #: A business park, a market or a centre right after a house number, at an address's end:

@@ -167,6 +167,11 @@ ANNEXED = [
         "南山区后海大道海岸城东座2801",
     ),
     ("08:00接班，西关大街88号110千伏变电站设备运行正常。", "西关大街88号"),
+    # an estate's buildings after a road with no number
+    (
+        "12345转办：来电人反映，北湖区东风路金色家园B区9栋连续三天供水不正常。",
+        "北湖区东风路金色家园B区9栋",
+    ),
 ]
 #: Notes that hold no address: a bus line is none (K9路).
 NO_ADDRESS = ["2024年3月8日傍晚乘坐K9路公交车回家，在车上看到一名男子。"]
