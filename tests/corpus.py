@@ -54,6 +54,8 @@ __all__ = [
     "BLIND_FILE_M",
     "BLIND_FILE_N",
     "BLIND_FILE_O",
+    "BLIND_FILE_P",
+    "BLIND_FILE_Q",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -874,11 +876,11 @@ BLIND_FILE_G = Path(__file__).parent / "data" / "blind_notes_2026_12_06_g.txt"
 #: addresses (54 partial). Scored once, blind, with the code of the day's start and the final
 #: code of the day (52ca932, tuned on A–G), see the README.
 BLIND_FILE_H = Path(__file__).parent / "data" / "blind_notes_2026_12_06_h.txt"
-#: Sets I to O, written on the next working day (dated 2026-12-06 too) each by a helper who
+#: Sets I to Q, written on the next working day (dated 2026-12-06 too) each by a helper who
 #: saw nothing on the machine, 120 notes each; each scored once, blind, with fec291b (the
 #: previous day's final code) and with the code of the moment (I before any change, each
-#: later one after the round tuned on the sets before it, O with the final code), see the
-#: README.
+#: later one after the round tuned on the sets before it; P with the final code, Q with the
+#: code just before the last round), see the README.
 BLIND_FILE_I = Path(__file__).parent / "data" / "blind_notes_2026_12_06_i.txt"
 BLIND_FILE_J = Path(__file__).parent / "data" / "blind_notes_2026_12_06_j.txt"
 BLIND_FILE_K = Path(__file__).parent / "data" / "blind_notes_2026_12_06_k.txt"
@@ -886,6 +888,8 @@ BLIND_FILE_L = Path(__file__).parent / "data" / "blind_notes_2026_12_06_l.txt"
 BLIND_FILE_M = Path(__file__).parent / "data" / "blind_notes_2026_12_06_m.txt"
 BLIND_FILE_N = Path(__file__).parent / "data" / "blind_notes_2026_12_06_n.txt"
 BLIND_FILE_O = Path(__file__).parent / "data" / "blind_notes_2026_12_06_o.txt"
+BLIND_FILE_P = Path(__file__).parent / "data" / "blind_notes_2026_12_06_p.txt"
+BLIND_FILE_Q = Path(__file__).parent / "data" / "blind_notes_2026_12_06_q.txt"
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 
 
