@@ -33,24 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the `tests` 
 import polars as pl
 
 from tests.corpus import (
-    BLIND_FILE,
-    BLIND_FILE_B,
-    BLIND_FILE_C,
-    BLIND_FILE_D,
-    BLIND_FILE_E,
-    BLIND_FILE_F,
-    BLIND_FILE_G,
-    BLIND_FILE_H,
-    BLIND_FILE_I,
-    BLIND_FILE_J,
-    BLIND_FILE_K,
-    BLIND_FILE_L,
-    BLIND_FILE_M,
-    BLIND_FILE_N,
-    BLIND_FILE_O,
-    BLIND_FILE_P,
-    BLIND_FILE_Q,
     HELD_OUT_SETS,
+    MARKED_SETS,
     LabelledText,
     make_corpus,
     marked_notes,
@@ -147,26 +131,7 @@ def main() -> None:
     print(f"Targets (exact offsets): recall ≥ {MIN_RECALL}, precision ≥ {MIN_PRECISION} for "
           + ", ".join(STRICT) + f"; PERSON ≥ {PERSON_MIN_RECALL} / {PERSON_MIN_PRECISION}; the"
           " other entities are reported.")  # fmt: skip
-    sets = (
-        ("A", BLIND_FILE, "2026-12-05"),
-        ("B", BLIND_FILE_B, "2026-12-05"),
-        ("C", BLIND_FILE_C, "2026-12-05"),
-        ("D", BLIND_FILE_D, "2026-12-06"),
-        ("E", BLIND_FILE_E, "2026-12-06"),
-        ("F", BLIND_FILE_F, "2026-12-06"),
-        ("G", BLIND_FILE_G, "2026-12-06"),
-        ("H", BLIND_FILE_H, "2026-12-06"),
-        ("I", BLIND_FILE_I, "2026-12-06"),
-        ("J", BLIND_FILE_J, "2026-12-06"),
-        ("K", BLIND_FILE_K, "2026-12-06"),
-        ("L", BLIND_FILE_L, "2026-12-06"),
-        ("M", BLIND_FILE_M, "2026-12-06"),
-        ("N", BLIND_FILE_N, "2026-12-06"),
-        ("O", BLIND_FILE_O, "2026-12-06"),
-        ("P", BLIND_FILE_P, "2026-12-06"),
-        ("Q", BLIND_FILE_Q, "2026-12-06"),
-    )
-    for label, path, day in sets:
+    for label, (path, day) in MARKED_SETS.items():
         print_rules_vs_fused(
             f"Blind notes {label} of {day}, names and addresses marked",
             marked_notes(path),

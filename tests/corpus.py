@@ -61,6 +61,7 @@ __all__ = [
     "HELD_OUT_SETS",
     "INDEPENDENT_NOTES",
     "LAST_NOTES",
+    "MARKED_SETS",
     "NEGATIVE_KINDS",
     "SIXTH_NOTES",
     "UNSEEN_NOTES",
@@ -890,6 +891,20 @@ BLIND_FILE_N = Path(__file__).parent / "data" / "blind_notes_2026_12_06_n.txt"
 BLIND_FILE_O = Path(__file__).parent / "data" / "blind_notes_2026_12_06_o.txt"
 BLIND_FILE_P = Path(__file__).parent / "data" / "blind_notes_2026_12_06_p.txt"
 BLIND_FILE_Q = Path(__file__).parent / "data" / "blind_notes_2026_12_06_q.txt"
+#: Every marked set by its letter, with the day its file is dated: what the accuracy table
+#: prints and the regression floors name.
+MARKED_SETS: dict[str, tuple[Path, str]] = {
+    "A": (BLIND_FILE, "2026-12-05"),
+    "B": (BLIND_FILE_B, "2026-12-05"),
+    "C": (BLIND_FILE_C, "2026-12-05"),
+    **{
+        letter: (
+            Path(__file__).parent / "data" / f"blind_notes_2026_12_06_{letter.lower()}.txt",
+            "2026-12-06",
+        )
+        for letter in "DEFGHIJKLMNOPQ"
+    },
+}
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 
 

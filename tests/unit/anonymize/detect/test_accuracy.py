@@ -21,24 +21,8 @@ import pytest
 from anonymize.detect.entities import Entity
 from anonymize.detect.findings import FINDINGS_SCHEMA
 from tests.corpus import (
-    BLIND_FILE,
-    BLIND_FILE_B,
-    BLIND_FILE_C,
-    BLIND_FILE_D,
-    BLIND_FILE_E,
-    BLIND_FILE_F,
-    BLIND_FILE_G,
-    BLIND_FILE_H,
-    BLIND_FILE_I,
-    BLIND_FILE_J,
-    BLIND_FILE_K,
-    BLIND_FILE_L,
-    BLIND_FILE_M,
-    BLIND_FILE_N,
-    BLIND_FILE_O,
-    BLIND_FILE_P,
-    BLIND_FILE_Q,
     HELD_OUT_SETS,
+    MARKED_SETS,
     LabelledText,
     make_corpus,
     marked_notes,
@@ -469,37 +453,38 @@ MARKED_FLOORS = {"PERSON": (0.859, 0.923), "CN_ADDRESS": (0.864, 0.890)}
 #: B 0.858 / 0.911 and 0.843 / 0.887, C 0.896 / 0.923 and 0.864 / 0.899 (PERSON, CN_ADDRESS);
 #: floors below today's figures (B after its misses were looked at: 0.853 / 0.916, 0.853 /
 #: 0.897), minus 0.02.
-MARKED_FLOORS_BY_FILE = {
-    BLIND_FILE: MARKED_FLOORS,
-    BLIND_FILE_B: {"PERSON": (0.833, 0.896), "CN_ADDRESS": (0.833, 0.877)},
-    BLIND_FILE_C: {"PERSON": (0.876, 0.903), "CN_ADDRESS": (0.844, 0.879)},
+_FLOORS_BY_SET = {
+    "A": MARKED_FLOORS,
+    "B": {"PERSON": (0.833, 0.896), "CN_ADDRESS": (0.833, 0.877)},
+    "C": {"PERSON": (0.876, 0.903), "CN_ADDRESS": (0.844, 0.879)},
     # D to G, 2026-12-06, each scored once blind (D 0.793 / 0.873 and 0.770 / 0.778; E
     # 0.813 / 0.901 and 0.918 / 0.947; F 0.882 / 0.911 and 0.847 / 0.874; G 0.887 / 0.934 and
     # 0.908 / 0.927), then looked at; floors are the final code's figures minus 0.02
     # (D 0.896 / 0.953 and 0.930 / 0.939, E 0.902 / 0.946 and 0.898 / 0.926, F 0.910 / 0.926
     # and 0.908 / 0.937, G 0.911 / 0.959 and 0.949 / 0.969).
-    BLIND_FILE_D: {"PERSON": (0.876, 0.933), "CN_ADDRESS": (0.910, 0.919)},
-    BLIND_FILE_E: {"PERSON": (0.882, 0.926), "CN_ADDRESS": (0.878, 0.906)},
-    BLIND_FILE_F: {"PERSON": (0.890, 0.906), "CN_ADDRESS": (0.888, 0.917)},
-    BLIND_FILE_G: {"PERSON": (0.894, 0.943), "CN_ADDRESS": (0.929, 0.949)},
+    "D": {"PERSON": (0.876, 0.933), "CN_ADDRESS": (0.910, 0.919)},
+    "E": {"PERSON": (0.882, 0.926), "CN_ADDRESS": (0.878, 0.906)},
+    "F": {"PERSON": (0.890, 0.906), "CN_ADDRESS": (0.888, 0.917)},
+    "G": {"PERSON": (0.894, 0.943), "CN_ADDRESS": (0.929, 0.949)},
     # H, scored once blind with the final code: 0.852 / 0.912 and 0.921 / 0.921.
-    BLIND_FILE_H: {"PERSON": (0.832, 0.892), "CN_ADDRESS": (0.901, 0.901)},
+    "H": {"PERSON": (0.832, 0.892), "CN_ADDRESS": (0.901, 0.901)},
     # I to Q, the next working day, each scored once blind with fec291b and with the code of
     # the moment (see benchmarks/README.md: I 0.876 / 0.912 and 0.860 / 0.883 … O 0.944 /
     # 0.954 and 0.774 / 0.856), then looked at; floors are the final code's figures minus
     # 0.02.
-    BLIND_FILE_I: {"PERSON": (0.947, 0.938), "CN_ADDRESS": (0.892, 0.900)},
-    BLIND_FILE_J: {"PERSON": (0.950, 0.944), "CN_ADDRESS": (0.896, 0.912)},
-    BLIND_FILE_K: {"PERSON": (0.940, 0.963), "CN_ADDRESS": (0.855, 0.896)},
-    BLIND_FILE_L: {"PERSON": (0.961, 0.951), "CN_ADDRESS": (0.913, 0.922)},
-    BLIND_FILE_M: {"PERSON": (0.941, 0.960), "CN_ADDRESS": (0.920, 0.949)},
-    BLIND_FILE_N: {"PERSON": (0.954, 0.933), "CN_ADDRESS": (0.900, 0.934)},
-    BLIND_FILE_O: {"PERSON": (0.941, 0.941), "CN_ADDRESS": (0.780, 0.865)},
+    "I": {"PERSON": (0.947, 0.938), "CN_ADDRESS": (0.892, 0.900)},
+    "J": {"PERSON": (0.950, 0.944), "CN_ADDRESS": (0.896, 0.912)},
+    "K": {"PERSON": (0.940, 0.963), "CN_ADDRESS": (0.855, 0.896)},
+    "L": {"PERSON": (0.961, 0.951), "CN_ADDRESS": (0.913, 0.922)},
+    "M": {"PERSON": (0.941, 0.960), "CN_ADDRESS": (0.920, 0.949)},
+    "N": {"PERSON": (0.954, 0.933), "CN_ADDRESS": (0.900, 0.934)},
+    "O": {"PERSON": (0.941, 0.941), "CN_ADDRESS": (0.780, 0.865)},
     # P and Q: the last two, each scored once blind (P with the final code: 0.917 / 0.958 and
     # 0.815 / 0.858; Q just before the last round: 0.962 / 0.946 and 0.773 / 0.852).
-    BLIND_FILE_P: {"PERSON": (0.897, 0.938), "CN_ADDRESS": (0.795, 0.838)},
-    BLIND_FILE_Q: {"PERSON": (0.942, 0.926), "CN_ADDRESS": (0.764, 0.844)},
+    "P": {"PERSON": (0.897, 0.938), "CN_ADDRESS": (0.795, 0.838)},
+    "Q": {"PERSON": (0.942, 0.926), "CN_ADDRESS": (0.764, 0.844)},
 }
+MARKED_FLOORS_BY_FILE = {MARKED_SETS[k][0]: floors for k, floors in _FLOORS_BY_SET.items()}
 
 
 @cache
