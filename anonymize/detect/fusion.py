@@ -455,7 +455,7 @@ def _no_name(text: str, covered: Sequence[Word], span: Span) -> bool:
     whole = len(covered) == 1 and (covered[0].start, covered[0].end) == (span.start, span.end)
     if whole and covered[0].tag in _VERBS and text[span.end : span.end + 1] in ("：", ":"):
         return True
-    if name[0] != "时" or _HAN.match(text, span.start - 1) is None:
+    if name[0] != "时" or span.start == 0 or _HAN.match(text, span.start - 1) is None:
         return False
     if span.score < SURE:
         return True  # 回访时|案主
