@@ -246,7 +246,8 @@ def _person(word: str) -> str | None:
     易平安, but 边玛次仁, 伊帕尔汗); one that opens with no
     surname is a transliterated name (扎西多吉, 阿依古丽).
     """
-    if _MINORITY.fullmatch(word) or is_minority_name(word):
+    glued = len(word) == 4 and word[-1] in _GLUED_FOURTH  # 马海燕原|在: not a Yi name
+    if _MINORITY.fullmatch(word) or (is_minority_name(word) and not glued):
         return word
     if word in _ROLE_NOUNS or word in ROLE_WORDS:
         return None  # 房东, 楼长: a role the tagger read as a name
@@ -339,9 +340,11 @@ def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
             and text[start - 1 : start + 1] in _COMPOUND_SET
             and text[start - 1] not in ROLE_SUFFIXES  # not 护士长|孙红梅
             and text[start - 2 : start] not in ROLE_WORDS  # not 房东|郭铁柱
+            and two_character_frequencies().get(text[start - 2 : start], 0) < _WORD_FREQUENCY
         ):
             word, start = text[start - 1 : start + len(word)], start - 1  # 证人公|孙晓燕
-        if len(word) >= 3 and word[0] == "方" and text[start - 1 : start] in _PARTY:
+        party = text[start - 1 : start] in _PARTY and text[start - 2 : start] not in ROLE_WORDS
+        if len(word) >= 3 and word[0] == "方" and party:
             word, start = word[1:], start + 1  # 甲方|田大勇, 承租方|梁晓蕾: the party, not 方
         name = _person(word)
         if name and len(name) == 3 and not name.startswith(_COMPOUNDS) and "·" not in name:
@@ -479,7 +482,11 @@ def _pronoun_word(text: str, covered: Sequence[Word], span: Span) -> bool:
 def _role_after_surname(text: str, span: Span) -> bool:
     """A "surname" before a role is a preposition or a verb (由|房东承担, 向|乘客补偿); 方
     after a party is the party (警|方追回, 甲|方)."""
-    if text[span.start] == "方" and text[span.start - 1 : span.start] in _PARTY:
+    if (
+        text[span.start] == "方"
+        and text[span.start - 1 : span.start] in _PARTY
+        and text[span.start - 2 : span.start] not in ROLE_WORDS  # 孙女|方晓丽
+    ):
         return True
     surname = 2 if text.startswith(_COMPOUNDS, span.start) else 1
     rest = text[span.start + surname : span.end]
@@ -778,7 +785,7 @@ _ANNEX_UNNAMED = re.compile(
 )
 #: After a house number, a room alone (固戍一路28号|303房, 港口一路33号|401).
 _NUMBER_ROOM = re.compile(
-    rf"[0-9]{{3,4}}{_ROOM_WORD}?(?![0-9A-Za-z元米年万平号人个次%千伏吨斤克度])"
+    rf"[0-9]{{3,4}}{_ROOM_WORD}?(?![0-9A-Za-z元米年万平号人个次%千伏吨斤克度多余届])"
 )
 #: An estate's name ending like one, then its buildings, after a road with no number.
 _ESTATE_AFTER_ROAD = re.compile(
@@ -834,6 +841,12 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
     reads just before a building (碧桂园二期|18栋).
     """
     start, end = span.start, _annexed(text, span.end)
+    if text[span.end - 1 : span.end] in ("路", "街") and any(
+        w.tag in _NOT_IN_ANNEX
+        for w in (by_start.get(i) for i in range(span.end, end))
+        if w is not None
+    ):
+        end = span.end  # 中山路|走到|万达城2栋: an estate after a road, but a verb in between
     if text[end - 1 : end] in ("栋", "幢", "座", "元") and text[end - 2 : end] != "万元":
         room = _GLUED_ROOM.match(text, end)
         if room is not None and (text[end - 1] != "元" or text[end - 2 : end] == "单元"):
@@ -890,7 +903,7 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
 #: An address that ends on a house number, a building or a room (端履门32号, 5栋, 1203室).
 _NUMBERED_END = re.compile(r"[0-9]+(?:号|号楼|栋|幢|座|单元|室)$")
 #: A room's number right after a building or a unit, no unit of measure after it (16栋802).
-_GLUED_ROOM = re.compile(r"[0-9]{3,4}(?:室|房)?(?![0-9A-Za-z元米年人万平块斤个次号%])")
+_GLUED_ROOM = re.compile(r"[0-9]{3,4}(?:室|房)?(?![0-9A-Za-z元米年人万平块斤个次号%多余届])")
 #: What follows a village's 村 in a word about the village (村口, 村道, 村西头), not its name.
 _VILLAGE_AFTER = frozenset("口头里道东西南北小部委")
 _ROOM_WORD_AFTER = re.compile(r"室[温内外友]|房[产东租价子屋间]")
@@ -905,6 +918,8 @@ _FACILITY = re.compile(
 _BUS_LINE = re.compile(r"[A-Za-z]*[0-9]+路")
 #: A house number alone (168号, 3号).
 _NUMBERED = re.compile(r"[0-9]+号")
+#: Tags of a word that is no part of what follows an address (走到, 旁边的).
+_NOT_IN_ANNEX = frozenset({"v", "vd", "p", "u", "f", "c", "d"})
 #: After 楼: downstairs, upstairs … (7号楼下 is at number 7, not in building 7).
 _NOT_BUILDING = frozenset("下上前后顶道梯")
 #: Characters that end a place's name: an address cut before one is cut inside a name.
@@ -1014,11 +1029,11 @@ _CLAUSE_START = frozenset("。；;！？!?：:，,\n")
 @functools.cache
 def _short_slot() -> re.Pattern[str]:
     """Two-character Tibetan, Mongolian and Uyghur names (次旦, 格桑, 图雅) in a name's slot:
-    after a context word or 、, before a delimiter or a verb after names. Syllables that are
+    after a context word, before a delimiter or a verb after names. Syllables that are
     common words (阿曼, 乌兰) are left out."""
     short = sorted(s for s in SYLLABLES if len(s) == 2 and word_frequency(s) < _COMMON_WORD)
     return re.compile(
-        f"(?:{PERSON_CONTEXT_LEAD}|、)(?P<name>{'|'.join(short)})"
+        f"(?:{PERSON_CONTEXT_LEAD})(?P<name>{'|'.join(short)})"
         f"(?=[，,、。；;：:（(]|{GLUED_WORD}|[已在说等和与老])"
     )
 
@@ -1030,6 +1045,21 @@ def _short_minority(text: str) -> list[tuple[int, int, bool]]:
 
 
 _SHORT_OPENINGS = frozenset(s for s in SYLLABLES if len(s) == 2)
+
+
+def _yi_placed(text: str, words: Sequence[Word], start: int, end: int) -> bool:
+    """A four-character Yi name of a distinct clan stands anywhere (邻户吉克石布家), unless it
+    is a place's name's piece (吉克斯坦, 吉木萨尔县, 塔吉克自治县, 吉布提港)."""
+    return (
+        end - start == 4
+        and text[start : start + 2] in DISTINCT_YI_CLANS
+        and text[end - 1] not in _PLACE_PART
+        and text[end : end + 1] not in _PLACE_PART
+        and text[start - 1 : start] != "塔"
+        and text[end - 2 : end] not in ("斯坦", "自治")
+        and text[end - 1 : end + 1] not in ("港口", "提港")
+        and text[end - 1] not in "港岛"
+    )
 
 
 def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]:
@@ -1059,7 +1089,7 @@ def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
                 _MINORITY_LEAD.search(text, max(0, start - 12), start) is not None
                 or (not _HAN.match(before) and (not _HAN.match(after) or after in _MINORITY_FOLLOW))
                 or (before in _CLAUSE_START and end - start >= 4)  # 。格日勒图承认…
-                or (end - start == 4 and text[start : start + 2] in DISTINCT_YI_CLANS)
+                or _yi_placed(text, words, start, end)
                 or any(_overlaps((start, end), t) for t in tagged)
             )
             if not placed:
@@ -1101,6 +1131,7 @@ def _slotted(text: str, found: list[Span], words: Sequence[Word] = ()) -> list[S
     reads one verb there (目击者陈述：)."""
     taken = [(s.start, s.end) for s in found if s.entity in FUSED]
     verbs = {(w.start, w.end) for w in words if w.tag in _VERBS}
+    nouns = {(w.start, w.end) for w in words if w.tag in ("n", "nz", "LOC", "ORG")}
     added = []
     minority: list[tuple[int, int]] | None = None
     for m in _SLOT.finditer(text):
@@ -1116,6 +1147,8 @@ def _slotted(text: str, found: list[Span], words: Sequence[Word] = ()) -> list[S
             continue  # 师|傅联系: the role word was 师傅
         if (start, end) in verbs:
             continue  # 目击者陈述：: the tagger reads one verb there
+        if name[0] not in SURNAMES and (start, end) in nouns:
+            continue  # 居民岩石, 员工刀具: a rarer surname's "name" the tagger reads as a noun
         if minority is None:
             minority = [(a, b) for a, b, _ in minority_names(text)]
         if any(_overlaps((start, end), t) for t in minority):
@@ -1131,6 +1164,10 @@ _TURN = re.compile(
     r"(?:^|(?<=[。！？!?\s）)」”\]：:]))"
     r"(?P<name>[\u4e00-\u9fff]{2,3}?)(?P<kin>爸爸|妈妈|奶奶|爷爷|外婆|外公|家长)?(?=[：:])"
 )
+
+
+#: What follows a form's label rather than a speaker's words: a number or a code.
+_LABEL_VALUE = re.compile(r"\s*[0-9A-Za-z零〇一二三四五六七八九十]")
 
 
 def _speakers(text: str, found: list[Span]) -> list[Span]:
@@ -1157,6 +1194,8 @@ def _speakers(text: str, found: list[Span]) -> list[Span]:
             continue
         if word_frequency(name) >= _EVERYDAY or any(_overlaps((start, end), t) for t in taken):
             continue
+        if name[-1] == "号" or _LABEL_VALUE.match(text, m.end() + 1) is not None:
+            continue  # 单号：一二三, 房号：302: a form's label, not a speaker
         taken.append((start, end))
         added.append(Span(start, end, PERSON, TAGGER_PERSON))
     return found + added if added else found
@@ -1198,17 +1237,24 @@ def _given_pattern() -> re.Pattern[str]:
 _PLACE_NEXT = frozenset("路街道巷弄村镇乡区县市省大北南东西中里屯桥")
 
 
-def _given_named(text: str, found: list[Span]) -> list[Span]:
+def _given_named(text: str, found: list[Span], words: Sequence[Word] = ()) -> list[Span]:
     """A common surname before a given name that is also a word (任和谐得31票, 石平安票数):
     a name, unless the surname closes a word with the character before it (提高|长江) or the
     word's last character opens one with the character after it (国庆|节)."""
     taken = [(s.start, s.end) for s in found if s.entity in FUSED]
+    taken += [(w.start, w.end) for w in words if w.tag in ("LOC", "ORG")]
     added = []
     frequencies = two_character_frequencies()
     for m in _given_pattern().finditer(text):
         start, end = m.span()
         if any(_overlaps((start, end), t) for t in taken):
-            continue
+            continue  # 黄金城小区: a place's name
+        if any(
+            (w.start < start < w.end and word_frequency(text[w.start : w.end]) >= _WORD_FREQUENCY)
+            or (w.tag == "TIME" and w.start < end < w.end)
+            for w in words
+        ):
+            continue  # 春华秋实: a dictionary word across the surname; 国庆节: a time
         if start and frequencies.get(text[start - 1 : start + 1], 0) >= _WORD_FREQUENCY:
             continue
         if frequencies.get(text[end - 1 : end + 1], 0) >= THIRD_MIN_FREQUENCY:
@@ -1365,7 +1411,7 @@ def fuse(
         out = [_given_word(text, s) if s.entity == PERSON else s for s in out]
         out = _slotted(text, out, words)
         out = _speakers(text, out)
-        out = _given_named(text, out)
+        out = _given_named(text, out, words)
         tagged = [(w.start, w.end) for w in words if w.tag == "PER"]
         out = [s for s in out if s.entity != PERSON or not _role(text, s, tagged)]
         out.extend(_listed(text, words, [s for s in out if s.entity == PERSON]))
