@@ -1039,12 +1039,15 @@ def _short_slot() -> re.Pattern[str]:
 
 
 def _short_minority(text: str) -> list[tuple[int, int, bool]]:
-    if not any(text[i : i + 2] in _SHORT_OPENINGS for i in range(len(text) - 1)):
-        return []
+    """The short names of :func:`_short_slot` in ``text`` (placed: a slot is a name's place)."""
+    if _short_opening().search(text) is None:
+        return []  # most texts: no two-character syllable, the slot regex need not run
     return [(*m.span("name"), True) for m in _short_slot().finditer(text)]
 
 
-_SHORT_OPENINGS = frozenset(s for s in SYLLABLES if len(s) == 2)
+@functools.cache
+def _short_opening() -> re.Pattern[str]:
+    return re.compile("|".join(sorted(s for s in SYLLABLES if len(s) == 2)))
 
 
 def _yi_placed(text: str, words: Sequence[Word], start: int, end: int) -> bool:
