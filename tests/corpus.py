@@ -56,6 +56,7 @@ __all__ = [
     "BLIND_FILE_O",
     "BLIND_FILE_P",
     "BLIND_FILE_Q",
+    "BLIND_FILE_R",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -877,11 +878,11 @@ BLIND_FILE_G = Path(__file__).parent / "data" / "blind_notes_2026_12_06_g.txt"
 #: addresses (54 partial). Scored once, blind, with the code of the day's start and the final
 #: code of the day (52ca932, tuned on A–G), see the README.
 BLIND_FILE_H = Path(__file__).parent / "data" / "blind_notes_2026_12_06_h.txt"
-#: Sets I to Q, written on the next working day (dated 2026-12-06 too) each by a helper who
+#: Sets I to R, written on the next working day (dated 2026-12-06 too) each by a helper who
 #: saw nothing on the machine, 120 notes each; each scored once, blind, with fec291b (the
 #: previous day's final code) and with the code of the moment (I before any change, each
-#: later one after the round tuned on the sets before it; P with the final code, Q with the
-#: code just before the last round), see the README.
+#: later one after the round tuned on the sets before it; P and R with the final code, Q
+#: with the code just before the last round), see the README.
 BLIND_FILE_I = Path(__file__).parent / "data" / "blind_notes_2026_12_06_i.txt"
 BLIND_FILE_J = Path(__file__).parent / "data" / "blind_notes_2026_12_06_j.txt"
 BLIND_FILE_K = Path(__file__).parent / "data" / "blind_notes_2026_12_06_k.txt"
@@ -891,6 +892,7 @@ BLIND_FILE_N = Path(__file__).parent / "data" / "blind_notes_2026_12_06_n.txt"
 BLIND_FILE_O = Path(__file__).parent / "data" / "blind_notes_2026_12_06_o.txt"
 BLIND_FILE_P = Path(__file__).parent / "data" / "blind_notes_2026_12_06_p.txt"
 BLIND_FILE_Q = Path(__file__).parent / "data" / "blind_notes_2026_12_06_q.txt"
+BLIND_FILE_R = Path(__file__).parent / "data" / "blind_notes_2026_12_06_r.txt"
 #: Every marked set by its letter, with the day its file is dated: what the accuracy table
 #: prints and the regression floors name.
 MARKED_SETS: dict[str, tuple[Path, str]] = {
@@ -902,7 +904,7 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
             Path(__file__).parent / "data" / f"blind_notes_2026_12_06_{letter.lower()}.txt",
             "2026-12-06",
         )
-        for letter in "DEFGHIJKLMNOPQ"
+        for letter in "DEFGHIJKLMNOPQR"
     },
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
