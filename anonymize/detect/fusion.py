@@ -343,8 +343,7 @@ def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
             and two_character_frequencies().get(text[start - 2 : start], 0) < _WORD_FREQUENCY
         ):
             word, start = text[start - 1 : start + len(word)], start - 1  # 证人公|孙晓燕
-        party = text[start - 1 : start] in _PARTY and text[start - 2 : start] not in ROLE_WORDS
-        if len(word) >= 3 and word[0] == "方" and party:
+        if len(word) >= 3 and _party_fang(text, start):
             word, start = word[1:], start + 1  # 甲方|田大勇, 承租方|梁晓蕾: the party, not 方
         name = _person(word)
         if name and len(name) == 3 and not name.startswith(_COMPOUNDS) and "·" not in name:
@@ -479,16 +478,27 @@ def _pronoun_word(text: str, covered: Sequence[Word], span: Span) -> bool:
     )
 
 
+def _party_fang(text: str, i: int) -> bool:
+    """Whether the 方 at ``i`` closes a party (甲|方, 承租|方, 警|方), not a surname, unless the
+    character before ends a role word (孙女|方晓丽)."""
+    return (
+        text[i : i + 1] == "方"
+        and text[i - 1 : i] in _PARTY
+        and text[max(0, i - 2) : i] not in ROLE_WORDS
+    )
+
+
+def _surname_length(text: str, start: int) -> int:
+    """Characters of the surname a name at ``start`` opens with: 2 for a compound one."""
+    return 2 if text.startswith(_COMPOUNDS, start) else 1
+
+
 def _role_after_surname(text: str, span: Span) -> bool:
     """A "surname" before a role is a preposition or a verb (由|房东承担, 向|乘客补偿); 方
     after a party is the party (警|方追回, 甲|方)."""
-    if (
-        text[span.start] == "方"
-        and text[span.start - 1 : span.start] in _PARTY
-        and text[span.start - 2 : span.start] not in ROLE_WORDS  # 孙女|方晓丽
-    ):
+    if _party_fang(text, span.start):
         return True
-    surname = 2 if text.startswith(_COMPOUNDS, span.start) else 1
+    surname = _surname_length(text, span.start)
     rest = text[span.start + surname : span.end]
     if rest in ROLE_WORDS or rest in _ROLE_NOUNS:
         return True
@@ -556,7 +566,7 @@ def _verb_cut(text: str, covered: Sequence[Word], span: Span) -> Span:
         return span
     if text[span.end - 1] not in _CUT_VERBS:
         return span  # 钟大有: 有 ends names as often as it follows them
-    surname = 2 if text.startswith(_COMPOUNDS, span.start) else 1
+    surname = _surname_length(text, span.start)
     if span.end - 1 - span.start <= surname:
         return span
     return Span(span.start, span.end - 1, span.entity, span.score)
@@ -1270,7 +1280,7 @@ def _given_named(text: str, found: list[Span], words: Sequence[Word] = ()) -> li
 
 def _given_word(text: str, span: Span) -> Span:
     """A two-character name read on over a given name that is also a word (景立|新 → 景立新)."""
-    surname = 2 if text.startswith(_COMPOUNDS, span.start) else 1
+    surname = _surname_length(text, span.start)
     if span.end - span.start != surname + 1:
         return span
     if text[span.start + surname : span.end + 1] not in GIVEN_NAME_WORDS:
