@@ -92,6 +92,7 @@ from anonymize.detect._names import (
     COMPOUND_SURNAMES,
     GIVEN_NAME_WORDS,
     GLUED_WORD,
+    NAME_STOP,
     NOT_NAMES,
     ORG_WORDS,
     PERSON_CONTEXT_LEAD,
@@ -907,7 +908,29 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
         start += 1  # 反映 is a word, 映锦 none: 映 is no part of the address (到|达州市 stays)
     if _BUILDING_START.match(text, start):
         start = _estate_before(text, by_end, start)
+    tail = _BUILDING_TAIL.match(text, end) if text[end - 1 : end] not in _NO_TAIL_AFTER else None
+    if tail is not None and not any(
+        w.tag in _NOT_IN_ANNEX
+        for w in (by_start.get(i) for i in range(end, tail.end()))
+        if w is not None
+    ):
+        end = tail.end()  # …华荣时代大厦|1802, …88号|财富大厦26楼, …魅力之城|38-1003
     return Span(start, end, ADDRESS, span.score)
+
+
+#: A building's or an estate's number, floor or room right after an address: 1802, 38-1003,
+#: 7门402号, B座, 西楼12层, W2区; optionally after the building's name (财富大厦26楼). Floors
+#: in words (二楼会议室) and village groups are left to the other rules.
+_TAIL_UNIT = r"(?:号楼|号|栋|幢|座|单元|室|房(?![产东租价子屋间])|楼|层|门|区)"
+_TAIL_CODE = rf"(?:[东西南北主副]楼)?(?:[A-Za-z]?[0-9]+|[A-Za-z](?=[座区栋幢])){_TAIL_UNIT}"
+_BUILDING_TAIL = re.compile(
+    r"(?:[\u4e00-\u9fff]{0,8}?(?:大厦|中心|广场|大楼|写字楼|商厦|城|花园|公寓|苑|小区|家园))?"
+    rf"(?:(?:{_TAIL_CODE}){{1,4}}(?:[0-9]{{3,4}}(?![0-9\u4e00-\u9fff]))?"
+    r"|[0-9]+-[0-9]+(?:-[0-9]+)?|[0-9]{3,4}(?![0-9\u4e00-\u9fff]))"
+    r"(?![0-9A-Za-z元米年人万平块斤个次%多余届岁辆名户家条件位台起电线车期点分号组])"
+)
+#: Ends after which a number is no part of the address (江宁区|2024年, 南京市|3个).
+_NO_TAIL_AFTER = frozenset("省市区县镇乡州旗")
 
 
 #: An address that ends on a house number, a building or a room (端履门32号, 5栋, 1203室).
@@ -1135,8 +1158,12 @@ _SLOT = re.compile(
     f"(?P<name>(?:{'|'.join(COMPOUND_SURNAMES)}|[{''.join(sorted(_SURNAMES - _NOT_SLOT_FIRST))}])"
     "[\u4e00-\u9fff]{1,2}?)"
     "(?=[，,、（(：:。；;]|反映|来电|报警|表示|称|说|等"
-    f"|{GLUED_WORD}|[与和也已今到家]|入户|接待|陪同)"
+    f"|{GLUED_WORD}|[与和也已今到家在]|入户|接待|陪同|于(?=[0-9一二三四五六七八九十今昨前去本上下同当次该])|电话)"
 )
+
+
+#: Kin words whose second character is a surname too (其父|母正在闹离婚).
+_KIN_PAIRS = frozenset(("父母", "子女", "儿女", "兄弟", "姐妹", "夫妻", "母子", "父子", "母女", "父女"))
 
 
 def _slotted(text: str, found: list[Span], words: Sequence[Word] = ()) -> list[Span]:
@@ -1158,6 +1185,8 @@ def _slotted(text: str, found: list[Span], words: Sequence[Word] = ()) -> list[S
             continue  # 来|探望 (a verb, come); 信息, 关系, 安全: far too common to be a name
         if text[start - 1 : start] == "师" or any(_overlaps((start, end), t) for t in taken):
             continue  # 师|傅联系: the role word was 师傅
+        if any(c in "的了是着过" for c in name[1:]) or text[start - 1 : start + 1] in _KIN_PAIRS:
+            continue  # 警官|的电话; 其父|母正在: the lead and the "surname" are one word
         if (start, end) in verbs:
             continue  # 目击者陈述：: the tagger reads one verb there
         if name[0] not in SURNAMES and (start, end) in nouns:
@@ -1288,6 +1317,67 @@ def _given_word(text: str, span: Span) -> Span:
     if two_character_frequencies().get(text[span.end : span.end + 2], 0) >= THIRD_MIN_FREQUENCY:
         return span  # 调度员刘平|安排: 安排 takes the character
     return Span(span.start, span.end + 1, PERSON, span.score)
+
+
+#: Compound surnames that are no common word and no place (司马, 东方, 长孙, 西门, 南宫 and
+#: 濮阳 are: 公司马上, 东方红, 长孙女, 南宫市): the tagger knows few of them (令狐雪 read as a
+#: verb, 上官|红 as a name and an adjective), so one before a given name is a name.
+_RARE_COMPOUNDS = tuple(c for c in COMPOUND_SURNAMES if c not in ("司马", "东方", "长孙", "西门", "南宫", "濮阳"))
+_RARE_COMPOUND = re.compile(f"(?:{'|'.join(_RARE_COMPOUNDS)})(?=[\u4e00-\u9fff])")
+_GLUED = re.compile(GLUED_WORD)
+#: Characters that are no given name's after a surname (令狐的, 欧阳在, 慕容雪|称, 端木晴|骑).
+_NO_GIVEN = frozenset(NAME_STOP) | _GLUED_FOURTH | _CUT_VERBS | frozenset("家之忘转")
+
+
+def _compound_named(text: str, found: list[Span], words: Sequence[Word]) -> list[Span]:
+    """A name after a compound surname of :data:`_RARE_COMPOUNDS`: the surname and one given
+    character, and a second where the tagger reads the two as one word or name (上官宇航,
+    司徒嘉慧) or, reading no word from the second on, it is no stop character (欧阳振华于);
+    not before a title (欧阳女士). A name found there that starts inside it or is a piece of
+    it gives way; none where a common word crosses the surname's first character (公司|徒步)
+    or the tagger reads a long place or organisation over it (诸葛镇).
+    """
+    if not any(c in text for c in _COMPOUND_FIRST):
+        return found
+    added: list[Span] = []
+    for m in _RARE_COMPOUND.finditer(text):
+        start = m.start()
+        if start and word_frequency(text[start - 1 : start + 1]) >= _COMMON_WORD:
+            continue  # 公司|徒步
+        if any(w.tag in _OPEN_TAGS and w.start <= start < w.end and w.end - start > 3 for w in words):
+            continue  # 诸葛镇, 欧阳修纪念馆
+        given = start + 2
+        if text[given] in _NO_GIVEN or any(text.startswith(t, given) for t in _TITLES):
+            continue
+        end = given + 1
+        second = text[end : end + 1]
+        if (
+            second
+            and _HAN.match(second)
+            and not any(text.startswith(t, end) for t in _TITLES)
+            and _GLUED.match(text, end) is None  # 欧阳洋|交来
+        ):
+            joined = second not in _NO_GIVEN and any(
+                w.start <= given and w.end == end + 1 for w in words
+            )
+            opened = any(w.start == end and w.end > end + 1 for w in words)
+            if joined or (
+                not opened
+                and second not in _NO_GIVEN
+                and word_frequency(text[end : end + 2]) < _COMMON_WORD
+                and text[given : given + 2] not in function_words()
+            ):
+                end += 1
+        covering = [
+            s for s in found if s.entity == PERSON and _overlaps((s.start, s.end), (start, end))
+        ]
+        if any(s.start < start for s in covering):
+            continue  # a name read from before the surname keeps it
+        if any(s.start == start and s.end >= end for s in covering):
+            continue  # already read, as long or longer
+        found = [s for s in found if s not in covering]
+        added.append(Span(start, end, PERSON, TAGGER_PERSON))
+    return found + added if added else found
 
 
 def _unglued(text: str, span: Span) -> Span:
@@ -1423,6 +1513,7 @@ def fuse(
         out = [_unglued(text, s) if s.entity == PERSON else s for s in out]
         out = [_given_word(text, s) if s.entity == PERSON else s for s in out]
         out = _slotted(text, out, words)
+        out = _compound_named(text, out, words)
         out = _speakers(text, out)
         out = _given_named(text, out, words)
         tagged = [(w.start, w.end) for w in words if w.tag == "PER"]
@@ -1510,6 +1601,9 @@ def doubts(text: str, spans: Sequence[Span]) -> list[tuple[int, int]]:
         for s in spans
         if s.entity in FUSED
     ]
+    # A surname right after a role or a kin word opens a name even where it opens a word
+    # (孩子妈妈甘露电话, 客户马力于: names that are words too).
+    windows += [(max(0, m.end() - BEFORE), min(size, m.end() + AFTER)) for m in _led().finditer(text)]
     # A transliterated name (阿依古丽·托合提) is read whole, with context on both sides.
     windows += [
         (max(0, m.start() - DOT_SIDE - BEFORE), min(size, m.end() + DOT_SIDE + AFTER))
@@ -1540,6 +1634,12 @@ def doubts(text: str, spans: Sequence[Span]) -> list[tuple[int, int]]:
 
 #: Windows this close are read as one: a gap of a character or two would cut a word.
 _GAP = 2
+
+
+@functools.cache
+def _led() -> re.Pattern[str]:
+    """A role or kin word (:data:`PERSON_CONTEXT_LEAD`) right before a surname."""
+    return re.compile(f"(?:{PERSON_CONTEXT_LEAD})(?=[{''.join(sorted(_SURNAMES))}])")
 
 
 def _in_word(text: str, i: int) -> bool:
