@@ -57,6 +57,7 @@ __all__ = [
     "BLIND_FILE_P",
     "BLIND_FILE_Q",
     "BLIND_FILE_R",
+    "BLIND_FILE_S",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -893,6 +894,9 @@ BLIND_FILE_O = Path(__file__).parent / "data" / "blind_notes_2026_12_06_o.txt"
 BLIND_FILE_P = Path(__file__).parent / "data" / "blind_notes_2026_12_06_p.txt"
 BLIND_FILE_Q = Path(__file__).parent / "data" / "blind_notes_2026_12_06_q.txt"
 BLIND_FILE_R = Path(__file__).parent / "data" / "blind_notes_2026_12_06_r.txt"
+#: Written by a helper in a later session the same day (S), scored once blind with the code
+#: of that round (see the README).
+BLIND_FILE_S = Path(__file__).parent / "data" / "blind_notes_2026_12_06_s.txt"
 #: Every marked set by its letter, with the day its file is dated: what the accuracy table
 #: prints and the regression floors name.
 MARKED_SETS: dict[str, tuple[Path, str]] = {
@@ -904,7 +908,7 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
             Path(__file__).parent / "data" / f"blind_notes_2026_12_06_{letter.lower()}.txt",
             "2026-12-06",
         )
-        for letter in "DEFGHIJKLMNOPQR"
+        for letter in "DEFGHIJKLMNOPQRS"
     },
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")

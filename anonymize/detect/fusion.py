@@ -1163,7 +1163,9 @@ _SLOT = re.compile(
 
 
 #: Kin words whose second character is a surname too (其父|母正在闹离婚).
-_KIN_PAIRS = frozenset(("父母", "子女", "儿女", "兄弟", "姐妹", "夫妻", "母子", "父子", "母女", "父女"))
+_KIN_PAIRS = frozenset(
+    ("父母", "子女", "儿女", "兄弟", "姐妹", "夫妻", "母子", "父子", "母女", "父女")
+)
 
 
 def _slotted(text: str, found: list[Span], words: Sequence[Word] = ()) -> list[Span]:
@@ -1223,7 +1225,8 @@ def _speakers(text: str, found: list[Span]) -> list[Span]:
     if len(turns) < 2:
         return found
     names = {(s.start, s.end) for s in found if s.entity == PERSON}
-    if not any(m.span("name") in names for m in turns):
+    chat = _CHAT.search(text) is not None
+    if not chat and not any(m.span("name") in names for m in turns):
         return found
     taken = [(s.start, s.end) for s in found if s.entity in FUSED]
     added = []
@@ -1231,7 +1234,8 @@ def _speakers(text: str, found: list[Span]) -> list[Span]:
         start, end = m.span("name")
         name = m.group("name")
         if not (name[0] in _SURNAMES or name.startswith(_COMPOUNDS)):
-            continue
+            if not (chat and _given_alone(name)):
+                continue
         if _title(name) or name in _ROLE_NOUNS or name in function_words():
             continue
         if word_frequency(name) >= _EVERYDAY or any(_overlaps((start, end), t) for t in taken):
@@ -1240,7 +1244,34 @@ def _speakers(text: str, found: list[Span]) -> list[Span]:
             continue  # 单号：一二三, 房号：302: a form's label, not a speaker
         taken.append((start, end))
         added.append(Span(start, end, PERSON, TAGGER_PERSON))
+    # A speaker named by a given name alone is that name where the chat mentions them too
+    # (浩然妈妈：周老师，浩然有点发烧).
+    for name in {text[a.start : a.end] for a in added if _given_alone(text[a.start : a.end])}:
+        for m in re.finditer(re.escape(name), text):
+            if not any(_overlaps(m.span(), t) for t in taken):
+                taken.append(m.span())
+                added.append(Span(m.start(), m.end(), PERSON, TAGGER_PERSON))
     return found + added if added else found
+
+
+#: Words that say a text is a chat or a transcript (微信群聊, 业主群, 语音转文字).
+_CHAT = re.compile("群聊|聊天|群里|微信|业主群|家长群|语音转文字|对话|录音")
+
+
+def _given_alone(name: str) -> bool:
+    """Whether a chat's speaker may be a given name alone (子轩, 诗琪): two characters, no
+    surname's ``小``/``老``/``阿`` before, no role's ending, no title, role or word of use."""
+    return (
+        len(name) == 2
+        and name[0] not in _NOT_FIRST
+        and name[0] not in _SURNAMES
+        and name[-1] not in ROLE_SUFFIXES
+        and name not in _TITLES
+        and name not in _ROLE_NOUNS
+        and name not in function_words()
+        and word_frequency(name) < _COMMON_WORD
+        and _CHAT.search(name) is None
+    )
 
 
 #: jieba's frequency from which a word in a name's slot is the word (信息 12,256, 关系), not a
@@ -1322,7 +1353,9 @@ def _given_word(text: str, span: Span) -> Span:
 #: Compound surnames that are no common word and no place (司马, 东方, 长孙, 西门, 南宫 and
 #: 濮阳 are: 公司马上, 东方红, 长孙女, 南宫市): the tagger knows few of them (令狐雪 read as a
 #: verb, 上官|红 as a name and an adjective), so one before a given name is a name.
-_RARE_COMPOUNDS = tuple(c for c in COMPOUND_SURNAMES if c not in ("司马", "东方", "长孙", "西门", "南宫", "濮阳"))
+_RARE_COMPOUNDS = tuple(
+    c for c in COMPOUND_SURNAMES if c not in ("司马", "东方", "长孙", "西门", "南宫", "濮阳")
+)
 _RARE_COMPOUND = re.compile(f"(?:{'|'.join(_RARE_COMPOUNDS)})(?=[\u4e00-\u9fff])")
 _GLUED = re.compile(GLUED_WORD)
 #: Characters that are no given name's after a surname (令狐的, 欧阳在, 慕容雪|称, 端木晴|骑).
@@ -1344,7 +1377,9 @@ def _compound_named(text: str, found: list[Span], words: Sequence[Word]) -> list
         start = m.start()
         if start and word_frequency(text[start - 1 : start + 1]) >= _COMMON_WORD:
             continue  # 公司|徒步
-        if any(w.tag in _OPEN_TAGS and w.start <= start < w.end and w.end - start > 3 for w in words):
+        if any(
+            w.tag in _OPEN_TAGS and w.start <= start < w.end and w.end - start > 3 for w in words
+        ):
             continue  # 诸葛镇, 欧阳修纪念馆
         given = start + 2
         if text[given] in _NO_GIVEN or any(text.startswith(t, given) for t in _TITLES):
@@ -1432,6 +1467,60 @@ def _dotted(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]:
     return kept + joined
 
 
+#: Characters that end the part of a transliterated name after its middle dot.
+_DOT_STOP = frozenset(NAME_STOP) | (_GLUED_FOURTH - {"都"}) | frozenset("同")
+#: Tags of a tagger word that the part after a middle dot does not run into (…托合塔尔|务农).
+_DOT_STOP_TAGS = frozenset(
+    {"v", "vn", "vd", "a", "ad", "d", "p", "c", "u", "f", "LOC", "ORG", "TIME", "m", "q"}
+)
+
+
+def _dot_tail(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]:
+    """A transliterated name read on to the end of its part after the middle dot.
+
+    The tagger cuts such parts inside (阿不都热依木·买买提|明, 别克·哈力|木) or leaves
+    them out (叶尔肯|·托合塔尔务农): from a name that holds or ends at a middle dot, the name
+    runs on over Chinese characters, at most :data:`DOT_SIDE` after the dot, to a stop
+    character (:data:`_DOT_STOP`) or a tagger word that is a verb, a function word, a
+    place or a number.
+    """
+    if "·" not in text:
+        return found
+    by_start = {w.start: w for w in words}
+    out = []
+    for span in found:
+        end = span.end
+        if span.entity != PERSON:
+            out.append(span)
+            continue
+        if text[end : end + 1] == "·" and _HAN.match(text, end + 1):
+            dot = end
+            end += 1
+        elif (dot := text.rfind("·", span.start, end)) < 0:
+            out.append(span)
+            continue
+        after = by_start.get(dot + 1)
+        if after is not None and after.tag in _NOT_NAME_PART and after.tag != "w":
+            out.append(span)  # 康妮·|史密斯 read as a place: no name's part
+            continue
+        while end < len(text) and end - dot <= DOT_SIDE and _HAN.match(text, end):
+            if text[end] in _DOT_STOP or word_frequency(text[end : end + 2]) >= _COMMON_WORD:
+                break  # …吐尔逊|家属, …伊明|去
+            word = by_start.get(end)
+            if (
+                word is not None
+                and word.tag in _DOT_STOP_TAGS
+                and end - dot > 2
+                and (word.end - word.start >= 2 or word.tag in ("p", "c", "u"))
+            ):
+                break  # …托合塔尔|务农, …艾力|热情接待 (but 阿不|都热西提: 都 read alone)
+            end += 1
+        if end - dot < 3:  # no part of two characters after the dot
+            end = span.end if span.end > dot else dot
+        out.append(Span(span.start, end, PERSON, span.score) if end > dot + 1 else span)
+    return out
+
+
 def _name_part(text: str, word: Word) -> bool:
     """Whether a word beside a middle dot may be the other part of a transliterated name.
 
@@ -1510,6 +1599,7 @@ def fuse(
         out.extend(Span(s, e, PERSON, TAGGER_PERSON) for s, e in found)
         out = _dotted(text, words, out)
         out = _minority(text, words, out)
+        out = _dot_tail(text, words, out)
         out = [_unglued(text, s) if s.entity == PERSON else s for s in out]
         out = [_given_word(text, s) if s.entity == PERSON else s for s in out]
         out = _slotted(text, out, words)
@@ -1603,7 +1693,9 @@ def doubts(text: str, spans: Sequence[Span]) -> list[tuple[int, int]]:
     ]
     # A surname right after a role or a kin word opens a name even where it opens a word
     # (孩子妈妈甘露电话, 客户马力于: names that are words too).
-    windows += [(max(0, m.end() - BEFORE), min(size, m.end() + AFTER)) for m in _led().finditer(text)]
+    windows += [
+        (max(0, m.end() - BEFORE), min(size, m.end() + AFTER)) for m in _led().finditer(text)
+    ]
     # A transliterated name (阿依古丽·托合提) is read whole, with context on both sides.
     windows += [
         (max(0, m.start() - DOT_SIDE - BEFORE), min(size, m.end() + DOT_SIDE + AFTER))

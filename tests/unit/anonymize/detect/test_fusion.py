@@ -10,6 +10,7 @@ score (:func:`test_paths_when_every_text_here_then_identical_findings`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 import polars as pl
@@ -175,6 +176,19 @@ ANNEXED = [
         "12345转办：来电人反映，北湖区东风路金色家园B区9栋连续三天供水不正常。",
         "北湖区东风路金色家园B区9栋",
     ),
+    # a building's room or block after its name (modelled on misses of blind set R)
+    (
+        "本应送至滨江区江南大道100号星光时代大厦1802，骑手却送到了隔壁楼。",
+        "滨江区江南大道100号星光时代大厦1802",
+    ),
+    (
+        "收件地址为上海市徐汇区漕溪北路100号上海电影广场B座。",
+        "上海市徐汇区漕溪北路100号上海电影广场B座",
+    ),
+    (
+        "用户住滨湖区蠡湖大道200号万科魅力之城38-1003。经核实，快递员确未电话联系。",
+        "滨湖区蠡湖大道200号万科魅力之城38-1003",
+    ),
 ]
 #: Notes that hold no address: a bus line is none (K9路).
 NO_ADDRESS = ["2024年3月8日傍晚乘坐K9路公交车回家，在车上看到一名男子。"]
@@ -297,6 +311,22 @@ NAMES_IN = [
     ("居民岩石，堆在路边影响通行。", []),
     ("他看过大众、别克等几个品牌的车，还没决定。", []),
     ("王芳：好的，我明天过来拿。\n单号：一二三四五", ["王芳"]),
+    # modelled on misses of blind sets P, R and S (2026-12-06), names changed: a rare compound
+    # surname opens a name the tagger does not know or cuts
+    ("证件挂失：令狐婷于昨日在地铁3号线上丢失身份证一张。", ["令狐婷"]),
+    ("高龄津贴核查：上官兰老人，1938年生，户籍在本社区。", ["上官兰"]),
+    ("受理：申请人端木丽与其兄端木强申请办理继承权公证。", ["端木丽", "端木强"]),
+    ("操场奔跑时与林小雨相撞，上官子豪额头磕破约2厘米。", ["林小雨", "上官子豪"]),
+    ("家属欧阳女士下午来院缴费。", []),
+    ("公司徒步活动定于周六举行。", []),
+    # a name that is a word too, after a role or a kin word (the tagger reads the window)
+    ("值班老师与孩子妈妈温暖电话确认并视频核对后放行。", ["温暖"]),
+    ("七年级（2）班学生黄金在考场使用手机，被监考老师发现。", ["黄金"]),
+    ("其父母正在闹离婚，孩子由奶奶照顾。", []),
+    ("业主群聊天：群聊：欢迎新邻居 王芳：大家好", ["王芳"]),
+    # the part after a middle dot read to its end, not into the verb after it
+    ("见证人别克·哈力木。", ["别克·哈力木"]),
+    ("住院登记：患者阿不都热依木·买买提明，男，63岁。", ["阿不都热依木·买买提明"]),
 ]  # fmt: skip
 #: A name glued to an emoji (LAC knows no emoji and reads 📌王琴 as one word).
 EMOJI = [
@@ -580,3 +610,11 @@ def test_fused_paths_when_names_in_a_note_then_exactly_those_are_person(
 ) -> None:
     expected = set().union(*(_span(text, name) for name in names)) if names else set()
     assert _found(text, "PERSON") == expected
+
+
+def test_fused_paths_when_chat_speakers_go_by_given_names_then_every_mention_is_person() -> None:
+    text = "班级微信群聊：雨桐：明天几点集合？ 嘉豪：早上，校门口。 雨桐：好的，嘉豪你带水。"
+    every = {(m.start(), m.end()) for name in ("雨桐", "嘉豪") for m in re.finditer(name, text)}
+    assert _found(text, "PERSON") == every
+    # no chat: a speaker-like given name alone stays unread
+    assert _found("备注：雨桐：明天几点集合？", "PERSON") == set()
