@@ -129,6 +129,8 @@ ROLE_WORDS = (
     "维修工", "环卫工", "清洁工", "保洁", "电工", "焊工", "木工", "农民工",
     "其母", "其父", "其妻", "其夫", "其子", "其女", "脱贫户", "监测户", "低保户", "贫困户",
     "五保户", "困难户", "志愿者",
+    "其兄", "其弟", "其姐", "其妹", "买家", "卖家", "买方", "卖方", "法人代表", "网管", "船主",
+    "摊主", "实名", "名叫", "叫做",
 )  # fmt: skip
 #: Words that are also common given names (海洋, 立新, 天明): after a surname the rules stop
 #: before such a word's second character (景立|新二人, 牟海|洋家) where a common word starts;

@@ -818,6 +818,23 @@ _VILLAGE_GROUP = re.compile(
 )
 
 
+def _adjacent_joined(found: list[Span]) -> list[Span]:
+    """Addresses that touch are one (…金井湾|片区台湾创业园8号楼405: the tagger split it)."""
+    addresses = sorted(s for s in found if s.entity == ADDRESS)
+    if len(addresses) < 2:
+        return found
+    joined: list[Span] = []
+    for span in addresses:
+        if joined and joined[-1].end >= span.start:
+            last = joined[-1]
+            joined[-1] = Span(
+                last.start, max(last.end, span.end), ADDRESS, max(last.score, span.score)
+            )
+        else:
+            joined.append(span)
+    return [s for s in found if s.entity != ADDRESS] + joined
+
+
 def _annexed(text: str, end: int) -> int:
     """The end of an address after its annex, building and room parts (see :data:`_ANNEX`)."""
     if end == 0 or end >= len(text):
@@ -907,7 +924,8 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
     ):
         start += 1  # 反映 is a word, 映锦 none: 映 is no part of the address (到|达州市 stays)
     if _BUILDING_START.match(text, start):
-        start = _estate_before(text, by_end, start)
+        start = min(_estate_before(text, by_end, start), _estate_opened(text, by_start, start))
+    start = _admin_before(text, by_end, start)
     tail = _BUILDING_TAIL.match(text, end) if text[end - 1 : end] not in _NO_TAIL_AFTER else None
     if tail is not None and not any(
         w.tag in _NOT_IN_ANNEX
@@ -988,6 +1006,66 @@ def _estate_before(text: str, by_end: dict[int, Word], start: int) -> int:
             break
         start = w.start
     return start
+
+
+#: Words that open an estate's name before its building (我家在|金地格林小城12栋, 房号|…).
+_ESTATE_OPENERS = (
+    "我家在",
+    "家住在",
+    "住在",
+    "家在",
+    "我住",
+    "家住",
+    "住",
+    "在",
+    "地址",
+    "房号",
+    "位于",
+)
+
+
+#: Words for a kind of area, no place's name (郊区, 市区, 辖区).
+_AREA_NOUNS = frozenset(
+    ("郊区", "城区", "市区", "小区", "园区", "社区", "辖区", "景区", "山区", "地区", "老区", "片区")
+)
+#: The end of a province's, a prefecture's, a county's or a town's name.
+_ADMIN_END = re.compile(r"(?:省|自治区|市|自治州|州|盟|地区|县|自治县|旗|区|镇|乡|街道)$")
+
+
+def _admin_before(text: str, by_end: dict[int, Word], start: int) -> int:
+    """The start of the administrative names the tagger reads right before an address
+    it split off (青海省|海南藏族自治州|共和县|倒淌河镇|哈乙亥村6号): places, and any word of
+    three characters or more that ends like one (LAC read 倒淌河镇 as a verb)."""
+    while (w := by_end.get(start)) is not None:
+        piece = text[w.start : w.end]
+        if not (_HAN_ONLY.match(piece) and _ADMIN_END.search(piece)):
+            break
+        if len(piece) < 3 and (w.tag != "LOC" or piece in _AREA_NOUNS):
+            break  # 郊区|鱼嘴镇…: the outskirts, no place's name
+        start = w.start
+    return start
+
+
+def _estate_opened(text: str, by_start: dict[int, Word], start: int) -> int:
+    """The start of an estate's name between a clause's start or an opener
+    (:data:`_ESTATE_OPENERS`) and a building's number: two to eight characters, none a
+    verb or a function word the tagger reads (请|到12栋 is none); ``start`` where there is
+    none."""
+    run = start
+    while run > 0 and start - run < 12 and re.match(r"[\u4e00-\u9fffA-Za-z]", text[run - 1]):
+        run -= 1
+    if run > 0 and start - run >= 12:
+        return start
+    for opener in _ESTATE_OPENERS:
+        if text.startswith(opener, run) and start - run - len(opener) >= 2:
+            run += len(opener)
+            break
+    if not 2 <= start - run <= 8 or not _HAN.match(text, run):
+        return start
+    words = [by_start.get(i) for i in range(run, start)]
+    if any(w is not None and (w.tag in _NOT_IN_ANNEX or w.end > start) for w in words):
+        return start
+    return run
 
 
 def _placelike(word: Word, text: str) -> bool:
@@ -1145,7 +1223,7 @@ def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
 #: Function words that glue onto a two-character name's end (符晓凭身份证, 满江下个月): rare
 #: as a given name's last character. Left out: 刚, 明, 和, 才, 将, 从 and 同, which end
 #: names as often (王志刚, 李明, 刘德才, 王志同).
-_GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未经用")
+_GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未经用现")
 
 
 #: A name's slot no word fills (市民高峰来电称, 报警人金融，女, 甲方周全，乙方): after a context
@@ -1651,6 +1729,7 @@ def fuse(
         word_at = {w.start: w for w in words}
         word_before = {w.end: w for w in words}
         out = [_edged(text, word_at, word_before, s) if s.entity == ADDRESS else s for s in out]
+        out = _adjacent_joined(out)
 
     return sorted(set(out))
 
