@@ -58,6 +58,7 @@ __all__ = [
     "BLIND_FILE_Q",
     "BLIND_FILE_R",
     "BLIND_FILE_S",
+    "BLIND_FILE_T",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -894,9 +895,10 @@ BLIND_FILE_O = Path(__file__).parent / "data" / "blind_notes_2026_12_06_o.txt"
 BLIND_FILE_P = Path(__file__).parent / "data" / "blind_notes_2026_12_06_p.txt"
 BLIND_FILE_Q = Path(__file__).parent / "data" / "blind_notes_2026_12_06_q.txt"
 BLIND_FILE_R = Path(__file__).parent / "data" / "blind_notes_2026_12_06_r.txt"
-#: Written by a helper in a later session the same day (S), scored once blind with the code
-#: of that round (see the README).
+#: Written by helpers in a later session the same day (S, then T), each scored once blind
+#: with the code of its round (see the README).
 BLIND_FILE_S = Path(__file__).parent / "data" / "blind_notes_2026_12_06_s.txt"
+BLIND_FILE_T = Path(__file__).parent / "data" / "blind_notes_2026_12_06_t.txt"
 #: Every marked set by its letter, with the day its file is dated: what the accuracy table
 #: prints and the regression floors name.
 MARKED_SETS: dict[str, tuple[Path, str]] = {
@@ -908,7 +910,7 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
             Path(__file__).parent / "data" / f"blind_notes_2026_12_06_{letter.lower()}.txt",
             "2026-12-06",
         )
-        for letter in "DEFGHIJKLMNOPQRS"
+        for letter in "DEFGHIJKLMNOPQRST"
     },
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")

@@ -812,10 +812,27 @@ _DOOR = re.compile(rf"(?:门|单元)[0-9]+{_ROOM_WORD}?")
 #: the address (a floor in digits, 3栋5楼, stays: it is part of a flat's number).
 _FLOOR = re.compile(r"(?<=[^0-9一二三四五六七八九十])[一二三四五六七八九十]+(?:楼|层)$")
 #: Words that may open a run the tagger reads but are no part of the address.
-_NOT_OPENING = ("隔壁", "位于", "住在", "郊区", "致", "在", "对")
+_NOT_OPENING = ("隔壁", "位于", "住在", "郊区", "致", "在", "对", "自")
 _VILLAGE_GROUP = re.compile(
     rf"(?:(?:{_NUMERAL})(?:社|组|队)|[\u4e00-\u9fff]{{1,3}}?(?:组|屯))(?:[0-9]+号)?"
+    r"|(?![有是在和与的了到从])[\u4e00-\u9fff]{2,5}[0-9]+号(?![0-9A-Za-z\u4e00-\u9fff])"
 )
+
+
+_BARE_ROAD = re.compile(r"[\u4e00-\u9fff]+(?:路|街|大道|大街|巷|胡同)")
+#: A road's part or a place on it that would make it an address.
+_ROAD_PLACE = frozenset("号栋幢座室村组苑园城院楼")
+
+
+def _bare_road(text: str, span: Span) -> bool:
+    """A road with no number, alone or after its city and district (在梁溪区中山路|违法停车,
+    在拉萨市城关区北京中路|与一辆货车): where traffic happened, no address."""
+    piece = text[span.start : span.end]
+    road = re.split("[省市区县旗镇乡]", piece)[-1]  # 城关区|北京中路: the road's own name
+    if _BARE_ROAD.fullmatch(piece) is None or any(c in _ROAD_PLACE for c in road):
+        return False
+    after = text[span.end : span.end + 1]
+    return not (after.isdigit() or after in "甲乙丙丁一二三四五六七八九十")
 
 
 def _adjacent_joined(found: list[Span]) -> list[Span]:
@@ -956,7 +973,7 @@ _NUMBERED_END = re.compile(r"[0-9]+(?:号|号楼|栋|幢|座|单元|室)$")
 #: A room's number right after a building or a unit, no unit of measure after it (16栋802).
 _GLUED_ROOM = re.compile(r"[0-9]{3,4}(?:室|房)?(?![0-9A-Za-z元米年人万平块斤个次号%多余届])")
 #: What follows a village's 村 in a word about the village (村口, 村道, 村西头), not its name.
-_VILLAGE_AFTER = frozenset("口头里道东西南北小部委")
+_VILLAGE_AFTER = frozenset("口头里道东西南北小部委民")
 _ROOM_WORD_AFTER = re.compile(r"室[温内外友]|房[产东租价子屋间]")
 _WHOLE_BUILDING = re.compile(r"(?<=[栋幢座楼])整(?:栋|幢|座)楼?$")
 #: A business park, a market or a centre right after a house number, at an address's end:
@@ -1238,6 +1255,32 @@ _SLOT = re.compile(
     "(?=[，,、（(：:。；;]|反映|来电|报警|表示|称|说|等"
     f"|{GLUED_WORD}|[与和也已今到家在]|入户|接待|陪同|于(?=[0-9一二三四五六七八九十今昨前去本上下同当次该])|电话)"
 )
+
+
+@functools.cache
+def _lead_at_end() -> re.Pattern[str]:
+    """A role or kin word (:data:`PERSON_CONTEXT_LEAD`) ending a string."""
+    return re.compile(f"(?:{PERSON_CONTEXT_LEAD})$")
+
+
+def _surname_led(text: str, found: list[Span], words: Sequence[Word]) -> list[Span]:
+    """A surname between a role or kin word and a given name the tagger reads alone
+    (外公迟|德福/PER, 申请人那/r|振国/PER): one name of three characters."""
+    added: list[Span] = []
+    for w in words:
+        start = w.start - 1
+        if w.tag != "PER" or w.end - w.start != 2 or start < 1 or text[start] not in _SURNAMES:
+            continue
+        if _lead_at_end().search(text, max(0, start - 8), start) is None:
+            continue
+        covering = [
+            s for s in found if s.entity == PERSON and _overlaps((s.start, s.end), (start, w.end))
+        ]
+        if any(s.start < start or s.end > w.end for s in covering):
+            continue
+        found = [s for s in found if s not in covering]
+        added.append(Span(start, w.end, PERSON, TAGGER_PERSON))
+    return found + added if added else found
 
 
 #: Kin words whose second character is a surname too (其父|母正在闹离婚).
@@ -1546,7 +1589,7 @@ def _dotted(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]:
 
 
 #: Characters that end the part of a transliterated name after its middle dot.
-_DOT_STOP = frozenset(NAME_STOP) | (_GLUED_FOURTH - {"都"}) | frozenset("同")
+_DOT_STOP = frozenset(NAME_STOP) | (_GLUED_FOURTH - {"都"}) | frozenset("同家")
 #: Tags of a tagger word that the part after a middle dot does not run into (…托合塔尔|务农).
 _DOT_STOP_TAGS = frozenset(
     {"v", "vn", "vd", "a", "ad", "d", "p", "c", "u", "f", "LOC", "ORG", "TIME", "m", "q"}
@@ -1589,14 +1632,40 @@ def _dot_tail(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
                 word is not None
                 and word.tag in _DOT_STOP_TAGS
                 and end - dot > 2
-                and (word.end - word.start >= 2 or word.tag in ("p", "c", "u"))
+                and (word.end - word.start >= 2 or word.tag in ("p", "c", "u", "v"))
             ):
                 break  # …托合塔尔|务农, …艾力|热情接待 (but 阿不|都热西提: 都 read alone)
             end += 1
         if end - dot < 3:  # no part of two characters after the dot
             end = span.end if span.end > dot else dot
-        out.append(Span(span.start, end, PERSON, span.score) if end > dot + 1 else span)
-    return out
+        start = span.start
+        for w in words:  # 村民|加娜尔·别克/PER read as 娜尔·别克 by syllables: the tagger's start
+            if w.tag == "PER" and w.start < start <= w.start + 3 and w.start < dot < w.end:
+                if text[w.start] != "方" and text[w.start] not in _DOT_STOP:  # 承包|方叶尔兰·…
+                    start = w.start
+        out.append(Span(start, end, PERSON, span.score) if end > dot + 1 else span)
+    return _dot_joined(text, out)
+
+
+def _dot_joined(text: str, found: list[Span]) -> list[Span]:
+    """Two names that touch, one of them transliterated with a middle dot, are one
+    (巴合提|别克·哈力木, 米日|古丽·艾合买提: the tagger cut the first part)."""
+    names = sorted(s for s in found if s.entity == PERSON)
+    joined: list[Span] = []
+    for span in names:
+        last = joined[-1] if joined else None
+        if (
+            last is not None
+            and last.end == span.start
+            and "·" in text[last.start : span.end]
+            and span.end - last.start <= 16
+        ):
+            joined[-1] = Span(last.start, span.end, PERSON, max(last.score, span.score))
+        else:
+            joined.append(span)
+    if len(joined) == len(names):
+        return found
+    return [s for s in found if s.entity != PERSON] + joined
 
 
 def _name_part(text: str, word: Word) -> bool:
@@ -1682,6 +1751,7 @@ def fuse(
         out = [_given_word(text, s) if s.entity == PERSON else s for s in out]
         out = _slotted(text, out, words)
         out = _compound_named(text, out, words)
+        out = _surname_led(text, out, words)
         out = _speakers(text, out)
         out = _given_named(text, out, words)
         tagged = [(w.start, w.end) for w in words if w.tag == "PER"]
@@ -1730,6 +1800,7 @@ def fuse(
         word_before = {w.end: w for w in words}
         out = [_edged(text, word_at, word_before, s) if s.entity == ADDRESS else s for s in out]
         out = _adjacent_joined(out)
+        out = [s for s in out if s.entity != ADDRESS or not _bare_road(text, s)]
 
     return sorted(set(out))
 
