@@ -283,18 +283,21 @@ def _person(word: str) -> str | None:
 #: where the tagger read it as a noun.
 _ADMIN_GAP = re.compile(r"[\u4e00-\u9fff]{1,8}(?:省|市|区|县|旗|镇|乡|州)")
 #: Characters before 方 that make it a party to a contract or a dispute (甲方, 承租方, 女方).
-_PARTY = frozenset("甲乙丙丁双对租买卖男女我他院校警资劳让")
+_PARTY = frozenset("甲乙丙丁双对租买卖男女我他院校警资劳让出入转包")
 #: Adverbs and function words LAC glues onto a three-character name (易平安原在, 钟伟一方).
 _GLUED_FOURTH = frozenset("跟与在说凭也都又还就已把被给对向未原曾现均今昨刚将一")
 
 
 def _role_glued(text: str, word: Word) -> tuple[int, int] | None:
-    """The name in a noun LAC read with the role before it (邻居费国强, 管家池雪梅)."""
+    """The name in a noun LAC read with the role or context word before it (邻居费国强,
+    管家池雪梅, 患者师玉珍)."""
     piece = text[word.start : word.end]
     for k in (2, 3):
         role, rest = piece[:k], piece[k:]
-        if role not in ROLE_WORDS or not 2 <= len(rest) <= 3:
-            continue
+        if (role not in ROLE_WORDS and role not in NOT_NAMES) or not 2 <= len(rest) <= 3:
+            continue  # 邻居|费国强, 患者|师玉珍
+        if rest[-1] in "证卡费款表单书码":
+            continue  # 居民|居住证: a document, no name
         if rest[0] in _SURNAMES and rest not in _ROLE_NOUNS and word_frequency(rest) == 0:
             return (word.start + k, word.end)
     return None
@@ -814,7 +817,7 @@ _FLOOR = re.compile(r"(?<=[^0-9一二三四五六七八九十])[一二三四五�
 #: Words that may open a run the tagger reads but are no part of the address.
 _NOT_OPENING = ("隔壁", "位于", "住在", "郊区", "致", "在", "对", "自")
 _VILLAGE_GROUP = re.compile(
-    rf"(?:(?:{_NUMERAL})(?:社|组|队)|[\u4e00-\u9fff]{{1,3}}?(?:组|屯))(?:[0-9]+号)?"
+    rf"(?:(?:{_NUMERAL})(?:社|组|队|屯)|[\u4e00-\u9fff]{{1,3}}?(?:组|屯))(?:[0-9]+号)?"
     r"|(?![有是在和与的了到从])[\u4e00-\u9fff]{2,5}[0-9]+号(?![0-9A-Za-z\u4e00-\u9fff])"
 )
 
@@ -959,7 +962,7 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
 _TAIL_UNIT = r"(?:号楼|号|栋|幢|座|单元|室|房(?![产东租价子屋间])|楼|层|门|区)"
 _TAIL_CODE = rf"(?:[东西南北主副]楼)?(?:[A-Za-z]?[0-9]+|[A-Za-z](?=[座区栋幢])){_TAIL_UNIT}"
 _BUILDING_TAIL = re.compile(
-    r"(?:[\u4e00-\u9fff]{0,8}?(?:大厦|中心|广场|大楼|写字楼|商厦|城|花园|公寓|苑|小区|家园))?"
+    r"(?:[\u4e00-\u9fff]{0,8}?(?:大厦|中心|广场|大楼|写字楼|商厦|城|花园|公寓|苑|小区|家园|首座))?"
     rf"(?:(?:{_TAIL_CODE}){{1,4}}(?:[0-9]{{3,4}}(?![0-9\u4e00-\u9fff]))?"
     r"|[0-9]+-[0-9]+(?:-[0-9]+)?|[0-9]{3,4}(?![0-9\u4e00-\u9fff]))"
     r"(?![0-9A-Za-z元米年人万平块斤个次%多余届岁辆名户家条件位台起电线车期点分号组])"
@@ -1207,13 +1210,13 @@ def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
     names: list[Span] = []
     names_found = [s for s in found if s.entity == PERSON]
     for start, end, dotted in spans:
+        if "·" not in text[start:end] and any(
+            s.start < start < s.end or s.start < end < s.end
+            for s in names_found
+            if _overlaps((s.start, s.end), (start, end))
+        ):
+            continue  # 张|玉珍花了, 患者师|玉珍: the run would cut a name found across it
         if not dotted:
-            if any(
-                s.start < start < s.end or s.start < end < s.end
-                for s in names_found
-                if _overlaps((s.start, s.end), (start, end))
-            ):
-                continue  # 张|玉珍花了: the run would cut a name found across it
             before = text[start - 1 : start]
             after = text[end : end + 1]
             placed = (
@@ -1376,7 +1379,7 @@ def _speakers(text: str, found: list[Span]) -> list[Span]:
 
 
 #: Words that say a text is a chat or a transcript (微信群聊, 业主群, 语音转文字).
-_CHAT = re.compile("群聊|聊天|群里|微信|业主群|家长群|语音转文字|对话|录音")
+_CHAT = re.compile("群聊|聊天|群里|微信|业主群|家长群|语音转文字|对话|录音|群[：:]")
 
 
 def _given_alone(name: str) -> bool:

@@ -199,6 +199,14 @@ ANNEXED = [
         "舟山市普陀区沈家门街道渔港路112号",
     ),
     (
+        "流转土地位于黑龙江省绥化市庆安县丰收乡永安村4屯，面积共计三百八十亩。",
+        "黑龙江省绥化市庆安县丰收乡永安村4屯",
+    ),
+    (
+        "外卖投诉：收餐地址昆明市五华区青年路432号东方首座17楼1706。顾客要求全额退款。",
+        "昆明市五华区青年路432号东方首座17楼1706",
+    ),
+    (
         "饮水纠纷调解书：张家界市永定区王家坪镇石堰坪村四组村民田启富与邻居。",
         "张家界市永定区王家坪镇石堰坪村四组",
     ),
@@ -362,6 +370,10 @@ NAMES_IN = [
     ("孕妇米日古丽·艾合买提，30岁，维吾尔族，孕32周。", ["米日古丽·艾合买提"]),
     ("拉亚尕奇村三组27号村民加娜尔·别克，哈萨克族。村医热依拉·阿不都嘱其按时产检。",
      ["加娜尔·别克", "热依拉·阿不都"]),
+    # a name the tagger read with the context word before it (患者师玉珍: not the Tibetan
+    # 玉珍 after a "role" 者师), a party's 方 (流出方) (modelled on set U)
+    ("出院小结：患者师玉珍，女，65岁，因右髋部疼痛入院。", ["师玉珍"]),
+    ("经营权流转合同摘要：流出方冯玉山等十二户农户，流入方某合作社。", ["冯玉山"]),
     # the part after a middle dot read to its end, not into the verb after it
     ("见证人别克·哈力木。", ["别克·哈力木"]),
     ("住院登记：患者阿不都热依木·买买提明，男，63岁。", ["阿不都热依木·买买提明"]),
@@ -668,3 +680,6 @@ def test_fused_paths_when_chat_speakers_go_by_given_names_then_every_mention_is_
     assert _found(text, "PERSON") == every
     # no chat: a speaker-like given name alone stays unread
     assert _found("备注：雨桐：明天几点集合？", "PERSON") == set()
+    # a chat named by its group (村防汛群：)
+    text = "村防汛群：老彭：我马上带人过去，德胜你把仓库里的编织袋拉过去。德胜：好，我马上去。"
+    assert _found(text, "PERSON") == {(m.start(), m.end()) for m in re.finditer("德胜", text)}
