@@ -60,6 +60,7 @@ __all__ = [
     "BLIND_FILE_S",
     "BLIND_FILE_T",
     "BLIND_FILE_U",
+    "BLIND_FILE_V",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -896,11 +897,12 @@ BLIND_FILE_O = Path(__file__).parent / "data" / "blind_notes_2026_12_06_o.txt"
 BLIND_FILE_P = Path(__file__).parent / "data" / "blind_notes_2026_12_06_p.txt"
 BLIND_FILE_Q = Path(__file__).parent / "data" / "blind_notes_2026_12_06_q.txt"
 BLIND_FILE_R = Path(__file__).parent / "data" / "blind_notes_2026_12_06_r.txt"
-#: Written by helpers in a later session the same day (S, T, then U), each scored once blind
+#: Written by helpers in a later session the same day (S to V, in order), each scored once blind
 #: with the code of its round (see the README).
 BLIND_FILE_S = Path(__file__).parent / "data" / "blind_notes_2026_12_06_s.txt"
 BLIND_FILE_T = Path(__file__).parent / "data" / "blind_notes_2026_12_06_t.txt"
 BLIND_FILE_U = Path(__file__).parent / "data" / "blind_notes_2026_12_06_u.txt"
+BLIND_FILE_V = Path(__file__).parent / "data" / "blind_notes_2026_12_06_v.txt"
 #: Every marked set by its letter, with the day its file is dated: what the accuracy table
 #: prints and the regression floors name.
 MARKED_SETS: dict[str, tuple[Path, str]] = {
@@ -912,7 +914,7 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
             Path(__file__).parent / "data" / f"blind_notes_2026_12_06_{letter.lower()}.txt",
             "2026-12-06",
         )
-        for letter in "DEFGHIJKLMNOPQRSTU"
+        for letter in "DEFGHIJKLMNOPQRSTUV"
     },
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")

@@ -823,6 +823,7 @@ _VILLAGE_GROUP = re.compile(
 
 
 _BARE_ROAD = re.compile(r"[\u4e00-\u9fff]+(?:路|街|大道|大街|巷|胡同)")
+_HIGHWAY = re.compile(r"[GSXY]?[0-9]+(?:国道|省道|县道|乡道)")
 #: A road's part or a place on it that would make it an address.
 _ROAD_PLACE = frozenset("号栋幢座室村组苑园城院楼")
 
@@ -831,6 +832,8 @@ def _bare_road(text: str, span: Span) -> bool:
     """A road with no number, alone or after its city and district (在梁溪区中山路|违法停车,
     在拉萨市城关区北京中路|与一辆货车): where traffic happened, no address."""
     piece = text[span.start : span.end]
+    if _HIGHWAY.fullmatch(piece) is not None:
+        return True  # 沿G320国道: a highway, no address
     road = re.split("[省市区县旗镇乡]", piece)[-1]  # 城关区|北京中路: the road's own name
     if _BARE_ROAD.fullmatch(piece) is None or any(c in _ROAD_PLACE for c in road):
         return False
@@ -945,6 +948,10 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
         start += 1  # 反映 is a word, 映锦 none: 映 is no part of the address (到|达州市 stays)
     if _BUILDING_START.match(text, start):
         start = min(_estate_before(text, by_end, start), _estate_opened(text, by_start, start))
+    for label in _LABELS:  # (家庭)住|址西藏…: a form's label read into the address
+        at = text.find(label, max(0, start - 1), start + 6)
+        if at >= 0 and end - (at + len(label)) >= 4:
+            start = max(start, at + len(label))
     start = _admin_before(text, by_end, start)
     tail = _BUILDING_TAIL.match(text, end) if text[end - 1 : end] not in _NO_TAIL_AFTER else None
     if tail is not None and not any(

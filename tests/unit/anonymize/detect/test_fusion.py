@@ -198,6 +198,11 @@ ANNEXED = [
         "于6月3日06:00自舟山市普陀区沈家门街道渔港路112号冷库装车。",
         "舟山市普陀区沈家门街道渔港路112号",
     ),
+    # a form's label read into an address (modelled on set V)
+    (
+        "学生就读于西藏民族大学，家庭住址西藏日喀则市南木林县艾玛乡牛村3组12号，家中五口人。",
+        "西藏日喀则市南木林县艾玛乡牛村3组12号",
+    ),
     (
         "流转土地位于黑龙江省绥化市庆安县丰收乡永安村4屯，面积共计三百八十亩。",
         "黑龙江省绥化市庆安县丰收乡永安村4屯",
@@ -655,6 +660,7 @@ def test_fused_paths_when_a_verb_follows_a_road_then_the_estate_after_it_is_apar
     [
         "2024年3月8日驾驶车辆在拉萨市城关区北京中路与一辆货车发生追尾。",
         "您的车辆于3月18日被拍到在梁溪区中山路违法停车。",
+        "柏松林驾驶小型轿车沿G320国道由东向西行驶。",
     ],
 )
 def test_fused_paths_when_a_road_has_no_number_then_no_address(text: str) -> None:
