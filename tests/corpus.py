@@ -61,6 +61,7 @@ __all__ = [
     "BLIND_FILE_T",
     "BLIND_FILE_U",
     "BLIND_FILE_V",
+    "BLIND_FILE_W",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -897,12 +898,13 @@ BLIND_FILE_O = Path(__file__).parent / "data" / "blind_notes_2026_12_06_o.txt"
 BLIND_FILE_P = Path(__file__).parent / "data" / "blind_notes_2026_12_06_p.txt"
 BLIND_FILE_Q = Path(__file__).parent / "data" / "blind_notes_2026_12_06_q.txt"
 BLIND_FILE_R = Path(__file__).parent / "data" / "blind_notes_2026_12_06_r.txt"
-#: Written by helpers in a later session the same day (S to V, in order), each scored once blind
-#: with the code of its round (see the README).
+#: Written by helpers in a later session the same day (S to W, in order), each scored once blind
+#: with the code of its round (W with the final code, no round after; see the README).
 BLIND_FILE_S = Path(__file__).parent / "data" / "blind_notes_2026_12_06_s.txt"
 BLIND_FILE_T = Path(__file__).parent / "data" / "blind_notes_2026_12_06_t.txt"
 BLIND_FILE_U = Path(__file__).parent / "data" / "blind_notes_2026_12_06_u.txt"
 BLIND_FILE_V = Path(__file__).parent / "data" / "blind_notes_2026_12_06_v.txt"
+BLIND_FILE_W = Path(__file__).parent / "data" / "blind_notes_2026_12_06_w.txt"
 #: Every marked set by its letter, with the day its file is dated: what the accuracy table
 #: prints and the regression floors name.
 MARKED_SETS: dict[str, tuple[Path, str]] = {
@@ -914,7 +916,7 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
             Path(__file__).parent / "data" / f"blind_notes_2026_12_06_{letter.lower()}.txt",
             "2026-12-06",
         )
-        for letter in "DEFGHIJKLMNOPQRSTUV"
+        for letter in "DEFGHIJKLMNOPQRSTUVW"
     },
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
