@@ -1853,8 +1853,11 @@ def doubts(text: str, spans: Sequence[Span]) -> list[tuple[int, int]]:
     ]
     # A surname right after a role or a kin word opens a name even where it opens a word
     # (孩子妈妈甘露电话, 客户马力于: names that are words too).
+    lead_at_end = _lead_at_end()
     windows += [
-        (max(0, m.end() - BEFORE), min(size, m.end() + AFTER)) for m in _led().finditer(text)
+        (max(0, i - BEFORE), min(size, i + AFTER))
+        for i in (m.start() for m in _led().finditer(text))
+        if lead_at_end.search(text, max(0, i - _LEAD_REACH), i) is not None
     ]
     # A transliterated name (阿依古丽·托合提) is read whole, with context on both sides.
     windows += [
@@ -1890,8 +1893,17 @@ _GAP = 2
 
 @functools.cache
 def _led() -> re.Pattern[str]:
-    """A role or kin word (:data:`PERSON_CONTEXT_LEAD`) right before a surname."""
-    return re.compile(f"(?:{PERSON_CONTEXT_LEAD})(?=[{''.join(sorted(_SURNAMES))}])")
+    """A surname after a character that may end a role or kin word: the places where
+    :func:`_lead_at_end` may find one (one scan of the text instead of trying the whole
+    alternation of :data:`PERSON_CONTEXT_LEAD` at every character)."""
+    lasts = {word[-1] for word in NOT_NAMES} | set(ROLE_SUFFIXES) | set("床房班:： 是为")
+    return re.compile(
+        f"(?<=[{re.escape(''.join(sorted(lasts)))}])(?=[{''.join(sorted(_SURNAMES))}])"
+    )
+
+
+#: Characters before a surname in which a role or kin word and its colon may end.
+_LEAD_REACH = 12
 
 
 def _in_word(text: str, i: int) -> bool:
