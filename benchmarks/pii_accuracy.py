@@ -10,8 +10,8 @@ further tables score both paths on held-out notes (``tests.corpus``'s
 ``LAST_NOTES``, ``SIXTH_NOTES``: names in places the name rules were not written
 for; the last four were written by helpers who never saw the rules) and the
 sets of blind notes (``tests.corpus.marked_notes(path)`` with ``BLIND_FILE``,
-``BLIND_FILE_B``, ``BLIND_FILE_C`` of 2026-12-05, ``BLIND_FILE_D`` to ``BLIND_FILE_S``
-of 2026-12-06, I to S the next working day: 120 notes each with their names and
+``BLIND_FILE_B``, ``BLIND_FILE_C`` of 2026-12-05, ``BLIND_FILE_D`` to ``BLIND_FILE_W``
+of 2026-12-06, I to W the next working days: 120 notes each with their names and
 addresses marked, written by a helper who saw neither the code, the rules, the tagger
 nor the other sets; each scored once blind, then looked at, see benchmarks/README.md), each with
 the rules alone and with the rules fused with the trained tagger
