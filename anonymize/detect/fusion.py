@@ -1281,7 +1281,7 @@ def _surname_led(text: str, found: list[Span], words: Sequence[Word]) -> list[Sp
         start = w.start - 1
         if w.tag != "PER" or w.end - w.start != 2 or start < 1 or text[start] not in _SURNAMES:
             continue
-        if _lead_at_end().search(text, max(0, start - 8), start) is None:
+        if _lead_at_end().search(text, max(0, start - _LEAD_REACH), start) is None:
             continue
         covering = [
             s for s in found if s.entity == PERSON and _overlaps((s.start, s.end), (start, w.end))
