@@ -283,7 +283,10 @@ def _person(word: str) -> str | None:
 #: where the tagger read it as a noun.
 _ADMIN_GAP = re.compile(r"[\u4e00-\u9fff]{1,8}(?:省|市|区|县|旗|镇|乡|州)")
 #: Characters before 方 that make it a party to a contract or a dispute (甲方, 承租方, 女方).
-_PARTY = frozenset("甲乙丙丁双对租买卖男女我他院校警资劳让出入转包")
+_PARTY = frozenset("甲乙丙丁双对租买卖男女我他院校警资劳让")
+#: Two-character parties before 方 whose last character opens no party alone (流出|方, not
+#: 搜出|方丽华).
+_PARTIES = frozenset(("流出", "流入", "转出", "转入", "承包", "发包", "出租", "承租"))
 #: Adverbs and function words LAC glues onto a three-character name (易平安原在, 钟伟一方).
 _GLUED_FOURTH = frozenset("跟与在说凭也都又还就已把被给对向未原曾现均今昨刚将一")
 
@@ -485,10 +488,9 @@ def _pronoun_word(text: str, covered: Sequence[Word], span: Span) -> bool:
 def _party_fang(text: str, i: int) -> bool:
     """Whether the 方 at ``i`` closes a party (甲|方, 承租|方, 警|方), not a surname, unless the
     character before ends a role word (孙女|方晓丽)."""
-    return (
-        text[i : i + 1] == "方"
-        and text[i - 1 : i] in _PARTY
-        and text[max(0, i - 2) : i] not in ROLE_WORDS
+    return text[i : i + 1] == "方" and (
+        (text[i - 1 : i] in _PARTY and text[max(0, i - 2) : i] not in ROLE_WORDS)
+        or text[max(0, i - 2) : i] in _PARTIES
     )
 
 
@@ -824,13 +826,17 @@ _VILLAGE_GROUP = re.compile(
 
 _BARE_ROAD = re.compile(r"[\u4e00-\u9fff]+(?:路|街|大道|大街|巷|胡同)")
 _HIGHWAY = re.compile(r"[GSXY]?[0-9]+(?:国道|省道|县道|乡道)")
+#: Characters of the words before a home's or a parcel's address (住址：, 家住, 户籍, 寄往,
+#: 送至, 居住): a road after them is an address even with no number.
+_HOME_CUES = frozenset("住址籍寄送居")
 #: A road's part or a place on it that would make it an address.
 _ROAD_PLACE = frozenset("号栋幢座室村组苑园城院楼")
 
 
 def _bare_road(text: str, span: Span) -> bool:
-    """A road with no number, alone or after its city and district (在梁溪区中山路|违法停车,
-    在拉萨市城关区北京中路|与一辆货车): where traffic happened, no address."""
+    """A road with no number, alone or after its city and district, and no word of a home or
+    a parcel just before it (在梁溪区中山路|违法停车, 沿G320国道): where something happened,
+    no address (but 住址：北京市朝阳区三里屯路, 家住…北京路)."""
     piece = text[span.start : span.end]
     if _HIGHWAY.fullmatch(piece) is not None:
         return True  # 沿G320国道: a highway, no address
@@ -838,7 +844,9 @@ def _bare_road(text: str, span: Span) -> bool:
     if _BARE_ROAD.fullmatch(piece) is None or any(c in _ROAD_PLACE for c in road):
         return False
     after = text[span.end : span.end + 1]
-    return not (after.isdigit() or after in "甲乙丙丁一二三四五六七八九十")
+    if after and (after.isdigit() or after in "甲乙丙丁一二三四五六七八九十"):
+        return False
+    return not any(c in _HOME_CUES for c in text[max(0, span.start - 3) : span.start])
 
 
 def _adjacent_joined(found: list[Span]) -> list[Span]:
@@ -1035,19 +1043,20 @@ def _estate_before(text: str, by_end: dict[int, Word], start: int) -> int:
     return start
 
 
-#: Words that open an estate's name before its building (我家在|金地格林小城12栋, 房号|…).
+#: Words that open an estate's name before its building (我家在|金地格林小城12栋, 房号|…),
+#: longest first.
 _ESTATE_OPENERS = (
+    "我住在",
     "我家在",
     "家住在",
     "住在",
     "家在",
     "我住",
     "家住",
-    "住",
-    "在",
-    "地址",
     "房号",
     "位于",
+    "住",
+    "在",
 )
 
 
@@ -1085,13 +1094,22 @@ def _estate_opened(text: str, by_start: dict[int, Word], start: int) -> int:
         return start
     for opener in _ESTATE_OPENERS:
         if text.startswith(opener, run) and start - run - len(opener) >= 2:
+            first = by_start.get(run)
+            if len(opener) == 1 and first is not None and first.end > run + 1:
+                break  # 住户|刘强3幢: 住 opens a word, no estate
             run += len(opener)
             break
     if not 2 <= start - run <= 8 or not _HAN.match(text, run):
         return start
-    words = [by_start.get(i) for i in range(run, start)]
-    if any(w is not None and (w.tag in _NOT_IN_ANNEX or w.end > start) for w in words):
-        return start
+    words = [w for w in (by_start.get(i) for i in range(run, start)) if w is not None]
+    if any(
+        w.tag in _NOT_IN_ANNEX
+        or w.tag == "PER"
+        or w.end > start
+        or text[w.start : w.end] in NOT_NAMES
+        for w in words
+    ):
+        return start  # 业主王建国12栋…: a role and a name, no estate
     return run
 
 
@@ -1250,7 +1268,7 @@ def _minority(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
 #: Function words that glue onto a two-character name's end (符晓凭身份证, 满江下个月): rare
 #: as a given name's last character. Left out: 刚, 明, 和, 才, 将, 从 and 同, which end
 #: names as often (王志刚, 李明, 刘德才, 王志同).
-_GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未经用现")
+_GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未经用")
 
 
 #: A name's slot no word fills (市民高峰来电称, 报警人金融，女, 甲方周全，乙方): after a context
@@ -1305,6 +1323,7 @@ def _slotted(text: str, found: list[Span], words: Sequence[Word] = ()) -> list[S
     taken = [(s.start, s.end) for s in found if s.entity in FUSED]
     verbs = {(w.start, w.end) for w in words if w.tag in _VERBS}
     nouns = {(w.start, w.end) for w in words if w.tag in ("n", "nz", "LOC", "ORG")}
+    persons = {(w.start, w.end) for w in words if w.tag == "PER"}
     added = []
     minority: list[tuple[int, int]] | None = None
     for m in _SLOT.finditer(text):
@@ -1322,6 +1341,12 @@ def _slotted(text: str, found: list[Span], words: Sequence[Word] = ()) -> list[S
             continue  # 警官|的电话; 其父|母正在: the lead and the "surname" are one word
         if (start, end) in verbs:
             continue  # 目击者陈述：: the tagger reads one verb there
+        if (
+            text[end : end + 1] in ("在", "于", "电")
+            and word_frequency(name) > 0
+            and (start, end) not in persons
+        ):
+            continue  # 居民房屋|在暴雨中, 客户余额|于…: a word before 在, 于 or 电话 is no name
         if name[0] not in SURNAMES and (start, end) in nouns:
             continue  # 居民岩石, 员工刀具: a rarer surname's "name" the tagger reads as a noun
         if minority is None:
@@ -1350,7 +1375,9 @@ def _speakers(text: str, found: list[Span]) -> list[Span]:
 
     Where two or more turns open with a speaker and one of them is a name already,
     the others that open with a surname are names too, whatever word they also are
-    (冷静, 夏天), unless a title, a role, a function word or far too common a word.
+    (冷静, 夏天), unless a title, a role, a function word or far too common a word. In a
+    text that says it is a chat (:data:`_CHAT`), speakers that go by a given name alone
+    (:func:`_given_alone`) are names too, and so are their other mentions.
     """
     turns = list(_TURN.finditer(text))
     if len(turns) < 2:
@@ -1359,7 +1386,10 @@ def _speakers(text: str, found: list[Span]) -> list[Span]:
     chat = _CHAT.search(text) is not None
     if not chat and not any(m.span("name") in names for m in turns):
         return found
-    taken = [(s.start, s.end) for s in found if s.entity in FUSED]
+    covered = bytearray(len(text))  # what a finding holds: one look a character, not a scan
+    for s in found:
+        if s.entity in FUSED:
+            covered[s.start : s.end] = b"\x01" * (s.end - s.start)
     added = []
     for m in turns:
         start, end = m.span("name")
@@ -1369,24 +1399,39 @@ def _speakers(text: str, found: list[Span]) -> list[Span]:
                 continue
         if _title(name) or name in _ROLE_NOUNS or name in function_words():
             continue
-        if word_frequency(name) >= _EVERYDAY or any(_overlaps((start, end), t) for t in taken):
+        if word_frequency(name) >= _EVERYDAY or any(covered[start:end]):
             continue
         if name[-1] == "号" or _LABEL_VALUE.match(text, m.end() + 1) is not None:
             continue  # 单号：一二三, 房号：302: a form's label, not a speaker
-        taken.append((start, end))
+        covered[start:end] = b"\x01" * (end - start)
         added.append(Span(start, end, PERSON, TAGGER_PERSON))
     # A speaker named by a given name alone is that name where the chat mentions them too
     # (浩然妈妈：周老师，浩然有点发烧).
-    for name in {text[a.start : a.end] for a in added if _given_alone(text[a.start : a.end])}:
+    for name in sorted(
+        {text[a.start : a.end] for a in added if _given_alone(text[a.start : a.end])}
+    ):
         for m in re.finditer(re.escape(name), text):
-            if not any(_overlaps(m.span(), t) for t in taken):
-                taken.append(m.span())
-                added.append(Span(m.start(), m.end(), PERSON, TAGGER_PERSON))
+            a, b = m.span()
+            if any(covered[a:b]) or _in_place_or_idiom(text, a, b):
+                continue  # 一帆|风顺, 欣怡|小区
+            covered[a:b] = b"\x01" * (b - a)
+            added.append(Span(a, b, PERSON, TAGGER_PERSON))
     return found + added if added else found
 
 
+def _in_place_or_idiom(text: str, start: int, end: int) -> bool:
+    """Whether a given name's mention at ``start`` is part of a place's name or an idiom
+    (欣怡|小区门口, 一帆|风顺)."""
+    return (
+        text[end : end + 1] in _PLACE_NEXT
+        or text.startswith(tuple(_ESTATE_NOUNS), end)
+        or word_frequency(text[start : start + 4]) > 0
+        or word_frequency(text[max(0, start - 2) : end]) > 0
+    )
+
+
 #: Words that say a text is a chat or a transcript (微信群聊, 业主群, 语音转文字).
-_CHAT = re.compile("群聊|聊天|群里|微信|业主群|家长群|语音转文字|对话|录音|群[：:]")
+_CHAT = re.compile("群聊|聊天|微信群|业主群|家长群|语音转文字|群[：:]")
 
 
 def _given_alone(name: str) -> bool:
@@ -1400,7 +1445,7 @@ def _given_alone(name: str) -> bool:
         and name not in _TITLES
         and name not in _ROLE_NOUNS
         and name not in function_words()
-        and word_frequency(name) < _COMMON_WORD
+        and word_frequency(name) == 0
         and _CHAT.search(name) is None
     )
 
@@ -1481,11 +1526,14 @@ def _given_word(text: str, span: Span) -> Span:
     return Span(span.start, span.end + 1, PERSON, span.score)
 
 
-#: Compound surnames that are no common word and no place (司马, 东方, 长孙, 西门, 南宫 and
-#: 濮阳 are: 公司马上, 东方红, 长孙女, 南宫市): the tagger knows few of them (令狐雪 read as a
-#: verb, 上官|红 as a name and an adjective), so one before a given name is a name.
+#: Compound surnames that are no common word and no place (司马, 东方, 长孙, 西门, 南宫,
+#: 濮阳, 钟离 and 闻人 are: 公司马上, 东方红, 长孙女, 南宫市, 闹钟离床): the tagger knows
+#: few of them (令狐雪 read as a verb, 上官|红 as a name and an adjective), so one before a
+#: given name is a name.
 _RARE_COMPOUNDS = tuple(
-    c for c in COMPOUND_SURNAMES if c not in ("司马", "东方", "长孙", "西门", "南宫", "濮阳")
+    c
+    for c in COMPOUND_SURNAMES
+    if c not in ("司马", "东方", "长孙", "西门", "南宫", "濮阳", "钟离", "闻人")
 )
 _RARE_COMPOUND = re.compile(f"(?:{'|'.join(_RARE_COMPOUNDS)})(?=[\u4e00-\u9fff])")
 _GLUED = re.compile(GLUED_WORD)
@@ -1493,46 +1541,61 @@ _GLUED = re.compile(GLUED_WORD)
 _NO_GIVEN = frozenset(NAME_STOP) | _GLUED_FOURTH | _CUT_VERBS | frozenset("家之忘转")
 
 
+@functools.cache
+def _role_start() -> re.Pattern[str]:
+    """A title, a role or a family word (欧阳|教授, 上官|夫妇, 令狐|全家): no given name."""
+    extra = ("夫妇", "母子", "父子", "母女", "父女", "全家", "一家", "教授", "副", "董事长", "主治")
+    words = sorted({*_TITLES, *ROLE_WORDS, *NOT_NAMES, *extra}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, words)))
+
+
+def _boundary(text: str, i: int) -> bool:
+    """Whether a name may end before ``i``: no Chinese there, a stop character, a glued
+    word, a title or a role."""
+    return (
+        _HAN.match(text, i) is None
+        or text[i] in _NO_GIVEN
+        or _GLUED.match(text, i) is not None
+        or _role_start().match(text, i) is not None
+    )
+
+
 def _compound_named(text: str, found: list[Span], words: Sequence[Word]) -> list[Span]:
     """A name after a compound surname of :data:`_RARE_COMPOUNDS`: the surname and one given
     character, and a second where the tagger reads the two as one word or name (上官宇航,
-    司徒嘉慧) or, reading no word from the second on, it is no stop character (欧阳振华于);
-    not before a title (欧阳女士). A name found there that starts inside it or is a piece of
-    it gives way; none where a common word crosses the surname's first character (公司|徒步)
-    or the tagger reads a long place or organisation over it (诸葛镇).
+    司徒嘉慧) or a name's end follows it (欧阳振华|于; not 欧阳华|携妻子); none before a title
+    or a role (欧阳女士, 欧阳教授, 上官夫妇). A name found there that starts inside it or is a
+    piece of it gives way. None where a common word crosses the surname's first character
+    (公司|徒步), the tagger reads another kind of word across it (三点钟|离开, 线上|官方) or a
+    place or an organisation over it (诸葛镇, 闻人堂).
     """
     if not any(c in text for c in _COMPOUND_FIRST):
         return found
+    matches = list(_RARE_COMPOUND.finditer(text))
+    if not matches:
+        return found
+    cover: list[Word | None] = [None] * (len(text) + 1)
+    for w in words:
+        for i in range(w.start, w.end):
+            cover[i] = w
+    ends = {(w.end, w.start) for w in words}
     added: list[Span] = []
-    for m in _RARE_COMPOUND.finditer(text):
+    for m in matches:
         start = m.start()
         if start and word_frequency(text[start - 1 : start + 1]) >= _COMMON_WORD:
             continue  # 公司|徒步
-        if any(
-            w.tag in _OPEN_TAGS and w.start <= start < w.end and w.end - start > 3 for w in words
-        ):
-            continue  # 诸葛镇, 欧阳修纪念馆
+        over = cover[start]
+        if over is not None and over.start < start and over.tag != "n":
+            continue  # 三点钟|离开, 线上|官方 (but 其兄端木轩/n)
+        if over is not None and over.tag in _OPEN_TAGS and over.end - start > 2:
+            continue  # 诸葛镇, 欧阳修纪念馆, 闻人堂
         given = start + 2
-        if text[given] in _NO_GIVEN or any(text.startswith(t, given) for t in _TITLES):
+        if _boundary(text, given):
             continue
         end = given + 1
-        second = text[end : end + 1]
-        if (
-            second
-            and _HAN.match(second)
-            and not any(text.startswith(t, end) for t in _TITLES)
-            and _GLUED.match(text, end) is None  # 欧阳洋|交来
-        ):
-            joined = second not in _NO_GIVEN and any(
-                w.start <= given and w.end == end + 1 for w in words
-            )
-            opened = any(w.start == end and w.end > end + 1 for w in words)
-            if joined or (
-                not opened
-                and second not in _NO_GIVEN
-                and word_frequency(text[end : end + 2]) < _COMMON_WORD
-                and text[given : given + 2] not in function_words()
-            ):
+        if not _boundary(text, end):
+            joined = any((end + 1, s) in ends for s in range(start, given + 1))
+            if joined or _boundary(text, end + 1):
                 end += 1
         covering = [
             s for s in found if s.entity == PERSON and _overlaps((s.start, s.end), (start, end))
@@ -1549,12 +1612,15 @@ def _compound_named(text: str, found: list[Span], words: Sequence[Word]) -> list
 def _unglued(text: str, span: Span) -> Span:
     """A three-character name with a single surname and a function word glued on, cut to two."""
     name = text[span.start : span.end]
+    glued = name[-1] in _GLUED_LAST or (
+        name[-1] == "现" and text[span.end : span.end + 1] in "为住任年居"
+    )
     if (
         len(name) == 3
-        and name[-1] in _GLUED_LAST
+        and glued
         and not name.startswith(_COMPOUNDS)
         and _HAN.match(text, span.end) is not None
-    ):
+    ):  # 钟欣|现为 (but 张宝现称)
         return Span(span.start, span.end - 1, PERSON, span.score)
     return span
 
@@ -1649,8 +1715,9 @@ def _dot_tail(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
         if end - dot < 3:  # no part of two characters after the dot
             end = span.end if span.end > dot else dot
         start = span.start
-        for w in words:  # 村民|加娜尔·别克/PER read as 娜尔·别克 by syllables: the tagger's start
-            if w.tag == "PER" and w.start < start <= w.start + 3 and w.start < dot < w.end:
+        # 村民|加娜尔·别克/PER read as 娜尔·别克 by syllables: the tagger's start
+        for w in (by_start.get(j) for j in range(max(0, span.start - 3), span.start)):
+            if w is not None and w.tag == "PER" and w.start < dot < w.end:
                 if text[w.start] != "方" and text[w.start] not in _DOT_STOP:  # 承包|方叶尔兰·…
                     start = w.start
         out.append(Span(start, end, PERSON, span.score) if end > dot + 1 else span)
