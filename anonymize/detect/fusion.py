@@ -77,7 +77,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
 from typing import TypeVar
@@ -849,21 +849,28 @@ def _bare_road(text: str, span: Span) -> bool:
     return not any(c in _HOME_CUES for c in text[max(0, span.start - 3) : span.start])
 
 
-def _adjacent_joined(found: list[Span]) -> list[Span]:
-    """Addresses that touch are one (…金井湾|片区台湾创业园8号楼405: the tagger split it)."""
-    addresses = sorted(s for s in found if s.entity == ADDRESS)
-    if len(addresses) < 2:
-        return found
+def _touching_joined(
+    found: list[Span], entity: str, joins: Callable[[Span, Span], bool]
+) -> list[Span]:
+    """Findings of ``entity`` that ``joins`` says belong together, in text order, as one."""
+    spans = sorted(s for s in found if s.entity == entity)
     joined: list[Span] = []
-    for span in addresses:
-        if joined and joined[-1].end >= span.start:
+    for span in spans:
+        if joined and joins(joined[-1], span):
             last = joined[-1]
             joined[-1] = Span(
-                last.start, max(last.end, span.end), ADDRESS, max(last.score, span.score)
+                last.start, max(last.end, span.end), entity, max(last.score, span.score)
             )
         else:
             joined.append(span)
-    return [s for s in found if s.entity != ADDRESS] + joined
+    if len(joined) == len(spans):
+        return found
+    return [s for s in found if s.entity != entity] + joined
+
+
+def _adjacent_joined(found: list[Span]) -> list[Span]:
+    """Addresses that touch are one (…金井湾|片区台湾创业园8号楼405: the tagger split it)."""
+    return _touching_joined(found, ADDRESS, lambda last, span: last.end >= span.start)
 
 
 def _annexed(text: str, end: int) -> int:
@@ -1727,22 +1734,15 @@ def _dot_tail(text: str, words: Sequence[Word], found: list[Span]) -> list[Span]
 def _dot_joined(text: str, found: list[Span]) -> list[Span]:
     """Two names that touch, one of them transliterated with a middle dot, are one
     (巴合提|别克·哈力木, 米日|古丽·艾合买提: the tagger cut the first part)."""
-    names = sorted(s for s in found if s.entity == PERSON)
-    joined: list[Span] = []
-    for span in names:
-        last = joined[-1] if joined else None
-        if (
-            last is not None
-            and last.end == span.start
+    return _touching_joined(
+        found,
+        PERSON,
+        lambda last, span: (
+            last.end == span.start
             and "·" in text[last.start : span.end]
             and span.end - last.start <= 16
-        ):
-            joined[-1] = Span(last.start, span.end, PERSON, max(last.score, span.score))
-        else:
-            joined.append(span)
-    if len(joined) == len(names):
-        return found
-    return [s for s in found if s.entity != PERSON] + joined
+        ),
+    )
 
 
 def _name_part(text: str, word: Word) -> bool:
