@@ -7,7 +7,8 @@ Writes a partitioned synthetic dataset (people with several rows each,
 split by a hash of the person as the catalog stores it), then runs the same
 spec (count / sum / mean per city, ε = 1, contribution bounding) three ways in
 one run: raw polars group-by over all partitions (no privacy), our engine in
-one process (``jobs.kinds.aggregate.engine.evaluate``), and the service's Ray runner (one
+one process (``jobs.kinds.aggregate.engine.evaluate_partitioned``: partition by partition,
+as the in-process runner does), and the service's Ray runner (one
 task per partition, noise once). Prints times (best and median over
 ``--repeat`` runs), ratios, the load average, and the peak resident memory of
 the Ray workers (their sum, and the largest single worker) and of this process.
@@ -40,7 +41,7 @@ import polars as pl
 import psutil
 
 from jobs.kinds import parse_job_spec
-from jobs.kinds.aggregate.engine import DatasetContext, evaluate
+from jobs.kinds.aggregate.engine import DatasetContext, evaluate_partitioned
 from jobs.kinds.aggregate.spec import AggregateSpec
 from jobs.runner import RayRunner, Task
 
@@ -62,11 +63,15 @@ CITIES = [
 
 
 def write_partitions(folder: Path, rows: int, parts: int, seed: int = 3) -> None:
-    """Partition p holds the people whose id ≡ p (mod parts): one person, one partition."""
+    """Partition p holds the people whose id ≡ p (mod parts): one person, one partition.
+
+    Each partition sorted by person, as the catalog stores it
+    (``sandbox.catalog.datasets``).
+    """
     rng = np.random.default_rng(seed)
     per = rows // parts
     for p in range(parts):
-        people = rng.integers(0, rows // 4 // parts, per) * parts + p
+        people = np.sort(rng.integers(0, rows // 4 // parts, per) * parts + p)
         pl.DataFrame(
             {
                 "person": people,
@@ -209,8 +214,10 @@ def main() -> None:
             ),
             args.repeat,
         )
+        files = sorted(str(f) for f in folder.glob("part-*.parquet"))
         timings["ours, one process"] = _timed(
-            lambda: evaluate(pl.scan_parquet(glob), spec, context), args.repeat
+            lambda: evaluate_partitioned((pl.scan_parquet(f) for f in files), spec, context),
+            args.repeat,
         )
 
         runner = RayRunner(address=args.address, num_cpus=args.cpus, timeout_s=3600)

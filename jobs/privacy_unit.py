@@ -43,3 +43,15 @@ def known_unit(unit: str, dtype: pl.DataType) -> pl.Expr:
     if _is_text(dtype):
         return known & (pl.col(unit).cast(pl.String).str.strip_chars() != "")
     return known
+
+
+def person_order(unit: str, dtype: pl.DataType) -> pl.Expr:
+    """The order the catalog stores rows in: each person's rows together.
+
+    Categorical units sort by their text (their codes differ from one
+    process to the next); everything else by its value. The aggregate engine
+    checks this order before it measures people as runs of rows
+    (:mod:`jobs.kinds.aggregate.exact`).
+    """
+    text = isinstance(dtype, pl.Categorical | pl.Enum)
+    return pl.col(unit).cast(pl.String) if text else pl.col(unit)

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from anonymize.detect.classify import Proposal, less_protective, propose_tags
 from anonymize.hierarchies import TableHierarchy
 from jobs import storage
-from jobs.privacy_unit import known_unit, only_null_missing
+from jobs.privacy_unit import known_unit, only_null_missing, person_order
 from policies.airlock import MIN_REASON_LENGTH
 from policies.catalog import (
     ColumnTag,
@@ -224,15 +224,22 @@ def _write_partitions(
     frame.with_columns(key.alias(_PART)).sink_parquet(
         pl.PartitionBy(staging, key=_PART, include_key=False), mkdir=True, statistics=True
     )
+    # Each partition sorted by person: a person's rows lie together, which lets the
+    # aggregate engine measure people as runs of rows (jobs.kinds.aggregate.exact).
+    order = None if unit is None else person_order(unit, frame.collect_schema()[unit])
     for i in range(count):
         files = sorted((staging / f"{_PART}={i}").glob("*.parquet"))
+        target = folder / f"part-{i:05d}.parquet"
         if not files:  # an empty partition still exists, so partition i is file i
-            frame.head(0).sink_parquet(folder / f"part-{i:05d}.parquet")
-            continue
-        if len(files) == 1:
-            os.replace(files[0], folder / f"part-{i:05d}.parquet")
+            frame.head(0).sink_parquet(target)
+        elif order is not None:
+            pl.scan_parquet(files).sort(order, nulls_last=True, maintain_order=True).sink_parquet(
+                target
+            )
+        elif len(files) == 1:
+            os.replace(files[0], target)
         else:
-            pl.scan_parquet(files).sink_parquet(folder / f"part-{i:05d}.parquet")
+            pl.scan_parquet(files).sink_parquet(target)
     shutil.rmtree(staging)
     return count
 

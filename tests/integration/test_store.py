@@ -448,7 +448,7 @@ def test_ingest_when_declared_tag_protects_less_than_proposal_then_override_need
         assert entry.details["tag_overrides"] == {"phone": "numbers are synthetic"}
 
 
-def test_ingest_when_privacy_unit_given_then_each_person_lives_in_one_partition(
+def test_ingest_when_privacy_unit_given_then_each_person_lives_in_one_partition_sorted(
     db: Database, tmp_path: Path
 ):
     import polars as pl
@@ -464,7 +464,9 @@ def test_ingest_when_privacy_unit_given_then_each_person_lives_in_one_partition(
     assert dataset.partitions == len(files) == 4  # 600 rows / 150 per partition
     seen: dict[str, int] = {}
     for i, f in enumerate(files):
-        for unit in pl.read_parquet(f)["resident_id"].unique():
+        units = pl.read_parquet(f)["resident_id"]
+        assert units.to_list() == sorted(units.to_list())  # a person's rows together
+        for unit in units.unique():
             assert seen.setdefault(unit, i) == i
     assert catalog.scan_dataset(dataset.path).select(pl.len()).collect().item() == 600
     assert dataset.sha256 == catalog.content_sha256(dataset.path)

@@ -30,7 +30,10 @@ their rows whatever the salt. One group-by counts each person's rows (and
 distinct groups, when groups are bounded); only the people over the bound go
 through the hashing, the sort and the ranking, the rest pass untouched. The
 choice depends on one person's rows alone, so the result is the same rows as
-ranking everyone (a property test compares the two).
+ranking everyone (a property test compares the two). Stored partitions are
+sorted by person; there the aggregate engine finds the people over a bound
+from their runs of rows, without this group-by, and ranks only them
+(:func:`bound_every_unit`; :mod:`jobs.kinds.aggregate.exact`).
 
 References:
     Wilson, R. J., Zhang, C. Y., Lam, W., Desfontaines, D., Simmons-Marengo,
@@ -85,7 +88,7 @@ def _bound_groups(
     return ranked.filter(pl.col(_GI) - first < groups_per_unit).drop(_HG, _GI, _NU)
 
 
-def _exact_distinct(dtype: pl.DataType) -> bool:
+def exact_distinct(dtype: pl.DataType) -> bool:
     """Whether ``n_unique`` counts the groups of a key of ``dtype`` exactly as the sort does.
 
     Floats are left out (NaN and -0.0 may compare, hash and sort apart), and
@@ -116,7 +119,7 @@ def _over_bound(
     aggs = [pl.len().alias(_N)]
     over = pl.col(_N) > rows_per_unit
     if groups_per_unit is not None:
-        if all(_exact_distinct(schema[k]) for k in keys):
+        if all(exact_distinct(schema[k]) for k in keys):
             distinct = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
             aggs.append(distinct.n_unique().alias(_G))
             over = over | (pl.col(_G) > groups_per_unit)
@@ -139,6 +142,24 @@ def _bound_everyone(
         frame = _bound_groups(frame, unit, keys, groups_per_unit, seed)
     row_hash = pl.struct(sorted({unit, *keys, *columns})).hash(seed ^ 0x5BD1E995)
     return frame.filter(row_hash.rank("ordinal").over(unit) <= rows_per_unit)
+
+
+def bound_every_unit(
+    frame: pl.LazyFrame,
+    unit: str,
+    keys: Sequence[str],
+    columns: Sequence[str],
+    rows_per_unit: int,
+    groups_per_unit: int,
+    seed: int,
+) -> pl.LazyFrame:
+    """:func:`bound_contributions` of rows that all belong to known units, ranking every one.
+
+    For a caller that has already picked the people who may be over a bound
+    (anyone else keeps all their rows here too); the same arguments.
+    """
+    groups = groups_per_unit if keys and groups_per_unit < rows_per_unit else None
+    return _bound_everyone(frame, unit, keys, columns, rows_per_unit, groups, seed)
 
 
 def bound_contributions(

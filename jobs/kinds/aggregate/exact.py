@@ -4,21 +4,41 @@ This is the sensitive intermediate: it never leaves the worker that
 computes it. Every column is an Int64 sum over rows, so partial tables of
 partitions that split people (all of a person's rows in one partition) merge
 by adding them up, exactly, in any order (:func:`combine`).
+
+Two ways to the same table: bound every row, then measure (:func:`_by_rows`);
+or, on a partition stored by person (each person's rows one run), measure
+everyone's rows, take back the rows of the few over a bound or in several
+groups, and add their bounded rows (:func:`_by_runs`, no group-by over
+people and no sort of every row). ``tests/unit/jobs/kinds/aggregate/
+test_runs_equivalence.py`` compares the two on random frames.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 
-from jobs.kinds.aggregate.bounding import bound_contributions, salt
+from jobs.kinds.aggregate.bounding import (
+    bound_contributions,
+    bound_every_unit,
+    exact_distinct,
+    salt,
+)
 from jobs.kinds.aggregate.plan import TREE_DEPTH, Measurement, Plan
 from jobs.kinds.aggregate.spec import AggregateSpec
+from jobs.privacy_unit import known_unit, person_order
 
 _BIN = "__bin"
 _LEN = "__len"
 _ONE = "__one"
+_START = "__run_start"
+# Integers numpy holds (not Int128 / UInt128: a 20-digit ID reads as one)
+_NUMPY_INTEGERS = frozenset(
+    {pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64}
+)
 PREFIX = "__m"
 
 
@@ -67,8 +87,8 @@ def _bin(m: Measurement) -> pl.Expr:
     return scaled.floor().cast(pl.Int64, strict=False).clip(0, leaves - 1)
 
 
-def prepare(frame: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
-    """Filters, public-key domains and contribution bounding, lazily."""
+def _restrict(frame: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
+    """The query's filters and, with a privacy unit, its public-key domains."""
     spec, context = plan.spec, plan.context
     if spec.filters:
         frame = frame.filter(pl.all_horizontal(f.expr() for f in spec.filters))
@@ -78,22 +98,161 @@ def prepare(frame: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
         # declared keys (cheaper than filtering every row).
         for column in plan.public_columns:
             frame = frame.filter(pl.col(column).is_in(list(context.public_keys[column])))
-    columns = [str(m.request.column) for m in plan.measurements if m.request.column]
+    return frame
+
+
+def _bound(frame: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
+    """Contribution bounding of rows already restricted (:func:`_restrict`)."""
     return bound_contributions(
         frame,
-        context.privacy_unit,
-        spec.group_by,
-        columns,
+        plan.context.privacy_unit,
+        plan.spec.group_by,
+        _measured_columns(plan),
         plan.rows_per_unit,
         plan.groups_per_unit,
-        salt(spec),
+        salt(plan.spec),
     )
 
 
+def prepare(frame: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
+    """Filters, public-key domains and contribution bounding, lazily."""
+    return _bound(_restrict(frame, plan), plan)
+
+
 def exact(frame: pl.LazyFrame, plan: Plan) -> pl.DataFrame:
-    """The exact measurement table of ``frame``: group keys, then ``__m*`` Int64 columns."""
+    """The exact measurement table of ``frame``: group keys, then ``__m*`` Int64 columns.
+
+    With a privacy unit, only per-group scalars (no histogram or quantile) and
+    rows stored person by person (the catalog sorts each partition by person,
+    :func:`jobs.privacy_unit.person_order`), the table comes from each person's
+    run of rows (:func:`_by_runs`); otherwise from the bounded rows
+    (:func:`_by_rows`). Both give the same table.
+    """
+    restricted = _restrict(frame, plan)
+    unit = plan.context.privacy_unit
+    schema = restricted.collect_schema()
+    if unit is not None and _runs_apply(plan, schema):
+        # One partition in memory (the catalog bounds its rows), read once.
+        columns = sorted({unit, *plan.spec.group_by, *_measured_columns(plan)})
+        rows = restricted.filter(known_unit(unit, schema[unit])).select(columns).collect()
+        if _stored_by_person(rows, unit):
+            return _by_runs(rows, plan, unit)
+        restricted = rows.lazy()
+    return _by_rows(_bound(restricted, plan), plan)
+
+
+def _measured_columns(plan: Plan) -> list[str]:
+    return [str(m.request.column) for m in plan.measurements if m.request.column]
+
+
+def _runs_apply(plan: Plan, schema: pl.Schema) -> bool:
+    """Whether :func:`_by_runs` computes this plan: scalars only, unit and keys that group exactly.
+
+    Decided from the plan and the schema alone, never from the values. A float
+    or nested key takes the row path: there a group is one only for equal
+    values under a rule the runs would not see (NaN, -0.0).
+    """
+    unit = plan.context.privacy_unit
+    scalars = all(m.request.kind not in ("hist", "tree") for m in plan.measurements)
+    columns = [unit, *plan.spec.group_by] if unit is not None else []
+    return scalars and bool(columns) and all(exact_distinct(schema[c]) for c in columns)
+
+
+def _by_runs(rows: pl.DataFrame, plan: Plan, unit: str) -> pl.DataFrame:
+    """The exact table of rows whose people are runs (each person's rows adjacent).
+
+    Most people hold at most k rows in one group: bounding keeps all their
+    rows whatever the salt, so their rows are measured as they are, and each
+    adds one to their group's distinct people (at their run's first row). A
+    run's length and whether its key changes inside it come from the runs'
+    first rows: no group-by over people, no sort, no distinct count per group.
+    Only the rows of the others (over k rows, or in several groups) are bounded
+    (:func:`bound_every_unit`, which decides from one person's rows alone) and
+    measured row by row. The table is every row's measurements, minus those of
+    the others' rows, plus those of the others' bounded rows: every column is
+    a sum of integers, and the float sums of gridded values are exact in any
+    order (:func:`_scalar`), so the sums subtract and add exactly.
+    """
     keys = list(plan.spec.group_by)
-    rows = prepare(frame, plan)
+    starts = _changes(rows[unit])
+    first = np.flatnonzero(starts)  # each run's first row
+    length = np.diff(first, append=rows.height)
+    several = np.zeros(len(first), dtype=bool)  # people whose key changes inside their run
+    if keys:
+        changed = np.logical_or.reduce([_changes(rows[k]) for k in keys]) & ~starts
+        several[np.searchsorted(first, np.flatnonzero(changed), side="right") - 1] = True
+    simple = (length <= plan.rows_per_unit) & ~several
+    marked = rows.with_columns(pl.Series(_START, starts, dtype=pl.Boolean))
+
+    def measured(m: Measurement) -> pl.Expr:
+        if m.request.kind == "units":
+            return pl.col(_START).sum().alias(m.columns[0])
+        return _scalar(m, unit)
+
+    narrow = plan.measurements
+
+    def table(frame: pl.DataFrame, sign: int = 1) -> pl.DataFrame:
+        totals = [measured(m) for m in narrow]
+        lazy = frame.lazy()
+        out = lazy.group_by(keys).agg(totals) if keys else lazy.select(totals)
+        signed = (pl.col(m.columns[0]).cast(pl.Int64) * sign for m in narrow)
+        return out.with_columns(signed).collect()
+
+    # The same queries whoever is over a bound: only their row counts differ (the
+    # run time must not tell whether anyone is; exact.py never branches on values).
+    everyone = table(marked)
+    others = marked[_rows_of(first[~simple], length[~simple])]
+    units = narrow[plan.units].columns[0]
+    # Groups only the others reach sum to zero distinct people: they are not in the table.
+    simple_people = combine([everyone, table(others, -1)], plan.spec).filter(pl.col(units) > 0)
+    # Over k rows in one group: the group bound keeps that group, only rows are ranked.
+    in_several = np.repeat(several[~simple], length[~simple])
+    bounded = [
+        bound_every_unit(
+            others.filter(pl.Series(mask, dtype=pl.Boolean)).select(rows.columns).lazy(),
+            unit,
+            keys,
+            _measured_columns(plan),
+            plan.rows_per_unit,
+            plan.groups_per_unit if groups else plan.rows_per_unit,
+            salt(plan.spec),
+        )
+        for mask, groups in ((in_several, True), (~in_several, False))
+    ]
+    result = combine([simple_people, _by_rows(pl.concat(bounded), plan)], plan.spec)
+    return result.select(*keys, *(m.columns[0] for m in narrow))
+
+
+def _stored_by_person(rows: pl.DataFrame, unit: str) -> bool:
+    """Whether ``rows`` (known units only) are in :func:`person_order`: each person's together."""
+    values = rows[unit]
+    if values.dtype in _NUMPY_INTEGERS:  # no nulls here
+        codes = values.to_numpy()
+        return bool(np.all(codes[1:] >= codes[:-1]))
+    order = person_order(unit, values.dtype)
+    return rows.select((order >= order.shift(1)).all()).item() is not False
+
+
+def _changes(values: pl.Series) -> NDArray[np.bool_]:
+    """True at the first row and wherever a value differs from the row before (null = null)."""
+    physical = values.to_physical()
+    if physical.dtype in _NUMPY_INTEGERS and not physical.has_nulls():  # the common unit and key
+        codes = physical.to_numpy()
+        return np.concatenate((codes[:1] == codes[:1], codes[1:] != codes[:-1]))
+    differs = values.ne_missing(values.shift(1)).fill_null(True)
+    return differs.to_numpy().astype(bool, copy=False)
+
+
+def _rows_of(first: NDArray[np.int64], length: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The row numbers of the runs that start at ``first`` and are ``length`` rows long."""
+    ends = np.cumsum(length)
+    offsets: NDArray[np.int64] = np.repeat(first - (ends - length), length)
+    return np.arange(offsets.size, dtype=np.int64) + offsets
+
+
+def _by_rows(rows: pl.LazyFrame, plan: Plan) -> pl.DataFrame:
+    """The exact table of bounded rows, measured row by row."""
+    keys = list(plan.spec.group_by)
     narrow = [m for m in plan.measurements if m.request.kind not in ("hist", "tree")]
     wide = [m for m in plan.measurements if m.request.kind in ("hist", "tree")]
 

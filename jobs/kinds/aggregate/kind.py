@@ -152,21 +152,26 @@ class _Aggregate(KindDefaults):
         return estimate(spec, context_of(datasets[0], min_cell), group_size=size).as_dict()
 
     def run(self, task: Task) -> Outcome:
-        """Evaluate in this process (tests, the in-process runner); Ray runs the partitions.
+        """Evaluate in this process (tests, the in-process runner), partition by partition.
 
         Raises:
             JobFailed: With a message that carries no data value.
-            InternalError: The task carries no catalog context for its dataset.
+            InternalError: The task carries no catalog context for its dataset, or
+                the dataset no stored partition.
         """
         from jobs import storage
-        from jobs.kinds.aggregate.engine import evaluate
+        from jobs.errors import InternalError
+        from jobs.kinds.aggregate.engine import evaluate_partitioned
         from jobs.task import evaluation_errors, write_result
 
         spec = _spec(task)
         context = dataset_context(task, spec.dataset)
+        paths = self.partitions(task)
+        if not paths:
+            raise InternalError("the dataset has no stored partitions")
         with evaluation_errors():
-            frame = storage.scan_parquet(task.inputs[spec.dataset])
-            result = evaluate(frame, spec, context, seed=task.seed)
+            frames = (storage.scan_parquet(path) for path in paths)
+            result = evaluate_partitioned(frames, spec, context, seed=task.seed)
         return write_result(task, result)
 
     def partitions(self, task: Task) -> list[str]:

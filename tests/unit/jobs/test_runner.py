@@ -235,3 +235,10 @@ def test_ready_when_the_cluster_hangs_then_false_in_time_and_one_probe_at_a_time
     assert len(calls) >= 2
     monkeypatch.setattr(ray, "nodes", broken)
     assert runner.ready(timeout_s=5) is False
+
+
+def test_execute_when_aggregate_without_partitions_then_internal_error(tmp_path: Path) -> None:
+    spec = {"kind": "aggregate", "dataset": "d", "epsilon": 1.0, "aggregates": [{"op": "count"}]}
+    task = _task(tmp_path, spec, public_keys={"d": {}}, privacy_units={"d": None})
+    with pytest.raises(InternalError, match="no stored partitions"):
+        execute(task)

@@ -146,6 +146,7 @@ def test_privacy_loss_when_neighbours_differ_by_a_person_without_id_then_within_
 def bounding_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """Break the engine: keep every row of every person (noise still calibrated for k)."""
     monkeypatch.setattr(exact, "bound_contributions", lambda frame, *args, **kwargs: frame)
+    monkeypatch.setattr(exact, "bound_every_unit", lambda frame, *args, **kwargs: frame)
 
 
 @pytest.mark.usefixtures("bounding_off")
