@@ -129,7 +129,10 @@ def test_run_when_aggregate_then_one_partial_per_partition_and_one_finish(
         (folder / f"part-{number:05d}.parquet").write_bytes(b"")
     spec = {"kind": "aggregate", "dataset": "d", "epsilon": 1.0, "aggregates": [{"op": "count"}]}
     runner.run(_task(tmp_path, spec))
-    assert log == [("partial", 2)] * 3 + [("finish", 4), ("get", 600.0)]
+    # one CPU a task, and polars in it on one thread (not one a core in every worker)
+    reserve = {"num_cpus": 1, "runtime_env": {"env_vars": {"POLARS_MAX_THREADS": "1"}}}
+    partial = [("partial.options", reserve), ("partial", 2)]
+    assert log == partial * 3 + [("finish.options", reserve), ("finish", 4), ("get", 600.0)]
 
 
 def test_run_when_aggregate_without_partitions_then_internal_error(
