@@ -158,8 +158,13 @@ def bound_every_unit(
     For a caller that has already picked the people who may be over a bound
     (anyone else keeps all their rows here too); the same arguments.
     """
-    groups = groups_per_unit if keys and groups_per_unit < rows_per_unit else None
+    groups = _group_bound(keys, rows_per_unit, groups_per_unit)
     return _bound_everyone(frame, unit, keys, columns, rows_per_unit, groups, seed)
+
+
+def _group_bound(keys: Sequence[str], rows_per_unit: int, groups_per_unit: int) -> int | None:
+    """g, or ``None`` where it cuts nothing: no keys, or g >= k (k rows reach k groups)."""
+    return groups_per_unit if keys and groups_per_unit < rows_per_unit else None
 
 
 def bound_contributions(
@@ -192,11 +197,13 @@ def bound_contributions(
         return frame
     schema = frame.collect_schema()
     frame = frame.filter(known_unit(unit, schema[unit]))
-    groups = groups_per_unit if keys and groups_per_unit < rows_per_unit else None
+    groups = _group_bound(keys, rows_per_unit, groups_per_unit)
     # Collected here, not joined lazily: a join would make polars cache every row in
     # memory (the frame feeds both sides), while a filter on this short list streams.
     # The plan has the same shape whether or not anyone is over the bound.
     over = _over_bound(frame, unit, keys, schema, rows_per_unit, groups).collect().to_series()
     cut = pl.col(unit).is_in(over.implode())
-    bounded = _bound_everyone(frame.filter(cut), unit, keys, columns, rows_per_unit, groups, seed)
+    bounded = bound_every_unit(
+        frame.filter(cut), unit, keys, columns, rows_per_unit, groups_per_unit, seed
+    )
     return pl.concat([frame.filter(~cut), bounded])

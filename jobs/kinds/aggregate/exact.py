@@ -114,11 +114,6 @@ def _bound(frame: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     )
 
 
-def prepare(frame: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
-    """Filters, public-key domains and contribution bounding, lazily."""
-    return _bound(_restrict(frame, plan), plan)
-
-
 def exact(frame: pl.LazyFrame, plan: Plan) -> pl.DataFrame:
     """The exact measurement table of ``frame``: group keys, then ``__m*`` Int64 columns.
 
@@ -198,8 +193,8 @@ def _by_runs(rows: pl.DataFrame, plan: Plan, unit: str) -> pl.DataFrame:
         signed = (pl.col(m.columns[0]).cast(pl.Int64) * sign for m in narrow)
         return out.with_columns(signed).collect()
 
-    # The same queries whoever is over a bound: only their row counts differ (the
-    # run time must not tell whether anyone is; exact.py never branches on values).
+    # The same queries whoever is over a bound, only with more or fewer rows: the run
+    # time must not tell whether anyone is (no branch on it, as no second pass on NaN).
     everyone = table(marked)
     others = marked[_rows_of(first[~simple], length[~simple])]
     units = narrow[plan.units].columns[0]

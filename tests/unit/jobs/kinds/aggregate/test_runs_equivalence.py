@@ -28,7 +28,7 @@ from jobs.kinds.aggregate.engine import (
     evaluate_partitioned,
     plan,
 )
-from jobs.kinds.aggregate.exact import exact, prepare
+from jobs.kinds.aggregate.exact import exact
 from jobs.kinds.aggregate.plan import Plan
 from jobs.kinds.aggregate.spec import AggregateSpec
 from jobs.privacy_unit import person_order
@@ -47,7 +47,8 @@ AGGREGATES: list[dict[str, Any]] = [
 
 def _row_path(frame: pl.DataFrame, job: Plan) -> pl.DataFrame:
     """Bound every row, then measure: the path every plan could take."""
-    return exact_module._by_rows(prepare(frame.lazy(), job), job)
+    restricted = exact_module._restrict(frame.lazy(), job)
+    return exact_module._by_rows(exact_module._bound(restricted, job), job)
 
 
 def _job(keys: list[str], k: int, g: int, aggregates: list[dict[str, Any]]) -> Plan:
