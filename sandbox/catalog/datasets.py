@@ -217,29 +217,22 @@ def _write_partitions(
     """Write ``frame`` as ``part-NNNNN.parquet`` files; return how many."""
     count = max(1, math.ceil(rows / rows_per_partition))
     staging = folder / "staging"
-    if unit is None:
-        key = pl.int_range(pl.len(), dtype=pl.UInt64) % count
-    else:
-        key = pl.col(unit).hash(seed=0x5A4E) % count
+    in_turn = pl.int_range(pl.len(), dtype=pl.UInt64)  # no unit: rows dealt out in turn
+    key = (in_turn if unit is None else pl.col(unit).hash(seed=0x5A4E)) % count
     frame.with_columns(key.alias(_PART)).sink_parquet(
         pl.PartitionBy(staging, key=_PART, include_key=False), mkdir=True, statistics=True
     )
-    # Each partition sorted by person: a person's rows lie together, which lets the
-    # aggregate engine measure people as runs of rows (jobs.kinds.aggregate.exact).
     order = None if unit is None else person_order(unit, frame.collect_schema()[unit])
     for i in range(count):
         files = sorted((staging / f"{_PART}={i}").glob("*.parquet"))
         target = folder / f"part-{i:05d}.parquet"
         if not files:  # an empty partition still exists, so partition i is file i
             frame.head(0).sink_parquet(target)
-        elif order is not None:
-            pl.scan_parquet(files).sort(order, nulls_last=True, maintain_order=True).sink_parquet(
-                target
-            )
-        elif len(files) == 1:
+        elif order is None and len(files) == 1:
             os.replace(files[0], target)
-        else:
-            pl.scan_parquet(files).sink_parquet(target)
+        else:  # by person: their rows lie together (runs, jobs.kinds.aggregate.exact)
+            scan = pl.scan_parquet(files)
+            (scan if order is None else scan.sort(order, maintain_order=True)).sink_parquet(target)
     shutil.rmtree(staging)
     return count
 

@@ -274,10 +274,12 @@ def test_ray_options_when_custom_then_no_cpu_slot_and_the_wrappers_memory() -> N
     assert custom.untimed
     assert custom.ray_options(_task(custom)) == {"num_cpus": 0, "memory": CUSTOM_WRAPPER_MEMORY}
     assert CUSTOM_WRAPPER_MEMORY == 512 * 1024 * 1024
-    for name in ("aggregate", "extract", "train"):
+    # an aggregate's partition task: one CPU, and polars in it on one thread
+    one_thread = {"num_cpus": 1, "runtime_env": {"env_vars": {"POLARS_MAX_THREADS": "1"}}}
+    for name, reserved in (("aggregate", one_thread), ("extract", {}), ("train", {})):
         kind = KINDS[name]
         assert not kind.untimed
-        assert kind.ray_options(_task(kind)) == {}
+        assert kind.ray_options(_task(kind)) == reserved
         assert kind.timeout_s(_task(kind), 600.0) == 600.0
 
 
