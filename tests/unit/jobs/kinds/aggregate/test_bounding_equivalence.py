@@ -80,18 +80,26 @@ VALUES = [None, NAN, 1.0, 2.0, -3.0]
 
 
 @st.composite
-def _cases(draw: st.DrawFn) -> tuple[pl.DataFrame, list[str], int, int, int]:
-    unit_kind = draw(st.sampled_from(sorted(UNITS)))
-    key_kinds = draw(st.lists(st.sampled_from(sorted(KEYS)), max_size=3))
+def frames(
+    draw: st.DrawFn, units: dict[str, tuple[Any, list[Any]]] = UNITS, max_keys: int = 3
+) -> tuple[pl.DataFrame, list[str]]:
+    """A frame of ``pid`` (a unit kind of ``units``), keys ``k0``… and ``x``, and its keys."""
+    unit_kind = draw(st.sampled_from(sorted(units)))
+    key_kinds = draw(st.lists(st.sampled_from(sorted(KEYS)), max_size=max_keys))
     keys = [f"k{i}" for i in range(len(key_kinds))]
-    schema = {"pid": UNITS[unit_kind][0]}
+    schema = {"pid": units[unit_kind][0]}
     schema |= {k: KEYS[t][0] for k, t in zip(keys, key_kinds, strict=True)}
     schema["x"] = pl.Float64
-    pools = [UNITS[unit_kind][1], *(KEYS[t][1] for t in key_kinds), VALUES]
+    pools = [units[unit_kind][1], *(KEYS[t][1] for t in key_kinds), VALUES]
     row = st.tuples(*(st.sampled_from(pool) for pool in pools))
     rows = draw(st.lists(row, max_size=60))
     rows += rows[: draw(st.integers(0, len(rows)))]  # exact duplicates
-    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=schema, orient="row"), keys
+
+
+@st.composite
+def _cases(draw: st.DrawFn) -> tuple[pl.DataFrame, list[str], int, int, int]:
+    frame, keys = draw(frames())
     k, g = draw(st.integers(1, 6)), draw(st.integers(1, 6))
     return frame, keys, k, g, draw(st.integers(0, 2**63 - 1))
 

@@ -32,7 +32,7 @@ from jobs.kinds.aggregate.exact import exact
 from jobs.kinds.aggregate.plan import Plan
 from jobs.kinds.aggregate.spec import AggregateSpec
 from jobs.privacy_unit import person_order
-from tests.unit.jobs.kinds.aggregate.test_bounding_equivalence import KEYS, UNITS, VALUES
+from tests.unit.jobs.kinds.aggregate.test_bounding_equivalence import UNITS, frames
 
 # units whose values group exactly (floats take the row path whatever the order)
 RUN_UNITS = {k: v for k, v in UNITS.items() if k != "float"}
@@ -70,16 +70,7 @@ def _job(keys: list[str], k: int, g: int, aggregates: list[dict[str, Any]]) -> P
 
 @st.composite
 def _cases(draw: st.DrawFn) -> tuple[pl.DataFrame, Plan]:
-    unit_kind = draw(st.sampled_from(sorted(RUN_UNITS)))
-    key_kinds = draw(st.lists(st.sampled_from(sorted(KEYS)), max_size=2))
-    keys = [f"k{i}" for i in range(len(key_kinds))]
-    schema = {"pid": RUN_UNITS[unit_kind][0]}
-    schema |= {k: KEYS[t][0] for k, t in zip(keys, key_kinds, strict=True)}
-    schema["x"] = pl.Float64
-    pools = [RUN_UNITS[unit_kind][1], *(KEYS[t][1] for t in key_kinds), VALUES]
-    rows = draw(st.lists(st.tuples(*(st.sampled_from(pool) for pool in pools)), max_size=60))
-    rows += rows[: draw(st.integers(0, len(rows)))]  # exact duplicates
-    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    frame, keys = draw(frames(RUN_UNITS, max_keys=2))
     aggregates = draw(st.lists(st.sampled_from(AGGREGATES), min_size=1, max_size=3, unique_by=str))
     job = _job(keys, draw(st.integers(1, 6)), draw(st.integers(1, 6)), aggregates)
     return frame, job
