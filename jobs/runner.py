@@ -41,6 +41,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_STOPPING = "the service is stopping; the job goes back to the queue"
+
 
 def execute(task: Task) -> Outcome:
     """Run a task in this process (tests, and the in-process runner): its kind runs it.
@@ -96,11 +98,50 @@ class RayRunner:
         self._single: Any = None
         self._lock = threading.Lock()
         self._probing = threading.Lock()
+        # stop() waits until no thread is inside a Ray call: Ray's own exit-time shutdown
+        # under a thread still in ray.get ends the process with 1 (the core worker exits)
+        self._calls = 0
+        self._idle = threading.Condition(self._lock)
+        self._waiting: set[Any] = set()
+        self._stopped = False
 
     def start(self) -> None:
-        """Connect to or start Ray once per process; later calls do nothing (thread-safe)."""
+        """Connect to or start Ray once per process; later calls do nothing (thread-safe).
+
+        Raises:
+            InternalError: The runner was stopped (the service is stopping).
+        """
         with self._lock:
+            if self._stopped:
+                raise InternalError(_STOPPING)
             self._start()
+
+    @contextlib.contextmanager
+    def _calling(self) -> Iterator[None]:
+        """A span of Ray calls that :meth:`stop` waits for; refused once stopped."""
+        with self._lock:
+            if self._stopped:
+                raise InternalError(_STOPPING)
+            self._calls += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._calls -= 1
+                self._idle.notify_all()
+
+    def _wait_on(self, refs: list[Any]) -> None:
+        """Let :meth:`stop` cancel ``refs``; cancelled here if it already began."""
+        import ray
+
+        with self._lock:
+            stopped = self._stopped
+            if not stopped:
+                self._waiting.update(refs)
+        if stopped:
+            for ref in refs:
+                ray.cancel(ref, force=True)
+            raise InternalError(_STOPPING)
 
     def _start(self) -> None:
         import ray
@@ -131,6 +172,10 @@ class RayRunner:
         Raises:
             JobFailed: The task failed or ran out of time; the message is safe to show.
         """
+        with self._calling():
+            return self._run(task)
+
+    def _run(self, task: Task) -> Outcome:
         import ray
         from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 
@@ -156,6 +201,7 @@ class RayRunner:
             # The kind reads its whole input in one task.
             ref = reserved(self._single).remote(payload)
         timeout = kind.timeout_s(task, self.timeout_s)
+        self._wait_on([ref, *parts])
         try:
             return Outcome(**ray.get(ref, timeout=timeout))
         except GetTimeoutError:
@@ -173,7 +219,12 @@ class RayRunner:
                 "the data bureau can see the server log"
             ) from None
         except RayError as err:
+            if self._stopped:  # stop() cancelled it
+                raise InternalError(_STOPPING) from None
             raise InternalError("the compute engine is unavailable; try again later") from err
+        finally:
+            with self._lock:
+                self._waiting.difference_update([ref, *parts])
 
     def ready(self, timeout_s: float = 2.0) -> bool:
         """Whether Ray answers: connected in this process, and its cluster lists a live node
@@ -191,7 +242,8 @@ class RayRunner:
 
         def probe() -> None:
             try:
-                nodes = ray.nodes()  # type: ignore[no-untyped-call]
+                with self._calling():
+                    nodes = ray.nodes()  # type: ignore[no-untyped-call]
                 alive.append(any(node.get("Alive") for node in nodes))
             except Exception:  # Ray's errors vary by version; any of them is "not ready"
                 alive.append(False)
@@ -202,10 +254,27 @@ class RayRunner:
         threading.Thread(target=probe, name="ray-ready", daemon=True).start()
         return answered.wait(timeout_s) and bool(alive) and alive[0]
 
-    def stop(self) -> None:
-        """Disconnect from Ray (a local Ray shuts down)."""
+    def stop(self, wait_s: float = 30.0) -> None:
+        """Disconnect from Ray (a local Ray shuts down); later runs are refused.
+
+        Tasks still running are cancelled (their jobs were handed back by the drain),
+        and Ray shuts down once no thread is inside a Ray call, so none touches Ray
+        after it (Ray's exit-time shutdown under a waiting thread ends the process
+        with 1). A thread still inside one after ``wait_s`` leaves Ray to its exit.
+        """
         import ray
 
+        with self._lock:
+            self._stopped = True
+            waiting = list(self._waiting)
+        for ref in waiting:
+            with contextlib.suppress(Exception):  # finished meanwhile, or Ray already gone
+                ray.cancel(ref, force=True)
+        with self._idle:
+            idle = self._idle.wait_for(lambda: self._calls == 0, timeout=wait_s)
+        if not idle:
+            log.warning("a job thread is still inside Ray after %g s; Ray stops at exit", wait_s)
+            return
         if ray.is_initialized():
             ray.shutdown()
         self._partial = self._finish = self._single = None

@@ -63,9 +63,13 @@ class Sandbox:
         private_sqlite_file(settings.db_url)
         # The audit MAC key derives from the secret on the first append, never in the database.
         self.db = Database(settings.db_url, audit_key=lambda: audit.mac_key(settings.secret()))
-        self.runner = runner or RayRunner(
-            settings.ray_address, settings.ray_num_cpus, settings.job_timeout_s
-        )
+        # a runner of its own is stopped on close; one passed in (tests) is the caller's
+        self._own_runner: RayRunner | None = None
+        if runner is None:
+            runner = self._own_runner = RayRunner(
+                settings.ray_address, settings.ray_num_cpus, settings.job_timeout_s
+            )
+        self.runner = runner
         self.jobs = JobService(self.db, settings, self.runner)
         self._started = False
         self._housekeeping = threading.Event()
@@ -133,5 +137,7 @@ class Sandbox:
         the rest go back to the queue), then release the database."""
         self._housekeeping.set()
         self.jobs.drain(grace_s)
+        if self._own_runner is not None:  # after the drain: no job thread waits on Ray
+            self._own_runner.stop()
         self.db.dispose()
         self._started = False

@@ -478,7 +478,7 @@ def test_kill_9_at_each_point_then_restart_loses_nothing(deployment: Deployment)
         assert hashlib.sha256(response.content).hexdigest() == response.headers["X-Content-SHA256"]
         queued += [world.submit(0.27 + i / 100) for i in range(3)]
         world.wait(queued[-3:-2], {"running", "awaiting_review"})
-        assert proc.terminate() == 0
+        assert proc.terminate() == 0, proc.output()[-3000:]
         assert "Traceback" not in proc.output(), proc.output()[-3000:]
         with d.session() as session:
             jobs = session.scalars(select(Job).where(Job.id.in_(queued[-5:]))).all()

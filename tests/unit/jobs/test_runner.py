@@ -240,6 +240,90 @@ def test_ready_when_the_cluster_hangs_then_false_in_time_and_one_probe_at_a_time
     assert runner.ready(timeout_s=5) is False
 
 
+@pytest.fixture
+def stoppable(
+    monkeypatch: pytest.MonkeyPatch, fake_ray: tuple[RayRunner, list[tuple[str, Any]]]
+) -> tuple[RayRunner, list[tuple[str, Any]]]:
+    """The recorder, with a ``ray.get`` that waits until its ref is cancelled."""
+    import threading
+
+    from ray.exceptions import TaskCancelledError
+
+    ray = pytest.importorskip("ray")
+    runner, log = fake_ray
+    cancelled: set[str] = set()
+    changed = threading.Condition()
+
+    def get(ref: str, timeout: float) -> dict[str, Any]:
+        log.append(("get", ref))
+        with changed:
+            if not changed.wait_for(lambda: ref in cancelled, timeout=10):
+                pytest.fail("the run's task was never cancelled")
+        log.append(("get raised", ref))
+        raise TaskCancelledError()
+
+    def cancel(ref: str, force: bool) -> None:
+        log.append(("cancel", ref))
+        with changed:
+            cancelled.add(ref)
+            changed.notify_all()
+
+    monkeypatch.setattr(ray, "get", get)
+    monkeypatch.setattr(ray, "cancel", cancel)
+    monkeypatch.setattr(ray, "shutdown", lambda: log.append(("shutdown", None)))
+    return runner, log
+
+
+def test_stop_when_a_run_waits_on_ray_then_cancelled_and_ray_stops_after_it_left(
+    tmp_path: Path, stoppable: tuple[RayRunner, list[tuple[str, Any]]]
+) -> None:
+    # Ray's exit-time shutdown under a thread still in ray.get ends the process with 1
+    import threading
+    import time
+
+    runner, log = stoppable
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runner.run(_task(tmp_path, {"kind": "extract", "dataset": "d", "columns": ["age"]}))
+        except BaseException as err:
+            raised.append(err)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    for _ in range(1000):
+        if ("get", "ref-single-1") in log:
+            break
+        time.sleep(0.01)
+    runner.stop()
+    thread.join(10)
+    assert log[1:] == [
+        ("get", "ref-single-1"),
+        ("cancel", "ref-single-1"),
+        ("get raised", "ref-single-1"),
+        ("shutdown", None),  # only once the run has left Ray
+    ]
+    assert len(raised) == 1 and isinstance(raised[0], InternalError)
+    assert "stopping" in str(raised[0])
+    with pytest.raises(InternalError, match="stopping"):  # later runs are refused
+        runner.run(_task(tmp_path, TOY))
+    assert log[-1] == ("shutdown", None)  # and sent nothing
+    assert runner.ready() is False
+
+
+def test_stop_when_a_thread_stays_inside_ray_then_ray_is_left_to_its_exit(
+    tmp_path: Path,
+    stoppable: tuple[RayRunner, list[tuple[str, Any]]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runner, log = stoppable
+    with runner._calling():  # a Ray call that does not return
+        runner.stop(wait_s=0.05)
+    assert ("shutdown", None) not in log
+    assert "still inside Ray" in caplog.text
+
+
 def test_execute_when_aggregate_without_partitions_then_internal_error(tmp_path: Path) -> None:
     spec = {"kind": "aggregate", "dataset": "d", "epsilon": 1.0, "aggregates": [{"op": "count"}]}
     task = _task(tmp_path, spec, public_keys={"d": {}}, privacy_units={"d": None})
