@@ -19,12 +19,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
-from jobs.errors import InternalError, JobFailed, redacted_traceback
+from jobs.errors import InternalError, JobFailed, RunnerStopped, redacted_traceback
 from jobs.kinds import KINDS, parse_job_spec
 from jobs.kinds.base import PartitionedKind
 from jobs.task import Outcome, Task, evaluation_errors, sha256_file, staged, write_result
@@ -102,7 +103,7 @@ class RayRunner:
         # under a thread still in ray.get ends the process with 1 (the core worker exits)
         self._calls = 0
         self._idle = threading.Condition(self._lock)
-        self._waiting: set[Any] = set()
+        self._waiting: dict[int, list[Any]] = {}  # a run's refs, the finishing one first
         self._stopped = False
 
     def start(self) -> None:
@@ -113,7 +114,7 @@ class RayRunner:
         """
         with self._lock:
             if self._stopped:
-                raise InternalError(_STOPPING)
+                raise RunnerStopped(_STOPPING)
             self._start()
 
     @contextlib.contextmanager
@@ -121,7 +122,7 @@ class RayRunner:
         """A span of Ray calls that :meth:`stop` waits for; refused once stopped."""
         with self._lock:
             if self._stopped:
-                raise InternalError(_STOPPING)
+                raise RunnerStopped(_STOPPING)
             self._calls += 1
         try:
             yield
@@ -130,18 +131,26 @@ class RayRunner:
                 self._calls -= 1
                 self._idle.notify_all()
 
-    def _wait_on(self, refs: list[Any]) -> None:
-        """Let :meth:`stop` cancel ``refs``; cancelled here if it already began."""
-        import ray
+    def _wait_on(self, refs: list[Any]) -> int:
+        """Let :meth:`stop` cancel ``refs`` (the one waited on first); a key for
+        :meth:`_waited`. Cancelled here if the stop already began.
 
+        Raises:
+            RunnerStopped: The stop began.
+        """
         with self._lock:
             stopped = self._stopped
             if not stopped:
-                self._waiting.update(refs)
+                key = id(refs)
+                self._waiting[key] = refs
         if stopped:
-            for ref in refs:
-                ray.cancel(ref, force=True)
-            raise InternalError(_STOPPING)
+            _cancel(refs)
+            raise RunnerStopped(_STOPPING)
+        return key
+
+    def _waited(self, key: int) -> None:
+        with self._lock:
+            self._waiting.pop(key, None)
 
     def _start(self) -> None:
         import ray
@@ -177,7 +186,7 @@ class RayRunner:
 
     def _run(self, task: Task) -> Outcome:
         import ray
-        from ray.exceptions import GetTimeoutError, RayError, RayTaskError
+        from ray.exceptions import RayError
 
         self.start()
         payload = asdict(task)
@@ -201,30 +210,35 @@ class RayRunner:
             # The kind reads its whole input in one task.
             ref = reserved(self._single).remote(payload)
         timeout = kind.timeout_s(task, self.timeout_s)
-        self._wait_on([ref, *parts])
+        key = self._wait_on([ref, *parts])
         try:
             return Outcome(**ray.get(ref, timeout=timeout))
-        except GetTimeoutError:
-            for pending in (ref, *parts):
-                ray.cancel(pending, force=True)
-            raise JobFailed(f"the job ran longer than {timeout:g} s and was stopped") from None
-        except RayTaskError as err:
+        except RayError as err:
+            raise self._failure(err, task, [ref, *parts], timeout) from None
+        finally:
+            self._waited(key)
+
+    def _failure(self, err: Exception, task: Task, refs: list[Any], timeout: float) -> Exception:
+        """What a run whose ``ray.get`` raised ``err`` raises (a message safe to show)."""
+        from ray.exceptions import GetTimeoutError, RayTaskError
+
+        if self._stopped:  # stop() cancelled it (a part's cancel may reach finish as its error)
+            return RunnerStopped(_STOPPING)
+        if isinstance(err, GetTimeoutError):
+            _cancel(refs)
+            return JobFailed(f"the job ran longer than {timeout:g} s and was stopped")
+        if isinstance(err, RayTaskError):
             cause = err.cause
             if isinstance(cause, JobFailed):
-                raise JobFailed(str(cause)) from None
+                return JobFailed(str(cause))
             # The server log stays inside the boundary; the operator sees no detail.
             log.error("job %s failed in Ray\n%s", task.job_id, redacted_traceback(cause))
-            raise JobFailed(
+            return JobFailed(
                 f"the job failed inside the sandbox ({type(cause).__name__}); "
                 "the data bureau can see the server log"
-            ) from None
-        except RayError as err:
-            if self._stopped:  # stop() cancelled it
-                raise InternalError(_STOPPING) from None
-            raise InternalError("the compute engine is unavailable; try again later") from err
-        finally:
-            with self._lock:
-                self._waiting.difference_update([ref, *parts])
+            )
+        log.error("job %s: Ray is unavailable (%s)", task.job_id, type(err).__name__)
+        return InternalError("the compute engine is unavailable; try again later")
 
     def ready(self, timeout_s: float = 2.0) -> bool:
         """Whether Ray answers: connected in this process, and its cluster lists a live node
@@ -261,20 +275,34 @@ class RayRunner:
         and Ray shuts down once no thread is inside a Ray call, so none touches Ray
         after it (Ray's exit-time shutdown under a waiting thread ends the process
         with 1). A thread still inside one after ``wait_s`` leaves Ray to its exit.
+        Never raises; a second call does nothing more.
         """
-        import ray
-
         with self._lock:
             self._stopped = True
-            waiting = list(self._waiting)
-        for ref in waiting:
-            with contextlib.suppress(Exception):  # finished meanwhile, or Ray already gone
-                ray.cancel(ref, force=True)
+            waiting = list(self._waiting.values())
+        ray = sys.modules.get("ray")  # a process that never ran a job never imported it
+        if ray is None:
+            return
+        for refs in waiting:
+            _cancel(refs)
         with self._idle:
             idle = self._idle.wait_for(lambda: self._calls == 0, timeout=wait_s)
         if not idle:
             log.warning("a job thread is still inside Ray after %g s; Ray stops at exit", wait_s)
             return
-        if ray.is_initialized():
-            ray.shutdown()
+        try:
+            if ray.is_initialized():
+                ray.shutdown()
+        except Exception as err:  # the process is stopping: say so, and go on
+            log.error("Ray did not shut down cleanly (%s)", type(err).__name__)
         self._partial = self._finish = self._single = None
+
+
+def _cancel(refs: list[Any]) -> None:
+    """Cancel a run's Ray tasks, the one waited on first (its inputs after it, so that
+    it does not start on an input cancelled under it); ones already ended are skipped."""
+    import ray
+
+    for ref in refs:
+        with contextlib.suppress(Exception):  # ended meanwhile, or Ray already gone
+            ray.cancel(ref, force=True)

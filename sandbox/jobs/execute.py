@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs import storage
+from jobs.errors import RunnerStopped
 from jobs.kinds import KINDS, JobKind
 from jobs.runner import Outcome, Task
 from jobs.task import staged
@@ -422,6 +423,8 @@ class Executor:
             with storage.local_copy(outcome.output_path) as local:  # checks read a local file
                 checks = checked(lease.job_id, local, context, self.limits, self.spare)
             self.finish(lease, outcome, [*checks, *run_problems(outcome)])
+        except RunnerStopped:  # stopping: handed back by the drain, or its lease expires
+            log.info("job %s: the runner stopped under attempt %s", lease.job_id, lease.attempt)
         except SandboxError as err:
             self.fail(lease, str(err), output, started)
         except Exception as err:

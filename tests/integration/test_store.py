@@ -18,6 +18,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, update
 
+from jobs.errors import RunnerStopped
 from jobs.runner import Outcome, Task, execute, sha256_file
 from policies.budget import PrivacyBudget
 from policies.catalog import ColumnTag, Grade, OpenAttribute
@@ -392,6 +393,34 @@ def test_queue_when_draining_then_running_jobs_go_back_and_nothing_new_is_claime
         attempt = s.get(Job, first.id).attempt
     assert statuses == ["queued", "queued"] and attempt == 1
     assert list(settings.quarantine_dir.glob(f"job-{first.id}*")) == []
+
+
+def test_queue_when_the_runner_stopped_under_a_job_it_still_holds_then_not_failed(
+    db: Database, tmp_path: Path
+):
+    """A stopped runner (the service is stopping) fails no job: where the drain could not
+    hand it back, its lease expires and it is queued again, as before the stop."""
+    settings, who, grant_id = _world(db, tmp_path, epsilon=1.0)
+    ended = threading.Event()
+
+    class Stopped(InProcessRunner):
+        def run(self, task: Task) -> Outcome:
+            ended.set()
+            raise RunnerStopped("the service is stopping; the job goes back to the queue")
+
+    service = JobService(db, settings, Stopped(), workers=1, untimed_workers=0)
+    job = service.submit(who, grant_id, aggregate_spec(epsilon=0.1))
+    assert ended.wait(10)
+    deadline = time.monotonic() + 30
+    while service.executor._busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with db.session() as s:
+        row = s.get(Job, job.id)
+        assert row is not None
+        assert (row.status, row.error, row.attempt) == ("running", "", 1)
+    assert service.executor.leases.held() == []  # no longer renewed: it expires
+    service.drain(grace_s=0)
+    assert list(settings.quarantine_dir.glob(f"job-{job.id}*")) == []
 
 
 def _ingest(

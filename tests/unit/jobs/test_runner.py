@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from jobs import distributed
-from jobs.errors import InternalError
+from jobs.errors import InternalError, RunnerStopped
 from jobs.kinds import KINDS
 from jobs.runner import Outcome, RayRunner, Task, execute
 from tests.unit.jobs.kinds.toy import PartitionedToy, Toy
@@ -240,14 +240,25 @@ def test_ready_when_the_cluster_hangs_then_false_in_time_and_one_probe_at_a_time
     assert runner.ready(timeout_s=5) is False
 
 
-@pytest.fixture
+def _cancelled(kind: str) -> Exception:
+    """What ``ray.get`` raises on a cancelled task: its own error, or (a part cancelled
+    under a finishing task) the finishing task's error wrapping the part's."""
+    from ray.exceptions import RayTaskError, TaskCancelledError, WorkerCrashedError
+
+    if kind == "own":
+        return TaskCancelledError()
+    return RayTaskError("finish", "Traceback: ...", WorkerCrashedError())
+
+
+@pytest.fixture(params=["own", "wrapped"])
 def stoppable(
-    monkeypatch: pytest.MonkeyPatch, fake_ray: tuple[RayRunner, list[tuple[str, Any]]]
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_ray: tuple[RayRunner, list[tuple[str, Any]]],
 ) -> tuple[RayRunner, list[tuple[str, Any]]]:
     """The recorder, with a ``ray.get`` that waits until its ref is cancelled."""
     import threading
-
-    from ray.exceptions import TaskCancelledError
+    import time
 
     ray = pytest.importorskip("ray")
     runner, log = fake_ray
@@ -259,8 +270,9 @@ def stoppable(
         with changed:
             if not changed.wait_for(lambda: ref in cancelled, timeout=10):
                 pytest.fail("the run's task was never cancelled")
+        time.sleep(0.05)  # a stop that did not wait for this thread would shut Ray down now
         log.append(("get raised", ref))
-        raise TaskCancelledError()
+        raise _cancelled(request.param)
 
     def cancel(ref: str, force: bool) -> None:
         log.append(("cancel", ref))
@@ -274,48 +286,86 @@ def stoppable(
     return runner, log
 
 
+AGGREGATE = {"kind": "aggregate", "dataset": "d", "epsilon": 1.0, "aggregates": [{"op": "count"}]}
+
+
 def test_stop_when_a_run_waits_on_ray_then_cancelled_and_ray_stops_after_it_left(
-    tmp_path: Path, stoppable: tuple[RayRunner, list[tuple[str, Any]]]
+    tmp_path: Path,
+    stoppable: tuple[RayRunner, list[tuple[str, Any]]],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Ray's exit-time shutdown under a thread still in ray.get ends the process with 1
     import threading
     import time
 
     runner, log = stoppable
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for number in range(2):
+        (folder / f"part-{number:05d}.parquet").write_bytes(b"")
     raised: list[BaseException] = []
 
     def run() -> None:
         try:
-            runner.run(_task(tmp_path, {"kind": "extract", "dataset": "d", "columns": ["age"]}))
+            runner.run(_task(tmp_path, AGGREGATE))
         except BaseException as err:
             raised.append(err)
 
     thread = threading.Thread(target=run)
     thread.start()
     for _ in range(1000):
-        if ("get", "ref-single-1") in log:
+        if any(step == "get" for step, _ in log):
             break
         time.sleep(0.01)
     runner.stop()
     thread.join(10)
-    assert log[1:] == [
-        ("get", "ref-single-1"),
-        ("cancel", "ref-single-1"),
-        ("get raised", "ref-single-1"),
+    finish = "ref-finish-6"
+    assert [entry for entry in log if entry[0] not in ("partial", "partial.options")] == [
+        (
+            "finish.options",
+            {"num_cpus": 1, "runtime_env": {"env_vars": {"POLARS_MAX_THREADS": "1"}}},
+        ),
+        ("finish", 3),
+        ("get", finish),
+        ("cancel", finish),  # the finishing task first, then its inputs
+        ("cancel", "ref-partial-2"),
+        ("cancel", "ref-partial-4"),
+        ("get raised", finish),
         ("shutdown", None),  # only once the run has left Ray
     ]
-    assert len(raised) == 1 and isinstance(raised[0], InternalError)
-    assert "stopping" in str(raised[0])
-    with pytest.raises(InternalError, match="stopping"):  # later runs are refused
+    assert len(raised) == 1 and isinstance(raised[0], RunnerStopped)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no "failed in Ray"
+    with pytest.raises(RunnerStopped):  # later runs are refused and send nothing
         runner.run(_task(tmp_path, TOY))
-    assert log[-1] == ("shutdown", None)  # and sent nothing
+    assert log[-1] == ("shutdown", None)
     assert runner.ready() is False
 
 
+def test_stop_when_it_begins_before_a_run_waits_then_the_run_cancels_its_own_tasks(
+    tmp_path: Path, stoppable: tuple[RayRunner, list[tuple[str, Any]]]
+) -> None:
+    import threading
+    import time
+
+    runner, log = stoppable
+    stopper = threading.Thread(target=runner.stop)
+
+    class StoppedMeanwhile(_Remote):
+        def remote(self, *args: Any) -> str:
+            stopper.start()  # the stop begins between the submission and the wait
+            while not runner._stopped:
+                time.sleep(0.001)
+            return super().remote(*args)
+
+    runner._single = StoppedMeanwhile("single", log)
+    with pytest.raises(RunnerStopped):
+        runner.run(_task(tmp_path, {"kind": "extract", "dataset": "d", "columns": ["age"]}))
+    stopper.join(10)
+    assert log == [("single", 1), ("cancel", "ref-single-1"), ("shutdown", None)]
+
+
 def test_stop_when_a_thread_stays_inside_ray_then_ray_is_left_to_its_exit(
-    tmp_path: Path,
-    stoppable: tuple[RayRunner, list[tuple[str, Any]]],
-    caplog: pytest.LogCaptureFixture,
+    stoppable: tuple[RayRunner, list[tuple[str, Any]]], caplog: pytest.LogCaptureFixture
 ) -> None:
     runner, log = stoppable
     with runner._calling():  # a Ray call that does not return
