@@ -62,6 +62,9 @@ class RefusingRunner:
     def run(self, task: Task) -> Outcome:
         raise JobFailed("this test service runs no jobs")
 
+    def stop(self) -> None:
+        """Nothing runs, nothing to stop (a service stops a runner it made on close)."""
+
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
