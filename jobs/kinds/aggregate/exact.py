@@ -47,6 +47,13 @@ def _value(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.Float64).fill_nan(None)
 
 
+def _between(x: pl.Expr, lower: float, upper: float) -> pl.Expr:
+    """``x.clip(lower, upper)`` for non-null, non-NaN values (the caller masks the others:
+    polars' horizontal min and max skip nulls), cheaper than ``clip`` (10M rows: about
+    3 ms against 13, where the raw group-by takes 42)."""
+    return pl.max_horizontal(pl.min_horizontal(x, pl.lit(upper)), pl.lit(lower))
+
+
 def _scalar(m: Measurement, unit: str | None) -> pl.Expr:
     """The per-group aggregate of a one-integer measurement (a float sum for the real kinds).
 
@@ -63,16 +70,17 @@ def _scalar(m: Measurement, unit: str | None) -> pl.Expr:
         return pl.len().alias(m.columns[0])
     if kind == "nonnull":
         return _value(str(r.column)).is_not_null().sum().alias(m.columns[0])
-    x = _value(str(r.column))
-    clamped = x.clip(r.lower, r.upper)
+    x = pl.col(str(r.column)).cast(pl.Float64)
+    clamped = _between(x, r.lower, r.upper)
     if kind != "sum":
         clamped = clamped - (r.lower + (r.upper - r.lower) / 2)
         if kind == "csq":
             clamped = clamped * clamped - m.offset
     gridded = (clamped * (1.0 / m.grid) + 0.5).floor()  # round half up
     if kind != "sum":  # the float subtraction may round a hair past the bound
-        gridded = gridded.clip(-m.bound, m.bound)
-    return gridded.sum().alias(m.columns[0])  # nulls are skipped: they add 0
+        gridded = _between(gridded, -m.bound, m.bound)
+    # null and NaN rows (is_not_nan is null on a null: not taken) add nothing
+    return pl.when(x.is_not_nan()).then(gridded).sum().alias(m.columns[0])
 
 
 def _bin(m: Measurement) -> pl.Expr:
@@ -83,7 +91,7 @@ def _bin(m: Measurement) -> pl.Expr:
         position: pl.Expr = pl.lit(interior).search_sorted(x, side="right")
         return position.cast(pl.Int64)
     leaves = 1 << TREE_DEPTH
-    scaled = (x.clip(r.lower, r.upper) - r.lower) * (leaves / (r.upper - r.lower))
+    scaled = (_between(x, r.lower, r.upper) - r.lower) * (leaves / (r.upper - r.lower))
     return scaled.floor().cast(pl.Int64, strict=False).clip(0, leaves - 1)
 
 
