@@ -48,9 +48,10 @@ def _value(column: str) -> pl.Expr:
 
 
 def _between(x: pl.Expr, lower: float, upper: float) -> pl.Expr:
-    """``x.clip(lower, upper)`` for non-null, non-NaN values (the caller masks the others:
-    polars' horizontal min and max skip nulls), cheaper than ``clip`` (10M rows: about
-    3 ms against 13, where the raw group-by takes 42)."""
+    """``x.clip(lower, upper)`` for non-null, non-NaN values, up to the sign of a zero
+    bound (the caller masks the others: polars' horizontal min and max skip nulls and
+    NaN), cheaper than ``clip`` (10M rows: about 3 ms against 13, where the raw
+    group-by takes 42)."""
     return pl.max_horizontal(pl.min_horizontal(x, pl.lit(upper)), pl.lit(lower))
 
 

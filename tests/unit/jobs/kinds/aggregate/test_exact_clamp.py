@@ -64,8 +64,12 @@ BOUNDS = st.tuples(st.floats(-1e4, 1e4), st.floats(1e-3, 2e4)).map(lambda b: (b[
 def _cases(draw: st.DrawFn) -> tuple[pl.DataFrame, dict[str, Any]]:
     rows = draw(st.lists(st.tuples(st.sampled_from("ABC"), VALUES), max_size=40))
     frame = pl.DataFrame(rows, schema={"city": pl.String, "x": pl.Float64}, orient="row")
-    if draw(st.booleans()):  # an integer column is measured as doubles
-        frame = frame.with_columns(pl.col("x").fill_nan(None).clip(-1e6, 1e6).cast(pl.Int64))
+    dtype = draw(st.sampled_from([pl.Float64, pl.Float32, pl.Int64, pl.Int16, pl.UInt64]))
+    if dtype != pl.Float64:  # measured as doubles, whatever the column's type
+        low = 0 if dtype == pl.UInt64 else -30_000
+        integral = dtype != pl.Float32
+        x = pl.col("x").fill_nan(None) if integral else pl.col("x")
+        frame = frame.with_columns(x.clip(low, 30_000).cast(dtype))
     lower, upper = draw(BOUNDS)
     bounded = {"column": "x", "lower": lower, "upper": upper}
     ops = draw(
@@ -96,3 +100,27 @@ def test_exact_partials_when_random_values_then_the_table_clip_gave(
     ):
         old = exact_partials(frame, spec, context)
     assert_frame_equal(new, old, check_exact=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.sampled_from([math.inf, -math.inf, 0.0, -0.0, 1e308, -1e308, 2.0**53 + 2]),
+            st.floats(allow_nan=False),
+        ),
+        max_size=30,
+    ),
+    bounds=BOUNDS,
+)
+def test_between_when_values_beyond_the_bounds_then_clip_up_to_the_sign_of_zero(
+    values: list[float], bounds: tuple[float, float]
+) -> None:
+    # every value is cut somewhere here, unlike in the table test, where the ±bound of
+    # the gridded values leaves slack
+    lower, upper = bounds
+    frame = pl.DataFrame({"x": values}, schema={"x": pl.Float64})
+    got = frame.select(
+        new=exact._between(pl.col("x"), lower, upper), old=pl.col("x").clip(lower, upper)
+    )
+    assert got["new"].to_list() == got["old"].to_list()  # -0.0 == 0.0
