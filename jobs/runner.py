@@ -110,7 +110,7 @@ class RayRunner:
         """Connect to or start Ray once per process; later calls do nothing (thread-safe).
 
         Raises:
-            InternalError: The runner was stopped (the service is stopping).
+            RunnerStopped: The runner was stopped (the service is stopping).
         """
         with self._lock:
             if self._stopped:
@@ -180,6 +180,8 @@ class RayRunner:
 
         Raises:
             JobFailed: The task failed or ran out of time; the message is safe to show.
+            RunnerStopped: The runner was stopped before or while the task ran.
+            InternalError: Ray is unavailable.
         """
         with self._calling():
             return self._run(task)
