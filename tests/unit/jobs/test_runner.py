@@ -34,6 +34,15 @@ def _task(tmp_path: Path, spec: dict[str, Any], **changes: Any) -> Task:
 
 
 TOY = {"kind": "toy", "dataset": "d", "note": "hello"}
+AGGREGATE = {"kind": "aggregate", "dataset": "d", "epsilon": 1.0, "aggregates": [{"op": "count"}]}
+
+
+def _stored_partitions(tmp_path: Path, count: int) -> None:
+    """``count`` (empty) partition files of dataset ``d``: the runner only lists them."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for number in range(count):
+        (folder / f"part-{number:05d}.parquet").write_bytes(b"")
 
 
 def test_execute_when_toy_kind_then_its_run_runs(tmp_path: Path) -> None:
@@ -123,12 +132,8 @@ def test_run_when_aggregate_then_one_partial_per_partition_and_one_finish(
     tmp_path: Path, fake_ray: tuple[RayRunner, list[tuple[str, Any]]]
 ) -> None:
     runner, log = fake_ray
-    folder = tmp_path / "d"
-    folder.mkdir()
-    for number in range(3):
-        (folder / f"part-{number:05d}.parquet").write_bytes(b"")
-    spec = {"kind": "aggregate", "dataset": "d", "epsilon": 1.0, "aggregates": [{"op": "count"}]}
-    runner.run(_task(tmp_path, spec))
+    _stored_partitions(tmp_path, 3)
+    runner.run(_task(tmp_path, AGGREGATE))
     # one CPU a task, and polars in it on one thread (not one a core in every worker)
     reserve = {"num_cpus": 1, "runtime_env": {"env_vars": {"POLARS_MAX_THREADS": "1"}}}
     partial = [("partial.options", reserve), ("partial", 2)]
@@ -139,9 +144,8 @@ def test_run_when_aggregate_without_partitions_then_internal_error(
     tmp_path: Path, fake_ray: tuple[RayRunner, list[tuple[str, Any]]]
 ) -> None:
     runner, _ = fake_ray
-    spec = {"kind": "aggregate", "dataset": "d", "epsilon": 1.0, "aggregates": [{"op": "count"}]}
     with pytest.raises(InternalError, match="no stored partitions"):
-        runner.run(_task(tmp_path, spec))
+        runner.run(_task(tmp_path, AGGREGATE))
 
 
 @pytest.mark.parametrize("name", ["extract", "train"])
@@ -286,9 +290,6 @@ def stoppable(
     return runner, log
 
 
-AGGREGATE = {"kind": "aggregate", "dataset": "d", "epsilon": 1.0, "aggregates": [{"op": "count"}]}
-
-
 def test_stop_when_a_run_waits_on_ray_then_cancelled_and_ray_stops_after_it_left(
     tmp_path: Path,
     stoppable: tuple[RayRunner, list[tuple[str, Any]]],
@@ -299,10 +300,7 @@ def test_stop_when_a_run_waits_on_ray_then_cancelled_and_ray_stops_after_it_left
     import time
 
     runner, log = stoppable
-    folder = tmp_path / "d"
-    folder.mkdir()
-    for number in range(2):
-        (folder / f"part-{number:05d}.parquet").write_bytes(b"")
+    _stored_partitions(tmp_path, 2)
     raised: list[BaseException] = []
 
     def run() -> None:
@@ -375,7 +373,6 @@ def test_stop_when_a_thread_stays_inside_ray_then_ray_is_left_to_its_exit(
 
 
 def test_execute_when_aggregate_without_partitions_then_internal_error(tmp_path: Path) -> None:
-    spec = {"kind": "aggregate", "dataset": "d", "epsilon": 1.0, "aggregates": [{"op": "count"}]}
-    task = _task(tmp_path, spec, public_keys={"d": {}}, privacy_units={"d": None})
+    task = _task(tmp_path, AGGREGATE, public_keys={"d": {}}, privacy_units={"d": None})
     with pytest.raises(InternalError, match="no stored partitions"):
         execute(task)
