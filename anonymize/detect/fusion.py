@@ -970,12 +970,23 @@ def _edged(text: str, by_start: dict[int, Word], by_end: dict[int, Word], span: 
     start = _admin_before(text, by_end, start)
     tail = _BUILDING_TAIL.match(text, end) if text[end - 1 : end] not in _NO_TAIL_AFTER else None
     if tail is not None and not any(
-        w.tag in _NOT_IN_ANNEX
+        w.tag in _NOT_IN_ANNEX and not _inside_name(text, w)
         for w in (by_start.get(i) for i in range(end, tail.end()))
         if w is not None
     ):
         end = tail.end()  # …华荣时代大厦|1802, …88号|财富大厦26楼, …魅力之城|38-1003
     return Span(start, end, ADDRESS, span.score)
+
+
+def _inside_name(text: str, word: Word) -> bool:
+    """Whether ``word`` is a lone 之 between Chinese characters: part of an estate's name
+    (魅力|之|城), not a particle."""
+    return (
+        text[word.start : word.end] == "之"
+        and word.start > 0
+        and _HAN.match(text, word.start - 1) is not None
+        and _HAN.match(text, word.end) is not None
+    )
 
 
 #: A building's or an estate's number, floor or room right after an address: 1802, 38-1003,

