@@ -10,7 +10,7 @@ further tables score both paths on held-out notes (``tests.corpus``'s
 ``LAST_NOTES``, ``SIXTH_NOTES``: names in places the name rules were not written
 for; the last four were written by helpers who never saw the rules) and the
 sets of blind notes (``tests.corpus.marked_notes(path)`` with ``BLIND_FILE``,
-``BLIND_FILE_B``, ``BLIND_FILE_C`` of 2026-12-05, ``BLIND_FILE_D`` to ``BLIND_FILE_W``
+``BLIND_FILE_B``, ``BLIND_FILE_C`` of 2026-12-05, ``BLIND_FILE_D`` to ``BLIND_FILE_X``
 of 2026-12-06, I to W the next working days: 120 notes each with their names and
 addresses marked, written by a helper who saw neither the code, the rules, the tagger
 nor the other sets; each scored once blind, then looked at, see benchmarks/README.md), each with

@@ -62,6 +62,7 @@ __all__ = [
     "BLIND_FILE_U",
     "BLIND_FILE_V",
     "BLIND_FILE_W",
+    "BLIND_FILE_X",
     "BLIND_NOTES",
     "HELD_OUT_NOTES",
     "HELD_OUT_SETS",
@@ -905,6 +906,9 @@ BLIND_FILE_T = Path(__file__).parent / "data" / "blind_notes_2026_12_06_t.txt"
 BLIND_FILE_U = Path(__file__).parent / "data" / "blind_notes_2026_12_06_u.txt"
 BLIND_FILE_V = Path(__file__).parent / "data" / "blind_notes_2026_12_06_v.txt"
 BLIND_FILE_W = Path(__file__).parent / "data" / "blind_notes_2026_12_06_w.txt"
+#: Written by a helper in the session after (the clock still read 2026-12-06), scored once
+#: blind with that session's code (the int8 tagger), its float32 tagger and the code before.
+BLIND_FILE_X = Path(__file__).parent / "data" / "blind_notes_2026_12_06_x.txt"
 #: Every marked set by its letter, with the day its file is dated: what the accuracy table
 #: prints and the regression floors name.
 MARKED_SETS: dict[str, tuple[Path, str]] = {
@@ -916,7 +920,7 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
             Path(__file__).parent / "data" / f"blind_notes_2026_12_06_{letter.lower()}.txt",
             "2026-12-06",
         )
-        for letter in "DEFGHIJKLMNOPQRSTUVW"
+        for letter in "DEFGHIJKLMNOPQRSTUVWX"
     },
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
