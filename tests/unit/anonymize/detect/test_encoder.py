@@ -41,9 +41,15 @@ def _session(graph: tuple[bytes, dict[str, Any]]) -> Any:
 
 
 @cache
+def _fp32() -> Tagger:
+    """The tagger with LAC's float32 encoder (loaded once for the module)."""
+    return Tagger(precision="fp32")
+
+
+@cache
 def _sessions() -> dict[str, Any]:
     return {
-        "fp32": Tagger(precision="fp32")._session,
+        "fp32": _fp32()._session,
         "scan": _session(_encoder.build(_export(), signed=True, quantized=False)),
         "s8": _session(_encoder.build(_export(), signed=True)),
         "u8": _session(_encoder.build(_export(), signed=False)),
@@ -55,7 +61,7 @@ def _batches() -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
     """Sentences of real notes in batches of mixed lengths (padding in every batch)."""
     notes = [t.text for t in make_corpus(160, 20261206, notes=HELD_OUT_NOTES + SIXTH_NOTES)]
     pieces = [n[a:b] for n in notes for a, b in sentences(n)]
-    reader = Tagger(precision="fp32", threads=1)
+    reader = _fp32()
     out = []
     for first in range(0, len(pieces), 29):
         chunk = pieces[first : first + 29]
@@ -113,7 +119,7 @@ def test_build_when_signed_or_unsigned_weights_then_same_scores_bit_for_bit() ->
 
 
 def test_build_when_quantized_then_tags_close_to_the_float_encoders() -> None:
-    transitions = Tagger(precision="fp32")._transitions
+    transitions = _fp32()._transitions
     agree = total = 0
     gap = 0.0
     for ours, theirs, (_, lengths) in zip(
