@@ -2,7 +2,8 @@
 
 Not API: surnames, name stop characters, jieba's common words, and the name
 regexes the rules of :mod:`anonymize.detect.entities.person` use (both detection paths
-share them; the regexes are in the subset Python and Rust agree on).
+share them; the regexes are in the subset Python and Rust agree on, but for the ``_RE``
+one, which only Python's ``re`` runs).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import functools
 import importlib.util
 from pathlib import Path
+
+from anonymize.detect.text import alternation
 
 #: Single-character surnames, most frequent first (the common 百家姓 list, ~400 names).
 SURNAMES = (
@@ -159,6 +162,13 @@ _LEAD_WORDS = (
 #: first: where two start at one place the longer leads (护士长孙红梅: 孙红梅, not 长孙红梅).
 PERSON_CONTEXT_LEAD = (
     f"(?:{'|'.join(sorted(dict.fromkeys(_LEAD_WORDS), key=len, reverse=True))}"
+    f"|[{HAN}][{ROLE_SUFFIXES}]|[0-9]{{1,3}}床|[0-9]{{3,4}}房|[0-9][）)]?班|[小中大][一二三四五六]班)"
+    "[: ]{0,2}(?:是|为)?"
+)
+#: :data:`PERSON_CONTEXT_LEAD` for Python's ``re`` only, the same matches in the same
+#: order: its words as a trie behind a look-ahead (:func:`anonymize.detect.text.alternation`).
+PERSON_CONTEXT_LEAD_RE = (
+    f"(?:{alternation(_LEAD_WORDS)}"
     f"|[{HAN}][{ROLE_SUFFIXES}]|[0-9]{{1,3}}床|[0-9]{{3,4}}房|[0-9][）)]?班|[小中大][一二三四五六]班)"
     "[: ]{0,2}(?:是|为)?"
 )

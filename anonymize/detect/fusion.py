@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import operator
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -95,7 +96,7 @@ from anonymize.detect._names import (
     NAME_STOP,
     NOT_NAMES,
     ORG_WORDS,
-    PERSON_CONTEXT_LEAD,
+    PERSON_CONTEXT_LEAD_RE,
     ROLE_SUFFIXES,
     ROLE_WORDS,
     SAFE_SURNAMES,
@@ -108,7 +109,7 @@ from anonymize.detect._names import (
 )
 from anonymize.detect.entities import address, person
 from anonymize.detect.findings import Span
-from anonymize.detect.tagger import Word, tagger
+from anonymize.detect.tagger import Word, collector_paused, tagger
 
 _T = TypeVar("_T")
 
@@ -250,7 +251,7 @@ def _person(word: str) -> str | None:
     glued = len(word) == 4 and word[-1] in _GLUED_FOURTH  # 马海燕原|在: not a Yi name
     if _MINORITY.fullmatch(word) or (is_minority_name(word) and not glued):
         return word
-    if word in _ROLE_NOUNS or word in ROLE_WORDS:
+    if word in _ROLE_NOUNS or word in _ROLE_WORD_SET:
         return None  # 房东, 楼长: a role the tagger read as a name
     if word[-1] in "村镇乡区县路街":
         return None  # 后|刘村: a place the tagger read as a name
@@ -297,7 +298,7 @@ def _role_glued(text: str, word: Word) -> tuple[int, int] | None:
     piece = text[word.start : word.end]
     for k in (2, 3):
         role, rest = piece[:k], piece[k:]
-        if (role not in ROLE_WORDS and role not in NOT_NAMES) or not 2 <= len(rest) <= 3:
+        if (role not in _ROLE_WORD_SET and role not in NOT_NAMES) or not 2 <= len(rest) <= 3:
             continue  # 邻居|费国强, 患者|师玉珍
         if rest[-1] in "证卡费款表单书码":
             continue  # 居民|居住证: a document, no name
@@ -346,7 +347,7 @@ def _names(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
             2 <= len(word) <= 3
             and text[start - 1 : start + 1] in _COMPOUND_SET
             and text[start - 1] not in ROLE_SUFFIXES  # not 护士长|孙红梅
-            and text[start - 2 : start] not in ROLE_WORDS  # not 房东|郭铁柱
+            and text[start - 2 : start] not in _ROLE_WORD_SET  # not 房东|郭铁柱
             and two_character_frequencies().get(text[start - 2 : start], 0) < _WORD_FREQUENCY
         ):
             word, start = text[start - 1 : start + len(word)], start - 1  # 证人公|孙晓燕
@@ -489,7 +490,7 @@ def _party_fang(text: str, i: int) -> bool:
     """Whether the 方 at ``i`` closes a party (甲|方, 承租|方, 警|方), not a surname, unless the
     character before ends a role word (孙女|方晓丽)."""
     return text[i : i + 1] == "方" and (
-        (text[i - 1 : i] in _PARTY and text[max(0, i - 2) : i] not in ROLE_WORDS)
+        (text[i - 1 : i] in _PARTY and text[max(0, i - 2) : i] not in _ROLE_WORD_SET)
         or text[max(0, i - 2) : i] in _PARTIES
     )
 
@@ -506,7 +507,7 @@ def _role_after_surname(text: str, span: Span) -> bool:
         return True
     surname = _surname_length(text, span.start)
     rest = text[span.start + surname : span.end]
-    if rest in ROLE_WORDS or rest in _ROLE_NOUNS:
+    if rest in _ROLE_WORD_SET or rest in _ROLE_NOUNS:
         return True
     # 骑手向|平台申请: a preposition before a common noun
     return (
@@ -609,7 +610,9 @@ def _cleaned(text: str, words: Sequence[Word]) -> list[Word]:
     """
     pieces: list[Word] = []
     for w in words:
-        if _PLAIN.fullmatch(text, w.start, w.end):  # most words: nothing to split off
+        # Most words: nothing to split off. One character tagged w (punctuation) stays as
+        # it is too: the split below would make the same word of it.
+        if (w.tag == "w" and w.end - w.start == 1) or _PLAIN.fullmatch(text, w.start, w.end):
             pieces.append(w)
             continue
         for m in _SEGMENT.finditer(text, w.start, w.end):
@@ -1175,7 +1178,7 @@ def _listed(text: str, words: Sequence[Word], names: Sequence[Span]) -> list[Spa
             following = by_start.get(w.end)
             if (
                 item[-1] in ROLE_SUFFIXES
-                or item in ROLE_WORDS
+                or item in _ROLE_WORD_SET
                 or (following is not None and following.tag == "PER")
             ):
                 continue  # a role before the next name (、楼长李婷), not a name
@@ -1193,7 +1196,7 @@ _NOT_LISTED = frozenset({"v", "vd", "p", "c", "u", "TIME", "LOC", "w", "m", "q",
 
 #: Where an undotted Uyghur, Tibetan or Mongolian name may stand: after a context or role
 #: word (牧民达瓦次仁, 其妻乌云其木格) or a bed or room number (8床次仁卓玛) ...
-_MINORITY_LEAD = re.compile(f"(?:{PERSON_CONTEXT_LEAD}|[0-9]{{1,4}}[床房])$")
+_MINORITY_LEAD = re.compile(f"(?:{PERSON_CONTEXT_LEAD_RE}|[0-9]{{1,4}}[床房])$")
 #: ... or after a non-Chinese character and before one or before these (其其格奶奶, 央金说).
 _MINORITY_FOLLOW = frozenset("说称讲问奶爷家阿的老由")
 #: ... or at a clause's start when four characters or more long (。格日勒图承认, ；乌云其其格住址).
@@ -1207,7 +1210,7 @@ def _short_slot() -> re.Pattern[str]:
     common words (阿曼, 乌兰) are left out."""
     short = sorted(s for s in SYLLABLES if len(s) == 2 and word_frequency(s) < _COMMON_WORD)
     return re.compile(
-        f"(?:{PERSON_CONTEXT_LEAD})(?P<name>{'|'.join(short)})"
+        f"(?:{PERSON_CONTEXT_LEAD_RE})(?P<name>{'|'.join(short)})"
         f"(?=[，,、。；;：:（(]|{GLUED_WORD}|[已在说等和与老])"
     )
 
@@ -1295,7 +1298,7 @@ _GLUED_LAST = frozenset("跟与在说凭也都又还就已把被给对向下未�
 #: Surname-like prepositions and conjunctions that open no name in a slot (两人|于昨日到场).
 _NOT_SLOT_FIRST = frozenset("和于与及向对从在由把被给将为同跟")
 _SLOT = re.compile(
-    f"(?:{PERSON_CONTEXT_LEAD}|[0-9]{{1,3}}床|[甲乙丙]方|干部)"
+    f"(?:{PERSON_CONTEXT_LEAD_RE}|[0-9]{{1,3}}床|[甲乙丙]方|干部)"
     f"(?P<name>(?:{'|'.join(COMPOUND_SURNAMES)}|[{''.join(sorted(_SURNAMES - _NOT_SLOT_FIRST))}])"
     "[\u4e00-\u9fff]{1,2}?)"
     "(?=[，,、（(：:。；;]|反映|来电|报警|表示|称|说|等"
@@ -1306,7 +1309,7 @@ _SLOT = re.compile(
 @functools.cache
 def _lead_at_end() -> re.Pattern[str]:
     """A role or kin word (:data:`PERSON_CONTEXT_LEAD`) ending a string."""
-    return re.compile(f"(?:{PERSON_CONTEXT_LEAD})$")
+    return re.compile(f"(?:{PERSON_CONTEXT_LEAD_RE})$")
 
 
 def _surname_led(text: str, found: list[Span], words: Sequence[Word]) -> list[Span]:
@@ -1339,9 +1342,9 @@ def _slotted(text: str, found: list[Span], words: Sequence[Word] = ()) -> list[S
     """Names in a name's slot (:data:`_SLOT`) that no finding covers yet, unless the tagger
     reads one verb there (目击者陈述：)."""
     taken = [(s.start, s.end) for s in found if s.entity in FUSED]
-    verbs = {(w.start, w.end) for w in words if w.tag in _VERBS}
-    nouns = {(w.start, w.end) for w in words if w.tag in ("n", "nz", "LOC", "ORG")}
-    persons = {(w.start, w.end) for w in words if w.tag == "PER"}
+    verbs: set[tuple[int, int]] | None = None  # made for the first candidate that asks
+    nouns: set[tuple[int, int]] = set()
+    persons: set[tuple[int, int]] = set()
     added = []
     minority: list[tuple[int, int]] | None = None
     for m in _SLOT.finditer(text):
@@ -1357,6 +1360,10 @@ def _slotted(text: str, found: list[Span], words: Sequence[Word] = ()) -> list[S
             continue  # 师|傅联系: the role word was 师傅
         if any(c in "的了是着过" for c in name[1:]) or text[start - 1 : start + 1] in _KIN_PAIRS:
             continue  # 警官|的电话; 其父|母正在: the lead and the "surname" are one word
+        if verbs is None:
+            verbs = {(w.start, w.end) for w in words if w.tag in _VERBS}
+            nouns = {(w.start, w.end) for w in words if w.tag in ("n", "nz", "LOC", "ORG")}
+            persons = {(w.start, w.end) for w in words if w.tag == "PER"}
         if (start, end) in verbs:
             continue  # 目击者陈述：: the tagger reads one verb there
         if (
@@ -1397,6 +1404,8 @@ def _speakers(text: str, found: list[Span]) -> list[Span]:
     text that says it is a chat (:data:`_CHAT`), speakers that go by a given name alone
     (:func:`_given_alone`) are names too, and so are their other mentions.
     """
+    if "：" not in text and ":" not in text:
+        return found  # most texts: no colon, no speaker
     turns = list(_TURN.finditer(text))
     if len(turns) < 2:
         return found
@@ -1472,6 +1481,8 @@ def _given_alone(name: str) -> bool:
 #: name (高峰 1,556, 金融 6,455 and 和平 7,998 stay names there).
 _EVERYDAY = 9000
 #: Words in a name's slot that are no names (申请人本人，, 患者家属，).
+#: :data:`ROLE_WORDS` (a tuple: the rules' regexes keep its order) as a set to look up.
+_ROLE_WORD_SET = frozenset(ROLE_WORDS)
 _ROLE_NOUNS = NOT_NAMES | frozenset(("本人", "家属", "自己", "双方", "单位", "家人", "全家"))
 
 
@@ -1791,8 +1802,9 @@ def fuse(
     words = _cleaned(text, words)
     orgs = [(w.start, w.end) for w in words if w.tag == "ORG"]
     orgs_and_places = orgs + [(w.start, w.end) for w in words if w.tag == "LOC"]
-    disjoint = all(a.end <= b.start for a, b in pairwise(words))
-    ends = [w.end for w in words] if disjoint else None
+    last = [w.end for w in words]
+    # Words apart (most texts): _over finds a span's words by bisection; else it looks at each.
+    ends = last if all(map(operator.le, last, [w.start for w in words[1:]])) else None
     if PERSON in wanted:
         found = _names(text, words)
         for span in (s for s in spans if s.entity == PERSON):
@@ -1986,10 +1998,30 @@ _LEAD_REACH = 12
 
 def _in_word(text: str, i: int) -> bool:
     """Whether the surname at ``i`` opens or closes a common two-character word."""
-    frequencies = two_character_frequencies()
-    return frequencies.get(text[i : i + 2], 0) >= _WORD_FREQUENCY or (
-        i > 0 and frequencies.get(text[i - 1 : i + 1], 0) >= _WORD_FREQUENCY
+    common = _common_pairs()
+    return text[i : i + 2] in common or (i > 0 and text[i - 1 : i + 1] in common)
+
+
+@functools.cache
+def _common_pairs() -> frozenset[str]:
+    """jieba's two-character words at least :data:`_WORD_FREQUENCY` frequent."""
+    return frozenset(
+        word for word, count in two_character_frequencies().items() if count >= _WORD_FREQUENCY
     )
+
+
+def _chunks(chosen: list[int]) -> list[list[int]]:
+    """``chosen`` in chunks of :data:`CHUNK`, the first and the last a quarter of that:
+    while the first is read nothing can be fused, and while the last is fused nothing is
+    read."""
+    if len(chosen) <= CHUNK:
+        return [chosen]
+    small = max(1, CHUNK // 4)
+    cuts = [0, small]
+    cuts += range(small + CHUNK, len(chosen) - small, CHUNK)
+    cuts += [len(chosen) - small, len(chosen)]
+    cuts = sorted(set(cuts))
+    return [chosen[a:b] for a, b in pairwise(cuts) if b > a]
 
 
 def _done(value: _T) -> Future[_T]:
@@ -1999,6 +2031,7 @@ def _done(value: _T) -> Future[_T]:
     return future
 
 
+@collector_paused()
 def fuse_texts(
     texts: Sequence[str], spans: Sequence[Sequence[Span]], wanted: frozenset[str]
 ) -> list[list[Span]]:
@@ -2006,7 +2039,8 @@ def fuse_texts(
 
     The tagger reads only the stretches :func:`doubts` names, all texts' in one
     batch. Texts that are not free text (:func:`is_free_text`) or where no
-    fused entity is wanted keep their findings as they are.
+    fused entity is wanted keep their findings as they are. Python's cyclic
+    collector is paused meanwhile (:func:`anonymize.detect.tagger.collector_paused`).
     """
     out = [sorted(s) for s in spans]
     if not wanted & FUSED:
@@ -2014,11 +2048,11 @@ def fuse_texts(
     chosen = [i for i, t in enumerate(texts) if is_free_text(t)]
     if not chosen:
         return out
-    parts = [chosen[first : first + CHUNK] for first in range(0, len(chosen), CHUNK)]
+    parts = _chunks(chosen)
 
-    def read(part: list[int]) -> tuple[list[tuple[int, int, int]], list[list[Word]]]:
-        windows = [(i, a, b) for i in part for a, b in doubts(texts[i], spans[i])]
-        return windows, tagger().words([texts[i][a:b] for i, a, b in windows])
+    def read(part: list[int]) -> list[list[Word]]:
+        windows = [doubts(texts[i], spans[i]) for i in part]
+        return tagger().words([texts[i] for i in part], windows)
 
     # One thread reads the next chunk (the encoder releases the GIL) while this one fuses
     # the chunk read before: the second core is not left idle during fusion. One chunk
@@ -2027,15 +2061,12 @@ def fuse_texts(
     try:
         coming = ahead.submit(read, parts[0]) if ahead is not None else _done(read(parts[0]))
         for k, part in enumerate(parts):
-            windows, found_words = coming.result()
+            words = coming.result()
             if ahead is not None and k + 1 < len(parts):
                 coming = ahead.submit(read, parts[k + 1])
-            words: dict[int, list[Word]] = {i: [] for i in part}
-            for (i, a, _), found in zip(windows, found_words, strict=True):
-                words[i].extend(Word(a + w.start, a + w.end, w.tag) for w in found)
-            del windows, found_words
-            for i in part:
-                out[i] = fuse(texts[i], spans[i], words[i], wanted)
+            for i, found in zip(part, words, strict=True):
+                out[i] = fuse(texts[i], spans[i], found, wanted)
+            del words
     finally:
         if ahead is not None:
             ahead.shutdown(cancel_futures=True)

@@ -22,7 +22,11 @@ the same model and the same decoding over batches:
   (``tests/unit/anonymize/detect/test_tagger.py``, with the float32 encoder); it runs on the calling
   thread while the pool encodes the next batches, and a step reads each
   row's one best tag where no other is within reach (most rows);
-- a piece that occurs twice in a call is encoded once.
+- a piece that occurs twice in a call is encoded once;
+- a batch's characters become ids in one table lookup by code point, and the
+  words of every text come out of one pass of numpy over all decoded tags
+  (:meth:`Tagger.words` reads either whole texts or the windows fusion asks
+  for, each window on its own, its words placed in the whole text).
 
 By default (:data:`PRECISION` ``"int8"``) the encoder is rebuilt with 8-bit
 integer matrix products (:mod:`anonymize.detect._encoder`): 2.3× faster;
@@ -45,10 +49,13 @@ References:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -66,13 +73,38 @@ THREADS = 2
 _MARGIN = 1e-3
 #: Predecessors the Viterbi step reads when they provably hold the best one.
 _CANDIDATES = 4
-#: Texts decoded at once (the Viterbi recursion is vectorized over them).
-_DECODE = 256
+#: Characters decoded at once (the Viterbi recursion is vectorized over their texts):
+#: about 1,800 of the benchmark's windows, 200 whole notes. Measured on 2026-12-06: a
+#: step's fixed cost made 256 texts at once take 0.30 CPU-s over the benchmark's windows,
+#: 1,024 0.19 s; counted in characters, long texts do not stack hundreds of megabytes.
+_DECODE_CHARS = 32_768
 #: Longest text tagged in one piece; longer ones are cut at this many characters.
 MAX_CHARS = 512
 
 _LOCK = threading.Lock()
 _TAGGER: Tagger | None = None
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block, back on after (if it was on).
+
+    Tagging and fusion make hundreds of thousands of small tuples (words, spans) that
+    hold no cycles, and named tuples stay tracked: each full collection meanwhile
+    rescans every object of the process. Measured in ``benchmarks/pii_scan.py``'s
+    process (about 600,000 tracked objects): 0.26 s of the tagger stage's 3.1 s went
+    to collections, 0.37 s of the tagging's. Reference counting still frees
+    everything that holds no cycle; cycles made meanwhile wait for the next
+    collection. Process-wide: a thread leaving the block turns the collector back on
+    for every thread, which costs others only this speed.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 class Word(NamedTuple):
@@ -211,6 +243,11 @@ class Tagger:
             tag for _, tag in sorted((int(i), t) for i, t in _tsv(model_dir / "tag.dic").items())
         ]
         self._labels = [tag.rsplit("-", 1)[0] for tag in self._tags]
+        self._label_of = np.array(self._labels, dtype=object)
+        # Code point → id (the last entry, past every known character, is OOV).
+        singles = {ord(c): i for c, i in self._ids.items() if len(c) == 1}
+        self._by_code = np.full(max(singles) + 2, self._oov, dtype=np.int64)
+        self._by_code[list(singles)] = list(singles.values())
         self._inside = np.array([tag.endswith("-I") for tag in self._tags])
         self._transitions = np.load(model_dir / "lac_crf_transitions.npy").astype(np.float32)
         self._width = int(self._transitions.shape[0])
@@ -236,6 +273,19 @@ class Tagger:
         get, oov = self._ids.get, self._oov
         return [get(c, oov) for c in text]
 
+    def _encoded(
+        self, pieces: Sequence[str], lengths: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """:meth:`encode` of every piece, padded with 0 to the longest: one table lookup
+        for the whole batch (code points through :attr:`_by_code`), not one per character."""
+        joined = "".join(pieces).encode("utf-32-le", "surrogatepass")  # a lone surrogate too
+        points = np.frombuffer(joined, dtype=np.uint32)
+        ids = np.zeros((len(pieces), int(lengths.max())), dtype=np.int64)
+        ids[np.arange(ids.shape[1])[None, :] < lengths[:, None]] = self._by_code[
+            np.minimum(points, len(self._by_code) - 1)
+        ]
+        return ids
+
     def tag_ids(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
         """The decoded tag id of every character of every text (empty texts: empty arrays).
 
@@ -258,9 +308,7 @@ class Tagger:
 
         def run(batch: list[int]) -> npt.NDArray[np.float32]:
             lengths = np.array([len(pieces[i]) for i in batch], dtype=np.int64)
-            ids = np.zeros((len(batch), int(lengths.max())), dtype=np.int64)
-            for row, i in enumerate(batch):
-                ids[row, : lengths[row]] = self.encode(pieces[i])
+            ids = self._encoded([pieces[i] for i in batch], lengths)
             scores: npt.NDArray[np.float32] = self._session.run(
                 None, {"token_ids": ids, "length": lengths}
             )[0]
@@ -282,11 +330,13 @@ class Tagger:
         try:
             read = pool.map(run, batches) if pool is not None else map(run, batches)
             rows: list[tuple[int, npt.NDArray[np.float32]]] = []
+            held = 0
             for batch, scores in zip(batches, read, strict=True):
                 rows.extend(zip(batch, scores, strict=True))
-                if len(rows) >= _DECODE:
+                held += sum(len(pieces[i]) for i in batch)
+                if held >= _DECODE_CHARS:
                     decode(rows)
-                    rows = []
+                    rows, held = [], 0
             if rows:
                 decode(rows)
         finally:
@@ -303,7 +353,12 @@ class Tagger:
                 out[i] = np.concatenate([out[i], *rest])
         return out
 
-    def words(self, texts: Sequence[str]) -> list[list[Word]]:
+    @collector_paused()
+    def words(
+        self,
+        texts: Sequence[str],
+        windows: Sequence[Sequence[tuple[int, int]]] | None = None,
+    ) -> list[list[Word]]:
         """Every text cut into LAC's words, each with its tag (``PER``, ``LOC``, ``n`` …).
 
         Each sentence (:func:`sentences`) is read on its own: a sentence is
@@ -311,26 +366,64 @@ class Tagger:
         far more often than whole notes, so batches fill up. A word opens at a
         ``-B`` tag and continues over ``-I`` tags (LAC's reading: an ``-I``
         after a word of another label joins it too).
+
+        Args:
+            texts: The texts.
+            windows: For each text, the ``(start, end)`` stretches to read, in
+                order and apart (:func:`anonymize.detect.fusion.doubts`); each is read
+                as a text of its own, and its words keep their places in the whole
+                text. By default every text is read whole.
         """
         parts: list[tuple[int, int, int]] = []  # (text, start, end)
         for number, text in enumerate(texts):
-            parts.extend((number, start, end) for start, end in sentences(text))
-        out: list[list[Word]] = [[] for _ in texts]
-        read = self.tag_ids([texts[n][a:b] for n, a, b in parts])
-        labels = self._labels
-        for (number, offset, _), ids in zip(parts, read, strict=True):
-            if not len(ids):
+            if windows is None:
+                parts.extend((number, start, end) for start, end in sentences(text))
                 continue
-            opens = ~self._inside[ids]
-            opens[0] = True  # a text's first character opens a word whatever its tag
-            starts = np.flatnonzero(opens)
-            ends = [*(starts[1:] + offset).tolist(), offset + len(ids)]
-            out[number].extend(
-                Word(start, end, labels[tag])
-                for start, end, tag in zip(
-                    (starts + offset).tolist(), ends, ids[starts].tolist(), strict=True
-                )
+            for a, b in windows[number]:
+                parts.extend((number, a + s, a + e) for s, e in sentences(text[a:b]))
+        read = self.tag_ids([texts[n][a:b] for n, a, b in parts])
+        return self._cut(parts, read, len(texts))
+
+    def _cut(
+        self,
+        parts: Sequence[tuple[int, int, int]],
+        read: Sequence[npt.NDArray[np.int64]],
+        count: int,
+    ) -> list[list[Word]]:
+        """The words of every text from its parts' tag ids, all parts at once (numpy):
+        a part's first character opens a word whatever its tag, any other opens one at
+        a tag that is no ``-I``."""
+        out: list[list[Word]] = [[] for _ in range(count)]
+        lengths = np.fromiter((len(ids) for ids in read), dtype=np.int64, count=len(read))
+        total = int(lengths.sum())
+        if not total:
+            return out
+        flat = np.concatenate(read)
+        firsts = np.cumsum(lengths) - lengths  # each part's first character in ``flat``
+        opens = ~self._inside[flat]
+        opens[firsts[lengths > 0]] = True
+        starts = np.flatnonzero(opens)
+        ends = np.append(starts[1:], total)  # a part's last word ends where the next opens
+        # From a character's place in ``flat`` to its place in its text.
+        places = np.fromiter((a for _, a, _ in parts), dtype=np.int64, count=len(parts))
+        shift = np.repeat(places - firsts, lengths)
+        numbers = np.fromiter((n for n, _, _ in parts), dtype=np.int64, count=len(parts))
+        owner = np.repeat(numbers, lengths)[starts]
+        made = list(
+            map(
+                tuple.__new__,  # Word(start, end, tag) without a Python call per word
+                repeat(Word),
+                zip(
+                    (starts + shift[starts]).tolist(),
+                    (ends + shift[ends - 1]).tolist(),
+                    self._label_of[flat[starts]].tolist(),
+                    strict=True,
+                ),
             )
+        )
+        bounds = np.searchsorted(owner, np.arange(count + 1)).tolist()
+        for number in range(count):
+            out[number] = made[bounds[number] : bounds[number + 1]]
         return out
 
 
@@ -391,4 +484,14 @@ def tagger() -> Tagger:
     return _TAGGER
 
 
-__all__ = ["BATCH", "MAX_CHARS", "PRECISION", "THREADS", "Tagger", "Word", "tagger", "viterbi"]
+__all__ = [
+    "BATCH",
+    "MAX_CHARS",
+    "PRECISION",
+    "THREADS",
+    "Tagger",
+    "Word",
+    "collector_paused",
+    "tagger",
+    "viterbi",
+]

@@ -15,6 +15,9 @@ ends a sentence (``…13912345678.``) is no part of the number.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 import polars as pl
 
 #: Full-width ASCII (U+FF01-U+FF5E) and the ideographic space, folded one for one.
@@ -61,3 +64,45 @@ def compact_expr(span: pl.Expr) -> pl.Expr:
     Spans of the numeric rules hold only digits, ASCII letters, spaces and dashes.
     """
     return span.str.replace_all("[ -]", "").str.to_uppercase()
+
+
+def alternation(words: Iterable[str]) -> str:
+    """The words as one group for Python's ``re``: a trie behind a look-ahead.
+
+    It matches what ``(?:`` + the words longest first, joined by ``|`` + ``)``
+    matches, in the same order of preference: the words that match at one place
+    are prefixes of one another, and both try the longest first (a trie node's
+    end is an optional group that tries the longer words before it). ``re``
+    tries an alternation's words one by one at every character; the look-ahead
+    on the words' first characters turns most characters away with one test,
+    and the trie tries one branch per character after that (fusion's name-slot
+    regex, a hundred role words before a name, over ``benchmarks/pii_scan.py``'s
+    3,000 notes: 0.24 → 0.07 s). Python's ``re`` only: Rust's ``regex`` (polars)
+    has no look-ahead, and needs no help.
+
+    Written here (25 lines) rather than taken from a package: its equivalence
+    to the plain alternation is what matters, and the tests check it.
+
+    >>> alternation(["护士", "护士长", "客户"])
+    '(?:(?=[客护])(?:客户|护(?:士长?)))'
+    """
+    root: dict[str, dict] = {}  # type: ignore[type-arg]
+    for word in words:
+        if not word:
+            raise ValueError("an alternation's words must not be empty")
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    if not root:
+        raise ValueError("an alternation needs at least one word")
+
+    def branches(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
+        parts = [re.escape(char) + branches(child) for char, child in sorted(node.items()) if char]
+        if not parts:
+            return ""
+        body = parts[0] if len(parts) == 1 and len(parts[0]) == 1 else f"(?:{'|'.join(parts)})"
+        return f"{body}?" if "" in node else body
+
+    firsts = re.escape("".join(sorted(root)))
+    return f"(?:(?=[{firsts}]){branches(root)})"

@@ -508,19 +508,24 @@ def test_fused_paths_when_title_the_rules_take_then_fusion_drops_it() -> None:
 class _Refusing:
     """A tagger that must not be reached."""
 
-    def words(self, texts: Sequence[str]) -> list[list[Word]]:
+    def words(
+        self, texts: Sequence[str], windows: Sequence[Sequence[tuple[int, int]]] | None = None
+    ) -> list[list[Word]]:
         raise AssertionError("the tagger was called")
 
 
 class _Recording:
-    """The real tagger, recording the texts it reads."""
+    """The real tagger, recording the stretches of text it reads."""
 
     def __init__(self) -> None:
         self.read: list[str] = []
 
-    def words(self, texts: Sequence[str]) -> list[list[Word]]:
-        self.read.extend(texts)
-        return tagger().words(texts)
+    def words(
+        self, texts: Sequence[str], windows: Sequence[Sequence[tuple[int, int]]] | None = None
+    ) -> list[list[Word]]:
+        stretches = windows or [[(0, len(t))] for t in texts]
+        self.read.extend(t[a:b] for t, w in zip(texts, stretches, strict=True) for a, b in w)
+        return tagger().words(texts, windows)
 
 
 @pytest.fixture

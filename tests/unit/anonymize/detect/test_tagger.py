@@ -13,6 +13,7 @@ must not depend on the other texts of a call, in either precision.
 
 from __future__ import annotations
 
+import gc
 import re
 from functools import cache
 
@@ -30,6 +31,7 @@ from anonymize.detect.tagger import (
     PRECISION,
     Tagger,
     Word,
+    collector_paused,
     sentences,
     tagger,
     viterbi,
@@ -311,3 +313,54 @@ def test_sentences_when_any_text_then_cover_it_exactly_and_end_after_marks(text:
     assert all(a < b for a, b in spans)
     for _, b in spans[:-1]:  # every cut but the text's end follows a run of marks
         assert text[b - 1] in MARKS and (b == len(text) or text[b] not in MARKS)
+
+
+def test_words_when_windows_then_each_read_alone_at_its_place_in_the_text() -> None:
+    texts = list(_notes())[:40]
+    # Windows of every kind: none, the whole text, stretches apart, one at the very end.
+    windows = [
+        [] if k % 5 == 0 else [(0, len(t))] if k % 5 == 1 else
+        [(a, min(len(t), a + 9 + k % 7)) for a in range(0, len(t), 23)]
+        for k, t in enumerate(texts)
+    ]  # fmt: skip
+    read = tagger().words(texts, windows)
+    for text, stretches, words in zip(texts, windows, read, strict=True):
+        alone = [
+            Word(a + w.start, a + w.end, w.tag)
+            for a, b in stretches
+            for w in tagger().words([text[a:b]])[0]
+        ]
+        assert words == alone
+        assert all(type(w) is Word for w in words)
+
+
+def test_encoded_when_any_characters_then_the_ids_encode_gives_padded() -> None:
+    reader = tagger()
+    pieces = ["王芳说明天到", "", "ｈｅｌｌｏ１２３", "📌王琴\ud800x", "魑魅魍魉𠀀"]
+    lengths = np.array([len(p) for p in pieces], dtype=np.int64)
+    ids = reader._encoded(pieces, lengths)
+    assert ids.shape == (len(pieces), max(lengths))
+    for row, piece in enumerate(pieces):
+        assert ids[row].tolist() == reader.encode(piece) + [0] * (ids.shape[1] - len(piece))
+
+
+def test_collector_paused_when_block_runs_then_off_inside_and_as_before_after() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():  # nested: the inner block leaves it off
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()
+    tagger().words(["王芳说明天到南京。"])
+    assert gc.isenabled()
