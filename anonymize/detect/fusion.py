@@ -1480,9 +1480,9 @@ def _given_alone(name: str) -> bool:
 #: jieba's frequency from which a word in a name's slot is the word (信息 12,256, 关系), not a
 #: name (高峰 1,556, 金融 6,455 and 和平 7,998 stay names there).
 _EVERYDAY = 9000
-#: Words in a name's slot that are no names (申请人本人，, 患者家属，).
 #: :data:`ROLE_WORDS` (a tuple: the rules' regexes keep its order) as a set to look up.
 _ROLE_WORD_SET = frozenset(ROLE_WORDS)
+#: Words in a name's slot that are no names (申请人本人，, 患者家属，).
 _ROLE_NOUNS = NOT_NAMES | frozenset(("本人", "家属", "自己", "双方", "单位", "家人", "全家"))
 
 
@@ -2011,17 +2011,16 @@ def _common_pairs() -> frozenset[str]:
 
 
 def _chunks(chosen: list[int]) -> list[list[int]]:
-    """``chosen`` in chunks of :data:`CHUNK`, the first and the last a quarter of that:
-    while the first is read nothing can be fused, and while the last is fused nothing is
-    read."""
+    """``chosen`` in chunks: the first and the last of a quarter of :data:`CHUNK` (while
+    the first is read nothing can be fused, while the last is fused nothing is read),
+    those between of :data:`CHUNK` but the one before the last, which takes what is left
+    (up to 1¼ :data:`CHUNK`). Up to :data:`CHUNK` texts: one chunk."""
     if len(chosen) <= CHUNK:
         return [chosen]
     small = max(1, CHUNK // 4)
-    cuts = [0, small]
-    cuts += range(small + CHUNK, len(chosen) - small, CHUNK)
-    cuts += [len(chosen) - small, len(chosen)]
-    cuts = sorted(set(cuts))
-    return [chosen[a:b] for a, b in pairwise(cuts) if b > a]
+    end = len(chosen) - small  # the last chunk's start
+    cuts = [0, *range(small, end - small, CHUNK), end, len(chosen)]
+    return [chosen[a:b] for a, b in pairwise(cuts)]
 
 
 def _done(value: _T) -> Future[_T]:

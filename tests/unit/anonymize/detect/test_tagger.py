@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import re
+import threading
 from functools import cache
 
 import numpy as np
@@ -315,23 +316,42 @@ def test_sentences_when_any_text_then_cover_it_exactly_and_end_after_marks(text:
         assert text[b - 1] in MARKS and (b == len(text) or text[b] not in MARKS)
 
 
+def _words_one_by_one(reader: Tagger, text: str, stretches: list[tuple[int, int]]) -> list[Word]:
+    """The words of ``text``'s stretches, each sentence's tags cut one by one (the plain
+    loop :meth:`Tagger.words` replaces with one numpy pass)."""
+    out: list[Word] = []
+    for a, b in stretches:
+        for s, e in sentences(text[a:b]):
+            ids = reader.tag_ids([text[a + s : a + e]])[0].tolist()
+            for k, tag in enumerate(ids):
+                label = reader._tags[tag]
+                if k and label.endswith("-I"):
+                    last = out[-1]
+                    out[-1] = Word(last.start, a + s + k + 1, last.tag)
+                else:
+                    out.append(Word(a + s + k, a + s + k + 1, label.rsplit("-", 1)[0]))
+    return out
+
+
 def test_words_when_windows_then_each_read_alone_at_its_place_in_the_text() -> None:
-    texts = list(_notes())[:40]
+    reader = tagger()
+    long = "".join(_notes())[: MAX_CHARS + 130]
+    texts = [*list(_notes())[:30], "", long]
     # Windows of every kind: none, the whole text, stretches apart, one at the very end.
     windows = [
         [] if k % 5 == 0 else [(0, len(t))] if k % 5 == 1 else
         [(a, min(len(t), a + 9 + k % 7)) for a in range(0, len(t), 23)]
         for k, t in enumerate(texts)
     ]  # fmt: skip
-    read = tagger().words(texts, windows)
+    windows[-1] = [(0, len(long))]
+    read = reader.words(texts, windows)
+    assert len(read) == len(texts)
     for text, stretches, words in zip(texts, windows, read, strict=True):
-        alone = [
-            Word(a + w.start, a + w.end, w.tag)
-            for a, b in stretches
-            for w in tagger().words([text[a:b]])[0]
-        ]
-        assert words == alone
+        assert words == _words_one_by_one(reader, text, stretches)
         assert all(type(w) is Word for w in words)
+    assert read[-2] == [] and read[-1] and read[-1][-1].end == len(long)
+    whole = [[(0, len(t))] for t in texts]
+    assert reader.words(texts) == reader.words(texts, whole)
 
 
 def test_encoded_when_any_characters_then_the_ids_encode_gives_padded() -> None:
@@ -363,4 +383,23 @@ def test_collector_paused_when_block_runs_then_off_inside_and_as_before_after() 
     finally:
         gc.enable()
     tagger().words(["王芳说明天到南京。"])
+    assert gc.isenabled()
+
+
+def test_collector_paused_when_threads_overlap_then_on_again_only_after_the_last() -> None:
+    inside, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with collector_paused():
+            inside.set()
+            leave.wait(10)
+
+    assert gc.isenabled()
+    worker = threading.Thread(target=other)
+    with collector_paused():
+        worker.start()
+        assert inside.wait(10)
+    assert not gc.isenabled()  # the other thread is still inside
+    leave.set()
+    worker.join(10)
     assert gc.isenabled()
