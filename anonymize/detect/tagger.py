@@ -183,8 +183,8 @@ class Tagger:
         self._tags = [
             tag for _, tag in sorted((int(i), t) for i, t in _tsv(model_dir / "tag.dic").items())
         ]
-        self._labels = [tag.rsplit("-", 1)[0] for tag in self._tags]
-        self._label_of = np.array(self._labels, dtype=object)
+        # Each tag's label (PER-B and PER-I: PER), as Python strings in a numpy array.
+        self._label_of = np.array([tag.rsplit("-", 1)[0] for tag in self._tags], dtype=object)
         # Code point → id (the last entry, past every known character, is OOV).
         singles = {ord(c): i for c, i in self._ids.items() if len(c) == 1}
         self._by_code = np.full(max(singles) + 2, self._oov, dtype=np.int64)
@@ -210,7 +210,10 @@ class Tagger:
         self._threads = max(1, threads)
 
     def encode(self, text: str) -> list[int]:
-        """The ids of ``text``'s characters (full-width folded, unknown ones ``OOV``)."""
+        """The ids of ``text``'s characters (full-width folded, unknown ones ``OOV``).
+
+        The definition :meth:`_encoded` computes for a whole batch at once (the tests
+        hold the two equal)."""
         get, oov = self._ids.get, self._oov
         return [get(c, oov) for c in text]
 
