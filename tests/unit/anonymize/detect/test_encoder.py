@@ -43,7 +43,7 @@ def _session(graph: tuple[bytes, dict[str, Any]]) -> Any:
 @cache
 def _fp32() -> Tagger:
     """The tagger with LAC's float32 encoder (loaded once for the module)."""
-    return Tagger(precision="fp32")
+    return Tagger(precision="fp32", head=False)
 
 
 @cache

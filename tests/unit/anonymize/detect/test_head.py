@@ -1,0 +1,276 @@
+"""The span head: its graph computes the trained network, its decoding is the CRF's best
+path, the tagger runs it without changing LAC's tags, fusion adds its spans as documented."""
+
+from __future__ import annotations
+
+import itertools
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from anonymize.detect import _encoder, _head, _head_train
+from anonymize.detect.findings import Span
+from anonymize.detect.fusion import _learned_addresses, fuse
+from anonymize.detect.tagger import Tagger, tagger
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _head_graph(weights: dict[str, npt.NDArray[np.float32]], inputs: int) -> Any:
+    """A session of the head alone: states (steps, batch, 256) and scores (steps, batch,
+    inputs - 256) in, the head's scores out, wired by :func:`_head.append`."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    g = _encoder._Graph(signed=False, quantized=False)
+    out = _head.append(g, weights, "o2", "scores_t")
+    f = TensorProto.FLOAT
+    graph = helper.make_graph(
+        g.nodes,
+        "head",
+        [
+            helper.make_tensor_value_info("o2", f, [None, None, 256]),
+            helper.make_tensor_value_info("scores_t", f, [None, None, inputs - 256]),
+            helper.make_tensor_value_info("length", TensorProto.INT64, [None]),
+        ],
+        [helper.make_tensor_value_info(out, f, [None, None, None])],
+        g.inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def test_graph_computes_the_trained_network() -> None:
+    """torch's GRU (gates r, z, n, two biases) through to_onnx_layout and append gives
+    onnxruntime's GRU the same network: the same scores for rows of different lengths
+    in one padded batch, the backward direction starting at each row's own end."""
+    import torch
+
+    torch.manual_seed(3)
+    inputs, hidden = 256 + 7, 6
+    model = _head_train._model(inputs, hidden).eval()
+    for p in model.crf.parameters():
+        torch.nn.init.normal_(p)
+    weights = _head_train.to_onnx_layout(model.state_dict())
+    lengths = np.array([9, 4, 1, 7], dtype=np.int64)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(len(lengths), int(lengths.max()), inputs)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.tensor(x), torch.tensor(lengths)).numpy()
+    steps_first = np.ascontiguousarray(x.transpose(1, 0, 2))
+    (got,) = _head_graph(weights, inputs).run(
+        None,
+        {"o2": steps_first[:, :, :256], "scores_t": steps_first[:, :, 256:], "length": lengths},
+    )
+    for row, n in enumerate(lengths):
+        np.testing.assert_allclose(got[row, :n], expected[row, :n], atol=1e-5)
+    # a wrong gate order (torch's r, z, n kept) would not agree
+    wrong = dict(
+        weights, W=weights["W"][:, np.r_[hidden : 2 * hidden, 0:hidden, 2 * hidden : 3 * hidden]]
+    )
+    (bad,) = _head_graph(wrong, inputs).run(
+        None,
+        {"o2": steps_first[:, :, :256], "scores_t": steps_first[:, :, 256:], "length": lengths},
+    )
+    assert not np.allclose(bad[0, :9], expected[0, :9], atol=1e-3)
+
+
+def _best_path(em: npt.NDArray[np.float32], w: dict[str, npt.NDArray[np.float32]]) -> list[int]:
+    """Every path scored (start + emissions + transitions + end); the best."""
+    n = em.shape[1]
+    best, path = -np.inf, None
+    for tags in itertools.product(range(n), repeat=len(em)):
+        s = w["start"][tags[0]] + w["end"][tags[-1]] + sum(em[i, t] for i, t in enumerate(tags))
+        s += sum(w["transitions"][a, b] for a, b in itertools.pairwise(tags))
+        if s > best:
+            best, path = s, list(tags)
+    assert path is not None
+    return path
+
+
+def test_decode_is_the_crfs_best_path() -> None:
+    rng = np.random.default_rng(5)
+    w = {
+        "transitions": rng.normal(size=(5, 5)).astype(np.float32),
+        "start": rng.normal(size=5).astype(np.float32) * 3,
+        "end": rng.normal(size=5).astype(np.float32) * 3,
+    }
+    lengths = np.array([4, 1, 3, 2], dtype=np.int64)
+    em = rng.normal(size=(4, 4, 5)).astype(np.float32)
+    paths = _head.decode(em, lengths, w)  # type: ignore[arg-type]
+    for row, n in enumerate(lengths):
+        assert paths[row, :n].tolist() == _best_path(em[row, :n], w)
+
+
+def test_spans() -> None:
+    assert _head.spans(np.array([2, 2, 0, 1, 1, 2, 4, 3], dtype=np.int64)) == [
+        (3, 4, "PERSON"),
+        (4, 6, "PERSON"),
+        (7, 8, "CN_ADDRESS"),
+    ]  # an -I without its -B opens nothing; a -B after a -B opens anew
+    assert _head.spans(np.zeros(0, dtype=np.int64)) == []
+
+
+def test_tag_ids_from_marks() -> None:
+    assert _head_train.tag_ids(5, [(0, 2, "CN_ADDRESS"), (3, 5, "PERSON")]).tolist() == [
+        3,
+        4,
+        0,
+        1,
+        2,
+    ]
+
+
+def test_weights_are_checked(tmp_path: Path) -> None:
+    shipped = _head.weights()
+    assert shipped["W"].shape == (2, 3 * _head.HIDDEN, 256 + 59)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **dict(shipped, linear_b=np.zeros(4, dtype=np.float32)))
+    with pytest.raises(RuntimeError, match="not a span head"):
+        _head.weights(bad)
+    missing = tmp_path / "missing.npz"
+    np.savez(missing, **{k: v for k, v in shipped.items() if k != "end"})
+    with pytest.raises(RuntimeError, match="not a span head"):
+        _head.weights(missing)
+
+
+def test_training_learns_a_separable_rule() -> None:
+    """A feature that marks names and another that marks addresses: a few epochs learn them."""
+    rng = np.random.default_rng(7)
+    examples = []
+    for _ in range(64):
+        tags = np.zeros(12, dtype=np.int64)
+        a = int(rng.integers(0, 5))
+        tags[a], tags[a + 1 : a + 3] = 1, 2
+        tags[8], tags[9:11] = 3, 4
+        x = rng.normal(scale=0.1, size=(12, 4)).astype(np.float32)
+        x[tags == 1, 0] += 3
+        x[tags == 2, 1] += 3
+        x[tags == 3, 2] += 3
+        x[tags == 4, 3] += 3
+        examples.append((np.concatenate([np.zeros((12, 256), np.float32), x], axis=1), tags))
+    w = _head_train.train(examples, epochs=40, hidden=8, batch=16)
+    sess = _head_graph(w, 256 + 4)
+    x = np.stack([e[0] for e in examples[:8]]).transpose(1, 0, 2)  # (steps, batch, 260)
+    feed = {
+        "o2": np.ascontiguousarray(x[:, :, :256]),
+        "scores_t": np.ascontiguousarray(x[:, :, 256:]),
+    }
+    (em,) = sess.run(None, dict(feed, length=np.full(8, 12, dtype=np.int64)))
+    paths = _head.decode(em, np.full(8, 12, dtype=np.int64), w)
+    assert all(paths[i].tolist() == examples[i][1].tolist() for i in range(8)), (
+        "the head did not learn features that give its tags away"
+    )
+
+
+@cache
+def _without_head() -> Tagger:
+    return Tagger(head=False)
+
+
+def test_the_head_leaves_lacs_tags_as_they_were() -> None:
+    texts = ["患者王小明住在白云区宜都街U座1802室。", "", "雨桐：明天几点到？嘉豪：七点。" * 40]
+    with_head = tagger().tag_ids(texts)
+    for a, b in zip(with_head, _without_head().tag_ids(texts), strict=True):
+        assert a.tolist() == b.tolist()
+    assert _without_head().read(texts)[1] == [[], [], []]
+
+
+def test_head_spans_alone_or_in_a_batch() -> None:
+    """A text's spans are the same read alone or with others (each row within its length),
+    and lie within the text; a text longer than the tagger's piece is read to its end."""
+    target = "来电人覃秀梅反映青秀区竹溪大道36号翠湖新城7栋2单元楼下油烟扰民。"
+    others = ["好的。", "民警苟建到场。" * 30, "通知：石门村三组村民请注意。", "x" * 700 + target]
+    alone = tagger().head_spans([target])[0]
+    assert alone, "the shipped head reads nothing in a plain work order"
+    batch = tagger().head_spans([*others, target])
+    assert batch[-1] == alone
+    shifted = [(s - 700, e - 700, t) for s, e, t in batch[3]]
+    assert all(0 <= s < e <= len(target) for s, e, _ in shifted)
+    assert all(e <= len(others[i]) for i, spans in enumerate(batch[:3]) for _, e, _ in spans)
+
+
+def _s(a: int, b: int, entity: str, score: float = 0.85) -> Span:
+    return Span(a, b, entity, score)
+
+
+WANTED = frozenset({"PERSON", "CN_ADDRESS", "PHONE_NUMBER"})
+
+
+def test_learned_addresses_replace_overlapping_fused_ones() -> None:
+    text = "患者王小明，住白云区宜都街18号，另在天河区中山路3号有铺面，电话13800138000。"
+    at = text.index
+    found = [
+        _s(2, 5, "PERSON"),
+        _s(at("白云区"), at("宜都街") + 3, "CN_ADDRESS"),  # the rules' shorter reading
+        _s(at("13800138000"), at("13800138000") + 11, "PHONE_NUMBER"),
+    ]
+    learned = [
+        (at("白云区"), at("18号") + 3, "CN_ADDRESS"),
+        (at("天河区"), at("3号") + 2, "CN_ADDRESS"),
+        (at("3800138"), at("3800138") + 4, "CN_ADDRESS"),  # over a phone: not taken
+        (2, 4, "PERSON"),  # names are fuse's business, not this step's
+    ]
+    out = _learned_addresses(text, found, learned, WANTED, tagger().words([text])[0])
+    assert [(text[s.start : s.end], s.entity) for s in out] == [
+        ("王小明", "PERSON"),
+        ("白云区宜都街18号", "CN_ADDRESS"),
+        ("天河区中山路3号", "CN_ADDRESS"),
+        ("13800138000", "PHONE_NUMBER"),
+    ]
+    assert _learned_addresses(text, found, learned, frozenset({"PERSON"}), []) == found
+
+
+def test_learned_addresses_get_fusions_edges() -> None:
+    """The head's addresses end where fusion's end: no count after a 号, no noun after a
+    village, no estate after a number (…338号|小区门口)."""
+    cases = [
+        (
+            "杭州市西湖区文三路12号200多户居民停水。",
+            "杭州市西湖区文三路12号200",
+            "杭州市西湖区文三路12号",
+        ),
+        (
+            "您反映的邢台县浆水镇前南峪村林业承包纠纷已受理。",
+            "邢台县浆水镇前南峪村林业",
+            "邢台县浆水镇前南峪村",
+        ),
+        (
+            "在龙岗区布吉街道吉华路338号小区门口被撞。",
+            "龙岗区布吉街道吉华路338号小区",
+            "龙岗区布吉街道吉华路338号",
+        ),
+    ]
+    for text, read, expected in cases:
+        start = text.index(read)
+        learned = [(start, start + len(read), "CN_ADDRESS")]
+        out = _learned_addresses(text, [], learned, WANTED, tagger().words([text])[0])
+        assert [text[s.start : s.end] for s in out] == [expected], text
+    text = "物业通知：3号楼2单元漏水问题已处理完毕。"  # a building with no place's name: none
+    start = text.index("3号楼")
+    words = tagger().words([text])[0]
+    assert _learned_addresses(text, [], [(start, start + 6, "CN_ADDRESS")], WANTED, words) == []
+
+
+def test_learned_names_go_through_fusions_checks() -> None:
+    """A name of the head where fusion found none is vetted as an unsure rule finding: not
+    over an adverb (汤|全), not a place LAC reads (吉布提), not a shop's (银嘉|专营店)."""
+    for text, name in [
+        ("外卖到了以后发现汤全洒了一地，真是气死了。", "汤全"),
+        ("该公司在吉布提港口承建了一个项目。", "吉布提"),
+        ("【银嘉专营店】订单详情，请核对。", "银嘉"),
+    ]:
+        start = text.index(name)
+        words = tagger().words([text])[0]
+        assert fuse(text, [], words, WANTED, [(start, start + len(name), "PERSON")]) == [], text
+    text = "班主任：请雨桐家长明天带孩子来学校一趟。"
+    start = text.index("雨桐")
+    words = tagger().words([text])[0]
+    without = fuse(text, [], words, WANTED)
+    assert all(s.entity != "PERSON" for s in without)  # fusion alone: no name here
+    found = fuse(text, [], words, WANTED, [(start, start + 2, "PERSON")])
+    assert [(s.start, s.end, s.entity) for s in found] == [(start, start + 2, "PERSON")]
