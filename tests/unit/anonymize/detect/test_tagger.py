@@ -14,6 +14,7 @@ must not depend on the other texts of a call, in either precision.
 from __future__ import annotations
 
 import gc
+import itertools
 import re
 import threading
 from functools import cache
@@ -281,7 +282,13 @@ def test_tag_ids_when_text_longer_than_max_chars_then_read_in_pieces_of_max_char
 @pytest.mark.parametrize("length", [MAX_CHARS, MAX_CHARS + 1, 3 * MAX_CHARS])
 def test_words_when_one_sentence_longer_than_max_chars_then_cover_the_text(length: int) -> None:
     text = re.sub(f"[{MARKS}]", "，", "".join(_notes()))[:length]
-    assert len(sentences(text)) == 1
+    # one sentence, read in pieces of at most MAX_CHARS, each cut after a comma
+    pieces = sentences(text)
+    assert -(-length // MAX_CHARS) <= len(pieces) <= -(-length // (MAX_CHARS // 2))
+    assert pieces[0][0] == 0 and pieces[-1][1] == length
+    assert all(b - a <= MAX_CHARS for a, b in pieces)
+    assert all(b == c for (_, b), (c, _) in itertools.pairwise(pieces))
+    assert all(text[b - 1] == "，" for _, b in pieces[:-1])
     words = tagger().words([text, "好的"])[0]
     assert _covers(text, words)
 
