@@ -1992,9 +1992,8 @@ def _fused(
     words = _cleaned(text, words)
     orgs = [(w.start, w.end) for w in words if w.tag == "ORG"]
     orgs_and_places = orgs + [(w.start, w.end) for w in words if w.tag == "LOC"]
-    last = [w.end for w in words]
     # Words apart (most texts): _over finds a span's words by bisection; else it looks at each.
-    ends = last if all(map(operator.le, last, [w.start for w in words[1:]])) else None
+    ends = _ends(words)
     if PERSON in wanted:
         found = _names(text, words)
         for span in (s for s in spans if s.entity == PERSON):
