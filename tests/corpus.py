@@ -935,6 +935,10 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
     # Written by a helper the same day, scored once blind with the span head trained on A–Z
     # (the shipped weights) and without it, then looked at; not trained on.
     "AA": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_aa.txt", "2026-12-07"),
+    # Written by a helper in the session after (the clock still read 2026-12-07), scored
+    # once blind with that session's int8 head (the shipped weights, trained on A–Z), a head
+    # trained on A–AA and no head, then looked at; not trained on.
+    "AB": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_ab.txt", "2026-12-07"),
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 

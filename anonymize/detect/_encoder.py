@@ -203,7 +203,7 @@ def _gru_weights(model: Any) -> tuple[Any, list[tuple[Any, Any, Any]], Any, Any]
     return arrays[gathers[0].input[0]], layers, linear[0], linear[1]  # type: ignore[return-value]
 
 
-def _step(graph: _Graph, layer: int, R: Any, B: Any) -> Any:
+def _step(graph: _Graph, prefix: str, R: Any, B: Any) -> Any:
     """One GRU step of both directions (``Scan`` body): state ``h`` (2, batch, 128) and the
     gates' inputs ``xz``, ``xr``, ``xn`` (2, batch, 128 each; every bias but Rb_n added)
     → new state, twice (state, output).
@@ -216,7 +216,6 @@ def _step(graph: _Graph, layer: int, R: Any, B: Any) -> Any:
 
     step = _Graph(graph.signed, graph.quantized)
     hidden = R.shape[2]
-    prefix = f"l{layer}"
     for k, gate in enumerate("zrn"):
         rows = R[:, k * hidden : (k + 1) * hidden, :]  # (2, hidden out, hidden in)
         step.product("h", np.transpose(rows, (0, 2, 1)), f"g{gate}", f"{prefix}_{gate}")
@@ -242,6 +241,65 @@ def _step(graph: _Graph, layer: int, R: Any, B: Any) -> Any:
         [helper.make_tensor_value_info(n, f, state) for n in ("h_next", "y")],
         step.inits,
     )
+
+
+def gate_bias(B: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Per direction, the biases added to a GRU's gate inputs (2, 3H): W's, and R's of z
+    and r (R's of n is added inside r ⊙ (…), :func:`_step`)."""
+    hidden = B.shape[1] // 6
+    out: npt.NDArray[np.float32] = np.array(B[:, : 3 * hidden], dtype=np.float32)
+    out[:, : 2 * hidden] += B[:, 3 * hidden : 5 * hidden]
+    return out
+
+
+def directions(graph: _Graph, prefix: str, x: str, hidden: int) -> str:
+    """Both directions' gate inputs ``x`` (steps, batch, 2 × 3H: the forward's then the
+    backward's, in reading order) stacked for :func:`recurrent`, the backward's read
+    reversed within each row's length: (steps, 2, batch, 3H)."""
+    one = graph.const_once("axis1", np.array([1], dtype=np.int64))
+    gates = graph.const(prefix + "_gates", np.array([3 * hidden, 3 * hidden], dtype=np.int64))
+    graph.node("Split", [x, gates], [prefix + "_xf", prefix + "_xb_n"], axis=2)
+    graph.node(
+        "ReverseSequence", [prefix + "_xb_n", "length"], [prefix + "_xb"], time_axis=0, batch_axis=1
+    )
+    graph.node("Unsqueeze", [prefix + "_xf", one], [prefix + "_xf_u"])
+    graph.node("Unsqueeze", [prefix + "_xb", one], [prefix + "_xb_u"])
+    graph.node("Concat", [prefix + "_xf_u", prefix + "_xb_u"], [prefix + "_x"], axis=1)
+    return prefix + "_x"
+
+
+def recurrent(graph: _Graph, prefix: str, x: str, R: Any, B: Any, out: str) -> None:
+    """A bidirectional GRU layer (ONNX's R and B, gates z, r, n) over its gate inputs
+    ``x`` (steps, 2, batch, 3H; every bias but R's of n added), from a zero state, as
+    one ``Scan`` of :func:`_step`; then both directions' states in reading order side
+    by side: ``out`` (steps, batch, 2H). Needs the graph's ``length``."""
+    from onnx import TensorProto, helper
+
+    hidden = R.shape[2]
+    one = graph.const_once("axis1", np.array([1], dtype=np.int64))
+    both = graph.const_once("halves", np.array([1, 1], dtype=np.int64))
+    # The initial state: zeros (2, batch, hidden), the batch read off x.
+    graph.node("Shape", [x], [prefix + "_shape"])
+    at = [graph.const_once(f"at{i}", np.array([i], dtype=np.int64)) for i in (2, 3)]
+    graph.node("Slice", [prefix + "_shape", *at], [prefix + "_batch"])
+    two = graph.const_once("two", np.array([2], dtype=np.int64))
+    width = graph.const(prefix + "_width", np.array([hidden], dtype=np.int64))
+    graph.node("Concat", [two, prefix + "_batch", width], [prefix + "_h0_shape"], axis=0)
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])
+    graph.node("ConstantOfShape", [prefix + "_h0_shape"], [prefix + "_h0"], value=zero)
+    body = _step(graph, prefix, R, B)
+    thirds = graph.const(prefix + "_thirds", np.array([hidden] * 3, dtype=np.int64))
+    parts = [f"{prefix}_x{gate}" for gate in "zrn"]
+    graph.node("Split", [x, thirds], parts, axis=3)
+    y = prefix + "_y"
+    graph.node(
+        "Scan", [prefix + "_h0", *parts], [prefix + "_last", y], body=body, num_scan_inputs=3
+    )
+    graph.node("Split", [y, both], [y + "f_s", y + "b_s"], axis=1)
+    graph.node("Squeeze", [y + "f_s", one], [y + "f"])
+    graph.node("Squeeze", [y + "b_s", one], [y + "b_r"])
+    graph.node("ReverseSequence", [y + "b_r", "length"], [y + "b"], time_axis=0, batch_axis=1)
+    graph.node("Concat", [y + "f", y + "b"], [out], axis=2)
 
 
 def build(
@@ -281,26 +339,13 @@ def build(
 
     embedding, layers, linear_w, linear_b = _gru_weights(onnx.load(str(encoder)))
     g = _Graph(signed, quantized)
-    hidden = layers[0][1].shape[2]
-    one = g.const("axis1", np.array([1], dtype=np.int64))
-    both = g.const("halves", np.array([1, 1], dtype=np.int64))
-    thirds = g.const("thirds", np.array([hidden] * 3, dtype=np.int64))
-    gates = g.const("gates", np.array([3 * hidden, 3 * hidden], dtype=np.int64))
-
-    def inputs(layer: int) -> npt.NDArray[np.float32]:
-        """Per direction, the biases added to the gates' inputs: W's, and R's of z and r
-        (R's of n is added inside r ⊙ (…))."""
-        B = layers[layer][2]
-        out: npt.NDArray[np.float32] = np.array(B[:, : 3 * hidden], dtype=np.float32)
-        out[:, : 2 * hidden] += B[:, 3 * hidden : 5 * hidden]
-        return out
-
+    one = g.const_once("axis1", np.array([1], dtype=np.int64))
     # Layer 1: gate inputs per character from the table, both directions side by side.
     W1 = layers[0][0]
     embedding = np.ascontiguousarray(embedding, dtype=np.float32)
     dtype = np.float16 if quantized else np.float32
     tables = {  # one direction at a time: a float32 table is 89 MB
-        f"table_{d}": (np.dot(embedding, W1[k].T) + inputs(0)[k]).astype(dtype)
+        f"table_{d}": (np.dot(embedding, W1[k].T) + gate_bias(layers[0][2])[k]).astype(dtype)
         for k, d in enumerate("fb")
     }
     for name, value in tables.items():  # a one-row stand-in: the table is given apart
@@ -312,46 +357,12 @@ def build(
         g.node("Cast", [f"x1{d}_t"], [f"x1{d}"], to=TensorProto.FLOAT)
         g.node("Unsqueeze", [f"x1{d}", one], [f"x1{d}_u"])
     g.node("Concat", ["x1f_u", "x1b_u"], ["x1"], axis=1)  # (steps, 2, batch, 3 hidden)
-    # The initial state: zeros (2, batch, hidden).
-    g.node("Shape", ["token_ids"], ["shape"])
-    g.node("Slice", ["shape", g.const("at0", [0]), g.const("at1", [1])], ["batch"])
-    g.node(
-        "Concat", [g.const("two", [2]), "batch", g.const("width", [hidden])], ["h0_shape"], axis=0
-    )
-    zero = helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])
-    g.node("ConstantOfShape", ["h0_shape"], ["h0"], value=zero)
-
-    def recur(layer: int, x: str, out: str) -> None:
-        """The GRU layer over ``x`` (steps, 2, batch, 3 hidden), then both directions'
-        states in reading order side by side: ``out`` (steps, batch, 2 hidden)."""
-        _, R, B = layers[layer]
-        body = _step(g, layer, R, B)
-        parts = [f"x{layer}{gate}" for gate in "zrn"]
-        g.node("Split", [x, thirds], parts, axis=3)
-        g.node("Scan", ["h0", *parts], [f"last{layer}", f"y{layer}"], body=body, num_scan_inputs=3)
-        g.node("Split", [f"y{layer}", both], [f"y{layer}f_s", f"y{layer}b_s"], axis=1)
-        g.node("Squeeze", [f"y{layer}f_s", one], [f"y{layer}f"])
-        g.node("Squeeze", [f"y{layer}b_s", one], [f"y{layer}b_r"])
-        g.node(
-            "ReverseSequence",
-            [f"y{layer}b_r", "length"],
-            [f"y{layer}b"],
-            time_axis=0,
-            batch_axis=1,
-        )
-        g.node("Concat", [f"y{layer}f", f"y{layer}b"], [out], axis=2)
-
-    recur(0, "x1", "o1")
+    recurrent(g, "l0", "x1", *layers[0][1:], "o1")
     # Layer 2: its gate inputs from layer 1's states (within [-1, 1]) in one product.
-    W2 = layers[1][0]
+    W2, R2, B2 = layers[1]
     w2 = np.concatenate([W2[0].T, W2[1].T], axis=1)  # (2 hidden, 2 × 3 hidden)
-    g.product("o1", w2, "x2_both", "p2", bias=inputs(1).reshape(-1))
-    g.node("Split", ["x2_both", gates], ["x2f", "x2b_n"], axis=2)
-    g.node("ReverseSequence", ["x2b_n", "length"], ["x2b"], time_axis=0, batch_axis=1)
-    g.node("Unsqueeze", ["x2f", one], ["x2f_u"])
-    g.node("Unsqueeze", ["x2b", one], ["x2b_u"])
-    g.node("Concat", ["x2f_u", "x2b_u"], ["x2"], axis=1)
-    recur(1, "x2", "o2")
+    g.product("o1", w2, "x2_both", "p2", bias=gate_bias(B2).reshape(-1))
+    recurrent(g, "l1", directions(g, "l1", "x2_both", R2.shape[2]), R2, B2, "o2")
     g.node("MatMul", ["o2", g.const("linear_w", linear_w.astype(np.float32))], ["logits"])
     g.node("Add", ["logits", g.const("linear_b", linear_b.astype(np.float32))], ["scores_t"])
     g.node("Transpose", ["scores_t"], ["scores"], perm=[1, 0, 2])
@@ -359,7 +370,7 @@ def build(
     if head is not None:
         from anonymize.detect import _head
 
-        name = _head.append(g, head, "o2", "scores_t")
+        name = _head.append(g, head, "o2", (linear_w, linear_b))
         outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [None, None, None]))
     graph = helper.make_graph(
         g.nodes,

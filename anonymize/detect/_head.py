@@ -9,8 +9,10 @@ names the rules and LAC miss are a given name alone in a chat, a name that is al
 a word, a rare surname: what no list holds. The head reads what LAC already
 computed for every character (its second GRU layer's states, 2 × 128, and its 59
 tag scores) with a bidirectional GRU of :data:`HIDDEN`, a linear layer to five tags
-(:data:`TAGS`) and a CRF with start and end scores. It adds one GRU layer to the
-encoder's graph (onnxruntime's ``GRU``, float32): the encoder runs once for both.
+(:data:`TAGS`) and a CRF with start and end scores. It is built into the encoder's
+graph as LAC's own layers are (:func:`append`: a ``Scan`` with 8-bit integer products
+where the encoder is quantized, its input product over the scores folded into the
+states'): the encoder runs once for both.
 
 Trained by ``tools/train_span_head.py`` on the marked note sets
 (``tests/data/blind_notes_*.txt``, each once a blind set: the 26 sets A–Z, 3,120
@@ -38,6 +40,9 @@ TAGS = ("O", *(f"{name}-{part}" for name in (person.NAME, address.NAME) for part
 _OPENS = {1: person.NAME, 3: address.NAME}
 #: Its GRU's hidden size.
 HIDDEN = 96
+#: The width of LAC's second layer's states, the first of the head's inputs (its 59 tag
+#: scores follow).
+STATES = 256
 #: The trained weights (``tools/train_span_head.py`` writes them).
 WEIGHTS = Path(__file__).with_name("span_head.npz")
 #: The arrays a weights file holds, in ONNX's layout (gates z, r, n; H = :data:`HIDDEN`):
@@ -73,34 +78,45 @@ def weights(path: Path = WEIGHTS) -> dict[str, npt.NDArray[np.float32]]:
     return out
 
 
-def append(graph: Any, head: dict[str, npt.NDArray[np.float32]], states: str, scores: str) -> str:
-    """Add the head to an encoder graph being built (``_encoder._Graph``).
+def append(
+    graph: Any,
+    head: dict[str, npt.NDArray[np.float32]],
+    states: str,
+    linear: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+) -> str:
+    """Add the head to an encoder graph being built (``_encoder._Graph``), built as LAC's
+    second layer is (:func:`anonymize.detect._encoder.recurrent`).
+
+    LAC's tag scores are its linear layer over the states (``states @ w + b``), so the
+    head's input product over states and scores is one product over the states:
+    ``states @ (W_states + w @ W_scores) + b @ W_scores``. That product and every
+    recurrent one are in 8-bit integers where the graph is quantized (the states and
+    the head's own GRU states keep within [-1, 1]: LAC's fixed scale).
 
     Args:
         graph: The graph; it has the ``length`` input.
         head: :func:`weights`.
-        states: The name of LAC's second layer's states, (steps, batch, 256).
-        scores: The name of LAC's tag scores, (steps, batch, 59).
+        states: The name of LAC's second layer's states, (steps, batch, :data:`STATES`).
+        linear: LAC's linear layer, ``w`` (:data:`STATES`, 59) and ``b`` (59,).
 
     Returns:
         The name of the head's scores, (batch, steps, 5).
     """
-    from onnx import TensorProto
+    from anonymize.detect import _encoder
 
-    hidden = int(head["R"].shape[-1])
-    graph.node("Concat", [states, scores], ["head_in"], axis=2)
-    graph.node("Cast", ["length"], ["head_lengths"], to=TensorProto.INT32)
-    graph.node(
-        "GRU",
-        ["head_in", graph.const("head_W", head["W"]), graph.const("head_R", head["R"]),
-         graph.const("head_B", head["B"]), "head_lengths"],
-        ["head_y"],
-        direction="bidirectional",
-        hidden_size=hidden,
-        linear_before_reset=1,
-    )  # fmt: skip
-    graph.node("Transpose", ["head_y"], ["head_yt"], perm=[0, 2, 1, 3])  # (steps, batch, 2, H)
-    graph.node("Reshape", ["head_yt", graph.const("head_shape", [0, 0, -1])], ["head_h"])
+    W, R, B = head["W"], head["R"], head["B"]
+    w, b = (np.asarray(a, dtype=np.float64) for a in linear)
+    if W.shape[2] != STATES + w.shape[1]:
+        raise RuntimeError("the span head's weights do not read this encoder's states and scores")
+    both = [
+        np.concatenate([W[0][:, part].T, W[1][:, part].T], axis=1).astype(np.float64)
+        for part in (slice(0, STATES), slice(STATES, None))
+    ]  # (inputs, 2 × 3H) fmt: skip
+    folded = (both[0] + w @ both[1]).astype(np.float32)
+    bias = (_encoder.gate_bias(B).reshape(-1) + b @ both[1]).astype(np.float32)
+    graph.product(states, folded, "head_in", "head_p", bias=bias)
+    x = _encoder.directions(graph, "head", "head_in", int(R.shape[-1]))
+    _encoder.recurrent(graph, "head", x, R, B, "head_h")  # (steps, batch, 2H)
     graph.node("MatMul", ["head_h", graph.const("head_lw", head["linear_w"])], ["head_l"])
     graph.node("Add", ["head_l", graph.const("head_lb", head["linear_b"])], ["head_t"])
     graph.node("Transpose", ["head_t"], ["head"], perm=[1, 0, 2])

@@ -22,63 +22,107 @@ from anonymize.detect.vector import scan_table
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-def _head_graph(weights: dict[str, npt.NDArray[np.float32]], inputs: int) -> Any:
-    """A session of the head alone: states (steps, batch, 256) and scores (steps, batch,
-    inputs - 256) in, the head's scores out, wired by :func:`_head.append`."""
+def _head_graph(
+    weights: dict[str, npt.NDArray[np.float32]],
+    linear: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+    *,
+    quantized: bool = False,
+) -> Any:
+    """A session of the head alone: states (steps, batch, 256) and ``length`` in, the
+    head's scores out, wired by :func:`_head.append` over the states and the scores
+    ``linear`` gives them."""
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
-    g = _encoder._Graph(signed=False, quantized=False)
-    out = _head.append(g, weights, "o2", "scores_t")
+    g = _encoder._Graph(signed=False, quantized=quantized)
+    out = _head.append(g, weights, "o2", linear)
     f = TensorProto.FLOAT
     graph = helper.make_graph(
         g.nodes,
         "head",
         [
             helper.make_tensor_value_info("o2", f, [None, None, 256]),
-            helper.make_tensor_value_info("scores_t", f, [None, None, inputs - 256]),
             helper.make_tensor_value_info("length", TensorProto.INT64, [None]),
         ],
         [helper.make_tensor_value_info(out, f, [None, None, None])],
         g.inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def _network(seed: int, scores: int, hidden: int) -> tuple[Any, Any]:
+    """A torch head with random weights (its CRF too), and a random linear layer of
+    ``scores`` scores over 256 states."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = _head_train._model(256 + scores, hidden).eval()
+    for p in model.crf.parameters():
+        torch.nn.init.normal_(p)
+    rng = np.random.default_rng(seed)
+    linear = (
+        rng.normal(scale=0.3, size=(256, scores)).astype(np.float32),
+        rng.normal(size=scores).astype(np.float32),
+    )
+    return model, linear
+
+
+def _torch_scores(model: Any, linear: Any, states: Any, lengths: Any) -> Any:
+    """The torch head's scores over (batch, steps, 256) states and their linear scores."""
+    import torch
+
+    x = np.concatenate([states, states @ linear[0] + linear[1]], axis=2).astype(np.float32)
+    with torch.no_grad():
+        return model(torch.tensor(x), torch.tensor(lengths)).numpy()
 
 
 def test_graph_computes_the_trained_network() -> None:
     """torch's GRU (gates r, z, n, two biases) through to_onnx_layout and append gives
-    onnxruntime's GRU the same network: the same scores for rows of different lengths
-    in one padded batch, the backward direction starting at each row's own end."""
-    import torch
-
-    torch.manual_seed(3)
-    inputs, hidden = 256 + 7, 6
-    model = _head_train._model(inputs, hidden).eval()
-    for p in model.crf.parameters():
-        torch.nn.init.normal_(p)
+    the graph's GRU the same network, the scores' product folded into the states': the
+    same scores for rows of different lengths in one padded batch, the backward
+    direction starting at each row's own end."""
+    hidden = 6
+    model, linear = _network(3, 7, hidden)
     weights = _head_train.to_onnx_layout(model.state_dict())
     lengths = np.array([9, 4, 1, 7], dtype=np.int64)
     rng = np.random.default_rng(3)
-    x = rng.normal(size=(len(lengths), int(lengths.max()), inputs)).astype(np.float32)
-    with torch.no_grad():
-        expected = model(torch.tensor(x), torch.tensor(lengths)).numpy()
-    steps_first = np.ascontiguousarray(x.transpose(1, 0, 2))
-    (got,) = _head_graph(weights, inputs).run(
-        None,
-        {"o2": steps_first[:, :, :256], "scores_t": steps_first[:, :, 256:], "length": lengths},
-    )
+    states = rng.normal(size=(len(lengths), int(lengths.max()), 256)).astype(np.float32)
+    expected = _torch_scores(model, linear, states, lengths)
+    feed = {"o2": np.ascontiguousarray(states.transpose(1, 0, 2)), "length": lengths}
+    (got,) = _head_graph(weights, linear).run(None, feed)
     for row, n in enumerate(lengths):
-        np.testing.assert_allclose(got[row, :n], expected[row, :n], atol=1e-5)
+        np.testing.assert_allclose(got[row, :n], expected[row, :n], atol=1e-4)
     # a wrong gate order (torch's r, z, n kept) would not agree
     wrong = dict(
         weights, W=weights["W"][:, np.r_[hidden : 2 * hidden, 0:hidden, 2 * hidden : 3 * hidden]]
     )
-    (bad,) = _head_graph(wrong, inputs).run(
-        None,
-        {"o2": steps_first[:, :, :256], "scores_t": steps_first[:, :, 256:], "length": lengths},
-    )
+    (bad,) = _head_graph(wrong, linear).run(None, feed)
     assert not np.allclose(bad[0, :9], expected[0, :9], atol=1e-3)
+    # weights that read another number of scores than the encoder gives are refused
+    with pytest.raises(RuntimeError, match="do not read this encoder"):
+        _head_graph(weights, (linear[0][:, :6], linear[1][:6]))
+
+
+def test_the_quantized_graph_is_the_network_within_its_rounding() -> None:
+    """With 8-bit products (states within [-1, 1], as a GRU's are) the head's scores stay
+    within a small distance of the trained network's, and a row's scores are the same
+    alone as in a padded batch, bit for bit."""
+    model, linear = _network(4, 59, 16)
+    weights = _head_train.to_onnx_layout(model.state_dict())
+    lengths = np.array([30, 12, 1, 25], dtype=np.int64)
+    rng = np.random.default_rng(4)
+    states = np.tanh(rng.normal(size=(len(lengths), 30, 256))).astype(np.float32)
+    expected = _torch_scores(model, linear, states, lengths)
+    session = _head_graph(weights, linear, quantized=True)
+    feed = {"o2": np.ascontiguousarray(states.transpose(1, 0, 2)), "length": lengths}
+    (got,) = session.run(None, feed)
+    for row, n in enumerate(lengths):
+        assert np.abs(got[row, :n] - expected[row, :n]).max() < 0.15
+        alone = {"o2": np.ascontiguousarray(states[row : row + 1, :n].transpose(1, 0, 2))}
+        (one,) = session.run(None, dict(alone, length=lengths[row : row + 1]))
+        assert np.array_equal(one[0], got[row, :n])
 
 
 def _best_path(em: npt.NDArray[np.float32], w: dict[str, npt.NDArray[np.float32]]) -> list[int]:
@@ -154,15 +198,14 @@ def test_training_learns_a_separable_rule() -> None:
         x[tags == 2, 1] += 3
         x[tags == 3, 2] += 3
         x[tags == 4, 3] += 3
-        examples.append((np.concatenate([np.zeros((12, 256), np.float32), x], axis=1), tags))
+        states = np.zeros((12, 256), np.float32)
+        states[:, :4] = x  # LAC's scores copy them (the linear layer below)
+        examples.append((np.concatenate([states, x], axis=1), tags))
     w = _head_train.train(examples, epochs=40, hidden=8, batch=16)
-    sess = _head_graph(w, 256 + 4)
+    linear = (np.eye(256, 4, dtype=np.float32), np.zeros(4, np.float32))
     x = np.stack([e[0] for e in examples[:8]]).transpose(1, 0, 2)  # (steps, batch, 260)
-    feed = {
-        "o2": np.ascontiguousarray(x[:, :, :256]),
-        "scores_t": np.ascontiguousarray(x[:, :, 256:]),
-    }
-    (em,) = sess.run(None, dict(feed, length=np.full(8, 12, dtype=np.int64)))
+    feed = {"o2": np.ascontiguousarray(x[:, :, :256]), "length": np.full(8, 12, dtype=np.int64)}
+    (em,) = _head_graph(w, linear).run(None, feed)
     paths = _head.decode(em, np.full(8, 12, dtype=np.int64), w)
     assert all(paths[i].tolist() == examples[i][1].tolist() for i in range(8)), (
         "the head did not learn features that give its tags away"
