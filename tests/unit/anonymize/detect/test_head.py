@@ -13,7 +13,8 @@ import numpy.typing as npt
 import polars as pl
 import pytest
 
-from anonymize.detect import _encoder, _head, _head_train
+from anonymize.detect import _encoder, _head, _head_train, fusion
+from anonymize.detect._head import Learned
 from anonymize.detect.findings import Span
 from anonymize.detect.fusion import _cleaned, _learned_addresses, fuse
 from anonymize.detect.tagger import Tagger, tagger
@@ -35,7 +36,7 @@ def _head_graph(
     from onnx import TensorProto, helper
 
     g = _encoder._Graph(signed=False, quantized=quantized)
-    out = _head.append(g, weights, "o2", linear)
+    out = _head.append(g, "o2", linear, weights)
     f = TensorProto.FLOAT
     graph = helper.make_graph(
         g.nodes,
@@ -152,6 +153,48 @@ def test_decode_is_the_crfs_best_path() -> None:
         assert paths[row, :n].tolist() == _best_path(em[row, :n], w)
 
 
+def test_confidence_is_the_crfs_probability_of_each_name() -> None:
+    """Each name's probability (its characters, and no others, one name) is the sum over
+    every tag path that holds it, of rows of different lengths in one padded batch."""
+    rng = np.random.default_rng(11)
+    w = {
+        "transitions": rng.normal(size=(5, 5)).astype(np.float32),
+        "start": rng.normal(size=5).astype(np.float32),
+        "end": rng.normal(size=5).astype(np.float32),
+    }
+    lengths = np.array([6, 4, 5], dtype=np.int64)
+    em = rng.normal(scale=2.0, size=(3, 6, 5)).astype(np.float32)
+    em[:, :, 1] += 1.5  # names, often
+    paths = np.array([[1, 2, 0, 1, 2, 2], [0, 1, 2, 0, 0, 0], [1, 0, 3, 1, 2, 0]], np.int64)
+    got = _head.confidence(em, lengths, w, paths)
+
+    def path_score(row: int, tags: tuple[int, ...]) -> float:
+        s = (
+            w["start"][tags[0]]
+            + w["end"][tags[-1]]
+            + sum(em[row, i, t] for i, t in enumerate(tags))
+        )
+        return float(s + sum(w["transitions"][a, b] for a, b in itertools.pairwise(tags)))
+
+    checked = 0
+    for row, n in enumerate(lengths.tolist()):
+        every = list(itertools.product(range(5), repeat=n))
+        scores = np.array([path_score(row, t) for t in every])
+        weights = np.exp(scores - scores.max())
+        for a, b, entity in _head.spans(paths[row, :n]):
+            if entity != "PERSON":
+                assert got[row, a] == 0
+                continue
+            holds = np.array([
+                t[a] == 1 and all(x == 2 for x in t[a + 1 : b]) and (b == n or t[b] != 2)
+                for t in every
+            ])  # fmt: skip
+            assert got[row, a] == pytest.approx(weights[holds].sum() / weights.sum(), rel=1e-4)
+            checked += 1
+    assert checked == 5
+    assert not got[1, lengths[1] :].any()
+
+
 def test_spans() -> None:
     assert _head.spans(np.array([2, 2, 0, 1, 1, 2, 4, 3], dtype=np.int64)) == [
         (3, 4, "PERSON"),
@@ -234,9 +277,9 @@ def test_head_spans_alone_or_in_a_batch() -> None:
     assert alone, "the shipped head reads nothing in a plain work order"
     batch = tagger().head_spans([*others, target])
     assert batch[-1] == alone
-    shifted = [(s - 700, e - 700, t) for s, e, t in batch[3]]
+    shifted = [(s - 700, e - 700, t) for s, e, t, _ in batch[3]]
     assert all(0 <= s < e <= len(target) for s, e, _ in shifted)
-    assert all(e <= len(others[i]) for i, spans in enumerate(batch[:3]) for _, e, _ in spans)
+    assert all(e <= len(others[i]) for i, spans in enumerate(batch[:3]) for _, e, _, _ in spans)
 
 
 def _s(a: int, b: int, entity: str, score: float = 0.85) -> Span:
@@ -255,10 +298,10 @@ def test_learned_addresses_replace_overlapping_fused_ones() -> None:
         _s(at("13800138000"), at("13800138000") + 11, "PHONE_NUMBER"),
     ]
     learned = [
-        (at("白云区"), at("18号") + 3, "CN_ADDRESS"),
-        (at("天河区"), at("3号") + 2, "CN_ADDRESS"),
-        (at("3800138"), at("3800138") + 4, "CN_ADDRESS"),  # over a phone: not taken
-        (2, 4, "PERSON"),  # names are fuse's business, not this step's
+        Learned(at("白云区"), at("18号") + 3, "CN_ADDRESS", 1.0),
+        Learned(at("天河区"), at("3号") + 2, "CN_ADDRESS", 1.0),
+        Learned(at("3800138"), at("3800138") + 4, "CN_ADDRESS", 1.0),  # over a phone: not taken
+        Learned(2, 4, "PERSON", 1.0),  # names are fuse's business, not this step's
     ]
     out = _learned_addresses(
         text, found, learned, WANTED, _cleaned(text, tagger().words([text])[0])
@@ -294,7 +337,7 @@ def test_learned_addresses_get_fusions_edges() -> None:
     ]
     for text, read, expected in cases:
         start = text.index(read)
-        learned = [(start, start + len(read), "CN_ADDRESS")]
+        learned = [Learned(start, start + len(read), "CN_ADDRESS", 1.0)]
         out = _learned_addresses(
             text, [], learned, WANTED, _cleaned(text, tagger().words([text])[0])
         )
@@ -302,27 +345,64 @@ def test_learned_addresses_get_fusions_edges() -> None:
     text = "物业通知：3号楼2单元漏水问题已处理完毕。"  # a building with no place's name: none
     start = text.index("3号楼")
     words = _cleaned(text, tagger().words([text])[0])
-    assert _learned_addresses(text, [], [(start, start + 6, "CN_ADDRESS")], WANTED, words) == []
+    assert (
+        _learned_addresses(text, [], [Learned(start, start + 6, "CN_ADDRESS", 1.0)], WANTED, words)
+        == []
+    )
 
 
-def test_learned_names_go_through_fusions_checks() -> None:
+@pytest.mark.parametrize(
+    ("text", "name", "sure"),
+    [
+        ("外卖到了以后发现汤全洒了一地，真是气死了。", "汤全", True),
+        ("该公司在吉布提港口承建了一个项目。", "吉布提", True),
+        ("【银嘉专营店】订单详情，请核对。", "银嘉", False),  # a shop's: even when sure
+        ("理发店的小哥阳光追了过去，没追上。", "阳光", True),  # fusion drops a common word
+    ],
+)
+def test_learned_names_go_through_fusions_checks(text: str, name: str, sure: bool) -> None:
     """A name of the head where fusion found none is vetted as an unsure rule finding: not
-    over an adverb (汤|全), not a place LAC reads (吉布提), not a shop's (银嘉|专营店)."""
-    for text, name in [
-        ("外卖到了以后发现汤全洒了一地，真是气死了。", "汤全"),
-        ("该公司在吉布提港口承建了一个项目。", "吉布提"),
-        ("【银嘉专营店】订单详情，请核对。", "银嘉"),
-    ]:
-        start = text.index(name)
-        words = tagger().words([text])[0]
-        assert fuse(text, [], words, WANTED, [(start, start + len(name), "PERSON")]) == [], text
+    over an adverb (汤|全), not a place LAC reads (吉布提), not a shop's (银嘉|专营店), not
+    where fusion's own checks drop it. A name the head is sure of (``HEAD_SURE``) passes
+    the first two and fusion's checks; never a shop's."""
+    start = text.index(name)
+    words = tagger().words([text])[0]
+    doubtful = Learned(start, start + len(name), "PERSON", fusion.HEAD_SURE - 0.01)
+    assert fuse(text, [], words, WANTED, [doubtful]) == [], text
+    believed = fuse(text, [], words, WANTED, [doubtful._replace(p=fusion.HEAD_SURE)])
+    kept = [(s.start, s.end, s.entity) for s in believed]
+    assert kept == ([(start, start + len(name), "PERSON")] if sure else []), text
+
+
+def test_a_learned_name_where_fusion_found_none_is_added() -> None:
     text = "班主任：请雨桐家长明天带孩子来学校一趟。"
     start = text.index("雨桐")
     words = tagger().words([text])[0]
     without = fuse(text, [], words, WANTED)
     assert all(s.entity != "PERSON" for s in without)  # fusion alone: no name here
-    found = fuse(text, [], words, WANTED, [(start, start + 2, "PERSON")])
+    found = fuse(text, [], words, WANTED, [Learned(start, start + 2, "PERSON", 0.5)])
     assert [(s.start, s.end, s.entity) for s in found] == [(start, start + 2, "PERSON")]
+
+
+_EDGES_TEXT = "被告委托代理人骆宾辩称原告系劳务外包。"
+
+
+def test_a_sure_learned_name_sets_an_unsure_names_edges() -> None:
+    """Over one unsure fused name with other edges (骆宾辩|称), the head's name takes its
+    place; not over a sure one, a finding of another entity, or two findings."""
+    head = Learned(7, 9, "PERSON", 0.95)  # 被告委托代理人[骆宾]辩称…
+    unsure = _s(7, 10, "PERSON", 0.8)
+    assert fusion._learned_edges(_EDGES_TEXT, [unsure], [head]) == [_s(7, 9, "PERSON", 0.8)]
+    assert fusion._learned_edges(_EDGES_TEXT, [_s(6, 9, "PERSON", 0.8)], [head]) == [
+        _s(7, 9, "PERSON", 0.8)
+    ]
+    for found in (
+        [_s(7, 10, "PERSON", 0.9)],  # a sure finding keeps its edges
+        [_s(7, 10, "CN_ADDRESS", 0.8)],
+        [unsure, _s(8, 12, "CN_ADDRESS", 0.8)],
+        [_s(0, 7, "PERSON", 0.8), _s(9, 12, "PERSON", 0.8)],  # touching, not over
+    ):
+        assert fusion._learned_edges(_EDGES_TEXT, found, [head]) == found, found
 
 
 def _scanned(text: str) -> list[tuple[str, str]]:
@@ -367,7 +447,7 @@ def test_an_unsure_name_inside_a_learned_address_is_dropped() -> None:
     words = _cleaned(text, tagger().words([text])[0])
     at = text.index("南河春晓")
     found = [_s(at, at + 4, "PERSON", 0.8), _s(text.index("兰州"), at, "CN_ADDRESS")]
-    learned = [(text.index("兰州"), text.index("。"), "CN_ADDRESS")]
+    learned = [Learned(text.index("兰州"), text.index("。"), "CN_ADDRESS", 1.0)]
     out = _learned_addresses(text, found, learned, WANTED, words)
     assert [(s.entity, text[s.start : s.end]) for s in out] == [
         ("CN_ADDRESS", "兰州市城关区雁滩路2999号宏建南河春晓4-1-1702")
