@@ -1859,11 +1859,14 @@ def _believable(name: str) -> bool:
     """Whether a name the head is sure of may overrule fusion: not a surname alone
     (欧阳|女士), nor a name with a household's, a home's or a title's word glued on
     (吉克阿依户, 谷强家, 丽华姐: the head's most common slips on the marked sets)."""
-    return not (
-        name in _COMPOUNDS
-        or name[-1] in "户家"
-        or any(name.endswith(t) and len(t) < len(name) for t in _TITLES)
-    )
+    title = _title_end().search(name, 1)
+    return not (name in _COMPOUNDS or name[-1] in "户家" or title is not None)
+
+
+@functools.cache
+def _title_end() -> re.Pattern[str]:
+    """A title's word ending a name (丽华|姐, 熊|先生)."""
+    return re.compile(f"(?:{'|'.join(sorted(_TITLES, key=len, reverse=True))})$")
 
 
 def _learned_edges(text: str, found: list[Span], names: Sequence[Learned]) -> list[Span]:
