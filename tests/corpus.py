@@ -937,8 +937,12 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
     "AA": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_aa.txt", "2026-12-07"),
     # Written by a helper in the session after (the clock still read 2026-12-07), scored
     # once blind with that session's int8 head (the shipped weights, trained on A–Z), a head
-    # trained on A–AA and no head, then looked at; not trained on.
+    # trained on A–AA and no head, then looked at (fusion.HEAD_SURE was chosen on it, Y, Z
+    # and AA); not trained on.
     "AB": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_ab.txt", "2026-12-07"),
+    # Written by a helper the same session after HEAD_SURE was chosen, scored once blind
+    # with the final code, without HEAD_SURE and without the head; not tuned on.
+    "AC": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_ac.txt", "2026-12-07"),
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 

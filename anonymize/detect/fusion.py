@@ -1820,7 +1820,7 @@ def fuse(
     names = [
         h for h in learned
         if h.entity == PERSON and PERSON in wanted and h.end - h.start >= 2  # not 元 …
-        and (h.p >= HEAD_SURE or not _unnamed(_over(cleaned, ends, h.start, h.end)))
+        and (_sure(text, h) or not _unnamed(_over(cleaned, ends, h.start, h.end)))
         and not _shop_after(text, cleaned, ends, h.end)
         and not (h.end - h.start == 2 and text[h.start] in _NOT_FIRST)  # 老彭: a nickname
     ]  # fmt: skip
@@ -1832,7 +1832,7 @@ def fuse(
     # The head's names where nothing was found go through fusion as the rules' unsure
     # findings do (a title, an organisation's name, LAC's words across its edges …).
     found = _fused(text, [*spans, *extra], words, wanted) if extra else first
-    sure = [h for h in names if h.p >= HEAD_SURE and _believable(text[h.start : h.end])]
+    sure = [h for h in names if _sure(text, h)]
     found = _learned_edges(text, found, sure)
     if sure:  # a name the head is sure of stays where fusion's checks dropped it
         taken = _covered(len(text), ((s.start, s.end) for s in found))
@@ -1855,10 +1855,18 @@ def fuse(
 HEAD_SURE = 0.9
 
 
+def _sure(text: str, name: Learned) -> bool:
+    """Whether the head is sure of a name (:data:`HEAD_SURE`) and it is believable."""
+    return name.p >= HEAD_SURE and _believable(text[name.start : name.end])
+
+
 def _believable(name: str) -> bool:
     """Whether a name the head is sure of may overrule fusion: not a surname alone
     (欧阳|女士), nor a name with a household's, a home's or a title's word glued on
-    (吉克阿依户, 谷强家, 丽华姐: the head's most common slips on the marked sets)."""
+    (吉克阿依户, 谷强家, 丽华姐: the head's most common slips on the marked sets), nor
+    one that begins or ends with no letter (an emoji: the seeded corpus's 📌马丹丹)."""
+    if not (name[0].isalpha() and name[-1].isalpha()):
+        return False  # 📌马丹丹: a sign the head never saw in training, read into the name
     title = _title_end().search(name, 1)
     return not (name in _COMPOUNDS or name[-1] in "户家" or title is not None)
 

@@ -277,6 +277,10 @@ def test_head_spans_alone_or_in_a_batch() -> None:
     assert alone, "the shipped head reads nothing in a plain work order"
     batch = tagger().head_spans([*others, target])
     assert batch[-1] == alone
+    names = [h for h in alone if h.entity == "PERSON"]
+    assert [target[h.start : h.end] for h in names] == ["覃秀梅"]
+    assert 0.9 <= names[0].p <= 1  # the probability read at the name's first character
+    assert all(h.p == 1.0 for h in alone if h.entity == "CN_ADDRESS")
     shifted = [(s - 700, e - 700, t) for s, e, t, _ in batch[3]]
     assert all(0 <= s < e <= len(target) for s, e, _ in shifted)
     assert all(e <= len(others[i]) for i, spans in enumerate(batch[:3]) for _, e, _, _ in spans)
@@ -466,3 +470,21 @@ def test_an_unsure_name_inside_a_learned_address_is_dropped() -> None:
 def test_a_county_named_after_a_village_word_is_not_cut(text: str, place: str) -> None:
     """屯昌县, 社旗县: 屯 and 社 open a place's word here, no village's tail (review: 海南省屯)."""
     assert all(found == place for _, found in _scanned(text))
+
+
+@pytest.mark.parametrize(
+    ("name", "believable"),
+    [
+        ("骆宾", True),
+        ("买买提明·阿不都拉", True),
+        ("欧阳", False),  # a surname alone (欧阳|女士)
+        ("吉克阿依户", False),
+        ("谷强家", False),
+        ("丽华姐", False),
+        ("熊先生", False),
+        ("📌马丹丹", False),  # a sign read into the name (the seeded corpus)
+        ("马丹丹👉", False),
+    ],
+)
+def test_which_sure_names_may_overrule_fusion(name: str, believable: bool) -> None:
+    assert fusion._believable(name) is believable
