@@ -924,7 +924,7 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
     },
     # Written by helpers on 2026-12-07, each scored once blind with d227b02 (before the span
     # head) and with the span head trained on A–X (benchmarks/README.md), then looked at;
-    # the shipped head is trained on A–Z.
+    # the head was then trained on A–Z, and later on A–AC.
     **{
         letter: (
             Path(__file__).parent / "data" / f"blind_notes_2026_12_07_{letter.lower()}.txt",
@@ -933,16 +933,31 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
         for letter in "YZ"
     },
     # Written by a helper the same day, scored once blind with the span head trained on A–Z
-    # (the shipped weights) and without it, then looked at; not trained on.
+    # (then the shipped weights) and without it, then looked at; trained on a session later.
     "AA": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_aa.txt", "2026-12-07"),
     # Written by a helper in the session after (the clock still read 2026-12-07), scored
     # once blind with that session's int8 head (the shipped weights, trained on A–Z), a head
     # trained on A–AA and no head, then looked at (fusion.HEAD_SURE was chosen on it, Y, Z
-    # and AA); not trained on.
+    # and AA); trained on a session later.
     "AB": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_ab.txt", "2026-12-07"),
     # Written by a helper the same session after HEAD_SURE was chosen, scored once blind
-    # with the final code, without HEAD_SURE and without the head; not tuned on.
+    # with the final code, without HEAD_SURE and without the head; not tuned on. (AB and
+    # AC were then, with A–AA, trained on in the session after.)
     "AC": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_ac.txt", "2026-12-07"),
+    # Written by helpers in the session after (the clock still read 2026-12-07), asked for
+    # more hard negatives (brands, dishes, nicknames, places that are no addresses); each
+    # scored once blind, then looked at and tuned on, in order: AD and AE with the head
+    # trained on A–AC with renamed copies (and fusion._consistent), AF after
+    # fusion._place_named, AG after _unnamed's one word and fusion._heard
+    # (benchmarks/README.md); not trained on. AH: written after the code was final, scored
+    # once blind with it (and with the session's starting code and no head); not tuned on.
+    **{
+        letter: (
+            Path(__file__).parent / "data" / f"blind_notes_2026_12_07_{letter.lower()}.txt",
+            "2026-12-07",
+        )
+        for letter in ("AD", "AE", "AF", "AG", "AH")
+    },
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 

@@ -15,9 +15,11 @@ where the encoder is quantized, its input product over the scores folded into th
 states'): the encoder runs once for both.
 
 Trained by ``tools/train_span_head.py`` on the marked note sets
-(``tests/data/blind_notes_*.txt``, each once a blind set: the 26 sets A–Z, 3,120
-notes, about 7,700 names and 2,700 addresses; AA kept out to score it), features
-from the int8 encoder read sentence by sentence as the tagger reads them. Its weights
+(``tests/data/blind_notes_*.txt``, each once a blind set: the 29 sets A–AC, 3,480
+notes, about 9,000 names and 3,000 addresses; the later sets kept out to score it),
+each note once as written and once with other names in its names' places
+(:class:`anonymize.detect._head_train.Renamer`), features from the int8 encoder read
+sentence by sentence as the tagger reads them. Its weights
 (:data:`WEIGHTS`, ONNX's layout) are what that script wrote; the README's accuracy
 tables give what it reads on sets it was not trained on.
 """

@@ -22,11 +22,16 @@ import numpy as np
 import numpy.typing as npt
 
 from anonymize.detect._head import HIDDEN, TAGS
+from anonymize.detect._minority import SYLLABLES, YI_CLANS
+from anonymize.detect._names import COMPOUND_SURNAMES, RARER_SURNAMES, SURNAMES
+from anonymize.detect.entities import person
 
 log = logging.getLogger(__name__)
 
 #: One training note: its features (characters, inputs) and tag ids (characters,).
 Example = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]
+#: One marked note: its text and its ``(start, end, entity)`` marks.
+Marked = tuple[str, list[tuple[int, int, str]]]
 
 
 def tag_ids(length: int, spans: Sequence[tuple[int, int, str]]) -> npt.NDArray[np.int64]:
@@ -170,3 +175,96 @@ def to_onnx_layout(state: dict[str, Any]) -> dict[str, npt.NDArray[np.float32]]:
         "start": state["crf.start"].detach().numpy().astype(np.float32),
         "end": state["crf.end"].detach().numpy().astype(np.float32),
     }
+
+
+def name_kind(name: str) -> str:
+    """What a marked name is, to put one of its kind in its place: ``minority``,
+    ``compound`` (a two-character surname), ``han`` (a surname and a given name) or ``given``.
+
+    As the shipped weights were trained: a Han name that opens with a minority syllable
+    or a Yi clan (马海涛, 孟和平) counts as ``minority`` and gets a minority name in its
+    place; the head then sees one minority name more and one Han name fewer.
+
+    >>> [name_kind(n) for n in ("阿依古丽·买买提", "欧阳娜娜", "王建国", "子涵")]
+    ['minority', 'compound', 'han', 'given']
+    """
+    if "·" in name or any(name.startswith(s) for s in (*SYLLABLES, *YI_CLANS) if len(s) > 1):
+        return "minority"
+    if name[:2] in COMPOUND_SURNAMES:
+        return "compound"
+    if len(name) >= 2 and name[0] in SURNAMES and len(name) <= 3:
+        return "han"
+    return "given"
+
+
+class Renamer:
+    """Other names in the marked names' places, so the head sees more surnames (the rare
+    ones: 宓, 訾, 令狐), given names and minority names than a few thousand notes hold,
+    each against the same words around it (辩称, 可申请 after a name of any length).
+
+    Given names are drawn from the characters of the marked names' given names; surnames
+    from the rules' and fusion's lists (half from the 100 most frequent, half from all of
+    them); minority names from their syllables (:mod:`anonymize.detect._minority`).
+    """
+
+    def __init__(self, notes: Sequence[Marked], seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        chars: list[str] = []
+        for text, spans in notes:
+            for start, end, entity in spans:
+                name = text[start:end]
+                kind = name_kind(name)
+                if entity == person.NAME and kind in ("han", "given"):
+                    chars.extend(c for c in name[1 if kind == "han" else 0 :] if c.isalpha())
+        self.given = chars
+        self.syllables = [s for s in SYLLABLES if len(s) > 1]
+        self.surnames = sorted(set(SURNAMES) | set(RARER_SURNAMES))
+
+    def _pick(self, items: Sequence[str]) -> str:
+        return items[int(self.rng.integers(len(items)))]
+
+    def _given(self) -> str:
+        if self.rng.random() < 0.08:
+            return self._pick(self.given) * 2  # 甜甜, 多多
+        n = 1 if self.rng.random() < 0.25 else 2
+        return "".join(self._pick(self.given) for _ in range(n))
+
+    def name(self, kind: str) -> str:
+        """A new name of a kind (:func:`name_kind`)."""
+        if kind == "han":
+            pool = SURNAMES[:100] if self.rng.random() < 0.5 else self.surnames
+            return self._pick(pool) + self._given()
+        if kind == "compound":
+            return self._pick(COMPOUND_SURNAMES) + self._given()
+        if kind == "given":
+            return self._given()
+        if self.rng.random() < 0.2:
+            return self._pick(YI_CLANS) + self._given()
+        name = "".join(self._pick(self.syllables) for _ in range(int(self.rng.integers(1, 3))))
+        if self.rng.random() < 0.4:
+            name += "·" + self._pick(self.syllables)
+        return name
+
+    def renamed(self, text: str, spans: Sequence[tuple[int, int, str]]) -> Marked:
+        """A marked note with every marked name replaced, the same name by the same new one
+        (a new name is drawn for each mark, kept only for the first: the draws the shipped
+        weights were trained with).
+
+        >>> renamer = Renamer([("王建国说", [(0, 3, "PERSON")])], seed=1)
+        >>> marks = [(0, 3, "PERSON"), (6, 9, "PERSON")]
+        >>> text, spans = renamer.renamed("王建国来了，王建国说", marks)
+        >>> new = text[spans[0][0] : spans[0][1]]
+        >>> text == f"{new}来了，{new}说" and new[0] in renamer.surnames and new != "王建国"
+        True
+        """
+        new: dict[str, str] = {}
+        out, marks, pos = "", [], 0
+        for start, end, entity in sorted(spans):
+            out += text[pos:start]
+            part = text[start:end]
+            if entity == person.NAME:
+                part = new.setdefault(part, self.name(name_kind(part)))
+            marks.append((len(out), len(out) + len(part), entity))
+            out += part
+            pos = end
+        return out + text[pos:], marks

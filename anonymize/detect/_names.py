@@ -28,6 +28,16 @@ SURNAMES = (
     "衣信展阴昝智幸奉植衡富尧闭由"
 )
 
+#: Rarer surnames the tagger reads (宓, 訾, 仉, 禚 …) but no rule does: fusion takes them
+#: where LAC reads a name (``PER``) or a list does; the span head's training draws them.
+RARER_SURNAMES = (
+    "宓訾仉禚莘荀习厍蒯禤眭邴羿笪暨逯郗隗钭茹"
+    # rarer surnames still met in records (暴, 竺, 缑, 鄂, 綦 …)
+    "暴竺缑鄂綦禄怀钮陇贝凤乜逄郦弓拓蹇琚糜蔚贲仝"
+    # Hui, Dai and Mongolian family names and a few more (纳文杰, 刀建明, 岩温, 包宝音图)
+    "纳刀岩包晋储郇沃母池怀步战汝农桓麴雒勾殳卯韶"
+)
+
 #: Two-character surnames; tried before the single ones.
 COMPOUND_SURNAMES = (
     "欧阳",

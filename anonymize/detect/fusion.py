@@ -78,7 +78,7 @@ import bisect
 import functools
 import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
 from typing import TypeVar
@@ -98,6 +98,7 @@ from anonymize.detect._names import (
     NOT_NAMES,
     ORG_WORDS,
     PERSON_CONTEXT_LEAD_RE,
+    RARER_SURNAMES,
     ROLE_SUFFIXES,
     ROLE_WORDS,
     SAFE_SURNAMES,
@@ -123,7 +124,10 @@ FUSED = frozenset({PERSON, ADDRESS})
 CHUNK = 500
 #: A text needs this many Chinese characters to be read by the tagger.
 MIN_HAN = 8
-#: A rule's score at or above which its span beats the tagger's (context word, form field).
+#: A rule's score at or above which its span beats LAC's words (context word, form field);
+#: with the span head, a name neither LAC nor the head reads is dropped below
+#: :data:`_FIELD_SURE` all the same (:func:`_heard`), and a name the head is sure of sets
+#: its edges (:func:`_learned_edges`).
 SURE = 0.85
 #: Scores of what the tagger finds (above the default threshold of 0.5, below :data:`SURE`).
 TAGGER_PERSON = 0.8
@@ -144,14 +148,7 @@ _PLAIN = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]+")
 _MINORITY = re.compile(r"^[\u4e00-\u9fff]{1,6}·[\u4e00-\u9fff]{1,6}$")
 #: The rules' surnames and rarer ones the tagger reads (宓, 訾, 仉, 禚 …): the tagger's name
 #: needs a surname, the rules' lists need no change.
-_SURNAMES = frozenset(SURNAMES) | frozenset(
-    "宓訾仉禚莘荀习厍蒯禤眭邴羿笪暨逯郗隗钭茹"
-    # rarer surnames still met in records (暴, 竺, 缑, 鄂, 綦 …): read only where the
-    # tagger reads a name (PER) or a list does, never by the rules
-    "暴竺缑鄂綦禄怀钮陇贝凤乜逄郦弓拓蹇琚糜蔚贲仝"
-    # Hui, Dai and Mongolian family names and a few more (纳文杰, 刀建明, 岩温, 包宝音图)
-    "纳刀岩包晋储郇沃母池怀步战汝农桓麴雒勾殳卯韶"
-)
+_SURNAMES = frozenset(SURNAMES) | frozenset(RARER_SURNAMES)
 _COMPOUNDS = tuple(COMPOUND_SURNAMES)
 _COMPOUND_SET = frozenset(COMPOUND_SURNAMES)
 _COMPOUND_FIRST = frozenset(c[0] for c in COMPOUND_SURNAMES)
@@ -828,7 +825,16 @@ _VILLAGE_GROUP = re.compile(
 )
 
 
-_BARE_ROAD = re.compile(r"[\u4e00-\u9fff]+(?:路|街|大道|大街|巷|胡同)")
+_BARE_ROAD = re.compile(
+    r"[\u4e00-\u9fff]+(?:路|街|大道|大街|巷|胡同)(?:[东西南北中一二三四五六七八九十]段)?"
+)
+#: One place somewhere on a road, not its number (劳动东路|一处超市, 友好南路|一栋写字楼): 一
+#: and a measure word after the road; not a building's number (劳动东路一栋2单元, 一幢三单元).
+_ONE_PLACE = (
+    "一(?:处|家|个|所|条|(?:栋|幢|座|间)(?![0-9A-Za-z０-９一二三四五六七八九十]|单元|号|层|楼|室))"
+)
+_ONE_ON_ROAD = re.compile(f"(?:路|街|大道|大街|巷|段)({_ONE_PLACE})")
+_ONE_AFTER = re.compile(_ONE_PLACE)
 _HIGHWAY = re.compile(r"[GSXY]?[0-9]+(?:国道|省道|县道|乡道)")
 #: Characters of the words before a home's or a parcel's address (住址：, 家住, 户籍, 寄往,
 #: 送至, 居住): a road after them is an address even with no number.
@@ -848,7 +854,8 @@ def _bare_road(text: str, span: Span) -> bool:
     if _BARE_ROAD.fullmatch(piece) is None or any(c in _ROAD_PLACE for c in road):
         return False
     after = text[span.end : span.end + 1]
-    if after and (after.isdigit() or after in "甲乙丙丁一二三四五六七八九十"):
+    numbered = after.isdigit() or after in "甲乙丙丁一二三四五六七八九十"
+    if after and numbered and _ONE_AFTER.match(text, span.end) is None:
         return False
     return not any(c in _HOME_CUES for c in text[max(0, span.start - 3) : span.start])
 
@@ -1789,7 +1796,7 @@ def fuse(
     spans: Sequence[Span],
     words: Sequence[Word],
     wanted: frozenset[str],
-    learned: Sequence[Learned] = (),
+    learned: Sequence[Learned] | None = None,
 ) -> list[Span]:
     """The findings of one free text after fusing the rules' with the tagger's words.
 
@@ -1798,30 +1805,35 @@ def fuse(
         spans: The rules' findings (both paths give the same).
         words: The tagger's reading of ``text``.
         wanted: The entities asked for (fusion adds only these).
-        learned: The span head's names and addresses (:meth:`Tagger.read`). Its names
-            where fusion found nothing (and LAC reads no place, organisation or time
-            there, nor an adverb, a preposition … inside, nor a shop's word after:
-            :func:`_unnamed`, :func:`_shop_after`; no nickname, 老彭) go through
-            fusion again as unsure findings of the rules. A name the head is sure of
-            (:data:`HEAD_SURE`) passes :func:`_unnamed`, stays where fusion's checks
-            dropped it, and where it lies over one unsure fused name with other edges,
-            its edges are taken (骆宾|辩称, not 骆宾辩). Its addresses as
+        learned: The span head's names and addresses (:meth:`Tagger.read`), or
+            ``None`` where no head ran (an empty list: the head read the text and
+            found nothing, which counts: see :func:`_heard`). Its names where fusion
+            found nothing (and LAC reads no place, organisation or time there, nor
+            one word of no name exactly, nor an adverb, a preposition … inside, nor a
+            shop's word or a place's noun after: :func:`_unnamed`, :func:`_shop_after`,
+            :func:`_place_named`; no nickname, 老彭) go through fusion again as unsure
+            findings of the rules. A name the head is sure of (:data:`HEAD_SURE`)
+            passes :func:`_unnamed`, stays where fusion's checks dropped it, and where
+            it lies over one fused name with other edges that is no form's field, its
+            edges are taken (骆宾|辩称, not 骆宾辩). A rule's name neither LAC nor the
+            head reads is dropped (:func:`_heard`). Its addresses as
             :func:`_learned_addresses` says.
 
     Returns:
-        The findings, sorted.
+        The findings, sorted, names read the same way throughout (:func:`_consistent`).
     """
     first = _fused(text, spans, words, wanted)
-    if not learned:
-        return first
+    if learned is None:
+        return _consistent(text, first, words)
     taken = _covered(len(text), ((s.start, s.end) for s in first))
     cleaned = _cleaned(text, words)
     ends = _ends(cleaned)
     names = [
         h for h in learned
         if h.entity == PERSON and PERSON in wanted and h.end - h.start >= 2  # not 元 …
-        and (_sure(text, h) or not _unnamed(_over(cleaned, ends, h.start, h.end)))
+        and (_sure(text, h) or not _unnamed(text, _over(cleaned, ends, h.start, h.end), h))
         and not _shop_after(text, cleaned, ends, h.end)
+        and not _place_named(text, cleaned, ends, h)
         and not (h.end - h.start == 2 and text[h.start] in _NOT_FIRST)  # 老彭: a nickname
     ]  # fmt: skip
     extra = [
@@ -1838,7 +1850,110 @@ def fuse(
         taken = _covered(len(text), ((s.start, s.end) for s in found))
         kept = [Span(a, b, PERSON, TAGGER_PERSON) for a, b, _, _ in sure if 1 not in taken[a:b]]
         found = sorted({*found, *kept}) if kept else found
-    return _learned_addresses(text, found, learned, wanted, cleaned)
+    found = _heard(text, found, learned, cleaned)
+    fixed = {(h.start, h.end) for h in sure}
+    found = _learned_addresses(text, found, learned, wanted, cleaned)
+    return _consistent(text, found, words, fixed)
+
+
+#: A rule's name this sure (a form's field: 姓名：…) stays though LAC and the head read none.
+_FIELD_SURE = 0.95
+
+
+def _heard(
+    text: str, found: list[Span], learned: Sequence[Learned], words: Sequence[Word]
+) -> list[Span]:
+    """The findings without the names neither LAC (no ``PER`` word over it) nor the span
+    head (no name of its over it) reads as one (车险, 宫口开, 当事人|陈述, 都|光盘: a rule's
+    surname and context word, read where the two models that read the whole sentence see
+    none), but a form's field's (:data:`_FIELD_SURE`)."""
+    people = [(w.start, w.end) for w in words if w.tag == "PER"]
+    heads = [(h.start, h.end) for h in learned if h.entity == PERSON]
+    read = _covered(len(text), [*heads, *people])
+    out = [
+        s for s in found
+        if s.entity != PERSON or s.score >= _FIELD_SURE or 1 in read[s.start : s.end]
+    ]  # fmt: skip
+    return out
+
+
+def _consistent(
+    text: str,
+    found: list[Span],
+    words: Sequence[Word],
+    fixed: Collection[tuple[int, int]] = (),
+) -> list[Span]:
+    """The findings with a name read once one character off from a name read elsewhere in
+    the text set as that one (我们|家子涵 where 子涵 is found alone, 桂兰养|了 where 桂兰 is,
+    伍志|成 where 伍志成 is): a text names a person the same way each time. A name that is
+    itself found twice stays, none of ``fixed`` (the names the head is sure of) is cut
+    (古伟明 where 古伟 is found), no name is moved over a finding of another entity, and
+    for the other cuts, :func:`_cuts`."""
+    names = [s for s in found if s.entity == PERSON]
+    if len(names) < 2:
+        return found
+    at: dict[str, list[Span]] = {}
+    for s in names:
+        at.setdefault(text[s.start : s.end], []).append(s)
+    others = _covered(len(text), ((s.start, s.end) for s in found if s.entity != PERSON))
+    bounds = {w.start for w in words} | {w.end for w in words}
+    out = []
+    for s in found:
+        if s.entity != PERSON or len(at[text[s.start : s.end]]) > 1:
+            out.append(s)
+            continue
+        moves = [(s.start - 1, s.end), (s.start, s.end + 1)]  # 伍志|成: longer
+        if (s.start, s.end) not in fixed:
+            moves += _cuts(text, s, at, bounds)
+        fits = [
+            (a, b) for a, b in moves
+            if 0 <= a and b <= len(text) and b - a >= 2 and text[a:b] in at
+            and 1 not in others[a:b]
+        ]  # fmt: skip
+        out.append(Span(*fits[0], PERSON, s.score) if len(fits) == 1 else s)
+    return sorted(set(out))
+
+
+def _cuts(
+    text: str, name: Span, at: dict[str, list[Span]], bounds: Collection[int]
+) -> list[tuple[int, int]]:
+    """A name one character shorter at either end that :func:`_consistent` may take: only
+    where LAC's words part there (``bounds``: 桂兰|养了, not 张伟华 where 张伟 is found too),
+    no surname cut off a name's front (王建国 stays where 建国 is found alone), and a
+    character cut off only where the shorter name is found without it beside it (危学军
+    stays where 危学 is found once, before 军 too: the longer reading is the name both
+    times)."""
+    start, end = name.start, name.end
+    out = []
+    shorter = at.get(text[start : end - 1], ())
+    if end - 1 in bounds and any(text[t.end : t.end + 1] != text[end - 1] for t in shorter):
+        out.append((start, end - 1))  # 桂兰养|了 where 桂兰 is found without 养
+    lead = text[start]
+    if lead not in _SURNAMES and text[start : start + 2] not in _COMPOUND_SET:
+        shorter = at.get(text[start + 1 : end], ())
+        if start + 1 in bounds and any(text[t.start - 1 : t.start] != lead for t in shorter):
+            out.append((start + 1, end))  # 我们家|子涵 where 子涵 is found alone
+    return out
+
+
+#: Words after a place's name that no person's name is followed by (吉布提|港口).
+_PLACE_NOUNS = frozenset(
+    ("港口", "港", "机场", "车站", "火车站", "境内", "地区", "一带", "景区", "口岸", "海关")
+)
+
+
+def _place_named(text: str, words: Sequence[Word], ends: list[int] | None, name: Learned) -> bool:
+    """Whether LAC reads a name of the head as one place's word with a place's noun after
+    it (吉布提|港口): a place, however sure the head is."""
+    over = _over(words, ends, name.start, name.end)
+    if (
+        len(over) != 1
+        or over[0].tag != "LOC"
+        or (over[0].start, over[0].end) != (name.start, name.end)
+    ):
+        return False
+    after = _over(words, ends, name.end, name.end + 1)
+    return bool(after) and text[after[0].start : after[0].end] in _PLACE_NOUNS
 
 
 #: The head's probability of a name (:func:`anonymize.detect._head.confidence`) at or
@@ -1851,7 +1966,10 @@ def fuse(
 #: head's names the other checks dropped, 18 of the 26 at 0.9 and above were marked
 #: names. On the four sets, names went from 0.938 / 0.946, 0.947 / 0.941, 0.945 / 0.949,
 #: 0.927 / 0.949 to 0.955 / 0.944, 0.956 / 0.945, 0.956 / 0.947, 0.940 / 0.951 (recall /
-#: precision).
+#: precision). A session later (head trained on A–AC, renamed copies), the edges of a
+#: rule's name of a role's strength (0.85, below a form's field's) were taken too: on
+#: A–AC and AD–AG, 22 names set right, 2 set wrong; and a head's name below it that LAC
+#: reads as one word of no name, exactly, is dropped (:func:`_unnamed`).
 HEAD_SURE = 0.9
 
 
@@ -1879,9 +1997,10 @@ def _title_end() -> re.Pattern[str]:
 
 def _learned_edges(text: str, found: list[Span], names: Sequence[Learned]) -> list[Span]:
     """The findings with a name's edges as the head reads them (``names``: those it is
-    sure of), where the head's name lies over one finding only, an unsure name (below
-    :data:`SURE`) with other edges (骆宾|辩称 read 骆宾辩, 危学军 read 危学); not cut out
-    of a minority name fusion read whole (阿苏拉则, not 阿苏拉)."""
+    sure of), where the head's name lies over one finding only, a name with other edges
+    that is no form's field (below :data:`_FIELD_SURE`: 骆宾|辩称 read 骆宾辩, 危学军 read
+    危学, 经纪人|蒋磊|带 read by a role rule as 蒋磊带); not cut out of a minority name
+    fusion read whole (阿苏拉则, not 阿苏拉)."""
     if not names or not found:
         return found
     starts = [s.start for s in found]
@@ -1896,7 +2015,7 @@ def _learned_edges(text: str, found: list[Span], names: Sequence[Learned]) -> li
         if len(over) != 1:
             continue
         old = found[over[0]]
-        if old.entity != PERSON or old.score >= SURE or (old.start, old.end) == (a, b):
+        if old.entity != PERSON or old.score >= _FIELD_SURE or (old.start, old.end) == (a, b):
             continue
         if old.start <= a and b <= old.end and is_minority_name(text[old.start : old.end]):
             continue
@@ -1962,6 +2081,10 @@ _PART_END = re.compile(
 )
 
 
+#: A village's or a neighbourhood's committee after its name (好谷村|村委会, 五龙山村|调委会).
+_COMMITTEE = re.compile(r"(?<=[村组社屯区])(?:村委|村民委员|调委|居委|两委)")
+
+
 def _village_tail_cut(text: str, start: int, end: int, word_at: dict[int, Word]) -> int:
     """The end of an address without a word after its village (:data:`_VILLAGE_TAIL`):
     only where LAC reads a word of no place opening right after the village (not
@@ -1979,12 +2102,17 @@ def _village_tail_cut(text: str, start: int, end: int, word_at: dict[int, Word])
 _NOT_IN_NAME = frozenset({"d", "p", "c", "u", "xc", "m", "q", "w"})
 
 
-def _unnamed(covered: Sequence[Word]) -> bool:
+def _unnamed(text: str, covered: Sequence[Word], name: Learned) -> bool:
     """Whether LAC reads the words ``covered`` (over a name of the head) as no name: one
-    place's, organisation's or time's word (吉布提), or words of which one is an adverb,
-    a preposition … (汤|全)."""
+    place's, organisation's or time's word (吉布提), one word of no name that is exactly
+    the head's ``name`` (椰子糖, 错峰, 雨衣: dishes and things the head half believes, below
+    :data:`HEAD_SURE`; not a minority name's syllables), or words of which one is an
+    adverb, a preposition … (汤|全)."""
     if len(covered) == 1 and covered[0].tag in ("LOC", "ORG", "TIME"):
         return True
+    if len(covered) == 1 and covered[0].tag != "PER":
+        exact = (covered[0].start, covered[0].end) == (name.start, name.end)
+        return exact and not is_minority_name(text[name.start : name.end])  # 格桑: a name
     return len(covered) > 1 and any(w.tag in _NOT_IN_NAME for w in covered)
 
 
@@ -2044,10 +2172,16 @@ def _learned_addresses(
             continue  # 3号楼2单元, 8栋: a building with no place's name is none to find
         span = _verbs_cut(text, _over(words, ends, a, b), Span(a, b, ADDRESS, TAGGER_ADDRESS))
         edged = _edged(text, word_at, word_before, span)
+        one = _ONE_ON_ROAD.search(text, edged.start, edged.end + 1)
+        if one is not None and one.start(1) < edged.end:
+            edged = Span(edged.start, one.start(1), ADDRESS, TAGGER_ADDRESS)
         if edged.start >= edged.end or _bare_road(text, edged):
             continue
         end = _count_cut(text, edged.start, edged.end)
         end = _village_tail_cut(text, edged.start, end, word_at)
+        committee = _COMMITTEE.search(text, edged.start, end + 2)
+        if committee is not None and edged.start < committee.start() < end:
+            end = committee.start()  # …杨家湾村|村委会: the village's committee, no place
         if (
             text[end - 1 : end].isdigit()
             and text[end : end + 1] in ("室", "号", "户")
@@ -2340,8 +2474,9 @@ def fuse_texts(
             words, learned = coming.result()
             if ahead is not None and k + 1 < len(parts):
                 coming = ahead.submit(read, parts[k + 1])
+            head = tagger().has_head
             for i, found, heads in zip(part, words, learned, strict=True):
-                out[i] = fuse(texts[i], spans[i], found, wanted, heads)
+                out[i] = fuse(texts[i], spans[i], found, wanted, heads if head else None)
             del words, learned
     finally:
         if ahead is not None:

@@ -359,7 +359,8 @@ def test_learned_addresses_get_fusions_edges() -> None:
     ("text", "name", "sure"),
     [
         ("外卖到了以后发现汤全洒了一地，真是气死了。", "汤全", True),
-        ("该公司在吉布提港口承建了一个项目。", "吉布提", True),
+        ("该公司在吉布提港口承建了一个项目。", "吉布提", False),  # a place, its 港口 after
+        ("经查，被告柏林于2015年起拒不履行判决。", "柏林", True),  # LAC: a place, no noun after
         ("【银嘉专营店】订单详情，请核对。", "银嘉", False),  # a shop's: even when sure
         ("理发店的小哥阳光追了过去，没追上。", "阳光", True),  # fusion drops a common word
     ],
@@ -368,7 +369,8 @@ def test_learned_names_go_through_fusions_checks(text: str, name: str, sure: boo
     """A name of the head where fusion found none is vetted as an unsure rule finding: not
     over an adverb (汤|全), not a place LAC reads (吉布提), not a shop's (银嘉|专营店), not
     where fusion's own checks drop it. A name the head is sure of (``HEAD_SURE``) passes
-    the first two and fusion's checks; never a shop's."""
+    the first two and fusion's checks; never a shop's, nor a place LAC reads with a
+    place's noun after it (吉布提|港口)."""
     start = text.index(name)
     words = tagger().words([text])[0]
     doubtful = Learned(start, start + len(name), "PERSON", fusion.HEAD_SURE - 0.01)
@@ -392,16 +394,19 @@ _EDGES_TEXT = "被告委托代理人骆宾辩称原告系劳务外包。"
 
 
 def test_a_sure_learned_name_sets_an_unsure_names_edges() -> None:
-    """Over one unsure fused name with other edges (骆宾辩|称), the head's name takes its
-    place; not over a sure one, a finding of another entity, or two findings."""
+    """Over one fused name with other edges that is no form's field (骆宾辩|称, a role
+    rule's 0.85 too), the head's name takes its place; not over a form's field (0.95), a
+    finding of another entity, or two findings."""
     head = Learned(7, 9, "PERSON", 0.95)  # 被告委托代理人[骆宾]辩称…
     unsure = _s(7, 10, "PERSON", 0.8)
     assert fusion._learned_edges(_EDGES_TEXT, [unsure], [head]) == [_s(7, 9, "PERSON", 0.8)]
     assert fusion._learned_edges(_EDGES_TEXT, [_s(6, 9, "PERSON", 0.8)], [head]) == [
         _s(7, 9, "PERSON", 0.8)
     ]
+    role = _s(7, 10, "PERSON", 0.85)  # a role word's rule (代理人): the head's edges
+    assert fusion._learned_edges(_EDGES_TEXT, [role], [head]) == [_s(7, 9, "PERSON", 0.85)]
     for found in (
-        [_s(7, 10, "PERSON", 0.9)],  # a sure finding keeps its edges
+        [_s(7, 10, "PERSON", 0.95)],  # a form's field keeps its edges
         [_s(7, 10, "CN_ADDRESS", 0.8)],
         [unsure, _s(8, 12, "CN_ADDRESS", 0.8)],
         [_s(0, 7, "PERSON", 0.8), _s(9, 12, "PERSON", 0.8)],  # touching, not over
@@ -488,3 +493,20 @@ def test_a_county_named_after_a_village_word_is_not_cut(text: str, place: str) -
 )
 def test_which_sure_names_may_overrule_fusion(name: str, believable: bool) -> None:
     assert fusion._believable(name) is believable
+
+
+def test_fuse_when_neither_lac_nor_the_head_reads_a_rules_name_then_dropped() -> None:
+    """With the head, a rule's name that no LAC ``PER`` word and no name of the head lies
+    over is dropped (当事人|陈述: a role word and a surname); without the head, fusion
+    alone keeps it; a form's field (0.95) stays either way."""
+    text = "上述事实有借条、银行转账凭证及当事人陈述在案佐证，双方均无异议。"
+    start = text.index("陈述")
+    words = tagger().words([text])[0]
+    assert all(w.tag != "PER" for w in words)
+    rule = Span(start, start + 2, "PERSON", 0.85)
+    assert [s for s in fuse(text, [rule], words, WANTED, []) if s.entity == "PERSON"] == []
+    assert rule in fuse(text, [rule], words, WANTED)  # no head: fusion's reading alone
+    heard = [Learned(start, start + 2, "PERSON", 0.5)]
+    assert rule in fuse(text, [rule], words, WANTED, heard)  # the head reads a name there
+    field = Span(start, start + 2, "PERSON", 0.95)
+    assert field in fuse(text, [field], words, WANTED, [])
