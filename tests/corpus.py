@@ -949,14 +949,15 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
     # scored once blind, then looked at and tuned on, in order: AD and AE with the head
     # trained on A–AC with renamed copies (and fusion._consistent), AF after
     # fusion._place_named, AG after _unnamed's one word and fusion._heard
-    # (benchmarks/README.md); not trained on. AH: written after the code was final, scored
-    # once blind with it (and with the session's starting code and no head); not tuned on.
+    # (benchmarks/README.md); not trained on. AH and AI: written after the code was final,
+    # each scored once blind with it (and with the session's starting code and no head);
+    # not tuned on.
     **{
         letter: (
             Path(__file__).parent / "data" / f"blind_notes_2026_12_07_{letter.lower()}.txt",
             "2026-12-07",
         )
-        for letter in ("AD", "AE", "AF", "AG", "AH")
+        for letter in ("AD", "AE", "AF", "AG", "AH", "AI")
     },
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
