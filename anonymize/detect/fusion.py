@@ -1867,14 +1867,15 @@ def _heard(
     head (no name of its over it) reads as one (车险, 宫口开, 当事人|陈述, 都|光盘: a rule's
     surname and context word, read where the two models that read the whole sentence see
     none), but a form's field's (:data:`_FIELD_SURE`)."""
+    if not any(s.entity == PERSON and s.score < _FIELD_SURE for s in found):
+        return found
     people = [(w.start, w.end) for w in words if w.tag == "PER"]
     heads = [(h.start, h.end) for h in learned if h.entity == PERSON]
     read = _covered(len(text), [*heads, *people])
-    out = [
+    return [
         s for s in found
         if s.entity != PERSON or s.score >= _FIELD_SURE or 1 in read[s.start : s.end]
     ]  # fmt: skip
-    return out
 
 
 def _consistent(
