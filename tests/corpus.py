@@ -959,6 +959,20 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
         )
         for letter in ("AD", "AE", "AF", "AG", "AH", "AI")
     },
+    # Written by helpers in the session after (the clock still read 2026-12-07): AJ and AK
+    # before any change of that session, AL (addresses asked for, the marking prompt naming
+    # the floor and gate conventions) during it. AJ scored once blind with the session's
+    # starting code (940d5db) before anything was changed; AK and AL once each after the
+    # address and name checks built on A–AJ, and with 940d5db; all three then looked at and
+    # tuned on (benchmarks/README.md). AM: written after the code was final, scored once
+    # blind with it and with 940d5db; not tuned on.
+    **{
+        letter: (
+            Path(__file__).parent / "data" / f"blind_notes_2026_12_07_{letter.lower()}.txt",
+            "2026-12-07",
+        )
+        for letter in ("AJ", "AK", "AL", "AM")
+    },
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 

@@ -36,7 +36,7 @@ SYLLABLES = (
     "克然木", "库尔", "加依", "热西提", "努尔兰", "叶尔兰", "别克", "哈力", "马合", "木提",
     "阿依古丽", "帕提古丽", "古丽娜尔", "迪丽娜尔", "热娜", "阿丽米热", "米热", "孜古丽",
     "帕尔哈提", "阿布都", "热依木", "达吾提", "木沙", "阿布拉", "依木", "米拉", "艾买提",
-    "赛买提", "阿吾提",
+    "赛买提", "阿吾提", "吐尔地", "艾海提",
     "阿西木", "马哈木提", "热孜万", "赛力克", "古丽娜",
     "哈斯木", "卡斯木", "麦麦提明", "阿衣", "吾守尔", "阿卜力克木", "阿布力克木",
     # Tibetan
@@ -114,6 +114,12 @@ def is_minority_name(word: str) -> bool:
 
 
 _SYLLABLE_SET = frozenset(SYLLABLES)
+
+
+def completes_syllable(text: str, end: int) -> bool:
+    """Whether the character at ``end`` closes a syllable of three or four characters that
+    began before it (吐尔|地, 艾海|提): it is the name's, whatever LAC reads it as."""
+    return any(text[end - k + 1 : end + 1] in _SYLLABLE_SET for k in (3, 4) if end - k + 1 >= 0)
 
 
 def minority_names(text: str) -> list[tuple[int, int, bool]]:

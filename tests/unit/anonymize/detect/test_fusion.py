@@ -857,3 +857,202 @@ def test_bare_road_when_a_section_ends_the_road_then_bare_unless_numbered(
     text = "车辆在南宁市西乡塘区秀厢大道东段" + after
     road = Span(3, 16, "CN_ADDRESS", 0.8)  # 南宁市西乡塘区秀厢大道东段
     assert fusion._bare_road(text, road) is bare
+
+
+#: Notes of the marked sets (reworded) where an address's edge was read wrong before
+#: 2026-12-07's address checks, and the address they mark (``None``: no address).
+ADDRESS_EDGES = [
+    # what is said after an address: a floor where the sentence goes on, a flat's side …
+    ("本诊所已搬迁至人民北路226号二楼，已短信通知，请按时复诊。", "人民北路226号二楼"),
+    ("她在人民南路12号二楼学舞蹈，五点下课，记得去接她。", "人民南路12号二楼"),
+    (
+        "报修：未央区凤城五路海荣名城十一号楼二单元十二楼东户，业主党建民反映马桶堵了。",
+        "未央区凤城五路海荣名城十一号楼二单元十二楼东户",
+    ),
+    # … but a room of the floor, a particle, a lift, a gate, a home are no part of it
+    ("投诉人称解放西路66号一楼沿街商铺油烟扰民，已转执法队处理。", "解放西路66号"),
+    (
+        "房东：你是江汉区唐家墩路32号8栋602吧 租客：是滴，修的钱我先垫上。",
+        "江汉区唐家墩路32号8栋602",
+    ),
+    ("经查，碧桂园凤凰城凤鸣苑18栋2号电梯于今晨停运，维保单位已到场。", "碧桂园凤凰城凤鸣苑18栋"),
+    (
+        "上车点是雁塔区小寨东路126号百隆广场北门，下车点在大雁塔，司机绕路。",
+        "雁塔区小寨东路126号百隆广场",
+    ),
+    ("各位邻居，万科城市花园15-2-301家的水管爆了，水都流到楼下了。", "万科城市花园15-2-301"),
+    (
+        "请核实收件地址：北京市海淀区学院路甲5号院几号楼？收件人电话打不通。",
+        "北京市海淀区学院路甲5号院",
+    ),
+    # a room's unit after its number, a village its committee holds
+    (
+        "催缴记录：碧桂园凤凰城三期21座1503房业主已欠物业费三个月，已电话提醒。",
+        "碧桂园凤凰城三期21座1503房",
+    ),
+    (
+        "家访地址：五指山市毛阳镇牙胡村委会初好村。家访人：王海燕老师，随行两人。",
+        "五指山市毛阳镇牙胡村委会初好村",
+    ),
+    # a verb that is a road's name, one building at a number, a business a village names
+    ("伤者约45岁，在建设大道188号门口摔倒，已送市第一人民医院。", "建设大道188号"),
+    (
+        "119指挥中心接报哈尔滨市道里区经纬二道街37号一居民楼三单元五楼厨房起火。",
+        "哈尔滨市道里区经纬二道街37号",
+    ),
+    ("位于鼓楼区杨桥东路17号的3栋住宅楼共新装电梯5部，惠及住户一百余户。", "鼓楼区杨桥东路17号"),
+    ("琼中县湾岭镇大边村绿橙种植专业合作社理事会会议纪要，出席十二人。", "琼中县湾岭镇大边村"),
+    ("兰考县东坝头镇张庄村村两委扩大会议，参会十五人，讨论村道硬化。", "兰考县东坝头镇张庄村"),
+    (
+        "关于市民反映浦东新区张江镇盛夏路560弄小区电动自行车充电桩不足的问题。",
+        "浦东新区张江镇盛夏路560弄",
+    ),
+    # a flat with no place's name, in a neighbours' chat
+    ("业主群：老王家（5栋1302）的狗又在电梯里尿了，麻烦管一管。", "5栋1302"),
+    # no address: areas alone, a sight, a highway, a case number, a decimal, a line, a unit
+    ("2023年3月8日16时许，林芝市巴宜区一处山林发生火情，扑救人员已赶到。", None),
+    ("来电人称，在武汉欢乐谷游玩时购买的年卡被拒绝使用，要求退款。", None),
+    ("被告于2023年11月2日在310国道伊川段与原告驾驶的货车发生碰撞。", None),
+    ("执行笔录（2024）豫0105执恢312号，时间：2024年3月6日上午九时。", None),
+    ("县气象局发布暴雨橙色预警，鄱阳湖星子站水位19.86米，仍在上涨。", None),
+    ("乘客于昨日在地铁2号线上丢失钱包，内有居民身份证一张。", None),
+    ("周末请督促孩子复习第三单元，周一要小测验，家长签字。", None),
+    # the second blind sets of 2026-12-07 (AK, AL), reworded
+    (
+        "14:22接96333转警，南通市崇川区工农路111号华润大厦3号梯停在8至9层间，困1人。",
+        "南通市崇川区工农路111号华润大厦",
+    ),  # a lift's number read into the address
+    (
+        "放纸箱，负责人当场整改。另体育西路111号一楼商铺占用消防车通道，已下达通知。",
+        "体育西路111号",
+    ),
+    (
+        "户籍地：海南省五指山市毛阳镇毛贵村委会毛贵村二队，家中共有四口人。",
+        "海南省五指山市毛阳镇毛贵村委会毛贵村二队",
+    ),  # the committee's village and its group
+    ("值班记录 7月3日 22:40 柳江柳州站水位82.6米，超警戒1.1米，已通知沿江各单位。", None),
+    ("值班日志：受台风影响，文昌市东郊镇风力达15级，已组织群众转移。", None),
+    ("20日10:00至16:00，乌鲁木齐市沙依巴克区友好南路部分区域停电，请相互转告。", None),
+    ("柳州市城中区12345：市民反映其楼下夜市油烟扰民，已转属地街道处理。", None),
+    ("帮扶工作会：红河州元阳县召开乡村振兴推进会，驻村第一书记参加。", None),
+]
+
+
+#: The review's cases (2026-12-07): addresses those checks must leave as they were.
+ADDRESS_KEPT = [
+    (
+        "家住重庆市江津区几江街道鼎山大道100号，今日来院复查血压。",
+        "重庆市江津区几江街道鼎山大道100号",
+    ),  # 几 in a place's name, no question
+    ("家住北京市海淀区西二旗几何小区5号楼，今天报修暖气不热。", "北京市海淀区西二旗几何小区5号楼"),
+    ("患者住在平顶山市新华区光明路家属区，今日复诊，血压平稳。", "平顶山市新华区光明路家属区"),
+    (
+        "当事人住在洛阳市伊川县310国道旁李家村12号，务农，家有三口人。",
+        "洛阳市伊川县310国道旁李家村12号",
+    ),  # a house on a highway
+    (
+        "他家住在石家庄市长安区高速公路管理处宿舍3号楼2单元401室，已核实。",
+        "石家庄市长安区高速公路管理处宿舍3号楼2单元401室",
+    ),
+    ("家住广州市海珠区新村路一号大院对面公司宿舍，来电反映噪音。", "广州市海珠区新村路一号"),
+    ("他租住在昆明市五华区小西门，每月房租一千二百元，已登记。", "昆明市五华区小西门"),  # no gate
+    ("店址：解放路88号阳光网吧，经营者已办理营业执照，检查合格。", "解放路88号"),  # no particle
+    ("经查，碧桂园凤凰城18栋2号梯于今晨停运，维保单位已到场。", "碧桂园凤凰城18栋"),
+    ("本诊所已搬迁至人民北路226号二楼 已短信通知各位患者，请按时复诊。", "人民北路226号二楼"),
+    (
+        "他住在上海市普陀区曹杨新村街道兰溪路附近小学旁边，已走访。",
+        "上海市普陀区曹杨新村街道兰溪路",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "address"), ADDRESS_EDGES + ADDRESS_KEPT)
+def test_fused_paths_when_words_border_an_address_then_its_edges_as_marked(
+    text: str, address: str | None
+) -> None:
+    assert is_free_text(text)
+    assert _found(text, "CN_ADDRESS") == (_span(text, address) if address else set())
+
+
+def test_fused_paths_when_one_number_to_another_road_then_two_addresses() -> None:
+    text = "停电通知：8月2日9时至18时，姑苏区人民路1288号至人民路1560号沿线将停电，请做好准备。"
+    assert _found(text, "CN_ADDRESS") == _span(text, "姑苏区人民路1288号") | _span(
+        text, "人民路1560号"
+    )
+
+
+def test_placed_when_areas_alone_then_kept_only_in_a_form_field_or_after_a_home_word() -> None:
+    text = "地点：南京市鼓楼区，联系人：本人"
+    field, told = Span(3, 9, "CN_ADDRESS", 0.95), Span(3, 9, "CN_ADDRESS", 0.8)
+    assert fusion._placed(text, [field, told]) == [field]
+    home = Span(2, 8, "CN_ADDRESS", 0.8)
+    assert fusion._placed("家住南京市鼓楼区，联系人：本人", [home]) == [home]
+
+
+@pytest.mark.parametrize(
+    ("after", "tag", "said"),
+    [
+        ("，已通知", "w", True),
+        ("某超市", "r", True),
+        ("碰头", "v", True),
+        ("商铺", "n", False),
+        ("会议室", "n", False),
+        ("", "w", True),
+    ],
+)
+def test_floor_said_when_words_follow_a_floor_then_the_floor_ends_the_address_only_there(
+    after: str, tag: str, said: bool
+) -> None:
+    text = "解放南路201号二楼" + after
+    words = {10: Word(10, len(text), tag)} if after else {}
+    assert fusion._floor_said(text, words, 10) is said
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("今天集体备课，主讲卢婧老师，课题为鲁迅《从百草园到三味书屋》，大家讨论热烈。", "卢婧"),
+        ("另讨论李白《行路难》的朗读指导，由语文组陈思远老师负责准备材料。", "陈思远"),
+        ("年8月5日，受台风“杜苏芮”残余影响，投保人林美华的水稻大面积倒伏。", "林美华"),
+        ("桂芝：放啥片儿啊？ 铁军：《长津湖》，老少都爱看，周六晚上放。", None),
+        ("三年级二班刘子涵《我的妈妈》获作文比赛一等奖，颁发证书。", "刘子涵"),  # a pupil's
+        ("姓名：阿强，性别：男，住址未登记，联系电话已核实，见附表。", "阿强"),  # a form's field
+    ],
+)
+def test_fused_paths_when_an_author_or_a_storm_is_named_then_no_person_there(
+    text: str, name: str | None
+) -> None:
+    """An author before a work's title and a storm name no one of the record; a speaker
+    before a colon and a title still does (铁军：《长津湖》)."""
+    found = _found(text, "PERSON")
+    if name is None:
+        assert _span(text, "铁军") <= found
+    else:
+        assert found == _span(text, name)
+
+
+@pytest.mark.parametrize(
+    ("text", "read", "kept"),
+    [
+        ("7月3日 晴转小雨。早上从大理古城出发", "晴转小雨", None),  # a day's weather
+        ("阿强：老婆我今天晚点回，公司加班", "阿强", None),  # a nickname
+        ("阿旺你家那边路修好没有", "阿旺", "阿旺"),  # a Tibetan name
+        ("我已经打咗俾管理处，佢哋话会搵人处理。", "佢哋话", None),  # Cantonese
+        ("返大陸探你，志明揸車送我過關。", "志明揸", "志明"),
+        ("你让德明哥算个数给我。", "德明哥", "德明"),  # kinship after a given name
+        ("与迎面驶来的王亚公驾驶的三轮车相撞", "王亚公", "王亚公"),  # a surname's full name
+        ("已经叫维修的林建师傅明早来看。", "林建师", "林建"),
+        ("女儿王珊、女婿陆鸣泣告。", "陆鸣泣", "陆鸣"),
+        ("原告郑伟分四次向被告出借款项", "郑伟分", "郑伟"),
+        ("大闸蟹，海燕帮我也报两盒，谢谢。", "海燕帮", "海燕"),
+        ("二、婚生子钟子轩由原告抚养", "子钟子轩", "钟子轩"),
+        ("预计3天到达。随车师傅梅志强，备注：有鱼缸", "傅梅志强", "梅志强"),
+        ("会议由子孙伟明主持，全体参加", "子孙伟明", "子孙伟明"),  # no child's word before 子
+    ],
+)
+def test_unnamed_kinds_when_words_come_with_a_name_then_dropped_or_cut(
+    text: str, read: str, kept: str | None
+) -> None:
+    start = text.index(read)
+    out = fusion._unnamed_kinds(text, [Span(start, start + len(read), "PERSON", 0.8)])
+    assert [text[s.start : s.end] for s in out] == ([kept] if kept else [])
