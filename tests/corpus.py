@@ -964,14 +964,16 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
     # the floor and gate conventions) during it. AJ scored once blind with the session's
     # starting code (940d5db) before anything was changed; AK and AL once each after the
     # address and name checks built on A–AJ, and with 940d5db; all three then looked at and
-    # tuned on (benchmarks/README.md). AM: written after the code was final, scored once
-    # blind with it and with 940d5db; not tuned on.
+    # tuned on (benchmarks/README.md). AM: written after that round, scored once blind with
+    # its code (6536002) and 940d5db, then tuned on; AN (two helpers, 60 notes each) the same
+    # after the second round; AO (the same) after the third, the session's final code, not
+    # tuned on.
     **{
         letter: (
             Path(__file__).parent / "data" / f"blind_notes_2026_12_07_{letter.lower()}.txt",
             "2026-12-07",
         )
-        for letter in ("AJ", "AK", "AL", "AM")
+        for letter in ("AJ", "AK", "AL", "AM", "AN", "AO")
     },
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")

@@ -827,7 +827,7 @@ _VILLAGE_GROUP = re.compile(
 
 
 _BARE_ROAD = re.compile(
-    r"[\u4e00-\u9fff]+(?:路|街|大道|大街|巷|胡同)(?:[东西南北中一二三四五六七八九十]段)?"
+    r"[\u4e00-\u9fff]+(?:路|街|大道|大街|巷|胡同|(?<!街)道)(?:[东西南北中一二三四五六七八九十]段)?"
 )
 #: One place somewhere on a road, not its number (劳动东路|一处超市, 友好南路|一栋写字楼): 一
 #: and a measure word after the road; not a building's number (劳动东路一栋2单元, 一幢三单元).
@@ -2004,13 +2004,48 @@ _WEATHER = re.compile(r"[晴阴雨雪云多]+[转间][\u4e00-\u9fff]*[晴阴雨�
 _AUTHORS = frozenset(
     (
         "鲁迅", "李白", "杜甫", "白居易", "苏轼", "王维", "孟浩然", "王安石", "陆游", "辛弃疾",
-        "李清照", "陶渊明", "屈原", "孔子", "孟子", "庄子", "老子", "韩愈", "柳宗元", "欧阳修",
+        "李清照", "陶渊明", "屈原", "韩愈", "柳宗元", "欧阳修",
         "范仲淹", "王勃", "刘禹锡", "杜牧", "李商隐", "王昌龄", "岑参", "贺知章", "曹操",
         "诸葛亮", "司马迁", "曹雪芹", "罗贯中", "施耐庵", "吴承恩", "蒲松龄", "老舍", "巴金",
         "茅盾", "冰心", "朱自清", "郭沫若", "沈从文", "萧红", "张爱玲", "钱钟书", "余华",
         "莫言", "路遥", "汪曾祺", "史铁生", "郁达夫", "徐志摩", "艾青", "戴望舒", "叶圣陶",
     )
 )  # fmt: skip
+#: People of history every reader knows (秦始皇, 郑成功, 玄奘), named in diaries and lessons,
+#: no person of a record wherever they stand: names no one is given now, not a surname and
+#: one common character (张飞, 岳飞, 雷锋 are people's names too: a seeded 法定代表人：张飞
+#: was lost with them), nor writers' (余华, 路遥).
+_HISTORY = frozenset(
+    (
+        "秦始皇", "汉武帝", "唐太宗", "武则天", "康熙", "乾隆", "雍正", "朱元璋", "成吉思汗",
+        "孙中山", "毛泽东", "周恩来", "邓小平", "郑成功", "林则徐", "文天祥", "玄奘", "鉴真",
+        "王昭君", "杨贵妃", "李世民", "赵匡胤", "戚继光", "袁隆平", "钱学森", "焦裕禄", "秦桧",
+        "花木兰", "孙悟空", "猪八戒", "唐僧", "梁山伯", "祝英台", "孔子", "孟子", "庄子", "老子",
+        "荀子", "墨子", "韩非子", "颜真卿", "王羲之", "李时珍", "张仲景", "祖冲之", "徐霞客",
+        "商鞅",
+    )
+)  # fmt: skip
+#: Words of a notice read as names (兹定于…, 孝男：…).
+_NOTICE_WORDS = frozenset(("兹定", "孝男", "孝女", "孝子", "孝孙", "孝媳"))
+#: A relative's word before a listed name (妻|柯莉, 子|华刚, 阿爸|多杰): none of them a surname.
+_KIN_FIRST = frozenset("妻夫女儿父兄弟姐妹子侄媳婿")
+#: What comes before a listed relative (亲属：妻…，子…), or the text's start.
+_LIST_MARKS = frozenset("，,、：:；;。 ")
+_KIN_WORDS = (
+    "阿爸", "阿妈", "阿爹", "阿娘", "老公", "老婆", "爱人", "丈夫", "妻子", "儿子", "女儿",
+    "父亲", "母亲", "哥哥", "姐姐", "弟弟", "妹妹", "先慈", "先父", "先母", "慈母", "慈父",
+)  # fmt: skip
+#: Stems of medicines' names (阿莫西林, 咪达唑仑, 瑞芬太尼: the World Health Organization's
+#: naming stems as Chinese writes them): no name ends in one.
+_MEDICINE = re.compile(
+    r"(?:西林|唑仑|太尼|沙星|霉素|地平|洛尔|普利|沙坦|他汀|替丁|拉唑|西泮|唑酮|可松|米松|洛芬|啰音)$"
+)
+#: A place of worship or memory a name ends in (岳王庙, 灵隐寺), or after a name (沈括|故居,
+#: 项王|故里): the person is history's.
+_SHRINE_LAST = frozenset("庙寺祠庵")
+_MEMORIAL_AFTER = ("故居", "故里", "纪念馆", "陵园", "祠堂", "墓")
+#: A nickname in quotes after the word that says so (外号“黄毛”, 人称“缪好人”).
+_NICKNAME_BEFORE = re.compile(r"(?:外号|绰号|人称|称他|称她|叫他|叫她|昵称|网名|诨名)[“\"「‘']$")
 #: Characters written only in Cantonese (佢哋话, 志明|揸车): in no name.
 _DIALECT = frozenset("佢哋咗嘅喺唔冇嗰啲咁乜嘢揸睇嚟")
 #: A kinship word said after a given name (凤霞|姐, 建华|叔, 德胜|哥); not 伯 or 公, which
@@ -2029,13 +2064,17 @@ def _unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
     """The findings without names that name no person of the record, and names without
     what was said with them; a form's field (:data:`_FIELD_SURE`) stays as it is.
 
-    None: a writer cited by a work's title (鲁迅|《从百草园到三味书屋》, :data:`_AUTHORS`),
-    a storm (台风“杜苏芮”), a day's weather (晴转小雨), a nickname of 阿 and one character
-    (阿强, 阿婆; not 阿旺, a Tibetan name). Cut: a Cantonese word from its first character
-    on (志明|揸车; 佢哋话 is none), a kinship word after a given name (建华|叔; not 王亚公, a
-    common surname's full name), a character that opens the next word (林建|师傅, 陆鸣|泣告,
-    郑伟|分四次, 海燕|帮我), a child's 子 or a title's 傅 before a name (婚生子|钟子轩, 师傅|
-    梅志强). On the marked sets of 2026-12-05 to 12-07: ``benchmarks/README.md``.
+    None: a person of history (秦始皇, :data:`_HISTORY`; 沈括|故居, 岳王庙), a writer cited
+    by a work's title (鲁迅|《从百草园到三味书屋》, :data:`_AUTHORS`), a notice's word (兹定于,
+    孝男), a medicine (阿莫西林, :data:`_MEDICINE`), a nickname in quotes (外号“黄毛”) or of
+    阿 and one character (阿强, 阿婆; not 阿旺, a Tibetan name), a storm (台风“杜苏芮”), a
+    day's weather (晴转小雨), Latin letters glued to Chinese (HR小金). Cut: a relative's
+    word before a name (妻|柯莉, 阿爸|多杰, 媳|钱丽娟, ，孙|何梓峰), a Cantonese word from its
+    first character on (志明|揸车; 佢哋话 is none), a kinship word after a given name (建华|
+    叔; not 王亚公, a common surname's full name), a character that opens the next word
+    (林建|师傅, 陆鸣|泣告, 郑伟|分四次, 海燕|帮我), a child's 子 or a title's 傅 before a name
+    (婚生子|钟子轩, 师傅|梅志强). On the marked sets of 2026-12-05 to 12-07:
+    ``benchmarks/README.md``.
     """
     out: list[Span] = []
     for s in found:
@@ -2044,7 +2083,14 @@ def _unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
             continue
         name = text[s.start : s.end]
         if (
-            (name in _AUTHORS and text.startswith(("《", "的《"), s.end))
+            name in _HISTORY
+            or (name in _AUTHORS and text.startswith(("《", "的《"), s.end))
+            or name in _NOTICE_WORDS
+            or _MEDICINE.search(name) is not None
+            or name[-1] in _SHRINE_LAST
+            or text.startswith(_MEMORIAL_AFTER, s.end)
+            or _NICKNAME_BEFORE.search(text, max(0, s.start - 3), s.start) is not None
+            or (any(c.isascii() and c.isalpha() for c in name) and _HAN.search(name) is not None)
             or (
                 _STORM.search(text, max(0, s.start - 3), s.start) is not None
                 and text[s.end : s.end + 1] in _CLOSING_QUOTES
@@ -2062,8 +2108,25 @@ def _unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
         elif len(name) >= 3 and _GLUED_AFTER.match(text, end - 1) is not None:
             end -= 1
         child = _CHILD_BEFORE.search(text, 0, start) is not None
-        if child and name[0] == "子" and end - start >= 3 and name[1] in _SURNAMES:
-            start += 1
+        kin = next((w for w in _KIN_WORDS if name.startswith(w)), "")
+        if kin and end - start - len(kin) >= 2:
+            start += len(kin)  # 阿爸|多杰
+        elif (
+            name[0] in _KIN_FIRST
+            and end - start >= 3
+            and (name[1] in _SURNAMES or is_minority_name(name[1:]))
+        ):
+            listed = start == 0 or text[start - 1] in _LIST_MARKS
+            if name[0] != "子" or child or listed:
+                start += 1  # 妻|柯莉, 婚生子|钟子轩, ，子|华刚 (not 子孙伟明 alone)
+        elif (
+            name[0] == "孙"
+            and len(name) == 4
+            and name[1] in _SURNAMES
+            and name[1:3] not in _COMPOUND_SET
+            and (start == 0 or text[start - 1] in _LIST_MARKS)
+        ):
+            start += 1  # 孝女何美玲，孙|何梓峰: a grandchild listed (孙 and a full name)
         elif text[start - 1 : start + 1] == "师傅" and end - start >= 3 and name[1] in _SURNAMES:
             start += 1  # 随车师|傅梅志强: the title's second character
         if end - start >= 2:
@@ -2109,12 +2172,16 @@ def _placed(text: str, found: list[Span]) -> list[Span]:
     苏木 are villages), a highway's stretch, a case number, a number that is a decimal's
     (…星子站水位19|.86米), a measure's (风力达15级) or a line's (地铁2号|线), a word's start (…部分
     区|域), a hotline after the areas (城中区12345), a textbook's unit (第|三单元); an
-    address's number to another road's is two addresses (…1288号|至|人民路1560号). A form's
+    address's number to another road's is two addresses (…1288号|至|人民路1560号), a police
+    station's name is none (平江路派出所), Cantonese words read into an address are cut off
+    (订咗|荔湾区上下九路52号|嗰间, :func:`_undialected`). A form's
     field stays (住址：南京市鼓楼区, :data:`_FIELD_SURE`), and so do areas after a home's or a
     parcel's word (家住…幸福乡, :data:`_HOME_CUES`). On the 35 marked sets of 2026-12-05 to
     12-07: 22 such findings and one such mark (the 嘎查)."""
     out = []
     for s in found:
+        if s.entity == ADDRESS and any(c in _DIALECT for c in text[s.start : s.end]):
+            s = _undialected(text, s)  # 咗|荔湾区上下九路52号|嗰间陶陶居
         if s.entity == ADDRESS and (to := _TO_ANOTHER.search(text, s.start, s.end)) is not None:
             out += [
                 Span(s.start, to.start(), ADDRESS, s.score),
@@ -2125,6 +2192,16 @@ def _placed(text: str, found: list[Span]) -> list[Span]:
     return [
         s for s in out if s.entity != ADDRESS or s.score >= _FIELD_SURE or _address_form(text, s)
     ]
+
+
+def _undialected(text: str, span: Span) -> Span:
+    """An address without the Cantonese words read into it (订咗|荔湾区…52号|嗰间): from the
+    first character after those that open it to the first such character after that."""
+    start = span.start
+    while start < span.end and text[start] in _DIALECT:
+        start += 1
+    end = next((i for i in range(start, span.end) if text[i] in _DIALECT), span.end)
+    return Span(start, end, span.entity, span.score)
 
 
 def _address_form(text: str, span: Span) -> bool:
@@ -2144,8 +2221,10 @@ def _address_form(text: str, span: Span) -> bool:
         return False
     if _CASE_NUMBER.match(piece) is not None or _MEASURE_END.search(piece) is not None:
         return False
-    if text[span.end - 1 : span.end + 1] in _WORD_AFTER or piece.endswith("号线"):
+    if text[span.end - 1 : span.end + 1] in _WORD_AFTER or "号线" in piece:
         return False
+    if piece.endswith("派出所") or text[span.end - 2 : span.end + 1] == "派出所":
+        return False  # 平江路派出所|辖区: a police station's name
     if piece[-1] in _DIGITS and _AREAS_ONLY.fullmatch(piece.rstrip("0123456789")) is not None:
         return False  # 柳州市城中区|12345: a hotline's number after the areas
     after = text[span.end : span.end + 2]
