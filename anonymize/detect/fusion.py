@@ -2025,6 +2025,8 @@ _HISTORY = frozenset(
         "商鞅",
     )
 )  # fmt: skip
+#: Words of a death notice: where 孙 before a listed full name is a grandchild.
+_MOURNING = re.compile(r"讣告|泣告|孝男|孝女|随侍|享年|辞世|出殡|灵堂")
 #: Words of a notice read as names (兹定于…, 孝男：…).
 _NOTICE_WORDS = frozenset(("兹定", "孝男", "孝女", "孝子", "孝孙", "孝媳"))
 #: A relative's word before a listed name (妻|柯莉, 子|华刚, 阿爸|多杰): none of them a surname.
@@ -2043,7 +2045,7 @@ _MEDICINE = re.compile(
 #: A place of worship or memory a name ends in (岳王庙, 灵隐寺), or after a name (沈括|故居,
 #: 项王|故里): the person is history's.
 _SHRINE_LAST = frozenset("庙寺祠庵")
-_MEMORIAL_AFTER = ("故居", "故里", "纪念馆", "陵园", "祠堂", "墓")
+_MEMORIAL_AFTER = ("故居", "故里", "纪念馆", "祠堂")
 #: A nickname in quotes after the word that says so (外号“黄毛”, 人称“缪好人”).
 _NICKNAME_BEFORE = re.compile(r"(?:外号|绰号|人称|称他|称她|叫他|叫她|昵称|网名|诨名)[“\"「‘']$")
 #: Characters written only in Cantonese (佢哋话, 志明|揸车): in no name.
@@ -2125,8 +2127,10 @@ def _unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
             and name[1] in _SURNAMES
             and name[1:3] not in _COMPOUND_SET
             and (start == 0 or text[start - 1] in _LIST_MARKS)
+            and _MOURNING.search(text) is not None
         ):
-            start += 1  # 孝女何美玲，孙|何梓峰: a grandchild listed (孙 and a full name)
+            start += 1  # 孝女何美玲，孙|何梓峰: a grandchild listed in a death notice (not
+            # 孙王秀英, a married woman's two surnames, elsewhere)
         elif text[start - 1 : start + 1] == "师傅" and end - start >= 3 and name[1] in _SURNAMES:
             start += 1  # 随车师|傅梅志强: the title's second character
         if end - start >= 2:

@@ -1072,6 +1072,7 @@ def test_fused_paths_when_an_author_or_a_storm_is_named_then_no_person_there(
         ("西村十二组18号。子缪建华、媳钱丽娟、女缪红英携孙辈泣告", "媳钱丽娟", "钱丽娟"),
         ("孝女何美玲，孙何梓峰等随侍在侧", "孙何梓峰", "何梓峰"),  # a grandchild listed
         ("业主孙立新反映楼道灯坏了", "孙立新", "孙立新"),  # 孙 the surname
+        ("户主信息：孙王秀英，女，78岁，独居", "孙王秀英", "孙王秀英"),  # two surnames
         ("家庭成员：妻其木格，子苏和巴特尔", "妻其木格", "其木格"),  # a minority name
         ("会议由子孙伟明主持，全体参加", "子孙伟明", "子孙伟明"),  # no child's word before 子
     ],
