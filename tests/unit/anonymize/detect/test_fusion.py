@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from anonymize.detect import fusion
+from anonymize.detect import _kinds, fusion
 from anonymize.detect.analyzer import analyze_text
 from anonymize.detect.findings import Span
 from anonymize.detect.fusion import FUSED, MIN_HAN, fuse, is_free_text
@@ -992,9 +992,9 @@ def test_fused_paths_when_one_number_to_another_road_then_two_addresses() -> Non
 def test_placed_when_areas_alone_then_kept_only_in_a_form_field_or_after_a_home_word() -> None:
     text = "地点：南京市鼓楼区，联系人：本人"
     field, told = Span(3, 9, "CN_ADDRESS", 0.95), Span(3, 9, "CN_ADDRESS", 0.8)
-    assert fusion._placed(text, [field, told]) == [field]
+    assert _kinds.placed(text, [field, told]) == [field]
     home = Span(2, 8, "CN_ADDRESS", 0.8)
-    assert fusion._placed("家住南京市鼓楼区，联系人：本人", [home]) == [home]
+    assert _kinds.placed("家住南京市鼓楼区，联系人：本人", [home]) == [home]
 
 
 @pytest.mark.parametrize(
@@ -1081,5 +1081,5 @@ def test_unnamed_kinds_when_words_come_with_a_name_then_dropped_or_cut(
     text: str, read: str, kept: str | None
 ) -> None:
     start = text.index(read)
-    out = fusion._unnamed_kinds(text, [Span(start, start + len(read), "PERSON", 0.8)])
+    out = _kinds.unnamed_kinds(text, [Span(start, start + len(read), "PERSON", 0.8)])
     assert [text[s.start : s.end] for s in out] == ([kept] if kept else [])
