@@ -1032,7 +1032,7 @@ _VILLAGE_BUSINESS = re.compile(
 _GATE = re.compile(r"(?<=[0-9号场厦区园苑城院校馆])[东西南北正]门$")
 #: A room's unit after its number (1503|房, 208|房间): never a 房产 or a 房东, nor 室 of 室内
 #: (…301|室内燃气阀门: indoors), as :data:`_ROOM_WORD_AFTER` cuts it.
-_ROOM_AFTER = re.compile(r"室(?![温内外友])|房间|房(?![产东租价子屋])")
+_ROOM_AFTER = re.compile(f"房间|{_ROOM_WORD}")
 _ROOM_NUMBER = re.compile(r"(?<![0-9])[0-9]{3,4}$")
 _CHINESE_DIGITS = frozenset("一二三四五六七八九十")
 #: What an address's number ends in, before a particle (…602|吧, …7栋|吧; not 网吧, 酒吧).
@@ -1099,7 +1099,7 @@ def _said_end(text: str, by_start: dict[int, Word], start: int, end: int) -> int
         end = one.start()
     if (of := _OF_AFTER_NUMBER.search(text, start, end)) is not None and of.start() - start >= 4:
         end = of.start()
-    village = _VILLAGE_BUSINESS.search(text, start)
+    village = _VILLAGE_BUSINESS.search(text, start, end + 14)  # no business name is longer
     if village is not None and start < village.start() + 1 < end < village.end():
         end = village.start() + 1  # the span ends inside the business's name
     verb = by_start.get(end - 2)
