@@ -65,9 +65,52 @@ _HISTORY = frozenset(
         "王昭君", "杨贵妃", "李世民", "赵匡胤", "戚继光", "袁隆平", "钱学森", "焦裕禄", "秦桧",
         "花木兰", "孙悟空", "猪八戒", "唐僧", "梁山伯", "祝英台", "孔子", "孟子", "庄子", "老子",
         "荀子", "墨子", "韩非子", "颜真卿", "王羲之", "李时珍", "张仲景", "祖冲之", "徐霞客",
-        "商鞅",
+        "商鞅", "司马光", "孔融", "梁启超", "松赞干布", "文成公主", "唐玄宗", "宋太祖", "慈禧",
+        "溥仪", "光绪", "李鸿章", "曾国藩", "左宗棠", "刘备", "关羽", "孙权", "项羽", "刘邦",
+        "霍去病", "张骞", "貂蝉", "西施", "杨玉环", "白起", "蔡伦", "毕昇", "扁鹊", "华佗",
+        "黄道婆", "郑和", "孙膑", "伍子胥", "勾践", "香妃", "容妃", "刘三姐", "阿凡提",
+        "格萨尔", "王圆箓", "詹天佑", "邓稼先", "钱三强", "屠呦呦", "梅兰芳", "齐白石",
+        "徐悲鸿", "冼星海", "孔繁森", "董存瑞", "黄继光", "邱少云", "刘胡兰", "白求恩",
+        "包拯", "海瑞", "鲁班", "孟母", "常香玉",
     )
 )  # fmt: skip
+#: People every reader of the notes knows today, singers, actors, founders, named in chats
+#: and interviews (周杰伦的演唱会, 赵本山的小品): names no one else is given (not 刘德华 or
+#: 马云, which many people have).
+_PUBLIC = frozenset(
+    (
+        "周杰伦", "赵本山", "周星驰", "邓丽君", "马化腾", "易烊千玺", "蔡徐坤",
+        "范冰冰", "杨幂", "郎朗", "李小龙", "迪丽热巴", "古力娜扎", "宋小宝", "小沈阳", "郭德纲",
+    )
+)  # fmt: skip
+#: Brands and time-honoured shops named like people (同仁堂的板蓝根, 买两支王老吉, 张小泉
+#: 剪刀, 杨国福麻辣烫): a thing or a shop, no one of the record.
+_BRANDS = frozenset(
+    (
+        "同仁堂", "王老吉", "陈李济", "张小泉", "杨国福", "陆稿荐", "冶春", "全聚德", "狗不理",
+        "老干妈", "周黑鸭", "马应龙", "胡庆余堂", "九芝堂", "片仔癀", "李锦记",
+        "谭木匠", "周大福", "周生生", "老凤祥", "王致和", "吴裕泰", "沈大成", "钟水饺", "赖汤圆",
+        "龙抄手", "陈克明", "蜜雪冰城", "冰峰汽水", "碧螺春", "孔府家", "陈麻婆", "吴良材",
+    )
+)  # fmt: skip
+#: A sight's end in a name of three characters or more (华清宫, 秦始皇陵, 玉龙雪山): a place
+#: to visit.
+_SIGHT_END = re.compile(r"(?<=..)(?:宫|皇陵|雪山|古城|古镇|景区|公园|广场|瀑布)$")
+#: A title said after a surname where the notes' dialects say it (杨嬢嬢, 陈孃孃 in Sichuan; 李所,
+#: 王局, 刘队, a station's, a bureau's or a squad's head): no one's name.
+_SURNAME_TITLE = re.compile(r"(?:嬢嬢|孃孃|嬢|孃|所|局|队)$")
+#: Mr and Mrs after a surname in Cantonese (陈生, 叶太), where the text holds Cantonese.
+_CANTONESE_TITLE = frozenset("生太")
+#: Words for a child or a pet and the breeds a lost pet is called by (囡囡, 金毛, 柯基).
+_NO_ONE = frozenset(
+    ("囡囡", "金毛", "柯基", "泰迪", "哈士奇", "萨摩耶", "比熊", "边牧", "柴犬", "拉布拉多")
+)
+#: A shop's name of a surname and 记 (王记面馆, 李记).
+_SHOP_MARK = "记"
+#: Financial numerals (伍佰捌拾万元): two in a name make it a sum (伍 and 陆 are surnames too).
+_CAPITAL_NUMERALS = frozenset("壹贰叁肆伍陆柒捌玖拾佰仟萬億")
+#: The day's time a name may be read into (明早, 今晚, 昨儿).
+_WHEN = re.compile(r"[今明昨前后][早晚天日年儿]")
 #: Words of a death notice: where 孙 before a listed full name is a grandchild.
 _MOURNING = re.compile(r"讣告|泣告|孝男|孝女|随侍|享年|辞世|出殡|灵堂")
 #: Words of a notice read as names (兹定于…, 孝男：…).
@@ -89,17 +132,20 @@ _MEDICINE = re.compile(
 #: 项王|故里): the person is history's.
 _SHRINE_LAST = frozenset("庙寺祠庵")
 _MEMORIAL_AFTER = ("故居", "故里", "纪念馆", "祠堂")
-#: A nickname in quotes after the word that says so (外号“黄毛”, 人称“缪好人”).
-_NICKNAME_BEFORE = re.compile(r"(?:外号|绰号|人称|称他|称她|叫他|叫她|昵称|网名|诨名)[“\"「‘']$")
+#: A nickname or a name claimed in quotes after the word that says so (外号“黄毛”, 人称“缪好人”,
+#: 自称“靳东”的网友).
+_NICKNAME_BEFORE = re.compile(
+    r"(?:外号|绰号|人称|自称|称他|称她|叫他|叫她|昵称|网名|诨名)[“\"「‘']$"
+)
 #: Characters written only in Cantonese (佢哋话, 志明|揸车): in no name.
 _DIALECT = frozenset("佢哋咗嘅喺唔冇嗰啲咁乜嘢揸睇嚟")
 #: A kinship word said after a given name (凤霞|姐, 建华|叔, 德胜|哥); not 伯 or 公, which
 #: close given names (钮建伯).
 _KIN = frozenset("叔婶姨嫂哥姐爷奶婆嗲")
 #: A character glued after a name and the word it opens (林建|师傅, 陆鸣|泣告, 郑伟|分四次,
-#: 海燕|帮我).
+#: 海燕|帮我), or the copula 系 no given name holds (周全|系个人承包).
 _GLUED_AFTER = re.compile(
-    r"(?:师(?=傅)|泣(?=告)|分(?=[一二两三四五六七八九十0-9])|帮(?=[我你他她佢]))"
+    r"(?:师(?=傅)|泣(?=告)|分(?=[一二两三四五六七八九十0-9])|帮(?=[我你他她佢])|系)"
 )
 #: A son or daughter said before the name (婚生子|钟子轩, 其子|陆一鸣).
 _CHILD_BEFORE = re.compile(r"(?:其|婚生|长|次|幼|之)$")
@@ -129,6 +175,9 @@ def unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
         name = text[s.start : s.end]
         if (
             name in _HISTORY
+            or name in _PUBLIC
+            or name in _BRANDS
+            or _SIGHT_END.search(name) is not None
             or (name in _AUTHORS and text.startswith(("《", "的《"), s.end))
             or name in _NOTICE_WORDS
             or _MEDICINE.search(name) is not None
@@ -141,6 +190,28 @@ def unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
                 and text[s.end : s.end + 1] in _CLOSING_QUOTES
             )
             or _WEATHER.fullmatch(name) is not None
+            or ((sky := _WEATHER.match(text, s.start)) is not None and sky.end() > s.end)
+            or name in _NO_ONE
+            or name[-1] == "籍"  # 德国籍: a nationality
+            or text.startswith("〔", s.end)  # 深劳人仲案〔2024〕: a case's number
+            or sum(c in _CAPITAL_NUMERALS for c in name) >= 2  # 伍佰捌; 陆一鸣 is a name
+            or _WHEN.fullmatch(name) is not None
+            or (
+                len(name) == 2
+                and name[0] in _SURNAMES
+                and (
+                    name[1] == _SHOP_MARK
+                    or _SURNAME_TITLE.search(name) is not None
+                    or (name[1] in _CANTONESE_TITLE and any(c in _DIALECT for c in text))
+                )
+            )
+            or (
+                len(name) == 3
+                and name[0] in _SURNAMES
+                and _SURNAME_TITLE.search(name) is not None
+                and name[1:] in ("嬢嬢", "孃孃")
+            )
+            or (text[s.start - 1 : s.start + 1] == "师傅" and name[1] not in _SURNAMES)
             or (len(name) == 2 and name[0] == "阿" and not is_minority_name(name))
         ):
             continue

@@ -36,6 +36,9 @@ RARER_SURNAMES = (
     "暴竺缑鄂綦禄怀钮陇贝凤乜逄郦弓拓蹇琚糜蔚贲仝"
     # Hui, Dai and Mongolian family names and a few more (纳文杰, 刀建明, 岩温, 包宝音图)
     "纳刀岩包晋储郇沃母池怀步战汝农桓麴雒勾殳卯韶"
+    # surnames that are common words too (冒, 过, 种, 归, 从, 代 …): found where LAC or the
+    # span head reads a name over them, or a form's field holds one (房东：归建新)
+    "归冒过种粘妥吝畅拜税秘滚锁谯代从折"
 )
 
 #: Two-character surnames; tried before the single ones.

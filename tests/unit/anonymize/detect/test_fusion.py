@@ -20,6 +20,7 @@ import polars as pl
 import pytest
 
 from anonymize.detect import _kinds, fusion
+from anonymize.detect._head import Learned
 from anonymize.detect.analyzer import analyze_text
 from anonymize.detect.findings import Span
 from anonymize.detect.fusion import FUSED, MIN_HAN, fuse, is_free_text
@@ -982,6 +983,88 @@ def test_fused_paths_when_words_border_an_address_then_its_edges_as_marked(
     assert _found(text, "CN_ADDRESS") == (_span(text, address) if address else set())
 
 
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("业主投诉登记 姓名：房东亮  房号：翠湖天地7栋2单元", "房东亮"),  # a role word first
+        ("楼道堆物清理 处理人：简单  处理结果：已上门告知", "简单"),  # a word
+        ("客户来电咨询还款日，已解释，无投诉倾向。坐席：施展。", "施展"),
+        ("劳动争议仲裁 仲裁员：万千；开庭时间：2024年4月", "万千"),
+        ("城区排水管道堵塞 联系人：和平，电话136****2211", "和平"),
+        ("出租登记：5号楼2201室；房东：归建新；租客：黎文雄", "归建新"),  # a rarer surname
+    ],
+)
+def test_fused_paths_when_a_form_field_holds_a_word_then_it_is_a_name(text: str, name: str) -> None:
+    assert _span(text, name) <= _found(text, "PERSON")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("市民纳丽来电：我们金凤区满城北街街道宝湖湾小区从昨天下午就停水了。", "纳丽"),  # a verb
+        ("12345咨询：来电人谷雨咨询，其女儿明年上小学，问户籍地入学的材料。", "谷雨"),  # a term
+    ],
+)
+def test_fused_paths_when_the_head_reads_a_word_of_lac_as_a_given_name_then_person(
+    text: str, name: str
+) -> None:
+    assert _span(text, name) <= _found(text, "PERSON")
+
+
+@pytest.mark.parametrize(
+    ("tag", "piece", "p", "named"),
+    [
+        ("v", "纳丽", 0.81, True),
+        ("v", "纳丽", 0.79, False),  # below WORD_NAME_SURE
+        ("TIME", "谷雨", 0.85, True),
+        ("TIME", "明天", 0.95, False),  # a day
+        ("TIME", "五天", 0.95, False),  # a count
+        ("n", "常乐", 0.95, False),  # a noun: as before
+    ],
+)
+def test_word_named_when_lac_reads_one_word_then_only_verbs_and_seasons(
+    tag: str, piece: str, p: float, named: bool
+) -> None:
+    text = f"市民{piece}来电"
+    word = Word(2, 4, tag)
+    assert fusion._word_named(text, [word], Learned(2, 4, "PERSON", p)) is named
+    assert not fusion._word_named(text, [Word(2, 5, tag)], Learned(2, 4, "PERSON", p))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "业主群 房东：那行，我明天过来看看水表，你在家吧",  # a chat's line, no field
+        "投诉登记 处理人：王医生  处理结果：已回复",  # a title
+        "物业维修登记 处理人：已上门  处理结果：完成",  # no surname first
+    ],
+)
+def test_fused_paths_when_a_field_holds_no_name_then_none_added(text: str) -> None:
+    value = text.split("：")[1][:3]
+    assert not any(text[s:e] in value for s, e in _found(text, "PERSON"))
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        (
+            "房客登记本：东城区福祥胡同15号院里的西厢房，租给安德烈，月租三千。",
+            "东城区福祥胡同15号院",
+        ),
+        (
+            "骑手申辩：成都市武侯区玉林北路2号院里楼栋没有门牌，保安不让进。",
+            "成都市武侯区玉林北路2号院",
+        ),
+        ("民警到场，发现丰收路31号院内废弃花坛堆满垃圾，已通知物业清理。", "丰收路31号"),
+    ],
+)
+def test_fused_paths_when_a_courtyard_follows_a_number_then_in_unless_inside(
+    text: str, address: str
+) -> None:
+    """院 after a house number belongs to the address (…15号院里), not before 内, 墙 …"""
+    assert _found(text, "CN_ADDRESS") == _span(text, address)
+
+
 def test_fused_paths_when_one_number_to_another_road_then_two_addresses() -> None:
     text = "停电通知：8月2日9时至18时，姑苏区人民路1288号至人民路1560号沿线将停电，请做好准备。"
     assert _found(text, "CN_ADDRESS") == _span(text, "姑苏区人民路1288号") | _span(
@@ -1075,6 +1158,28 @@ def test_fused_paths_when_an_author_or_a_storm_is_named_then_no_person_there(
         ("户主信息：孙王秀英，女，78岁，独居", "孙王秀英", "孙王秀英"),  # two surnames
         ("家庭成员：妻其木格，子苏和巴特尔", "妻其木格", "其木格"),  # a minority name
         ("会议由子孙伟明主持，全体参加", "子孙伟明", "子孙伟明"),  # no child's word before 子
+        ("开展“孔融让梨”“司马光砸缸”情景剧表演", "司马光", None),  # history's
+        ("囡囡天天吵要去看周杰伦演唱会，你帮我劝劝她", "周杰伦", None),  # a singer
+        ("带了麻糕和一把张小泉剪刀给老人剪指甲", "张小泉", None),  # a brand
+        ("涉及农户：王守义、王桂香、鄂春生", "王守义", "王守义"),  # a brand's name, a farmer
+        ("讲解员说秦始皇陵还没发掘，听得很入迷", "秦始皇陵", None),  # a sight
+        ("下午华清宫，顺带讲了唐玄宗和杨贵妃", "华清宫", None),
+        ("要求向自称“靳东”的网友转账5万元", "靳东", None),  # a name claimed in quotes
+        ("某幼儿园 11月12日 多云转阴，降温。", "多云", None),  # the weather
+        ("申请人：马克·舒尔茨，德国籍，原任上海某公司", "德国籍", None),  # a nationality
+        ("案号：深劳人仲案〔2024〕1123号", "仲案", None),  # a case's number
+        ("成交价：人民币伍佰捌拾万元整", "伍佰捌", None),  # a sum
+        ("其妻甘丽、子陆一鸣目前无症状", "陆一鸣", "陆一鸣"),  # 陆 is a surname too
+        ("王老师：可以的，让孩子明早交给课代表。", "明早", None),  # the day's time
+        ("我家金毛天天拴着的", "金毛", None),  # a pet
+        ("我明朝下午带囡囡到你屋里来", "囡囡", None),  # a child, no one's name
+        ("顺带查看了附近张家小馆、王记面馆的消防设施", "王记", None),  # a shop
+        ("你们哪个屋头有多的桶桶 杨嬢嬢：有", "杨嬢嬢", None),  # a dialect's title
+        ("路边，已送医。值班领导：李所。", "李所", None),
+        ("大家记得锁好车呀！ 陈生：系咪着黑色衫嗰个？", "陈生", None),  # Cantonese Mr
+        ("陈生：今天的会改到三点。", "陈生", "陈生"),  # no Cantonese: a name
+        ("维修周师傅下午三点过来", "傅下午", None),  # a title's second character
+        ("被申请人代理人称周全系个人承包", "周全系", "周全"),  # the copula
     ],
 )
 def test_unnamed_kinds_when_words_come_with_a_name_then_dropped_or_cut(
