@@ -975,6 +975,13 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
         )
         for letter in ("AJ", "AK", "AL", "AM", "AN", "AO")
     },
+    # Written by two helpers (60 notes each) at the start of the session after (the clock
+    # still read 2026-12-07), their prompt naming no kind of hard case: scored once blind
+    # with that session's starting code (c196047) before anything was changed.
+    "AP": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_ap.txt", "2026-12-07"),
+    # The same session's second set (two helpers, 60 notes each, written while the first round
+    # was made, read by no one until then): scored once blind with that round's code.
+    "AQ": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_aq.txt", "2026-12-07"),
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 

@@ -71,7 +71,7 @@ _HISTORY = frozenset(
         "黄道婆", "郑和", "孙膑", "伍子胥", "勾践", "香妃", "容妃", "刘三姐", "阿凡提",
         "格萨尔", "王圆箓", "詹天佑", "邓稼先", "钱三强", "屠呦呦", "梅兰芳", "齐白石",
         "徐悲鸿", "冼星海", "孔繁森", "董存瑞", "黄继光", "邱少云", "刘胡兰", "白求恩",
-        "包拯", "海瑞", "鲁班", "孟母", "常香玉",
+        "包拯", "海瑞", "鲁班", "孟母", "常香玉", "钟南山", "王进喜",
     )
 )  # fmt: skip
 #: People every reader of the notes knows today, singers, actors, founders, named in chats
@@ -101,9 +101,22 @@ _SIGHT_END = re.compile(r"(?<=..)(?:宫|皇陵|雪山|古城|古镇|景区|公�
 _SURNAME_TITLE = re.compile(r"(?:嬢嬢|孃孃|嬢|孃|所|局|队)$")
 #: Mr and Mrs after a surname in Cantonese (陈生, 叶太), where the text holds Cantonese.
 _CANTONESE_TITLE = frozenset("生太")
-#: Words for a child or a pet and the breeds a lost pet is called by (囡囡, 金毛, 柯基).
+#: Words for a child, a pet, the breeds a lost pet is called by, an unknown patient (囡囡,
+#: 金毛, 柯基, 15床无名氏).
 _NO_ONE = frozenset(
-    ("囡囡", "金毛", "柯基", "泰迪", "哈士奇", "萨摩耶", "比熊", "边牧", "柴犬", "拉布拉多")
+    (
+        "囡囡",
+        "金毛",
+        "柯基",
+        "泰迪",
+        "哈士奇",
+        "萨摩耶",
+        "比熊",
+        "边牧",
+        "柴犬",
+        "拉布拉多",
+        "无名氏",
+    )
 )
 #: A shop's name of a surname and 记 (王记面馆, 李记).
 _SHOP_MARK = "记"
@@ -122,7 +135,12 @@ _LIST_MARKS = frozenset("，,、：:；;。 ")
 _KIN_WORDS = (
     "阿爸", "阿妈", "阿爹", "阿娘", "老公", "老婆", "爱人", "丈夫", "妻子", "儿子", "女儿",
     "父亲", "母亲", "哥哥", "姐姐", "弟弟", "妹妹", "先慈", "先父", "先母", "慈母", "慈父",
+    "岳父", "岳母", "公公", "婆婆", "外公", "外婆", "爷爷", "奶奶", "姥姥", "姥爷",
 )  # fmt: skip
+#: Words read into a name's start that say it is one (孩子叫|天佑): 叫 is a surname seldom.
+_CALLED = ("叫",)
+#: Openings of a dialect's phrase read as a name (Sichuan's 莫得事, 莫得法: no matter).
+_PHRASE_OPENINGS = ("莫得",)
 #: Stems of medicines' names (阿莫西林, 咪达唑仑, 瑞芬太尼: the World Health Organization's
 #: naming stems as Chinese writes them): no name ends in one.
 _MEDICINE = re.compile(
@@ -192,6 +210,7 @@ def unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
             or _WEATHER.fullmatch(name) is not None
             or ((sky := _WEATHER.match(text, s.start)) is not None and sky.end() > s.end)
             or name in _NO_ONE
+            or name.startswith(_PHRASE_OPENINGS)
             or name[-1] == "籍"  # 德国籍: a nationality
             or text.startswith("〔", s.end)  # 深劳人仲案〔2024〕: a case's number
             or sum(c in _CAPITAL_NUMERALS for c in name) >= 2  # 伍佰捌; 陆一鸣 is a name
@@ -224,7 +243,7 @@ def unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
         elif len(name) >= 3 and _GLUED_AFTER.match(text, end - 1) is not None:
             end -= 1
         child = _CHILD_BEFORE.search(text, 0, start) is not None
-        kin = next((w for w in _KIN_WORDS if name.startswith(w)), "")
+        kin = next((w for w in (*_KIN_WORDS, *_CALLED) if name.startswith(w)), "")
         if kin and end - start - len(kin) >= 2:
             start += len(kin)  # 阿爸|多杰
         elif (

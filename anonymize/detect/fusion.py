@@ -606,7 +606,8 @@ def _cleaned(text: str, words: Sequence[Word]) -> list[Word]:
     """The tagger's words with symbols and spaces split off, numbers joined.
 
     LAC knows no emoji (📌王琴 is read as one name) and may read a line break
-    inside a word (楼\n实); a room number it cuts at hyphens (9 - 2 - 501) is one.
+    inside a word (楼\n实); a room number it cuts at hyphens (9 - 2 - 501) is one; a name
+    it read with a relative's word or a title is cut from them (:func:`_name_word`).
     """
     pieces: list[Word] = []
     for w in words:
@@ -625,6 +626,7 @@ def _cleaned(text: str, words: Sequence[Word]) -> list[Word]:
             pieces.append(Word(m.start() + core.start(), m.start() + core.end(), w.tag))
             if core.end() < len(m.group()):
                 pieces.append(Word(m.start() + core.end(), m.end(), "w"))
+    pieces = [part for w in pieces for part in _name_word(text, w)]
     out: list[Word] = []
     for w in pieces:
         last = out[-1] if out else None
@@ -639,6 +641,33 @@ def _cleaned(text: str, words: Sequence[Word]) -> list[Word]:
         else:
             out.append(w)
     return out
+
+
+#: Relatives' words LAC reads into the name after them (次子|田光辉, 长女|冒白露).
+_RELATIVE_OPENINGS = (
+    "长子", "次子", "三子", "幼子", "长女", "次女", "三女", "幼女", "儿子", "女儿", "妻子",
+    "丈夫", "孙子", "孙女", "外孙", "之子", "之女", "女婿", "儿媳",
+)  # fmt: skip
+#: Titles LAC reads into the name before them (陶秀兰|阿姨, 冯志刚|大爷).
+_TITLE_ENDINGS = ("阿姨", "大爷", "大妈", "奶奶", "爷爷", "大姐", "大哥", "老师", "师傅", "医生")
+
+
+def _name_word(text: str, word: Word) -> tuple[Word, ...]:
+    """A name of LAC's (``PER``) without the relative's word before it or the title after
+    it that LAC read into it, where a surname's name of two characters or more is left (次子|
+    田光辉, 陶秀兰|阿姨; not 王老师, a surname and a title): the name's own word."""
+    if word.tag != "PER" or word.end - word.start < 4:
+        return (word,)
+    piece = text[word.start : word.end]
+    lead = next((k for k in _RELATIVE_OPENINGS if piece.startswith(k)), None)
+    if lead is not None and piece[len(lead)] in _STARTS and len(piece) - len(lead) >= 2:
+        cut = word.start + len(lead)
+        return (Word(word.start, cut, "n"), Word(cut, word.end, "PER"))
+    title = next((t for t in _TITLE_ENDINGS if piece.endswith(t)), None)
+    if title is not None and piece[0] in _STARTS and len(piece) - len(title) >= 2:
+        cut = word.end - len(title)
+        return (Word(word.start, cut, "PER"), Word(cut, word.end, "n"))
+    return (word,)
 
 
 def _streetlike(word: Word, piece: str) -> bool:
@@ -786,7 +815,8 @@ def _stairs(text: str, end: int) -> int:
 
 #: What may follow a house number or a village and still belong to the address: an annex
 #: (附2号, 之三), an estate's or a building's name, then buildings, units and a room
-#: (金色家园8栋1703室, 百家湖花园三区15-2-703, 16号楼5门302); a village's group (三社,
+#: (金色家园8栋1703室, 百家湖花园三区15-2-703, 16号楼5门302), or a guesthouse's or a
+#: dormitory's room (听风客栈203房); a village's group (三社,
 #: 后郢组, 弄亮屯12号). At least one building or group part must follow the name.
 _NUMERAL = "[0-9]+|[一二三四五六七八九十]+|[A-Z][0-9]?"
 _ROOM_WORD = "(?:室(?![温内外友])|房(?![产东租价子屋间]))"
@@ -797,6 +827,7 @@ _ANNEX = re.compile(
     rf"(?:[0-9]+(?:-[0-9]+)*(?:{_ROOM_WORD}|户)?)?"
     rf"|附[0-9]+号(?:[0-9]+{_ROOM_WORD})?|之[一二三四五六七八九十]+(?:[0-9]+{_ROOM_WORD})?"
     rf"|-?[0-9]+(?:-[0-9]+)+{_ROOM_WORD}?"
+    rf"|[\u4e00-\u9fff]{{2,8}}?(?:客栈|宾馆|酒店|旅馆|公寓|大厦|宿舍)[0-9]{{3,4}}{_ROOM_WORD}"
 )
 _ANNEX_UNNAMED = re.compile(
     rf"(?:(?:{_NUMERAL})(?:期|区|栋|幢|座|号楼|单元|门))+(?:[0-9]+(?:-[0-9]+)*(?:{_ROOM_WORD}|户)?)?"
@@ -1058,6 +1089,9 @@ def _floor_said(text: str, by_start: dict[int, Word], at: int) -> bool:
 #: number belongs to the address 52 times, not 17, 13 of them before these.
 _NUMBER_DIGITS = frozenset("0123456789一二三四五六七八九十")
 _NOT_COURTYARD = frozenset("内墙坝门子落外")
+#: A building's stairwell named by its side (…5号楼|东单元; a basement after it, 地下室, the
+#: marked sets take in once and leave out once).
+_BUILDING_AFTER = re.compile(r"[东西中]单元")
 
 
 def _said_end(text: str, by_start: dict[int, Word], start: int, end: int) -> int:
@@ -1068,7 +1102,8 @@ def _said_end(text: str, by_start: dict[int, Word], start: int, end: int) -> int
     (…301|家的水管), a gate (…广场|北门), a lift's number (…18栋|2号电梯), one building at
     the number (…37号|一居民楼), 的 after a number (…17号|的3栋), a business the village
     names (…大边村|绿橙种植专业合作社). Taken in: a room's unit after its number (…1503|房),
-    the courtyard of a number (…15号|院里, not …31号|院内: :data:`_NOT_COURTYARD`),
+    the courtyard of a number (…15号|院里, not …31号|院内: :data:`_NOT_COURTYARD`), a
+    building's side (…5号楼|东单元), not a committee's 村 (…毛纳村|村“两委”),
     a floor in words and the flat's side where the sentence goes on (…226号|二楼，,
     :func:`_floor_said`), the village a committee holds (牙胡村委会|初好村).
     """
@@ -1118,6 +1153,10 @@ def _said_end(text: str, by_start: dict[int, Word], start: int, end: int) -> int
         and AREAS_ONLY.fullmatch(text, start, verb.start) is not None
     ):
         return verb.start  # 红河州元阳县|召开: areas and a verb (then no address: _kinds.placed)
+    if text[end - 2 : end] == "村村":
+        end -= 1  # …毛纳村|村“两委”: the village's committee after it
+    if text[end - 1] in "楼栋幢座" and (unit := _BUILDING_AFTER.match(text, end)) is not None:
+        return unit.end()  # …5号楼|东单元
     if (
         text[end - 1] == "号"
         and text[end - 2] in _NUMBER_DIGITS
@@ -2243,7 +2282,10 @@ def _count_cut(text: str, start: int, end: int) -> int:
 @functools.cache
 def _shop_words() -> re.Pattern[str]:
     words = "|".join(sorted(_SHOP_WORDS, key=len, reverse=True))
-    return re.compile(rf"[^\W\d_在和与的是了说给向把被对从跟同及或发打找去来到]{{0,2}}(?:{words})")
+    # Not a fee (柏小芹|医药费, 服务费): no shop's name.
+    return re.compile(
+        rf"[^\W\d_在和与的是了说给向把被对从跟同及或发打找去来到]{{0,2}}(?:{words})(?!费)"
+    )
 
 
 def _shop_after(text: str, words: Sequence[Word], ends: list[int] | None, end: int) -> bool:

@@ -1032,6 +1032,38 @@ def test_word_named_when_lac_reads_one_word_then_only_verbs_and_seasons(
 
 
 @pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("经调解，金宝林承担主要责任，赔偿柏小芹医药费、误工费等共计15000元。", "柏小芹"),  # a fee
+        ("享年八十八岁。长子田光明、次子田光辉、女儿田秀兰暨孙辈泣告。", "田光辉"),  # 次子|
+        ("老年大学朗诵课，大家学会读《水调歌头》，陶秀兰阿姨朗读得最好。", "陶秀兰"),  # |阿姨
+    ],
+)
+def test_fused_paths_when_lac_glues_a_word_to_a_name_then_the_name_alone(
+    text: str, name: str
+) -> None:
+    assert _span(text, name) <= _found(text, "PERSON")
+
+
+@pytest.mark.parametrize(
+    ("piece", "tag", "parts"),
+    [
+        ("次子田光辉", "PER", [("次子", "n"), ("田光辉", "PER")]),
+        ("陶秀兰阿姨", "PER", [("陶秀兰", "PER"), ("阿姨", "n")]),
+        ("王老师", "PER", [("王老师", "PER")]),  # a surname and a title: as it is
+        ("次子田光辉", "n", [("次子田光辉", "n")]),  # no name of LAC's
+        ("女儿小红", "PER", [("女儿小红", "PER")]),  # no surname after the word
+    ],
+)
+def test_name_word_when_lac_reads_a_word_into_a_name_then_cut_apart(
+    piece: str, tag: str, parts: list[tuple[str, str]]
+) -> None:
+    text = f"，{piece}。"
+    out = fusion._name_word(text, Word(1, 1 + len(piece), tag))
+    assert [(text[w.start : w.end], w.tag) for w in out] == parts
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "业主群 房东：那行，我明天过来看看水表，你在家吧",  # a chat's line, no field
@@ -1056,6 +1088,18 @@ def test_fused_paths_when_a_field_holds_no_name_then_none_added(text: str) -> No
             "成都市武侯区玉林北路2号院",
         ),
         ("民警到场，发现丰收路31号院内废弃花坛堆满垃圾，已通知物业清理。", "丰收路31号"),
+        (
+            "游客一家三口入住古城区五一街文治巷37号听风客栈203房，其子晕车，已备药。",
+            "古城区五一街文治巷37号听风客栈203房",
+        ),  # a guesthouse's room
+        (
+            "患者咳嗽三天，口服药物，家住郑州市金水区经三路32号院5号楼东单元，嘱随时就诊。",
+            "郑州市金水区经三路32号院5号楼东单元",
+        ),  # a building's side
+        (
+            "五指山市水满乡毛纳村村“两委”会议：到会九人，议题三项，记录如下。",
+            "五指山市水满乡毛纳村",
+        ),
     ],
 )
 def test_fused_paths_when_a_courtyard_follows_a_number_then_in_unless_inside(
@@ -1180,6 +1224,11 @@ def test_fused_paths_when_an_author_or_a_storm_is_named_then_no_person_there(
         ("陈生：今天的会改到三点。", "陈生", "陈生"),  # no Cantonese: a name
         ("维修周师傅下午三点过来", "傅下午", None),  # a title's second character
         ("被申请人代理人称周全系个人承包", "周全系", "周全"),  # the copula
+        ("村中流传“钟南山说喝白酒能防病”，已组织宣传", "钟南山", None),  # a public figure
+        ("15床无名氏，车祸多发伤，警方正在联系家属", "无名氏", None),  # an unknown patient
+        ("老人说“莫得事，住惯了”。已拍照上报", "莫得事", None),  # a dialect's phrase
+        ("女方户主为其岳父岩罕。另，申请人之子", "岳父岩罕", "岩罕"),  # a relative's word
+        ("与儿子走散，孩子叫天佑，5岁", "叫天佑", "天佑"),  # a word of naming
     ],
 )
 def test_unnamed_kinds_when_words_come_with_a_name_then_dropped_or_cut(
