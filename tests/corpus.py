@@ -982,6 +982,9 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
     # The same session's second set (two helpers, 60 notes each, written while the first round
     # was made, read by no one until then): scored once blind with that round's code.
     "AQ": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_aq.txt", "2026-12-07"),
+    # The third (the same way, written during the second round): scored once blind with the
+    # session's final code, not tuned on.
+    "AR": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_ar.txt", "2026-12-07"),
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 
