@@ -57,7 +57,8 @@ _AUTHORS = frozenset(
 #: People of history every reader knows (秦始皇, 郑成功, 玄奘), named in diaries and lessons,
 #: no person of a record wherever they stand: names no one is given now, not a surname and
 #: one common character (张飞, 岳飞, 雷锋 are people's names too: a seeded 法定代表人：张飞
-#: was lost with them), nor writers' (余华, 路遥).
+#: was lost with them), nor writers' whose names people have (余华, 路遥; 鲁迅, 杜甫, 朱自清 …
+#: are here), and people of today every reader knows (钟南山, 王进喜).
 _HISTORY = frozenset(
     (
         "秦始皇", "汉武帝", "唐太宗", "武则天", "康熙", "乾隆", "雍正", "朱元璋", "成吉思汗",
@@ -71,7 +72,9 @@ _HISTORY = frozenset(
         "黄道婆", "郑和", "孙膑", "伍子胥", "勾践", "香妃", "容妃", "刘三姐", "阿凡提",
         "格萨尔", "王圆箓", "詹天佑", "邓稼先", "钱三强", "屠呦呦", "梅兰芳", "齐白石",
         "徐悲鸿", "冼星海", "孔繁森", "董存瑞", "黄继光", "邱少云", "刘胡兰", "白求恩",
-        "包拯", "海瑞", "鲁班", "孟母", "常香玉", "钟南山", "王进喜",
+        "包拯", "海瑞", "鲁班", "孟母", "常香玉", "钟南山", "王进喜", "鲁迅",
+        "杜甫", "白居易", "苏轼", "陶渊明", "屈原", "曹雪芹", "诸葛亮", "郭沫若", "朱自清",
+        "闻一多", "沈从文",
     )
 )  # fmt: skip
 #: People every reader of the notes knows today, singers, actors, founders, named in chats
@@ -101,8 +104,8 @@ _SIGHT_END = re.compile(r"(?<=..)(?:宫|皇陵|雪山|古城|古镇|景区|公�
 _SURNAME_TITLE = re.compile(r"(?:嬢嬢|孃孃|嬢|孃|所|局|队)$")
 #: Mr and Mrs after a surname in Cantonese (陈生, 叶太), where the text holds Cantonese.
 _CANTONESE_TITLE = frozenset("生太")
-#: Words for a child, a pet, the breeds a lost pet is called by, an unknown patient (囡囡,
-#: 金毛, 柯基, 15床无名氏).
+#: Words for a child, a pet, the breeds a lost pet is called by, an unknown patient, anyone
+#: (囡囡, 金毛, 柯基, 15床无名氏, 管他张三李四).
 _NO_ONE = frozenset(
     (
         "囡囡",
@@ -116,6 +119,7 @@ _NO_ONE = frozenset(
         "柴犬",
         "拉布拉多",
         "无名氏",
+        "张三李四",
     )
 )
 #: A shop's name of a surname and 记 (王记面馆, 李记).

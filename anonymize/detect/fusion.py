@@ -2449,6 +2449,8 @@ def _learned_addresses(
             addresses[-1] = (addresses[-1][0], max(end, addresses[-1][1]))
         else:
             addresses.append((edged.start, end))
+    fused = [s for s in found if s.entity == ADDRESS]
+    addresses = [_road_before(text, a, b, fused) for a, b in addresses]
     read = _covered(len(text), addresses)
     out = [
         s for s in found
@@ -2457,6 +2459,24 @@ def _learned_addresses(
     ]  # fmt: skip
     out += [Span(a, b, ADDRESS, TAGGER_ADDRESS) for a, b in addresses]
     return sorted(set(out))
+
+
+def _road_before(text: str, start: int, end: int, fused: Sequence[Span]) -> tuple[int, int]:
+    """A head's address that begins at a house number, with the road before it where a
+    fused address over it begins with that road (先烈东路|12号之三): the part the head left
+    out. (A fused address's other starts are often a word before the place, which LAC
+    reads as one: 我行|厦门市…, 住|都阳镇…, 致天鹅湖花园17幢.)"""
+    if not text[start : start + 1].isdigit() or text[start - 1 : start] not in _ROAD_LAST:
+        return (start, end)
+    for s in fused:
+        if s.start < start < s.end and s.end >= end and _ROAD_NAME.fullmatch(text, s.start, start):
+            return (s.start, end)
+    return (start, end)
+
+
+#: The last character of a road's name, and a road's name (先烈东路, 中山北路二段).
+_ROAD_LAST = frozenset("路街巷弄道")
+_ROAD_NAME = re.compile(r"[\u4e00-\u9fff]{1,8}(?:路|街|巷|弄|道)")
 
 
 def _fused(

@@ -1100,6 +1100,10 @@ def test_fused_paths_when_a_field_holds_no_name_then_none_added(text: str) -> No
             "五指山市水满乡毛纳村村“两委”会议：到会九人，议题三项，记录如下。",
             "五指山市水满乡毛纳村",
         ),
+        (
+            "包租婆何婉仪：各位，先烈东路12号之三啲水管爆咗，今晚要停水，大家早啲储水啊。",
+            "先烈东路12号之三",
+        ),  # the road the head left out before the number
     ],
 )
 def test_fused_paths_when_a_courtyard_follows_a_number_then_in_unless_inside(
@@ -1229,6 +1233,8 @@ def test_fused_paths_when_an_author_or_a_storm_is_named_then_no_person_there(
         ("老人说“莫得事，住惯了”。已拍照上报", "莫得事", None),  # a dialect's phrase
         ("女方户主为其岳父岩罕。另，申请人之子", "岳父岩罕", "岩罕"),  # a relative's word
         ("与儿子走散，孩子叫天佑，5岁", "叫天佑", "天佑"),  # a word of naming
+        ("导游讲了闻一多和朱自清的故事", "朱自清", None),  # a writer every reader knows
+        ("大爷嘟囔“管他张三李四，这是我家的事”", "张三李四", None),  # anyone
     ],
 )
 def test_unnamed_kinds_when_words_come_with_a_name_then_dropped_or_cut(
