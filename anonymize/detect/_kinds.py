@@ -66,38 +66,56 @@ _HISTORY = frozenset(
         "王昭君", "杨贵妃", "李世民", "赵匡胤", "戚继光", "袁隆平", "钱学森", "焦裕禄", "秦桧",
         "花木兰", "孙悟空", "猪八戒", "唐僧", "梁山伯", "祝英台", "孔子", "孟子", "庄子", "老子",
         "荀子", "墨子", "韩非子", "颜真卿", "王羲之", "李时珍", "张仲景", "祖冲之", "徐霞客",
-        "商鞅", "司马光", "孔融", "梁启超", "松赞干布", "文成公主", "唐玄宗", "宋太祖", "慈禧",
-        "溥仪", "光绪", "李鸿章", "曾国藩", "左宗棠", "刘备", "关羽", "孙权", "项羽", "刘邦",
-        "霍去病", "张骞", "貂蝉", "西施", "杨玉环", "白起", "蔡伦", "毕昇", "扁鹊", "华佗",
-        "黄道婆", "郑和", "孙膑", "伍子胥", "勾践", "香妃", "容妃", "刘三姐", "阿凡提",
-        "格萨尔", "王圆箓", "詹天佑", "邓稼先", "钱三强", "屠呦呦", "梅兰芳", "齐白石",
-        "徐悲鸿", "冼星海", "孔繁森", "董存瑞", "黄继光", "邱少云", "刘胡兰", "白求恩",
-        "包拯", "海瑞", "鲁班", "孟母", "常香玉", "钟南山", "王进喜", "鲁迅",
-        "杜甫", "白居易", "苏轼", "陶渊明", "屈原", "曹雪芹", "诸葛亮", "郭沫若", "朱自清",
-        "闻一多", "沈从文",
+        "商鞅", "司马光", "梁启超", "松赞干布", "文成公主", "唐玄宗", "宋太祖", "慈禧", "溥仪",
+        "光绪", "李鸿章", "曾国藩", "左宗棠", "霍去病", "貂蝉", "杨玉环", "毕昇", "扁鹊", "华佗",
+        "黄道婆", "伍子胥", "勾践", "香妃", "容妃", "刘三姐", "阿凡提", "格萨尔", "王圆箓",
+        "詹天佑", "邓稼先", "钱三强", "屠呦呦", "梅兰芳", "齐白石", "徐悲鸿", "冼星海", "孔繁森",
+        "董存瑞", "黄继光", "邱少云", "刘胡兰", "白求恩", "孟母", "常香玉", "钟南山", "王进喜",
+        "鲁迅", "白居易", "苏轼", "陶渊明", "曹雪芹", "诸葛亮", "郭沫若", "朱自清", "闻一多",
+        "沈从文",
     )
 )  # fmt: skip
+#: People of history with a surname and one character, a name people bear too (孔融, 白起,
+#: 刘备, 杜甫): history's only where the text names another of history or tells a story
+#: (讲秦始皇和白起, “孔融让梨”“司马光砸缸”).
+_HISTORY_SHORT = frozenset(
+    (
+        "刘备", "关羽", "孙权", "项羽", "刘邦", "张骞", "西施", "白起", "蔡伦", "郑和", "孙膑",
+        "包拯", "海瑞", "鲁班", "孔融", "杜甫", "屈原",
+    )
+)  # fmt: skip
+#: Words of a story, a lesson or a tour, where a short name of history is history's.
+_STORY = re.compile(r"故事|传说|典故|讲解|课文|历史|情景剧|成语|让梨|古代|朝代|将军|皇帝|三国")
 #: People every reader of the notes knows today, singers, actors, founders, named in chats
 #: and interviews (周杰伦的演唱会, 赵本山的小品): names no one else is given (not 刘德华 or
 #: 马云, which many people have).
 _PUBLIC = frozenset(
     (
-        "周杰伦", "赵本山", "周星驰", "邓丽君", "马化腾", "易烊千玺", "蔡徐坤",
-        "范冰冰", "杨幂", "郎朗", "李小龙", "迪丽热巴", "古力娜扎", "宋小宝", "小沈阳", "郭德纲",
+        "周杰伦", "赵本山", "周星驰", "邓丽君", "马化腾", "易烊千玺", "蔡徐坤", "范冰冰",
+        "杨幂", "郎朗", "迪丽热巴", "古力娜扎", "小沈阳", "郭德纲", "凤凰传奇",
     )
 )  # fmt: skip
 #: Brands and time-honoured shops named like people (同仁堂的板蓝根, 买两支王老吉, 张小泉
 #: 剪刀, 杨国福麻辣烫): a thing or a shop, no one of the record.
 _BRANDS = frozenset(
     (
-        "同仁堂", "王老吉", "陈李济", "张小泉", "杨国福", "陆稿荐", "冶春", "全聚德", "狗不理",
-        "老干妈", "周黑鸭", "马应龙", "胡庆余堂", "九芝堂", "片仔癀", "李锦记",
-        "谭木匠", "周大福", "周生生", "老凤祥", "王致和", "吴裕泰", "沈大成", "钟水饺", "赖汤圆",
-        "龙抄手", "陈克明", "蜜雪冰城", "冰峰汽水", "碧螺春", "孔府家", "陈麻婆", "吴良材",
+        "同仁堂", "王老吉", "陈李济", "陆稿荐", "冶春", "全聚德", "狗不理", "老干妈", "周黑鸭",
+        "胡庆余堂", "九芝堂", "片仔癀", "李锦记", "谭木匠", "老凤祥", "钟水饺", "赖汤圆", "龙抄手",
+        "蜜雪冰城", "冰峰汽水", "碧螺春", "孔府家", "陈麻婆",
     )
 )  # fmt: skip
-#: A sight's end in a name of three characters or more (华清宫, 秦始皇陵, 玉龙雪山): a place
-#: to visit.
+#: Brands named as people are (张小泉, 杨国福, 周大福): a brand only before a product's or a
+#: shop's word or in quotes (张小泉剪刀, 杨国福麻辣烫, “张小泉”专卖店), else a person.
+_BRANDS_NAMED = frozenset(
+    (
+        "张小泉", "杨国福", "马应龙", "周大福", "周生生", "王致和", "吴裕泰", "沈大成", "陈克明",
+        "吴良材",
+    )
+)  # fmt: skip
+_PRODUCT_AFTER = re.compile(
+    r"[”\"」』]|剪刀|麻辣烫|专卖|旗舰|官方|门店|店|牌|品牌|商标|金店|首饰|眼镜|面条|挂面|腐乳|痔疮|药膏|整一碗"
+)
+#: A sight's end after two characters or more (华清宫, 秦始皇陵, 玉龙雪山): a place to visit.
 _SIGHT_END = re.compile(r"(?<=..)(?:宫|皇陵|雪山|古城|古镇|景区|公园|广场|瀑布)$")
 #: A title said after a surname where the notes' dialects say it (杨嬢嬢, 陈孃孃 in Sichuan; 李所,
 #: 王局, 刘队, a station's, a bureau's or a squad's head): no one's name.
@@ -143,8 +161,9 @@ _KIN_WORDS = (
 )  # fmt: skip
 #: Words read into a name's start that say it is one (孩子叫|天佑): 叫 is a surname seldom.
 _CALLED = ("叫",)
-#: Openings of a dialect's phrase read as a name (Sichuan's 莫得事, 莫得法: no matter).
-_PHRASE_OPENINGS = ("莫得",)
+#: A dialect's phrases read as a name, or a name's start (Sichuan's 莫得事, 莫得法: no matter;
+#: Shanghai's 侬讲, 侬叫: you say, you call; not 莫得胜, a name).
+_PHRASE_OPENINGS = ("莫得事", "莫得法", "莫得啥", "莫得问题", "侬讲", "侬叫")
 #: Stems of medicines' names (阿莫西林, 咪达唑仑, 瑞芬太尼: the World Health Organization's
 #: naming stems as Chinese writes them): no name ends in one.
 _MEDICINE = re.compile(
@@ -154,16 +173,22 @@ _MEDICINE = re.compile(
 #: 项王|故里): the person is history's.
 _SHRINE_LAST = frozenset("庙寺祠庵")
 _MEMORIAL_AFTER = ("故居", "故里", "纪念馆", "祠堂")
-#: A nickname or a name claimed in quotes after the word that says so (外号“黄毛”, 人称“缪好人”,
-#: 自称“靳东”的网友).
-_NICKNAME_BEFORE = re.compile(
-    r"(?:外号|绰号|人称|自称|称他|称她|叫他|叫她|昵称|网名|诨名)[“\"「‘']$"
-)
+#: A nickname in quotes after the word that says so (外号“黄毛”, 人称“缪好人”; not 自称“李伟”,
+#: the name a person gives).
+_NICKNAME_BEFORE = re.compile(r"(?:外号|绰号|人称|称他|称她|叫他|叫她|昵称|网名|诨名)[“\"「‘']$")
 #: Characters written only in Cantonese (佢哋话, 志明|揸车): in no name.
 _DIALECT = frozenset("佢哋咗嘅喺唔冇嗰啲咁乜嘢揸睇嚟")
 #: A kinship word said after a given name (凤霞|姐, 建华|叔, 德胜|哥); not 伯 or 公, which
 #: close given names (钮建伯).
 _KIN = frozenset("叔婶姨嫂哥姐爷奶婆嗲")
+#: A title or a kinship word of two characters after a full name (梁锦棠|伯伯, 周桂兰|阿婆).
+_TITLE_AFTER = (
+    "伯伯", "叔叔", "阿姨", "奶奶", "爷爷", "婆婆", "阿伯", "阿婆", "阿公", "大爷", "大妈", "大姐",
+    "大哥", "老师", "师傅", "医生",
+)  # fmt: skip
+#: What follows a surname where a writer speaks of someone by it alone (赵称…, 鲁说：…,
+#: 俞不同意): no given name ends so.
+_SAID_AFTER_SURNAME = frozenset("称说讲不")
 #: A character glued after a name and the word it opens (林建|师傅, 陆鸣|泣告, 郑伟|分四次,
 #: 海燕|帮我), or the copula 系 no given name holds (周全|系个人承包).
 _GLUED_AFTER = re.compile(
@@ -171,6 +196,30 @@ _GLUED_AFTER = re.compile(
 )
 #: A son or daughter said before the name (婚生子|钟子轩, 其子|陆一鸣).
 _CHILD_BEFORE = re.compile(r"(?:其|婚生|长|次|幼|之)$")
+
+
+#: Professions ending in 师 (律师, 医师, 工程师 …): 师 then 傅 is a name's surname there.
+_PROFESSIONS = (
+    "律",
+    "医",
+    "工程",
+    "教",
+    "药",
+    "技",
+    "会计",
+    "厨",
+    "讲",
+    "法",
+    "设计",
+    "牧",
+    "理发",
+)
+
+
+def _master_before(text: str, start: int) -> bool:
+    """Whether the found name opens with the second character of 师傅 (周师|傅下午, 随车师|
+    傅梅志强), not after a profession in 师 (律师|傅雪梅, a lawyer surnamed 傅)."""
+    return text[start - 1 : start + 1] == "师傅" and not text[: start - 1].endswith(_PROFESSIONS)
 
 
 def unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
@@ -197,8 +246,16 @@ def unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
         name = text[s.start : s.end]
         if (
             name in _HISTORY
+            or (
+                name in _HISTORY_SHORT
+                and (
+                    _STORY.search(text) is not None
+                    or any(other in text for other in _HISTORY if other != name)
+                )
+            )
             or name in _PUBLIC
             or name in _BRANDS
+            or (name in _BRANDS_NAMED and _PRODUCT_AFTER.match(text, s.end) is not None)
             or _SIGHT_END.search(name) is not None
             or (name in _AUTHORS and text.startswith(("《", "的《"), s.end))
             or name in _NOTICE_WORDS
@@ -215,6 +272,7 @@ def unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
             or ((sky := _WEATHER.match(text, s.start)) is not None and sky.end() > s.end)
             or name in _NO_ONE
             or name.startswith(_PHRASE_OPENINGS)
+            or (len(name) == 2 and name[0] in _SURNAMES and name[1] in _SAID_AFTER_SURNAME)
             or name[-1] == "籍"  # 德国籍: a nationality
             or text.startswith("〔", s.end)  # 深劳人仲案〔2024〕: a case's number
             or sum(c in _CAPITAL_NUMERALS for c in name) >= 2  # 伍佰捌; 陆一鸣 is a name
@@ -234,7 +292,7 @@ def unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
                 and _SURNAME_TITLE.search(name) is not None
                 and name[1:] in ("嬢嬢", "孃孃")
             )
-            or (text[s.start - 1 : s.start + 1] == "师傅" and name[1] not in _SURNAMES)
+            or (len(name) >= 2 and _master_before(text, s.start) and name[1] not in _SURNAMES)
             or (len(name) == 2 and name[0] == "阿" and not is_minority_name(name))
         ):
             continue
@@ -244,6 +302,17 @@ def unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
             end = start + dialect
         elif len(name) == 3 and name[-1] in _KIN and name[0] not in _COMMON:
             end -= 1
+        elif (
+            len(name) == 4
+            and name[-1] in _KIN
+            and name[0] in _SURNAMES
+            and name[:2] not in _COMPOUND_SET
+        ):
+            end -= 1  # 黄水清|叔: a full name and a kinship word
+        elif (title := next((t for t in _TITLE_AFTER if name.endswith(t)), None)) is not None and (
+            len(name) - len(title) >= 2 and name[0] in _SURNAMES
+        ):
+            end -= len(title)  # 梁锦棠|伯伯
         elif len(name) >= 3 and _GLUED_AFTER.match(text, end - 1) is not None:
             end -= 1
         child = _CHILD_BEFORE.search(text, 0, start) is not None
@@ -268,7 +337,7 @@ def unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
         ):
             start += 1  # 孝女何美玲，孙|何梓峰: a grandchild listed in a death notice (not
             # 孙王秀英, a married woman's two surnames, elsewhere)
-        elif text[start - 1 : start + 1] == "师傅" and end - start >= 3 and name[1] in _SURNAMES:
+        elif _master_before(text, start) and end - start >= 3 and name[1] in _SURNAMES:
             start += 1  # 随车师|傅梅志强: the title's second character
         if end - start >= 2:
             out.append(s if (start, end) == (s.start, s.end) else Span(start, end, PERSON, s.score))

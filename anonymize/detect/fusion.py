@@ -664,7 +664,8 @@ def _name_word(text: str, word: Word) -> tuple[Word, ...]:
         cut = word.start + len(lead)
         return (Word(word.start, cut, "n"), Word(cut, word.end, "PER"))
     title = next((t for t in _TITLE_ENDINGS if piece.endswith(t)), None)
-    if title is not None and piece[0] in _STARTS and len(piece) - len(title) >= 2:
+    rest = piece[: len(piece) - len(title)] if title is not None else ""
+    if title is not None and piece[0] in _STARTS and len(rest) >= 2 and rest not in _COMPOUNDS:
         cut = word.end - len(title)
         return (Word(word.start, cut, "PER"), Word(cut, word.end, "n"))
     return (word,)
@@ -827,7 +828,8 @@ _ANNEX = re.compile(
     rf"(?:[0-9]+(?:-[0-9]+)*(?:{_ROOM_WORD}|户)?)?"
     rf"|附[0-9]+号(?:[0-9]+{_ROOM_WORD})?|之[一二三四五六七八九十]+(?:[0-9]+{_ROOM_WORD})?"
     rf"|-?[0-9]+(?:-[0-9]+)+{_ROOM_WORD}?"
-    rf"|[\u4e00-\u9fff]{{2,8}}?(?:客栈|宾馆|酒店|旅馆|公寓|大厦|宿舍)[0-9]{{3,4}}{_ROOM_WORD}"
+    rf"|(?!对面|旁边|附近|隔壁)[^\W\d_的到搬住在至往]{{2,8}}?"
+    rf"(?:客栈|宾馆|酒店|旅馆|公寓|大厦|宿舍)[0-9]{{3,4}}{_ROOM_WORD}"
 )
 _ANNEX_UNNAMED = re.compile(
     rf"(?:(?:{_NUMERAL})(?:期|区|栋|幢|座|号楼|单元|门))+(?:[0-9]+(?:-[0-9]+)*(?:{_ROOM_WORD}|户)?)?"
@@ -1153,8 +1155,10 @@ def _said_end(text: str, by_start: dict[int, Word], start: int, end: int) -> int
         and AREAS_ONLY.fullmatch(text, start, verb.start) is not None
     ):
         return verb.start  # 红河州元阳县|召开: areas and a verb (then no address: _kinds.placed)
-    if text[end - 2 : end] == "村村":
-        end -= 1  # …毛纳村|村“两委”: the village's committee after it
+    if text[end - 2 : end] == "村村" and text.startswith(
+        ("“两委", '"两委', "两委", "委", "民"), end
+    ):
+        end -= 1  # …毛纳村|村“两委”: the village's committee after it (王村村 is a village)
     if text[end - 1] in "楼栋幢座" and (unit := _BUILDING_AFTER.match(text, end)) is not None:
         return unit.end()  # …5号楼|东单元
     if (
@@ -2013,7 +2017,7 @@ def fuse(
     """
     first = _fused(text, spans, words, wanted)
     if learned is None:
-        first = _field_names(text, first, wanted)
+        first = _resident_flats(text, _field_names(text, first, wanted), wanted)
         return _consistent(text, sorted(unnamed_kinds(text, placed(text, first))), words)
     taken = _covered(len(text), ((s.start, s.end) for s in first))
     cleaned = _cleaned(text, words)
@@ -2050,6 +2054,7 @@ def fuse(
     fixed = {(h.start, h.end) for h in sure}
     found = _learned_addresses(text, found, learned, wanted, cleaned)
     found = _field_names(text, found, wanted)
+    found = _resident_flats(text, found, wanted)
     return _consistent(text, sorted(unnamed_kinds(text, placed(text, found))), words, fixed)
 
 
@@ -2057,25 +2062,38 @@ def fuse(
 #: or after a separator, its value of two or three Chinese characters, then the field's end:
 #: the text's end, or a separator and another field's label, a phone's word or the end.
 _PERSON_FIELD = re.compile(
-    r"(?:^|(?<=[\s；;，,。|]))(?:姓名|坐席|房东|租客|户主|[\u4e00-\u9fff]{1,4}[人员])[：:]\s*"
+    r"(?:^|(?<=[\s；;，,。|]))(姓名|坐席|房东|租客|户主|[\u4e00-\u9fff]{1,4}[人员])[：:]\s*"
     r"([\u4e00-\u9fff]{2,3})"
-    r"(?=\s*$|[；;，,。|\s]\s*(?:[\u4e00-\u9fff]{2,6}[：:]|电话|手机|$))"
+    r"(?=\s*$|([；;，,。|\s])\s*(?:[\u4e00-\u9fff]{2,6}[：:]|电话|手机|$))"
 )
+#: Labels that are speakers in a chat too (房东：马上来 租客：辛苦了): a field only before a
+#: form's separator (房东：归建新；租客：…).
+_SPEAKER_LABELS = frozenset(("房东", "租客", "户主"))
+#: How a chat's reply ends (辛苦了, 周末吧), and values that stand for no one (代签, 代收点).
+_REPLY_END = frozenset("了吧呢啊吗呀的哈嘛哦")
+_NO_ONES_VALUE = ("代签", "代收", "代办", "本人", "无")
 
 
 def _field_names(text: str, found: list[Span], wanted: frozenset[str]) -> list[Span]:
     """The findings with a form field's value that is a name though it reads as a word
     (处理人：简单, 坐席：施展。, 仲裁员：万千；, 姓名：房东亮  房号：…): a surname first, no role
-    word and no title after the surname, nothing found over it. A form's field
+    word, no title after the surname, no chat's reply (房东：马上来 租客：…,
+    :data:`_SPEAKER_LABELS`, :data:`_REPLY_END`), nothing found over it. A form's field
     (:data:`FIELD_SURE`), kept as found."""
     if PERSON not in wanted or ("：" not in text and ":" not in text):
         return found
     added = []
     for m in _PERSON_FIELD.finditer(text):
-        value, (start, end) = m.group(1), m.span(1)
+        label, value, (start, end) = m.group(1), m.group(2), m.span(2)
         if (
             value[0] not in _STARTS
+            or value[-1] in _REPLY_END
+            or value[-1] in ROLE_SUFFIXES  # 管理员
+            or value.startswith(_NO_ONES_VALUE)
             or value in NOT_NAMES
+            or value in _ROLE_NOUNS
+            or value in _ROLE_WORD_SET
+            or (label in _SPEAKER_LABELS and m.group(3) not in ("；", ";", "，", ","))
             or _title_end().search(value, 1) is not None
             or any(s.start < end and start < s.end for s in found)
         ):
@@ -2373,6 +2391,30 @@ def _word_named(text: str, covered: Sequence[Word], name: Learned) -> bool:
 _FLAT = re.compile(
     r"[0-9]+(?:栋|幢|座|号楼)(?:(?:[0-9]+|[一二三四五六七八九十]+)单元)?[0-9]{3,4}室?"
 )
+#: A flat of :data:`_FLAT` said as its residents' (9栋1702|业主, 12栋605|租户, 是|19栋2202).
+_RESIDENT_FLAT = re.compile(
+    rf"(?<![0-9A-Za-z号栋幢座区期-])(?:{_FLAT.pattern})"
+    r"(?=业主|租户|住户|户主|房东|居民)"
+)
+
+
+def _resident_flats(text: str, found: list[Span], wanted: frozenset[str]) -> list[Span]:
+    """The findings with flats that name their residents (a building and a room, then 业主,
+    租户, 住户 …) where nothing was found: the head reads most such flats, not all (on the
+    marked sets, 10 of 11 of them marked, 3 of them missed before)."""
+    if ADDRESS not in wanted:
+        return found
+    added = [
+        Span(m.start(), m.end(), ADDRESS, TAGGER_ADDRESS)
+        for m in _RESIDENT_FLAT.finditer(text)
+        if not any(s.start < m.end() and m.start() < s.end for s in found)
+    ]
+    return sorted([*found, *added]) if added else found
+
+
+#: Brackets that close and open.
+_CLOSING = re.compile(r"[）)】」』]")
+_OPENING = re.compile(r"[（(【「『]")
 #: What opens a home's address after a name (和丽华|家住|古城区…): not the address's.
 _HOME_OPENER = re.compile(r"(?:家住|现住|住在|居住在|住址|住)")
 #: The same inside what the head read as an address (no 住 alone: 住宅小区).
@@ -2445,6 +2487,11 @@ def _learned_addresses(
             and _ROOM_WORD_AFTER.match(text, end) is None
         ):
             end += 1  # …20幢2111|室附近: the room's unit the head left after its number
+        closing = _CLOSING.search(text, edged.start, end)
+        if closing is not None and _OPENING.search(text, edged.start, closing.start()) is None:
+            end = closing.start()  # …泉城路180号|）1号窗口: a bracket the address did not open
+        if end - edged.start < 3:
+            continue
         if addresses and edged.start <= addresses[-1][1]:  # touching (a long text's cut)
             addresses[-1] = (addresses[-1][0], max(end, addresses[-1][1]))
         else:
@@ -2469,7 +2516,12 @@ def _road_before(text: str, start: int, end: int, fused: Sequence[Span]) -> tupl
     if not text[start : start + 1].isdigit() or text[start - 1 : start] not in _ROAD_LAST:
         return (start, end)
     for s in fused:
-        if s.start < start < s.end and s.end >= end and _ROAD_NAME.fullmatch(text, s.start, start):
+        if (
+            s.start < start < s.end
+            and s.end >= end
+            and _ROAD_NAME.fullmatch(text, s.start, start)
+            and not text.startswith(_NOT_ROAD_OPENING, s.start)
+        ):
             return (s.start, end)
     return (start, end)
 
@@ -2477,6 +2529,8 @@ def _road_before(text: str, start: int, end: int, fused: Sequence[Span]) -> tupl
 #: The last character of a road's name, and a road's name (先烈东路, 中山北路二段).
 _ROAD_LAST = frozenset("路街巷弄道")
 _ROAD_NAME = re.compile(r"[\u4e00-\u9fff]{1,8}(?:路|街|巷|弄|道)")
+#: Words a fused address may open with that are no road's (住|中山路, 在|…, 我行|…).
+_NOT_ROAD_OPENING = (*_NOT_OPENING, "住", "我", "于", "到", "至", "从", "往", "去", "向", "家")
 
 
 def _fused(
