@@ -988,6 +988,9 @@ MARKED_SETS: dict[str, tuple[Path, str]] = {
     # The fourth (the same way, written during the third round): scored once blind with the
     # session's final code, not tuned on.
     "AS": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_as.txt", "2026-12-07"),
+    # The fifth (the same way, written during the fourth round and the review's fixes):
+    # scored once blind with the session's final code, not tuned on.
+    "AT": (Path(__file__).parent / "data" / "blind_notes_2026_12_07_at.txt", "2026-12-07"),
 }
 _MARK = re.compile(r"\[(PERSON|CN_ADDRESS):([^\[\]]+)\]")
 
