@@ -113,7 +113,8 @@ _BRANDS_NAMED = frozenset(
     )
 )  # fmt: skip
 _PRODUCT_AFTER = re.compile(
-    r"[”\"」』]|剪刀|麻辣烫|专卖|旗舰|官方|门店|店|牌|品牌|商标|金店|首饰|眼镜|面条|挂面|腐乳|痔疮|药膏|整一碗"
+    r"[”\"」』]|剪刀|麻辣烫|专卖|旗舰|官方|门店|店(?![长员主])|牌|品牌|商标|金店|首饰|眼镜|面条"
+    r"|挂面|腐乳|痔疮|药膏|整一碗"
 )
 #: A sight's end after two characters or more (华清宫, 秦始皇陵, 玉龙雪山): a place to visit.
 _SIGHT_END = re.compile(r"(?<=..)(?:宫|皇陵|雪山|古城|古镇|景区|公园|广场|瀑布)$")
@@ -126,20 +127,10 @@ _CANTONESE_TITLE = frozenset("生太")
 #: (囡囡, 金毛, 柯基, 15床无名氏, 管他张三李四).
 _NO_ONE = frozenset(
     (
-        "囡囡",
-        "金毛",
-        "柯基",
-        "泰迪",
-        "哈士奇",
-        "萨摩耶",
-        "比熊",
-        "边牧",
-        "柴犬",
-        "拉布拉多",
-        "无名氏",
-        "张三李四",
+        "囡囡", "金毛", "柯基", "泰迪", "哈士奇", "萨摩耶", "比熊", "边牧", "柴犬", "拉布拉多",
+        "无名氏", "张三李四",
     )
-)
+)  # fmt: skip
 #: A shop's name of a surname and 记 (王记面馆, 李记).
 _SHOP_MARK = "记"
 #: Financial numerals (伍佰捌拾万元): two in a name make it a sum (伍 and 陆 are surnames too).
@@ -200,20 +191,8 @@ _CHILD_BEFORE = re.compile(r"(?:其|婚生|长|次|幼|之)$")
 
 #: Professions ending in 师 (律师, 医师, 工程师 …): 师 then 傅 is a name's surname there.
 _PROFESSIONS = (
-    "律",
-    "医",
-    "工程",
-    "教",
-    "药",
-    "技",
-    "会计",
-    "厨",
-    "讲",
-    "法",
-    "设计",
-    "牧",
-    "理发",
-)
+    "律", "医", "工程", "教", "药", "技", "会计", "厨", "讲", "法", "设计", "牧", "理发",
+)  # fmt: skip
 
 
 def _master_before(text: str, start: int) -> bool:
@@ -286,12 +265,7 @@ def unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
                     or (name[1] in _CANTONESE_TITLE and any(c in _DIALECT for c in text))
                 )
             )
-            or (
-                len(name) == 3
-                and name[0] in _SURNAMES
-                and _SURNAME_TITLE.search(name) is not None
-                and name[1:] in ("嬢嬢", "孃孃")
-            )
+            or (len(name) == 3 and name[0] in _SURNAMES and name[1:] in ("嬢嬢", "孃孃"))
             or (len(name) >= 2 and _master_before(text, s.start) and name[1] not in _SURNAMES)
             or (len(name) == 2 and name[0] == "阿" and not is_minority_name(name))
         ):

@@ -2497,7 +2497,13 @@ def _learned_addresses(
         else:
             addresses.append((edged.start, end))
     fused = [s for s in found if s.entity == ADDRESS]
-    addresses = [_road_before(text, a, b, fused) for a, b in addresses]
+    merged: list[tuple[int, int]] = []  # a road taken in may reach the address before it
+    for a, b in sorted(_road_before(text, a, b, fused) for a, b in addresses):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    addresses = merged
     read = _covered(len(text), addresses)
     out = [
         s for s in found
