@@ -84,6 +84,8 @@ _HISTORY_SHORT = frozenset(
         "包拯", "海瑞", "鲁班", "孔融", "杜甫", "屈原",
     )
 )  # fmt: skip
+#: Any of :data:`_HISTORY` in a text (a short name beside it is history's too).
+_HISTORY_NAMED = re.compile("|".join(sorted(_HISTORY, key=len, reverse=True)))
 #: Words of a story, a lesson or a tour, where a short name of history is history's.
 _STORY = re.compile(r"故事|传说|典故|讲解|课文|历史|情景剧|成语|让梨|古代|朝代|将军|皇帝|三国")
 #: People every reader of the notes knows today, singers, actors, founders, named in chats
@@ -227,10 +229,7 @@ def unnamed_kinds(text: str, found: list[Span]) -> list[Span]:
             name in _HISTORY
             or (
                 name in _HISTORY_SHORT
-                and (
-                    _STORY.search(text) is not None
-                    or any(other in text for other in _HISTORY if other != name)
-                )
+                and (_STORY.search(text) is not None or _HISTORY_NAMED.search(text) is not None)
             )
             or name in _PUBLIC
             or name in _BRANDS

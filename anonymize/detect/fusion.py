@@ -2022,16 +2022,13 @@ def fuse(
     taken = _covered(len(text), ((s.start, s.end) for s in first))
     cleaned = _cleaned(text, words)
     ends = _ends(cleaned)
+    under = {h: _over(cleaned, ends, h.start, h.end) for h in learned if h.entity == PERSON}
     # The head's names it is sure of, and given names LAC reads as a verb or a season.
-    held = {
-        h for h in learned
-        if h.entity == PERSON
-        and (_sure(text, h) or _word_named(text, _over(cleaned, ends, h.start, h.end), h))
-    }  # fmt: skip
+    held = {h for h, covered in under.items() if _sure(text, h) or _word_named(text, covered, h)}
     names = [
         h for h in learned
         if h.entity == PERSON and PERSON in wanted and h.end - h.start >= 2  # not 元 …
-        and (h in held or not _unnamed(text, _over(cleaned, ends, h.start, h.end), h))
+        and (h in held or not _unnamed(text, under[h], h))
         and not _shop_after(text, cleaned, ends, h.end)
         and not _place_named(text, cleaned, ends, h)
         and not (h.end - h.start == 2 and text[h.start] in _NOT_FIRST)  # 老彭: a nickname
@@ -2082,6 +2079,7 @@ def _field_names(text: str, found: list[Span], wanted: frozenset[str]) -> list[S
     (:data:`FIELD_SURE`), kept as found."""
     if PERSON not in wanted or ("：" not in text and ":" not in text):
         return found
+    taken = _covered(len(text), ((s.start, s.end) for s in found))
     added = []
     for m in _PERSON_FIELD.finditer(text):
         label, value, (start, end) = m.group(1), m.group(2), m.span(2)
@@ -2095,7 +2093,7 @@ def _field_names(text: str, found: list[Span], wanted: frozenset[str]) -> list[S
             or value in _ROLE_WORD_SET
             or (label in _SPEAKER_LABELS and m.group(3) not in ("；", ";", "，", ","))
             or _title_end().search(value, 1) is not None
-            or any(s.start < end and start < s.end for s in found)
+            or 1 in taken[start:end]
         ):
             continue
         added.append(Span(start, end, PERSON, FIELD_SURE))
@@ -2404,10 +2402,14 @@ def _resident_flats(text: str, found: list[Span], wanted: frozenset[str]) -> lis
     marked sets, 10 of 11 of them marked, 3 of them missed before)."""
     if ADDRESS not in wanted:
         return found
+    flats = list(_RESIDENT_FLAT.finditer(text))
+    if not flats:
+        return found
+    taken = _covered(len(text), ((s.start, s.end) for s in found))
     added = [
         Span(m.start(), m.end(), ADDRESS, TAGGER_ADDRESS)
-        for m in _RESIDENT_FLAT.finditer(text)
-        if not any(s.start < m.end() and m.start() < s.end for s in found)
+        for m in flats
+        if 1 not in taken[m.start() : m.end()]
     ]
     return sorted([*found, *added]) if added else found
 
